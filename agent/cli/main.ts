@@ -1,0 +1,12 @@
+import { Command } from 'commander';
+import { runCli, vigilVersion } from '../../shared/cli/index.js';
+
+/**
+ * `vigil-agent`: the edge daemon and the field tech's tool. Each subcommand lives in ./commands/<name>.ts and
+ * registers itself here.
+ */
+const program = new Command('vigil-agent')
+  .description('Vigil edge agent: watches cameras, detects objects, and sends events to vigil-cloud without losing any')
+  .version(vigilVersion());
+
+await runCli(program);

@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// Runs the compiled CLI. `npm install` builds it (the package's prepare script); `npm run build` rebuilds it.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const entry = new URL('../dist/cloud/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
+  console.error('vigil-cloud: the build output is missing (dist/cloud/cli/main.js); run `npm run build` in the Vigil folder');
+  process.exit(1);
+}
+await import(entry.href);

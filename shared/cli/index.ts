@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { describeError, isVigilError } from '../errors/index.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../paths/index.js';
+
+/** The package version, from package.json. */
+export function vigilVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Runs a commander program so that every failure ends as one line on stderr naming the problem
+ * (`vigil-agent: error [code]: message`) and a non-zero exit; a stack trace only with VIGIL_DEBUG=1.
+ */
+export async function runCli(program: Command, argv: string[] = process.argv): Promise<void> {
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
+    if (typeof code === 'string' && code.startsWith('commander.')) process.exit((err as { exitCode?: number }).exitCode ?? 2);
+    process.stderr.write(`${program.name()}: error: ${describeError(err)}\n`);
+    if (process.env.VIGIL_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    process.exit(isVigilError(err) && typeof err.details?.exitCode === 'number' ? (err.details.exitCode as number) : 1);
+  }
+}

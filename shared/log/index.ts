@@ -1,0 +1,74 @@
+import { pino, type Logger, type DestinationStream, type LevelWithSilent } from 'pino';
+
+export type { Logger } from 'pino';
+export type LogLevel = LevelWithSilent;
+
+/**
+ * Paths pino censors in every log line. Secrets, signatures, tokens and authorization headers never reach a log.
+ * Keep this list the single place that says what is secret.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'secret',
+  '*.secret',
+  'secret_b64',
+  '*.secret_b64',
+  'signature',
+  '*.signature',
+  'sig',
+  '*.sig',
+  'token',
+  '*.token',
+  'password',
+  '*.password',
+  'authorization',
+  '*.authorization',
+  'privateKey',
+  '*.privateKey',
+  'private_key',
+  '*.private_key',
+  'apiKey',
+  '*.apiKey',
+  'api_key',
+  '*.api_key',
+  'req.headers.authorization',
+  'req.headers["x-vigil-signature"]',
+  'headers.authorization',
+  'headers["x-vigil-signature"]',
+  'credentials',
+  '*.credentials',
+];
+
+export interface LoggerOptions {
+  /** What part of the system writes: `camera`, `outbox`, `ingest`, ... Every line carries it. */
+  component: string;
+  level?: LogLevel;
+  /** Where lines go; stdout by default. */
+  destination?: DestinationStream;
+  /** Extra fields bound to every line (e.g. `camera`, `device_id`). */
+  bindings?: Record<string, unknown>;
+}
+
+/** A pino JSON logger with the project's redaction rules and a `component` field. */
+export function createLogger(options: LoggerOptions): Logger {
+  const base = pino(
+    {
+      level: options.level ?? (process.env.VIGIL_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+      base: { pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    options.destination ?? pino.destination({ fd: 1, sync: false }),
+  );
+  return base.child({ component: options.component, ...(options.bindings ?? {}) });
+}
+
+/** A child of `parent` for another component; keeps the parent's destination and level. */
+export function componentLogger(parent: Logger, component: string, bindings: Record<string, unknown> = {}): Logger {
+  return parent.child({ component, ...bindings });
+}
+
+/** A logger that writes nothing. For tests and library use without logging. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
