@@ -1,0 +1,134 @@
+import type { Readable } from 'node:stream';
+import type { DeviceKey } from '../../shared/signing/index.js';
+
+/**
+ * What ingest needs from the rest of the collector (store, blob store, device status, live event bus).
+ *
+ * Ingest verifies, validates and acknowledges; it never touches a database or a disk itself. The collector's
+ * storage layer implements this interface (one object, or an adapter over store + blobs + status + bus) and hands
+ * it to `registerIngestRoutes(app, { sink, ... })` and `startMqttIngest({ sink, ... })`.
+ *
+ * The one rule every method shares: when a returned promise resolves, what it wrote survives a `kill -9` and a
+ * power cut (committed transaction with a synced WAL / fsynced file + rename). Ingest sends the Ack only after that,
+ * so a device deletes an event from its outbox only once the collector can never lose it.
+ */
+export interface IngestSink {
+  /**
+   * The device's active signing keys (decrypted secrets), at most two during key rotation.
+   * `undefined` (or an empty list) when the device is unknown or revoked: ingest answers `unknown_device`.
+   * Called for every signed message, so implementations may cache briefly (a revocation must take effect within a
+   * few seconds).
+   */
+  activeKeys(deviceId: string): Promise<DeviceKey[] | undefined>;
+
+  /**
+   * Records a nonce for the replay window. Returns `true` when it was new, `false` when the same (device, nonce)
+   * is already recorded and not yet expired (`expiresAtMs` in epoch milliseconds). Must be atomic across collectors
+   * sharing a database (e.g. `INSERT … ON CONFLICT DO NOTHING` and check the row count), so two collectors cannot both
+   * accept one replayed message. Expired rows may be purged at any time.
+   */
+  rememberNonce(deviceId: string, nonce: string, expiresAtMs: number): Promise<boolean>;
+
+  /**
+   * Stores the event messages of one request/MQTT message in ONE transaction, durable when the promise resolves.
+   * Returns one result per input, in the same order.
+   *
+   * A message is identified by (device, event id, rev); `contentSha256` is the hash of its canonical JSON
+   * (see `canonicalEventSha256` in ./canonical.ts), so the store compares hashes, not JSON text:
+   * - not stored before                        → insert, `stored`
+   * - same id + rev, same contentSha256        → write nothing, `duplicate`
+   * - same id + rev, different contentSha256   → write nothing, `conflict` (the other messages of the batch are
+   *                                              still stored; ingest answers 409 `event_conflict` for that one)
+   * A higher rev of a known id is a newer version of the same event (e.g. a track that ended later): store it and
+   * make it the event's current version. A lower rev arriving after a higher one is `stored` as history but must not
+   * replace the current version.
+   */
+  storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]>;
+
+  /** True when the device has sent at least one revision of this event (thumbnails are accepted only for those). */
+  hasEvent(deviceId: string, eventId: string): Promise<boolean>;
+
+  /**
+   * Streams a JPEG thumbnail of a known event into the blob store and records it on the event.
+   *
+   * `stream` is the request body piped through ingest's checker: it ERRORS (with a VigilError `thumbnail_checksum_mismatch`
+   * or `payload_too_large`) instead of ending if the bytes do not match `expected`. The implementation must write to a
+   * temporary name and publish the blob (rename / complete the multipart upload) and its database record only after
+   * the stream ended cleanly; on a stream error it deletes what it wrote and rejects with that same error.
+   * Resolves once blob and record are durable. A second put for the same event with the same sha256 resolves
+   * `duplicate` (may skip the write); with a different sha256 it replaces the blob (a device may re-render).
+   */
+  putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult>;
+
+  /**
+   * Records a verified heartbeat: device status (last seen, uptime, cameras, outbox depth …) and the clock skew seen
+   * on its signature (`skewS` = device clock − collector clock, seconds). Durable on return.
+   */
+  recordHeartbeat(deviceId: string, heartbeat: IngestHeartbeat, skewS: number, receivedAtMs: number): Promise<void>;
+
+  /**
+   * Notes that a device was seen with a verified signature (any message, not just heartbeats), with the clock skew
+   * of that message. Ingest calls it at most once per device per `contactIntervalMs` (default 10 s), fire-and-forget
+   * (errors are logged, never fail the request). Optional.
+   */
+  noteContact?(deviceId: string, contact: DeviceContact): Promise<void>;
+
+  /**
+   * Publishes a change to the live feed (SSE for the apps). Called after the change is durable; must not throw
+   * or block (queue internally). Not called for duplicates.
+   */
+  publish(change: IngestChange): void;
+}
+
+/**
+ * One event message as ingest validated it. `event` is the wire Event (firmware-protocol `Event`, already checked
+ * against its schema); `id`/`rev` are copied out of it for convenience.
+ */
+export interface IngestEventMessage {
+  id: string;
+  rev: number;
+  /** Lowercase hex SHA-256 of the event's canonical JSON (sorted keys, no whitespace). */
+  contentSha256: string;
+  /** The validated wire Event, as a JSON object. */
+  event: WireObject;
+}
+
+export type StoreEventStatus = 'stored' | 'duplicate' | 'conflict';
+
+export interface StoreEventResult {
+  id: string;
+  rev: number;
+  status: StoreEventStatus;
+}
+
+export interface ThumbnailExpectation {
+  /** Exact byte length announced by the device (Content-Length / envelope). */
+  size: number;
+  /** Lowercase hex SHA-256 of the JPEG bytes (the signed body hash). */
+  sha256: string;
+  /** Always `image/jpeg` in protocol v1. */
+  contentType: string;
+}
+
+export interface ThumbnailResult {
+  status: 'stored' | 'duplicate';
+}
+
+/** A validated wire Heartbeat (firmware-protocol `Heartbeat`), as a JSON object. */
+export type IngestHeartbeat = WireObject;
+
+export interface DeviceContact {
+  skewS: number;
+  atMs: number;
+  transport: 'http' | 'mqtt';
+  keyId: string;
+}
+
+/** What the live feed hears from ingest. */
+export type IngestChange =
+  | { type: 'event.stored'; deviceId: string; eventId: string; rev: number; receivedAtMs: number; event: WireObject }
+  | { type: 'thumbnail.stored'; deviceId: string; eventId: string; sha256: string; size: number; receivedAtMs: number }
+  | { type: 'heartbeat'; deviceId: string; receivedAtMs: number; skewS: number };
+
+/** A JSON object as parsed from the wire (after schema validation). */
+export type WireObject = { readonly [key: string]: unknown };
