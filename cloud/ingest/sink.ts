@@ -34,29 +34,38 @@ export interface IngestSink {
    * Returns one result per input, in the same order.
    *
    * A message is identified by (device, event id, rev); `contentSha256` is the hash of its canonical JSON
-   * (see `canonicalEventSha256` in ./canonical.ts), so the store compares hashes, not JSON text:
+   * (`canonicalEventSha256` in ./canonical.ts), so the store compares hashes, not JSON text:
    * - not stored before                        → insert, `stored`
    * - same id + rev, same contentSha256        → write nothing, `duplicate`
    * - same id + rev, different contentSha256   → write nothing, `conflict` (the other messages of the batch are
-   *                                              still stored; ingest answers 409 `event_conflict` for that one)
-   * A higher rev of a known id is a newer version of the same event (e.g. a track that ended later): store it and
-   * make it the event's current version. A lower rev arriving after a higher one is `stored` as history but must not
-   * replace the current version.
+   *                                              still stored; ingest acks that one `rejected`/`event_conflict`)
+   * - cannot be stored as sent (e.g. the event id belongs to another device) → write nothing, `rejected` with a wire
+   *   error `code` and `message`.
+   * A higher rev of a known id is a newer version of the same event: store it and make it the event's current
+   * version. A lower rev arriving after a higher one is stored as history but never regresses the current version.
+   * Throwing (database down) fails the whole request with a 5xx / no ack; nothing may be half-written.
    */
   storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]>;
 
-  /** True when the device has sent at least one revision of this event (thumbnails are accepted only for those). */
-  hasEvent(deviceId: string, eventId: string): Promise<boolean>;
+  /**
+   * The event a thumbnail upload names, as far as thumbnails care. `undefined` when this device never sent an event
+   * with this id (ingest answers `unknown_event`, 404). `announced` is the `thumbnail` field (firmware-protocol
+   * ThumbnailInfo: sha256, size, …) of the latest stored revision, or null when it announced none; ingest rejects an
+   * upload whose sha256/size differ from the announcement with `thumbnail_mismatch` (409).
+   */
+  eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined>;
 
   /**
    * Streams a JPEG thumbnail of a known event into the blob store and records it on the event.
    *
-   * `stream` is the request body piped through ingest's checker: it ERRORS (with a VigilError `thumbnail_checksum_mismatch`
-   * or `payload_too_large`) instead of ending if the bytes do not match `expected`. The implementation must write to a
-   * temporary name and publish the blob (rename / complete the multipart upload) and its database record only after
-   * the stream ended cleanly; on a stream error it deletes what it wrote and rejects with that same error.
-   * Resolves once blob and record are durable. A second put for the same event with the same sha256 resolves
-   * `duplicate` (may skip the write); with a different sha256 it replaces the blob (a device may re-render).
+   * `stream` is the request body piped through ingest's checker: it ERRORS (with a VigilError, e.g.
+   * `body_hash_mismatch` or `payload_too_large`) instead of ending when the bytes do not match `expected`. The
+   * implementation writes to a temporary name and publishes the blob (rename / complete the upload) and its database
+   * record only after the stream ended cleanly; on a stream error it deletes what it wrote and rejects (ingest
+   * reports the stream's error, whatever the sink rejects with). Resolves once blob and record are durable.
+   * Result: `stored`; `duplicate` when the same sha256 is already recorded for the event (may skip the write, but
+   * must still consume or destroy the stream); `conflict` when a different thumbnail is already recorded (nothing
+   * changed; ingest answers `thumbnail_mismatch`).
    */
   putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult>;
 
@@ -68,8 +77,8 @@ export interface IngestSink {
 
   /**
    * Notes that a device was seen with a verified signature (any message, not just heartbeats), with the clock skew
-   * of that message. Ingest calls it at most once per device per `contactIntervalMs` (default 10 s), fire-and-forget
-   * (errors are logged, never fail the request). Optional.
+   * of that message. Ingest calls it at most once per device per `ingest.contact_interval_ms` (default 10 s),
+   * fire-and-forget (errors are logged, never fail the request). Optional.
    */
   noteContact?(deviceId: string, contact: DeviceContact): Promise<void>;
 
@@ -82,7 +91,7 @@ export interface IngestSink {
 
 /**
  * One event message as ingest validated it. `event` is the wire Event (firmware-protocol `Event`, already checked
- * against its schema); `id`/`rev` are copied out of it for convenience.
+ * against its schema and cross-field rules, `device_id` equal to the signing device); `id`/`rev` are copied out.
  */
 export interface IngestEventMessage {
   id: string;
@@ -93,16 +102,25 @@ export interface IngestEventMessage {
   event: WireObject;
 }
 
-export type StoreEventStatus = 'stored' | 'duplicate' | 'conflict';
+export type StoreEventStatus = 'stored' | 'duplicate' | 'conflict' | 'rejected';
 
 export interface StoreEventResult {
   id: string;
   rev: number;
   status: StoreEventStatus;
+  /** Wire error code for `rejected` (and optionally `conflict`: `event_conflict`). */
+  code?: string;
+  message?: string;
+}
+
+/** The `thumbnail` field an event announced (firmware-protocol ThumbnailInfo; only these two fields are checked). */
+export interface AnnouncedThumbnail {
+  sha256: string;
+  size: number;
 }
 
 export interface ThumbnailExpectation {
-  /** Exact byte length announced by the device (Content-Length / envelope). */
+  /** Exact byte length (Content-Length / MQTT body). */
   size: number;
   /** Lowercase hex SHA-256 of the JPEG bytes (the signed body hash). */
   sha256: string;
@@ -111,7 +129,7 @@ export interface ThumbnailExpectation {
 }
 
 export interface ThumbnailResult {
-  status: 'stored' | 'duplicate';
+  status: 'stored' | 'duplicate' | 'conflict';
 }
 
 /** A validated wire Heartbeat (firmware-protocol `Heartbeat`), as a JSON object. */
