@@ -1,0 +1,9 @@
+export * from './types.js';
+export * from './backoff.js';
+export { Outbox, type OutboxOptions, type EnqueueResult, type ClaimOptions, type OutboxStats, type StateCounts, type ListOptions, type ThumbnailOutcome } from './outbox.js';
+export { openOutboxFile, isCorruptionError, type OpenFileOptions } from './open.js';
+export { OUTBOX_SCHEMA_VERSION, OUTBOX_APPLICATION_ID, ROW_OVERHEAD_BYTES } from './schema.js';
+
+/** The outbox file inside the agent's data directory. */
+export const OUTBOX_FILE = 'outbox.db';
+export const DEFAULT_DATA_DIR = '/var/lib/vigil';

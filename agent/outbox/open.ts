@@ -1,0 +1,150 @@
+import Database from 'better-sqlite3';
+import type { Database as Db } from 'better-sqlite3';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { VigilError } from '../../shared/errors/index.js';
+import { migrate, OUTBOX_APPLICATION_ID } from './schema.js';
+
+/**
+ * Opening the outbox file: refuse, with a clear error naming the file, anything that is not a healthy Vigil outbox.
+ *
+ * - `outbox_foreign`: the file is not an SQLite database, or is an SQLite database of another application.
+ * - `outbox_corrupt`: it is (or was) an outbox but SQLite reports damage (header, pages, integrity check).
+ *
+ * By default the file is left untouched so it can be inspected and the daemon fails once with that error instead
+ * of crash-looping over a half-overwritten file. With `quarantine: true` (CLI `--quarantine-corrupt`) the file and
+ * its -wal/-shm companions are renamed aside to `<file>.corrupt-<timestamp>` and a fresh outbox is created.
+ */
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\u0000', 'latin1');
+
+export interface OpenFileOptions {
+  path: string;
+  /** Create the file (and its folder) when missing. Default true; the CLI passes false. */
+  create?: boolean;
+  /** Rename a corrupt/foreign file aside and start fresh instead of failing. Default false. */
+  quarantine?: boolean;
+  /** Run `PRAGMA quick_check` on open (reads every page; a few ms per MB). Default true. */
+  integrityCheck?: boolean;
+  /** Milliseconds to wait for another process's write lock (the CLI beside the daemon). */
+  busyTimeoutMs?: number;
+  now?: () => number;
+}
+
+export interface OpenedFile {
+  db: Db;
+  /** Where a corrupt/foreign file was moved, when `quarantine` did so. */
+  quarantinedTo?: string;
+}
+
+function readHeader(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    const n = readSync(fd, buf, 0, 16, 0);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isSqliteError(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && ((err as unknown) as { code: string }).code.startsWith('SQLITE_');
+}
+
+/** SQLite error codes that mean the file itself is damaged. */
+export function isCorruptionError(err: unknown): boolean {
+  return isSqliteError(err) && /^SQLITE_(CORRUPT|NOTADB)/.test(err.code);
+}
+
+function corrupt(path: string, why: string, cause?: unknown): VigilError {
+  return new VigilError(
+    'outbox_corrupt',
+    `outbox file ${path} is corrupt (${why}); it was left untouched for inspection — move it aside, or re-run with --quarantine-corrupt to rename it to ${path}.corrupt-<timestamp> and start an empty outbox`,
+    { details: { path, reason: why }, cause },
+  );
+}
+
+function foreign(path: string, why: string): VigilError {
+  return new VigilError(
+    'outbox_foreign',
+    `${path} is not a Vigil outbox (${why}); it was left untouched — point --data-dir elsewhere, move the file, or re-run with --quarantine-corrupt to rename it aside`,
+    { details: { path, reason: why } },
+  );
+}
+
+function configure(db: Db, busyTimeoutMs: number): void {
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  db.pragma('journal_mode = WAL');
+  // FULL: every commit fsyncs the WAL, so an enqueued event survives a power cut, not just a process crash.
+  // The outbox lowers this to NORMAL around bookkeeping whose loss only causes a resend (claims, acks).
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+}
+
+/** Opens (and checks) the file, or throws a VigilError saying exactly what is wrong with it. */
+function openChecked(o: Required<Omit<OpenFileOptions, 'quarantine' | 'now'>>): Db {
+  const { path } = o;
+  const exists = existsSync(path);
+  if (!exists && !o.create) {
+    throw new VigilError('outbox_missing', `no outbox at ${path} (is --data-dir right? the agent creates it on first start)`, {
+      details: { path },
+    });
+  }
+  if (exists) {
+    const size = statSync(path).size;
+    if (size > 0) {
+      const header = readHeader(path);
+      if (header.length < 16 || !header.equals(SQLITE_HEADER)) {
+        if (size < 16) throw corrupt(path, `truncated to ${size} bytes`);
+        throw foreign(path, 'not an SQLite database');
+      }
+    }
+  } else {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+  let db: Db | undefined;
+  try {
+    db = new Database(path, { fileMustExist: !o.create });
+    const appId = db.pragma('application_id', { simple: true }) as number;
+    const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number };
+    if (appId !== OUTBOX_APPLICATION_ID && !(appId === 0 && tables.n === 0)) {
+      throw foreign(path, appId === 0 ? `an SQLite database with ${tables.n} table(s) of another application` : `SQLite application_id 0x${appId.toString(16)}`);
+    }
+    if (tables.n === 0) db.pragma('auto_vacuum = INCREMENTAL'); // only settable before the first table
+    configure(db, o.busyTimeoutMs);
+    if (o.integrityCheck && tables.n > 0) {
+      const rows = db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
+      const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
+      if (problems.length > 0) throw corrupt(path, problems.join('; '));
+    }
+    migrate(db, path);
+    return db;
+  } catch (err) {
+    db?.close();
+    if (err instanceof VigilError) throw err;
+    if (isCorruptionError(err)) throw corrupt(path, (err as Error).message, err);
+    throw err;
+  }
+}
+
+export function openOutboxFile(options: OpenFileOptions): OpenedFile {
+  const o = {
+    path: options.path,
+    create: options.create ?? true,
+    integrityCheck: options.integrityCheck ?? true,
+    busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
+  };
+  try {
+    return { db: openChecked(o) };
+  } catch (err) {
+    if (!options.quarantine || !(err instanceof VigilError) || (err.code !== 'outbox_corrupt' && err.code !== 'outbox_foreign')) throw err;
+    const stamp = new Date((options.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-');
+    const aside = `${o.path}.corrupt-${stamp}`;
+    renameSync(o.path, aside);
+    for (const suffix of ['-wal', '-shm']) {
+      if (existsSync(o.path + suffix)) renameSync(o.path + suffix, aside + suffix);
+    }
+    return { db: openChecked({ ...o, create: true }), quarantinedTo: aside };
+  }
+}

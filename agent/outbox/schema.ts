@@ -1,0 +1,86 @@
+import type { Database } from 'better-sqlite3';
+import { VigilError } from '../../shared/errors/index.js';
+
+/**
+ * The outbox file's layout, versioned with `PRAGMA user_version`. Each migration runs in one transaction, so a
+ * crash mid-migration leaves the previous version intact. The file is marked as ours with `PRAGMA application_id`
+ * so a foreign SQLite file at the outbox path is recognised instead of being "migrated".
+ */
+
+/** 'VGOB' — identifies a Vigil outbox file. */
+export const OUTBOX_APPLICATION_ID = 0x5647_4f42;
+
+/** Per-row bytes charged to the disk budget on top of the body (row header, index entries). */
+export const ROW_OVERHEAD_BYTES = 256;
+
+const LIVE = "('pending','in_flight','dead')";
+const charge = (row: 'NEW' | 'OLD'): string =>
+  `(CASE WHEN ${row}.state IN ${LIVE} THEN ${row}.bytes + ${ROW_OVERHEAD_BYTES} ELSE 0 END)`;
+const count = (row: 'NEW' | 'OLD'): string => `(CASE WHEN ${row}.state IN ${LIVE} THEN 1 ELSE 0 END)`;
+
+const MIGRATIONS: readonly string[] = [
+  // 1: items, budget totals kept by triggers (correct even when the CLI edits the file beside the daemon), counters.
+  `
+  CREATE TABLE items (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL CHECK (kind IN ('event','thumbnail')),
+    event_id        TEXT    NOT NULL,
+    rev             INTEGER NOT NULL CHECK (rev >= 0),
+    event_type      TEXT    NOT NULL CHECK (event_type IN ('new','update','end')),
+    priority        INTEGER NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending','in_flight','acked','dead','dropped')),
+    body            BLOB    NOT NULL,
+    bytes           INTEGER NOT NULL,
+    sha256          TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER,
+    created_at      INTEGER NOT NULL,
+    done_at         INTEGER,
+    last_error_code TEXT,
+    last_error      TEXT,
+    UNIQUE (kind, event_id, rev)
+  );
+  CREATE INDEX items_due ON items (state, kind, priority, seq);
+  CREATE INDEX items_event ON items (event_id, kind, rev);
+  CREATE TABLE totals (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    live_bytes INTEGER NOT NULL,
+    live_items INTEGER NOT NULL
+  );
+  INSERT INTO totals (id, live_bytes, live_items) VALUES (1, 0, 0);
+  CREATE TRIGGER items_budget_insert AFTER INSERT ON items BEGIN
+    UPDATE totals SET live_bytes = live_bytes + ${charge('NEW')}, live_items = live_items + ${count('NEW')} WHERE id = 1;
+  END;
+  CREATE TRIGGER items_budget_update AFTER UPDATE OF state, bytes ON items BEGIN
+    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')} + ${charge('NEW')},
+                      live_items = live_items - ${count('OLD')} + ${count('NEW')} WHERE id = 1;
+  END;
+  CREATE TRIGGER items_budget_delete AFTER DELETE ON items BEGIN
+    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')}, live_items = live_items - ${count('OLD')} WHERE id = 1;
+  END;
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  `,
+];
+
+export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Brings the file to the current version. Refuses a file written by a newer agent rather than guessing. */
+export function migrate(db: Database, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > OUTBOX_SCHEMA_VERSION) {
+    throw new VigilError(
+      'outbox_too_new',
+      `outbox ${path} has schema version ${version}, this agent knows up to ${OUTBOX_SCHEMA_VERSION}; upgrade the agent (the file is left untouched)`,
+      { details: { path, version, known: OUTBOX_SCHEMA_VERSION } },
+    );
+  }
+  for (let v = version; v < OUTBOX_SCHEMA_VERSION; v++) {
+    const sql = MIGRATIONS[v] as string;
+    db.transaction(() => {
+      db.exec(sql);
+      db.pragma(`user_version = ${v + 1}`);
+      db.pragma(`application_id = ${OUTBOX_APPLICATION_ID}`);
+    })();
+  }
+}

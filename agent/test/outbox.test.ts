@@ -1,0 +1,390 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/index.js';
+import { isVigilError, VigilError } from '../../shared/errors/index.js';
+import { Outbox, OUTBOX_SCHEMA_VERSION, ROW_OVERHEAD_BYTES, type ItemRef, type OutboxOptions } from '../outbox/index.js';
+import { backoffDelayMs } from '../outbox/backoff.js';
+import { fakeJpeg, makeEvent } from './support-uplink/events.js';
+
+let dir: string;
+let clock: ManualClock;
+const open: Outbox[] = [];
+
+function outbox(o: Partial<OutboxOptions> = {}): Outbox {
+  const ob = Outbox.open({ path: join(dir, 'outbox.db'), clock, random: () => 0.5, ...o });
+  open.push(ob);
+  return ob;
+}
+
+function thrown(fn: () => unknown): VigilError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof VigilError) return err;
+    throw err;
+  }
+  throw new Error('expected a VigilError');
+}
+
+const ref = (kind: 'event' | 'thumbnail', eventId: string, rev: number): ItemRef => ({ kind, eventId, rev });
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'vigil-outbox-'));
+  clock = new ManualClock(Date.UTC(2026, 0, 1));
+});
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('outbox file', () => {
+  it('creates a WAL database at the current schema version with FULL sync for enqueues', () => {
+    const ob = outbox();
+    ob.enqueue(makeEvent());
+    ob.close();
+    const db = new Database(join(dir, 'outbox.db'), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('user_version', { simple: true })).toBe(OUTBOX_SCHEMA_VERSION);
+    expect(db.pragma('application_id', { simple: true })).toBe(0x56474f42);
+    db.close();
+  });
+
+  it('refuses a file written by a newer schema and leaves it untouched', () => {
+    outbox().close();
+    const db = new Database(join(dir, 'outbox.db'));
+    db.pragma(`user_version = ${OUTBOX_SCHEMA_VERSION + 5}`);
+    db.close();
+    const err = thrown(() => outbox());
+    expect(err.code).toBe('outbox_too_new');
+    expect(err.message).toContain(join(dir, 'outbox.db'));
+  });
+
+  it('names a non-SQLite file as foreign and leaves it untouched', () => {
+    const p = join(dir, 'outbox.db');
+    writeFileSync(p, 'these are my holiday notes, not a database\n'.repeat(100));
+    const before = readFileSync(p);
+    const err = thrown(() => outbox());
+    expect(err.code).toBe('outbox_foreign');
+    expect(err.message).toContain(p);
+    expect(readFileSync(p).equals(before)).toBe(true);
+  });
+
+  it('names another application\'s SQLite database as foreign', () => {
+    const p = join(dir, 'outbox.db');
+    const db = new Database(p);
+    db.exec('CREATE TABLE recipes (name TEXT)');
+    db.close();
+    expect(thrown(() => outbox()).code).toBe('outbox_foreign');
+  });
+
+  it('detects a damaged outbox as corrupt, keeps it, and only quarantines it on request', () => {
+    const p = join(dir, 'outbox.db');
+    const ob = outbox();
+    for (let i = 0; i < 200; i++) ob.enqueue(makeEvent(), fakeJpeg(3000, i + 1));
+    ob.close();
+    open.length = 0;
+    // Checkpointed on close; overwrite pages in the middle of the b-trees with garbage.
+    expect(existsSync(p + '-wal') ? statSync(p + '-wal').size : 0).toBe(0);
+    const size = statSync(p).size;
+    const fd = openSync(p, 'r+');
+    writeSync(fd, fakeJpeg(4096 * 40, 99), 0, 4096 * 40, Math.floor(size / 4096 / 3) * 4096);
+    closeSync(fd);
+    const damaged = readFileSync(p);
+    const err = thrown(() => outbox());
+    expect(err.code).toBe('outbox_corrupt');
+    expect(err.message).toContain(p);
+    expect(readFileSync(p).equals(damaged)).toBe(true);
+
+    const fresh = outbox({ quarantine: true });
+    expect(fresh.quarantinedTo).toMatch(/outbox\.db\.corrupt-/);
+    expect(readFileSync(fresh.quarantinedTo!).equals(damaged)).toBe(true);
+    expect(fresh.stats().depth).toBe(0);
+    expect(readdirSync(dir).some((f) => f.startsWith('outbox.db.corrupt-'))).toBe(true);
+  });
+
+  it('reports a missing outbox when asked not to create one', () => {
+    expect(thrown(() => outbox({ create: false })).code).toBe('outbox_missing');
+  });
+});
+
+describe('enqueue, claim, ack', () => {
+  it('stores the event JSON and thumbnail, and is idempotent for the same id+rev', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    const jpg = fakeJpeg(20_000);
+    expect(ob.enqueue(e, jpg)).toEqual({ event: 'queued', thumbnail: 'queued', evicted: 0 });
+    expect(ob.enqueue(e, jpg)).toEqual({ event: 'duplicate', thumbnail: 'duplicate', evicted: 0 });
+    expect(JSON.parse(ob.body(ref('event', e.id, 0))!.toString('utf8'))).toEqual(e);
+    expect(ob.body(ref('thumbnail', e.id, 0))!.equals(jpg)).toBe(true);
+    expect(ob.stats().depth).toBe(2);
+    expect(ob.stats().liveBytes).toBe(JSON.stringify(e).length + jpg.length + 2 * ROW_OVERHEAD_BYTES);
+  });
+
+  it('refuses the same id+rev with different content', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e);
+    const err = thrown(() => ob.enqueue({ ...e, label: 'car' }));
+    expect(err.code).toBe('outbox_conflict');
+  });
+
+  it('rejects malformed events and oversize thumbnails with clear errors', () => {
+    const ob = outbox();
+    expect(thrown(() => ob.enqueue({ id: '', rev: 0, type: 'new' })).message).toContain('/id');
+    expect(thrown(() => ob.enqueue({ id: 'evt_x', rev: -1, type: 'new' })).message).toContain('/rev');
+    expect(thrown(() => ob.enqueue({ id: 'evt_x', rev: 0, type: 'begin' as 'new' })).message).toContain('/type');
+    expect(thrown(() => ob.enqueue(makeEvent(), Buffer.alloc(3 * 1024 * 1024))).code).toBe('thumbnail_too_large');
+    expect(thrown(() => ob.enqueue(makeEvent({ notes: 'x'.repeat(20_000) }))).code).toBe('event_too_large');
+  });
+
+  it('sends new/end records before updates, and thumbnails only after their event is acked', () => {
+    const ob = outbox();
+    const a = makeEvent({ type: 'new' });
+    ob.enqueue(a, fakeJpeg(100));
+    ob.enqueue({ ...a, rev: 1, type: 'update' }, fakeJpeg(100, 2));
+    ob.enqueue({ ...a, rev: 2, type: 'end' }, fakeJpeg(100, 3));
+    const b = makeEvent();
+    ob.enqueue(b);
+
+    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 })).toEqual([]);
+    const events = ob.claim({ kind: 'event', limit: 10, leaseMs: 30_000 });
+    expect(events.map((i) => [i.eventId, i.rev])).toEqual([
+      [a.id, 0],
+      [a.id, 2],
+      [b.id, 0],
+      [a.id, 1],
+    ]);
+    expect(events.every((i) => i.state === 'in_flight' && i.attempts === 1)).toBe(true);
+    // Only rev 0's thumbnail may go once rev 0 is acked; rev 2's waits for records 1 and 2.
+    ob.ack([ref('event', a.id, 0)]);
+    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 }).map((t) => t.rev)).toEqual([0]);
+    ob.ack([ref('event', a.id, 1), ref('event', a.id, 2)]);
+    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 }).map((t) => t.rev)).toEqual([2, 1]);
+  });
+
+  it('frees the body on ack, keeps the row until retention, then prunes it', () => {
+    const ob = outbox({ retentionMs: 60_000 });
+    const e = makeEvent();
+    ob.enqueue(e, fakeJpeg(5000));
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 1000 });
+    expect(ob.ack([ref('event', e.id, 0)])).toBe(1);
+    expect(ob.ack([ref('event', e.id, 0)])).toBe(0);
+    expect(ob.get(ref('event', e.id, 0))!.state).toBe('acked');
+    expect(ob.body(ref('event', e.id, 0))!.length).toBe(0);
+    expect(ob.stats().liveBytes).toBe(5000 + ROW_OVERHEAD_BYTES);
+    clock.advance(59_000);
+    expect(ob.prune()).toBe(0);
+    clock.advance(2_000);
+    expect(ob.prune()).toBe(1);
+    expect(ob.get(ref('event', e.id, 0))).toBeUndefined();
+  });
+
+  it('respects maxBytes when claiming a batch but always takes one item', () => {
+    const ob = outbox();
+    for (let i = 0; i < 5; i++) ob.enqueue(makeEvent({ pad: 'p'.repeat(1000) }));
+    expect(ob.claim({ kind: 'event', limit: 10, maxBytes: 2500, leaseMs: 1000 })).toHaveLength(2);
+    expect(ob.claim({ kind: 'event', limit: 10, maxBytes: 10, leaseMs: 1000 })).toHaveLength(1);
+  });
+});
+
+describe('retries, leases and dead letters', () => {
+  it('backs off exponentially with jitter, capped', () => {
+    const p = { baseMs: 1000, maxMs: 60_000 };
+    expect(backoffDelayMs(1, p, () => 0)).toBe(500);
+    expect(backoffDelayMs(1, p, () => 1)).toBe(1000);
+    expect(backoffDelayMs(4, p, () => 1)).toBe(8000);
+    expect(backoffDelayMs(30, p, () => 1)).toBe(60_000);
+    expect(backoffDelayMs(30, p, () => 0)).toBe(30_000);
+  });
+
+  it('puts a failed send back with backoff and makes it due again later', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e);
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 30_000 });
+    ob.retryLater([ref('event', e.id, 0)], { code: 'internal_error', message: 'HTTP 500' });
+    const item = ob.get(ref('event', e.id, 0))!;
+    expect(item.state).toBe('pending');
+    expect(item.lastErrorCode).toBe('internal_error');
+    expect(item.nextAttemptAt).toBe(clock.now() + 750);
+    expect(ob.claim({ kind: 'event', limit: 1, leaseMs: 30_000 })).toEqual([]);
+    expect(ob.stats().backingOff).toBe(1);
+    clock.advance(750);
+    expect(ob.claim({ kind: 'event', limit: 1, leaseMs: 30_000 })).toHaveLength(1);
+  });
+
+  it('returns in-flight items whose lease expired, and all in-flight items after a restart', () => {
+    const ob = outbox();
+    const e1 = makeEvent();
+    const e2 = makeEvent();
+    ob.enqueue(e1);
+    ob.enqueue(e2);
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 10_000 });
+    clock.advance(5_000);
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 10_000 });
+    clock.advance(5_000);
+    expect(ob.releaseExpiredLeases()).toBe(1);
+    expect(ob.get(ref('event', e1.id, 0))!.lastErrorCode).toBe('ack_timeout');
+    expect(ob.get(ref('event', e2.id, 0))!.state).toBe('in_flight');
+    expect(ob.counters()['expired_leases']).toBe(1);
+    ob.close();
+    const again = outbox();
+    expect(again.recoverInFlight()).toBe(1);
+    expect(again.get(ref('event', e2.id, 0))!.state).toBe('pending');
+    expect(again.get(ref('event', e2.id, 0))!.nextAttemptAt).toBe(clock.now());
+  });
+
+  it('keeps rejected items as dead with their code, and retryNow revives them', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e);
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 1000 });
+    ob.markDead([ref('event', e.id, 0)], { code: 'invalid_message', message: '/label: too long' });
+    const dead = ob.list();
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ state: 'dead', lastErrorCode: 'invalid_message' });
+    expect(ob.body(ref('event', e.id, 0))!.length).toBeGreaterThan(0);
+    expect(ob.stats().depth).toBe(1);
+    expect(ob.retryNow()).toBe(1);
+    expect(ob.claim({ kind: 'event', limit: 1, leaseMs: 1000 })).toHaveLength(1);
+  });
+
+  it('marks an item whose stored body no longer matches its checksum dead instead of sending it', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e, fakeJpeg(1000));
+    ob.ack([ref('event', e.id, 0)]);
+    const db = new Database(join(dir, 'outbox.db'));
+    db.prepare("UPDATE items SET body = ? WHERE kind = 'thumbnail'").run(fakeJpeg(1000, 7));
+    db.close();
+    expect(ob.claim({ kind: 'thumbnail', limit: 5, leaseMs: 1000 })).toEqual([]);
+    expect(ob.get(ref('thumbnail', e.id, 0))).toMatchObject({ state: 'dead', lastErrorCode: 'checksum_mismatch' });
+  });
+
+  it('ignores a late failure report for an item that was acked meanwhile', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e);
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 1000 });
+    ob.ack([ref('event', e.id, 0)]);
+    expect(ob.retryLater([ref('event', e.id, 0)], { code: 'x', message: 'late' })).toBe(0);
+    expect(ob.markDead([ref('event', e.id, 0)], { code: 'x', message: 'late' })).toBe(0);
+    expect(ob.get(ref('event', e.id, 0))!.state).toBe('acked');
+  });
+});
+
+describe('disk budget', () => {
+  const rec = (id: string, rev: number, type: 'new' | 'update' | 'end') => makeEvent({ id, rev, type });
+
+  it('evicts update thumbnails first, then other thumbnails, and counts each drop', () => {
+    const ob = outbox({ budgetBytes: 50_000 });
+    const e = makeEvent();
+    ob.enqueue(rec(e.id, 0, 'new'), fakeJpeg(10_000, 1));
+    ob.enqueue(rec(e.id, 1, 'update'), fakeJpeg(10_000, 2));
+    ob.enqueue(rec(e.id, 2, 'update'), fakeJpeg(10_000, 3));
+    ob.enqueue(rec(e.id, 3, 'end'), fakeJpeg(10_000, 4));
+    expect(ob.stats().dropped).toBe(0);
+    const f = makeEvent();
+    const r = ob.enqueue(rec(f.id, 0, 'new'), fakeJpeg(20_000, 5));
+    expect(r.thumbnail).toBe('queued');
+    expect(r.evicted).toBe(2);
+    expect(ob.get(ref('thumbnail', e.id, 1))!.state).toBe('dropped');
+    expect(ob.get(ref('thumbnail', e.id, 2))!.state).toBe('dropped');
+    expect(ob.get(ref('thumbnail', e.id, 0))!.state).toBe('pending');
+    expect(ob.counters()['dropped.thumbnail.update']).toBe(2);
+    // Next: no update thumbnails left, so the oldest new/end thumbnail goes.
+    ob.enqueue(rec(makeEvent().id, 0, 'new'), fakeJpeg(10_000, 6));
+    expect(ob.get(ref('thumbnail', e.id, 0))!.state).toBe('dropped');
+    expect(ob.counters()['dropped.thumbnail.new']).toBe(1);
+    expect(ob.stats().liveBytes).toBeLessThanOrEqual(50_000);
+    // Event records are all still there.
+    expect(ob.list({ kind: 'event' })).toHaveLength(6);
+  });
+
+  it('drops superseded update records, never new/end or the latest rev, then refuses with outbox_full', () => {
+    const ob = outbox({ budgetBytes: 12 * (ROW_OVERHEAD_BYTES + 150) });
+    const ids: string[] = [];
+    let refused: VigilError | undefined;
+    for (let i = 0; i < 50 && !refused; i++) {
+      const id = makeEvent().id;
+      ids.push(id);
+      try {
+        ob.enqueue(rec(id, 0, 'new'));
+        ob.enqueue(rec(id, 1, 'update'));
+        ob.enqueue(rec(id, 2, 'update'));
+      } catch (err) {
+        if (!isVigilError(err, 'outbox_full')) throw err;
+        refused = err;
+      }
+    }
+    expect(refused?.message).toContain('refused');
+    const dropped = ob.list({ states: ['dropped'] });
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.every((d) => d.kind === 'event' && d.eventType === 'update' && d.rev === 1)).toBe(true);
+    for (const id of ids.slice(0, -1)) {
+      expect(ob.get(ref('event', id, 0))!.state).toBe('pending');
+      expect(ob.get(ref('event', id, 2))!.state).toBe('pending');
+    }
+    expect(ob.counters()['dropped.event.update']).toBe(dropped.length);
+  });
+
+  it('keeps the event but drops its own thumbnail when only the record fits', () => {
+    const ob = outbox({ budgetBytes: 3 * (ROW_OVERHEAD_BYTES + 150) + 1000 });
+    ob.enqueue(makeEvent());
+    ob.enqueue(makeEvent());
+    const r = ob.enqueue(makeEvent(), fakeJpeg(5000));
+    expect(r).toMatchObject({ event: 'queued', thumbnail: 'dropped' });
+    expect(ob.counters()['dropped.thumbnail.new']).toBe(1);
+  });
+});
+
+describe('full disk', () => {
+  it('maps SQLITE_FULL to outbox_disk_full, keeps every queued item, and recovers when space returns', () => {
+    const ob = outbox({ maxPageCount: 64 });
+    const accepted: string[] = [];
+    let full: VigilError | undefined;
+    for (let i = 0; i < 500 && !full; i++) {
+      const e = makeEvent();
+      try {
+        ob.enqueue(e, fakeJpeg(4000, i + 1));
+        accepted.push(e.id);
+      } catch (err) {
+        if (!isVigilError(err, 'outbox_disk_full')) throw err;
+        full = err;
+      }
+    }
+    expect(full).toBeDefined();
+    expect(full!.message).toContain('full');
+    expect(ob.stats().diskFull).toBe(true);
+    for (const id of accepted) expect(ob.get(ref('event', id, 0))!.state).toBe('pending');
+    // Acking and pruning frees pages; enqueues work again.
+    for (const id of accepted) ob.ack([ref('event', id, 0), ref('thumbnail', id, 0)]);
+    clock.advance(ob.retentionMs + 1);
+    ob.prune();
+    ob.enqueue(makeEvent(), fakeJpeg(4000));
+    expect(ob.stats().diskFull).toBe(false);
+  });
+});
+
+describe('purge', () => {
+  it('deletes only finished and dead rows unless told all, and counts purged un-acked items', () => {
+    const ob = outbox();
+    const a = makeEvent();
+    const b = makeEvent();
+    const c = makeEvent();
+    ob.enqueue(a);
+    ob.enqueue(b);
+    ob.enqueue(c);
+    ob.ack([ref('event', a.id, 0)]);
+    ob.claim({ kind: 'event', limit: 1, leaseMs: 1000 });
+    ob.markDead([ref('event', b.id, 0)], { code: 'invalid_message', message: 'bad' });
+    expect(ob.purgePreview(false)).toMatchObject({ acked: 1, dead: 1, pending: 0 });
+    expect(ob.purge(false)).toBe(2);
+    expect(ob.get(ref('event', c.id, 0))!.state).toBe('pending');
+    expect(ob.purge(true)).toBe(1);
+    expect(ob.counters()['purged.event']).toBe(2);
+  });
+});
