@@ -66,6 +66,8 @@ export class ObjectDetector {
   private readonly inputTensor: ort.Tensor;
   private readonly scoreThreshold: number;
   private readonly iouThreshold: number;
+  /** Serialises calls: one input tensor, one session run at a time (cameras may share a detector). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -171,13 +173,23 @@ export class ObjectDetector {
   }
 
   /** Detects objects in an image file. Boxes in image pixels. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   async detectImageFile(path: string): Promise<{ detections: Detection[]; width: number; height: number; timings: DetectTimings }> {
     const image = await loadRgbImage(path);
     const { detections, timings } = await this.detectRgb(image);
     return { detections, width: image.width, height: image.height, timings };
   }
 
-  async detectRgb(image: RgbImage): Promise<{ detections: Detection[]; timings: DetectTimings }> {
+  detectRgb(image: RgbImage): Promise<{ detections: Detection[]; timings: DetectTimings }> {
+    return this.serial(() => this.detectRgbNow(image));
+  }
+
+  private async detectRgbNow(image: RgbImage): Promise<{ detections: Detection[]; timings: DetectTimings }> {
     const t0 = now();
     const t = preprocessRgb(image, this.tensorData, this.input, this.normalization);
     const t1 = now();
@@ -191,7 +203,11 @@ export class ObjectDetector {
    * Detects objects in a frame. With `motion` boxes the regions are planned (see regions.ts) and only those are
    * examined; without, the whole frame is. Boxes in frame pixels.
    */
-  async detectFrame(frame: Frame, motion?: readonly PixelBox[]): Promise<FrameDetections> {
+  detectFrame(frame: Frame, motion?: readonly PixelBox[]): Promise<FrameDetections> {
+    return this.serial(() => this.detectFrameNow(frame, motion));
+  }
+
+  private async detectFrameNow(frame: Frame, motion?: readonly PixelBox[]): Promise<FrameDetections> {
     const plan: RegionPlan = motion
       ? planRegions(motion, frame.width, frame.height, { inputWidth: this.input.width, inputHeight: this.input.height })
       : { mode: 'frame', regions: [[0, 0, frame.width, frame.height]] };

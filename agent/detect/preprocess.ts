@@ -48,6 +48,33 @@ function yuvTables(frame: Frame, region: PixelBox, t: LetterboxTransform) {
 }
 
 /**
+ * clamp(round(v), 0, 255) * scale for v in -LUT_BIAS..LUT_BIAS+511, indexed by (v + LUT_BIAS + 0.5) | 0 (the 0.5
+ * is folded into LUT_BIAS). BT.601 values stay within -280..535, well inside.
+ */
+const LUT_BIAS = 512.5;
+const luts = new Map<number, Float32Array>();
+function clampLut(scale: number): Float32Array {
+  let lut = luts.get(scale);
+  if (!lut) {
+    lut = new Float32Array(1536);
+    for (let i = 0; i < lut.length; i++) lut[i] = Math.max(0, Math.min(255, i - 512)) * scale;
+    luts.set(scale, lut);
+  }
+  return lut;
+}
+
+const scratchRows: Float32Array[] = [];
+/** Reusable row buffers (the pipeline is single-threaded; no call keeps them across an await). */
+function scratch(i: number, size: number): Float32Array {
+  let r = scratchRows[i];
+  if (!r || r.length < size) {
+    r = new Float32Array(size);
+    scratchRows[i] = r;
+  }
+  return r;
+}
+
+/**
  * Letterboxes `region` (whole frame by default) of a yuv420p frame into `tensor`. Colour: BT.601 limited range
  * (what decoders deliver for camera streams unless told otherwise).
  */
@@ -66,49 +93,57 @@ export function preprocessYuv420(
   const { cs, ps } = tensorStrides(input);
   const W = frame.width;
   const CW = W >> 1;
-  const data = frame.data;
+  const data = new Uint8Array(frame.data.buffer, frame.data.byteOffset, frame.data.length);
   const uBase = W * frame.height;
   const vBase = uBase + CW * (frame.height >> 1);
-  const s = norm.scale;
+  const lut = clampLut(norm.scale);
   // Output channel offsets for R, G, B.
   const rOff = norm.channelOrder === 'rgb' ? 0 : 2 * cs;
   const gOff = cs;
   const bOff = norm.channelOrder === 'rgb' ? 2 * cs : 0;
   const IW = input.width;
+  // Separable bilinear: blend the two source rows once per output row (vertical pass over the region's columns),
+  // then each output pixel needs two reads per plane (horizontal pass).
+  const rowY = scratch(0, W);
+  const rowU = scratch(1, CW);
+  const rowV = scratch(2, CW);
+  const xs = x.i0[0] as number;
+  const xe = x.i1[t.width - 1] as number;
+  const cxs = cx.i0[0] as number;
+  const cxe = cx.i1[t.width - 1] as number;
+  const xi0 = x.i0, xi1 = x.i1, xw = x.w1, ci0 = cx.i0, ci1 = cx.i1, cw = cx.w1;
   for (let dy = 0; dy < t.height; dy++) {
     const yr0 = (y.i0[dy] as number) * W;
     const yr1 = (y.i1[dy] as number) * W;
     const wy = y.w1[dy] as number;
+    for (let i = xs; i <= xe; i++) {
+      const a = data[yr0 + i] as number;
+      rowY[i] = a + ((data[yr1 + i] as number) - a) * wy;
+    }
     const cr0 = (cy.i0[dy] as number) * CW;
     const cr1 = (cy.i1[dy] as number) * CW;
     const wcy = cy.w1[dy] as number;
+    for (let i = cxs; i <= cxe; i++) {
+      const u = data[uBase + cr0 + i] as number;
+      rowU[i] = u + ((data[uBase + cr1 + i] as number) - u) * wcy - 128;
+      const v = data[vBase + cr0 + i] as number;
+      rowV[i] = v + ((data[vBase + cr1 + i] as number) - v) * wcy - 128;
+    }
     let o = ((dy + t.offsetY) * IW + t.offsetX) * ps;
     for (let dx = 0; dx < t.width; dx++, o += ps) {
-      const x0 = x.i0[dx] as number;
-      const x1 = x.i1[dx] as number;
-      const wx = x.w1[dx] as number;
-      const a = (data[yr0 + x0] as number) + ((data[yr0 + x1] as number) - (data[yr0 + x0] as number)) * wx;
-      const b = (data[yr1 + x0] as number) + ((data[yr1 + x1] as number) - (data[yr1 + x0] as number)) * wx;
-      const Y = a + (b - a) * wy;
-      const c0 = cx.i0[dx] as number;
-      const c1 = cx.i1[dx] as number;
-      const wcx = cx.w1[dx] as number;
-      const ua = (data[uBase + cr0 + c0] as number) + ((data[uBase + cr0 + c1] as number) - (data[uBase + cr0 + c0] as number)) * wcx;
-      const ub = (data[uBase + cr1 + c0] as number) + ((data[uBase + cr1 + c1] as number) - (data[uBase + cr1 + c0] as number)) * wcx;
-      const va = (data[vBase + cr0 + c0] as number) + ((data[vBase + cr0 + c1] as number) - (data[vBase + cr0 + c0] as number)) * wcx;
-      const vb = (data[vBase + cr1 + c0] as number) + ((data[vBase + cr1 + c1] as number) - (data[vBase + cr1 + c0] as number)) * wcx;
-      const U = ua + (ub - ua) * wcy - 128;
-      const V = va + (vb - va) * wcy - 128;
-      const L = 1.164 * (Y - 16);
-      let r = L + 1.596 * V;
-      let g = L - 0.813 * V - 0.391 * U;
-      let bl = L + 2.018 * U;
-      r = r < 0 ? 0 : r > 255 ? 255 : r;
-      g = g < 0 ? 0 : g > 255 ? 255 : g;
-      bl = bl < 0 ? 0 : bl > 255 ? 255 : bl;
-      tensor[o + rOff] = r * s;
-      tensor[o + gOff] = g * s;
-      tensor[o + bOff] = bl * s;
+      const y0 = rowY[xi0[dx] as number] as number;
+      const L = 1.164 * (y0 + ((rowY[xi1[dx] as number] as number) - y0) * (xw[dx] as number) - 16);
+      const c0 = ci0[dx] as number;
+      const c1 = ci1[dx] as number;
+      const wcx = cw[dx] as number;
+      const u0 = rowU[c0] as number;
+      const U = u0 + ((rowU[c1] as number) - u0) * wcx;
+      const v0 = rowV[c0] as number;
+      const V = v0 + ((rowV[c1] as number) - v0) * wcx;
+      // Clamp, round and scale through one table lookup: branch-free and cheaper than min/max on doubles.
+      tensor[o + rOff] = lut[(L + 1.596 * V + LUT_BIAS) | 0] as number;
+      tensor[o + gOff] = lut[(L - 0.813 * V - 0.391 * U + LUT_BIAS) | 0] as number;
+      tensor[o + bOff] = lut[(L + 2.018 * U + LUT_BIAS) | 0] as number;
     }
   }
   return t;

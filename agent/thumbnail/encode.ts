@@ -1,0 +1,53 @@
+import sharp from 'sharp';
+import type { PixelBox } from '../camera/frame.js';
+import { drawBox, yuv420ToRgb } from './yuv.js';
+
+/** A kept picture of an event: a private copy of the yuv420p frame and the object's box in it. */
+export interface BestPicture {
+  width: number;
+  height: number;
+  data: Buffer;
+  box: PixelBox;
+  score: number;
+}
+
+export interface ThumbnailOptions {
+  /** Longest side of the crop thumbnail (default 320). */
+  maxSize?: number;
+  /** Context around the object, as a fraction of its size on each side (default 0.15). */
+  margin?: number;
+  quality?: number;
+  /** Longest side of the full-frame snapshot (default 640; 0 disables snapshots). */
+  snapshotMaxSize?: number;
+  snapshotQuality?: number;
+}
+
+/** The crop around the box with margin, clamped to the frame. */
+export function cropBox(p: BestPicture, margin: number): PixelBox {
+  const [x1, y1, x2, y2] = p.box;
+  const mx = (x2 - x1) * margin;
+  const my = (y2 - y1) * margin;
+  return [Math.max(0, x1 - mx), Math.max(0, y1 - my), Math.min(p.width, x2 + mx), Math.min(p.height, y2 + my)];
+}
+
+/** JPEG crop around the object, no larger than `maxSize` on its longest side (never enlarged). */
+export async function encodeThumbnail(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
+  const rgb = yuv420ToRgb(p.data, p.width, p.height, cropBox(p, opts.margin ?? 0.15));
+  const max = opts.maxSize ?? 320;
+  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+    .resize({ width: max, height: max, fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: opts.quality ?? 80 })
+    .toBuffer();
+}
+
+/** JPEG of the whole frame with the object's box drawn. */
+export async function encodeSnapshot(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
+  const rgb = yuv420ToRgb(p.data, p.width, p.height);
+  const thickness = Math.max(2, Math.round(Math.max(p.width, p.height) / 320));
+  drawBox(rgb, p.box, [255, 48, 48], thickness);
+  const max = opts.snapshotMaxSize ?? 640;
+  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+    .resize({ width: max, height: max, fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: opts.snapshotQuality ?? 75 })
+    .toBuffer();
+}

@@ -1,0 +1,284 @@
+import { newEventId } from '../../shared/ids/index.js';
+import type { PixelBox } from '../camera/frame.js';
+import { iou, type Box } from '../detect/nms.js';
+import type { Detection } from '../detect/types.js';
+import { isoTime, round, type EventMessage, type ThumbnailCandidate, type TrackerOutput } from './messages.js';
+import { TRACKER_DEFAULTS, type TrackerConfig } from './options.js';
+
+/**
+ * Object tracker and event lifecycle. Pure: no I/O, no clock; it is fed `(detections, timeMs)` once per frame
+ * (with an empty list on frames the detector skipped) and answers with event messages and thumbnail requests.
+ *
+ * Association is greedy on IoU per label, best pairs first, then a second greedy pass on centre distance for
+ * objects that moved further than their size overlaps (low frame rates). A camera sees a handful of objects per
+ * label, where greedy-by-IoU and Hungarian agree in practice; greedy is simpler, deterministic and O(n² log n).
+ *
+ * An event is announced (`new`) once the median of the track's last 10 scores (missing ones count as 0) reaches
+ * the label's threshold; each detection must score at least `min_score` to count at all. A track whose box stays
+ * within `stationary_iou` of an anchor position for `stationary_after_ms` becomes stationary; stationary tracks
+ * survive missing detections far longer, so a parked car whose detection flickers re-associates with its own
+ * track (by overlap with its last position) instead of announcing a new event.
+ */
+
+export interface TrackerOptions extends Partial<TrackerConfig> {
+  camera: string;
+  /** Frame size, to normalize boxes. */
+  width: number;
+  height: number;
+  /** Include `media_start`/`media_end` (file inputs). */
+  mediaTimes?: boolean;
+  /** Event id source (tests pass a deterministic one). */
+  newId?: (wallMs: number) => string;
+}
+
+export interface UpdateContext {
+  /** Wall clock of the frame (ms since epoch); default: timeMs. */
+  wallMs?: number;
+  /**
+   * Frame regions the detector examined. Tracks outside them are not counted as missing. Omit when the whole
+   * frame was examined; pass [] when the detector did not run.
+   */
+  observed?: readonly PixelBox[];
+}
+
+interface Track {
+  id: string;
+  label: string;
+  box: Box;
+  scores: number[];
+  computed: number;
+  top: number;
+  firstMs: number;
+  firstWall: number;
+  lastMs: number;
+  lastWall: number;
+  missedSinceMs: number | undefined;
+  anchor: Box;
+  anchorSinceMs: number;
+  stationary: boolean;
+  announced: boolean;
+  lastMessageMs: number;
+  bestQuality: number;
+  bestChanged: boolean;
+}
+
+const HISTORY = 10;
+
+function median10(scores: readonly number[]): number {
+  const padded = [...scores];
+  while (padded.length < HISTORY) padded.push(0);
+  padded.sort((a, b) => a - b);
+  const mid = padded.length >> 1;
+  return ((padded[mid - 1] as number) + (padded[mid] as number)) / 2;
+}
+
+function centre(b: Box): [number, number] {
+  return [(b[0] + b[2]) / 2, (b[1] + b[3]) / 2];
+}
+
+function inside(point: [number, number], r: PixelBox): boolean {
+  return point[0] >= r[0] && point[0] < r[2] && point[1] >= r[1] && point[1] < r[3];
+}
+
+export class ObjectTracker {
+  private readonly cfg: TrackerConfig;
+  private readonly tracks: Track[] = [];
+  private readonly newId: (wallMs: number) => string;
+
+  constructor(private readonly opts: TrackerOptions) {
+    this.cfg = { ...TRACKER_DEFAULTS, ...stripUndefined(opts) };
+    this.newId = opts.newId ?? ((ms) => newEventId(ms));
+  }
+
+  /** Tracks alive right now (announced or not). */
+  get activeCount(): number {
+    return this.tracks.length;
+  }
+
+  /** Ids of all live tracks (announced or not). */
+  liveIds(): Set<string> {
+    return new Set(this.tracks.map((t) => t.id));
+  }
+
+  get stationaryCount(): number {
+    return this.tracks.filter((t) => t.stationary).length;
+  }
+
+  private gate(label: string): { minScore: number; threshold: number } {
+    const per = this.cfg.labels[label];
+    return { minScore: per?.min_score ?? this.cfg.min_score, threshold: per?.threshold ?? this.cfg.threshold };
+  }
+
+  update(detections: readonly Detection[], timeMs: number, ctx: UpdateContext = {}): TrackerOutput {
+    const wallMs = ctx.wallMs ?? timeMs;
+    const out: TrackerOutput = { messages: [], thumbnails: [] };
+    const dets = detections.filter((d) => d.score >= this.gate(d.label).minScore);
+    const matchedTracks = new Set<Track>();
+    const matchedDets = new Set<number>();
+
+    // Pass 1: IoU, best pairs first, same label only.
+    const pairs: { t: Track; d: number; v: number }[] = [];
+    for (const t of this.tracks)
+      dets.forEach((d, i) => {
+        if (d.label !== t.label) return;
+        const v = iou(t.box, d.box);
+        if (v >= this.cfg.match_iou) pairs.push({ t, d: i, v });
+      });
+    pairs.sort((a, b) => b.v - a.v);
+    for (const p of pairs) {
+      if (matchedTracks.has(p.t) || matchedDets.has(p.d)) continue;
+      matchedTracks.add(p.t);
+      matchedDets.add(p.d);
+      this.matched(p.t, dets[p.d] as Detection, timeMs, wallMs, out);
+    }
+    // Pass 2: centre distance within the object's size, similar size, for moving objects only.
+    const near: { t: Track; d: number; v: number }[] = [];
+    for (const t of this.tracks) {
+      if (matchedTracks.has(t) || t.stationary) continue;
+      const [tx, ty] = centre(t.box);
+      const tw = t.box[2] - t.box[0];
+      const th = t.box[3] - t.box[1];
+      dets.forEach((d, i) => {
+        if (matchedDets.has(i) || d.label !== t.label) return;
+        const [dx, dy] = centre(d.box);
+        const dw = d.box[2] - d.box[0];
+        const dh = d.box[3] - d.box[1];
+        const ratio = (dw * dh) / Math.max(1e-6, tw * th);
+        const dist = Math.hypot(dx - tx, dy - ty) / Math.max(tw, th, 1e-6);
+        if (dist <= 0.75 && ratio >= 0.5 && ratio <= 2) near.push({ t, d: i, v: dist });
+      });
+    }
+    near.sort((a, b) => a.v - b.v);
+    for (const p of near) {
+      if (matchedTracks.has(p.t) || matchedDets.has(p.d)) continue;
+      matchedTracks.add(p.t);
+      matchedDets.add(p.d);
+      this.matched(p.t, dets[p.d] as Detection, timeMs, wallMs, out);
+    }
+    // Unmatched detections start tracks.
+    dets.forEach((d, i) => {
+      if (matchedDets.has(i)) return;
+      const t: Track = {
+        id: this.newId(wallMs),
+        label: d.label,
+        box: d.box,
+        scores: [],
+        computed: 0,
+        top: 0,
+        firstMs: timeMs,
+        firstWall: wallMs,
+        lastMs: timeMs,
+        lastWall: wallMs,
+        missedSinceMs: undefined,
+        anchor: d.box,
+        anchorSinceMs: timeMs,
+        stationary: false,
+        announced: false,
+        lastMessageMs: timeMs,
+        bestQuality: 0,
+        bestChanged: false,
+      };
+      this.tracks.push(t);
+      matchedTracks.add(t);
+      this.matched(t, d, timeMs, wallMs, out);
+    });
+    // Unmatched tracks: missing if the detector looked where they are; ended when missing too long.
+    for (let i = this.tracks.length - 1; i >= 0; i--) {
+      const t = this.tracks[i] as Track;
+      if (matchedTracks.has(t)) continue;
+      const seen = ctx.observed === undefined || ctx.observed.some((r) => inside(centre(t.box), r));
+      if (seen && t.missedSinceMs === undefined) t.missedSinceMs = timeMs;
+      const limit = t.stationary ? this.cfg.stationary_max_disappeared_ms : this.cfg.max_disappeared_ms;
+      if (t.missedSinceMs !== undefined && timeMs - t.missedSinceMs >= limit) {
+        this.tracks.splice(i, 1);
+        if (t.announced) out.messages.push(this.message('end', t));
+      }
+    }
+    return out;
+  }
+
+  /** Ends every track (end of input). Announced ones get their `end` message. */
+  flush(): EventMessage[] {
+    const msgs = this.tracks.filter((t) => t.announced).map((t) => this.message('end', t));
+    this.tracks.length = 0;
+    return msgs;
+  }
+
+  private matched(t: Track, d: Detection, timeMs: number, wallMs: number, out: TrackerOutput): void {
+    const { threshold } = this.gate(t.label);
+    t.box = d.box;
+    t.lastMs = timeMs;
+    t.lastWall = wallMs;
+    t.missedSinceMs = undefined;
+    t.scores.push(d.score);
+    if (t.scores.length > HISTORY) t.scores.shift();
+    t.computed = median10(t.scores);
+    t.top = Math.max(t.top, t.computed);
+
+    // Stationary: compare with the anchor position; moving re-anchors.
+    let stationaryChanged = false;
+    if (iou(d.box, t.anchor) >= this.cfg.stationary_iou) {
+      if (!t.stationary && timeMs - t.anchorSinceMs >= this.cfg.stationary_after_ms) {
+        t.stationary = true;
+        stationaryChanged = true;
+      }
+    } else {
+      t.anchor = d.box;
+      t.anchorSinceMs = timeMs;
+      if (t.stationary) {
+        t.stationary = false;
+        stationaryChanged = true;
+      }
+    }
+
+    // Best picture: score weighted by size (a bigger view of a slightly less certain object is better).
+    const area = ((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])) / (this.opts.width * this.opts.height);
+    const quality = d.score * Math.sqrt(area);
+    if (quality > t.bestQuality * 1.05) {
+      t.bestQuality = quality;
+      t.bestChanged = true;
+      const candidate: ThumbnailCandidate = { id: t.id, box: [d.box[0], d.box[1], d.box[2], d.box[3]], score: d.score };
+      out.thumbnails.push(candidate);
+    }
+
+    if (!t.announced) {
+      if (t.computed >= threshold) {
+        t.announced = true;
+        out.messages.push(this.message('new', t, timeMs));
+      }
+      return;
+    }
+    const since = timeMs - t.lastMessageMs;
+    if (stationaryChanged || since >= this.cfg.update_period_ms || (t.bestChanged && since >= this.cfg.update_min_interval_ms))
+      out.messages.push(this.message('update', t, timeMs));
+  }
+
+  private message(type: EventMessage['type'], t: Track, timeMs?: number): EventMessage {
+    if (timeMs !== undefined) t.lastMessageMs = timeMs;
+    if (type !== 'end') t.bestChanged = false;
+    const W = this.opts.width;
+    const H = this.opts.height;
+    const msg: EventMessage = {
+      type,
+      id: t.id,
+      camera: this.opts.camera,
+      label: t.label,
+      score: round(t.computed),
+      top_score: round(t.top),
+      box: [round(t.box[0] / W), round(t.box[1] / H), round(t.box[2] / W), round(t.box[3] / H)],
+      started_at: isoTime(t.firstWall),
+      ended_at: type === 'end' ? isoTime(t.lastWall) : null,
+      stationary: t.stationary,
+    };
+    if (this.opts.mediaTimes) {
+      msg.media_start = round(t.firstMs / 1000, 3);
+      msg.media_end = type === 'end' ? round(t.lastMs / 1000, 3) : null;
+    }
+    if (type === 'end') msg.duration = round((t.lastMs - t.firstMs) / 1000, 3);
+    return msg;
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
