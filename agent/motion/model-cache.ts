@@ -1,0 +1,44 @@
+import { mkdirSync, existsSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VigilError } from '../../shared/errors/index.js';
+import { buildMotionModel, MOTION_GRAPH_VERSION, type MotionGraphParams } from './graph.js';
+
+/**
+ * The motion model is never committed: it is generated on first use into a cache folder, one file per set of
+ * graph parameters and graph version (the file name is the key), and reused afterwards.
+ */
+export function defaultMotionCacheDir(): string {
+  const dataDir = process.env.VIGIL_DATA_DIR;
+  return dataDir ? join(dataDir, 'models') : join(tmpdir(), 'vigil-models');
+}
+
+export function motionModelFileName(p: MotionGraphParams): string {
+  return `motion-v${MOTION_GRAPH_VERSION}-${p.width}x${p.height}-k${p.factor}-${p.downscale}-b${p.blur}-d${p.dilate}.onnx`;
+}
+
+export interface EnsuredModel {
+  path: string;
+  /** True when this call wrote the file. */
+  created: boolean;
+}
+
+/** Path of the cached model for `p`, generating it first when absent. */
+export function ensureMotionModel(p: MotionGraphParams, cacheDir = defaultMotionCacheDir()): EnsuredModel {
+  const path = join(cacheDir, motionModelFileName(p));
+  if (existsSync(path)) return { path, created: false };
+  const bytes = buildMotionModel(p);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    // Write then rename: a reader (another camera's detector) never sees a half-written model.
+    const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  } catch (err) {
+    throw new VigilError('motion_model_write_failed', `cannot write the motion model to ${path}: ${(err as Error).message}`, {
+      cause: err,
+      details: { path },
+    });
+  }
+  return { path, created: true };
+}
