@@ -254,6 +254,15 @@ export class Outbox {
       drop: db.prepare(
         "UPDATE items SET state = 'dropped', body = x'', done_at = ?, lease_until = NULL, last_error_code = 'evicted', last_error = ? WHERE seq = ?",
       ),
+      supersede: db.prepare(
+        `UPDATE items SET state = 'dropped', body = x'', done_at = ?, last_error_code = 'superseded', last_error = 'a later revision brought a newer thumbnail'
+          WHERE kind = 'thumbnail' AND event_id = ? AND rev < ? AND state IN ('pending','dead')`,
+      ),
+      inFlight: db.prepare("SELECT count(*) AS n FROM items WHERE state = 'in_flight'"),
+      thumbFor: db.prepare(
+        `SELECT rev FROM items WHERE kind = 'thumbnail' AND event_id = ? AND state IN ('in_flight','pending','dead')
+          ORDER BY state = 'in_flight' DESC, rev DESC LIMIT 1`,
+      ),
       nextDue: db.prepare("SELECT min(next_attempt_at) AS t FROM items WHERE state = 'pending'"),
       nextLease: db.prepare("SELECT min(lease_until) AS t FROM items WHERE state = 'in_flight'"),
     };
@@ -310,6 +319,10 @@ export class Outbox {
     }
     if (thumbnail && thumbnail.length > THUMBNAIL_MAX_BYTES) {
       throw new VigilError('thumbnail_too_large', `outbox: thumbnail of ${event.id} rev ${event.rev} is ${thumbnail.length} bytes; the protocol allows ${THUMBNAIL_MAX_BYTES}`, { status: 413 });
+    }
+    const announced = event.thumbnail as { sha256?: unknown; size?: unknown } | undefined;
+    if (thumbnail && announced && typeof announced === 'object' && (announced.sha256 !== sha256(thumbnail) || announced.size !== thumbnail.length)) {
+      throw new VigilError('thumbnail_mismatch', `outbox: the thumbnail given with ${event.id} rev ${event.rev} is not the one its /thumbnail field announces (sha256/size differ)`, { status: 400 });
     }
     const items: NewItem[] = [{ kind: 'event', body: json }];
     if (thumbnail) items.push({ kind: 'thumbnail', body: Buffer.from(thumbnail.buffer, thumbnail.byteOffset, thumbnail.byteLength) });
@@ -376,6 +389,12 @@ export class Outbox {
     }
     for (const it of fresh) {
       this.st.insert!.run(it.kind, event.id, event.rev, event.type, priorityOf(it.kind, event.type), it.body, it.body.length, it.sha, now, now);
+      if (it.kind === 'thumbnail') {
+        // The collector keeps one thumbnail per event, the one the latest revision announces: older unsent ones
+        // would only be rejected as thumbnail_mismatch.
+        const n = this.st.supersede!.run(now, event.id, event.rev).changes;
+        this.bump('superseded.thumbnail', n);
+      }
     }
     return result;
   }
@@ -566,6 +585,21 @@ export class Outbox {
     if (due === null) return lease;
     if (lease === null) return due;
     return Math.min(due, lease);
+  }
+
+  inFlightCount(): number {
+    return (this.st.inFlight!.get() as { n: number }).n;
+  }
+
+  /**
+   * The outbox item a wire ack names. Event acks carry the rev; thumbnail acks carry only the event id (the
+   * collector keeps one thumbnail per event), which names the in-flight thumbnail of that event, else its newest
+   * waiting one. Undefined when nothing matches (already acked, pruned, or never ours).
+   */
+  refForAck(kind: ItemKind, eventId: string, rev: number): ItemRef | undefined {
+    if (kind === 'event') return { kind, eventId, rev };
+    const r = this.st.thumbFor!.get(eventId) as { rev: number } | undefined;
+    return r ? { kind, eventId, rev: r.rev } : undefined;
   }
 
   get(ref: ItemRef): OutboxItem | undefined {

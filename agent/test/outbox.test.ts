@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -144,10 +145,13 @@ describe('enqueue, claim, ack', () => {
     const ob = outbox();
     const a = makeEvent({ type: 'new' });
     ob.enqueue(a, fakeJpeg(100));
-    ob.enqueue({ ...a, rev: 1, type: 'update' }, fakeJpeg(100, 2));
-    ob.enqueue({ ...a, rev: 2, type: 'end' }, fakeJpeg(100, 3));
+    ob.enqueue({ ...a, rev: 1, type: 'update' });
+    ob.enqueue({ ...a, rev: 2, type: 'end' });
     const b = makeEvent();
     ob.enqueue(b);
+    const c = makeEvent();
+    ob.enqueue(c);
+    ob.enqueue({ ...c, rev: 1, type: 'update' }, fakeJpeg(100, 2));
 
     expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 })).toEqual([]);
     const events = ob.claim({ kind: 'event', limit: 10, leaseMs: 30_000 });
@@ -155,14 +159,16 @@ describe('enqueue, claim, ack', () => {
       [a.id, 0],
       [a.id, 2],
       [b.id, 0],
+      [c.id, 0],
       [a.id, 1],
+      [c.id, 1],
     ]);
     expect(events.every((i) => i.state === 'in_flight' && i.attempts === 1)).toBe(true);
-    // Only rev 0's thumbnail may go once rev 0 is acked; rev 2's waits for records 1 and 2.
-    ob.ack([ref('event', a.id, 0)]);
-    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 }).map((t) => t.rev)).toEqual([0]);
-    ob.ack([ref('event', a.id, 1), ref('event', a.id, 2)]);
-    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 }).map((t) => t.rev)).toEqual([2, 1]);
+    // c's update thumbnail waits for c rev 1; a's thumbnail (rev 0) may go once a rev 0 is acked.
+    ob.ack([ref('event', a.id, 0), ref('event', c.id, 0)]);
+    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 }).map((t) => t.eventId)).toEqual([a.id]);
+    ob.ack([ref('event', c.id, 1)]);
+    expect(ob.claim({ kind: 'thumbnail', limit: 10, leaseMs: 30_000 }).map((t) => t.eventId)).toEqual([c.id]);
   });
 
   it('frees the body on ack, keeps the row until retention, then prunes it', () => {
@@ -281,23 +287,23 @@ describe('disk budget', () => {
 
   it('evicts update thumbnails first, then other thumbnails, and counts each drop', () => {
     const ob = outbox({ budgetBytes: 50_000 });
-    const e = makeEvent();
-    ob.enqueue(rec(e.id, 0, 'new'), fakeJpeg(10_000, 1));
-    ob.enqueue(rec(e.id, 1, 'update'), fakeJpeg(10_000, 2));
-    ob.enqueue(rec(e.id, 2, 'update'), fakeJpeg(10_000, 3));
-    ob.enqueue(rec(e.id, 3, 'end'), fakeJpeg(10_000, 4));
+    const e = [makeEvent(), makeEvent(), makeEvent(), makeEvent()].map((x) => x.id);
+    ob.enqueue(rec(e[0]!, 0, 'new'), fakeJpeg(10_000, 1));
+    ob.enqueue(rec(e[1]!, 1, 'update'), fakeJpeg(10_000, 2));
+    ob.enqueue(rec(e[2]!, 1, 'update'), fakeJpeg(10_000, 3));
+    ob.enqueue(rec(e[3]!, 2, 'end'), fakeJpeg(10_000, 4));
     expect(ob.stats().dropped).toBe(0);
     const f = makeEvent();
     const r = ob.enqueue(rec(f.id, 0, 'new'), fakeJpeg(20_000, 5));
     expect(r.thumbnail).toBe('queued');
     expect(r.evicted).toBe(2);
-    expect(ob.get(ref('thumbnail', e.id, 1))!.state).toBe('dropped');
-    expect(ob.get(ref('thumbnail', e.id, 2))!.state).toBe('dropped');
-    expect(ob.get(ref('thumbnail', e.id, 0))!.state).toBe('pending');
+    expect(ob.get(ref('thumbnail', e[1]!, 1))!.state).toBe('dropped');
+    expect(ob.get(ref('thumbnail', e[2]!, 1))!.state).toBe('dropped');
+    expect(ob.get(ref('thumbnail', e[0]!, 0))!.state).toBe('pending');
     expect(ob.counters()['dropped.thumbnail.update']).toBe(2);
     // Next: no update thumbnails left, so the oldest new/end thumbnail goes.
     ob.enqueue(rec(makeEvent().id, 0, 'new'), fakeJpeg(10_000, 6));
-    expect(ob.get(ref('thumbnail', e.id, 0))!.state).toBe('dropped');
+    expect(ob.get(ref('thumbnail', e[0]!, 0))!.state).toBe('dropped');
     expect(ob.counters()['dropped.thumbnail.new']).toBe(1);
     expect(ob.stats().liveBytes).toBeLessThanOrEqual(50_000);
     // Event records are all still there.
@@ -386,5 +392,31 @@ describe('purge', () => {
     expect(ob.get(ref('event', c.id, 0))!.state).toBe('pending');
     expect(ob.purge(true)).toBe(1);
     expect(ob.counters()['purged.event']).toBe(2);
+  });
+});
+
+describe('thumbnails per event', () => {
+  it('supersedes an older unsent thumbnail when a later rev brings a new one, and maps thumbnail acks by event id', () => {
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e, fakeJpeg(500, 1));
+    ob.enqueue({ ...e, rev: 1, type: 'update' }, fakeJpeg(500, 2));
+    expect(ob.get(ref('thumbnail', e.id, 0))).toMatchObject({ state: 'dropped', lastErrorCode: 'superseded' });
+    expect(ob.counters()['superseded.thumbnail']).toBe(1);
+    expect(ob.stats().dropped).toBe(0);
+    expect(ob.refForAck('thumbnail', e.id, 0)).toEqual(ref('thumbnail', e.id, 1));
+    expect(ob.refForAck('event', e.id, 1)).toEqual(ref('event', e.id, 1));
+    ob.ack([ref('thumbnail', e.id, 1)]);
+    expect(ob.refForAck('thumbnail', e.id, 0)).toBeUndefined();
+  });
+
+  it('refuses a thumbnail that differs from the one the event announces', () => {
+    const ob = outbox();
+    const jpg = fakeJpeg(800);
+    const other = fakeJpeg(800, 5);
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const e = makeEvent({ thumbnail: { sha256: sha(jpg), size: 800, width: 8, height: 8, content_type: 'image/jpeg' } });
+    expect(thrown(() => ob.enqueue(e, other)).code).toBe('thumbnail_mismatch');
+    expect(ob.enqueue(e, jpg).thumbnail).toBe('queued');
   });
 });
