@@ -56,8 +56,8 @@ function typeOf(s: J): string {
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   if (Array.isArray(s.anyOf)) {
     const alts = s.anyOf as J[];
-    if (alts.every((a) => a.const !== undefined)) return alts.map((a) => `\`${JSON.stringify(a.const)}\``).join(' \\| ');
-    return alts.map(typeOf).join(' \\| ');
+    if (alts.every((a) => a.const !== undefined)) return alts.map((a) => `\`${JSON.stringify(a.const)}\``).join(' | ');
+    return alts.map(typeOf).join(' | ');
   }
   if (s.type === 'array') return `array of ${typeOf((s.items as J) ?? {})}`;
   if (s.type === 'object' && s.patternProperties) return 'map';

@@ -9,6 +9,7 @@ export * from './errors.js';
 export * from './topics.js';
 export * from './messages.js';
 export * from './http.js';
+export * from './fingerprint.js';
 export {
   SIGNING_ALGORITHM,
   SIGNATURE_PREFIX,

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import type { Event } from './messages.js';
+
+/**
+ * Dedupe support. (id, rev) names one event message; the collector compares the CONTENT of two messages with the
+ * same (id, rev) to tell a duplicate (resend) from a conflict. Content = the message without `sent_at` (a resend
+ * legitimately carries a new one), as canonical JSON (object keys sorted, no whitespace), hashed with SHA-256.
+ */
+
+/** Fields that may differ between resends of the same (id, rev). */
+export const RESEND_VOLATILE_FIELDS = ['sent_at'] as const;
+
+/** JSON with object keys sorted recursively; arrays keep their order. Numbers use JavaScript's shortest form. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+/** Lowercase hex SHA-256 of the event's content (canonical JSON without `sent_at`). */
+export function eventFingerprint(event: Event | Record<string, unknown>): string {
+  const copy: Record<string, unknown> = { ...(event as Record<string, unknown>) };
+  for (const f of RESEND_VOLATILE_FIELDS) delete copy[f];
+  return createHash('sha256').update(canonicalJson(copy), 'utf8').digest('hex');
+}
+
+export type DedupeVerdict = 'new' | 'duplicate' | 'conflict';
+
+/** Verdict for an incoming message given the fingerprint already stored for its (id, rev), if any. */
+export function dedupeVerdict(storedFingerprint: string | undefined, incoming: Event | Record<string, unknown>): DedupeVerdict {
+  if (storedFingerprint === undefined) return 'new';
+  return storedFingerprint === eventFingerprint(incoming) ? 'duplicate' : 'conflict';
+}
