@@ -1,5 +1,8 @@
 import { Command } from 'commander';
 import { runCli, vigilVersion } from '../../shared/cli/index.js';
+import { registerDetect } from './detect.js';
+import { registerAnalyze } from './analyze.js';
+import { registerOutbox } from './outbox.js';
 
 /**
  * `vigil-agent`: the edge daemon and the field tech's tool. Each subcommand lives in ./commands/<name>.ts and
@@ -8,5 +11,9 @@ import { runCli, vigilVersion } from '../../shared/cli/index.js';
 const program = new Command('vigil-agent')
   .description('Vigil edge agent: watches cameras, detects objects, and sends events to vigil-cloud without losing any')
   .version(vigilVersion());
+
+registerDetect(program);
+registerAnalyze(program);
+registerOutbox(program);
 
 await runCli(program);

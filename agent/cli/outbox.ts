@@ -1,0 +1,147 @@
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { VigilError } from '../../shared/errors/index.js';
+import { DEFAULT_DATA_DIR, ITEM_STATES, Outbox, OUTBOX_FILE, type ItemKind, type ItemState, type OutboxItem } from '../outbox/index.js';
+
+/**
+ * `vigil-agent outbox list|stats|retry|purge`: the field tech's view into the store-and-forward queue. Safe to run
+ * beside a live daemon (SQLite WAL; the CLI never touches in-flight leases).
+ */
+
+interface CommonOpts {
+  dataDir?: string;
+  json?: boolean;
+  quarantineCorrupt?: boolean;
+}
+
+function dataDir(o: CommonOpts): string {
+  return o.dataDir ?? process.env.VIGIL_DATA_DIR ?? DEFAULT_DATA_DIR;
+}
+
+function withOutbox<T>(o: CommonOpts, fn: (ob: Outbox) => T): T {
+  const ob = Outbox.open({ path: join(dataDir(o), OUTBOX_FILE), create: false, quarantine: o.quarantineCorrupt ?? false });
+  try {
+    if (ob.quarantinedTo) process.stderr.write(`vigil-agent: the outbox file was moved aside to ${ob.quarantinedTo}; started an empty outbox\n`);
+    return fn(ob);
+  } finally {
+    ob.close();
+  }
+}
+
+function parseStates(value: string | undefined): ItemState[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'all') return [...ITEM_STATES];
+  const states = value.split(',').map((s) => s.trim());
+  for (const s of states) {
+    if (!(ITEM_STATES as readonly string[]).includes(s)) throw new VigilError('invalid_argument', `--state must be a comma list of ${ITEM_STATES.join(', ')} or "all", got "${s}"`);
+  }
+  return states as ItemState[];
+}
+
+function parseKind(value: string | undefined): ItemKind | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'event' || value === 'thumbnail') return value;
+  throw new VigilError('invalid_argument', `--kind must be event or thumbnail, got "${value}"`);
+}
+
+function parseLimit(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new VigilError('invalid_argument', `--limit must be an integer within 1..100000, got "${value}"`);
+  return n;
+}
+
+const iso = (ms: number | null): string => (ms === null ? '-' : new Date(ms).toISOString());
+
+function age(ms: number | null): string {
+  if (ms === null) return '-';
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  return `${(s / 3600).toFixed(1)}h`;
+}
+
+function itemLine(i: OutboxItem, now: number): string {
+  const due = i.state === 'pending' ? (i.nextAttemptAt > now ? `in ${age(i.nextAttemptAt - now)}` : 'now') : i.state === 'in_flight' ? `lease ${age((i.leaseUntil ?? now) - now)}` : '-';
+  const err = i.lastErrorCode ? `${i.lastErrorCode}${i.lastError ? `: ${i.lastError}` : ''}` : '';
+  return [String(i.seq).padStart(7), i.kind.padEnd(9), i.eventId.padEnd(30), String(i.rev).padStart(3), i.eventType.padEnd(6), i.state.padEnd(9), String(i.attempts).padStart(4), due.padEnd(10), String(i.bytes).padStart(8), err].join(' ');
+}
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', `agent data directory holding ${OUTBOX_FILE} (default $VIGIL_DATA_DIR or ${DEFAULT_DATA_DIR})`)
+    .option('--json', 'print JSON')
+    .option('--quarantine-corrupt', 'if the outbox file is corrupt or foreign, rename it to outbox.db.corrupt-<time> and start an empty one');
+}
+
+export function registerOutbox(program: Command): void {
+  const outbox = program.command('outbox').description('Inspect and manage the store-and-forward outbox (events and thumbnails waiting for the collector)');
+
+  common(outbox.command('list'))
+    .description('List outbox items (default: un-acked ones: pending, in_flight, dead)')
+    .option('--state <states>', `comma list of ${ITEM_STATES.join(', ')}, or "all"`)
+    .option('--kind <kind>', 'event or thumbnail')
+    .option('--limit <n>', 'most items to show', '100')
+    .action((o: CommonOpts & { state?: string; kind?: string; limit: string }) => {
+      const states = parseStates(o.state);
+      const kind = parseKind(o.kind);
+      const limit = parseLimit(o.limit);
+      withOutbox(o, (ob) => {
+        const items = ob.list({ ...(states ? { states } : {}), ...(kind ? { kind } : {}), limit });
+        if (o.json) {
+          process.stdout.write(JSON.stringify({ items }) + '\n');
+          return;
+        }
+        const now = Date.now();
+        const head = ['seq'.padStart(7), 'kind'.padEnd(9), 'event'.padEnd(30), 'rev'.padStart(3), 'type'.padEnd(6), 'state'.padEnd(9), 'try'.padStart(4), 'due'.padEnd(10), 'bytes'.padStart(8), 'last error'].join(' ');
+        process.stdout.write([head, ...items.map((i) => itemLine(i, now)), `${items.length} item(s)`].join('\n') + '\n');
+      });
+    });
+
+  common(outbox.command('stats'))
+    .description('Show outbox depth, ages, bytes against the budget, and dropped/refused counters')
+    .action((o: CommonOpts) => {
+      withOutbox(o, (ob) => {
+        const s = ob.stats();
+        if (o.json) {
+          process.stdout.write(JSON.stringify(s) + '\n');
+          return;
+        }
+        const t = s.total;
+        const lines = [
+          `outbox ${s.path}`,
+          `depth ${s.depth} (pending ${t.pending}, in flight ${t.in_flight}, dead ${t.dead}; ${s.backingOff} backing off)   acked ${t.acked}   dropped ${t.dropped}`,
+          `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
+          `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
+          `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
+          `counters ${Object.keys(s.counters).length === 0 ? '-' : Object.entries(s.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      });
+    });
+
+  common(outbox.command('retry'))
+    .description('Make dead and backing-off items due now')
+    .action((o: CommonOpts) => {
+      withOutbox(o, (ob) => {
+        const n = ob.retryNow();
+        process.stdout.write(o.json ? JSON.stringify({ retried: n }) + '\n' : `${n} item(s) are due now\n`);
+      });
+    });
+
+  common(outbox.command('purge'))
+    .description('Delete acked, dropped and dead items (with --all also every un-sent item); needs --yes')
+    .option('--all', 'also delete pending and in-flight items: those events are then lost')
+    .option('--yes', 'really delete')
+    .action((o: CommonOpts & { all?: boolean; yes?: boolean }) => {
+      withOutbox(o, (ob) => {
+        const p = ob.purgePreview(o.all ?? false);
+        const total = p.pending + p.in_flight + p.acked + p.dead + p.dropped;
+        if (!o.yes) {
+          const what = `${total} item(s): acked ${p.acked}, dropped ${p.dropped}, dead ${p.dead}${o.all ? `, pending ${p.pending}, in flight ${p.in_flight} (never delivered)` : ''}`;
+          throw new VigilError('confirmation_required', `purge would delete ${what}; re-run with --yes to do it`, { details: { exitCode: 2 } });
+        }
+        const n = ob.purge(o.all ?? false);
+        process.stdout.write(o.json ? JSON.stringify({ deleted: n }) + '\n' : `deleted ${n} item(s)\n`);
+      });
+    });
+}
