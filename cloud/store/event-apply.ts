@@ -1,0 +1,109 @@
+import { VigilError } from '../../shared/errors/index.js';
+import type { WireObject } from '../ingest/sink.js';
+
+/**
+ * How one event message changes the event's current state. Messages of an event arrive in any order (an `end`
+ * may overtake an `update`), so they are applied by `rev`: a later rev replaces what it carries, an earlier one
+ * only fills gaps, and nothing ever goes back (an ended event stays ended, last_rev never decreases).
+ */
+export interface EventState {
+  camera: string;
+  label: string;
+  score: number;
+  box: unknown;
+  startedAt: number;
+  endedAt: number | null;
+  status: 'active' | 'ended';
+  lastRev: number;
+  /** The highest-rev message. */
+  message: unknown;
+}
+
+/** The fields of a wire Event (firmware-protocol `Event`, already validated by ingest) that the event row keeps. */
+export interface EventFields {
+  id: string;
+  rev: number;
+  type: 'new' | 'update' | 'end';
+  camera: string;
+  label: string;
+  score: number;
+  box: unknown;
+  startedAt: number;
+  endedAt: number | null;
+  message: WireObject;
+}
+
+function time(value: unknown, field: string, id: string): number {
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) throw new VigilError('invalid_message', `event ${id}: /${field} must be a date-time`, { status: 400 });
+  return ms;
+}
+
+export function eventFields(event: WireObject): EventFields {
+  const id = String(event.id);
+  const type = event.type;
+  if (type !== 'new' && type !== 'update' && type !== 'end') throw new VigilError('invalid_message', `event ${id}: /type must be new, update or end`, { status: 400 });
+  return {
+    id,
+    rev: Number(event.rev),
+    type,
+    camera: String(event.camera),
+    label: String(event.label),
+    score: Number(event.score),
+    box: event.box ?? null,
+    startedAt: time(event.started_at, 'started_at', id),
+    endedAt: event.ended_at === undefined || event.ended_at === null ? null : time(event.ended_at, 'ended_at', id),
+    message: event,
+  };
+}
+
+export function durationOf(s: EventState): number | null {
+  return s.endedAt === null ? null : Math.max(0, s.endedAt - s.startedAt);
+}
+
+function endsEvent(m: EventFields): boolean {
+  return m.type === 'end' || m.endedAt !== null;
+}
+
+export function applyEventMessage(current: EventState | undefined, m: EventFields): { next: EventState; changed: boolean } {
+  if (!current) {
+    return {
+      changed: true,
+      next: {
+        camera: m.camera,
+        label: m.label,
+        score: m.score,
+        box: m.box ?? null,
+        startedAt: m.startedAt,
+        endedAt: m.endedAt,
+        status: endsEvent(m) ? 'ended' : 'active',
+        lastRev: m.rev,
+        message: m.message,
+      },
+    };
+  }
+  if (m.rev > current.lastRev) {
+    const next: EventState = {
+      camera: m.camera,
+      label: m.label,
+      score: m.score,
+      box: m.box ?? current.box,
+      startedAt: Math.min(current.startedAt, m.startedAt),
+      endedAt: m.endedAt ?? current.endedAt,
+      status: current.status === 'ended' || endsEvent(m) ? 'ended' : 'active',
+      lastRev: m.rev,
+      message: m.message,
+    };
+    return { next, changed: true };
+  }
+  // An older (or equal) rev arriving late: fill what is missing, never overwrite newer data.
+  const next: EventState = {
+    ...current,
+    box: current.box ?? m.box ?? null,
+    startedAt: Math.min(current.startedAt, m.startedAt),
+    endedAt: current.endedAt ?? m.endedAt,
+    status: current.status === 'ended' || endsEvent(m) ? 'ended' : 'active',
+  };
+  const changed = next.box !== current.box || next.startedAt !== current.startedAt || next.endedAt !== current.endedAt || next.status !== current.status;
+  return { next, changed };
+}

@@ -1,0 +1,242 @@
+import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
+
+/**
+ * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),
+ * both in ./sql-store.ts over a small dialect adapter. Every method is tenant-scoped where an app can reach it:
+ * an object of another tenant is simply not found.
+ *
+ * Times are milliseconds since the epoch throughout the store; the API turns them into ISO strings.
+ */
+
+export type Role = 'admin' | 'reader';
+
+export interface TenantRecord {
+  id: string;
+  name: string;
+  createdAt: number;
+}
+
+export interface ApiTokenRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  role: Role;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface PairingCodeRecord {
+  id: string;
+  tenantId: string;
+  name: string | null;
+  /** Last characters of the code, so a list can tell codes apart without revealing them. */
+  hint: string;
+  createdAt: number;
+  expiresAt: number;
+  usedAt: number | null;
+  usedByDevice: string | null;
+  revokedAt: number | null;
+}
+
+export type PairingCodeState = 'pending' | 'used' | 'expired' | 'revoked';
+
+export interface DeviceRecord {
+  id: string;
+  tenantId: string;
+  name: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface DeviceKeyRecord {
+  deviceId: string;
+  keyId: string;
+  /** AES-256-GCM sealed secret (see cloud/pairing/secret-box.ts); the store never sees the plain secret. */
+  secretSealed: string;
+  status: 'active' | 'retired';
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+export interface NewDeviceKey {
+  keyId: string;
+  secretSealed: string;
+}
+
+/** Latest known state of a box, from its heartbeats. */
+export interface DeviceStatusRecord {
+  deviceId: string;
+  /** Collector time of the last heartbeat or upload. */
+  lastSeenAt: number | null;
+  lastHeartbeatAt: number | null;
+  /** Box clock minus collector clock, ms, from the last heartbeat. */
+  clockSkewMs: number | null;
+  version: string | null;
+  outboxDepth: number | null;
+  dropped: number | null;
+  /** Per-camera states as the box reported them. */
+  cameras: unknown;
+  /** The whole last heartbeat message. */
+  heartbeat: unknown;
+}
+
+export interface HeartbeatInput {
+  /** Box clock minus collector clock (ms), from the heartbeat's signature timestamp. */
+  skewMs: number | null;
+  version: string | null;
+  outboxDepth: number | null;
+  dropped: number | null;
+  cameras: unknown;
+  /** The message as received, kept for the API. */
+  message: unknown;
+}
+
+export type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
+
+export interface EventRecord {
+  id: string;
+  tenantId: string;
+  deviceId: string;
+  camera: string;
+  label: string;
+  score: number;
+  box: unknown;
+  startedAt: number;
+  endedAt: number | null;
+  durationMs: number | null;
+  status: 'active' | 'ended';
+  lastRev: number;
+  thumbnail: ThumbnailRecord | null;
+  createdAt: number;
+  updatedAt: number;
+  /** The highest-rev message received for this event. */
+  message: unknown;
+}
+
+export interface ThumbnailInput {
+  deviceId: string;
+  eventId: string;
+  blobKey: string;
+  sha256: string;
+  size: number;
+  contentType: string;
+}
+
+export interface ThumbnailRecord {
+  tenantId: string;
+  deviceId: string;
+  eventId: string;
+  blobKey: string;
+  sha256: string;
+  size: number;
+  contentType: string;
+  createdAt: number;
+}
+
+export interface EventFilter {
+  deviceId?: string | undefined;
+  camera?: string | undefined;
+  label?: string | undefined;
+  status?: 'active' | 'ended' | undefined;
+  /** started_at >= since (ms) */
+  since?: number | undefined;
+  /** started_at < until (ms) */
+  until?: number | undefined;
+}
+
+/** Position after the last row of a page; newest first. */
+export interface EventCursor {
+  startedAt: number;
+  id: string;
+}
+
+export interface EventPage {
+  events: EventRecord[];
+  next: EventCursor | null;
+}
+
+export interface LabelDayCount {
+  /** UTC day, YYYY-MM-DD. */
+  day: string;
+  label: string;
+  count: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Cheap round trip to the database; throws when it is unusable. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Schema version after migrations. */
+  schemaVersion(): Promise<number>;
+
+  ensureTenant(id: string, name?: string): Promise<TenantRecord>;
+
+  // --- API tokens (stored as SHA-256 of the token) ---
+  createApiToken(input: { tenantId: string; name: string; role: Role; tokenSha256: string; now: number }): Promise<ApiTokenRecord>;
+  findApiToken(tokenSha256: string): Promise<ApiTokenRecord | undefined>;
+  listApiTokens(tenantId: string): Promise<ApiTokenRecord[]>;
+  revokeApiToken(tenantId: string, id: string, now: number): Promise<boolean>;
+
+  // --- pairing codes (stored as SHA-256 of the normalised code) ---
+  createPairingCode(input: { tenantId: string; name: string | null; codeSha256: string; hint: string; now: number; expiresAt: number }): Promise<PairingCodeRecord>;
+  listPairingCodes(tenantId: string): Promise<PairingCodeRecord[]>;
+  /** Revokes by id or by code hash. False when no pending code of this tenant matches. */
+  revokePairingCode(tenantId: string, idOrSha256: string, now: number): Promise<boolean>;
+  /**
+   * Single-use exchange, in one transaction: marks the code used and creates the device with its first key.
+   * Throws VigilError `pairing_code_invalid` (404), `pairing_code_used` (409), `pairing_code_expired` (410).
+   */
+  consumePairingCode(input: { codeSha256: string; now: number; deviceId: string; deviceName: string | null; key: NewDeviceKey }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }>;
+
+  // --- devices and keys ---
+  getDevice(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined>;
+  /** Device by id regardless of tenant; for ingest, which learns the tenant from the device. */
+  findDevice(deviceId: string): Promise<DeviceRecord | undefined>;
+  listDevices(tenantId: string): Promise<DeviceRecord[]>;
+  revokeDevice(tenantId: string, deviceId: string, now: number): Promise<boolean>;
+  /** Active keys of a live device; undefined when the device is unknown or revoked. */
+  activeDeviceKeys(deviceId: string): Promise<DeviceKeyRecord[] | undefined>;
+  listDeviceKeys(tenantId: string, deviceId: string): Promise<DeviceKeyRecord[] | undefined>;
+  /** Adds an active key; when that makes three, the oldest active one is retired. Returns the keys after. */
+  addDeviceKey(tenantId: string, deviceId: string, key: NewDeviceKey, now: number): Promise<DeviceKeyRecord[] | undefined>;
+  /** Retires one key. Throws `last_active_key` (409) rather than leave a live device without a key. */
+  retireDeviceKey(tenantId: string, deviceId: string, keyId: string, now: number): Promise<boolean>;
+
+  // --- device status ---
+  recordHeartbeat(deviceId: string, hb: HeartbeatInput, receivedAt: number): Promise<void>;
+  /** Marks the device as seen (any verified message), with that message's clock skew when known. */
+  touchDevice(deviceId: string, seenAt: number, skewMs?: number): Promise<void>;
+  getDeviceStatus(deviceId: string): Promise<DeviceStatusRecord | undefined>;
+  listDeviceStatus(tenantId: string): Promise<DeviceStatusRecord[]>;
+
+  // --- events ---
+  /**
+   * Stores the event messages of one request in ONE transaction; resolves only after the commit is durable.
+   * Per message (identified by device, id, rev; compared by `contentSha256`): `stored`, `duplicate` (same content
+   * seen before), `conflict` (same id+rev, other content: `event_conflict`), `rejected` (the id belongs to another
+   * device). Each stored message is applied to the event row by rev (./event-apply.ts).
+   * Throws `unknown_device` / `device_revoked` for the whole batch.
+   */
+  storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number): Promise<StoreEventResult[]>;
+  /** An event of this device (any tenant), for ingest's thumbnail checks. */
+  findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined>;
+  getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined>;
+  listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage>;
+  countEventsByLabelDay(tenantId: string, filter: EventFilter): Promise<LabelDayCount[]>;
+
+  // --- thumbnails (metadata; bytes live in the blob store) ---
+  /**
+   * Records a thumbnail of a device's event: `duplicate` when the same sha is already recorded; when another one is,
+   * `conflict` unless `replace` (the event's latest rev announced this new one), in which case it replaces it.
+   */
+  recordThumbnail(input: ThumbnailInput, receivedAt: number, options?: { replace?: boolean }): Promise<'stored' | 'duplicate' | 'conflict'>;
+  /** The recorded thumbnail of a device's event (any tenant), for ingest. */
+  findDeviceThumbnail(deviceId: string, eventId: string): Promise<ThumbnailRecord | undefined>;
+  getThumbnail(tenantId: string, eventId: string): Promise<ThumbnailRecord | undefined>;
+
+  // --- replay protection shared by every collector on this database ---
+  /** Records a nonce; false when it is already recorded and not expired. */
+  rememberNonce(deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean>;
+  purgeNonces(now: number): Promise<number>;
+}
