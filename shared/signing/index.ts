@@ -167,7 +167,12 @@ function fail(code: string, message: string, status = 401, details?: Record<stri
 type HeaderBag = Record<string, string | string[] | undefined>;
 
 function header(headers: HeaderBag, name: string): string | undefined {
-  const v = headers[name] ?? headers[name.toLowerCase()];
+  // Header names are case-insensitive (RFC 9110): Node lower-cases them, other sources may not.
+  let v = headers[name];
+  if (v === undefined) {
+    const key = Object.keys(headers).find((k) => k.toLowerCase() === name);
+    v = key === undefined ? undefined : headers[key];
+  }
   return Array.isArray(v) ? v[0] : v;
 }
 
@@ -295,8 +300,17 @@ export interface Verified {
 
 /** Device id a path or topic is about: `/v1/devices/{id}/…` or `vigil/v1/{id}/…`. */
 export function deviceIdInPath(path: string): string | undefined {
-  const m = /^\/v1\/devices\/([^/?]+)/.exec(path) ?? /^vigil\/v1\/([^/]+)\//.exec(path);
-  return m?.[1] === undefined ? undefined : decodeURIComponent(m[1]);
+  const http = /^\/v1\/devices\/([^/?]+)/.exec(path)?.[1];
+  if (http !== undefined) {
+    // A malformed escape must not throw a URIError out of the verifier; the raw segment then fails the comparison.
+    try {
+      return decodeURIComponent(http);
+    } catch {
+      return http;
+    }
+  }
+  // MQTT topics are not URL-encoded: `vigil/v1/dev%5FA/…` is not device dev_A's topic.
+  return /^vigil\/v1\/([^/]+)\//.exec(path)?.[1];
 }
 
 /** Verifies a signed message. Resolves with the device and key, or throws a VigilError with a SigningErrorCode. */
