@@ -33,8 +33,8 @@ export interface IngestSink {
    * Stores the event messages of one request/MQTT message in ONE transaction, durable when the promise resolves.
    * Returns one result per input, in the same order.
    *
-   * A message is identified by (device, event id, rev); `contentSha256` is the hash of its canonical JSON
-   * (`canonicalEventSha256` in ./canonical.ts), so the store compares hashes, not JSON text:
+   * A message is identified by (device, event id, rev); `contentSha256` is its dedupe fingerprint
+   * (firmware-protocol `eventFingerprint`: canonical JSON without `sent_at`), so the store compares hashes:
    * - not stored before                        → insert, `stored`
    * - same id + rev, same contentSha256        → write nothing, `duplicate`
    * - same id + rev, different contentSha256   → write nothing, `conflict` (the other messages of the batch are
@@ -64,8 +64,10 @@ export interface IngestSink {
    * record only after the stream ended cleanly; on a stream error it deletes what it wrote and rejects (ingest
    * reports the stream's error, whatever the sink rejects with). Resolves once blob and record are durable.
    * Result: `stored`; `duplicate` when the same sha256 is already recorded for the event (may skip the write, but
-   * must still consume or destroy the stream); `conflict` when a different thumbnail is already recorded (nothing
-   * changed; ingest answers `thumbnail_mismatch`).
+   * must still consume or destroy the stream). A different thumbnail already recorded is REPLACED (protocol: a later
+   * `update` may announce a new thumbnail; ingest has already checked this upload against the event's current
+   * announcement). `conflict` is for a sink that cannot replace (nothing changed; ingest answers
+   * `thumbnail_mismatch`).
    */
   putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult>;
 
@@ -96,7 +98,7 @@ export interface IngestSink {
 export interface IngestEventMessage {
   id: string;
   rev: number;
-  /** Lowercase hex SHA-256 of the event's canonical JSON (sorted keys, no whitespace). */
+  /** Dedupe fingerprint: firmware-protocol `eventFingerprint(event)` (SHA-256 of canonical JSON without `sent_at`). */
   contentSha256: string;
   /** The validated wire Event, as a JSON object. */
   event: WireObject;

@@ -1,0 +1,131 @@
+import { Type } from '@sinclair/typebox';
+import { validator, formatIssues } from '../../shared/schema/index.js';
+import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
+import { validateEvent, type AckItem, type Event } from '../../firmware-protocol/messages.js';
+import { EVENT_ID_RE } from '../../firmware-protocol/patterns.js';
+import { eventFingerprint } from '../../firmware-protocol/fingerprint.js';
+import { rejectedItem } from './ack.js';
+import type { ResolvedIngestDeps } from './deps.js';
+import { checkVersion, decodeJsonBody, wireError } from './errors.js';
+import type { IngestEventMessage, StoreEventResult } from './sink.js';
+
+/**
+ * Events body (`POST …/events`, MQTT `…/events`): one Event or an EventBatch.
+ *
+ * A single Event is all-or-nothing: any problem is an error for the whole request (HTTP 4xx).
+ * A batch is acked per item (protocol: "the batch is not atomic"): a bad wrapper fails the request, a bad item whose
+ * id and rev can still be read is acked `rejected` with its code while the good items are stored; an item that
+ * cannot even be identified fails the request (it could not be acked).
+ */
+
+const BatchWrapper = validator(
+  Type.Object(
+    {
+      v: Type.Literal(1),
+      events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX_EVENTS }),
+    },
+    { additionalProperties: true },
+  ),
+);
+
+export interface EventsOutcome {
+  /** Ack items in the order of the body's events. */
+  items: AckItem[];
+  /** The body was a single Event (not a batch). */
+  single: boolean;
+}
+
+/** Id and rev of a possibly invalid event, when both are readable (so it can be acked). */
+export function identifyEvent(value: unknown): { id: string; rev: number } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { id, rev } = value as { id?: unknown; rev?: unknown };
+  if (typeof id === 'string' && EVENT_ID_RE.test(id) && typeof rev === 'number' && Number.isInteger(rev) && rev >= 0) return { id, rev };
+  return undefined;
+}
+
+/** Every identifiable event of a parsed events body (single or batch); for acking a message rejected as a whole. */
+export function identifyEvents(value: unknown): { id: string; rev: number }[] {
+  if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) {
+    return ((value as { events: unknown[] }).events.slice(0, BATCH_MAX_EVENTS).map(identifyEvent).filter((x) => x !== undefined));
+  }
+  const one = identifyEvent(value);
+  return one ? [one] : [];
+}
+
+function checkOwnDevice(e: Event, deviceId: string, where: string): void {
+  if (e.device_id !== deviceId) throw wireError('device_mismatch', `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`);
+}
+
+/** Parses + validates; stores valid items in one sink transaction; returns per-item acks. Throws wire errors. */
+export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, body: Uint8Array, receivedAtMs: number): Promise<EventsOutcome> {
+  const limit = deps.config.body_limits.events_bytes;
+  if (body.length > limit) throw wireError('payload_too_large', `events body is ${body.length} bytes; the limit is ${limit}`, { limit });
+  const value = decodeJsonBody(body, 'events body');
+  checkVersion(value, 'events body');
+  const single = !(typeof value === 'object' && value !== null && !Array.isArray(value) && 'events' in value);
+
+  // slots: either an ack decided already (invalid item) or an index into `valid`.
+  const slots: (AckItem | number)[] = [];
+  const valid: IngestEventMessage[] = [];
+  if (single) {
+    const e = validateEvent.parse(value, 'event');
+    checkOwnDevice(e, deviceId, '');
+    valid.push({ id: e.id, rev: e.rev, contentSha256: eventFingerprint(e), event: e });
+    slots.push(0);
+  } else {
+    const batch = BatchWrapper.parse(value, 'event batch');
+    batch.events.forEach((item, i) => {
+      const where = `/events/${i}`;
+      const issues = validateEvent.issues(item);
+      if (issues.length > 0) {
+        const ident = identifyEvent(item);
+        const message = `event batch: ${formatIssues(issues.map((x) => ({ ...x, path: where + (x.path === '/' ? '' : x.path) })))}`;
+        if (!ident) throw wireError('invalid_message', `${message} (and the item has no valid id/rev to reject it by)`, { issues });
+        slots.push(rejectedItem(ident.id, ident.rev, 'event', 'invalid_message', message));
+        return;
+      }
+      const e = item as Event;
+      if (e.device_id !== deviceId) {
+        slots.push(rejectedItem(e.id, e.rev, 'event', 'device_mismatch', `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`));
+        return;
+      }
+      slots.push(valid.length);
+      valid.push({ id: e.id, rev: e.rev, contentSha256: eventFingerprint(e), event: e });
+    });
+  }
+
+  let results: StoreEventResult[] = [];
+  if (valid.length > 0) {
+    results = await deps.sink.storeEventMessages(deviceId, valid, receivedAtMs);
+    if (results.length !== valid.length) throw new Error(`sink returned ${results.length} results for ${valid.length} event messages`);
+  }
+
+  const items = slots.map((slot): AckItem => {
+    if (typeof slot !== 'number') return slot;
+    const r = results[slot]!;
+    const msg = valid[slot]!;
+    switch (r.status) {
+      case 'stored':
+        deps.metrics.counts.events_stored++;
+        deps.sink.publish({ type: 'event.stored', deviceId, eventId: msg.id, rev: msg.rev, receivedAtMs, event: msg.event });
+        return { id: msg.id, rev: msg.rev, kind: 'event', status: 'accepted' };
+      case 'duplicate':
+        deps.metrics.counts.events_duplicate++;
+        return { id: msg.id, rev: msg.rev, kind: 'event', status: 'duplicate' };
+      case 'conflict':
+        return rejectedItem(msg.id, msg.rev, 'event', 'event_conflict', r.message ?? `event ${msg.id} rev ${msg.rev} was already accepted with different content`);
+      case 'rejected':
+        return rejectedItem(msg.id, msg.rev, 'event', r.code ?? 'invalid_message', r.message ?? `event ${msg.id} rev ${msg.rev} cannot be stored`);
+    }
+  });
+  for (const it of items) if (it.status === 'rejected') deps.metrics.reject(it.code ?? 'rejected');
+  return { items, single };
+}
+
+/** For a single-event request: the rejection of its one item as an error (HTTP answers it with 4xx). */
+export function singleItemError(outcome: EventsOutcome): Error | undefined {
+  const item = outcome.items[0];
+  if (!outcome.single || !item || item.status !== 'rejected') return undefined;
+  return wireError(item.code ?? 'invalid_message', item.message ?? 'event rejected', { id: item.id, rev: item.rev });
+}
+

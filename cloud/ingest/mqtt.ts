@@ -1,0 +1,302 @@
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { isVigilError, describeError } from '../../shared/errors/index.js';
+import { SigningErrorCode, parseMqttEnvelope, signMqttMessage, type DeviceCredentials, type SignedMessage } from '../../shared/signing/index.js';
+import { wireErrorInfo } from '../../firmware-protocol/errors.js';
+import type { AckItem } from '../../firmware-protocol/messages.js';
+import { TOPIC_FILTERS, acksTopic, tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
+import { makeAck, rejectedItem } from './ack.js';
+import type { MqttConfig } from './config.js';
+import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
+import { decodeJsonBody } from './errors.js';
+import { identifyEvents, ingestEvents } from './events.js';
+import { ingestHeartbeat } from './heartbeat.js';
+import { ingestThumbnail } from './thumbnail.js';
+
+/**
+ * MQTT ingest: the collector subscribes to every device's events, heartbeats and thumbnails through shared
+ * subscriptions (`$share/<group>/vigil/v1/+/events` …), so the collectors of one group split the traffic and each
+ * message reaches one of them. Sessions are persistent (`clean: false`, stable client id, MQTT 5 session expiry),
+ * subscriptions QoS 1.
+ *
+ * Each message: envelope → signature (device keys + shared nonce store) → rate limit → validate → durable store →
+ * signed Ack published on `vigil/v1/{device_id}/acks` (QoS 1, signed with the device's own key) → only then the
+ * broker PUBACK. A collector killed before the PUBACK gets the message again from the broker (same session) or
+ * another member of the group gets it; dedupe by (id, rev, content) makes that harmless.
+ *
+ * Rejections: `rejected` is final for a box (dead letter), so only final verdicts (wire codes whose advice is
+ * `drop`: invalid_json, invalid_message, event_conflict, thumbnail_mismatch, payload_too_large, …) of a message
+ * signed by an active key become `rejected` items, for every item that can be identified. Transient ones
+ * (rate_limited, unknown_event) get no ack: the box resends after its ack timeout. A message signed by an active key
+ * but with its timestamp out of tolerance gets an EMPTY ack carrying `server_time` (protocol §7: a box seeing acks
+ * that fail only its timestamp check re-syncs its clock). Unsigned, forged or unidentifiable traffic gets no ack at
+ * all: it is logged and counted.
+ *
+ * Replays: on MQTT, a message whose nonce was already used is most often the broker redelivering a message this or
+ * another collector stored but did not PUBACK (it crashed in between). Events and thumbnails are idempotent (dedupe
+ * by id + rev + content hash), so an authentic replay within the window is processed again and acked
+ * (`duplicate`); a replayed heartbeat is dropped. HTTP rejects every replay with `nonce_replayed`.
+ *
+ * Storage failures (database down) are retried with backoff while holding the PUBACK, so the broker keeps the
+ * message and everything after it; on close the message stays un-PUBACKed and is redelivered later.
+ */
+export interface MqttIngestDeps extends IngestDeps {
+  /** The `mqtt` config section; `url` must be set. */
+  mqtt: MqttConfig;
+}
+
+export interface MqttIngest {
+  /** Resolves once every connection has connected and subscribed for the first time. */
+  readonly ready: Promise<void>;
+  /** True while every connection is up. */
+  connected(): boolean;
+  /** Stops consuming; messages in progress finish or stay un-PUBACKed for redelivery. */
+  close(): Promise<void>;
+}
+
+/** Shared-subscription filters of a group. */
+export function collectorFilters(group: string): string[] {
+  return [TOPIC_FILTERS.events, TOPIC_FILTERS.heartbeat, TOPIC_FILTERS.thumbnails].map((f) => `$share/${group}/${f}`);
+}
+
+export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
+  const cfg = deps.mqtt;
+  if (!cfg.url) throw new Error('startMqttIngest: mqtt.url is not set');
+  const d = resolveIngestDeps(deps);
+  const log = d.log.child({ component: 'ingest-mqtt' });
+  const state = { closing: false };
+  const clients: MqttClient[] = [];
+  const readies: Promise<void>[] = [];
+
+  for (let i = 0; i < cfg.connections; i++) {
+    const clientId = i === 0 ? cfg.client_id : `${cfg.client_id}-${i + 1}`;
+    const options: IClientOptions = {
+      clientId,
+      clean: false,
+      protocolVersion: cfg.protocol_version,
+      keepalive: cfg.keepalive_s,
+      reconnectPeriod: cfg.reconnect_ms,
+      connectTimeout: 10_000,
+      resubscribe: false, // subscribed again on every connect below
+      ...(cfg.protocol_version === 5 ? { properties: { sessionExpiryInterval: cfg.session_expiry_s } } : {}),
+      ...(cfg.username !== undefined ? { username: cfg.username } : {}),
+      ...(cfg.password !== undefined ? { password: cfg.password } : {}),
+      ...(cfg.ca_file !== undefined ? { ca: readFileSync(cfg.ca_file) } : {}),
+    };
+    const client = mqtt.connect(cfg.url, options);
+    clients.push(client);
+    const handler = new MessageHandler(d, client, cfg, state, log.child({ client_id: clientId }));
+    // The broker PUBACK is sent when this callback is called: only after the message is stored and acked.
+    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void): void => {
+      handler.handle(packet).then(
+        () => done(),
+        (err: unknown) => {
+          log.warn({ err: describeError(err), topic: packet.topic }, 'message left un-PUBACKed for redelivery');
+          // done(err) skips the PUBACK: the broker redelivers it on the next session. The pump goes on meanwhile.
+          done(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+    };
+    readies.push(
+      new Promise<void>((resolve) => {
+        client.on('connect', (connack) => {
+          log.info({ client_id: clientId, session_present: connack.sessionPresent }, 'connected to broker');
+          client.subscribe(collectorFilters(cfg.shared_group), { qos: cfg.qos }, (err, granted) => {
+            if (err) {
+              log.error({ err: describeError(err) }, 'subscribe failed');
+              return;
+            }
+            const refused = (granted ?? []).filter((g) => g.qos === 128 || g.qos > 2);
+            if (refused.length > 0) log.error({ refused: refused.map((g) => g.topic) }, 'broker refused shared subscriptions');
+            else resolve();
+          });
+        });
+      }),
+    );
+    client.on('reconnect', () => log.info({ client_id: clientId }, 'reconnecting to broker'));
+    client.on('offline', () => log.warn({ client_id: clientId }, 'broker connection lost'));
+    client.on('error', (err) => log.warn({ client_id: clientId, err: describeError(err) }, 'broker error'));
+  }
+
+  return {
+    ready: Promise.all(readies).then(() => undefined),
+    connected: () => clients.every((c) => c.connected),
+    close: async () => {
+      state.closing = true;
+      await Promise.all(clients.map((c) => c.endAsync(false).catch(() => undefined)));
+    },
+  };
+}
+
+/** Thrown to leave a message un-PUBACKed. */
+class Abandon extends Error {}
+
+class MessageHandler {
+  constructor(
+    private readonly d: ResolvedIngestDeps,
+    private readonly client: MqttClient,
+    private readonly cfg: MqttConfig,
+    private readonly state: { closing: boolean },
+    private readonly log: ResolvedIngestDeps['log'],
+  ) {}
+
+  async handle(packet: IPublishPacket): Promise<void> {
+    const d = this.d;
+    d.metrics.counts.mqtt_messages++;
+    const receivedAt = d.clock.now();
+    const topic = tryParseTopic(packet.topic);
+    if (!topic || topic.kind === 'acks' || topic.kind === 'availability') {
+      this.log.debug({ topic: packet.topic.slice(0, 200) }, 'ignoring message on a topic ingest does not take');
+      return;
+    }
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (payload.length > d.config.body_limits.mqtt_envelope_bytes) {
+      this.unauthenticated(packet.topic, 'payload_too_large', `envelope of ${payload.length} bytes is over the limit; dropped unread`);
+      return;
+    }
+
+    let message: SignedMessage;
+    let body: Buffer;
+    try {
+      ({ message, body } = parseMqttEnvelope(payload, packet.topic));
+    } catch (err) {
+      this.unauthenticated(packet.topic, isVigilError(err) ? err.code : 'signature_malformed', describeError(err));
+      return;
+    }
+
+    let creds: DeviceCredentials;
+    let skewS: number;
+    try {
+      const v = await d.verifier.verify(message, 'mqtt');
+      creds = v.credentials;
+      skewS = v.skewS;
+    } catch (err) {
+      if (!isVigilError(err)) throw err; // sink failure: no PUBACK, redelivered later
+      const stale = err.code === SigningErrorCode.timestamp || err.code === SigningErrorCode.replay ? await d.verifier.authenticateStale(message) : undefined;
+      if (!stale) {
+        this.unauthenticated(packet.topic, err.code, err.message);
+        return;
+      }
+      if (err.code === SigningErrorCode.replay && topic.kind !== 'heartbeat') {
+        d.metrics.counts.mqtt_replays_reprocessed++;
+        creds = stale;
+        skewS = message.timestamp - Math.floor(d.clock.now() / 1000);
+      } else {
+        d.metrics.reject(err.code);
+        // Not final (the box corrects its clock and resends): an EMPTY ack, which only carries server_time.
+        if (err.code === SigningErrorCode.timestamp) this.publishAck(stale, [], true);
+        else this.log.debug({ device_id: stale.deviceId }, 'replayed heartbeat dropped');
+        return;
+      }
+    }
+
+    const wait = d.limiter.take(creds.deviceId);
+    if (wait > 0) {
+      // `rejected` is final for a box; a rate limit is not. No ack: the box resends after its ack timeout.
+      d.metrics.reject('rate_limited');
+      this.log.info({ device_id: creds.deviceId, retry_after_s: wait }, 'rate limited; message dropped unacked');
+      return;
+    }
+
+    const items = await this.withStoreRetry(async () => {
+      try {
+        return await this.process(topic, creds.deviceId, body, message, skewS, receivedAt);
+      } catch (err) {
+        if (isVigilError(err) && err.status < 500) {
+          d.metrics.reject(err.code);
+          // Only final verdicts become `rejected` items; transient ones (unknown_event: thumbnail before its
+          // event) stay unacked so the box resends.
+          if (wireErrorInfo(err.code)?.retry !== 'drop') {
+            this.log.info({ device_id: creds.deviceId, code: err.code }, 'message not acked (transient rejection)');
+            return [];
+          }
+          return this.rejectAll(topic, body, err.code, err.message);
+        }
+        throw err;
+      }
+    });
+    this.publishAck(creds, items);
+  }
+
+  private async process(topic: ParsedTopic, deviceId: string, body: Buffer, message: SignedMessage, skewS: number, receivedAt: number): Promise<AckItem[]> {
+    switch (topic.kind) {
+      case 'events':
+        return (await ingestEvents(this.d, deviceId, body, receivedAt)).items;
+      case 'heartbeat':
+        return [await ingestHeartbeat(this.d, deviceId, body, skewS, receivedAt)];
+      case 'thumbnail':
+        return [await ingestThumbnail(this.d, deviceId, topic.eventId, Readable.from([body]), { size: body.length, sha256: message.actualSha256 }, receivedAt)];
+      default:
+        return [];
+    }
+  }
+
+  /** Retries storage failures (5xx, non-wire errors) with backoff while the collector runs; holds the PUBACK. */
+  private async withStoreRetry<T>(fn: () => Promise<T>): Promise<T> {
+    let delay = 200;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (this.state.closing) throw new Abandon('closing');
+        this.d.metrics.counts.mqtt_store_retries++;
+        this.log.error({ err: describeError(err), retry_in_ms: delay }, 'storing an MQTT message failed; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  /** Ack items rejecting every identifiable item of a message with one code. */
+  private rejectAll(topic: ParsedTopic, body: Buffer, code: string, message: string): AckItem[] {
+    switch (topic.kind) {
+      case 'thumbnail':
+        return [rejectedItem(topic.eventId, 0, 'thumbnail', code, message)];
+      case 'events': {
+        let value: unknown;
+        try {
+          value = decodeJsonBody(body, 'events');
+        } catch {
+          return [];
+        }
+        return identifyEvents(value).map((e) => rejectedItem(e.id, e.rev, 'event', code, message));
+      }
+      case 'heartbeat': {
+        try {
+          const sentAt = (decodeJsonBody(body, 'heartbeat') as { sent_at?: unknown }).sent_at;
+          if (typeof sentAt === 'string' && sentAt.length > 0 && sentAt.length <= 64) return [rejectedItem(sentAt, 0, 'heartbeat', code, message)];
+        } catch {
+          // not identifiable
+        }
+        return [];
+      }
+      default:
+        return [];
+    }
+  }
+
+  /**
+   * Publishes a signed Ack (not awaited: mqtt.js keeps QoS 1 publishes in its session store and resends them after
+   * a reconnect). An empty item list is sent only when asked (a clock rejection: it still carries server_time).
+   */
+  private publishAck(creds: DeviceCredentials, items: AckItem[], evenIfEmpty = false): void {
+    if (items.length === 0 && !evenIfEmpty) {
+      this.log.info({ device_id: creds.deviceId }, 'nothing identifiable to ack in a rejected message');
+      return;
+    }
+    const topic = acksTopic(creds.deviceId);
+    const ack = makeAck(items, this.d.clock);
+    const envelope = signMqttMessage(creds, topic, Buffer.from(JSON.stringify(ack)), { clock: this.d.clock });
+    this.client.publish(topic, JSON.stringify(envelope), { qos: this.cfg.qos }, (err) => {
+      if (err) this.log.warn({ err: describeError(err), device_id: creds.deviceId }, 'ack publish failed; the device will resend');
+    });
+    this.d.metrics.counts.acks_published++;
+  }
+
+  private unauthenticated(topic: string, code: string, message: string): void {
+    this.d.metrics.counts.mqtt_unauthenticated++;
+    this.d.metrics.reject(code);
+    this.log.warn({ topic: topic.slice(0, 200), code, reason: message.slice(0, 300) }, 'unauthenticated MQTT message dropped without an ack');
+  }
+}
