@@ -33,9 +33,9 @@ export function yuv420ToRgb(data: Buffer, width: number, height: number, region:
       const r = L + 1.596 * V;
       const g = L - 0.813 * V - 0.391 * U;
       const b = L + 2.018 * U;
-      out[o++] = r < 0 ? 0 : r > 255 ? 255 : r;
-      out[o++] = g < 0 ? 0 : g > 255 ? 255 : g;
-      out[o++] = b < 0 ? 0 : b > 255 ? 255 : b;
+      out[o++] = r < 0 ? 0 : r > 255 ? 255 : r + 0.5; // typed-array stores truncate: +0.5 rounds
+      out[o++] = g < 0 ? 0 : g > 255 ? 255 : g + 0.5;
+      out[o++] = b < 0 ? 0 : b > 255 ? 255 : b + 0.5;
     }
   }
   return { width: w, height: h, data: out };

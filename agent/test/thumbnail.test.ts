@@ -1,0 +1,89 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Frame } from '../camera/frame.js';
+import { cropBox, encodeSnapshot, encodeThumbnail } from '../thumbnail/encode.js';
+import { ThumbnailStore } from '../thumbnail/store.js';
+import { drawBox, yuv420ToRgb } from '../thumbnail/yuv.js';
+import type { EventMessage } from '../track/messages.js';
+
+function frame(w: number, h: number): Frame {
+  const data = Buffer.alloc((w * h * 3) / 2);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = x < w / 2 ? 40 : 200;
+  data.fill(128, w * h);
+  return { camera: 'c', seq: 0, width: w, height: h, data, mediaMs: 0, wallMs: 0 };
+}
+
+export function isJpeg(b: Buffer): boolean {
+  return b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
+}
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('yuv → rgb', () => {
+  it('converts luma to grey with limited-range expansion', () => {
+    const f = frame(8, 4);
+    const rgb = yuv420ToRgb(f.data, 8, 4);
+    expect([rgb.width, rgb.height]).toEqual([8, 4]);
+    expect([...rgb.data.subarray(0, 3)]).toEqual([28, 28, 28]);
+    expect([...rgb.data.subarray(7 * 3, 7 * 3 + 3)]).toEqual([214, 214, 214]);
+  });
+  it('draws a box outline', () => {
+    const img = { width: 10, height: 10, data: Buffer.alloc(300) };
+    drawBox(img, [2, 2, 8, 8], [255, 0, 0], 1);
+    expect(img.data[(2 * 10 + 2) * 3]).toBe(255);
+    expect(img.data[(5 * 10 + 5) * 3]).toBe(0);
+  });
+});
+
+describe('JPEG encoding', () => {
+  const f = frame(640, 360);
+  const picture = { width: 640, height: 360, data: f.data, box: [100, 50, 300, 350] as [number, number, number, number], score: 0.9 };
+  it('crops around the box with margin, at most maxSize', async () => {
+    expect(cropBox(picture, 0.1)).toEqual([80, 20, 320, 360]);
+    const jpg = await encodeThumbnail(picture, { maxSize: 160 });
+    expect(isJpeg(jpg)).toBe(true);
+    const meta = await sharp(jpg).metadata();
+    expect(meta.format).toBe('jpeg');
+    expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBe(160);
+  });
+  it('encodes a full-frame snapshot with the box drawn', async () => {
+    const jpg = await encodeSnapshot(picture, { snapshotMaxSize: 320 });
+    const meta = await sharp(jpg).metadata();
+    expect([meta.width, meta.height]).toEqual([320, 180]);
+    const { data, info } = await sharp(jpg).raw().toBuffer({ resolveWithObject: true });
+    // The red outline survives JPEG: pixel on the left edge of the box (x=100/2, y=200/2).
+    const o = (100 * info.width + 50) * info.channels;
+    expect((data[o] as number) - (data[o + 1] as number)).toBeGreaterThan(60);
+  });
+});
+
+describe('ThumbnailStore', () => {
+  it('encodes only when a message goes out and the picture changed; forgets ended events', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
+    dirs.push(dir);
+    const store = new ThumbnailStore(dir, { maxSize: 100 });
+    const f = frame(320, 180);
+    store.keep(f, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9 });
+    f.data.fill(16, 0, 320 * 180); // the caller's frame buffer is reused: the store must have its own copy
+    expect(store.encoded).toBe(0);
+    const base: EventMessage = { type: 'new', id: 'evt_A', camera: 'c', label: 'person', score: 0.9, top_score: 0.9, box: [0, 0, 1, 1], started_at: new Date().toISOString(), ended_at: null, stationary: false };
+    const withPaths = await store.attach(base);
+    expect(withPaths.thumbnail).toBe(join(dir, 'evt_A.jpg'));
+    expect(withPaths.snapshot).toBe(join(dir, 'evt_A-snapshot.jpg'));
+    const bytes = await readFile(withPaths.thumbnail as string);
+    expect(isJpeg(bytes)).toBe(true);
+    const { data } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
+    expect(Math.max(...data)).toBeGreaterThan(20); // taken from the copy (luma 40 → grey 28), not the cleared buffer (0)
+    await store.attach({ ...base, type: 'update' });
+    expect(store.encoded).toBe(1);
+    const end = await store.attach({ ...base, type: 'end' });
+    expect(end.thumbnail).toBe(withPaths.thumbnail);
+    expect(store.size).toBe(0);
+  });
+});
