@@ -103,7 +103,7 @@ const AttributeValue = Type.Union([Type.String({ maxLength: ATTRIBUTE_VALUE_MAX 
 const EVENT_TYPE_RULES = [
   { if: { properties: { type: { const: 'new' } }, required: ['type'] }, then: { properties: { rev: { const: 0 } } } },
   { if: { properties: { type: { enum: ['update', 'end'] } }, required: ['type'] }, then: { properties: { rev: { minimum: 1 } } } },
-  { if: { properties: { type: { const: 'end' } }, required: ['type'] }, then: { required: ['ended_at'] } },
+  { if: { properties: { type: { const: 'end' } }, required: ['type'] }, then: { required: ['ended_at'], properties: { ended_at: { type: 'string' } } } },
 ];
 
 export const Event = wireObject(
