@@ -15,6 +15,8 @@ export interface MotionBenchResult {
   p95Ms: number;
   maxMs: number;
   totalMs: number;
+  /** Process CPU time (user + system) per frame, ms: less sensitive than wall time to other load on the machine. */
+  cpuMsPerFrame: number;
   /** Frames with at least one motion box. */
   framesWithMotion: number;
   /** Frames that (re)calibrated the background. */
@@ -48,6 +50,7 @@ export async function benchMotion(frames: Frame[], options: Partial<MotionOption
     await warm.close();
   }
   const md = await MotionDetector.create({ ...options, width, height });
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const f of frames) {
     const r = await md.detect(f);
@@ -56,6 +59,7 @@ export async function benchMotion(frames: Frame[], options: Partial<MotionOption
     if (r.calibrating) calibrations++;
   }
   const totalMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   await md.close();
   const sorted = [...times].sort((a, b) => a - b);
   return {
@@ -67,6 +71,7 @@ export async function benchMotion(frames: Frame[], options: Partial<MotionOption
     p95Ms: percentile(sorted, 95),
     maxMs: sorted[sorted.length - 1]!,
     totalMs,
+    cpuMsPerFrame: (cpu.user + cpu.system) / 1000 / frames.length,
     framesWithMotion,
     calibrations,
   };

@@ -70,6 +70,7 @@ export class MotionDetector {
   private readonly alphaReset: ort.Tensor;
   private readonly thresholdFeed: ort.Tensor;
   private readonly regions: MotionRegions;
+  private readonly feeds: Record<string, ort.Tensor>;
   private readonly minArea: number;
   private readonly recalibrateFraction: number;
   private readonly settleFrames: number;
@@ -96,6 +97,13 @@ export class MotionDetector {
     this.alphaReset = new ort.Tensor('float32', Float32Array.of(1), [1]);
     this.thresholdFeed = new ort.Tensor('float32', Float32Array.of(settings.threshold), [1]);
     this.regions = new MotionRegions(w, h, opts.width, opts.height);
+    this.feeds = {
+      [MotionIO.y]: this.bg,
+      [MotionIO.bgIn]: this.bg,
+      [MotionIO.roi]: this.roi,
+      [MotionIO.alpha]: this.alphaFeed,
+      [MotionIO.threshold]: this.thresholdFeed,
+    };
     this.minArea = settings.minArea;
     this.recalibrateFraction = settings.recalibrateFraction;
     this.settleFrames = settings.settleFrames;
@@ -203,13 +211,11 @@ export class MotionDetector {
   }
 
   private async run(frame: Frame, resetBackground: boolean): Promise<{ mask: Uint8Array; changed: number }> {
-    const feeds = {
-      [MotionIO.y]: new ort.Tensor('uint8', lumaPlane(frame), this.yDims),
-      [MotionIO.bgIn]: this.bg,
-      [MotionIO.roi]: this.roi,
-      [MotionIO.alpha]: resetBackground ? this.alphaReset : this.alphaFeed,
-      [MotionIO.threshold]: this.thresholdFeed,
-    };
+    // One feeds object, updated in place: only the frame and the background change between runs.
+    const feeds = this.feeds;
+    feeds[MotionIO.y] = new ort.Tensor('uint8', lumaPlane(frame), this.yDims);
+    feeds[MotionIO.bgIn] = this.bg;
+    feeds[MotionIO.alpha] = resetBackground ? this.alphaReset : this.alphaFeed;
     const r = await this.session.run(feeds);
     const bgOut = r[MotionIO.bgOut];
     const motion = r[MotionIO.motion];

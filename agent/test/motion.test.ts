@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isVigilError } from '../../shared/errors/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { MotionDetector, ensureMotionModel, motionGraphShape, MotionIO, rasterizeRoi } from '../motion/index.js';
+import { MotionRegions } from '../motion/regions.js';
 import { boxCovers, makeFrame, motionSpans, motionTimeline, seededRandom, syntheticSceneInput, syntheticSceneTruth } from './support/synthetic.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-motion-test-'));
@@ -60,6 +61,62 @@ describe('motion model generation', () => {
     const roi = rasterizeRoi([[[0, 0], [0.5, 0], [0.5, 1], [0, 1]]], 10, 4);
     expect(Array.from(roi.subarray(0, 10))).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
     expect(() => rasterizeRoi([[[0, 0], [2, 0], [0, 1]]], 10, 4)).toThrow(/point 1/);
+  });
+});
+
+/** Reference: flood fill with an explicit 8-neighbourhood, boxes in mask pixels [x1, y1, x2+1, y2+1] with pixel counts. */
+function floodBoxes(mask: Uint8Array, w: number, h: number): Array<[number, number, number, number, number]> {
+  const seen = new Uint8Array(w * h);
+  const out: Array<[number, number, number, number, number]> = [];
+  for (let s = 0; s < w * h; s++) {
+    if (!mask[s] || seen[s]) continue;
+    const stack = [s];
+    seen[s] = 1;
+    let [x1, y1, x2, y2, n] = [w, h, 0, 0, 0];
+    while (stack.length) {
+      const i = stack.pop()!;
+      const x = i % w;
+      const y = Math.floor(i / w);
+      n++;
+      [x1, y1, x2, y2] = [Math.min(x1, x), Math.min(y1, y), Math.max(x2, x + 1), Math.max(y2, y + 1)];
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          const nx = x + dx;
+          const ny = y + dy;
+          const j = ny * w + nx;
+          if (nx >= 0 && ny >= 0 && nx < w && ny < h && mask[j] && !seen[j]) {
+            seen[j] = 1;
+            stack.push(j);
+          }
+        }
+    }
+    out.push([x1, y1, x2, y2, n]);
+  }
+  return out;
+}
+
+describe('motion regions', () => {
+  it('finds the same 8-connected components as a flood fill, on random masks', () => {
+    const rnd = seededRandom(7);
+    const [w, h] = [37, 23];
+    for (let trial = 0; trial < 200; trial++) {
+      const density = 0.05 + rnd() * 0.5;
+      const mask = new Uint8Array(w * h).map(() => (rnd() < density ? 1 + Math.floor(rnd() * 2) : 0));
+      const minCount = Math.floor(rnd() * 4);
+      // Scale 1 (frame = mask size) so boxes compare directly; minArea counts pixels.
+      const got = new MotionRegions(w, h, w, h).boxes(mask, minCount);
+      const want = floodBoxes(mask, w, h).filter((b) => b[4] >= minCount).map((b) => b.slice(0, 4));
+      const key = (b: number[]) => b.join(',');
+      expect(got.map(key).sort()).toEqual(want.map(key).sort());
+    }
+  });
+
+  it('scales boxes to frame pixels', () => {
+    const mask = new Uint8Array(12 * 9);
+    mask[2 * 12 + 3] = 1;
+    mask[3 * 12 + 4] = 1; // diagonal neighbour: same region
+    expect(new MotionRegions(12, 9, 48, 36).boxes(mask, 0)).toEqual([[12, 8, 20, 16]]);
+    expect(new MotionRegions(12, 9, 48, 36).boxes(mask, 33)).toEqual([]); // 2 mask px = 32 frame px
   });
 });
 
