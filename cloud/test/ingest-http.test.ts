@@ -1,0 +1,362 @@
+import { request as httpRequest } from 'node:http';
+import { Readable } from 'node:stream';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { newDeviceId, newEventId } from '../../shared/ids/index.js';
+import { signHttpRequest, sha256Hex, type DeviceCredentials } from '../../shared/signing/index.js';
+import { validateAck, validateErrorBody } from '../../firmware-protocol/messages.js';
+import { ingestConfig } from '../ingest/config.js';
+import { MemorySink } from './support-ingest/memory-sink.js';
+import { fakeJpeg, ingestApp, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+
+const nowS = (): number => Math.floor(Date.now() / 1000);
+
+let sink: MemorySink;
+let dev: DeviceCredentials;
+let app: FastifyInstance;
+
+beforeEach(async () => {
+  sink = new MemorySink();
+  dev = sink.addDevice();
+  app = await ingestApp({ sink });
+});
+afterEach(async () => {
+  await app.close();
+});
+
+const eventsUrl = (id: string): string => `/v1/devices/${id}/events`;
+const thumbUrl = (id: string, eventId: string): string => `/v1/devices/${id}/events/${eventId}/thumbnail`;
+
+async function send(req: ReturnType<typeof signed>) {
+  const res = await app.inject({ method: req.method as 'POST', url: req.url, headers: req.headers, payload: req.payload });
+  return { status: res.statusCode, body: res.json() as Record<string, any>, headers: res.headers };
+}
+
+function expectError(res: { status: number; body: Record<string, any> }, status: number, code: string): void {
+  expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
+  expect(validateErrorBody.check(res.body)).toBe(true);
+}
+
+describe('HTTP event ingest', () => {
+  it('stores a signed event and answers with its Ack', async () => {
+    const e = wireEvent(dev.deviceId);
+    const res = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e));
+    expect(res.status).toBe(200);
+    expect(validateAck.check(res.body)).toBe(true);
+    expect(res.body.acks).toEqual([{ id: e.id, rev: 0, kind: 'event', status: 'accepted' }]);
+    expect(sink.storedFor(dev.deviceId).events).toBe(1);
+    expect(sink.published.map((p) => p.type)).toEqual(['event.stored']);
+    expect(sink.contacts[0]?.contact.transport).toBe('http');
+  });
+
+  it('acks a batch per item: an invalid item is rejected, the others stored (200)', async () => {
+    const good1 = wireEvent(dev.deviceId);
+    const bad = wireEvent(dev.deviceId, { score: 2 });
+    const good2 = wireEvent(dev.deviceId, { camera: 'back' });
+    const res = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [good1, bad, good2] }));
+    expect(res.status).toBe(200);
+    expect(res.body.acks.map((a: any) => [a.id, a.status, a.code])).toEqual([
+      [good1.id, 'accepted', undefined],
+      [bad.id, 'rejected', 'invalid_message'],
+      [good2.id, 'accepted', undefined],
+    ]);
+    expect(res.body.acks[1].message).toContain('/events/1/score');
+    expect(sink.storedFor(dev.deviceId).events).toBe(2);
+  });
+
+  it('a resent event is acked duplicate and stored once; same id+rev with other content is 409 event_conflict', async () => {
+    const e = wireEvent(dev.deviceId, { sent_at: new Date().toISOString() });
+    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).body.acks[0].status).toBe('accepted');
+    // A resend: fresh signature, fresh sent_at (ignored by the fingerprint), keys in another order.
+    const resend = Object.fromEntries(Object.entries({ ...e, sent_at: new Date(Date.now() + 5000).toISOString() }).reverse());
+    const dup = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), resend));
+    expect(dup.status).toBe(200);
+    expect(dup.body.acks).toEqual([{ id: e.id, rev: 0, kind: 'event', status: 'duplicate' }]);
+    const conflict = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), { ...e, label: 'car' }));
+    expectError(conflict, 409, 'event_conflict');
+    expect(conflict.body.error.details).toMatchObject({ id: e.id, rev: 0 });
+    expect(sink.storedFor(dev.deviceId).events).toBe(1);
+    expect([...sink.messages.values()][0]!.event.label).toBe('person');
+    expect(sink.published.filter((p) => p.type === 'event.stored')).toHaveLength(1);
+  });
+
+  it('stores a newer rev of the same event', async () => {
+    const e = wireEvent(dev.deviceId);
+    await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e));
+    const upd = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), { ...e, type: 'update', rev: 1, score: 0.9 }));
+    expect(upd.body.acks[0]).toMatchObject({ rev: 1, status: 'accepted' });
+    expect(sink.storedFor(dev.deviceId).events).toBe(2);
+  });
+});
+
+describe('HTTP ingest rejects bad input with its own code and stores nothing', () => {
+  const other = (): DeviceCredentials => sink.addDevice();
+  type Case = { name: string; status: number; code: string; make: () => ReturnType<typeof signed> | Promise<ReturnType<typeof signed>> };
+  const cases: Case[] = [
+    { name: 'malformed JSON', status: 400, code: 'invalid_json', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from('{"v":1,"id":')) },
+    { name: 'invalid UTF-8', status: 400, code: 'invalid_json', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])) },
+    { name: 'empty body', status: 400, code: 'invalid_json', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.alloc(0)) },
+    { name: 'schema violation', status: 400, code: 'invalid_message', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { score: 1.5 })) },
+    { name: 'box rule violation', status: 400, code: 'invalid_message', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { box: [0.5, 0.1, 0.2, 0.8] })) },
+    { name: 'unsupported version', status: 400, code: 'unsupported_version', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { v: 2 })) },
+    { name: 'batch wrapper invalid', status: 400, code: 'invalid_message', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [] }) },
+    {
+      name: 'batch item without id',
+      status: 400,
+      code: 'invalid_message',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [wireEvent(dev.deviceId), { ...wireEvent(dev.deviceId), id: 'nope' }] }),
+    },
+    {
+      name: 'missing signature headers',
+      status: 401,
+      code: 'signature_missing',
+      make: () => {
+        const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId));
+        delete r.headers['X-Vigil-Signature'];
+        delete r.headers['X-Vigil-Nonce'];
+        return r;
+      },
+    },
+    {
+      name: 'malformed signature header',
+      status: 401,
+      code: 'signature_malformed',
+      make: () => {
+        const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId));
+        r.headers['X-Vigil-Signature'] = 'v2=abc';
+        return r;
+      },
+    },
+    { name: 'wrong key', status: 401, code: 'signature_mismatch', make: () => signed({ ...dev, secret: Buffer.alloc(32, 7) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)) },
+    {
+      name: 'body altered after signing',
+      status: 401,
+      code: 'body_hash_mismatch',
+      make: () => {
+        const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId));
+        r.payload = Buffer.from(r.payload.toString().replace('person', 'dog'));
+        return r;
+      },
+    },
+    { name: 'expired timestamp', status: 401, code: 'timestamp_out_of_tolerance', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 301 }) },
+    { name: 'future timestamp', status: 401, code: 'timestamp_out_of_tolerance', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() + 400 }) },
+    {
+      name: 'oversized body',
+      status: 413,
+      code: 'payload_too_large',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [wireEvent(dev.deviceId, { pad: 'x'.repeat(ingestConfig().body_limits.events_bytes) })] }),
+    },
+    { name: 'wrong content type', status: 415, code: 'unsupported_media_type', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { contentType: 'text/plain' }) },
+    { name: 'JPEG to the events endpoint', status: 415, code: 'unsupported_media_type', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), fakeJpeg(), { contentType: 'image/jpeg' }) },
+    {
+      name: 'writing under another device id',
+      status: 403,
+      code: 'device_mismatch',
+      make: () => {
+        const victim = other();
+        return signed(dev, 'POST', eventsUrl(victim.deviceId), wireEvent(victim.deviceId));
+      },
+    },
+    { name: 'event naming another device', status: 403, code: 'device_mismatch', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(other().deviceId)) },
+    {
+      name: 'unknown device',
+      status: 401,
+      code: 'unknown_device',
+      make: () => {
+        const ghost = { ...dev, deviceId: newDeviceId() };
+        return signed(ghost, 'POST', eventsUrl(ghost.deviceId), wireEvent(ghost.deviceId));
+      },
+    },
+    {
+      name: 'revoked device',
+      status: 401,
+      code: 'unknown_device',
+      make: () => {
+        sink.revoke(dev.deviceId);
+        return signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId));
+      },
+    },
+  ];
+
+  it.each(cases)('$name → $status $code', async (c) => {
+    const res = await send(await c.make());
+    expectError(res, c.status, c.code);
+    for (const d of sink.devices.keys()) expect(sink.storedFor(d)).toEqual({ events: 0, thumbnails: 0, heartbeats: 0 });
+    expect(sink.published).toEqual([]);
+    expect(sink.storeCalls).toBe(0);
+  });
+
+  it('a stale timestamp answer carries the Date header and the skew details (real HTTP)', async () => {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 1000 });
+    const res = await request(`http://127.0.0.1:${port}${r.url}`, { method: 'POST', headers: r.headers, body: r.payload });
+    const body = (await res.body.json()) as any;
+    expect(res.statusCode).toBe(401);
+    expect(body.error.code).toBe('timestamp_out_of_tolerance');
+    const date = Date.parse(String(res.headers.date));
+    expect(Math.abs(date - Date.now())).toBeLessThan(5_000);
+    expect(body.error.details).toMatchObject({ reason: 'expired' });
+    expect(Math.abs(body.error.details.server_time - nowS())).toBeLessThanOrEqual(5);
+    expect(body.error.details.skew_s).toBeLessThanOrEqual(-995);
+  });
+
+  it('a replayed request is rejected nonce_replayed and not stored again', async () => {
+    const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId));
+    expect((await send(r)).status).toBe(200);
+    expectError(await send(r), 401, 'nonce_replayed');
+    expect(sink.storedFor(dev.deviceId).events).toBe(1);
+    expect(sink.storeCalls).toBe(1);
+  });
+
+  it('a request with a bad signature does not burn its nonce', async () => {
+    const e = wireEvent(dev.deviceId);
+    const nonce = 'fixed-nonce-0001';
+    expectError(await send(signed({ ...dev, secret: Buffer.alloc(32, 1) }, 'POST', eventsUrl(dev.deviceId), e, { nonce })), 401, 'signature_mismatch');
+    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e, { nonce }))).status).toBe(200);
+  });
+
+  it('accepts exactly the tolerance and rejects one second more', async () => {
+    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() + 299 }))).status).toBe(200);
+    expectError(await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 302 })), 401, 'timestamp_out_of_tolerance');
+  });
+});
+
+describe('per-device rate limit', () => {
+  it('answers 429 rate_limited with Retry-After once the bucket is empty; forged traffic does not drain it', async () => {
+    await app.close();
+    app = await ingestApp({ sink, config: ingestConfig({ rate_limit: { per_second: 0.01, burst: 2 } }) });
+    // Forged requests naming the device: rejected, take nothing from its budget.
+    for (let i = 0; i < 5; i++) {
+      expectError(await send(signed({ ...dev, secret: Buffer.alloc(32, 9) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId))), 401, 'signature_mismatch');
+    }
+    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)))).status).toBe(200);
+    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)))).status).toBe(200);
+    const limited = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)));
+    expectError(limited, 429, 'rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(sink.storedFor(dev.deviceId).events).toBe(2);
+    // Another device has its own bucket.
+    const b = sink.addDevice();
+    expect((await send(signed(b, 'POST', eventsUrl(b.deviceId), wireEvent(b.deviceId)))).status).toBe(200);
+  });
+});
+
+describe('HTTP heartbeat', () => {
+  it('records a heartbeat with the signature skew and acks it by sent_at', async () => {
+    const hb = wireHeartbeat(dev.deviceId);
+    const res = await send(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, hb, { timestamp: nowS() - 42 }));
+    expect(res.status).toBe(200);
+    expect(res.body.acks).toEqual([{ id: hb.sent_at, rev: 0, kind: 'heartbeat', status: 'accepted' }]);
+    expect(sink.heartbeats).toHaveLength(1);
+    expect(sink.heartbeats[0]!.skewS).toBeGreaterThanOrEqual(-44);
+    expect(sink.heartbeats[0]!.skewS).toBeLessThanOrEqual(-41);
+  });
+
+  it('rejects an invalid heartbeat naming the field', async () => {
+    const res = await send(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, wireHeartbeat(dev.deviceId, { uptime_s: -1 })));
+    expectError(res, 400, 'invalid_message');
+    expect(res.body.error.message).toContain('/uptime_s');
+    expect(sink.heartbeats).toHaveLength(0);
+  });
+});
+
+describe('HTTP thumbnails', () => {
+  async function eventWithThumbnail(jpeg: Buffer): Promise<string> {
+    const e = wireEvent(dev.deviceId, { thumbnail: thumbnailInfo(jpeg) });
+    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).status).toBe(200);
+    return e.id as string;
+  }
+  const putThumb = (eventId: string, jpeg: Buffer, creds = dev) => signed(creds, 'PUT', thumbUrl(creds.deviceId, eventId), jpeg, { contentType: 'image/jpeg' });
+
+  it('stores the thumbnail of a known event, then acks a resend as duplicate', async () => {
+    const jpeg = fakeJpeg(5000);
+    const id = await eventWithThumbnail(jpeg);
+    const res = await send(putThumb(id, jpeg));
+    expect(res.status).toBe(200);
+    expect(res.body.acks).toEqual([{ id, rev: 0, kind: 'thumbnail', status: 'accepted' }]);
+    expect(sink.thumbnails.get(`${dev.deviceId}|${id}`)?.bytes.equals(jpeg)).toBe(true);
+    expect((await send(putThumb(id, jpeg))).body.acks[0].status).toBe('duplicate');
+    expect(sink.published.filter((p) => p.type === 'thumbnail.stored')).toHaveLength(1);
+  });
+
+  it('rejects bytes that do not match the signed checksum, keeping nothing', async () => {
+    const jpeg = fakeJpeg(5000);
+    const id = await eventWithThumbnail(jpeg);
+    const r = putThumb(id, jpeg);
+    const corrupted = Buffer.from(jpeg);
+    corrupted[2000] = (corrupted[2000]! + 1) % 256;
+    // Sent in chunks, so the blob store has written part of it when the mismatch shows at the end.
+    async function* chunks() {
+      for (let i = 0; i < corrupted.length; i += 1000) {
+        await new Promise((res) => setImmediate(res));
+        yield corrupted.subarray(i, i + 1000);
+      }
+    }
+    const res = await app.inject({ method: 'PUT', url: r.url, headers: { ...r.headers, 'content-length': String(corrupted.length) }, payload: Readable.from(chunks()) });
+    expectError({ status: res.statusCode, body: res.json() }, 401, 'body_hash_mismatch');
+    expect(sink.thumbnails.size).toBe(0);
+    expect(sink.discardedThumbnailBytes).toBeGreaterThan(0);
+  });
+
+  it('rejects a thumbnail other than the one the event announced (409 thumbnail_mismatch)', async () => {
+    const id = await eventWithThumbnail(fakeJpeg(5000));
+    expectError(await send(putThumb(id, fakeJpeg(5000))), 409, 'thumbnail_mismatch');
+    expect(sink.thumbnails.size).toBe(0);
+  });
+
+  it('rejects a thumbnail for an event this device never sent (404 unknown_event)', async () => {
+    expectError(await send(putThumb(newEventId(), fakeJpeg())), 404, 'unknown_event');
+    // Another device's event is unknown too.
+    const b = sink.addDevice();
+    const e = wireEvent(b.deviceId);
+    await send(signed(b, 'POST', eventsUrl(b.deviceId), e));
+    expectError(await send(putThumb(e.id as string, fakeJpeg())), 404, 'unknown_event');
+    expect(sink.thumbnails.size).toBe(0);
+  });
+
+  it('rejects a body that is not a JPEG, a wrong content type, a too large one, and one under another device', async () => {
+    const notJpeg = Buffer.from('GIF89a-and-more-bytes-here');
+    const id = await eventWithThumbnail(notJpeg);
+    expectError(await send(putThumb(id, notJpeg)), 415, 'unsupported_media_type');
+    expectError(await send(signed(dev, 'PUT', thumbUrl(dev.deviceId, id), fakeJpeg(), { contentType: 'application/json' })), 415, 'unsupported_media_type');
+    const big = fakeJpeg(ingestConfig().body_limits.thumbnail_bytes + 1);
+    expectError(await send(putThumb(id, big)), 413, 'payload_too_large');
+    const b = sink.addDevice();
+    expectError(await send(signed(b, 'PUT', thumbUrl(dev.deviceId, id), fakeJpeg(), { contentType: 'image/jpeg' })), 403, 'device_mismatch');
+    expect(sink.thumbnails.size).toBe(0);
+  });
+
+  it('streams the upload: the blob store sees bytes before the request body is complete', async () => {
+    const jpeg = fakeJpeg(1_500_000);
+    const id = await eventWithThumbnail(jpeg);
+    let firstChunk!: () => void;
+    const sawFirstChunk = new Promise<void>((r) => (firstChunk = r));
+    const put = sink.putThumbnail.bind(sink);
+    sink.putThumbnail = async (deviceId, eventId, stream, expected) => {
+      stream.once('data', () => firstChunk());
+      return put(deviceId, eventId, stream, expected);
+    };
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (app.server.address() as AddressInfo).port;
+    const url = thumbUrl(dev.deviceId, id);
+    const headers = { ...signHttpRequest(dev, 'PUT', url, jpeg), 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) };
+    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: url, headers }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.write(jpeg.subarray(0, 64 * 1024));
+      // The rest is sent only once the sink has seen the first bytes: a buffering server would wait forever.
+      void sawFirstChunk.then(() => req.end(jpeg.subarray(64 * 1024)));
+    });
+    const res = await response;
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).acks[0].status).toBe('accepted');
+    expect(sink.thumbnails.get(`${dev.deviceId}|${id}`)?.sha256).toBe(sha256Hex(jpeg));
+  });
+});

@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { newDeviceId } from '../../../shared/ids/index.js';
+import type { DeviceCredentials, DeviceKey } from '../../../shared/signing/index.js';
+import type {
+  AnnouncedThumbnail,
+  DeviceContact,
+  IngestChange,
+  IngestEventMessage,
+  IngestHeartbeat,
+  IngestSink,
+  StoreEventResult,
+  ThumbnailExpectation,
+  ThumbnailResult,
+  WireObject,
+} from '../../ingest/sink.js';
+
+/**
+ * An IngestSink in memory, for ingest tests that do not need a database: same dedupe rules as the contract
+ * (id + rev + fingerprint), thumbnails kept only when their stream ended cleanly. `failStores` makes the next N
+ * store calls throw (database down).
+ */
+export class MemorySink implements IngestSink {
+  readonly devices = new Map<string, { keys: DeviceKey[]; revoked: boolean }>();
+  readonly nonces = new Map<string, number>();
+  /** `${device}|${id}|${rev}` → stored message. */
+  readonly messages = new Map<string, { fingerprint: string; event: WireObject; receivedAtMs: number }>();
+  readonly thumbnails = new Map<string, { bytes: Buffer; sha256: string }>();
+  readonly heartbeats: { deviceId: string; heartbeat: IngestHeartbeat; skewS: number }[] = [];
+  readonly contacts: { deviceId: string; contact: DeviceContact }[] = [];
+  readonly published: IngestChange[] = [];
+  /** Bytes a thumbnail put had written when its stream failed (to prove they were discarded). */
+  discardedThumbnailBytes = 0;
+  failStores = 0;
+  storeCalls = 0;
+
+  addDevice(deviceId: string = newDeviceId()): DeviceCredentials {
+    const key = { keyId: 'k1', secret: randomBytes(32) };
+    this.devices.set(deviceId, { keys: [key], revoked: false });
+    return { deviceId, ...key };
+  }
+
+  revoke(deviceId: string): void {
+    const d = this.devices.get(deviceId);
+    if (d) d.revoked = true;
+  }
+
+  /** Everything the sink holds for a device (to assert "nothing stored"). */
+  storedFor(deviceId: string): { events: number; thumbnails: number; heartbeats: number } {
+    const prefix = `${deviceId}|`;
+    return {
+      events: [...this.messages.keys()].filter((k) => k.startsWith(prefix)).length,
+      thumbnails: [...this.thumbnails.keys()].filter((k) => k.startsWith(prefix)).length,
+      heartbeats: this.heartbeats.filter((h) => h.deviceId === deviceId).length,
+    };
+  }
+
+  async activeKeys(deviceId: string): Promise<DeviceKey[] | undefined> {
+    const d = this.devices.get(deviceId);
+    return d && !d.revoked ? d.keys : undefined;
+  }
+
+  async rememberNonce(deviceId: string, nonce: string, expiresAtMs: number): Promise<boolean> {
+    const k = `${deviceId}|${nonce}`;
+    const exp = this.nonces.get(k);
+    if (exp !== undefined && exp > Date.now()) return false;
+    this.nonces.set(k, expiresAtMs);
+    return true;
+  }
+
+  private maybeFail(): void {
+    this.storeCalls++;
+    if (this.failStores > 0) {
+      this.failStores--;
+      throw new Error('database unavailable (test)');
+    }
+  }
+
+  async storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]> {
+    this.maybeFail();
+    // All-or-nothing like a transaction: decide first, then write.
+    const out: StoreEventResult[] = [];
+    const writes: [string, { fingerprint: string; event: WireObject; receivedAtMs: number }][] = [];
+    for (const m of events) {
+      const k = `${deviceId}|${m.id}|${m.rev}`;
+      const prior = this.messages.get(k) ?? writes.find(([wk]) => wk === k)?.[1];
+      if (!prior) {
+        writes.push([k, { fingerprint: m.contentSha256, event: m.event, receivedAtMs }]);
+        out.push({ id: m.id, rev: m.rev, status: 'stored' });
+      } else if (prior.fingerprint === m.contentSha256) out.push({ id: m.id, rev: m.rev, status: 'duplicate' });
+      else out.push({ id: m.id, rev: m.rev, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already accepted with different content` });
+    }
+    for (const [k, v] of writes) this.messages.set(k, v);
+    return out;
+  }
+
+  async eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
+    let latest: { rev: number; event: WireObject } | undefined;
+    for (const [k, v] of this.messages) {
+      const [dev, id, rev] = k.split('|');
+      if (dev === deviceId && id === eventId && (!latest || Number(rev) > latest.rev)) latest = { rev: Number(rev), event: v.event };
+    }
+    if (!latest) return undefined;
+    const t = latest.event.thumbnail as { sha256?: string; size?: number } | undefined;
+    return { announced: t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null };
+  }
+
+  async putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult> {
+    this.maybeFail();
+    const k = `${deviceId}|${eventId}`;
+    const chunks: Buffer[] = [];
+    let written = 0;
+    try {
+      for await (const chunk of stream) {
+        chunks.push(chunk as Buffer);
+        written += (chunk as Buffer).length;
+      }
+    } catch (err) {
+      this.discardedThumbnailBytes += written;
+      throw err;
+    }
+    const prior = this.thumbnails.get(k);
+    if (prior && prior.sha256 === expected.sha256) return { status: 'duplicate' };
+    this.thumbnails.set(k, { bytes: Buffer.concat(chunks), sha256: expected.sha256 });
+    return { status: 'stored' };
+  }
+
+  async recordHeartbeat(deviceId: string, heartbeat: IngestHeartbeat, skewS: number): Promise<void> {
+    this.maybeFail();
+    this.heartbeats.push({ deviceId, heartbeat, skewS });
+  }
+
+  async noteContact(deviceId: string, contact: DeviceContact): Promise<void> {
+    this.contacts.push({ deviceId, contact });
+  }
+
+  publish(change: IngestChange): void {
+    this.published.push(change);
+  }
+}
