@@ -1,0 +1,176 @@
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Clock } from '../../shared/clock/index.js';
+import { describeError } from '../../shared/errors/index.js';
+import { silentLogger, type Logger } from '../../shared/log/index.js';
+import { signMqttMessage, type DeviceCredentials } from '../../shared/signing/index.js';
+import { acksTopic, availabilityTopic, eventsTopic, heartbeatTopic, thumbnailTopic } from '../../firmware-protocol/topics.js';
+import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
+import { AckVerifier } from './ack-verify.js';
+import type { AckHandler, SendResult, Transport } from './types.js';
+
+/**
+ * MQTT transport: QoS 1 publishes of signed envelopes, a persistent session (`clean: false`, client id = device
+ * id) so acks published while the box was offline wait at the broker, a retained availability topic with a Last
+ * Will, and reconnects with exponential backoff + jitter (mqtt.js's fixed reconnect period is turned off).
+ *
+ * The broker's PUBACK only means the broker has the message; delivery is the collector's signed ack on the
+ * device's ack topic, which is PUBACKed to the broker only after the outbox recorded it.
+ */
+export interface MqttTransportOptions {
+  /** Broker URL: mqtt://, mqtts://, ws://, wss://. */
+  url: string;
+  identity: DeviceCredentials;
+  /** The corrected clock signatures use. */
+  clock: Clock;
+  logger?: Logger;
+  username?: string;
+  password?: string;
+  /** Extra TLS / connection options passed to mqtt.js (ca, rejectUnauthorized, …). */
+  connectOptions?: Partial<IClientOptions>;
+  reconnect?: BackoffPolicy;
+  connectTimeoutMs?: number;
+  keepaliveS?: number;
+  /** How long a publish waits for the broker's PUBACK before the send is reported as unconfirmed. */
+  pubackTimeoutMs?: number;
+}
+
+export class MqttTransport implements Transport {
+  readonly name = 'mqtt' as const;
+  private client: MqttClient | undefined;
+  private connected = false;
+  private closing = false;
+  private attempts = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly log: Logger;
+  private readonly verifier: AckVerifier;
+  private readonly ackTopic: string;
+  /** Counters for status/bench. */
+  readonly metrics = { connects: 0, disconnects: 0, acksReceived: 0, acksRefused: 0, published: 0 };
+
+  constructor(private readonly o: MqttTransportOptions) {
+    this.log = o.logger ?? silentLogger();
+    this.verifier = new AckVerifier(o.identity, o.clock);
+    this.ackTopic = acksTopic(o.identity.deviceId);
+  }
+
+  private availability(state: 'online' | 'offline'): Buffer {
+    return Buffer.from(JSON.stringify({ v: 1, state, at: new Date(this.o.clock.now()).toISOString() }));
+  }
+
+  async start(onAck: AckHandler, onReady: () => void): Promise<void> {
+    const id = this.o.identity.deviceId;
+    const options: IClientOptions = {
+      clientId: id,
+      clean: false,
+      protocolVersion: 4,
+      keepalive: this.o.keepaliveS ?? 30,
+      connectTimeout: this.o.connectTimeoutMs ?? 10_000,
+      reconnectPeriod: 0,
+      resubscribe: true,
+      queueQoSZero: false,
+      will: { topic: availabilityTopic(id), payload: this.availability('offline'), qos: 1, retain: true },
+      ...(this.o.username !== undefined ? { username: this.o.username } : {}),
+      ...(this.o.password !== undefined ? { password: this.o.password } : {}),
+      ...(this.o.connectOptions ?? {}),
+    };
+    const client = mqtt.connect(this.o.url, options);
+    this.client = client;
+    client.handleMessage = (packet: IPublishPacket, done) => {
+      void this.onMessage(packet, onAck).finally(() => done());
+    };
+    client.on('connect', (connack) => {
+      this.connected = true;
+      this.attempts = 0;
+      this.metrics.connects++;
+      this.log.info({ session_present: connack.sessionPresent }, 'mqtt: connected');
+      client.subscribe(this.ackTopic, { qos: 1 }, (err) => {
+        if (err) this.log.error({ err: describeError(err) }, 'mqtt: subscribing to the ack topic failed');
+      });
+      client.publish(availabilityTopic(id), this.availability('online'), { qos: 1, retain: true });
+      onReady();
+    });
+    client.on('close', () => {
+      if (this.connected) {
+        this.metrics.disconnects++;
+        this.log.warn('mqtt: connection lost');
+      }
+      this.connected = false;
+      this.scheduleReconnect();
+    });
+    client.on('error', (err) => this.log.warn({ err: describeError(err) }, 'mqtt: error'));
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer) return;
+    this.attempts++;
+    const delay = backoffDelayMs(this.attempts, this.o.reconnect ?? { baseMs: 500, maxMs: 30_000 });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.closing && this.client && !this.connected) this.client.reconnect();
+    }, delay);
+  }
+
+  private async onMessage(packet: IPublishPacket, onAck: AckHandler): Promise<void> {
+    if (packet.topic !== this.ackTopic) return;
+    try {
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      const { ack, stale } = await this.verifier.verify(packet.topic, payload);
+      this.metrics.acksReceived++;
+      onAck(ack, { transport: 'mqtt', stale });
+    } catch (err) {
+      this.metrics.acksRefused++;
+      this.log.warn({ err: describeError(err), topic: packet.topic }, 'mqtt: refused a message on the ack topic');
+    }
+  }
+
+  isReady(): boolean {
+    return this.connected && !this.closing;
+  }
+
+  private publish(topic: string, body: Buffer): Promise<SendResult> {
+    const client = this.client;
+    if (!client || !this.isReady()) return Promise.resolve({ failure: { code: 'not_connected', message: 'not connected to the broker' } });
+    // Signed now, not at enqueue: an item queued for hours must still be within the collector's time window.
+    const envelope = Buffer.from(JSON.stringify(signMqttMessage(this.o.identity, topic, body, { clock: this.o.clock })));
+    return new Promise((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        // Unconfirmed, not failed: mqtt.js retransmits on reconnect, and the lease re-sends if no ack comes.
+        resolve({});
+      }, this.o.pubackTimeoutMs ?? 10_000);
+      client.publish(topic, envelope, { qos: 1 }, (err) => {
+        if (settled) return;
+        clearTimeout(timer);
+        this.metrics.published++;
+        resolve(err ? { failure: { code: 'mqtt_publish_failed', message: describeError(err) } } : {});
+      });
+    });
+  }
+
+  sendEvents(body: Buffer): Promise<SendResult> {
+    return this.publish(eventsTopic(this.o.identity.deviceId), body);
+  }
+
+  sendThumbnail(eventId: string, jpeg: Buffer): Promise<SendResult> {
+    return this.publish(thumbnailTopic(this.o.identity.deviceId, eventId), jpeg);
+  }
+
+  sendHeartbeat(body: Buffer): Promise<SendResult> {
+    return this.publish(heartbeatTopic(this.o.identity.deviceId), body);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    if (!client) return;
+    const within = (ms: number, p: Promise<void>): Promise<void> => Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+    if (this.connected) {
+      await within(2_000, new Promise<void>((resolve) => client.publish(availabilityTopic(this.o.identity.deviceId), this.availability('offline'), { qos: 1, retain: true }, () => resolve())));
+    }
+    await within(2_000, new Promise<void>((resolve) => client.end(false, {}, () => resolve())));
+    if (!client.disconnected) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    this.connected = false;
+  }
+}
