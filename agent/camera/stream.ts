@@ -90,6 +90,7 @@ export class CameraStream extends EventEmitter<CameraEvents> {
   private ffLog = new FfmpegLog();
   private chunker: FrameChunker;
   private pending: Frame[] = [];
+  private unstamped: Array<{ frame: Frame; index: number }> = [];
   private waiters: Array<{ resolve: (f: Frame | null) => void; reject: (e: unknown) => void }> = [];
   private paused = false;
   private _state: CameraState = 'stopped';
@@ -198,6 +199,7 @@ export class CameraStream extends EventEmitter<CameraEvents> {
     const args = this.ffmpegArgs();
     this.ffLog = new FfmpegLog();
     this.chunker.reset();
+    this.unstamped = [];
     this.processFrames = 0;
     this.processStartMs = Date.now();
     this.lastProgressMs = this.processStartMs;
@@ -219,6 +221,7 @@ export class CameraStream extends EventEmitter<CameraEvents> {
     child.stdout!.on('data', (chunk: Buffer) => this.chunker.push(chunk));
     child.stderr!.on('data', (chunk: Buffer) => {
       for (const line of this.ffLog.push(chunk)) this.log.trace({ ffmpeg: line }, 'ffmpeg');
+      this.flushUnstamped(false);
     });
     if (this.paused) child.stdout!.pause();
   }
@@ -237,24 +240,35 @@ export class CameraStream extends EventEmitter<CameraEvents> {
       else this.log.info('camera streaming');
     }
     this.attempt = 0;
-    const frame: Frame = {
-      camera: this.name,
-      seq: -1,
-      width: this.width,
-      height: this.height,
-      data,
-      mediaMs: this.mediaMs(index, now),
-      wallMs: now,
-    };
+    const frame: Frame = { camera: this.name, seq: -1, width: this.width, height: this.height, data, mediaMs: 0, wallMs: now };
+    const fps = this.outputFps();
+    if (this.input.live) frame.mediaMs = now - this.startWallMs;
+    else if (fps !== undefined) frame.mediaMs = (index * 1000) / fps;
+    else {
+      // fps 0 (native rate): the rate comes from ffmpeg's stream header on stderr, which may be read after the
+      // first frame's bytes. Hold frames until it is known.
+      this.unstamped.push({ frame, index });
+      return;
+    }
     this.deliver(frame);
   }
 
-  private mediaMs(index: number, now: number): number {
-    if (this.input.live) return now - this.startWallMs;
-    // Files and lavfi: the output frame index at a constant output rate is the exact position in the input.
-    const fps = this.config.detect.fps > 0 ? this.config.detect.fps : this.ffLog.outputFps;
-    if (fps) return (index * 1000) / fps;
-    return now - this.processStartMs;
+  /** Output frame rate of a file or lavfi input: configured, or ffmpeg's when `fps: 0`. */
+  private outputFps(): number | undefined {
+    return this.config.detect.fps > 0 ? this.config.detect.fps : this.ffLog.outputFps;
+  }
+
+  /** Stamps held frames once the rate is known (or, at exit, with the read time as a last resort). */
+  private flushUnstamped(atExit: boolean): void {
+    if (this.unstamped.length === 0) return;
+    const fps = this.outputFps();
+    if (fps === undefined && !atExit) return;
+    const held = this.unstamped;
+    this.unstamped = [];
+    for (const { frame, index } of held) {
+      frame.mediaMs = fps !== undefined ? (index * 1000) / fps : frame.wallMs - this.processStartMs;
+      this.deliver(frame);
+    }
   }
 
   private deliver(frame: Frame): void {
@@ -331,6 +345,7 @@ export class CameraStream extends EventEmitter<CameraEvents> {
   private onClose(child: ChildProcess, exit: { code: number | null; signal: NodeJS.Signals | null }, spawnError: Error | undefined): void {
     if (this.child !== child) return;
     this.child = undefined;
+    this.flushUnstamped(true);
     if (this.chunker.partialBytes > 0) {
       this.log.debug({ bytes: this.chunker.partialBytes }, 'ffmpeg ended inside a frame; partial frame discarded');
     }

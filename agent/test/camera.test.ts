@@ -97,6 +97,14 @@ describe('camera frames', () => {
     await cam.stop();
   });
 
+  it('with fps 0, media time follows the input\'s own rate (read from ffmpeg\'s stream header)', async () => {
+    const cam = new CameraStream({ name: 'native', input: 'lavfi:testsrc2=size=64x48:rate=25:duration=1', detect: { width: 64, height: 48, fps: 0 } }).start();
+    const times: number[] = [];
+    for await (const f of cam) times.push(f.mediaMs);
+    expect(times).toEqual(Array.from({ length: 25 }, (_, i) => i * 40));
+    await cam.stop();
+  });
+
   it('at a forced fps, media time is the output index over fps', async () => {
     const video = testAsset('media', 'vtest.avi');
     if (!video) return;

@@ -7,7 +7,7 @@ import { isVigilError } from '../../shared/errors/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { MotionDetector, ensureMotionModel, motionGraphShape, MotionIO, rasterizeRoi } from '../motion/index.js';
 import { MotionRegions } from '../motion/regions.js';
-import { boxCovers, makeFrame, motionSpans, motionTimeline, seededRandom, syntheticSceneInput, syntheticSceneTruth } from './support/synthetic.js';
+import { boxCovers, makeFrame, motionSpans, motionTimeline, seededRandom, syntheticSceneInput, syntheticSceneTruth, writeSyntheticClip } from './support/synthetic.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-motion-test-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
@@ -222,6 +222,20 @@ describe('MotionDetector', () => {
 });
 
 describe('motion on a generated scene (camera → motion)', () => {
+  it('a written synthetic clip (H.264 file, native rate) gives one motion span matching the truth', async () => {
+    const scene = { width: 320, height: 240, fps: 10, durationS: 5, startS: 1, endS: 3.5 };
+    const truth = syntheticSceneTruth(scene);
+    const clip = join(cacheDir, 'scene.mp4');
+    await writeSyntheticClip(clip, scene);
+    const samples = await motionTimeline({ name: 'clip', input: clip, detect: { width: 320, height: 240, fps: 0 } }, { cacheDir });
+    expect(samples.length).toBe(50);
+    expect(samples[10]!.mediaMs).toBe(1000);
+    const spans = motionSpans(samples);
+    expect(spans.length).toBe(1);
+    expect(Math.abs(spans[0]!.startMs - truth.motionStartMs)).toBeLessThanOrEqual(500);
+    expect(Math.abs(spans[0]!.endMs - truth.motionEndMs)).toBeLessThanOrEqual(500);
+  });
+
   it('starts and ends within 0.5 s of the truth on the lavfi scene, with boxes covering the square', async () => {
     const scene = { width: 640, height: 360, fps: 10, durationS: 8, startS: 2, endS: 5.5, noise: 8 };
     const truth = syntheticSceneTruth(scene);
