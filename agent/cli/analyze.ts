@@ -65,7 +65,8 @@ export function registerAnalyze(program: Command): void {
       const threshold = parseUnit('--threshold', opts.threshold);
       const threads = parsePositiveInt('--threads', opts.threads);
       const type = parseModelType(opts.type);
-      const logger = createLogger({ component: 'analyze', level: (process.env.VIGIL_LOG_LEVEL as 'info' | undefined) ?? 'warn', destination: pino.destination(2) });
+      // Logs go to stderr and only on request (VIGIL_LOG_LEVEL): stdout carries the events, stderr the one-line error.
+      const logger = createLogger({ component: 'analyze', level: (process.env.VIGIL_LOG_LEVEL as 'info' | undefined) ?? 'silent', destination: pino.destination(2) });
       const kind = classifyInput(input);
       const live = kind === 'rtsp' || kind === 'http' || kind === 'v4l2';
 
