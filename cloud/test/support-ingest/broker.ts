@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tcpReachable } from '../../../shared/testing/index.js';
+
+/**
+ * A private Mosquitto on a free loopback port, for tests that stop or kill the broker (the shared one at :1883 is
+ * never touched). Persistence goes to a temp dir, so a clean stop keeps sessions like a production broker.
+ */
+export class PrivateBroker {
+  private proc: ChildProcess | undefined;
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  get url(): string {
+    return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<PrivateBroker> {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
+    writeFileSync(
+      join(dir, 'mosquitto.conf'),
+      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest none', ''].join('\n'),
+    );
+    const b = new PrivateBroker(port, dir);
+    await b.run();
+    return b;
+  }
+
+  async run(): Promise<void> {
+    this.proc = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (await tcpReachable('127.0.0.1', this.port, 200)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`private mosquitto did not listen on ${this.port}`);
+  }
+
+  /** SIGKILL (state since the last save is lost) or SIGTERM (clean stop, sessions saved). */
+  async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGTERM'): Promise<void> {
+    const p = this.proc;
+    this.proc = undefined;
+    if (!p || p.exitCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill(signal);
+    await exited;
+  }
+
+  async close(): Promise<void> {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
