@@ -95,7 +95,8 @@ export class HttpsTransport implements Transport {
         this.metrics.failures++;
         return { failure: { code: 'invalid_ack', message: `200 response is not an Ack: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, status: 200 } };
       }
-      return { ack: validateAck.parse(json) };
+      const serverTimeMs = serverTimeFromHttp(header('date'), undefined);
+      return serverTimeMs === undefined ? { ack: validateAck.parse(json) } : { ack: validateAck.parse(json), serverTimeMs };
     }
     this.metrics.failures++;
     const err = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;

@@ -13,6 +13,8 @@ export interface SendResult {
   ack?: Ack;
   /** The send failed as a whole; every item in it is affected. */
   failure?: TransportFailure;
+  /** Collector clock seen on a successful answer (HTTP `Date`), for clock correction. */
+  serverTimeMs?: number;
 }
 
 export interface TransportFailure {

@@ -50,6 +50,14 @@ export interface UplinkOptions {
   transportBackoff?: BackoffPolicy;
   /** Pause after the collector refused the device's credentials. */
   rePairPauseMs?: number;
+  /**
+   * An HTTPS transport used only to learn the collector's time when MQTT acks fail the timestamp check (protocol
+   * §6/§7): a heartbeat is sent over it and the answer's time sets the offset. Without it the uplink takes the time
+   * from the stale ack's signed `server_time`.
+   */
+  clockSync?: Transport;
+  /** Clock differences below this are left alone (the HTTP Date header has 1 s resolution). */
+  clockSlackMs?: number;
 }
 
 export interface UplinkMetrics {
@@ -67,7 +75,7 @@ const SKEW = SigningErrorCode.timestamp;
 
 export class Uplink {
   readonly metrics: UplinkMetrics = { eventMessages: 0, eventsSent: 0, thumbnailsSent: 0, heartbeatsSent: 0, acked: 0, rejected: 0, failures: 0, clockAdjustments: 0 };
-  private readonly o: Required<Omit<UplinkOptions, 'cameras' | 'logger'>> & Pick<UplinkOptions, 'cameras'>;
+  private readonly o: Required<Omit<UplinkOptions, 'cameras' | 'logger' | 'clockSync'>> & Pick<UplinkOptions, 'cameras' | 'clockSync'>;
   private readonly log: Logger;
   private running = false;
   private pumpDone: Promise<void> | undefined;
@@ -83,6 +91,7 @@ export class Uplink {
   private deadSinceStart = 0;
   private droppedAtStart = 0;
   private readonly startedAtMs = Date.now();
+  private lastClockSync = 0;
 
   constructor(options: UplinkOptions) {
     this.o = {
@@ -97,6 +106,7 @@ export class Uplink {
       idlePollMs: 1_000,
       transportBackoff: { baseMs: 1_000, maxMs: 60_000 },
       rePairPauseMs: 60_000,
+      clockSlackMs: 5_000,
       ...options,
     };
     this.o.batchMaxEvents = Math.min(BATCH_MAX_EVENTS, Math.max(1, this.o.batchMaxEvents));
@@ -117,6 +127,7 @@ export class Uplink {
       (ack, meta) => this.applyAck(ack, meta.stale),
       () => this.notify(),
     );
+    if (this.o.clockSync) await this.o.clockSync.start(() => undefined, () => undefined);
     this.pumpDone = this.pump();
     if (this.o.heartbeatIntervalMs > 0) {
       this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), this.o.heartbeatIntervalMs);
@@ -140,6 +151,7 @@ export class Uplink {
     await this.pumpDone;
     await Promise.allSettled([...this.sending]);
     await this.o.transport.close();
+    await this.o.clockSync?.close();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -210,8 +222,16 @@ export class Uplink {
     this.sending.add(tracked);
   }
 
+  /** The stored event with `sent_at` set to now: the one field a resend may change (protocol §3). */
+  private withSentAt(body: Buffer): string {
+    const event = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    event.sent_at = new Date(this.o.clock.now()).toISOString();
+    return JSON.stringify(event);
+  }
+
   private async sendEvents(items: ClaimedItem[]): Promise<void> {
-    const body = items.length === 1 ? items[0]!.body : Buffer.concat([Buffer.from('{"v":1,"events":['), ...items.flatMap((it, i) => (i === 0 ? [it.body] : [Buffer.from(','), it.body])), Buffer.from(']}')]);
+    const events = items.map((it) => this.withSentAt(it.body));
+    const body = Buffer.from(events.length === 1 ? events[0]! : `{"v":1,"events":[${events.join(',')}]}`, 'utf8');
     this.metrics.eventMessages++;
     this.metrics.eventsSent += items.length;
     const result = await this.o.transport.sendEvents(body);
@@ -230,7 +250,33 @@ export class Uplink {
       return;
     }
     this.consecutiveFailures = 0;
+    if (result.serverTimeMs !== undefined) this.maybeAdjustClock(result.serverTimeMs, 'collector Date header');
     if (result.ack) this.applyAck(result.ack, false);
+  }
+
+  /** Follows the collector's clock when it differs by more than the slack (protocol §7 SHOULD). */
+  private maybeAdjustClock(serverMs: number, why: string): void {
+    if (Number.isFinite(serverMs) && Math.abs(serverMs - this.o.clock.now()) > this.o.clockSlackMs) this.adjustClock(serverMs, why);
+  }
+
+  /** Learns the collector's time over HTTPS (a heartbeat), at most every 10 s. */
+  private async syncClockOverHttps(fallbackServerMs: number): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastClockSync < 10_000) return;
+    this.lastClockSync = now;
+    const sync = this.o.clockSync;
+    if (!sync) {
+      this.maybeAdjustClock(fallbackServerMs, 'signed server_time of an ack outside the time window');
+      return;
+    }
+    const result = await sync.sendHeartbeat(Buffer.from(JSON.stringify(this.heartbeat())));
+    const serverMs = result.failure?.serverTimeMs ?? result.serverTimeMs;
+    if (serverMs !== undefined) this.maybeAdjustClock(serverMs, 'clock sync over HTTPS');
+    else this.maybeAdjustClock(fallbackServerMs, 'signed server_time of an ack outside the time window');
+    if (result.failure?.code === SKEW) {
+      // The heartbeat itself was refused for the skew; once corrected, send one that counts.
+      await sync.sendHeartbeat(Buffer.from(JSON.stringify(this.heartbeat())));
+    }
   }
 
   private adjustClock(serverMs: number, why: string): void {
@@ -239,6 +285,8 @@ export class Uplink {
       this.metrics.clockAdjustments++;
       this.log.warn({ change_ms: change, offset_ms: this.o.clock.offsetMs, why }, 'uplink: corrected the clock offset from the collector time');
     }
+    // Everything in flight was signed with the wrong clock and will never be acked: send it again now.
+    if (Math.abs(change) > 250_000) this.o.outbox.recoverInFlight();
   }
 
   private handleFailure(refs: readonly ItemRef[], f: TransportFailure): void {
@@ -279,9 +327,16 @@ export class Uplink {
     }
   }
 
-  /** Settles outbox items by a collector ack. `stale` acks (timestamp outside the window) only confirm and correct the clock. */
+  /** Settles outbox items by a collector ack. A `stale` ack (signature good, timestamp outside the window) only triggers a clock sync. */
   applyAck(ack: Ack, stale: boolean): void {
     const ob = this.o.outbox;
+    if (stale) {
+      // Protocol §6: an ack that fails only the timestamp check settles nothing; it means the box clock is off.
+      // The items stay in flight and are re-sent after the clock is fixed (the collector answers `duplicate`).
+      void this.syncClockOverHttps(Date.parse(ack.server_time)).catch((err) => this.log.warn({ err: describeError(err) }, 'uplink: clock sync failed'));
+      return;
+    }
+    this.maybeAdjustClock(Date.parse(ack.server_time), 'ack server_time');
     const ok: ItemRef[] = [];
     const rejected = new Map<string, { refs: ItemRef[]; message: string; code: string }>();
     let anyItem = false;
@@ -314,7 +369,6 @@ export class Uplink {
       this.handleFailure(skew.refs, { code: SKEW, message: skew.message });
       rejected.delete(SKEW);
     }
-    if (stale) return; // an ack outside the time window is trusted only for idempotent facts
     for (const g of rejected.values()) {
       this.metrics.rejected += g.refs.length;
       this.handleFailure(g.refs, { code: g.code, message: g.message, status: 400 });
@@ -325,7 +379,18 @@ export class Uplink {
   private async sendHeartbeat(): Promise<void> {
     if (!this.o.transport.isReady()) return;
     try {
-      const hb = buildHeartbeat({
+      const hb = this.heartbeat();
+      this.metrics.heartbeatsSent++;
+      const result = await this.o.transport.sendHeartbeat(Buffer.from(JSON.stringify(hb)));
+      if (result.ack) this.applyAck(result.ack, false);
+      if (result.failure?.code === SKEW && result.failure.serverTimeMs !== undefined) this.adjustClock(result.failure.serverTimeMs, 'heartbeat');
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'uplink: heartbeat failed');
+    }
+  }
+
+  private heartbeat(): ReturnType<typeof buildHeartbeat> {
+    return buildHeartbeat({
         deviceId: this.o.deviceId,
         version: this.o.version,
         clock: this.o.clock,
@@ -335,13 +400,6 @@ export class Uplink {
         lastAckAtMs: () => this.lastAckAtMs,
         ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
       });
-      this.metrics.heartbeatsSent++;
-      const result = await this.o.transport.sendHeartbeat(Buffer.from(JSON.stringify(hb)));
-      if (result.ack) this.applyAck(result.ack, false);
-      if (result.failure?.code === SKEW && result.failure.serverTimeMs !== undefined) this.adjustClock(result.failure.serverTimeMs, 'heartbeat');
-    } catch (err) {
-      this.log.warn({ err: describeError(err) }, 'uplink: heartbeat failed');
-    }
   }
 
   /** Sends one heartbeat now (the timer does this every heartbeatIntervalMs). */

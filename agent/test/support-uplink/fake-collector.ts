@@ -154,8 +154,8 @@ export class FakeCollector {
     });
   }
 
-  private publishAck(items: AckItem[]): void {
-    if (items.length === 0) return;
+  private publishAck(items: AckItem[], evenIfEmpty = false): void {
+    if (items.length === 0 && !evenIfEmpty) return;
     if (this.faults.dropAcks > 0) {
       this.faults.dropAcks--;
       return;
@@ -174,7 +174,12 @@ export class FakeCollector {
       body = parsed.body;
       await this.verify(parsed.message);
     } catch (err) {
-      // Like the collector: a rejected message whose events can be read is acked `rejected` with the code.
+      // Like the collector: a good signature with a bad timestamp gets an EMPTY ack carrying server_time; other
+      // rejections of readable events are acked `rejected` with the code.
+      if (isVigilError(err) && err.code === 'timestamp_out_of_tolerance') {
+        this.publishAck([], true);
+        return;
+      }
       if (t.kind === 'events' && isVigilError(err)) {
         const env = JSON.parse(payload.toString('utf8')) as { body_b64: string };
         const value = JSON.parse(Buffer.from(env.body_b64, 'base64').toString('utf8')) as Record<string, unknown>;

@@ -29,6 +29,8 @@ export interface AgentSpec {
   outbox?: Partial<OutboxOptions>;
   uplink?: Partial<UplinkOptions>;
   clockOffsetMs?: number;
+  /** For MQTT agents: an HTTPS base URL used for clock sync. */
+  clockSyncUrl?: string;
 }
 
 export function makeAgent(spec: AgentSpec): AgentUnderTest {
@@ -48,6 +50,7 @@ export function makeAgent(spec: AgentSpec): AgentUnderTest {
     ackTimeoutMs: 3_000,
     idlePollMs: 100,
     transportBackoff: { baseMs: 100, maxMs: 1_000 },
+    ...(spec.clockSyncUrl ? { clockSync: new HttpsTransport({ baseUrl: spec.clockSyncUrl, identity: spec.device, clock, timeoutMs: 5_000 }) } : {}),
     ...spec.uplink,
   });
   return {
