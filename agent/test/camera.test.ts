@@ -186,7 +186,7 @@ describe('camera failures', () => {
 
   it('openCamera times out with camera_timeout when the input connects but sends nothing', async () => {
     const silent = fakeFfmpeg('silent-ffmpeg', 'echo "Opening stream" >&2\nexec sleep 30');
-    const err = await openCamera({ name: 'mute', input: 'rtsp://127.0.0.1/x', ffmpeg: { path: silent } }, { timeoutMs: 500 }).catch((e: unknown) => e);
+    const err = await openCamera({ name: 'mute', input: 'rtsp://127.0.0.1/x', ffmpeg: { path: silent } }, { timeoutMs: 1500 }).catch((e: unknown) => e);
     expect(isVigilError(err, 'camera_timeout')).toBe(true);
     expect((err as Error).message).toContain('Opening stream');
   });
@@ -198,7 +198,7 @@ describe('camera failures', () => {
       name: 'stally',
       input: 'rtsp://127.0.0.1/cam',
       detect: { width: 32, height: 32, fps: 5 },
-      stall_timeout_s: 0.3,
+      stall_timeout_s: 0.5,
       restart_backoff_s: { initial: 0.05, max: 0.2 },
       ffmpeg: { path: hang },
     }).start();
