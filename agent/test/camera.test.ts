@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isVigilError, VigilError } from '../../shared/errors/index.js';
 import { testAsset } from '../../shared/testing/index.js';
+import { createLogger } from '../../shared/log/index.js';
 import { CameraStream, openCamera, parseCameraConfig, redactUrl, resolveFfmpeg, type CameraRestartInfo } from '../camera/index.js';
 import { cameraInput } from '../camera/input.js';
 
@@ -173,8 +174,10 @@ describe('camera failures', () => {
 
   it('an unreachable RTSP camera gives camera_unreachable with the reason within seconds, password hidden', async () => {
     const port = await closedPort();
+    const logged: string[] = [];
+    const logger = createLogger({ component: 'agent', level: 'trace', destination: { write: (l: string) => void logged.push(l) } });
     const t0 = Date.now();
-    const err = await openCamera({ name: 'door', input: `rtsp://admin:s3cret@127.0.0.1:${port}/live` }, { timeoutMs: 8000 }).then(
+    const err = await openCamera({ name: 'door', input: `rtsp://admin:s3cret@127.0.0.1:${port}/live` }, { timeoutMs: 8000, logger }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -182,6 +185,8 @@ describe('camera failures', () => {
     expect(isVigilError(err, 'camera_unreachable')).toBe(true);
     expect((err as Error).message).toMatch(/Connection refused/i);
     expect((err as Error).message).not.toContain('s3cret');
+    expect(logged.length).toBeGreaterThan(2);
+    expect(logged.join('\n')).not.toContain('s3cret');
   });
 
   it('openCamera times out with camera_timeout when the input connects but sends nothing', async () => {
@@ -194,6 +199,8 @@ describe('camera failures', () => {
   it('the watchdog restarts a stalled live stream with backoff and counts restarts', async () => {
     // Emits one 32×32 frame, then hangs: each ffmpeg run yields exactly one frame.
     const hang = fakeFfmpeg('hang-ffmpeg', 'head -c 1536 /dev/zero\nexec sleep 30');
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ component: 'agent', level: 'info', destination: { write: (l: string) => void lines.push(JSON.parse(l)) } });
     const cam = new CameraStream({
       name: 'stally',
       input: 'rtsp://127.0.0.1/cam',
@@ -201,7 +208,7 @@ describe('camera failures', () => {
       stall_timeout_s: 0.5,
       restart_backoff_s: { initial: 0.05, max: 0.2 },
       ffmpeg: { path: hang },
-    }).start();
+    }, { logger }).start();
     const restarts: CameraRestartInfo[] = [];
     const states: string[] = [];
     cam.on('restart', (r) => restarts.push(r));
@@ -215,6 +222,7 @@ describe('camera failures', () => {
     expect(s.lastError).toMatch(/no frame for/);
     expect(restarts[0]!.reason).toMatch(/no frame for/);
     expect(states).toEqual(expect.arrayContaining(['starting', 'streaming', 'stalled', 'backoff']));
+    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', component: 'camera', camera: 'stally', msg: expect.stringMatching(/stalled/) }));
     await cam.stop();
     expect(cam.state).toBe('stopped');
   });
