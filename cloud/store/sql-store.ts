@@ -325,7 +325,7 @@ export class SqlStore implements Store {
         const r = await x.get<CodeRow>('SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at FROM pairing_codes WHERE code_sha256 = ?', [
           input.codeSha256,
         ]);
-        if (!r || r.revoked_at !== null) throw new VigilError('pairing_code_invalid', 'unknown or revoked pairing code', { status: 404 });
+        if (!r || r.revoked_at !== null) throw new VigilError('pairing_code_invalid', 'unknown or revoked pairing code', { status: 400 });
         if (r.used_at !== null) throw new VigilError('pairing_code_used', 'this pairing code has already been used; create a new one', { status: 409 });
         throw new VigilError('pairing_code_expired', `this pairing code expired at ${new Date(Number(r.expires_at)).toISOString()}; create a new one`, { status: 410 });
       }

@@ -185,7 +185,7 @@ export interface Store {
   revokePairingCode(tenantId: string, idOrSha256: string, now: number): Promise<boolean>;
   /**
    * Single-use exchange, in one transaction: marks the code used and creates the device with its first key.
-   * Throws VigilError `pairing_code_invalid` (404), `pairing_code_used` (409), `pairing_code_expired` (410).
+   * Throws VigilError `pairing_code_invalid` (400), `pairing_code_used` (409), `pairing_code_expired` (410).
    */
   consumePairingCode(input: { codeSha256: string; now: number; deviceId: string; deviceName: string | null; key: NewDeviceKey }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }>;
 

@@ -1,0 +1,25 @@
+import type { Clock } from '../../shared/clock/index.js';
+import type { Logger } from '../../shared/log/index.js';
+import type { BlobStore } from '../blob/blob-store.js';
+import type { PairingEndpoints } from '../pairing/devices.js';
+import type { SecretBox } from '../pairing/secret-box.js';
+import type { Store } from '../store/store.js';
+import type { EventBus } from './event-bus.js';
+
+/** What the app-facing routes need; built once by the server (cloud/server/app.ts). */
+export interface ApiContext {
+  store: Store;
+  blobs: BlobStore;
+  secrets: SecretBox;
+  bus: EventBus;
+  clock: Clock;
+  log: Logger;
+  /** A device with no verified message for this long is offline. */
+  offlineAfterMs: number;
+  /** Default lifetime of a pairing code. */
+  codeTtlMs: number;
+  /** Where paired boxes send (known once the server listens). */
+  endpoints(): PairingEndpoints;
+  /** Called after a device's keys changed (rotation, revocation), so caches drop them at once. */
+  keysChanged(deviceId: string): void;
+}

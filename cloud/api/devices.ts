@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import { VigilError } from '../../shared/errors/index.js';
+import { authOf, requireToken } from '../server/auth.js';
+import { rotateDeviceKey } from '../pairing/devices.js';
+import { getDeviceView, listDeviceViews } from '../status/device-status.js';
+import type { ApiContext } from './context.js';
+import { DeviceKeyParams, DeviceParams } from './schemas.js';
+
+/**
+ * Devices for apps (status from cloud/status) and their management (admin):
+ *   GET    /v1/devices                              every device of the tenant with online/offline state
+ *   GET    /v1/devices/{device_id}                  one device, with its keys (ids and states, never secrets)
+ *   DELETE /v1/devices/{device_id}                  revoke: its keys stop working at once (ingest: unknown_device)
+ *   POST   /v1/devices/{device_id}/keys             rotation: issue a new key (secret shown once); the oldest of
+ *                                                   three active keys is retired
+ *   DELETE /v1/devices/{device_id}/keys/{key_id}    retire one key (not the last active one)
+ */
+function notFound(deviceId: string): VigilError {
+  return new VigilError('not_found', `device ${deviceId} not found`, { status: 404 });
+}
+
+export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const reader = requireToken(ctx.store, 'reader');
+  const admin = requireToken(ctx.store, 'admin');
+
+  app.get('/v1/devices', { preHandler: reader }, async (req) => {
+    return { devices: await listDeviceViews(ctx.store, authOf(req).tenantId, ctx.clock.now(), ctx.offlineAfterMs) };
+  });
+
+  app.get<{ Params: DeviceParams }>('/v1/devices/:device_id', { schema: { params: DeviceParams }, preHandler: reader }, async (req) => {
+    const view = await getDeviceView(ctx.store, authOf(req).tenantId, req.params.device_id, ctx.clock.now(), ctx.offlineAfterMs);
+    if (!view) throw notFound(req.params.device_id);
+    return view;
+  });
+
+  app.delete<{ Params: DeviceParams }>('/v1/devices/:device_id', { schema: { params: DeviceParams }, preHandler: admin }, async (req) => {
+    const { tenantId } = authOf(req);
+    const id = req.params.device_id;
+    const device = await ctx.store.getDevice(tenantId, id);
+    if (!device) throw notFound(id);
+    const now = ctx.clock.now();
+    const revoked = await ctx.store.revokeDevice(tenantId, id, now);
+    ctx.keysChanged(id);
+    req.log.info({ device_id: id, revoked }, 'device revoked');
+    return { device_id: id, revoked_at: new Date(device.revokedAt ?? now).toISOString() };
+  });
+
+  app.post<{ Params: DeviceParams }>('/v1/devices/:device_id/keys', { schema: { params: DeviceParams }, preHandler: admin }, async (req, reply) => {
+    const { tenantId } = authOf(req);
+    const id = req.params.device_id;
+    const issued = await rotateDeviceKey(ctx.store, ctx.secrets, tenantId, id, ctx.clock.now());
+    if (!issued) throw notFound(id);
+    ctx.keysChanged(id);
+    req.log.info({ device_id: id, key_id: issued.keyId }, 'device key issued');
+    const view = await getDeviceView(ctx.store, tenantId, id, ctx.clock.now(), ctx.offlineAfterMs);
+    return reply.status(201).send({ device_id: id, key_id: issued.keyId, secret_b64: issued.secretB64, keys: view?.keys ?? [] });
+  });
+
+  app.delete<{ Params: DeviceKeyParams }>('/v1/devices/:device_id/keys/:key_id', { schema: { params: DeviceKeyParams }, preHandler: admin }, async (req) => {
+    const { tenantId } = authOf(req);
+    const { device_id: id, key_id: keyId } = req.params;
+    if (!(await ctx.store.getDevice(tenantId, id))) throw notFound(id);
+    const retired = await ctx.store.retireDeviceKey(tenantId, id, keyId, ctx.clock.now());
+    if (!retired) throw new VigilError('not_found', `device ${id} has no active key ${keyId}`, { status: 404 });
+    ctx.keysChanged(id);
+    return { device_id: id, key_id: keyId, status: 'retired' };
+  });
+}

@@ -1,0 +1,49 @@
+import type { EventRecord } from '../store/store.js';
+
+/** An event as the app API returns it. */
+export interface EventJson {
+  id: string;
+  device_id: string;
+  camera: string;
+  label: string;
+  score: number;
+  top_score: number | null;
+  box: unknown;
+  status: 'active' | 'ended';
+  rev: number;
+  started_at: string;
+  ended_at: string | null;
+  duration_s: number | null;
+  zones: unknown[];
+  attributes: Record<string, unknown>;
+  stationary: boolean;
+  thumbnail: { url: string; sha256: string; size: number; content_type: string } | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function eventJson(e: EventRecord): EventJson {
+  const m = (e.message ?? {}) as { top_score?: unknown; zones?: unknown; attributes?: unknown; stationary?: unknown };
+  return {
+    id: e.id,
+    device_id: e.deviceId,
+    camera: e.camera,
+    label: e.label,
+    score: e.score,
+    top_score: typeof m.top_score === 'number' ? Math.max(m.top_score, e.score) : null,
+    box: e.box,
+    status: e.status,
+    rev: e.lastRev,
+    started_at: new Date(e.startedAt).toISOString(),
+    ended_at: e.endedAt === null ? null : new Date(e.endedAt).toISOString(),
+    duration_s: e.durationMs === null ? null : e.durationMs / 1000,
+    zones: Array.isArray(m.zones) ? m.zones : [],
+    attributes: typeof m.attributes === 'object' && m.attributes !== null ? (m.attributes as Record<string, unknown>) : {},
+    stationary: m.stationary === true,
+    thumbnail: e.thumbnail
+      ? { url: `/v1/events/${encodeURIComponent(e.id)}/thumbnail`, sha256: e.thumbnail.sha256, size: e.thumbnail.size, content_type: e.thumbnail.contentType }
+      : null,
+    created_at: new Date(e.createdAt).toISOString(),
+    updated_at: new Date(e.updatedAt).toISOString(),
+  };
+}

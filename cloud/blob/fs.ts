@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, constants, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { VigilError } from '../../shared/errors/index.js';
+import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
+
+/**
+ * Blobs as files under one directory. A put writes `<name>.tmp-<random>`, fsyncs it, renames it over the final
+ * name and fsyncs the directory: a reader sees the old file or the complete new one, and after a crash the blob is
+ * either fully there or absent (a stray temp file at worst).
+ */
+export class FsBlobStore implements BlobStore {
+  readonly kind = 'fs' as const;
+
+  constructor(readonly dir: string) {}
+
+  private path(key: string): string {
+    return join(this.dir, ...checkBlobKey(key).split('/'));
+  }
+
+  async put(key: string, body: Readable | Buffer, options: BlobPutOptions = {}): Promise<BlobInfo> {
+    const final = this.path(key);
+    await mkdir(dirname(final), { recursive: true });
+    const temp = `${final}.tmp-${randomBytes(6).toString('hex')}`;
+    const handle = await open(temp, 'wx', 0o640);
+    const hash = createHash('sha256');
+    let size = 0;
+    let ok = false;
+    try {
+      const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
+      for await (const chunk of source) {
+        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        size += buf.length;
+        if (options.size !== undefined && size > options.size) throw sizeMismatch(key, options.size, size);
+        hash.update(buf);
+        await handle.write(buf);
+      }
+      if (options.size !== undefined && size !== options.size) throw sizeMismatch(key, options.size, size);
+      const sha256 = hash.digest('hex');
+      if (options.sha256 !== undefined && sha256 !== options.sha256) throw hashMismatch(key);
+      await handle.sync();
+      await handle.close();
+      await rename(temp, final);
+      await syncDir(dirname(final));
+      ok = true;
+      return { key, size, sha256 };
+    } finally {
+      if (!ok) {
+        await handle.close().catch(() => undefined);
+        await unlink(temp).catch(() => undefined);
+        if (!Buffer.isBuffer(body) && !body.destroyed) body.destroy();
+      }
+    }
+  }
+
+  async get(key: string): Promise<BlobObject | undefined> {
+    const path = this.path(key);
+    try {
+      const s = await stat(path);
+      return { stream: createReadStream(path), size: s.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async head(key: string): Promise<{ size: number } | undefined> {
+    try {
+      return { size: (await stat(this.path(key))).size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.path(key)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+      await access(this.dir, constants.W_OK | constants.R_OK);
+    } catch (err) {
+      throw new VigilError('service_unavailable', `blob directory ${this.dir} is not writable: ${(err as Error).message}`, { status: 503, cause: err });
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}

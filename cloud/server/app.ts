@@ -1,0 +1,189 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
+import { createLogger, componentLogger, type Logger, type LogLevel } from '../../shared/log/index.js';
+import { registerDeviceRoutes } from '../api/devices.js';
+import { LocalEventBus, PostgresEventBus, type EventBus } from '../api/event-bus.js';
+import { registerEventRoutes } from '../api/events.js';
+import { registerPairingCodeRoutes } from '../api/pairing-codes.js';
+import { registerStreamRoutes } from '../api/stream.js';
+import type { ApiContext } from '../api/context.js';
+import { openBlobStore } from '../blob/index.js';
+import type { BlobStore } from '../blob/blob-store.js';
+import type { CloudConfig } from '../config.js';
+import { registerIngestRoutes, resolveIngestDeps, startMqttIngest, type MqttIngest } from '../ingest/index.js';
+import { registerPairingRoutes } from '../pairing/routes.js';
+import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
+import { isPostgresUrl, openStore } from '../store/index.js';
+import { StoreIngestSink } from '../store/ingest-sink.js';
+import type { Store } from '../store/store.js';
+import { installErrorHandling } from './errors.js';
+import { registerHealthRoutes } from './health.js';
+import { MetricsRegistry } from './metrics.js';
+import { requestIdFor } from './request-id.js';
+
+/**
+ * Assembles the collector: storage (SQLite or PostgreSQL), blob store, secrets box, live feed, the fastify app
+ * (request ids, error shape, health/ready/metrics), signed ingest (HTTP + MQTT when configured), pairing and the app
+ * API; then listens. `close()` stops in reverse order: no new requests, ingest drained, stores closed.
+ */
+export interface CloudOptions {
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface Cloud {
+  app: FastifyInstance;
+  /** `http://host:port` actually bound (0.0.0.0 shown as 127.0.0.1). */
+  url: string;
+  config: CloudConfig;
+  store: Store;
+  blobs: BlobStore;
+  bus: EventBus;
+  sink: StoreIngestSink;
+  metrics: MetricsRegistry;
+  mqtt: MqttIngest | undefined;
+  close(): Promise<void>;
+}
+
+function displayUrl(address: AddressInfo): string {
+  const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
+
+export async function createCloud(config: CloudConfig, options: CloudOptions = {}): Promise<Cloud> {
+  const log = options.logger ?? createLogger({ component: 'cloud', level: config.log.level as LogLevel });
+  const clock = options.clock ?? systemClock;
+  const dataDir = resolve(config.data_dir);
+  mkdirSync(dataDir, { recursive: true });
+
+  const cleanups: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    const store = await openStore({ url: config.database.url, dataDir, schema: config.database.schema, poolMax: config.database.pool_max });
+    cleanups.push(() => store.close());
+    const blobs = openBlobStore(
+      {
+        kind: config.blob.kind,
+        dir: config.blob.dir === undefined ? undefined : resolve(config.blob.dir),
+        s3: {
+          bucket: config.blob.s3.bucket,
+          endpoint: config.blob.s3.endpoint,
+          region: config.blob.s3.region,
+          forcePathStyle: config.blob.s3.force_path_style,
+          accessKeyId: config.blob.s3.access_key_id,
+          secretAccessKey: config.blob.s3.secret_access_key,
+          prefix: config.blob.s3.prefix,
+        },
+      },
+      dataDir,
+    );
+    cleanups.push(() => blobs.close());
+    const secrets = new SecretBox(loadSecretsKey(config.secrets.key, dataDir));
+    const bus: EventBus = isPostgresUrl(config.database.url)
+      ? await PostgresEventBus.open({ url: config.database.url!, schema: config.database.schema, log: componentLogger(log, 'live') })
+      : new LocalEventBus(componentLogger(log, 'live'));
+    cleanups.push(() => bus.close());
+    const sink = new StoreIngestSink({ store, blobs, secrets, bus, clock, log: componentLogger(log, 'sink') });
+
+    const app: FastifyInstance = Fastify({
+      loggerInstance: componentLogger(log, 'http') as FastifyBaseLogger,
+      genReqId: requestIdFor,
+      logController: new LogController({ requestIdLogLabel: 'request_id' }),
+      trustProxy: config.server.trust_proxy,
+      // Idle keep-alive sockets must not hold shutdown up.
+      forceCloseConnections: 'idle',
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    });
+    cleanups.push(() => app.close());
+    installErrorHandling(app);
+    app.addHook('onRequest', async (req, reply) => {
+      reply.header('x-request-id', String(req.id));
+    });
+
+    const metrics = new MetricsRegistry();
+    const httpRequests = metrics.counter('vigil_http_requests_total', 'HTTP requests answered, by method, route and status.');
+    const httpDuration = metrics.histogram('vigil_http_request_duration_seconds', 'Time to answer HTTP requests, by route.');
+    app.addHook('onResponse', async (req, reply) => {
+      const route = req.routeOptions.url ?? 'unmatched';
+      httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+      httpDuration.observe(reply.elapsedTime / 1000, { route });
+    });
+
+    let url = '';
+    const ctx: ApiContext = {
+      store,
+      blobs,
+      secrets,
+      bus,
+      clock,
+      log,
+      offlineAfterMs: parseDuration(config.status.offline_after),
+      codeTtlMs: parseDuration(config.pairing.code_ttl),
+      endpoints: () => ({ https: config.server.public_url ?? url, mqtt: config.pairing.mqtt_url }),
+      keysChanged: (deviceId) => sink.forgetKeys(deviceId),
+    };
+
+    registerHealthRoutes(app, { store, blobs, metrics });
+    registerPairingRoutes(app, ctx);
+    registerPairingCodeRoutes(app, ctx);
+    registerDeviceRoutes(app, ctx);
+    registerEventRoutes(app, ctx);
+    const stream = registerStreamRoutes(app, ctx);
+    metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
+
+    const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest') });
+    await registerIngestRoutes(app, ingestDeps);
+    metrics.gauge(
+      'vigil_ingest_total',
+      'What ingest did since start, by kind (requests, messages, events stored/duplicate/rejected, thumbnails, heartbeats, acks).',
+      () => Object.entries(ingestDeps.metrics.counts).map(([kind, value]) => ({ labels: { kind }, value })),
+      'counter',
+    );
+    metrics.gauge(
+      'vigil_ingest_rejections_total',
+      'Rejected ingest items by wire error code.',
+      () => [...ingestDeps.metrics.rejections].map(([code, value]) => ({ labels: { code }, value })),
+      'counter',
+    );
+
+    await app.listen({ host: config.server.host, port: config.server.port });
+    url = displayUrl(app.server.address() as AddressInfo);
+    log.info({ url, address: app.server.address(), database: store.kind, blobs: blobs.kind, data_dir: dataDir }, 'vigil-cloud listening');
+
+    let mqtt: MqttIngest | undefined;
+    if (config.mqtt.url) {
+      mqtt = startMqttIngest({ ...ingestDeps, mqtt: config.mqtt });
+      // Stop consuming before the app and the store go away.
+      cleanups.push(() => mqtt!.close());
+    }
+
+    const purge = setInterval(() => {
+      store.purgeNonces(clock.now()).catch((err: unknown) => log.warn({ err }, 'nonce purge failed'));
+    }, 60_000);
+    purge.unref();
+    cleanups.push(async () => clearInterval(purge));
+
+    let closing: Promise<void> | undefined;
+    return {
+      app,
+      url,
+      config,
+      store,
+      blobs,
+      bus,
+      sink,
+      metrics,
+      mqtt,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,29 @@
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { VigilError } from '../../shared/errors/index.js';
+import { authenticate, type AuthContext } from '../auth/tokens.js';
+import type { Role, Store } from '../store/store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by requireToken(): who is calling, for which tenant. */
+    auth?: AuthContext;
+  }
+}
+
+/**
+ * preHandler for app-facing routes: a valid `Authorization: Bearer <api token>` (401 `unauthorized` otherwise), and
+ * for admin routes the admin role (403 `forbidden`).
+ */
+export function requireToken(store: Store, role: Role = 'reader'): preHandlerAsyncHookHandler {
+  return async (req: FastifyRequest, _reply: FastifyReply) => {
+    const auth = await authenticate(store, req.headers.authorization);
+    if (role === 'admin' && auth.role !== 'admin') throw new VigilError('forbidden', 'this needs an admin token', { status: 403 });
+    req.auth = auth;
+  };
+}
+
+/** The caller's auth context; only valid in routes behind requireToken(). */
+export function authOf(req: FastifyRequest): AuthContext {
+  if (!req.auth) throw new VigilError('unauthorized', 'missing credentials', { status: 401 });
+  return req.auth;
+}

@@ -1,0 +1,69 @@
+import type { DeviceKeyRecord, DeviceRecord, DeviceStatusRecord, Store } from '../store/store.js';
+
+/**
+ * Device status as apps see it: online while verified messages (heartbeats every 30 s by default, or any upload)
+ * keep arriving; offline once none came for `offline_after` (default 90 s, three missed heartbeats). Revoked
+ * devices are never online. Clock skew is the box clock minus the collector clock at the last heartbeat/contact.
+ */
+export interface DeviceView {
+  id: string;
+  name: string | null;
+  state: 'online' | 'offline' | 'never_seen' | 'revoked';
+  online: boolean;
+  created_at: string;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+  last_heartbeat_at: string | null;
+  clock_skew_ms: number | null;
+  version: string | null;
+  outbox_depth: number | null;
+  dropped: number | null;
+  cameras: unknown[];
+  keys?: Array<{ key_id: string; status: string; created_at: string; retired_at: string | null }>;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function deviceState(device: DeviceRecord, status: DeviceStatusRecord | undefined, now: number, offlineAfterMs: number): DeviceView['state'] {
+  if (device.revokedAt !== null) return 'revoked';
+  const seen = status?.lastSeenAt ?? null;
+  if (seen === null) return 'never_seen';
+  return now - seen <= offlineAfterMs ? 'online' : 'offline';
+}
+
+export function deviceView(device: DeviceRecord, status: DeviceStatusRecord | undefined, now: number, offlineAfterMs: number, keys?: DeviceKeyRecord[]): DeviceView {
+  const state = deviceState(device, status, now, offlineAfterMs);
+  return {
+    id: device.id,
+    name: device.name,
+    state,
+    online: state === 'online',
+    created_at: new Date(device.createdAt).toISOString(),
+    revoked_at: iso(device.revokedAt),
+    last_seen_at: iso(status?.lastSeenAt ?? null),
+    last_heartbeat_at: iso(status?.lastHeartbeatAt ?? null),
+    clock_skew_ms: status?.clockSkewMs ?? null,
+    version: status?.version ?? null,
+    outbox_depth: status?.outboxDepth ?? null,
+    dropped: status?.dropped ?? null,
+    cameras: Array.isArray(status?.cameras) ? (status.cameras as unknown[]) : [],
+    ...(keys
+      ? { keys: keys.map((k) => ({ key_id: k.keyId, status: k.status, created_at: new Date(k.createdAt).toISOString(), retired_at: iso(k.retiredAt) })) }
+      : {}),
+  };
+}
+
+/** Every device of a tenant with its status. */
+export async function listDeviceViews(store: Store, tenantId: string, now: number, offlineAfterMs: number): Promise<DeviceView[]> {
+  const [devices, statuses] = await Promise.all([store.listDevices(tenantId), store.listDeviceStatus(tenantId)]);
+  const byId = new Map(statuses.map((s) => [s.deviceId, s]));
+  return devices.map((d) => deviceView(d, byId.get(d.id), now, offlineAfterMs));
+}
+
+/** One device with its status and keys; undefined when not in this tenant. */
+export async function getDeviceView(store: Store, tenantId: string, deviceId: string, now: number, offlineAfterMs: number): Promise<DeviceView | undefined> {
+  const device = await store.getDevice(tenantId, deviceId);
+  if (!device) return undefined;
+  const [status, keys] = await Promise.all([store.getDeviceStatus(deviceId), store.listDeviceKeys(tenantId, deviceId)]);
+  return deviceView(device, status, now, offlineAfterMs, keys);
+}
