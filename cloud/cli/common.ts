@@ -1,0 +1,35 @@
+import { VigilError } from '../../shared/errors/index.js';
+import { loadCloudConfig, type CloudConfig } from '../config.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/store.js';
+import { resolve } from 'node:path';
+
+/** Options every collector command takes: where its config and data are. */
+export interface ConfigOpts {
+  config?: string;
+  dataDir?: string;
+}
+
+export function cliConfig(o: ConfigOpts, overrides: Record<string, unknown> = {}): CloudConfig {
+  return loadCloudConfig({ file: o.config, overrides: { ...(o.dataDir ? { data_dir: o.dataDir } : {}), ...overrides } }).config;
+}
+
+/** Opens the configured database (migrating it if needed), runs `fn`, closes it. */
+export async function withStore<T>(o: ConfigOpts, fn: (store: Store, config: CloudConfig) => Promise<T>): Promise<T> {
+  const config = cliConfig(o);
+  const store = await openStore({ url: config.database.url, dataDir: resolve(config.data_dir), schema: config.database.schema, poolMax: 2 });
+  try {
+    return await fn(store, config);
+  } finally {
+    await store.close();
+  }
+}
+
+export function parseChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {
+  if (!(choices as readonly string[]).includes(value)) throw new VigilError('invalid_argument', `${flag} must be one of ${choices.join(', ')}, got "${value}"`, { details: { exitCode: 2 } });
+  return value as T;
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}

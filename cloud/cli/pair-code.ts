@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { VigilError } from '../../shared/errors/index.js';
+import { createPairingCode, pairingCodeJson, parseTtl, revokePairingCode } from '../pairing/codes.js';
+import { printJson, withStore, type ConfigOpts } from './common.js';
+
+/**
+ * `vigil-cloud pair-code create|list|revoke`: one-time codes a box exchanges for its credentials (POST /v1/pair).
+ * Works on the database directly, beside a running `serve`.
+ */
+interface CodeOpts extends ConfigOpts {
+  tenant: string;
+  json?: boolean;
+}
+
+const withCommon = (c: Command): Command =>
+  c
+    .option('-c, --config <file>', 'YAML config file')
+    .option('-d, --data-dir <dir>', 'data directory')
+    .option('--tenant <id>', 'tenant', 'default')
+    .option('--json', 'machine-readable output');
+
+export function registerPairCode(program: Command): void {
+  const cmd = program.command('pair-code').description('create, list and revoke pairing codes');
+
+  withCommon(cmd.command('create').description('create a single-use pairing code'))
+    .option('-n, --name <name>', 'name the paired box will get')
+    .option('--ttl <duration>', 'validity, e.g. 15m, 1h (default pairing.code_ttl)')
+    .action(async (o: CodeOpts & { name?: string; ttl?: string }) => {
+      await withStore(o, async (store, config) => {
+        const ttlMs = parseTtl(o.ttl ?? config.pairing.code_ttl);
+        const now = Date.now();
+        const { code, record } = await createPairingCode(store, { tenantId: o.tenant, name: o.name ?? null, ttlMs, now });
+        if (o.json) return printJson(pairingCodeJson(record, now, code));
+        process.stdout.write(`${code}\n`);
+        process.stderr.write(`pairing code for tenant ${record.tenantId}${record.name ? `, box "${record.name}"` : ''}: single use, expires ${new Date(record.expiresAt).toISOString()} (in ${Math.round(ttlMs / 60_000)} min)\n`);
+      });
+    });
+
+  withCommon(cmd.command('list').description('list pairing codes and their state (codes themselves are not stored)')).action(async (o: CodeOpts) => {
+    await withStore(o, async (store) => {
+      const now = Date.now();
+      const rows = (await store.listPairingCodes(o.tenant)).map((r) => pairingCodeJson(r, now));
+      if (o.json) return printJson({ pairing_codes: rows });
+      if (rows.length === 0) return void process.stdout.write('no pairing codes\n');
+      for (const r of rows) process.stdout.write(`${r.id}  ${String(r.hint).padEnd(6)}  ${String(r.state).padEnd(8)}  expires ${r.expires_at}  ${r.name ?? ''}${r.device_id ? `  → ${r.device_id}` : ''}\n`);
+    });
+  });
+
+  withCommon(cmd.command('revoke').description('revoke a pending code').argument('<code>', 'the code, or its id (pc_…)')).action(async (code: string, o: CodeOpts) => {
+    await withStore(o, async (store) => {
+      const ok = await revokePairingCode(store, o.tenant, code);
+      if (!ok) throw new VigilError('not_found', `no pending pairing code "${code}" in tenant ${o.tenant}`, { status: 404 });
+      if (o.json) return printJson({ revoked: true });
+      process.stdout.write('revoked\n');
+    });
+  });
+}
+
