@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Pool } from 'undici';
+import { POSTGRES_URL, tcpReachable } from '../../shared/testing/index.js';
+import { projectRoot } from '../../shared/paths/index.js';
+import type { DeviceCredentials } from '../../shared/signing/index.js';
+import { openStore } from '../store/index.js';
+import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
+import { pairDevice } from '../pairing/devices.js';
+import { codeSha256 } from '../pairing/codes.js';
+import { testBackends, dropSchema } from './support/backends.js';
+import { freePort } from './support-ingest/broker.js';
+import { signed, wireEvent } from './support-ingest/wire.js';
+
+/**
+ * Real processes: a collector is SIGKILLed at a random moment while a box streams signed events at it, then
+ * restarted on the same data dir (and database). Every event that was acked before the kill is in the database,
+ * and resending the unacked ones afterwards yields accepted or duplicate — never a conflict, never a loss.
+ *
+ * Runs `node bin/vigil-cloud.js serve` when the build has that command, else a small entry around createCloud.
+ */
+const root = projectRoot();
+const builtServe = existsSync(join(root, 'dist', 'cloud', 'cli', 'serve.js'));
+const backends = await testBackends();
+
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+const schemas: string[] = [];
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const s of schemas.splice(0)) await dropSchema(s).catch(() => undefined);
+});
+
+function startCollector(dataDir: string, port: number, configFile: string | undefined): ChildProcess {
+  const extra = configFile ? ['--config', configFile] : [];
+  const args = builtServe
+    ? [join(root, 'bin', 'vigil-cloud.js'), 'serve', '--data-dir', dataDir, '--port', String(port), ...extra]
+    : ['--import', 'tsx', join(root, 'cloud', 'test', 'support-ingest', 'collector-entry.ts'), '--data-dir', dataDir, '--port', String(port), ...extra];
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, VIGIL_CLOUD__SERVER__HOST: '127.0.0.1', VIGIL_LOG_LEVEL: 'warn' } });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  child.once('exit', (code, signal) => {
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitListening(port: number, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`collector exited with ${child.exitCode} before listening`);
+    if (await tcpReachable('127.0.0.1', port, 200)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('collector did not listen within 30 s');
+}
+
+describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (backend) => {
+  it('keeps every acked event across the restart', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
+    dirs.push(dataDir);
+    let configFile: string | undefined;
+    let dbUrl: string | undefined;
+    let schema: string | undefined;
+    if (backend.name === 'postgres') {
+      schema = `vigil_restart_${randomBytes(5).toString('hex')}`;
+      schemas.push(schema);
+      dbUrl = POSTGRES_URL;
+      configFile = join(dataDir, 'cloud.yaml');
+      writeFileSync(configFile, `database:\n  url: ${dbUrl}\n  schema: ${schema}\n`);
+    }
+
+    // Pair a box straight through the store, with the secrets key the collector will load from the data dir.
+    const store = await openStore({ dataDir, url: dbUrl, schema });
+    const secrets = new SecretBox(loadSecretsKey(undefined, dataDir));
+    const code = randomBytes(4).toString('hex').toUpperCase();
+    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeSha256(code), hint: 'RS', now: Date.now(), expiresAt: Date.now() + 60_000 });
+    const paired = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' });
+    await store.close();
+    const dev: DeviceCredentials = { deviceId: paired.device_id, keyId: paired.key_id, secret: Buffer.from(paired.secret_b64, 'base64') };
+
+    const port = await freePort();
+    const url = `/v1/devices/${dev.deviceId}/events`;
+    const events = new Map<string, Record<string, unknown>>();
+    const acked = new Set<string>();
+
+    for (let round = 0; round < 2; round++) {
+      const child = startCollector(dataDir, port, configFile);
+      await waitListening(port, child);
+      const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 4 });
+      // Kill after a random number of acks in this round (5..40): somewhere inside the stream.
+      const killAfter = 5 + Math.floor(Math.random() * 36);
+      let ackedThisRound = 0;
+      let killed = false;
+      const worker = async (): Promise<void> => {
+        while (!killed) {
+          const e = wireEvent(dev.deviceId);
+          events.set(e.id as string, e);
+          const r = signed(dev, 'POST', url, e);
+          try {
+            const res = await pool.request({ method: 'POST', path: url, headers: r.headers, body: r.payload });
+            const body = (await res.body.json()) as { acks?: { id: string; status: string }[] };
+            if (res.statusCode === 200) {
+              for (const a of body.acks ?? []) if (a.status === 'accepted' || a.status === 'duplicate') acked.add(a.id);
+              if (++ackedThisRound >= killAfter && !killed) {
+                killed = true;
+                child.kill('SIGKILL');
+              }
+            }
+          } catch {
+            // connection reset by the kill: this event is unacked
+          }
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      await new Promise((r) => child.once('exit', r));
+      await pool.destroy();
+    }
+
+    // Restart once more; resend everything that was never acked; then check the database.
+    const child = startCollector(dataDir, port, configFile);
+    await waitListening(port, child);
+    const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 2 });
+    const resent: Record<string, number> = {};
+    for (const [id, e] of events) {
+      if (acked.has(id)) continue;
+      const r = signed(dev, 'POST', url, e);
+      const res = await pool.request({ method: 'POST', path: url, headers: r.headers, body: r.payload });
+      const body = (await res.body.json()) as { acks: { status: string }[] };
+      expect(res.statusCode).toBe(200);
+      const status = body.acks[0]!.status;
+      resent[status] = (resent[status] ?? 0) + 1;
+    }
+    await pool.close();
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+
+    const check = await openStore({ dataDir, url: dbUrl, schema });
+    try {
+      const missing: string[] = [];
+      for (const id of acked) if (!(await check.findDeviceEvent(dev.deviceId, id))) missing.push(id);
+      expect(acked.size).toBeGreaterThanOrEqual(10);
+      expect(missing).toEqual([]);
+      // Everything ever sent is now stored exactly once.
+      const stored = (await check.listEvents('default', { deviceId: dev.deviceId }, 1000)).events.length;
+      expect(stored).toBe(events.size);
+      expect(Object.keys(resent).every((s) => s === 'accepted' || s === 'duplicate')).toBe(true);
+    } finally {
+      await check.close();
+    }
+  });
+});

@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { DeviceCredentials } from '../../../shared/signing/index.js';
+import { LocalEventBus } from '../../api/event-bus.js';
+import { FsBlobStore } from '../../blob/fs.js';
+import { codeSha256 } from '../../pairing/codes.js';
+import { pairDevice } from '../../pairing/devices.js';
+import { SecretBox } from '../../pairing/secret-box.js';
+import { StoreIngestSink } from '../../store/ingest-sink.js';
+import type { Store } from '../../store/store.js';
+
+/**
+ * The collector's real IngestSink (store + fs blobs + sealed secrets + live bus) over a test database, with a
+ * pairing helper that goes through the real pairing path. Key caching is off so a revocation shows at once.
+ */
+export interface StoreSinkHarness {
+  sink: StoreIngestSink;
+  store: Store;
+  /** The server key sealing device secrets; another collector on the same database needs the same one. */
+  secretsKey: Buffer;
+  pair(): Promise<DeviceCredentials>;
+  revoke(deviceId: string): Promise<void>;
+}
+
+export function storeSink(store: Store, dataDir: string, secretsKey: Buffer = randomBytes(32)): StoreSinkHarness {
+  const secrets = new SecretBox(secretsKey);
+  const sink = new StoreIngestSink({ store, blobs: new FsBlobStore(join(dataDir, 'blobs')), secrets, bus: new LocalEventBus(), keyCacheMs: 0 });
+  return {
+    sink,
+    store,
+    secretsKey,
+    async pair() {
+      const code = `${randomBytes(4).toString('hex').toUpperCase()}`;
+      const now = Date.now();
+      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeSha256(code), hint: code.slice(-2), now, expiresAt: now + 60_000 });
+      const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
+      return { deviceId: r.device_id, keyId: r.key_id, secret: Buffer.from(r.secret_b64, 'base64') };
+    },
+    async revoke(deviceId: string) {
+      await store.revokeDevice('default', deviceId, Date.now());
+    },
+  };
+}
