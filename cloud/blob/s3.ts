@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { VigilError } from '../../shared/errors/index.js';
 import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
 
@@ -18,9 +18,10 @@ export interface S3BlobOptions {
 }
 
 /**
- * Blobs in an S3-compatible bucket. A PUT with a known Content-Length is atomic on S3: the object appears only
- * when every byte arrived, so a stream that errors half-way leaves nothing. The bytes are hashed on the way; when
- * they turn out not to match (a caller that gave no size/hash checker) the object is deleted again.
+ * Blobs in an S3-compatible bucket. A put streams to a temporary key (`_tmp/…`, a name no real key can have),
+ * hashing on the way; only when size and hash check out is it copied (server-side) to its key and the temporary
+ * object deleted. Not every S3-compatible server is as atomic as S3 about aborted PUTs (some keep the partial
+ * object), so the final key never holds anything unchecked.
  */
 export class S3BlobStore implements BlobStore {
   readonly kind = 's3' as const;
@@ -44,6 +45,7 @@ export class S3BlobStore implements BlobStore {
 
   async put(key: string, body: Readable | Buffer, options: BlobPutOptions = {}): Promise<BlobInfo> {
     const objectKey = this.key(key);
+    const tempKey = `${this.options.prefix ?? ''}_tmp/${randomBytes(12).toString('hex')}`;
     let data: Buffer | Readable;
     let length: number;
     if (Buffer.isBuffer(body)) {
@@ -71,25 +73,58 @@ export class S3BlobStore implements BlobStore {
       },
     });
     const source = Buffer.isBuffer(data) ? Readable.from([data]) : data;
-    source.on('error', (err) => counter.destroy(err));
-    const piped = source.pipe(counter).pipe(new PassThrough());
-    counter.on('error', (err) => piped.destroy(err));
+    const piped = new PassThrough();
+    // The SDK does not notice a body stream that fails: abort the request instead, so nothing is committed.
+    const abort = new AbortController();
+    let failure: unknown;
+    const fail = (err: unknown): void => {
+      failure ??= err;
+      abort.abort();
+      piped.destroy();
+    };
+    piped.on('error', () => undefined);
+    source.on('error', fail);
+    counter.on('error', fail);
+    source.pipe(counter).pipe(piped);
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.options.bucket, Key: objectKey, Body: piped, ContentLength: length, ContentType: options.contentType ?? 'application/octet-stream' }),
+        new PutObjectCommand({ Bucket: this.options.bucket, Key: tempKey, Body: piped, ContentLength: length, ContentType: options.contentType ?? 'application/octet-stream' }),
+        { abortSignal: abort.signal },
       );
     } catch (err) {
       if (!Buffer.isBuffer(body) && !body.destroyed) body.destroy();
+      await this.deleteObject(tempKey);
       // The stream's own error (e.g. a size or hash checker) says more than the SDK's wrapper.
-      const cause = (counter as { errored?: Error | null }).errored ?? (source as { errored?: Error | null }).errored ?? err;
+      const cause = failure ?? err;
       throw cause instanceof VigilError ? cause : new VigilError('service_unavailable', `S3 put ${objectKey} failed: ${(cause as Error).message}`, { status: 503, cause });
     }
     const sha256 = hash.digest('hex');
-    if (seen !== length || (options.sha256 !== undefined && sha256 !== options.sha256)) {
-      await this.delete(key).catch(() => undefined);
-      throw seen !== length ? sizeMismatch(key, length, seen) : hashMismatch(key);
+    const problem =
+      failure !== undefined
+        ? failure instanceof VigilError
+          ? failure
+          : new VigilError('service_unavailable', `S3 put ${objectKey}: the source failed: ${(failure as Error).message}`, { status: 503, cause: failure })
+        : seen !== length
+          ? sizeMismatch(key, length, seen)
+          : options.sha256 !== undefined && sha256 !== options.sha256
+            ? hashMismatch(key)
+            : undefined;
+    if (problem) {
+      await this.deleteObject(tempKey);
+      throw problem;
+    }
+    try {
+      await this.client.send(new CopyObjectCommand({ Bucket: this.options.bucket, Key: objectKey, CopySource: `${this.options.bucket}/${tempKey}`, ContentType: options.contentType ?? 'application/octet-stream', MetadataDirective: 'REPLACE' }));
+    } catch (err) {
+      throw unavailable('copy', key, err);
+    } finally {
+      await this.deleteObject(tempKey);
     }
     return { key, size: length, sha256 };
+  }
+
+  private async deleteObject(objectKey: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: objectKey })).catch(() => undefined);
   }
 
   async get(key: string): Promise<BlobObject | undefined> {
