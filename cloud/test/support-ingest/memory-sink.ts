@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { systemClock, type Clock } from '../../../shared/clock/index.js';
 import { newDeviceId } from '../../../shared/ids/index.js';
 import type { DeviceCredentials, DeviceKey } from '../../../shared/signing/index.js';
 import type {
@@ -34,6 +35,9 @@ export class MemorySink implements IngestSink {
   failStores = 0;
   storeCalls = 0;
 
+  /** `clock` decides nonce expiry (a test moving time passes its ManualClock). */
+  constructor(private readonly clock: Clock = systemClock) {}
+
   addDevice(deviceId: string = newDeviceId()): DeviceCredentials {
     const key = { keyId: 'k1', secret: randomBytes(32) };
     this.devices.set(deviceId, { keys: [key], revoked: false });
@@ -63,7 +67,7 @@ export class MemorySink implements IngestSink {
   async rememberNonce(deviceId: string, nonce: string, expiresAtMs: number): Promise<boolean> {
     const k = `${deviceId}|${nonce}`;
     const exp = this.nonces.get(k);
-    if (exp !== undefined && exp > Date.now()) return false;
+    if (exp !== undefined && exp > this.clock.now()) return false;
     this.nonces.set(k, expiresAtMs);
     return true;
   }
