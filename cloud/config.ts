@@ -69,6 +69,8 @@ export const CloudConfigSchema = Type.Object(
       {
         code_ttl: Duration('15m', 'How long a pairing code stays valid.'),
         mqtt_url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://', description: 'Broker URL handed to boxes at pairing; omit for HTTPS-only deployments.' })),
+        attempts_per_minute: Type.Number({ minimum: 0.1, default: 30, description: 'Sustained POST /v1/pair attempts per client address per minute (against code guessing).' }),
+        attempts_burst: Type.Integer({ minimum: 1, default: 10, description: 'POST /v1/pair attempts a client address may make at once.' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -12,7 +12,7 @@ import { pairDevice } from './devices.js';
  *   409 pairing_code_used · 410 pairing_code_expired · 429 rate_limited (per client address, against guessing).
  */
 export function registerPairingRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const limiter = new DeviceRateLimiter({ perSecond: 0.5, burst: 10, maxTracked: 10_000, clock: ctx.clock });
+  const limiter = new DeviceRateLimiter({ perSecond: ctx.pairingAttempts.perMinute / 60, burst: ctx.pairingAttempts.burst, maxTracked: 10_000, clock: ctx.clock });
 
   app.post(HTTP_PATHS.pair, { bodyLimit: 16 * 1024 }, async (req, reply): Promise<PairingResponse> => {
     const wait = limiter.take(`ip:${req.ip}`);

@@ -125,6 +125,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       log,
       offlineAfterMs: parseDuration(config.status.offline_after),
       codeTtlMs: parseDuration(config.pairing.code_ttl),
+      pairingAttempts: { perMinute: config.pairing.attempts_per_minute, burst: config.pairing.attempts_burst },
       endpoints: () => ({ https: config.server.public_url ?? url, mqtt: config.pairing.mqtt_url }),
       keysChanged: (deviceId) => sink.forgetKeys(deviceId),
     };

@@ -1,3 +1,4 @@
+import type { Clock } from '../../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../../shared/signing/index.js';
 import { createApiToken } from '../../auth/tokens.js';
@@ -26,17 +27,36 @@ export interface TestCloud {
   close(): Promise<void>;
 }
 
-export async function startTestCloud(backend: TestBackend, overrides: Record<string, unknown> = {}, logger: Logger = silentLogger()): Promise<TestCloud> {
-  const db = await backend.open();
-  const config = cloudConfig({ ...db.config, server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, ...overrides });
+export interface TestCloudOptions {
+  /** Config keys on top of the test defaults. */
+  overrides?: Record<string, unknown>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Reuse this database instead of opening a fresh one (a second collector); it is not cleaned up by close(). */
+  db?: TestDatabase;
+}
+
+export async function startTestCloud(backend: TestBackend, options: TestCloudOptions = {}): Promise<TestCloud> {
+  const shared = options.db !== undefined;
+  const db = options.db ?? (await backend.open());
+  const config = cloudConfig({
+    ...db.config,
+    server: { host: '127.0.0.1', port: 0 },
+    log: { level: 'silent' },
+    pairing: { attempts_burst: 1000 },
+    // The key must be shared by collectors on one database; tests pin it.
+    secrets: { key: Buffer.alloc(32, 7).toString('base64') },
+    ...(options.overrides ?? {}),
+  });
   let cloud: Cloud;
   try {
-    cloud = await createCloud(config, { logger });
+    cloud = await createCloud(config, { logger: options.logger ?? silentLogger(), ...(options.clock ? { clock: options.clock } : {}) });
   } catch (err) {
-    await db.cleanup();
+    if (!shared) await db.cleanup();
     throw err;
   }
   const admin = (await createApiToken(cloud.store, { tenantId: 'default', name: 'admin', role: 'admin' })).token;
+  // (tokens are per collector instance; a second collector on a shared database creates its own)
   const reader = (await createApiToken(cloud.store, { tenantId: 'default', name: 'reader', role: 'reader' })).token;
   const otherTenant = (await createApiToken(cloud.store, { tenantId: 'acme', name: 'acme admin', role: 'admin' })).token;
   const api = (path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> => {
@@ -67,7 +87,7 @@ export async function startTestCloud(backend: TestBackend, overrides: Record<str
     },
     async close() {
       await cloud.close();
-      await db.cleanup();
+      if (!shared) await db.cleanup();
     },
   };
 }
