@@ -33,7 +33,9 @@ export const ProviderConfigSchema = Type.Object(
     base_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Server base URL without /v1 (required for openai and ollama).' })),
     model: Type.Optional(Type.String({ minLength: 1, description: 'Model name sent to the server (required for openai and ollama).' })),
     api_key: Type.Optional(Type.String({ minLength: 1, description: 'Sent as `Authorization: Bearer …` when set (openai kind).' })),
-    timeout: Type.Optional(Duration('8s', 'Timeout of one request to this provider; default reclassify.request_timeout.')),
+    timeout: Type.Optional(
+      Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', description: 'Timeout of one request to this provider; default reclassify.request_timeout.' }),
+    ),
     max_tokens: Type.Integer({ minimum: 16, maximum: 4096, default: 200, description: 'Upper bound on answer tokens.' }),
     temperature: Type.Number({ minimum: 0, maximum: 2, default: 0 }),
   },
