@@ -23,17 +23,17 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): voi
   const reader = requireToken(ctx.store, 'reader');
   const admin = requireToken(ctx.store, 'admin');
 
-  app.get('/v1/devices', { preHandler: reader }, async (req) => {
+  app.get('/v1/devices', { onRequest: reader }, async (req) => {
     return { devices: await listDeviceViews(ctx.store, authOf(req).tenantId, ctx.clock.now(), ctx.offlineAfterMs) };
   });
 
-  app.get<{ Params: DeviceParams }>('/v1/devices/:device_id', { schema: { params: DeviceParams }, preHandler: reader }, async (req) => {
+  app.get<{ Params: DeviceParams }>('/v1/devices/:device_id', { schema: { params: DeviceParams }, onRequest: reader }, async (req) => {
     const view = await getDeviceView(ctx.store, authOf(req).tenantId, req.params.device_id, ctx.clock.now(), ctx.offlineAfterMs);
     if (!view) throw notFound(req.params.device_id);
     return view;
   });
 
-  app.delete<{ Params: DeviceParams }>('/v1/devices/:device_id', { schema: { params: DeviceParams }, preHandler: admin }, async (req) => {
+  app.delete<{ Params: DeviceParams }>('/v1/devices/:device_id', { schema: { params: DeviceParams }, onRequest: admin }, async (req) => {
     const { tenantId } = authOf(req);
     const id = req.params.device_id;
     const device = await ctx.store.getDevice(tenantId, id);
@@ -45,7 +45,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): voi
     return { device_id: id, revoked_at: new Date(device.revokedAt ?? now).toISOString() };
   });
 
-  app.post<{ Params: DeviceParams }>('/v1/devices/:device_id/keys', { schema: { params: DeviceParams }, preHandler: admin }, async (req, reply) => {
+  app.post<{ Params: DeviceParams }>('/v1/devices/:device_id/keys', { schema: { params: DeviceParams }, onRequest: admin }, async (req, reply) => {
     const { tenantId } = authOf(req);
     const id = req.params.device_id;
     const issued = await rotateDeviceKey(ctx.store, ctx.secrets, tenantId, id, ctx.clock.now());
@@ -56,7 +56,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): voi
     return reply.status(201).send({ device_id: id, key_id: issued.keyId, secret_b64: issued.secretB64, keys: view?.keys ?? [] });
   });
 
-  app.delete<{ Params: DeviceKeyParams }>('/v1/devices/:device_id/keys/:key_id', { schema: { params: DeviceKeyParams }, preHandler: admin }, async (req) => {
+  app.delete<{ Params: DeviceKeyParams }>('/v1/devices/:device_id/keys/:key_id', { schema: { params: DeviceKeyParams }, onRequest: admin }, async (req) => {
     const { tenantId } = authOf(req);
     const { device_id: id, key_id: keyId } = req.params;
     if (!(await ctx.store.getDevice(tenantId, id))) throw notFound(id);

@@ -33,7 +33,7 @@ function filterOf(q: { device?: string | undefined; camera?: string | undefined;
 export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const reader = requireToken(ctx.store, 'reader');
 
-  app.get<{ Querystring: EventsQuery }>('/v1/events', { schema: { querystring: EventsQuery }, preHandler: reader }, async (req) => {
+  app.get<{ Querystring: EventsQuery }>('/v1/events', { schema: { querystring: EventsQuery }, onRequest: reader }, async (req) => {
     const { tenantId } = authOf(req);
     const q = req.query;
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
@@ -41,13 +41,13 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
     return { events: page.events.map(eventJson), next_cursor: page.next ? encodeCursor(page.next) : null };
   });
 
-  app.get<{ Params: EventParams }>('/v1/events/:event_id', { schema: { params: EventParams }, preHandler: reader }, async (req) => {
+  app.get<{ Params: EventParams }>('/v1/events/:event_id', { schema: { params: EventParams }, onRequest: reader }, async (req) => {
     const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
     if (!e) throw notFound(`event ${req.params.event_id}`);
     return eventJson(e);
   });
 
-  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, preHandler: reader }, async (req, reply) => {
+  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: reader }, async (req, reply) => {
     const t = await ctx.store.getThumbnail(authOf(req).tenantId, req.params.event_id);
     if (!t) throw notFound(`thumbnail of event ${req.params.event_id}`);
     const etag = `"${t.sha256}"`;
@@ -62,7 +62,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
     return reply.type(t.contentType).header('content-length', String(blob.size)).send(blob.stream);
   });
 
-  app.get<{ Querystring: StatsQuery }>('/v1/stats', { schema: { querystring: StatsQuery }, preHandler: reader }, async (req) => {
+  app.get<{ Querystring: StatsQuery }>('/v1/stats', { schema: { querystring: StatsQuery }, onRequest: reader }, async (req) => {
     const { tenantId } = authOf(req);
     const days = await ctx.store.countEventsByLabelDay(tenantId, filterOf(req.query));
     const byLabel: Record<string, number> = {};

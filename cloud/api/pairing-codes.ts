@@ -14,7 +14,7 @@ import { PairingCodeBody, PairingCodeParams } from './schemas.js';
 export function registerPairingCodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const admin = requireToken(ctx.store, 'admin');
 
-  app.post<{ Body: PairingCodeBody }>('/v1/pairing-codes', { schema: { body: PairingCodeBody }, preHandler: admin }, async (req, reply) => {
+  app.post<{ Body: PairingCodeBody }>('/v1/pairing-codes', { schema: { body: PairingCodeBody }, onRequest: admin }, async (req, reply) => {
     const body = req.body ?? {};
     const ttlMs = body.ttl === undefined ? ctx.codeTtlMs : parseTtl(typeof body.ttl === 'number' ? body.ttl * 1000 : body.ttl);
     const now = ctx.clock.now();
@@ -23,12 +23,12 @@ export function registerPairingCodeRoutes(app: FastifyInstance, ctx: ApiContext)
     return reply.status(201).send(pairingCodeJson(record, now, code));
   });
 
-  app.get('/v1/pairing-codes', { preHandler: admin }, async (req) => {
+  app.get('/v1/pairing-codes', { onRequest: admin }, async (req) => {
     const now = ctx.clock.now();
     return { pairing_codes: (await ctx.store.listPairingCodes(authOf(req).tenantId)).map((r) => pairingCodeJson(r, now)) };
   });
 
-  app.delete<{ Params: PairingCodeParams }>('/v1/pairing-codes/:code', { schema: { params: PairingCodeParams }, preHandler: admin }, async (req) => {
+  app.delete<{ Params: PairingCodeParams }>('/v1/pairing-codes/:code', { schema: { params: PairingCodeParams }, onRequest: admin }, async (req) => {
     const ok = await revokePairingCode(ctx.store, authOf(req).tenantId, req.params.code, ctx.clock.now());
     if (!ok) throw new VigilError('not_found', 'no pending pairing code matches', { status: 404 });
     return { revoked: true };

@@ -26,7 +26,7 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): { o
     open.clear();
   });
 
-  app.get('/v1/events/stream', { preHandler: requireToken(ctx.store, 'reader') }, async (req, reply) => {
+  app.get('/v1/events/stream', { onRequest: requireToken(ctx.store, 'reader') }, async (req, reply) => {
     const { tenantId } = authOf(req);
     reply.hijack();
     const res = reply.raw;

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { VigilError } from '../../shared/errors/index.js';
 import { authenticate, type AuthContext } from '../auth/tokens.js';
 import type { Role, Store } from '../store/store.js';
@@ -11,10 +11,11 @@ declare module 'fastify' {
 }
 
 /**
- * preHandler for app-facing routes: a valid `Authorization: Bearer <api token>` (401 `unauthorized` otherwise), and
+ * onRequest hook for app-facing routes (runs before body parsing and validation, so an anonymous caller learns
+ * nothing about the body rules): a valid `Authorization: Bearer <api token>` (401 `unauthorized` otherwise), and
  * for admin routes the admin role (403 `forbidden`).
  */
-export function requireToken(store: Store, role: Role = 'reader'): preHandlerAsyncHookHandler {
+export function requireToken(store: Store, role: Role = 'reader'): onRequestAsyncHookHandler {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
     const auth = await authenticate(store, req.headers.authorization);
     if (role === 'admin' && auth.role !== 'admin') throw new VigilError('forbidden', 'this needs an admin token', { status: 403 });

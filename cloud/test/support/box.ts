@@ -43,7 +43,7 @@ export class TestBox {
 
   /** Sends an event announcing `jpeg`, then uploads it. */
   async eventWithThumbnail(jpeg: Buffer, o: Omit<WireEventOptions, 'deviceId'> = {}): Promise<string> {
-    const id = o.id ?? newEventId();
+    const id = typeof o.id === 'string' ? o.id : newEventId();
     const sha256 = createHash('sha256').update(jpeg).digest('hex');
     const sent = await this.send(this.event({ ...o, id, thumbnail: { sha256, size: jpeg.length } }));
     if (sent.status !== 200) throw new Error(`event: ${sent.status} ${JSON.stringify(sent.body)}`);
