@@ -122,6 +122,8 @@ export function registerAnalyze(program: Command): void {
           ms_per_frame: s.ms_per_frame,
           detector_ms: s.detector_ms,
           detector_overhead_pct: s.detector_overhead_pct,
+          picture_bytes_peak: s.picture_bytes_peak,
+          live_tracks_peak: s.live_tracks_peak,
           thumbnails: out,
           mode: detector ? 'objects' : 'motion',
         };

@@ -4,7 +4,7 @@ import type { Frame, PixelBox } from '../camera/frame.js';
 import type { ObjectDetector } from '../detect/detector.js';
 import type { Detection } from '../detect/types.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
-import type { ThumbnailOptions } from '../thumbnail/encode.js';
+import type { ThumbnailStoreOptions } from '../thumbnail/store.js';
 import type { EventMessage, TrackerOutput } from '../track/messages.js';
 import { MotionEventTracker } from '../track/motion-events.js';
 import type { TrackerConfig } from '../track/options.js';
@@ -41,7 +41,7 @@ export interface PipelineOptions {
   refreshMs?: number | undefined;
   /** Where thumbnails go. */
   thumbnailDir: string;
-  thumbnails?: ThumbnailOptions | undefined;
+  thumbnails?: ThumbnailStoreOptions | undefined;
   /** File inputs: messages carry media_start/media_end. */
   mediaTimes?: boolean | undefined;
   onEvent?: ((msg: EventMessage) => void | Promise<void>) | undefined;
@@ -67,6 +67,8 @@ export class CameraPipeline {
   private detMs = { preprocess: 0, run: 0, postprocess: 0 };
   private lastDetectMs = Number.NEGATIVE_INFINITY;
   private finished = false;
+  private pictureBytesPeak = 0;
+  private liveTracksPeak = 0;
 
   constructor(private readonly opts: PipelineOptions) {
     this.log = opts.logger ?? silentLogger();
@@ -121,8 +123,10 @@ export class CameraPipeline {
     }
 
     const t2 = now();
-    for (const c of out.thumbnails) this.store.keep(frame, c);
+    if (out.thumbnails.length > 0) await this.store.keep(frame, out.thumbnails);
     if (this.tracker && this.store.size > this.tracker.activeCount) this.store.retain(this.tracker.liveIds());
+    if (out.thumbnails.length > 0) this.pictureBytesPeak = Math.max(this.pictureBytesPeak, this.store.bytes);
+    if (this.tracker) this.liveTracksPeak = Math.max(this.liveTracksPeak, this.tracker.activeCount);
     this.totals.thumbnail += now() - t2;
     return this.emit(out.messages);
   }
@@ -164,6 +168,8 @@ export class CameraPipeline {
       ms_per_frame: perFrame(this.totals, this.frames),
       detector_ms: { preprocess: r(preprocess), run: r(run), postprocess: r(postprocess) },
       detector_overhead_pct: run > 0 ? Math.round(((preprocess + postprocess) / run) * 1000) / 10 : 0,
+      picture_bytes_peak: this.pictureBytesPeak,
+      live_tracks_peak: this.liveTracksPeak,
     };
   }
 }

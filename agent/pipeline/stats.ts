@@ -27,6 +27,10 @@ export interface PipelineStats {
   detector_ms: { preprocess: number; run: number; postprocess: number };
   /** (preprocess + postprocess) / run, in percent. */
   detector_overhead_pct: number;
+  /** Most raw picture bytes the thumbnail store held at once (crops of live tracks + frames of announced events). */
+  picture_bytes_peak: number;
+  /** Most tracks alive at once (announced or not). */
+  live_tracks_peak: number;
 }
 
 export function emptyTotals(): StageTotals {

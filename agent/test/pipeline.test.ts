@@ -100,4 +100,42 @@ describe('pipeline gating', () => {
     expect(s.frames).toBe(60);
     expect(s.detector_overhead_pct).toBe(15);
   });
+
+  it('tracks that never pass the gate cost crops, not frames', async () => {
+    // 20 uncertain objects (score above min_score, below the gate) in every frame, one sure car.
+    const W = 640;
+    const H = 360;
+    const box = (i: number, seq: number): [number, number, number, number] => [(i % 10) * 60 + (seq % 4), Math.floor(i / 10) * 150, (i % 10) * 60 + 40 + (seq % 4), Math.floor(i / 10) * 150 + 100];
+    const fakeDetector = {
+      detectFrame: async (frame: Frame) => ({
+        detections: [
+          ...Array.from({ length: 20 }, (_, i) => ({ label: 'person', classId: 0, score: 0.55 + (frame.seq % 5) * 0.01, box: box(i, frame.seq) })),
+          { label: 'car', classId: 2, score: 0.9, box: [500, 300, 600, 350] as [number, number, number, number] },
+        ],
+        plan: { mode: 'frame' as const, regions: [[0, 0, W, H] as PixelBox] },
+        timings: { preprocessMs: 1, runMs: 10, postprocessMs: 0.5, runs: 1 },
+      }),
+    };
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-pipeline-'));
+    dirs.push(dir);
+    const events: EventMessage[] = [];
+    const pipeline = new CameraPipeline({
+      camera: 'c',
+      width: W,
+      height: H,
+      detector: fakeDetector as unknown as ConstructorParameters<typeof CameraPipeline>[0]['detector'],
+      thumbnailDir: dir,
+      onEvent: (m) => void events.push(m),
+    });
+    const data = Buffer.alloc(W * H * 1.5, 128);
+    for (let seq = 0; seq < 40; seq++) await pipeline.process({ camera: 'c', seq, width: W, height: H, data, mediaMs: seq * 200, wallMs: seq * 200 });
+    await pipeline.finish();
+    const s = pipeline.stats();
+    expect(s.live_tracks_peak).toBe(21);
+    expect(events.filter((e) => e.type === 'new').map((e) => e.label)).toEqual(['car']);
+    // Before: a 345 KB frame per live track (21 × 345 KB ≈ 7 MB). Now: 21 small crops plus the car's one frame.
+    expect(s.picture_bytes_peak).toBeGreaterThan(0);
+    expect(s.picture_bytes_peak).toBeLessThan(W * H * 1.5 + 21 * 16 * 1024);
+    expect(events.find((e) => e.type === 'new')?.snapshot).toMatch(/-snapshot\.jpg$/);
+  });
 });

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../camera/frame.js';
-import { cropBox, encodeSnapshot, encodeThumbnail } from '../thumbnail/encode.js';
+import { cropBox, cutThumbnailSource, encodeSnapshot, encodeThumbnail } from '../thumbnail/encode.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
 import { drawBox, yuv420ToRgb } from '../thumbnail/yuv.js';
-import type { EventMessage } from '../track/messages.js';
+import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
 
 function frame(w: number, h: number): Frame {
   const data = Buffer.alloc((w * h * 3) / 2);
@@ -52,6 +52,15 @@ describe('JPEG encoding', () => {
     expect(meta.format).toBe('jpeg');
     expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBe(160);
   });
+  it('a cut of the thumbnail region gives the same JPEG as the whole frame, at a fraction of the bytes', async () => {
+    for (const box of [[100, 50, 300, 350], [3, 7, 41, 99], [601, 300, 640, 360]] as [number, number, number, number][]) {
+      const whole = { ...picture, box };
+      const cut = cutThumbnailSource(whole, 0.15);
+      expect(cut.data.length).toBe((cut.width * cut.height * 3) / 2);
+      expect(cut.data.length).toBeLessThan(f.data.length / 2);
+      expect((await encodeThumbnail(cut)).equals(await encodeThumbnail(whole))).toBe(true);
+    }
+  });
   it('encodes a full-frame snapshot with the box drawn', async () => {
     const jpg = await encodeSnapshot(picture, { snapshotMaxSize: 320 });
     const meta = await sharp(jpg).metadata();
@@ -69,7 +78,7 @@ describe('ThumbnailStore', () => {
     dirs.push(dir);
     const store = new ThumbnailStore(dir, { maxSize: 100 });
     const f = frame(320, 180);
-    store.keep(f, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9 });
+    await store.keep(f, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9, kind: 'best', announced: true });
     f.data.fill(16, 0, 320 * 180); // the caller's frame buffer is reused: the store must have its own copy
     expect(store.encoded).toBe(0);
     const base: EventMessage = { type: 'new', id: 'evt_A', camera: 'c', label: 'person', score: 0.9, top_score: 0.9, box: [0, 0, 1, 1], started_at: new Date().toISOString(), ended_at: null, stationary: false };
@@ -85,5 +94,67 @@ describe('ThumbnailStore', () => {
     const end = await store.attach({ ...base, type: 'end' });
     expect(end.thumbnail).toBe(withPaths.thumbnail);
     expect(store.size).toBe(0);
+  });
+});
+
+describe('ThumbnailStore memory', () => {
+  const W = 640;
+  const H = 360;
+  const frameBytes = (W * H * 3) / 2;
+  const person = (i: number): [number, number, number, number] => [(i * 29) % 600, (i * 17) % 250, ((i * 29) % 600) + 30, ((i * 17) % 250) + 80];
+  const cand = (id: string, box: [number, number, number, number], announced: boolean, kind: ThumbnailCandidate['kind'] = 'best'): ThumbnailCandidate => ({ id, box, score: 0.6, kind, announced });
+  const msg = (id: string, type: EventMessage['type'] = 'new'): EventMessage => ({ type, id, camera: 'c', label: 'person', score: 0.8, top_score: 0.8, box: [0, 0, 1, 1], started_at: new Date(0).toISOString(), ended_at: null, stationary: false });
+
+  it('tracks that have not passed the gate hold only their crops, never a frame', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
+    dirs.push(dir);
+    const store = new ThumbnailStore(dir);
+    for (let seq = 0; seq < 30; seq++) await store.keep({ ...frame(W, H), seq }, Array.from({ length: 40 }, (_, i) => cand(`evt_${i}`, person(i + seq), false)));
+    expect(store.size).toBe(40);
+    expect(store.framesHeld).toBe(0);
+    // 40 person crops (30x80 + margin ≈ 40x104 → ~6 KB each) instead of 40 frames (345 KB each).
+    expect(store.bytes).toBeLessThan(40 * 8 * 1024);
+    expect(store.bytes).toBeLessThan(frameBytes);
+  });
+  it('announced events share one frame copy per frame, and at most maxFrames frames are held', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
+    dirs.push(dir);
+    const store = new ThumbnailStore(dir, { maxFrames: 2 });
+    // Five events whose best views are in the same frame: one copy.
+    await store.keep(frame(W, H), Array.from({ length: 5 }, (_, i) => cand(`evt_${i}`, person(i), true)));
+    expect(store.framesHeld).toBe(1);
+    expect(store.bytes).toBeLessThan(frameBytes + 5 * 8 * 1024);
+    // Then each gets a better view in a frame of its own: never more than 2 frames held.
+    for (let i = 0; i < 5; i++) {
+      await store.keep({ ...frame(W, H), seq: i + 1 }, cand(`evt_${i}`, person(i + 7), true));
+      expect(store.framesHeld).toBeLessThanOrEqual(2);
+      expect(store.bytes).toBeLessThan(2 * frameBytes + 5 * 40 * 1024);
+    }
+    // Every event still gets its thumbnail and snapshot (early-encoded or from a held frame), then frames are freed.
+    for (let i = 0; i < 5; i++) {
+      const m = await store.attach(msg(`evt_${i}`));
+      expect(isJpeg(await readFile(m.thumbnail as string))).toBe(true);
+      const snap = await readFile(m.snapshot as string);
+      expect(isJpeg(snap)).toBe(true);
+      expect((await sharp(snap).metadata()).width).toBe(W);
+    }
+    expect(store.framesHeld).toBe(0);
+    expect(store.bytes).toBeLessThan(5 * 8 * 1024);
+  });
+  it('a snapshot request at the announcement keeps that frame for the snapshot and the older best crop for the thumbnail', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
+    dirs.push(dir);
+    const store = new ThumbnailStore(dir);
+    await store.keep(frame(W, H), cand('evt_A', [100, 100, 200, 300], false));
+    expect(store.framesHeld).toBe(0);
+    const later = frame(W, H);
+    later.data.fill(235, 0, W * H); // a different (white) frame at the announcement
+    await store.keep(later, cand('evt_A', [120, 100, 220, 300], true, 'snapshot'));
+    expect(store.framesHeld).toBe(1);
+    const m = await store.attach(msg('evt_A'));
+    const thumb = await sharp(await readFile(m.thumbnail as string)).greyscale().raw().toBuffer();
+    const snap = await sharp(await readFile(m.snapshot as string)).greyscale().raw().toBuffer({ resolveWithObject: true });
+    expect(Math.min(...thumb)).toBeLessThan(60); // the crop comes from the first frame (dark left half)
+    expect(snap.data[(300 * snap.info.width + 400) * snap.info.channels]).toBeGreaterThan(230); // the snapshot from the white one
   });
 });

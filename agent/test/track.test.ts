@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { isVigilError } from '../../shared/errors/index.js';
 import { validator } from '../../shared/schema/index.js';
 import { newEventId } from '../../shared/ids/index.js';
 import type { Detection } from '../detect/types.js';
@@ -75,7 +76,7 @@ describe('ObjectTracker lifecycle', () => {
   it('asks for thumbnail candidates only when the picture improves', () => {
     const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
     let candidates = 0;
-    for (let i = 0; i < 20; i++) candidates += t.update([det('car', 0.8, [100, 100, 200, 160])], i * 200).thumbnails.length;
+    for (let i = 0; i < 20; i++) candidates += t.update([det('car', 0.8, [100, 100, 200, 160])], i * 200).thumbnails.filter((c) => c.kind === 'best').length;
     expect(candidates).toBe(1);
   });
   it('follows a fast walker whose boxes do not overlap between frames (centre-distance pass)', () => {
@@ -144,6 +145,93 @@ describe('stationary objects', () => {
     const ended = t.update([], 60 * 200, {}).messages; // whole frame examined: now it is missing
     expect(ended).toEqual([]);
     expect(t.update([], 66 * 200).messages.map((m) => m.type)).toEqual(['end']);
+  });
+});
+
+describe('confusable labels (car/truck/bus)', () => {
+  const van: [number, number, number, number] = [400, 20, 470, 62];
+  const jitter = (b: [number, number, number, number], i: number): [number, number, number, number] => [b[0] + (i % 3) - 1, b[1], b[2] + (i % 2), b[3]];
+  const news = (msgs: EventMessage[]) => msgs.filter((m) => m.type === 'new');
+
+  it('a parked vehicle detected as both car and truck in every frame is one event, the runner-up an attribute', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    const frames = Array.from({ length: 300 }, (_, i) => [det('truck', 0.74, jitter(van, i)), det('car', 0.7, jitter(van, i + 1))]);
+    const msgs = [...run(t, frames), ...t.flush()];
+    expect(news(msgs)).toHaveLength(1);
+    expect(new Set(msgs.map((m) => m.id)).size).toBe(1);
+    expect(t.activeCount).toBe(0);
+    const first = news(msgs)[0] as EventMessage;
+    expect(first.label).toBe('truck');
+    expect(first.attributes).toEqual({ alt_label: 'car', alt_score: 0.7 });
+    expect(msgs.every((m) => m.label === 'truck' && checkMessage.check(m))).toBe(true);
+    expect(msgs.some((m) => m.stationary)).toBe(true);
+  });
+  it('a label that flips between car and truck from frame to frame stays one event', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    const frames = Array.from({ length: 100 }, (_, i) => [det(i % 3 === 0 ? 'truck' : 'car', 0.8, jitter(van, i))]);
+    const msgs = run(t, frames);
+    expect(news(msgs)).toHaveLength(1);
+    expect(news(msgs)[0]?.label).toBe('car');
+    expect(t.activeCount).toBe(1);
+  });
+  it('before the event is announced its label is the one seen most surely (mean score); after, it stays', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    // Seen as a truck first, then mostly as a car with a higher score: announced as a car.
+    const frames = [[det('truck', 0.75, van)], ...Array.from({ length: 10 }, () => [det('truck', 0.72, van), det('car', 0.9, van)])];
+    const msgs = run(t, frames);
+    expect(news(msgs).map((m) => [m.label, m.attributes?.alt_label])).toEqual([['car', 'truck']]);
+    // Later the truck label wins by score: the announced event keeps "car".
+    const later = run(t, Array.from({ length: 60 }, () => [det('truck', 0.95, van), det('car', 0.6, van)]), 200, 2200);
+    expect(news(later)).toEqual([]);
+    expect(later.every((m) => m.label === 'car')).toBe(true);
+    expect(later.at(-1)?.attributes?.alt_label).toBe('truck');
+  });
+  it('a truck next to a car (overlap below label_group_iou) is a second event', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    const beside: [number, number, number, number] = [440, 20, 510, 62]; // IoU with van ≈ 0.27
+    const msgs = run(t, Array.from({ length: 20 }, () => [det('car', 0.8, van), det('truck', 0.8, beside)]));
+    expect(news(msgs).map((m) => m.label).sort()).toEqual(['car', 'truck']);
+  });
+  it('same-label objects that overlap strongly stay separate tracks (two people walking together, two cars)', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    // Side by side, IoU ≈ 0.67, walking together.
+    const pair = (i: number) => [det('person', 0.85, [100 + i * 4, 100, 160 + i * 4, 250]), det('person', 0.8, [112 + i * 4, 102, 172 + i * 4, 252])];
+    expect(news(run(t, Array.from({ length: 30 }, (_, i) => pair(i)))).length).toBe(2);
+    const cars = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    const twoCars = Array.from({ length: 20 }, () => [det('car', 0.8, van), det('car', 0.8, [408, 22, 478, 64])]);
+    expect(news(run(cars, twoCars))).toHaveLength(2);
+  });
+  it('a person overlapping a car is never merged into it (not a group)', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    const msgs = run(t, Array.from({ length: 20 }, () => [det('car', 0.8, van), det('person', 0.8, [402, 20, 468, 62])]));
+    expect(news(msgs).map((m) => m.label).sort()).toEqual(['car', 'person']);
+  });
+  it('groups are configurable: none → car and truck on one box are two events; a label in two groups is rejected', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [] });
+    expect(news(run(t, Array.from({ length: 20 }, () => [det('truck', 0.8, van), det('car', 0.8, van)])))).toHaveLength(2);
+    const custom = new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [['cat', 'dog']] });
+    expect(news(run(custom, Array.from({ length: 20 }, () => [det('dog', 0.8, van), det('cat', 0.75, van)])))).toHaveLength(1);
+    let err: unknown;
+    try {
+      new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [['car', 'truck'], ['truck', 'bus']] });
+    } catch (e) {
+      err = e;
+    }
+    expect(isVigilError(err, 'config_invalid')).toBe(true);
+    expect((err as Error).message).toContain('"truck" is in two groups');
+  });
+});
+
+describe('thumbnail candidates', () => {
+  it('an unannounced track asks for crops only; at the announcement the frame is wanted for the snapshot', () => {
+    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
+    const outs = Array.from({ length: 8 }, (_, i) => t.update([det('person', i < 2 ? 0.9 : 0.8, [100, 100, 140, 200])], i * 200));
+    expect(outs[0]?.thumbnails).toEqual([{ id: expect.any(String), box: [100, 100, 140, 200], score: 0.9, kind: 'best', announced: false }]);
+    const at = outs.findIndex((o) => o.messages.some((m) => m.type === 'new'));
+    expect(at).toBe(5);
+    expect(outs.slice(0, at).flatMap((o) => o.thumbnails).every((c) => !c.announced)).toBe(true);
+    // The best view (score 0.9, frame 0) is older: this frame is kept for the snapshot.
+    expect(outs[at]?.thumbnails).toEqual([{ id: outs[0]?.thumbnails[0]?.id, box: [100, 100, 140, 200], score: 0.8, kind: 'snapshot', announced: true }]);
   });
 });
 

@@ -1,8 +1,8 @@
 import sharp from 'sharp';
 import type { PixelBox } from '../camera/frame.js';
-import { drawBox, yuv420ToRgb } from './yuv.js';
+import { cutYuv420, drawBox, yuv420ToRgb } from './yuv.js';
 
-/** A kept picture of an event: a private copy of the yuv420p frame and the object's box in it. */
+/** A kept picture of an event: a private yuv420p image (a whole frame or a cut of one) and the object's box in it. */
 export interface BestPicture {
   width: number;
   height: number;
@@ -28,6 +28,16 @@ export function cropBox(p: BestPicture, margin: number): PixelBox {
   const mx = (x2 - x1) * margin;
   const my = (y2 - y1) * margin;
   return [Math.max(0, x1 - mx), Math.max(0, y1 - my), Math.min(p.width, x2 + mx), Math.min(p.height, y2 + my)];
+}
+
+/**
+ * Cuts the thumbnail's region (box + margin) out of a picture: what `encodeThumbnail` needs, a few KB instead of
+ * the whole frame. `encodeThumbnail` of the cut (same margin) gives the same JPEG as of the whole picture.
+ */
+export function cutThumbnailSource(p: BestPicture, margin: number): BestPicture {
+  const cut = cutYuv420(p.data, p.width, p.height, cropBox(p, margin));
+  const [x1, y1, x2, y2] = p.box;
+  return { width: cut.width, height: cut.height, data: cut.data, box: [x1 - cut.x, y1 - cut.y, x2 - cut.x, y2 - cut.y], score: p.score };
 }
 
 /** JPEG crop around the object, no larger than `maxSize` on its longest side (never enlarged). */

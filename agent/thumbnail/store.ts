@@ -2,33 +2,95 @@ import { mkdir, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame } from '../camera/frame.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
-import { encodeSnapshot, encodeThumbnail, type BestPicture, type ThumbnailOptions } from './encode.js';
+import { cutThumbnailSource, encodeSnapshot, encodeThumbnail, type BestPicture, type ThumbnailOptions } from './encode.js';
+
+interface Entry {
+  /** The best view's thumbnail region (box + margin), cut out of its frame. */
+  crop: BestPicture;
+  /** The whole frame with the box, for the snapshot (announced events, until encoded). `copy` orders copies. */
+  snapshot: { picture: BestPicture; copy: number } | undefined;
+  /** The snapshot already encoded (when too many frames were held), waiting for the next message. */
+  snapshotJpeg: Buffer | undefined;
+  dirty: boolean;
+  paths: { thumbnail?: string; snapshot?: string };
+}
+
+export interface ThumbnailStoreOptions extends ThumbnailOptions {
+  /**
+   * Most whole frames held for snapshots at once (default 4). Past it the oldest are encoded to JPEG right away
+   * (tens of KB instead of a raw frame) and written with the event's next message.
+   */
+  maxFrames?: number;
+}
 
 /**
- * Best pictures of live events. The tracker says when a frame holds a better view of an event; the store copies
- * that frame (raw yuv, no encoding). JPEGs are encoded only when a message for the event goes out and the
- * picture changed since the last encoding, then written as `<dir>/<event id>.jpg` (crop) and
- * `<event id>-snapshot.jpg` (full frame with the box), replaced atomically.
+ * Best pictures of live events, bounded. The tracker says when a frame holds a better view of an object; the store
+ * keeps raw yuv, no encoding:
+ * - every live track: only the crop that the thumbnail needs (box + margin: a few KB, not the frame). Most tracks
+ *   never pass the gate, and this is all they cost.
+ * - announced events: also the whole frame for the snapshot, one copy shared by every event whose view is in that
+ *   frame, dropped once encoded, and at most `maxFrames` frames at once (older ones are encoded early).
+ * JPEGs are encoded when a message for the event goes out and the picture changed since the last encoding, then
+ * written as `<dir>/<event id>.jpg` (crop) and `<event id>-snapshot.jpg` (full frame with the box), replaced
+ * atomically.
  */
 export class ThumbnailStore {
-  private readonly pictures = new Map<string, { picture: BestPicture; dirty: boolean; paths: { thumbnail?: string; snapshot?: string } }>();
+  private readonly pictures = new Map<string, Entry>();
+  private readonly margin: number;
+  private readonly snapshots: boolean;
+  private readonly maxFrames: number;
+  private copies = 0;
   /** Time spent encoding and writing, ms. */
   encodeMs = 0;
   encoded = 0;
 
   constructor(
     private readonly dir: string,
-    private readonly opts: ThumbnailOptions = {},
-  ) {}
+    private readonly opts: ThumbnailStoreOptions = {},
+  ) {
+    this.margin = opts.margin ?? 0.15;
+    this.snapshots = (opts.snapshotMaxSize ?? 640) > 0;
+    this.maxFrames = Math.max(1, opts.maxFrames ?? 4);
+  }
 
-  /** Keeps a private copy of the frame as the event's best picture. */
-  keep(frame: Frame, c: ThumbnailCandidate): void {
-    const prev = this.pictures.get(c.id);
-    this.pictures.set(c.id, {
-      picture: { width: frame.width, height: frame.height, data: Buffer.from(frame.data), box: [...c.box], score: c.score },
-      dirty: true,
-      paths: prev?.paths ?? {},
-    });
+  /** Keeps what the candidates of one frame ask for (private copies: the caller may reuse the frame's buffer). */
+  async keep(frame: Frame, candidates: ThumbnailCandidate | readonly ThumbnailCandidate[]): Promise<void> {
+    let whole: { picture: BestPicture; copy: number } | undefined;
+    const list = Array.isArray(candidates) ? (candidates as readonly ThumbnailCandidate[]) : [candidates as ThumbnailCandidate];
+    for (const c of list) {
+      const prev = this.pictures.get(c.id);
+      const view: BestPicture = { width: frame.width, height: frame.height, data: frame.data, box: [...c.box], score: c.score };
+      let snapshot: Entry['snapshot'];
+      if (this.snapshots && c.announced) {
+        whole ??= { picture: { ...view, data: Buffer.from(frame.data) }, copy: ++this.copies };
+        snapshot = { picture: { ...whole.picture, box: view.box, score: c.score }, copy: whole.copy };
+      }
+      if (c.kind === 'snapshot') {
+        if (!prev || !snapshot) continue; // no best view yet, or snapshots off
+        prev.snapshot = snapshot;
+        prev.snapshotJpeg = undefined;
+        prev.dirty = true;
+        continue;
+      }
+      this.pictures.set(c.id, { crop: cutThumbnailSource(view, this.margin), snapshot, snapshotJpeg: undefined, dirty: true, paths: prev?.paths ?? {} });
+    }
+    await this.bound();
+  }
+
+  /** Encodes the snapshots of the oldest held frames while more than `maxFrames` are held. */
+  private async bound(): Promise<void> {
+    for (;;) {
+      const held = new Map<number, Entry[]>();
+      for (const e of this.pictures.values()) if (e.snapshot) held.set(e.snapshot.copy, [...(held.get(e.snapshot.copy) ?? []), e]);
+      if (held.size <= this.maxFrames) return;
+      const oldest = Math.min(...held.keys());
+      for (const e of held.get(oldest) ?? []) {
+        const t0 = performance.now();
+        e.snapshotJpeg = await encodeSnapshot((e.snapshot as NonNullable<Entry['snapshot']>).picture, this.opts);
+        e.snapshot = undefined;
+        this.encodeMs += performance.now() - t0;
+      }
+    }
   }
 
   /** Adds `thumbnail`/`snapshot` paths to the message, encoding first if the picture changed. Forgets ended events. */
@@ -39,13 +101,17 @@ export class ThumbnailStore {
       const t0 = performance.now();
       await mkdir(this.dir, { recursive: true });
       const thumbPath = join(this.dir, `${msg.id}.jpg`);
-      await writeAtomic(thumbPath, await encodeThumbnail(entry.picture, this.opts));
+      await writeAtomic(thumbPath, await encodeThumbnail(entry.crop, this.opts));
       entry.paths.thumbnail = thumbPath;
-      if ((this.opts.snapshotMaxSize ?? 640) > 0) {
+      const snapshot = entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
+      if (snapshot) {
         const snapPath = join(this.dir, `${msg.id}-snapshot.jpg`);
-        await writeAtomic(snapPath, await encodeSnapshot(entry.picture, this.opts));
+        await writeAtomic(snapPath, snapshot);
         entry.paths.snapshot = snapPath;
       }
+      // Written: the raw frame is no longer needed (a better view brings its own).
+      entry.snapshot = undefined;
+      entry.snapshotJpeg = undefined;
       entry.dirty = false;
       this.encodeMs += performance.now() - t0;
       this.encoded += 1;
@@ -61,6 +127,25 @@ export class ThumbnailStore {
 
   get size(): number {
     return this.pictures.size;
+  }
+
+  /** Whole frames held for snapshots right now (≤ maxFrames). */
+  get framesHeld(): number {
+    return new Set([...this.pictures.values()].flatMap((e) => (e.snapshot ? [e.snapshot.copy] : []))).size;
+  }
+
+  /** Bytes of picture data held: crops, whole frames (a shared frame counted once), early-encoded snapshots. */
+  get bytes(): number {
+    let n = 0;
+    const frames = new Set<number>();
+    for (const e of this.pictures.values()) {
+      n += e.crop.data.length + (e.snapshotJpeg?.length ?? 0);
+      if (e.snapshot && !frames.has(e.snapshot.copy)) {
+        frames.add(e.snapshot.copy);
+        n += e.snapshot.picture.data.length;
+      }
+    }
+    return n;
   }
 }
 

@@ -41,6 +41,42 @@ export function yuv420ToRgb(data: Buffer, width: number, height: number, region:
   return { width: w, height: h, data: out };
 }
 
+/** A region of a yuv420p image cut out as a yuv420p image of its own, and where it was in the source. */
+export interface YuvCut {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+/**
+ * Copies a region of a yuv420p image (rounded outwards to even pixels, as `yuv420ToRgb` rounds, so converting
+ * the cut gives the same pixels as converting the region of the source).
+ */
+export function cutYuv420(data: Buffer, width: number, height: number, region: PixelBox): YuvCut {
+  const x1 = Math.max(0, Math.floor(region[0] / 2) * 2);
+  const y1 = Math.max(0, Math.floor(region[1] / 2) * 2);
+  const x2 = Math.min(width, Math.max(x1 + 2, Math.ceil(region[2] / 2) * 2));
+  const y2 = Math.min(height, Math.max(y1 + 2, Math.ceil(region[3] / 2) * 2));
+  const w = x2 - x1;
+  const h = y2 - y1;
+  const out = Buffer.allocUnsafe((w * h * 3) / 2);
+  for (let y = 0; y < h; y++) data.copy(out, y * w, (y1 + y) * width + x1, (y1 + y) * width + x2);
+  const cw = width >> 1;
+  const ow = w >> 1;
+  const oh = h >> 1;
+  for (let plane = 0; plane < 2; plane++) {
+    const src = width * height + plane * cw * (height >> 1);
+    const dst = w * h + plane * ow * oh;
+    for (let y = 0; y < oh; y++) {
+      const s = src + ((y1 >> 1) + y) * cw + (x1 >> 1);
+      data.copy(out, dst + y * ow, s, s + ow);
+    }
+  }
+  return { x: x1, y: y1, width: w, height: h, data: out };
+}
+
 /** Draws a rectangle outline into an RGB buffer (in place). */
 export function drawBox(img: RgbBuffer, box: PixelBox, rgb: [number, number, number], thickness = 2): void {
   const x1 = Math.max(0, Math.round(box[0]));

@@ -21,6 +21,11 @@ export const EventMessageSchema = Type.Object(
     media_end: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'File inputs: seconds of the last detection; end only' })),
     duration: Type.Optional(Type.Number({ minimum: 0, description: 'Seconds from first to last detection; end only' })),
     stationary: Type.Boolean({ description: 'The object has not moved for a while (parked car)' }),
+    attributes: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]), {
+        description: 'Extra facts about the object, e.g. alt_label/alt_score: the runner-up label of a confusable group (car/truck) and its mean score over the last 10 frames',
+      }),
+    ),
     thumbnail: Type.Optional(Type.String({ description: 'JPEG crop around the object (best so far)' })),
     snapshot: Type.Optional(Type.String({ description: 'Full-frame JPEG with the box drawn (best so far)' })),
   },
@@ -29,12 +34,20 @@ export const EventMessageSchema = Type.Object(
 export type EventMessage = Static<typeof EventMessageSchema>;
 export type EventMessageType = EventMessage['type'];
 
-/** A request to keep the current frame's region as the event's best picture (the pipeline copies the frame). */
+/**
+ * A request to keep part of the current frame for an event's pictures (the thumbnail store copies it).
+ * `best`: a better view of the object: keep its crop, and the whole frame too once the event is announced.
+ * `snapshot`: the event was just announced and its best crop is older: keep this whole frame for the snapshot.
+ * Tracks that have not passed the gate never hold a whole frame (most never pass it).
+ */
 export interface ThumbnailCandidate {
   id: string;
   /** Box in frame pixels. */
   box: [number, number, number, number];
   score: number;
+  kind: 'best' | 'snapshot';
+  /** The event is announced (or is announced by this frame's message). */
+  announced: boolean;
 }
 
 export interface TrackerOutput {

@@ -65,7 +65,7 @@ export class MotionEventTracker {
         const area = boxArea(frameBox);
         if (area > a.bestArea * 1.1) {
           a.bestArea = area;
-          out.thumbnails.push({ id: a.id, box: [...frameBox], score: 1 });
+          out.thumbnails.push({ id: a.id, box: [...frameBox], score: 1, kind: 'best', announced: true });
         }
         if (timeMs - a.lastMessageMs >= this.updatePeriodMs) out.messages.push(this.message('update', a, timeMs));
       } else if (timeMs - a.lastMs >= this.endAfterMs) {
@@ -94,7 +94,7 @@ export class MotionEventTracker {
       };
       this.active = started;
       this.run = undefined;
-      out.thumbnails.push({ id: started.id, box: [...frameBox], score: 1 });
+      out.thumbnails.push({ id: started.id, box: [...frameBox], score: 1, kind: 'best', announced: true });
       out.messages.push(this.message('new', started, timeMs));
     }
     return out;

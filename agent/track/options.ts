@@ -21,6 +21,15 @@ export const TrackerConfigSchema = Type.Object(
     stationary_after_ms: Type.Integer({ minimum: 0, default: 5000, description: 'Unmoved this long → stationary' }),
     update_min_interval_ms: Type.Integer({ minimum: 0, default: 2000, description: 'Least time between update messages of one event' }),
     update_period_ms: Type.Integer({ minimum: 0, default: 10000, description: 'Periodic update while the event lasts' }),
+    label_groups: Type.Array(Type.Array(Type.String({ minLength: 1 }), { minItems: 2, uniqueItems: true }), {
+      default: [
+        ['car', 'truck', 'bus'],
+        ['bicycle', 'motorcycle'],
+      ],
+      description:
+        'Labels a detector confuses for one object (each label in at most one group). A detection of another label of the group that overlaps a track by label_group_iou is that object seen again: no new event',
+    }),
+    label_group_iou: Type.Number({ minimum: 0, maximum: 1, default: 0.6, description: 'Least overlap for a confusable label to count as the same object' }),
   },
   { additionalProperties: false },
 );
@@ -37,4 +46,9 @@ export const TRACKER_DEFAULTS: TrackerConfig = {
   stationary_after_ms: 5000,
   update_min_interval_ms: 2000,
   update_period_ms: 10000,
+  label_groups: [
+    ['car', 'truck', 'bus'],
+    ['bicycle', 'motorcycle'],
+  ],
+  label_group_iou: 0.6,
 };

@@ -1,3 +1,4 @@
+import { VigilError } from '../../shared/errors/index.js';
 import { newEventId } from '../../shared/ids/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { iou, type Box } from '../detect/nms.js';
@@ -18,6 +19,10 @@ import { TRACKER_DEFAULTS, type TrackerConfig } from './options.js';
  * within `stationary_iou` of an anchor position for `stationary_after_ms` becomes stationary; stationary tracks
  * survive missing detections far longer, so a parked car whose detection flickers re-associates with its own
  * track (by overlap with its last position) instead of announcing a new event.
+ *
+ * Labels a detector confuses (car/truck/bus by default, `label_groups`) are one object when their boxes overlap by
+ * `label_group_iou`: a truck detection on a car's track feeds that track instead of starting an event. Same-label
+ * association is untouched, so two people walking side by side stay two tracks.
  */
 
 export interface TrackerOptions extends Partial<TrackerConfig> {
@@ -45,9 +50,14 @@ interface Track {
   id: string;
   label: string;
   box: Box;
+  /** Object score per observed frame (the best label's score), last HISTORY frames: the gate. */
   scores: number[];
   computed: number;
   top: number;
+  /** Tracks of a confusable-group label: score history per group label seen on the object. */
+  labelScores: Map<string, number[]> | undefined;
+  /** Runner-up label of the group and its mean score (sticky once seen). */
+  alt: { label: string; score: number } | undefined;
   firstMs: number;
   firstWall: number;
   lastMs: number;
@@ -60,6 +70,12 @@ interface Track {
   lastMessageMs: number;
   bestQuality: number;
   bestChanged: boolean;
+}
+
+/** One track's detections in one frame: the one that places it, and the best score per label. */
+interface Observation {
+  det: Detection;
+  labels: Map<string, number>;
 }
 
 const HISTORY = 10;
@@ -84,10 +100,23 @@ export class ObjectTracker {
   private readonly cfg: TrackerConfig;
   private readonly tracks: Track[] = [];
   private readonly newId: (wallMs: number) => string;
+  /** label → its confusable group (labels in no group are absent). */
+  private readonly groupOf = new Map<string, readonly string[]>();
 
   constructor(private readonly opts: TrackerOptions) {
     this.cfg = { ...TRACKER_DEFAULTS, ...stripUndefined(opts) };
     this.newId = opts.newId ?? ((ms) => newEventId(ms));
+    for (const group of this.cfg.label_groups) {
+      if (group.length < 2) throw new VigilError('config_invalid', `tracker.label_groups: group [${group.join(', ')}] needs at least 2 labels`, { details: { group } });
+      for (const label of group) {
+        const other = this.groupOf.get(label);
+        if (other)
+          throw new VigilError('config_invalid', `tracker.label_groups: label "${label}" is in two groups ([${other.join(', ')}] and [${group.join(', ')}]); a label may be in one group only`, {
+            details: { label },
+          });
+        this.groupOf.set(label, group);
+      }
+    }
   }
 
   /** Tracks alive right now (announced or not). */
@@ -100,6 +129,11 @@ export class ObjectTracker {
     return new Set(this.tracks.map((t) => t.id));
   }
 
+  /** Ids of live tracks already announced (a `new` went out). */
+  announcedIds(): Set<string> {
+    return new Set(this.tracks.filter((t) => t.announced).map((t) => t.id));
+  }
+
   get stationaryCount(): number {
     return this.tracks.filter((t) => t.stationary).length;
   }
@@ -109,12 +143,23 @@ export class ObjectTracker {
     return { minScore: per?.min_score ?? this.cfg.min_score, threshold: per?.threshold ?? this.cfg.threshold };
   }
 
+  /** Same confusable group, different labels (same-label pairs go through the ordinary passes). */
+  private confusable(a: string, b: string): boolean {
+    return a !== b && this.groupOf.get(a) !== undefined && this.groupOf.get(a) === this.groupOf.get(b);
+  }
+
   update(detections: readonly Detection[], timeMs: number, ctx: UpdateContext = {}): TrackerOutput {
     const wallMs = ctx.wallMs ?? timeMs;
     const out: TrackerOutput = { messages: [], thumbnails: [] };
     const dets = detections.filter((d) => d.score >= this.gate(d.label).minScore);
-    const matchedTracks = new Set<Track>();
+    // What each track saw this frame: the detection that placed it and the best score per label.
+    const seen = new Map<Track, Observation>();
     const matchedDets = new Set<number>();
+    const observe = (t: Track, d: Detection): void => {
+      const o = seen.get(t);
+      if (!o) seen.set(t, { det: d, labels: new Map([[d.label, d.score]]) });
+      else o.labels.set(d.label, Math.max(d.score, o.labels.get(d.label) ?? 0));
+    };
 
     // Pass 1: IoU, best pairs first, same label only.
     const pairs: { t: Track; d: number; v: number }[] = [];
@@ -126,15 +171,14 @@ export class ObjectTracker {
       });
     pairs.sort((a, b) => b.v - a.v);
     for (const p of pairs) {
-      if (matchedTracks.has(p.t) || matchedDets.has(p.d)) continue;
-      matchedTracks.add(p.t);
+      if (seen.has(p.t) || matchedDets.has(p.d)) continue;
       matchedDets.add(p.d);
-      this.matched(p.t, dets[p.d] as Detection, timeMs, wallMs, out);
+      observe(p.t, dets[p.d] as Detection);
     }
     // Pass 2: centre distance within the object's size, similar size, for moving objects only.
     const near: { t: Track; d: number; v: number }[] = [];
     for (const t of this.tracks) {
-      if (matchedTracks.has(t) || t.stationary) continue;
+      if (seen.has(t) || t.stationary) continue;
       const [tx, ty] = centre(t.box);
       const tw = t.box[2] - t.box[0];
       const th = t.box[3] - t.box[1];
@@ -150,44 +194,44 @@ export class ObjectTracker {
     }
     near.sort((a, b) => a.v - b.v);
     for (const p of near) {
-      if (matchedTracks.has(p.t) || matchedDets.has(p.d)) continue;
-      matchedTracks.add(p.t);
+      if (seen.has(p.t) || matchedDets.has(p.d)) continue;
       matchedDets.add(p.d);
-      this.matched(p.t, dets[p.d] as Detection, timeMs, wallMs, out);
+      observe(p.t, dets[p.d] as Detection);
     }
-    // Unmatched detections start tracks.
-    dets.forEach((d, i) => {
-      if (matchedDets.has(i)) return;
-      const t: Track = {
-        id: this.newId(wallMs),
-        label: d.label,
-        box: d.box,
-        scores: [],
-        computed: 0,
-        top: 0,
-        firstMs: timeMs,
-        firstWall: wallMs,
-        lastMs: timeMs,
-        lastWall: wallMs,
-        missedSinceMs: undefined,
-        anchor: d.box,
-        anchorSinceMs: timeMs,
-        stationary: false,
-        announced: false,
-        lastMessageMs: timeMs,
-        bestQuality: 0,
-        bestChanged: false,
-      };
+    // Pass 3, strongest first: a leftover detection of a confusable label (truck on a car) that overlaps a track
+    // of its group strongly is that object again. Class-wise NMS keeps both labels of one vehicle, and a label
+    // may flip from frame to frame; neither may start a second event. Anything else starts a track.
+    const rest = dets.map((_, i) => i).filter((i) => !matchedDets.has(i));
+    rest.sort((a, b) => (dets[b] as Detection).score - (dets[a] as Detection).score);
+    for (const i of rest) {
+      const d = dets[i] as Detection;
+      let same: Track | undefined;
+      let best = this.cfg.label_group_iou;
+      if (this.groupOf.has(d.label))
+        for (const t of this.tracks) {
+          if (!this.confusable(d.label, t.label)) continue;
+          // A track seen this frame is compared at its new position.
+          const v = iou(seen.get(t)?.det.box ?? t.box, d.box);
+          if (v >= best) {
+            best = v;
+            same = t;
+          }
+        }
+      if (same) {
+        observe(same, d);
+        continue;
+      }
+      const t = this.startTrack(d, timeMs, wallMs);
       this.tracks.push(t);
-      matchedTracks.add(t);
-      this.matched(t, d, timeMs, wallMs, out);
-    });
+      observe(t, d);
+    }
+    for (const [t, o] of seen) this.matched(t, o, timeMs, wallMs, out);
     // Unmatched tracks: missing if the detector looked where they are; ended when missing too long.
     for (let i = this.tracks.length - 1; i >= 0; i--) {
       const t = this.tracks[i] as Track;
-      if (matchedTracks.has(t)) continue;
-      const seen = ctx.observed === undefined || ctx.observed.some((r) => inside(centre(t.box), r));
-      if (seen && t.missedSinceMs === undefined) t.missedSinceMs = timeMs;
+      if (seen.has(t)) continue;
+      const visible = ctx.observed === undefined || ctx.observed.some((r) => inside(centre(t.box), r));
+      if (visible && t.missedSinceMs === undefined) t.missedSinceMs = timeMs;
       const limit = t.stationary ? this.cfg.stationary_max_disappeared_ms : this.cfg.max_disappeared_ms;
       if (t.missedSinceMs !== undefined && timeMs - t.missedSinceMs >= limit) {
         this.tracks.splice(i, 1);
@@ -197,6 +241,31 @@ export class ObjectTracker {
     return out;
   }
 
+  private startTrack(d: Detection, timeMs: number, wallMs: number): Track {
+    return {
+      id: this.newId(wallMs),
+      label: d.label,
+      box: d.box,
+      scores: [],
+      computed: 0,
+      top: 0,
+      labelScores: this.groupOf.has(d.label) ? new Map() : undefined,
+      alt: undefined,
+      firstMs: timeMs,
+      firstWall: wallMs,
+      lastMs: timeMs,
+      lastWall: wallMs,
+      missedSinceMs: undefined,
+      anchor: d.box,
+      anchorSinceMs: timeMs,
+      stationary: false,
+      announced: false,
+      lastMessageMs: timeMs,
+      bestQuality: 0,
+      bestChanged: false,
+    };
+  }
+
   /** Ends every track (end of input). Announced ones get their `end` message. */
   flush(): EventMessage[] {
     const msgs = this.tracks.filter((t) => t.announced).map((t) => this.message('end', t));
@@ -204,16 +273,21 @@ export class ObjectTracker {
     return msgs;
   }
 
-  private matched(t: Track, d: Detection, timeMs: number, wallMs: number, out: TrackerOutput): void {
-    const { threshold } = this.gate(t.label);
+  private matched(t: Track, o: Observation, timeMs: number, wallMs: number, out: TrackerOutput): void {
+    const d = o.det;
+    // The object's score this frame is its best label's: car 0.7 + truck 0.6 on one vehicle is a vehicle at 0.7.
+    let score = 0;
+    for (const v of o.labels.values()) score = Math.max(score, v);
     t.box = d.box;
     t.lastMs = timeMs;
     t.lastWall = wallMs;
     t.missedSinceMs = undefined;
-    t.scores.push(d.score);
+    t.scores.push(score);
     if (t.scores.length > HISTORY) t.scores.shift();
     t.computed = median10(t.scores);
     t.top = Math.max(t.top, t.computed);
+    if (t.labelScores) this.weighLabels(t, o.labels);
+    const { threshold } = this.gate(t.label);
 
     // Stationary: compare with the anchor position; moving re-anchors.
     let stationaryChanged = false;
@@ -233,17 +307,22 @@ export class ObjectTracker {
 
     // Best picture: score weighted by size (a bigger view of a slightly less certain object is better).
     const area = ((d.box[2] - d.box[0]) * (d.box[3] - d.box[1])) / (this.opts.width * this.opts.height);
-    const quality = d.score * Math.sqrt(area);
+    const quality = score * Math.sqrt(area);
+    const box: ThumbnailCandidate['box'] = [d.box[0], d.box[1], d.box[2], d.box[3]];
+    let candidate: ThumbnailCandidate | undefined;
     if (quality > t.bestQuality * 1.05) {
       t.bestQuality = quality;
       t.bestChanged = true;
-      const candidate: ThumbnailCandidate = { id: t.id, box: [d.box[0], d.box[1], d.box[2], d.box[3]], score: d.score };
+      candidate = { id: t.id, box, score, kind: 'best', announced: t.announced };
       out.thumbnails.push(candidate);
     }
 
     if (!t.announced) {
       if (t.computed >= threshold) {
         t.announced = true;
+        // Unannounced tracks keep only their best crop; the snapshot needs a whole frame, from now on.
+        if (candidate) candidate.announced = true;
+        else out.thumbnails.push({ id: t.id, box, score, kind: 'snapshot', announced: true });
         out.messages.push(this.message('new', t, timeMs));
       }
       return;
@@ -251,6 +330,28 @@ export class ObjectTracker {
     const since = timeMs - t.lastMessageMs;
     if (stationaryChanged || since >= this.cfg.update_period_ms || (t.bestChanged && since >= this.cfg.update_min_interval_ms))
       out.messages.push(this.message('update', t, timeMs));
+  }
+
+  /**
+   * Per-label score histories of a grouped track over its last 10 observed frames (a label missing in a frame
+   * scores 0 there). Labels are weighed by their mean: how often and how surely the object was called that, which
+   * a zero-padded median cannot tell apart early on (car, car, truck, car… is a car). Until the event is announced
+   * its label is the heaviest; from `new` on the label stays (consumers key on it) and the runner-up is reported as
+   * `attributes.alt_label`/`alt_score`.
+   */
+  private weighLabels(t: Track, frame: ReadonlyMap<string, number>): void {
+    const hist = t.labelScores as Map<string, number[]>;
+    const seenFrames = Math.min(HISTORY, t.scores.length);
+    for (const label of frame.keys()) if (!hist.has(label)) hist.set(label, new Array<number>(seenFrames - 1).fill(0));
+    for (const [label, scores] of hist) {
+      scores.push(frame.get(label) ?? 0);
+      if (scores.length > HISTORY) scores.shift();
+    }
+    const weights = [...hist].map(([label, scores]) => ({ label, w: scores.reduce((a, b) => a + b, 0) / scores.length })).sort((a, b) => b.w - a.w);
+    const heaviest = weights[0];
+    if (!t.announced && heaviest && heaviest.w > (weights.find((x) => x.label === t.label)?.w ?? 0)) t.label = heaviest.label;
+    const runnerUp = weights.find((x) => x.label !== t.label && x.w > 0);
+    if (runnerUp) t.alt = { label: runnerUp.label, score: runnerUp.w };
   }
 
   private message(type: EventMessage['type'], t: Track, timeMs?: number): EventMessage {
@@ -270,6 +371,7 @@ export class ObjectTracker {
       ended_at: type === 'end' ? isoTime(t.lastWall) : null,
       stationary: t.stationary,
     };
+    if (t.alt) msg.attributes = { alt_label: t.alt.label, alt_score: round(t.alt.score) };
     if (this.opts.mediaTimes) {
       msg.media_start = round(t.firstMs / 1000, 3);
       msg.media_end = type === 'end' ? round(t.lastMs / 1000, 3) : null;
