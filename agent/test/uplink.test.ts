@@ -224,3 +224,15 @@ describe('MQTT uplink', () => {
     await a.stop();
   });
 });
+
+describe('message rate limit', () => {
+  it('delivers everything one event per message through a 20/s limit with a burst of 2', async () => {
+    const { c, url } = await collector();
+    const a = track(makeAgent({ device: c.device, url, uplink: { messagesPerSecond: 20, messageBurst: 2, batchMaxEvents: 1 } }));
+    for (let i = 0; i < 12; i++) a.outbox.enqueue(makeEvent({ deviceId: c.device.deviceId }));
+    await a.uplink.start();
+    await waitFor('drained', settled(a));
+    expect(c.received.events.size).toBe(12);
+    expect(a.uplink.metrics.eventMessages).toBe(12);
+  });
+});

@@ -58,6 +58,13 @@ export interface UplinkOptions {
   clockSync?: Transport;
   /** Clock differences below this are left alone (the HTTP Date header has 1 s resolution). */
   clockSlackMs?: number;
+  /**
+   * Most messages (event batches, thumbnails) per second, with a burst allowance; 0 turns the limit off. The
+   * default stays under the collector's default per-device limit (20/s, burst 200): over MQTT a message above the
+   * collector's limit is not acked at all and only comes back after the ack timeout.
+   */
+  messagesPerSecond?: number;
+  messageBurst?: number;
 }
 
 export interface UplinkMetrics {
@@ -92,6 +99,8 @@ export class Uplink {
   private droppedAtStart = 0;
   private readonly startedAtMs = Date.now();
   private lastClockSync = 0;
+  private tokens = 0;
+  private tokensAt = Date.now();
 
   constructor(options: UplinkOptions) {
     this.o = {
@@ -107,9 +116,12 @@ export class Uplink {
       transportBackoff: { baseMs: 1_000, maxMs: 60_000 },
       rePairPauseMs: 60_000,
       clockSlackMs: 5_000,
+      messagesPerSecond: 18,
+      messageBurst: 180,
       ...options,
     };
     this.o.batchMaxEvents = Math.min(BATCH_MAX_EVENTS, Math.max(1, this.o.batchMaxEvents));
+    this.tokens = this.o.messageBurst;
     this.log = options.logger ?? silentLogger();
   }
 
@@ -188,17 +200,24 @@ export class Uplink {
           await this.sleep(Math.min(this.pausedUntil - now, this.o.idlePollMs));
           continue;
         }
+        const tokenWait = this.takeToken(now, false);
+        if (tokenWait > 0) {
+          await this.sleep(tokenWait);
+          continue;
+        }
         if (this.sending.size >= this.o.concurrency || ob.inFlightCount() >= this.o.maxInFlightItems) {
           await this.sleep(Math.min(this.o.idlePollMs, this.o.ackTimeoutMs / 4));
           continue;
         }
         const events = ob.claim({ kind: 'event', limit: this.o.batchMaxEvents, maxBytes: this.o.batchMaxBytes, leaseMs: this.o.ackTimeoutMs });
         if (events.length > 0) {
+          this.takeToken(now, true);
           this.track(this.sendEvents(events));
           continue;
         }
         const thumbs = ob.claim({ kind: 'thumbnail', limit: 1, leaseMs: this.o.ackTimeoutMs });
         if (thumbs[0]) {
+          this.takeToken(now, true);
           this.track(this.sendThumbnail(thumbs[0]));
           continue;
         }
@@ -210,6 +229,19 @@ export class Uplink {
         await this.sleep(1_000);
       }
     }
+  }
+
+  /** Token bucket for messages: returns ms to wait for a token (0 = one is available; `take` spends it). */
+  private takeToken(now: number, take: boolean): number {
+    const rate = this.o.messagesPerSecond;
+    if (rate <= 0) return 0;
+    this.tokens = Math.min(this.o.messageBurst, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+    if (this.tokens >= 1) {
+      if (take) this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) / rate) * 1000);
   }
 
   private track(p: Promise<void>): void {

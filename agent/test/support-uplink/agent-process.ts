@@ -51,6 +51,7 @@ const uplink = new Uplink({
   heartbeatIntervalMs: 0,
   idlePollMs: 200,
   transportBackoff: { baseMs: 200, maxMs: 2_000 },
+  messagesPerSecond: 0,
   ...(cfg.clockSyncUrl ? { clockSync: new HttpsTransport({ baseUrl: cfg.clockSyncUrl, identity: device, clock, logger }) } : {}),
 });
 

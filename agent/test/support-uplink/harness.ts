@@ -50,6 +50,7 @@ export function makeAgent(spec: AgentSpec): AgentUnderTest {
     ackTimeoutMs: 3_000,
     idlePollMs: 100,
     transportBackoff: { baseMs: 100, maxMs: 1_000 },
+    messagesPerSecond: 0,
     ...(spec.clockSyncUrl ? { clockSync: new HttpsTransport({ baseUrl: spec.clockSyncUrl, identity: spec.device, clock, timeoutMs: 5_000 }) } : {}),
     ...spec.uplink,
   });
