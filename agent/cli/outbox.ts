@@ -15,7 +15,7 @@ interface CommonOpts {
 }
 
 function dataDir(o: CommonOpts): string {
-  return o.dataDir ?? process.env.VIGIL_DATA_DIR ?? DEFAULT_DATA_DIR;
+  return o.dataDir || process.env.VIGIL_DATA_DIR || DEFAULT_DATA_DIR;
 }
 
 function withOutbox<T>(o: CommonOpts, fn: (ob: Outbox) => T): T {
