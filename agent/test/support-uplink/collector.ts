@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { cloudConfig } from '../../../cloud/config.js';
 import { createPairingCode } from '../../../cloud/pairing/codes.js';
 import { createCloud } from '../../../cloud/server/app.js';
-import type { EventCursor } from '../../../cloud/store/store.js';
+import type { DeviceStatusRecord, EventCursor, EventRecord } from '../../../cloud/store/store.js';
 import { validatePairingResponse } from '../../../firmware-protocol/messages.js';
 import { silentLogger } from '../../../shared/log/index.js';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
@@ -24,6 +24,10 @@ export interface CollectorUnderTest {
   eventIds(): Promise<Set<string>>;
   /** Event ids with a stored thumbnail. */
   thumbnailIds(): Promise<Set<string>>;
+  event(id: string): Promise<EventRecord | undefined>;
+  deviceStatus(): Promise<DeviceStatusRecord | undefined>;
+  /** The broker URL the collector listens on, when MQTT ingest runs. */
+  mqttUrl?: string;
   close(): Promise<void>;
 }
 
@@ -73,6 +77,9 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       device,
       eventIds: async () => new Set((await events()).map((e) => e.id)),
       thumbnailIds: async () => new Set((await events()).filter((e) => e.thumbnail !== null).map((e) => e.id)),
+      event: (id) => cloud.store.getEvent('default', id),
+      deviceStatus: () => cloud.store.getDeviceStatus(device.deviceId),
+      ...(spec.mqttUrl ? { mqttUrl: spec.mqttUrl } : {}),
       close: async () => {
         await cloud.close();
         rmSync(dataDir, { recursive: true, force: true });
