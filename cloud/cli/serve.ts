@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { VigilError } from '../../shared/errors/index.js';
-import { createCloud } from '../server/app.js';
 import { cliConfig, type ConfigOpts } from './common.js';
 
 /**
@@ -29,6 +28,8 @@ export function registerServe(program: Command): void {
       }
       if (o.host !== undefined) server.host = o.host;
       const config = cliConfig(o, Object.keys(server).length ? { server } : {});
+      // Loaded on demand: the other subcommands need none of the server's dependencies.
+      const { createCloud } = await import('../server/app.js');
       const cloud = await createCloud(config);
       process.stdout.write(`vigil-cloud listening on ${cloud.url}\n`);
 
