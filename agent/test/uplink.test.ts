@@ -236,3 +236,30 @@ describe('message rate limit', () => {
     expect(a.uplink.metrics.eventMessages).toBe(12);
   });
 });
+
+describe('createStoreAndForward (daemon wiring from config)', () => {
+  it('refuses a config without a collector URL, and wires a working outbox + uplink from defaults', async () => {
+    const { createStoreAndForward, outboxConfig, uplinkConfig } = await import('../uplink/index.js');
+    const { silentLogger } = await import('../../shared/log/index.js');
+    const { tempDir } = await import('./support-uplink/harness.js');
+    const { rmSync } = await import('node:fs');
+    const { c, url } = await collector();
+    const dataDir = tempDir();
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const base = { dataDir, outbox: outboxConfig(), identity: c.device, logger: silentLogger(), version: '0.1.0' };
+    expect(() => createStoreAndForward({ ...base, uplink: uplinkConfig() })).toThrow(/https_url is not set/);
+    expect(() => createStoreAndForward({ ...base, uplink: uplinkConfig({ transport: 'mqtt' }) })).toThrow(/mqtt_url is not set/);
+    const { outbox, uplink } = createStoreAndForward({ ...base, uplink: uplinkConfig({ https_url: url, heartbeat_interval: '0' }) });
+    cleanups.push(async () => {
+      await uplink.stop();
+      outbox.close();
+    });
+    expect(outbox.budgetBytes).toBe(256 * 1024 * 1024);
+    const e = makeEvent({ deviceId: c.device.deviceId });
+    outbox.enqueue(e);
+    expect(() => outbox.enqueue(makeEvent({ deviceId: c.device.deviceId, score: 7 }))).toThrow(/\/score/);
+    await uplink.start();
+    await waitFor('drained', () => outbox.stats().depth === 0);
+    expect(c.received.events.has(`${e.id}#0`)).toBe(true);
+  });
+});

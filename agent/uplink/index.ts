@@ -5,3 +5,4 @@ export { HttpsTransport, type HttpsTransportOptions } from './https-transport.js
 export { AckVerifier } from './ack-verify.js';
 export { buildHeartbeat, type CameraStatus, type HeartbeatSource } from './heartbeat.js';
 export { adjustToServerTime, serverTimeFromHttp, retryAfterMs } from './clock-skew.js';
+export { OutboxConfigSchema, UplinkConfigSchema, outboxConfig, uplinkConfig, createStoreAndForward, type OutboxConfig, type UplinkConfig, type StoreAndForwardDeps } from './config.js';
