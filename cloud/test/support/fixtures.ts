@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { newEventId, newDeviceId } from '../../../shared/ids/index.js';
-import { canonicalEventSha256 } from '../../ingest/canonical.js';
+import { eventFingerprint } from '../../../firmware-protocol/fingerprint.js';
 import type { IngestEventMessage, WireObject } from '../../ingest/sink.js';
 import type { Store } from '../../store/store.js';
 
@@ -57,5 +57,5 @@ export function wireEvent(o: WireEventOptions): WireObject {
 
 /** The message as ingest passes it to the store. */
 export function ingestMessage(event: WireObject): IngestEventMessage {
-  return { id: String(event.id), rev: Number(event.rev), contentSha256: canonicalEventSha256(event), event };
+  return { id: String(event.id), rev: Number(event.rev), contentSha256: eventFingerprint(event), event };
 }
