@@ -541,6 +541,17 @@ export class Outbox {
     });
   }
 
+  /**
+   * Makes every backing-off pending item due now (not dead ones). The uplink calls it when the way to the collector
+   * comes back (reconnect, first success after failures): the backoff was about the outage, not the items.
+   */
+  expedite(): number {
+    return this.write('NORMAL', 'expedite', () => {
+      const now = this.clock.now();
+      return this.db.prepare("UPDATE items SET next_attempt_at = ? WHERE state = 'pending' AND next_attempt_at > ?").run(now, now).changes;
+    });
+  }
+
   /** Counts of what `purge` would delete. `all` includes un-acked items (pending, in_flight). */
   purgePreview(all: boolean): StateCounts {
     const counts = this.stateCounts();

@@ -420,3 +420,19 @@ describe('thumbnails per event', () => {
     expect(ob.enqueue(e, jpg).thumbnail).toBe('queued');
   });
 });
+
+describe('expedite', () => {
+  it('makes backing-off pending items due now but leaves dead ones', () => {
+    const ob = outbox();
+    const a = makeEvent();
+    const b = makeEvent();
+    ob.enqueue(a);
+    ob.enqueue(b);
+    ob.claim({ kind: 'event', limit: 2, leaseMs: 1000 });
+    ob.retryLater([ref('event', a.id, 0)], { code: 'internal_error', message: 'x', delayMs: 600_000 });
+    ob.markDead([ref('event', b.id, 0)], { code: 'invalid_message', message: 'y' });
+    expect(ob.expedite()).toBe(1);
+    expect(ob.claim({ kind: 'event', limit: 5, leaseMs: 1000 }).map((i) => i.eventId)).toEqual([a.id]);
+    expect(ob.get(ref('event', b.id, 0))!.state).toBe('dead');
+  });
+});

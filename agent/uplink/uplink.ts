@@ -137,7 +137,7 @@ export class Uplink {
     this.droppedAtStart = this.o.outbox.stats().dropped;
     await this.o.transport.start(
       (ack, meta) => this.applyAck(ack, meta.stale),
-      () => this.notify(),
+      () => this.onTransportReady(),
     );
     if (this.o.clockSync) await this.o.clockSync.start(() => undefined, () => undefined);
     this.pumpDone = this.pump();
@@ -145,6 +145,19 @@ export class Uplink {
       this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), this.o.heartbeatIntervalMs);
       this.heartbeatTimer.unref();
     }
+  }
+
+  /** (Re)connected: what backed off during the outage goes now. */
+  private onTransportReady(): void {
+    try {
+      const n = this.o.outbox.expedite();
+      if (n > 0) this.log.info({ items: n }, 'uplink: connected; backed-off items are due now');
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'uplink: could not expedite backed-off items');
+    }
+    this.consecutiveFailures = 0;
+    this.pausedUntil = 0;
+    this.notify();
   }
 
   /** Wakes the sender: call after enqueueing so new events go out at once. */
@@ -281,7 +294,11 @@ export class Uplink {
       this.handleFailure(items, result.failure);
       return;
     }
-    this.consecutiveFailures = 0;
+    if (this.consecutiveFailures > 0) {
+      // The collector answers again after a run of failures: stop waiting out item backoffs earned during it.
+      this.consecutiveFailures = 0;
+      this.o.outbox.expedite();
+    }
     if (result.serverTimeMs !== undefined) this.maybeAdjustClock(result.serverTimeMs, 'collector Date header');
     if (result.ack) this.applyAck(result.ack, false);
   }
