@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { isVigilError, describeError } from '../../shared/errors/index.js';
+import { componentLogger } from '../../shared/log/index.js';
 import { SigningErrorCode, parseMqttEnvelope, signMqttMessage, type DeviceCredentials, type SignedMessage } from '../../shared/signing/index.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import type { AckItem } from '../../firmware-protocol/messages.js';
@@ -64,7 +65,7 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
   const cfg = deps.mqtt;
   if (!cfg.url) throw new Error('startMqttIngest: mqtt.url is not set');
   const d = resolveIngestDeps(deps);
-  const log = d.log.child({ component: 'ingest-mqtt' });
+  const log = componentLogger(d.log, 'ingest-mqtt');
   const state = { closing: false };
   const clients: MqttClient[] = [];
   const readies: Promise<void>[] = [];

@@ -48,9 +48,17 @@ export interface LoggerOptions {
   bindings?: Record<string, unknown>;
 }
 
+/**
+ * The root pino instance, reachable from every descendant: pino children inherit from their parent by prototype,
+ * so a property set on the root is visible on all of them. componentLogger() uses it to re-bind `component`
+ * instead of writing the key twice.
+ */
+const ROOT = Symbol('vigil.log.root');
+type Rooted = Logger & { [ROOT]?: Logger };
+
 /** A pino JSON logger with the project's redaction rules and a `component` field. */
 export function createLogger(options: LoggerOptions): Logger {
-  const base = pino(
+  const base: Rooted = pino(
     {
       level: options.level ?? (process.env.VIGIL_LOG_LEVEL as LogLevel | undefined) ?? 'info',
       base: { pid: process.pid },
@@ -60,12 +68,21 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),
   );
+  base[ROOT] = base;
   return base.child({ component: options.component, ...(options.bindings ?? {}) });
 }
 
-/** A child of `parent` for another component; keeps the parent's destination and level. */
+/**
+ * A child of `parent` for another component: keeps the parent's destination, level and other bindings, and
+ * replaces its `component` (one `component` key per line).
+ */
 export function componentLogger(parent: Logger, component: string, bindings: Record<string, unknown> = {}): Logger {
-  return parent.child({ component, ...bindings });
+  const root = (parent as Rooted)[ROOT];
+  if (!root) return parent.child({ component, ...bindings });
+  const { component: _previous, ...inherited } = parent.bindings();
+  const child = root.child({ ...inherited, component, ...bindings });
+  child.level = parent.level;
+  return child;
 }
 
 /** A logger that writes nothing. For tests and library use without logging. */

@@ -98,3 +98,25 @@ describe('logger', () => {
     expect(text).toContain('[redacted]');
   });
 });
+
+describe('componentLogger', () => {
+  it('replaces the component instead of writing it twice, and keeps other bindings and the level', async () => {
+    const { componentLogger } = await import('../log/index.js');
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(...chunk.toString().split('\n').filter(Boolean));
+        cb();
+      },
+    });
+    const root = createLogger({ component: 'cloud', level: 'warn', destination: sink });
+    const withDevice = root.child({ device_id: 'dev_1' });
+    const http = componentLogger(withDevice, 'http', { request_id: 'r1' });
+    http.warn('hello');
+    http.info('dropped: below the level');
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.match(/"component"/g)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'http', device_id: 'dev_1', request_id: 'r1', msg: 'hello' });
+  });
+});
