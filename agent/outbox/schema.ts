@@ -61,6 +61,11 @@ const MIGRATIONS: readonly string[] = [
   END;
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `,
+  // 2: finding the next due time / expired leases without scanning every pending row during a long outage.
+  `
+  CREATE INDEX items_next ON items (state, next_attempt_at);
+  CREATE INDEX items_lease ON items (state, lease_until);
+  `,
 ];
 
 export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;

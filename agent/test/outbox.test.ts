@@ -436,3 +436,26 @@ describe('expedite', () => {
     expect(ob.get(ref('event', b.id, 0))!.state).toBe('dead');
   });
 });
+
+describe('migrations', () => {
+  it('upgrades a version-1 file in place, keeping its items', () => {
+    const p = join(dir, 'outbox.db');
+    const ob = outbox();
+    const e = makeEvent();
+    ob.enqueue(e, fakeJpeg(100));
+    ob.close();
+    // Roll the file back to what version 1 looked like.
+    const db = new Database(p);
+    db.exec('DROP INDEX items_next; DROP INDEX items_lease;');
+    db.pragma('user_version = 1');
+    db.close();
+    const again = outbox();
+    expect(again.get(ref('event', e.id, 0))!.state).toBe('pending');
+    again.close();
+    const check = new Database(p, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(OUTBOX_SCHEMA_VERSION);
+    const names = (check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all() as Array<{ name: string }>).map((r) => r.name);
+    check.close();
+    expect(names).toEqual(expect.arrayContaining(['items_due', 'items_event', 'items_next', 'items_lease']));
+  });
+});
