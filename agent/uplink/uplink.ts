@@ -234,8 +234,10 @@ export class Uplink {
           this.track(this.sendThumbnail(thumbs[0]));
           continue;
         }
+        // Nothing claimable. A due item may still be waiting on a dependency (a thumbnail whose event record is in
+        // flight): never spin — an ack or an enqueue wakes the loop anyway.
         const wakeAt = ob.nextWakeAt();
-        await this.sleep(Math.min(this.o.idlePollMs, wakeAt === null ? Infinity : wakeAt - Date.now()));
+        await this.sleep(Math.max(20, Math.min(this.o.idlePollMs, wakeAt === null ? Infinity : wakeAt - Date.now())));
       } catch (err) {
         // e.g. a full disk while claiming: keep the loop alive, try again shortly.
         this.log.error({ err: describeError(err) }, 'uplink: send loop error');
