@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig, type LoadedConfig } from '../shared/config/index.js';
 import { IngestConfigSchema, MqttConfigSchema } from './ingest/config.js';
+import { PushConfigSchema } from './push/config.js';
 
 /**
  * The collector's configuration: defaults here ← YAML file (`--config`) ← environment `VIGIL_CLOUD__A__B` ← CLI
@@ -88,6 +89,7 @@ export const CloudConfigSchema = Type.Object(
     ),
     ingest: IngestConfigSchema,
     mqtt: MqttConfigSchema,
+    push: PushConfigSchema,
   },
   { additionalProperties: false, description: 'vigil-cloud configuration.' },
 );

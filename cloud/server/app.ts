@@ -15,6 +15,7 @@ import type { BlobStore } from '../blob/blob-store.js';
 import type { CloudConfig } from '../config.js';
 import { registerIngestRoutes, resolveIngestDeps, startMqttIngest, type MqttIngest } from '../ingest/index.js';
 import { registerPairingRoutes } from '../pairing/routes.js';
+import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openStore } from '../store/index.js';
 import { StoreIngestSink } from '../store/ingest-sink.js';
@@ -135,6 +136,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerPairingCodeRoutes(app, ctx);
     registerDeviceRoutes(app, ctx);
     registerEventRoutes(app, ctx);
+    registerPushTokenRoutes(app, ctx);
     const stream = registerStreamRoutes(app, ctx);
     metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
 

@@ -1,3 +1,4 @@
+import { PUSH_TOKEN_TABLES } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
 
 /**
@@ -126,6 +127,7 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX nonces_expiry ON nonces (expires_at)`,
     ],
   },
+  { version: 2, name: 'push tokens', statements: [...PUSH_TOKEN_TABLES] },
 ];
 
 /** Arbitrary constant naming the migration lock (ASCII "VIGL"). */

@@ -2,6 +2,7 @@ import { VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
 import { migrate } from './migrations.js';
+import { SqlPushTokens, type PushOutcomeInput, type PushPlatform, type PushTokenInput, type PushTokenRecord } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor, SqlValue } from './sql.js';
 import type {
   ApiTokenRecord,
@@ -647,5 +648,36 @@ export class SqlStore implements Store {
 
   async purgeNonces(now: number): Promise<number> {
     return (await this.db.run('DELETE FROM nonces WHERE expires_at <= ?', [now])).changes;
+  }
+
+  // --- push registrations (./push-tokens.ts) ---
+
+  private pushTokens?: SqlPushTokens;
+  private get push(): SqlPushTokens {
+    return (this.pushTokens ??= new SqlPushTokens(this.db));
+  }
+
+  upsertPushToken(input: PushTokenInput): Promise<{ record: PushTokenRecord; created: boolean }> {
+    return this.push.upsertPushToken(input);
+  }
+
+  listPushTokens(tenantId: string, platform?: PushPlatform): Promise<PushTokenRecord[]> {
+    return this.push.listPushTokens(tenantId, platform);
+  }
+
+  getPushToken(tenantId: string, id: string): Promise<PushTokenRecord | undefined> {
+    return this.push.getPushToken(tenantId, id);
+  }
+
+  deletePushToken(tenantId: string, id: string): Promise<boolean> {
+    return this.push.deletePushToken(tenantId, id);
+  }
+
+  pruneToken(id: string): Promise<boolean> {
+    return this.push.pruneToken(id);
+  }
+
+  recordOutcome(id: string, outcome: PushOutcomeInput, now: number): Promise<boolean> {
+    return this.push.recordOutcome(id, outcome, now);
   }
 }

@@ -1,4 +1,5 @@
 import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
+import type { PushTokenStore } from './push-tokens.js';
 
 /**
  * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),
@@ -92,6 +93,7 @@ export interface HeartbeatInput {
 }
 
 export type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
+export type { PushOutcomeInput, PushPlatform, PushTokenInput, PushTokenRecord, PushTokenStore } from './push-tokens.js';
 
 export interface EventRecord {
   id: string;
@@ -162,7 +164,8 @@ export interface LabelDayCount {
   count: number;
 }
 
-export interface Store {
+/** Push registrations (upsert/list/delete, pruneToken, recordOutcome) are declared in ./push-tokens.ts. */
+export interface Store extends PushTokenStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Cheap round trip to the database; throws when it is unusable. */
   ping(): Promise<void>;

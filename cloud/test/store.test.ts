@@ -1,12 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newEventId } from '../../shared/ids/index.js';
 import { isVigilError } from '../../shared/errors/index.js';
+import { MIGRATIONS } from '../store/migrations.js';
 import type { Store } from '../store/store.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { ingestMessage, pairTestDevice, wireEvent } from './support/fixtures.js';
 
 const backends = await testBackends();
 const T0 = Date.UTC(2026, 0, 1, 12);
+const LATEST = Math.max(...MIGRATIONS.map((m) => m.version));
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -30,10 +32,10 @@ describe.each(backends)('store on $name', (backend) => {
   });
 
   describe('migrations', () => {
-    it('applies version 1 once and re-opening is a no-op', async () => {
-      expect(await store.schemaVersion()).toBe(1);
+    it('applies the migrations once and re-opening is a no-op', async () => {
+      expect(await store.schemaVersion()).toBe(LATEST);
       const again = await db.openAnother();
-      expect(await again.schemaVersion()).toBe(1);
+      expect(await again.schemaVersion()).toBe(LATEST);
       expect((await store.ensureTenant('default')).id).toBe('default');
     });
 
@@ -41,7 +43,7 @@ describe.each(backends)('store on $name', (backend) => {
       const fresh = await backend.open();
       try {
         const stores = await Promise.all([fresh.openAnother(), fresh.openAnother(), fresh.openAnother()]);
-        for (const s of stores) expect(await s.schemaVersion()).toBe(1);
+        for (const s of stores) expect(await s.schemaVersion()).toBe(LATEST);
       } finally {
         await fresh.cleanup();
       }
