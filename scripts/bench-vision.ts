@@ -7,6 +7,8 @@
  *    due, tracking, thumbnails), yolox_nano with 1 thread: per-stage ms/frame and the detector's gating rate.
  *    The detector is also timed alone (session.run vs letterbox + decode + NMS: overhead %).
  * 3. Cameras per core = 1000 ms / (decode + motion + track + thumbnail + gating rate × detect, ms per frame) / 5 fps.
+ * 4. Detector micro-benchmark on one real frame of the clip, whole-frame detection repeated: median letterbox,
+ *    session.run and decode/NMS ms, overhead %, and the letterbox alone (median, min and CPU time per call).
  *
  * Timings are wall-clock inside one process on a shared machine: the load average is printed with them.
  * Usage: npm run bench:vision [-- --fps 5 --width 640 --height 360 --threads 1]
@@ -20,6 +22,8 @@ import { parseArgs } from 'node:util';
 import { assetPath } from '../shared/paths/index.js';
 import { resolveFfmpeg } from '../agent/camera/ffmpeg-path.js';
 import { CameraStream } from '../agent/camera/stream.js';
+import type { Frame } from '../agent/camera/frame.js';
+import { preprocessYuv420 } from '../agent/detect/preprocess.js';
 import { ObjectDetector } from '../agent/detect/detector.js';
 import { MotionDetector } from '../agent/motion/index.js';
 import { CameraPipeline, runPipeline } from '../agent/pipeline/pipeline.js';
@@ -70,8 +74,15 @@ async function main(): Promise<void> {
   const camera = new CameraStream({ name: 'bench', input, detect: { width, height, fps }, realtime: false });
   const pipeline = new CameraPipeline({ camera: 'bench', width, height, motion, detector, thumbnailDir: dir, mediaTimes: true });
   camera.start();
+  let sample: Frame | undefined;
+  async function* keepOne(): AsyncGenerator<Frame> {
+    for await (const f of camera) {
+      if (f.seq === 100) sample = { ...f, data: Buffer.from(f.data) };
+      yield f;
+    }
+  }
   const t0 = performance.now();
-  const s = await runPipeline(camera, pipeline);
+  const s = await runPipeline(keepOne(), pipeline);
   const wall = performance.now() - t0;
   await camera.stop();
   await motion.close();
@@ -92,7 +103,37 @@ async function main(): Promise<void> {
   const cams = 1000 / perFrame / fps;
   console.log(`per-frame cost at ${fps} fps: decode ${f2(decodeMs)} + motion ${f2(p.motion)} + track ${f2(p.track)} + thumbnail ${f2(p.thumbnail)} + ${f2(gating)} × detect ${f2(detectPerRun)} = ${f2(perFrame)} ms`);
   console.log(`cameras per core = 1000 / ${f2(perFrame)} / ${fps} = ${f2(cams)}  (this clip has motion in ${f2(gating * 100)}% of frames; a quiet camera with 10% motion: ${f2(1000 / (decodeMs + p.motion + p.track + p.thumbnail + 0.1 * detectPerRun) / fps)}; detector on every frame: ${f2(1000 / perFrameAllDetect / fps)})`);
+  if (sample) await microBench(detector, sample);
   await detector.close();
+}
+
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] ?? 0;
+
+/** Whole-frame detection on one frame, repeated; then the letterbox alone. */
+async function microBench(detector: ObjectDetector, frame: Frame): Promise<void> {
+  const pre: number[] = [];
+  const run: number[] = [];
+  const post: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const r = await detector.detectFrame(frame);
+    if (i < 10) continue; // warm-up
+    pre.push(r.timings.preprocessMs);
+    run.push(r.timings.runMs);
+    post.push(r.timings.postprocessMs);
+  }
+  const [lb, rn, dc] = [median(pre), median(run), median(post)];
+  console.log(`detector micro-benchmark (${frame.width}x${frame.height} frame #${frame.seq}, whole frame, 50 runs, medians): letterbox ${lb.toFixed(3)} ms, session.run ${rn.toFixed(3)} ms, decode/NMS ${dc.toFixed(3)} ms → overhead ${(((lb + dc) / rn) * 100).toFixed(1)}% (load average ${loadavg().map(f2).join(' ')})`);
+  const tensor = new Float32Array(3 * detector.input.width * detector.input.height);
+  const times: number[] = [];
+  for (let i = 0; i < 50; i++) preprocessYuv420(frame, tensor, detector.input, detector.normalization);
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < 300; i++) {
+    const t0 = performance.now();
+    preprocessYuv420(frame, tensor, detector.input, detector.normalization);
+    times.push(performance.now() - t0);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  console.log(`letterbox alone, 300 calls: median ${median(times).toFixed(3)} ms, min ${Math.min(...times).toFixed(3)} ms, process CPU ${((cpu.user + cpu.system) / 300 / 1000).toFixed(3)} ms/call`);
 }
 
 await main();
