@@ -79,6 +79,9 @@ function configure(db: Db, busyTimeoutMs: number): void {
   // FULL: every commit fsyncs the WAL, so an enqueued event survives a power cut, not just a process crash.
   // The outbox lowers this to NORMAL around bookkeeping whose loss only causes a resend (claims, acks).
   db.pragma('synchronous = FULL');
+  // Keep the WAL small on a box with little disk: checkpoint every ~1 MiB and truncate the file afterwards.
+  db.pragma('wal_autocheckpoint = 256');
+  db.pragma(`journal_size_limit = ${1024 * 1024}`);
   db.pragma('foreign_keys = ON');
 }
 

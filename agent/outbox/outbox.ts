@@ -280,7 +280,15 @@ export class Outbox {
   private write<T>(level: 'FULL' | 'NORMAL', what: string, fn: () => T): T {
     this.setSync(level);
     try {
-      const result = this.db.transaction(fn).immediate();
+      let result: T;
+      try {
+        result = this.db.transaction(fn).immediate();
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+        // The WAL may be what fills the disk: fold it into the database, truncate it, and try once more.
+        this.checkpoint();
+        result = this.db.transaction(fn).immediate();
+      }
       if (this.diskFullSince !== null) {
         this.log.warn({ path: this.path }, 'outbox: writes succeed again after a full disk');
         this.diskFullSince = null;
@@ -295,6 +303,14 @@ export class Outbox {
         `the disk holding ${this.path} is full (${what} failed); new events are refused until space is freed, queued items are kept`,
         { status: 507, details: { path: this.path, op: what }, cause: err },
       );
+    }
+  }
+
+  private checkpoint(): void {
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* still full: the caller reports it */
     }
   }
 

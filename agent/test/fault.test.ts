@@ -210,3 +210,61 @@ describe('fault: disk budget filled while the collector is down', () => {
     expect(thumbs.size + s.counters['dropped.thumbnail.new']!).toBe(accepted.size);
   }, 180_000);
 });
+
+describe('fault: the real disk fills up', () => {
+  it('refuses new events with outbox_disk_full on a full filesystem, keeps every accepted one intact, and recovers', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdirSync, writeFileSync, unlinkSync, rmdirSync } = await import('node:fs');
+    const mnt = join(dir(), 'small-disk');
+    mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { stdio: 'ignore' });
+    } catch {
+      process.stderr.write('\n!!! SKIPPING: cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN); the max_page_count test covers SQLITE_FULL\n\n');
+      return;
+    }
+    cleanups.push(() => {
+      try {
+        execFileSync('umount', [mnt], { stdio: 'ignore' });
+        rmdirSync(mnt);
+      } catch {
+        /* already gone */
+      }
+    });
+    // Ballast to delete later: "space freed by the operator".
+    writeFileSync(join(mnt, 'ballast'), Buffer.alloc(512 * 1024));
+    const c = await collector();
+    const a = makeAgent({ device: c.device, url: c.httpUrl, dir: mnt, outbox: { budgetBytes: 64 * 1024 * 1024 } });
+    cleanups.push(a.stop);
+    const accepted = new Set<string>();
+    let full = 0;
+    for (let i = 0; i < 500 && full < 3; i++) {
+      const jpg = fakeJpeg(20_000, i + 1);
+      const e = announce(makeEvent({ deviceId: c.device.deviceId }), jpg);
+      try {
+        a.outbox.enqueue(e, jpg);
+        accepted.add(e.id);
+      } catch (err) {
+        if (!isVigilError(err, 'outbox_disk_full')) throw err;
+        full++;
+      }
+    }
+    expect(full).toBe(3);
+    expect(accepted.size).toBeGreaterThan(10);
+    expect(a.outbox.stats().diskFull).toBe(true);
+    // Nothing accepted was lost or damaged.
+    const db = new Database(join(mnt, 'outbox.db'), { readonly: true });
+    expect(db.pragma('quick_check', { simple: true })).toBe('ok');
+    db.close();
+    expect(idsInOutboxFile(join(mnt, 'outbox.db'))).toEqual(accepted);
+    // Space comes back: enqueues work again, and everything accepted is delivered.
+    unlinkSync(join(mnt, 'ballast'));
+    const late = makeEvent({ deviceId: c.device.deviceId });
+    a.outbox.enqueue(late);
+    accepted.add(late.id);
+    expect(a.outbox.stats().diskFull).toBe(false);
+    await a.uplink.start();
+    await waitFor('drained', () => a.outbox.stats().depth === 0, 120_000, 100);
+    await expectExactlyDelivered(c, accepted);
+  }, 180_000);
+});
