@@ -1,0 +1,189 @@
+import { ulid } from '../../shared/ids/index.js';
+import type { SqlDatabase, SqlExecutor } from '../store/sql.js';
+
+/**
+ * The job table, in the collector's own database (table `jobs`, see the store's migrations). One job per
+ * (kind, event id): enqueueing twice is a no-op, so the ingest path can enqueue in the same transaction that
+ * stores the event, or right after it, without ever doubling work.
+ *
+ *   pending ──claim──▶ running ──complete──▶ done
+ *      ▲                 │ fail (attempts < max): pending, run_at = now + backoff
+ *      └── snooze ───────┤ fail (attempts = max): dead (dead letter; kept for the API and operators)
+ *                        └ lease expired (crash): claimable again by anyone
+ *
+ * Claiming is one UPDATE … RETURNING over the due rows: on PostgreSQL the inner SELECT takes
+ * `FOR UPDATE SKIP LOCKED`, so collectors sharing a database split the work without waiting on each other;
+ * SQLite's write transactions are exclusive, which gives the same atomicity.
+ */
+export type JobState = 'pending' | 'running' | 'done' | 'dead';
+
+export interface Job {
+  id: string;
+  kind: string;
+  eventId: string;
+  tenantId: string;
+  state: JobState;
+  /** Claims so far, including the current one. */
+  attempts: number;
+  runAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+interface JobRow {
+  id: string;
+  kind: string;
+  event_id: string;
+  tenant_id: string;
+  state: JobState;
+  attempts: number;
+  run_at: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const COLUMNS = 'id, kind, event_id, tenant_id, state, attempts, run_at, lease_owner, lease_until, last_error, created_at, updated_at';
+
+const toJob = (r: JobRow): Job => ({
+  id: r.id,
+  kind: r.kind,
+  eventId: r.event_id,
+  tenantId: r.tenant_id,
+  state: r.state,
+  attempts: Number(r.attempts),
+  runAt: Number(r.run_at),
+  leaseOwner: r.lease_owner,
+  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+  lastError: r.last_error,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+export interface EnqueueInput {
+  kind: string;
+  eventId: string;
+  tenantId: string;
+  /** Not before (ms); default now. */
+  runAt?: number;
+}
+
+/** Longest error text kept on a job. */
+const ERROR_MAX = 500;
+
+export class JobQueue {
+  constructor(readonly db: SqlDatabase) {}
+
+  /**
+   * Adds a job unless one exists for (kind, event id). Pass the executor of an open transaction to enqueue
+   * atomically with the event; true when a job was created.
+   */
+  async enqueue(input: EnqueueInput, now: number, x: SqlExecutor = this.db): Promise<boolean> {
+    const r = await x.run(
+      `INSERT INTO jobs (id, kind, event_id, tenant_id, state, attempts, run_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (kind, event_id) DO NOTHING`,
+      [ulid(now), input.kind, input.eventId, input.tenantId, input.runAt ?? now, now, now],
+    );
+    return r.changes > 0;
+  }
+
+  /**
+   * Claims up to `limit` due jobs of `kind` for `owner`: pending ones whose run_at has come, and running ones
+   * whose lease expired (their collector died). Each claim counts as an attempt.
+   */
+  async claim(kind: string, owner: string, now: number, leaseMs: number, limit: number): Promise<Job[]> {
+    const lock = this.db.dialect === 'postgres' ? ' FOR UPDATE SKIP LOCKED' : '';
+    return this.db.tx(async (x) => {
+      const rows = await x.all<JobRow>(
+        `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+         WHERE id IN (
+           SELECT id FROM jobs
+           WHERE kind = ? AND ((state = 'pending' AND run_at <= ?) OR (state = 'running' AND lease_until <= ?))
+           ORDER BY run_at, id LIMIT ?${lock}
+         )
+         RETURNING ${COLUMNS}`,
+        [owner, now + leaseMs, now, kind, now, now, limit],
+      );
+      return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || a.id.localeCompare(b.id));
+    });
+  }
+
+  /** Extends a lease; false when the job is no longer ours (lease expired and reclaimed, or finished). */
+  async renew(id: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    const r = await this.db.run(`UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`, [now + leaseMs, now, id, owner]);
+    return r.changes > 0;
+  }
+
+  /** Marks a job done; false when it was not ours any more. */
+  async complete(id: string, owner: string, now: number, x: SqlExecutor = this.db): Promise<boolean> {
+    const r = await x.run(`UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`, [
+      now,
+      id,
+      owner,
+    ]);
+    return r.changes > 0;
+  }
+
+  /**
+   * Records a failed attempt: back to pending at `retryAt`, or dead when `attempts` reached `maxAttempts`.
+   * Returns the new state, or null when the job was not ours any more.
+   */
+  async fail(job: Job, owner: string, error: string, now: number, retryAt: number, maxAttempts: number): Promise<JobState | null> {
+    const dead = job.attempts >= maxAttempts;
+    const r = await this.db.run(
+      `UPDATE jobs SET state = ?, run_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, updated_at = ?
+       WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+      [dead ? 'dead' : 'pending', dead ? job.runAt : retryAt, error.slice(0, ERROR_MAX), now, job.id, owner],
+    );
+    return r.changes > 0 ? (dead ? 'dead' : 'pending') : null;
+  }
+
+  /**
+   * Puts a job back without counting the attempt: waiting for something (a thumbnail) or this collector is
+   * shutting down. `note` (if given) becomes last_error so the API shows why it waits.
+   */
+  async snooze(id: string, owner: string, runAt: number, now: number, note: string | null = null): Promise<boolean> {
+    const r = await this.db.run(
+      `UPDATE jobs SET state = 'pending', run_at = ?, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+              lease_owner = NULL, lease_until = NULL, last_error = COALESCE(?, last_error), updated_at = ?
+       WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+      [runAt, note, now, id, owner],
+    );
+    return r.changes > 0;
+  }
+
+  /** Makes a pending job of an event due now (e.g. its thumbnail just arrived). */
+  async wake(kind: string, eventId: string, now: number): Promise<boolean> {
+    const r = await this.db.run(`UPDATE jobs SET run_at = ?, updated_at = ? WHERE kind = ? AND event_id = ? AND state = 'pending' AND run_at > ?`, [now, now, kind, eventId, now]);
+    return r.changes > 0;
+  }
+
+  /** Sends a dead job around again (operator action): pending, attempts reset. */
+  async revive(kind: string, eventId: string, now: number): Promise<boolean> {
+    const r = await this.db.run(`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE kind = ? AND event_id = ? AND state = 'dead'`, [now, now, kind, eventId]);
+    return r.changes > 0;
+  }
+
+  async get(kind: string, eventId: string): Promise<Job | undefined> {
+    const r = await this.db.get<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE kind = ? AND event_id = ?`, [kind, eventId]);
+    return r ? toJob(r) : undefined;
+  }
+
+  async counts(kind: string): Promise<Record<JobState, number>> {
+    const rows = await this.db.all<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE kind = ? GROUP BY state', [kind]);
+    const out: Record<JobState, number> = { pending: 0, running: 0, done: 0, dead: 0 };
+    for (const r of rows) out[r.state] = Number(r.n);
+    return out;
+  }
+
+  /** Earliest run_at of a pending job (for the worker's sleep), or null. */
+  async nextDue(kind: string): Promise<number | null> {
+    const r = await this.db.get<{ t: number | null }>(`SELECT MIN(CASE WHEN state = 'pending' THEN run_at ELSE lease_until END) AS t FROM jobs WHERE kind = ? AND state IN ('pending', 'running')`, [kind]);
+    return r?.t === null || r?.t === undefined ? null : Number(r.t);
+  }
+}
