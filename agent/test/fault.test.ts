@@ -9,7 +9,7 @@ import { startCollector, type CollectorUnderTest } from './support-uplink/collec
 import { announce, fakeJpeg, makeEvent } from './support-uplink/events.js';
 import { FaultProxy } from './support-uplink/fault-proxy.js';
 import { makeAgent, tempDir, waitFor, type AgentUnderTest } from './support-uplink/harness.js';
-import { MosquittoInstance } from './support-uplink/mosquitto.js';
+import { clearMqttSession, MosquittoInstance } from './support-uplink/mosquitto.js';
 
 /**
  * Fault tests: each ends with the same check — every event id the outbox accepted reached the collector, and the
@@ -58,6 +58,7 @@ describe('fault: agent killed with SIGKILL', () => {
   it('loses nothing when kill -9 hits while ~1,000 events are in flight over the real Mosquitto, then restarts', async () => {
     if (!(await serviceAvailable('mosquitto', '127.0.0.1', 1883))) return;
     const c = await collector(MOSQUITTO_URL);
+    cleanups.push(() => clearMqttSession(MOSQUITTO_URL, c.device.deviceId));
     const d = dir();
     const cfg = { dataDir: d, url: MOSQUITTO_URL, device: c.device, ackTimeoutMs: 3_000, logFile: join(d, 'agent.log') };
     const accepted = new Set<string>();

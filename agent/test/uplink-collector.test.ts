@@ -4,6 +4,7 @@ import { MOSQUITTO_URL, serviceAvailable } from '../../shared/testing/index.js';
 import { startCollector, type CollectorUnderTest } from './support-uplink/collector.js';
 import { announce, eventLife, fakeJpeg } from './support-uplink/events.js';
 import { makeAgent, waitFor, type AgentUnderTest } from './support-uplink/harness.js';
+import { clearMqttSession } from './support-uplink/mosquitto.js';
 
 /**
  * The uplink against the REAL collector (createCloud): whole event lives with a thumbnail replaced by an update,
@@ -19,6 +20,7 @@ async function setup(transport: 'https' | 'mqtt', clockOffsetMs = 0): Promise<{ 
   if (transport === 'mqtt' && !(await serviceAvailable('mosquitto', '127.0.0.1', 1883))) return undefined;
   const c = await startCollector(transport === 'mqtt' ? { mqttUrl: MOSQUITTO_URL } : {});
   cleanups.push(() => c.close());
+  if (transport === 'mqtt') cleanups.push(() => clearMqttSession(MOSQUITTO_URL, c.device.deviceId));
   const a = makeAgent({
     device: c.device,
     url: transport === 'mqtt' ? MOSQUITTO_URL : c.httpUrl,

@@ -47,7 +47,7 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       server: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
       ingest: { rate_limit: spec.rateLimit ?? { per_second: 2_000, burst: 5_000 } },
-      ...(spec.mqttUrl ? { mqtt: { url: spec.mqttUrl, client_id: `vigil-cloud-test-${tag}`, shared_group: `vigil-test-${tag}`, reconnect_ms: 250 } } : {}),
+      ...(spec.mqttUrl ? { mqtt: { url: spec.mqttUrl, client_id: `vigil-cloud-test-${tag}`, shared_group: `vigil-test-${tag}`, reconnect_ms: 250, session_expiry_s: 60 } } : {}),
     }),
     { logger: silentLogger() },
   );

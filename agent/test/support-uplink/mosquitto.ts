@@ -64,3 +64,18 @@ export class MosquittoInstance {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Ends the persistent session a test device left on a shared broker: connect once with the same client id and a
+ * clean session, then disconnect.
+ */
+export async function clearMqttSession(url: string, clientId: string): Promise<void> {
+  const { default: mqtt } = await import('mqtt');
+  const client = mqtt.connect(url, { clientId, clean: true, reconnectPeriod: 0, connectTimeout: 5_000 });
+  await new Promise<void>((resolve) => {
+    client.once('connect', () => resolve());
+    client.once('error', () => resolve());
+    client.once('close', () => resolve());
+  });
+  await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+}
