@@ -67,9 +67,11 @@ describe('fault: agent killed with SIGKILL', () => {
       const agent = new AgentProcess(cfg);
       cleanups.push(() => agent.kill9());
       await agent.start();
-      // Enqueue 1,000 events (2 KB thumbnails); kill while the uplink is busy with them.
+      // Enqueue 1,000 events (2 KB thumbnails). Round 0 kills right after all 1,000 are accepted, while the uplink
+      // is busy with them; later rounds kill in the middle of enqueueing.
       const enqueued = agent.enqueue(1_000, 2_000).catch(() => undefined); // cut short by the kill
-      await agent.waitLine((l) => l.startsWith('ok ') && agent.accepted.size >= 300 + round * 200, 60_000);
+      if (round === 0) await enqueued;
+      else await agent.waitLine((l) => l.startsWith('ok ') && agent.accepted.size >= 200 + round * 300, 60_000);
       await agent.kill9();
       kills++;
       await enqueued;
