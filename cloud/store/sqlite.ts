@@ -6,19 +6,40 @@ import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql.js'
 
 /**
  * SQLite through better-sqlite3 (synchronous). WAL so readers (API, CLI in another process) never block the
- * writer; `synchronous=FULL` because an ack promises the data survives power loss: in WAL mode NORMAL only
- * fsyncs at checkpoints, so the last commits can vanish after a power cut even though they were acknowledged.
+ * writer. `synchronous=FULL` (the default) because an ack promises the data survives power loss: in WAL mode NORMAL
+ * only fsyncs at checkpoints, so the last commits can vanish after a power cut or OS crash even though they were
+ * acknowledged (they do survive a crash or `kill -9` of this process). NORMAL is available as a choice
+ * (`database.sqlite.synchronous`).
  *
- * One connection; a promise chain serialises transactions so two async callers never interleave statements in
- * one transaction. Every write runs in a `BEGIN IMMEDIATE` transaction. When another connection (another process,
- * e.g. the CLI next to `serve`) holds the write lock, BEGIN is retried asynchronously instead of with SQLite's
- * busy handler, which would block the event loop — and, with two connections in one process, deadlock it.
+ * One connection. Every write runs in a `BEGIN IMMEDIATE` transaction; when another connection (another process,
+ * e.g. the CLI next to `serve`) holds the write lock, BEGIN is retried asynchronously instead of with SQLite's busy
+ * handler, which would block the event loop — and, with two connections in one process, deadlock it.
+ *
+ * Group commit: an fsync costs milliseconds, so committing each caller's transaction on its own caps the collector
+ * at a few hundred transactions per second. Instead, every `tx()` requested while a group is being committed, or in
+ * the same event-loop turn, joins ONE `BEGIN IMMEDIATE … COMMIT`: each caller runs in its own `SAVEPOINT`, in the
+ * order the callers asked, one after the other (never interleaved: a savepoint rolled back must contain only its own
+ * caller's statements). A caller that throws is rolled back to its savepoint and gets its own error; the others
+ * commit. Every caller's promise settles only after the group's COMMIT has returned.
+ *
+ * Crash safety: the group is one SQLite transaction, and SQLite's COMMIT is atomic — in WAL mode the commit is the
+ * write (and, with FULL, the fsync) of the WAL frame marked as the commit record; frames without a valid commit
+ * record are ignored on recovery. So after a crash at any point either every successful caller's writes of a group
+ * are in the database or none are, and none of them was told "committed" before COMMIT returned. A failed caller's
+ * writes were undone (ROLLBACK TO) before COMMIT, so they are never in it. An acknowledgement sent after a caller's
+ * promise resolved therefore always refers to durable data, exactly as with one transaction per caller.
  */
 export interface SqliteOptions {
   /** File path, or `:memory:`. */
   path: string;
   busyTimeoutMs?: number;
+  /** `full` (default): every commit is fsynced; `normal`: WAL fsynced at checkpoints only (see above). */
+  synchronous?: SqliteSynchronous;
+  /** Most callers merged into one commit (bounds one group's latency). Default 256. */
+  maxGroup?: number;
 }
+
+export type SqliteSynchronous = 'full' | 'normal';
 
 type Param = string | number | bigint | null;
 
@@ -38,7 +59,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   // Short blocking wait for the rare busy read (WAL recovery); writers wait asynchronously, see tx().
   db.pragma('busy_timeout = 100');
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('foreign_keys = ON');
 
   const statements = new Map<string, Database.Statement>();
@@ -101,20 +122,77 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
     }
   };
 
-  const tx = <T>(fn: (x: SqlExecutor) => Promise<T>): Promise<T> =>
-    serial(async () => {
+  // Callers waiting for the next group, in the order they asked.
+  interface Caller {
+    fn: (x: SqlExecutor) => Promise<unknown>;
+    resolve: (v: unknown) => void;
+    reject: (err: unknown) => void;
+  }
+  const maxGroup = Math.max(1, options.maxGroup ?? 256);
+  let waiting: Caller[] = [];
+  let groupScheduled = false;
+  const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  const runGroup = async (): Promise<void> => {
+    // Let the I/O that arrived during the previous commit reach tx() first: they all join this group.
+    await nextTurn();
+    const group = waiting.slice(0, maxGroup);
+    waiting = waiting.slice(group.length);
+    groupScheduled = false;
+    if (waiting.length > 0) scheduleGroup();
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; err: unknown })[] = [];
+    try {
       await begin();
-      inTx = true;
-      try {
-        const result = await fn(direct);
-        db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        throw err;
-      } finally {
-        inTx = false;
+    } catch (err) {
+      for (const c of group) c.reject(err);
+      return;
+    }
+    inTx = true;
+    try {
+      for (const c of group) {
+        db.exec('SAVEPOINT vigil_caller');
+        try {
+          outcomes.push({ ok: true, value: await c.fn(direct) });
+          db.exec('RELEASE vigil_caller');
+        } catch (err) {
+          outcomes.push({ ok: false, err });
+          if (!db.inTransaction) {
+            // SQLite itself rolled the whole transaction back (e.g. disk full, I/O error): the callers before this
+            // one lost their writes too. Fail them all; none was told "committed".
+            throw err;
+          }
+          db.exec('ROLLBACK TO vigil_caller');
+          db.exec('RELEASE vigil_caller');
+        }
       }
+      db.exec('COMMIT');
+    } catch (err) {
+      if (db.open && db.inTransaction) db.exec('ROLLBACK');
+      const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, { status: 503, cause: err });
+      group.forEach((c, i) => {
+        const o = outcomes[i];
+        c.reject(o && !o.ok ? o.err : failure);
+      });
+      return;
+    } finally {
+      inTx = false;
+    }
+    group.forEach((c, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) c.resolve(o.value);
+      else c.reject(o.err);
+    });
+  };
+  const scheduleGroup = (): void => {
+    if (groupScheduled) return;
+    groupScheduled = true;
+    void serial(runGroup);
+  };
+
+  const tx = <T>(fn: (x: SqlExecutor) => Promise<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      waiting.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      scheduleGroup();
     });
 
   return {
@@ -131,7 +209,11 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       });
     },
     async close(): Promise<void> {
-      await queue;
+      // A group may schedule the next one while it runs: wait until the chain stops growing.
+      for (let q = queue; ; q = queue) {
+        await q;
+        if (q === queue && waiting.length === 0) break;
+      }
       if (db.open) db.close();
     },
   };

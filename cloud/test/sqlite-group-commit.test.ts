@@ -1,0 +1,138 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqlite } from '../store/sqlite.js';
+import type { SqlDatabase } from '../store/sql.js';
+
+/** The SQLite adapter's group commit: many tx() callers, one BEGIN IMMEDIATE … COMMIT, a SAVEPOINT each. */
+describe('SQLite group commit', () => {
+  let dir: string;
+  let path: string;
+  let db: SqlDatabase;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-group-'));
+    path = join(dir, 'g.db');
+    db = openSqlite({ path });
+    await db.exec('CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, caller INTEGER NOT NULL, note TEXT)');
+  });
+  afterEach(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Rows as another connection (another process would) sees them: only committed data. */
+  const committed = (): { caller: number; note: string | null }[] => {
+    const other = new Database(path, { readonly: true });
+    try {
+      return other.prepare('SELECT caller, note FROM t ORDER BY seq').all() as { caller: number; note: string | null }[];
+    } finally {
+      other.close();
+    }
+  };
+
+  it('merges concurrent callers into one commit; a failing caller rolls back alone with its own error', async () => {
+    const trace: string[] = [];
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        db
+          .tx(async (x) => {
+            trace.push(`run ${i}`);
+            await x.run('INSERT INTO t (caller, note) VALUES (?, ?)', [i, 'first']);
+            await x.run('INSERT INTO t (caller, note) VALUES (?, ?)', [i, 'second']);
+            if (i === 4) throw new Error('caller 4 failed');
+            return i * 10;
+          })
+          .finally(() => trace.push(`settled ${i}`)),
+      ),
+    );
+    // Every caller ran before any settled: one group, settled only after its COMMIT.
+    expect(trace.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => `run ${i}`));
+    expect(results[4]).toMatchObject({ status: 'rejected', reason: { message: 'caller 4 failed' } });
+    for (const [i, r] of results.entries()) if (i !== 4) expect(r).toEqual({ status: 'fulfilled', value: i * 10 });
+    // Order of the calls is the order of the writes; caller 4 left nothing, not even its first insert.
+    const expected = [0, 1, 2, 3, 5, 6, 7, 8, 9].flatMap((i) => [
+      { caller: i, note: 'first' },
+      { caller: i, note: 'second' },
+    ]);
+    expect(committed()).toEqual(expected);
+  });
+
+  it('a caller sees the writes of the callers before it in the same group', async () => {
+    const seen = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        db.tx(async (x) => {
+          const n = (await x.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))!.n;
+          await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
+          return n;
+        }),
+      ),
+    );
+    expect(seen).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('resolves a caller only once its writes are committed (visible to another connection)', async () => {
+    const visibleAtResolve = await Promise.all(
+      Array.from({ length: 4 }, (_, i) => db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i])).then(() => committed().some((r) => r.caller === i))),
+    );
+    expect(visibleAtResolve).toEqual([true, true, true, true]);
+  });
+
+  it('callers arriving while a group runs form the next group, after the first committed', async () => {
+    const trace: string[] = [];
+    let late: Promise<unknown> | undefined;
+    await db.tx(async (x) => {
+      await x.run('INSERT INTO t (caller) VALUES (1)');
+      // Asked while this group is open: must not join it (it would commit before this caller's result is known).
+      late = db.tx(async (y) => {
+        trace.push(`late sees ${committed().length} committed rows`);
+        await y.run('INSERT INTO t (caller) VALUES (2)');
+      });
+      await new Promise((r) => setTimeout(r, 5));
+      trace.push('first group body done');
+    });
+    await late;
+    expect(trace).toEqual(['first group body done', 'late sees 1 committed rows']);
+    expect(committed().map((r) => r.caller)).toEqual([1, 2]);
+  });
+
+  it('a read outside a transaction never sees a group’s uncommitted writes', async () => {
+    let read: Promise<{ n: number } | undefined> | undefined;
+    const write = db.tx(async (x) => {
+      await x.run('INSERT INTO t (caller) VALUES (1)');
+      read = db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t');
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error('rolled back');
+    });
+    await expect(write).rejects.toThrow('rolled back');
+    expect((await read)?.n).toBe(0);
+  });
+
+  it('bounds a group to maxGroup callers and still commits every caller in order', async () => {
+    await db.close();
+    db = openSqlite({ path, maxGroup: 3 });
+    const trace: string[] = [];
+    await Promise.all(
+      Array.from({ length: 7 }, (_, i) =>
+        db.tx(async (x) => {
+          trace.push(`run ${i}`);
+          await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
+        }).then(() => trace.push(`done ${i}`)),
+      ),
+    );
+    expect(trace).toEqual(['run 0', 'run 1', 'run 2', 'done 0', 'done 1', 'done 2', 'run 3', 'run 4', 'run 5', 'done 3', 'done 4', 'done 5', 'run 6', 'done 6']);
+    expect(committed().map((r) => r.caller)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('survives reopening: what was acknowledged is on disk (synchronous normal too)', async () => {
+    await db.close();
+    db = openSqlite({ path, synchronous: 'normal' });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i]))));
+    expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 1 }); // NORMAL
+    await db.close();
+    db = openSqlite({ path });
+    expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 2 }); // FULL, the default
+    expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(20);
+  });
+});
