@@ -3,6 +3,10 @@ import { runCli, vigilVersion } from '../../shared/cli/index.js';
 import { registerDetect } from './detect.js';
 import { registerAnalyze } from './analyze.js';
 import { registerOutbox } from './outbox.js';
+import { registerPair } from './pair.js';
+import { registerUnpair } from './unpair.js';
+import { registerLogs } from './logs.js';
+import { registerSnapshot } from './snapshot.js';
 
 /**
  * `vigil-agent`: the edge daemon and the field tech's tool. Each subcommand lives in ./commands/<name>.ts and
@@ -15,5 +19,9 @@ const program = new Command('vigil-agent')
 registerDetect(program);
 registerAnalyze(program);
 registerOutbox(program);
+registerPair(program);
+registerUnpair(program);
+registerLogs(program);
+registerSnapshot(program);
 
 await runCli(program);

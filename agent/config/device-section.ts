@@ -1,0 +1,77 @@
+import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { isMap, parseDocument } from 'yaml';
+import { VigilError } from '../../shared/errors/index.js';
+import type { DeviceConfig } from './schema.js';
+
+const NEW_FILE_HEADER =
+  'vigil-agent configuration. Every key, its default and meaning: the README\'s "Agent configuration" reference.\n' +
+  'The device section is written by `vigil-agent pair` and cleared by `vigil-agent unpair`.';
+
+/**
+ * Writes `text` to `file` atomically (temp file in the same directory, fsync, rename): a reader or a crash never
+ * sees half a file. An existing file keeps its mode and, when we are root, its owner.
+ */
+export function writeFileAtomic(file: string, text: string | Uint8Array, options: { mode?: number; dirMode?: number } = {}): void {
+  const dir = dirname(file);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
+  const previous = existsSync(file) ? statSync(file) : undefined;
+  const mode = options.mode ?? (previous ? previous.mode & 0o7777 : 0o644);
+  const tmp = join(dir, `.${basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, 'wx', mode);
+  try {
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  try {
+    if (previous && process.getuid?.() === 0) chownSync(tmp, previous.uid, previous.gid);
+    renameSync(tmp, file);
+  } catch (err) {
+    if (existsSync(tmp)) unlinkSync(tmp);
+    throw err;
+  }
+}
+
+/**
+ * Sets (or with `null` removes) the `device` section of a YAML config file, leaving every other key, comment and
+ * blank line as it was. Keys of `device` given as undefined are removed. Creates the file when absent.
+ */
+export function writeDeviceSection(file: string, device: Partial<DeviceConfig> | null): void {
+  const exists = existsSync(file);
+  const text = exists ? readFileSync(file, 'utf8') : '';
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const line = e.linePos?.[0]?.line;
+    throw new VigilError('config_invalid', `${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}; the device section was not written`, {
+      details: { file, line },
+    });
+  }
+  if (doc.contents === null || doc.contents === undefined) {
+    doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
+    if (!exists || text.trim() === '') doc.commentBefore = NEW_FILE_HEADER.split('\n').map((l) => ' ' + l).join('\n');
+  }
+  if (!isMap(doc.contents)) throw new VigilError('config_invalid', `${file}: the top level must be a mapping of keys; the device section was not written`, { details: { file } });
+
+  if (device === null) {
+    doc.delete('device');
+  } else {
+    const section = doc.get('device');
+    if (!isMap(section)) doc.set('device', doc.createNode({}));
+    for (const [key, value] of Object.entries(device)) {
+      if (value === undefined) doc.deleteIn(['device', key]);
+      else doc.setIn(['device', key], value);
+    }
+  }
+  let out = doc.toString();
+  // A file left with no keys keeps its comments only (YAML would print an empty map as `{}`).
+  if (isMap(doc.contents) && doc.contents.items.length === 0) out = out.replace(/^\{\}\n/m, '');
+  writeFileAtomic(file, out);
+}
