@@ -2,6 +2,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig, type LoadedConfig } from '../shared/config/index.js';
 import { IngestConfigSchema, MqttConfigSchema } from './ingest/config.js';
 import { PushConfigSchema } from './push/config.js';
+import { NotifyConfigSchema } from './notify/config.js';
+import { QueueConfigSchema } from './queue/config.js';
+import { ReclassifyConfigSchema } from './reclassify/config.js';
 
 /**
  * The collector's configuration: defaults here ← YAML file (`--config`) ← environment `VIGIL_CLOUD__A__B` ← CLI
@@ -90,6 +93,9 @@ export const CloudConfigSchema = Type.Object(
     ingest: IngestConfigSchema,
     mqtt: MqttConfigSchema,
     push: PushConfigSchema,
+    reclassify: ReclassifyConfigSchema,
+    notify: NotifyConfigSchema,
+    queue: QueueConfigSchema,
   },
   { additionalProperties: false, description: 'vigil-cloud configuration.' },
 );

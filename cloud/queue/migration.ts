@@ -41,13 +41,14 @@ export const VERIFY_NOTIFY_TABLES: readonly string[] = [
     prompt_tokens BIGINT,
     completion_tokens BIGINT,
     cached BIGINT,
+    image_sha256 TEXT,
     attempts_json TEXT,
     classified_at BIGINT,
     decision TEXT,
     decision_detail TEXT,
     push_state TEXT,
     push_at BIGINT,
-    push_title TEXT,
+    push_json TEXT,
     updated_at BIGINT NOT NULL
   )`,
   `CREATE TABLE push_deliveries (

@@ -1,3 +1,4 @@
+import { VERIFY_NOTIFY_TABLES } from '../queue/migration.js';
 import { PUSH_TOKEN_TABLES } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
 
@@ -128,6 +129,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   { version: 2, name: 'push tokens', statements: [...PUSH_TOKEN_TABLES] },
+  { version: 3, name: 'verify and notify: jobs, verifications, push deliveries, cooldowns, answer cache', statements: [...VERIFY_NOTIFY_TABLES] },
 ];
 
 /** Arbitrary constant naming the migration lock (ASCII "VIGL"). */

@@ -9,7 +9,6 @@ import { queueConfig } from '../queue/config.js';
 import { JobQueue, type Job } from '../queue/jobs.js';
 import { JobWorker, type JobHandler } from '../queue/worker.js';
 import { migrate, MIGRATIONS } from '../store/migrations.js';
-import { VERIFY_NOTIFY_TABLES } from '../queue/migration.js';
 import { openPostgres } from '../store/postgres.js';
 import type { SqlDatabase } from '../store/sql.js';
 import { openSqlite } from '../store/sqlite.js';
@@ -30,8 +29,8 @@ interface QueueDb {
 const backends = await testBackends();
 
 async function openQueueDb(name: 'sqlite' | 'postgres'): Promise<QueueDb> {
-  // TODO(wiring): the store's migrations will include the queue tables.
-  const all = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'verify and notify', statements: [...VERIFY_NOTIFY_TABLES] }];
+  // The store's migrations include the queue tables.
+  const all = MIGRATIONS;
   if (name === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-queue-'));
     const a = openSqlite({ path: join(dir, 'vigil.db') });
