@@ -1,3 +1,4 @@
+import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
@@ -24,4 +25,9 @@ export interface ApiContext {
   endpoints(): PairingEndpoints;
   /** Called after a device's keys changed (rotation, revocation), so caches drop them at once. */
   keysChanged(deviceId: string): void;
+  /** Verify-then-notify (cloud/notify): verification and push fields of an event, signed thumbnail links. */
+  notify?: {
+    eventFields(eventId: string): Promise<Record<string, unknown>>;
+    thumbnailAccess(tokenCheck: onRequestAsyncHookHandler): onRequestAsyncHookHandler;
+  };
 }

@@ -10,8 +10,8 @@ import { EventParams, EventsQuery, StatsQuery } from './schemas.js';
 /**
  * Events for apps:
  *   GET /v1/events                     filters device, camera, label, status, since, until; cursor paging, newest first
- *   GET /v1/events/{event_id}
- *   GET /v1/events/{event_id}/thumbnail  the JPEG, streamed, with an ETag (the SHA-256)
+ *   GET /v1/events/{event_id}           with `verification` and push fields when verify-then-notify runs
+ *   GET /v1/events/{event_id}/thumbnail  the JPEG, streamed, with an ETag (the SHA-256); also by signed link
  *   GET /v1/stats                      events per label and UTC day
  * Everything is scoped to the token's tenant: another tenant's event is 404.
  */
@@ -44,10 +44,12 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
   app.get<{ Params: EventParams }>('/v1/events/:event_id', { schema: { params: EventParams }, onRequest: reader }, async (req) => {
     const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
     if (!e) throw notFound(`event ${req.params.event_id}`);
-    return eventJson(e);
+    return ctx.notify ? { ...eventJson(e), ...(await ctx.notify.eventFields(e.id)) } : eventJson(e);
   });
 
-  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: reader }, async (req, reply) => {
+  // Also reachable without a token through a signed, expiring link (?exp=…&sig=…) as pushes carry it.
+  const thumbnailAccess = ctx.notify ? ctx.notify.thumbnailAccess(reader) : reader;
+  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: thumbnailAccess }, async (req, reply) => {
     const t = await ctx.store.getThumbnail(authOf(req).tenantId, req.params.event_id);
     if (!t) throw notFound(`thumbnail of event ${req.params.event_id}`);
     const etag = `"${t.sha256}"`;
