@@ -7,7 +7,9 @@ import { eventFingerprint } from '../../firmware-protocol/fingerprint.js';
 import { rejectedItem } from './ack.js';
 import type { ResolvedIngestDeps } from './deps.js';
 import { checkVersion, decodeJsonBody, wireError } from './errors.js';
-import type { IngestEventMessage, StoreEventResult } from './sink.js';
+import type { IngestEventMessage, NonceClaim, StoreEventResult } from './sink.js';
+import { VigilError } from '../../shared/errors/index.js';
+import { SigningErrorCode } from '../../shared/signing/index.js';
 
 /**
  * Events body (`POST …/events`, MQTT `…/events`): one Event or an EventBatch.
@@ -56,8 +58,17 @@ function checkOwnDevice(e: Event, deviceId: string, where: string): void {
   if (e.device_id !== deviceId) throw wireError('device_mismatch', `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`);
 }
 
-/** Parses + validates; stores valid items in one sink transaction; returns per-item acks. Throws wire errors. */
-export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, body: Uint8Array, receivedAtMs: number): Promise<EventsOutcome> {
+/**
+ * Parses + validates; stores valid items in one sink transaction; returns per-item acks. Throws wire errors.
+ *
+ * `nonce`: the request's nonce when verification deferred recording it (VerifyOptions.deferNonce). It is then
+ * recorded in the same transaction as the events: a request costs one commit, and when storing throws (database
+ * down, device revoked meanwhile, a concurrent replay) nothing is left behind, nonce included, so an identical
+ * retry is processed rather than refused as a replay. A body that fails parsing or validation as a whole records
+ * no nonce: nothing was stored and a replay of it fails the same way. A batch whose items were all rejected at
+ * validation records the nonce alone (a replay is then refused, as for any other request).
+ */
+export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, body: Uint8Array, receivedAtMs: number, nonce?: NonceClaim): Promise<EventsOutcome> {
   const limit = deps.config.body_limits.events_bytes;
   if (body.length > limit) throw wireError('payload_too_large', `events body is ${body.length} bytes; the limit is ${limit}`, { limit });
   const value = decodeJsonBody(body, 'events body');
@@ -97,8 +108,11 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
 
   let results: StoreEventResult[] = [];
   if (valid.length > 0) {
-    results = await deps.sink.storeEventMessages(deviceId, valid, receivedAtMs);
+    const sink = deps.sink;
+    results = nonce && sink.storeSignedEventMessages ? await sink.storeSignedEventMessages(deviceId, valid, receivedAtMs, nonce) : await sink.storeEventMessages(deviceId, valid, receivedAtMs);
     if (results.length !== valid.length) throw new Error(`sink returned ${results.length} results for ${valid.length} event messages`);
+  } else if (nonce && !(await deps.sink.rememberNonce(deviceId, nonce.nonce, nonce.expiresAtMs)) && nonce.onReplay === 'reject') {
+    throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window', { status: 401 });
   }
 
   const items = slots.map((slot): AckItem => {

@@ -4,7 +4,7 @@ import { isVigilError, VigilError } from '../../shared/errors/index.js';
 import { HEADER, parseHttpSignature, sha256Hex } from '../../shared/signing/index.js';
 import { CONTENT_TYPE, HTTP_PATHS } from '../../firmware-protocol/http.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
-import type { VerifiedDevice } from '../verify/index.js';
+import type { VerifiedDevice, VerifyOptions } from '../verify/index.js';
 import { makeAck } from './ack.js';
 import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
 import { wireError } from './errors.js';
@@ -21,7 +21,8 @@ import { ingestThumbnail } from './thumbnail.js';
  *
  * Per request: content type (415) → early rate-limit check (429, takes nothing) → body read raw, size-limited (413) →
  * signature over the raw bytes (401/403; the nonce is burnt only for a good signature) → rate-limit token (429) →
- * JSON + schema (400) → durable store → 200 with the Ack. Errors are VigilErrors with wire codes; the app's error
+ * JSON + schema (400) → durable store → 200 with the Ack. For events, the nonce is only checked at the signature
+ * step and recorded in the store's transaction with the events (see ingestEvents), so one request is one commit. Errors are VigilErrors with wire codes; the app's error
  * handler renders them as `{error:{code,message,request_id,details}}`. `Retry-After` accompanies 429, and every
  * response carries `Date` (node's default), which a box without a hardware clock uses to correct its offset.
  *
@@ -75,9 +76,9 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     throw wire; // rendered by the app's error handler
   });
 
-  const verify = async (req: FastifyRequest, actualSha256: string): Promise<VerifiedDevice> => {
+  const verify = async (req: FastifyRequest, actualSha256: string, options?: VerifyOptions): Promise<VerifiedDevice> => {
     const signed = parseHttpSignature(req.headers, req.method, req.url, actualSha256);
-    return d.verifier.verify(signed, 'http');
+    return d.verifier.verify(signed, 'http', options);
   };
   const take = (deviceId: string, reply: FastifyReply): void => {
     const wait = d.limiter.take(deviceId);
@@ -94,9 +95,10 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     async (req, reply): Promise<Ack> => {
       const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'events body');
       const receivedAt = d.clock.now();
-      const device = await verify(req, sha256Hex(body));
+      // The nonce is checked here but recorded with the events, in the same transaction (one commit per request).
+      const device = await verify(req, sha256Hex(body), { deferNonce: 'reject' });
       take(device.deviceId, reply);
-      const outcome = await ingestEvents(d, device.deviceId, body, receivedAt);
+      const outcome = await ingestEvents(d, device.deviceId, body, receivedAt, device.nonce);
       const failed = singleItemError(outcome);
       if (failed) throw failed;
       return makeAck(outcome.items, d.clock);

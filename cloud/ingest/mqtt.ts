@@ -13,6 +13,7 @@ import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './d
 import { decodeJsonBody } from './errors.js';
 import { identifyEvents, ingestEvents } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
+import type { NonceClaim } from './sink.js';
 import { ingestThumbnail } from './thumbnail.js';
 
 /**
@@ -168,10 +169,13 @@ class MessageHandler {
 
     let creds: DeviceCredentials;
     let skewS: number;
+    let nonce: NonceClaim | undefined;
     try {
-      const v = await d.verifier.verify(message, 'mqtt');
+      // Events record their nonce in the store's transaction (one commit); a redelivery racing in is still stored.
+      const v = await d.verifier.verify(message, 'mqtt', topic.kind === 'events' ? { deferNonce: 'allow' } : {});
       creds = v.credentials;
       skewS = v.skewS;
+      nonce = v.nonce;
     } catch (err) {
       if (!isVigilError(err)) throw err; // sink failure: no PUBACK, redelivered later
       const stale = err.code === SigningErrorCode.timestamp || err.code === SigningErrorCode.replay ? await d.verifier.authenticateStale(message) : undefined;
@@ -202,7 +206,7 @@ class MessageHandler {
 
     const items = await this.withStoreRetry(async () => {
       try {
-        return await this.process(topic, creds.deviceId, body, message, skewS, receivedAt);
+        return await this.process(topic, creds.deviceId, body, message, skewS, receivedAt, nonce);
       } catch (err) {
         if (isVigilError(err) && err.status < 500) {
           d.metrics.reject(err.code);
@@ -220,10 +224,10 @@ class MessageHandler {
     this.publishAck(creds, items);
   }
 
-  private async process(topic: ParsedTopic, deviceId: string, body: Buffer, message: SignedMessage, skewS: number, receivedAt: number): Promise<AckItem[]> {
+  private async process(topic: ParsedTopic, deviceId: string, body: Buffer, message: SignedMessage, skewS: number, receivedAt: number, nonce?: NonceClaim): Promise<AckItem[]> {
     switch (topic.kind) {
       case 'events':
-        return (await ingestEvents(this.d, deviceId, body, receivedAt)).items;
+        return (await ingestEvents(this.d, deviceId, body, receivedAt, nonce)).items;
       case 'heartbeat':
         return [await ingestHeartbeat(this.d, deviceId, body, skewS, receivedAt)];
       case 'thumbnail':

@@ -48,6 +48,25 @@ export interface IngestSink {
   storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]>;
 
   /**
+   * Optional (with `nonceRecorded`): `storeEventMessages` and `rememberNonce` in ONE durable transaction, so a
+   * signed events request costs one commit. The nonce is recorded first, inside the transaction:
+   * - `claim.onReplay === 'reject'` and the nonce is already recorded (a replay that raced past `nonceRecorded`)
+   *   → throw `nonce_replayed` (401); nothing is written.
+   * - `claim.onReplay === 'allow'` (MQTT redelivery: events are idempotent) → store anyway.
+   * Throwing for any reason (database down, device revoked meanwhile) must leave nothing behind, the nonce
+   * included: an identical retry of a request that failed is then processed, not refused as a replay.
+   * Sinks without it get `rememberNonce` at verification and `storeEventMessages` after (two commits).
+   */
+  storeSignedEventMessages?(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]>;
+
+  /**
+   * Optional (with `storeSignedEventMessages`): read-only — is this nonce recorded and not yet expired? Lets the
+   * verifier reject a replay at the usual point (before rate limiting and parsing) while the nonce itself is
+   * recorded later, atomically with the request's writes.
+   */
+  nonceRecorded?(deviceId: string, nonce: string): Promise<boolean>;
+
+  /**
    * The event a thumbnail upload names, as far as thumbnails care. `undefined` when this device never sent an event
    * with this id (ingest answers `unknown_event`, 404). `announced` is the `thumbnail` field (firmware-protocol
    * ThumbnailInfo: sha256, size, …) of the latest stored revision, or null when it announced none; ingest rejects an
@@ -89,6 +108,15 @@ export interface IngestSink {
    * or block (queue internally). Not called for duplicates.
    */
   publish(change: IngestChange): void;
+}
+
+/** A verified request's nonce, still to be recorded (with the request's writes). */
+export interface NonceClaim {
+  nonce: string;
+  /** Epoch ms after which the timestamp check alone rejects a replay, so the record may go. */
+  expiresAtMs: number;
+  /** What a nonce found already recorded at store time means: `reject` (HTTP) or `allow` (MQTT redelivery). */
+  onReplay: 'reject' | 'allow';
 }
 
 /**

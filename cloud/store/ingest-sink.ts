@@ -12,6 +12,7 @@ import type {
   IngestEventMessage,
   IngestHeartbeat,
   IngestSink,
+  NonceClaim,
   StoreEventResult,
   ThumbnailExpectation,
   ThumbnailResult,
@@ -77,6 +78,14 @@ export class StoreIngestSink implements IngestSink {
 
   storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]> {
     return this.store.storeEventMessages(deviceId, events, receivedAtMs);
+  }
+
+  storeSignedEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]> {
+    return this.store.storeEventMessages(deviceId, events, receivedAtMs, { nonce: claim.nonce, expiresAt: claim.expiresAtMs, now: this.clock.now(), onReplay: claim.onReplay });
+  }
+
+  nonceRecorded(deviceId: string, nonce: string): Promise<boolean> {
+    return this.store.nonceRecorded(deviceId, nonce, this.clock.now());
   }
 
   async eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {

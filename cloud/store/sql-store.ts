@@ -13,6 +13,7 @@ import type {
   EventFilter,
   IngestEventMessage,
   StoreEventResult,
+  StoreNonceClaim,
   EventPage,
   EventRecord,
   HeartbeatInput,
@@ -457,10 +458,14 @@ export class SqlStore implements Store {
 
   // --- events ---
 
-  async storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number): Promise<StoreEventResult[]> {
+  async storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]> {
     // Parse before the transaction: a malformed message fails the request without holding the write lock.
     const parsed = messages.map((m) => ({ m, fields: eventFields(m.event) }));
     return this.db.tx(async (x) => {
+      // The request's nonce commits with its events or not at all: a replay found here throws, rolling back.
+      if (nonce && !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) && nonce.onReplay === 'reject') {
+        throw new VigilError('nonce_replayed', 'nonce already used within the replay window', { status: 401 });
+      }
       const d = await x.get<DeviceRow>('SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE id = ?', [deviceId]);
       if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`, { status: 401 });
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 403 });
@@ -636,8 +641,16 @@ export class SqlStore implements Store {
   // --- nonces ---
 
   async rememberNonce(deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.claimNonce(this.db, deviceId, nonce, expiresAt, now);
+  }
+
+  async nonceRecorded(deviceId: string, nonce: string, now: number): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS hit FROM nonces WHERE device_id = ? AND nonce = ? AND expires_at > ?', [deviceId, nonce, now])) !== undefined;
+  }
+
+  private async claimNonce(x: SqlExecutor, deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
     // Inserted, or an expired record is taken over: either way exactly one caller sees a row come back.
-    const r = await this.db.get<{ nonce: string }>(
+    const r = await x.get<{ nonce: string }>(
       `INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?, ?, ?)
        ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?
        RETURNING nonce`,

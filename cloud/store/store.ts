@@ -220,8 +220,11 @@ export interface Store extends PushTokenStore {
    * seen before), `conflict` (same id+rev, other content: `event_conflict`), `rejected` (the id belongs to another
    * device). Each stored message is applied to the event row by rev (./event-apply.ts).
    * Throws `unknown_device` / `device_revoked` for the whole batch.
+   *
+   * `nonce`: the signed request's nonce, recorded in the SAME transaction (see NonceClaim), so a request costs one
+   * commit and a request that fails leaves nothing behind, not even its nonce.
    */
-  storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number): Promise<StoreEventResult[]>;
+  storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]>;
   /** An event of this device (any tenant), for ingest's thumbnail checks. */
   findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined>;
   getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined>;
@@ -241,5 +244,16 @@ export interface Store extends PushTokenStore {
   // --- replay protection shared by every collector on this database ---
   /** Records a nonce; false when it is already recorded and not expired. */
   rememberNonce(deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean>;
+  /** Read-only: true when the nonce is recorded and not expired (it is recorded later, with the request's writes). */
+  nonceRecorded(deviceId: string, nonce: string, now: number): Promise<boolean>;
   purgeNonces(now: number): Promise<number>;
+}
+
+/** A request's nonce to record with its writes (ingest's NonceClaim plus the time expiry is judged at). */
+export interface StoreNonceClaim {
+  nonce: string;
+  expiresAt: number;
+  now: number;
+  /** `reject`: already recorded (a replay) → throw `nonce_replayed` (401), nothing written. `allow`: store anyway. */
+  onReplay: 'reject' | 'allow';
 }

@@ -12,7 +12,7 @@ import {
   type DeviceKey,
   type SignedMessage,
 } from '../../shared/signing/index.js';
-import type { IngestSink } from '../ingest/sink.js';
+import type { IngestSink, NonceClaim } from '../ingest/sink.js';
 
 /**
  * Verification of device-signed messages for the collector: signing v1 (shared/signing) with the device keys and
@@ -20,7 +20,7 @@ import type { IngestSink } from '../ingest/sink.js';
  * sees a revocation at once. The verifier also reports each device's clock skew to the status store (throttled).
  */
 export interface VerifierOptions {
-  sink: Pick<IngestSink, 'activeKeys' | 'rememberNonce' | 'noteContact'>;
+  sink: Pick<IngestSink, 'activeKeys' | 'rememberNonce' | 'noteContact' | 'nonceRecorded' | 'storeSignedEventMessages'>;
   clock?: Clock;
   /** ± seconds between a message timestamp and this collector's clock; also the replay window. */
   toleranceS?: number;
@@ -36,6 +36,21 @@ export interface VerifiedDevice {
   credentials: DeviceCredentials;
   /** Device clock minus collector clock, seconds. */
   skewS: number;
+  /**
+   * With `deferNonce` (and a sink that can record it with the writes): the nonce, checked unused but NOT yet
+   * recorded. Whoever asked for it must record it, e.g. `sink.storeSignedEventMessages(…, nonce)`.
+   */
+  nonce?: NonceClaim;
+}
+
+export interface VerifyOptions {
+  /**
+   * Check the nonce now (read-only) but leave recording it to the caller, in the transaction that stores the
+   * request (one commit instead of two, and nothing left behind when storing fails). `reject` / `allow` is what a
+   * nonce found recorded at store time means (see NonceClaim). Ignored when the sink cannot do that: the nonce is
+   * then recorded here, as without the option.
+   */
+  deferNonce?: NonceClaim['onReplay'];
 }
 
 export class DeviceVerifier {
@@ -56,19 +71,38 @@ export class DeviceVerifier {
    * Verifies in the order of shared/signing (device → timestamp → body hash → HMAC → nonce); the nonce is burnt
    * only when the signature is good. Throws VigilError with a SigningErrorCode.
    */
-  async verify(msg: SignedMessage, transport: 'http' | 'mqtt'): Promise<VerifiedDevice> {
+  async verify(msg: SignedMessage, transport: 'http' | 'mqtt', options: VerifyOptions = {}): Promise<VerifiedDevice> {
     let keys: DeviceKey[] | undefined;
+    let claim: NonceClaim | undefined;
     const sink = this.options.sink;
+    const defer = options.deferNonce !== undefined && this.canDeferNonce() ? options.deferNonce : undefined;
     const verified = await verifySignedMessage(msg, {
       keys: async (deviceId) => (keys = await sink.activeKeys(deviceId)),
-      nonces: { remember: (deviceId, nonce, expiresAtMs) => sink.rememberNonce(deviceId, nonce, expiresAtMs) },
+      nonces: {
+        // Reached only for a good signature, so forged traffic never records nor even looks up a nonce.
+        remember: async (deviceId, nonce, expiresAtMs) => {
+          if (defer === undefined) return sink.rememberNonce(deviceId, nonce, expiresAtMs);
+          claim = { nonce, expiresAtMs, onReplay: defer };
+          return !(await sink.nonceRecorded!(deviceId, nonce));
+        },
+      },
       clock: this.clock,
       toleranceS: this.toleranceS,
     });
     const key = keys?.find((k) => k.keyId === verified.keyId);
     if (!key) throw new Error(`verifier: matched key ${verified.keyId} vanished`); // cannot happen: verifySignedMessage matched it
     this.noteContact(verified.deviceId, verified.skewS, transport, key.keyId);
-    return { deviceId: verified.deviceId, credentials: { deviceId: verified.deviceId, keyId: key.keyId, secret: key.secret }, skewS: verified.skewS };
+    return {
+      deviceId: verified.deviceId,
+      credentials: { deviceId: verified.deviceId, keyId: key.keyId, secret: key.secret },
+      skewS: verified.skewS,
+      ...(claim ? { nonce: claim } : {}),
+    };
+  }
+
+  /** True when the sink can record a nonce together with a request's writes (see VerifyOptions.deferNonce). */
+  canDeferNonce(): boolean {
+    return typeof this.options.sink.nonceRecorded === 'function' && typeof this.options.sink.storeSignedEventMessages === 'function';
   }
 
   /**
