@@ -35,7 +35,17 @@ export const CloudConfigSchema = Type.Object(
       {
         url: Type.Optional(Type.String({ minLength: 1, description: 'postgres://user@host/db selects PostgreSQL; unset (or sqlite:PATH) uses SQLite at <data_dir>/vigil.db.' })),
         schema: Type.Optional(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'PostgreSQL schema (search_path); created if missing.' })),
-        pool_max: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connections per collector.' }),
+        pool_max: Type.Integer({ minimum: 1, maximum: 200, default: 10, description: 'PostgreSQL connections per collector (each concurrent transaction holds one; PostgreSQL group-commits concurrent ones).' }),
+        sqlite: Type.Object(
+          {
+            synchronous: Type.Union([Type.Literal('full'), Type.Literal('normal')], {
+              default: 'full',
+              description:
+                'SQLite durability (WAL mode). full (default): every commit is fsynced before it is acknowledged, so acked data survives a process crash, kill -9, an OS crash and a power loss. normal: the WAL is fsynced only at checkpoints; acked data survives a process crash or kill -9, but the last commits (up to a checkpoint\'s worth) may be lost on power loss or an OS crash, although devices were told they were stored and deleted them. normal makes commits much cheaper (no fsync per commit); concurrent requests share one commit either way (group commit).',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

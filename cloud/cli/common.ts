@@ -17,7 +17,7 @@ export function cliConfig(o: ConfigOpts, overrides: Record<string, unknown> = {}
 /** Opens the configured database (migrating it if needed), runs `fn`, closes it. */
 export async function withStore<T>(o: ConfigOpts, fn: (store: Store, config: CloudConfig) => Promise<T>): Promise<T> {
   const config = cliConfig(o);
-  const store = await openStore({ url: config.database.url, dataDir: resolve(config.data_dir), schema: config.database.schema, poolMax: 2 });
+  const store = await openStore({ url: config.database.url, dataDir: resolve(config.data_dir), schema: config.database.schema, poolMax: 2, sqliteSynchronous: config.database.sqlite.synchronous });
   try {
     return await fn(store, config);
   } finally {

@@ -66,7 +66,13 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
   };
 
   try {
-    const store = await openStore({ url: config.database.url, dataDir, schema: config.database.schema, poolMax: config.database.pool_max });
+    const store = await openStore({
+      url: config.database.url,
+      dataDir,
+      schema: config.database.schema,
+      poolMax: config.database.pool_max,
+      sqliteSynchronous: config.database.sqlite.synchronous,
+    });
     cleanups.push(() => store.close());
     const blobs = openBlobStore(
       {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { openPostgres } from './postgres.js';
 import { SqlStore } from './sql-store.js';
-import { openSqlite } from './sqlite.js';
+import { openSqlite, type SqliteSynchronous } from './sqlite.js';
 import type { Store } from './store.js';
 
 export type * from './store.js';
@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema (search_path); default the connection's own. */
   schema?: string | undefined;
   poolMax?: number | undefined;
+  /** SQLite `synchronous` (see SqliteOptions); default `full`. */
+  sqliteSynchronous?: SqliteSynchronous | undefined;
 }
 
 export function isPostgresUrl(url: string | undefined): boolean {
@@ -27,5 +29,5 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     return SqlStore.open(await openPostgres({ url: options.url as string, schema: options.schema, ...(options.poolMax ? { poolMax: options.poolMax } : {}) }));
   }
   const path = options.url ? options.url.replace(/^sqlite:(\/\/)?/, '') : join(options.dataDir, 'vigil.db');
-  return SqlStore.open(openSqlite({ path }));
+  return SqlStore.open(openSqlite({ path, ...(options.sqliteSynchronous ? { synchronous: options.sqliteSynchronous } : {}) }));
 }
