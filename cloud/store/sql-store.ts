@@ -15,6 +15,7 @@ import type {
   StoreEventResult,
   StoreNonceClaim,
   EventPage,
+  EventsStoredHook,
   EventRecord,
   HeartbeatInput,
   LabelDayCount,
@@ -219,8 +220,18 @@ const DAY_MS = 86_400_000;
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
 
+  private readonly eventHooks: EventsStoredHook[] = [];
+
   private constructor(private readonly db: SqlDatabase) {
     this.kind = db.dialect;
+  }
+
+  get database(): SqlDatabase {
+    return this.db;
+  }
+
+  onEventsStored(hook: EventsStoredHook): void {
+    this.eventHooks.push(hook);
   }
 
   /** Opens a store on a database adapter, applying pending migrations. */
@@ -471,6 +482,8 @@ export class SqlStore implements Store {
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 403 });
       const results: StoreEventResult[] = [];
       for (const { m, fields } of parsed) results.push(await this.storeOne(x, d.tenant_id, deviceId, m, fields, receivedAt));
+      const stored = results.filter((r) => r.status === 'stored').map((r) => r.id);
+      if (stored.length > 0) for (const hook of this.eventHooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds: stored });
       await x.run('UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)', [receivedAt, deviceId, receivedAt]);
       return results;
     });

@@ -1,5 +1,6 @@
 import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
 import type { PushTokenStore } from './push-tokens.js';
+import type { SqlDatabase, SqlExecutor } from './sql.js';
 
 /**
  * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),
@@ -10,6 +11,9 @@ import type { PushTokenStore } from './push-tokens.js';
  */
 
 export type Role = 'admin' | 'reader';
+
+/** See Store.onEventsStored: the events whose messages this transaction stored. */
+export type EventsStoredHook = (x: SqlExecutor, stored: { tenantId: string; deviceId: string; eventIds: readonly string[] }) => Promise<void>;
 
 export interface TenantRecord {
   id: string;
@@ -167,6 +171,13 @@ export interface LabelDayCount {
 /** Push registrations (upsert/list/delete, pruneToken, recordOutcome) are declared in ./push-tokens.ts. */
 export interface Store extends PushTokenStore {
   readonly kind: 'sqlite' | 'postgres';
+  /** The database itself, for stages that keep their own tables next to the events (cloud/queue, cloud/notify). */
+  readonly database: SqlDatabase;
+  /**
+   * Runs `hook` inside the transaction of every storeEventMessages() call that stored at least one message, after the
+   * messages are applied (e.g. to queue work atomically with the event). A hook that throws fails the whole request.
+   */
+  onEventsStored(hook: EventsStoredHook): void;
   /** Cheap round trip to the database; throws when it is unusable. */
   ping(): Promise<void>;
   close(): Promise<void>;
