@@ -127,8 +127,12 @@ interface Row {
   last_error: string | null;
 }
 
-const COLUMNS =
-  'seq, kind, event_id, rev, event_type, priority, state, attempts, next_attempt_at, lease_until, created_at, done_at, bytes, sha256, last_error_code, last_error';
+const COLUMN_NAMES = [
+  'seq', 'kind', 'event_id', 'rev', 'event_type', 'priority', 'state', 'attempts', 'next_attempt_at', 'lease_until', 'created_at', 'done_at', 'bytes', 'sha256', 'last_error_code', 'last_error',
+];
+const COLUMNS = COLUMN_NAMES.join(', ');
+/** The item columns qualified by a table alias (for joins with bodies). */
+const PREFIXED = (alias: string): string => COLUMN_NAMES.map((c) => `${alias}.${c}`).join(', ');
 
 function toItem(r: Row): OutboxItem {
   return {
@@ -216,20 +220,23 @@ export class Outbox {
     this.st = {
       find: db.prepare('SELECT sha256, state FROM items WHERE kind = ? AND event_id = ? AND rev = ?'),
       insert: db.prepare(
-        `INSERT INTO items (kind, event_id, rev, event_type, priority, state, body, bytes, sha256, attempts, next_attempt_at, created_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?)`,
+        `INSERT INTO items (kind, event_id, rev, event_type, priority, state, bytes, sha256, attempts, next_attempt_at, created_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, 0, ?, ?)`,
       ),
+      insertBody: db.prepare('INSERT INTO bodies (seq, body) VALUES (?, ?)'),
       totals: db.prepare('SELECT live_bytes AS bytes, live_items AS items FROM totals WHERE id = 1'),
       bump: db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value'),
+      // INDEXED BY: walk pending items in send order and stop at LIMIT. Left to itself the planner may pick the
+      // next_attempt_at index and sort every pending row on each claim (quadratic over a backlog).
       due: db.prepare(
-        `SELECT ${COLUMNS}, body FROM items
-          WHERE state = 'pending' AND kind = ? AND next_attempt_at <= ?
-          ORDER BY priority, seq LIMIT ?`,
+        `SELECT ${PREFIXED('items')}, b.body AS body FROM items INDEXED BY items_due JOIN bodies b ON b.seq = items.seq
+          WHERE items.state = 'pending' AND items.kind = ? AND items.next_attempt_at <= ?
+          ORDER BY items.priority, items.seq LIMIT ?`,
       ),
       // A thumbnail waits until its event record (same id, rev not above it) is acknowledged: the collector
       // refuses a thumbnail for an event it has not stored.
       dueThumbs: db.prepare(
-        `SELECT ${COLUMNS}, body FROM items t
+        `SELECT ${PREFIXED('t')}, b.body AS body FROM items AS t INDEXED BY items_due JOIN bodies b ON b.seq = t.seq
           WHERE t.state = 'pending' AND t.kind = 'thumbnail' AND t.next_attempt_at <= ?
             AND NOT EXISTS (SELECT 1 FROM items e WHERE e.event_id = t.event_id AND e.kind = 'event' AND e.rev <= t.rev
                             AND e.state IN ('pending','in_flight'))
@@ -237,7 +244,7 @@ export class Outbox {
       ),
       lease: db.prepare("UPDATE items SET state = 'in_flight', attempts = attempts + 1, lease_until = ? WHERE seq = ?"),
       ack: db.prepare(
-        `UPDATE items SET state = 'acked', done_at = ?, body = x'', lease_until = NULL, last_error_code = NULL, last_error = NULL
+        `UPDATE items SET state = 'acked', done_at = ?, lease_until = NULL, last_error_code = NULL, last_error = NULL
           WHERE kind = ? AND event_id = ? AND rev = ? AND state IN ('pending','in_flight','dead')`,
       ),
       getRef: db.prepare(`SELECT ${COLUMNS} FROM items WHERE kind = ? AND event_id = ? AND rev = ?`),
@@ -252,10 +259,10 @@ export class Outbox {
       expired: db.prepare(`SELECT ${COLUMNS} FROM items WHERE state = 'in_flight' AND lease_until <= ?`),
       recover: db.prepare("UPDATE items SET state = 'pending', next_attempt_at = ?, lease_until = NULL WHERE state = 'in_flight'"),
       drop: db.prepare(
-        "UPDATE items SET state = 'dropped', body = x'', done_at = ?, lease_until = NULL, last_error_code = 'evicted', last_error = ? WHERE seq = ?",
+        "UPDATE items SET state = 'dropped', done_at = ?, lease_until = NULL, last_error_code = 'evicted', last_error = ? WHERE seq = ?",
       ),
       supersede: db.prepare(
-        `UPDATE items SET state = 'dropped', body = x'', done_at = ?, last_error_code = 'superseded', last_error = 'a later revision brought a newer thumbnail'
+        `UPDATE items SET state = 'dropped', done_at = ?, last_error_code = 'superseded', last_error = 'a later revision brought a newer thumbnail'
           WHERE kind = 'thumbnail' AND event_id = ? AND rev < ? AND state IN ('pending','dead')`,
       ),
       inFlight: db.prepare("SELECT count(*) AS n FROM items WHERE state = 'in_flight'"),
@@ -404,7 +411,8 @@ export class Outbox {
       }
     }
     for (const it of fresh) {
-      this.st.insert!.run(it.kind, event.id, event.rev, event.type, priorityOf(it.kind, event.type), it.body, it.body.length, it.sha, now, now);
+      const { lastInsertRowid } = this.st.insert!.run(it.kind, event.id, event.rev, event.type, priorityOf(it.kind, event.type), it.body.length, it.sha, now, now);
+      this.st.insertBody!.run(lastInsertRowid, it.body);
       if (it.kind === 'thumbnail') {
         // The collector keeps one thumbnail per event, the one the latest revision announces: older unsent ones
         // would only be rejected as thumbnail_mismatch.
@@ -614,6 +622,11 @@ export class Outbox {
     return Math.min(due, lease);
   }
 
+  /** Un-acked items (pending + in_flight + dead), read from the trigger-kept totals: O(1), cheap to poll. */
+  depth(): number {
+    return this.totals().items;
+  }
+
   inFlightCount(): number {
     return (this.st.inFlight!.get() as { n: number }).n;
   }
@@ -636,8 +649,10 @@ export class Outbox {
 
   /** Raw body of an item (for inspection and tests); empty once acked or dropped. */
   body(ref: ItemRef): Buffer | undefined {
-    const r = this.db.prepare('SELECT body FROM items WHERE kind = ? AND event_id = ? AND rev = ?').get(ref.kind, ref.eventId, ref.rev) as { body: Buffer } | undefined;
-    return r?.body;
+    const r = this.db
+      .prepare('SELECT b.body AS body FROM items i LEFT JOIN bodies b ON b.seq = i.seq WHERE i.kind = ? AND i.event_id = ? AND i.rev = ?')
+      .get(ref.kind, ref.eventId, ref.rev) as { body: Buffer | null } | undefined;
+    return r === undefined ? undefined : (r.body ?? Buffer.alloc(0));
   }
 
   list(o: ListOptions = {}): OutboxItem[] {

@@ -264,7 +264,7 @@ describe('retries, leases and dead letters', () => {
     ob.enqueue(e, fakeJpeg(1000));
     ob.ack([ref('event', e.id, 0)]);
     const db = new Database(join(dir, 'outbox.db'));
-    db.prepare("UPDATE items SET body = ? WHERE kind = 'thumbnail'").run(fakeJpeg(1000, 7));
+    db.prepare("UPDATE bodies SET body = ? WHERE seq = (SELECT seq FROM items WHERE kind = 'thumbnail')").run(fakeJpeg(1000, 7));
     db.close();
     expect(ob.claim({ kind: 'thumbnail', limit: 5, leaseMs: 1000 })).toEqual([]);
     expect(ob.get(ref('thumbnail', e.id, 0))).toMatchObject({ state: 'dead', lastErrorCode: 'checksum_mismatch' });
@@ -438,22 +438,35 @@ describe('expedite', () => {
 });
 
 describe('migrations', () => {
-  it('upgrades a version-1 file in place, keeping its items', () => {
+  it('upgrades a version-1 file in place: bodies move to their own table, nothing is lost', async () => {
+    const { migrate } = await import('../outbox/schema.js');
     const p = join(dir, 'outbox.db');
-    const ob = outbox();
-    const e = makeEvent();
-    ob.enqueue(e, fakeJpeg(100));
-    ob.close();
-    // Roll the file back to what version 1 looked like.
     const db = new Database(p);
-    db.exec('DROP INDEX items_next; DROP INDEX items_lease;');
-    db.pragma('user_version = 1');
+    db.pragma('journal_mode = WAL');
+    migrate(db, p, 1);
+    const jpg = fakeJpeg(3000);
+    const ins = db.prepare(
+      `INSERT INTO items (kind, event_id, rev, event_type, priority, state, body, bytes, sha256, attempts, next_attempt_at, created_at)
+       VALUES (?, 'evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K', 0, 'new', ?, ?, ?, ?, ?, 0, 0, 0)`,
+    );
+    const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+    const json = Buffer.from('{"id":"evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K","rev":0,"type":"new"}');
+    ins.run('event', 0, 'acked', Buffer.alloc(0), json.length, sha(json));
+    ins.run('thumbnail', 2, 'pending', jpg, jpg.length, sha(jpg));
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
     db.close();
-    const again = outbox();
-    expect(again.get(ref('event', e.id, 0))!.state).toBe('pending');
-    again.close();
+    const ob = outbox();
+    const t = ref('thumbnail', 'evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K', 0);
+    expect(ob.get(t)!.state).toBe('pending');
+    expect(ob.body(t)!.equals(jpg)).toBe(true);
+    expect(ob.stats().liveBytes).toBe(jpg.length + ROW_OVERHEAD_BYTES);
+    expect(ob.claim({ kind: 'thumbnail', limit: 1, leaseMs: 1000 })[0]!.body.equals(jpg)).toBe(true);
+    ob.ack([t]);
+    expect(ob.body(t)!.length).toBe(0);
+    ob.close();
     const check = new Database(p, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(OUTBOX_SCHEMA_VERSION);
+    expect((check.prepare('SELECT count(*) AS n FROM bodies').get() as { n: number }).n).toBe(0);
     const names = (check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all() as Array<{ name: string }>).map((r) => r.name);
     check.close();
     expect(names).toEqual(expect.arrayContaining(['items_due', 'items_event', 'items_next', 'items_lease']));
