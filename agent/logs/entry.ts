@@ -70,11 +70,12 @@ export interface LogFilter {
 }
 
 /**
- * Whether a JSON entry passes the filter. A JSON entry lacking the filtered field (no level, no time, no
- * component) does not pass that filter. Lines that are not JSON are not filtered (see `vigil-agent logs`).
+ * Whether an entry passes the filter. A JSON entry lacking the filtered field (no level, no time, no component)
+ * does not pass that filter. A line that is not JSON (a crash trace, ffmpeg output) has no level or time to
+ * judge, so it is shown — unless a component or camera was asked for, which it cannot belong to.
  */
 export function matchesFilter(e: LogEntry, f: LogFilter): boolean {
-  if (!e.json) return true;
+  if (!e.json) return !((f.components?.length ?? 0) > 0 || (f.cameras?.length ?? 0) > 0);
   if (f.minLevel !== undefined && (e.level === undefined || e.level < f.minLevel)) return false;
   if (f.components && f.components.length > 0 && (e.component === undefined || !f.components.includes(e.component))) return false;
   if (f.cameras && f.cameras.length > 0 && (e.camera === undefined || !f.cameras.includes(e.camera))) return false;

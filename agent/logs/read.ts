@@ -78,10 +78,30 @@ export class FileFollower {
 
   constructor(
     private readonly file: string,
-    onLine: (line: string) => void,
+    private readonly onLine: (line: string) => void,
     private readonly o: FollowOptions = {},
   ) {
     this.split = new LineSplitter(onLine);
+  }
+
+  /**
+   * Rotated files newer than the one with inode `ino`, oldest first. When that file is gone (more rotations than
+   * kept files happened between two checks), every rotated file is newer than it.
+   */
+  private rotatedSince(ino: number | undefined): string[] {
+    const rotated: string[] = [];
+    for (let i = 1; i <= 100; i++) {
+      const name = `${this.file}.${i}`;
+      let st;
+      try {
+        st = statSync(name);
+      } catch {
+        break;
+      }
+      if (st.ino === ino) break;
+      rotated.push(name);
+    }
+    return rotated.reverse();
   }
 
   /** Reads what is there now (unless fromEnd) and keeps polling. */
@@ -117,12 +137,14 @@ export class FileFollower {
       current = undefined; // between the rename and the new file: keep the old fd, look again next time
     }
     if (current && current.ino !== this.ino) {
-      // Rotated: whatever was appended to the old file before the rename, then the new file from the start.
+      // Rotated: whatever was appended to the old file before the rename, then any files rotated since ours
+      // (file.k-1 … file.1 when ours is now file.k), then the new file from the start.
       this.pos = drain(this.fd, this.pos, (t) => this.split.push(t));
       this.split.end();
       closeSync(this.fd);
       this.fd = undefined;
       this.rotations++;
+      for (const f of this.rotatedSince(this.ino)) readLines(f, this.onLine);
       this.openCurrent(false);
       if (this.fd !== undefined) this.pos = drain(this.fd, this.pos, (t) => this.split.push(t));
     } else if (current && current.size < this.pos) {
