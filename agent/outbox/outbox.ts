@@ -30,7 +30,8 @@ import {
  *
  * Thumbnails are stored as blobs in the same file: one transaction covers an event and its thumbnail (no orphan
  * files, no rename dance), SQLite reads ~20 KB blobs faster than separate files, and the disk budget is one
- * number. SQLite does not checksum pages, so each body carries a SHA-256 that is checked before every send.
+ * number. Bodies sit in their own table, so a claim or ack rewrites a small row, not a 20 KB record. SQLite does
+ * not checksum pages, so each body carries a SHA-256 that is checked before every send.
  */
 
 export interface OutboxOptions {
