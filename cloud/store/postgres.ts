@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { VigilError } from '../../shared/errors/index.js';
 import { numberPlaceholders, type SqlDatabase, type SqlExecutor, type SqlRunResult, type SqlValue } from './sql.js';
@@ -59,18 +60,46 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
   pool.on('error', () => undefined); // idle client errors surface on the next query instead of crashing
   let closed = false;
 
-  const on = (q: pg.Pool | pg.PoolClient): SqlExecutor => ({
+  // Statements with parameters are prepared once per connection (named by a hash of their text): PostgreSQL then
+  // skips parsing and planning them on every call, which is most of the cost of the store's small statements.
+  // A schema change (another collector migrating) can invalidate a prepared `SELECT *` ("cached plan must not change
+  // result type", 0A000): the generation in the names then moves on, so every statement is prepared afresh.
+  const named = new Map<string, pg.QueryConfig>();
+  let generation = 0;
+  const statement = (sql: string, values: readonly SqlValue[] | undefined): pg.QueryConfig => {
+    if (!values || values.length === 0) return { text: numberPlaceholders(sql) };
+    let q = named.get(sql);
+    if (!q) {
+      q = { name: `vigil${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`, text: numberPlaceholders(sql) };
+      if (named.size > 1000) named.clear();
+      named.set(sql, q);
+    }
+    return { ...q, values: values as unknown[] };
+  };
+  const stalePlan = (err: unknown): boolean => {
+    if ((err as { code?: string }).code !== '0A000') return false;
+    generation++;
+    named.clear();
+    return true;
+  };
+  const query = async (q: pg.Pool | pg.PoolClient, sql: string, values: readonly SqlValue[] | undefined, inTx: boolean): Promise<pg.QueryResult> => {
+    try {
+      return await q.query(statement(sql, values));
+    } catch (err) {
+      // Outside a transaction the statement can simply run again; inside one, tx() retries the whole transaction.
+      if (stalePlan(err) && !inTx) return q.query(statement(sql, values));
+      throw err;
+    }
+  };
+  const on = (q: pg.Pool | pg.PoolClient, inTx: boolean): SqlExecutor => ({
     async all<T>(sql: string, values?: readonly SqlValue[]): Promise<T[]> {
-      const r = await q.query(numberPlaceholders(sql), values as unknown[] | undefined);
-      return r.rows as T[];
+      return (await query(q, sql, values, inTx)).rows as T[];
     },
     async get<T>(sql: string, values?: readonly SqlValue[]): Promise<T | undefined> {
-      const r = await q.query(numberPlaceholders(sql), values as unknown[] | undefined);
-      return r.rows[0] as T | undefined;
+      return (await query(q, sql, values, inTx)).rows[0] as T | undefined;
     },
     async run(sql: string, values?: readonly SqlValue[]): Promise<SqlRunResult> {
-      const r = await q.query(numberPlaceholders(sql), values as unknown[] | undefined);
-      return { changes: r.rowCount ?? 0 };
+      return { changes: (await query(q, sql, values, inTx)).rowCount ?? 0 };
     },
   });
 
@@ -78,7 +107,7 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
     p.catch((err: unknown) => {
       throw isConnectionError(err) || closed ? unavailable(err) : err;
     });
-  const pooled = on(pool);
+  const pooled = on(pool, false);
 
   return {
     dialect: 'postgres',
@@ -92,7 +121,7 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
         const client = await guard(pool.connect());
         try {
           await client.query('BEGIN');
-          const result = await fn(on(client));
+          const result = await fn(on(client, true));
           await client.query('COMMIT');
           client.release();
           return result;
@@ -100,7 +129,7 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
           await client.query('ROLLBACK').catch(() => undefined);
           client.release(isConnectionError(err));
           const code = (err as { code?: string }).code;
-          if (code !== undefined && RETRYABLE.has(code) && attempt < 4) continue;
+          if (code !== undefined && (RETRYABLE.has(code) || code === '0A000') && attempt < 4) continue;
           throw isConnectionError(err) ? unavailable(err) : err;
         }
       }

@@ -203,6 +203,22 @@ function stateOf(r: EventRow): EventState {
   };
 }
 
+/** The event columns a message state sets, in the order storeOne's INSERT and UPDATE list them. */
+function eventColumns(st: EventState): SqlValue[] {
+  return [
+    st.camera,
+    st.label,
+    st.score,
+    JSON.stringify(st.box ?? null),
+    st.startedAt,
+    st.endedAt,
+    durationOf(st),
+    st.status,
+    st.lastRev,
+    JSON.stringify(st.message ?? null),
+  ];
+}
+
 function filterSql(tenantId: string, f: EventFilter): { where: string; params: SqlValue[] } {
   const clauses = ['e.tenant_id = ?'];
   const params: SqlValue[] = [tenantId];
@@ -501,6 +517,7 @@ export class SqlStore implements Store {
     if (fields.id !== m.id || fields.rev !== m.rev) {
       return { ...base, status: 'rejected', code: 'invalid_message', message: `id/rev (${m.id}, ${m.rev}) differ from the event body (${fields.id}, ${fields.rev})` };
     }
+    if (this.db.dialect === 'postgres') return this.storeOneStatement(x, tenantId, deviceId, m, fields, now);
     // Ownership first: an id another device already uses is rejected before anything is written.
     const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [m.id]);
     if (owner && owner.device_id !== deviceId) {
@@ -516,18 +533,6 @@ export class SqlStore implements Store {
       if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
       return { ...base, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already received with different content` };
     }
-    const columns = (st: EventState): SqlValue[] => [
-      st.camera,
-      st.label,
-      st.score,
-      JSON.stringify(st.box ?? null),
-      st.startedAt,
-      st.endedAt,
-      durationOf(st),
-      st.status,
-      st.lastRev,
-      JSON.stringify(st.message ?? null),
-    ];
     // A thumbnail may have arrived before the event's first message.
     const early = await x.get<{ sha256: string; size: number }>('SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?', [m.id, deviceId]);
     // Insert-or-lock: a concurrent first message of the same event on another collector waits on the unique id.
@@ -536,10 +541,19 @@ export class SqlStore implements Store {
                            id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [...columns(applyEventMessage(undefined, fields).next), m.id, tenantId, deviceId, early?.sha256 ?? null, early ? Number(early.size) : null, now, now],
+      [...eventColumns(applyEventMessage(undefined, fields).next), m.id, tenantId, deviceId, early?.sha256 ?? null, early ? Number(early.size) : null, now, now],
     );
     if (inserted) return { ...base, status: 'stored' };
-    const row = await x.get<EventRow>(`SELECT * FROM events WHERE id = ?${this.db.forUpdate}`, [m.id]);
+    return this.applyToEvent(x, undefined, deviceId, m, fields, now);
+  }
+
+  /**
+   * A recorded message of an event that already exists: applies it to the (locked) event row. `row` when the
+   * caller already holds it locked; else it is read here with FOR UPDATE.
+   */
+  private async applyToEvent(x: SqlExecutor, locked: EventRow | undefined, deviceId: string, m: IngestEventMessage, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+    const base = { id: m.id, rev: m.rev };
+    const row = locked ?? (await x.get<EventRow>(`SELECT * FROM events WHERE id = ?${this.db.forUpdate}`, [m.id]));
     if (!row) throw new VigilError('internal_error', `event ${m.id} neither inserted nor found`);
     if (row.device_id !== deviceId) {
       // Lost a race with another device's first message of the same id: undo this message's history row.
@@ -551,10 +565,55 @@ export class SqlStore implements Store {
       await x.run(
         `UPDATE events SET camera = ?, label = ?, score = ?, box_json = ?, started_at = ?, ended_at = ?, duration_ms = ?, status = ?, last_rev = ?,
                 message_json = ?, updated_at = ? WHERE id = ?`,
-        [...columns(next), now, m.id],
+        [...eventColumns(next), now, m.id],
       );
     }
     return { ...base, status: 'stored' };
+  }
+
+  /**
+   * PostgreSQL: storeOne's steps for one message in ONE statement (a round trip each costs more than the work):
+   * lock the event row if it exists, record the message unless another device owns the id, and insert the event
+   * when it is new — with its early thumbnail, if one came first. Sub-statements of a WITH see one snapshot, so the
+   * RETURNING flags are what decide; every rarer outcome (duplicate, conflict, update, a race with another collector
+   * inserting the same id) takes one more statement, with storeOne's own logic.
+   */
+  private async storeOneStatement(x: SqlExecutor, tenantId: string, deviceId: string, m: IngestEventMessage, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+    const base = { id: m.id, rev: m.rev };
+    const fresh = eventColumns(applyEventMessage(undefined, fields).next);
+    const r = await x.get<Partial<EventRow> & { recorded: boolean; inserted: boolean }>(
+      `WITH cur AS (SELECT * FROM events WHERE id = ? FOR UPDATE),
+            msg AS (
+              INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json)
+              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT)
+               WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.device_id <> ?)
+              ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id),
+            early AS (SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?),
+            ins AS (
+              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json,
+                                  id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
+              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT),
+                     CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT),
+                     CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), (SELECT sha256 FROM early), (SELECT size FROM early), CAST(? AS BIGINT), CAST(? AS BIGINT)
+               WHERE EXISTS (SELECT 1 FROM msg) AND NOT EXISTS (SELECT 1 FROM cur)
+              ON CONFLICT (id) DO NOTHING RETURNING id)
+       SELECT cur.*, EXISTS (SELECT 1 FROM msg) AS recorded, EXISTS (SELECT 1 FROM ins) AS inserted
+         FROM (SELECT 1) AS one LEFT JOIN cur ON TRUE`,
+      [m.id, deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event), deviceId, m.id, deviceId, ...fresh, m.id, tenantId, deviceId, now, now],
+    );
+    if (!r) throw new VigilError('internal_error', `storing event ${m.id} returned no row`);
+    const row = r.id === null || r.id === undefined ? undefined : (r as EventRow);
+    if (row && row.device_id !== deviceId) {
+      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+    }
+    if (!r.recorded) {
+      const seen = await x.get<{ content_sha256: string }>('SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
+      if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
+      return { ...base, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already received with different content` };
+    }
+    if (r.inserted) return { ...base, status: 'stored' };
+    // Recorded, not inserted: the event exists (locked above), or another collector inserted it meanwhile.
+    return this.applyToEvent(x, row, deviceId, m, fields, now);
   }
 
   async findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined> {
