@@ -14,6 +14,7 @@ import { openBlobStore } from '../blob/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { CloudConfig } from '../config.js';
 import { registerIngestRoutes, resolveIngestDeps, startMqttIngest, type MqttIngest } from '../ingest/index.js';
+import { createNotify, type CreateNotifyOptions, type Notify } from '../notify/index.js';
 import { registerPairingRoutes } from '../pairing/routes.js';
 import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
@@ -33,6 +34,8 @@ import { requestIdFor } from './request-id.js';
 export interface CloudOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Verify-then-notify parts to use instead of the config-built ones (tests, benchmarks). */
+  notify?: Pick<CreateNotifyOptions, 'pushService' | 'providers' | 'owner' | 'onDecision'>;
 }
 
 export interface Cloud {
@@ -46,6 +49,8 @@ export interface Cloud {
   sink: StoreIngestSink;
   metrics: MetricsRegistry;
   mqtt: MqttIngest | undefined;
+  /** Verify-then-notify: the job queue worker, reclassifier and push service. */
+  notify: Notify;
   close(): Promise<void>;
 }
 
@@ -91,12 +96,26 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       dataDir,
     );
     cleanups.push(() => blobs.close());
-    const secrets = new SecretBox(loadSecretsKey(config.secrets.key, dataDir));
+    const secretsKey = loadSecretsKey(config.secrets.key, dataDir);
+    const secrets = new SecretBox(secretsKey);
     const bus: EventBus = isPostgresUrl(config.database.url)
       ? await PostgresEventBus.open({ url: config.database.url!, schema: config.database.schema, log: componentLogger(log, 'live') })
       : new LocalEventBus(componentLogger(log, 'live'));
     cleanups.push(() => bus.close());
-    const sink = new StoreIngestSink({ store, blobs, secrets, bus, clock, log: componentLogger(log, 'sink') });
+    // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's changes.
+    const notify = createNotify({
+      store,
+      blobs,
+      secretsKey,
+      baseUrl: () => config.server.public_url ?? url,
+      config,
+      clock,
+      log,
+      ...(options.notify ?? {}),
+    });
+    store.onEventsStored(notify.notifier.enqueueInTransaction);
+    cleanups.push(() => notify.close());
+    const sink = new StoreIngestSink({ store, blobs, secrets, bus: notify.tap(bus), clock, log: componentLogger(log, 'sink') });
 
     const app: FastifyInstance = Fastify({
       loggerInstance: componentLogger(log, 'http') as FastifyBaseLogger,
@@ -135,6 +154,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       pairingAttempts: { perMinute: config.pairing.attempts_per_minute, burst: config.pairing.attempts_burst },
       endpoints: () => ({ https: config.server.public_url ?? url, mqtt: config.pairing.mqtt_url }),
       keysChanged: (deviceId) => sink.forgetKeys(deviceId),
+      notify,
     };
 
     registerHealthRoutes(app, { store, blobs, metrics });
@@ -172,6 +192,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       cleanups.push(() => mqtt!.close());
     }
 
+    notify.start();
+
     const purge = setInterval(() => {
       store.purgeNonces(clock.now()).catch((err: unknown) => log.warn({ err }, 'nonce purge failed'));
     }, 60_000);
@@ -189,6 +211,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       sink,
       metrics,
       mqtt,
+      notify,
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {

@@ -3,7 +3,7 @@ import { silentLogger, type Logger } from '../../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../../shared/signing/index.js';
 import { createApiToken } from '../../auth/tokens.js';
 import { cloudConfig } from '../../config.js';
-import { createCloud, type Cloud } from '../../server/app.js';
+import { createCloud, type Cloud, type CloudOptions } from '../../server/app.js';
 import type { TestBackend, TestDatabase } from './backends.js';
 
 /**
@@ -34,6 +34,8 @@ export interface TestCloudOptions {
   clock?: Clock;
   /** Reuse this database instead of opening a fresh one (a second collector); it is not cleaned up by close(). */
   db?: TestDatabase;
+  /** Verify-then-notify parts to inject (e.g. a push service). */
+  notify?: CloudOptions['notify'];
 }
 
 export async function startTestCloud(backend: TestBackend, options: TestCloudOptions = {}): Promise<TestCloud> {
@@ -50,7 +52,7 @@ export async function startTestCloud(backend: TestBackend, options: TestCloudOpt
   });
   let cloud: Cloud;
   try {
-    cloud = await createCloud(config, { logger: options.logger ?? silentLogger(), ...(options.clock ? { clock: options.clock } : {}) });
+    cloud = await createCloud(config, { logger: options.logger ?? silentLogger(), ...(options.clock ? { clock: options.clock } : {}), ...(options.notify ? { notify: options.notify } : {}) });
   } catch (err) {
     if (!shared) await db.cleanup();
     throw err;

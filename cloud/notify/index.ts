@@ -1,0 +1,137 @@
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
+import { VigilError } from '../../shared/errors/index.js';
+import { componentLogger, silentLogger, type Logger } from '../../shared/log/index.js';
+import type { EventBus, LiveChange } from '../api/event-bus.js';
+import type { BlobStore } from '../blob/blob-store.js';
+import { createPushService, type PushConfig, type PushService } from '../push/index.js';
+import type { QueueConfig } from '../queue/config.js';
+import type { ReclassifyConfig } from '../reclassify/config.js';
+import { Reclassifier } from '../reclassify/reclassifier.js';
+import type { VisionProvider } from '../reclassify/provider.js';
+import type { Store } from '../store/store.js';
+import type { NotifyConfig } from './config.js';
+import { deriveLinkKey, ThumbnailLinks } from './links.js';
+import { Notifier } from './notifier.js';
+import type { Decision } from './policy.js';
+import { SqlAnswerCache } from './records.js';
+
+/**
+ * cloud/notify — verify, then notify (the stage after store/ and reclassify/, before push/).
+ * `createNotify()` assembles the reclassifier, the push service, the signed thumbnail links and the job worker
+ * for the collector (cloud/server/app.ts):
+ *
+ *   const notify = createNotify({ store, blobs, secretsKey, baseUrl, config, … });
+ *   store.onEventsStored(notify.notifier.enqueueInTransaction);   // a job per new event, in its transaction
+ *   new StoreIngestSink({ …, bus: notify.tap(bus) });              // wake jobs when events/thumbnails land
+ *   notify.start(); … await notify.close();
+ */
+export { NotifyConfigSchema, notifyConfig, type NotifyConfig } from './config.js';
+export { decide, prefilter, type Decision, type Verdict, type PolicyEvent, type PushHistory } from './policy.js';
+export { Notifier, NOTIFY_JOB } from './notifier.js';
+export { ThumbnailLinks, deriveLinkKey } from './links.js';
+export { NotifyRecords, SqlAnswerCache } from './records.js';
+
+export interface CreateNotifyOptions {
+  store: Store;
+  blobs: BlobStore;
+  /** The collector's secrets key; the link-signing key is derived from it. */
+  secretsKey: Buffer;
+  /** Base URL for links in pushes (server.public_url, else the bound address; read when a push is built). */
+  baseUrl: () => string;
+  config: { notify: NotifyConfig; reclassify: ReclassifyConfig; queue: QueueConfig; push: PushConfig };
+  clock?: Clock;
+  log?: Logger;
+  /** Replaces config-built parts (tests, benchmarks). */
+  pushService?: PushService;
+  providers?: Record<string, VisionProvider>;
+  owner?: string;
+  onDecision?: (eventId: string, decision: Decision, at: number) => void;
+}
+
+export interface Notify {
+  notifier: Notifier;
+  reclassifier: Reclassifier;
+  push: PushService;
+  links: ThumbnailLinks;
+  /** A bus that forwards every change and lets the notifier react to this collector's own changes. */
+  tap(bus: EventBus): EventBus;
+  /** onRequest hook of the thumbnail route: a valid signed link (exp+sig) or, without one, the API token check. */
+  thumbnailAccess(tokenCheck: onRequestAsyncHookHandler): onRequestAsyncHookHandler;
+  /** Verification and push fields for GET /v1/events/{id}. */
+  eventFields(eventId: string): Promise<Record<string, unknown>>;
+  start(): void;
+  /** Stops the worker (running jobs finish or go back to the queue), then the LLM and push clients. */
+  close(options?: { waitMs?: number; abandon?: boolean }): Promise<void>;
+}
+
+export function createNotify(options: CreateNotifyOptions): Notify {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? silentLogger();
+  const { config } = options;
+  const reclassifier = new Reclassifier({
+    config: config.reclassify,
+    cacheBackend: new SqlAnswerCache(options.store.database),
+    providers: options.providers,
+    clock,
+    log: componentLogger(log, 'reclassify'),
+  });
+  const push = options.pushService ?? createPushService(config.push, { clock, logger: log });
+  const links = new ThumbnailLinks(deriveLinkKey(options.secretsKey), options.baseUrl, parseDuration(config.notify.link_ttl));
+  const notifier = new Notifier({
+    store: options.store,
+    blobs: options.blobs,
+    reclassifier,
+    push,
+    links,
+    notify: config.notify,
+    queue: config.queue,
+    clock,
+    log: componentLogger(log, 'notify'),
+    ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.onDecision ? { onDecision: options.onDecision } : {}),
+  });
+  let closed = false;
+
+  return {
+    notifier,
+    reclassifier,
+    push,
+    links,
+    tap(bus: EventBus): EventBus {
+      return {
+        publish(change: LiveChange): void {
+          bus.publish(change);
+          notifier.onChange(change);
+        },
+        subscribe: (tenantId, listener) => bus.subscribe(tenantId, listener),
+        get subscribers() {
+          return bus.subscribers;
+        },
+        close: () => bus.close(),
+      };
+    },
+    thumbnailAccess(tokenCheck: onRequestAsyncHookHandler): onRequestAsyncHookHandler {
+      return async function (this: unknown, req: FastifyRequest, reply: FastifyReply) {
+        const q = (req.query ?? {}) as { exp?: string; sig?: string };
+        if (q.exp === undefined && q.sig === undefined) return tokenCheck.call(this as never, req, reply);
+        const eventId = (req.params as { event_id?: string }).event_id ?? '';
+        // Bad, tampered and expired links look like a missing picture: nothing to learn from probing.
+        const notFound = new VigilError('not_found', `thumbnail of event ${eventId.slice(0, 64)} not found`, { status: 404 });
+        if (!links.verify(eventId, q.exp, q.sig, clock.now())) throw notFound;
+        const tenantId = await notifier.records.tenantOfEvent(eventId);
+        if (!tenantId) throw notFound;
+        req.auth = { tenantId, role: 'reader', tokenId: 'signed-link' };
+      };
+    },
+    eventFields: (eventId) => notifier.eventFields(eventId),
+    start: () => notifier.start(),
+    async close(closeOptions = {}) {
+      if (closed) return;
+      closed = true;
+      await notifier.stop(closeOptions);
+      await reclassifier.close();
+      if (!options.pushService) await push.close();
+    },
+  };
+}
