@@ -5,7 +5,7 @@ import { BATCH_MAX_BYTES, BATCH_MAX_EVENTS, EVENT_MAX_BYTES } from '../../firmwa
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import { SigningErrorCode } from '../../shared/signing/index.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
-import type { ClaimedItem, ItemRef, Outbox } from '../outbox/index.js';
+import type { ClaimedItem, EnqueueResult, ItemRef, Outbox, OutboxEvent } from '../outbox/index.js';
 import { adjustToServerTime } from './clock-skew.js';
 import { buildHeartbeat, type CameraStatus } from './heartbeat.js';
 import type { Ack, SendResult, Transport, TransportFailure } from './types.js';
@@ -158,6 +158,13 @@ export class Uplink {
     this.consecutiveFailures = 0;
     this.pausedUntil = 0;
     this.notify();
+  }
+
+  /** Enqueues an event (and its thumbnail) durably and wakes the sender. Throws what `Outbox.enqueue` throws. */
+  enqueue(event: OutboxEvent, thumbnail?: Uint8Array): EnqueueResult {
+    const result = this.o.outbox.enqueue(event, thumbnail);
+    this.notify();
+    return result;
   }
 
   /** Wakes the sender: call after enqueueing so new events go out at once. */

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { Event } from '../../firmware-protocol/messages.js';
+import type { EventMessage } from '../track/messages.js';
+import { systemClock, type Clock } from '../../shared/clock/index.js';
+import type { OutboxEvent } from './types.js';
+
+/**
+ * Turns the vision pipeline's event messages into protocol v1 Events for the outbox: adds `v`, `device_id` and the
+ * per-event `rev` (0 for new, +1 per later message), renames/normalises fields, and announces a thumbnail only when
+ * its bytes changed (an unchanged crop is not uploaded again). The daemon calls `build` for every message and hands
+ * the result to `Uplink.enqueue`.
+ */
+export interface PipelineThumbnail {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+}
+
+interface Open {
+  rev: number;
+  announced: Event['thumbnail'];
+}
+
+const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
+
+export class WireEventBuilder {
+  private readonly open = new Map<string, Open>();
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  build(msg: EventMessage, thumb?: PipelineThumbnail): { event: OutboxEvent; thumbnail?: Buffer } {
+    const prev = this.open.get(msg.id);
+    // An update for an id this process never saw (e.g. after a restart) still needs rev ≥ 1.
+    const rev = msg.type === 'new' ? 0 : (prev?.rev ?? 0) + 1;
+    let announced = prev?.announced;
+    let upload: Buffer | undefined;
+    if (thumb) {
+      const sha256 = createHash('sha256').update(thumb.jpeg).digest('hex');
+      if (announced?.sha256 !== sha256) {
+        announced = { sha256, size: thumb.jpeg.length, width: thumb.width, height: thumb.height, content_type: 'image/jpeg' };
+        upload = thumb.jpeg;
+      }
+    }
+    const [a, b, c, d] = msg.box.map(clamp01) as [number, number, number, number];
+    const event: OutboxEvent = {
+      v: 1,
+      id: msg.id,
+      device_id: this.deviceId,
+      camera: msg.camera,
+      type: msg.type,
+      rev,
+      label: msg.label,
+      score: clamp01(msg.score),
+      box: [Math.min(a, c), Math.min(b, d), Math.max(a, c), Math.max(b, d)],
+      started_at: msg.started_at,
+      top_score: clamp01(msg.top_score),
+      stationary: msg.stationary,
+      ...(msg.type === 'end' ? { ended_at: msg.ended_at ?? new Date(this.clock.now()).toISOString() } : {}),
+      ...(msg.duration !== undefined ? { duration_s: msg.duration } : {}),
+      ...(msg.attributes ? { attributes: msg.attributes } : {}),
+      ...(announced ? { thumbnail: announced } : {}),
+    };
+    if (msg.type === 'end') this.open.delete(msg.id);
+    else this.open.set(msg.id, { rev, announced });
+    return upload ? { event, thumbnail: upload } : { event };
+  }
+
+  /** Events currently open (started, not ended). */
+  get openEvents(): number {
+    return this.open.size;
+  }
+}
