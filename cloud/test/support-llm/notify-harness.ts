@@ -137,8 +137,26 @@ export class NotifyHarness {
     return { apns, fcm, web };
   }
 
-  /** A signed event (with an announced thumbnail) and its JPEG, uploaded as a box does. */
-  async sendEvent(t: TestCloud, creds: DeviceCredentials, o: { camera: string; label?: string; score?: number; thumbnail?: boolean; id?: string }): Promise<SentEvent> {
+  /**
+   * A signed event (announcing a thumbnail unless `thumbnail: false`) and its JPEG, uploaded as a box does.
+   * `uploadThumbnail: false` announces the picture but never sends it.
+   */
+  async sendEvent(
+    t: TestCloud,
+    creds: DeviceCredentials,
+    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; uploadThumbnail?: boolean; id?: string },
+  ): Promise<SentEvent> {
+    const sent = await this.sendEventDeferred(t, creds, o);
+    if ((o.thumbnail ?? true) && (o.uploadThumbnail ?? true)) await sent.upload();
+    return sent;
+  }
+
+  /** Like sendEvent, but the thumbnail goes up only when `upload()` is called. */
+  async sendEventDeferred(
+    t: TestCloud,
+    creds: DeviceCredentials,
+    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; id?: string },
+  ): Promise<SentEvent & { upload(): Promise<void> }> {
     const jpeg = await testPicture();
     const eventId = o.id ?? newEventId();
     const withThumb = o.thumbnail ?? true;
@@ -154,11 +172,22 @@ export class NotifyHarness {
     const res = await t.signedFetch(creds, 'POST', eventsPath(creds.deviceId), Buffer.from(JSON.stringify(event)));
     if (res.status !== 200) throw new Error(`event upload: ${res.status} ${await res.text()}`);
     const ackedAt = Date.now();
-    if (withThumb) {
-      const put = await t.signedFetch(creds, 'PUT', thumbnailPath(creds.deviceId, eventId), jpeg, 'image/jpeg');
-      if (put.status !== 200) throw new Error(`thumbnail upload: ${put.status} ${await put.text()}`);
-    }
-    return { eventId, jpeg, ackedAt };
+    return {
+      eventId,
+      jpeg,
+      ackedAt,
+      async upload() {
+        const put = await t.signedFetch(creds, 'PUT', thumbnailPath(creds.deviceId, eventId), jpeg, 'image/jpeg');
+        if (put.status !== 200) throw new Error(`thumbnail upload: ${put.status} ${await put.text()}`);
+      },
+    };
+  }
+
+  /** A later message (update, rev 1) of an event. */
+  async sendUpdate(t: TestCloud, creds: DeviceCredentials, eventId: string, camera: string): Promise<void> {
+    const event = wireEvent({ id: eventId, deviceId: creds.deviceId, camera, type: 'update', rev: 1, score: 0.9, startedAt: Date.now() - 2000 });
+    const res = await t.signedFetch(creds, 'POST', eventsPath(creds.deviceId), Buffer.from(JSON.stringify(event)));
+    if (res.status !== 200) throw new Error(`update upload: ${res.status} ${await res.text()}`);
   }
 
   /** Pushes that reached each platform server for one event. */
