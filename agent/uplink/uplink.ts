@@ -460,6 +460,19 @@ export class Uplink {
       });
   }
 
+  /** A read-only view for the daemon's local status endpoint. */
+  status(): { running: boolean; transport: string; connected: boolean; pausedUntilMs: number | null; consecutiveFailures: number; lastAckAtMs: number | null; clockOffsetMs: number } {
+    return {
+      running: this.running,
+      transport: this.o.transport.name,
+      connected: this.o.transport.isReady(),
+      pausedUntilMs: this.pausedUntil > Date.now() ? this.pausedUntil : null,
+      consecutiveFailures: this.consecutiveFailures,
+      lastAckAtMs: this.lastAckAtMs,
+      clockOffsetMs: this.o.clock.offsetMs,
+    };
+  }
+
   /** Sends one heartbeat now (the timer does this every heartbeatIntervalMs). */
   heartbeatNow(): Promise<void> {
     return this.sendHeartbeat();
