@@ -76,7 +76,14 @@ export const MqttConfigSchema = Type.Object(
       minimum: 1,
       maximum: 16,
       default: 1,
-      description: 'Broker connections this instance opens in the group (client ids `<client_id>`, `<client_id>-2`, …); messages on one connection are stored one after the other.',
+      description: 'Broker connections this instance opens in the group (client ids `<client_id>`, `<client_id>-2`, …).',
+    }),
+    max_in_flight: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 32,
+      description:
+        'Messages handled at once per connection (concurrent messages share database commits). Each is PUBACKed only once stored, in arrival order; a thumbnail waits for the messages of its device received before it. 1 = one message after the other.',
     }),
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),

@@ -6,6 +6,7 @@ import { componentLogger } from '../../shared/log/index.js';
 import { SigningErrorCode, parseMqttEnvelope, signMqttMessage, type DeviceCredentials, type SignedMessage } from '../../shared/signing/index.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import type { AckItem } from '../../firmware-protocol/messages.js';
+import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
 import { TOPIC_FILTERS, acksTopic, tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
 import { makeAck, rejectedItem } from './ack.js';
 import type { MqttConfig } from './config.js';
@@ -13,6 +14,7 @@ import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './d
 import { decodeJsonBody } from './errors.js';
 import { identifyEvents, ingestEvents } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
+import { installPubackWindow } from './mqtt-window.js';
 import type { NonceClaim } from './sink.js';
 import { ingestThumbnail } from './thumbnail.js';
 
@@ -27,6 +29,11 @@ import { ingestThumbnail } from './thumbnail.js';
  * broker PUBACK. A collector killed before the PUBACK gets the message again from the broker (same session) or
  * another member of the group gets it; dedupe by (id, rev, content) makes that harmless.
  *
+ * Concurrency: up to `mqtt.max_in_flight` messages per connection are handled at once (./mqtt-window.ts), so their
+ * database writes share commits; PUBACKs still go out in arrival order and only for stored messages. A thumbnail
+ * waits for the earlier messages of its device (DeviceLanes). The acks of one device's messages finishing together
+ * go out as one signed Ack (AckBatcher).
+ *
  * Rejections: `rejected` is final for a box (dead letter), so only final verdicts (wire codes whose advice is
  * `drop`: invalid_json, invalid_message, event_conflict, thumbnail_mismatch, payload_too_large, …) of a message
  * signed by an active key become `rejected` items, for every item that can be identified. Transient ones
@@ -40,8 +47,8 @@ import { ingestThumbnail } from './thumbnail.js';
  * by id + rev + content hash), so an authentic replay within the window is processed again and acked
  * (`duplicate`); a replayed heartbeat is dropped. HTTP rejects every replay with `nonce_replayed`.
  *
- * Storage failures (database down) are retried with backoff while holding the PUBACK, so the broker keeps the
- * message and everything after it; on close the message stays un-PUBACKed and is redelivered later.
+ * Storage failures (database down) are retried with backoff while holding the PUBACK (and, PUBACKs being in order,
+ * those of every later message), so the broker keeps them; on close they stay un-PUBACKed and are redelivered later.
  */
 export interface MqttIngestDeps extends IngestDeps {
   /** The `mqtt` config section; `url` must be set. */
@@ -70,6 +77,7 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
   const state = { closing: false };
   const clients: MqttClient[] = [];
   const readies: Promise<void>[] = [];
+  const lanes = new DeviceLanes();
 
   for (let i = 0; i < cfg.connections; i++) {
     const clientId = i === 0 ? cfg.client_id : `${cfg.client_id}-${i + 1}`;
@@ -88,18 +96,14 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
     };
     const client = mqtt.connect(cfg.url, options);
     clients.push(client);
-    const handler = new MessageHandler(d, client, cfg, state, log.child({ client_id: clientId }));
-    // The broker PUBACK is sent when this callback is called: only after the message is stored and acked.
-    client.handleMessage = (packet: IPublishPacket, done: (err?: Error) => void): void => {
-      handler.handle(packet).then(
-        () => done(),
-        (err: unknown) => {
-          log.warn({ err: describeError(err), topic: packet.topic }, 'message left un-PUBACKed for redelivery');
-          // done(err) skips the PUBACK: the broker redelivers it on the next session. The pump goes on meanwhile.
-          done(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
-    };
+    const handler = new MessageHandler(d, client, cfg, state, log.child({ client_id: clientId }), lanes);
+    // Up to max_in_flight messages at once; each PUBACKed only after it was stored and acked, in arrival order.
+    installPubackWindow(client, {
+      limit: cfg.max_in_flight,
+      handle: (packet) => handler.handle(packet),
+      // No PUBACK: the broker redelivers it on the next session. The other messages go on meanwhile.
+      onError: (err, packet) => log.warn({ err: describeError(err), topic: packet.topic }, 'message left un-PUBACKed for redelivery'),
+    });
     readies.push(
       new Promise<void>((resolve) => {
         client.on('connect', (connack) => {
@@ -134,24 +138,102 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
 /** Thrown to leave a message un-PUBACKed. */
 class Abandon extends Error {}
 
+/**
+ * Ordering between the concurrent messages of one device, where it matters: a thumbnail waits until every message
+ * of its device received before it has settled (its event usually arrived just before it; taken first, the
+ * thumbnail would be refused as `unknown_event` and resent much later). Events and heartbeats need no order: the
+ * store applies event revisions by rev and never lets an older heartbeat overwrite a newer one.
+ */
+class DeviceLanes {
+  private readonly running = new Map<string, Set<Promise<unknown>>>();
+
+  /** Must be called in arrival order (synchronously when a message arrives). */
+  async run<T>(deviceId: string, afterEarlier: boolean, fn: () => Promise<T>): Promise<T> {
+    let mine = this.running.get(deviceId);
+    if (!mine) this.running.set(deviceId, (mine = new Set()));
+    const earlier = afterEarlier ? [...mine] : [];
+    const p = (async () => {
+      if (earlier.length > 0) await Promise.allSettled(earlier);
+      return fn();
+    })();
+    mine.add(p);
+    try {
+      return await p;
+    } finally {
+      mine.delete(p);
+      if (mine.size === 0) this.running.delete(deviceId);
+    }
+  }
+}
+
+/**
+ * Acks per device: the items of messages of one device that finish in the same event-loop turn go out in ONE
+ * signed Ack (at most BATCH_MAX_EVENTS items), instead of one publish per message.
+ */
+class AckBatcher {
+  private readonly pending = new Map<string, { creds: DeviceCredentials; items: AckItem[]; sent: (() => void)[] }>();
+  private scheduled = false;
+
+  constructor(private readonly publish: (creds: DeviceCredentials, items: AckItem[]) => void) {}
+
+  /** Resolves once the items were handed to the client (published with the others of the batch). */
+  add(creds: DeviceCredentials, items: AckItem[]): Promise<void> {
+    const key = `${creds.deviceId}\u0000${creds.keyId}`;
+    let batch = this.pending.get(key);
+    if (batch && batch.items.length + items.length > BATCH_MAX_EVENTS) {
+      this.send(key);
+      batch = undefined;
+    }
+    if (!batch) this.pending.set(key, (batch = { creds, items: [], sent: [] }));
+    batch.items.push(...items);
+    const done = new Promise<void>((r) => batch.sent.push(r));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        for (const k of [...this.pending.keys()]) this.send(k);
+      });
+    }
+    return done;
+  }
+
+  private send(key: string): void {
+    const batch = this.pending.get(key);
+    if (!batch) return;
+    this.pending.delete(key);
+    this.publish(batch.creds, batch.items);
+    for (const r of batch.sent) r();
+  }
+}
+
 class MessageHandler {
+  private readonly acks: AckBatcher;
+
   constructor(
     private readonly d: ResolvedIngestDeps,
     private readonly client: MqttClient,
     private readonly cfg: MqttConfig,
     private readonly state: { closing: boolean },
     private readonly log: ResolvedIngestDeps['log'],
-  ) {}
+    private readonly lanes: DeviceLanes,
+  ) {
+    this.acks = new AckBatcher((creds, items) => this.publishAck(creds, items));
+  }
 
-  async handle(packet: IPublishPacket): Promise<void> {
-    const d = this.d;
-    d.metrics.counts.mqtt_messages++;
-    const receivedAt = d.clock.now();
+  handle(packet: IPublishPacket): Promise<void> {
+    this.d.metrics.counts.mqtt_messages++;
+    const receivedAt = this.d.clock.now();
     const topic = tryParseTopic(packet.topic);
     if (!topic || topic.kind === 'acks' || topic.kind === 'availability') {
       this.log.debug({ topic: packet.topic.slice(0, 200) }, 'ignoring message on a topic ingest does not take');
-      return;
+      return Promise.resolve();
     }
+    // The topic's device id is not verified yet; it only orders this message after the earlier ones of that topic.
+    return this.lanes.run(topic.deviceId, topic.kind === 'thumbnail', () => this.handleOne(packet, topic, receivedAt));
+  }
+
+  private async handleOne(packet: IPublishPacket, topic: ParsedTopic, receivedAt: number): Promise<void> {
+    const d = this.d;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     if (payload.length > d.config.body_limits.mqtt_envelope_bytes) {
       this.unauthenticated(packet.topic, 'payload_too_large', `envelope of ${payload.length} bytes is over the limit; dropped unread`);
@@ -221,7 +303,8 @@ class MessageHandler {
         throw err;
       }
     });
-    this.publishAck(creds, items);
+    if (items.length === 0) this.log.info({ device_id: creds.deviceId }, 'nothing identifiable to ack in a rejected message');
+    else await this.acks.add(creds, items);
   }
 
   private async process(topic: ParsedTopic, deviceId: string, body: Buffer, message: SignedMessage, skewS: number, receivedAt: number, nonce?: NonceClaim): Promise<AckItem[]> {
