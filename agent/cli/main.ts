@@ -7,6 +7,7 @@ import { registerPair } from './pair.js';
 import { registerUnpair } from './unpair.js';
 import { registerLogs } from './logs.js';
 import { registerSnapshot } from './snapshot.js';
+import { registerDoctor } from './doctor.js';
 
 /**
  * `vigil-agent`: the edge daemon and the field tech's tool. Each subcommand lives in ./commands/<name>.ts and
@@ -23,5 +24,6 @@ registerPair(program);
 registerUnpair(program);
 registerLogs(program);
 registerSnapshot(program);
+registerDoctor(program);
 
 await runCli(program);
