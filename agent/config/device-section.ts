@@ -1,4 +1,4 @@
-import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { VigilError } from '../../shared/errors/index.js';
@@ -12,7 +12,9 @@ const NEW_FILE_HEADER =
  * Writes `text` to `file` atomically (temp file in the same directory, fsync, rename): a reader or a crash never
  * sees half a file. An existing file keeps its mode and, when we are root, its owner.
  */
-export function writeFileAtomic(file: string, text: string | Uint8Array, options: { mode?: number; dirMode?: number } = {}): void {
+export function writeFileAtomic(path: string, text: string | Uint8Array, options: { mode?: number; dirMode?: number } = {}): void {
+  // A symlinked config (e.g. into a mounted volume) is written where it points, not replaced by a plain file.
+  const file = existsSync(path) ? realpathSync(path) : path;
   const dir = dirname(file);
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
   const previous = existsSync(file) ? statSync(file) : undefined;

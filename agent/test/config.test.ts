@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -239,6 +239,15 @@ cameras:
     expect(kept).not.toContain('dev_OLD');
     expect(kept).toContain('data_dir: /srv/vigil # big disk');
     expect(kept).toContain('  - name: door # front');
+  });
+
+  it('writes through a symlinked config file', () => {
+    const real = file('real.yaml', 'data_dir: /srv/x\n');
+    const link = join(dir, 'link.yaml');
+    symlinkSync(real, link);
+    writeDeviceSection(link, { id: 'dev_L' });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8')).toBe('data_dir: /srv/x\ndevice:\n  id: dev_L\n');
   });
 
   it('refuses to touch a file that is not valid YAML', () => {
