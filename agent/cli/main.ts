@@ -7,6 +7,8 @@ import { registerPair } from './pair.js';
 import { registerUnpair } from './unpair.js';
 import { registerLogs } from './logs.js';
 import { registerSnapshot } from './snapshot.js';
+import { registerRun } from './run.js';
+import { registerStatus } from './status.js';
 import { registerDoctor } from './doctor.js';
 
 /**
@@ -24,6 +26,8 @@ registerPair(program);
 registerUnpair(program);
 registerLogs(program);
 registerSnapshot(program);
+registerRun(program);
+registerStatus(program);
 registerDoctor(program);
 
 await runCli(program);

@@ -1,0 +1,331 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describeError, VigilError } from '../../shared/errors/index.js';
+import { componentLogger, type Logger } from '../../shared/log/index.js';
+import { effectiveUplinkConfig, parseListen, type AgentConfig, type LoadedAgentConfig } from '../config.js';
+import { loadCredentials, type LoadedCredentials } from '../credentials/index.js';
+import { ObjectDetector } from '../detect/detector.js';
+import type { Outbox } from '../outbox/index.js';
+import { createStoreAndForward, type Uplink } from '../uplink/index.js';
+import type { DaemonStatus } from '../status/schema.js';
+import { startStatusServer, type StatusServer } from '../status/server.js';
+import { CameraRunner } from './camera-runner.js';
+import { EventSink } from './event-sink.js';
+
+/**
+ * The agent daemon: every configured camera's pipeline → one EventSink → the outbox → the uplink, plus the local
+ * status endpoint. It joins the stages; each stage keeps its own job.
+ *
+ * Lifecycle: `start()` (credentials, outbox, uplink, detector, cameras, status), `reload()` on SIGHUP (new config
+ * validated first; only changed cameras restart; the outbox is never touched), `stop()` on SIGTERM (cameras stop
+ * and their open events are ended and written to the outbox, then the uplink stops — what it had in flight stays
+ * in the outbox and is re-sent on the next start — and the outbox is closed).
+ */
+export interface DaemonOptions {
+  /** Loads and validates the config (first at start, again at every reload). */
+  loadConfig: () => LoadedAgentConfig;
+  logger: Logger;
+  version: string;
+  /** Exit once every file/lavfi camera has ended and the outbox holds nothing to send (tests, demos). */
+  exitWhenIdle?: boolean;
+  /** How often the idle condition is checked (default 500 ms). */
+  idleCheckMs?: number;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  error?: string;
+  restarted: string[];
+}
+
+/** Keys whose change needs a restart of the daemon (they hold open files, connections or sockets). */
+const RESTART_KEYS = ['data_dir', 'device', 'outbox', 'uplink', 'status'] as const;
+
+export class Daemon {
+  private config!: AgentConfig;
+  private configFile: string | undefined;
+  private creds!: LoadedCredentials;
+  private outbox!: Outbox;
+  private uplink!: Uplink;
+  private sink!: EventSink;
+  private detector: ObjectDetector | undefined;
+  private runners: CameraRunner[] = [];
+  private status: StatusServer | undefined;
+  private readonly log: Logger;
+  private readonly startedAt = Date.now();
+  private stopping: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastReload: DaemonStatus['last_reload'] = null;
+  private reloading: Promise<ReloadResult> | undefined;
+  private resolveDone!: (reason: 'idle' | 'stopped') => void;
+  /** Resolves when the daemon has stopped (signal or idle). */
+  readonly done: Promise<'idle' | 'stopped'>;
+
+  constructor(private readonly o: DaemonOptions) {
+    this.log = componentLogger(o.logger, 'daemon');
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  get statusAddress(): string | undefined {
+    return this.status?.address;
+  }
+
+  async start(): Promise<void> {
+    const loaded = this.o.loadConfig();
+    this.config = loaded.config;
+    this.configFile = loaded.file;
+    const c = this.config;
+    // Not paired → not_paired, pointing at `vigil-agent pair`; a readable-by-others file → credentials_insecure.
+    this.creds = loadCredentials(c.data_dir, { file: c.device.credentials, insecure: 'fail' });
+    const listen = parseListen(c.status.listen);
+    mkdirSync(c.data_dir, { recursive: true, mode: 0o700 });
+    // Thumbnails of a previous run: their bytes are in the outbox already (or the event never got there).
+    rmSync(this.thumbnailRoot, { recursive: true, force: true });
+
+    this.detector = await this.createDetector(c);
+    const saf = createStoreAndForward({
+      dataDir: c.data_dir,
+      outbox: c.outbox,
+      uplink: effectiveUplinkConfig(c, this.creds.stored.endpoints),
+      identity: this.creds.identity,
+      logger: componentLogger(this.o.logger, 'uplink'),
+      version: this.o.version,
+      cameras: () => this.runners.map((r) => r.heartbeat()),
+    });
+    this.outbox = saf.outbox;
+    this.uplink = saf.uplink;
+    this.sink = new EventSink(this.creds.identity.deviceId, this.uplink, componentLogger(this.o.logger, 'outbox'));
+    try {
+      this.status = await startStatusServer(listen, () => this.snapshot());
+    } catch (err) {
+      this.outbox.close();
+      await this.detector?.close();
+      throw err;
+    }
+    await this.uplink.start();
+    this.runners = c.cameras.map((cam) => this.makeRunner(cam));
+    for (const r of this.runners) r.start();
+    this.log.info(
+      {
+        device_id: this.creds.identity.deviceId,
+        cameras: c.cameras.map((x) => x.name),
+        mode: this.detector ? 'objects' : 'motion',
+        status: this.status.address,
+        transport: this.uplink.status().transport,
+        outbox_depth: this.outbox.depth(),
+        config_file: this.configFile ?? null,
+      },
+      'vigil-agent started',
+    );
+    if (this.o.exitWhenIdle) this.watchIdle();
+  }
+
+  private get thumbnailRoot(): string {
+    return join(this.config.data_dir, 'thumbnails');
+  }
+
+  private async createDetector(c: AgentConfig): Promise<ObjectDetector | undefined> {
+    const m = c.model;
+    if (!m) return undefined;
+    return ObjectDetector.create({
+      modelPath: m.path,
+      type: m.type,
+      threads: m.threads,
+      scoreThreshold: m.score_threshold,
+      iouThreshold: m.iou_threshold,
+      boxOrder: m.box_order,
+      ...(m.labels ? { labels: m.labels } : {}),
+      ...(m.channel_order !== undefined || m.input_scale !== undefined || m.pad_value !== undefined || m.placement !== undefined
+        ? {
+            normalization: {
+              ...(m.channel_order !== undefined ? { channelOrder: m.channel_order } : {}),
+              ...(m.input_scale !== undefined ? { scale: m.input_scale } : {}),
+              ...(m.pad_value !== undefined ? { padValue: m.pad_value } : {}),
+              ...(m.placement !== undefined ? { placement: m.placement } : {}),
+            },
+          }
+        : {}),
+      logger: componentLogger(this.o.logger, 'detect'),
+    });
+  }
+
+  private makeRunner(cam: AgentConfig['cameras'][number]): CameraRunner {
+    return new CameraRunner({
+      config: cam,
+      detector: this.detector,
+      thumbnailDir: join(this.thumbnailRoot, cam.name),
+      modelCacheDir: join(this.config.data_dir, 'models'),
+      onEvent: this.sink.onEvent,
+      logger: this.o.logger,
+    });
+  }
+
+  /**
+   * SIGHUP: reads and validates the config again. On error the running config stays and the error is logged.
+   * Cameras whose settings changed (or all, when the model changed) restart — their open events are ended first;
+   * others keep running untouched. Outbox, uplink and status settings need a restart (logged).
+   */
+  reload(): Promise<ReloadResult> {
+    this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    if (this.stopping) return { ok: false, error: 'stopping', restarted: [] };
+    let next: AgentConfig;
+    try {
+      const loaded = this.o.loadConfig();
+      next = loaded.config;
+      parseListen(next.status.listen);
+    } catch (err) {
+      const error = describeError(err);
+      this.log.error({ err: error }, 'config reload failed; keeping the running config');
+      this.lastReload = { at: new Date().toISOString(), ok: false, error, restarted_cameras: [] };
+      return { ok: false, error, restarted: [] };
+    }
+    const prev = this.config;
+    for (const key of RESTART_KEYS) {
+      if (JSON.stringify(prev[key]) !== JSON.stringify(next[key])) this.log.warn({ key }, `config reload: ${key} changed; restart the daemon to apply it`);
+    }
+    // Everything else is applied: a restart-only section keeps its running value.
+    const applied: AgentConfig = { ...next, data_dir: prev.data_dir, device: prev.device, outbox: prev.outbox, uplink: prev.uplink, status: prev.status };
+    if (applied.log.level !== prev.log.level) this.o.logger.level = applied.log.level;
+
+    const modelChanged = JSON.stringify(prev.model ?? null) !== JSON.stringify(applied.model ?? null);
+    let detector = this.detector;
+    if (modelChanged) {
+      try {
+        detector = await this.createDetector(applied);
+      } catch (err) {
+        const error = describeError(err);
+        this.log.error({ err: error }, 'config reload failed: cannot load the new model; keeping the running config');
+        this.lastReload = { at: new Date().toISOString(), ok: false, error, restarted_cameras: [] };
+        return { ok: false, error, restarted: [] };
+      }
+    }
+    const old = new Map(this.runners.map((r) => [r.name, r]));
+    const keep = new Set<string>();
+    for (const cam of applied.cameras) {
+      const r = old.get(cam.name);
+      if (r && !modelChanged && JSON.stringify(r.config) === JSON.stringify(cam)) keep.add(cam.name);
+    }
+    const stopped = this.runners.filter((r) => !keep.has(r.name));
+    await Promise.all(stopped.map((r) => r.stop()));
+    if (modelChanged) {
+      await this.detector?.close();
+      this.detector = detector;
+    }
+    this.config = applied;
+    const restarted: string[] = [];
+    this.runners = applied.cameras.map((cam) => {
+      const r = old.get(cam.name);
+      if (r && keep.has(cam.name)) return r;
+      restarted.push(cam.name);
+      const fresh = this.makeRunner(cam);
+      fresh.start();
+      return fresh;
+    });
+    const removed = stopped.map((r) => r.name).filter((n) => !applied.cameras.some((c) => c.name === n));
+    this.lastReload = { at: new Date().toISOString(), ok: true, error: null, restarted_cameras: restarted };
+    this.log.info({ restarted, removed, kept: [...keep], model_changed: modelChanged, outbox_depth: this.outbox.depth() }, 'config reloaded');
+    return { ok: true, restarted };
+  }
+
+  /** File/lavfi cameras have all ended and nothing is waiting to be sent or acked. */
+  private isIdle(): boolean {
+    const finite = this.runners.filter((r) => r.config.enabled && r.finite);
+    if (finite.length === 0 || !finite.every((r) => r.ended)) return false;
+    const t = this.outbox.stats().total;
+    return t.pending === 0 && t.in_flight === 0;
+  }
+
+  private watchIdle(): void {
+    if (!this.runners.some((r) => r.config.enabled && r.finite)) {
+      this.log.warn('exit when idle: no file or lavfi camera that ends is configured; running until stopped');
+      return;
+    }
+    this.idleTimer = setInterval(() => {
+      if (this.stopping || !this.isIdle()) return;
+      const dead = this.outbox.stats().total.dead;
+      this.log.info({ dead }, 'every file camera ended and the outbox is drained: stopping');
+      void this.stop('idle');
+    }, this.o.idleCheckMs ?? 500);
+    this.idleTimer.unref();
+  }
+
+  /** Stops everything in order; safe to call more than once. */
+  stop(reason: 'idle' | 'stopped' = 'stopped'): Promise<void> {
+    this.stopping ??= this.doStop().then(() => this.resolveDone(reason));
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.log.info({ cameras: this.runners.length }, 'stopping: ending open events');
+    await this.reloading?.catch(() => undefined);
+    // Cameras first: their open events end and are written to the outbox.
+    await Promise.all(this.runners.map((r) => r.stop()));
+    await this.uplink?.stop();
+    const s = this.outbox?.stats();
+    this.outbox?.close();
+    await this.detector?.close();
+    await this.status?.close();
+    this.log.info({ outbox_depth: s?.depth, accepted: this.sink?.counters.accepted }, 'vigil-agent stopped');
+  }
+
+  snapshot(): DaemonStatus {
+    const o = this.outbox.stats();
+    const u = this.uplink.status();
+    const m = this.uplink.metrics;
+    const effective = effectiveUplinkConfig(this.config, this.creds.stored.endpoints);
+    const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+    return {
+      v: 1,
+      version: this.o.version,
+      pid: process.pid,
+      device_id: this.creds.identity.deviceId,
+      started_at: new Date(this.startedAt).toISOString(),
+      uptime_s: (Date.now() - this.startedAt) / 1000,
+      config_file: this.configFile ?? null,
+      data_dir: this.config.data_dir,
+      mode: this.detector ? 'objects' : 'motion',
+      model: this.config.model?.path ?? null,
+      stopping: this.stopping !== undefined,
+      last_reload: this.lastReload,
+      cameras: this.runners.map((r) => r.status()),
+      outbox: {
+        path: o.path,
+        depth: o.depth,
+        pending: o.total.pending,
+        in_flight: o.total.in_flight,
+        dead: o.total.dead,
+        oldest_pending_age_s: o.oldestPendingAgeMs === null ? null : o.oldestPendingAgeMs / 1000,
+        dropped: o.dropped,
+        live_bytes: o.liveBytes,
+        budget_bytes: o.budgetBytes,
+        disk_full: o.diskFull,
+        accepted_since_start: this.sink.counters.accepted,
+        refused_since_start: this.sink.counters.refused,
+      },
+      uplink: {
+        state: !u.running ? 'stopped' : u.pausedUntilMs !== null ? 'paused' : u.connected ? 'connected' : 'connecting',
+        transport: u.transport,
+        url: (u.transport === 'mqtt' ? effective.mqtt_url : effective.https_url) ?? null,
+        last_ack_at: iso(u.lastAckAtMs),
+        clock_offset_ms: u.clockOffsetMs,
+        consecutive_failures: u.consecutiveFailures,
+        paused_until: iso(u.pausedUntilMs),
+        acked: m.acked,
+        events_sent: m.eventsSent,
+        thumbnails_sent: m.thumbnailsSent,
+        heartbeats_sent: m.heartbeatsSent,
+        failures: m.failures,
+      },
+    };
+  }
+}
+
+/** Errors that mean "fix the configuration" (exit 78, EX_CONFIG: systemd should not restart in a loop). */
+export function isConfigError(err: unknown): boolean {
+  return err instanceof VigilError && ['config_invalid', 'not_paired', 'credentials_invalid', 'credentials_insecure', 'model_not_found', 'model_invalid'].includes(err.code);
+}

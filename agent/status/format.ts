@@ -1,0 +1,30 @@
+import type { DaemonStatus } from './schema.js';
+
+/** The compact human view `vigil-agent status` prints. */
+const age = (s: number | null): string => (s === null ? '-' : s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
+
+export function formatStatus(s: DaemonStatus): string {
+  const lines: string[] = [];
+  lines.push(`vigil-agent ${s.version}  pid ${s.pid}  up ${age(s.uptime_s)}  device ${s.device_id}  mode ${s.mode}${s.stopping ? '  (stopping)' : ''}`);
+  lines.push(`config ${s.config_file ?? '(defaults)'}  data ${s.data_dir}`);
+  if (s.last_reload) lines.push(`last reload ${s.last_reload.at}: ${s.last_reload.ok ? `ok, restarted [${s.last_reload.restarted_cameras.join(', ')}]` : `FAILED: ${s.last_reload.error}`}`);
+  const u = s.uplink;
+  lines.push(
+    `uplink  ${u.state} via ${u.transport}${u.url ? ` ${u.url}` : ''}  last ack ${u.last_ack_at ?? 'never'}  clock offset ${u.clock_offset_ms} ms  acked ${u.acked}${u.consecutive_failures ? `  failures in a row ${u.consecutive_failures}` : ''}`,
+  );
+  const o = s.outbox;
+  lines.push(
+    `outbox  depth ${o.depth} (pending ${o.pending}, in flight ${o.in_flight}, dead ${o.dead})  oldest ${age(o.oldest_pending_age_s)}  dropped ${o.dropped}  accepted ${o.accepted_since_start}${o.refused_since_start ? `  REFUSED ${o.refused_since_start}` : ''}${o.disk_full ? '  DISK FULL' : ''}`,
+  );
+  if (s.cameras.length === 0) lines.push('cameras none configured');
+  else {
+    lines.push('cameras');
+    const w = Math.max(...s.cameras.map((c) => c.name.length));
+    for (const c of s.cameras) {
+      lines.push(
+        `  ${c.name.padEnd(w)}  ${c.phase.padEnd(12)} ${c.fps.toFixed(1).padStart(5)} fps  last frame ${age(c.last_frame_age_s).padStart(6)}  restarts ${c.restarts}  events ${c.events}${c.last_error ? `  error: ${c.last_error}` : ''}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}

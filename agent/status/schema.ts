@@ -1,0 +1,76 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/**
+ * The document the daemon serves at `GET /status` on its local endpoint (`status.listen`) and `vigil-agent status`
+ * reads. This schema documents it and is checked by the client.
+ */
+const Nullable = <T extends ReturnType<typeof Type.Number> | ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const CameraStatusSchema = Type.Object({
+  name: Type.String(),
+  phase: Type.String({ description: 'starting, running, stalled, reconnecting, ended (file/lavfi done), error, disabled, stopped' }),
+  state: Type.String({ description: 'The state as heartbeats report it (firmware-protocol CameraStatus.state).' }),
+  input_kind: Type.String({ description: 'rtsp, http, v4l2, lavfi or file' }),
+  live: Type.Boolean(),
+  fps: Type.Number({ description: 'Frames per second read over the last few seconds.' }),
+  last_frame_age_s: Nullable(Type.Number()),
+  restarts: Type.Integer({ description: 'ffmpeg restarts and camera restarts since the daemon started.' }),
+  last_error: Nullable(Type.String()),
+  frames: Type.Integer(),
+  frames_dropped: Type.Integer(),
+  events: Type.Integer({ description: 'Events announced since the daemon started.' }),
+  messages: Type.Integer(),
+  passes: Type.Integer({ description: 'Completed passes over a file/lavfi input.' }),
+});
+
+export const OutboxStatusSchema = Type.Object({
+  path: Type.String(),
+  depth: Type.Integer({ description: 'Un-acked items: pending + in flight + dead.' }),
+  pending: Type.Integer(),
+  in_flight: Type.Integer(),
+  dead: Type.Integer(),
+  oldest_pending_age_s: Nullable(Type.Number()),
+  dropped: Type.Integer({ description: 'Items dropped by the disk budget (all time, as the outbox counts).' }),
+  live_bytes: Type.Integer(),
+  budget_bytes: Type.Integer(),
+  disk_full: Type.Boolean(),
+  accepted_since_start: Type.Integer({ description: 'Event messages the outbox accepted from the cameras since the daemon started.' }),
+  refused_since_start: Type.Integer({ description: 'Event messages the outbox refused since the daemon started (lost; see the log).' }),
+});
+
+export const UplinkStatusSchema = Type.Object({
+  state: Type.Union([Type.Literal('connected'), Type.Literal('connecting'), Type.Literal('paused'), Type.Literal('stopped')]),
+  transport: Type.String({ description: 'mqtt or https' }),
+  url: Nullable(Type.String()),
+  last_ack_at: Nullable(Type.String({ description: 'date-time of the last ack from the collector' })),
+  clock_offset_ms: Type.Number({ description: 'Correction applied to the box clock, learnt from the collector.' }),
+  consecutive_failures: Type.Integer(),
+  paused_until: Nullable(Type.String()),
+  acked: Type.Integer({ description: 'Items acked since the daemon started.' }),
+  events_sent: Type.Integer(),
+  thumbnails_sent: Type.Integer(),
+  heartbeats_sent: Type.Integer(),
+  failures: Type.Integer(),
+});
+
+export const DaemonStatusSchema = Type.Object({
+  v: Type.Literal(1),
+  version: Type.String(),
+  pid: Type.Integer(),
+  device_id: Type.String(),
+  started_at: Type.String(),
+  uptime_s: Type.Number(),
+  config_file: Nullable(Type.String()),
+  data_dir: Type.String(),
+  mode: Type.Union([Type.Literal('objects'), Type.Literal('motion')], { description: 'objects: a detector model is loaded; motion: motion events only.' }),
+  model: Nullable(Type.String()),
+  stopping: Type.Boolean(),
+  last_reload: Type.Union([
+    Type.Null(),
+    Type.Object({ at: Type.String(), ok: Type.Boolean(), error: Nullable(Type.String()), restarted_cameras: Type.Array(Type.String()) }),
+  ]),
+  cameras: Type.Array(CameraStatusSchema),
+  outbox: OutboxStatusSchema,
+  uplink: UplinkStatusSchema,
+});
+export type DaemonStatus = Static<typeof DaemonStatusSchema>;
