@@ -193,7 +193,7 @@ function makeUplink(kind: 'mqtt' | 'https', c: Collector, mqttUrl: string, ob: O
 
 async function drained(ob: Outbox, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
-  while (ob.stats().depth > 0) {
+  while (ob.depth() > 0) {
     if (Date.now() > end) throw new Error(`not drained in ${timeoutMs} ms: ${JSON.stringify(ob.stats().total)}`);
     await new Promise((r) => setTimeout(r, 20));
   }
