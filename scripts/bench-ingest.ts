@@ -2,21 +2,24 @@
  * `npm run bench:ingest` — signed ingest throughput of the collector, on loopback only, bounded in time.
  *
  * 1. Bare node:http server answering 200 (the ceiling of this machine for the same request shape).
- * 2. HTTP ingest: signed single-event POSTs into SQLite (synchronous=FULL, WAL) through the real routes and the real
- *    store sink, keep-alive, undici Pool of 4 connections with 4 requests in flight. Printed as events/s and as a
- *    ratio to (1) — goal ≥ 0.5. Also batches of 20 events per request.
- * 3. MQTT ingest through Mosquitto at 127.0.0.1:1883: 4 devices, each with up to 16 unacked events in flight,
- *    counted when the signed ack comes back (end to end: broker → collector → SQLite → ack → broker → device).
+ * 2. HTTP ingest: signed single-event POSTs into SQLite (WAL) through the real routes and the real store sink,
+ *    keep-alive, undici Pool of 4 connections with 4 requests in flight: with `synchronous=FULL` (the default: every
+ *    commit fsynced) and with `NORMAL` (WAL fsynced at checkpoints only); batches of 20 events per request with
+ *    FULL. Printed as events/s and as a ratio to (1) — goal ≥ 0.5 for single events.
+ * 3. MQTT ingest through Mosquitto at 127.0.0.1:1883 (SQLite FULL): 4 devices, each with up to 16 unacked events in
+ *    flight, counted when the signed ack comes back (end to end: broker → collector → SQLite → ack → device).
+ * 4. PostgreSQL (127.0.0.1:5432, when reachable): the store alone, 4 writers storing 100-event batches.
  *
  * Servers run in child processes (this file with --role), the load generator in this one, so they do not share an
  * event loop. Each phase runs BENCH_SECONDS (default 5) after a 1 s warm-up. At the end the collector counts the
- * rows it stored, which must cover every ack.
+ * rows it stored, which must cover every ack. The 1-minute load average is printed with every figure: on a shared
+ * machine it says how much the figures are worth.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
@@ -24,7 +27,7 @@ import { Pool } from 'undici';
 import { newEventId } from '../shared/ids/index.js';
 import { signHttpRequest, signMqttMessage, type DeviceCredentials } from '../shared/signing/index.js';
 import { acksTopic, eventsTopic } from '../firmware-protocol/topics.js';
-import { tcpReachable } from '../shared/testing/index.js';
+import { POSTGRES_URL, tcpReachable } from '../shared/testing/index.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_MS = 1000;
@@ -72,7 +75,7 @@ async function roleBare(): Promise<void> {
   process.on('message', () => server.close(() => process.exit(0)));
 }
 
-async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: string): Promise<void> {
+async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: string, synchronous: 'full' | 'normal'): Promise<void> {
   const Fastify = (await import('fastify')).default;
   const { openStore } = await import('../cloud/store/index.js');
   const { StoreIngestSink } = await import('../cloud/store/ingest-sink.js');
@@ -83,7 +86,7 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
   const { codeSha256 } = await import('../cloud/pairing/codes.js');
   const { registerIngestRoutes, startMqttIngest, ingestConfig, mqttConfig, resolveIngestDeps } = await import('../cloud/ingest/index.js');
 
-  const store = await openStore({ dataDir });
+  const store = await openStore({ dataDir, sqliteSynchronous: synchronous });
   const secrets = new SecretBox(randomBytes(32));
   const sink = new StoreIngestSink({ store, blobs: new FsBlobStore(join(dataDir, 'blobs')), secrets, bus: new LocalEventBus() });
   const devices: WireDevice[] = [];
@@ -208,13 +211,58 @@ function pct(xs: number[], p: number): string {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!.toFixed(2);
 }
 
+const load = (): string => `load ${loadavg()[0]!.toFixed(2)}`;
+
 function line(label: string, r: LoadResult, unit: 'req' | 'events'): number {
   const rate = (unit === 'req' ? r.requests : r.events) / r.seconds;
-  console.log(`${label.padEnd(44)} ${rate.toFixed(0).padStart(8)} ${unit}/s   (${r.requests} requests in ${r.seconds} s; latency p50 ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms)`);
+  console.log(
+    `${label.padEnd(48)} ${rate.toFixed(0).padStart(8)} ${unit}/s   (${r.requests} requests in ${r.seconds} s; latency p50 ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms; ${load()})`,
+  );
   return rate;
 }
 
-async function benchHttp(): Promise<{ bare: number; single: number; batch: number }> {
+interface HttpFigures {
+  bare: number;
+  singleFull: number;
+  singleNormal: number;
+  batchFull: number;
+}
+
+/** Signed single-event (and optionally 20-event) load against a collector child with the given synchronous mode. */
+async function benchCollector(synchronous: 'full' | 'normal', withBatch: boolean): Promise<{ single: number; batch?: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const col = await startChild(['--role', 'collector', dir, 'http', 'x', synchronous]);
+  try {
+    const devices = col.ready.devices!.map(creds);
+    const signedPost = (w: number, body: unknown, events: number) => {
+      const d = devices[w % devices.length]!;
+      const path = `/v1/devices/${d.deviceId}/events`;
+      const bytes = Buffer.from(JSON.stringify(body));
+      return { path, headers: { ...signHttpRequest(d, 'POST', path, bytes), 'content-type': 'application/json' }, body: bytes, events };
+    };
+    const mode = synchronous.toUpperCase();
+    const single = await httpLoad(col.ready.port!, (w) => signedPost(w, event(devices[w % devices.length]!.deviceId), 1));
+    const singleRate = line(`HTTP ingest, 1 event/request, SQLite ${mode}`, single, 'events');
+    let batch: LoadResult | undefined;
+    let batchRate: number | undefined;
+    if (withBatch) {
+      batch = await httpLoad(col.ready.port!, (w) => {
+        const id = devices[w % devices.length]!.deviceId;
+        return signedPost(w, { v: 1, events: Array.from({ length: 20 }, () => event(id)) }, 20);
+      });
+      batchRate = line(`HTTP ingest, 20 events/request, SQLite ${mode}`, batch, 'events');
+    }
+    const { stored } = await ask<{ stored: number }>(col.child, 'count');
+    const acked = single.events + (batch?.events ?? 0);
+    console.log(`  stored rows ${stored} ≥ acked in the measured windows ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`);
+    return { single: singleRate, ...(batchRate !== undefined ? { batch: batchRate } : {}) };
+  } finally {
+    await stopChild(col.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchHttp(): Promise<HttpFigures> {
   const sampleBody = Buffer.from(JSON.stringify(event('dev_bench')));
   const bare = await startChild(['--role', 'bare']);
   let bareRate: number;
@@ -224,31 +272,66 @@ async function benchHttp(): Promise<{ bare: number; single: number; batch: numbe
   } finally {
     await stopChild(bare.child);
   }
+  const full = await benchCollector('full', true);
+  const normal = await benchCollector('normal', false);
+  return { bare: bareRate, singleFull: full.single, singleNormal: normal.single, batchFull: full.batch! };
+}
 
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
-  const col = await startChild(['--role', 'collector', dir, 'http', 'x']);
+/** The PostgreSQL store alone: 4 writers, each storing 100-event batches back to back. */
+async function benchPostgres(): Promise<number | undefined> {
+  const u = new URL(POSTGRES_URL);
+  if (!(await tcpReachable(u.hostname, Number(u.port || 5432)))) {
+    console.log(`PostgreSQL store: skipped (no server at ${u.host})`);
+    return undefined;
+  }
+  const { openStore } = await import('../cloud/store/index.js');
+  const { eventFingerprint } = await import('../firmware-protocol/fingerprint.js');
+  const { newDeviceId } = await import('../shared/ids/index.js');
+  const pg = (await import('pg')).default;
+  const schema = `vigil_bench_${randomBytes(4).toString('hex')}`;
+  const store = await openStore({ url: POSTGRES_URL, dataDir: tmpdir(), schema, poolMax: 10 });
   try {
-    const devices = col.ready.devices!.map(creds);
-    const signedPost = (w: number, body: unknown, events: number) => {
-      const d = devices[w % devices.length]!;
-      const path = `/v1/devices/${d.deviceId}/events`;
-      const bytes = Buffer.from(JSON.stringify(body));
-      return { path, headers: { ...signHttpRequest(d, 'POST', path, bytes), 'content-type': 'application/json' }, body: bytes, events };
+    const ids: string[] = [];
+    for (let i = 0; i < CONNECTIONS; i++) {
+      const now = Date.now();
+      const codeSha256 = randomBytes(32).toString('hex');
+      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256, hint: 'BN', now, expiresAt: now + 60_000 });
+      const deviceId = newDeviceId(now);
+      await store.consumePairingCode({ codeSha256, now, deviceId, deviceName: null, key: { keyId: 'k1', secretSealed: 'unused' } });
+      ids.push(deviceId);
+    }
+    const message = (deviceId: string) => {
+      const e = event(deviceId);
+      return { id: e.id as string, rev: 0, contentSha256: eventFingerprint(e as never), event: e };
     };
-    const single = await httpLoad(col.ready.port!, (w) => signedPost(w, event(devices[w % devices.length]!.deviceId), 1));
-    const singleRate = line('HTTP ingest, 1 signed event/request, SQLite', single, 'events');
-    const batch = await httpLoad(col.ready.port!, (w) => {
-      const id = devices[w % devices.length]!.deviceId;
-      return signedPost(w, { v: 1, events: Array.from({ length: 20 }, () => event(id)) }, 20);
-    });
-    const batchRate = line('HTTP ingest, 20 events/request, SQLite', batch, 'events');
-    const { stored } = await ask<{ stored: number }>(col.child, 'count');
-    const acked = single.events + batch.events;
-    console.log(`  stored rows ${stored} ≥ acked in the measured windows ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`);
-    return { bare: bareRate, single: singleRate, batch: batchRate };
+    const start = Date.now();
+    const measureFrom = start + WARMUP_MS;
+    const end = measureFrom + SECONDS * 1000;
+    let stored = 0;
+    const latencies: number[] = [];
+    await Promise.all(
+      ids.map(async (deviceId) => {
+        while (Date.now() < end) {
+          const batch = Array.from({ length: 100 }, () => message(deviceId));
+          const t0 = performance.now();
+          await store.storeEventMessages(deviceId, batch, Date.now());
+          if (Date.now() >= measureFrom && Date.now() < end) {
+            stored += batch.length;
+            latencies.push(performance.now() - t0);
+          }
+        }
+      }),
+    );
+    const rate = stored / SECONDS;
+    console.log(
+      `${'PostgreSQL store, 100-event batches, 4 writers'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   (${latencies.length} batches in ${SECONDS} s; latency p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms; ${load()})`,
+    );
+    return rate;
   } finally {
-    await stopChild(col.child);
-    rmSync(dir, { recursive: true, force: true });
+    await store.close();
+    const c = new pg.Client({ connectionString: POSTGRES_URL });
+    await c.connect();
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => c.end());
   }
 }
 
@@ -260,7 +343,7 @@ async function benchMqtt(): Promise<number | undefined> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const group = `bench${randomBytes(4).toString('hex')}`;
-  const col = await startChild(['--role', 'collector', dir, 'mqtt', group]);
+  const col = await startChild(['--role', 'collector', dir, 'mqtt', group, 'full']);
   const WINDOW = 16;
   const clients: mqtt.MqttClient[] = [];
   try {
@@ -313,7 +396,7 @@ async function benchMqtt(): Promise<number | undefined> {
     );
     const rate = ackedInWindow / SECONDS;
     console.log(
-      `${'MQTT ingest via Mosquitto, acked end to end'.padEnd(44)} ${rate.toFixed(0).padStart(8)} events/s   (${ackedInWindow} acks in ${SECONDS} s; ${CONNECTIONS} devices × ${WINDOW} in flight; latency p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms)`,
+      `${'MQTT ingest via Mosquitto, acked end to end'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   (${ackedInWindow} acks in ${SECONDS} s; ${CONNECTIONS} devices × ${WINDOW} in flight; latency p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms; ${load()})`,
     );
     const { stored } = await ask<{ stored: number }>(col.child, 'count');
     console.log(`  stored rows ${stored} ≥ acked ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`);
@@ -328,16 +411,23 @@ async function benchMqtt(): Promise<number | undefined> {
 async function main(): Promise<void> {
   const roleAt = process.argv.indexOf('--role');
   if (roleAt >= 0) {
-    const [role, dir, mode, group] = process.argv.slice(roleAt + 1);
+    const [role, dir, mode, group, synchronous] = process.argv.slice(roleAt + 1);
     if (role === 'bare') return roleBare();
-    return roleCollector(dir!, mode as 'http' | 'mqtt', group!);
+    return roleCollector(dir!, mode as 'http' | 'mqtt', group!, synchronous === 'normal' ? 'normal' : 'full');
   }
-  console.log(`bench:ingest — loopback, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, node ${process.version}`);
+  const [l1, l5, l15] = loadavg().map((x) => x.toFixed(2));
+  console.log(`bench:ingest — loopback, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, node ${process.version}, load average ${l1} ${l5} ${l15}`);
   const http = await benchHttp();
-  console.log(`ratio HTTP ingest events/s ÷ bare req/s: ${(http.single / http.bare).toFixed(2)} (goal ≥ 0.5)`);
-  const mq = await benchMqtt();
+  const ratio = (x: number): string => (x / http.bare).toFixed(2);
   console.log(
-    `summary: http_events_per_s=${http.single.toFixed(0)} bare_req_per_s=${http.bare.toFixed(0)} ratio=${(http.single / http.bare).toFixed(2)} http_batch20_events_per_s=${http.batch.toFixed(0)} mqtt_events_per_s=${mq === undefined ? 'skipped' : mq.toFixed(0)}`,
+    `ratios to bare req/s: 1 event/request FULL ${ratio(http.singleFull)} (goal ≥ 0.5), NORMAL ${ratio(http.singleNormal)}; 20 events/request FULL ${ratio(http.batchFull)}`,
+  );
+  const mq = await benchMqtt();
+  const pgRate = await benchPostgres();
+  console.log(
+    `summary: bare_req_per_s=${http.bare.toFixed(0)} http_full_events_per_s=${http.singleFull.toFixed(0)} ratio_full=${ratio(http.singleFull)} ` +
+      `http_normal_events_per_s=${http.singleNormal.toFixed(0)} ratio_normal=${ratio(http.singleNormal)} http_batch20_full_events_per_s=${http.batchFull.toFixed(0)} ` +
+      `mqtt_events_per_s=${mq === undefined ? 'skipped' : mq.toFixed(0)} pg_batch100_events_per_s=${pgRate === undefined ? 'skipped' : pgRate.toFixed(0)} load1=${loadavg()[0]!.toFixed(2)}`,
   );
 }
 
