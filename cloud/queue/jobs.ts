@@ -145,21 +145,31 @@ export class JobQueue {
 
   /**
    * Puts a job back without counting the attempt: waiting for something (a thumbnail) or this collector is
-   * shutting down. `note` (if given) becomes last_error so the API shows why it waits.
+   * shutting down. `note` (if given) becomes last_error so the API shows why it waits. If wake() came while the job
+   * ran (its run_at moved past `job.runAt`), the job is due at once instead: what it waited for has arrived.
    */
-  async snooze(id: string, owner: string, runAt: number, now: number, note: string | null = null): Promise<boolean> {
+  async snooze(job: Pick<Job, 'id' | 'runAt'>, owner: string, runAt: number, now: number, note: string | null = null): Promise<boolean> {
     const r = await this.db.run(
-      `UPDATE jobs SET state = 'pending', run_at = ?, attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+      `UPDATE jobs SET state = 'pending', run_at = CASE WHEN run_at > CAST(? AS BIGINT) THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END,
+              attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
               lease_owner = NULL, lease_until = NULL, last_error = COALESCE(?, last_error), updated_at = ?
        WHERE id = ? AND lease_owner = ? AND state = 'running'`,
-      [runAt, note, now, id, owner],
+      [job.runAt, now, runAt, note, now, job.id, owner],
     );
     return r.changes > 0;
   }
 
-  /** Makes a pending job of an event due now (e.g. its thumbnail just arrived). */
+  /**
+   * Something a job of this event waits for has arrived (e.g. its thumbnail): a pending job becomes due now; a
+   * running one gets its run_at moved on, which its snooze() then honours (no wake is lost to that race).
+   */
   async wake(kind: string, eventId: string, now: number): Promise<boolean> {
-    const r = await this.db.run(`UPDATE jobs SET run_at = ?, updated_at = ? WHERE kind = ? AND event_id = ? AND state = 'pending' AND run_at > ?`, [now, now, kind, eventId, now]);
+    const r = await this.db.run(
+      `UPDATE jobs SET run_at = CASE WHEN state = 'running' THEN (CASE WHEN run_at + 1 > CAST(? AS BIGINT) THEN run_at + 1 ELSE CAST(? AS BIGINT) END) ELSE CAST(? AS BIGINT) END,
+              updated_at = ?
+       WHERE kind = ? AND event_id = ? AND ((state = 'pending' AND run_at > ?) OR state = 'running')`,
+      [now, now, now, now, kind, eventId, now],
+    );
     return r.changes > 0;
   }
 

@@ -188,7 +188,7 @@ export class JobWorker {
       if (why === 'lease lost' || why === 'worker abandoned') return;
       // Stopping, and the handler gave up because of it: back to pending, attempt not counted.
       if (threw) {
-        await q.snooze(job.id, this.owner, this.clock.now(), this.clock.now(), null).catch(() => undefined);
+        await q.snooze(job, this.owner, this.clock.now(), this.clock.now(), null).catch(() => undefined);
         return;
       }
     }
@@ -197,7 +197,7 @@ export class JobWorker {
       if (outcome.kind === 'done') {
         await q.complete(job.id, this.owner, now);
       } else if (outcome.kind === 'snooze') {
-        await q.snooze(job.id, this.owner, outcome.until, now, outcome.note ?? null);
+        await q.snooze(job, this.owner, outcome.until, now, outcome.note ?? null);
       } else {
         const backoff = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.max(0, job.attempts - 1));
         const retryAt = now + Math.max(backoff, outcome.retryAfterMs ?? 0);

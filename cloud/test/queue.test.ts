@@ -156,7 +156,7 @@ describe.each(backends)('job queue on $name', (backend) => {
     let t = Date.now();
     await qa.enqueue({ kind, eventId: id, tenantId: 'default' }, t);
     let [job] = await qa.claim(kind, 'o', t, 1000, 1);
-    expect(await qa.snooze(job!.id, 'o', t + 100, t, 'waiting for thumbnail')).toBe(true);
+    expect(await qa.snooze(job!, 'o', t + 100, t, 'waiting for thumbnail')).toBe(true);
     expect(await qa.get(kind, id)).toMatchObject({ state: 'pending', attempts: 0, runAt: t + 100, lastError: 'waiting for thumbnail' });
     expect(await qa.wake(kind, id, t)).toBe(true);
     [job] = await qa.claim(kind, 'o', t, 1000, 1);
@@ -171,6 +171,21 @@ describe.each(backends)('job queue on $name', (backend) => {
     expect(await qa.counts(kind)).toMatchObject({ dead: 1 });
     expect(await qa.revive(kind, id, t)).toBe(true);
     expect(await qa.get(kind, id)).toMatchObject({ state: 'pending', attempts: 0 });
+  });
+
+  it('a wake that lands while the job runs is not lost: the following snooze makes it due at once', async () => {
+    const kind = `wake_${n}`;
+    const id = evt();
+    const t = Date.now();
+    await qa.enqueue({ kind, eventId: id, tenantId: 'default' }, t);
+    const [job] = await qa.claim(kind, 'o', t, 10_000, 1);
+    expect(await qb.wake(kind, id, t)).toBe(true); // e.g. the thumbnail arrived on another collector
+    expect(await qa.snooze(job!, 'o', t + 60_000, t + 5, 'waiting for the thumbnail')).toBe(true);
+    expect(await qa.get(kind, id)).toMatchObject({ state: 'pending', runAt: t + 5, attempts: 0 });
+    // Without a wake, the snooze holds.
+    const [again] = await qa.claim(kind, 'o', t + 5, 10_000, 1);
+    expect(await qa.snooze(again!, 'o', t + 60_000, t + 6)).toBe(true);
+    expect((await qa.get(kind, id))!.runAt).toBe(t + 60_000);
   });
 
   it('worker: runs jobs with bounded concurrency, retries throws, dead-letters', async () => {
