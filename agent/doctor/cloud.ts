@@ -59,7 +59,8 @@ function heartbeat(deviceId: string, clock: OffsetClock, version: string): Buffe
 function clockResult(skewMs: number, url: string): CheckResult {
   const s = Math.abs(skewMs) / 1000;
   const dir = skewMs > 0 ? 'behind' : 'ahead of';
-  const detail = `this box is ${s.toFixed(1)} s ${dir} the collector (${url}, from its Date header)`;
+  // The Date header has 1 s resolution: under a second is "in step".
+  const detail = s < 1 ? `in step with the collector within 1 s (${url}, from its Date header)` : `this box is ${s.toFixed(1)} s ${dir} the collector (${url}, from its Date header)`;
   const hint = 'enable time sync (systemd-timesyncd / chrony with an NTP server the box can reach)';
   if (s > CLOCK_FAIL_S) return fail('clock', `${detail}; over the ±${CLOCK_FAIL_S} s signature tolerance`, `${hint}; until then the agent corrects its signing clock from the collector`);
   if (s > CLOCK_WARN_S) return warn('clock', `${detail}; over ${CLOCK_WARN_S} s`, hint);
