@@ -271,3 +271,34 @@ describe('fault: the real disk fills up', () => {
     await expectExactlyDelivered(c, accepted);
   }, 180_000);
 });
+
+describe('fault: collector restart', () => {
+  for (const transport of ['mqtt', 'https'] as const) {
+    it(`keeps everything when the collector goes away for a while and comes back (${transport})`, async () => {
+      const broker = transport === 'mqtt' ? await MosquittoInstance.start() : undefined;
+      if (broker) cleanups.push(() => broker.close());
+      const c = await collector(broker?.url);
+      const a = makeAgent({ device: c.device, url: broker?.url ?? c.httpUrl, dir: dir(), uplink: { ackTimeoutMs: 2_000 } });
+      cleanups.push(a.stop);
+      await a.uplink.start();
+      const accepted = new Set<string>();
+      const enqueue = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          const jpg = fakeJpeg(2_000, accepted.size + 1);
+          const e = announce(makeEvent({ deviceId: c.device.deviceId }), jpg);
+          a.uplink.enqueue(e, jpg);
+          accepted.add(e.id);
+        }
+      };
+      enqueue(150);
+      await waitFor('some acked', () => a.outbox.stats().total.acked > 20, 30_000);
+      const restarted = c.restart(5_000);
+      enqueue(150); // while the collector is down
+      await restarted;
+      enqueue(50);
+      await waitFor('drained after the collector came back', () => a.outbox.depth() === 0, 120_000, 100);
+      await expectExactlyDelivered(c, accepted);
+      expect((await c.thumbnailIds()).size).toBe(accepted.size);
+    }, 180_000);
+  }
+});

@@ -28,6 +28,8 @@ export interface CollectorUnderTest {
   deviceStatus(): Promise<DeviceStatusRecord | undefined>;
   /** The broker URL the collector listens on, when MQTT ingest runs. */
   mqttUrl?: string;
+  /** Stops the collector, waits `downMs`, and starts it again on the same data dir, port and MQTT session. */
+  restart(downMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -41,16 +43,16 @@ export interface CollectorSpec {
 export async function startCollector(spec: CollectorSpec = {}): Promise<CollectorUnderTest> {
   const dataDir = mkdtempSync(join(tmpdir(), 'vigil-collector-'));
   const tag = randomBytes(5).toString('hex');
-  const cloud = await createCloud(
+  const config = (port: number) =>
     cloudConfig({
       data_dir: dataDir,
-      server: { host: '127.0.0.1', port: 0 },
+      server: { host: '127.0.0.1', port },
       log: { level: 'silent' },
       ingest: { rate_limit: spec.rateLimit ?? { per_second: 2_000, burst: 5_000 } },
       ...(spec.mqttUrl ? { mqtt: { url: spec.mqttUrl, client_id: `vigil-cloud-test-${tag}`, shared_group: `vigil-test-${tag}`, reconnect_ms: 250, session_expiry_s: 60 } } : {}),
-    }),
-    { logger: silentLogger() },
-  );
+    });
+  let cloud = await createCloud(config(0), { logger: silentLogger() });
+  const port = Number(new URL(cloud.url).port);
   try {
     if (cloud.mqtt) await cloud.mqtt.ready;
     const { code } = await createPairingCode(cloud.store, { tenantId: 'default', ttlMs: 60_000 });
@@ -80,6 +82,12 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       event: (id) => cloud.store.getEvent('default', id),
       deviceStatus: () => cloud.store.getDeviceStatus(device.deviceId),
       ...(spec.mqttUrl ? { mqttUrl: spec.mqttUrl } : {}),
+      restart: async (downMs) => {
+        await cloud.close();
+        await new Promise((r) => setTimeout(r, downMs));
+        cloud = await createCloud(config(port), { logger: silentLogger() });
+        if (cloud.mqtt) await cloud.mqtt.ready;
+      },
       close: async () => {
         await cloud.close();
         rmSync(dataDir, { recursive: true, force: true });
