@@ -8,8 +8,10 @@
  * BENCH_RATE per second (10), each on its own camera (no cooldown) with its own picture (no cache hit), each
  * followed by its thumbnail upload as a box does. Queue concurrency BENCH_CONCURRENCY (8).
  *
- * Printed per database: ingest → decision (the policy's push decision, recorded before the fan-out) and
- * ingest → Web Push delivery (the decrypted notification arriving at the push server), p50 / p90 / p99 / max.
+ * Printed per database: ingest → decision (the policy's push decision, recorded before the fan-out),
+ * ingest → Web Push delivery (the decrypted notification arriving at the push server), and the re-classification
+ * itself (downscale + LLM request + answer check), p50 / p90 / p99 / max. Everything shares one process and the
+ * machine's cores, so a loaded machine shows up in the tail.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { postgresBackend, sqliteBackend, type TestBackend } from '../cloud/test/support/backends.js';
@@ -63,6 +65,7 @@ async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
     await sleep(500); // last fan-outs
     const toDecision: number[] = [];
     const toDelivery: number[] = [];
+    const classifyMs: number[] = [];
     const reasons: Record<string, number> = {};
     for (const [id, ack] of acked) {
       const d = decidedAt.get(id);
@@ -72,10 +75,13 @@ async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
       }
       const web = h.deliveries(id).web[0];
       if (web) toDelivery.push(web.at - ack);
+      const c = (await t.cloud.notify.notifier.records.verification(id))?.classification;
+      if (c) classifyMs.push(c.ms);
     }
     console.log(`${backend.name}: ${EVENTS} events at ${RATE}/s, LLM ${LLM_MS} ms, queue concurrency ${CONCURRENCY}; decisions ${JSON.stringify(reasons)}; LLM requests ${h.llm.requests.length}`);
     console.log(line('ingest 200 → push decision', toDecision));
     console.log(line('ingest 200 → Web Push delivered', toDelivery));
+    console.log(line('of which re-classification', classifyMs));
   } finally {
     await t.close();
   }
