@@ -29,7 +29,7 @@ import { SqlAnswerCache } from './records.js';
 export { NotifyConfigSchema, notifyConfig, type NotifyConfig } from './config.js';
 export { decide, prefilter, type Decision, type Verdict, type PolicyEvent, type PushHistory } from './policy.js';
 export { Notifier, NOTIFY_JOB } from './notifier.js';
-export { ThumbnailLinks, deriveLinkKey } from './links.js';
+export { ThumbnailLinks, deriveLinkKey, redactLinkSignature } from './links.js';
 export { NotifyRecords, SqlAnswerCache } from './records.js';
 
 export interface CreateNotifyOptions {

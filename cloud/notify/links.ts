@@ -41,3 +41,8 @@ export class ThumbnailLinks {
     return given.length === want.length && timingSafeEqual(given, want);
   }
 }
+
+/** A URL fit for logs: a signed link's signature replaced (the link would open the picture until it expires). */
+export function redactLinkSignature(url: string): string {
+  return url.replace(/([?&]sig=)[^&#]*/g, '$1[redacted]');
+}

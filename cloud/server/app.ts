@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
 import { createLogger, componentLogger, type Logger, type LogLevel } from '../../shared/log/index.js';
 import { registerDeviceRoutes } from '../api/devices.js';
@@ -14,7 +14,7 @@ import { openBlobStore } from '../blob/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { CloudConfig } from '../config.js';
 import { registerIngestRoutes, resolveIngestDeps, startMqttIngest, type MqttIngest } from '../ingest/index.js';
-import { createNotify, type CreateNotifyOptions, type Notify } from '../notify/index.js';
+import { createNotify, redactLinkSignature, type CreateNotifyOptions, type Notify } from '../notify/index.js';
 import { registerPairingRoutes } from '../pairing/routes.js';
 import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
@@ -52,6 +52,10 @@ export interface Cloud {
   /** Verify-then-notify: the job queue worker, reclassifier and push service. */
   notify: Notify;
   close(): Promise<void>;
+}
+
+function requestForLog(req: FastifyRequest): Record<string, unknown> {
+  return { method: req.method, url: redactLinkSignature(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
 function displayUrl(address: AddressInfo): string {
@@ -118,7 +122,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     const sink = new StoreIngestSink({ store, blobs, secrets, bus: notify.tap(bus), clock, log: componentLogger(log, 'sink') });
 
     const app: FastifyInstance = Fastify({
-      loggerInstance: componentLogger(log, 'http') as FastifyBaseLogger,
+      // Request lines without signed-link signatures (a logged link would open the picture until it expires).
+      loggerInstance: componentLogger(log, 'http').child({}, { serializers: { req: requestForLog } }) as FastifyBaseLogger,
       genReqId: requestIdFor,
       logController: new LogController({ requestIdLogLabel: 'request_id' }),
       trustProxy: config.server.trust_proxy,

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
-import { deriveLinkKey, ThumbnailLinks } from '../notify/links.js';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../shared/log/index.js';
+import { deriveLinkKey, redactLinkSignature, ThumbnailLinks } from '../notify/links.js';
 import { NOTIFY_JOB } from '../notify/notifier.js';
 import { testBackends } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
@@ -44,6 +46,30 @@ describe('signed thumbnail links', () => {
     expect(links.verify(id, 'soon', sig, now)).toBe(false);
     const other = new ThumbnailLinks(deriveLinkKey(Buffer.alloc(32, 2)), () => 'https://vigil.example.com', 60_000);
     expect(other.verify(id, exp, sig, now)).toBe(false);
+  });
+});
+
+describe('signed links stay out of the logs', () => {
+  it('redacts the signature of a logged request line', async () => {
+    expect(redactLinkSignature('/v1/events/e/thumbnail?exp=1&sig=abc-_X')).toBe('/v1/events/e/thumbnail?exp=1&sig=[redacted]');
+    expect(redactLinkSignature('/v1/events?label=person')).toBe('/v1/events?label=person');
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const cloud = await startTestCloud(backends[0]!, { logger: createLogger({ component: 'cloud', level: 'info', destination: destination as never }) });
+    try {
+      const url = cloud.cloud.notify.links.sign('evt_01JD0000000000000000000000', Date.now());
+      const sig = new URL(url).searchParams.get('sig')!;
+      expect((await fetch(url)).status).toBe(404); // no such event
+      expect(lines.some((l) => l.includes('sig=[redacted]'))).toBe(true);
+      expect(lines.some((l) => l.includes(sig))).toBe(false);
+    } finally {
+      await cloud.close();
+    }
   });
 });
 
