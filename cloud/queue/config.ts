@@ -16,6 +16,7 @@ export const QueueConfigSchema = Type.Object(
     max_attempts: Type.Integer({ minimum: 1, maximum: 100, default: 8, description: 'Attempts before a job is dead-lettered.' }),
     backoff_base: Duration('2s', 'Wait before the first retry; doubled per attempt.'),
     backoff_max: Duration('10m', 'Longest wait between retries.'),
+    keep_done: Duration('7d', 'Finished jobs are deleted after this long (the event keeps its verification and push record; dead-lettered jobs are kept).'),
   },
   { default: {}, additionalProperties: false, description: 'Durable job queue (verify-then-notify of stored events).' },
 );

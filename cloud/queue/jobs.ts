@@ -179,6 +179,11 @@ export class JobQueue {
     return r.changes > 0;
   }
 
+  /** Deletes finished (done) jobs last touched before `before`; returns how many. Dead letters stay. */
+  async purgeDone(kind: string, before: number): Promise<number> {
+    return (await this.db.run(`DELETE FROM jobs WHERE kind = ? AND state = 'done' AND updated_at < ?`, [kind, before])).changes;
+  }
+
   async get(kind: string, eventId: string): Promise<Job | undefined> {
     const r = await this.db.get<JobRow>(`SELECT ${COLUMNS} FROM jobs WHERE kind = ? AND event_id = ?`, [kind, eventId]);
     return r ? toJob(r) : undefined;

@@ -56,6 +56,8 @@ export class JobWorker {
   private wakeUp: (() => void) | null = null;
   private kicked = false;
   private renewTimer: NodeJS.Timeout | null = null;
+  private purgeTimer: NodeJS.Timeout | null = null;
+  private readonly keepDoneMs: number;
 
   constructor(private readonly options: JobWorkerOptions) {
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomToken(4)}`;
@@ -65,6 +67,7 @@ export class JobWorker {
     this.pollMs = parseDuration(options.config.poll);
     this.backoffBaseMs = parseDuration(options.config.backoff_base);
     this.backoffMaxMs = parseDuration(options.config.backoff_max);
+    this.keepDoneMs = parseDuration(options.config.keep_done);
   }
 
   get activeCount(): number {
@@ -76,6 +79,9 @@ export class JobWorker {
     this.running = true;
     this.renewTimer = setInterval(() => void this.renewAll(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.renewTimer.unref();
+    this.purgeTimer = setInterval(() => void this.purge(), 3_600_000);
+    this.purgeTimer.unref();
+    void this.purge();
     this.loopDone = this.loop();
   }
 
@@ -94,6 +100,7 @@ export class JobWorker {
     if (!this.running) return;
     this.running = false;
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wakeUp?.();
     if (options.abandon) {
       for (const a of this.active.values()) a.controller.abort(new Error('worker abandoned'));
@@ -208,6 +215,18 @@ export class JobWorker {
     } catch (err) {
       // The lease expires and the job runs again: handlers are idempotent.
       log.warn({ err: describeError(err) }, 'recording job outcome failed');
+    }
+  }
+
+  /** Drops finished jobs older than keep_done (hourly, and at start). */
+  async purge(): Promise<number> {
+    try {
+      const n = await this.options.queue.purgeDone(this.options.kind, this.clock.now() - this.keepDoneMs);
+      if (n > 0) this.log.info({ deleted: n }, 'finished jobs purged');
+      return n;
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'job purge failed');
+      return 0;
     }
   }
 

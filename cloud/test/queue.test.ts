@@ -188,6 +188,23 @@ describe.each(backends)('job queue on $name', (backend) => {
     expect((await qa.get(kind, id))!.runAt).toBe(t + 60_000);
   });
 
+  it('finished jobs older than keep_done are purged; dead letters and recent ones stay', async () => {
+    const kind = `purge_${n}`;
+    const [old, recent, dead] = [evt(), evt(), evt()];
+    const t = Date.now();
+    for (const id of [old, recent, dead]) await qa.enqueue({ kind, eventId: id, tenantId: 'default' }, t - 10 * 86_400_000);
+    for (const j of await qa.claim(kind, 'o', t, 1000, 3)) {
+      if (j.eventId === old) await qa.complete(j.id, 'o', t - 8 * 86_400_000);
+      if (j.eventId === recent) await qa.complete(j.id, 'o', t - 1000);
+      if (j.eventId === dead) await qa.fail(j, 'o', 'gave up', t - 8 * 86_400_000, t, 1);
+    }
+    const worker = new JobWorker({ queue: qa, kind, handler: async () => undefined, config: cfg({ keep_done: '7d' }) });
+    expect(await worker.purge()).toBe(1);
+    expect(await qa.get(kind, old)).toBeUndefined();
+    expect(await qa.get(kind, recent)).toMatchObject({ state: 'done' });
+    expect(await qa.get(kind, dead)).toMatchObject({ state: 'dead' });
+  });
+
   it('worker: runs jobs with bounded concurrency, retries throws, dead-letters', async () => {
     const kind = `work_${n}`;
     let inFlight = 0;
