@@ -55,8 +55,14 @@ export function registerRun(program: Command): void {
         process.exit(code);
       };
       let signals = 0;
+      let started = false;
       const onStop = (signal: NodeJS.Signals): void => {
         signals++;
+        if (!started) {
+          // Nothing runs yet (no camera, no send): the outbox is crash-safe, so leaving now loses nothing.
+          logger.info({ signal }, 'stopped before start-up finished');
+          exit(0);
+        }
         if (signals > 1) {
           logger.warn({ signal }, 'second signal: exiting now (the outbox is crash-safe; un-acked items are re-sent at the next start)');
           exit(130);
@@ -77,6 +83,7 @@ export function registerRun(program: Command): void {
       process.on('SIGHUP', onHup);
       try {
         await daemon.start();
+        started = true;
       } catch (err) {
         logger.fatal({ err: describeError(err) }, 'vigil-agent could not start');
         destination.flush();
