@@ -171,6 +171,23 @@ describe.each(backends)('notify job on $name', (backend) => {
     expect(Number(n!.n)).toBe(1);
   });
 
+  it('the same picture is never paid for twice, also after a restart (answer cache in the database)', async () => {
+    const first = await h.sendEvent(t, creds, { camera: cam() });
+    await waitForEvent(t, first.eventId, settled);
+    const fresh = await startTestCloud(backend, { db: t.db, overrides: h.overrides(), notify: { pushService: h.pushService } });
+    try {
+      await t.cloud.notify.notifier.worker.stop();
+      h.llm.reset();
+      const again = await h.sendEvent(fresh, creds, { camera: cam(), jpeg: first.jpeg });
+      const e = await waitForEvent(fresh, again.eventId, settled);
+      expect(e.verification).toMatchObject({ status: 'verified', classify_label: 'person', cached: true, provider: 'openai' });
+      expect(h.llm.requests).toHaveLength(0);
+    } finally {
+      await fresh.cloud.close();
+      t.cloud.notify.notifier.worker.start();
+    }
+  });
+
   it('quiet hours hold the push (event still verified)', async () => {
     const quiet = await startTestCloud(backend, {
       db: t.db,

@@ -144,7 +144,7 @@ export class NotifyHarness {
   async sendEvent(
     t: TestCloud,
     creds: DeviceCredentials,
-    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; uploadThumbnail?: boolean; id?: string },
+    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; uploadThumbnail?: boolean; id?: string; jpeg?: Buffer },
   ): Promise<SentEvent> {
     const sent = await this.sendEventDeferred(t, creds, o);
     if ((o.thumbnail ?? true) && (o.uploadThumbnail ?? true)) await sent.upload();
@@ -155,9 +155,9 @@ export class NotifyHarness {
   async sendEventDeferred(
     t: TestCloud,
     creds: DeviceCredentials,
-    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; id?: string },
+    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; id?: string; jpeg?: Buffer },
   ): Promise<SentEvent & { upload(): Promise<void> }> {
-    const jpeg = await testPicture();
+    const jpeg = o.jpeg ?? (await testPicture());
     const eventId = o.id ?? newEventId();
     const withThumb = o.thumbnail ?? true;
     const event = wireEvent({
