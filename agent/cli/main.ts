@@ -1,33 +1,25 @@
 import { Command } from 'commander';
-import { runCli, vigilVersion } from '../../shared/cli/index.js';
-import { registerDetect } from './detect.js';
-import { registerAnalyze } from './analyze.js';
-import { registerOutbox } from './outbox.js';
-import { registerPair } from './pair.js';
-import { registerUnpair } from './unpair.js';
-import { registerLogs } from './logs.js';
-import { registerSnapshot } from './snapshot.js';
-import { registerRun } from './run.js';
-import { registerStatus } from './status.js';
-import { registerDoctor } from './doctor.js';
+import { registerCommands, runCli, vigilVersion } from '../../shared/cli/index.js';
 
 /**
- * `vigil-agent`: the edge daemon and the field tech's tool. Each subcommand lives in ./commands/<name>.ts and
- * registers itself here.
+ * `vigil-agent`: the edge daemon and the field tech's tool. Each subcommand lives in ./<name>.ts and exports a
+ * register function; only the command being run is imported.
  */
 const program = new Command('vigil-agent')
   .description('Vigil edge agent: watches cameras, detects objects, and sends events to vigil-cloud without losing any')
   .version(vigilVersion());
 
-registerDetect(program);
-registerAnalyze(program);
-registerOutbox(program);
-registerPair(program);
-registerUnpair(program);
-registerLogs(program);
-registerSnapshot(program);
-registerRun(program);
-registerStatus(program);
-registerDoctor(program);
+await registerCommands(program, {
+  run: async () => (await import('./run.js')).registerRun,
+  status: async () => (await import('./status.js')).registerStatus,
+  pair: async () => (await import('./pair.js')).registerPair,
+  unpair: async () => (await import('./unpair.js')).registerUnpair,
+  doctor: async () => (await import('./doctor.js')).registerDoctor,
+  logs: async () => (await import('./logs.js')).registerLogs,
+  outbox: async () => (await import('./outbox.js')).registerOutbox,
+  snapshot: async () => (await import('./snapshot.js')).registerSnapshot,
+  detect: async () => (await import('./detect.js')).registerDetect,
+  analyze: async () => (await import('./analyze.js')).registerAnalyze,
+});
 
 await runCli(program);

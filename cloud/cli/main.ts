@@ -1,18 +1,18 @@
 import { Command } from 'commander';
-import { runCli, vigilVersion } from '../../shared/cli/index.js';
-import { registerServe } from './serve.js';
-import { registerPairCode } from './pair-code.js';
-import { registerToken } from './token.js';
+import { registerCommands, runCli, vigilVersion } from '../../shared/cli/index.js';
 
 /**
- * `vigil-cloud`: the collector. Each subcommand lives in ./commands/<name>.ts and registers itself here.
+ * `vigil-cloud`: the collector. Each subcommand lives in ./<name>.ts and exports a register function; only the
+ * command being run is imported.
  */
 const program = new Command('vigil-cloud')
   .description('Vigil collector: verifies signed uploads from boxes, stores events, re-checks them and notifies phones')
   .version(vigilVersion());
 
-registerServe(program);
-registerPairCode(program);
-registerToken(program);
+await registerCommands(program, {
+  serve: async () => (await import('./serve.js')).registerServe,
+  'pair-code': async () => (await import('./pair-code.js')).registerPairCode,
+  token: async () => (await import('./token.js')).registerToken,
+});
 
 await runCli(program);

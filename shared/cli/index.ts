@@ -28,3 +28,16 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
     process.exit(isVigilError(err) && typeof err.details?.exitCode === 'number' ? (err.details.exitCode as number) : 1);
   }
 }
+
+/** Loads the module that registers one subcommand. */
+export type CommandLoader = () => Promise<(program: Command) => void>;
+
+/**
+ * Registers subcommands, importing only the one being run: `vigil-agent status` must not pay for loading
+ * onnxruntime, sharp and SQLite. Help, `help <cmd>` and unknown names load them all (in the given order).
+ */
+export async function registerCommands(program: Command, loaders: Record<string, CommandLoader>, argv: string[] = process.argv): Promise<void> {
+  const requested = argv.slice(2).find((a) => !a.startsWith('-'));
+  const names = requested !== undefined && Object.hasOwn(loaders, requested) ? [requested] : Object.keys(loaders);
+  for (const name of names) (await loaders[name]!())(program);
+}
