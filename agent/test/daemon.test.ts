@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticSceneInput } from '../camera/synthetic.js';
 import type { DaemonStatus } from '../status/schema.js';
-import { agentCli, agentStatus, exitOf, outboxItems, pairBox, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
+import { agentCli, agentStatus, exitOf, outboxItems, pairBox, killLeftovers, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
 
 let tmp: string;
 let collector: CollectorProc;
@@ -36,6 +36,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await collector?.stop();
+  killLeftovers();
   rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -48,8 +48,18 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
+const running = new Set<ChildProcess>();
+
+/** Kills (SIGKILL) every child a test started that is still running: a failed test leaves nothing behind. */
+export function killLeftovers(): void {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+}
+
 export function startProc(bin: string, args: string[]): Proc {
   const child = spawn(process.execPath, [bin, ...args], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAsset } from '../../shared/testing/index.js';
 import type { DaemonStatus } from '../status/schema.js';
-import { agentStatus, exitOf, outboxItems, pairBox, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
+import { agentStatus, exitOf, outboxItems, pairBox, killLeftovers, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
 
 const model = testAsset('models', 'yolox_nano.onnx');
 const clip = testAsset('media', 'vtest.avi');
@@ -25,6 +25,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await collector?.stop();
+  killLeftovers();
   rmSync(tmp, { recursive: true, force: true });
 });
 
