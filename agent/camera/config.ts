@@ -60,7 +60,7 @@ export const CameraConfigSchema = Type.Object(
         'Files and lavfi only: true = read at the native rate (-re), like a live camera, dropping frames when busy; ' +
         'false = as fast as the pipeline takes them, never dropping (analysis). Live inputs are always realtime',
     }),
-    loop: Type.Boolean({ default: false, description: 'Files only: start again at the end (-stream_loop -1) instead of ending' }),
+    loop: Type.Boolean({ default: false, description: 'File and lavfi inputs: when the input ends, play it again as a new stream (media clock from 0; open events end at the end of each pass) instead of ending' }),
     stall_timeout_s: Type.Number({
       exclusiveMinimum: 0,
       maximum: 600,
