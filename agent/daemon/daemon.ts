@@ -5,6 +5,7 @@ import { componentLogger, type Logger } from '../../shared/log/index.js';
 import { effectiveUplinkConfig, parseListen, type AgentConfig, type LoadedAgentConfig } from '../config.js';
 import { loadCredentials, type LoadedCredentials } from '../credentials/index.js';
 import { ObjectDetector } from '../detect/detector.js';
+import { detectorOptionsFrom } from '../detect/config.js';
 import type { Outbox } from '../outbox/index.js';
 import { createStoreAndForward, type Uplink } from '../uplink/index.js';
 import type { DaemonStatus } from '../status/schema.js';
@@ -127,26 +128,7 @@ export class Daemon {
   private async createDetector(c: AgentConfig): Promise<ObjectDetector | undefined> {
     const m = c.model;
     if (!m) return undefined;
-    return ObjectDetector.create({
-      modelPath: m.path,
-      type: m.type,
-      threads: m.threads,
-      scoreThreshold: m.score_threshold,
-      iouThreshold: m.iou_threshold,
-      boxOrder: m.box_order,
-      ...(m.labels ? { labels: m.labels } : {}),
-      ...(m.channel_order !== undefined || m.input_scale !== undefined || m.pad_value !== undefined || m.placement !== undefined
-        ? {
-            normalization: {
-              ...(m.channel_order !== undefined ? { channelOrder: m.channel_order } : {}),
-              ...(m.input_scale !== undefined ? { scale: m.input_scale } : {}),
-              ...(m.pad_value !== undefined ? { padValue: m.pad_value } : {}),
-              ...(m.placement !== undefined ? { placement: m.placement } : {}),
-            },
-          }
-        : {}),
-      logger: componentLogger(this.o.logger, 'detect'),
-    });
+    return ObjectDetector.create({ ...detectorOptionsFrom(m), logger: componentLogger(this.o.logger, 'detect') });
   }
 
   private makeRunner(cam: AgentConfig['cameras'][number]): CameraRunner {

@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { DetectorOptions } from './detector.js';
 
 /** The `model` section of the agent config: which detector runs and how its input and output are read. */
 export const DetectorConfigSchema = Type.Object(
@@ -23,3 +24,23 @@ export const DetectorConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 export type DetectorConfig = Static<typeof DetectorConfigSchema>;
+
+/** The detector options a `model` config section asks for (the caller adds its logger). */
+export function detectorOptionsFrom(m: DetectorConfig): DetectorOptions {
+  const normalization = {
+    ...(m.channel_order !== undefined ? { channelOrder: m.channel_order } : {}),
+    ...(m.input_scale !== undefined ? { scale: m.input_scale } : {}),
+    ...(m.pad_value !== undefined ? { padValue: m.pad_value } : {}),
+    ...(m.placement !== undefined ? { placement: m.placement } : {}),
+  };
+  return {
+    modelPath: m.path,
+    type: m.type,
+    threads: m.threads,
+    scoreThreshold: m.score_threshold,
+    iouThreshold: m.iou_threshold,
+    boxOrder: m.box_order,
+    ...(m.labels ? { labels: m.labels } : {}),
+    ...(Object.keys(normalization).length > 0 ? { normalization } : {}),
+  };
+}

@@ -1,5 +1,6 @@
 import { describeError, isVigilError } from '../../shared/errors/index.js';
 import { ObjectDetector } from '../detect/index.js';
+import { detectorOptionsFrom } from '../detect/config.js';
 import type { AgentConfig } from '../config.js';
 import { fail, pass, skip, type CheckResult } from './report.js';
 
@@ -15,21 +16,7 @@ export async function checkModel(config: AgentConfig): Promise<CheckResult> {
   if (!m) return skip('model', 'no model configured: motion-only (events labelled motion)', 'set model.path to an ONNX detector to get labelled events');
   let detector: ObjectDetector | undefined;
   try {
-    detector = await ObjectDetector.create({
-      modelPath: m.path,
-      type: m.type,
-      threads: m.threads,
-      scoreThreshold: m.score_threshold,
-      iouThreshold: m.iou_threshold,
-      boxOrder: m.box_order,
-      ...(m.labels ? { labels: m.labels } : {}),
-      normalization: {
-        ...(m.channel_order ? { channelOrder: m.channel_order } : {}),
-        ...(m.input_scale !== undefined ? { scale: m.input_scale } : {}),
-        ...(m.pad_value !== undefined ? { padValue: m.pad_value } : {}),
-        ...(m.placement ? { placement: m.placement } : {}),
-      },
-    });
+    detector = await ObjectDetector.create(detectorOptionsFrom(m));
     const d = detector;
     return pass('model', `${m.path}: ${d.format.type} ${d.input.width}x${d.input.height}, ${d.labels.length} labels, warm-up ${Math.round(d.warmupMs)} ms`);
   } catch (err) {

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { VigilError } from '../../shared/errors/index.js';
 import { loadCloudConfig, type CloudConfig } from '../config.js';
 import { openStore } from '../store/index.js';
@@ -13,6 +14,20 @@ export interface ConfigOpts {
 export function cliConfig(o: ConfigOpts, overrides: Record<string, unknown> = {}): CloudConfig {
   // VIGIL_CLOUD_CONFIG: set by the installed wrapper (scripts/install-cloud.sh) so every command reads /etc/vigil/cloud.yaml.
   return loadCloudConfig({ file: o.config ?? (process.env.VIGIL_CLOUD_CONFIG || undefined), overrides: { ...(o.dataDir ? { data_dir: o.dataDir } : {}), ...overrides } }).config;
+}
+
+/** Options of the commands that manage tenant-owned records in the database (`pair-code`, `token`). */
+export interface TenantOpts extends ConfigOpts {
+  tenant: string;
+  json?: boolean;
+}
+
+export function withTenantOptions(c: Command): Command {
+  return c
+    .option('-c, --config <file>', 'YAML config file')
+    .option('-d, --data-dir <dir>', 'data directory')
+    .option('--tenant <id>', 'tenant', 'default')
+    .option('--json', 'machine-readable output');
 }
 
 /** Opens the configured database (migrating it if needed), runs `fn`, closes it. */

@@ -1,31 +1,20 @@
 import type { Command } from 'commander';
 import { VigilError } from '../../shared/errors/index.js';
 import { createPairingCode, pairingCodeJson, parseTtl, revokePairingCode } from '../pairing/codes.js';
-import { printJson, withStore, type ConfigOpts } from './common.js';
+import { printJson, withStore, withTenantOptions, type TenantOpts } from './common.js';
 
 /**
  * `vigil-cloud pair-code create|list|revoke`: one-time codes a box exchanges for its credentials (POST /v1/pair).
  * Works on the database directly, beside a running `serve`.
  */
-interface CodeOpts extends ConfigOpts {
-  tenant: string;
-  json?: boolean;
-}
-
-const withCommon = (c: Command): Command =>
-  c
-    .option('-c, --config <file>', 'YAML config file')
-    .option('-d, --data-dir <dir>', 'data directory')
-    .option('--tenant <id>', 'tenant', 'default')
-    .option('--json', 'machine-readable output');
 
 export function registerPairCode(program: Command): void {
   const cmd = program.command('pair-code').description('create, list and revoke pairing codes');
 
-  withCommon(cmd.command('create').description('create a single-use pairing code'))
+  withTenantOptions(cmd.command('create').description('create a single-use pairing code'))
     .option('-n, --name <name>', 'name the paired box will get')
     .option('--ttl <duration>', 'validity, e.g. 15m, 1h (default pairing.code_ttl)')
-    .action(async (o: CodeOpts & { name?: string; ttl?: string }) => {
+    .action(async (o: TenantOpts & { name?: string; ttl?: string }) => {
       await withStore(o, async (store, config) => {
         const ttlMs = parseTtl(o.ttl ?? config.pairing.code_ttl);
         const now = Date.now();
@@ -36,7 +25,7 @@ export function registerPairCode(program: Command): void {
       });
     });
 
-  withCommon(cmd.command('list').description('list pairing codes and their state (codes themselves are not stored)')).action(async (o: CodeOpts) => {
+  withTenantOptions(cmd.command('list').description('list pairing codes and their state (codes themselves are not stored)')).action(async (o: TenantOpts) => {
     await withStore(o, async (store) => {
       const now = Date.now();
       const rows = (await store.listPairingCodes(o.tenant)).map((r) => pairingCodeJson(r, now));
@@ -46,7 +35,7 @@ export function registerPairCode(program: Command): void {
     });
   });
 
-  withCommon(cmd.command('revoke').description('revoke a pending code').argument('<code>', 'the code, or its id (pc_…)')).action(async (code: string, o: CodeOpts) => {
+  withTenantOptions(cmd.command('revoke').description('revoke a pending code').argument('<code>', 'the code, or its id (pc_…)')).action(async (code: string, o: TenantOpts) => {
     await withStore(o, async (store) => {
       const ok = await revokePairingCode(store, o.tenant, code);
       if (!ok) throw new VigilError('not_found', `no pending pairing code "${code}" in tenant ${o.tenant}`, { status: 404 });

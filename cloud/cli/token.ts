@@ -2,31 +2,20 @@ import type { Command } from 'commander';
 import { VigilError } from '../../shared/errors/index.js';
 import { createApiToken } from '../auth/tokens.js';
 import type { Role } from '../store/store.js';
-import { parseChoice, printJson, withStore, type ConfigOpts } from './common.js';
+import { parseChoice, printJson, withStore, withTenantOptions, type TenantOpts } from './common.js';
 
 /**
  * `vigil-cloud token create|list|revoke`: API tokens for apps. A token is shown once, at creation; the database
  * keeps its SHA-256 only.
  */
-interface TokenOpts extends ConfigOpts {
-  tenant: string;
-  json?: boolean;
-}
-
-const withCommon = (c: Command): Command =>
-  c
-    .option('-c, --config <file>', 'YAML config file')
-    .option('-d, --data-dir <dir>', 'data directory')
-    .option('--tenant <id>', 'tenant', 'default')
-    .option('--json', 'machine-readable output');
 
 export function registerToken(program: Command): void {
   const cmd = program.command('token').description('create, list and revoke API tokens for apps');
 
-  withCommon(cmd.command('create').description('create an API token (printed once)'))
+  withTenantOptions(cmd.command('create').description('create an API token (printed once)'))
     .requiredOption('-n, --name <name>', 'what the token is for, e.g. "phone app"')
     .option('-r, --role <role>', 'admin (may pair and manage devices) or reader', 'reader')
-    .action(async (o: TokenOpts & { name: string; role: string }) => {
+    .action(async (o: TenantOpts & { name: string; role: string }) => {
       const role = parseChoice<Role>(o.role, ['admin', 'reader'], '--role');
       await withStore(o, async (store) => {
         const { token, record } = await createApiToken(store, { tenantId: o.tenant, name: o.name, role });
@@ -36,7 +25,7 @@ export function registerToken(program: Command): void {
       });
     });
 
-  withCommon(cmd.command('list').description('list tokens (never the tokens themselves)')).action(async (o: TokenOpts) => {
+  withTenantOptions(cmd.command('list').description('list tokens (never the tokens themselves)')).action(async (o: TenantOpts) => {
     await withStore(o, async (store) => {
       const rows = (await store.listApiTokens(o.tenant)).map((r) => ({
         id: r.id,
@@ -50,7 +39,7 @@ export function registerToken(program: Command): void {
     });
   });
 
-  withCommon(cmd.command('revoke').description('revoke a token').argument('<id>', 'token id (tok_…)')).action(async (id: string, o: TokenOpts) => {
+  withTenantOptions(cmd.command('revoke').description('revoke a token').argument('<id>', 'token id (tok_…)')).action(async (id: string, o: TenantOpts) => {
     await withStore(o, async (store) => {
       if (!(await store.revokeApiToken(o.tenant, id, Date.now()))) throw new VigilError('not_found', `no active token ${id} in tenant ${o.tenant}`, { status: 404 });
       if (o.json) return printJson({ revoked: true });
