@@ -151,6 +151,8 @@ const thumb = (r: ThumbRow): ThumbnailRecord => ({
   createdAt: Number(r.created_at),
 });
 
+const DEVICE_COLUMNS = 'id, tenant_id, name, created_at, revoked_at';
+const TOKEN_COLUMNS = 'id, tenant_id, name, role, created_at, revoked_at';
 const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at, e.ended_at, e.duration_ms,
   e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json`;
 const THUMB_COLUMNS = 't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
@@ -293,12 +295,12 @@ export class SqlStore implements Store {
   }
 
   async findApiToken(tokenSha256: string): Promise<ApiTokenRecord | undefined> {
-    const r = await this.db.get<TokenRow>('SELECT id, tenant_id, name, role, created_at, revoked_at FROM api_tokens WHERE token_sha256 = ?', [tokenSha256]);
+    const r = await this.db.get<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_sha256 = ?`, [tokenSha256]);
     return r && token(r);
   }
 
   async listApiTokens(tenantId: string): Promise<ApiTokenRecord[]> {
-    const rows = await this.db.all<TokenRow>('SELECT id, tenant_id, name, role, created_at, revoked_at FROM api_tokens WHERE tenant_id = ? ORDER BY created_at, id', [tenantId]);
+    const rows = await this.db.all<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = ? ORDER BY created_at, id`, [tenantId]);
     return rows.map(token);
   }
 
@@ -374,17 +376,17 @@ export class SqlStore implements Store {
   // --- devices and keys ---
 
   async getDevice(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    const r = await this.db.get<DeviceRow>('SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE tenant_id = ? AND id = ?', [tenantId, deviceId]);
+    const r = await this.db.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?`, [tenantId, deviceId]);
     return r && device(r);
   }
 
   async findDevice(deviceId: string): Promise<DeviceRecord | undefined> {
-    const r = await this.db.get<DeviceRow>('SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE id = ?', [deviceId]);
+    const r = await this.db.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [deviceId]);
     return r && device(r);
   }
 
   async listDevices(tenantId: string): Promise<DeviceRecord[]> {
-    const rows = await this.db.all<DeviceRow>('SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE tenant_id = ? ORDER BY created_at, id', [tenantId]);
+    const rows = await this.db.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id`, [tenantId]);
     return rows.map(device);
   }
 
@@ -419,7 +421,7 @@ export class SqlStore implements Store {
 
   async addDeviceKey(tenantId: string, deviceId: string, k: NewDeviceKey, now: number): Promise<DeviceKeyRecord[] | undefined> {
     return this.db.tx(async (x) => {
-      const d = await x.get<DeviceRow>(`SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
+      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
       if (!d) return undefined;
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 409 });
       await x.run("INSERT INTO device_keys (device_id, key_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'active', ?)", [deviceId, k.keyId, k.secretSealed, now]);
@@ -438,7 +440,7 @@ export class SqlStore implements Store {
 
   async retireDeviceKey(tenantId: string, deviceId: string, keyId: string, now: number): Promise<boolean> {
     return this.db.tx(async (x) => {
-      const d = await x.get<DeviceRow>(`SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
+      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
       if (!d) return false;
       const active = await x.all<{ key_id: string }>("SELECT key_id FROM device_keys WHERE device_id = ? AND status = 'active'", [deviceId]);
       if (!active.some((a) => a.key_id === keyId)) return false;
@@ -493,7 +495,7 @@ export class SqlStore implements Store {
       if (nonce && !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) && nonce.onReplay === 'reject') {
         throw new VigilError('nonce_replayed', 'nonce already used within the replay window', { status: 401 });
       }
-      const d = await x.get<DeviceRow>('SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE id = ?', [deviceId]);
+      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [deviceId]);
       if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`, { status: 401 });
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 403 });
       const results: StoreEventResult[] = [];
@@ -665,7 +667,7 @@ export class SqlStore implements Store {
 
   async recordThumbnail(input: ThumbnailInput, receivedAt: number, options: { replace?: boolean } = {}): Promise<'stored' | 'duplicate' | 'conflict'> {
     return this.db.tx(async (x) => {
-      const d = await x.get<DeviceRow>('SELECT id, tenant_id, name, created_at, revoked_at FROM devices WHERE id = ?', [input.deviceId]);
+      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [input.deviceId]);
       if (!d) throw new VigilError('unknown_device', `unknown device ${input.deviceId}`, { status: 401 });
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${input.deviceId} is revoked`, { status: 403 });
       const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [input.eventId]);
