@@ -83,7 +83,7 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
   const { LocalEventBus } = await import('../cloud/api/event-bus.js');
   const { SecretBox } = await import('../cloud/pairing/secret-box.js');
   const { pairDevice } = await import('../cloud/pairing/devices.js');
-  const { codeSha256 } = await import('../cloud/pairing/codes.js');
+  const { codeDigest } = await import('../cloud/pairing/codes.js');
   const { registerIngestRoutes, startMqttIngest, ingestConfig, mqttConfig, resolveIngestDeps } = await import('../cloud/ingest/index.js');
 
   const store = await openStore({ dataDir, sqliteSynchronous: synchronous });
@@ -93,7 +93,7 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
   for (let i = 0; i < CONNECTIONS; i++) {
     const code = randomBytes(4).toString('hex').toUpperCase();
     const now = Date.now();
-    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeSha256(code), hint: 'BN', now, expiresAt: now + 60_000 });
+    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now, expiresAt: now + 60_000 });
     const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
     devices.push({ deviceId: r.device_id, keyId: r.key_id, secret_b64: r.secret_b64 });
   }

@@ -56,7 +56,7 @@ async function roleCollector(dataDir: string, mqttUrl: string): Promise<void> {
     { logger: silentLogger() },
   );
   await cloud.mqtt?.ready;
-  const { code } = await createPairingCode(cloud.store, { tenantId: 'default', ttlMs: 60_000 });
+  const { code } = await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 });
   const res = await fetch(`${cloud.url}/v1/pair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
   const p = (await res.json()) as { device_id: string; key_id: string; secret_b64: string };
   process.send!({ url: cloud.url, device: { deviceId: p.device_id, keyId: p.key_id, secret_b64: p.secret_b64 } } satisfies ChildReady);

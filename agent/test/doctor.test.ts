@@ -76,7 +76,7 @@ beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'vigil-doctor-'));
   data = join(tmp, 'data');
   cloud = await createCloud(cloudConfig({ data_dir: join(tmp, 'cloud'), server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: silentLogger() });
-  const { code } = await createPairingCode(cloud.store, { tenantId: 'default', ttlMs: 60_000 });
+  const { code } = await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 });
   const config = writeConfig('good', `cameras:\n  - name: yard\n    input: "${LAVFI}"\n${modelSection(MODEL)}`);
   const paired = await agent(['pair', '--cloud', cloud.url, '--code', code, '--config', config]);
   if (paired.code !== 0) throw new Error(`pairing failed: ${paired.stderr}`);

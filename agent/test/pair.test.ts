@@ -41,7 +41,7 @@ const startCloud = async (dataDir: string, overrides: Record<string, unknown> = 
 let tmp: string;
 let cloud: Cloud;
 const code = async (opts: { ttlMs?: number; now?: number } = {}): Promise<string> =>
-  (await createPairingCode(cloud.store, { tenantId: 'default', ttlMs: opts.ttlMs ?? 60_000, ...(opts.now ? { now: opts.now } : {}) })).code;
+  (await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: opts.ttlMs ?? 60_000, ...(opts.now ? { now: opts.now } : {}) })).code;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'vigil-pair-'));
@@ -160,7 +160,7 @@ describe('vigil-agent pair', () => {
     const port = await closedPort();
     const broken = await startCloud(join(tmp, 'cloud-broken'), { server: { host: '127.0.0.1', port: 0, public_url: `http://127.0.0.1:${port}` } });
     try {
-      const { code: c } = await createPairingCode(broken.store, { tenantId: 'default', ttlMs: 60_000 });
+      const { code: c } = await createPairingCode(broken.store, broken.secrets, { tenantId: 'default', ttlMs: 60_000 });
       const data = join(tmp, 'box5');
       const r = await agent(['pair', '--cloud', broken.url, '--code', c, '--data-dir', data, '--config', join(tmp, 'box5.yaml')]);
       expect(r.code).toBe(1);

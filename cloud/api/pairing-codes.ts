@@ -18,7 +18,7 @@ export function registerPairingCodeRoutes(app: FastifyInstance, ctx: ApiContext)
     const body = req.body ?? {};
     const ttlMs = body.ttl === undefined ? ctx.codeTtlMs : parseTtl(typeof body.ttl === 'number' ? body.ttl * 1000 : body.ttl);
     const now = ctx.clock.now();
-    const { code, record } = await createPairingCode(ctx.store, { tenantId: authOf(req).tenantId, name: body.name ?? null, ttlMs, now });
+    const { code, record } = await createPairingCode(ctx.store, ctx.secrets, { tenantId: authOf(req).tenantId, name: body.name ?? null, ttlMs, now });
     req.log.info({ pairing_code_id: record.id }, 'pairing code created');
     return reply.status(201).send(pairingCodeJson(record, now, code));
   });
@@ -29,7 +29,7 @@ export function registerPairingCodeRoutes(app: FastifyInstance, ctx: ApiContext)
   });
 
   app.delete<{ Params: PairingCodeParams }>('/v1/pairing-codes/:code', { schema: { params: PairingCodeParams }, onRequest: admin }, async (req) => {
-    const ok = await revokePairingCode(ctx.store, authOf(req).tenantId, req.params.code, ctx.clock.now());
+    const ok = await revokePairingCode(ctx.store, ctx.secrets, authOf(req).tenantId, req.params.code, ctx.clock.now());
     if (!ok) throw new VigilError('not_found', 'no pending pairing code matches', { status: 404 });
     return { revoked: true };
   });

@@ -1,21 +1,28 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { parseDuration } from '../../shared/clock/index.js';
 import { VigilError } from '../../shared/errors/index.js';
 import { humanCode } from '../../shared/ids/index.js';
 import type { PairingCodeRecord, PairingCodeState, Store } from '../store/store.js';
 import { checkTenantId } from '../auth/tokens.js';
+import type { SecretBox } from './secret-box.js';
 
 /**
  * Pairing codes: short, single-use, human-typeable (`K7QX-M2PD`, 31 symbols ^ 8 ≈ 8.5e11), valid for a short time
- * (default 15 min). Stored as the SHA-256 of the normalised code (upper case, no dash), so the database never holds
- * a usable code; a list shows only the last characters.
+ * (default 15 min). Stored as an HMAC-SHA256 of the normalised code (upper case, no dash) under a key derived from
+ * the server secrets key, which is not in the database: a database dump alone cannot test guesses offline (an
+ * unkeyed hash of 8.5e11 candidates falls to a laptop). Nothing about the code itself is kept or listed: a code is
+ * known by its id, name and expiry. (The column is still called `code_sha256`; it holds the keyed hash.)
  */
 export function normalizeCode(code: string): string {
   return code.replace(/[-\s]/g, '').toUpperCase();
 }
 
-export function codeSha256(code: string): string {
-  return createHash('sha256').update(`vigil-pairing-code:${normalizeCode(code)}`, 'utf8').digest('hex');
+/** Purpose label of the subkey (SecretBox.deriveKey) the code hashes are keyed with. */
+export const PAIRING_CODE_KEY_PURPOSE = 'pairing-code-hmac:v1';
+
+/** The stored form of a code: hex HMAC-SHA256 under the pairing-code subkey of the server key. */
+export function codeDigest(secrets: SecretBox, code: string): string {
+  return createHmac('sha256', secrets.deriveKey(PAIRING_CODE_KEY_PURPOSE)).update(normalizeCode(code), 'utf8').digest('hex');
 }
 
 export const MAX_CODE_TTL_MS = 7 * 86_400_000;
@@ -33,6 +40,7 @@ export function parseTtl(ttl: string | number): number {
 
 export async function createPairingCode(
   store: Store,
+  secrets: SecretBox,
   input: { tenantId: string; name?: string | null | undefined; ttlMs: number; now?: number },
 ): Promise<{ code: string; record: PairingCodeRecord }> {
   const now = input.now ?? Date.now();
@@ -40,8 +48,9 @@ export async function createPairingCode(
   const record = await store.createPairingCode({
     tenantId: checkTenantId(input.tenantId),
     name: input.name ?? null,
-    codeSha256: codeSha256(code),
-    hint: normalizeCode(code).slice(-3),
+    codeSha256: codeDigest(secrets, code),
+    // Nothing about the code: a hint of its last characters shrank an offline search to a few seconds.
+    hint: '',
     now,
     expiresAt: now + input.ttlMs,
   });
@@ -56,17 +65,16 @@ export function codeState(r: PairingCodeRecord, now: number): PairingCodeState {
 }
 
 /** Revokes by code id (`pc_…`) or by the code itself. */
-export async function revokePairingCode(store: Store, tenantId: string, idOrCode: string, now = Date.now()): Promise<boolean> {
-  const key = idOrCode.startsWith('pc_') ? idOrCode : codeSha256(idOrCode);
+export async function revokePairingCode(store: Store, secrets: SecretBox, tenantId: string, idOrCode: string, now = Date.now()): Promise<boolean> {
+  const key = idOrCode.startsWith('pc_') ? idOrCode : codeDigest(secrets, idOrCode);
   return store.revokePairingCode(tenantId, key, now);
 }
 
-/** The JSON shape of a code in the API and the CLI (`code` only at creation). */
+/** The JSON shape of a code in the API and the CLI (`code` only at creation; no part of it afterwards). */
 export function pairingCodeJson(r: PairingCodeRecord, now: number, code?: string): Record<string, unknown> {
   return {
     id: r.id,
     ...(code ? { code } : {}),
-    hint: `…${r.hint}`,
     name: r.name,
     tenant: r.tenantId,
     state: codeState(r, now),

@@ -3,7 +3,7 @@ import { newDeviceId, ulid } from '../../shared/ids/index.js';
 import { devicePrefix } from '../../firmware-protocol/topics.js';
 import type { PairingRequest, PairingResponse } from '../../firmware-protocol/messages.js';
 import type { DeviceKeyRecord, Store } from '../store/store.js';
-import { codeSha256 } from './codes.js';
+import { codeDigest } from './codes.js';
 import { deviceKeyContext, type SecretBox } from './secret-box.js';
 
 /**
@@ -38,7 +38,7 @@ export async function pairDevice(store: Store, secrets: SecretBox, request: Pair
   const deviceId = newDeviceId(now);
   const key = issueKey(secrets, deviceId, now);
   const { device } = await store.consumePairingCode({
-    codeSha256: codeSha256(request.code),
+    codeSha256: codeDigest(secrets, request.code),
     now,
     deviceId,
     deviceName: request.name ?? null,

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VigilError } from '../../shared/errors/index.js';
 
@@ -35,6 +35,14 @@ export class SecretBox {
       throw new VigilError('secret_unreadable', 'cannot open a sealed device secret: wrong secrets key (secrets.key / secrets.key file) or tampered data', { cause: err });
     }
   }
+
+  /**
+   * A key for another purpose, derived from the server key: HMAC-SHA256(server key, "vigil-subkey:" + purpose).
+   * The server key itself only seals; each other use (keyed hashes of pairing codes, …) gets its own subkey.
+   */
+  deriveKey(purpose: string): Buffer {
+    return createHmac('sha256', this.key).update(`vigil-subkey:${purpose}`, 'utf8').digest();
+  }
 }
 
 /** The AAD of a device key's sealed secret. */
@@ -47,15 +55,23 @@ export const SECRETS_KEY_FILE = 'secrets.key';
 /**
  * The server key: from config (base64) or `<dataDir>/secrets.key`, created once with mode 0600. The file is written
  * under a temporary name and hard-linked into place (fails if it exists), so two processes starting together agree
- * on one key and neither ever reads a half-written file.
+ * on one key and neither ever reads a half-written file. `create: false` (commands beside a running collector) refuses
+ * to invent a key the collector does not have.
  */
-export function loadSecretsKey(configured: string | undefined, dataDir: string): Buffer {
+export function loadSecretsKey(configured: string | undefined, dataDir: string, options: { create?: boolean } = {}): Buffer {
   if (configured) {
     const key = Buffer.from(configured, 'base64');
     if (key.length !== 32) throw new VigilError('config_invalid', 'secrets.key must be base64 of exactly 32 bytes');
     return key;
   }
   const file = join(dataDir, SECRETS_KEY_FILE);
+  if (options.create === false && !existsSync(file)) {
+    throw new VigilError(
+      'secrets_key_unavailable',
+      `no secrets key: ${file} does not exist and secrets.key is not set; use the same config (secrets.key) or data dir as vigil-cloud serve`,
+      { details: { file } },
+    );
+  }
   mkdirSync(dataDir, { recursive: true });
   const temp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   try {

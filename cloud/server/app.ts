@@ -45,6 +45,8 @@ export interface Cloud {
   config: CloudConfig;
   store: Store;
   blobs: BlobStore;
+  /** The server key's box: seals device secrets, keys pairing-code hashes. */
+  secrets: SecretBox;
   bus: EventBus;
   sink: StoreIngestSink;
   metrics: MetricsRegistry;
@@ -212,6 +214,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       config,
       store,
       blobs,
+      secrets,
       bus,
       sink,
       metrics,

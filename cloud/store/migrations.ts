@@ -1,3 +1,4 @@
+import { DEPLOYMENT_TABLES } from '../broker/deployment.js';
 import { VERIFY_NOTIFY_TABLES } from '../queue/migration.js';
 import { PUSH_TOKEN_TABLES } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
@@ -130,6 +131,18 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 2, name: 'push tokens', statements: [...PUSH_TOKEN_TABLES] },
   { version: 3, name: 'verify and notify: jobs, verifications, push deliveries, cooldowns, answer cache', statements: [...VERIFY_NOTIFY_TABLES] },
+  {
+    // Codes are now stored under a keyed hash (cloud/pairing/codes.ts). A code made before cannot be checked under
+    // it, and its unkeyed hash + 3-character hint gave the code away: pending ones are revoked (revoked_at =
+    // created_at marks "revoked by this upgrade"; make new codes), and every old hash and hint is wiped.
+    version: 4,
+    name: 'pairing codes under a keyed hash: old pending codes revoked, unkeyed hashes and hints wiped',
+    statements: [
+      `UPDATE pairing_codes SET revoked_at = created_at WHERE used_at IS NULL AND revoked_at IS NULL`,
+      `UPDATE pairing_codes SET code_sha256 = 'wiped-unkeyed:' || id, hint = ''`,
+    ],
+  },
+  { version: 5, name: 'deployment id (deployment_meta)', statements: [...DEPLOYMENT_TABLES] },
 ];
 
 /** Arbitrary constant naming the migration lock (ASCII "VIGL"). */

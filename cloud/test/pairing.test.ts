@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validatePairingResponse } from '../../firmware-protocol/messages.js';
-import { codeSha256, createPairingCode, normalizeCode } from '../pairing/codes.js';
+import { codeDigest, createPairingCode, normalizeCode } from '../pairing/codes.js';
 import { deviceKeyContext, loadSecretsKey, SecretBox, SECRETS_KEY_FILE } from '../pairing/secret-box.js';
 import { sqliteBackend, testBackends } from './support/backends.js';
 import { TestBox } from './support/box.js';
@@ -42,7 +42,10 @@ describe('secret box', () => {
 
   it('normalises codes so case and dashes do not matter', () => {
     expect(normalizeCode('k7qx-m2pd')).toBe('K7QXM2PD');
-    expect(codeSha256('k7qx-m2pd')).toBe(codeSha256('K7QXM2PD'));
+    const box = new SecretBox(randomBytes(32));
+    expect(codeDigest(box, 'k7qx-m2pd')).toBe(codeDigest(box, 'K7QXM2PD'));
+    // Keyed: another server key gives another stored form.
+    expect(codeDigest(new SecretBox(randomBytes(32)), 'K7QXM2PD')).not.toBe(codeDigest(box, 'K7QXM2PD'));
   });
 });
 
@@ -108,7 +111,7 @@ describe.each(backends)('pairing on $name', (backend) => {
     const r = await pair(revoked.code);
     expect([r.status, await errorCode(r)]).toEqual([400, 'pairing_code_invalid']);
     const past = Date.now() - 3_600_000;
-    const { code: old } = await createPairingCode(t.cloud.store, { tenantId: 'default', ttlMs: 60_000, now: past });
+    const { code: old } = await createPairingCode(t.cloud.store, t.cloud.secrets, { tenantId: 'default', ttlMs: 60_000, now: past });
     const expired = await pair(old);
     expect([expired.status, await errorCode(expired)]).toEqual([410, 'pairing_code_expired']);
     const bad = await pair('not a code');

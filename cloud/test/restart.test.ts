@@ -11,7 +11,7 @@ import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { openStore } from '../store/index.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { pairDevice } from '../pairing/devices.js';
-import { codeSha256 } from '../pairing/codes.js';
+import { codeDigest } from '../pairing/codes.js';
 import { testBackends, dropSchema } from './support/backends.js';
 import { freePort } from './support-ingest/broker.js';
 import { signed, wireEvent } from './support-ingest/wire.js';
@@ -91,7 +91,7 @@ describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (bac
     const store = await openStore({ dataDir, url: dbUrl, schema });
     const secrets = new SecretBox(loadSecretsKey(undefined, dataDir));
     const code = randomBytes(4).toString('hex').toUpperCase();
-    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeSha256(code), hint: 'RS', now: Date.now(), expiresAt: Date.now() + 60_000 });
+    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now: Date.now(), expiresAt: Date.now() + 60_000 });
     const paired = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' });
     await store.close();
     const dev: DeviceCredentials = { deviceId: paired.device_id, keyId: paired.key_id, secret: Buffer.from(paired.secret_b64, 'base64') };

@@ -55,7 +55,7 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
   const port = Number(new URL(cloud.url).port);
   try {
     if (cloud.mqtt) await cloud.mqtt.ready;
-    const { code } = await createPairingCode(cloud.store, { tenantId: 'default', ttlMs: 60_000 });
+    const { code } = await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 });
     const res = await request(`${cloud.url}/v1/pair`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
 import { LocalEventBus } from '../../api/event-bus.js';
 import { FsBlobStore } from '../../blob/fs.js';
-import { codeSha256 } from '../../pairing/codes.js';
+import { codeDigest } from '../../pairing/codes.js';
 import { pairDevice } from '../../pairing/devices.js';
 import { SecretBox } from '../../pairing/secret-box.js';
 import { StoreIngestSink } from '../../store/ingest-sink.js';
@@ -32,7 +32,7 @@ export function storeSink(store: Store, dataDir: string, secretsKey: Buffer = ra
     async pair() {
       const code = `${randomBytes(4).toString('hex').toUpperCase()}`;
       const now = Date.now();
-      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeSha256(code), hint: code.slice(-2), now, expiresAt: now + 60_000 });
+      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now, expiresAt: now + 60_000 });
       const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
       return { deviceId: r.device_id, keyId: r.key_id, secret: Buffer.from(r.secret_b64, 'base64') };
     },
