@@ -85,6 +85,12 @@ export const CloudConfigSchema = Type.Object(
         mqtt_url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://', description: 'Broker URL handed to boxes at pairing; omit for HTTPS-only deployments.' })),
         attempts_per_minute: Type.Number({ minimum: 0.1, default: 30, description: 'Sustained POST /v1/pair attempts per client address per minute (against code guessing).' }),
         attempts_burst: Type.Integer({ minimum: 1, default: 10, description: 'POST /v1/pair attempts a client address may make at once.' }),
+        global_attempts_per_minute: Type.Number({
+          minimum: 0.1,
+          default: 120,
+          description: 'Sustained POST /v1/pair attempts per minute from all addresses together (per collector process), so many addresses cannot multiply the per-address limit.',
+        }),
+        global_attempts_burst: Type.Integer({ minimum: 1, default: 60, description: 'POST /v1/pair attempts all addresses together may make at once.' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -19,8 +19,8 @@ export interface ApiContext {
   offlineAfterMs: number;
   /** Default lifetime of a pairing code. */
   codeTtlMs: number;
-  /** POST /v1/pair attempts per client address: sustained per minute, and burst. */
-  pairingAttempts: { perMinute: number; burst: number };
+  /** POST /v1/pair attempts per client address (sustained per minute, burst) and for the whole collector. */
+  pairingAttempts: { perMinute: number; burst: number; globalPerMinute: number; globalBurst: number };
   /** Where paired boxes send (known once the server listens). */
   endpoints(): PairingEndpoints;
   /** Called after a device's keys changed (rotation, revocation), so caches drop them at once. */

@@ -158,14 +158,25 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       log,
       offlineAfterMs: parseDuration(config.status.offline_after),
       codeTtlMs: parseDuration(config.pairing.code_ttl),
-      pairingAttempts: { perMinute: config.pairing.attempts_per_minute, burst: config.pairing.attempts_burst },
+      pairingAttempts: {
+        perMinute: config.pairing.attempts_per_minute,
+        burst: config.pairing.attempts_burst,
+        globalPerMinute: config.pairing.global_attempts_per_minute,
+        globalBurst: config.pairing.global_attempts_burst,
+      },
       endpoints: () => ({ https: config.server.public_url ?? url, mqtt: config.pairing.mqtt_url }),
       keysChanged: (deviceId) => sink.forgetKeys(deviceId),
       notify,
     };
 
     registerHealthRoutes(app, { store, blobs, metrics });
-    registerPairingRoutes(app, ctx);
+    const pairing = registerPairingRoutes(app, ctx);
+    metrics.gauge(
+      'vigil_pairing_attempts_refused_total',
+      'POST /v1/pair attempts refused with 429, by the bucket that refused them (source, global).',
+      () => Object.entries(pairing.refused()).map(([scope, value]) => ({ labels: { scope }, value })),
+      'counter',
+    );
     registerPairingCodeRoutes(app, ctx);
     registerDeviceRoutes(app, ctx);
     registerEventRoutes(app, ctx);

@@ -45,7 +45,7 @@ export async function startTestCloud(backend: TestBackend, options: TestCloudOpt
     ...db.config,
     server: { host: '127.0.0.1', port: 0 },
     log: { level: 'silent' },
-    pairing: { attempts_burst: 1000 },
+    pairing: { attempts_burst: 1000, global_attempts_burst: 10_000 },
     // The key must be shared by collectors on one database; tests pin it.
     secrets: { key: Buffer.alloc(32, 7).toString('base64') },
     ...(options.overrides ?? {}),

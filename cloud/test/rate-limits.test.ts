@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/index.js';
+import { sqliteBackend } from './support/backends.js';
+import { startTestCloud, type TestCloud } from './support/cloud.js';
+
+/**
+ * Issue 10, finding 6: limits that cannot be dodged. Pairing guesses were limited per client address only, so 200
+ * addresses made 2,000 guesses in 1.8 s; now a collector-wide bucket caps them whatever the number of sources.
+ */
+
+interface ErrorBody {
+  error: { code: string; message: string; request_id: string; details?: Record<string, unknown> };
+}
+
+describe('pairing attempts', () => {
+  let t: TestCloud;
+  // Time stands still: no bucket refills during the test, so the counts are exact.
+  const clock = new ManualClock(Date.now());
+  beforeAll(async () => {
+    t = await startTestCloud(sqliteBackend, {
+      clock,
+      overrides: { pairing: { attempts_per_minute: 30, attempts_burst: 10, global_attempts_per_minute: 120, global_attempts_burst: 60 } },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const guess = (remoteAddress: string, i: number) =>
+    t.cloud.app.inject({ method: 'POST', url: '/v1/pair', remoteAddress, headers: { 'content-type': 'application/json' }, payload: { v: 1, code: `ZZZZ-${String(i % 10_000).padStart(4, '2').replace(/[01]/g, '2')}` } });
+
+  it('cuts 200 source addresses making 2,000 guesses off at the collector-wide limit', async () => {
+    const statuses = new Map<number, number>();
+    let refused: { retryAfter: string | undefined; body: ErrorBody } | undefined;
+    for (let round = 0; round < 10; round++) {
+      const batch = await Promise.all(Array.from({ length: 200 }, (_, s) => guess(`10.20.${s >> 8}.${s & 255}`, round * 200 + s)));
+      for (const res of batch) {
+        statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+        if (res.statusCode === 429 && !refused) refused = { retryAfter: res.headers['retry-after'] as string | undefined, body: res.json() as ErrorBody };
+      }
+    }
+    // Each source stayed within its own burst of 10: only the global bucket (burst 60) can have refused them.
+    expect(statuses.get(400)).toBe(60);
+    expect(statuses.get(429)).toBe(1940);
+    expect(Number(refused?.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(refused?.body.error).toMatchObject({ code: 'rate_limited', details: { scope: 'global' } });
+    expect(refused?.body.error.request_id).toBeTruthy();
+    expect(refused?.body.error.message).toMatch(/pairing attempts/);
+
+    // The refusals are counted for operators.
+    const metrics = await (await fetch(t.url + '/metrics')).text();
+    expect(metrics).toMatch(/vigil_pairing_attempts_refused_total\{scope="global"\} 1940/);
+
+    // Time refills the bucket: 30 s at 120/min is 60 attempts again.
+    clock.advance(30_000);
+    const after = await guess('10.99.0.1', 1);
+    expect(after.statusCode).toBe(400);
+  });
+
+  it('treats one IPv6 /64 as one source, so rotating addresses inside it does not dodge the per-source limit', async () => {
+    clock.advance(3_600_000);
+    const statuses: number[] = [];
+    for (let i = 1; i <= 12; i++) statuses.push((await guess(`2001:db8:1:2::${i.toString(16)}`, i)).statusCode);
+    expect(statuses.slice(0, 10).every((s) => s === 400)).toBe(true);
+    const last = await guess('2001:db8:1:2:ffff:ffff:ffff:ffff', 99);
+    expect([statuses[10], statuses[11], last.statusCode]).toEqual([429, 429, 429]);
+    expect((last.json() as ErrorBody).error.details).toMatchObject({ scope: 'source' });
+    // Another /64 (and an IPv4-mapped address) is another source.
+    expect((await guess('2001:db8:1:3::1', 1)).statusCode).toBe(400);
+    expect((await guess('::ffff:192.0.2.7', 1)).statusCode).toBe(400);
+  });
+
+  it('ignores X-Forwarded-For unless server.trust_proxy is set (a forged header is not a new source)', async () => {
+    clock.advance(3_600_000);
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await t.cloud.app.inject({
+        method: 'POST',
+        url: '/v1/pair',
+        remoteAddress: '198.51.100.9',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `203.0.113.${i}` },
+        payload: { v: 1, code: 'ZZZZ-ZZZZ' },
+      });
+      statuses.push(res.statusCode);
+    }
+    expect(statuses.filter((s) => s === 429)).toHaveLength(1);
+  });
+});
