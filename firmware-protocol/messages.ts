@@ -85,6 +85,10 @@ export type ThumbnailInfo = Static<typeof ThumbnailInfo>;
 export const EVENT_TYPES = ['new', 'update', 'end'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/** Why the box ended an event (Event.end_reason, only on type = end). */
+export const EVENT_END_REASONS = ['left', 'agent_stop', 'agent_restart'] as const;
+export type EventEndReason = (typeof EVENT_END_REASONS)[number];
+
 const BoxSchema = Type.Array(Type.Number({ minimum: 0, maximum: 1, description: 'Coordinate normalized to the frame: 0 = left/top edge, 1 = right/bottom edge.' }), {
   minItems: 4,
   maxItems: 4,
@@ -104,6 +108,7 @@ const EVENT_TYPE_RULES = [
   { if: { properties: { type: { const: 'new' } }, required: ['type'] }, then: { properties: { rev: { const: 0 } } } },
   { if: { properties: { type: { enum: ['update', 'end'] } }, required: ['type'] }, then: { properties: { rev: { minimum: 1 } } } },
   { if: { properties: { type: { const: 'end' } }, required: ['type'] }, then: { required: ['ended_at'], properties: { ended_at: { type: 'string' } } } },
+  { if: { properties: { end_reason: { type: 'string' } }, required: ['end_reason'] }, then: { properties: { type: { const: 'end' } }, required: ['type'] } },
 ];
 
 export const Event = wireObject(
@@ -126,6 +131,15 @@ export const Event = wireObject(
     box: BoxSchema,
     started_at: DateTime('When the event started (first detection), box clock corrected by its offset.'),
     ended_at: Type.Optional(DateTime('When the event ended. Required when type = end; must not precede started_at.')),
+    end_reason: Type.Optional(
+      Type.Union(
+        EVENT_END_REASONS.map((r) => Type.Literal(r)),
+        {
+          description:
+            'Why the event ended; only allowed when type = end (optional there). left: the object left the view; agent_stop: the agent was stopped cleanly (SIGTERM) with the event open; agent_restart: the agent found the event still open after an unclean stop (crash, kill -9, power cut) and ended it at start-up, with ended_at = its last message time.',
+        },
+      ),
+    ),
     duration_s: Type.Optional(Type.Number({ minimum: 0, description: 'Seconds from started_at to ended_at (or to now for an open event).' })),
     top_score: Type.Optional(Score('Highest score seen over the life of the event so far, 0..1.')),
     stationary: Type.Optional(Type.Boolean({ description: 'True when the object has not moved for a while (e.g. a parked car).' })),
@@ -151,7 +165,7 @@ export const Event = wireObject(
   {
     ...top('event', 'Event'),
     description:
-      'One message of a detection event: `new`, then zero or more `update`s, then `end`, all with the same id. Sent on MQTT `vigil/v1/{device_id}/events` (alone or in an EventBatch) or HTTP `POST /v1/devices/{device_id}/events`. Rules beyond the schema: type=new ⇔ rev=0; type=end requires ended_at ≥ started_at; box x1 ≤ x2, y1 ≤ y2.',
+      'One message of a detection event: `new`, then zero or more `update`s, then `end`, all with the same id. Sent on MQTT `vigil/v1/{device_id}/events` (alone or in an EventBatch) or HTTP `POST /v1/devices/{device_id}/events`. Rules beyond the schema: type=new ⇔ rev=0; type=end requires ended_at ≥ started_at; end_reason only on type=end; box x1 ≤ x2, y1 ≤ y2.',
     allOf: EVENT_TYPE_RULES,
   },
 );
@@ -163,6 +177,7 @@ export function eventRuleIssues(e: Event, at = ''): SchemaIssue[] {
   if (e.type === 'new' && e.rev !== 0) out.push({ path: `${at}/rev`, message: 'must be 0 when type is new' });
   if (e.type !== 'new' && e.rev < 1) out.push({ path: `${at}/rev`, message: `must be ≥ 1 when type is ${e.type} (0 is the new message)` });
   if (e.type === 'end' && e.ended_at === undefined) out.push({ path: `${at}/ended_at`, message: 'is required when type is end' });
+  if (e.type !== 'end' && e.end_reason !== undefined) out.push({ path: `${at}/end_reason`, message: `is only allowed when type is end (type is ${e.type})` });
   const [x1, y1, x2, y2] = e.box;
   if (x1 !== undefined && x2 !== undefined && x1 > x2) out.push({ path: `${at}/box`, message: `x1 (${x1}) must be ≤ x2 (${x2})` });
   if (y1 !== undefined && y2 !== undefined && y1 > y2) out.push({ path: `${at}/box`, message: `y1 (${y1}) must be ≤ y2 (${y2})` });
@@ -220,6 +235,28 @@ export const OutboxStatus = wireObject(
     oldest_pending_age_s: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'Age in seconds of the oldest waiting item; null when the outbox is empty.' }),
     dropped: Type.Integer({ minimum: 0, description: 'Items dropped since the agent started (rejected as undeliverable or evicted by the disk cap).' }),
     in_flight: Type.Integer({ minimum: 0, description: 'Items sent and awaiting their ack.' }),
+    disk_full: Type.Optional(
+      Type.Boolean({ description: 'True while the outbox volume is full: new items are refused, queued ones are still sent.' }),
+    ),
+    refused: Type.Optional(
+      wireObject(
+        {
+          disk_full: Type.Integer({ minimum: 0, description: 'Items refused because the disk was full.' }),
+          outbox_full: Type.Integer({ minimum: 0, description: 'Items refused because the outbox reached its size cap.' }),
+        },
+        {
+          description:
+            'Items the outbox refused to queue, by cause. Cumulative counts kept in the outbox database: a restart does not reset them.',
+        },
+      ),
+    ),
+    thumbnails_skipped: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Events queued without their thumbnail because it could not be written. Cumulative, kept in the outbox database.',
+      }),
+    ),
   },
   { description: 'State of the store-and-forward outbox.' },
 );
@@ -235,6 +272,13 @@ export const Heartbeat = wireObject(
     cameras: Type.Array(CameraStatus, { maxItems: HEARTBEAT_CAMERAS_MAX, description: `One entry per configured camera (at most ${HEARTBEAT_CAMERAS_MAX}).` }),
     disk_free_bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Free bytes on the volume holding the outbox.' })),
     last_ack_at: Type.Optional(Type.Union([DateTime('When the box last received an ack.'), Type.Null()], { description: 'When the box last received an ack (date-time), or null if never.' })),
+    boot_id: Type.Optional(
+      Type.String({
+        pattern: '^[0-9A-Za-z_-]{1,64}$',
+        description:
+          'Random id the agent draws at every start (a ULID), the same in every heartbeat of one run. When it changes, the collector knows the box restarted and ends, after its quiet time, the events left open by the previous run that the box does not end itself.',
+      }),
+    ),
   },
   {
     ...top('heartbeat', 'Heartbeat'),
