@@ -10,15 +10,42 @@ import type { Event } from './messages.js';
 /** Fields that may differ between resends of the same (id, rev). */
 export const RESEND_VOLATILE_FIELDS = ['sent_at'] as const;
 
-/** JSON with object keys sorted recursively; arrays keep their order. Numbers use JavaScript's shortest form. */
+/**
+ * JSON with object keys sorted recursively; arrays keep their order. Numbers use JavaScript's shortest form.
+ * Iterative (an explicit stack, not recursion): a hostile message nested 100,000 deep costs time linear in its size
+ * and never overflows the call stack.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  const obj = value as Record<string, unknown>;
-  const keys = Object.keys(obj)
-    .filter((k) => obj[k] !== undefined)
-    .sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+  const out: string[] = [];
+  const stack: { items: unknown[]; keys: string[] | undefined; i: number }[] = [];
+  const open = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') {
+      out.push(JSON.stringify(v) ?? 'null');
+    } else if (Array.isArray(v)) {
+      out.push('[');
+      stack.push({ items: v, keys: undefined, i: 0 });
+    } else {
+      const obj = v as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      out.push('{');
+      stack.push({ items: keys.map((k) => obj[k]), keys, i: 0 });
+    }
+  };
+  open(value);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.i === top.items.length) {
+      out.push(top.keys ? '}' : ']');
+      stack.pop();
+      continue;
+    }
+    if (top.i > 0) out.push(',');
+    if (top.keys) out.push(`${JSON.stringify(top.keys[top.i])}:`);
+    open(top.items[top.i++]);
+  }
+  return out.join('');
 }
 
 /** Lowercase hex SHA-256 of the event's content (canonical JSON without `sent_at`). */

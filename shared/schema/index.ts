@@ -8,8 +8,42 @@ import { VigilError } from '../errors/index.js';
  * rule that failed.
  */
 
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
-if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => DATE_TIME.test(v) && !Number.isNaN(Date.parse(v)));
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/**
+ * What is wrong with a date-time string, or undefined when it is a real instant: RFC 3339 with a time zone
+ * (`Z` or ±hh:mm), a real calendar day (no 2026-02-30), hours 00-23, minutes and seconds 00-59 (no leap second:
+ * JavaScript cannot represent one), years 0001-9999. The one check behind the `date-time` format everywhere: wire
+ * messages (TypeBox), the app API (fastify's Ajv, see cloud/server/app.ts) and config.
+ */
+export function dateTimeProblem(v: string): string | undefined {
+  const m = DATE_TIME.exec(v);
+  if (!m) return 'is not an RFC 3339 date-time with a time zone, e.g. 2026-01-01T12:00:00.000Z';
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const date = v.slice(0, 10);
+  if (year < 1) return `${date}: year 0000 is not a calendar year`;
+  if (month < 1 || month > 12) return `${date}: there is no month ${m[2]}`;
+  const days = daysIn(year, month);
+  if (day < 1 || day > days) return `${date} is not a calendar date (${MONTHS[month - 1]} ${year} has ${days} days)`;
+  if (hour > 23 || minute > 59 || second > 59) return `${v.slice(11, 19)} is not a time of day (00:00:00-23:59:59)`;
+  if (m[7] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return `${m[7]}${m[8]}:${m[9]} is not a time zone offset`;
+  if (!Number.isFinite(Date.parse(v))) return 'is not a representable instant';
+  return undefined;
+}
+
+/** True when `v` is a real date-time (see dateTimeProblem). */
+export function isDateTime(v: string): boolean {
+  return dateTimeProblem(v) === undefined;
+}
+
+// Always ours (another module may have registered a laxer one first).
+FormatRegistry.Set('date-time', isDateTime);
 if (!FormatRegistry.Has('uri')) {
   FormatRegistry.Set('uri', (v) => {
     try {
@@ -59,13 +93,20 @@ function ruleOf(schema: TSchema, fallback: string): string {
   return parts.length ? `${fallback} (${parts.join(', ')})` : fallback;
 }
 
+/** A pointed message for a value failing the `date-time` format (which date, and why it is not one). */
+function dateTimeIssue(schema: TSchema, value: unknown): string | undefined {
+  if ((schema as { format?: unknown }).format !== 'date-time' || typeof value !== 'string') return undefined;
+  const problem = dateTimeProblem(value);
+  return problem === undefined ? undefined : `${JSON.stringify(value.slice(0, 40))}: ${problem}`;
+}
+
 export function issuesOf(schema: TSchema, value: unknown, max = 10): SchemaIssue[] {
   const out: SchemaIssue[] = [];
   for (const e of compiled(schema).Errors(value)) {
     const path = e.path === '' ? '/' : e.path;
     // Keep the first, most specific message per path.
     if (out.some((o) => o.path === path)) continue;
-    out.push({ path, message: ruleOf(e.schema, e.message) });
+    out.push({ path, message: dateTimeIssue(e.schema, e.value) ?? ruleOf(e.schema, e.message) });
     if (out.length >= max) break;
   }
   return out;
