@@ -97,7 +97,7 @@ function ruleOf(schema: TSchema, fallback: string): string {
 function dateTimeIssue(schema: TSchema, value: unknown): string | undefined {
   if ((schema as { format?: unknown }).format !== 'date-time' || typeof value !== 'string') return undefined;
   const problem = dateTimeProblem(value);
-  return problem === undefined ? undefined : `${JSON.stringify(value.slice(0, 40))}: ${problem}`;
+  return problem === undefined ? undefined : `${JSON.stringify(value.slice(0, 40))}: ${problem} (format date-time)`;
 }
 
 export function issuesOf(schema: TSchema, value: unknown, max = 10): SchemaIssue[] {
