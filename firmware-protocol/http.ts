@@ -9,6 +9,7 @@ import { DEVICE_ID_RE, EVENT_ID_RE } from './patterns.js';
  *   POST /v1/devices/{device_id}/events                       Event | EventBatch → Ack           signed
  *   POST /v1/devices/{device_id}/heartbeat                    Heartbeat → Ack                    signed
  *   PUT  /v1/devices/{device_id}/events/{event_id}/thumbnail  JPEG → Ack                         signed
+ *   POST /v1/devices/{device_id}/broker-credentials           (empty) → BrokerCredentials        signed
  */
 
 export const HTTP_PATHS = {
@@ -16,6 +17,7 @@ export const HTTP_PATHS = {
   events: '/v1/devices/:device_id/events',
   heartbeat: '/v1/devices/:device_id/heartbeat',
   thumbnail: '/v1/devices/:device_id/events/:event_id/thumbnail',
+  brokerCredentials: '/v1/devices/:device_id/broker-credentials',
 } as const;
 
 export const CONTENT_TYPE = { json: 'application/json', jpeg: 'image/jpeg' } as const;
@@ -36,6 +38,10 @@ export function heartbeatPath(deviceId: string): string {
 export function thumbnailPath(deviceId: string, eventId: string): string {
   if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_event_id', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`, { status: 400 });
   return `/v1/devices/${device(deviceId)}/events/${eventId}/thumbnail`;
+}
+
+export function brokerCredentialsPath(deviceId: string): string {
+  return `/v1/devices/${device(deviceId)}/broker-credentials`;
 }
 
 export function pairPath(): string {

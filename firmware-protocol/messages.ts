@@ -376,6 +376,15 @@ export const PairingRequest = wireObject(
 );
 export type PairingRequest = Static<typeof PairingRequest>;
 
+const MqttCredentials = (description: string) =>
+  wireObject(
+    {
+      username: Type.String({ minLength: 1, maxLength: 128, description: 'Broker username (the collector issues the device id). Client id MUST be the device id.' }),
+      password: Type.String({ minLength: 16, maxLength: 256, description: 'Broker password, random. Never logged.' }),
+    },
+    { description },
+  );
+
 export const PairingResponse = wireObject(
   {
     v: V,
@@ -399,6 +408,11 @@ export const PairingResponse = wireObject(
       { description: 'MQTT topic layout.' },
     ),
     server_time: DateTime('Collector clock; the box sets its clock offset from it.'),
+    mqtt_credentials: Type.Optional(
+      MqttCredentials(
+        'The box\'s own broker login (section 1.5), present when the deployment provisions broker access. Sent once: store it with the secret (owner-only). Absent: connect as the deployment documents, or ask later with `POST /v1/devices/{device_id}/broker-credentials`.',
+      ),
+    ),
   },
   {
     ...top('pairing-response', 'PairingResponse'),
@@ -406,6 +420,21 @@ export const PairingResponse = wireObject(
   },
 );
 export type PairingResponse = Static<typeof PairingResponse>;
+export type MqttCredentials = NonNullable<PairingResponse['mqtt_credentials']>;
+
+export const BrokerCredentials = wireObject(
+  {
+    v: V,
+    device_id: DeviceId('The device the login belongs to (the signing device).'),
+    mqtt_credentials: MqttCredentials('A fresh broker login for this device. Any earlier password of this device stops working.'),
+  },
+  {
+    ...top('broker-credentials', 'BrokerCredentials'),
+    description:
+      'Collector → box: the 200 response of the signed `POST /v1/devices/{device_id}/broker-credentials` (empty body), for a box that has no broker login (paired before the deployment provisioned broker access) or whose login the broker refuses (after a key rotation).',
+  },
+);
+export type BrokerCredentials = Static<typeof BrokerCredentials>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Error body
@@ -484,6 +513,7 @@ export const validateAck = validator(Ack);
 export const validateAvailability = validator(Availability);
 export const validatePairingRequest = validator(PairingRequest);
 export const validatePairingResponse = validator(PairingResponse);
+export const validateBrokerCredentials = validator(BrokerCredentials);
 export const validateErrorBody = validator(ErrorBody);
 export const validateMqttEnvelope = validator(MqttEnvelopeSchema, { code: 'signature_malformed', status: 401 });
 
@@ -497,6 +527,7 @@ export const MESSAGE_KINDS = {
   availability: { schema: Availability, validate: validateAvailability },
   'pairing-request': { schema: PairingRequest, validate: validatePairingRequest },
   'pairing-response': { schema: PairingResponse, validate: validatePairingResponse },
+  'broker-credentials': { schema: BrokerCredentials, validate: validateBrokerCredentials },
   error: { schema: ErrorBody, validate: validateErrorBody },
   envelope: { schema: MqttEnvelopeSchema, validate: validateMqttEnvelope },
 } as const;

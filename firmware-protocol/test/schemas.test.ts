@@ -37,6 +37,7 @@ const EXAMPLE_KIND: Record<string, MessageKind> = {
   availability: 'availability',
   'pairing-request': 'pairing-request',
   'pairing-response': 'pairing-response',
+  'broker-credentials': 'broker-credentials',
   error: 'error',
   'thumbnail-info': 'thumbnail-info',
   envelope: 'envelope',
