@@ -8,6 +8,7 @@ import {
   THUMBNAIL_MAX_BYTES,
 } from '../../firmware-protocol/limits.js';
 import { SHARED_GROUP } from '../../firmware-protocol/topics.js';
+import { BrokerConfigProperties } from '../broker/config.js';
 
 /**
  * Config sections of ingest. The collector's config embeds them as
@@ -60,18 +61,22 @@ export type IngestConfig = Static<typeof IngestConfigSchema>;
 export const MqttConfigSchema = Type.Object(
   {
     url: Type.Optional(Type.String({ minLength: 1, description: 'Broker URL (mqtt://, mqtts://, ws://). MQTT ingest runs only when set.' })),
-    client_id: Type.String({
-      minLength: 1,
-      maxLength: 64,
-      default: 'vigil-cloud-1',
-      description: 'Stable client id of this collector instance (persistent session: unacked messages survive a restart). Unique per instance.',
-    }),
-    shared_group: Type.String({
-      minLength: 1,
-      pattern: '^[A-Za-z0-9_-]+$',
-      default: SHARED_GROUP,
-      description: 'Shared-subscription group; collectors in one group split the device traffic.',
-    }),
+    client_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9_.-]+$',
+        description:
+          'Client id of this collector instance: unique per instance, stable across its restarts (the broker keeps its persistent session, with unacked messages, under it). Unset: vc-<deployment id>-<host>-<suffix>, the suffix kept in the data dir (mqtt-instance-N.id, one per instance running on that dir).',
+      }),
+    ),
+    shared_group: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^[A-Za-z0-9_-]+$',
+        description: `Shared-subscription group; the collectors of one deployment split the device traffic in it. Unset: vigil-<deployment id> (the id is generated once and kept in the database), so two deployments on one broker never share a group. Before the deployment id existed the default was "${SHARED_GROUP}".`,
+      }),
+    ),
     connections: Type.Integer({
       minimum: 1,
       maximum: 16,
@@ -85,8 +90,19 @@ export const MqttConfigSchema = Type.Object(
       description:
         'Messages handled at once per connection (concurrent messages share database commits). Each is PUBACKed only once stored, in arrival order; a thumbnail waits for the messages of its device received before it. 1 = one message after the other.',
     }),
-    username: Type.Optional(Type.String()),
-    password: Type.Optional(Type.String()),
+    username: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'The collectors\' broker login. Unset with provisioner mosquitto-dynsec: vigil-collector-<deployment id>, created by the collector. Unset otherwise: no login.',
+      }),
+    ),
+    password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Password of mqtt.username (never logged). Unset with provisioner mosquitto-dynsec: derived from the secrets key, the same on every collector of the deployment.',
+      }),
+    ),
+    ...BrokerConfigProperties,
     qos: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 1, description: 'QoS of the subscriptions and of the acks.' }),
     protocol_version: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5, description: 'MQTT 3.1.1 (4) or 5.' }),
     session_expiry_s: Type.Integer({ minimum: 0, default: 86_400, description: 'MQTT 5 session expiry: how long the broker keeps queued messages for an offline collector.' }),

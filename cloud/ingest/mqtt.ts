@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
@@ -7,11 +8,11 @@ import { SigningErrorCode, parseMqttEnvelope, signMqttMessage, type DeviceCreden
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import type { AckItem } from '../../firmware-protocol/messages.js';
 import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
-import { TOPIC_FILTERS, acksTopic, tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
+import { SHARED_GROUP, TOPIC_FILTERS, acksTopic, tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
 import { makeAck, rejectedItem } from './ack.js';
 import type { MqttConfig } from './config.js';
 import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
-import { decodeJsonBody } from './errors.js';
+import { parseJson } from './errors.js';
 import { identifyEvents, ingestEvents } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
 import { installPubackWindow } from './mqtt-window.js';
@@ -53,6 +54,21 @@ import { ingestThumbnail } from './thumbnail.js';
 export interface MqttIngestDeps extends IngestDeps {
   /** The `mqtt` config section; `url` must be set. */
   mqtt: MqttConfig;
+  /**
+   * Who this collector is on the broker (cloud/broker: derived from the deployment id unless configured). Unset:
+   * `mqtt.client_id` / `mqtt.shared_group` / `mqtt.username` / `mqtt.password`, else a random client id and the
+   * group `vigil-cloud`.
+   */
+  identity?: MqttCollectorIdentity;
+  /** Called for each message whose signing device is unknown (`unknown_device`), with the topic's device id. */
+  onUnknownDevice?: (deviceId: string) => void;
+}
+
+export interface MqttCollectorIdentity {
+  clientId: string;
+  group: string;
+  username?: string | undefined;
+  password?: string | undefined;
 }
 
 export interface MqttIngest {
@@ -69,6 +85,18 @@ export function collectorFilters(group: string): string[] {
   return [TOPIC_FILTERS.events, TOPIC_FILTERS.heartbeat, TOPIC_FILTERS.thumbnails].map((f) => `$share/${group}/${f}`);
 }
 
+function resolveIdentity(deps: MqttIngestDeps): MqttCollectorIdentity {
+  const cfg = deps.mqtt;
+  return (
+    deps.identity ?? {
+      clientId: cfg.client_id ?? `vigil-cloud-${randomBytes(6).toString('hex')}`,
+      group: cfg.shared_group ?? SHARED_GROUP,
+      username: cfg.username,
+      password: cfg.password,
+    }
+  );
+}
+
 export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
   const cfg = deps.mqtt;
   if (!cfg.url) throw new Error('startMqttIngest: mqtt.url is not set');
@@ -78,9 +106,10 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
   const clients: MqttClient[] = [];
   const readies: Promise<void>[] = [];
   const lanes = new DeviceLanes();
+  const who = resolveIdentity(deps);
 
   for (let i = 0; i < cfg.connections; i++) {
-    const clientId = i === 0 ? cfg.client_id : `${cfg.client_id}-${i + 1}`;
+    const clientId = i === 0 ? who.clientId : `${who.clientId}-${i + 1}`;
     const options: IClientOptions = {
       clientId,
       clean: false,
@@ -90,13 +119,13 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
       connectTimeout: 10_000,
       resubscribe: false, // subscribed again on every connect below
       ...(cfg.protocol_version === 5 ? { properties: { sessionExpiryInterval: cfg.session_expiry_s } } : {}),
-      ...(cfg.username !== undefined ? { username: cfg.username } : {}),
-      ...(cfg.password !== undefined ? { password: cfg.password } : {}),
+      ...(who.username !== undefined ? { username: who.username } : {}),
+      ...(who.password !== undefined ? { password: who.password } : {}),
       ...(cfg.ca_file !== undefined ? { ca: readFileSync(cfg.ca_file) } : {}),
     };
     const client = mqtt.connect(cfg.url, options);
     clients.push(client);
-    const handler = new MessageHandler(d, client, cfg, state, log.child({ client_id: clientId }), lanes);
+    const handler = new MessageHandler(d, client, cfg, state, log.child({ client_id: clientId }), lanes, deps.onUnknownDevice);
     // Up to max_in_flight messages at once; each PUBACKed only after it was stored and acked, in arrival order.
     installPubackWindow(client, {
       limit: cfg.max_in_flight,
@@ -107,8 +136,8 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
     readies.push(
       new Promise<void>((resolve) => {
         client.on('connect', (connack) => {
-          log.info({ client_id: clientId, session_present: connack.sessionPresent }, 'connected to broker');
-          client.subscribe(collectorFilters(cfg.shared_group), { qos: cfg.qos }, (err, granted) => {
+          log.info({ client_id: clientId, group: who.group, session_present: connack.sessionPresent }, 'connected to broker');
+          client.subscribe(collectorFilters(who.group), { qos: cfg.qos }, (err, granted) => {
             if (err) {
               log.error({ err: describeError(err) }, 'subscribe failed');
               return;
@@ -216,6 +245,7 @@ class MessageHandler {
     private readonly state: { closing: boolean },
     private readonly log: ResolvedIngestDeps['log'],
     private readonly lanes: DeviceLanes,
+    private readonly onUnknownDevice?: (deviceId: string) => void,
   ) {
     this.acks = new AckBatcher((creds, items) => this.publishAck(creds, items));
   }
@@ -344,7 +374,7 @@ class MessageHandler {
       case 'events': {
         let value: unknown;
         try {
-          value = decodeJsonBody(body, 'events');
+          value = parseJson(body, 'events');
         } catch {
           return [];
         }
@@ -352,7 +382,7 @@ class MessageHandler {
       }
       case 'heartbeat': {
         try {
-          const sentAt = (decodeJsonBody(body, 'heartbeat') as { sent_at?: unknown }).sent_at;
+          const sentAt = (parseJson(body, 'heartbeat') as { sent_at?: unknown }).sent_at;
           if (typeof sentAt === 'string' && sentAt.length > 0 && sentAt.length <= 64) return [rejectedItem(sentAt, 0, 'heartbeat', code, message)];
         } catch {
           // not identifiable
@@ -385,6 +415,13 @@ class MessageHandler {
   private unauthenticated(topic: string, code: string, message: string): void {
     this.d.metrics.counts.mqtt_unauthenticated++;
     this.d.metrics.reject(code);
+    if (code === SigningErrorCode.unknownDevice) {
+      // Counted and watched (cloud/broker/foreign-traffic.ts: one warning for a sustained stream), not one line each.
+      const deviceId = tryParseTopic(topic)?.deviceId;
+      if (deviceId !== undefined) this.onUnknownDevice?.(deviceId);
+      this.log.debug({ topic: topic.slice(0, 200), code }, 'MQTT message from an unknown device dropped without an ack');
+      return;
+    }
     this.log.warn({ topic: topic.slice(0, 200), code, reason: message.slice(0, 300) }, 'unauthenticated MQTT message dropped without an ack');
   }
 }

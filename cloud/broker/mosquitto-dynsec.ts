@@ -1,0 +1,165 @@
+import { VigilError } from '../../shared/errors/index.js';
+import type { Logger } from '../../shared/log/index.js';
+import type { MqttCredentials } from '../../firmware-protocol/messages.js';
+import { collectorAcl, collectorRoleName, deviceAcl, deviceRoleName, type AclRule } from './acl.js';
+import { DynsecClient, type DynsecAnswer, type DynsecCommand } from './dynsec-client.js';
+import { newBrokerPassword, type BrokerProvisioner, type CollectorAccess } from './provisioner.js';
+
+/**
+ * Broker access control on Mosquitto 2 with the dynamic-security plugin. Per box: a role `vigil-device-{id}` with
+ * the box's ACL (./acl.ts) and a client whose username AND client id are the device id (so a box can neither
+ * speak under another id nor kick a collector off by taking its client id). Per deployment: a role
+ * `vigil-collector-{deployment_id}` for the collectors' login.
+ *
+ * Mosquitto closes a client's connections itself when its password changes or it is disabled, so a rotation or a
+ * revocation takes effect at once.
+ */
+export interface MosquittoDynsecOptions {
+  url: string;
+  adminUsername: string;
+  adminPassword: string;
+  /** Client id of the admin connection (unique per collector). */
+  clientId: string;
+  timeoutMs: number;
+  reconnectMs: number;
+  ca?: Buffer | undefined;
+  log: Logger;
+}
+
+const ACL_TYPE: Record<AclRule['action'], string> = {
+  publish: 'publishClientSend',
+  subscribe_literal: 'subscribeLiteral',
+  subscribe_pattern: 'subscribePattern',
+};
+
+function dynsecAcls(rules: AclRule[]): Array<Record<string, unknown>> {
+  return rules.map((r) => ({ acltype: ACL_TYPE[r.action], topic: r.topic, allow: r.allow, priority: r.priority }));
+}
+
+/** Answers that mean "already so": the operation is idempotent. */
+const ALREADY = /already exists/i;
+const NOT_FOUND = /not found/i;
+
+function failed(what: string, answer: DynsecAnswer | undefined): VigilError {
+  return new VigilError('broker_provisioning_failed', `${what}: the broker answered "${answer?.error ?? 'nothing'}"`, { status: 503 });
+}
+
+export class MosquittoDynsecProvisioner implements BrokerProvisioner {
+  readonly kind = 'mosquitto-dynsec' as const;
+  readonly issuesDeviceLogins = true;
+  private readonly api: DynsecClient;
+  private lastFailure: string | undefined;
+
+  constructor(private readonly o: MosquittoDynsecOptions) {
+    this.api = new DynsecClient({
+      url: o.url,
+      username: o.adminUsername,
+      password: o.adminPassword,
+      clientId: o.clientId,
+      timeoutMs: o.timeoutMs,
+      reconnectMs: o.reconnectMs,
+      ca: o.ca,
+      log: o.log,
+    });
+  }
+
+  private async run(what: string, commands: DynsecCommand[]): Promise<DynsecAnswer[]> {
+    try {
+      const answers = await this.api.request(commands);
+      this.lastFailure = undefined;
+      return answers;
+    } catch (err) {
+      this.lastFailure = `${what}: ${(err as Error).message}`;
+      throw err;
+    }
+  }
+
+  async start(collector: CollectorAccess): Promise<void> {
+    try {
+      await Promise.race([this.api.firstConnect, new Promise((r) => setTimeout(r, this.o.timeoutMs).unref())]);
+    } catch (err) {
+      await this.close();
+      throw err; // a refused admin login is a configuration error
+    }
+    await this.ensureCollector(collector).catch((err: unknown) => {
+      // The broker may be down at start: MQTT ingest retries its connection; log and go on.
+      this.o.log.error({ err: (err as Error).message }, 'could not set up the collectors\' broker role and login; MQTT ingest may be refused until it is');
+    });
+  }
+
+  private async ensureCollector(c: CollectorAccess): Promise<void> {
+    const role = collectorRoleName(c.deploymentId);
+    const rules = collectorAcl(c.group);
+    const [created] = await this.run('collector role', [{ command: 'createRole', rolename: role, textname: `Vigil collectors of deployment ${c.deploymentId}`, acls: dynsecAcls(rules) }]);
+    if (created?.error && !ALREADY.test(created.error)) throw failed(`creating role ${role}`, created);
+    if (created?.error) {
+      // The role exists (another collector, an earlier start, or another group): make sure this group's rules are in.
+      const answers = await this.run('collector role ACLs', dynsecAcls(rules).map((acl) => ({ command: 'addRoleACL', rolename: role, ...acl })));
+      const bad = answers.find((a) => a.error && !ALREADY.test(a.error));
+      if (bad) throw failed(`adding ACLs to role ${role}`, bad);
+    }
+    const [client] = await this.run('collector login', [
+      { command: 'createClient', username: c.username, password: c.password, textname: `Vigil collector login (${c.deploymentId})`, roles: [{ rolename: role, priority: 0 }] },
+    ]);
+    if (client?.error && !ALREADY.test(client.error)) throw failed(`creating the collector login ${c.username}`, client);
+    if (client?.error) {
+      // Exists: never reset its password here (that would disconnect the collectors using it); just the role.
+      const existing = await this.getClient(c.username);
+      if (!existing?.roles.includes(role)) {
+        const [added] = await this.run('collector login role', [{ command: 'addClientRole', username: c.username, rolename: role, priority: 0 }]);
+        if (added?.error) throw failed(`giving ${c.username} the role ${role}`, added);
+      }
+    }
+    this.o.log.info({ role, username: c.username, group: c.group }, 'collector broker role and login in place');
+  }
+
+  async issueDeviceLogin(deviceId: string): Promise<MqttCredentials> {
+    const role = deviceRoleName(deviceId);
+    const password = newBrokerPassword();
+    const [roleAnswer, clientAnswer] = await this.run(`login of ${deviceId}`, [
+      { command: 'createRole', rolename: role, textname: `Vigil box ${deviceId}`, acls: dynsecAcls(deviceAcl(deviceId)) },
+      { command: 'createClient', username: deviceId, clientid: deviceId, password, textname: `Vigil box ${deviceId}`, roles: [{ rolename: role, priority: 0 }] },
+    ]);
+    if (roleAnswer?.error && !ALREADY.test(roleAnswer.error)) throw failed(`creating role ${role}`, roleAnswer);
+    if (clientAnswer?.error && !ALREADY.test(clientAnswer.error)) throw failed(`creating the broker login of ${deviceId}`, clientAnswer);
+    if (clientAnswer?.error) {
+      // An existing login (rotation, a box asking again): new password (Mosquitto drops the old connection), enabled.
+      const existing = await this.getClient(deviceId);
+      const commands: DynsecCommand[] = [{ command: 'setClientPassword', username: deviceId, password }];
+      if (existing?.clientid !== deviceId) commands.push({ command: 'setClientId', username: deviceId, clientid: deviceId });
+      if (!existing?.roles.includes(role)) commands.push({ command: 'addClientRole', username: deviceId, rolename: role, priority: 0 });
+      commands.push({ command: 'enableClient', username: deviceId });
+      const bad = (await this.run(`new password of ${deviceId}`, commands)).find((a) => a.error);
+      if (bad) throw failed(`resetting the broker login of ${deviceId}`, bad);
+    }
+    return { username: deviceId, password };
+  }
+
+  /** A client's id binding and role names; undefined when it does not exist. */
+  private async getClient(username: string): Promise<{ clientid: string | undefined; roles: string[] } | undefined> {
+    const [answer] = await this.run(`reading ${username}`, [{ command: 'getClient', username }]);
+    if (answer?.error) {
+      if (NOT_FOUND.test(answer.error)) return undefined;
+      throw failed(`reading the broker login ${username}`, answer);
+    }
+    const client = (answer?.data as { client?: { clientid?: unknown; roles?: Array<{ rolename?: unknown }> } } | undefined)?.client;
+    return {
+      clientid: typeof client?.clientid === 'string' ? client.clientid : undefined,
+      roles: (client?.roles ?? []).map((r) => String(r.rolename)),
+    };
+  }
+
+  async disableDevice(deviceId: string): Promise<void> {
+    const [answer] = await this.run(`disabling ${deviceId}`, [{ command: 'disableClient', username: deviceId }]);
+    if (answer?.error && !NOT_FOUND.test(answer.error)) throw failed(`disabling the broker login of ${deviceId}`, answer);
+  }
+
+  health(): { ok: boolean; detail: string } {
+    const problem = this.api.problem() ?? this.lastFailure;
+    return problem ? { ok: false, detail: problem } : { ok: true, detail: 'mosquitto dynamic-security: connected' };
+  }
+
+  async close(): Promise<void> {
+    await this.api.close();
+  }
+}
