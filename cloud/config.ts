@@ -94,6 +94,13 @@ export const CloudConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    api: Type.Object(
+      {
+        stream_max_per_token: Type.Integer({ minimum: 1, default: 10, description: 'Live event streams (GET /v1/events/stream) one API token may hold open at once, per collector process; beyond, 429 too_many_streams.' }),
+        stream_max_per_tenant: Type.Integer({ minimum: 1, default: 50, description: 'Live event streams all tokens of one tenant may hold open at once, per collector process.' }),
+      },
+      { default: {}, additionalProperties: false, description: 'The app-facing API.' },
+    ),
     status: Type.Object(
       {
         offline_after: Duration('90s', 'A device with no verified message for this long is shown offline.'),

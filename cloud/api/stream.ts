@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import { VigilError } from '../../shared/errors/index.js';
 import { authOf, requireToken } from '../server/auth.js';
 import { getDeviceView } from '../status/device-status.js';
 import type { ApiContext } from './context.js';
@@ -14,11 +15,46 @@ import type { LiveChange } from './event-bus.js';
  *
  * A comment line every 15 s keeps proxies from closing an idle stream. Nothing is replayed on reconnect: an app
  * catches up with GET /v1/events?since=….
+ *
+ * Each open stream holds a socket, a bus subscription and a timer, so they are capped per API token and per tenant
+ * (`api.stream_max_per_token`, `api.stream_max_per_tenant`; per collector process): beyond, 429 `too_many_streams`
+ * with `details: {scope: 'token' | 'tenant', limit}`. A stream's slot is given back when it closes, whichever side
+ * closes it.
  */
 const KEEPALIVE_MS = 15_000;
 
-export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): { open(): number } {
+export interface StreamLimits {
+  perToken: number;
+  perTenant: number;
+}
+
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { perToken: 10, perTenant: 50 };
+
+/** Open streams per key (token id, tenant id). */
+class SlotCounter {
+  private readonly counts = new Map<string, number>();
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+  add(key: string, delta: 1 | -1): void {
+    const n = this.get(key) + delta;
+    if (n <= 0) this.counts.delete(key);
+    else this.counts.set(key, n);
+  }
+}
+
+export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext, limits: StreamLimits = DEFAULT_STREAM_LIMITS): { open(): number } {
   const open = new Set<ServerResponse>();
+  const perToken = new SlotCounter();
+  const perTenant = new SlotCounter();
+  const refuse = (scope: 'token' | 'tenant', limit: number): VigilError =>
+    new VigilError(
+      'too_many_streams',
+      scope === 'token'
+        ? `this API token already has ${limit} live streams open (the most allowed); close one first`
+        : `this tenant already has ${limit} live streams open (the most allowed); close one first`,
+      { status: 429, details: { scope, limit } },
+    );
 
   // Long-lived responses would hold the server open on shutdown; end them first.
   app.addHook('preClose', async () => {
@@ -27,7 +63,19 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): { o
   });
 
   app.get('/v1/events/stream', { onRequest: requireToken(ctx.store, 'reader') }, async (req, reply) => {
-    const { tenantId } = authOf(req);
+    const { tenantId, tokenId } = authOf(req);
+    if (perToken.get(tokenId) >= limits.perToken) throw refuse('token', limits.perToken);
+    if (perTenant.get(tenantId) >= limits.perTenant) throw refuse('tenant', limits.perTenant);
+    // Counted before the first await: concurrent requests cannot all pass the check.
+    perToken.add(tokenId, 1);
+    perTenant.add(tenantId, 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      perToken.add(tokenId, -1);
+      perTenant.add(tenantId, -1);
+    };
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -67,9 +115,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext): { o
       clearInterval(keepalive);
       unsubscribe();
       open.delete(res);
+      release();
     };
     res.on('close', cleanup);
     req.raw.on('close', cleanup);
+    // A client gone while the token was being checked closed before the listeners existed: free its slot now.
+    if (res.destroyed || req.raw.destroyed || !res.socket || res.socket.destroyed) cleanup();
   });
 
   return { open: () => open.size };

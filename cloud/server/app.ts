@@ -181,7 +181,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerDeviceRoutes(app, ctx);
     registerEventRoutes(app, ctx);
     registerPushTokenRoutes(app, ctx);
-    const stream = registerStreamRoutes(app, ctx);
+    const stream = registerStreamRoutes(app, ctx, { perToken: config.api.stream_max_per_token, perTenant: config.api.stream_max_per_tenant });
     metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
 
     const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest') });

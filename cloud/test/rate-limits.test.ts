@@ -86,3 +86,83 @@ describe('pairing attempts', () => {
     expect(statuses.filter((s) => s === 429)).toHaveLength(1);
   });
 });
+
+describe('live streams', () => {
+  let t: TestCloud;
+  beforeAll(async () => {
+    t = await startTestCloud(sqliteBackend, { overrides: { api: { stream_max_per_token: 10, stream_max_per_tenant: 15 } } });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  interface Opened {
+    status: number;
+    body: string;
+    close(): void;
+  }
+  /** Opens GET /v1/events/stream; a 200 stays open (its first bytes read) until close(). */
+  const open = async (token: string): Promise<Opened> => {
+    const abort = new AbortController();
+    const res = await fetch(t.url + '/v1/events/stream', { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    if (res.status !== 200) return { status: res.status, body: await res.text(), close: () => undefined };
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    return { status: 200, body: Buffer.from(first.value ?? []).toString(), close: () => abort.abort() };
+  };
+  const sseClients = async (): Promise<number> => Number(/^vigil_sse_clients (\d+)$/m.exec(await (await fetch(t.url + '/metrics')).text())?.[1]);
+  const until = async (cond: () => Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 200 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 25));
+  };
+
+  it('lets one token hold 10 streams: 5,000 more attempts are refused with 429 too_many_streams; closing frees a slot', async () => {
+    const held: Opened[] = [];
+    for (let i = 0; i < 10; i++) held.push(await open(t.tokens.admin));
+    expect(held.map((s) => s.status)).toEqual(Array(10).fill(200));
+    expect(held[0]!.body).toContain(': connected');
+
+    let opened = 0;
+    let sample: Opened | undefined;
+    for (let batch = 0; batch < 25; batch++) {
+      const results = await Promise.all(Array.from({ length: 200 }, () => open(t.tokens.admin)));
+      for (const r of results) {
+        if (r.status === 200) {
+          opened++;
+          r.close();
+        } else sample ??= r;
+      }
+    }
+    expect(opened).toBe(0);
+    expect(sample?.status).toBe(429);
+    const body = JSON.parse(sample!.body) as { error: { code: string; message: string; request_id: string; details: Record<string, unknown> } };
+    expect(body.error).toMatchObject({ code: 'too_many_streams', details: { scope: 'token', limit: 10 } });
+    expect(body.error.request_id).toBeTruthy();
+    expect(await sseClients()).toBe(10);
+
+    // Closing streams gives their slots back.
+    held.splice(0, 3).forEach((s) => s.close());
+    await until(async () => (await sseClients()) === 7);
+    expect(await sseClients()).toBe(7);
+    for (let i = 0; i < 3; i++) {
+      const again = await open(t.tokens.admin);
+      expect(again.status).toBe(200);
+      held.push(again);
+    }
+    expect((await open(t.tokens.admin)).status).toBe(429);
+
+    // The tenant cap (15) counts every token of the tenant; another tenant is not affected.
+    const reader: Opened[] = [];
+    for (let i = 0; i < 5; i++) reader.push(await open(t.tokens.reader));
+    expect(reader.map((s) => s.status)).toEqual(Array(5).fill(200));
+    const sixth = await open(t.tokens.reader);
+    expect(sixth.status).toBe(429);
+    expect((JSON.parse(sixth.body) as { error: { details: Record<string, unknown> } }).error.details).toMatchObject({ scope: 'tenant', limit: 15 });
+    const other = await open(t.tokens.otherTenant);
+    expect(other.status).toBe(200);
+
+    for (const s of [...held, ...reader, other]) s.close();
+    await until(async () => (await sseClients()) === 0);
+    expect(await sseClients()).toBe(0);
+    expect((await open(t.tokens.reader)).status).toBe(200);
+  });
+});
