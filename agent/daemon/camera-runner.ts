@@ -212,7 +212,8 @@ export class CameraRunner {
       await stream.stop();
       // End every open event (stop, end of file, failure): the next pass or the next run starts fresh tracks.
       try {
-        await pipeline.finish();
+        // Stopped by the agent (shutdown, reload): agent_stop. The input ended or failed: no reason is claimed.
+        await pipeline.finish(signal.aborted ? 'agent_stop' : undefined);
       } catch (err) {
         this.log.error({ err: describeError(err) }, 'could not end open events');
       }

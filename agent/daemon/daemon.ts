@@ -1,12 +1,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, VigilError } from '../../shared/errors/index.js';
+import { ulid } from '../../shared/ids/index.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import { effectiveUplinkConfig, parseListen, type AgentConfig, type LoadedAgentConfig } from '../config.js';
 import { loadCredentials, type LoadedCredentials } from '../credentials/index.js';
 import { ObjectDetector } from '../detect/detector.js';
 import { detectorOptionsFrom } from '../detect/config.js';
 import type { Outbox } from '../outbox/index.js';
+import { endEventsLeftOpen } from '../outbox/open-events.js';
 import { createStoreAndForward, type Uplink } from '../uplink/index.js';
 import type { DaemonStatus } from '../status/schema.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
@@ -19,8 +21,13 @@ import { EventSink } from './event-sink.js';
  *
  * Lifecycle: `start()` (credentials, outbox, uplink, detector, cameras, status), `reload()` on SIGHUP (new config
  * validated first; only changed cameras restart; the outbox is never touched), `stop()` on SIGTERM (cameras stop
- * and their open events are ended and written to the outbox, then the uplink stops — what it had in flight stays
- * in the outbox and is re-sent on the next start — and the outbox is closed).
+ * and their open events are ended — `end_reason: agent_stop` — and written to the outbox, then the uplink stops —
+ * what it had in flight stays in the outbox and is re-sent on the next start — and the outbox is closed).
+ *
+ * No event is left open: the outbox keeps a ledger of announced, un-ended events (outbox/open-events.ts); at start,
+ * before any camera runs, every event a previous run left open (crash, kill -9, power cut) is ended through the
+ * outbox with `end_reason: agent_restart`. Each start draws a new boot id, sent in every heartbeat, so the
+ * collector can tell a restart too.
  */
 export interface DaemonOptions {
   /** Loads and validates the config (first at start, again at every reload). */
@@ -54,6 +61,8 @@ export class Daemon {
   private status: StatusServer | undefined;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
+  /** This run's id (Heartbeat.boot_id). */
+  readonly bootId = ulid();
   private stopping: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private lastReload: DaemonStatus['last_reload'] = null;
@@ -92,9 +101,12 @@ export class Daemon {
       logger: componentLogger(this.o.logger, 'uplink'),
       version: this.o.version,
       cameras: () => this.runners.map((r) => r.heartbeat()),
+      bootId: this.bootId,
     });
     this.outbox = saf.outbox;
     this.uplink = saf.uplink;
+    // Before any camera runs: every ledger row is an event of a run that is gone.
+    const leftOpen = endEventsLeftOpen(this.outbox, componentLogger(this.o.logger, 'outbox'));
     this.sink = new EventSink(this.creds.identity.deviceId, this.uplink, componentLogger(this.o.logger, 'outbox'));
     try {
       this.status = await startStatusServer(listen, () => this.snapshot());
@@ -109,6 +121,8 @@ export class Daemon {
     this.log.info(
       {
         device_id: this.creds.identity.deviceId,
+        boot_id: this.bootId,
+        ended_left_open: leftOpen.ended.length,
         cameras: c.cameras.map((x) => x.name),
         mode: this.detector ? 'objects' : 'motion',
         status: this.status.address,

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { VigilError } from '../../shared/errors/index.js';
+import { OPEN_EVENTS_TABLE } from './open-events.js';
 
 /**
  * The outbox file's layout, versioned with `PRAGMA user_version`. Each migration runs in one transaction, so a
@@ -80,6 +81,8 @@ const MIGRATIONS: readonly string[] = [
     DELETE FROM bodies WHERE seq = OLD.seq;
   END;
   `,
+  // 4: the open-event ledger (open-events.ts): events announced and not ended, written with each event enqueue.
+  OPEN_EVENTS_TABLE,
 ];
 
 export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;

@@ -59,6 +59,7 @@ export class WireEventBuilder {
       top_score: clamp01(msg.top_score),
       stationary: msg.stationary,
       ...(msg.type === 'end' ? { ended_at: msg.ended_at ?? new Date(this.clock.now()).toISOString() } : {}),
+      ...(msg.type === 'end' && msg.end_reason ? { end_reason: msg.end_reason } : {}),
       ...(msg.duration !== undefined ? { duration_s: msg.duration } : {}),
       ...(msg.attributes ? { attributes: msg.attributes } : {}),
       ...(announced ? { thumbnail: announced } : {}),

@@ -5,7 +5,7 @@ import type { ObjectDetector } from '../detect/detector.js';
 import type { Detection } from '../detect/types.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
 import type { ThumbnailStoreOptions } from '../thumbnail/store.js';
-import type { EventMessage, TrackerOutput } from '../track/messages.js';
+import type { EventMessage, PipelineEndReason, TrackerOutput } from '../track/messages.js';
 import { MotionEventTracker } from '../track/motion-events.js';
 import type { TrackerConfig } from '../track/options.js';
 import { ObjectTracker } from '../track/tracker.js';
@@ -131,11 +131,11 @@ export class CameraPipeline {
     return this.emit(out.messages);
   }
 
-  /** End of input: ends every open event. */
-  async finish(): Promise<EventMessage[]> {
+  /** End of input: ends every open event (`reason`: the agent stopped the camera; absent: the input ended). */
+  async finish(reason?: PipelineEndReason): Promise<EventMessage[]> {
     if (this.finished) return [];
     this.finished = true;
-    return this.emit(this.tracker ? this.tracker.flush() : (this.motionEvents?.flush() ?? []));
+    return this.emit(this.tracker ? this.tracker.flush(reason) : (this.motionEvents?.flush(reason) ?? []));
   }
 
   private async emit(msgs: EventMessage[]): Promise<EventMessage[]> {

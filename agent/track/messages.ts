@@ -20,6 +20,12 @@ export const EventMessageSchema = Type.Object(
     media_start: Type.Optional(Type.Number({ minimum: 0, description: 'File inputs: seconds into the file of the first detection' })),
     media_end: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'File inputs: seconds of the last detection; end only' })),
     duration: Type.Optional(Type.Number({ minimum: 0, description: 'Seconds from first to last detection; end only' })),
+    end_reason: Type.Optional(
+      Type.Union([Type.Literal('left'), Type.Literal('agent_stop')], {
+        description:
+          'End only: left = the object was gone for the disappearance time; agent_stop = the agent stopped the camera (shutdown, reload) with the event open. Absent when the input itself ended (end of file) or failed.',
+      }),
+    ),
     stationary: Type.Boolean({ description: 'The object has not moved for a while (parked car)' }),
     attributes: Type.Optional(
       Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]), {
@@ -33,6 +39,8 @@ export const EventMessageSchema = Type.Object(
 );
 export type EventMessage = Static<typeof EventMessageSchema>;
 export type EventMessageType = EventMessage['type'];
+/** Why the pipeline ended an event (see `end_reason`). */
+export type PipelineEndReason = NonNullable<EventMessage['end_reason']>;
 
 /**
  * A request to keep part of the current frame for an event's pictures (the thumbnail store copies it).

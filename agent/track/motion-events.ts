@@ -1,7 +1,7 @@
 import { newEventId } from '../../shared/ids/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { boxArea } from '../detect/nms.js';
-import { isoTime, round, type EventMessage, type TrackerOutput } from './messages.js';
+import { isoTime, round, type EventMessage, type PipelineEndReason, type TrackerOutput } from './messages.js';
 
 /**
  * Motion-only events, for cameras without a detector model. Pure, fed once per frame.
@@ -69,7 +69,7 @@ export class MotionEventTracker {
         }
         if (timeMs - a.lastMessageMs >= this.updatePeriodMs) out.messages.push(this.message('update', a, timeMs));
       } else if (timeMs - a.lastMs >= this.endAfterMs) {
-        out.messages.push(this.message('end', a));
+        out.messages.push({ ...this.message('end', a), end_reason: 'left' });
         this.active = undefined;
       }
       return out;
@@ -100,12 +100,13 @@ export class MotionEventTracker {
     return out;
   }
 
-  /** Ends the event in progress, if any (end of input). */
-  flush(): EventMessage[] {
+  /** Ends the event in progress, if any (end of input, or `reason` when the agent stops it). */
+  flush(reason?: PipelineEndReason): EventMessage[] {
     const a = this.active;
     this.active = undefined;
     this.run = undefined;
-    return a ? [this.message('end', a)] : [];
+    if (!a) return [];
+    return [reason ? { ...this.message('end', a), end_reason: reason } : this.message('end', a)];
   }
 
   private message(type: EventMessage['type'], a: Active, timeMs?: number): EventMessage {

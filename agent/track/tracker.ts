@@ -3,7 +3,7 @@ import { newEventId } from '../../shared/ids/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { iou, type Box } from '../detect/nms.js';
 import type { Detection } from '../detect/types.js';
-import { isoTime, round, type EventMessage, type ThumbnailCandidate, type TrackerOutput } from './messages.js';
+import { isoTime, round, type EventMessage, type PipelineEndReason, type ThumbnailCandidate, type TrackerOutput } from './messages.js';
 import { TRACKER_DEFAULTS, type TrackerConfig } from './options.js';
 
 /**
@@ -235,7 +235,7 @@ export class ObjectTracker {
       const limit = t.stationary ? this.cfg.stationary_max_disappeared_ms : this.cfg.max_disappeared_ms;
       if (t.missedSinceMs !== undefined && timeMs - t.missedSinceMs >= limit) {
         this.tracks.splice(i, 1);
-        if (t.announced) out.messages.push(this.message('end', t));
+        if (t.announced) out.messages.push({ ...this.message('end', t), end_reason: 'left' });
       }
     }
     return out;
@@ -266,9 +266,11 @@ export class ObjectTracker {
     };
   }
 
-  /** Ends every track (end of input). Announced ones get their `end` message. */
-  flush(): EventMessage[] {
-    const msgs = this.tracks.filter((t) => t.announced).map((t) => this.message('end', t));
+  /** Ends every track (end of input, or `reason` when the agent stops it). Announced ones get their `end` message. */
+  flush(reason?: PipelineEndReason): EventMessage[] {
+    const msgs = this.tracks
+      .filter((t) => t.announced)
+      .map((t) => (reason ? { ...this.message('end', t), end_reason: reason } : this.message('end', t)));
     this.tracks.length = 0;
     return msgs;
   }

@@ -79,6 +79,8 @@ export interface StoreAndForwardDeps {
   cameras?: () => CameraStatus[];
   /** The corrected clock, shared with whatever else signs or timestamps. */
   clock?: OffsetClock;
+  /** This run's boot id, sent in every heartbeat. */
+  bootId?: string;
 }
 
 /** Opens the outbox and builds the uplink (not started). The daemon calls `uplink.start()` and `uplink.notify()` after each enqueue. */
@@ -127,6 +129,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
     messagesPerSecond: u.messages_per_second,
     messageBurst: u.message_burst,
     ...(d.cameras ? { cameras: d.cameras } : {}),
+    ...(d.bootId ? { bootId: d.bootId } : {}),
     ...(kind === 'mqtt' && https ? { clockSync: https } : {}),
   });
   return { outbox, uplink, clock };

@@ -19,6 +19,8 @@ export interface HeartbeatSource {
   lastAckAtMs: () => number | null;
   /** Camera pipeline states; the daemon supplies it. */
   cameras?: () => CameraStatus[];
+  /** This run's boot id (a ULID drawn at daemon start); lets the collector tell a restart. */
+  bootId?: string;
 }
 
 function diskFree(path: string): number | undefined {
@@ -50,5 +52,6 @@ export function buildHeartbeat(src: HeartbeatSource): Heartbeat {
     cameras: (src.cameras?.() ?? []).slice(0, HEARTBEAT_CAMERAS_MAX),
     ...(free !== undefined ? { disk_free_bytes: free } : {}),
     last_ack_at: lastAck === null ? null : new Date(lastAck).toISOString(),
+    ...(src.bootId ? { boot_id: src.bootId } : {}),
   };
 }

@@ -65,6 +65,8 @@ export interface UplinkOptions {
    */
   messagesPerSecond?: number;
   messageBurst?: number;
+  /** This run's boot id (Heartbeat.boot_id): a random id drawn at every daemon start. */
+  bootId?: string;
 }
 
 export interface UplinkMetrics {
@@ -82,7 +84,7 @@ const SKEW = SigningErrorCode.timestamp;
 
 export class Uplink {
   readonly metrics: UplinkMetrics = { eventMessages: 0, eventsSent: 0, thumbnailsSent: 0, heartbeatsSent: 0, acked: 0, rejected: 0, failures: 0, clockAdjustments: 0 };
-  private readonly o: Required<Omit<UplinkOptions, 'cameras' | 'logger' | 'clockSync'>> & Pick<UplinkOptions, 'cameras' | 'clockSync'>;
+  private readonly o: Required<Omit<UplinkOptions, 'cameras' | 'logger' | 'clockSync' | 'bootId'>> & Pick<UplinkOptions, 'cameras' | 'clockSync' | 'bootId'>;
   private readonly log: Logger;
   private running = false;
   private pumpDone: Promise<void> | undefined;
@@ -457,6 +459,7 @@ export class Uplink {
         droppedSinceStart: () => Math.max(0, this.o.outbox.stats().dropped - this.droppedAtStart) + this.deadSinceStart,
         lastAckAtMs: () => this.lastAckAtMs,
         ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
+        ...(this.o.bootId ? { bootId: this.o.bootId } : {}),
       });
   }
 
