@@ -5,10 +5,7 @@ import { VigilError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { EVENT_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { PendingCounters } from './counters.js';
-import { DiskFullGuard } from './disk-full.js';
-import { readDiskState, releaseReserve, type ReserveState } from './disk-state.js';
-import { isDiskFullError, openOutboxFile } from './open.js';
+import { openOutboxFile } from './open.js';
 import { OpenEventLedger } from './open-events.js';
 import { ROW_OVERHEAD_BYTES } from './schema.js';
 import {
@@ -59,39 +56,12 @@ export interface OutboxOptions {
    * a full disk, which is how tests exercise that path.
    */
   maxPageCount?: number;
-  /**
-   * Bytes of the disk-full reserve (`outbox.db.reserve` + spare pages, disk-full.ts); 0 (the library default)
-   * turns it off. The daemon passes `outbox.reserve_bytes`.
-   */
-  reserveBytes?: number;
-  /** Most event records kept in memory while the disk is too full for them (default 10,000). */
-  heldMax?: number;
-  /**
-   * Open for reading only (`outbox list|stats`, doctor): nothing is written, no reserve is taken, and a full disk
-   * with no room for the -shm file is read through exclusive locking instead of failing.
-   */
-  readonly?: boolean;
 }
 
-/**
- * `skipped`: not stored because the disk is full (the event went without it, counted in `thumbnails_skipped`);
- * `dropped`: not stored because of the outbox budget (counted in `dropped.thumbnail.<type>`).
- */
-export type ThumbnailOutcome = 'none' | 'queued' | 'duplicate' | 'dropped' | 'skipped';
-
-export interface EnqueueOptions {
-  /**
-   * The same event record as it must read when its thumbnail is not stored (no announcement of a thumbnail that
-   * will never come, or the previous one): stored instead of `event` when the thumbnail is skipped or dropped.
-   */
-  withoutThumbnail?: OutboxEvent;
-  /** The event should have carried a thumbnail that could not be written before it got here: count it. */
-  thumbnailSkipped?: boolean;
-}
+export type ThumbnailOutcome = 'none' | 'queued' | 'duplicate' | 'dropped';
 
 export interface EnqueueResult {
-  /** `held`: the disk is full even for the record; it waits in memory and is written as soon as there is room. */
-  event: 'queued' | 'duplicate' | 'held';
+  event: 'queued' | 'duplicate';
   thumbnail: ThumbnailOutcome;
   /** Older items evicted to make room (thumbnails, superseded updates). */
   evicted: number;
@@ -128,22 +98,9 @@ export interface OutboxStats {
   fileBytes: number;
   /** Monotonic counters: `dropped.<kind>.<type>`, `refused.budget`, `refused.disk_full`, `expired_leases`… */
   counters: Record<string, number>;
-  /**
-   * Items and event messages that will never reach the collector, all time: evicted by the budget
-   * (`dropped.*`), event messages refused over budget (`refused.outbox_full`) or lost from memory while the disk was
-   * full (`lost.disk_full`).
-   */
+  /** Total items dropped by the disk budget, all kinds. */
   dropped: number;
-  /** The disk holding the outbox is full (disk-state.ts: the same answer for the daemon, `status`, CLI, doctor). */
   diskFull: boolean;
-  /** Event messages the disk could not take when they came (kept in memory), and those refused over budget. */
-  refused: { disk_full: number; outbox_full: number };
-  /** Event messages queued without the thumbnail they should have carried (it could not be written). */
-  thumbnailsSkipped: number;
-  /** Event records waiting in memory for room on the disk (this process only). */
-  held: number;
-  reserve: ReserveState;
-  freeBytes: number | null;
   nextDueAt: number | null;
 }
 
@@ -235,34 +192,20 @@ export class Outbox {
   private readonly random: () => number;
   private readonly validateEvent: ((e: OutboxEvent) => void) | undefined;
   private syncLevel: 'FULL' | 'NORMAL' = 'FULL';
+  private diskFullSince: number | null = null;
   private readonly st: Record<string, Statement>;
-  private readonly readonly: boolean;
-  private readonly guard: DiskFullGuard | undefined;
-  private readonly pending = new PendingCounters();
-  /** Event records the full disk could not take, oldest first (written before anything newer). */
-  private readonly held: Array<{ event: OutboxEvent; json: Buffer }> = [];
-  private readonly heldMax: number;
-  private nextHeldFlush = 0;
   /** Events announced and not ended, kept with every event enqueue (open-events.ts). */
   readonly openEvents: OpenEventLedger;
 
   static open(options: OutboxOptions): Outbox {
-    const reserve = !options.readonly && (options.reserveBytes ?? 0) > 0;
     const opened = openOutboxFile({
       path: options.path,
       create: options.create ?? true,
       quarantine: options.quarantine ?? false,
       integrityCheck: options.integrityCheck ?? true,
-      readonly: options.readonly ?? false,
-      // No room for the -shm file: the daemon gives back its reserve and tries again.
-      ...(reserve ? { onDiskFull: () => releaseReserve(options.path) } : {}),
       now: () => (options.clock ?? systemClock).now(),
     });
-    const ob = new Outbox(opened.db, options, opened.quarantinedTo);
-    if (opened.exclusive) {
-      ob.log.warn({ path: options.path }, 'outbox: opened with exclusive locking (no room on the disk for its -shm file); `vigil-agent outbox` commands wait until this process stops');
-    }
-    return ob;
+    return new Outbox(opened.db, options, opened.quarantinedTo);
   }
 
   private constructor(db: Db, o: OutboxOptions, quarantinedTo: string | undefined) {
@@ -277,12 +220,7 @@ export class Outbox {
     this.validateEvent = o.validateEvent;
     this.quarantinedTo = quarantinedTo;
     this.openEvents = new OpenEventLedger(db);
-    this.readonly = o.readonly ?? false;
-    this.heldMax = Math.max(1, o.heldMax ?? 10_000);
-    if (!this.readonly) {
-      this.guard = new DiskFullGuard({ db, path: o.path, reserveBytes: o.reserveBytes ?? 0, clock: this.clock, log: this.log, maxPageCount: o.maxPageCount });
-      this.guard.start();
-    }
+    if (o.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(o.maxPageCount)}`);
     if (quarantinedTo) this.log.error({ path: o.path, moved_to: quarantinedTo }, 'outbox file was corrupt or foreign; moved aside, started an empty outbox');
     this.st = {
       find: db.prepare('SELECT sha256, state FROM items WHERE kind = ? AND event_id = ? AND rev = ?'),
