@@ -1,0 +1,134 @@
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type pg from 'pg';
+import type { LocalS3 } from '../support/s3.js';
+import type { LlmTestServer } from '../support-llm/llm-server.js';
+import type { WebPushTestServer } from '../support-push/webpush-server.js';
+import type { AckRecord, Transport } from './sim-box.js';
+import type { LiveFeed } from './sse.js';
+
+/**
+ * The scale-out test's checks over what the boxes sent (their ack records), the database, the LLM and Web Push
+ * servers and the live feeds. Each returns a list of problems (empty = pass) and a summary to print.
+ */
+export interface SentEvent {
+  eventId: string;
+  camera: string;
+  deviceId: string;
+  transport: Transport;
+  /** Acks of `new`, the thumbnail and `end`, in that order. */
+  acks: AckRecord[];
+}
+
+/** Keys in the bucket under `prefix`. */
+export async function listBucket(s3: LocalS3, prefix: string): Promise<string[]> {
+  const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } });
+  const keys: string[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return keys;
+}
+
+export interface OnceOptions {
+  db: pg.Client;
+  llm: LlmTestServer;
+  web: WebPushTestServer;
+  sent: SentEvent[];
+  /** Web Push subscription id of the tenant's phone. */
+  phone: string;
+  killAt: number;
+  restartedAt: number;
+  leaseMs: number;
+}
+
+/**
+ * One LLM request, one verification record and at least one push per event. A second LLM request or a second push
+ * with the same collapse id is allowed only for work the killed collector had started: the first before the kill,
+ * the repeat after it, within the lease (plus slack for a loaded machine). Events sent after the restart: exactly one.
+ */
+export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: string[]; summary: Record<string, number> }> {
+  const problems: string[] = [];
+  const slackMs = 8000;
+  const asked = new Map<string, number[]>();
+  for (const r of o.llm.requests) {
+    const camera = /camera "([^"]+)"/.exec(r.prompt)?.[1];
+    if (camera) asked.set(camera, [...(asked.get(camera) ?? []), r.at]);
+  }
+  const pushes = new Map<string, number[]>();
+  for (const d of o.web.deliveries) {
+    if (d.subscriptionId !== o.phone) continue;
+    const topic = d.headers.topic ?? '';
+    pushes.set(topic, [...(pushes.get(topic) ?? []), d.at]);
+  }
+  const rows = (await o.db.query<{ event_id: string; status: string; decision: string | null; push_state: string | null }>(
+    'SELECT event_id, status, decision, push_state FROM event_verifications',
+  )).rows;
+  const verification = new Map(rows.map((r) => [r.event_id, r]));
+  const repeatedInWindow = (times: number[]): boolean =>
+    times.length === 2 && times[0]! <= o.killAt && times[1]! >= o.killAt && times[1]! - o.killAt <= o.leaseMs + slackMs;
+  let llmRepeats = 0;
+  let pushRepeats = 0;
+  for (const e of o.sent) {
+    const llm = asked.get(e.camera) ?? [];
+    if (llm.length === 0) problems.push(`${e.eventId}: never re-classified`);
+    else if (llm.length > 1) {
+      llmRepeats++;
+      if (!repeatedInWindow(llm)) problems.push(`${e.eventId}: ${llm.length} LLM requests at ${llm.map((t) => t - o.killAt).join(', ')} ms from the kill`);
+    }
+    const v = verification.get(e.eventId);
+    if (!v || v.status !== 'verified' || v.decision === null || v.push_state !== 'sent') problems.push(`${e.eventId}: verification ${JSON.stringify(v)}`);
+    const p = pushes.get(e.eventId) ?? [];
+    if (p.length === 0) problems.push(`${e.eventId}: never pushed`);
+    else if (p.length > 1) {
+      pushRepeats++;
+      if (!repeatedInWindow(p) || e.acks[0]!.sentAt > o.restartedAt) problems.push(`${e.eventId}: pushed ${p.length} times at ${p.map((t) => t - o.killAt).join(', ')} ms from the kill`);
+    }
+  }
+  return { problems, summary: { events: o.sent.length, llmRequests: o.llm.requests.length, llmRepeatsAfterKill: llmRepeats, pushes: o.web.deliveries.length, pushRepeatsInLeaseWindow: pushRepeats } };
+}
+
+/**
+ * Every change (new, thumbnail, end) a box had acked while a feed was open is on that feed, once: `event.new` for
+ * rev 0, `event.updated` for the others, and the last message shows the final state. A change the killed collector
+ * may have stored just before it died (sent before the kill, acked less than 1 s before it or later) can miss the
+ * live feeds: its NOTIFY goes out after the commit, and a kill in between loses it (the app catches up with
+ * `GET /v1/events?since=`). Those are counted, not required.
+ */
+export function checkLiveFeeds(feeds: LiveFeed[], sent: SentEvent[], killAt: number): { problems: string[]; summary: Record<string, number> } {
+  const problems: string[] = [];
+  let required = 0;
+  let uncertain = 0;
+  let uncertainMissed = 0;
+  const certain = (a: AckRecord): boolean => !(a.sentAt <= killAt && a.ackedAt >= killAt - 1000);
+  for (const f of feeds) {
+    const open = (a: AckRecord): boolean => a.sentAt > f.openedAt && a.ackedAt < (f.closedAt ?? Infinity) - 2000;
+    for (const e of sent) {
+      const [created, thumb, ended] = e.acks as [AckRecord, AckRecord, AckRecord];
+      const msgs = f.about(e.eventId);
+      const news = msgs.filter((m) => m.event === 'event.new').length;
+      const updates = msgs.filter((m) => m.event === 'event.updated').length;
+      if (news > 1 || updates > 2) problems.push(`${f.name}: ${e.eventId} broadcast ${news} new, ${updates} updated`);
+      const must = (a: AckRecord): boolean => certain(a) && open(a);
+      const wantNew = must(created) ? 1 : 0;
+      const wantUpdates = [thumb, ended].filter(must).length;
+      required += wantNew + wantUpdates;
+      const inWindow = [created, thumb, ended].filter(open);
+      const unsure = inWindow.filter((a) => !certain(a)).length;
+      uncertain += unsure;
+      if (news < wantNew || updates < wantUpdates) problems.push(`${f.name}: ${e.eventId} (${e.transport}) seen ${news} new/${updates} updated, expected ${wantNew}/${wantUpdates}`);
+      else if (news + updates < inWindow.length) uncertainMissed += inWindow.length - news - updates;
+      if (wantNew + wantUpdates === 3) {
+        const last = msgs.at(-1)?.data as { status?: string; thumbnail?: unknown } | undefined;
+        if (last?.status !== 'ended' || !last.thumbnail) problems.push(`${f.name}: ${e.eventId} last seen as ${JSON.stringify(last)?.slice(0, 200)}`);
+      }
+    }
+  }
+  return { problems, summary: { feeds: feeds.length, requiredChanges: required, uncertainChanges: uncertain, uncertainMissed } };
+}
