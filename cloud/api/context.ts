@@ -2,7 +2,7 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
-import type { PairingEndpoints } from '../pairing/devices.js';
+import type { DeviceBrokerAccess, PairingEndpoints } from '../pairing/devices.js';
 import type { SecretBox } from '../pairing/secret-box.js';
 import type { Store } from '../store/store.js';
 import type { EventBus } from './event-bus.js';
@@ -25,6 +25,8 @@ export interface ApiContext {
   endpoints(): PairingEndpoints;
   /** Called after a device's keys changed (rotation, revocation), so caches drop them at once. */
   keysChanged(deviceId: string): void;
+  /** Broker logins of boxes (cloud/broker): issued at pairing and rotation, disabled at revocation. */
+  brokerAccess?: DeviceBrokerAccess;
   /** Verify-then-notify (cloud/notify): verification and push fields of an event, signed thumbnail links. */
   notify?: {
     eventFields(eventId: string): Promise<Record<string, unknown>>;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../../shared/errors/index.js';
 import { authOf, requireToken } from '../server/auth.js';
-import { rotateDeviceKey } from '../pairing/devices.js';
+import { disableBrokerLogin, rotateDeviceKey } from '../pairing/devices.js';
 import { getDeviceView, listDeviceViews } from '../status/device-status.js';
 import type { ApiContext } from './context.js';
 import { DeviceKeyParams, DeviceParams } from './schemas.js';
@@ -11,8 +11,10 @@ import { DeviceKeyParams, DeviceParams } from './schemas.js';
  *   GET    /v1/devices                              every device of the tenant with online/offline state
  *   GET    /v1/devices/{device_id}                  one device, with its keys (ids and states, never secrets)
  *   DELETE /v1/devices/{device_id}                  revoke: its keys stop working at once (ingest: unknown_device)
+ *                                                   and its broker login is disabled (disconnected)
  *   POST   /v1/devices/{device_id}/keys             rotation: issue a new key (secret shown once); the oldest of
- *                                                   three active keys is retired
+ *                                                   three active keys is retired; with broker logins, a new
+ *                                                   broker password too (mqtt_credentials, shown once)
  *   DELETE /v1/devices/{device_id}/keys/{key_id}    retire one key (not the last active one)
  */
 function notFound(deviceId: string): VigilError {
@@ -41,6 +43,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const now = ctx.clock.now();
     const revoked = await ctx.store.revokeDevice(tenantId, id, now);
     ctx.keysChanged(id);
+    await disableBrokerLogin(ctx.brokerAccess ?? {}, id); // off the broker at once (logged if the broker is down)
     req.log.info({ device_id: id, revoked }, 'device revoked');
     return { device_id: id, revoked_at: new Date(device.revokedAt ?? now).toISOString() };
   });
@@ -48,12 +51,13 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): voi
   app.post<{ Params: DeviceParams }>('/v1/devices/:device_id/keys', { schema: { params: DeviceParams }, onRequest: admin }, async (req, reply) => {
     const { tenantId } = authOf(req);
     const id = req.params.device_id;
-    const issued = await rotateDeviceKey(ctx.store, ctx.secrets, tenantId, id, ctx.clock.now());
+    const issued = await rotateDeviceKey(ctx.store, ctx.secrets, tenantId, id, ctx.clock.now(), ctx.brokerAccess);
     if (!issued) throw notFound(id);
     ctx.keysChanged(id);
     req.log.info({ device_id: id, key_id: issued.keyId }, 'device key issued');
     const view = await getDeviceView(ctx.store, tenantId, id, ctx.clock.now(), ctx.offlineAfterMs);
-    return reply.status(201).send({ device_id: id, key_id: issued.keyId, secret_b64: issued.secretB64, keys: view?.keys ?? [] });
+    const broker = issued.mqttCredentials ? { mqtt_credentials: issued.mqttCredentials } : {};
+    return reply.status(201).send({ device_id: id, key_id: issued.keyId, secret_b64: issued.secretB64, keys: view?.keys ?? [], ...broker });
   });
 
   app.delete<{ Params: DeviceKeyParams }>('/v1/devices/:device_id/keys/:key_id', { schema: { params: DeviceKeyParams }, onRequest: admin }, async (req) => {

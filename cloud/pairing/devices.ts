@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { newDeviceId, ulid } from '../../shared/ids/index.js';
 import { devicePrefix } from '../../firmware-protocol/topics.js';
-import type { PairingRequest, PairingResponse } from '../../firmware-protocol/messages.js';
+import type { MqttCredentials, PairingRequest, PairingResponse } from '../../firmware-protocol/messages.js';
+import { describeError } from '../../shared/errors/index.js';
+import type { Logger } from '../../shared/log/index.js';
+import type { BrokerProvisioner } from '../broker/provisioner.js';
 import type { DeviceKeyRecord, Store } from '../store/store.js';
 import { codeDigest } from './codes.js';
 import { deviceKeyContext, type SecretBox } from './secret-box.js';
@@ -33,8 +36,48 @@ export interface PairingEndpoints {
   mqtt?: string | undefined;
 }
 
+/** Broker logins of boxes (cloud/broker); absent or `none`: no login is issued. */
+export interface DeviceBrokerAccess {
+  broker?: Pick<BrokerProvisioner, 'issuesDeviceLogins' | 'issueDeviceLogin' | 'disableDevice'> | undefined;
+  log?: Logger | undefined;
+}
+
+/**
+ * A broker login for a box (pairing, key rotation), or undefined when the deployment issues none or the broker
+ * cannot be reached: pairing never fails for the broker's sake (the code is used up by then); the box asks for a
+ * login later with the signed POST /v1/devices/{id}/broker-credentials.
+ */
+async function brokerLogin(access: DeviceBrokerAccess, deviceId: string, why: string): Promise<MqttCredentials | undefined> {
+  if (!access.broker?.issuesDeviceLogins) return undefined;
+  try {
+    return await access.broker.issueDeviceLogin(deviceId);
+  } catch (err) {
+    access.log?.error({ device_id: deviceId, err: describeError(err) }, `no broker login issued at ${why}; the box will ask for one`);
+    return undefined;
+  }
+}
+
+/** Disables a revoked box's broker login (it is disconnected at once). Failures are logged, never thrown. */
+export async function disableBrokerLogin(access: DeviceBrokerAccess, deviceId: string): Promise<boolean> {
+  if (!access.broker?.issuesDeviceLogins) return false;
+  try {
+    await access.broker.disableDevice(deviceId);
+    return true;
+  } catch (err) {
+    access.log?.error({ device_id: deviceId, err: describeError(err) }, `could not disable the revoked box's broker login: disable it by hand (mosquitto_ctrl dynsec disableClient ${deviceId})`);
+    return false;
+  }
+}
+
 /** Exchanges a pairing code (single use, in one transaction) for the device's credentials. */
-export async function pairDevice(store: Store, secrets: SecretBox, request: PairingRequest, endpoints: PairingEndpoints, now = Date.now()): Promise<PairingResponse> {
+export async function pairDevice(
+  store: Store,
+  secrets: SecretBox,
+  request: PairingRequest,
+  endpoints: PairingEndpoints,
+  now = Date.now(),
+  access: DeviceBrokerAccess = {},
+): Promise<PairingResponse> {
   const deviceId = newDeviceId(now);
   const key = issueKey(secrets, deviceId, now);
   const { device } = await store.consumePairingCode({
@@ -44,6 +87,8 @@ export async function pairDevice(store: Store, secrets: SecretBox, request: Pair
     deviceName: request.name ?? null,
     key: { keyId: key.keyId, secretSealed: key.sealed },
   });
+  // Only boxes told to use the broker need a login on it.
+  const login = endpoints.mqtt ? await brokerLogin(access, device.id, 'pairing') : undefined;
   return {
     v: 1,
     device_id: device.id,
@@ -52,18 +97,26 @@ export async function pairDevice(store: Store, secrets: SecretBox, request: Pair
     endpoints: { https: endpoints.https, ...(endpoints.mqtt ? { mqtt: endpoints.mqtt } : {}) },
     topics: { prefix: devicePrefix(device.id) },
     server_time: new Date(now).toISOString(),
+    ...(login ? { mqtt_credentials: login } : {}),
   };
 }
 
-/** Adds a key to a device (rotation). Undefined when the device is not in this tenant. */
+/**
+ * Adds a key to a device (rotation) and, when the deployment issues broker logins, rotates its broker password too
+ * (the old one stops working at once; the box, still holding an active signing key, asks for a new login when the
+ * broker refuses it). Undefined when the device is not in this tenant.
+ */
 export async function rotateDeviceKey(
   store: Store,
   secrets: SecretBox,
   tenantId: string,
   deviceId: string,
   now = Date.now(),
-): Promise<{ keyId: string; secretB64: string; keys: DeviceKeyRecord[] } | undefined> {
+  access: DeviceBrokerAccess = {},
+): Promise<{ keyId: string; secretB64: string; keys: DeviceKeyRecord[]; mqttCredentials?: MqttCredentials } | undefined> {
   const key = issueKey(secrets, deviceId, now);
   const keys = await store.addDeviceKey(tenantId, deviceId, { keyId: key.keyId, secretSealed: key.sealed }, now);
-  return keys && { keyId: key.keyId, secretB64: key.secret.toString('base64'), keys };
+  if (!keys) return undefined;
+  const login = await brokerLogin(access, deviceId, 'key rotation');
+  return { keyId: key.keyId, secretB64: key.secret.toString('base64'), keys, ...(login ? { mqttCredentials: login } : {}) };
 }

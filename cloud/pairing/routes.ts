@@ -24,8 +24,8 @@ export function registerPairingRoutes(app: FastifyInstance, ctx: ApiContext): { 
 
   app.post(HTTP_PATHS.pair, { bodyLimit: 16 * 1024, onRequest: pairingAttemptGuard(limiter) }, async (req): Promise<PairingResponse> => {
     const request = validatePairingRequest.parse(req.body, 'pairing request');
-    const response = await pairDevice(ctx.store, ctx.secrets, request, ctx.endpoints(), ctx.clock.now());
-    req.log.info({ device_id: response.device_id, key_id: response.key_id }, 'device paired');
+    const response = await pairDevice(ctx.store, ctx.secrets, request, ctx.endpoints(), ctx.clock.now(), ctx.brokerAccess);
+    req.log.info({ device_id: response.device_id, key_id: response.key_id, broker_login: response.mqtt_credentials !== undefined }, 'device paired');
     return response;
   });
   return { refused: () => ({ ...limiter.refused }) };

@@ -16,6 +16,9 @@ import type { CloudConfig } from '../config.js';
 import { registerIngestRoutes, resolveIngestDeps, startMqttIngest, type MqttIngest } from '../ingest/index.js';
 import { createNotify, redactLinkSignature, type CreateNotifyOptions, type Notify } from '../notify/index.js';
 import { registerPairingRoutes } from '../pairing/routes.js';
+import { registerBrokerMetrics, setUpBroker, type BrokerSetup } from '../broker/index.js';
+import { NoProvisioner } from '../broker/none.js';
+import { registerBrokerCredentialRoute } from '../broker/routes.js';
 import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openStore } from '../store/index.js';
@@ -51,6 +54,8 @@ export interface Cloud {
   sink: StoreIngestSink;
   metrics: MetricsRegistry;
   mqtt: MqttIngest | undefined;
+  /** Deployment id, broker identity and provisioning (cloud/broker). */
+  broker: BrokerSetup;
   /** Verify-then-notify: the job queue worker, reclassifier and push service. */
   notify: Notify;
   close(): Promise<void>;
@@ -104,6 +109,11 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     cleanups.push(() => blobs.close());
     const secretsKey = loadSecretsKey(config.secrets.key, dataDir);
     const secrets = new SecretBox(secretsKey);
+    // The deployment id, this collector's identity on the broker, the provisioner of broker logins (cloud/broker).
+    const broker = await setUpBroker({ mqtt: config.mqtt, database: store.database, dataDir, secretsKey, log });
+    cleanups.push(() => broker.close());
+    // Boxes get broker logins only where the deployment hands them a broker at pairing.
+    const deviceBroker = config.pairing.mqtt_url ? broker.provisioner : new NoProvisioner();
     const bus: EventBus = isPostgresUrl(config.database.url)
       ? await PostgresEventBus.open({ url: config.database.url!, schema: config.database.schema, log: componentLogger(log, 'live') })
       : new LocalEventBus(componentLogger(log, 'live'));
@@ -166,10 +176,11 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       },
       endpoints: () => ({ https: config.server.public_url ?? url, mqtt: config.pairing.mqtt_url }),
       keysChanged: (deviceId) => sink.forgetKeys(deviceId),
+      brokerAccess: { broker: deviceBroker, log: componentLogger(log, 'broker') },
       notify,
     };
 
-    registerHealthRoutes(app, { store, blobs, metrics });
+    registerHealthRoutes(app, { store, blobs, metrics, details: () => ({ mqtt: broker.details() }) });
     const pairing = registerPairingRoutes(app, ctx);
     metrics.gauge(
       'vigil_pairing_attempts_refused_total',
@@ -186,6 +197,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
 
     const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest') });
     await registerIngestRoutes(app, ingestDeps);
+    registerBrokerCredentialRoute(app, { verifier: ingestDeps.verifier, store, provisioner: deviceBroker, clock });
+    registerBrokerMetrics(metrics, broker);
     metrics.gauge(
       'vigil_ingest_total',
       'What ingest did since start, by kind (requests, messages, events stored/duplicate/rejected, thumbnails, heartbeats, acks).',
@@ -205,7 +218,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
 
     let mqtt: MqttIngest | undefined;
     if (config.mqtt.url) {
-      mqtt = startMqttIngest({ ...ingestDeps, mqtt: config.mqtt });
+      mqtt = startMqttIngest({ ...ingestDeps, mqtt: config.mqtt, identity: broker.ingest, onUnknownDevice: (id) => broker.foreign?.note(id) });
       // Stop consuming before the app and the store go away.
       cleanups.push(() => mqtt!.close());
     }
@@ -230,6 +243,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       sink,
       metrics,
       mqtt,
+      broker,
       notify,
       close: () => (closing ??= closeAll()),
     };
