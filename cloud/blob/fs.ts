@@ -1,15 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, constants, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
+import { access, constants, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { VigilError } from '../../shared/errors/index.js';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
 
 /**
  * Blobs as files under one directory. A put writes `<name>.tmp-<random>`, fsyncs it, renames it over the final
  * name and fsyncs the directory: a reader sees the old file or the complete new one, and after a crash the blob is
- * either fully there or absent (a stray temp file at worst).
+ * either fully there or absent (a stray temp file at worst). New folders are 0700 and files 0600, whatever the umask.
  */
 export class FsBlobStore implements BlobStore {
   readonly kind = 'fs' as const;
@@ -22,13 +23,14 @@ export class FsBlobStore implements BlobStore {
 
   async put(key: string, body: Readable | Buffer, options: BlobPutOptions = {}): Promise<BlobInfo> {
     const final = this.path(key);
-    await mkdir(dirname(final), { recursive: true });
+    await mkdirPrivate(dirname(final));
     const temp = `${final}.tmp-${randomBytes(6).toString('hex')}`;
-    const handle = await open(temp, 'wx', 0o640);
+    const handle = await open(temp, 'wx', PRIVATE_FILE_MODE);
     const hash = createHash('sha256');
     let size = 0;
     let ok = false;
     try {
+      await handle.chmod(PRIVATE_FILE_MODE);
       const source = Buffer.isBuffer(body) ? Readable.from([body]) : body;
       for await (const chunk of source) {
         const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
@@ -83,7 +85,7 @@ export class FsBlobStore implements BlobStore {
 
   async ping(): Promise<void> {
     try {
-      await mkdir(this.dir, { recursive: true });
+      await mkdirPrivate(this.dir);
       await access(this.dir, constants.W_OK | constants.R_OK);
     } catch (err) {
       throw new VigilError('service_unavailable', `blob directory ${this.dir} is not writable: ${(err as Error).message}`, { status: 503, cause: err });

@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VigilError } from '../../shared/errors/index.js';
+import { mkdirPrivateSync, PRIVATE_FILE_MODE, tightenPath } from '../../shared/fs/index.js';
 
 /**
  * Device secrets at rest: AES-256-GCM under a server key that is NOT in the database (config `secrets.key`, or a key
@@ -72,10 +73,11 @@ export function loadSecretsKey(configured: string | undefined, dataDir: string, 
       { details: { file } },
     );
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirPrivateSync(dataDir);
   const temp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
   try {
-    writeFileSync(temp, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: 0o600 });
+    writeFileSync(temp, randomBytes(32).toString('base64') + '\n', { flag: 'wx', mode: PRIVATE_FILE_MODE });
+    chmodSync(temp, PRIVATE_FILE_MODE); // 0600 exactly, whatever the umask
     linkSync(temp, file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new VigilError('secrets_key_unavailable', `cannot create ${file}: ${(err as Error).message}`, { cause: err });
@@ -86,6 +88,8 @@ export function loadSecretsKey(configured: string | undefined, dataDir: string, 
       // already gone
     }
   }
+  // A key file left readable by others (by hand, or an older version) is made owner-only.
+  tightenPath(file);
   const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
   if (key.length !== 32) throw new VigilError('secrets_key_unavailable', `${file} does not hold base64 of 32 bytes`);
   return key;

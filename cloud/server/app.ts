@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -28,6 +27,7 @@ import { installErrorHandling } from './errors.js';
 import { registerHealthRoutes } from './health.js';
 import { MetricsRegistry } from './metrics.js';
 import { requestIdFor } from './request-id.js';
+import { secureDataDir } from './data-dir.js';
 
 /**
  * Assembles the collector: storage (SQLite or PostgreSQL), blob store, secrets box, live feed, the fastify app
@@ -74,7 +74,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
   const log = options.logger ?? createLogger({ component: 'cloud', level: config.log.level as LogLevel });
   const clock = options.clock ?? systemClock;
   const dataDir = resolve(config.data_dir);
-  mkdirSync(dataDir, { recursive: true });
+  // Owner-only, whatever the umask (cloud/server/data-dir.ts).
+  secureDataDir(dataDir, log);
 
   const cleanups: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {

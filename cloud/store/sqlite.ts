@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { VigilError } from '../../shared/errors/index.js';
+import { ensurePrivateFile, mkdirPrivateSync, tightenPath } from '../../shared/fs/index.js';
 import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql.js';
 
 /**
@@ -28,6 +28,9 @@ import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql.js'
  * are in the database or none are, and none of them was told "committed" before COMMIT returned. A failed caller's
  * writes were undone (ROLLBACK TO) before COMMIT, so they are never in it. An acknowledgement sent after a caller's
  * promise resolved therefore always refers to durable data, exactly as with one transaction per caller.
+ *
+ * File modes: the database file is created 0600 (its new folders 0700) before SQLite opens it, whatever the umask;
+ * SQLite gives the -wal and -shm files the database file's mode. Existing files open to group/others are tightened.
  */
 export interface SqliteOptions {
   /** File path, or `:memory:`. */
@@ -48,7 +51,11 @@ function params(values: readonly SqlValue[] | undefined): Param[] {
 }
 
 export function openSqlite(options: SqliteOptions): SqlDatabase {
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:') {
+    mkdirPrivateSync(dirname(options.path));
+    ensurePrivateFile(options.path);
+    for (const side of ['-wal', '-shm', '-journal']) tightenPath(options.path + side);
+  }
   let db: Database.Database;
   try {
     db = new Database(options.path);

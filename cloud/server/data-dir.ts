@@ -1,0 +1,20 @@
+import { join } from 'node:path';
+import { describeTightened, ensurePrivateDir, tightenPath, type Tightened } from '../../shared/fs/index.js';
+import type { Logger } from '../../shared/log/index.js';
+import { SECRETS_KEY_FILE } from '../pairing/secret-box.js';
+
+/**
+ * The collector's data dir is its own: 0700, and what it keeps there 0600 (database and its -wal/-shm, the secrets
+ * key, thumbnails), whatever the umask `vigil-cloud` runs under. A data dir left open by an older version or by
+ * hand is tightened at start (group/other bits removed) with one warning naming what changed. New files are created
+ * owner-only by the code writing them (cloud/store/sqlite.ts, cloud/blob/fs.ts, cloud/pairing/secret-box.ts).
+ */
+export const DATA_DIR_ENTRIES = ['vigil.db', 'vigil.db-wal', 'vigil.db-shm', 'vigil.db-journal', SECRETS_KEY_FILE, 'thumbnails'];
+
+export function secureDataDir(dataDir: string, log?: Logger): Tightened {
+  const t = ensurePrivateDir(dataDir);
+  for (const name of DATA_DIR_ENTRIES) tightenPath(join(dataDir, name), t);
+  if (t.changed.length > 0) log?.warn({ data_dir: dataDir, tightened: describeTightened(t) }, 'data dir files were readable by group/others: made owner-only');
+  for (const r of t.refused) log?.warn({ path: r.path, mode: r.mode.toString(8), reason: r.reason }, 'cannot make a data dir file owner-only: fix its owner or mode by hand');
+  return t;
+}
