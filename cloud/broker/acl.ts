@@ -1,3 +1,4 @@
+import { claimTopic } from './group-claim.js';
 import { TOPIC_FILTERS, acksTopic, availabilityTopic, eventsTopic, heartbeatTopic, devicePrefix } from '../../firmware-protocol/topics.js';
 
 /**
@@ -10,7 +11,7 @@ import { TOPIC_FILTERS, acksTopic, availabilityTopic, eventsTopic, heartbeatTopi
  * else (not its own acks topic: acks come only from collectors); subscribes to exactly its acks topic.
  * A collector (role `vigil-collector-{deployment_id}`): subscribes to its deployment's shared group only (not
  * another deployment's group, not a plain subscription that would copy every message), publishes acks, may watch
- * availability.
+ * availability, and claims its group on `vigil/collectors/{group}`.
  */
 export type AclAction = 'publish' | 'subscribe_literal' | 'subscribe_pattern';
 
@@ -62,6 +63,9 @@ export function collectorAcl(group: string): AclRule[] {
     ...sharedFilters(group).map((topic) => ({ action: 'subscribe_literal' as const, topic, allow: true, priority: ALLOW })),
     { action: 'subscribe_literal', topic: TOPIC_FILTERS.availability, allow: true, priority: ALLOW },
     { action: 'publish', topic: TOPIC_FILTERS.acks, allow: true, priority: ALLOW },
+    // The deployment's claim on its group (./group-claim.ts): how a collision with another deployment is seen.
+    { action: 'publish', topic: claimTopic(group), allow: true, priority: ALLOW },
+    { action: 'subscribe_literal', topic: claimTopic(group), allow: true, priority: ALLOW },
     ...catchAllDenies(),
   ];
 }

@@ -9,6 +9,7 @@ import type { MqttCollectorIdentity } from '../ingest/mqtt.js';
 import type { SqlDatabase } from '../store/sql.js';
 import { loadDeploymentId } from './deployment.js';
 import { ForeignTrafficWatch, type ForeignTrafficState } from './foreign-traffic.js';
+import { GroupClaim } from './group-claim.js';
 import { claimInstanceSlot, defaultClientId, defaultCollectorUsername, defaultSharedGroup, derivedCollectorPassword } from './identity.js';
 import { MosquittoDynsecProvisioner } from './mosquitto-dynsec.js';
 import { NoProvisioner } from './none.js';
@@ -83,6 +84,21 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
   const foreign = ingest
     ? new ForeignTrafficWatch({ group, deploymentId, windowMs: parseDuration(cfg.foreign_traffic.window), minMessages: cfg.foreign_traffic.min_messages, log })
     : undefined;
+  const claim =
+    ingest && foreign && cfg.url
+      ? new GroupClaim({
+          url: cfg.url,
+          clientId: `${ingest.clientId}-claim`.slice(0, 64),
+          username,
+          password,
+          ca: cfg.ca_file !== undefined ? readFileSync(cfg.ca_file) : undefined,
+          reconnectMs: cfg.reconnect_ms,
+          group,
+          deploymentId,
+          log,
+          onForeign: (other) => foreign.noteForeignClaim(other),
+        })
+      : undefined;
   log.info({ deployment_id: deploymentId, group: ingest ? group : null, client_id: clientId ?? null, provisioner: provisioner.kind }, 'broker identity');
 
   return {
@@ -98,6 +114,7 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
       foreign_traffic: foreign?.state() ?? null,
     }),
     close: async () => {
+      await claim?.close();
       foreign?.close();
       await provisioner.close();
       slot?.release();

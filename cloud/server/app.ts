@@ -181,7 +181,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       notify,
     };
 
-    registerHealthRoutes(app, { store, blobs, metrics, details: () => ({ mqtt: broker.details() }) });
+    registerHealthRoutes(app, { store, blobs, metrics, ...(config.mqtt.url ? { details: () => ({ mqtt: broker.details() }) } : {}) });
     const pairing = registerPairingRoutes(app, ctx);
     metrics.gauge(
       'vigil_pairing_attempts_refused_total',
