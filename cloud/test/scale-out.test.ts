@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,8 @@ import { MIGRATIONS } from '../store/migrations.js';
 import type { Store } from '../store/store.js';
 import { dropSchema, testBackends } from './support/backends.js';
 import type { LocalS3 } from './support/s3.js';
-import { PrivateBroker, freePort } from './support-ingest/broker.js';
+import { freePort } from './support-ingest/broker.js';
+import { DynsecBroker, dynsecAvailable } from './support-broker/dynsec-broker.js';
 import { LlmTestServer } from './support-llm/llm-server.js';
 import { vapidTestKeys } from './support-push/keys.js';
 import { WebPushTestServer, type WebPushSubscriptionJson } from './support-push/webpush-server.js';
@@ -28,12 +28,15 @@ import { LiveFeed } from './support-scale/sse.js';
 import { checkLiveFeeds, checkOncePerEvent, listBucket, type SentEvent } from './support-scale/checks.js';
 
 /**
- * Three real `vigil-cloud serve` processes on one PostgreSQL schema, one S3 bucket (s3rver) and one private
- * Mosquitto (anonymous, shared subscription), with a local vision LLM and a local Web Push service. Simulated boxes,
- * paired through the API, send signed events over HTTPS (spread round-robin over the collectors, as a load balancer
- * would) and over MQTT. Mid-run one collector is SIGKILLed while it is sending a push, then started again.
+ * Three real `vigil-cloud serve` processes (each with a data dir of its own, as on three hosts) on one PostgreSQL
+ * schema, one S3 bucket (s3rver) and one private Mosquitto running the shipped broker config (scripts/mosquitto:
+ * no anonymous clients, dynamic security provisioned by the collectors), with a local vision LLM and a local Web
+ * Push service. Simulated boxes, paired through the API (each gets its broker login there), send signed events over
+ * HTTPS (spread round-robin over the collectors, as a load balancer would) and over MQTT (the collectors' shared
+ * subscription). Mid-run one collector is SIGKILLed while it is sending a push, then started again.
  *
- * Checks: migrations ran once although all three started together; every acked event, message and thumbnail is
+ * Checks: migrations ran once although all three started together, and all three found one deployment (group);
+ * every acked event, message and thumbnail is
  * stored exactly once (database rows and bucket objects); one re-classification and one push decision per event,
  * every event pushed, a collapse id pushed twice only inside the lease window after the kill (README: "Operations");
  * every live feed saw every change stored while it was open; ingest rate limits hold per collector (the bound the
@@ -41,14 +44,9 @@ import { checkLiveFeeds, checkOncePerEvent, listBucket, type SentEvent } from '.
  */
 const root = projectRoot();
 const built = existsSync(join(root, 'dist', 'cloud', 'cli', 'serve.js'));
-let haveMosquitto = true;
-try {
-  execFileSync('mosquitto', ['-h'], { stdio: 'ignore' });
-} catch (err) {
-  haveMosquitto = (err as NodeJS.ErrnoException).code !== 'ENOENT';
-}
+const haveMosquitto = dynsecAvailable();
 const havePostgres = (await testBackends()).some((b) => b.name === 'postgres');
-if (inCI && (!built || !haveMosquitto)) throw new Error('scale-out test needs `npm run build` and mosquitto');
+if (inCI && (!built || !haveMosquitto)) throw new Error('scale-out test needs `npm run build`, mosquitto, mosquitto_ctrl and the dynamic-security plugin');
 
 const COLLECTORS = 3;
 const HTTP_BOXES = 8;
@@ -62,12 +60,24 @@ const cleanup: (() => Promise<unknown>)[] = [];
 let dir: string;
 let schema: string;
 let s3: LocalS3;
-let broker: PrivateBroker;
+let broker: DynsecBroker;
 let llm: LlmTestServer;
 let web: WebPushTestServer;
 let collectors: CollectorProcess[];
 let db: pg.Client;
 let store: Store;
+
+interface MqttDetails {
+  deployment_id: string;
+  group: string | null;
+  client_id: string | null;
+}
+async function mqttDetails(c: CollectorProcess): Promise<MqttDetails> {
+  const res = await fetch(`${c.url}/readyz`);
+  const body = (await res.json()) as { status?: string; details?: { mqtt?: MqttDetails } };
+  if (res.status !== 200 || !body.details?.mqtt) throw new Error(`${c.name} /readyz: ${res.status} ${JSON.stringify(body)}`);
+  return body.details.mqtt;
+}
 
 beforeAll(async () => {
   if (!built || !haveMosquitto || !havePostgres) return;
@@ -75,16 +85,15 @@ beforeAll(async () => {
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
   schema = `vigil_scale_${randomBytes(5).toString('hex')}`;
   cleanup.push(() => dropSchema(schema));
-  [s3, broker, llm, web] = await Promise.all([startS3Process('vigil-scale'), PrivateBroker.start(), LlmTestServer.start({ models: ['vision-1'] }), WebPushTestServer.start()]);
+  [s3, broker, llm, web] = await Promise.all([startS3Process('vigil-scale'), DynsecBroker.start(), LlmTestServer.start({ models: ['vision-1'] }), WebPushTestServer.start()]);
   cleanup.push(() => s3.close(), () => broker.close(), () => llm.close(), () => web.close());
   const vapid = vapidTestKeys();
   const config = {
-    data_dir: join(dir, 'data'),
     database: { url: POSTGRES_URL, schema, pool_max: 4 },
     blob: { kind: 's3', s3: { bucket: s3.bucket, endpoint: s3.endpoint, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey, prefix: 'vigil/' } },
     secrets: { key: SECRETS_KEY },
     log: { level: 'warn' },
-    mqtt: { url: broker.url, shared_group: 'vigil-scale', reconnect_ms: 200 },
+    mqtt: { url: broker.url, provisioner: 'mosquitto-dynsec', admin_username: broker.admin.username, admin_password: broker.admin.password, reconnect_ms: 200 },
     pairing: { mqtt_url: broker.url, attempts_burst: 1000, attempts_per_minute: 6000 },
     ingest: { rate_limit: RATE },
     reclassify: { providers: [{ kind: 'openai', base_url: llm.url, model: 'vision-1' }], budget: '5s' },
@@ -95,7 +104,7 @@ beforeAll(async () => {
   const configFile = join(dir, 'cloud.yaml');
   writeFileSync(configFile, JSON.stringify(config, null, 2)); // JSON is YAML
   const ports = await Promise.all(Array.from({ length: COLLECTORS }, () => freePort()));
-  collectors = ports.map((port, i) => new CollectorProcess(`c${i + 1}`, port, configFile, { VIGIL_CLOUD__MQTT__CLIENT_ID: `vigil-scale-c${i + 1}` }));
+  collectors = ports.map((port, i) => new CollectorProcess(`c${i + 1}`, port, configFile, { VIGIL_CLOUD__DATA_DIR: join(dir, `data-c${i + 1}`) }));
   cleanup.push(() => Promise.all(collectors.map((c) => c.kill('SIGKILL'))));
   // All three at once on an empty schema: they race for the migrations.
   await Promise.all(collectors.map((c) => c.start()));
@@ -121,6 +130,11 @@ describe.skipIf(!built || !haveMosquitto || !havePostgres)('three collectors on 
     // One transaction applied them all (the others found them done under the advisory lock).
     expect(new Set(rows.map((r) => r.applied_at)).size).toBe(1);
     expect(collectors.every((c) => c.running)).toBe(true);
+    // One deployment: the same deployment id and shared group everywhere, a client id of its own each.
+    const mqtt = await Promise.all(collectors.map(mqttDetails));
+    expect(new Set(mqtt.map((d) => d.deployment_id)).size).toBe(1);
+    expect(mqtt.every((d) => d.group === `vigil-${mqtt[0]!.deployment_id}`)).toBe(true);
+    expect(new Set(mqtt.map((d) => d.client_id)).size).toBe(COLLECTORS);
   });
 
   it('a SIGKILL mid-run loses nothing, stores nothing twice, and pushes each event once outside the lease window', { timeout: 120_000 }, async () => {
@@ -181,10 +195,14 @@ describe.skipIf(!built || !haveMosquitto || !havePostgres)('three collectors on 
     const owner = (await db.query<{ lease_owner: string }>("SELECT lease_owner FROM jobs WHERE event_id = $1 AND state = 'running'", [acme.eventId])).rows[0]?.lease_owner;
     const victim = collectors.find((c) => owner !== undefined && owner.split(':')[1] === String(c.pid));
     if (!victim) throw new Error(`no collector holds the acme job (owner ${owner})`);
+    const clientId = (await mqttDetails(victim)).client_id;
     const killAt = Date.now();
     await victim.kill('SIGKILL');
+    const deadAt = Date.now();
     await sleep(1500);
     await victim.start();
+    // Back under its old client id: the broker hands it the session (and messages) it left behind.
+    expect((await mqttDetails(victim)).client_id).toBe(clientId);
     const restartedAt = Date.now();
     const reopened = await LiveFeed.open(`${victim.name}'`, victim.url, reader);
     cleanup.push(() => reopened.close());
@@ -240,7 +258,7 @@ describe.skipIf(!built || !haveMosquitto || !havePostgres)('three collectors on 
     expect(objects.filter((k) => k.startsWith('vigil/_tmp/')).length).toBeLessThanOrEqual(HTTP_BOXES + MQTT_BOXES);
 
     // One classification and one decision per event; every event pushed; repeats only inside the lease window.
-    const once = await checkOncePerEvent({ db, llm, web, sent, phone: subId(phone), killAt, restartedAt, leaseMs: LEASE_MS });
+    const once = await checkOncePerEvent({ db, llm, web, sent, phone: subId(phone), killAt, deadAt, restartedAt, leaseMs: LEASE_MS });
     process.stdout.write(`scale-out: ${JSON.stringify(once.summary)}\n`);
     expect(once.problems).toEqual([]);
 
@@ -256,7 +274,7 @@ describe.skipIf(!built || !haveMosquitto || !havePostgres)('three collectors on 
     expect(acmeState?.push_state).toBe('sent');
 
     // Live feeds: every change stored while a feed was open reached it, on every collector.
-    const live = checkLiveFeeds([...feeds, reopened], sent, killAt);
+    const live = checkLiveFeeds([...feeds, reopened], sent, killAt, deadAt);
     process.stdout.write(`scale-out: ${JSON.stringify(live.summary)}\n`);
     expect(live.problems).toEqual([]);
     for (const f of [...feeds, reopened]) expect(f.about(acme.eventId)).toEqual([]); // another tenant

@@ -43,14 +43,16 @@ export interface OnceOptions {
   sent: SentEvent[];
   /** Web Push subscription id of the tenant's phone. */
   phone: string;
+  /** When the SIGKILL was sent, and when the process was seen gone. */
   killAt: number;
+  deadAt: number;
   restartedAt: number;
   leaseMs: number;
 }
 
 /**
  * One LLM request, one verification record and at least one push per event. A second LLM request or a second push
- * with the same collapse id is allowed only for work the killed collector had started: the first before the kill,
+ * with the same collapse id is allowed only for work the killed collector had started: the first before it died,
  * the repeat after it, within the lease (plus slack for a loaded machine). Events sent after the restart: exactly one.
  */
 export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: string[]; summary: Record<string, number> }> {
@@ -72,7 +74,7 @@ export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: str
   )).rows;
   const verification = new Map(rows.map((r) => [r.event_id, r]));
   const repeatedInWindow = (times: number[]): boolean =>
-    times.length === 2 && times[0]! <= o.killAt && times[1]! >= o.killAt && times[1]! - o.killAt <= o.leaseMs + slackMs;
+    times.length === 2 && times[0]! <= o.deadAt && times[1]! >= o.killAt && times[1]! - o.killAt <= o.leaseMs + slackMs;
   let llmRepeats = 0;
   let pushRepeats = 0;
   for (const e of o.sent) {
@@ -97,16 +99,16 @@ export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: str
 /**
  * Every change (new, thumbnail, end) a box had acked while a feed was open is on that feed, once: `event.new` for
  * rev 0, `event.updated` for the others, and the last message shows the final state. A change the killed collector
- * may have stored just before it died (sent before the kill, acked less than 1 s before it or later) can miss the
+ * may have stored just before it died (sent before it died, acked less than 1 s before the kill or later) can miss the
  * live feeds: its NOTIFY goes out after the commit, and a kill in between loses it (the app catches up with
  * `GET /v1/events?since=`). Those are counted, not required.
  */
-export function checkLiveFeeds(feeds: LiveFeed[], sent: SentEvent[], killAt: number): { problems: string[]; summary: Record<string, number> } {
+export function checkLiveFeeds(feeds: LiveFeed[], sent: SentEvent[], killAt: number, deadAt: number): { problems: string[]; summary: Record<string, number> } {
   const problems: string[] = [];
   let required = 0;
   let uncertain = 0;
   let uncertainMissed = 0;
-  const certain = (a: AckRecord): boolean => !(a.sentAt <= killAt && a.ackedAt >= killAt - 1000);
+  const certain = (a: AckRecord): boolean => !(a.sentAt <= deadAt && a.ackedAt >= killAt - 1000);
   for (const f of feeds) {
     const open = (a: AckRecord): boolean => a.sentAt > f.openedAt && a.ackedAt < (f.closedAt ?? Infinity) - 2000;
     for (const e of sent) {

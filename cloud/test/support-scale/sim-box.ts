@@ -94,16 +94,27 @@ export interface PairedBox {
   mqttLogin?: { username: string; password: string } | undefined;
 }
 
+/** fetch, waiting out 429 answers (Retry-After) for up to a minute. */
+async function patientFetch(url: string, init: RequestInit): Promise<Response> {
+  const until = Date.now() + 60_000;
+  for (;;) {
+    const res = await fetch(url, init);
+    if (res.status !== 429 || Date.now() > until) return res;
+    await res.arrayBuffer();
+    await sleep(1000 * Number(res.headers.get('retry-after') ?? 1));
+  }
+}
+
 /** Pairs one box: a pairing code from the API (admin token), then `POST /v1/pair` as a box does. */
 export async function pairThroughApi(baseUrl: string, adminToken: string, name: string): Promise<PairedBox> {
-  const created = await fetch(`${baseUrl}/v1/pairing-codes`, {
+  const created = await patientFetch(`${baseUrl}/v1/pairing-codes`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify({ name }),
   });
   if (created.status !== 201) throw new Error(`pairing code at ${baseUrl}: ${created.status} ${await created.text()}`);
   const { code } = (await created.json()) as { code: string };
-  const paired = await fetch(baseUrl + pairPath(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+  const paired = await patientFetch(baseUrl + pairPath(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
   if (paired.status !== 200) throw new Error(`pair at ${baseUrl}: ${paired.status} ${await paired.text()}`);
   const r = (await paired.json()) as {
     device_id: string;
