@@ -5,6 +5,7 @@ import { PushConfigSchema } from './push/config.js';
 import { NotifyConfigSchema } from './notify/config.js';
 import { QueueConfigSchema } from './queue/config.js';
 import { ReclassifyConfigSchema } from './reclassify/config.js';
+import { EventsConfigSchema } from './status/config.js';
 
 /**
  * The collector's configuration: defaults here ← YAML file (`--config`) ← environment `VIGIL_CLOUD__A__B` ← CLI
@@ -107,6 +108,7 @@ export const CloudConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    events: EventsConfigSchema,
     log: Type.Object(
       {
         level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),

@@ -10,6 +10,8 @@ export interface EventJson {
   top_score: number | null;
   box: unknown;
   status: 'active' | 'ended';
+  /** left | agent_stop | agent_restart (the box's) | device_lost (the collector's); null while active or unknown. */
+  end_reason: EventRecord['endReason'];
   rev: number;
   started_at: string;
   ended_at: string | null;
@@ -33,6 +35,7 @@ export function eventJson(e: EventRecord): EventJson {
     top_score: typeof m.top_score === 'number' ? Math.max(m.top_score, e.score) : null,
     box: e.box,
     status: e.status,
+    end_reason: e.endReason,
     rev: e.lastRev,
     started_at: new Date(e.startedAt).toISOString(),
     ended_at: e.endedAt === null ? null : new Date(e.endedAt).toISOString(),

@@ -22,6 +22,7 @@ import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openStore } from '../store/index.js';
 import { StoreIngestSink } from '../store/ingest-sink.js';
+import { startLostEventSweeper, type LostEventSweeper } from '../status/lost-events.js';
 import type { Store } from '../store/store.js';
 import { installErrorHandling } from './errors.js';
 import { registerHealthRoutes } from './health.js';
@@ -58,6 +59,8 @@ export interface Cloud {
   broker: BrokerSetup;
   /** Verify-then-notify: the job queue worker, reclassifier and push service. */
   notify: Notify;
+  /** Ends the events of boxes that went quiet or restarted (events.lost_after). */
+  lostEvents: LostEventSweeper;
   close(): Promise<void>;
 }
 
@@ -226,6 +229,18 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
 
     notify.start();
 
+    // No event left open: end the events of boxes that went quiet or restarted (cloud/status/lost-events.ts).
+    const lostEvents = startLostEventSweeper({
+      store,
+      bus,
+      clock,
+      log: componentLogger(log, 'events'),
+      lostAfterMs: parseDuration(config.events.lost_after),
+      intervalMs: parseDuration(config.events.sweep_interval),
+    });
+    cleanups.push(() => lostEvents.stop());
+    metrics.gauge('vigil_events_device_lost_total', 'Events this collector ended itself (end_reason device_lost).', () => [{ value: lostEvents.ended }], 'counter');
+
     const purge = setInterval(() => {
       store.purgeNonces(clock.now()).catch((err: unknown) => log.warn({ err }, 'nonce purge failed'));
     }, 60_000);
@@ -246,6 +261,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       mqtt,
       broker,
       notify,
+      lostEvents,
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {

@@ -4,6 +4,10 @@ import type { DeviceKeyRecord, DeviceRecord, DeviceStatusRecord, Store } from '.
  * Device status as apps see it: online while verified messages (heartbeats every 30 s by default, or any upload)
  * keep arriving; offline once none came for `offline_after` (default 90 s, three missed heartbeats). Revoked
  * devices are never online. Clock skew is the box clock minus the collector clock at the last heartbeat/contact.
+ *
+ * From the latest heartbeat's outbox: `disk_full` (the box's outbox volume is full now), `refused` (event messages
+ * its outbox refused, by cause, cumulative on the box) and `thumbnails_skipped`; null when the box does not report
+ * them. `boot_id`/`booted_at`: the box's current run (a new id at every agent start) and when it started.
  */
 export interface DeviceView {
   id: string;
@@ -18,11 +22,31 @@ export interface DeviceView {
   version: string | null;
   outbox_depth: number | null;
   dropped: number | null;
+  disk_full: boolean | null;
+  refused: { disk_full: number; outbox_full: number } | null;
+  thumbnails_skipped: number | null;
+  boot_id: string | null;
+  booted_at: string | null;
   cameras: unknown[];
   keys?: Array<{ key_id: string; status: string; created_at: string; retired_at: string | null }>;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+const count = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : null);
+
+/** The outbox fields of the latest heartbeat the view shows (firmware-protocol OutboxStatus; optional ones null). */
+function outboxReport(heartbeat: unknown): Pick<DeviceView, 'disk_full' | 'refused' | 'thumbnails_skipped'> {
+  const hb = typeof heartbeat === 'object' && heartbeat !== null ? (heartbeat as { outbox?: unknown }) : {};
+  const o = typeof hb.outbox === 'object' && hb.outbox !== null ? (hb.outbox as Record<string, unknown>) : {};
+  const r = typeof o.refused === 'object' && o.refused !== null ? (o.refused as Record<string, unknown>) : undefined;
+  const diskFull = r ? count(r.disk_full) : null;
+  const outboxFull = r ? count(r.outbox_full) : null;
+  return {
+    disk_full: typeof o.disk_full === 'boolean' ? o.disk_full : null,
+    refused: diskFull !== null && outboxFull !== null ? { disk_full: diskFull, outbox_full: outboxFull } : null,
+    thumbnails_skipped: count(o.thumbnails_skipped),
+  };
+}
 
 export function deviceState(device: DeviceRecord, status: DeviceStatusRecord | undefined, now: number, offlineAfterMs: number): DeviceView['state'] {
   if (device.revokedAt !== null) return 'revoked';
@@ -46,6 +70,9 @@ export function deviceView(device: DeviceRecord, status: DeviceStatusRecord | un
     version: status?.version ?? null,
     outbox_depth: status?.outboxDepth ?? null,
     dropped: status?.dropped ?? null,
+    ...outboxReport(status?.heartbeat),
+    boot_id: status?.bootId ?? null,
+    booted_at: iso(status?.bootStartedAt ?? null),
     cameras: Array.isArray(status?.cameras) ? (status.cameras as unknown[]) : [],
     ...(keys
       ? { keys: keys.map((k) => ({ key_id: k.keyId, status: k.status, created_at: new Date(k.createdAt).toISOString(), retired_at: iso(k.retiredAt) })) }

@@ -128,6 +128,8 @@ export class StoreIngestSink implements IngestSink {
       version?: string;
       outbox?: { depth?: number; dropped?: number };
       cameras?: unknown;
+      boot_id?: string;
+      uptime_s?: number;
     };
     // sent_at has millisecond resolution; the signature timestamp only seconds.
     const sentAt = typeof hb.sent_at === 'string' ? Date.parse(hb.sent_at) : NaN;
@@ -141,6 +143,8 @@ export class StoreIngestSink implements IngestSink {
         dropped: hb.outbox?.dropped ?? null,
         cameras: hb.cameras ?? [],
         message: heartbeat,
+        bootId: typeof hb.boot_id === 'string' ? hb.boot_id : null,
+        uptimeS: typeof hb.uptime_s === 'number' ? hb.uptime_s : null,
       },
       receivedAtMs,
     );

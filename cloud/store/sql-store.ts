@@ -1,6 +1,7 @@
 import { VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
+import { endLostEvents, endReasonOf, type LostEventEnd } from './event-sweep.js';
 import { migrate } from './migrations.js';
 import { SqlPushTokens, type PushOutcomeInput, type PushPlatform, type PushTokenInput, type PushTokenRecord } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor, SqlValue } from './sql.js';
@@ -74,6 +75,9 @@ interface StatusRow {
   dropped: number | null;
   cameras_json: string | null;
   heartbeat_json: string | null;
+  boot_id: string | null;
+  boot_started_at: number | null;
+  boot_seen_at: number | null;
 }
 interface EventRow {
   id: string;
@@ -93,6 +97,7 @@ interface EventRow {
   created_at: number;
   updated_at: number;
   message_json: string;
+  end_reason: string | null;
 }
 interface ThumbRow {
   event_id: string;
@@ -139,6 +144,9 @@ const status = (r: StatusRow): DeviceStatusRecord => ({
   dropped: num(r.dropped),
   cameras: json(r.cameras_json),
   heartbeat: json(r.heartbeat_json),
+  bootId: r.boot_id ?? null,
+  bootStartedAt: num(r.boot_started_at ?? null),
+  bootSeenAt: num(r.boot_seen_at ?? null),
 });
 const thumb = (r: ThumbRow): ThumbnailRecord => ({
   tenantId: r.tenant_id,
@@ -154,7 +162,7 @@ const thumb = (r: ThumbRow): ThumbnailRecord => ({
 const DEVICE_COLUMNS = 'id, tenant_id, name, created_at, revoked_at';
 const TOKEN_COLUMNS = 'id, tenant_id, name, role, created_at, revoked_at';
 const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at, e.ended_at, e.duration_ms,
-  e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json`;
+  e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json, e.end_reason`;
 const THUMB_COLUMNS = 't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
 type EventJoinRow = EventRow & { t_blob_key: string | null; t_sha256: string | null; t_size: number | null; t_content_type: string | null; t_created_at: number | null };
 
@@ -172,6 +180,7 @@ function event(r: EventJoinRow): EventRecord {
     durationMs: num(r.duration_ms),
     status: r.status,
     lastRev: Number(r.last_rev),
+    endReason: endReasonOf(r.end_reason),
     thumbnail:
       r.t_blob_key === null || r.t_sha256 === null
         ? null
@@ -201,6 +210,7 @@ function stateOf(r: EventRow): EventState {
     endedAt: num(r.ended_at),
     status: r.status,
     lastRev: Number(r.last_rev),
+    endReason: endReasonOf(r.end_reason),
     message: json(r.message_json),
   };
 }
@@ -218,6 +228,7 @@ function eventColumns(st: EventState): SqlValue[] {
     st.status,
     st.lastRev,
     JSON.stringify(st.message ?? null),
+    st.endReason,
   ];
 }
 
@@ -455,11 +466,23 @@ export class SqlStore implements Store {
   // --- device status ---
 
   async recordHeartbeat(deviceId: string, hb: HeartbeatInput, receivedAt: number): Promise<void> {
+    // A boot id not seen before (a restart, or the first one): when it was seen, and when that run started
+    // (collector time minus the box's uptime). The lost-event sweep counts its quiet time from it (./event-sweep.ts).
+    const bootId = hb.bootId ?? null;
+    const bootStartedAt = receivedAt - Math.round(Math.max(0, hb.uptimeS ?? 0) * 1000);
     const r = await this.db.run(
       `UPDATE device_status SET last_seen_at = ?, last_heartbeat_at = ?, clock_skew_ms = ?, version = ?, outbox_depth = ?, dropped = ?,
-              cameras_json = ?, heartbeat_json = ?
+              cameras_json = ?, heartbeat_json = ?,
+              boot_started_at = CASE WHEN CAST(? AS TEXT) IS NULL OR boot_id = CAST(? AS TEXT) THEN boot_started_at ELSE CAST(? AS BIGINT) END,
+              boot_seen_at = CASE WHEN CAST(? AS TEXT) IS NULL OR boot_id = CAST(? AS TEXT) THEN boot_seen_at ELSE CAST(? AS BIGINT) END,
+              boot_id = COALESCE(CAST(? AS TEXT), boot_id)
         WHERE device_id = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at <= ?)`,
-      [receivedAt, receivedAt, hb.skewMs, hb.version, hb.outboxDepth, hb.dropped, JSON.stringify(hb.cameras ?? null), JSON.stringify(hb.message ?? null), deviceId, receivedAt],
+      [
+        ...[receivedAt, receivedAt, hb.skewMs, hb.version, hb.outboxDepth, hb.dropped, JSON.stringify(hb.cameras ?? null), JSON.stringify(hb.message ?? null)],
+        ...[bootId, bootId, bootStartedAt, bootId, bootId, receivedAt, bootId],
+        deviceId,
+        receivedAt,
+      ],
     );
     if (r.changes > 0) return;
     if (await this.db.get('SELECT device_id FROM device_status WHERE device_id = ?', [deviceId])) return; // an older heartbeat, overtaken
@@ -473,6 +496,10 @@ export class SqlStore implements Store {
       'UPDATE device_status SET last_seen_at = ?, clock_skew_ms = COALESCE(?, clock_skew_ms) WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
       [seenAt, skewMs === undefined ? null : Math.round(skewMs), deviceId, seenAt],
     );
+  }
+
+  endLostEvents(now: number, lostAfterMs: number, limit?: number): Promise<LostEventEnd[]> {
+    return endLostEvents(this.db, { now, lostAfterMs, ...(limit === undefined ? {} : { limit }) });
   }
 
   async getDeviceStatus(deviceId: string): Promise<DeviceStatusRecord | undefined> {
@@ -539,9 +566,9 @@ export class SqlStore implements Store {
     const early = await x.get<{ sha256: string; size: number }>('SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?', [m.id, deviceId]);
     // Insert-or-lock: a concurrent first message of the same event on another collector waits on the unique id.
     const inserted = await x.get<{ id: string }>(
-      `INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json,
+      `INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
                            id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
       [...eventColumns(applyEventMessage(undefined, fields).next), m.id, tenantId, deviceId, early?.sha256 ?? null, early ? Number(early.size) : null, now, now],
     );
@@ -566,7 +593,7 @@ export class SqlStore implements Store {
     if (changed) {
       await x.run(
         `UPDATE events SET camera = ?, label = ?, score = ?, box_json = ?, started_at = ?, ended_at = ?, duration_ms = ?, status = ?, last_rev = ?,
-                message_json = ?, updated_at = ? WHERE id = ?`,
+                message_json = ?, end_reason = ?, updated_at = ? WHERE id = ?`,
         [...eventColumns(next), now, m.id],
       );
     }
@@ -592,10 +619,10 @@ export class SqlStore implements Store {
               ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id),
             early AS (SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?),
             ins AS (
-              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json,
+              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
                                   id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
               SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT),
-                     CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT),
+                     CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT),
                      CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), (SELECT sha256 FROM early), (SELECT size FROM early), CAST(? AS BIGINT), CAST(? AS BIGINT)
                WHERE EXISTS (SELECT 1 FROM msg) AND NOT EXISTS (SELECT 1 FROM cur)
               ON CONFLICT (id) DO NOTHING RETURNING id)

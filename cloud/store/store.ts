@@ -1,4 +1,5 @@
 import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
+import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
 
@@ -83,6 +84,12 @@ export interface DeviceStatusRecord {
   cameras: unknown;
   /** The whole last heartbeat message. */
   heartbeat: unknown;
+  /** Boot id of the box's current run (Heartbeat.boot_id), when it sends one. */
+  bootId?: string | null;
+  /** Collector time that run started (its first heartbeat's arrival minus the box's uptime). */
+  bootStartedAt?: number | null;
+  /** Collector time this boot id was first seen. */
+  bootSeenAt?: number | null;
 }
 
 export interface HeartbeatInput {
@@ -94,6 +101,10 @@ export interface HeartbeatInput {
   cameras: unknown;
   /** The message as received, kept for the API. */
   message: unknown;
+  /** Heartbeat.boot_id, when sent. */
+  bootId?: string | null;
+  /** Heartbeat.uptime_s: seconds since the box's agent started. */
+  uptimeS?: number | null;
 }
 
 export type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
@@ -112,6 +123,8 @@ export interface EventRecord {
   durationMs: number | null;
   status: 'active' | 'ended';
   lastRev: number;
+  /** Why it ended (the box's reason, or the collector's device_lost); null while active or when unknown. */
+  endReason: EndReason | null;
   thumbnail: ThumbnailRecord | null;
   createdAt: number;
   updatedAt: number;
@@ -222,6 +235,12 @@ export interface Store extends PushTokenStore {
   /** Marks the device as seen (any verified message), with that message's clock skew when known. */
   touchDevice(deviceId: string, seenAt: number, skewMs?: number): Promise<void>;
   getDeviceStatus(deviceId: string): Promise<DeviceStatusRecord | undefined>;
+  /**
+   * Ends, with end_reason device_lost, the active events of boxes silent for `lostAfterMs`, and of boxes that
+   * restarted (new boot id seen `lostAfterMs` ago) from before the restart. Idempotent, safe with several
+   * collectors; returns what this call ended (./event-sweep.ts).
+   */
+  endLostEvents(now: number, lostAfterMs: number, limit?: number): Promise<LostEventEnd[]>;
   listDeviceStatus(tenantId: string): Promise<DeviceStatusRecord[]>;
 
   // --- events ---
