@@ -29,6 +29,13 @@ export const CloudConfigSchema = Type.Object(
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: 'TCP port; 0 picks a free one (the bound URL is logged and printed).' }),
         public_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Base URL boxes and apps use to reach this collector (given to boxes at pairing). Default: the bound address.' })),
         trust_proxy: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* headers (behind a reverse proxy that terminates TLS).' }),
+        tls: Type.Object(
+          {
+            cert_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain (server certificate first, then intermediates). With key_file set, serve speaks HTTPS itself; re-read on SIGHUP (new connections get the new certificate, the listener stays up).' })),
+            key_file: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of cert_file (keep it 0600, readable by the service user only).' })),
+          },
+          { default: {}, additionalProperties: false, description: 'TLS terminated by vigil-cloud itself; unset: plain HTTP (put a TLS-terminating proxy in front).' },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -5,7 +5,8 @@ import { cliConfig, type ConfigOpts } from './common.js';
 /**
  * `vigil-cloud serve [--config FILE] [--port N] [--data-dir DIR]`: runs the collector until SIGTERM/SIGINT, then
  * shuts down gracefully (stops accepting, finishes in-flight requests and MQTT messages, closes the database).
- * Prints `vigil-cloud listening on http://…` once ready (besides the JSON log line), for scripts to parse.
+ * Prints `vigil-cloud listening on http(s)://…` once ready (besides the JSON log line), for scripts to parse.
+ * SIGHUP re-reads the TLS certificate and key (`server.tls.*`) without closing the listener; it never stops serve.
  */
 interface ServeOpts extends ConfigOpts {
   port?: string;
@@ -54,5 +55,11 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGTERM', stop);
       process.on('SIGINT', stop);
+      process.on('SIGHUP', () => {
+        if (stopping) return;
+        if (!cloud.tls) return void cloud.app.log.info({ signal: 'SIGHUP' }, 'SIGHUP: no server.tls configured, nothing to reload');
+        // Logged by the reload itself (success with the new expiry, or why the old certificate stays).
+        cloud.tls.reload();
+      });
     });
 }

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
@@ -29,6 +30,7 @@ import { registerHealthRoutes } from './health.js';
 import { MetricsRegistry } from './metrics.js';
 import { requestIdFor } from './request-id.js';
 import { secureDataDir } from './data-dir.js';
+import { ServerTls, tlsConfigured } from './tls.js';
 
 /**
  * Assembles the collector: storage (SQLite or PostgreSQL), blob store, secrets box, live feed, the fastify app
@@ -44,8 +46,10 @@ export interface CloudOptions {
 
 export interface Cloud {
   app: FastifyInstance;
-  /** `http://host:port` actually bound (0.0.0.0 shown as 127.0.0.1). */
+  /** `http(s)://host:port` actually bound (0.0.0.0 shown as 127.0.0.1). */
   url: string;
+  /** The certificate when serve terminates TLS itself (server.tls); `reload()` re-reads it (SIGHUP). */
+  tls: ServerTls | undefined;
   config: CloudConfig;
   store: Store;
   blobs: BlobStore;
@@ -68,9 +72,9 @@ function requestForLog(req: FastifyRequest): Record<string, unknown> {
   return { method: req.method, url: redactLinkSignature(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
 }
 
-function displayUrl(address: AddressInfo): string {
+function displayUrl(address: AddressInfo, scheme: 'http' | 'https'): string {
   const host = address.address === '0.0.0.0' ? '127.0.0.1' : address.address === '::' ? '::1' : address.address;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
 }
 
 export async function createCloud(config: CloudConfig, options: CloudOptions = {}): Promise<Cloud> {
@@ -79,6 +83,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
   const dataDir = resolve(config.data_dir);
   // Owner-only, whatever the umask (cloud/server/data-dir.ts).
   secureDataDir(dataDir, log);
+  // TLS terminated here when configured (cloud/server/tls.ts); unreadable or mismatched files stop the start.
+  const tls = tlsConfigured(config.server.tls) ? new ServerTls(config.server.tls, componentLogger(log, 'tls')) : undefined;
 
   const cleanups: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -146,7 +152,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       // Idle keep-alive sockets must not hold shutdown up.
       forceCloseConnections: 'idle',
       ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
-    });
+      ...(tls ? { https: tls.serverOptions() } : {}),
+    }) as unknown as FastifyInstance;
     cleanups.push(() => app.close());
     installErrorHandling(app);
     app.addHook('onRequest', async (req, reply) => {
@@ -217,8 +224,9 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     );
 
     await app.listen({ host: config.server.host, port: config.server.port });
-    url = displayUrl(app.server.address() as AddressInfo);
-    log.info({ url, address: app.server.address(), database: store.kind, blobs: blobs.kind, data_dir: dataDir }, 'vigil-cloud listening');
+    url = displayUrl(app.server.address() as AddressInfo, tls ? 'https' : 'http');
+    tls?.attach(app.server as unknown as HttpsServer);
+    log.info({ url, address: app.server.address(), database: store.kind, blobs: blobs.kind, data_dir: dataDir, ...(tls ? { tls: tls.describe() } : {}) }, 'vigil-cloud listening');
 
     let mqtt: MqttIngest | undefined;
     if (config.mqtt.url) {
@@ -251,6 +259,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     return {
       app,
       url,
+      tls,
       config,
       store,
       blobs,
