@@ -39,6 +39,7 @@ export const WireErrorCode = {
   methodNotAllowed: 'method_not_allowed',
   deviceRevoked: 'device_revoked',
   unsupportedVersion: 'unsupported_version',
+  deadLettered: 'dead_lettered',
   internal: 'internal_error',
   unavailable: 'service_unavailable',
 } as const;
@@ -79,6 +80,12 @@ export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = 
   method_not_allowed: { status: 405, meaning: 'The endpoint exists but not with this HTTP method.', retry: 'drop' },
   device_revoked: { status: 403, meaning: 'The device was revoked by its owner; its keys no longer work.', retry: 're_pair' },
   unsupported_version: { status: 400, meaning: 'The message carries a `v` this collector does not speak.', retry: 'drop' },
+  dead_lettered: {
+    status: 422,
+    meaning:
+      'The collector failed on this message repeatedly (its fault, not the box\'s) and moved it, bytes and error, to its dead-letter table for an operator. Resending cannot help: the box drops the item (an MQTT ack names it `rejected` with this code).',
+    retry: 'drop',
+  },
   internal_error: { status: 500, meaning: 'The collector failed; the item was not stored.', retry: 'retry_later' },
   service_unavailable: { status: 503, meaning: 'The collector is overloaded or its store is down; honour Retry-After.', retry: 'retry_later' },
 };

@@ -34,6 +34,16 @@ export const HEARTBEAT_MAX_BYTES = 32 * KiB;
 export const THUMBNAIL_MAX_BYTES = 2 * MiB;
 /** Largest thumbnail side in pixels. */
 export const THUMBNAIL_MAX_SIDE = 8192;
+/**
+ * Largest thumbnail in pixels (width × height): a 4096 × 4096 picture, or a whole 4K UHD frame (3840 × 2160), fits.
+ * Bounds what decoding one costs the collector (re-classification decodes every thumbnail).
+ */
+export const THUMBNAIL_MAX_PIXELS = 4096 * 4096;
+/**
+ * Deepest nesting of arrays and objects in a JSON body (an Event is 3 deep, a Heartbeat 3, an EventBatch 4). Checked
+ * before the body is parsed; unknown fields nested deeper are refused with `invalid_message`.
+ */
+export const JSON_MAX_DEPTH = 32;
 /** Any other small JSON body (pairing, acks, errors). */
 export const SMALL_JSON_MAX_BYTES = 16 * KiB;
 
@@ -71,6 +81,8 @@ export const LIMITS = {
   HEARTBEAT_MAX_BYTES,
   THUMBNAIL_MAX_BYTES,
   THUMBNAIL_MAX_SIDE,
+  THUMBNAIL_MAX_PIXELS,
+  JSON_MAX_DEPTH,
   SMALL_JSON_MAX_BYTES,
   ENVELOPE_OVERHEAD_BYTES,
   MQTT_ENVELOPE_MAX_BYTES,

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { OffsetClock } from '../shared/clock/index.js';
 import { newEventId } from '../shared/ids/index.js';
 import { silentLogger } from '../shared/log/index.js';
-import { tcpReachable } from '../shared/testing/index.js';
+import { TEST_JPEG_MIN_BYTES, tcpReachable, testJpeg } from '../shared/testing/index.js';
 import { sha256Hex, type DeviceCredentials } from '../shared/signing/index.js';
 import { validateEvent } from '../firmware-protocol/messages.js';
 import { Outbox, type OutboxEvent } from '../agent/outbox/index.js';
@@ -66,6 +66,8 @@ async function roleCollector(dataDir: string, mqttUrl: string): Promise<void> {
 // ------------------------------------------------------------------------------------------------ agent side
 
 function jpeg(bytes: number, seed: number): Buffer {
+  // A real (decodable) JPEG when big enough: the collector opens every thumbnail it stores.
+  if (bytes >= TEST_JPEG_MIN_BYTES) return testJpeg(bytes, seed);
   const b = Buffer.alloc(bytes);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < bytes; i++) {

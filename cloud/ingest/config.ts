@@ -48,6 +48,13 @@ export const IngestConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    dead_letter_after: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 5,
+      description:
+        'Failures on the collector\'s side (not the sender\'s, and not while the database or blob store is down) after which a message is moved to the dead-letter table and acked, so it cannot be retried forever.',
+    }),
     contact_interval_ms: Type.Integer({
       minimum: 0,
       default: 10_000,

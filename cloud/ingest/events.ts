@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import { validator, formatIssues } from '../../shared/schema/index.js';
-import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
+import { BATCH_MAX_EVENTS, EVENT_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { validateEvent, type AckItem, type Event } from '../../firmware-protocol/messages.js';
 import { EVENT_ID_RE } from '../../firmware-protocol/patterns.js';
 import { eventFingerprint } from '../../firmware-protocol/fingerprint.js';
 import { rejectedItem } from './ack.js';
 import type { ResolvedIngestDeps } from './deps.js';
 import { checkVersion, decodeJsonBody, wireError } from './errors.js';
+import { topLevelKey } from './json-limits.js';
 import type { IngestEventMessage, NonceClaim, StoreEventResult } from './sink.js';
 import { VigilError } from '../../shared/errors/index.js';
 import { SigningErrorCode } from '../../shared/signing/index.js';
@@ -71,9 +72,16 @@ function checkOwnDevice(e: Event, deviceId: string, where: string): void {
 export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, body: Uint8Array, receivedAtMs: number, nonce?: NonceClaim): Promise<EventsOutcome> {
   const limit = deps.config.body_limits.events_bytes;
   if (body.length > limit) throw wireError('payload_too_large', `events body is ${body.length} bytes; the limit is ${limit}`, { limit });
+  // One Event is at most EVENT_MAX_BYTES: known before parsing when the body has no top-level `events` (a batch).
+  if (body.length > EVENT_MAX_BYTES && topLevelKey(body, 'events') === 'no') {
+    throw wireError('payload_too_large', `event is ${body.length} bytes; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`, { limit: EVENT_MAX_BYTES });
+  }
   const value = decodeJsonBody(body, 'events body');
   checkVersion(value, 'events body');
   const single = !(typeof value === 'object' && value !== null && !Array.isArray(value) && 'events' in value);
+  if (single && body.length > EVENT_MAX_BYTES) {
+    throw wireError('payload_too_large', `event is ${body.length} bytes; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`, { limit: EVENT_MAX_BYTES });
+  }
 
   // slots: either an ack decided already (invalid item) or an index into `valid`.
   const slots: (AckItem | number)[] = [];
@@ -88,6 +96,14 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
     const batch = BatchWrapper.parse(value, 'event batch');
     batch.events.forEach((item, i) => {
       const where = `/events/${i}`;
+      const size = Buffer.byteLength(JSON.stringify(item) ?? '', 'utf8');
+      if (size > EVENT_MAX_BYTES) {
+        const ident = identifyEvent(item);
+        const message = `event batch: ${where} is ${size} bytes as JSON; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`;
+        if (!ident) throw wireError('payload_too_large', `${message} (and the item has no valid id/rev to reject it by)`, { limit: EVENT_MAX_BYTES });
+        slots.push(rejectedItem(ident.id, ident.rev, 'event', 'payload_too_large', message));
+        return;
+      }
       const issues = validateEvent.check(item) ? [] : validateEvent.issues(item);
       if (issues.length > 0) {
         const ident = identifyEvent(item);

@@ -7,6 +7,7 @@ import type { Ack } from '../../firmware-protocol/messages.js';
 import type { VerifiedDevice, VerifyOptions } from '../verify/index.js';
 import { makeAck } from './ack.js';
 import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
+import { isSendersFault, type FailedMessage } from './dead-letter.js';
 import { wireError } from './errors.js';
 import { ingestEvents, singleItemError } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
@@ -84,6 +85,45 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     const wait = d.limiter.take(deviceId);
     if (wait > 0) throw rateLimited(reply, wait);
   };
+  /**
+   * Runs a route's work; a failure that is ours (not a 4xx) is counted by the containment (./dead-letter.ts) and
+   * answered 5xx as before, or, once the message has failed `ingest.dead_letter_after` times, 422 `dead_lettered`.
+   */
+  const contained = async <T>(
+    req: FastifyRequest<{ Params: DeviceParams }>,
+    kind: FailedMessage['kind'],
+    body: () => { bytes: Buffer | undefined; sha256: string; size: number },
+    work: () => Promise<T>,
+  ): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      const wire = toWireError(err instanceof Error ? err : new Error(String(err)));
+      if (isSendersFault(wire)) throw wire;
+      const b = body();
+      const verdict = await d.containment.ourFailure(
+        {
+          transport: 'http',
+          kind,
+          deviceId: req.params.device_id,
+          eventId: req.params.event_id,
+          route: `${req.method} ${req.url.split('?')[0]}`,
+          body: b.bytes,
+          bodySha256: b.sha256,
+          bodySize: b.size,
+        },
+        wire,
+      );
+      if (verdict?.dead) {
+        throw wireError(
+          'dead_lettered',
+          `this message failed ${verdict.attempts} times on the collector's side; it was moved to the dead-letter table as ${verdict.id}`,
+          { dead_letter_id: verdict.id, attempts: verdict.attempts },
+        );
+      }
+      throw wire;
+    }
+  };
   const rawBody = (req: FastifyRequest, what: string): Buffer => {
     if (!Buffer.isBuffer(req.body)) throw wireError('invalid_json', `${what}: the body is empty; expected a JSON object`);
     return req.body;
@@ -94,14 +134,17 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     { bodyLimit: limits.events_bytes, config: { ingestContentType: CONTENT_TYPE.json } satisfies RouteConfig },
     async (req, reply): Promise<Ack> => {
       const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'events body');
-      const receivedAt = d.clock.now();
-      // The nonce is checked here but recorded with the events, in the same transaction (one commit per request).
-      const device = await verify(req, sha256Hex(body), { deferNonce: 'reject' });
-      take(device.deviceId, reply);
-      const outcome = await ingestEvents(d, device.deviceId, body, receivedAt, device.nonce);
-      const failed = singleItemError(outcome);
-      if (failed) throw failed;
-      return makeAck(outcome.items, d.clock);
+      const sha256 = sha256Hex(body);
+      return contained(req, 'events', () => ({ bytes: body, sha256, size: body.length }), async () => {
+        const receivedAt = d.clock.now();
+        // The nonce is checked here but recorded with the events, in the same transaction (one commit per request).
+        const device = await verify(req, sha256, { deferNonce: 'reject' });
+        take(device.deviceId, reply);
+        const outcome = await ingestEvents(d, device.deviceId, body, receivedAt, device.nonce);
+        const failed = singleItemError(outcome);
+        if (failed) throw failed;
+        return makeAck(outcome.items, d.clock);
+      });
     },
   );
 
@@ -110,11 +153,14 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     { bodyLimit: limits.heartbeat_bytes, config: { ingestContentType: CONTENT_TYPE.json } satisfies RouteConfig },
     async (req, reply): Promise<Ack> => {
       const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'heartbeat');
-      const receivedAt = d.clock.now();
-      const device = await verify(req, sha256Hex(body));
-      take(device.deviceId, reply);
-      const item = await ingestHeartbeat(d, device.deviceId, body, device.skewS, receivedAt);
-      return makeAck([item], d.clock);
+      const sha256 = sha256Hex(body);
+      return contained(req, 'heartbeat', () => ({ bytes: body, sha256, size: body.length }), async () => {
+        const receivedAt = d.clock.now();
+        const device = await verify(req, sha256);
+        take(device.deviceId, reply);
+        const item = await ingestHeartbeat(d, device.deviceId, body, device.skewS, receivedAt);
+        return makeAck([item], d.clock);
+      });
     },
   );
 
@@ -131,14 +177,17 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
         throw wireError('payload_too_large', `thumbnail is ${size} bytes; the limit is ${limits.thumbnail_bytes}`, { limit: limits.thumbnail_bytes });
       }
       const receivedAt = d.clock.now();
-      // The body is still unread: the signature is checked against the claimed hash, and the stream is held to
-      // that hash on its way into the blob store (a mismatch fails the upload and discards the partial blob).
+      // The body is still unread: the signature is checked against the claimed hash, and the body is read whole
+      // and held to that hash (and opened as a JPEG) before anything is stored.
       const claimed = firstHeader(req.headers[HEADER.contentSha256]) ?? '';
-      const device = await verify(req, claimed);
-      take(device.deviceId, reply);
-      const source = (req.body as Readable | undefined) ?? req.raw;
-      const item = await ingestThumbnail(d, device.deviceId, req.params.event_id, source, { size, sha256: claimed }, receivedAt);
-      return makeAck([item], d.clock);
+      const seen: { body?: Buffer } = {};
+      return contained(req, 'thumbnail', () => ({ bytes: seen.body, sha256: claimed, size }), async () => {
+        const device = await verify(req, claimed);
+        take(device.deviceId, reply);
+        const source = (req.body as Readable | undefined) ?? req.raw;
+        const item = await ingestThumbnail(d, device.deviceId, req.params.event_id, source, { size, sha256: claimed }, receivedAt, seen);
+        return makeAck([item], d.clock);
+      });
     },
   );
 }

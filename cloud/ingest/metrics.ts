@@ -16,6 +16,12 @@ export class IngestMetrics {
     mqtt_unauthenticated: 0,
     mqtt_replays_reprocessed: 0,
     mqtt_store_retries: 0,
+    /** Failures on the collector's side (not the sender's), each retried (see ./dead-letter.ts). */
+    failures_ours: 0,
+    /** Of those, failures while the storage probe failed (an outage: not counted towards dead-lettering). */
+    failures_during_outage: 0,
+    /** Messages moved to the dead-letter table. */
+    dead_lettered: 0,
   };
   /** Rejections by wire error code, both transports. */
   readonly rejections = new Map<string, number>();

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
-import { isVigilError, describeError } from '../../shared/errors/index.js';
+import { isVigilError, describeError, type VigilError } from '../../shared/errors/index.js';
 import { componentLogger } from '../../shared/log/index.js';
-import { SigningErrorCode, parseMqttEnvelope, signMqttMessage, type DeviceCredentials, type SignedMessage } from '../../shared/signing/index.js';
+import { SigningErrorCode, parseMqttEnvelope, sha256Hex, signMqttMessage, type DeviceCredentials, type SignedMessage } from '../../shared/signing/index.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import type { AckItem } from '../../firmware-protocol/messages.js';
 import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
@@ -12,6 +12,7 @@ import { SHARED_GROUP, TOPIC_FILTERS, acksTopic, tryParseTopic, type ParsedTopic
 import { makeAck, rejectedItem } from './ack.js';
 import type { MqttConfig } from './config.js';
 import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
+import { isSendersFault, type FailedMessage, type FailureVerdict } from './dead-letter.js';
 import { parseJson } from './errors.js';
 import { identifyEvents, ingestEvents } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
@@ -48,8 +49,11 @@ import { ingestThumbnail } from './thumbnail.js';
  * by id + rev + content hash), so an authentic replay within the window is processed again and acked
  * (`duplicate`); a replayed heartbeat is dropped. HTTP rejects every replay with `nonce_replayed`.
  *
- * Storage failures (database down) are retried with backoff while holding the PUBACK (and, PUBACKs being in order,
- * those of every later message), so the broker keeps them; on close they stay un-PUBACKed and are redelivered later.
+ * Containment (./dead-letter.ts): nothing one message does can throw out of its handler. Failures that are ours
+ * (database down, a bug) are retried with backoff while holding the PUBACK, so the broker keeps the message; on
+ * close it stays un-PUBACKed and is redelivered later. A message that keeps failing while storage answers is
+ * dead-lettered after `ingest.dead_letter_after` failures, acked `rejected`/`dead_lettered` and PUBACKed, so it can
+ * neither crash-loop the collector nor hold back the PUBACKs of the messages behind it.
  */
 export interface MqttIngestDeps extends IngestDeps {
   /** The `mqtt` config section; `url` must be set. */
@@ -262,9 +266,48 @@ class MessageHandler {
     return this.lanes.run(topic.deviceId, topic.kind === 'thumbnail', () => this.handleOne(packet, topic, receivedAt));
   }
 
+  /**
+   * One message, contained: whatever goes wrong is caught here. The sender's faults were answered inside
+   * `attempt`; a failure that is ours is retried with backoff while holding the PUBACK (the broker keeps the
+   * message), until it succeeds or the containment dead-letters it (then it is acked and PUBACKed). Rejects only
+   * with Abandon (closing: left un-PUBACKed for redelivery).
+   */
   private async handleOne(packet: IPublishPacket, topic: ParsedTopic, receivedAt: number): Promise<void> {
-    const d = this.d;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const ctx: AttemptContext = { payload };
+    let delay = 200;
+    for (let retry = false; ; retry = true) {
+      try {
+        await this.attempt(packet, topic, receivedAt, ctx, retry);
+        return;
+      } catch (err) {
+        if (err instanceof Abandon || this.state.closing) throw err instanceof Abandon ? err : new Abandon('closing');
+        const verdict = await this.d.containment.ourFailure(failedMessage(packet.topic, topic, ctx), err);
+        if (verdict?.dead) {
+          await this.ackDeadLetter(topic, ctx, verdict);
+          return;
+        }
+        if (this.state.closing) throw new Abandon('closing');
+        this.d.metrics.counts.mqtt_store_retries++;
+        this.log.warn({ topic: packet.topic.slice(0, 200), retry_in_ms: delay }, 'an MQTT message failed on our side; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 10_000);
+      }
+    }
+  }
+
+  /** Tells the box its message was dead-lettered (a final `rejected`), when it is known who sent it. */
+  private async ackDeadLetter(topic: ParsedTopic, ctx: AttemptContext, verdict: FailureVerdict): Promise<void> {
+    if (!ctx.creds) return;
+    const message = `this message failed ${verdict.attempts} times on the collector's side; it was moved to the dead-letter table as ${verdict.id}`;
+    const items = this.rejectAll(topic, ctx.body ?? Buffer.alloc(0), 'dead_lettered', message);
+    if (items.length > 0) await this.acks.add(ctx.creds, items);
+  }
+
+  /** One try at a message: envelope → signature → rate limit → validate → store → ack. Throws only failures of ours. */
+  private async attempt(packet: IPublishPacket, topic: ParsedTopic, receivedAt: number, ctx: AttemptContext, retry: boolean): Promise<void> {
+    const d = this.d;
+    const payload = ctx.payload;
     if (payload.length > d.config.body_limits.mqtt_envelope_bytes) {
       this.unauthenticated(packet.topic, 'payload_too_large', `envelope of ${payload.length} bytes is over the limit; dropped unread`);
       return;
@@ -275,9 +318,12 @@ class MessageHandler {
     try {
       ({ message, body } = parseMqttEnvelope(payload, packet.topic));
     } catch (err) {
+      if (!isSendersFault(err) && isVigilError(err)) throw err;
       this.unauthenticated(packet.topic, isVigilError(err) ? err.code : 'signature_malformed', describeError(err));
       return;
     }
+    ctx.body = body;
+    ctx.sha256 = message.actualSha256;
 
     let creds: DeviceCredentials;
     let skewS: number;
@@ -289,26 +335,29 @@ class MessageHandler {
       skewS = v.skewS;
       nonce = v.nonce;
     } catch (err) {
-      if (!isVigilError(err)) throw err; // sink failure: no PUBACK, redelivered later
-      const stale = err.code === SigningErrorCode.timestamp || err.code === SigningErrorCode.replay ? await d.verifier.authenticateStale(message) : undefined;
+      if (!isSendersFault(err)) throw err; // a storage failure (or a bug): ours, retried
+      const e = err as VigilError;
+      const stale = e.code === SigningErrorCode.timestamp || e.code === SigningErrorCode.replay ? await d.verifier.authenticateStale(message) : undefined;
       if (!stale) {
-        this.unauthenticated(packet.topic, err.code, err.message);
+        this.unauthenticated(packet.topic, e.code, e.message);
         return;
       }
-      if (err.code === SigningErrorCode.replay && topic.kind !== 'heartbeat') {
+      if (e.code === SigningErrorCode.replay && topic.kind !== 'heartbeat') {
         d.metrics.counts.mqtt_replays_reprocessed++;
         creds = stale;
         skewS = message.timestamp - Math.floor(d.clock.now() / 1000);
       } else {
-        d.metrics.reject(err.code);
+        d.metrics.reject(e.code);
         // Not final (the box corrects its clock and resends): an EMPTY ack, which only carries server_time.
-        if (err.code === SigningErrorCode.timestamp) this.publishAck(stale, [], true);
+        if (e.code === SigningErrorCode.timestamp) this.publishAck(stale, [], true);
         else this.log.debug({ device_id: stale.deviceId }, 'replayed heartbeat dropped');
         return;
       }
     }
+    ctx.creds = creds;
 
-    const wait = d.limiter.take(creds.deviceId);
+    // A retry of a message that failed on our side already paid its token.
+    const wait = retry ? 0 : d.limiter.take(creds.deviceId);
     if (wait > 0) {
       // `rejected` is final for a box; a rate limit is not. No ack: the box resends after its ack timeout.
       d.metrics.reject('rate_limited');
@@ -316,23 +365,21 @@ class MessageHandler {
       return;
     }
 
-    const items = await this.withStoreRetry(async () => {
-      try {
-        return await this.process(topic, creds.deviceId, body, message, skewS, receivedAt, nonce);
-      } catch (err) {
-        if (isVigilError(err) && err.status < 500) {
-          d.metrics.reject(err.code);
-          // Only final verdicts become `rejected` items; transient ones (unknown_event: thumbnail before its
-          // event) stay unacked so the box resends.
-          if (wireErrorInfo(err.code)?.retry !== 'drop') {
-            this.log.info({ device_id: creds.deviceId, code: err.code }, 'message not acked (transient rejection)');
-            return [];
-          }
-          return this.rejectAll(topic, body, err.code, err.message);
-        }
-        throw err;
+    let items: AckItem[];
+    try {
+      items = await this.process(topic, creds.deviceId, body, message, skewS, receivedAt, nonce);
+    } catch (err) {
+      if (!isSendersFault(err)) throw err;
+      const e = err as VigilError;
+      d.metrics.reject(e.code);
+      // Only final verdicts become `rejected` items; transient ones (unknown_event: thumbnail before its event)
+      // stay unacked so the box resends.
+      if (wireErrorInfo(e.code)?.retry !== 'drop') {
+        this.log.info({ device_id: creds.deviceId, code: e.code }, 'message not acked (transient rejection)');
+        return;
       }
-    });
+      items = this.rejectAll(topic, body, e.code, e.message);
+    }
     if (items.length === 0) this.log.info({ device_id: creds.deviceId }, 'nothing identifiable to ack in a rejected message');
     else await this.acks.add(creds, items);
   }
@@ -347,22 +394,6 @@ class MessageHandler {
         return [await ingestThumbnail(this.d, deviceId, topic.eventId, Readable.from([body]), { size: body.length, sha256: message.actualSha256 }, receivedAt)];
       default:
         return [];
-    }
-  }
-
-  /** Retries storage failures (5xx, non-wire errors) with backoff while the collector runs; holds the PUBACK. */
-  private async withStoreRetry<T>(fn: () => Promise<T>): Promise<T> {
-    let delay = 200;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (this.state.closing) throw new Abandon('closing');
-        this.d.metrics.counts.mqtt_store_retries++;
-        this.log.error({ err: describeError(err), retry_in_ms: delay }, 'storing an MQTT message failed; retrying');
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
-      }
     }
   }
 
@@ -424,4 +455,28 @@ class MessageHandler {
     }
     this.log.warn({ topic: topic.slice(0, 200), code, reason: message.slice(0, 300) }, 'unauthenticated MQTT message dropped without an ack');
   }
+}
+
+/** What one message's attempts learned, kept across retries (for the dead-letter record and its ack). */
+interface AttemptContext {
+  payload: Buffer;
+  /** The envelope's body, once the envelope parsed. */
+  body?: Buffer;
+  sha256?: string;
+  /** Who signed it, once verified. */
+  creds?: DeviceCredentials;
+}
+
+function failedMessage(route: string, topic: ParsedTopic, ctx: AttemptContext): FailedMessage {
+  const body = ctx.body ?? ctx.payload;
+  return {
+    transport: 'mqtt',
+    kind: topic.kind === 'heartbeat' ? 'heartbeat' : topic.kind === 'thumbnail' ? 'thumbnail' : 'events',
+    deviceId: topic.deviceId,
+    eventId: topic.kind === 'thumbnail' ? topic.eventId : undefined,
+    route,
+    body,
+    bodySha256: ctx.sha256 ?? sha256Hex(body),
+    bodySize: body.length,
+  };
 }

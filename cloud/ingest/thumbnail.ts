@@ -1,68 +1,78 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import sharp from 'sharp';
 import { CONTENT_TYPE } from '../../firmware-protocol/http.js';
+import { THUMBNAIL_MAX_PIXELS, THUMBNAIL_MAX_SIDE } from '../../firmware-protocol/limits.js';
 import type { AckItem } from '../../firmware-protocol/messages.js';
-import type { VigilError } from '../../shared/errors/index.js';
+import { isVigilError } from '../../shared/errors/index.js';
 import type { ResolvedIngestDeps } from './deps.js';
 import { wireError } from './errors.js';
 
 /**
- * Thumbnails are streamed, never buffered whole: the body passes through a ThumbnailChecker (hash, byte count,
- * JPEG magic) on its way into the sink's streaming blob put. The checker ERRORS instead of ending when the bytes
- * are not what the signed headers announced, so the sink discards its partial write (see IngestSink.putThumbnail).
+ * Thumbnails are checked whole before anything is stored: the body is read (never more than the announced size,
+ * itself at most `ingest.body_limits.thumbnail_bytes`), its SHA-256 compared with the signed one, and it is opened
+ * as an image (sharp metadata: the JPEG headers parse, the format is JPEG, at most THUMBNAIL_MAX_SIDE px a side and
+ * THUMBNAIL_MAX_PIXELS in all). Only then does the sink get it, as a stream that cannot fail. Nothing here is an
+ * event emitter left without a listener: a malformed upload is a wire error for this one request or message.
  */
-export class ThumbnailChecker extends Transform {
-  private readonly hash: Hash = createHash('sha256');
-  private bytes = 0;
-  private head = Buffer.alloc(0);
-  /** True once every byte arrived and matched. */
-  verified = false;
-  /** The wire error the checker failed with, if it did. */
-  failure: VigilError | undefined;
+export interface CheckedThumbnail {
+  bytes: Buffer;
+  width: number;
+  height: number;
+}
 
-  constructor(private readonly expected: { size: number; sha256: string }) {
-    super();
+/** Reads `source` to its end, holding it to the announced size and hash. Throws wire errors. */
+async function readExactly(source: Readable, expected: { size: number; sha256: string }): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  try {
+    for await (const chunk of source) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      bytes += buf.length;
+      if (bytes > expected.size) throw wireError('body_hash_mismatch', `thumbnail body is longer than the ${expected.size} bytes announced`);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    if (isVigilError(err)) throw err;
+    // A client that went away mid-body (premature close, reset): transient, the box sends it again.
+    throw wireError('body_hash_mismatch', `thumbnail upload ended before its end: ${(err as Error).message}`);
   }
+  if (bytes !== expected.size) throw wireError('body_hash_mismatch', `thumbnail body ended after ${bytes} of ${expected.size} bytes`);
+  const body = Buffer.concat(chunks, bytes);
+  if (createHash('sha256').update(body).digest('hex') !== expected.sha256) {
+    throw wireError('body_hash_mismatch', 'thumbnail bytes do not match their signed SHA-256 (X-Vigil-Content-SHA256 / envelope sha256)');
+  }
+  return body;
+}
 
-  private fail(err: VigilError, cb: TransformCallback): void {
-    this.failure = err;
-    cb(err);
+/** Opens the bytes as an image: a JPEG of bounded dimensions, or a wire error saying what it is instead. */
+export async function checkJpeg(body: Buffer): Promise<{ width: number; height: number }> {
+  if (!(body.length >= 3 && body[0] === 0xff && body[1] === 0xd8 && body[2] === 0xff)) {
+    throw wireError('unsupported_media_type', 'thumbnail is not a JPEG (it does not start with the SOI marker FF D8 FF)');
   }
+  let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
+  try {
+    meta = await sharp(body, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw wireError('unsupported_media_type', `thumbnail is not a decodable JPEG: ${((err as Error).message ?? '').split('\n')[0]!.slice(0, 200)}`);
+  }
+  if (meta.format !== 'jpeg') throw wireError('unsupported_media_type', `thumbnail decodes as ${meta.format ?? 'an unknown format'}, not JPEG`);
+  const { width, height } = meta;
+  if (!width || !height) throw wireError('unsupported_media_type', 'thumbnail is not a decodable JPEG: no dimensions in its header');
+  if (width > THUMBNAIL_MAX_SIDE || height > THUMBNAIL_MAX_SIDE || width * height > THUMBNAIL_MAX_PIXELS) {
+    throw wireError(
+      'payload_too_large',
+      `thumbnail is ${width}×${height} px; the limits are ${THUMBNAIL_MAX_SIDE} px a side and ${THUMBNAIL_MAX_PIXELS} px in all (THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_PIXELS)`,
+      { limit_side: THUMBNAIL_MAX_SIDE, limit_pixels: THUMBNAIL_MAX_PIXELS },
+    );
+  }
+  return { width, height };
+}
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.expected.size) {
-      this.fail(wireError('body_hash_mismatch', `thumbnail body is longer than the ${this.expected.size} bytes announced`), cb);
-      return;
-    }
-    if (this.head.length < 3) {
-      this.head = Buffer.concat([this.head, chunk.subarray(0, 3 - this.head.length)]);
-      if (this.head.length === 3 && !(this.head[0] === 0xff && this.head[1] === 0xd8 && this.head[2] === 0xff)) {
-        this.fail(wireError('unsupported_media_type', 'thumbnail is not a JPEG (it does not start with the SOI marker FF D8 FF)'), cb);
-        return;
-      }
-    }
-    this.hash.update(chunk);
-    cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.bytes !== this.expected.size) {
-      this.fail(wireError('body_hash_mismatch', `thumbnail body ended after ${this.bytes} of ${this.expected.size} bytes`), cb);
-      return;
-    }
-    if (this.head.length < 3) {
-      this.fail(wireError('unsupported_media_type', 'thumbnail is not a JPEG (shorter than a JPEG header)'), cb);
-      return;
-    }
-    const actual = this.hash.digest('hex');
-    if (actual !== this.expected.sha256) {
-      this.fail(wireError('body_hash_mismatch', 'thumbnail bytes do not match their signed SHA-256 (X-Vigil-Content-SHA256 / envelope sha256)'), cb);
-      return;
-    }
-    this.verified = true;
-    cb();
-  }
+/** The whole upload, read and checked (size, signed hash, decodable JPEG of bounded dimensions). */
+export async function readThumbnail(source: Readable, expected: { size: number; sha256: string }): Promise<CheckedThumbnail> {
+  const bytes = await readExactly(source, expected);
+  return { bytes, ...(await checkJpeg(bytes)) };
 }
 
 export interface ThumbnailUpload {
@@ -83,6 +93,8 @@ export async function ingestThumbnail(
   source: Readable,
   upload: ThumbnailUpload,
   receivedAtMs: number,
+  /** Filled with the checked bytes once read (for the dead-letter record of a later failure). */
+  seen?: { body?: Buffer },
 ): Promise<AckItem> {
   const limit = deps.config.body_limits.thumbnail_bytes;
   if (upload.size > limit) throw wireError('payload_too_large', `thumbnail is ${upload.size} bytes; the limit is ${limit}`, { limit });
@@ -98,29 +110,16 @@ export async function ingestThumbnail(
     );
   }
 
-  const checker = new ThumbnailChecker(upload);
-  const onSourceError = (err: Error): void => {
-    checker.destroy(err);
-  };
-  source.once('error', onSourceError);
-  // 'aborted' is how an IncomingMessage reports a client that went away mid-body.
-  source.once('aborted', () => checker.destroy(wireError('body_hash_mismatch', 'thumbnail upload was aborted before its end')));
-  source.pipe(checker);
-  let status: 'stored' | 'duplicate' | 'conflict';
-  try {
-    ({ status } = await deps.sink.putThumbnail(deviceId, eventId, checker, { size: upload.size, sha256: upload.sha256, contentType: CONTENT_TYPE.jpeg }));
-  } catch (err) {
-    if (checker.failure) throw checker.failure;
-    throw err;
-  } finally {
-    source.off('error', onSourceError);
-    if (!checker.destroyed && !checker.verified) {
-      source.unpipe(checker);
-      checker.destroy();
-    }
-  }
-  if (checker.failure) throw checker.failure; // a sink that resolved although the stream failed
-  if (status === 'stored' && !checker.verified) throw new Error('sink reported a thumbnail stored before its stream was fully checked');
+  // Read and checked whole before the sink sees a byte; a source error ends the read, never the process.
+  // (An unread rest of an HTTP body is node's to discard: destroying the request would also drop the answer.)
+  source.on('error', ignore);
+  const checked = await readThumbnail(source, upload);
+  if (seen) seen.body = checked.bytes;
+  const { status } = await deps.sink.putThumbnail(deviceId, eventId, Readable.from([checked.bytes]), {
+    size: upload.size,
+    sha256: upload.sha256,
+    contentType: CONTENT_TYPE.jpeg,
+  });
   if (status === 'conflict') {
     throw wireError('thumbnail_mismatch', `event ${eventId} already has a different thumbnail`, { id: eventId });
   }
@@ -131,4 +130,8 @@ export async function ingestThumbnail(
   }
   deps.metrics.counts.thumbnails_duplicate++;
   return { id: eventId, rev: 0, kind: 'thumbnail', status: 'duplicate' };
+}
+
+function ignore(): void {
+  // A body stream's late error (client gone after the answer): nothing to do, and never an unhandled 'error'.
 }

@@ -298,7 +298,8 @@ describe('HTTP thumbnails', () => {
     const res = await app.inject({ method: 'PUT', url: r.url, headers: { ...r.headers, 'content-length': String(corrupted.length) }, payload: Readable.from(chunks()) });
     expectError({ status: res.statusCode, body: res.json() }, 401, 'body_hash_mismatch');
     expect(sink.thumbnails.size).toBe(0);
-    expect(sink.discardedThumbnailBytes).toBeGreaterThan(0);
+    // Checked whole before the sink is called: it never saw a byte of it.
+    expect(sink.discardedThumbnailBytes).toBe(0);
   });
 
   it('rejects a thumbnail other than the one the event announced (409 thumbnail_mismatch)', async () => {
@@ -329,34 +330,37 @@ describe('HTTP thumbnails', () => {
     expect(sink.thumbnails.size).toBe(0);
   });
 
-  it('streams the upload: the blob store sees bytes before the request body is complete', async () => {
+  it('checks the whole upload before the sink sees it: only a verified, decodable JPEG reaches the blob store', async () => {
     const jpeg = fakeJpeg(1_500_000);
     const id = await eventWithThumbnail(jpeg);
-    let firstChunk!: () => void;
-    const sawFirstChunk = new Promise<void>((r) => (firstChunk = r));
+    const given: Buffer[] = [];
     const put = sink.putThumbnail.bind(sink);
     sink.putThumbnail = async (deviceId, eventId, stream, expected) => {
-      stream.once('data', () => firstChunk());
-      return put(deviceId, eventId, stream, expected);
+      given.push(Buffer.concat(await stream.toArray()));
+      return put(deviceId, eventId, Readable.from(given.slice(-1)), expected);
     };
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as AddressInfo).port;
     const url = thumbUrl(dev.deviceId, id);
     const headers = { ...signHttpRequest(dev, 'PUT', url, jpeg), 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) };
-    const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: url, headers }, (res) => {
+    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: url, headers }, (r) => {
         let body = '';
-        res.on('data', (c: Buffer) => (body += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        r.on('data', (c: Buffer) => (body += c.toString()));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
       });
       req.on('error', reject);
+      // In two parts, the second after a pause: the sink must not be called before the body is complete.
       req.write(jpeg.subarray(0, 64 * 1024));
-      // The rest is sent only once the sink has seen the first bytes: a buffering server would wait forever.
-      void sawFirstChunk.then(() => req.end(jpeg.subarray(64 * 1024)));
+      setTimeout(() => {
+        expect(given).toHaveLength(0);
+        req.end(jpeg.subarray(64 * 1024));
+      }, 100);
     });
-    const res = await response;
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).acks[0].status).toBe('accepted');
+    expect(given).toHaveLength(1);
+    expect(given[0]!.equals(jpeg)).toBe(true);
     expect(sink.thumbnails.get(`${dev.deviceId}|${id}`)?.sha256).toBe(sha256Hex(jpeg));
   });
 });

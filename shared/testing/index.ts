@@ -43,3 +43,38 @@ export async function serviceAvailable(name: string, host: string, port: number)
 
 export const POSTGRES_URL = process.env.VIGIL_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const MOSQUITTO_URL = process.env.VIGIL_TEST_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
+
+/** An 8×8 grey baseline JPEG (sharp, quality 50): the smallest picture a collector can open. */
+const TINY_JPEG = Buffer.from(
+  '/9j/2wBDABALDA4MChAODQ4SERATGCgaGBYWGDEjJR0oOjM9PDkzODdASFxOQERXRTc4UG1RV19iZ2hnPk1xeXBkeFxlZ2P/2wBDARESEhgVGC8aGi9jQjhCY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2NjY2P/wAARCAAIAAgDASIAAhEBAxEB/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/xAAUAQEAAAAAAAAAAAAAAAAAAAAA/8QAFBEBAAAAAAAAAAAAAAAAAAAAAP/aAAwDAQACEQMRAD8AAA//2Q==',
+  'base64',
+);
+/** Smallest size testJpeg() can make. */
+export const TEST_JPEG_MIN_BYTES = TINY_JPEG.length + 4;
+
+/**
+ * A real, decodable 8×8 JPEG of exactly `size` bytes whose content depends on `seed`: the tiny picture with COM
+ * (comment) segments of pseudo-random bytes after its SOI marker. For tests that need many distinct JPEGs of a given
+ * size without encoding pictures (the collector opens every thumbnail it stores).
+ */
+export function testJpeg(size: number, seed = 1): Buffer {
+  if (!Number.isInteger(size) || size < TEST_JPEG_MIN_BYTES) throw new Error(`testJpeg: size must be an integer ≥ ${TEST_JPEG_MIN_BYTES}`);
+  let x = seed >>> 0 || 1;
+  const segments: Buffer[] = [];
+  let rest = size - TINY_JPEG.length;
+  while (rest > 0) {
+    // A COM segment is FF FE + a 2-byte length (counting itself) + up to 65,533 bytes; never leave 1-3 bytes over.
+    const total = rest > 65_537 ? Math.min(65_537, rest - 4) : rest;
+    const seg = Buffer.alloc(total);
+    seg[0] = 0xff;
+    seg[1] = 0xfe;
+    seg.writeUInt16BE(total - 2, 2);
+    for (let i = 4; i < total; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      seg[i] = x >>> 24;
+    }
+    segments.push(seg);
+    rest -= total;
+  }
+  return Buffer.concat([TINY_JPEG.subarray(0, 2), ...segments, TINY_JPEG.subarray(2)], size);
+}

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newDeviceId, newEventId } from '../../../shared/ids/index.js';
+import { TEST_JPEG_MIN_BYTES, testJpeg } from '../../../shared/testing/index.js';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
 import type { OutboxEvent, EventType } from '../../outbox/index.js';
 
@@ -38,6 +39,8 @@ export function announce(event: OutboxEvent, jpeg: Buffer): OutboxEvent {
 }
 
 export function fakeJpeg(bytes: number, seed = 1): Buffer {
+  // A real (decodable) JPEG when big enough: a collector opens every thumbnail it stores.
+  if (bytes >= TEST_JPEG_MIN_BYTES) return testJpeg(bytes, seed);
   const b = Buffer.alloc(Math.max(bytes, 8));
   let x = seed >>> 0 || 1;
   for (let i = 0; i < b.length; i++) {

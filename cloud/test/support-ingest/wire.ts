@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isVigilError } from '../../../shared/errors/index.js';
+import { testJpeg } from '../../../shared/testing/index.js';
 import { newEventId } from '../../../shared/ids/index.js';
 import { sha256Hex, signHttpRequest, type DeviceCredentials, type SignOptions } from '../../../shared/signing/index.js';
 import type { WireObject } from '../../ingest/sink.js';
@@ -37,15 +38,9 @@ export function wireHeartbeat(deviceId: string, o: Record<string, unknown> = {})
   };
 }
 
-/** A small valid JPEG-looking body (SOI marker + random bytes + EOI). */
+/** A small real JPEG (8×8, padded with random comment bytes to exactly `size`): the collector opens thumbnails. */
 export function fakeJpeg(size = 2048): Buffer {
-  const b = randomBytes(size);
-  b[0] = 0xff;
-  b[1] = 0xd8;
-  b[2] = 0xff;
-  b[size - 2] = 0xff;
-  b[size - 1] = 0xd9;
-  return b;
+  return testJpeg(size, randomBytes(4).readUInt32BE(0));
 }
 
 export function thumbnailInfo(jpeg: Buffer): Record<string, unknown> {

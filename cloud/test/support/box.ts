@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { newEventId } from '../../../shared/ids/index.js';
+import { testJpeg } from '../../../shared/testing/index.js';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
 import type { TestCloud } from './cloud.js';
 import { wireEvent, type WireEventOptions } from './fixtures.js';
@@ -58,9 +59,9 @@ export async function pairTestBox(t: TestCloud, name = 'box', tenantToken?: stri
   return new TestBox(t, await t.pairDevice(name, tenantToken));
 }
 
-/** A small but real JPEG header + filler; the collector does not decode it. */
+/** A small real JPEG (8×8) of `size + 6` bytes, different for each `fill`: the collector opens every thumbnail. */
 export function fakeJpeg(fill = 1, size = 4096): Buffer {
-  return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(size, fill), Buffer.from([0xff, 0xd9])]);
+  return testJpeg(size + 6, fill);
 }
 
 /** Reads server-sent events from a fetch Response until `match` returns true or `timeoutMs` passes. */

@@ -1,0 +1,129 @@
+import { createHash } from 'node:crypto';
+import { describeError, isVigilError } from '../../shared/errors/index.js';
+import type { Clock } from '../../shared/clock/index.js';
+import type { Logger } from '../../shared/log/index.js';
+import type { IngestMetrics } from './metrics.js';
+
+/**
+ * Poison-message containment. Every failure while handling one message (HTTP request or MQTT message; events,
+ * batch, heartbeat, thumbnail) is one of two kinds:
+ *
+ * - the SENDER's fault: a wire error with a 4xx status (bad JSON, schema, limits, conflicts …). HTTP answers it; MQTT
+ *   acks it `rejected` with its code when final (the box drops the item) or leaves it unacked when transient.
+ * - OURS: anything else (a bug, a 5xx, a storage failure). HTTP answers 5xx and MQTT keeps the message un-PUBACKed
+ *   and retries it, so nothing is lost to a passing outage. But a message that fails as ours again and again, while
+ *   the database and the blob store answer (so it is this message, not an outage), would be retried forever and,
+ *   over MQTT, hold back every later PUBACK of its connection. After `ingest.dead_letter_after` such failures it is
+ *   moved to the dead-letter table with its bytes and error, and acked (HTTP 422 `dead_lettered`; MQTT an ack item
+ *   `rejected`/`dead_lettered` and the PUBACK): it can no longer stall anyone, and an operator can look at it
+ *   (`GET /v1/admin/dead-letters`, `vigil-cloud dead-letter list`).
+ *
+ * Failures are counted per message CONTENT (kind, device, event, body SHA-256), in the database, so a box's resend
+ * (new signature, same body), a broker redelivery and a collector restart all count towards the same message.
+ * While the health probe fails (database or blob store down) nothing is counted: that is an outage, not poison.
+ */
+export interface FailedMessage {
+  transport: 'http' | 'mqtt';
+  kind: 'events' | 'heartbeat' | 'thumbnail';
+  /** The device named by the path or topic (verified or not: the failure may precede verification). */
+  deviceId: string;
+  /** The event a thumbnail belongs to. */
+  eventId?: string | undefined;
+  /** `POST /v1/devices/…/events` or the MQTT topic. */
+  route: string;
+  /** The message body as received (JSON or JPEG bytes); the raw MQTT payload when its envelope did not parse. */
+  body: Uint8Array | undefined;
+  /** SHA-256 of the body (the signed one when the body itself was not read). */
+  bodySha256: string;
+  bodySize: number;
+}
+
+export interface FailureRecord extends FailedMessage {
+  /** Identity of the message across resends and redeliveries. */
+  fingerprint: string;
+  errorCode: string;
+  errorMessage: string;
+}
+
+export interface FailureVerdict {
+  /** Failures of this message counted so far (this one included). */
+  attempts: number;
+  /** The message is in the dead-letter table (now or already before). */
+  dead: boolean;
+  /** This failure moved it there. */
+  newlyDead: boolean;
+  /** Id of its dead-letter row. */
+  id: string;
+}
+
+/** Where failures are counted and dead letters kept (cloud/store/dead-letters.ts over the collector's database). */
+export interface DeadLetterLedger {
+  /** Counts one failure of the message; at `maxAttempts` moves it (with its bytes) to the dead letters. */
+  recordFailure(failure: FailureRecord, maxAttempts: number, now: number): Promise<FailureVerdict>;
+}
+
+/** True for a failure that is the sender's (a 4xx wire error); everything else is ours. */
+export function isSendersFault(err: unknown): boolean {
+  return isVigilError(err) && err.status >= 400 && err.status < 500;
+}
+
+export function messageFingerprint(m: Pick<FailedMessage, 'kind' | 'deviceId' | 'eventId' | 'bodySha256'>): string {
+  return createHash('sha256').update([m.kind, m.deviceId, m.eventId ?? '', m.bodySha256].join('\n'), 'utf8').digest('hex');
+}
+
+export interface ContainmentOptions {
+  ledger?: DeadLetterLedger | undefined;
+  /** Throws while the collector's storage is unavailable (failures then are an outage, not counted). */
+  probe?: (() => Promise<void>) | undefined;
+  maxAttempts: number;
+  metrics: IngestMetrics;
+  clock: Clock;
+  log: Logger;
+}
+
+const ERROR_MESSAGE_MAX = 2000;
+
+export class Containment {
+  constructor(private readonly o: ContainmentOptions) {}
+
+  /**
+   * A failure that is ours. Resolves with the verdict, or `undefined` when the message should simply be retried
+   * (no ledger, storage unavailable, or the ledger itself failing). Never throws.
+   */
+  async ourFailure(m: FailedMessage, err: unknown): Promise<FailureVerdict | undefined> {
+    const { metrics, log } = this.o;
+    metrics.counts.failures_ours++;
+    const code = isVigilError(err) ? err.code : 'internal_error';
+    const message = describeError(err).slice(0, ERROR_MESSAGE_MAX);
+    const where = { transport: m.transport, kind: m.kind, device_id: m.deviceId, route: m.route.slice(0, 200), code };
+    if (!this.o.ledger) {
+      log.error({ ...where, err: message }, 'handling a message failed on our side; it will be retried');
+      return undefined;
+    }
+    try {
+      await this.o.probe?.();
+    } catch (probeErr) {
+      metrics.counts.failures_during_outage++;
+      log.error({ ...where, err: message, probe: describeError(probeErr) }, 'handling a message failed while storage is unavailable; retried, not counted');
+      return undefined;
+    }
+    try {
+      const verdict = await this.o.ledger.recordFailure(
+        { ...m, fingerprint: messageFingerprint(m), errorCode: code, errorMessage: message },
+        this.o.maxAttempts,
+        this.o.clock.now(),
+      );
+      if (verdict.newlyDead) {
+        metrics.counts.dead_lettered++;
+        log.error({ ...where, err: message, attempts: verdict.attempts, dead_letter_id: verdict.id }, 'message dead-lettered after repeated failures on our side');
+      } else if (!verdict.dead) {
+        log.error({ ...where, err: message, attempts: verdict.attempts, max: this.o.maxAttempts }, 'handling a message failed on our side; it will be retried');
+      }
+      return verdict;
+    } catch (ledgerErr) {
+      metrics.counts.failures_during_outage++;
+      log.error({ ...where, err: message, ledger: describeError(ledgerErr) }, 'handling a message failed and its failure could not be recorded; retried');
+      return undefined;
+    }
+  }
+}
