@@ -6,6 +6,7 @@ import { parseDuration, systemClock, type Clock } from '../../shared/clock/index
 import { createLogger, componentLogger, type Logger, type LogLevel } from '../../shared/log/index.js';
 import { registerDeviceRoutes } from '../api/devices.js';
 import { LocalEventBus, PostgresEventBus, type EventBus } from '../api/event-bus.js';
+import { registerDeadLetterRoutes } from '../api/dead-letters.js';
 import { registerEventRoutes } from '../api/events.js';
 import { registerPairingCodeRoutes } from '../api/pairing-codes.js';
 import { registerStreamRoutes } from '../api/stream.js';
@@ -22,10 +23,12 @@ import { registerBrokerCredentialRoute } from '../broker/routes.js';
 import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openStore } from '../store/index.js';
+import { SqlDeadLetters } from '../store/dead-letters.js';
 import { StoreIngestSink } from '../store/ingest-sink.js';
 import { startLostEventSweeper, type LostEventSweeper } from '../status/lost-events.js';
 import type { Store } from '../store/store.js';
-import { installErrorHandling } from './errors.js';
+import { clientErrorHandler, COMMON_HEADERS, frameworkErrors, installErrorHandling } from './errors.js';
+import { isDateTime } from '../../shared/schema/index.js';
 import { registerHealthRoutes } from './health.js';
 import { MetricsRegistry } from './metrics.js';
 import { requestIdFor } from './request-id.js';
@@ -151,13 +154,20 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       trustProxy: config.server.trust_proxy,
       // Idle keep-alive sockets must not hold shutdown up.
       forceCloseConnections: 'idle',
-      ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+      // One date-time check for the app API and the wire (shared/schema): 2026-02-30 is refused on both paths.
+      ajv: {
+        customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
+        onCreate: (ajv: { addFormat(name: string, check: (v: string) => boolean): unknown }) => ajv.addFormat('date-time', isDateTime),
+      },
+      // Errors found before routing (414, bad URL) and before parsing (431, 408) in the documented error shape.
+      frameworkErrors,
+      clientErrorHandler,
       ...(tls ? { https: tls.serverOptions() } : {}),
     }) as unknown as FastifyInstance;
     cleanups.push(() => app.close());
     installErrorHandling(app);
     app.addHook('onRequest', async (req, reply) => {
-      reply.header('x-request-id', String(req.id));
+      reply.header('x-request-id', String(req.id)).headers(COMMON_HEADERS);
     });
 
     const metrics = new MetricsRegistry();
@@ -206,7 +216,11 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     const stream = registerStreamRoutes(app, ctx, { perToken: config.api.stream_max_per_token, perTenant: config.api.stream_max_per_tenant });
     metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
 
-    const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest') });
+    // Poison containment: failures on our side counted per message, dead-lettered after ingest.dead_letter_after.
+    const deadLetters = new SqlDeadLetters(store.database);
+    const probe = async (): Promise<void> => void (await Promise.all([store.ping(), blobs.ping()]));
+    const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest'), deadLetters, probe });
+    registerDeadLetterRoutes(app, { store, deadLetters });
     await registerIngestRoutes(app, ingestDeps);
     registerBrokerCredentialRoute(app, { verifier: ingestDeps.verifier, store, provisioner: deviceBroker, clock });
     registerBrokerMetrics(metrics, broker);

@@ -2,6 +2,7 @@ import { DEPLOYMENT_TABLES } from '../broker/deployment.js';
 import { VERIFY_NOTIFY_TABLES } from '../queue/migration.js';
 import { PUSH_TOKEN_TABLES } from './push-tokens.js';
 import { EVENT_END_COLUMNS } from './event-sweep.js';
+import { DEAD_LETTER_TABLES } from './dead-letters.js';
 import type { SqlDatabase, SqlExecutor } from './sql.js';
 
 /**
@@ -145,6 +146,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   { version: 5, name: 'deployment id (deployment_meta)', statements: [...DEPLOYMENT_TABLES] },
   { version: 6, name: 'no event left open: events.end_reason, device boot ids, index of active events', statements: [...EVENT_END_COLUMNS] },
+  { version: 7, name: 'dead letters: messages that failed repeatedly on the collector side', statements: [...DEAD_LETTER_TABLES] },
 ];
 
 /** Arbitrary constant naming the migration lock (ASCII "VIGL"). */
