@@ -13,6 +13,7 @@ await registerCommands(program, {
   serve: async () => (await import('./serve.js')).registerServe,
   'pair-code': async () => (await import('./pair-code.js')).registerPairCode,
   token: async () => (await import('./token.js')).registerToken,
+  'dead-letter': async () => (await import('./dead-letter.js')).registerDeadLetter,
 });
 
 await runCli(program);
