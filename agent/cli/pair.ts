@@ -13,6 +13,7 @@ import {
   writeCredentials,
   type StoredCredentials,
 } from '../credentials/index.js';
+import { loadClientTls } from '../uplink/https-client.js';
 
 /**
  * `vigil-agent pair --cloud URL --code CODE`: exchanges a one-time pairing code for this box's credentials,
@@ -111,7 +112,9 @@ export function registerPair(program: Command): void {
       }
       const version = vigilVersion();
       const ms = timeoutMs(o.timeout);
-      const response = await requestPairing({ cloud: o.cloud, code: o.code, name: o.name, hardware: o.hardware ?? hardwareDescription(), agentVersion: version, timeoutMs: ms });
+      // The daemon's TLS settings (uplink.ca_file, client certificate): pairing reaches the collector the same way.
+      const tls = loadClientTls(config.uplink);
+      const response = await requestPairing({ cloud: o.cloud, code: o.code, name: o.name, hardware: o.hardware ?? hardwareDescription(), agentVersion: version, timeoutMs: ms, tls });
 
       // The code is spent now: keep what the collector gave us before anything else can fail.
       const stored = storedFromResponse(o.cloud, response);
@@ -133,7 +136,7 @@ export function registerPair(program: Command): void {
 
       let verification;
       try {
-        verification = await verifyCredentials(stored, { agentVersion: version, serverTimeMs: Date.parse(response.server_time), timeoutMs: ms });
+        verification = await verifyCredentials(stored, { agentVersion: version, serverTimeMs: Date.parse(response.server_time), timeoutMs: ms, tls });
       } catch (err) {
         throw new VigilError(
           'pairing_unverified',

@@ -5,6 +5,7 @@ import { OffsetClock } from '../../shared/clock/index.js';
 import { describeError, VigilError } from '../../shared/errors/index.js';
 import { CONTENT_TYPE, pairPath } from '../../firmware-protocol/http.js';
 import { validatePairingRequest, validatePairingResponse, type Heartbeat, type PairingRequest, type PairingResponse } from '../../firmware-protocol/messages.js';
+import { httpsAgent, tlsHint, type ClientTls } from '../uplink/https-client.js';
 import { HttpsTransport } from '../uplink/https-transport.js';
 import { identityOf, type StoredCredentials } from './store.js';
 
@@ -21,6 +22,8 @@ export interface PairingClientOptions {
   hardware?: string | undefined;
   agentVersion: string;
   timeoutMs?: number;
+  /** uplink.ca_file / cert_file / key_file, loaded (agent/uplink/https-client.ts): the daemon's TLS settings. */
+  tls?: ClientTls | undefined;
 }
 
 /** `https://host/base/` → `https://host/base`; anything but an http(s) URL is `invalid_argument`. */
@@ -70,7 +73,8 @@ function unreachable(url: string, err: unknown): VigilError {
   const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as Error).name === 'TimeoutError';
   const cause = (err as { cause?: unknown }).cause;
   const reason = timeout ? 'no answer in time' : describeError(cause ?? err);
-  return new VigilError('cloud_unreachable', `cannot reach the collector at ${url}: ${reason}`, { details: { url }, cause: err });
+  const hint = tlsHint(err);
+  return new VigilError('cloud_unreachable', `cannot reach the collector at ${url}: ${reason}${hint ? ` (${hint})` : ''}`, { details: { url }, cause: err });
 }
 
 /** POST /v1/pair. Collector errors come back as VigilErrors with the collector's code and message. */
@@ -81,6 +85,8 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
   const timeoutMs = o.timeoutMs ?? 15_000;
   let status: number;
   let text: string;
+  // The same TLS settings as the daemon: uplink.ca_file, client certificate.
+  const dispatcher = httpsAgent({ tls: o.tls, timeoutMs, connectTimeoutMs: timeoutMs });
   try {
     const res = await request(url, {
       method: 'POST',
@@ -89,11 +95,14 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs + 1_000),
+      dispatcher,
     });
     status = res.statusCode;
     text = await res.body.text();
   } catch (err) {
     throw unreachable(url, err);
+  } finally {
+    await dispatcher.close().catch(() => dispatcher.destroy());
   }
   let json: unknown;
   try {
@@ -133,6 +142,8 @@ export interface VerifyOptions {
   /** Collector clock in ms (pairing response `server_time`): a box with a wrong clock still signs acceptably. */
   serverTimeMs?: number | undefined;
   timeoutMs?: number;
+  /** The daemon's TLS settings (see PairingClientOptions.tls). */
+  tls?: ClientTls | undefined;
 }
 
 export interface Verification {
@@ -150,7 +161,7 @@ export interface Verification {
 export async function verifyCredentials(stored: StoredCredentials, o: VerifyOptions): Promise<Verification> {
   const clock = new OffsetClock();
   if (o.serverTimeMs !== undefined) clock.offsetMs = o.serverTimeMs - Date.now();
-  const transport = new HttpsTransport({ baseUrl: stored.endpoints.https, identity: identityOf(stored), clock, timeoutMs: o.timeoutMs ?? 15_000, connections: 1 });
+  const transport = new HttpsTransport({ baseUrl: stored.endpoints.https, identity: identityOf(stored), clock, timeoutMs: o.timeoutMs ?? 15_000, connections: 1, tls: o.tls });
   const url = stored.endpoints.https;
   try {
     for (let attempt = 0; ; attempt++) {

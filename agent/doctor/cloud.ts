@@ -3,6 +3,7 @@ import { describeError, isVigilError } from '../../shared/errors/index.js';
 import type { Heartbeat } from '../../firmware-protocol/messages.js';
 import { effectiveUplinkConfig, type AgentConfig } from '../config.js';
 import { identityOf, loadCredentials, type LoadedCredentials } from '../credentials/index.js';
+import { loadClientTls, type ClientTls } from '../uplink/https-client.js';
 import { HttpsTransport } from '../uplink/https-transport.js';
 import type { SendResult } from '../uplink/types.js';
 import { fail, pass, skip, warn, type CheckResult } from './report.js';
@@ -76,8 +77,15 @@ function clockResult(skewMs: number, url: string): CheckResult {
 export async function checkCloud(config: AgentConfig, loaded: LoadedCredentials | undefined, o: { timeoutMs: number; version: string }): Promise<CheckResult[]> {
   if (!loaded) return [skip('cloud', 'not checked: no usable credentials', 'see the credentials check'), skip('clock', 'not checked: no collector to compare with')];
   const url = effectiveUplinkConfig(config, loaded.stored.endpoints).https_url ?? loaded.stored.endpoints.https;
+  // The daemon's TLS settings (uplink.ca_file, client certificate), so doctor sees what the daemon sees.
+  let tls: ClientTls;
+  try {
+    tls = loadClientTls(config.uplink);
+  } catch (err) {
+    return [fail('cloud', `${url}: ${describeError(err)}`, 'fix the uplink TLS files (uplink.ca_file, uplink.cert_file, uplink.key_file): the daemon cannot connect either'), skip('clock', 'not measured: no usable TLS settings')];
+  }
   const clock = new OffsetClock(systemClock);
-  const transport = new HttpsTransport({ baseUrl: url, identity: identityOf(loaded.stored), clock, timeoutMs: o.timeoutMs, connectTimeoutMs: o.timeoutMs, connections: 1 });
+  const transport = new HttpsTransport({ baseUrl: url, identity: identityOf(loaded.stored), clock, timeoutMs: o.timeoutMs, connectTimeoutMs: o.timeoutMs, connections: 1, tls });
   const device = loaded.stored.device_id;
   try {
     const send = async (): Promise<{ result: SendResult; midMs: number; sentAt: string }> => {

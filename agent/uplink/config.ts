@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -10,6 +9,7 @@ import { validateEvent } from '../../firmware-protocol/messages.js';
 import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
 import { DEFAULT_DATA_DIR, Outbox, OUTBOX_FILE } from '../outbox/index.js';
 import type { CameraStatus } from './heartbeat.js';
+import { loadClientTls } from './https-client.js';
 import { HttpsTransport } from './https-transport.js';
 import { MqttTransport } from './mqtt-transport.js';
 import type { Transport } from './types.js';
@@ -46,7 +46,13 @@ export const UplinkConfigSchema = Type.Object(
     mqtt_url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://', description: 'Broker URL (from pairing: endpoints.mqtt).' })),
     mqtt_username: Type.Optional(Type.String()),
     mqtt_password: Type.Optional(Type.String()),
-    ca_file: Type.Optional(Type.String({ description: 'PEM CA bundle for a collector or broker with a private CA.' })),
+    ca_file: Type.Optional(
+      Type.String({
+        description: 'PEM CA bundle trusted instead of the system CAs, for a collector or broker with a private CA. Used by vigil-agent pair, doctor and the daemon (HTTPS and MQTT): no NODE_EXTRA_CA_CERTS needed.',
+      }),
+    ),
+    cert_file: Type.Optional(Type.String({ description: 'PEM client certificate (chain) this box presents when the collector, its TLS proxy or the broker asks for one (mutual TLS). Set with key_file.' })),
+    key_file: Type.Optional(Type.String({ description: 'PEM private key of cert_file (keep it 0600).' })),
     ack_timeout: Duration('30s', 'How long a sent item waits for the collector\'s ack before it is sent again.'),
     http_timeout: Duration('20s', 'Whole-request timeout of HTTPS sends.'),
     heartbeat_interval: Duration('30s', 'Heartbeat period; 0 turns heartbeats off.'),
@@ -90,9 +96,11 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
   const kind = u.transport === 'auto' ? (u.mqtt_url ? 'mqtt' : 'https') : u.transport;
   if (kind === 'mqtt' && !u.mqtt_url) throw new VigilError('config_invalid', 'uplink.transport is mqtt but uplink.mqtt_url is not set', { status: 400 });
   if (kind === 'https' && !u.https_url) throw new VigilError('config_invalid', 'uplink.https_url is not set (the collector URL from pairing)', { status: 400 });
-  const ca = u.ca_file ? readFileSync(u.ca_file) : undefined;
+  // One TLS client configuration for every connection to the collector and its broker (./https-client.ts).
+  const tls = loadClientTls(u);
+  const ca = tls.ca;
   const https = u.https_url
-    ? new HttpsTransport({ baseUrl: u.https_url, identity: d.identity, clock, logger: d.logger, timeoutMs: parseDuration(u.http_timeout), ...(ca ? { tls: { ca } } : {}) })
+    ? new HttpsTransport({ baseUrl: u.https_url, identity: d.identity, clock, logger: d.logger, timeoutMs: parseDuration(u.http_timeout), tls })
     : undefined;
   const transport: Transport =
     kind === 'mqtt'
@@ -103,7 +111,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
           logger: d.logger,
           ...(u.mqtt_username !== undefined ? { username: u.mqtt_username } : {}),
           ...(u.mqtt_password !== undefined ? { password: u.mqtt_password } : {}),
-          ...(ca ? { connectOptions: { ca } } : {}),
+          ...(Object.keys(tls).length > 0 ? { connectOptions: { ...tls } } : {}),
         })
       : (https as HttpsTransport);
   const outbox = Outbox.open({

@@ -1,4 +1,4 @@
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { errors as undiciErrors, type Dispatcher, type Pool } from 'undici';
 import type { Clock } from '../../shared/clock/index.js';
 import { describeError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
@@ -6,6 +6,7 @@ import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/in
 import { CONTENT_TYPE, eventsPath, heartbeatPath, thumbnailPath } from '../../firmware-protocol/http.js';
 import { validateAck } from '../../firmware-protocol/messages.js';
 import { retryAfterMs, serverTimeFromHttp } from './clock-skew.js';
+import { httpsPool, tlsHint, type ClientTls } from './https-client.js';
 import type { AckHandler, SendResult, Transport } from './types.js';
 
 /**
@@ -24,8 +25,8 @@ export interface HttpsTransportOptions {
   /** Whole-request timeout (headers and body), ms. */
   timeoutMs?: number;
   connectTimeoutMs?: number;
-  /** TLS options for the pool (ca, servername, rejectUnauthorized). */
-  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean; servername?: string };
+  /** CA, client certificate and key: loadClientTls(uplink config), the same for pair, doctor and the daemon. */
+  tls?: ClientTls | undefined;
 }
 
 export class HttpsTransport implements Transport {
@@ -38,15 +39,7 @@ export class HttpsTransport implements Transport {
   constructor(private readonly o: HttpsTransportOptions) {
     const url = new URL(o.baseUrl);
     this.prefix = url.pathname.replace(/\/+$/, '');
-    const timeout = o.timeoutMs ?? 30_000;
-    this.pool = new Pool(url.origin, {
-      connections: o.connections ?? 4,
-      pipelining: 1,
-      keepAliveTimeout: 30_000,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connect: { timeout: o.connectTimeoutMs ?? 10_000, ...(o.tls ?? {}) },
-    });
+    this.pool = httpsPool(url.origin, { tls: o.tls, timeoutMs: o.timeoutMs ?? 30_000, connectTimeoutMs: o.connectTimeoutMs ?? 10_000, connections: o.connections ?? 4 });
     this.log = o.logger ?? silentLogger();
   }
 
@@ -70,7 +63,8 @@ export class HttpsTransport implements Transport {
     } catch (err) {
       this.metrics.failures++;
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as Error).name === 'TimeoutError';
-      return { failure: { code: timeout ? 'timeout' : 'network_error', message: describeError(err) } };
+      const hint = tlsHint(err);
+      return { failure: { code: timeout ? 'timeout' : 'network_error', message: describeError(err) + (hint ? ` (${hint})` : '') } };
     }
     let text = '';
     try {
