@@ -13,6 +13,7 @@ export {
   backupName,
   loadCredentials,
   removeCredentials,
+  storeBrokerLogin,
   type StoredCredentials,
   type LoadedCredentials,
   type LoadCredentialsOptions,
@@ -29,3 +30,4 @@ export {
   type VerifyOptions,
   type Verification,
 } from './pair.js';
+export { CredentialsBrokerLogin, requestBrokerLogin, type BrokerLoginRequestOptions } from './broker-login.js';

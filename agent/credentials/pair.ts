@@ -124,6 +124,11 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
   return validatePairingResponse.parse(json);
 }
 
+/** Username and password only (a later v1 may add fields the credentials file does not keep). */
+function pick(login: { username: string; password: string }): { username: string; password: string } {
+  return { username: login.username, password: login.password };
+}
+
 /** What pairing stores, from the collector's answer. */
 export function storedFromResponse(cloud: string, res: PairingResponse, now = new Date()): StoredCredentials {
   return {
@@ -134,6 +139,8 @@ export function storedFromResponse(cloud: string, res: PairingResponse, now = ne
     cloud: normaliseCloudUrl(cloud),
     endpoints: res.endpoints.mqtt ? { https: res.endpoints.https, mqtt: res.endpoints.mqtt } : { https: res.endpoints.https },
     paired_at: now.toISOString(),
+    // The box's broker login, when the deployment issues one (sent once: kept with the secret).
+    ...(res.mqtt_credentials ? { mqtt_credentials: { ...pick(res.mqtt_credentials), issued_at: now.toISOString() } } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import { CREDENTIALS_FILE_NAME } from '../config/schema.js';
 
 /**
  * The box's credentials file (`<data_dir>/credentials.json`): the device id and the HMAC secret issued at
- * pairing. Written atomically with mode 0600 (its directory 0700 when we create it); a file that group or others
+ * pairing, and the box's broker login when the deployment issues one (kept here, 0600, beside the secret). Written atomically with mode 0600 (its directory 0700 when we create it); a file that group or others
  * can read is refused by the daemon and flagged by `doctor`, because anyone who reads it can speak as this box.
  */
 
@@ -29,6 +29,16 @@ export const StoredCredentialsSchema = Type.Object(
       { additionalProperties: false },
     ),
     paired_at: Type.String({ format: 'date-time', description: 'When pairing succeeded.' }),
+    mqtt_credentials: Type.Optional(
+      Type.Object(
+        {
+          username: Type.String({ minLength: 1, maxLength: 128, description: 'Broker username (the device id).' }),
+          password: Type.String({ minLength: 1, maxLength: 256, description: 'Broker password. Never logged.' }),
+          issued_at: Type.Optional(Type.String({ format: 'date-time', description: 'When the collector issued it.' })),
+        },
+        { additionalProperties: false, description: 'The box\'s broker login (pairing, or POST /v1/devices/{id}/broker-credentials).' },
+      ),
+    ),
   },
   { additionalProperties: false, description: 'credentials.json' },
 );
@@ -126,4 +136,15 @@ export function loadCredentials(dataDir: string, options: LoadCredentialsOptions
 /** Removes the credentials file after keeping a backup; returns the backup path (undefined when not paired). */
 export function removeCredentials(file: string, now = new Date()): string | undefined {
   return backupCredentials(file, now);
+}
+
+/**
+ * Stores a new broker login in the credentials file (atomically, 0600), keeping everything else as it is on disk
+ * now; returns the updated contents.
+ */
+export function storeBrokerLogin(file: string, login: { username: string; password: string }, now = new Date()): StoredCredentials {
+  const current = checkStored.parse(JSON.parse(readFileSync(file, 'utf8')), file);
+  const updated: StoredCredentials = { ...current, mqtt_credentials: { username: login.username, password: login.password, issued_at: now.toISOString() } };
+  writeCredentials(file, updated);
+  return updated;
 }

@@ -4,7 +4,7 @@ import { describeError, VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import { effectiveUplinkConfig, parseListen, type AgentConfig, type LoadedAgentConfig } from '../config.js';
-import { loadCredentials, type LoadedCredentials } from '../credentials/index.js';
+import { CredentialsBrokerLogin, loadCredentials, type LoadedCredentials } from '../credentials/index.js';
 import { ObjectDetector } from '../detect/detector.js';
 import { detectorOptionsFrom } from '../detect/config.js';
 import type { Outbox } from '../outbox/index.js';
@@ -98,6 +98,8 @@ export class Daemon {
       outbox: c.outbox,
       uplink: effectiveUplinkConfig(c, this.creds.stored.endpoints),
       identity: this.creds.identity,
+      // The box's broker login lives with its credentials (and is renewed there).
+      brokerLogin: (collector) => new CredentialsBrokerLogin(this.creds.file, this.creds.stored, { ...collector, identity: this.creds.identity }),
       logger: componentLogger(this.o.logger, 'uplink'),
       version: this.o.version,
       cameras: () => this.runners.map((r) => r.heartbeat()),

@@ -9,9 +9,9 @@ import { validateEvent } from '../../firmware-protocol/messages.js';
 import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
 import { DEFAULT_DATA_DIR, Outbox, OUTBOX_FILE } from '../outbox/index.js';
 import type { CameraStatus } from './heartbeat.js';
-import { loadClientTls } from './https-client.js';
+import { loadClientTls, type ClientTls } from './https-client.js';
 import { HttpsTransport } from './https-transport.js';
-import { MqttTransport } from './mqtt-transport.js';
+import { MqttTransport, type BrokerLoginSource } from './mqtt-transport.js';
 import type { Transport } from './types.js';
 import { Uplink } from './uplink.js';
 
@@ -87,6 +87,12 @@ export interface StoreAndForwardDeps {
   clock?: OffsetClock;
   /** This run's boot id, sent in every heartbeat. */
   bootId?: string;
+  /**
+   * The box's own broker login, used over MQTT when no login is configured (uplink.mqtt_username): the daemon
+   * passes the credentials file's (agent/credentials/broker-login.ts), which asks the collector at `baseUrl` for a
+   * new one when it has none or the broker refuses it.
+   */
+  brokerLogin?: (collector: { baseUrl: string; clock: OffsetClock; tls: ClientTls }) => BrokerLoginSource;
 }
 
 /** Opens the outbox and builds the uplink (not started). The daemon calls `uplink.start()` and `uplink.notify()` after each enqueue. */
@@ -102,6 +108,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
   const https = u.https_url
     ? new HttpsTransport({ baseUrl: u.https_url, identity: d.identity, clock, logger: d.logger, timeoutMs: parseDuration(u.http_timeout), tls })
     : undefined;
+  const login = kind === 'mqtt' && d.brokerLogin && u.https_url ? d.brokerLogin({ baseUrl: u.https_url, clock, tls }) : undefined;
   const transport: Transport =
     kind === 'mqtt'
       ? new MqttTransport({
@@ -111,6 +118,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
           logger: d.logger,
           ...(u.mqtt_username !== undefined ? { username: u.mqtt_username } : {}),
           ...(u.mqtt_password !== undefined ? { password: u.mqtt_password } : {}),
+          ...(login ? { login } : {}),
           ...(Object.keys(tls).length > 0 ? { connectOptions: { ...tls } } : {}),
         })
       : (https as HttpsTransport);

@@ -16,6 +16,19 @@ import type { AckHandler, SendResult, Transport } from './types.js';
  * The broker's PUBACK only means the broker has the message; delivery is the collector's signed ack on the
  * device's ack topic, which is PUBACKed to the broker only after the outbox recorded it.
  */
+/**
+ * Where the box's broker login comes from (agent/credentials/broker-login.ts): the one stored with the device
+ * credentials, renewed from the collector when there is none or the broker refuses it (PROTOCOL.md §1.5).
+ */
+export interface BrokerLoginSource {
+  current(): { username: string; password: string } | undefined;
+  /** A fresh login, stored; undefined when the collector issues none. Throws when the collector cannot be reached. */
+  renew(): Promise<{ username: string; password: string } | undefined>;
+}
+
+/** CONNACK codes meaning "this login is not accepted" (MQTT 3.1.1: 4, 5; MQTT 5: 134, 135). */
+const LOGIN_REFUSED = new Set([4, 5, 134, 135]);
+
 export interface MqttTransportOptions {
   /** Broker URL: mqtt://, mqtts://, ws://, wss://. */
   url: string;
@@ -23,8 +36,13 @@ export interface MqttTransportOptions {
   /** The corrected clock signatures use. */
   clock: Clock;
   logger?: Logger;
+  /** A fixed broker login (config uplink.mqtt_username / mqtt_password); wins over `login`. */
   username?: string;
   password?: string;
+  /** The box's own broker login, renewed when missing or refused. */
+  login?: BrokerLoginSource;
+  /** Least time between two renewals (each one replaces the password at the collector). Default 60 s. */
+  loginRenewMs?: number;
   /** Extra TLS / connection options passed to mqtt.js (ca, rejectUnauthorized, …). */
   connectOptions?: Partial<IClientOptions>;
   reconnect?: BackoffPolicy;
@@ -44,8 +62,11 @@ export class MqttTransport implements Transport {
   private readonly log: Logger;
   private readonly verifier: AckVerifier;
   private readonly ackTopic: string;
+  /** True when the broker login is missing or was refused: renewed before the next connection attempt. */
+  private loginStale = false;
+  private lastRenewAt = Number.NEGATIVE_INFINITY;
   /** Counters for status/bench. */
-  readonly metrics = { connects: 0, disconnects: 0, acksReceived: 0, acksRefused: 0, published: 0 };
+  readonly metrics = { connects: 0, disconnects: 0, acksReceived: 0, acksRefused: 0, published: 0, loginRefused: 0, loginRenewals: 0 };
 
   constructor(private readonly o: MqttTransportOptions) {
     this.log = o.logger ?? silentLogger();
@@ -57,8 +78,39 @@ export class MqttTransport implements Transport {
     return Buffer.from(JSON.stringify({ v: 1, state, at: new Date(this.o.clock.now()).toISOString() }));
   }
 
+  /** The login to connect with: the fixed one, else the box's own (undefined: none, e.g. an anonymous test broker). */
+  private loginNow(): { username: string; password?: string } | undefined {
+    if (this.o.username !== undefined) return { username: this.o.username, ...(this.o.password !== undefined ? { password: this.o.password } : {}) };
+    return this.o.login?.current();
+  }
+
+  /** Before a connection attempt: a missing or refused own login is renewed (at most once per loginRenewMs). */
+  private async refreshLogin(): Promise<void> {
+    const source = this.o.login;
+    if (!source || this.o.username !== undefined || !this.loginStale) return;
+    const now = Date.now();
+    if (now - this.lastRenewAt < (this.o.loginRenewMs ?? 60_000)) return;
+    this.lastRenewAt = now;
+    try {
+      const login = await source.renew();
+      this.metrics.loginRenewals++;
+      this.loginStale = false;
+      this.log.info({ login: login ? 'issued' : 'none offered' }, 'mqtt: broker login renewed from the collector');
+    } catch (err) {
+      this.log.warn({ err: describeError(err) }, 'mqtt: could not get a broker login from the collector; retrying later');
+    }
+    const client = this.client;
+    const login = this.loginNow();
+    if (client) {
+      client.options.username = login?.username;
+      client.options.password = login?.password;
+    }
+  }
+
   async start(onAck: AckHandler, onReady: () => void): Promise<void> {
     const id = this.o.identity.deviceId;
+    this.loginStale = this.o.login !== undefined && this.o.username === undefined && this.o.login.current() === undefined;
+    const login = this.loginNow();
     const options: IClientOptions = {
       clientId: id,
       clean: false,
@@ -69,9 +121,10 @@ export class MqttTransport implements Transport {
       resubscribe: true,
       queueQoSZero: false,
       will: { topic: availabilityTopic(id), payload: this.availability('offline'), qos: 1, retain: true },
-      ...(this.o.username !== undefined ? { username: this.o.username } : {}),
-      ...(this.o.password !== undefined ? { password: this.o.password } : {}),
+      ...(login ? { username: login.username, password: login.password } : {}),
       ...(this.o.connectOptions ?? {}),
+      // Connected below, once a missing login was asked for.
+      manualConnect: true,
     };
     const client = mqtt.connect(this.o.url, options);
     this.client = client;
@@ -97,7 +150,19 @@ export class MqttTransport implements Transport {
       this.connected = false;
       this.scheduleReconnect();
     });
-    client.on('error', (err) => this.log.warn({ err: describeError(err) }, 'mqtt: error'));
+    client.on('error', (err: Error & { code?: unknown }) => {
+      if (typeof err.code === 'number' && LOGIN_REFUSED.has(err.code)) {
+        this.metrics.loginRefused++;
+        // Not for the signed-message layer to fix: a new login (rotated with the key, or never issued) is needed.
+        this.loginStale = this.o.login !== undefined;
+        this.log.warn({ code: err.code }, `mqtt: the broker refused the login${this.loginStale ? '; asking the collector for a new one' : ''}`);
+        return;
+      }
+      this.log.warn({ err: describeError(err) }, 'mqtt: error');
+    });
+    void this.refreshLogin().finally(() => {
+      if (!this.closing) client.connect();
+    });
   }
 
   private scheduleReconnect(): void {
@@ -106,7 +171,9 @@ export class MqttTransport implements Transport {
     const delay = backoffDelayMs(this.attempts, this.o.reconnect ?? { baseMs: 500, maxMs: 30_000 });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (!this.closing && this.client && !this.connected) this.client.reconnect();
+      void this.refreshLogin().finally(() => {
+        if (!this.closing && this.client && !this.connected) this.client.reconnect();
+      });
     }, delay);
   }
 
