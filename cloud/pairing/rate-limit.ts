@@ -73,13 +73,18 @@ export class PairingAttemptLimiter {
     this.global = new DeviceRateLimiter({ perSecond: o.globalPerMinute / 60, burst: o.globalBurst, maxTracked: 1, clock: this.clock });
   }
 
-  /** Counts one attempt from `ip` against both buckets (the global one only when the source may still try). */
+  /**
+   * Counts one attempt from `ip` against both buckets. A refused attempt costs nothing (it is not processed), so a
+   * box refused while someone drains the global bucket has its own budget intact when that ends.
+   */
   take(ip: string): PairingLimitVerdict {
     const source = sourceKey(ip);
-    const own = this.perSource.take(source);
+    const own = this.perSource.peek(source);
     if (own > 0) return this.refuse('source', own, source);
-    const all = this.global.take('all');
+    const all = this.global.peek('all');
     if (all > 0) return this.refuse('global', all, source);
+    this.perSource.take(source);
+    this.global.take('all');
     return { ok: true };
   }
 

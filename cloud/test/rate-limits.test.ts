@@ -51,6 +51,13 @@ describe('pairing attempts', () => {
     const metrics = await (await fetch(t.url + '/metrics')).text();
     expect(metrics).toMatch(/vigil_pairing_attempts_refused_total\{scope="global"\} 1940/);
 
+    // Attempts refused by the global bucket cost the source nothing: a box that kept trying while it was empty has
+    // its own budget when the global one refills (1 s at 120/min = 2 attempts).
+    const patient = await Promise.all(Array.from({ length: 20 }, (_, i) => guess('10.77.0.1', i)));
+    expect(patient.every((r) => r.statusCode === 429)).toBe(true);
+    clock.advance(1_000);
+    expect((await guess('10.77.0.1', 1)).statusCode).toBe(400);
+
     // Time refills the bucket: 30 s at 120/min is 60 attempts again.
     clock.advance(30_000);
     const after = await guess('10.99.0.1', 1);
