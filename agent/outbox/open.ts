@@ -3,7 +3,7 @@ import type { Database as Db } from 'better-sqlite3';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { VigilError } from '../../shared/errors/index.js';
-import { migrate, OUTBOX_APPLICATION_ID } from './schema.js';
+import { migrate, OUTBOX_APPLICATION_ID, OUTBOX_SCHEMA_VERSION } from './schema.js';
 
 /**
  * Opening the outbox file: refuse, with a clear error naming the file, anything that is not a healthy Vigil outbox.
@@ -28,6 +28,17 @@ export interface OpenFileOptions {
   integrityCheck?: boolean;
   /** Milliseconds to wait for another process's write lock (the CLI beside the daemon). */
   busyTimeoutMs?: number;
+  /**
+   * Read without writing anything (`outbox list|stats`, `doctor`): no migration, no pragmas that write. On a full
+   * disk where SQLite cannot create the -shm file it falls back to exclusive locking (the WAL index in memory).
+   * A file at an older schema version is opened normally (and migrated) instead.
+   */
+  readonly?: boolean;
+  /**
+   * Called once when opening fails because the disk is full (e.g. `SQLITE_IOERR_SHMSIZE`: no room for the -shm
+   * file); returns true when it freed space (the daemon gives back its reserve), and the open is tried again.
+   */
+  onDiskFull?: () => boolean;
   now?: () => number;
 }
 
@@ -35,6 +46,11 @@ export interface OpenedFile {
   db: Db;
   /** Where a corrupt/foreign file was moved, when `quarantine` did so. */
   quarantinedTo?: string;
+  /**
+   * Opened with `locking_mode=EXCLUSIVE` because the -shm file could not be created (full disk): the WAL index lives
+   * in memory and no other process can open the file until this one closes it.
+   */
+  exclusive?: boolean;
 }
 
 function readHeader(path: string): Buffer {
@@ -50,6 +66,14 @@ function readHeader(path: string): Buffer {
 
 function isSqliteError(err: unknown): err is Error & { code: string } {
   return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && ((err as unknown) as { code: string }).code.startsWith('SQLITE_');
+}
+
+/**
+ * SQLite errors that mean "no room on the disk": SQLITE_FULL, and the -shm file that cannot be created or grown
+ * (`SQLITE_IOERR_SHMSIZE` and friends, which a full tmpfs or disk gives when a process opens the file first).
+ */
+export function isDiskFullError(err: unknown): boolean {
+  return isSqliteError(err) && (err.code === 'SQLITE_FULL' || /^SQLITE_IOERR_SHM(SIZE|OPEN|MAP)$/.test(err.code));
 }
 
 /** SQLite error codes that mean the file itself is damaged. */
@@ -85,8 +109,10 @@ function configure(db: Db, busyTimeoutMs: number): void {
   db.pragma('foreign_keys = ON');
 }
 
+type CheckedOptions = Required<Omit<OpenFileOptions, 'quarantine' | 'now' | 'onDiskFull'>> & { exclusive: boolean };
+
 /** Opens (and checks) the file, or throws a VigilError saying exactly what is wrong with it. */
-function openChecked(o: Required<Omit<OpenFileOptions, 'quarantine' | 'now'>>): Db {
+function openChecked(o: CheckedOptions): Db {
   const { path } = o;
   const exists = existsSync(path);
   if (!exists && !o.create) {
@@ -108,38 +134,79 @@ function openChecked(o: Required<Omit<OpenFileOptions, 'quarantine' | 'now'>>): 
   }
   let db: Db | undefined;
   try {
-    db = new Database(path, { fileMustExist: !o.create });
+    // Exclusive locking (set before the first read) keeps the WAL index in memory: no -shm file is needed. That is
+    // the way in when a full disk has no room for one; read-only needs write access to take the lock.
+    const readonly = o.readonly && !o.exclusive;
+    db = new Database(path, { fileMustExist: !o.create, readonly });
+    if (o.exclusive) db.pragma('locking_mode = EXCLUSIVE');
     const appId = db.pragma('application_id', { simple: true }) as number;
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number };
     if (appId !== OUTBOX_APPLICATION_ID && !(appId === 0 && tables.n === 0)) {
       throw foreign(path, appId === 0 ? `an SQLite database with ${tables.n} table(s) of another application` : `SQLite application_id 0x${appId.toString(16)}`);
     }
-    if (tables.n === 0) db.pragma('auto_vacuum = INCREMENTAL'); // only settable before the first table
-    configure(db, o.busyTimeoutMs);
+    if (o.readonly) {
+      db.pragma(`busy_timeout = ${o.busyTimeoutMs}`);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version > OUTBOX_SCHEMA_VERSION) migrate(db, path); // throws outbox_too_new
+      if (version !== OUTBOX_SCHEMA_VERSION) throw new NeedsMigration();
+    } else {
+      if (tables.n === 0) db.pragma('auto_vacuum = INCREMENTAL'); // only settable before the first table
+      configure(db, o.busyTimeoutMs);
+    }
     if (o.integrityCheck && tables.n > 0) {
       const rows = db.pragma('quick_check(5)') as Array<{ quick_check: string }>;
       const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
       if (problems.length > 0) throw corrupt(path, problems.join('; '));
     }
-    migrate(db, path);
+    if (!o.readonly) migrate(db, path);
     return db;
   } catch (err) {
     db?.close();
-    if (err instanceof VigilError) throw err;
+    if (err instanceof VigilError || err instanceof NeedsMigration) throw err;
     if (isCorruptionError(err)) throw corrupt(path, (err as Error).message, err);
     throw err;
   }
 }
 
+/** A read-only open found an older schema version: it is opened normally (and migrated) instead. */
+class NeedsMigration extends Error {}
+
+/** Opens, falling back on a full disk: give space back (`onDiskFull`) and retry, then exclusive locking (no -shm). */
+function openWithFallbacks(o: CheckedOptions, onDiskFull: (() => boolean) | undefined): { db: Db; exclusive: boolean } {
+  try {
+    return { db: openChecked(o), exclusive: false };
+  } catch (err) {
+    if (err instanceof NeedsMigration) return openWithFallbacks({ ...o, readonly: false }, onDiskFull);
+    if (!isDiskFullError(err)) throw err;
+    if (onDiskFull?.()) {
+      try {
+        return { db: openChecked(o), exclusive: false };
+      } catch (again) {
+        if (!isDiskFullError(again)) throw again;
+      }
+    }
+    try {
+      return { db: openChecked({ ...o, exclusive: true }), exclusive: true };
+    } catch (last) {
+      if (last instanceof NeedsMigration) return { db: openChecked({ ...o, readonly: false, exclusive: true }), exclusive: true };
+      if (isSqliteError(last) && last.code === 'SQLITE_BUSY') throw err; // another process has it open: the first error says why
+      throw last;
+    }
+  }
+}
+
 export function openOutboxFile(options: OpenFileOptions): OpenedFile {
-  const o = {
+  const o: CheckedOptions = {
     path: options.path,
     create: options.create ?? true,
     integrityCheck: options.integrityCheck ?? true,
     busyTimeoutMs: options.busyTimeoutMs ?? 5_000,
+    readonly: options.readonly ?? false,
+    exclusive: false,
   };
   try {
-    return { db: openChecked(o) };
+    const { db, exclusive } = openWithFallbacks(o, options.onDiskFull);
+    return exclusive ? { db, exclusive } : { db };
   } catch (err) {
     if (!options.quarantine || !(err instanceof VigilError) || (err.code !== 'outbox_corrupt' && err.code !== 'outbox_foreign')) throw err;
     const stamp = new Date((options.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-');
@@ -148,6 +215,6 @@ export function openOutboxFile(options: OpenFileOptions): OpenedFile {
     for (const suffix of ['-wal', '-shm']) {
       if (existsSync(o.path + suffix)) renameSync(o.path + suffix, aside + suffix);
     }
-    return { db: openChecked({ ...o, create: true }), quarantinedTo: aside };
+    return { db: openChecked({ ...o, create: true, readonly: false }), quarantinedTo: aside };
   }
 }

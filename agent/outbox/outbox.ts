@@ -5,7 +5,10 @@ import { VigilError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { EVENT_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { openOutboxFile } from './open.js';
+import { PendingCounters } from './counters.js';
+import { DiskFullGuard } from './disk-full.js';
+import { readDiskState, releaseReserve, type ReserveState } from './disk-state.js';
+import { isDiskFullError, openOutboxFile } from './open.js';
 import { OpenEventLedger } from './open-events.js';
 import { ROW_OVERHEAD_BYTES } from './schema.js';
 import {
@@ -56,12 +59,39 @@ export interface OutboxOptions {
    * a full disk, which is how tests exercise that path.
    */
   maxPageCount?: number;
+  /**
+   * Bytes of the disk-full reserve (`outbox.db.reserve` + spare pages, disk-full.ts); 0 (the library default)
+   * turns it off. The daemon passes `outbox.reserve_bytes`.
+   */
+  reserveBytes?: number;
+  /** Most event records kept in memory while the disk is too full for them (default 10,000). */
+  heldMax?: number;
+  /**
+   * Open for reading only (`outbox list|stats`, doctor): nothing is written, no reserve is taken, and a full disk
+   * with no room for the -shm file is read through exclusive locking instead of failing.
+   */
+  readonly?: boolean;
 }
 
-export type ThumbnailOutcome = 'none' | 'queued' | 'duplicate' | 'dropped';
+/**
+ * `skipped`: not stored because the disk is full (the event went without it, counted in `thumbnails_skipped`);
+ * `dropped`: not stored because of the outbox budget (counted in `dropped.thumbnail.<type>`).
+ */
+export type ThumbnailOutcome = 'none' | 'queued' | 'duplicate' | 'dropped' | 'skipped';
+
+export interface EnqueueOptions {
+  /**
+   * The same event record as it must read when its thumbnail is not stored (no announcement of a thumbnail that
+   * will never come, or the previous one): stored instead of `event` when the thumbnail is skipped or dropped.
+   */
+  withoutThumbnail?: OutboxEvent;
+  /** The event should have carried a thumbnail that could not be written before it got here: count it. */
+  thumbnailSkipped?: boolean;
+}
 
 export interface EnqueueResult {
-  event: 'queued' | 'duplicate';
+  /** `held`: the disk is full even for the record; it waits in memory and is written as soon as there is room. */
+  event: 'queued' | 'duplicate' | 'held';
   thumbnail: ThumbnailOutcome;
   /** Older items evicted to make room (thumbnails, superseded updates). */
   evicted: number;
@@ -98,9 +128,22 @@ export interface OutboxStats {
   fileBytes: number;
   /** Monotonic counters: `dropped.<kind>.<type>`, `refused.budget`, `refused.disk_full`, `expired_leases`… */
   counters: Record<string, number>;
-  /** Total items dropped by the disk budget, all kinds. */
+  /**
+   * Items and event messages that will never reach the collector, all time: evicted by the budget
+   * (`dropped.*`), event messages refused over budget (`refused.outbox_full`) or lost from memory while the disk was
+   * full (`lost.disk_full`).
+   */
   dropped: number;
+  /** The disk holding the outbox is full (disk-state.ts: the same answer for the daemon, `status`, CLI, doctor). */
   diskFull: boolean;
+  /** Event messages the disk could not take when they came (kept in memory), and those refused over budget. */
+  refused: { disk_full: number; outbox_full: number };
+  /** Event messages queued without the thumbnail they should have carried (it could not be written). */
+  thumbnailsSkipped: number;
+  /** Event records waiting in memory for room on the disk (this process only). */
+  held: number;
+  reserve: ReserveState;
+  freeBytes: number | null;
   nextDueAt: number | null;
 }
 
@@ -161,10 +204,6 @@ function sha256(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('hex');
 }
 
-function isDiskFull(err: unknown): boolean {
-  return err instanceof Error && (err as { code?: unknown }).code === 'SQLITE_FULL';
-}
-
 const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'end'];
 
 function checkEvent(event: OutboxEvent): void {
@@ -192,20 +231,34 @@ export class Outbox {
   private readonly random: () => number;
   private readonly validateEvent: ((e: OutboxEvent) => void) | undefined;
   private syncLevel: 'FULL' | 'NORMAL' = 'FULL';
-  private diskFullSince: number | null = null;
   private readonly st: Record<string, Statement>;
+  private readonly readonly: boolean;
+  private readonly guard: DiskFullGuard | undefined;
+  private readonly pending = new PendingCounters();
+  /** Event records the full disk could not take, oldest first (written before anything newer). */
+  private readonly held: Array<{ event: OutboxEvent; json: Buffer }> = [];
+  private readonly heldMax: number;
+  private nextHeldFlush = 0;
   /** Events announced and not ended, kept with every event enqueue (open-events.ts). */
   readonly openEvents: OpenEventLedger;
 
   static open(options: OutboxOptions): Outbox {
+    const reserve = !options.readonly && (options.reserveBytes ?? 0) > 0;
     const opened = openOutboxFile({
       path: options.path,
       create: options.create ?? true,
       quarantine: options.quarantine ?? false,
       integrityCheck: options.integrityCheck ?? true,
+      readonly: options.readonly ?? false,
+      // No room for the -shm file: the daemon gives back its reserve and tries again.
+      ...(reserve ? { onDiskFull: () => releaseReserve(options.path) } : {}),
       now: () => (options.clock ?? systemClock).now(),
     });
-    return new Outbox(opened.db, options, opened.quarantinedTo);
+    const ob = new Outbox(opened.db, options, opened.quarantinedTo);
+    if (opened.exclusive) {
+      ob.log.warn({ path: options.path }, 'outbox: opened with exclusive locking (no room on the disk for its -shm file); `vigil-agent outbox` commands wait until this process stops');
+    }
+    return ob;
   }
 
   private constructor(db: Db, o: OutboxOptions, quarantinedTo: string | undefined) {
@@ -220,7 +273,12 @@ export class Outbox {
     this.validateEvent = o.validateEvent;
     this.quarantinedTo = quarantinedTo;
     this.openEvents = new OpenEventLedger(db);
-    if (o.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(o.maxPageCount)}`);
+    this.readonly = o.readonly ?? false;
+    this.heldMax = Math.max(1, o.heldMax ?? 10_000);
+    if (!this.readonly) {
+      this.guard = new DiskFullGuard({ db, path: o.path, reserveBytes: o.reserveBytes ?? 0, clock: this.clock, log: this.log, maxPageCount: o.maxPageCount });
+      this.guard.start();
+    }
     if (quarantinedTo) this.log.error({ path: o.path, moved_to: quarantinedTo }, 'outbox file was corrupt or foreign; moved aside, started an empty outbox');
     this.st = {
       find: db.prepare('SELECT sha256, state FROM items WHERE kind = ? AND event_id = ? AND rev = ?'),
@@ -288,41 +346,57 @@ export class Outbox {
     this.syncLevel = level;
   }
 
-  /** Runs `fn` in one IMMEDIATE transaction; maps SQLITE_FULL to `outbox_disk_full` and remembers the condition. */
+  /**
+   * One IMMEDIATE transaction that also writes the counter increments still pending (refusals counted while the
+   * disk was full). Nothing else: no disk-full handling (write() and flushHeld() do that).
+   */
+  private tx<T>(fn: () => T): T {
+    const applied = this.pending.snapshot();
+    const result = this.db
+      .transaction(() => {
+        const out = fn();
+        for (const [name, n] of applied) this.st.bump!.run(name, n);
+        return out;
+      })
+      .immediate();
+    this.pending.settle(applied);
+    return result;
+  }
+
+  /**
+   * Runs `fn` in one transaction. On a full disk (SQLITE_FULL, no room for the -shm) the outbox enters its
+   * disk-full state (disk-full.ts: the reserves are given back, the WAL folded in) and tries once more; if that
+   * fails too, `outbox_disk_full` (507). The state is logged when it starts and when it ends, not per write.
+   */
   private write<T>(level: 'FULL' | 'NORMAL', what: string, fn: () => T): T {
+    if (this.readonly) throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only (${what} needs to write)`);
+    this.maintain();
     this.setSync(level);
     try {
-      let result: T;
-      try {
-        result = this.db.transaction(fn).immediate();
-      } catch (err) {
-        if (!isDiskFull(err)) throw err;
-        // The WAL may be what fills the disk: fold it into the database, truncate it, and try once more.
-        this.checkpoint();
-        result = this.db.transaction(fn).immediate();
-      }
-      if (this.diskFullSince !== null) {
-        this.log.warn({ path: this.path }, 'outbox: writes succeed again after a full disk');
-        this.diskFullSince = null;
-      }
-      return result;
+      return this.tx(fn);
     } catch (err) {
-      if (!isDiskFull(err)) throw err;
-      if (this.diskFullSince === null) this.diskFullSince = this.clock.now();
-      this.log.error({ path: this.path, op: what }, 'outbox: disk full; refusing new events, keeping every queued item');
-      throw new VigilError(
-        'outbox_disk_full',
-        `the disk holding ${this.path} is full (${what} failed); new events are refused until space is freed, queued items are kept`,
-        { status: 507, details: { path: this.path, op: what }, cause: err },
-      );
+      if (!isDiskFullError(err)) throw err;
+      this.guard?.enter(what);
+      try {
+        return this.tx(fn);
+      } catch (again) {
+        if (!isDiskFullError(again)) throw again;
+        throw new VigilError(
+          'outbox_disk_full',
+          `the disk holding ${this.path} is full (${what} failed); queued items are kept, writes resume once space is freed`,
+          { status: 507, details: { path: this.path, op: what }, cause: again },
+        );
+      }
     }
   }
 
-  private checkpoint(): void {
-    try {
-      this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {
-      /* still full: the caller reports it */
+  /** Before each write: leave the disk-full state when space is back, and write what waits in memory. */
+  private maintain(): void {
+    if (!this.guard) return;
+    if (this.guard.full) this.guard.maybeLeave(() => this.flushHeld());
+    if (this.held.length > 0 && this.clock.now() >= this.nextHeldFlush) {
+      this.nextHeldFlush = this.clock.now() + 1_000;
+      this.flushHeld();
     }
   }
 
@@ -337,14 +411,15 @@ export class Outbox {
    * When the budget is exceeded, older thumbnails (update first) and superseded update records are evicted; if
    * the event still does not fit its own thumbnail is dropped; if the event record alone does not fit, the enqueue
    * is refused with `outbox_full` — un-acked events are never deleted to make room.
+   *
+   * On a full disk the record always comes first: the thumbnail is skipped (the record stored is
+   * `options.withoutThumbnail`, which does not announce it), and a record the disk cannot take either waits in
+   * memory (`held`) and is written, in order, as soon as there is room. Every refusal is counted exactly.
    */
-  enqueue(event: OutboxEvent, thumbnail?: Uint8Array): EnqueueResult {
+  enqueue(event: OutboxEvent, thumbnail?: Uint8Array, options: EnqueueOptions = {}): EnqueueResult {
     checkEvent(event);
     this.validateEvent?.(event);
-    const json = Buffer.from(JSON.stringify(event), 'utf8');
-    if (json.length > EVENT_MAX_BYTES) {
-      throw new VigilError('event_too_large', `outbox: event ${event.id} rev ${event.rev} is ${json.length} bytes as JSON; the protocol allows ${EVENT_MAX_BYTES}`, { status: 413 });
-    }
+    const json = this.recordJson(event);
     if (thumbnail && thumbnail.length > THUMBNAIL_MAX_BYTES) {
       throw new VigilError('thumbnail_too_large', `outbox: thumbnail of ${event.id} rev ${event.rev} is ${thumbnail.length} bytes; the protocol allows ${THUMBNAIL_MAX_BYTES}`, { status: 413 });
     }
@@ -352,28 +427,122 @@ export class Outbox {
     if (thumbnail && announced && typeof announced === 'object' && (announced.sha256 !== sha256(thumbnail) || announced.size !== thumbnail.length)) {
       throw new VigilError('thumbnail_mismatch', `outbox: the thumbnail given with ${event.id} rev ${event.rev} is not the one its /thumbnail field announces (sha256/size differ)`, { status: 400 });
     }
-    const items: NewItem[] = [{ kind: 'event', body: json }];
-    if (thumbnail) items.push({ kind: 'thumbnail', body: Buffer.from(thumbnail.buffer, thumbnail.byteOffset, thumbnail.byteLength) });
+    const bare = this.bareRecord(event, thumbnail, options.withoutThumbnail);
+    if (this.readonly) throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only`);
+    // `thumbnails_skipped` is counted with the record that goes without (same transaction), never for a refusal.
+    const skippedBefore = options.thumbnailSkipped ? 1 : 0;
+    const attempt = (stored: OutboxEvent, items: NewItem[], skipped: boolean): EnqueueResult => {
+      const n = skippedBefore + (skipped ? 1 : 0);
+      this.pending.add('thumbnails_skipped', n);
+      try {
+        const r = this.write('FULL', 'enqueue', () => this.enqueueTx(stored, items, bare));
+        return skipped ? { ...r, thumbnail: 'skipped' } : r;
+      } catch (err) {
+        this.pending.add('thumbnails_skipped', -n);
+        if (err instanceof VigilError && err.code === 'outbox_full') this.countRefusal('refused.outbox_full');
+        throw err;
+      }
+    };
+    const isDiskFull = (err: unknown): boolean => err instanceof VigilError && err.code === 'outbox_disk_full';
+    this.maintain();
+    // Something already waits in memory: this goes behind it (an end never overtakes its new). On a full disk a
+    // record goes to memory too when the file's free pages are down to what claims and acks need.
+    if (this.held.length > 0 || !(this.guard?.roomForRecords() ?? true)) return this.hold(bare.event, bare.json, thumbnail ? 'skipped' : 'none', skippedBefore);
+    const record: NewItem = { kind: 'event', body: bare.json };
+    if (thumbnail && !(this.guard?.full ?? false)) {
+      const thumb: NewItem = { kind: 'thumbnail', body: Buffer.from(thumbnail.buffer, thumbnail.byteOffset, thumbnail.byteLength) };
+      try {
+        return attempt(event, [{ kind: 'event', body: json }, thumb], false);
+      } catch (err) {
+        if (!isDiskFull(err)) throw err;
+      }
+    }
+    // No thumbnail, or the disk is full (the state is entered): the record alone, else memory.
     try {
-      return this.write('FULL', 'enqueue', () => this.enqueueTx(event, items));
+      return attempt(bare.event, [record], thumbnail !== undefined);
     } catch (err) {
-      if (err instanceof VigilError && err.code === 'outbox_disk_full') this.bumpAfterFailure('refused.disk_full');
-      throw err;
+      if (!isDiskFull(err)) throw err;
     }
+    return this.hold(bare.event, bare.json, thumbnail ? 'skipped' : 'none', skippedBefore);
   }
 
-  /** Counts a refusal in a separate transaction; on a full disk that may itself fail, which is fine. */
-  private bumpAfterFailure(name: string): void {
-    try {
-      this.setSync('NORMAL');
-      this.bump(name);
-    } catch {
-      /* the disk is still full; the log line already reported it */
+  private recordJson(event: OutboxEvent): Buffer {
+    const json = Buffer.from(JSON.stringify(event), 'utf8');
+    if (json.length > EVENT_MAX_BYTES) {
+      throw new VigilError('event_too_large', `outbox: event ${event.id} rev ${event.rev} is ${json.length} bytes as JSON; the protocol allows ${EVENT_MAX_BYTES}`, { status: 413 });
     }
+    return json;
   }
 
-  private enqueueTx(event: OutboxEvent, items: NewItem[]): EnqueueResult {
+  /** The record to store when the thumbnail is not: the caller's `withoutThumbnail`, else the event as given. */
+  private bareRecord(event: OutboxEvent, thumbnail: Uint8Array | undefined, without: OutboxEvent | undefined): { event: OutboxEvent; json: Buffer } {
+    if (!thumbnail || !without) return { event, json: this.recordJson(event) };
+    if (without.id !== event.id || without.rev !== event.rev || without.type !== event.type) {
+      throw new VigilError('invalid_event', `outbox: withoutThumbnail of ${event.id} rev ${event.rev} must be the same event id, rev and type`, { status: 400 });
+    }
+    this.validateEvent?.(without);
+    return { event: without, json: this.recordJson(without) };
+  }
+
+  /** Counts a refusal now (in memory) and writes it with the next transaction that commits. */
+  private countRefusal(name: string): void {
+    this.pending.add(name);
+  }
+
+  /**
+   * The disk cannot take the record: keep it in memory (bounded) and count the refusal (`refused.disk_full`: the
+   * disk refused it when it came; it is still written once there is room unless the agent stops first).
+   */
+  private hold(event: OutboxEvent, json: Buffer, thumbnail: ThumbnailOutcome, skippedBefore: number): EnqueueResult {
+    this.countRefusal('refused.disk_full');
+    if (this.held.length >= this.heldMax) {
+      this.countRefusal('lost.disk_full');
+      this.log.error({ event_id: event.id, rev: event.rev, type: event.type, held: this.held.length }, 'outbox: disk full and the in-memory queue is full; event message lost');
+      throw new VigilError('outbox_disk_full', `the disk holding ${this.path} is full and ${this.held.length} event messages already wait in memory; ${event.id} rev ${event.rev} was refused`, {
+        status: 507,
+        details: { path: this.path, held: this.held.length, event_id: event.id, rev: event.rev },
+      });
+    }
+    if (this.held.length === 0) this.log.warn({ event_id: event.id, rev: event.rev }, 'outbox: the full disk cannot take even event records; they wait in memory until space is freed');
+    this.held.push({ event, json });
+    this.pending.add('thumbnails_skipped', skippedBefore + (thumbnail === 'skipped' ? 1 : 0));
+    return { event: 'held', thumbnail, evicted: 0 };
+  }
+
+  /** Writes what waits in memory, oldest first, as far as the disk allows. True when nothing waits any more. */
+  private flushHeld(): boolean {
+    const before = this.held.length;
+    this.setSync('FULL');
+    while (this.held.length > 0 && (this.guard?.roomForRecords() ?? true)) {
+      const batch = this.held.slice(0, this.guard?.constrained ? 1 : 64);
+      try {
+        this.tx(() => {
+          for (const h of batch) this.enqueueTx(h.event, [{ kind: 'event', body: h.json }]);
+        });
+        this.held.splice(0, batch.length);
+        continue;
+      } catch (err) {
+        if (isDiskFullError(err)) break;
+      }
+      // Something in the batch is refused for good (over budget, conflict): one by one, then.
+      const h = this.held[0]!;
+      try {
+        this.tx(() => this.enqueueTx(h.event, [{ kind: 'event', body: h.json }]));
+      } catch (err) {
+        if (isDiskFullError(err)) break;
+        this.countRefusal(err instanceof VigilError && err.code === 'outbox_full' ? 'refused.outbox_full' : 'lost.disk_full');
+        this.log.error({ event_id: h.event.id, rev: h.event.rev, err: (err as Error).message }, 'outbox: an event record kept in memory was refused when written; lost');
+      }
+      this.held.shift();
+    }
+    if (before > 0 && this.held.length < before) this.log.info({ written: before - this.held.length, still_held: this.held.length }, 'outbox: event records kept in memory written to disk');
+    return this.held.length === 0;
+  }
+
+  /** `bare`: the record to store instead when the budget drops the incoming thumbnail (no announcement of it). */
+  private enqueueTx(event: OutboxEvent, items: NewItem[], bare?: { event: OutboxEvent; json: Buffer }): EnqueueResult {
     const now = this.clock.now();
+    let stored = event;
     const result: EnqueueResult = { event: 'queued', thumbnail: items.length > 1 ? 'queued' : 'none', evicted: 0 };
     const fresh: Array<NewItem & { sha: string }> = [];
     for (const it of items) {
@@ -404,6 +573,12 @@ export class Outbox {
           result.thumbnail = 'dropped';
           this.bump(`dropped.thumbnail.${event.type}`);
           this.log.warn({ event_id: event.id, rev: event.rev, bytes: thumb.body.length }, 'outbox budget: dropped the incoming thumbnail, the event record is kept');
+          const record = fresh.find((f) => f.kind === 'event');
+          if (record && bare && bare.event !== event) {
+            Object.assign(record, { body: bare.json, sha: sha256(bare.json) });
+            stored = bare.event;
+            need = charge(fresh);
+          }
         }
         if (need > 0 && !this.fits(need)) {
           const live = this.totals();
@@ -425,7 +600,7 @@ export class Outbox {
         this.bump('superseded.thumbnail', n);
       }
     }
-    if (result.event === 'queued') this.openEvents.record(event, now);
+    if (result.event === 'queued') this.openEvents.record(stored, now);
     return result;
   }
 
@@ -611,6 +786,11 @@ export class Outbox {
     const n = this.write('NORMAL', 'prune', () =>
       this.db.prepare("DELETE FROM items WHERE state IN ('acked','dropped') AND done_at <= ?").run(this.clock.now() - this.retentionMs).changes,
     );
+    // On a full disk the free pages are the outbox's own room: only what is beyond the spare goes back.
+    if (this.guard?.full) {
+      this.guard.vacuumBeyondSpare();
+      return n;
+    }
     const free = this.db.pragma('freelist_count', { simple: true }) as number;
     const pages = this.db.pragma('page_count', { simple: true }) as number;
     if (free > 256 && free > pages / 4) this.db.pragma('incremental_vacuum');
@@ -630,7 +810,7 @@ export class Outbox {
 
   /** Un-acked items (pending + in_flight + dead), read from the trigger-kept totals: O(1), cheap to poll. */
   depth(): number {
-    return this.totals().items;
+    return this.totals().items + this.held.length;
   }
 
   inFlightCount(): number {
@@ -685,10 +865,11 @@ export class Outbox {
     return c;
   }
 
+  /** Every counter: what is stored plus increments not written yet (counted while the disk was full). */
   counters(): Record<string, number> {
     const out: Record<string, number> = {};
     for (const r of this.db.prepare('SELECT name, value FROM counters ORDER BY name').all() as Array<{ name: string; value: number }>) out[r.name] = r.value;
-    return out;
+    return this.pending.merge(out);
   }
 
   stats(): OutboxStats {
@@ -699,13 +880,21 @@ export class Outbox {
     const backingOff = (this.db.prepare("SELECT count(*) AS n FROM items WHERE state = 'pending' AND next_attempt_at > ?").get(now) as { n: number }).n;
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const pages = this.db.pragma('page_count', { simple: true }) as number;
-    const dropped = Object.entries(counters)
-      .filter(([k]) => k.startsWith('dropped.'))
-      .reduce((n, [, v]) => n + v, 0);
+    const dropped =
+      Object.entries(counters)
+        .filter(([k]) => k.startsWith('dropped.'))
+        .reduce((n, [, v]) => n + v, 0) +
+      (counters['refused.outbox_full'] ?? 0) +
+      (counters['lost.disk_full'] ?? 0);
+    const disk = readDiskState(this.path);
+    // Records held in memory are pending too (waiting to be sent): `--exit-when-idle` and depth count them.
+    total.pending += this.held.length;
+    const events = this.stateCounts('event');
+    events.pending += this.held.length;
     return {
       path: this.path,
       total,
-      byKind: { event: this.stateCounts('event'), thumbnail: this.stateCounts('thumbnail') },
+      byKind: { event: events, thumbnail: this.stateCounts('thumbnail') },
       depth: total.pending + total.in_flight + total.dead,
       backingOff,
       oldestPendingAgeMs: oldest === null ? null : Math.max(0, now - oldest),
@@ -714,7 +903,12 @@ export class Outbox {
       fileBytes: pageSize * pages,
       counters,
       dropped,
-      diskFull: this.diskFullSince !== null,
+      diskFull: disk.full,
+      refused: { disk_full: counters['refused.disk_full'] ?? 0, outbox_full: counters['refused.outbox_full'] ?? 0 },
+      thumbnailsSkipped: counters['thumbnails_skipped'] ?? 0,
+      held: this.held.length,
+      reserve: disk.reserve,
+      freeBytes: disk.freeBytes,
       nextDueAt: (this.st.nextDue!.get() as { t: number | null }).t,
     };
   }
@@ -724,7 +918,26 @@ export class Outbox {
     return describeRef(ref);
   }
 
+  /**
+   * Closes the file. What still waits in memory gets a last chance to be written; if the disk is still full it is
+   * lost, counted (`lost.disk_full`, written if anything can be) and logged. The open-event ledger ends such
+   * events at the next start when their `new` got to disk.
+   */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    if (!this.readonly && this.held.length > 0 && !this.flushHeld()) {
+      this.countRefusal('lost.disk_full');
+      if (this.held.length > 1) this.pending.add('lost.disk_full', this.held.length - 1);
+      this.log.error({ lost: this.held.length, events: [...new Set(this.held.map((h) => h.event.id))].slice(0, 20) }, 'outbox: stopping on a full disk; event records kept in memory are lost');
+      this.held.length = 0;
+    }
+    if (!this.readonly && this.pending.size > 0) {
+      try {
+        this.tx(() => undefined);
+      } catch (err) {
+        this.log.error({ counters: Object.fromEntries(this.pending.snapshot()), err: (err as Error).message }, 'outbox: counters could not be written before stopping (disk full)');
+      }
+    }
+    this.db.close();
   }
 }

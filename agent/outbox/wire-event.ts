@@ -19,6 +19,16 @@ export interface PipelineThumbnail {
 interface Open {
   rev: number;
   announced: Event['thumbnail'];
+  /** What was announced before the last build (restored when that build's thumbnail was not stored). */
+  before: Event['thumbnail'];
+}
+
+export interface BuiltEvent {
+  event: OutboxEvent;
+  /** JPEG bytes to upload with this message (its picture changed). */
+  thumbnail?: Buffer;
+  /** With `thumbnail`: the same message announcing what was announced before, to store if the upload is not. */
+  withoutThumbnail?: OutboxEvent;
 }
 
 const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
@@ -31,8 +41,9 @@ export class WireEventBuilder {
     private readonly clock: Clock = systemClock,
   ) {}
 
-  build(msg: EventMessage, thumb?: PipelineThumbnail): { event: OutboxEvent; thumbnail?: Buffer } {
+  build(msg: EventMessage, thumb?: PipelineThumbnail): BuiltEvent {
     const prev = this.open.get(msg.id);
+    const before = prev?.announced;
     // An update for an id this process never saw (e.g. after a restart) still needs rev ≥ 1.
     const rev = msg.type === 'new' ? 0 : (prev?.rev ?? 0) + 1;
     let announced = prev?.announced;
@@ -65,8 +76,19 @@ export class WireEventBuilder {
       ...(announced ? { thumbnail: announced } : {}),
     };
     if (msg.type === 'end') this.open.delete(msg.id);
-    else this.open.set(msg.id, { rev, announced });
-    return upload ? { event, thumbnail: upload } : { event };
+    else this.open.set(msg.id, { rev, announced, before });
+    if (!upload) return { event };
+    const { thumbnail: _announced, ...bare } = event;
+    return { event, thumbnail: upload, withoutThumbnail: before ? { ...bare, thumbnail: before } : (bare as OutboxEvent) };
+  }
+
+  /**
+   * The thumbnail of the last build of `id` was not stored (full disk, budget): the event goes on announcing the
+   * previous one, and the next message with this picture uploads it again.
+   */
+  thumbnailNotStored(id: string): void {
+    const o = this.open.get(id);
+    if (o) o.announced = o.before;
   }
 
   /** Events currently open (started, not ended). */

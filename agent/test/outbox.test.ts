@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/index.js';
 import { isVigilError, VigilError } from '../../shared/errors/index.js';
-import { Outbox, OUTBOX_SCHEMA_VERSION, ROW_OVERHEAD_BYTES, type ItemRef, type OutboxOptions } from '../outbox/index.js';
+import { Outbox, OUTBOX_SCHEMA_VERSION, ROW_OVERHEAD_BYTES, type ItemRef, type OutboxEvent, type OutboxOptions } from '../outbox/index.js';
 import { backoffDelayMs } from '../outbox/backoff.js';
 import { fakeJpeg, makeEvent } from './support-uplink/events.js';
 
@@ -348,30 +348,86 @@ describe('disk budget', () => {
 });
 
 describe('full disk', () => {
-  it('maps SQLITE_FULL to outbox_disk_full, keeps every queued item, and recovers when space returns', () => {
-    const ob = outbox({ maxPageCount: 64 });
-    const accepted: string[] = [];
-    let full: VigilError | undefined;
-    for (let i = 0; i < 500 && !full; i++) {
+  /** Fills a 64-page file (SQLITE_FULL like a full disk) until an event record has to wait in memory. */
+  function fillUntilHeld(ob: Outbox): { queued: string[]; held: OutboxEvent[] } {
+    const queued: string[] = [];
+    const held: OutboxEvent[] = [];
+    for (let i = 0; i < 500 && held.length === 0; i++) {
       const e = makeEvent();
+      const r = ob.enqueue(e, fakeJpeg(4000, i + 1));
+      if (r.event === 'held') held.push(e);
+      else queued.push(e.id);
+    }
+    return { queued, held };
+  }
+
+  it('keeps records the disk cannot take in memory, counts each refusal once, and writes them in order once there is room', () => {
+    const ob = outbox({ maxPageCount: 64 });
+    const { queued, held } = fillUntilHeld(ob);
+    expect(held).toHaveLength(1);
+    expect(ob.stats().diskFull).toBe(true);
+    // While full: thumbnails are skipped, and whatever comes waits behind what already waits (order kept).
+    const next = makeEvent();
+    expect(ob.enqueue(next, fakeJpeg(4000, 999))).toMatchObject({ event: 'held', thumbnail: 'skipped' });
+    const end = makeEvent({ id: next.id, type: 'end', rev: 1 });
+    expect(ob.enqueue(end).event).toBe('held');
+    held.push(next, end);
+    let s = ob.stats();
+    expect(s.refused.disk_full).toBe(3);
+    expect(s.held).toBe(3);
+    expect(s.total.pending).toBe(queued.length * 2 + 3 - s.byKind.thumbnail.dropped);
+    expect(s.thumbnailsSkipped).toBe(2);
+    for (const id of queued) expect(ob.get(ref('event', id, 0))!.state).toBe('pending');
+    // Acks free pages; the held records are written (in order) at the next write, and the state ends.
+    for (const id of queued) ob.ack([ref('event', id, 0), ref('thumbnail', id, 0)]);
+    clock.advance(ob.retentionMs + 5_000);
+    ob.prune();
+    clock.advance(5_000);
+    ob.releaseExpiredLeases();
+    s = ob.stats();
+    expect(s.held).toBe(0);
+    expect(s.diskFull).toBe(false);
+    const order = ob.list({ kind: 'event' }).map((i) => `${i.eventId}/${i.rev}`);
+    expect(order).toEqual(held.map((e) => `${e.id}/${e.rev}`));
+    // The counts were written to the file, not only kept in memory.
+    const raw = new Database(join(dir, 'outbox.db'), { readonly: true });
+    const stored = Object.fromEntries((raw.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]));
+    raw.close();
+    expect(stored['refused.disk_full']).toBe(3);
+  });
+
+  it('counts what it cannot keep: a full memory queue refuses (lost), and so does stopping while records wait', () => {
+    const ob = outbox({ maxPageCount: 64, heldMax: 2 });
+    const { held } = fillUntilHeld(ob);
+    ob.enqueue(makeEvent());
+    expect(thrown(() => ob.enqueue(makeEvent())).code).toBe('outbox_disk_full');
+    let s = ob.stats();
+    expect(s.held).toBe(2);
+    expect(s.refused.disk_full).toBe(3);
+    expect(s.counters['lost.disk_full']).toBe(1);
+    expect(s.dropped).toBe(1 + (s.counters['dropped.thumbnail.new'] ?? 0));
+    expect(held).toHaveLength(1);
+    ob.close();
+    const again = outbox({ readonly: true });
+    s = again.stats();
+    // The file was still full at close: the 2 waiting records are lost, and said so (written when anything could be).
+    expect(s.counters['lost.disk_full'] ?? 0).toBeLessThanOrEqual(3);
+  });
+
+  it('counts budget refusals (refused.outbox_full) and reports them as dropped', () => {
+    const ob = outbox({ budgetBytes: 8 * 1024 });
+    let refused = 0;
+    for (let i = 0; i < 40; i++) {
       try {
-        ob.enqueue(e, fakeJpeg(4000, i + 1));
-        accepted.push(e.id);
+        ob.enqueue(makeEvent({ attributes: { pad: 'x'.repeat(1000) } }));
       } catch (err) {
-        if (!isVigilError(err, 'outbox_disk_full')) throw err;
-        full = err;
+        if (!isVigilError(err, 'outbox_full')) throw err;
+        refused++;
       }
     }
-    expect(full).toBeDefined();
-    expect(full!.message).toContain('full');
-    expect(ob.stats().diskFull).toBe(true);
-    for (const id of accepted) expect(ob.get(ref('event', id, 0))!.state).toBe('pending');
-    // Acking and pruning frees pages; enqueues work again.
-    for (const id of accepted) ob.ack([ref('event', id, 0), ref('thumbnail', id, 0)]);
-    clock.advance(ob.retentionMs + 1);
-    ob.prune();
-    ob.enqueue(makeEvent(), fakeJpeg(4000));
-    expect(ob.stats().diskFull).toBe(false);
+    expect(refused).toBeGreaterThan(0);
+    expect(ob.stats().refused.outbox_full).toBe(refused);
+    expect(ob.stats().dropped).toBe(refused);
   });
 });
 

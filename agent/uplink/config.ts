@@ -30,6 +30,12 @@ export const OutboxConfigSchema = Type.Object(
       description: 'Most bytes of un-acked events and thumbnails kept. Over it, update thumbnails go first, then other thumbnails, then superseded update records; new events are refused only when records alone fill it.',
     }),
     retention: Duration('24h', 'How long acked and dropped rows are kept for `vigil-agent outbox list` (their bodies are freed at once).'),
+    reserve_bytes: Type.Integer({
+      minimum: 0,
+      default: 4 * 1024 * 1024,
+      description:
+        'Disk-full reserve: a file of this size beside outbox.db (plus a quarter of it as spare pages inside) given back when the disk fills, so sending, acks and counters go on. Taken again once twice this much is free. 0 turns it off.',
+    }),
     quarantine_corrupt: Type.Boolean({ default: false, description: 'Rename a corrupt or foreign outbox file aside (outbox.db.corrupt-<time>) and start empty, instead of refusing to start.' }),
   },
   { default: {}, additionalProperties: false, description: 'The store-and-forward outbox (<data_dir>/outbox.db).' },
@@ -126,6 +132,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
     path: join(d.dataDir ?? DEFAULT_DATA_DIR, OUTBOX_FILE),
     budgetBytes: d.outbox.budget_bytes,
     retentionMs: parseDuration(d.outbox.retention),
+    reserveBytes: d.outbox.reserve_bytes,
     quarantine: d.outbox.quarantine_corrupt,
     logger: d.logger,
     validateEvent: (e) => void validateEvent.parse(e, 'event'),

@@ -1,11 +1,11 @@
 import type { OffsetClock } from '../../shared/clock/index.js';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError, isVigilError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { BATCH_MAX_BYTES, BATCH_MAX_EVENTS, EVENT_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import { SigningErrorCode } from '../../shared/signing/index.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
-import type { ClaimedItem, EnqueueResult, ItemRef, Outbox, OutboxEvent } from '../outbox/index.js';
+import type { ClaimedItem, EnqueueOptions, EnqueueResult, ItemRef, Outbox, OutboxEvent } from '../outbox/index.js';
 import { adjustToServerTime } from './clock-skew.js';
 import { buildHeartbeat, type CameraStatus } from './heartbeat.js';
 import type { Ack, SendResult, Transport, TransportFailure } from './types.js';
@@ -163,8 +163,8 @@ export class Uplink {
   }
 
   /** Enqueues an event (and its thumbnail) durably and wakes the sender. Throws what `Outbox.enqueue` throws. */
-  enqueue(event: OutboxEvent, thumbnail?: Uint8Array): EnqueueResult {
-    const result = this.o.outbox.enqueue(event, thumbnail);
+  enqueue(event: OutboxEvent, thumbnail?: Uint8Array, options?: EnqueueOptions): EnqueueResult {
+    const result = this.o.outbox.enqueue(event, thumbnail, options);
     this.notify();
     return result;
   }
@@ -248,8 +248,10 @@ export class Uplink {
         const wakeAt = ob.nextWakeAt();
         await this.sleep(Math.max(20, Math.min(this.o.idlePollMs, wakeAt === null ? Infinity : wakeAt - Date.now())));
       } catch (err) {
-        // e.g. a full disk while claiming: keep the loop alive, try again shortly.
-        this.log.error({ err: describeError(err) }, 'uplink: send loop error');
+        // e.g. a full disk while claiming: keep the loop alive, try again shortly. The outbox logs the disk-full
+        // state once when it starts and once when it ends; repeating it here every second would only bury that.
+        if (isVigilError(err, 'outbox_disk_full')) this.log.debug({ err: describeError(err) }, 'uplink: send loop waits for disk space');
+        else this.log.error({ err: describeError(err) }, 'uplink: send loop error');
         await this.sleep(1_000);
       }
     }
