@@ -5,7 +5,8 @@ import { DEFAULT_DATA_DIR, ITEM_STATES, Outbox, OUTBOX_FILE, type ItemKind, type
 
 /**
  * `vigil-agent outbox list|stats|retry|purge`: the field tech's view into the store-and-forward queue. Safe to run
- * beside a live daemon (SQLite WAL; the CLI never touches in-flight leases).
+ * beside a live daemon (SQLite WAL; the CLI never touches in-flight leases). `list` and `stats` only read: they
+ * work on a full disk too, with the daemon running or stopped.
  */
 
 interface CommonOpts {
@@ -18,8 +19,10 @@ function dataDir(o: CommonOpts): string {
   return o.dataDir || process.env.VIGIL_DATA_DIR || DEFAULT_DATA_DIR;
 }
 
-function withOutbox<T>(o: CommonOpts, fn: (ob: Outbox) => T): T {
-  const ob = Outbox.open({ path: join(dataDir(o), OUTBOX_FILE), create: false, quarantine: o.quarantineCorrupt ?? false });
+function withOutbox<T>(o: CommonOpts, fn: (ob: Outbox) => T, readonly = false): T {
+  // Reading never quarantines: --quarantine-corrupt needs a write, so it turns a read into a normal open.
+  const ro = readonly && !o.quarantineCorrupt;
+  const ob = Outbox.open({ path: join(dataDir(o), OUTBOX_FILE), create: false, quarantine: o.quarantineCorrupt ?? false, readonly: ro });
   try {
     if (ob.quarantinedTo) process.stderr.write(`vigil-agent: the outbox file was moved aside to ${ob.quarantinedTo}; started an empty outbox\n`);
     return fn(ob);
@@ -94,7 +97,7 @@ export function registerOutbox(program: Command): void {
         const now = Date.now();
         const head = ['seq'.padStart(7), 'kind'.padEnd(9), 'event'.padEnd(30), 'rev'.padStart(3), 'type'.padEnd(6), 'state'.padEnd(9), 'try'.padStart(4), 'due'.padEnd(10), 'bytes'.padStart(8), 'last error'].join(' ');
         process.stdout.write([head, ...items.map((i) => itemLine(i, now)), `${items.length} item(s)`].join('\n') + '\n');
-      });
+      }, true);
     });
 
   common(outbox.command('stats'))
@@ -113,10 +116,12 @@ export function registerOutbox(program: Command): void {
           `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
           `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
           `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
+          `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}${s.diskFull ? '   (disk full: free space; queued items are kept and sending goes on)' : ''}`,
+          `refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}   thumbnails skipped ${s.thumbnailsSkipped}   dropped ${s.dropped}`,
           `counters ${Object.keys(s.counters).length === 0 ? '-' : Object.entries(s.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
-      });
+      }, true);
     });
 
   common(outbox.command('retry'))

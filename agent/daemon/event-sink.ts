@@ -11,18 +11,25 @@ import type { Uplink } from '../uplink/index.js';
  * with its rev and changed-only thumbnail (WireEventBuilder) → the outbox, durably, through `Uplink.enqueue`.
  * The call is awaited by the pipeline, so a slow disk slows the cameras instead of piling up messages in memory.
  * Once an event has ended its JPEG files are deleted: the outbox holds the bytes that still need sending.
+ *
+ * The record never waits for its picture: a thumbnail file that could not be written (full disk) or read makes
+ * an event message without it (counted by the outbox as `thumbnails_skipped`), and a thumbnail the outbox could
+ * not store is not announced; the event's next message with that picture brings it.
  */
 export interface EventSinkCounters {
-  /** Event messages the outbox accepted (queued or recognised as a duplicate). */
+  /** Event messages the outbox accepted (queued, recognised as a duplicate, or kept in memory on a full disk). */
   accepted: number;
-  /** Event messages the outbox refused (over budget, disk full, invalid): these are lost, and logged. */
+  /** Event messages the outbox refused (over budget, invalid, disk full with its memory queue full): lost, logged. */
   refused: number;
   thumbnails: number;
+  /** Event messages that went without the thumbnail they should have carried. */
+  thumbnailsSkipped: number;
 }
 
 export class EventSink {
-  readonly counters: EventSinkCounters = { accepted: 0, refused: 0, thumbnails: 0 };
+  readonly counters: EventSinkCounters = { accepted: 0, refused: 0, thumbnails: 0, thumbnailsSkipped: 0 };
   private readonly builder: WireEventBuilder;
+  private thumbnailTrouble = false;
 
   constructor(
     deviceId: string,
@@ -35,13 +42,16 @@ export class EventSink {
 
   /** The pipeline's `onEvent`. Never throws: a refused event is counted and logged, the camera goes on. */
   readonly onEvent = async (msg: EventMessage): Promise<void> => {
-    const thumb = msg.thumbnail ? await readThumbnail(msg.thumbnail, this.log) : undefined;
-    const { event, thumbnail } = this.builder.build(msg, thumb);
+    const thumb = msg.thumbnail ? await this.readThumbnail(msg.thumbnail) : undefined;
+    const missing = msg.thumbnail !== undefined && thumb === undefined;
+    const { event, thumbnail, withoutThumbnail } = this.builder.build(msg, thumb);
     try {
-      const r = this.uplink.enqueue(event, thumbnail);
+      const r = this.uplink.enqueue(event, thumbnail, { ...(withoutThumbnail ? { withoutThumbnail } : {}), thumbnailSkipped: missing });
       this.counters.accepted++;
       if (thumbnail && r.thumbnail === 'queued') this.counters.thumbnails++;
-      this.log.debug({ event: event.id, type: event.type, rev: event.rev, camera: event.camera, label: event.label, thumbnail: r.thumbnail }, 'event queued');
+      if (thumbnail && (r.thumbnail === 'skipped' || r.thumbnail === 'dropped')) this.builder.thumbnailNotStored(event.id);
+      if (missing || r.thumbnail === 'skipped') this.counters.thumbnailsSkipped++;
+      this.log.debug({ event: event.id, type: event.type, rev: event.rev, camera: event.camera, label: event.label, thumbnail: r.thumbnail, held: r.event === 'held' }, 'event queued');
     } catch (err) {
       this.counters.refused++;
       this.log.error({ event: event.id, type: event.type, rev: event.rev, err: describeError(err) }, 'outbox refused an event');
@@ -50,17 +60,23 @@ export class EventSink {
       for (const f of [msg.thumbnail, msg.snapshot]) if (f) await rm(f, { force: true }).catch(() => undefined);
     }
   };
-}
 
-async function readThumbnail(file: string, log: Logger): Promise<PipelineThumbnail | undefined> {
-  try {
-    const jpeg = await readFile(file);
-    const meta = await sharp(jpeg).metadata();
-    if (!meta.width || !meta.height) return undefined;
-    return { jpeg, width: meta.width, height: meta.height };
-  } catch (err) {
-    // The event still goes out, without a picture.
-    log.warn({ file, err: describeError(err) }, 'cannot read thumbnail');
-    return undefined;
+  /** The JPEG and its size, or undefined (the event then goes without): logged once per run of failures. */
+  private async readThumbnail(file: string): Promise<PipelineThumbnail | undefined> {
+    try {
+      const jpeg = await readFile(file);
+      const meta = await sharp(jpeg).metadata();
+      if (!meta.width || !meta.height) throw new Error('not a JPEG with a size');
+      if (this.thumbnailTrouble) this.log.info({ file }, 'thumbnails can be read again');
+      this.thumbnailTrouble = false;
+      return { jpeg, width: meta.width, height: meta.height };
+    } catch (err) {
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      const line = missing ? 'thumbnail was not written (full disk?); events go without it until one is' : 'cannot read thumbnail; the event goes without it';
+      if (this.thumbnailTrouble) this.log.debug({ file, err: describeError(err) }, line);
+      else this.log.warn({ file, err: describeError(err) }, line);
+      this.thumbnailTrouble = true;
+      return undefined;
+    }
   }
 }

@@ -2,19 +2,31 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, isVigilError } from '../../shared/errors/index.js';
 import type { AgentConfig } from '../config.js';
-import { Outbox, OUTBOX_FILE } from '../outbox/index.js';
+import { isDiskFullError, Outbox, OUTBOX_FILE, readDiskState, type DiskState } from '../outbox/index.js';
 import { fail, pass, warn, type CheckResult } from './report.js';
 
-/** The outbox file opens as a healthy Vigil outbox (integrity check included) and says what waits in it. */
+/**
+ * The outbox file opens as a healthy Vigil outbox (integrity check included) and says what waits in it. It only
+ * reads (it works on a full disk, beside the daemon or not), and reports the disk-full state the way `status` and
+ * `outbox stats` do (one function: outbox/disk-state.ts).
+ */
+export function diskFullHint(path: string, disk: DiskState): string {
+  const free = disk.freeBytes === null ? '' : ` (${disk.freeBytes} bytes free)`;
+  return `the disk holding ${path} is full${free}: free space on it (old logs, other files) — the daemon keeps every queued item, goes on sending, keeps new events (without thumbnails) and resumes by itself`;
+}
+
 export function checkOutbox(config: AgentConfig): CheckResult {
   const path = join(config.data_dir, OUTBOX_FILE);
   if (!existsSync(path)) return pass('outbox', `${path}: not created yet (the daemon creates it on first start)`);
+  const disk = readDiskState(path);
   let ob: Outbox | undefined;
   try {
-    ob = Outbox.open({ path, create: false });
+    ob = Outbox.open({ path, create: false, readonly: true });
     const s = ob.stats();
     const age = s.oldestPendingAgeMs === null ? '' : `, oldest ${Math.round(s.oldestPendingAgeMs / 1000)} s old`;
-    const detail = `${path}: ${s.depth} waiting (${s.total.pending} pending, ${s.total.in_flight} in flight, ${s.total.dead} dead)${age}, ${Math.round(s.fileBytes / 1024)} KiB`;
+    const refused = s.refused.disk_full + s.refused.outbox_full > 0 ? `, refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}` : '';
+    const detail = `${path}: ${s.depth} waiting (${s.total.pending} pending, ${s.total.in_flight} in flight, ${s.total.dead} dead)${age}, ${Math.round(s.fileBytes / 1024)} KiB${refused}`;
+    if (s.diskFull) return warn('outbox', `${detail}; DISK FULL`, diskFullHint(path, disk));
     if (s.total.dead > 0) return warn('outbox', detail, 'dead items were refused by the collector: `vigil-agent outbox list --state dead` shows why, `vigil-agent outbox retry` re-sends them');
     return pass('outbox', detail);
   } catch (err) {
@@ -22,7 +34,9 @@ export function checkOutbox(config: AgentConfig): CheckResult {
     const hint =
       code === 'outbox_corrupt' || code === 'outbox_foreign'
         ? 'stop the daemon and move the file aside, or start it with --quarantine-corrupt (outbox.quarantine_corrupt: true); un-sent events in it are lost'
-        : 'check the file permissions and that the data dir is writable by the vigil user';
+        : disk.full || isDiskFullError(err)
+          ? diskFullHint(path, disk)
+          : 'check the file permissions and that the data dir is writable by the vigil user';
     return fail('outbox', describeError(err), hint);
   } finally {
     ob?.close();

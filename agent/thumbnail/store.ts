@@ -1,4 +1,4 @@
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Frame } from '../camera/frame.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
@@ -32,7 +32,8 @@ export interface ThumbnailStoreOptions extends ThumbnailOptions {
  *   frame, dropped once encoded, and at most `maxFrames` frames at once (older ones are encoded early).
  * JPEGs are encoded when a message for the event goes out and the picture changed since the last encoding, then
  * written as `<dir>/<event id>.jpg` (crop) and `<event id>-snapshot.jpg` (full frame with the box), replaced
- * atomically.
+ * atomically. A write that fails (full disk) never holds the message back: it still names the file, which then is
+ * missing or holds the older picture, and the next message of the event tries again.
  */
 export class ThumbnailStore {
   private readonly pictures = new Map<string, Entry>();
@@ -43,6 +44,9 @@ export class ThumbnailStore {
   /** Time spent encoding and writing, ms. */
   encodeMs = 0;
   encoded = 0;
+  /** Pictures that could not be written (full disk…): their messages went out without (or with the older) file. */
+  writeFailures = 0;
+  lastWriteError: string | undefined;
 
   constructor(
     private readonly dir: string,
@@ -99,22 +103,30 @@ export class ThumbnailStore {
     if (!entry) return msg;
     if (entry.dirty) {
       const t0 = performance.now();
-      await mkdir(this.dir, { recursive: true });
       const thumbPath = join(this.dir, `${msg.id}.jpg`);
-      await writeAtomic(thumbPath, await encodeThumbnail(entry.crop, this.opts));
+      // The message names the file even when writing it fails: the reader then finds no (or the previous) picture
+      // and the event goes without (or keeps) its thumbnail. The event itself is never held back by its picture.
       entry.paths.thumbnail = thumbPath;
-      const snapshot = entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
-      if (snapshot) {
-        const snapPath = join(this.dir, `${msg.id}-snapshot.jpg`);
-        await writeAtomic(snapPath, snapshot);
-        entry.paths.snapshot = snapPath;
+      try {
+        await mkdir(this.dir, { recursive: true });
+        await writeAtomic(thumbPath, await encodeThumbnail(entry.crop, this.opts));
+        const snapshot = entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
+        if (snapshot) {
+          const snapPath = join(this.dir, `${msg.id}-snapshot.jpg`);
+          await writeAtomic(snapPath, snapshot);
+          entry.paths.snapshot = snapPath;
+        }
+        // Written: the raw frame is no longer needed (a better view brings its own).
+        entry.snapshot = undefined;
+        entry.snapshotJpeg = undefined;
+        entry.dirty = false;
+        this.encoded += 1;
+      } catch (err) {
+        // Full disk (ENOSPC) or the like: kept dirty, the event's next message tries again.
+        this.writeFailures += 1;
+        this.lastWriteError = (err as Error).message;
       }
-      // Written: the raw frame is no longer needed (a better view brings its own).
-      entry.snapshot = undefined;
-      entry.snapshotJpeg = undefined;
-      entry.dirty = false;
       this.encodeMs += performance.now() - t0;
-      this.encoded += 1;
     }
     if (msg.type === 'end') this.pictures.delete(msg.id);
     return { ...msg, ...entry.paths };
@@ -151,6 +163,11 @@ export class ThumbnailStore {
 
 async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
   const tmp = `${path}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, bytes);
+    await rename(tmp, path);
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined); // a partial file only takes room
+    throw err;
+  }
 }

@@ -1,5 +1,3 @@
-import { statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Heartbeat } from '../../firmware-protocol/messages.js';
 import { HEARTBEAT_CAMERAS_MAX } from '../../firmware-protocol/limits.js';
 import type { Clock } from '../../shared/clock/index.js';
@@ -14,7 +12,10 @@ export interface HeartbeatSource {
   outbox: Outbox;
   /** Process start, epoch ms (local clock). */
   startedAtMs: number;
-  /** Items dropped or dead-lettered since start (the uplink keeps the count). */
+  /**
+   * Items that will never reach the collector since start: evicted by the budget, refused over budget, lost from
+   * memory on a full disk (the outbox counts these), and dead-lettered by the collector (the uplink counts those).
+   */
   droppedSinceStart: () => number;
   lastAckAtMs: () => number | null;
   /** Camera pipeline states; the daemon supplies it. */
@@ -23,20 +24,15 @@ export interface HeartbeatSource {
   bootId?: string;
 }
 
-function diskFree(path: string): number | undefined {
-  try {
-    const s = statfsSync(dirname(path));
-    return Number(s.bavail) * Number(s.bsize);
-  } catch {
-    return undefined;
-  }
-}
-
-/** One Heartbeat message (firmware-protocol) from the outbox state and the daemon's camera states. */
+/**
+ * One Heartbeat message (firmware-protocol) from the outbox state and the daemon's camera states. The outbox part
+ * says whether the disk is full and how many event messages were refused (disk full / over budget) and queued
+ * without their thumbnail, all time (persisted counters, refusals counted even when their own write failed).
+ */
 export function buildHeartbeat(src: HeartbeatSource): Heartbeat {
   const s = src.outbox.stats();
   const lastAck = src.lastAckAtMs();
-  const free = diskFree(src.outbox.path);
+  const free = s.freeBytes ?? undefined;
   return {
     v: 1,
     device_id: src.deviceId,
@@ -48,6 +44,9 @@ export function buildHeartbeat(src: HeartbeatSource): Heartbeat {
       oldest_pending_age_s: s.oldestPendingAgeMs === null ? null : s.oldestPendingAgeMs / 1000,
       dropped: src.droppedSinceStart(),
       in_flight: s.total.in_flight,
+      disk_full: s.diskFull,
+      refused: { disk_full: s.refused.disk_full, outbox_full: s.refused.outbox_full },
+      thumbnails_skipped: s.thumbnailsSkipped,
     },
     cameras: (src.cameras?.() ?? []).slice(0, HEARTBEAT_CAMERAS_MAX),
     ...(free !== undefined ? { disk_free_bytes: free } : {}),

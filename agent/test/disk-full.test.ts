@@ -1,0 +1,325 @@
+/**
+ * The disk fills up under the outbox (a real 3 MiB tmpfs, a filler file that takes every free byte, then freed):
+ * issue 11 finding 2, piece by piece. The whole pipeline version is disk-full-run.test.ts.
+ */
+import { existsSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { Command } from 'commander';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, type Logger } from '../../shared/log/index.js';
+import { isVigilError } from '../../shared/errors/index.js';
+import { registerOutbox } from '../cli/outbox.js';
+import { Value } from '@sinclair/typebox/value';
+import { AgentConfigSchema, type AgentConfig } from '../config/schema.js';
+import { EventSink } from '../daemon/event-sink.js';
+import { checkOutbox } from '../doctor/outbox.js';
+import { Outbox, readDiskState, WireEventBuilder, type OutboxEvent } from '../outbox/index.js';
+import { ThumbnailStore } from '../thumbnail/store.js';
+import { buildHeartbeat } from '../uplink/heartbeat.js';
+import { OffsetClock } from '../../shared/clock/index.js';
+import { startCollector, type CollectorUnderTest } from './support-uplink/collector.js';
+import { announce, fakeJpeg, makeEvent } from './support-uplink/events.js';
+import { makeAgent, waitFor, type AgentUnderTest } from './support-uplink/harness.js';
+import { mountSmallDisk, skipNoTmpfs, type SmallDisk } from './support/small-disk.js';
+import { makeFrame } from './support/synthetic.js';
+import type { EventMessage } from '../track/messages.js';
+
+const RESERVE = 512 * 1024;
+
+/** ~20 KB test JPEGs (decodable: the collector checks what it stores). */
+const jpeg = (i: number): Buffer => fakeJpeg(20_000, i + 1);
+
+let disk: SmallDisk | undefined;
+let collector: CollectorUnderTest;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+beforeAll(async () => {
+  disk = mountSmallDisk(3);
+  if (!disk) skipNoTmpfs();
+  collector = await startCollector();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  if (disk) {
+    disk.freeUp();
+    for (const f of ['outbox.db', 'outbox.db-wal', 'outbox.db-shm', 'outbox.db.reserve', 'thumbs']) rmSync(join(disk.dir, f), { recursive: true, force: true });
+  }
+});
+afterAll(async () => {
+  await collector?.close();
+  disk?.unmount();
+});
+
+interface LogLine {
+  level: string;
+  msg: string;
+  [k: string]: unknown;
+}
+
+function memoryLogger(): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as LogLine);
+      cb();
+    },
+  });
+  return { logger: createLogger({ component: 'outbox', level: 'debug', destination }), lines };
+}
+
+function withoutThumbnail(e: OutboxEvent): OutboxEvent {
+  const { thumbnail: _t, ...rest } = e;
+  return rest as OutboxEvent;
+}
+
+function agentOn(d: SmallDisk, logger?: Logger): AgentUnderTest {
+  const a = makeAgent({
+    device: collector.device,
+    url: collector.httpUrl,
+    dir: d.dir,
+    outbox: { reserveBytes: RESERVE, ...(logger ? { logger } : {}) },
+  });
+  cleanups.push(a.stop);
+  return a;
+}
+
+/** Enqueues events with 20 KB thumbnails until the outbox says the disk is full (or refuses). */
+function enqueueUntilFull(a: AgentUnderTest, d: SmallDisk): Set<string> {
+  const accepted = new Set<string>();
+  d.fill();
+  for (let i = 0; i < 400; i++) {
+    const jpg = jpeg(i);
+    const e = announce(makeEvent({ deviceId: collector.device.deviceId }), jpg);
+    try {
+      const r = a.outbox.enqueue(e, jpg, { withoutThumbnail: withoutThumbnail(e) });
+      accepted.add(e.id);
+      if (r.thumbnail !== 'queued') break;
+    } catch (err) {
+      if (!isVigilError(err, 'outbox_disk_full')) throw err;
+      break;
+    }
+    if (a.outbox.stats().diskFull) break;
+  }
+  return accepted;
+}
+
+describe('the outbox on a full disk', () => {
+  it('keeps sending what is queued, keeps events produced while full, logs the state once each way, counts every refusal', async () => {
+    if (!disk) return;
+    const d = disk;
+    const { logger, lines } = memoryLogger();
+    const a = agentOn(d, logger);
+    // Some traffic before the disk fills, so the file and its WAL hold real pages.
+    for (let i = 0; i < 10; i++) {
+      const jpg = jpeg(i + 7);
+      a.outbox.enqueue(announce(makeEvent({ deviceId: collector.device.deviceId }), jpg), jpg);
+    }
+    const before = enqueueUntilFull(a, d);
+    expect(a.outbox.stats().diskFull).toBe(true);
+    expect(d.free()).toBeLessThan(RESERVE);
+
+    // Sending continues for what is queued: every claim and ack is a write, on a disk that stays full.
+    await a.uplink.start();
+    await waitFor('everything queued before the disk filled is at the collector', () => a.outbox.stats().total.pending + a.outbox.stats().total.in_flight === 0, 20_000, 50);
+    const got = await collector.eventIds();
+    for (const id of before) expect(got.has(id), `event ${id} queued before the disk filled`).toBe(true);
+
+    // Events produced while the disk is full: none refused for good, none announcing a thumbnail that cannot come.
+    const during: string[] = [];
+    let held = 0;
+    for (let i = 0; i < 30; i++) {
+      const jpg = jpeg(i + 13);
+      const neu = announce(makeEvent({ deviceId: collector.device.deviceId, attributes: { pad: 'x'.repeat(200) } }), jpg);
+      const end = makeEvent({ id: neu.id, deviceId: collector.device.deviceId, type: 'end', rev: 1 });
+      const r1 = a.uplink.enqueue(neu, jpg, { withoutThumbnail: withoutThumbnail(neu) });
+      const r2 = a.uplink.enqueue(end);
+      expect(r1.thumbnail).toBe('skipped');
+      held += [r1, r2].filter((r) => r.event === 'held').length;
+      during.push(neu.id);
+    }
+    const s = a.outbox.stats();
+    expect(s.diskFull).toBe(true);
+    expect(s.refused.disk_full).toBe(held);
+    expect(s.thumbnailsSkipped).toBe(30);
+    expect(s.held).toBe(held);
+
+    // Many writes during the full period: the state is logged once, not once per write.
+    for (let i = 0; i < 50; i++) a.outbox.releaseExpiredLeases();
+    const startLines = lines.filter((l) => /disk (is )?full/i.test(l.msg));
+    expect(startLines.map((l) => l.msg)).toHaveLength(1);
+
+    // Space comes back: the held events go out, in order, and the state ends with one line.
+    d.freeUp();
+    await waitFor('the disk-full state ends', () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull), 20_000, 100);
+    await waitFor('everything delivered', () => a.outbox.depth() === 0, 30_000, 50);
+    const all = await collector.eventIds();
+    for (const id of during) expect(all.has(id), `event ${id} produced while the disk was full`).toBe(true);
+    for (const id of during) {
+      const ev = await collector.event(id);
+      expect(ev?.status).toBe('ended');
+      expect((ev?.message as { thumbnail?: unknown }).thumbnail, 'no announcement of a thumbnail that was never queued').toBeUndefined();
+    }
+    expect(lines.filter((l) => /disk (is )?full/i.test(l.msg))).toHaveLength(1);
+    expect(lines.filter((l) => /space (is )?back|disk-full state ended/i.test(l.msg))).toHaveLength(1);
+
+    // The counters were persisted once space came back (a second reader sees them).
+    const reader = Outbox.open({ path: join(d.dir, 'outbox.db'), create: false, readonly: true });
+    try {
+      expect(reader.stats().refused.disk_full).toBe(held);
+      expect(reader.stats().thumbnailsSkipped).toBe(30);
+    } finally {
+      reader.close();
+    }
+  }, 90_000);
+
+  it('outbox stats, status and doctor agree on the disk-full state, also with the daemon stopped (no -shm to create)', async () => {
+    if (!disk) return;
+    const d = disk;
+    const a = agentOn(d);
+    enqueueUntilFull(a, d);
+    expect(a.outbox.stats().diskFull).toBe(true); // what `status` shows
+    const cli = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
+    expect(cli.error).toBeUndefined();
+    expect((JSON.parse(cli.stdout) as { diskFull: boolean }).diskFull).toBe(true);
+    expect(readDiskState(join(d.dir, 'outbox.db')).full).toBe(true);
+
+    // The daemon stops; its -shm goes; the disk is still full.
+    await a.stop();
+    cleanups.length = 0;
+    if (existsSync(join(d.dir, 'outbox.db-shm'))) unlinkSync(join(d.dir, 'outbox.db-shm'));
+    d.fill();
+    const stopped = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
+    expect(stopped.error, stopped.error).toBeUndefined();
+    const stats = JSON.parse(stopped.stdout) as { diskFull: boolean; depth: number };
+    expect(stats.diskFull).toBe(true);
+    const listed = await outboxCli(['list', '--json', '--data-dir', d.dir]);
+    expect(listed.error, listed.error).toBeUndefined();
+
+    const doctor = checkOutbox(Value.Default(AgentConfigSchema, { data_dir: d.dir }) as AgentConfig);
+    expect(doctor.hint ?? '').not.toMatch(/permission/i);
+    expect(doctor.hint).toMatch(/disk .*full|free (some )?space/i);
+    expect(doctor.status).not.toBe('pass');
+  }, 60_000);
+
+  it('the daemon opens its outbox on a full disk (no -shm yet) by giving back its reserve', () => {
+    if (!disk) return;
+    const d = disk;
+    const path = join(d.dir, 'outbox.db');
+    const first = Outbox.open({ path, reserveBytes: RESERVE });
+    first.enqueue(makeEvent());
+    first.close();
+    if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
+    d.fill();
+    const again = Outbox.open({ path, reserveBytes: RESERVE });
+    try {
+      expect(statSync(`${path}.reserve`).size, 'the reserve was given back').toBe(0);
+      expect(again.stats().depth).toBe(1);
+      expect(again.stats().diskFull).toBe(true);
+      again.claim({ kind: 'event', limit: 10, leaseMs: 10_000 });
+    } finally {
+      again.close();
+    }
+  });
+});
+
+/** `vigil-agent outbox …` in this process (the CLI code as built from source). */
+async function outboxCli(args: string[]): Promise<{ stdout: string; error?: string }> {
+  const program = new Command().exitOverride();
+  registerOutbox(program);
+  let stdout = '';
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(['outbox', ...args], { from: 'user' });
+    return { stdout };
+  } catch (err) {
+    return { stdout, error: (err as Error).message };
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+describe('thumbnails on a full disk', () => {
+  it('a thumbnail that cannot be written does not stop its event message', async () => {
+    if (!disk) return;
+    const d = disk;
+    const store = new ThumbnailStore(join(d.dir, 'thumbs'), { snapshotMaxSize: 0 });
+    const frame = makeFrame(320, 180, { background: 90, boxes: [{ box: [100, 60, 160, 120], luma: 230 }] });
+    await store.keep(frame, [{ id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA', box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true }]);
+    d.fill();
+    const msg: EventMessage = {
+      type: 'new', id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA', camera: 'c', label: 'motion', score: 0.9, top_score: 0.9,
+      box: [0.3, 0.3, 0.5, 0.6], started_at: new Date().toISOString(), ended_at: null, stationary: false,
+    };
+    const out = await store.attach(msg);
+    expect(out.id).toBe(msg.id);
+    // Space back: the next message of the event brings its thumbnail.
+    d.freeUp();
+    const later = await store.attach({ ...msg, type: 'update' });
+    expect(later.thumbnail).toBeDefined();
+    expect(existsSync(later.thumbnail!)).toBe(true);
+  });
+
+  it('an event whose thumbnail could not be kept goes out without announcing it, counted; a later message brings it', async () => {
+    if (!disk) return;
+    const d = disk;
+    const a = agentOn(d);
+    const builder = new WireEventBuilder(collector.device.deviceId);
+    const sink = new EventSink(collector.device.deviceId, a.uplink, createLogger({ component: 'outbox', level: 'silent' }), builder);
+    const thumbs = join(d.dir, 'thumbs');
+    const store = new ThumbnailStore(thumbs, { snapshotMaxSize: 0 });
+    const frame = makeFrame(320, 180, { background: 90, boxes: [{ box: [100, 60, 160, 120], luma: 230 }] });
+    const id = 'evt_01JBBBBBBBBBBBBBBBBBBBBBBB';
+    await store.keep(frame, [{ id, box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true }]);
+    const base: EventMessage = {
+      type: 'new', id, camera: 'c', label: 'motion', score: 0.9, top_score: 0.9,
+      box: [0.3, 0.3, 0.5, 0.6], started_at: new Date().toISOString(), ended_at: null, stationary: false,
+    };
+    d.fill();
+    await sink.onEvent(await store.attach(base));
+    expect(sink.counters.refused).toBe(0);
+    const first = a.outbox.list({ kind: 'event' });
+    const heldOrQueued = a.outbox.stats().held + first.length;
+    expect(heldOrQueued).toBe(1);
+    expect(a.outbox.stats().thumbnailsSkipped).toBe(1);
+    d.freeUp();
+    await waitFor('the disk-full state ends', () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull), 20_000, 100);
+    await sink.onEvent(await store.attach({ ...base, type: 'update' }));
+    await sink.onEvent(await store.attach({ ...base, type: 'end', ended_at: new Date().toISOString() }));
+    await a.uplink.start();
+    await waitFor('delivered', () => a.outbox.depth() === 0, 30_000, 50);
+    const ev = await collector.event(id);
+    expect(ev?.status).toBe('ended');
+    expect(ev?.thumbnail, 'the thumbnail came with a later message').not.toBeNull();
+    expect((ev?.message as { thumbnail?: { sha256: string } }).thumbnail?.sha256).toBe(ev?.thumbnail?.sha256);
+  }, 60_000);
+});
+
+describe('heartbeat', () => {
+  it('reports the disk-full state, refusals, skipped thumbnails and a truthful dropped count', () => {
+    if (!disk) return;
+    const d = disk;
+    const ob = Outbox.open({ path: join(d.dir, 'outbox.db'), reserveBytes: RESERVE, budgetBytes: 64 * 1024 });
+    cleanups.push(() => ob.close());
+    let refused = 0;
+    for (let i = 0; i < 200; i++) {
+      try {
+        ob.enqueue(makeEvent({ attributes: { pad: 'y'.repeat(1500) } }));
+      } catch (err) {
+        if (!isVigilError(err, 'outbox_full')) throw err;
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+    const hb = buildHeartbeat({ deviceId: 'dev_x', version: '1', clock: new OffsetClock(), outbox: ob, startedAtMs: Date.now(), droppedSinceStart: () => ob.stats().dropped, lastAckAtMs: () => null });
+    const o = hb.outbox as typeof hb.outbox & { disk_full?: boolean; refused?: { disk_full: number; outbox_full: number }; thumbnails_skipped?: number };
+    expect(o.refused).toEqual({ disk_full: 0, outbox_full: refused });
+    expect(o.dropped).toBe(refused);
+    expect(o.disk_full).toBe(false);
+    expect(o.thumbnails_skipped).toBe(0);
+  });
+});
