@@ -63,13 +63,18 @@ export class OpenEventLedger {
     this.st = {
       // A later rev replaces the row; a re-queued older one never moves it back.
       upsert: db.prepare(
-        `INSERT INTO open_events (event_id, camera, label, started_at, last_rev, last_at, last_event) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (event_id) DO UPDATE SET camera = excluded.camera, label = excluded.label, started_at = excluded.started_at,
-           last_rev = excluded.last_rev, last_at = excluded.last_at, last_event = excluded.last_event
+        `INSERT INTO open_events (event_id, camera, label, started_at, last_rev, last_at, last_event)
+         VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (event_id) DO UPDATE SET camera = excluded.camera, label = excluded.label,
+           started_at = excluded.started_at, last_rev = excluded.last_rev, last_at = excluded.last_at,
+           last_event = excluded.last_event
          WHERE excluded.last_rev > open_events.last_rev`,
       ),
       remove: db.prepare('DELETE FROM open_events WHERE event_id = ?'),
-      all: db.prepare('SELECT event_id, camera, label, started_at, last_rev, last_at, last_event FROM open_events ORDER BY last_at, event_id'),
+      all: db.prepare(
+        `SELECT event_id, camera, label, started_at, last_rev, last_at, last_event
+           FROM open_events ORDER BY last_at, event_id`,
+      ),
       count: db.prepare('SELECT count(*) AS n FROM open_events'),
     };
   }
@@ -83,7 +88,8 @@ export class OpenEventLedger {
       this.st.remove.run(event.id);
       return;
     }
-    this.st.upsert.run(event.id, str(event.camera), str(event.label), str(event.started_at), event.rev, queuedAt, JSON.stringify(event));
+    const { camera, label, started_at: startedAt } = event;
+    this.st.upsert.run(event.id, str(camera), str(label), str(startedAt), event.rev, queuedAt, JSON.stringify(event));
   }
 
   list(): OpenEvent[] {
@@ -145,7 +151,7 @@ export function endEventsLeftOpen(outbox: LedgerOutbox, log: Logger): RestartSwe
   try {
     open = outbox.openEvents.list();
   } catch (err) {
-    log.error({ err: describeError(err) }, 'cannot read the open-event ledger; events left open by the previous run stay open');
+    log.error({ err: describeError(err) }, 'cannot read the open-event ledger; events of the previous run stay open');
     return result;
   }
   for (const o of open) {
@@ -155,13 +161,14 @@ export function endEventsLeftOpen(outbox: LedgerOutbox, log: Logger): RestartSwe
       result.ended.push(o.eventId);
     } catch (err) {
       result.failed.push(o.eventId);
-      log.error({ event: o.eventId, rev: end.rev, err: describeError(err) }, 'could not queue the end of an event left open by the previous run');
+      const why = describeError(err);
+      log.error({ event: o.eventId, rev: end.rev, err: why }, 'could not queue the end of a previous run\'s event');
     }
   }
   if (open.length > 0) {
     log.warn(
       { ended: result.ended.length, failed: result.failed.length, events: open.map((o) => o.eventId).slice(0, 20) },
-      'the previous run stopped with events open (crash, kill -9 or power cut): ended them with end_reason agent_restart',
+      'the previous run stopped with events open (crash, kill -9, power cut): ended them with end_reason agent_restart',
     );
   }
   return result;

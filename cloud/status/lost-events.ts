@@ -41,14 +41,16 @@ export function startLostEventSweeper(o: LostEventSweeperOptions): LostEventSwee
       const done = await o.store.endLostEvents(o.clock.now(), o.lostAfterMs, BATCH);
       for (const e of done) {
         // No rev: the event gained no message; the live feed sends it as event.updated.
-        o.bus.publish({ type: 'event.stored', tenantId: e.tenantId, deviceId: e.deviceId, eventId: e.eventId, at: o.clock.now() });
+        const at = o.clock.now();
+        o.bus.publish({ type: 'event.stored', tenantId: e.tenantId, deviceId: e.deviceId, eventId: e.eventId, at });
       }
       if (done.length > 0) {
         ended += done.length;
         const devices = [...new Set(done.map((e) => e.deviceId))];
+        const offline = done.filter((e) => e.why === 'offline').length;
         o.log.warn(
-          { ended: done.length, devices: devices.slice(0, 20), offline: done.filter((e) => e.why === 'offline').length, restarted: done.filter((e) => e.why === 'restarted').length },
-          'ended events their box can no longer end (offline or restarted for longer than events.lost_after): end_reason device_lost',
+          { ended: done.length, devices: devices.slice(0, 20), offline, restarted: done.length - offline },
+          'ended events their box can no longer end (silent or restarted for events.lost_after): device_lost',
         );
       }
       return done;

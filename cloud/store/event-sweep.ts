@@ -58,18 +58,22 @@ interface Candidate {
   offline: number | boolean | string;
 }
 
-const truthy = (v: number | boolean | string): boolean => v === true || v === 1 || v === '1' || v === 't' || v === 'true';
+const truthy = (v: number | boolean | string): boolean => [true, 1, '1', 't', 'true'].includes(v);
 
 /**
  * Ends (at most `limit`) events left open by boxes that went quiet or restarted at least `lostAfterMs` before
  * `now`. Returns what THIS call ended (another collector's sweep may end the rest).
  */
-export async function endLostEvents(db: SqlDatabase, o: { now: number; lostAfterMs: number; limit?: number }): Promise<LostEventEnd[]> {
+export async function endLostEvents(
+  db: SqlDatabase,
+  o: { now: number; lostAfterMs: number; limit?: number },
+): Promise<LostEventEnd[]> {
   const cutoff = o.now - o.lostAfterMs;
   const params: SqlValue[] = [cutoff, cutoff, cutoff, o.limit ?? 500];
   const rows = await db.all<Candidate>(
     `SELECT e.id, e.tenant_id, e.device_id, e.started_at, e.created_at, s.clock_skew_ms AS skew,
-            (SELECT MAX(m.received_at) FROM event_messages m WHERE m.device_id = e.device_id AND m.event_id = e.id) AS last_at,
+            (SELECT MAX(m.received_at) FROM event_messages m
+              WHERE m.device_id = e.device_id AND m.event_id = e.id) AS last_at,
             CASE WHEN s.last_seen_at IS NOT NULL AND s.last_seen_at <= ? THEN 1 ELSE 0 END AS offline
        FROM events e JOIN device_status s ON s.device_id = e.device_id
       WHERE e.status = 'active'
@@ -89,7 +93,8 @@ export async function endLostEvents(db: SqlDatabase, o: { now: number; lostAfter
       [endedAt, endedAt - startedAt, o.now, r.id],
     );
     if (changed.changes > 0) {
-      ended.push({ tenantId: r.tenant_id, deviceId: r.device_id, eventId: r.id, endedAt, why: truthy(r.offline) ? 'offline' : 'restarted' });
+      const why = truthy(r.offline) ? 'offline' : 'restarted';
+      ended.push({ tenantId: r.tenant_id, deviceId: r.device_id, eventId: r.id, endedAt, why });
     }
   }
   return ended;
