@@ -21,12 +21,12 @@ export class TestMqttDevice {
     readonly client: MqttClient,
   ) {}
 
-  static async connect(url: string, creds: DeviceCredentials, options: { clientId?: string; username?: string; password?: string } = {}): Promise<TestMqttDevice> {
+  static async connect(url: string, creds: DeviceCredentials, options: { clientId?: string; username?: string; password?: string; protocolVersion?: 4 | 5 } = {}): Promise<TestMqttDevice> {
     const client = await mqtt.connectAsync(url, {
       clientId: options.clientId ?? creds.deviceId,
       ...(options.username !== undefined ? { username: options.username, password: options.password } : {}),
       clean: true,
-      protocolVersion: 5,
+      protocolVersion: options.protocolVersion ?? 5,
       reconnectPeriod: 200,
       connectTimeout: 5000,
     });
