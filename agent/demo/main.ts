@@ -7,6 +7,7 @@ import { runCli, vigilVersion } from '../../shared/cli/index.js';
 import { VigilError } from '../../shared/errors/index.js';
 import { assetPath, projectRoot } from '../../shared/paths/index.js';
 import { writeSyntheticClip } from '../camera/synthetic.js';
+import { startDemoBroker, type DemoBroker } from './broker.js';
 import { killAllNow, runChild, startChild, stopChild, type Child } from './children.js';
 import { eventLine } from './format.js';
 import { subscribeSse } from './sse.js';
@@ -18,6 +19,8 @@ import { subscribeSse } from './sse.js';
  */
 interface DemoOpts {
   input?: string;
+  /** --no-broker: HTTPS only, even with Mosquitto installed. */
+  broker: boolean;
   model?: string | false;
   port: string;
   dataDir?: string;
@@ -59,6 +62,7 @@ async function main(o: DemoOpts): Promise<number> {
 
   let cloud: Child | undefined;
   let agent: Child | undefined;
+  let broker: DemoBroker | undefined;
   let sse: { close(): void } | undefined;
   let stopping: Promise<number> | undefined;
   const shutdown = (code: number): Promise<number> =>
@@ -66,8 +70,10 @@ async function main(o: DemoOpts): Promise<number> {
       sse?.close();
       if (agent) await stopChild(agent);
       if (cloud) await stopChild(cloud);
+      if (broker) await stopChild(broker.child);
       if (!keep) rmSync(dir, { recursive: true, force: true });
-      say(`stopped${cloud?.proc.pid ? ` collector (pid ${cloud.proc.pid})` : ''}${agent?.proc.pid ? ` and agent (pid ${agent.proc.pid})` : ''}`);
+      const brokerPid = broker?.child.proc.pid ? ` and broker (pid ${broker.child.proc.pid})` : '';
+      say(`stopped${cloud?.proc.pid ? ` collector (pid ${cloud.proc.pid})` : ''}${agent?.proc.pid ? ` and agent (pid ${agent.proc.pid})` : ''}${brokerPid}`);
       return code;
     })());
   process.once('SIGINT', () => {
@@ -78,11 +84,24 @@ async function main(o: DemoOpts): Promise<number> {
   process.once('exit', killAllNow);
 
   try {
+    // 0. A broker, when Mosquitto is installed: the shipped config (scripts/mosquitto), provisioned by the collector.
+    const started = o.broker ? await startDemoBroker(dir) : { note: 'off (--no-broker): boxes send over HTTPS' };
+    broker = started.broker;
+    say(`broker      ${started.note}`);
+
     // 1. The collector, embedded defaults (SQLite + files in <dir>/cloud), loopback only.
     const cloudDir = join(dir, 'cloud');
     const quiet = { VIGIL_CLOUD__LOG__LEVEL: 'warn', VIGIL_CLOUD_CONFIG: '' };
+    const serveArgs = [bin('vigil-cloud.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', cloudDir];
+    if (broker) {
+      // The broker's admin login stays in a 0600 file, not on a command line.
+      const cloudConfig = join(dir, 'collector.yaml');
+      const mqtt = { url: broker.url, provisioner: 'mosquitto-dynsec', admin_username: broker.admin.username, admin_password: broker.admin.password };
+      writeFileSync(cloudConfig, `# written by the Vigil demo\n${stringify({ mqtt, pairing: { mqtt_url: broker.url } })}`, { mode: 0o600 });
+      serveArgs.push('--config', cloudConfig);
+    }
     const url = await new Promise<string>((resolveUrl, reject) => {
-      cloud = startChild('collector', NODE, [bin('vigil-cloud.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', cloudDir], {
+      cloud = startChild('collector', NODE, serveArgs, {
         logFile: join(dir, 'collector.log'),
         env: quiet,
         onLine: (line) => {
@@ -120,7 +139,7 @@ async function main(o: DemoOpts): Promise<number> {
 
     // 4. Pair the agent with the code, then watch the live stream before the agent starts sending.
     await runChild('vigil-agent pair', NODE, [bin('vigil-agent.js'), 'pair', '--cloud', url, '--code', code, '--config', configFile, '--name', 'demo-box'], { VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' });
-    say(`agent       paired; config ${configFile}`);
+    say(`agent       paired (${broker ? 'over MQTT with its own broker login' : 'over HTTPS'}); config ${configFile}`);
     let received = 0;
     sse = await subscribeSse(`${url}/v1/events/stream`, token, (m) => {
       if (m.event !== 'event.new' && m.event !== 'event.updated') return;
@@ -162,6 +181,7 @@ const program = new Command('vigil-demo')
   .option('--input <file|url>', 'video file or camera URL (default: a generated scene with a moving square)')
   .option('--model <path>', 'ONNX detector (default: ../shared/models/yolox_nano.onnx with --input when present)')
   .option('--no-model', 'no detector: motion events only')
+  .option('--no-broker', 'send over HTTPS even when Mosquitto is installed (default: a private broker with the shipped config)')
   .option('--port <n>', 'collector HTTP port (0 = any free port)', '0')
   .option('--data-dir <dir>', 'keep the demo state here (default: a temporary folder removed at exit)')
   .option('--keep', 'keep the temporary folder at exit')

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
+import { dynsecInstalled } from '../../cloud/broker/mosquitto-conf.js';
 
 /**
  * `npm start` = bin/vigil-demo.js: a real collector and a real paired agent as child processes, a short generated
@@ -57,8 +58,12 @@ describe('vigil-demo', () => {
     expect(out).toMatch(new RegExp(`${url!.replace(/[.]/g, '\\.')}/v1/events/evt_[0-9A-Z]{26}/thumbnail`));
     expect(out).toMatch(/^done: [1-9]\d* event messages? received by the collector$/m);
     // children stopped, temp folder removed
+    // With Mosquitto installed the demo runs the shipped broker config and the box sends over MQTT with its own login.
+    const withBroker = dynsecInstalled();
+    expect(/^broker {6}mqtt:\/\/127\.0\.0\.1:\d+ /m.test(out)).toBe(withBroker);
+    expect(out).toContain(withBroker ? 'paired (over MQTT with its own broker login)' : 'paired (over HTTPS)');
     const pids = [...out.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
-    expect(pids).toHaveLength(2);
+    expect(pids).toHaveLength(withBroker ? 3 : 2);
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(processesMentioning(dir!)).toEqual([]);
     expect(existsSync(dir!)).toBe(false);

@@ -143,7 +143,7 @@ export class MqttTransport implements Transport {
       onReady();
     });
     client.on('close', () => {
-      if (this.connected) {
+      if (this.connected && !this.closing) {
         this.metrics.disconnects++;
         this.log.warn('mqtt: connection lost');
       }

@@ -1,43 +1,24 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { projectRoot } from '../../../shared/paths/index.js';
 import { tcpReachable } from '../../../shared/testing/index.js';
+import { dynsecInstalled, findDynsecPlugin, initDynsec, privateMosquittoConfig } from '../../broker/mosquitto-conf.js';
 
 /**
  * A private Mosquitto running THE SHIPPED broker config (scripts/mosquitto/mosquitto.conf: anonymous off, the
  * dynamic-security plugin) on a free loopback port, with a fresh dynamic-security bootstrap made by
  * `mosquitto_ctrl dynsec init` — exactly as scripts/mosquitto/README.md tells an operator. Only the machine-specific
- * lines are rewritten for the test: listener port, file locations, plugin path, logging, include_dir.
+ * lines are rewritten (cloud/broker/mosquitto-conf.ts): listener port, file locations, plugin path, logging.
  */
-export const SHIPPED_CONF = join(projectRoot(), 'scripts', 'mosquitto', 'mosquitto.conf');
-const PLUGIN_PATHS = [
-  '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
-  '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so',
-  '/usr/lib/mosquitto_dynamic_security.so',
-  '/usr/local/lib/mosquitto_dynamic_security.so',
-];
-
-function runs(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' });
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT'; // `mosquitto -h` exits non-zero after its help
-  }
-}
-
-export function dynsecPlugin(): string | undefined {
-  return PLUGIN_PATHS.find((p) => existsSync(p));
-}
+export { SHIPPED_MOSQUITTO_CONF as SHIPPED_CONF } from '../../broker/mosquitto-conf.js';
 
 /** Mosquitto, mosquitto_ctrl and the plugin are installed. */
 export function dynsecAvailable(): boolean {
-  return runs('mosquitto', ['-h']) && runs('mosquitto_ctrl', ['--help']) && dynsecPlugin() !== undefined;
+  return dynsecInstalled();
 }
 
 export function freePort(): Promise<number> {
@@ -49,24 +30,6 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** The shipped config with the test's port and paths. Throws if a line it relies on is missing. */
-export function testConfig(port: number, dir: string, plugin: string): string {
-  let text = readFileSync(SHIPPED_CONF, 'utf8');
-  const swap = (re: RegExp, line: string): void => {
-    if (!re.test(text)) throw new Error(`${SHIPPED_CONF}: no line matching ${re}`);
-    text = text.replace(re, line);
-  };
-  swap(/^listener 1883 127\.0\.0\.1$/m, `listener ${port} 127.0.0.1`);
-  swap(/^plugin \S+$/m, `plugin ${plugin}`);
-  swap(/^plugin_opt_config_file \S+$/m, `plugin_opt_config_file ${join(dir, 'dynamic-security.json')}`);
-  swap(/^persistence_location \S+$/m, `persistence_location ${dir}/`);
-  swap(/^log_dest \S+$/m, `log_dest file ${join(dir, 'mosquitto.log')}`);
-  swap(/^include_dir \S+$/m, '');
-  // As root, Mosquitto would switch to the `mosquitto` user, which cannot use the test's private temp dir.
-  if (process.getuid?.() === 0) text += '\nuser root\n';
-  return text;
 }
 
 export class DynsecBroker {
@@ -83,11 +46,11 @@ export class DynsecBroker {
   }
 
   static async start(): Promise<DynsecBroker> {
-    const plugin = dynsecPlugin();
+    const plugin = findDynsecPlugin();
     if (!plugin) throw new Error('mosquitto_dynamic_security.so not found');
     const b = new DynsecBroker(await freePort(), mkdtempSync(join(tmpdir(), 'vigil-dynsec-')));
-    execFileSync('mosquitto_ctrl', ['dynsec', 'init', join(b.dir, 'dynamic-security.json'), b.admin.username, b.admin.password], { stdio: 'ignore' });
-    writeFileSync(join(b.dir, 'mosquitto.conf'), testConfig(b.port, b.dir, plugin));
+    initDynsec(b.dir, b.admin.username, b.admin.password);
+    writeFileSync(join(b.dir, 'mosquitto.conf'), privateMosquittoConfig({ port: b.port, dir: b.dir, plugin }));
     await b.run();
     return b;
   }
