@@ -53,6 +53,7 @@ const HTTP_BOXES = 8;
 const MQTT_BOXES = 8;
 const TRAFFIC_MS = 12_000;
 const LEASE_MS = 2_000;
+const THUMBNAIL_WAIT_MS = 5_000;
 const RATE = { per_second: 0.5, burst: 40 };
 const SECRETS_KEY = Buffer.alloc(32, 11).toString('base64');
 
@@ -97,7 +98,7 @@ beforeAll(async () => {
     pairing: { mqtt_url: broker.url, attempts_burst: 1000, attempts_per_minute: 6000 },
     ingest: { rate_limit: RATE },
     reclassify: { providers: [{ kind: 'openai', base_url: llm.url, model: 'vision-1' }], budget: '5s' },
-    notify: { thumbnail_wait: '5s' },
+    notify: { thumbnail_wait: `${THUMBNAIL_WAIT_MS}ms` },
     queue: { poll: '100ms', lease: `${LEASE_MS}ms`, backoff_base: '200ms', backoff_max: '1s' },
     push: { webpush: { subject: 'mailto:ops@vigil.example.com', public_key: vapid.publicKey, private_key: vapid.privateKey }, backoff_base: '100ms' },
   };
@@ -258,7 +259,7 @@ describe.skipIf(!built || !haveMosquitto || !havePostgres)('three collectors on 
     expect(objects.filter((k) => k.startsWith('vigil/_tmp/')).length).toBeLessThanOrEqual(HTTP_BOXES + MQTT_BOXES);
 
     // One classification and one decision per event; every event pushed; repeats only inside the lease window.
-    const once = await checkOncePerEvent({ db, llm, web, sent, phone: subId(phone), killAt, deadAt, restartedAt, leaseMs: LEASE_MS });
+    const once = await checkOncePerEvent({ db, llm, web, sent, phone: subId(phone), killAt, deadAt, restartedAt, leaseMs: LEASE_MS, thumbnailWaitMs: THUMBNAIL_WAIT_MS });
     process.stdout.write(`scale-out: ${JSON.stringify(once.summary)}\n`);
     expect(once.problems).toEqual([]);
 

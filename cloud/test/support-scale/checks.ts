@@ -48,12 +48,17 @@ export interface OnceOptions {
   deadAt: number;
   restartedAt: number;
   leaseMs: number;
+  /** notify.thumbnail_wait: a job decides without the picture when it has not arrived by then. */
+  thumbnailWaitMs: number;
 }
 
 /**
  * One LLM request, one verification record and at least one push per event. A second LLM request or a second push
  * with the same collapse id is allowed only for work the killed collector had started: the first before it died,
  * the repeat after it, within the lease (plus slack for a loaded machine). Events sent after the restart: exactly one.
+ * An event whose thumbnail was acked later than `thumbnail_wait` after its `new` was sent (e.g. the upload went to
+ * the killed collector and was resent) may have been decided without its picture: no LLM request, status
+ * unverified, pushed as "Unverified" (notify.llm_down) — still exactly once.
  */
 export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: string[]; summary: Record<string, number> }> {
   const problems: string[] = [];
@@ -77,15 +82,19 @@ export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: str
     times.length === 2 && times[0]! <= o.deadAt && times[1]! >= o.killAt && times[1]! - o.killAt <= o.leaseMs + slackMs;
   let llmRepeats = 0;
   let pushRepeats = 0;
+  let withoutPicture = 0;
   for (const e of o.sent) {
     const llm = asked.get(e.camera) ?? [];
-    if (llm.length === 0) problems.push(`${e.eventId}: never re-classified`);
+    const [created, thumb] = e.acks as [AckRecord, AckRecord];
+    const v = verification.get(e.eventId);
+    const late = thumb.ackedAt - created.sentAt > o.thumbnailWaitMs;
+    if (late && llm.length === 0 && v?.status === 'unverified' && v.decision === 'llm_down_push_unverified' && v.push_state === 'sent') withoutPicture++;
+    else if (llm.length === 0) problems.push(`${e.eventId}: never re-classified (thumbnail acked ${thumb.ackedAt - created.sentAt} ms after the new was sent; ${JSON.stringify(v)})`);
     else if (llm.length > 1) {
       llmRepeats++;
       if (!repeatedInWindow(llm)) problems.push(`${e.eventId}: ${llm.length} LLM requests at ${llm.map((t) => t - o.killAt).join(', ')} ms from the kill`);
     }
-    const v = verification.get(e.eventId);
-    if (!v || v.status !== 'verified' || v.decision === null || v.push_state !== 'sent') problems.push(`${e.eventId}: verification ${JSON.stringify(v)}`);
+    if (llm.length > 0 && (!v || v.status !== 'verified' || v.decision === null || v.push_state !== 'sent')) problems.push(`${e.eventId}: verification ${JSON.stringify(v)}`);
     const p = pushes.get(e.eventId) ?? [];
     if (p.length === 0) problems.push(`${e.eventId}: never pushed`);
     else if (p.length > 1) {
@@ -93,7 +102,7 @@ export async function checkOncePerEvent(o: OnceOptions): Promise<{ problems: str
       if (!repeatedInWindow(p) || e.acks[0]!.sentAt > o.restartedAt) problems.push(`${e.eventId}: pushed ${p.length} times at ${p.map((t) => t - o.killAt).join(', ')} ms from the kill`);
     }
   }
-  return { problems, summary: { events: o.sent.length, llmRequests: o.llm.requests.length, llmRepeatsAfterKill: llmRepeats, pushes: o.web.deliveries.length, pushRepeatsInLeaseWindow: pushRepeats } };
+  return { problems, summary: { events: o.sent.length, llmRequests: o.llm.requests.length, llmRepeatsAfterKill: llmRepeats, pushes: o.web.deliveries.length, pushRepeatsInLeaseWindow: pushRepeats, decidedWithoutPicture: withoutPicture } };
 }
 
 /**
