@@ -51,7 +51,7 @@ export class EventSink {
       if (thumbnail && r.thumbnail === 'queued') this.counters.thumbnails++;
       if (thumbnail && (r.thumbnail === 'skipped' || r.thumbnail === 'dropped')) this.builder.thumbnailNotStored(event.id);
       if (missing || r.thumbnail === 'skipped') this.counters.thumbnailsSkipped++;
-      this.log.debug({ event: event.id, type: event.type, rev: event.rev, camera: event.camera, label: event.label, thumbnail: r.thumbnail, held: r.event === 'held' }, 'event queued');
+      this.log.debug({ event: event.id, type: event.type, rev: event.rev, camera: event.camera, label: event.label, thumbnail: r.thumbnail, thumbnail_missing: missing, held: r.event === 'held' }, 'event queued');
     } catch (err) {
       this.counters.refused++;
       this.log.error({ event: event.id, type: event.type, rev: event.rev, err: describeError(err) }, 'outbox refused an event');

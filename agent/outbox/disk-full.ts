@@ -2,7 +2,7 @@ import type { Database as Db } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
-import { freeBytesAt, readDiskState, releaseReserve, removeReserve, takeReserve } from './disk-state.js';
+import { FULL_BELOW_BYTES, freeBytesAt, readDiskState, releaseReserve, removeReserve, takeReserve } from './disk-state.js';
 
 /**
  * The outbox's plan for a full disk. Two reserves, both taken while there is room and given back the moment
@@ -142,13 +142,19 @@ export class DiskFullGuard {
   }
 
   /**
-   * Called before each write: while full, every few seconds, checks whether twice the reserve is free again and
-   * takes the reserves back. Returns true when the state just ended (`probe` must succeed for it to end: the
-   * outbox writes what waits in memory there).
+   * Called before each write, acting every few seconds. Not full: enters the state when less than 64 KiB are free
+   * (a write that fits in the WAL's room may not fail for a while; the state should not wait for it). Full: checks
+   * whether twice the reserve is free again and takes the reserves back; the state ends when `probe` succeeds too
+   * (the outbox writes what waits in memory there). Returns true when the state just ended.
    */
-  maybeLeave(probe: () => boolean): boolean {
-    if (this.since === null || this.clock.now() < this.nextCheckAt) return false;
+  watch(probe: () => boolean): boolean {
+    if (this.clock.now() < this.nextCheckAt) return false;
     this.nextCheckAt = this.clock.now() + CHECK_EVERY_MS;
+    if (this.since === null) {
+      const free = freeBytesAt(this.path);
+      if (free !== null && free < FULL_BELOW_BYTES) this.enter('watch', `${free} bytes free`);
+      return false;
+    }
     // Pages freed by acks beyond the spare go back to the filesystem: when the outbox itself filled the disk,
     // that is how the space comes back.
     try {
@@ -157,7 +163,7 @@ export class DiskFullGuard {
       /* no room to write the vacuum: next time */
     }
     const free = freeBytesAt(this.path);
-    const need = Math.max(2 * this.reserveBytes + this.spareBytes, 256 * 1024);
+    const need = Math.max(2 * this.reserveBytes + this.spareBytes, 16 * FULL_BELOW_BYTES);
     if (free !== null && free < need) return false;
     this.db.pragma(`max_page_count = ${this.normalCap}`);
     let ok = false;

@@ -11,19 +11,20 @@ import { dirname } from 'node:path';
  * written while the disk stays full. Once more than twice the reserve is free again, the daemon writes it back.
  *
  * The file is also the state every process can see: a 0-byte reserve means "the disk is full" (the daemon gave
- * its reserve back and has not been able to take it again). `outbox stats`, `status` and `doctor` all call
- * `readDiskState`, so they cannot disagree.
+ * its reserve back and has not been able to take it again); so does less than 64 KiB free (the daemon notices
+ * within seconds and gives the reserve back). `outbox stats`, `status` and `doctor` all call `readDiskState`, so
+ * they cannot disagree.
  */
 
 export const RESERVE_SUFFIX = '.reserve';
 
-/** With no reserve file at all (never created, reserve off), below this much free space the disk counts as full. */
-export const NO_RESERVE_FULL_BELOW_BYTES = 1024 * 1024;
+/** Below this much free space the disk counts as full whatever the reserve says (the daemon then gives it back). */
+export const FULL_BELOW_BYTES = 64 * 1024;
 
 export type ReserveState = 'held' | 'released' | 'none';
 
 export interface DiskState {
-  /** The disk holding the outbox is full: the reserve was given back and not taken again (or, without one, < 1 MiB free). */
+  /** The disk holding the outbox is full: the reserve was given back and not taken again, or < 64 KiB are free. */
   full: boolean;
   reserve: ReserveState;
   /** Bytes of the reserve file now (0 when given back). */
@@ -58,7 +59,7 @@ export function readDiskState(outboxPath: string): DiskState {
   const size = reserveSize(outboxPath);
   const freeBytes = freeBytesAt(outboxPath);
   const reserve: ReserveState = size === undefined ? 'none' : size > 0 ? 'held' : 'released';
-  const full = reserve === 'released' || (reserve === 'none' && freeBytes !== null && freeBytes < NO_RESERVE_FULL_BELOW_BYTES);
+  const full = reserve === 'released' || (freeBytes !== null && freeBytes < FULL_BELOW_BYTES);
   return { full, reserve, reserveBytes: size ?? 0, freeBytes };
 }
 

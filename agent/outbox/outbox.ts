@@ -393,7 +393,7 @@ export class Outbox {
   /** Before each write: leave the disk-full state when space is back, and write what waits in memory. */
   private maintain(): void {
     if (!this.guard) return;
-    if (this.guard.full) this.guard.maybeLeave(() => this.flushHeld());
+    this.guard.watch(() => this.flushHeld());
     if (this.held.length > 0 && this.clock.now() >= this.nextHeldFlush) {
       this.nextHeldFlush = this.clock.now() + 1_000;
       this.flushHeld();
