@@ -164,7 +164,16 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       clientErrorHandler,
       ...(tls ? { https: tls.serverOptions() } : {}),
     }) as unknown as FastifyInstance;
-    cleanups.push(() => app.close());
+    cleanups.push(async () => {
+      // A keep-alive connection whose request was still in flight when close began only turns idle afterwards;
+      // fastify closes idle connections once, so without this sweep shutdown waits for its keep-alive timeout (72 s).
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+      try {
+        await app.close();
+      } finally {
+        clearInterval(sweep);
+      }
+    });
     installErrorHandling(app);
     app.addHook('onRequest', async (req, reply) => {
       reply.header('x-request-id', String(req.id)).headers(COMMON_HEADERS);
