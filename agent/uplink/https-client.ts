@@ -32,15 +32,16 @@ function read(path: string, key: keyof UplinkTlsConfig): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new VigilError('config_invalid', `uplink.${key}: cannot read ${path}: ${describeError(err)}`, { details: { path: `uplink.${key}`, file: path } });
+    const message = `uplink.${key}: cannot read ${path}: ${describeError(err)}`;
+    throw new VigilError('config_invalid', message, { details: { path: `uplink.${key}`, file: path } });
   }
 }
 
 export function loadClientTls(u: UplinkTlsConfig): ClientTls {
   if ((u.cert_file === undefined) !== (u.key_file === undefined)) {
-    throw new VigilError('config_invalid', 'uplink.cert_file and uplink.key_file go together: set both (client certificate and its key) or neither', {
-      details: { path: u.cert_file === undefined ? 'uplink.cert_file' : 'uplink.key_file' },
-    });
+    const message = 'uplink.cert_file and uplink.key_file go together: set both or neither';
+    const path = u.cert_file === undefined ? 'uplink.cert_file' : 'uplink.key_file';
+    throw new VigilError('config_invalid', message, { details: { path } });
   }
   const tls: ClientTls = {};
   if (u.ca_file !== undefined) tls.ca = read(u.ca_file, 'ca_file');
@@ -53,7 +54,8 @@ export function loadClientTls(u: UplinkTlsConfig): ClientTls {
     createSecureContext(tls);
   } catch (err) {
     const key = tls.cert && /key|cert/i.test(describeError(err)) ? 'cert_file / key_file' : 'ca_file';
-    throw new VigilError('config_invalid', `uplink.${key}: not usable PEM: ${describeError(err)}`, { details: { path: `uplink.${key}` } });
+    const message = `uplink.${key}: not usable PEM: ${describeError(err)}`;
+    throw new VigilError('config_invalid', message, { details: { path: `uplink.${key}` } });
   }
   return tls;
 }
@@ -74,7 +76,14 @@ function connect(o: HttpsClientOptions): { timeout: number } & ClientTls {
 /** A keep-alive connection pool to one collector origin (the HTTPS transport). */
 export function httpsPool(origin: string, o: HttpsClientOptions = {}): Pool {
   const timeout = o.timeoutMs ?? 30_000;
-  return new Pool(origin, { connections: o.connections ?? 4, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: timeout, bodyTimeout: timeout, connect: connect(o) });
+  return new Pool(origin, {
+    connections: o.connections ?? 4,
+    pipelining: 1,
+    keepAliveTimeout: 30_000,
+    headersTimeout: timeout,
+    bodyTimeout: timeout,
+    connect: connect(o),
+  });
 }
 
 /** A dispatcher for one-off requests (pairing); close it after use. */
@@ -104,11 +113,20 @@ export function tlsHint(err: unknown): string | undefined {
     const c = (e as { code?: unknown }).code;
     if (typeof c === 'string') codes.push(c);
     const m = (e as { message?: unknown }).message;
-    if (typeof m === 'string' && /alert (certificate required|handshake failure|bad certificate|unknown ca)/i.test(m)) codes.push('CLIENT_CERT_REFUSED');
+    const refused = /alert (certificate required|handshake failure|bad certificate|unknown ca)/i;
+    if (typeof m === 'string' && refused.test(m)) codes.push('CLIENT_CERT_REFUSED');
   }
-  if (codes.some((c) => UNTRUSTED.has(c))) return 'the collector\'s certificate is not signed by a CA this box trusts: set uplink.ca_file to the PEM of its CA';
-  if (codes.includes('ERR_TLS_CERT_ALTNAME_INVALID')) return 'the collector\'s certificate does not name this host: use the URL its certificate was issued for';
-  if (codes.includes('CERT_HAS_EXPIRED') || codes.includes('CERT_NOT_YET_VALID')) return 'the collector\'s certificate is expired or not yet valid (or this box\'s clock is wrong)';
-  if (codes.includes('CLIENT_CERT_REFUSED')) return 'the TLS endpoint refused this box\'s client certificate (or wants one): check uplink.cert_file / uplink.key_file';
+  if (codes.some((c) => UNTRUSTED.has(c))) {
+    return "the collector's certificate is not signed by a CA this box trusts: set uplink.ca_file to the PEM of its CA";
+  }
+  if (codes.includes('ERR_TLS_CERT_ALTNAME_INVALID')) {
+    return "the collector's certificate does not name this host: use the URL its certificate was issued for";
+  }
+  if (codes.includes('CERT_HAS_EXPIRED') || codes.includes('CERT_NOT_YET_VALID')) {
+    return "the collector's certificate is expired or not yet valid (or this box's clock is wrong)";
+  }
+  if (codes.includes('CLIENT_CERT_REFUSED')) {
+    return "the TLS endpoint refused this box's client certificate (or wants one): check uplink.cert_file / key_file";
+  }
   return undefined;
 }

@@ -43,7 +43,11 @@ class SlotCounter {
   }
 }
 
-export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext, limits: StreamLimits = DEFAULT_STREAM_LIMITS): { open(): number } {
+export function registerStreamRoutes(
+  app: FastifyInstance,
+  ctx: ApiContext,
+  limits: StreamLimits = DEFAULT_STREAM_LIMITS,
+): { open(): number } {
   const open = new Set<ServerResponse>();
   const perToken = new SlotCounter();
   const perTenant = new SlotCounter();

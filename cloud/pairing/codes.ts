@@ -22,7 +22,8 @@ export const PAIRING_CODE_KEY_PURPOSE = 'pairing-code-hmac:v1';
 
 /** The stored form of a code: hex HMAC-SHA256 under the pairing-code subkey of the server key. */
 export function codeDigest(secrets: SecretBox, code: string): string {
-  return createHmac('sha256', secrets.deriveKey(PAIRING_CODE_KEY_PURPOSE)).update(normalizeCode(code), 'utf8').digest('hex');
+  const key = secrets.deriveKey(PAIRING_CODE_KEY_PURPOSE);
+  return createHmac('sha256', key).update(normalizeCode(code), 'utf8').digest('hex');
 }
 
 export const MAX_CODE_TTL_MS = 7 * 86_400_000;
@@ -65,7 +66,13 @@ export function codeState(r: PairingCodeRecord, now: number): PairingCodeState {
 }
 
 /** Revokes by code id (`pc_…`) or by the code itself. */
-export async function revokePairingCode(store: Store, secrets: SecretBox, tenantId: string, idOrCode: string, now = Date.now()): Promise<boolean> {
+export async function revokePairingCode(
+  store: Store,
+  secrets: SecretBox,
+  tenantId: string,
+  idOrCode: string,
+  now = Date.now(),
+): Promise<boolean> {
   const key = idOrCode.startsWith('pc_') ? idOrCode : codeDigest(secrets, idOrCode);
   return store.revokePairingCode(tenantId, key, now);
 }

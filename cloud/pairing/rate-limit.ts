@@ -69,8 +69,20 @@ export class PairingAttemptLimiter {
 
   constructor(private readonly o: PairingLimitOptions) {
     this.clock = o.clock ?? systemClock;
-    this.perSource = new DeviceRateLimiter({ perSecond: o.perSourcePerMinute / 60, burst: o.perSourceBurst, maxTracked: o.maxSources ?? 10_000, clock: this.clock });
-    this.global = new DeviceRateLimiter({ perSecond: o.globalPerMinute / 60, burst: o.globalBurst, maxTracked: 1, clock: this.clock });
+    const clock = this.clock;
+    const maxTracked = o.maxSources ?? 10_000;
+    this.perSource = new DeviceRateLimiter({
+      perSecond: o.perSourcePerMinute / 60,
+      burst: o.perSourceBurst,
+      maxTracked,
+      clock,
+    });
+    this.global = new DeviceRateLimiter({
+      perSecond: o.globalPerMinute / 60,
+      burst: o.globalBurst,
+      maxTracked: 1,
+      clock,
+    });
   }
 
   /**
@@ -93,9 +105,10 @@ export class PairingAttemptLimiter {
     const now = this.clock.now();
     if (scope === 'global' && now - this.lastWarnMs >= WARN_EVERY_MS) {
       this.lastWarnMs = now;
+      const what = { refused_global: this.refused.global, refused_source: this.refused.source, last_source: source };
       this.o.log?.warn(
-        { refused_global: this.refused.global, refused_source: this.refused.source, last_source: source, limit_per_minute: this.o.globalPerMinute },
-        'pairing attempts over the collector-wide limit: someone may be guessing pairing codes (pairing.global_attempts_*)',
+        { ...what, limit_per_minute: this.o.globalPerMinute },
+        'pairing attempts over the collector-wide limit: someone may be guessing codes (pairing.global_attempts_*)',
       );
     }
     return { ok: false, scope, retryAfterS };

@@ -9,12 +9,25 @@ import { SECRETS_KEY_FILE } from '../pairing/secret-box.js';
  * hand is tightened at start (group/other bits removed) with one warning naming what changed. New files are created
  * owner-only by the code writing them (cloud/store/sqlite.ts, cloud/blob/fs.ts, cloud/pairing/secret-box.ts).
  */
-export const DATA_DIR_ENTRIES = ['vigil.db', 'vigil.db-wal', 'vigil.db-shm', 'vigil.db-journal', SECRETS_KEY_FILE, 'thumbnails'];
+export const DATA_DIR_ENTRIES = [
+  'vigil.db',
+  'vigil.db-wal',
+  'vigil.db-shm',
+  'vigil.db-journal',
+  SECRETS_KEY_FILE,
+  'thumbnails',
+];
 
 export function secureDataDir(dataDir: string, log?: Logger): Tightened {
   const t = ensurePrivateDir(dataDir);
   for (const name of DATA_DIR_ENTRIES) tightenPath(join(dataDir, name), t);
-  if (t.changed.length > 0) log?.warn({ data_dir: dataDir, tightened: describeTightened(t) }, 'data dir files were readable by group/others: made owner-only');
-  for (const r of t.refused) log?.warn({ path: r.path, mode: r.mode.toString(8), reason: r.reason }, 'cannot make a data dir file owner-only: fix its owner or mode by hand');
+  if (t.changed.length > 0) {
+    const what = { data_dir: dataDir, tightened: describeTightened(t) };
+    log?.warn(what, 'data dir files were readable by group/others: made owner-only');
+  }
+  for (const r of t.refused) {
+    const what = { path: r.path, mode: r.mode.toString(8), reason: r.reason };
+    log?.warn(what, 'cannot make a data dir file owner-only: fix its owner or mode by hand');
+  }
   return t;
 }

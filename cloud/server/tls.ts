@@ -30,7 +30,8 @@ export interface LoadedCertificate {
 export function tlsConfigured(files: ServerTlsFiles | undefined): files is Required<ServerTlsFiles> {
   if (!files || (files.cert_file === undefined && files.key_file === undefined)) return false;
   if (files.cert_file === undefined || files.key_file === undefined) {
-    throw new VigilError('config_invalid', 'server.tls needs both cert_file and key_file (or neither, for plain HTTP)', { details: { path: 'server.tls' } });
+    const message = 'server.tls needs both cert_file and key_file (or neither, for plain HTTP)';
+    throw new VigilError('config_invalid', message, { details: { path: 'server.tls' } });
   }
   return true;
 }
@@ -39,7 +40,10 @@ function readPem(path: string, key: 'cert_file' | 'key_file'): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new VigilError('config_invalid', `server.tls.${key}: cannot read ${path}: ${describeError(err)}`, { details: { path: `server.tls.${key}`, file: path }, cause: err });
+    throw new VigilError('config_invalid', `server.tls.${key}: cannot read ${path}: ${describeError(err)}`, {
+      details: { path: `server.tls.${key}`, file: path },
+      cause: err,
+    });
   }
 }
 
@@ -51,18 +55,23 @@ export function loadCertificate(files: Required<ServerTlsFiles>): LoadedCertific
   try {
     leaf = new X509Certificate(cert);
   } catch (err) {
-    throw new VigilError('config_invalid', `server.tls.cert_file: ${files.cert_file} is not a PEM certificate: ${describeError(err)}`, { details: { path: 'server.tls.cert_file' }, cause: err });
+    const message = `server.tls.cert_file: ${files.cert_file} is not a PEM certificate: ${describeError(err)}`;
+    throw new VigilError('config_invalid', message, { details: { path: 'server.tls.cert_file' }, cause: err });
   }
   try {
     // Fails when the key does not parse or does not match the certificate.
     createSecureContext({ cert, key });
   } catch (err) {
-    throw new VigilError('config_invalid', `server.tls.key_file: ${files.key_file} does not fit ${files.cert_file}: ${describeError(err)}`, { details: { path: 'server.tls.key_file' }, cause: err });
+    const message = `server.tls.key_file: ${files.key_file} does not fit ${files.cert_file}: ${describeError(err)}`;
+    throw new VigilError('config_invalid', message, { details: { path: 'server.tls.key_file' }, cause: err });
   }
-  return { cert, key, subject: leaf.subject.replace(/\n/g, ', '), notAfter: leaf.validTo, fingerprint256: leaf.fingerprint256 };
+  const subject = leaf.subject.replace(/\n/g, ', ');
+  return { cert, key, subject, notAfter: leaf.validTo, fingerprint256: leaf.fingerprint256 };
 }
 
-export type TlsReload = { ok: true; certificate: Omit<LoadedCertificate, 'cert' | 'key'> } | { ok: false; error: string };
+export type CertificateInfo = Omit<LoadedCertificate, 'cert' | 'key'>;
+
+export type TlsReload = { ok: true; certificate: CertificateInfo } | { ok: false; error: string };
 
 export class ServerTls {
   private current: LoadedCertificate;
@@ -85,7 +94,7 @@ export class ServerTls {
     this.server = server;
   }
 
-  describe(): Omit<LoadedCertificate, 'cert' | 'key'> {
+  describe(): CertificateInfo {
     const { cert: _c, key: _k, ...info } = this.current;
     return info;
   }
@@ -99,13 +108,15 @@ export class ServerTls {
       this.server?.setSecureContext(context);
     } catch (err) {
       const error = describeError(err);
-      this.log?.error({ err: error, cert_file: this.files.cert_file, key_file: this.files.key_file }, 'TLS certificate reload failed: keeping the certificate in use');
+      const files = { cert_file: this.files.cert_file, key_file: this.files.key_file };
+      this.log?.error({ err: error, ...files }, 'TLS certificate reload failed: keeping the certificate in use');
       return { ok: false, error };
     }
     const changed = next.fingerprint256 !== this.current.fingerprint256;
     this.current = next;
     const certificate = this.describe();
-    this.log?.info({ ...certificate, changed }, changed ? 'TLS certificate reloaded' : 'TLS certificate reloaded (unchanged)');
+    const message = changed ? 'TLS certificate reloaded' : 'TLS certificate reloaded (unchanged)';
+    this.log?.info({ ...certificate, changed }, message);
     return { ok: true, certificate };
   }
 }

@@ -90,5 +90,6 @@ export function ensurePrivateFile(file: string, into: Tightened = emptyTightened
 
 /** `vigil.db 0644→0600, thumbnails 0755→0700` for a log line. */
 export function describeTightened(t: Tightened): string {
-  return t.changed.map((c) => `${c.path} ${c.from.toString(8).padStart(4, '0')}→${(c.from & 0o700).toString(8).padStart(4, '0')}`).join(', ');
+  const octal = (m: number): string => m.toString(8).padStart(4, '0');
+  return t.changed.map((c) => `${c.path} ${octal(c.from)}→${octal(c.from & 0o700)}`).join(', ');
 }

@@ -31,7 +31,12 @@ export function makeCa(dir: string, name: string): CertFiles {
 }
 
 /** A leaf certificate signed by `ca`: a server certificate for `sans`, or a client certificate. */
-export function issueCert(ca: CertFiles, dir: string, name: string, o: { sans?: string[]; client?: boolean } = {}): CertFiles {
+export function issueCert(
+  ca: CertFiles,
+  dir: string,
+  name: string,
+  o: { sans?: string[]; client?: boolean } = {},
+): CertFiles {
   const keyFile = join(dir, `${name}.key`);
   const certFile = join(dir, `${name}.crt`);
   const csr = join(dir, `${name}.csr`);
@@ -41,6 +46,9 @@ export function issueCert(ca: CertFiles, dir: string, name: string, o: { sans?: 
   const lines = ['basicConstraints=CA:FALSE', `extendedKeyUsage=${o.client ? 'clientAuth' : 'serverAuth'}`];
   if (o.sans?.length) lines.push(`subjectAltName=${o.sans.join(',')}`);
   writeFileSync(ext, lines.join('\n') + '\n');
-  openssl(['x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial', '-days', '2', '-sha256', '-extfile', ext, '-out', certFile]);
+  openssl([
+    'x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial',
+    '-days', '2', '-sha256', '-extfile', ext, '-out', certFile,
+  ]);
   return { name, certFile, keyFile };
 }
