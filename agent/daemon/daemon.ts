@@ -12,6 +12,7 @@ import { endEventsLeftOpen } from '../outbox/open-events.js';
 import { createStoreAndForward, type Uplink } from '../uplink/index.js';
 import type { DaemonStatus } from '../status/schema.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
+import { outboxStatusOf } from '../status/outbox.js';
 import { CameraRunner } from './camera-runner.js';
 import { EventSink } from './event-sink.js';
 
@@ -291,20 +292,7 @@ export class Daemon {
       stopping: this.stopping !== undefined,
       last_reload: this.lastReload,
       cameras: this.runners.map((r) => r.status()),
-      outbox: {
-        path: o.path,
-        depth: o.depth,
-        pending: o.total.pending,
-        in_flight: o.total.in_flight,
-        dead: o.total.dead,
-        oldest_pending_age_s: o.oldestPendingAgeMs === null ? null : o.oldestPendingAgeMs / 1000,
-        dropped: o.dropped,
-        live_bytes: o.liveBytes,
-        budget_bytes: o.budgetBytes,
-        disk_full: o.diskFull,
-        accepted_since_start: this.sink.counters.accepted,
-        refused_since_start: this.sink.counters.refused,
-      },
+      outbox: outboxStatusOf(o, this.sink.counters),
       uplink: {
         state: !u.running ? 'stopped' : u.pausedUntilMs !== null ? 'paused' : u.connected ? 'connected' : 'connecting',
         transport: u.transport,

@@ -1,6 +1,8 @@
 import { existsSync, statfsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { AgentConfig } from '../config.js';
+import { OUTBOX_FILE, readDiskState } from '../outbox/index.js';
+import { diskFullHint } from './outbox.js';
 import { fail, pass, warn, type CheckResult } from './report.js';
 
 /** Below this the outbox cannot take another thumbnail burst and SQLite may fail writes: fail. */
@@ -27,7 +29,11 @@ export function checkDisk(config: AgentConfig, statfs: (path: string) => { bavai
     return fail('disk', `cannot read free space at ${probe}: ${(err as Error).message}`, 'check that the data dir is on a mounted, readable filesystem');
   }
   const budget = config.outbox.budget_bytes;
-  const detail = `${mib(free)} free of ${mib(total)} at ${dir}${note}; outbox budget ${mib(budget)}`;
+  // The outbox's own view of it (disk-state.ts), the same as `status` and `outbox stats` give.
+  const state = probe === dir ? readDiskState(join(dir, OUTBOX_FILE)) : undefined;
+  const reserve = state && state.reserve !== 'none' ? `; disk-full reserve ${state.reserve}` : '';
+  const detail = `${mib(free)} free of ${mib(total)} at ${dir}${note}; outbox budget ${mib(budget)}${reserve}`;
+  if (state?.full) return fail('disk', `${detail}; DISK FULL`, diskFullHint(join(dir, OUTBOX_FILE), state));
   if (free < DISK_FAIL_BYTES) return fail('disk', detail, `free space under ${mib(DISK_FAIL_BYTES)}: the outbox and thumbnails cannot be written; free space or move data_dir`);
   if (free < budget) return warn('disk', detail, 'less space than the outbox budget: lower outbox.budget_bytes or free space so a long outage cannot fill the disk');
   return pass('disk', detail);

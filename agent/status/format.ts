@@ -16,6 +16,13 @@ export function formatStatus(s: DaemonStatus): string {
   lines.push(
     `outbox  depth ${o.depth} (pending ${o.pending}, in flight ${o.in_flight}, dead ${o.dead})  oldest ${age(o.oldest_pending_age_s)}  dropped ${o.dropped}  accepted ${o.accepted_since_start}${o.refused_since_start ? `  REFUSED ${o.refused_since_start}` : ''}${o.disk_full ? '  DISK FULL' : ''}`,
   );
+  const refused = o.refused ? o.refused.disk_full + o.refused.outbox_full : 0;
+  if (o.disk_full || (o.held ?? 0) > 0 || refused > 0 || (o.thumbnails_skipped ?? 0) > 0) {
+    const free = o.disk_free_bytes === undefined || o.disk_free_bytes === null ? '?' : `${Math.round(o.disk_free_bytes / 1024)} KiB`;
+    lines.push(
+      `disk    ${o.disk_full ? 'FULL: free space; sending goes on, new events kept without thumbnails' : 'ok'}  free ${free}  reserve ${o.reserve ?? '?'}  held in memory ${o.held ?? 0}  refused: disk full ${o.refused?.disk_full ?? 0}, over budget ${o.refused?.outbox_full ?? 0}  thumbnails skipped ${o.thumbnails_skipped ?? 0}`,
+    );
+  }
   if (s.cameras.length === 0) lines.push('cameras none configured');
   else {
     lines.push('cameras');

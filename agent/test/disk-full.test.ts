@@ -13,6 +13,7 @@ import { registerOutbox } from '../cli/outbox.js';
 import { Value } from '@sinclair/typebox/value';
 import { AgentConfigSchema, type AgentConfig } from '../config/schema.js';
 import { EventSink } from '../daemon/event-sink.js';
+import { checkDisk } from '../doctor/disk.js';
 import { checkOutbox } from '../doctor/outbox.js';
 import { Outbox, readDiskState, WireEventBuilder, type OutboxEvent } from '../outbox/index.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
@@ -196,10 +197,15 @@ describe('the outbox on a full disk', () => {
     const listed = await outboxCli(['list', '--json', '--data-dir', d.dir]);
     expect(listed.error, listed.error).toBeUndefined();
 
-    const doctor = checkOutbox(Value.Default(AgentConfigSchema, { data_dir: d.dir }) as AgentConfig);
+    const config = Value.Default(AgentConfigSchema, { data_dir: d.dir }) as AgentConfig;
+    const doctor = checkOutbox(config);
     expect(doctor.hint ?? '').not.toMatch(/permission/i);
     expect(doctor.hint).toMatch(/disk .*full|free (some )?space/i);
     expect(doctor.status).not.toBe('pass');
+    const space = checkDisk(config);
+    expect(space.status).toBe('fail');
+    expect(space.detail).toMatch(/DISK FULL/);
+    expect(space.hint).toMatch(/is full/);
   }, 60_000);
 
   it('the daemon opens its outbox on a full disk (no -shm yet) by giving back its reserve', () => {
