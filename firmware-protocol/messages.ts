@@ -233,20 +233,20 @@ export const OutboxStatus = wireObject(
   {
     depth: Type.Integer({ minimum: 0, description: 'Items (event messages and thumbnails) waiting to be delivered.' }),
     oldest_pending_age_s: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'Age in seconds of the oldest waiting item; null when the outbox is empty.' }),
-    dropped: Type.Integer({ minimum: 0, description: 'Items dropped since the agent started (rejected as undeliverable or evicted by the disk cap).' }),
+    dropped: Type.Integer({ minimum: 0, description: 'Items and event messages that will never be delivered, since the agent started: rejected as undeliverable, evicted by the disk cap, refused over the cap, or lost from memory on a full disk.' }),
     in_flight: Type.Integer({ minimum: 0, description: 'Items sent and awaiting their ack.' }),
     disk_full: Type.Optional(
-      Type.Boolean({ description: 'True while the outbox volume is full: new items are refused, queued ones are still sent.' }),
+      Type.Boolean({ description: 'True while the outbox volume is full: queued items are still sent, new events are still kept (without thumbnails; in memory when the disk cannot take even their record) and written once space is freed.' }),
     ),
     refused: Type.Optional(
       wireObject(
         {
-          disk_full: Type.Integer({ minimum: 0, description: 'Items refused because the disk was full.' }),
-          outbox_full: Type.Integer({ minimum: 0, description: 'Items refused because the outbox reached its size cap.' }),
+          disk_full: Type.Integer({ minimum: 0, description: 'Event messages the full disk could not take when they came (kept in memory and written once space returned, unless the agent stopped first).' }),
+          outbox_full: Type.Integer({ minimum: 0, description: 'Event messages refused because the outbox reached its size cap (lost; also counted in dropped).' }),
         },
         {
           description:
-            'Items the outbox refused to queue, by cause. Cumulative counts kept in the outbox database: a restart does not reset them.',
+            'Event messages the outbox could not store when they came, by cause. Cumulative counts kept in the outbox database: a restart does not reset them.',
         },
       ),
     ),
