@@ -36,6 +36,9 @@ function dynsecAcls(rules: AclRule[]): Array<Record<string, unknown>> {
   return rules.map((r) => ({ acltype: ACL_TYPE[r.action], topic: r.topic, allow: r.allow, priority: r.priority }));
 }
 
+/** Retry period of the collectors' role and login set-up when the broker was not there at start. */
+const RETRY_MS = 5_000;
+
 /** Answers that mean "already so": the operation is idempotent. */
 const ALREADY = /already exists/i;
 const NOT_FOUND = /not found/i;
@@ -49,6 +52,8 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
   readonly issuesDeviceLogins = true;
   private readonly api: DynsecClient;
   private lastFailure: string | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly o: MosquittoDynsecOptions) {
     this.api = new DynsecClient({
@@ -81,10 +86,18 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
       await this.close();
       throw err; // a refused admin login is a configuration error
     }
-    await this.ensureCollector(collector).catch((err: unknown) => {
-      // The broker may be down at start: MQTT ingest retries its connection; log and go on.
-      this.o.log.error({ err: (err as Error).message }, 'could not set up the collectors\' broker role and login; MQTT ingest may be refused until it is');
-    });
+    // The broker may be down at start: MQTT ingest retries its connection, and this retries until it is in place.
+    const attempt = async (): Promise<void> => {
+      try {
+        await this.ensureCollector(collector);
+      } catch (err) {
+        if (this.closed) return;
+        this.o.log.error({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'could not set up the collectors\' broker role and login yet');
+        this.retry = setTimeout(() => void attempt(), RETRY_MS);
+        this.retry.unref();
+      }
+    };
+    await attempt();
   }
 
   private async ensureCollector(c: CollectorAccess): Promise<void> {
@@ -160,6 +173,8 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
     await this.api.close();
   }
 }

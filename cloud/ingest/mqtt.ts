@@ -122,6 +122,8 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
       reconnectPeriod: cfg.reconnect_ms,
       connectTimeout: 10_000,
       resubscribe: false, // subscribed again on every connect below
+      // A refused login (e.g. not provisioned yet, or a password being changed) is retried like a lost connection.
+      reconnectOnConnackError: true,
       ...(cfg.protocol_version === 5 ? { properties: { sessionExpiryInterval: cfg.session_expiry_s } } : {}),
       ...(who.username !== undefined ? { username: who.username } : {}),
       ...(who.password !== undefined ? { password: who.password } : {}),

@@ -7,7 +7,7 @@ import { validateBrokerCredentials, validatePairingResponse, type MqttCredential
 import { acksTopic, eventsTopic } from '../../firmware-protocol/topics.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
-import { DynsecBroker, dynsecAvailable } from './support-broker/dynsec-broker.js';
+import { DynsecBroker, dynsecAvailable, freePort } from './support-broker/dynsec-broker.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
 import { wireEvent } from './support-ingest/wire.js';
 
@@ -223,4 +223,24 @@ describe.skipIf(!available)('broker access control (shipped Mosquitto config + d
     const readyz = (await (await fetch(t.url + '/readyz')).json()) as { details: { mqtt: { provisioner: { ok: boolean } } } };
     expect(readyz.details.mqtt.provisioner.ok).toBe(true);
   });
+});
+
+describe.skipIf(!available)('a collector started while the broker is down', () => {
+  it('sets up its broker role and login once the broker is there, then ingests', async () => {
+    const port = await freePort();
+    const url = `mqtt://127.0.0.1:${port}`;
+    // The admin login is only known once the broker's bootstrap exists: make it first, start the broker later.
+    const admin = { username: 'vigil-admin', password: randomBytes(12).toString('base64url') };
+    const late = closeLater(
+      await startTestCloud(sqliteBackend, {
+        overrides: { mqtt: { url, provisioner: 'mosquitto-dynsec', admin_username: admin.username, admin_password: admin.password, admin_timeout: '500ms', reconnect_ms: 200 } },
+      }),
+    );
+    expect(late.cloud.broker.details().provisioner.ok).toBe(false);
+    const b = await DynsecBroker.start(port, admin);
+    open.push({ close: () => b.close() });
+    await late.cloud.mqtt!.ready; // the login was created by the retry, and ingest got in
+    expect(late.cloud.mqtt!.connected()).toBe(true);
+    expect(late.cloud.broker.details().provisioner.ok).toBe(true);
+  }, 30_000);
 });

@@ -34,21 +34,23 @@ export function freePort(): Promise<number> {
 
 export class DynsecBroker {
   private proc: ChildProcess | undefined;
-  readonly admin = { username: 'vigil-admin', password: randomBytes(12).toString('base64url') };
 
   private constructor(
     readonly port: number,
     readonly dir: string,
+    readonly admin: { username: string; password: string },
   ) {}
 
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<DynsecBroker> {
+  /** `port`, `admin`: chosen before (e.g. for a collector started while the broker is still down). */
+  static async start(port?: number, admin?: { username: string; password: string }): Promise<DynsecBroker> {
     const plugin = findDynsecPlugin();
     if (!plugin) throw new Error('mosquitto_dynamic_security.so not found');
-    const b = new DynsecBroker(await freePort(), mkdtempSync(join(tmpdir(), 'vigil-dynsec-')));
+    const login = admin ?? { username: 'vigil-admin', password: randomBytes(12).toString('base64url') };
+    const b = new DynsecBroker(port ?? (await freePort()), mkdtempSync(join(tmpdir(), 'vigil-dynsec-')), login);
     initDynsec(b.dir, b.admin.username, b.admin.password);
     writeFileSync(join(b.dir, 'mosquitto.conf'), privateMosquittoConfig({ port: b.port, dir: b.dir, plugin }));
     await b.run();
