@@ -11,6 +11,12 @@ import {
   THUMBNAIL_MAX_SIDE,
   ZONES_MAX,
 } from './limits.js';
+
+/**
+ * Largest value of any integer field: 2^53 - 1, the largest integer JavaScript (and so JSON readers in general) hold
+ * exactly, and well inside a 64-bit database column. Larger ones are `invalid_message`, not a storage failure.
+ */
+const INTEGER_MAX = Number.MAX_SAFE_INTEGER;
 import {
   ATTRIBUTE_KEY_PATTERN,
   CAMERA_NAME_PATTERN,
@@ -123,6 +129,7 @@ export const Event = wireObject(
     ),
     rev: Type.Integer({
       minimum: 0,
+      maximum: INTEGER_MAX,
       description:
         'Revision of this event: 0 for `new`, +1 for each later message of the same event (`update` and `end` have rev ≥ 1). (id, rev) identifies one message: same id+rev with the same content is a duplicate, with different content a conflict.',
     }),
@@ -224,25 +231,25 @@ const CameraStatus = wireObject(
     ),
     fps: Type.Number({ minimum: 0, description: 'Frames per second actually analysed over the last interval.' }),
     last_frame_age_s: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'Seconds since the last frame was received; null if none yet.' }),
-    restarts: Type.Integer({ minimum: 0, description: 'Times the camera pipeline was restarted since the agent started.' }),
+    restarts: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Times the camera pipeline was restarted since the agent started.' }),
   },
   { description: 'State of one camera pipeline.' },
 );
 
 export const OutboxStatus = wireObject(
   {
-    depth: Type.Integer({ minimum: 0, description: 'Items (event messages and thumbnails) waiting to be delivered.' }),
+    depth: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Items (event messages and thumbnails) waiting to be delivered.' }),
     oldest_pending_age_s: Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'Age in seconds of the oldest waiting item; null when the outbox is empty.' }),
-    dropped: Type.Integer({ minimum: 0, description: 'Items and event messages that will never be delivered, since the agent started: rejected as undeliverable, evicted by the disk cap, refused over the cap, or lost from memory on a full disk.' }),
-    in_flight: Type.Integer({ minimum: 0, description: 'Items sent and awaiting their ack.' }),
+    dropped: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Items and event messages that will never be delivered, since the agent started: rejected as undeliverable, evicted by the disk cap, refused over the cap, or lost from memory on a full disk.' }),
+    in_flight: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Items sent and awaiting their ack.' }),
     disk_full: Type.Optional(
       Type.Boolean({ description: 'True while the outbox volume is full: queued items are still sent, new events are still kept (without thumbnails; in memory when the disk cannot take even their record) and written once space is freed.' }),
     ),
     refused: Type.Optional(
       wireObject(
         {
-          disk_full: Type.Integer({ minimum: 0, description: 'Event messages the full disk could not take when they came (kept in memory and written once space returned, unless the agent stopped first).' }),
-          outbox_full: Type.Integer({ minimum: 0, description: 'Event messages refused because the outbox reached its size cap (lost; also counted in dropped).' }),
+          disk_full: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Event messages the full disk could not take when they came (kept in memory and written once space returned, unless the agent stopped first).' }),
+          outbox_full: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Event messages refused because the outbox reached its size cap (lost; also counted in dropped).' }),
         },
         {
           description:
@@ -253,6 +260,7 @@ export const OutboxStatus = wireObject(
     thumbnails_skipped: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: INTEGER_MAX,
         description:
           'Events queued without their thumbnail because it could not be written. Cumulative, kept in the outbox database.',
       }),
@@ -270,7 +278,7 @@ export const Heartbeat = wireObject(
     version: Type.String({ minLength: 1, maxLength: 64, description: 'Agent/firmware version, e.g. 0.1.0.' }),
     outbox: OutboxStatus,
     cameras: Type.Array(CameraStatus, { maxItems: HEARTBEAT_CAMERAS_MAX, description: `One entry per configured camera (at most ${HEARTBEAT_CAMERAS_MAX}).` }),
-    disk_free_bytes: Type.Optional(Type.Integer({ minimum: 0, description: 'Free bytes on the volume holding the outbox.' })),
+    disk_free_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Free bytes on the volume holding the outbox.' })),
     last_ack_at: Type.Optional(Type.Union([DateTime('When the box last received an ack.'), Type.Null()], { description: 'When the box last received an ack (date-time), or null if never.' })),
     boot_id: Type.Optional(
       Type.String({
@@ -304,7 +312,7 @@ export const AckItem = wireObject(
       maxLength: 64,
       description: 'What is acked: the event id for kind event and thumbnail; the heartbeat\'s `sent_at` for kind heartbeat.',
     }),
-    rev: Type.Integer({ minimum: 0, description: 'The event message\'s rev for kind event; 0 for thumbnail and heartbeat.' }),
+    rev: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'The event message\'s rev for kind event; 0 for thumbnail and heartbeat.' }),
     kind: Type.Union(
       ACK_KINDS.map((k) => Type.Literal(k)),
       { description: 'Kind of item acked.' },
@@ -468,7 +476,7 @@ export const MqttEnvelopeSchema = wireObject(
     v: Type.Literal(1, { description: 'Envelope version; 1 = signing scheme v1.' }),
     device: DeviceId('Signing device id (for acks: the device the ack is for).'),
     kid: Type.String({ pattern: KEY_ID_PATTERN, description: 'Key id used to sign.' }),
-    ts: Type.Integer({ minimum: 0, description: 'Unix time in seconds when signed.' }),
+    ts: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Unix time in seconds when signed.' }),
     nonce: Type.String({ pattern: '^[A-Za-z0-9_-]{8,64}$', description: 'Fresh random nonce, 8-64 chars of [A-Za-z0-9_-] (the agent uses 16 random bytes base64url).' }),
     sha256: Sha256('Lowercase hex SHA-256 of the body bytes (the decoded body_b64).'),
     sig: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: 'base64 (standard, padded) HMAC-SHA256 over the string to sign; no v1= prefix.' }),

@@ -124,4 +124,16 @@ describe.each(backends)('ingest into $name', (backend) => {
     expect(res.body.acks[0]).toMatchObject({ kind: 'heartbeat', status: 'accepted' });
     expect((await db.store.getDeviceStatus(dev.deviceId))?.version).toBe('9.9.9');
   });
+
+  it('integers past 2^53 are the sender\'s fault (400 invalid_message), never a storage failure (found by the fuzz)', async () => {
+    for (const rev of [2 ** 53, 2 ** 63, 1e300]) {
+      const res = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev })));
+      expect([res.status, res.body.error?.code], `rev ${rev}`).toEqual([400, 'invalid_message']);
+    }
+    const hb = wireHeartbeat(dev.deviceId, { outbox: { depth: 1e300, oldest_pending_age_s: null, dropped: 2 ** 64, in_flight: 0 } });
+    const res = await post(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, hb));
+    expect([res.status, res.body.error?.code]).toEqual([400, 'invalid_message']);
+    const ok = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev: 2 ** 53 - 1 })));
+    expect(ok.status).toBe(200);
+  });
 });
