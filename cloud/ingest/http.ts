@@ -20,6 +20,10 @@ import { ingestThumbnail } from './thumbnail.js';
  *   POST /v1/devices/{device_id}/heartbeat                    application/json  Heartbeat → Ack
  *   PUT  /v1/devices/{device_id}/events/{event_id}/thumbnail  image/jpeg        JPEG (streamed) → Ack
  *
+ * Every failure inside a route is contained (./dead-letter.ts): the sender's faults are 4xx; ours are 5xx (the box
+ * retries) until the same message has failed `ingest.dead_letter_after` times while storage answers, then 422
+ * `dead_lettered` (it is in the dead-letter table). Thumbnails are read whole and opened as a JPEG before storing.
+ *
  * Per request: content type (415) → early rate-limit check (429, takes nothing) → body read raw, size-limited (413) →
  * signature over the raw bytes (401/403; the nonce is burnt only for a good signature) → rate-limit token (429) →
  * JSON + schema (400) → durable store → 200 with the Ack. For events, the nonce is only checked at the signature

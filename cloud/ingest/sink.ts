@@ -77,11 +77,11 @@ export interface IngestSink {
   /**
    * Streams a JPEG thumbnail of a known event into the blob store and records it on the event.
    *
-   * `stream` is the request body piped through ingest's checker: it ERRORS (with a VigilError, e.g.
-   * `body_hash_mismatch` or `payload_too_large`) instead of ending when the bytes do not match `expected`. The
-   * implementation writes to a temporary name and publishes the blob (rename / complete the upload) and its database
-   * record only after the stream ended cleanly; on a stream error it deletes what it wrote and rejects (ingest
-   * reports the stream's error, whatever the sink rejects with). Resolves once blob and record are durable.
+   * `stream` carries bytes ingest has already read whole and checked (size, signed SHA-256, a decodable JPEG of
+   * bounded dimensions: ./thumbnail.ts), so it does not fail in practice; still, the implementation writes to a
+   * temporary name and publishes the blob (rename / complete the upload) and its database record only after the
+   * stream ended cleanly, and on a stream error deletes what it wrote and rejects. Resolves once blob and record
+   * are durable.
    * Result: `stored`; `duplicate` when the same sha256 is already recorded for the event (may skip the write, but
    * must still consume or destroy the stream). A different thumbnail already recorded is REPLACED (protocol: a later
    * `update` may announce a new thumbnail; ingest has already checked this upload against the event's current

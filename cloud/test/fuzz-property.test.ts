@@ -13,7 +13,7 @@ import { ingestConfig, mqttConfig } from '../ingest/config.js';
 import { resolveIngestDeps, type ResolvedIngestDeps } from '../ingest/deps.js';
 import { startMqttIngest, type MqttIngest } from '../ingest/mqtt.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
-import { sqliteBackend, type TestDatabase } from './support/backends.js';
+import { postgresBackend, sqliteBackend, type TestDatabase } from './support/backends.js';
 import { storeSink, type StoreSinkHarness } from './support-ingest/store-sink.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
 import { ingestApp } from './support-ingest/wire.js';
@@ -39,13 +39,16 @@ import {
  *   - nothing valid is lost: what the protocol accepts (reference model in support-ingest/arbitraries.ts) is acked
  *     accepted and in the store; nothing else is stored.
  *
- * `npm test` runs a bounded number of cases; `npm run fuzz` many more (VIGIL_FUZZ_RUNS, default there 2000).
+ * `npm test` runs a bounded number of cases; `npm run fuzz` many more (VIGIL_FUZZ_RUNS, default there 2000;
+ * VIGIL_FUZZ_BACKEND=postgres for the PostgreSQL store).
  * A failure prints the fast-check seed and path: rerun with VIGIL_FUZZ_SEED=<seed>.
  */
 const RUNS = Number(process.env.VIGIL_FUZZ_RUNS ?? 100);
 const SEED = process.env.VIGIL_FUZZ_SEED === undefined ? undefined : Number(process.env.VIGIL_FUZZ_SEED);
 const params = (numRuns: number): fc.Parameters<unknown> => ({ numRuns: Math.max(1, numRuns), ...(SEED !== undefined ? { seed: SEED } : {}), endOnFailure: true });
 const TIMEOUT = 60_000 + RUNS * 400;
+/** `sqlite` (default) or `postgres` (VIGIL_FUZZ_BACKEND): storage limits differ (e.g. BIGINT range). */
+const BACKEND = process.env.VIGIL_FUZZ_BACKEND === 'postgres' ? postgresBackend : sqliteBackend;
 
 const escaped: unknown[] = [];
 const onEscape = (err: unknown): void => void escaped.push(err);
@@ -59,7 +62,7 @@ let dev: DeviceCredentials;
 beforeAll(async () => {
   process.on('uncaughtException', onEscape);
   process.on('unhandledRejection', onEscape);
-  db = await sqliteBackend.open();
+  db = await BACKEND.open();
   h = storeSink(db.store, db.dataDir);
   deps = resolveIngestDeps({
     sink: h.sink,
@@ -124,7 +127,7 @@ function bodyOf(c: EventsCase): Buffer {
 }
 const describeCase = (c: EventsCase): string => `${c.batch ? 'batch' : 'single'} [${c.objectMutation?.name ?? '-'}] [${c.byteMutation?.name ?? '-'}]${c.wrongHash ? ' [wrong hash]' : ''}`;
 
-describe(`ingest fuzz, HTTP (${RUNS} runs per property)`, () => {
+describe(`ingest fuzz on ${BACKEND.name}, HTTP (${RUNS} runs per property)`, () => {
   it('events and batches: documented answers, valid ones stored, nothing else', { timeout: TIMEOUT }, async () => {
     await fc.assert(
       fc.asyncProperty(eventsCase(), async (c) => {
