@@ -9,12 +9,21 @@ import { README, REFERENCES } from '../../scripts/gen-config-reference.js';
  * an array's items), except file names (`vigil.db`) and the few other names listed below. Fenced code blocks are
  * left out (they show command output, not keys).
  */
-type Schema = { type?: string; properties?: Record<string, Schema>; items?: Schema; anyOf?: Schema[]; patternProperties?: Record<string, Schema>; additionalProperties?: boolean | Schema };
+interface Schema {
+  properties?: Record<string, Schema>;
+  items?: Schema;
+  anyOf?: Schema[];
+  patternProperties?: Record<string, Schema>;
+  additionalProperties?: boolean | Schema;
+}
 
 /** Names in backticks that look like keys but are something else (SSE event types). */
 const NOT_KEYS = new Set(['device.status', 'event.new', 'event.updated']);
 /** A last part like these makes a file name, not a key (`vigil.db`, `cloud.yaml`; `secrets.key` is both). */
-const FILE_EXTENSIONS = new Set(['db', 'conf', 'json', 'yaml', 'yml', 'ts', 'js', 'md', 'sh', 'service', 'p8', 'pem', 'jpg', 'log', 'id', 'lock', 'example', 'in', 'onnx', 'avi']);
+const FILE_EXTENSIONS = new Set(
+  ['db', 'conf', 'json', 'yaml', 'yml', 'ts', 'js', 'md', 'sh', 'service', 'p8', 'pem', 'jpg', 'log', 'id', 'lock']
+    .concat(['example', 'in', 'onnx', 'avi']),
+);
 
 function resolves(schema: Schema, path: string[]): boolean {
   if (path.length === 0) return true;
@@ -56,7 +65,8 @@ describe('README.md config keys', () => {
   });
 
   it('finds a wrong key, in prose and with a value', () => {
-    const keys = readmeKeys('Set `blobs.kind: s3` and `mqtt.shared_group` in `cloud.yaml`; `device.status` is an SSE event.\n```\nblobs.dir: x\n```');
+    const text = 'Set `blobs.kind: s3` and `mqtt.shared_group` in `cloud.yaml`; `device.status` is an SSE event.';
+    const keys = readmeKeys(`${text}\n\`\`\`\nblobs.dir: x\n\`\`\``);
     expect(keys).toEqual(['blobs.kind', 'mqtt.shared_group']);
     const [cloud] = [REFERENCES.cloud as unknown as Schema];
     expect(resolves(cloud!, ['blobs', 'kind'])).toBe(false);

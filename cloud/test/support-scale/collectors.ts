@@ -74,7 +74,8 @@ export class CollectorProcess {
   /** Spawns the process and resolves once it printed its listening line; rejects if it exits first. */
   start(timeoutMs = 30_000): Promise<void> {
     if (this.running) return Promise.reject(new Error(`${this.name} is already running`));
-    const child = spawn(process.execPath, [bin, 'serve', '--config', this.configFile, '--port', String(this.port), '--host', '127.0.0.1'], {
+    const args = [bin, 'serve', '--config', this.configFile, '--port', String(this.port), '--host', '127.0.0.1'];
+    const child = spawn(process.execPath, args, {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.env },

@@ -21,7 +21,8 @@ new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBu
 
 export async function startS3Process(bucket = 'vigil-test'): Promise<LocalS3 & { pid: number | undefined }> {
   const directory = mkdtempSync(join(tmpdir(), 'vigil-s3-'));
-  const child = spawn(process.execPath, ['-e', ENTRY, directory, bucket], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const child = spawn(process.execPath, ['-e', ENTRY, directory, bucket], { cwd: projectRoot(), stdio });
   let err = '';
   child.stderr!.on('data', (c: Buffer) => (err = (err + c.toString()).slice(-2000)));
   const port = await new Promise<number>((resolve, reject) => {

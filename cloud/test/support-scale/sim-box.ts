@@ -68,7 +68,8 @@ export class CollectorPools {
   pool(url: string): Pool {
     let p = this.pools.get(url);
     if (!p) {
-      p = new Pool(url, { connections: this.connections, keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
+      const timeouts = { keepAliveTimeout: 30_000, headersTimeout: 30_000, bodyTimeout: 30_000 };
+      p = new Pool(url, { connections: this.connections, ...timeouts });
       this.pools.set(url, p);
     }
     return p;
@@ -78,6 +79,18 @@ export class CollectorPools {
     await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => undefined)));
     this.pools.clear();
   }
+}
+
+type AckKey = Pick<AckRecord, 'kind' | 'id' | 'rev'>;
+
+export interface SentAcks {
+  eventId: string;
+  /** Acks of `new`, the thumbnail and `end`. */
+  acks: AckRecord[];
+}
+
+function outcome(item: AckItem): Pick<AckRecord, 'status' | 'code'> {
+  return item.code ? { status: item.status, code: item.code } : { status: item.status };
 }
 
 interface AckItem {
@@ -114,7 +127,11 @@ export async function pairThroughApi(baseUrl: string, adminToken: string, name: 
   });
   if (created.status !== 201) throw new Error(`pairing code at ${baseUrl}: ${created.status} ${await created.text()}`);
   const { code } = (await created.json()) as { code: string };
-  const paired = await patientFetch(baseUrl + pairPath(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+  const paired = await patientFetch(baseUrl + pairPath(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ v: 1, code }),
+  });
   if (paired.status !== 200) throw new Error(`pair at ${baseUrl}: ${paired.status} ${await paired.text()}`);
   const r = (await paired.json()) as {
     device_id: string;
@@ -127,6 +144,27 @@ export async function pairThroughApi(baseUrl: string, adminToken: string, name: 
     creds: { deviceId: r.device_id, keyId: r.key_id, secret: Buffer.from(r.secret_b64, 'base64') },
     mqttUrl: r.endpoints.mqtt,
     mqttLogin: r.mqtt_credentials,
+  };
+}
+
+export type HeartbeatMessage = { sent_at: string } & Record<string, unknown>;
+
+/** A Heartbeat message: sent now, an empty outbox, `cameras` cameras running. */
+export function heartbeatMessage(deviceId: string, uptimeS: number, cameras = 1): HeartbeatMessage {
+  return {
+    v: 1,
+    device_id: deviceId,
+    sent_at: new Date().toISOString(),
+    uptime_s: uptimeS,
+    version: '0.1.0-sim',
+    outbox: { depth: 0, oldest_pending_age_s: null, dropped: 0, in_flight: 0 },
+    cameras: Array.from({ length: cameras }, (_, i) => ({
+      name: `cam${i}`,
+      state: 'running',
+      fps: 5,
+      last_frame_age_s: 0.2,
+      restarts: 0,
+    })),
   };
 }
 
@@ -176,11 +214,21 @@ export class SimBox {
   }
 
   /** One event as a box sends it: `new` announcing the thumbnail, the JPEG, then `end`. */
-  async sendEvent(o: { camera: string; jpeg: Buffer; label?: string; score?: number; id?: string }): Promise<{ eventId: string; acks: AckRecord[] }> {
+  async sendEvent(o: { camera: string; jpeg: Buffer; label?: string; score?: number; id?: string }): Promise<SentAcks> {
     const eventId = o.id ?? newEventId();
     const startedAt = new Date(Date.now() - 500).toISOString();
-    const base = { v: 1, id: eventId, device_id: this.deviceId, camera: o.camera, label: o.label ?? 'person', score: o.score ?? 0.9, box: [0.1, 0.1, 0.4, 0.8], started_at: startedAt };
-    const thumbnail = { sha256: createHash('sha256').update(o.jpeg).digest('hex'), size: o.jpeg.length, width: 320, height: 240, content_type: 'image/jpeg' };
+    const base = {
+      v: 1,
+      id: eventId,
+      device_id: this.deviceId,
+      camera: o.camera,
+      label: o.label ?? 'person',
+      score: o.score ?? 0.9,
+      box: [0.1, 0.1, 0.4, 0.8],
+      started_at: startedAt,
+    };
+    const sha256 = createHash('sha256').update(o.jpeg).digest('hex');
+    const thumbnail = { sha256, size: o.jpeg.length, width: 320, height: 240, content_type: 'image/jpeg' };
     const acks: AckRecord[] = [];
     acks.push(await this.sendEventMessage({ ...base, type: 'new', rev: 0, thumbnail }));
     acks.push(await this.sendThumbnail(eventId, o.jpeg));
@@ -205,20 +253,15 @@ export class SimBox {
 
   /** A heartbeat; over MQTT it is published once and not waited for (acks of heartbeats are optional there). */
   async sendHeartbeat(cameras = 1): Promise<AckRecord | undefined> {
-    const sentAt = new Date().toISOString();
-    const hb = {
-      v: 1,
-      device_id: this.deviceId,
-      sent_at: sentAt,
-      uptime_s: Math.round((Date.now() - this.started) / 1000),
-      version: '0.1.0-sim',
-      outbox: { depth: 0, oldest_pending_age_s: null, dropped: 0, in_flight: 0 },
-      cameras: Array.from({ length: cameras }, (_, i) => ({ name: `cam${i}`, state: 'running', fps: 5, last_frame_age_s: 0.2, restarts: 0 })),
-    };
+    const hb = heartbeatMessage(this.deviceId, Math.round((Date.now() - this.started) / 1000), cameras);
     const body = Buffer.from(JSON.stringify(hb));
-    if (this.transport === 'http') return this.httpSend({ kind: 'heartbeat', id: sentAt, rev: 0 }, 'POST', heartbeatPath(this.deviceId), body, 'application/json');
+    if (this.transport === 'http') {
+      const key = { kind: 'heartbeat' as const, id: hb.sent_at, rev: 0 };
+      return this.httpSend(key, 'POST', heartbeatPath(this.deviceId), body, 'application/json');
+    }
     const topic = heartbeatTopic(this.deviceId);
-    await this.mqttClient!.publishAsync(topic, JSON.stringify(signMqttMessage(this.paired.creds, topic, body)), { qos: 1 });
+    const envelope = JSON.stringify(signMqttMessage(this.paired.creds, topic, body));
+    await this.mqttClient!.publishAsync(topic, envelope, { qos: 1 });
     return undefined;
   }
 
@@ -228,14 +271,16 @@ export class SimBox {
 
   // --- HTTP ---
 
-  private async httpSend(key: { kind: AckRecord['kind']; id: string; rev: number }, method: string, path: string, body: Buffer, contentType: string): Promise<AckRecord> {
+  private async httpSend(key: AckKey, method: string, path: string, body: Buffer, type: string): Promise<AckRecord> {
     const sentAt = Date.now();
     let attempts = 0;
     for (;;) {
-      if (Date.now() - sentAt > this.giveUpMs) return this.record({ ...key, status: 'unacked', sentAt, ackedAt: Date.now(), attempts });
+      if (Date.now() - sentAt > this.giveUpMs) {
+        return this.record({ ...key, status: 'unacked', sentAt, ackedAt: Date.now(), attempts });
+      }
       attempts++;
       const via = this.pools!.pick();
-      const headers = { ...signHttpRequest(this.paired.creds, method, path, body), 'content-type': contentType };
+      const headers = { ...signHttpRequest(this.paired.creds, method, path, body), 'content-type': type };
       let status: number;
       let text: string;
       let retryAfter: string | string[] | undefined;
@@ -249,8 +294,9 @@ export class SimBox {
         continue;
       }
       if (status === 200) {
-        const item = ((JSON.parse(text) as { acks?: AckItem[] }).acks ?? []).find((a) => a.id === key.id && a.kind === key.kind && a.rev === key.rev);
-        if (item) return this.record({ ...key, status: item.status, ...(item.code ? { code: item.code } : {}), sentAt, ackedAt: Date.now(), attempts, via });
+        const acks = (JSON.parse(text) as { acks?: AckItem[] }).acks ?? [];
+        const item = acks.find((a) => a.id === key.id && a.kind === key.kind && a.rev === key.rev);
+        if (item) return this.record({ ...key, ...outcome(item), sentAt, ackedAt: Date.now(), attempts, via });
         throw new Error(`${via}: 200 without an ack for ${key.kind} ${key.id}: ${text.slice(0, 300)}`);
       }
       if (status === 429) {
@@ -269,7 +315,7 @@ export class SimBox {
 
   // --- MQTT ---
 
-  private async mqttSend(key: { kind: AckRecord['kind']; id: string; rev: number }, topic: string, body: Buffer): Promise<AckRecord> {
+  private async mqttSend(key: AckKey, topic: string, body: Buffer): Promise<AckRecord> {
     const sentAt = Date.now();
     const name = `${key.kind}:${key.id}:${key.rev}`;
     let attempts = 0;
@@ -288,7 +334,7 @@ export class SimBox {
       await Promise.race([arrived, sleep(this.ackTimeoutMs)]);
     }
     const a = ack as AckItem;
-    return this.record({ ...key, status: a.status, ...(a.code ? { code: a.code } : {}), sentAt, ackedAt: Date.now(), attempts });
+    return this.record({ ...key, ...outcome(a), sentAt, ackedAt: Date.now(), attempts });
   }
 
   private async receive(topic: string, payload: Buffer): Promise<void> {

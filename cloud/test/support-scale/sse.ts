@@ -32,7 +32,8 @@ export class LiveFeed {
   }
 
   private async start(): Promise<void> {
-    const res = await fetch(this.url, { headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, signal: this.abort.signal });
+    const headers = { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' };
+    const res = await fetch(this.url, { headers, signal: this.abort.signal });
     if (res.status !== 200 || !res.body) throw new Error(`${this.name}: live stream answered ${res.status}`);
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
