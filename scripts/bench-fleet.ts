@@ -68,12 +68,15 @@ const THUMB_BYTES = Number(flags['thumb-kb']) * 1000;
 const MQTT_SHARE = Number(flags['mqtt-share']);
 const BLOB = flags.blob === 'fs' ? 'fs' : 's3';
 const PHASES = String(flags.collectors).split(',').map(Number);
+const MQTT_BOXES = Math.round(BOXES * MQTT_SHARE);
 
 const cleanup: (() => Promise<unknown>)[] = [];
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const load = (): string => loadavg()[0]!.toFixed(2);
+/** CPU seconds over `seconds` as % of one core. */
+const share = (cpuSeconds: number, seconds: number): string => `${((cpuSeconds / seconds) * 100).toFixed(0)}%`;
 
-/** CPU seconds so far of every process whose command line contains `needle` (PostgreSQL backends, the broker, s3rver). */
+/** CPU seconds so far of every process whose command line contains `needle`. */
 function cpuOfProcesses(needle: string): number {
   let total = 0;
   for (const entry of readdirSync('/proc')) {
@@ -94,13 +97,22 @@ function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-async function main(): Promise<void> {
-  if (![BOXES, DURATION_MS, EVENT_EVERY_MS, HEARTBEAT_MS, THUMB_BYTES].every((n) => Number.isFinite(n) && n > 0) || !(MQTT_SHARE >= 0 && MQTT_SHARE <= 1)) {
-    throw new Error('flags must be positive numbers (--mqtt-share 0..1)');
-  }
-  if (!(await tcpReachable('127.0.0.1', Number(new URL(POSTGRES_URL).port || 5432)))) throw new Error(`PostgreSQL is not reachable at ${POSTGRES_URL}`);
-  say(`bench:fleet — ${BOXES} boxes (${Math.round(BOXES * MQTT_SHARE)} MQTT, ${BOXES - Math.round(BOXES * MQTT_SHARE)} HTTP), an event every ${EVENT_EVERY_MS / 1000} s per box with a ${THUMB_BYTES / 1000} KB thumbnail, heartbeat every ${HEARTBEAT_MS / 1000} s; blobs ${BLOB}; ${cpus().length} cores, load ${load()}`);
+interface OthersCpu {
+  pg: number;
+  broker: number;
+  s3: number;
+}
 
+/** The services and the collectors (not started), on loopback. */
+interface Setup {
+  collectors: CollectorProcess[];
+  broker: PrivateBroker;
+  /** CPU seconds so far of what the collectors lean on; `pids` collects the PostgreSQL backends seen. */
+  others(pids: Set<number>): Promise<OthersCpu>;
+  adminToken(): Promise<string>;
+}
+
+async function setUp(): Promise<Setup> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-fleet-'));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
   const schema = `vigil_fleet_${process.pid}`;
@@ -109,173 +121,252 @@ async function main(): Promise<void> {
   const broker = await PrivateBroker.start();
   cleanup.push(() => broker.close());
   let s3Pid: number | undefined;
-  const blob =
-    BLOB === 's3'
-      ? await (async () => {
-          const s3 = await startS3Process('vigil-fleet');
-          s3Pid = s3.pid;
-          cleanup.push(() => s3.close());
-          return { kind: 's3', s3: { bucket: s3.bucket, endpoint: s3.endpoint, access_key_id: s3.accessKeyId, secret_access_key: s3.secretAccessKey } };
-        })()
-      : { kind: 'fs', dir: join(dir, 'thumbnails') };
+  let blob: Record<string, unknown> = { kind: 'fs', dir: join(dir, 'thumbnails') };
+  if (BLOB === 's3') {
+    const s3 = await startS3Process('vigil-fleet');
+    cleanup.push(() => s3.close());
+    s3Pid = s3.pid;
+    const { bucket, endpoint, accessKeyId, secretAccessKey } = s3;
+    blob = { kind: 's3', s3: { bucket, endpoint, access_key_id: accessKeyId, secret_access_key: secretAccessKey } };
+  }
   // The collectors' PostgreSQL connections carry an application name, so their backends' CPU can be told apart.
   const appName = `vigil-fleet-${process.pid}`;
   const dbUrl = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}application_name=${appName}`;
   const monitor = new pg.Client({ connectionString: POSTGRES_URL });
   await monitor.connect();
   cleanup.push(() => monitor.end());
-  const backendPids = async (): Promise<number[]> =>
-    (await monitor.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [appName])).rows.map((r) => r.pid);
-  /** CPU seconds so far of what the collectors lean on: their PostgreSQL backends, the broker, s3rver. */
-  const others = async (pids: Set<number>): Promise<{ pg: number; broker: number; s3: number }> => {
-    for (const pid of await backendPids()) pids.add(pid);
-    let pgCpu = 0;
-    for (const pid of pids) pgCpu += processCpuSeconds(pid) ?? 0;
-    return { pg: pgCpu, broker: cpuOfProcesses(broker.dir), s3: s3Pid !== undefined ? (processCpuSeconds(s3Pid) ?? 0) : 0 };
-  };
+  const many = 1_000_000;
   const configFile = join(dir, 'cloud.yaml');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      database: { url: dbUrl, schema },
-      blob,
-      secrets: { key: Buffer.alloc(32, 5).toString('base64') },
-      log: { level: 'warn' },
-      mqtt: { url: broker.url },
-      pairing: { mqtt_url: broker.url, attempts_burst: 100_000, attempts_per_minute: 1_000_000, global_attempts_burst: 100_000, global_attempts_per_minute: 1_000_000 },
+  const config = {
+    database: { url: dbUrl, schema },
+    blob,
+    secrets: { key: Buffer.alloc(32, 5).toString('base64') },
+    log: { level: 'warn' },
+    mqtt: { url: broker.url },
+    pairing: {
+      mqtt_url: broker.url,
+      attempts_burst: many,
+      attempts_per_minute: many,
+      global_attempts_burst: many,
+      global_attempts_per_minute: many,
+    },
+  };
+  writeFileSync(configFile, JSON.stringify(config));
+  const ports = await Promise.all(Array.from({ length: Math.max(...PHASES) }, () => freePort()));
+  // A data dir each, as on separate hosts (each keeps its MQTT client id there; the group comes from the database).
+  const collectors = ports.map((p, i) => {
+    const name = `c${i + 1}`;
+    return new CollectorProcess(name, p, configFile, { VIGIL_CLOUD__DATA_DIR: join(dir, `data-${name}`) });
+  });
+  cleanup.push(() => Promise.all(collectors.map((c) => c.kill('SIGTERM', 5000))));
+  return {
+    collectors,
+    broker,
+    async others(pids) {
+      const sql = 'SELECT pid FROM pg_stat_activity WHERE application_name = $1';
+      for (const r of (await monitor.query<{ pid: number }>(sql, [appName])).rows) pids.add(r.pid);
+      let pgCpu = 0;
+      for (const pid of pids) pgCpu += processCpuSeconds(pid) ?? 0;
+      const s3 = s3Pid !== undefined ? (processCpuSeconds(s3Pid) ?? 0) : 0;
+      return { pg: pgCpu, broker: cpuOfProcesses(broker.dir), s3 };
+    },
+    async adminToken() {
+      const store = await openStore({ dataDir: dir, url: POSTGRES_URL, schema, poolMax: 1 });
+      try {
+        return (await createApiToken(store, { tenantId: 'default', name: 'fleet', role: 'admin' })).token;
+      } finally {
+        await store.close();
+      }
+    },
+  };
+}
+
+/** Pairs every box through the first collector's API (16 at a time) and connects the MQTT ones. */
+async function pairFleet(s: Setup, pools: CollectorPools): Promise<SimBox[]> {
+  const admin = await s.adminToken();
+  const boxes: SimBox[] = [];
+  cleanup.push(() => Promise.all(boxes.map((b) => b.close())));
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < BOXES) {
+      const i = next++;
+      const paired = await pairThroughApi(s.collectors[0]!.url, admin, `sim${i}`);
+      const mqtt = i < MQTT_BOXES;
+      boxes[i] = mqtt
+        ? await SimBox.mqtt(paired, s.broker.url, { ackTimeoutMs: 30_000 })
+        : await SimBox.http(paired, pools);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  return boxes;
+}
+
+/**
+ * Every box until `until`: heartbeats on their period, events (if `events`) with exponential gaps, one message at a
+ * time; what is still queued at `until` is dropped (never drained). Heartbeat send times go to `hbSent`.
+ */
+function runFleet(boxes: SimBox[], jpeg: Buffer, until: number, events: boolean, hbSent: number[]): Promise<unknown> {
+  const gap = (): number => -EVENT_EVERY_MS * Math.log(Math.random());
+  return Promise.all(
+    boxes.map(async (box) => {
+      let nextHb = Date.now() + Math.random() * HEARTBEAT_MS;
+      let nextEvent = events ? Date.now() + gap() : Infinity;
+      for (;;) {
+        const due = Math.min(nextHb, nextEvent);
+        if (due >= until || Date.now() >= until) return;
+        if (due > Date.now()) await sleep(due - Date.now());
+        if (nextHb <= Date.now()) {
+          nextHb += HEARTBEAT_MS;
+          hbSent.push(Date.now());
+          await box.sendHeartbeat();
+        }
+        if (nextEvent <= Date.now()) {
+          nextEvent += gap();
+          await box.sendEvent({ camera: 'front', jpeg });
+        }
+      }
     }),
   );
-  const most = Math.max(...PHASES);
-  const ports = await Promise.all(Array.from({ length: most }, () => freePort()));
-  // A data dir each, as on separate hosts (the MQTT client id of each is kept there; the group comes from the database).
-  const collectors = ports.map((p, i) => new CollectorProcess(`c${i + 1}`, p, configFile, { VIGIL_CLOUD__DATA_DIR: join(dir, `data-c${i + 1}`) }));
-  cleanup.push(() => Promise.all(collectors.map((c) => c.kill('SIGTERM', 5000))));
-  await collectors[0]!.start();
+}
 
-  const store = await openStore({ dataDir: dir, url: POSTGRES_URL, schema, poolMax: 1 });
-  const admin = (await createApiToken(store, { tenantId: 'default', name: 'fleet', role: 'admin' })).token;
-  await store.close();
+interface PhaseResult {
+  collectors: number;
+  eventsPerS: number;
+  /** Collector CPU per fully acked event, heartbeats of the window included. */
+  cpuMsPerEvent: number;
+  /** The same without the heartbeats' share (NaN without an idle phase). */
+  cpuMsPerEventOnly: number;
+}
 
+async function loadPhase(s: Setup, n: number, boxes: SimBox[], jpeg: Buffer, hbCpuMs: number): Promise<PhaseResult> {
+  const active = s.collectors.slice(0, n);
+  const hbSent: number[] = [];
+  const running = runFleet(boxes, jpeg, Date.now() + WARMUP_MS + DURATION_MS, true, hbSent);
+  await sleep(WARMUP_MS);
+  const t0 = Date.now();
+  const cpu0 = active.map((c) => c.cpuSeconds());
+  const pgPids = new Set<number>();
+  const others0 = await s.others(pgPids);
+  const self0 = process.cpuUsage();
+  await sleep(DURATION_MS);
+  const t1 = Date.now();
+  const cpu = active.map((c, i) => c.cpuSeconds() - cpu0[i]!);
+  const others1 = await s.others(pgPids);
+  const self = process.cpuUsage(self0);
+  const loadNow = load();
+  await running;
+
+  const seconds = (t1 - t0) / 1000;
+  const acks: AckRecord[] = boxes.flatMap((b) => b.log.filter((a) => a.ackedAt >= t0 && a.ackedAt < t1));
+  const bad = acks.filter((a) => a.status !== 'accepted' && a.status !== 'duplicate').length;
+  const ended = Math.max(1, acks.filter((a) => a.kind === 'event' && a.rev === 1).length);
+  const latency = (kind: AckRecord['kind']): number[] =>
+    acks.filter((a) => a.kind === kind).map((a) => a.ackedAt - a.sentAt);
+  const [events, thumbs] = [latency('event'), latency('thumbnail')];
+  const cpuTotal = cpu.reduce((a, b) => a + b, 0);
+  const hbs = hbSent.filter((t) => t >= t0 && t < t1).length;
+  const result: PhaseResult = {
+    collectors: n,
+    eventsPerS: ended / seconds,
+    cpuMsPerEvent: (cpuTotal * 1000) / ended,
+    cpuMsPerEventOnly: (cpuTotal * 1000 - hbCpuMs * hbs) / ended,
+  };
+  const offered = (BOXES * 1000) / EVENT_EVERY_MS;
+  const perCollector = active.map((c, i) => `${c.name} ${share(cpu[i]!, seconds)}`).join(', ');
+  const s3 = BLOB === 's3' ? `, s3rver ${share(others1.s3 - others0.s3, seconds)}` : '';
+  say(
+    [
+      `run    ${n} collector${n > 1 ? 's' : ' '}: ${result.eventsPerS.toFixed(1)} events/s ` +
+        `(offered ${offered.toFixed(1)}), ` +
+        `${(acks.length / seconds).toFixed(1)} messages/s acked`,
+      `       ack latency events p50 ${pct(events, 50)} ms p99 ${pct(events, 99)} ms; ` +
+        `thumbnails p50 ${pct(thumbs, 50)} ms p99 ${pct(thumbs, 99)} ms`,
+      `       CPU ${perCollector} = ${result.cpuMsPerEvent.toFixed(2)} collector CPU-ms per event ` +
+        '(heartbeats included)',
+      `       PostgreSQL backends ${share(others1.pg - others0.pg, seconds)}, ` +
+        `broker ${share(others1.broker - others0.broker, seconds)}${s3}, ` +
+        `load generator ${share((self.user + self.system) / 1e6, seconds)}`,
+      `       load ${loadNow}; not acked ${bad}`,
+    ].join('\n'),
+  );
+  return result;
+}
+
+/** Heartbeats only, one collector: its CPU per heartbeat. */
+async function idlePhase(s: Setup, boxes: SimBox[], jpeg: Buffer): Promise<number> {
+  const c = s.collectors[0]!;
+  const hbSent: number[] = [];
+  const t0 = Date.now();
+  const cpu0 = c.cpuSeconds();
+  await runFleet(boxes, jpeg, t0 + IDLE_MS, false, hbSent);
+  const seconds = (Date.now() - t0) / 1000;
+  const cpu = c.cpuSeconds() - cpu0;
+  const hbCpuMs = (cpu * 1000) / Math.max(1, hbSent.length);
+  say(
+    `idle   1 collector: ${(hbSent.length / seconds).toFixed(1)} heartbeats/s, collector CPU ${share(cpu, seconds)} ` +
+      `of a core = ${hbCpuMs.toFixed(2)} ms per heartbeat; load ${load()}`,
+  );
+  return hbCpuMs;
+}
+
+function report(results: PhaseResult[], hbCpuMs: number): void {
+  const base = results[0];
+  if (!base) return;
+  for (const r of results.slice(1)) {
+    const ratio = (r.eventsPerS / base.eventsPerS).toFixed(2);
+    const linear = r.collectors / base.collectors;
+    say(`scaling ${base.collectors} → ${r.collectors} collectors: ${ratio}× events/s (${linear}× would be linear)`);
+  }
+  const best = results.reduce((a, b) => (b.cpuMsPerEvent < a.cpuMsPerEvent ? b : a), base);
+  const atThisRate = 1 / ((best.cpuMsPerEvent / 1000) * (1000 / EVENT_EVERY_MS));
+  say(
+    `sizing: ${best.cpuMsPerEvent.toFixed(2)} collector CPU-ms per event (with its thumbnail, job and share of ` +
+      `heartbeats) → about ${Math.round(atThisRate)} boxes per collector core ` +
+        `at one event per ${EVENT_EVERY_MS / 1000} s per box`,
+  );
+  if (!Number.isFinite(best.cpuMsPerEventOnly)) return;
+  for (const perHour of [6, 60]) {
+    const coreShare = (hbCpuMs * (3600_000 / HEARTBEAT_MS) + best.cpuMsPerEventOnly * perHour) / 3600_000;
+    say(
+      `        ${perHour} events per box per hour: about ${Math.round(1 / coreShare)} boxes per collector core ` +
+        `(${best.cpuMsPerEventOnly.toFixed(2)} ms per event without heartbeats, ` +
+        `${hbCpuMs.toFixed(2)} ms per heartbeat)`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const numbers = [BOXES, DURATION_MS, EVENT_EVERY_MS, HEARTBEAT_MS, THUMB_BYTES];
+  if (!numbers.every((n) => Number.isFinite(n) && n > 0) || !(MQTT_SHARE >= 0 && MQTT_SHARE <= 1)) {
+    throw new Error('flags must be positive numbers (--mqtt-share 0..1)');
+  }
+  const pgPort = Number(new URL(POSTGRES_URL).port || 5432);
+  if (!(await tcpReachable('127.0.0.1', pgPort))) throw new Error(`PostgreSQL is not reachable at ${POSTGRES_URL}`);
+  say(
+    `bench:fleet — ${BOXES} boxes (${MQTT_BOXES} MQTT, ${BOXES - MQTT_BOXES} HTTP), ` +
+      `an event every ${EVENT_EVERY_MS / 1000} s ` +
+      `per box with a ${THUMB_BYTES / 1000} KB thumbnail, heartbeat every ${HEARTBEAT_MS / 1000} s; blobs ${BLOB}; ` +
+      `${cpus().length} cores, load ${load()}`,
+  );
+  const s = await setUp();
+  await s.collectors[0]!.start();
   let active = 1;
-  const pools = new CollectorPools(() => collectors.slice(0, active).map((c) => c.url), 32);
+  const pools = new CollectorPools(() => s.collectors.slice(0, active).map((c) => c.url), 32);
   cleanup.push(() => pools.close());
   const jpeg = await jpegOfAbout(THUMB_BYTES);
-  const mqttBoxes = Math.round(BOXES * MQTT_SHARE);
-  const boxes: SimBox[] = [];
   const pairStart = Date.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (next < BOXES) {
-        const i = next++;
-        const paired = await pairThroughApi(collectors[0]!.url, admin, `sim${i}`);
-        boxes[i] = i < mqttBoxes ? await SimBox.mqtt(paired, broker.url, { ackTimeoutMs: 30_000 }) : await SimBox.http(paired, pools);
-      }
-    }),
-  );
-  cleanup.push(() => Promise.all(boxes.map((b) => b.close())));
-  say(`paired and connected ${BOXES} boxes through the API in ${((Date.now() - pairStart) / 1000).toFixed(1)} s; thumbnail ${jpeg.length} bytes`);
+  const boxes = await pairFleet(s, pools);
+  const pairS = ((Date.now() - pairStart) / 1000).toFixed(1);
+  say(`paired and connected ${BOXES} boxes through the API in ${pairS} s; thumbnail ${jpeg.length} bytes`);
 
-  // Each box runs until `until`: heartbeats on their period, events with exponential gaps, one message at a time.
-  const run = (until: number, events: boolean): Promise<unknown> =>
-    Promise.all(
-      boxes.map(async (box) => {
-        let nextHb = Date.now() + Math.random() * HEARTBEAT_MS;
-        let nextEvent = events ? Date.now() - EVENT_EVERY_MS * Math.log(Math.random()) : Infinity;
-        for (;;) {
-          const due = Math.min(nextHb, nextEvent);
-          if (due >= until || Date.now() >= until) return; // a backlog left at the end is not drained
-          if (due > Date.now()) await sleep(due - Date.now());
-          if (nextHb <= Date.now()) {
-            nextHb += HEARTBEAT_MS;
-            hbSent.push(Date.now());
-            await box.sendHeartbeat();
-          }
-          if (nextEvent <= Date.now()) {
-            nextEvent += -EVENT_EVERY_MS * Math.log(Math.random());
-            await box.sendEvent({ camera: 'front', jpeg });
-          }
-        }
-      }),
-    );
-  const hbSent: number[] = [];
-  const acksIn = (t0: number, t1: number): AckRecord[] => boxes.flatMap((b) => b.log.filter((a) => a.ackedAt >= t0 && a.ackedAt < t1));
-
-  const results: Array<{ collectors: number; eventsPerS: number; cpuMsPerEvent: number; cpuMsPerEventOnly: number }> = [];
-  let hbCpuMs = NaN;
-  if (IDLE_MS > 0) {
-    const t0 = Date.now();
-    const cpu0 = collectors[0]!.cpuSeconds();
-    await run(t0 + IDLE_MS, false);
-    const t1 = Date.now();
-    const hbs = hbSent.filter((t) => t >= t0 && t < t1).length;
-    const cpu = collectors[0]!.cpuSeconds() - cpu0;
-    hbCpuMs = (cpu * 1000) / Math.max(1, hbs);
-    say(`idle   1 collector: ${(hbs / ((t1 - t0) / 1000)).toFixed(1)} heartbeats/s, collector CPU ${((cpu / ((t1 - t0) / 1000)) * 100).toFixed(1)}% of a core = ${hbCpuMs.toFixed(2)} ms per heartbeat; load ${load()}`);
-  }
-
+  const hbCpuMs = IDLE_MS > 0 ? await idlePhase(s, boxes, jpeg) : NaN;
+  const results: PhaseResult[] = [];
   for (const n of PHASES) {
-    while (active < n) await collectors[active++]!.start();
+    while (active < n) await s.collectors[active++]!.start();
     active = n;
-    const start = Date.now();
-    const until = start + WARMUP_MS + DURATION_MS;
-    const running = run(until, true);
-    await sleep(WARMUP_MS);
-    const t0 = Date.now();
-    const cpu0 = collectors.slice(0, n).map((c) => c.cpuSeconds());
-    const pgPids = new Set<number>();
-    const others0 = await others(pgPids);
-    const self0 = process.cpuUsage();
-    await sleep(DURATION_MS);
-    const t1 = Date.now();
-    const cpu = collectors.slice(0, n).map((c, i) => c.cpuSeconds() - cpu0[i]!);
-    const others1 = await others(pgPids);
-    const self = process.cpuUsage(self0);
-    const loadNow = load();
-    await running;
-    const seconds = (t1 - t0) / 1000;
-    const share = (cpuSeconds: number): string => `${((cpuSeconds / seconds) * 100).toFixed(0)}%`;
-    const acks = acksIn(t0, t1);
-    const bad = acks.filter((a) => a.status !== 'accepted' && a.status !== 'duplicate');
-    const ended = acks.filter((a) => a.kind === 'event' && a.rev === 1).length;
-    const latEvents = acks.filter((a) => a.kind === 'event').map((a) => a.ackedAt - a.sentAt);
-    const latThumbs = acks.filter((a) => a.kind === 'thumbnail').map((a) => a.ackedAt - a.sentAt);
-    const eventsPerS = ended / seconds;
-    const cpuTotal = cpu.reduce((a, b) => a + b, 0);
-    const offered = (BOXES * 1000) / EVENT_EVERY_MS;
-    const hbs = hbSent.filter((t) => t >= t0 && t < t1).length;
-    const cpuMsPerEventOnly = Number.isFinite(hbCpuMs) ? (cpuTotal * 1000 - hbCpuMs * hbs) / Math.max(1, ended) : NaN;
-    results.push({ collectors: n, eventsPerS, cpuMsPerEvent: (cpuTotal * 1000) / Math.max(1, ended), cpuMsPerEventOnly });
-    say(
-      [
-        `run    ${n} collector${n > 1 ? 's' : ' '}: ${eventsPerS.toFixed(1)} events/s (offered ${offered.toFixed(1)}), ${(acks.length / seconds).toFixed(1)} messages/s acked`,
-        `       ack latency events p50 ${pct(latEvents, 50)} ms p99 ${pct(latEvents, 99)} ms; thumbnails p50 ${pct(latThumbs, 50)} ms p99 ${pct(latThumbs, 99)} ms`,
-        `       CPU ${collectors
-          .slice(0, n)
-          .map((c, i) => `${c.name} ${((cpu[i]! / seconds) * 100).toFixed(0)}%`)
-          .join(', ')} = ${((cpuTotal * 1000) / Math.max(1, ended)).toFixed(2)} collector CPU-ms per event (heartbeats included)`,
-        `       PostgreSQL backends ${share(others1.pg - others0.pg)}, broker ${share(others1.broker - others0.broker)}${BLOB === 's3' ? `, s3rver ${share(others1.s3 - others0.s3)}` : ''}, load generator ${share((self.user + self.system) / 1e6)}`,
-        `       load ${loadNow}; not acked ${bad.length}`,
-      ].join('\n'),
-    );
+    results.push(await loadPhase(s, n, boxes, jpeg, hbCpuMs));
   }
-
-  const base = results[0];
-  for (const r of results.slice(1)) {
-    if (base) say(`scaling ${base.collectors} → ${r.collectors} collectors: ${(r.eventsPerS / base.eventsPerS).toFixed(2)}× events/s (${r.collectors / base.collectors}× would be linear)`);
-  }
-  const best = results.reduce((a, b) => (b.cpuMsPerEvent < a.cpuMsPerEvent ? b : a), results[0]!);
-  if (best) {
-    const eventsPerBoxS = 1000 / EVENT_EVERY_MS;
-    const atThisRate = 1 / ((best.cpuMsPerEvent / 1000) * eventsPerBoxS);
-    say(`sizing: ${best.cpuMsPerEvent.toFixed(2)} collector CPU-ms per event (with its thumbnail, job and share of heartbeats) → about ${Math.round(atThisRate)} boxes per collector core at one event per ${EVENT_EVERY_MS / 1000} s per box`);
-    if (Number.isFinite(best.cpuMsPerEventOnly)) {
-      for (const perHour of [6, 60]) {
-        const coreShare = (hbCpuMs * (3600_000 / HEARTBEAT_MS) + best.cpuMsPerEventOnly * perHour) / 3600_000;
-        say(`        ${perHour} events per box per hour: about ${Math.round(1 / coreShare)} boxes per collector core (${best.cpuMsPerEventOnly.toFixed(2)} ms per event without heartbeats, ${hbCpuMs.toFixed(2)} ms per heartbeat)`);
-      }
-    }
-  }
+  report(results, hbCpuMs);
 }
 
 const stop = async (): Promise<void> => {
