@@ -13,14 +13,19 @@ import type { Store } from '../store/store.js';
  */
 export const DeadLettersQuery = Type.Object(
   {
-    state: Type.Union([Type.Literal('dead'), Type.Literal('all')], { default: 'dead', description: 'dead (set aside) or all (also still failing).' }),
+    state: Type.Union([Type.Literal('dead'), Type.Literal('all')], {
+      default: 'dead',
+      description: 'dead (set aside) or all (also still failing).',
+    }),
     limit: Type.Integer({ minimum: 1, maximum: 200, default: 50, description: 'Most rows returned, 1-200.' }),
   },
   { additionalProperties: false },
 );
 export type DeadLettersQuery = Static<typeof DeadLettersQuery>;
 
-const DeadLetterParams = Type.Object({ id: Type.String({ pattern: '^dl_[0-9A-Z]{26}$', description: 'Dead letter id (dl_…).' }) });
+const DeadLetterParams = Type.Object({
+  id: Type.String({ pattern: '^dl_[0-9A-Z]{26}$', description: 'Dead letter id (dl_…).' }),
+});
 type DeadLetterParams = Static<typeof DeadLetterParams>;
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -44,15 +49,22 @@ export function deadLetterJson(r: DeadLetterRecord): Record<string, unknown> {
   };
 }
 
-export function registerDeadLetterRoutes(app: FastifyInstance, deps: { store: Store; deadLetters: SqlDeadLetters }): void {
+export function registerDeadLetterRoutes(
+  app: FastifyInstance,
+  deps: { store: Store; deadLetters: SqlDeadLetters },
+): void {
   const admin = requireToken(deps.store, 'admin');
 
-  app.get<{ Querystring: DeadLettersQuery }>('/v1/admin/dead-letters', { schema: { querystring: DeadLettersQuery }, onRequest: admin }, async (req) => {
-    const rows = await deps.deadLetters.list({ tenantId: authOf(req).tenantId, includeFailing: req.query.state === 'all', limit: req.query.limit });
+  const listing = { schema: { querystring: DeadLettersQuery }, onRequest: admin };
+  app.get<{ Querystring: DeadLettersQuery }>('/v1/admin/dead-letters', listing, async (req) => {
+    const { state, limit } = req.query;
+    const tenantId = authOf(req).tenantId;
+    const rows = await deps.deadLetters.list({ tenantId, includeFailing: state === 'all', limit });
     return { dead_letters: rows.map(deadLetterJson) };
   });
 
-  app.get<{ Params: DeadLetterParams }>('/v1/admin/dead-letters/:id', { schema: { params: DeadLetterParams }, onRequest: admin }, async (req) => {
+  const one = { schema: { params: DeadLetterParams }, onRequest: admin };
+  app.get<{ Params: DeadLetterParams }>('/v1/admin/dead-letters/:id', one, async (req) => {
     const row = await deps.deadLetters.get(req.params.id, authOf(req).tenantId);
     if (!row) throw new VigilError('not_found', `dead letter ${req.params.id} not found`, { status: 404 });
     return { ...deadLetterJson(row), body_b64: row.bodyB64 };

@@ -17,7 +17,9 @@ interface ListOpts extends ConfigOpts {
 }
 
 export function registerDeadLetter(program: Command): void {
-  const cmd = program.command('dead-letter').description('list and show messages set aside after repeated failures on the collector side');
+  const cmd = program
+    .command('dead-letter')
+    .description('list and show messages set aside after repeated failures on the collector side');
 
   cmd
     .command('list')
@@ -30,14 +32,19 @@ export function registerDeadLetter(program: Command): void {
     .option('--json', 'machine-readable output')
     .action(async (o: ListOpts) => {
       const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new VigilError('invalid_argument', `--limit must be 1-10000, got "${o.limit}"`, { details: { exitCode: 2 } });
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+        throw new VigilError('invalid_argument', `--limit must be 1-10000, got "${o.limit}"`, { details: { exitCode: 2 } });
+      }
       await withStore(o, async (store) => {
-        const rows = await new SqlDeadLetters(store.database).list({ tenantId: o.tenant, includeFailing: o.all === true, limit });
+        const filter = { tenantId: o.tenant, includeFailing: o.all === true, limit };
+        const rows = await new SqlDeadLetters(store.database).list(filter);
         if (o.json) return printJson({ dead_letters: rows.map(deadLetterJson) });
         if (rows.length === 0) return void process.stdout.write('no dead letters\n');
         for (const r of rows) {
           const when = new Date(r.deadAt ?? r.lastSeenAt).toISOString();
-          process.stdout.write(`${r.id}  ${r.state.padEnd(7)}  ${when}  ${r.transport.padEnd(4)}  ${r.kind.padEnd(9)}  ${r.deviceId}  ×${r.attempts}  ${r.errorCode}: ${r.errorMessage.split('\n')[0]!.slice(0, 120)}\n`);
+          const error = `${r.errorCode}: ${r.errorMessage.split('\n')[0]!.slice(0, 120)}`;
+          const cols = [r.id, r.state.padEnd(7), when, r.transport.padEnd(4), r.kind.padEnd(9), r.deviceId, `×${r.attempts}`, error];
+          process.stdout.write(`${cols.join('  ')}\n`);
         }
       });
     });

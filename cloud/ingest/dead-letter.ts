@@ -68,7 +68,8 @@ export function isSendersFault(err: unknown): boolean {
 }
 
 export function messageFingerprint(m: Pick<FailedMessage, 'kind' | 'deviceId' | 'eventId' | 'bodySha256'>): string {
-  return createHash('sha256').update([m.kind, m.deviceId, m.eventId ?? '', m.bodySha256].join('\n'), 'utf8').digest('hex');
+  const identity = [m.kind, m.deviceId, m.eventId ?? '', m.bodySha256].join('\n');
+  return createHash('sha256').update(identity, 'utf8').digest('hex');
 }
 
 export interface ContainmentOptions {
@@ -104,7 +105,8 @@ export class Containment {
       await this.o.probe?.();
     } catch (probeErr) {
       metrics.counts.failures_during_outage++;
-      log.error({ ...where, err: message, probe: describeError(probeErr) }, 'handling a message failed while storage is unavailable; retried, not counted');
+      const probe = describeError(probeErr);
+      log.error({ ...where, err: message, probe }, 'a message failed while storage is unavailable; retried, not counted');
       return undefined;
     }
     try {
@@ -115,14 +117,17 @@ export class Containment {
       );
       if (verdict.newlyDead) {
         metrics.counts.dead_lettered++;
-        log.error({ ...where, err: message, attempts: verdict.attempts, dead_letter_id: verdict.id }, 'message dead-lettered after repeated failures on our side');
+        const fields = { ...where, err: message, attempts: verdict.attempts, dead_letter_id: verdict.id };
+        log.error(fields, 'message dead-lettered after repeated failures on our side');
       } else if (!verdict.dead) {
-        log.error({ ...where, err: message, attempts: verdict.attempts, max: this.o.maxAttempts }, 'handling a message failed on our side; it will be retried');
+        const fields = { ...where, err: message, attempts: verdict.attempts, max: this.o.maxAttempts };
+        log.error(fields, 'handling a message failed on our side; it will be retried');
       }
       return verdict;
     } catch (ledgerErr) {
       metrics.counts.failures_during_outage++;
-      log.error({ ...where, err: message, ledger: describeError(ledgerErr) }, 'handling a message failed and its failure could not be recorded; retried');
+      const ledger = describeError(ledgerErr);
+      log.error({ ...where, err: message, ledger }, 'a message failed and its failure could not be recorded; retried');
       return undefined;
     }
   }

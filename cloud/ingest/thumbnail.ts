@@ -29,7 +29,9 @@ async function readExactly(source: Readable, expected: { size: number; sha256: s
     for await (const chunk of source) {
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       bytes += buf.length;
-      if (bytes > expected.size) throw wireError('body_hash_mismatch', `thumbnail body is longer than the ${expected.size} bytes announced`);
+      if (bytes > expected.size) {
+        throw wireError('body_hash_mismatch', `thumbnail body is longer than the ${expected.size} bytes announced`);
+      }
       chunks.push(buf);
     }
   } catch (err) {
@@ -37,10 +39,13 @@ async function readExactly(source: Readable, expected: { size: number; sha256: s
     // A client that went away mid-body (premature close, reset): transient, the box sends it again.
     throw wireError('body_hash_mismatch', `thumbnail upload ended before its end: ${(err as Error).message}`);
   }
-  if (bytes !== expected.size) throw wireError('body_hash_mismatch', `thumbnail body ended after ${bytes} of ${expected.size} bytes`);
+  if (bytes !== expected.size) {
+    throw wireError('body_hash_mismatch', `thumbnail body ended after ${bytes} of ${expected.size} bytes`);
+  }
   const body = Buffer.concat(chunks, bytes);
   if (createHash('sha256').update(body).digest('hex') !== expected.sha256) {
-    throw wireError('body_hash_mismatch', 'thumbnail bytes do not match their signed SHA-256 (X-Vigil-Content-SHA256 / envelope sha256)');
+    const what = 'thumbnail bytes do not match their signed SHA-256 (X-Vigil-Content-SHA256 / envelope sha256)';
+    throw wireError('body_hash_mismatch', what);
   }
   return body;
 }
@@ -48,21 +53,28 @@ async function readExactly(source: Readable, expected: { size: number; sha256: s
 /** Opens the bytes as an image: a JPEG of bounded dimensions, or a wire error saying what it is instead. */
 export async function checkJpeg(body: Buffer): Promise<{ width: number; height: number }> {
   if (!(body.length >= 3 && body[0] === 0xff && body[1] === 0xd8 && body[2] === 0xff)) {
-    throw wireError('unsupported_media_type', 'thumbnail is not a JPEG (it does not start with the SOI marker FF D8 FF)');
+    const what = 'thumbnail is not a JPEG (it does not start with the SOI marker FF D8 FF)';
+    throw wireError('unsupported_media_type', what);
   }
   let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(body, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw wireError('unsupported_media_type', `thumbnail is not a decodable JPEG: ${((err as Error).message ?? '').split('\n')[0]!.slice(0, 200)}`);
+    const why = ((err as Error).message ?? '').split('\n')[0]!.slice(0, 200);
+    throw wireError('unsupported_media_type', `thumbnail is not a decodable JPEG: ${why}`);
   }
-  if (meta.format !== 'jpeg') throw wireError('unsupported_media_type', `thumbnail decodes as ${meta.format ?? 'an unknown format'}, not JPEG`);
+  if (meta.format !== 'jpeg') {
+    throw wireError('unsupported_media_type', `thumbnail decodes as ${meta.format ?? 'an unknown format'}, not JPEG`);
+  }
   const { width, height } = meta;
-  if (!width || !height) throw wireError('unsupported_media_type', 'thumbnail is not a decodable JPEG: no dimensions in its header');
+  if (!width || !height) {
+    throw wireError('unsupported_media_type', 'thumbnail is not a decodable JPEG: no dimensions in its header');
+  }
   if (width > THUMBNAIL_MAX_SIDE || height > THUMBNAIL_MAX_SIDE || width * height > THUMBNAIL_MAX_PIXELS) {
     throw wireError(
       'payload_too_large',
-      `thumbnail is ${width}×${height} px; the limits are ${THUMBNAIL_MAX_SIDE} px a side and ${THUMBNAIL_MAX_PIXELS} px in all (THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_PIXELS)`,
+      `thumbnail is ${width}×${height} px; the limits are ${THUMBNAIL_MAX_SIDE} px a side and ` +
+        `${THUMBNAIL_MAX_PIXELS} px in all (THUMBNAIL_MAX_SIDE, THUMBNAIL_MAX_PIXELS)`,
       { limit_side: THUMBNAIL_MAX_SIDE, limit_pixels: THUMBNAIL_MAX_PIXELS },
     );
   }
@@ -70,7 +82,10 @@ export async function checkJpeg(body: Buffer): Promise<{ width: number; height: 
 }
 
 /** The whole upload, read and checked (size, signed hash, decodable JPEG of bounded dimensions). */
-export async function readThumbnail(source: Readable, expected: { size: number; sha256: string }): Promise<CheckedThumbnail> {
+export async function readThumbnail(
+  source: Readable,
+  expected: { size: number; sha256: string },
+): Promise<CheckedThumbnail> {
   const bytes = await readExactly(source, expected);
   return { bytes, ...(await checkJpeg(bytes)) };
 }

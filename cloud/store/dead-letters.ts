@@ -80,7 +80,8 @@ interface Row {
 }
 
 const COLUMNS =
-  'id, tenant_id, device_id, transport, kind, event_id, route, state, attempts, error_code, error_message, body_sha256, body_size, first_seen_at, last_seen_at, dead_at';
+  'id, tenant_id, device_id, transport, kind, event_id, route, state, attempts, error_code, error_message, ' +
+  'body_sha256, body_size, first_seen_at, last_seen_at, dead_at';
 
 const toRecord = (r: Row): DeadLetterRecord => ({
   id: r.id,
@@ -111,20 +112,38 @@ export class SqlDeadLetters implements DeadLetterLedger {
   async recordFailure(f: FailureRecord, maxAttempts: number, now: number): Promise<FailureVerdict> {
     return this.db.tx(async (x) => {
       const counted = await x.get<{ id: string; attempts: number | string; state: 'failing' | 'dead' }>(
-        `INSERT INTO dead_letters (id, fingerprint, tenant_id, device_id, transport, kind, event_id, route, state, attempts,
+        `INSERT INTO dead_letters (id, fingerprint, tenant_id, device_id, transport, kind, event_id, route, state,
+           attempts,
            error_code, error_message, body_sha256, body_size, first_seen_at, last_seen_at)
          VALUES (?, ?, (SELECT tenant_id FROM devices WHERE id = ?), ?, ?, ?, ?, ?, 'failing', 1, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (fingerprint) DO UPDATE SET attempts = dead_letters.attempts + 1, last_seen_at = excluded.last_seen_at,
+         ON CONFLICT (fingerprint) DO UPDATE SET attempts = dead_letters.attempts + 1,
+           last_seen_at = excluded.last_seen_at,
            error_code = excluded.error_code, error_message = excluded.error_message
          RETURNING id, attempts, state`,
-        [`dl_${ulid(now)}`, f.fingerprint, f.deviceId, f.deviceId, f.transport, f.kind, f.eventId ?? null, f.route, f.errorCode, f.errorMessage, f.bodySha256, f.bodySize, now, now],
+        [
+          `dl_${ulid(now)}`,
+          f.fingerprint,
+          f.deviceId,
+          f.deviceId,
+          f.transport,
+          f.kind,
+          f.eventId ?? null,
+          f.route,
+          f.errorCode,
+          f.errorMessage,
+          f.bodySha256,
+          f.bodySize,
+          now,
+          now,
+        ],
       );
       if (!counted) throw new Error('dead_letters upsert returned no row');
       const attempts = Number(counted.attempts);
       if (counted.state === 'dead') return { id: counted.id, attempts, dead: true, newlyDead: false };
       if (attempts < maxAttempts) return { id: counted.id, attempts, dead: false, newlyDead: false };
       const body = f.body === undefined ? null : Buffer.from(f.body).toString('base64');
-      const moved = await x.run(`UPDATE dead_letters SET state = 'dead', dead_at = ?, body_b64 = ? WHERE id = ? AND state = 'failing'`, [now, body, counted.id]);
+      const sql = `UPDATE dead_letters SET state = 'dead', dead_at = ?, body_b64 = ? WHERE id = ? AND state = 'failing'`;
+      const moved = await x.run(sql, [now, body, counted.id]);
       return { id: counted.id, attempts, dead: true, newlyDead: moved.changes === 1 };
     });
   }
@@ -139,7 +158,8 @@ export class SqlDeadLetters implements DeadLetterLedger {
     }
     if (!filter.includeFailing) where.push(`state = 'dead'`);
     const rows = await this.db.all<Row>(
-      `SELECT ${COLUMNS} FROM dead_letters ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY last_seen_at DESC, id DESC LIMIT ?`,
+      `SELECT ${COLUMNS} FROM dead_letters ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY last_seen_at DESC, id DESC LIMIT ?`,
       [...params, filter.limit],
     );
     return rows.map(toRecord);
@@ -156,7 +176,8 @@ export class SqlDeadLetters implements DeadLetterLedger {
 
   /** Rows in the table by state, for metrics and the CLI. */
   async counts(): Promise<{ failing: number; dead: number }> {
-    const rows = await this.db.all<{ state: string; n: number | string }>(`SELECT state, COUNT(*) AS n FROM dead_letters GROUP BY state`);
+    const sql = 'SELECT state, COUNT(*) AS n FROM dead_letters GROUP BY state';
+    const rows = await this.db.all<{ state: string; n: number | string }>(sql);
     const out = { failing: 0, dead: 0 };
     for (const r of rows) if (r.state === 'failing' || r.state === 'dead') out[r.state] = Number(r.n);
     return out;
