@@ -116,8 +116,10 @@ export function registerOutbox(program: Command): void {
           `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
           `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
           `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
-          `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}${s.diskFull ? '   (disk full: free space; queued items are kept and sending goes on)' : ''}`,
-          `refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}   thumbnails skipped ${s.thumbnailsSkipped}   dropped ${s.dropped}`,
+          `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}` +
+            (s.diskFull ? '   (disk full: free space; queued items are kept and sending goes on)' : ''),
+          `refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}   ` +
+            `thumbnails skipped ${s.thumbnailsSkipped}   held in memory ${s.held}   dropped ${s.dropped}`,
           `counters ${Object.keys(s.counters).length === 0 ? '-' : Object.entries(s.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');

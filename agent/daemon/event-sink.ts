@@ -46,12 +46,16 @@ export class EventSink {
     const missing = msg.thumbnail !== undefined && thumb === undefined;
     const { event, thumbnail, withoutThumbnail } = this.builder.build(msg, thumb);
     try {
-      const r = this.uplink.enqueue(event, thumbnail, { ...(withoutThumbnail ? { withoutThumbnail } : {}), thumbnailSkipped: missing });
+      const options = { ...(withoutThumbnail ? { withoutThumbnail } : {}), thumbnailSkipped: missing };
+      const r = this.uplink.enqueue(event, thumbnail, options);
       this.counters.accepted++;
       if (thumbnail && r.thumbnail === 'queued') this.counters.thumbnails++;
-      if (thumbnail && (r.thumbnail === 'skipped' || r.thumbnail === 'dropped')) this.builder.thumbnailNotStored(event.id);
+      const notStored = r.thumbnail === 'skipped' || r.thumbnail === 'dropped';
+      if (thumbnail && notStored) this.builder.thumbnailNotStored(event.id);
       if (missing || r.thumbnail === 'skipped') this.counters.thumbnailsSkipped++;
-      this.log.debug({ event: event.id, type: event.type, rev: event.rev, camera: event.camera, label: event.label, thumbnail: r.thumbnail, thumbnail_missing: missing, held: r.event === 'held' }, 'event queued');
+      const what = { event: event.id, type: event.type, rev: event.rev, camera: event.camera, label: event.label };
+      const outcome = { thumbnail: r.thumbnail, thumbnail_missing: missing, held: r.event === 'held' };
+      this.log.debug({ ...what, ...outcome }, 'event queued');
     } catch (err) {
       this.counters.refused++;
       this.log.error({ event: event.id, type: event.type, rev: event.rev, err: describeError(err) }, 'outbox refused an event');
@@ -72,7 +76,9 @@ export class EventSink {
       return { jpeg, width: meta.width, height: meta.height };
     } catch (err) {
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      const line = missing ? 'thumbnail was not written (full disk?); events go without it until one is' : 'cannot read thumbnail; the event goes without it';
+      const line = missing
+        ? 'thumbnail was not written (full disk?); events go without it until one is'
+        : 'cannot read thumbnail; the event goes without it';
       if (this.thumbnailTrouble) this.log.debug({ file, err: describeError(err) }, line);
       else this.log.warn({ file, err: describeError(err) }, line);
       this.thumbnailTrouble = true;

@@ -12,7 +12,10 @@ import { fail, pass, warn, type CheckResult } from './report.js';
  */
 export function diskFullHint(path: string, disk: DiskState): string {
   const free = disk.freeBytes === null ? '' : ` (${disk.freeBytes} bytes free)`;
-  return `the disk holding ${path} is full${free}: free space on it (old logs, other files) — the daemon keeps every queued item, goes on sending, keeps new events (without thumbnails) and resumes by itself`;
+  return (
+    `the disk holding ${path} is full${free}: free space on it (old logs, other files) — the daemon keeps every ` +
+    'queued item, goes on sending, keeps new events (without thumbnails) and resumes by itself'
+  );
 }
 
 export function checkOutbox(config: AgentConfig): CheckResult {
@@ -24,16 +27,24 @@ export function checkOutbox(config: AgentConfig): CheckResult {
     ob = Outbox.open({ path, create: false, readonly: true });
     const s = ob.stats();
     const age = s.oldestPendingAgeMs === null ? '' : `, oldest ${Math.round(s.oldestPendingAgeMs / 1000)} s old`;
-    const refused = s.refused.disk_full + s.refused.outbox_full > 0 ? `, refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}` : '';
-    const detail = `${path}: ${s.depth} waiting (${s.total.pending} pending, ${s.total.in_flight} in flight, ${s.total.dead} dead)${age}, ${Math.round(s.fileBytes / 1024)} KiB${refused}`;
+    const r = s.refused;
+    const any = r.disk_full + r.outbox_full > 0;
+    const refused = any ? `, refused: disk full ${r.disk_full}, budget ${r.outbox_full}` : '';
+    const t = s.total;
+    const waiting = `${s.depth} waiting (${t.pending} pending, ${t.in_flight} in flight, ${t.dead} dead)`;
+    const detail = `${path}: ${waiting}${age}, ${Math.round(s.fileBytes / 1024)} KiB${refused}`;
     if (s.diskFull) return warn('outbox', `${detail}; DISK FULL`, diskFullHint(path, disk));
-    if (s.total.dead > 0) return warn('outbox', detail, 'dead items were refused by the collector: `vigil-agent outbox list --state dead` shows why, `vigil-agent outbox retry` re-sends them');
+    if (s.total.dead > 0) {
+      const why = 'dead items were refused by the collector: `vigil-agent outbox list --state dead` shows why';
+      return warn('outbox', detail, `${why}, \`vigil-agent outbox retry\` re-sends them`);
+    }
     return pass('outbox', detail);
   } catch (err) {
     const code = isVigilError(err) ? err.code : 'outbox_unreadable';
     const hint =
       code === 'outbox_corrupt' || code === 'outbox_foreign'
-        ? 'stop the daemon and move the file aside, or start it with --quarantine-corrupt (outbox.quarantine_corrupt: true); un-sent events in it are lost'
+        ? 'stop the daemon and move the file aside, or start it with --quarantine-corrupt ' +
+          '(outbox.quarantine_corrupt: true); un-sent events in it are lost'
         : disk.full || isDiskFullError(err)
           ? diskFullHint(path, disk)
           : 'check the file permissions and that the data dir is writable by the vigil user';

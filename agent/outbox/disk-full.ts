@@ -2,7 +2,14 @@ import type { Database as Db } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
-import { FULL_BELOW_BYTES, freeBytesAt, readDiskState, releaseReserve, removeReserve, takeReserve } from './disk-state.js';
+import {
+  FULL_BELOW_BYTES,
+  freeBytesAt,
+  readDiskState,
+  releaseReserve,
+  removeReserve,
+  takeReserve,
+} from './disk-state.js';
 
 /**
  * The outbox's plan for a full disk. Two reserves, both taken while there is room and given back the moment
@@ -62,14 +69,17 @@ export class DiskFullGuard {
     this.pageSize = o.db.pragma('page_size', { simple: true }) as number;
     this.normalCap = o.maxPageCount ?? (o.db.pragma('max_page_count', { simple: true }) as number);
     if (o.maxPageCount !== undefined) o.db.pragma(`max_page_count = ${Math.floor(o.maxPageCount)}`);
-    this.normalAutocheckpoint = this.reserveBytes > 0 ? Math.max(16, Math.min(256, Math.floor(this.reserveBytes / 2 / this.pageSize))) : 256;
+    const walPages = Math.floor(this.reserveBytes / 2 / this.pageSize);
+    this.normalAutocheckpoint = this.reserveBytes > 0 ? Math.max(16, Math.min(256, walPages)) : 256;
     o.db.pragma(`wal_autocheckpoint = ${this.normalAutocheckpoint}`);
   }
 
   /** At open (daemon): takes the reserves, or stays in the disk-full state a previous run left (0-byte reserve). */
   start(): void {
     if (this.reserveBytes === 0) {
-      if (readDiskState(this.path).reserve === 'released') this.enter('open', 'the disk was full when the agent last stopped');
+      if (readDiskState(this.path).reserve === 'released') {
+        this.enter('open', 'the disk was full when the agent last stopped');
+      }
       return;
     }
     if (readDiskState(this.path).reserve === 'released') {
@@ -136,7 +146,8 @@ export class DiskFullGuard {
     if (first) {
       this.log.error(
         { path: this.path, op, why, reserve_released: released, free_bytes: freeBytesAt(this.path) },
-        'outbox: disk full — sending goes on, new events are kept without thumbnails (in memory when even their record does not fit) until space is freed',
+        'outbox: disk full — sending goes on, new events are kept without thumbnails ' +
+          '(in memory when even their record does not fit) until space is freed',
       );
     }
   }
@@ -188,7 +199,10 @@ export class DiskFullGuard {
     const since = this.since;
     this.since = null;
     this.db.pragma(`wal_autocheckpoint = ${this.normalAutocheckpoint}`);
-    this.log.warn({ path: this.path, full_for_ms: this.clock.now() - since, free_bytes: freeBytesAt(this.path) }, 'outbox: disk space is back, the disk-full state ended; thumbnails are stored again');
+    this.log.warn(
+      { path: this.path, full_for_ms: this.clock.now() - since, free_bytes: freeBytesAt(this.path) },
+      'outbox: disk space is back, the disk-full state ended; thumbnails are stored again',
+    );
     return true;
   }
 
@@ -220,9 +234,12 @@ export class DiskFullGuard {
   private takeSpare(): boolean {
     if (this.spareBytes === 0) return true;
     try {
-      const have = this.db.prepare('SELECT length(body) AS n FROM bodies WHERE seq = ?').get(SPARE_SEQ) as { n: number } | undefined;
+      const have = this.db.prepare('SELECT length(body) AS n FROM bodies WHERE seq = ?').get(SPARE_SEQ) as
+        | { n: number }
+        | undefined;
       if (have?.n === this.spareBytes) return true;
-      this.db.prepare('INSERT OR REPLACE INTO bodies (seq, body) VALUES (?, ?)').run(SPARE_SEQ, randomBytes(this.spareBytes));
+      const body = randomBytes(this.spareBytes);
+      this.db.prepare('INSERT OR REPLACE INTO bodies (seq, body) VALUES (?, ?)').run(SPARE_SEQ, body);
       this.checkpoint();
       return true;
     } catch {

@@ -188,8 +188,11 @@ function openWithFallbacks(o: CheckedOptions, onDiskFull: (() => boolean) | unde
     try {
       return { db: openChecked({ ...o, exclusive: true }), exclusive: true };
     } catch (last) {
-      if (last instanceof NeedsMigration) return { db: openChecked({ ...o, readonly: false, exclusive: true }), exclusive: true };
-      if (isSqliteError(last) && last.code === 'SQLITE_BUSY') throw err; // another process has it open: the first error says why
+      if (last instanceof NeedsMigration) {
+        return { db: openChecked({ ...o, readonly: false, exclusive: true }), exclusive: true };
+      }
+      // Another process has it open: the first error says why.
+      if (isSqliteError(last) && last.code === 'SQLITE_BUSY') throw err;
       throw last;
     }
   }

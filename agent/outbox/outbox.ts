@@ -256,7 +256,11 @@ export class Outbox {
     });
     const ob = new Outbox(opened.db, options, opened.quarantinedTo);
     if (opened.exclusive) {
-      ob.log.warn({ path: options.path }, 'outbox: opened with exclusive locking (no room on the disk for its -shm file); `vigil-agent outbox` commands wait until this process stops');
+      ob.log.warn(
+        { path: options.path },
+        'outbox: opened with exclusive locking (no room on the disk for its -shm file); ' +
+          '`vigil-agent outbox` commands wait until this process stops',
+      );
     }
     return ob;
   }
@@ -276,7 +280,9 @@ export class Outbox {
     this.readonly = o.readonly ?? false;
     this.heldMax = Math.max(1, o.heldMax ?? 10_000);
     if (!this.readonly) {
-      this.guard = new DiskFullGuard({ db, path: o.path, reserveBytes: o.reserveBytes ?? 0, clock: this.clock, log: this.log, maxPageCount: o.maxPageCount });
+      const reserveBytes = o.reserveBytes ?? 0;
+      const { clock, log } = this;
+      this.guard = new DiskFullGuard({ db, path: o.path, reserveBytes, clock, log, maxPageCount: o.maxPageCount });
       this.guard.start();
     }
     if (quarantinedTo) this.log.error({ path: o.path, moved_to: quarantinedTo }, 'outbox file was corrupt or foreign; moved aside, started an empty outbox');
@@ -369,7 +375,9 @@ export class Outbox {
    * fails too, `outbox_disk_full` (507). The state is logged when it starts and when it ends, not per write.
    */
   private write<T>(level: 'FULL' | 'NORMAL', what: string, fn: () => T): T {
-    if (this.readonly) throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only (${what} needs to write)`);
+    if (this.readonly) {
+      throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only (${what} needs to write)`);
+    }
     this.maintain();
     this.setSync(level);
     try {
@@ -383,7 +391,8 @@ export class Outbox {
         if (!isDiskFullError(again)) throw again;
         throw new VigilError(
           'outbox_disk_full',
-          `the disk holding ${this.path} is full (${what} failed); queued items are kept, writes resume once space is freed`,
+          `the disk holding ${this.path} is full (${what} failed); queued items are kept, ` +
+            'writes resume once space is freed',
           { status: 507, details: { path: this.path, op: what }, cause: again },
         );
       }
@@ -447,10 +456,13 @@ export class Outbox {
     this.maintain();
     // Something already waits in memory: this goes behind it (an end never overtakes its new). On a full disk a
     // record goes to memory too when the file's free pages are down to what claims and acks need.
-    if (this.held.length > 0 || !(this.guard?.roomForRecords() ?? true)) return this.hold(bare.event, bare.json, thumbnail ? 'skipped' : 'none', skippedBefore);
+    if (this.held.length > 0 || !(this.guard?.roomForRecords() ?? true)) {
+      return this.hold(bare.event, bare.json, thumbnail ? 'skipped' : 'none', skippedBefore);
+    }
     const record: NewItem = { kind: 'event', body: bare.json };
     if (thumbnail && !(this.guard?.full ?? false)) {
-      const thumb: NewItem = { kind: 'thumbnail', body: Buffer.from(thumbnail.buffer, thumbnail.byteOffset, thumbnail.byteLength) };
+      const body = Buffer.from(thumbnail.buffer, thumbnail.byteOffset, thumbnail.byteLength);
+      const thumb: NewItem = { kind: 'thumbnail', body };
       try {
         return attempt(event, [{ kind: 'event', body: json }, thumb], false);
       } catch (err) {
@@ -469,16 +481,22 @@ export class Outbox {
   private recordJson(event: OutboxEvent): Buffer {
     const json = Buffer.from(JSON.stringify(event), 'utf8');
     if (json.length > EVENT_MAX_BYTES) {
-      throw new VigilError('event_too_large', `outbox: event ${event.id} rev ${event.rev} is ${json.length} bytes as JSON; the protocol allows ${EVENT_MAX_BYTES}`, { status: 413 });
+      const what = `outbox: event ${event.id} rev ${event.rev} is ${json.length} bytes as JSON`;
+      throw new VigilError('event_too_large', `${what}; the protocol allows ${EVENT_MAX_BYTES}`, { status: 413 });
     }
     return json;
   }
 
   /** The record to store when the thumbnail is not: the caller's `withoutThumbnail`, else the event as given. */
-  private bareRecord(event: OutboxEvent, thumbnail: Uint8Array | undefined, without: OutboxEvent | undefined): { event: OutboxEvent; json: Buffer } {
+  private bareRecord(
+    event: OutboxEvent,
+    thumbnail: Uint8Array | undefined,
+    without: OutboxEvent | undefined,
+  ): { event: OutboxEvent; json: Buffer } {
     if (!thumbnail || !without) return { event, json: this.recordJson(event) };
     if (without.id !== event.id || without.rev !== event.rev || without.type !== event.type) {
-      throw new VigilError('invalid_event', `outbox: withoutThumbnail of ${event.id} rev ${event.rev} must be the same event id, rev and type`, { status: 400 });
+      const what = `outbox: withoutThumbnail of ${event.id} rev ${event.rev}`;
+      throw new VigilError('invalid_event', `${what} must be the same event id, rev and type`, { status: 400 });
     }
     this.validateEvent?.(without);
     return { event: without, json: this.recordJson(without) };
@@ -497,13 +515,19 @@ export class Outbox {
     this.countRefusal('refused.disk_full');
     if (this.held.length >= this.heldMax) {
       this.countRefusal('lost.disk_full');
-      this.log.error({ event_id: event.id, rev: event.rev, type: event.type, held: this.held.length }, 'outbox: disk full and the in-memory queue is full; event message lost');
-      throw new VigilError('outbox_disk_full', `the disk holding ${this.path} is full and ${this.held.length} event messages already wait in memory; ${event.id} rev ${event.rev} was refused`, {
+      const held = this.held.length;
+      const what = { event_id: event.id, rev: event.rev, type: event.type, held };
+      this.log.error(what, 'outbox: disk full and the in-memory queue is full; event message lost');
+      const why = `the disk holding ${this.path} is full and ${held} event messages already wait in memory`;
+      throw new VigilError('outbox_disk_full', `${why}; ${event.id} rev ${event.rev} was refused`, {
         status: 507,
         details: { path: this.path, held: this.held.length, event_id: event.id, rev: event.rev },
       });
     }
-    if (this.held.length === 0) this.log.warn({ event_id: event.id, rev: event.rev }, 'outbox: the full disk cannot take even event records; they wait in memory until space is freed');
+    if (this.held.length === 0) {
+      const what = { event_id: event.id, rev: event.rev };
+      this.log.warn(what, 'outbox: the full disk cannot take even event records; they wait in memory for room');
+    }
     this.held.push({ event, json });
     this.pending.add('thumbnails_skipped', skippedBefore + (thumbnail === 'skipped' ? 1 : 0));
     return { event: 'held', thumbnail, evicted: 0 };
@@ -530,12 +554,17 @@ export class Outbox {
         this.tx(() => this.enqueueTx(h.event, [{ kind: 'event', body: h.json }]));
       } catch (err) {
         if (isDiskFullError(err)) break;
-        this.countRefusal(err instanceof VigilError && err.code === 'outbox_full' ? 'refused.outbox_full' : 'lost.disk_full');
-        this.log.error({ event_id: h.event.id, rev: h.event.rev, err: (err as Error).message }, 'outbox: an event record kept in memory was refused when written; lost');
+        const overBudget = err instanceof VigilError && err.code === 'outbox_full';
+        this.countRefusal(overBudget ? 'refused.outbox_full' : 'lost.disk_full');
+        const what = { event_id: h.event.id, rev: h.event.rev, err: (err as Error).message };
+        this.log.error(what, 'outbox: an event record kept in memory was refused when written; lost');
       }
       this.held.shift();
     }
-    if (before > 0 && this.held.length < before) this.log.info({ written: before - this.held.length, still_held: this.held.length }, 'outbox: event records kept in memory written to disk');
+    if (before > 0 && this.held.length < before) {
+      const counts = { written: before - this.held.length, still_held: this.held.length };
+      this.log.info(counts, 'outbox: event records kept in memory written to disk');
+    }
     return this.held.length === 0;
   }
 
@@ -928,14 +957,18 @@ export class Outbox {
     if (!this.readonly && this.held.length > 0 && !this.flushHeld()) {
       this.countRefusal('lost.disk_full');
       if (this.held.length > 1) this.pending.add('lost.disk_full', this.held.length - 1);
-      this.log.error({ lost: this.held.length, events: [...new Set(this.held.map((h) => h.event.id))].slice(0, 20) }, 'outbox: stopping on a full disk; event records kept in memory are lost');
+      const events = [...new Set(this.held.map((h) => h.event.id))].slice(0, 20);
+      const lost = this.held.length;
+      this.log.error({ lost, events }, 'outbox: stopping on a full disk; event records kept in memory are lost');
       this.held.length = 0;
     }
     if (!this.readonly && this.pending.size > 0) {
       try {
         this.tx(() => undefined);
       } catch (err) {
-        this.log.error({ counters: Object.fromEntries(this.pending.snapshot()), err: (err as Error).message }, 'outbox: counters could not be written before stopping (disk full)');
+        const counters = Object.fromEntries(this.pending.snapshot());
+        const why = (err as Error).message;
+        this.log.error({ counters, err: why }, 'outbox: counters could not be written before stopping (disk full)');
       }
     }
     this.db.close();

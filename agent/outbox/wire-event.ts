@@ -79,7 +79,8 @@ export class WireEventBuilder {
     else this.open.set(msg.id, { rev, announced, before });
     if (!upload) return { event };
     const { thumbnail: _announced, ...bare } = event;
-    return { event, thumbnail: upload, withoutThumbnail: before ? { ...bare, thumbnail: before } : (bare as OutboxEvent) };
+    const withoutThumbnail: OutboxEvent = before ? { ...bare, thumbnail: before } : (bare as OutboxEvent);
+    return { event, thumbnail: upload, withoutThumbnail };
   }
 
   /**

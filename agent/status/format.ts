@@ -18,9 +18,13 @@ export function formatStatus(s: DaemonStatus): string {
   );
   const refused = o.refused ? o.refused.disk_full + o.refused.outbox_full : 0;
   if (o.disk_full || (o.held ?? 0) > 0 || refused > 0 || (o.thumbnails_skipped ?? 0) > 0) {
-    const free = o.disk_free_bytes === undefined || o.disk_free_bytes === null ? '?' : `${Math.round(o.disk_free_bytes / 1024)} KiB`;
+    const bytes = o.disk_free_bytes;
+    const free = bytes === undefined || bytes === null ? '?' : `${Math.round(bytes / 1024)} KiB`;
+    const state = o.disk_full ? 'FULL: free space; sending goes on, new events kept without thumbnails' : 'ok';
+    const counts = `refused: disk full ${o.refused?.disk_full ?? 0}, over budget ${o.refused?.outbox_full ?? 0}`;
     lines.push(
-      `disk    ${o.disk_full ? 'FULL: free space; sending goes on, new events kept without thumbnails' : 'ok'}  free ${free}  reserve ${o.reserve ?? '?'}  held in memory ${o.held ?? 0}  refused: disk full ${o.refused?.disk_full ?? 0}, over budget ${o.refused?.outbox_full ?? 0}  thumbnails skipped ${o.thumbnails_skipped ?? 0}`,
+      `disk    ${state}  free ${free}  reserve ${o.reserve ?? '?'}  held in memory ${o.held ?? 0}  ${counts}` +
+        `  thumbnails skipped ${o.thumbnails_skipped ?? 0}`,
     );
   }
   if (s.cameras.length === 0) lines.push('cameras none configured');

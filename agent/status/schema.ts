@@ -33,24 +33,32 @@ export const OutboxStatusSchema = Type.Object({
   dropped: Type.Integer({ description: 'Items dropped by the disk budget (all time, as the outbox counts).' }),
   live_bytes: Type.Integer(),
   budget_bytes: Type.Integer(),
-  disk_full: Type.Boolean({ description: 'The disk holding the outbox is full (the same answer as `outbox stats` and `doctor`).' }),
-  disk_free_bytes: Type.Optional(Type.Union([Type.Integer({ description: 'Free bytes on the filesystem holding the outbox.' }), Type.Null()])),
+  disk_full: Type.Boolean({ description: 'The disk holding the outbox is full (as `outbox stats` and `doctor` say).' }),
+  disk_free_bytes: Type.Optional(
+    Type.Union([Type.Integer({ description: 'Free bytes on the filesystem holding the outbox.' }), Type.Null()]),
+  ),
   reserve: Type.Optional(
     Type.Union([Type.Literal('held'), Type.Literal('released'), Type.Literal('none')], {
       description: 'The disk-full reserve: held (normal), released (given back: the disk is full), none (turned off).',
     }),
   ),
-  held: Type.Optional(Type.Integer({ description: 'Event records waiting in memory for room on a full disk (written once there is).' })),
+  held: Type.Optional(
+    Type.Integer({ description: 'Event records waiting in memory for room on a full disk (written once there is).' }),
+  ),
   refused: Type.Optional(
     Type.Object(
       {
-        disk_full: Type.Integer({ description: 'Event messages the full disk could not take when they came (kept in memory), all time.' }),
+        disk_full: Type.Integer({
+          description: 'Event messages the full disk could not take when they came (kept in memory), all time.',
+        }),
         outbox_full: Type.Integer({ description: 'Event messages refused over the outbox budget (lost), all time.' }),
       },
       { description: 'Refusals by cause, all time (kept in the outbox file; what heartbeats report).' },
     ),
   ),
-  thumbnails_skipped: Type.Optional(Type.Integer({ description: 'Event messages queued without the thumbnail they should have carried, all time.' })),
+  thumbnails_skipped: Type.Optional(
+    Type.Integer({ description: 'Event messages queued without the thumbnail they should have carried, all time.' }),
+  ),
   accepted_since_start: Type.Integer({ description: 'Event messages the outbox accepted from the cameras since the daemon started.' }),
   refused_since_start: Type.Integer({ description: 'Event messages the outbox refused since the daemon started (lost; see the log).' }),
 });
