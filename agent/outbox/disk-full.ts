@@ -47,6 +47,8 @@ export interface DiskFullGuardOptions {
 export class DiskFullGuard {
   private since: number | null = null;
   private leaving = false;
+  /** Without a reserve, the 0-byte marker this guard wrote (only that one is removed when the state ends). */
+  private ownsMarker = false;
   private nextCheckAt = 0;
   private readonly db: Db;
   private readonly path: string;
@@ -134,6 +136,7 @@ export class DiskFullGuard {
     this.nextCheckAt = this.clock.now() + CHECK_EVERY_MS;
     let released = false;
     try {
+      if (this.reserveBytes === 0 && readDiskState(this.path).reserve === 'none') this.ownsMarker = true;
       released = releaseReserve(this.path);
     } catch (err) {
       this.log.warn({ path: this.path, err: (err as Error).message }, 'outbox: cannot truncate the disk-full reserve');
@@ -195,7 +198,8 @@ export class DiskFullGuard {
       this.cap();
       return false;
     }
-    if (this.reserveBytes === 0) removeReserve(this.path);
+    if (this.reserveBytes === 0 && this.ownsMarker) removeReserve(this.path);
+    this.ownsMarker = false;
     const since = this.since;
     this.since = null;
     this.db.pragma(`wal_autocheckpoint = ${this.normalAutocheckpoint}`);

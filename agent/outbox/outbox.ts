@@ -470,6 +470,9 @@ export class Outbox {
       }
     }
     // No thumbnail, or the disk is full (the state is entered): the record alone, else memory.
+    if (!(this.guard?.roomForRecords() ?? true)) {
+      return this.hold(bare.event, bare.json, thumbnail ? 'skipped' : 'none', skippedBefore);
+    }
     try {
       return attempt(bare.event, [record], thumbnail !== undefined);
     } catch (err) {
