@@ -150,12 +150,16 @@ export class MotionDetector {
     const threads = options.threads ?? 1;
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(model.path, {
+      const sessionOptions: ort.InferenceSession.SessionOptions = {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
-      });
+      };
+      if (model.bytes) log.warn({ model: model.path, err: model.cacheError }, 'motion model not cached (disk full): loaded from memory');
+      session = model.bytes
+        ? await ort.InferenceSession.create(model.bytes, sessionOptions)
+        : await ort.InferenceSession.create(model.path, sessionOptions);
     } catch (err) {
       throw new VigilError('motion_model_load_failed', `cannot load the motion model ${model.path}: ${(err as Error).message}`, {
         cause: err,

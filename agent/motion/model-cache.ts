@@ -21,6 +21,13 @@ export interface EnsuredModel {
   path: string;
   /** True when this call wrote the file. */
   created: boolean;
+  /**
+   * The model itself, when it could not be written to the cache (full disk): load it from memory. Motion
+   * detection does not stop because the disk is full; the next start caches it.
+   */
+  bytes?: Uint8Array;
+  /** Why the cache write failed, when `bytes` is set. */
+  cacheError?: string;
 }
 
 /** Path of the cached model for `p`, generating it first when absent. */
@@ -35,6 +42,8 @@ export function ensureMotionModel(p: MotionGraphParams, cacheDir = defaultMotion
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return { path, created: false, bytes, cacheError: (err as Error).message };
     throw new VigilError('motion_model_write_failed', `cannot write the motion model to ${path}: ${(err as Error).message}`, {
       cause: err,
       details: { path },

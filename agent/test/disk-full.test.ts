@@ -14,6 +14,7 @@ import { Value } from '@sinclair/typebox/value';
 import { AgentConfigSchema, type AgentConfig } from '../config/schema.js';
 import { EventSink } from '../daemon/event-sink.js';
 import { checkDisk } from '../doctor/disk.js';
+import { MotionDetector } from '../motion/detector.js';
 import { checkOutbox } from '../doctor/outbox.js';
 import { Outbox, readDiskState, WireEventBuilder, type OutboxEvent } from '../outbox/index.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
@@ -334,6 +335,21 @@ describe('thumbnails on a full disk', () => {
     expect(ev?.thumbnail, 'the thumbnail came with a later message').not.toBeNull();
     expect((ev?.message as { thumbnail?: { sha256: string } }).thumbnail?.sha256).toBe(ev?.thumbnail?.sha256);
   }, 60_000);
+});
+
+describe('motion detection on a full disk', () => {
+  it('a camera still starts when its motion model cannot be cached (loaded from memory)', async () => {
+    if (!disk) return;
+    const d = disk;
+    d.fill();
+    const motion = await MotionDetector.create({ width: 320, height: 180, cacheDir: join(d.dir, 'models') });
+    try {
+      const frame = makeFrame(320, 180, { background: 90 });
+      expect((await motion.detect(frame)).calibrating).toBe(true);
+    } finally {
+      await motion.close();
+    }
+  });
 });
 
 describe('heartbeat', () => {
