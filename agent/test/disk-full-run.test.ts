@@ -162,6 +162,9 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
         throw new Error(`${(err as Error).message}; last heartbeat outbox: ${JSON.stringify(((await c.deviceStatus())?.heartbeat as { outbox?: unknown })?.outbox)}; expected refused ${JSON.stringify(expected)}, thumbnails_skipped ${skipped}`);
       });
       expect(skipped, 'thumbnails were skipped during the full period').toBeGreaterThan(0);
+      // The collector's device view (what GET /v1/devices/{id} shows) says the same.
+      const view = await c.deviceView();
+      expect(view).toMatchObject({ disk_full: false, refused: expected, thumbnails_skipped: skipped });
       // `status` says the same as the heartbeat.
       const st = await status();
       expect(st.outbox).toMatchObject({ disk_full: false, reserve: 'held', held: 0, refused: expected, thumbnails_skipped: skipped });

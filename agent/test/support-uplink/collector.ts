@@ -6,6 +6,7 @@ import { request } from 'undici';
 import { cloudConfig } from '../../../cloud/config.js';
 import { createPairingCode } from '../../../cloud/pairing/codes.js';
 import { createCloud } from '../../../cloud/server/app.js';
+import { getDeviceView, type DeviceView } from '../../../cloud/status/device-status.js';
 import type { DeviceStatusRecord, EventCursor, EventRecord } from '../../../cloud/store/store.js';
 import { validatePairingResponse } from '../../../firmware-protocol/messages.js';
 import { silentLogger } from '../../../shared/log/index.js';
@@ -26,6 +27,8 @@ export interface CollectorUnderTest {
   thumbnailIds(): Promise<Set<string>>;
   event(id: string): Promise<EventRecord | undefined>;
   deviceStatus(): Promise<DeviceStatusRecord | undefined>;
+  /** The device as the app API shows it (GET /v1/devices/{id}: state, refusals, disk_full… from heartbeats). */
+  deviceView(): Promise<DeviceView | undefined>;
   /** The broker URL the collector listens on, when MQTT ingest runs. */
   mqttUrl?: string;
   /** Stops the collector, waits `downMs`, and starts it again on the same data dir, port and MQTT session. */
@@ -81,6 +84,7 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       thumbnailIds: async () => new Set((await events()).filter((e) => e.thumbnail !== null).map((e) => e.id)),
       event: (id) => cloud.store.getEvent('default', id),
       deviceStatus: () => cloud.store.getDeviceStatus(device.deviceId),
+      deviceView: () => getDeviceView(cloud.store, 'default', device.deviceId, Date.now(), 60_000),
       ...(spec.mqttUrl ? { mqttUrl: spec.mqttUrl } : {}),
       restart: async (downMs) => {
         await cloud.close();
