@@ -1,13 +1,23 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { createHash } from 'node:crypto';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { VigilError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { EVENT_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import {
+  type ClaimOptions,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type ListOptions,
+  type OutboxOptions,
+  type OutboxStats,
+  type StateCounts,
+  type ThumbnailOutcome,
+} from './api.js';
+import { checkEvent, COLUMNS, PREFIXED, sha256, toItem, type NewItem, type Row } from './rows.js';
 import { PendingCounters } from './counters.js';
 import { DiskFullGuard } from './disk-full.js';
-import { readDiskState, releaseReserve, type ReserveState } from './disk-state.js';
+import { readDiskState, releaseReserve } from './disk-state.js';
 import { isDiskFullError, openOutboxFile } from './open.js';
 import { OpenEventLedger } from './open-events.js';
 import { ROW_OVERHEAD_BYTES } from './schema.js';
@@ -16,7 +26,6 @@ import {
   ITEM_STATES,
   priorityOf,
   type ClaimedItem,
-  type EventType,
   type ItemKind,
   type ItemRef,
   type ItemState,
@@ -38,185 +47,7 @@ import {
  * not checksum pages, so each body carries a SHA-256 that is checked before every send.
  */
 
-export interface OutboxOptions {
-  /** The outbox file, normally `<data dir>/outbox.db`. */
-  path: string;
-  /** Most bytes of un-acked bodies (+256 B per row) the outbox keeps. Default 256 MiB. */
-  budgetBytes?: number;
-  /** How long acked and dropped rows are kept (bodies are freed at once). Default 24 h. */
-  retentionMs?: number;
-  backoff?: BackoffPolicy;
-  clock?: Clock;
-  logger?: Logger;
-  /** Extra validation of an event before it is accepted (the protocol schema); throws to refuse. */
-  validateEvent?: (event: OutboxEvent) => void;
-  create?: boolean;
-  quarantine?: boolean;
-  integrityCheck?: boolean;
-  random?: () => number;
-  /**
-   * Hard cap on the file's pages (`PRAGMA max_page_count`). SQLite then fails writes with SQLITE_FULL exactly as on
-   * a full disk, which is how tests exercise that path.
-   */
-  maxPageCount?: number;
-  /**
-   * Bytes of the disk-full reserve (`outbox.db.reserve` + spare pages, disk-full.ts); 0 (the library default)
-   * turns it off. The daemon passes `outbox.reserve_bytes`.
-   */
-  reserveBytes?: number;
-  /** Most event records kept in memory while the disk is too full for them (default 10,000). */
-  heldMax?: number;
-  /**
-   * Open for reading only (`outbox list|stats`, doctor): nothing is written, no reserve is taken, and a full disk
-   * with no room for the -shm file is read through exclusive locking instead of failing.
-   */
-  readonly?: boolean;
-}
-
-/**
- * `skipped`: not stored because the disk is full (the event went without it, counted in `thumbnails_skipped`);
- * `dropped`: not stored because of the outbox budget (counted in `dropped.thumbnail.<type>`).
- */
-export type ThumbnailOutcome = 'none' | 'queued' | 'duplicate' | 'dropped' | 'skipped';
-
-export interface EnqueueOptions {
-  /**
-   * The same event record as it must read when its thumbnail is not stored (no announcement of a thumbnail that
-   * will never come, or the previous one): stored instead of `event` when the thumbnail is skipped or dropped.
-   */
-  withoutThumbnail?: OutboxEvent;
-  /** The event should have carried a thumbnail that could not be written before it got here: count it. */
-  thumbnailSkipped?: boolean;
-}
-
-export interface EnqueueResult {
-  /** `held`: the disk is full even for the record; it waits in memory and is written as soon as there is room. */
-  event: 'queued' | 'duplicate' | 'held';
-  thumbnail: ThumbnailOutcome;
-  /** Older items evicted to make room (thumbnails, superseded updates). */
-  evicted: number;
-}
-
-export interface ClaimOptions {
-  kind: ItemKind;
-  limit: number;
-  /** Stop adding items once their bodies would exceed this many bytes (the first item is always taken). */
-  maxBytes?: number;
-  leaseMs: number;
-}
-
-export interface StateCounts {
-  pending: number;
-  in_flight: number;
-  acked: number;
-  dead: number;
-  dropped: number;
-}
-
-export interface OutboxStats {
-  path: string;
-  total: StateCounts;
-  byKind: Record<ItemKind, StateCounts>;
-  /** Un-acked items (pending + in_flight + dead). */
-  depth: number;
-  /** Pending items whose next attempt is in the future (backing off). */
-  backingOff: number;
-  /** Age in ms of the oldest un-acked item, or null. */
-  oldestPendingAgeMs: number | null;
-  liveBytes: number;
-  budgetBytes: number;
-  fileBytes: number;
-  /** Monotonic counters: `dropped.<kind>.<type>`, `refused.budget`, `refused.disk_full`, `expired_leases`… */
-  counters: Record<string, number>;
-  /**
-   * Items and event messages that will never reach the collector, all time: evicted by the budget
-   * (`dropped.*`), event messages refused over budget (`refused.outbox_full`) or lost from memory while the disk was
-   * full (`lost.disk_full`).
-   */
-  dropped: number;
-  /** The disk holding the outbox is full (disk-state.ts: the same answer for the daemon, `status`, CLI, doctor). */
-  diskFull: boolean;
-  /** Event messages the disk could not take when they came (kept in memory), and those refused over budget. */
-  refused: { disk_full: number; outbox_full: number };
-  /** Event messages queued without the thumbnail they should have carried (it could not be written). */
-  thumbnailsSkipped: number;
-  /** Event records waiting in memory for room on the disk (this process only). */
-  held: number;
-  reserve: ReserveState;
-  freeBytes: number | null;
-  nextDueAt: number | null;
-}
-
-export interface ListOptions {
-  states?: ItemState[];
-  kind?: ItemKind;
-  limit?: number;
-}
-
-interface Row {
-  seq: number;
-  kind: ItemKind;
-  event_id: string;
-  rev: number;
-  event_type: EventType;
-  priority: number;
-  state: ItemState;
-  attempts: number;
-  next_attempt_at: number;
-  lease_until: number | null;
-  created_at: number;
-  done_at: number | null;
-  bytes: number;
-  sha256: string;
-  last_error_code: string | null;
-  last_error: string | null;
-}
-
-const COLUMN_NAMES = [
-  'seq', 'kind', 'event_id', 'rev', 'event_type', 'priority', 'state', 'attempts', 'next_attempt_at', 'lease_until', 'created_at', 'done_at', 'bytes', 'sha256', 'last_error_code', 'last_error',
-];
-const COLUMNS = COLUMN_NAMES.join(', ');
-/** The item columns qualified by a table alias (for joins with bodies). */
-const PREFIXED = (alias: string): string => COLUMN_NAMES.map((c) => `${alias}.${c}`).join(', ');
-
-function toItem(r: Row): OutboxItem {
-  return {
-    seq: r.seq,
-    kind: r.kind,
-    eventId: r.event_id,
-    rev: r.rev,
-    eventType: r.event_type,
-    priority: r.priority,
-    state: r.state,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    leaseUntil: r.lease_until,
-    createdAt: r.created_at,
-    doneAt: r.done_at,
-    bytes: r.bytes,
-    sha256: r.sha256,
-    lastErrorCode: r.last_error_code,
-    lastError: r.last_error,
-  };
-}
-
-function sha256(b: Uint8Array): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'end'];
-
-function checkEvent(event: OutboxEvent): void {
-  if (typeof event !== 'object' || event === null) throw new VigilError('invalid_event', 'outbox: event must be an object', { status: 400 });
-  if (typeof event.id !== 'string' || event.id.length === 0) throw new VigilError('invalid_event', 'outbox: event /id must be a non-empty string', { status: 400 });
-  if (!Number.isInteger(event.rev) || event.rev < 0) throw new VigilError('invalid_event', `outbox: event ${event.id} /rev must be an integer >= 0`, { status: 400 });
-  if (!EVENT_TYPES.includes(event.type)) throw new VigilError('invalid_event', `outbox: event ${event.id} /type must be new, update or end`, { status: 400 });
-}
-
-interface NewItem {
-  kind: ItemKind;
-  body: Buffer;
-}
+export type { ClaimOptions, EnqueueOptions, EnqueueResult, ListOptions, OutboxOptions, OutboxStats, StateCounts, ThumbnailOutcome } from './api.js';
 
 export class Outbox {
   readonly path: string;
