@@ -101,10 +101,6 @@ export class DiskFullGuard {
     return this.since !== null;
   }
 
-  get fullSince(): number | null {
-    return this.since;
-  }
-
   /** Full and not in the middle of ending the state: records go one at a time, within the floor. */
   get constrained(): boolean {
     return this.since !== null && !this.leaving;
