@@ -6,7 +6,7 @@ import { componentLogger, type Logger } from '../../shared/log/index.js';
 import type { MqttConfig } from '../ingest/config.js';
 import type { MetricsRegistry } from '../server/metrics.js';
 import type { MqttCollectorIdentity } from '../ingest/mqtt.js';
-import type { SqlDatabase } from '../store/sql.js';
+import type { SqlDatabase } from '../db/sql.js';
 import { loadDeploymentId } from './deployment.js';
 import { ForeignTrafficWatch, type ForeignTrafficState } from './foreign-traffic.js';
 import { GroupClaim } from './group-claim.js';
@@ -21,7 +21,7 @@ import type { BrokerProvisioner } from './provisioner.js';
  * broker logins of boxes and collectors, and the watch for another deployment's traffic on the group.
  */
 export type { BrokerProvisioner, CollectorAccess } from './provisioner.js';
-export { loadDeploymentId, DEPLOYMENT_TABLES } from './deployment.js';
+export { loadDeploymentId } from './deployment.js';
 export { ForeignTrafficWatch, type ForeignTrafficState } from './foreign-traffic.js';
 export { deviceAcl, collectorAcl, deviceRoleName, collectorRoleName } from './acl.js';
 

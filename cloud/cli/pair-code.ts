@@ -4,7 +4,7 @@ import { VigilError } from '../../shared/errors/index.js';
 import type { CloudConfig } from '../config.js';
 import { createPairingCode, pairingCodeJson, parseTtl, revokePairingCode } from '../pairing/codes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
-import { isPostgresUrl } from '../store/index.js';
+import { isPostgresUrl } from '../db/index.js';
 import { printJson, withStore, withTenantOptions, type TenantOpts } from './common.js';
 
 /**

@@ -9,7 +9,7 @@ import type { QueueConfig } from '../queue/config.js';
 import { JobQueue } from '../queue/jobs.js';
 import { JobWorker, type JobContext, type JobOutcome } from '../queue/worker.js';
 import type { Reclassifier } from '../reclassify/reclassifier.js';
-import type { SqlExecutor } from '../store/sql.js';
+import type { SqlExecutor } from '../db/sql.js';
 import type { EventRecord, Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';

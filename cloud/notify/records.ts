@@ -1,11 +1,11 @@
 import type { CachedAnswer, ClassificationCacheBackend } from '../reclassify/cache.js';
 import type { Classification, ClassificationAttempt } from '../reclassify/classification.js';
 import type { Notification, PushResult } from '../push/index.js';
-import type { SqlDatabase, SqlExecutor } from '../store/sql.js';
+import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
 import type { Decision, Verdict } from './policy.js';
 
 /**
- * What the verify-then-notify job writes, in the collector's database (tables in cloud/queue/migration.ts):
+ * What the verify-then-notify job writes, in the collector's database (tables: cloud/db/migrations.ts):
  * the classification (stored as soon as it is known, so a crash never loses a paid answer), the policy decision,
  * the push state (`sending` is recorded BEFORE the fan-out, together with the cooldown claim; `sent` after the
  * per-token outcomes), and the per-token deliveries. Also the persistent half of the answer cache.

@@ -1,8 +1,8 @@
 import { ulid } from '../../shared/ids/index.js';
-import type { SqlDatabase, SqlExecutor } from '../store/sql.js';
+import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
 
 /**
- * The job table, in the collector's own database (table `jobs`, see the store's migrations). One job per
+ * The job table, in the collector's own database (table `jobs`, cloud/db/migrations.ts). One job per
  * (kind, event id): enqueueing twice is a no-op, so the ingest path can enqueue in the same transaction that
  * stores the event, or right after it, without ever doubling work.
  *

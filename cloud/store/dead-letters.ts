@@ -1,38 +1,14 @@
 import { ulid } from '../../shared/ids/index.js';
 import type { DeadLetterLedger, FailureRecord, FailureVerdict } from '../ingest/dead-letter.js';
-import type { SqlDatabase } from './sql.js';
+import type { SqlDatabase } from '../db/sql.js';
 
 /**
- * The dead-letter table (a store migration, see ./migrations.ts): one row per message that failed on the
+ * The dead-letter table (migration 7, cloud/db/migrations.ts): one row per message that failed on the
  * collector's side, keyed by the message fingerprint (kind, device, event, body SHA-256). A row is `failing` while
  * its failures are below the threshold and `dead` once the message was moved out of the way (acked); the body is
  * kept (base64) from then on. `tenant_id` is the device's tenant when the device is known, so an admin token sees
  * its own tenant's dead letters only.
  */
-export const DEAD_LETTER_TABLES: readonly string[] = [
-  `CREATE TABLE dead_letters (
-    id TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL UNIQUE,
-    tenant_id TEXT,
-    device_id TEXT NOT NULL,
-    transport TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    event_id TEXT,
-    route TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('failing', 'dead')),
-    attempts BIGINT NOT NULL,
-    error_code TEXT NOT NULL,
-    error_message TEXT NOT NULL,
-    body_sha256 TEXT NOT NULL,
-    body_size BIGINT NOT NULL,
-    body_b64 TEXT,
-    first_seen_at BIGINT NOT NULL,
-    last_seen_at BIGINT NOT NULL,
-    dead_at BIGINT
-  )`,
-  `CREATE INDEX dead_letters_listing ON dead_letters (tenant_id, state, last_seen_at)`,
-];
-
 export interface DeadLetterRecord {
   id: string;
   tenantId: string | null;

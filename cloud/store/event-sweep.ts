@@ -1,4 +1,4 @@
-import type { SqlDatabase, SqlValue } from './sql.js';
+import type { SqlDatabase, SqlValue } from '../db/sql.js';
 
 /**
  * No event left open, on the collector: the events of a box that went quiet or restarted are ended by the
@@ -18,17 +18,6 @@ import type { SqlDatabase, SqlValue } from './sql.js';
  * on PostgreSQL the row lock makes the second collector see the row ended and change nothing), one row per
  * statement, so a sweep never holds locks on many events at once against an ingest batch.
  */
-
-/** Migration 6. Both dialects: ADD COLUMN, and a partial index over the (few) active events. */
-export const EVENT_END_COLUMNS = [
-  'ALTER TABLE events ADD COLUMN end_reason TEXT',
-  'ALTER TABLE device_status ADD COLUMN boot_id TEXT',
-  // Collector time (ms) the current boot started: received_at of its first heartbeat minus the box's uptime.
-  'ALTER TABLE device_status ADD COLUMN boot_started_at BIGINT',
-  // Collector time (ms) the current boot id was first seen (the quiet time of the restart path counts from it).
-  'ALTER TABLE device_status ADD COLUMN boot_seen_at BIGINT',
-  "CREATE INDEX events_active_device ON events (device_id, created_at) WHERE status = 'active'",
-] as const;
 
 /** End reasons the API shows: the three a box sends, and the collector's own. */
 export const END_REASONS = ['left', 'agent_stop', 'agent_restart', 'device_lost'] as const;

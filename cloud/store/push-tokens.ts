@@ -1,5 +1,5 @@
 import { ulid } from '../../shared/ids/index.js';
-import type { SqlDatabase, SqlValue } from './sql.js';
+import type { SqlDatabase, SqlValue } from '../db/sql.js';
 
 /**
  * Phone push registrations (`push_tokens`): one row per (tenant, platform, token) where the token is the APNs
@@ -8,30 +8,6 @@ import type { SqlDatabase, SqlValue } from './sql.js';
  * prunes tokens the provider called invalid. SQL for SQLite and PostgreSQL alike; the Store delegates here.
  */
 export type PushPlatform = 'apns' | 'fcm' | 'webpush';
-
-export const PUSH_TOKEN_TABLES: readonly string[] = [
-  `CREATE TABLE push_tokens (
-    id TEXT PRIMARY KEY,
-    tenant_id TEXT NOT NULL REFERENCES tenants(id),
-    platform TEXT NOT NULL CHECK (platform IN ('apns', 'fcm', 'webpush')),
-    token TEXT NOT NULL,
-    p256dh TEXT,
-    auth TEXT,
-    app_id TEXT,
-    device_label TEXT,
-    api_token_id TEXT,
-    created_at BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    last_status TEXT,
-    last_http_status BIGINT,
-    last_reason TEXT,
-    last_attempt_at BIGINT,
-    last_sent_at BIGINT,
-    failures BIGINT NOT NULL,
-    UNIQUE (tenant_id, platform, token)
-  )`,
-  `CREATE INDEX push_tokens_tenant ON push_tokens (tenant_id, created_at)`,
-];
 
 export interface PushTokenRecord {
   id: string;

@@ -2,9 +2,9 @@ import { VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
 import { endLostEvents, endReasonOf, type LostEventEnd } from './event-sweep.js';
-import { migrate } from './migrations.js';
+import { schemaVersion } from '../db/migrate.js';
 import { SqlPushTokens, type PushOutcomeInput, type PushPlatform, type PushTokenInput, type PushTokenRecord } from './push-tokens.js';
-import type { SqlDatabase, SqlExecutor, SqlValue } from './sql.js';
+import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
 import type {
   ApiTokenRecord,
   DeviceKeyRecord,
@@ -29,7 +29,7 @@ import type {
   ThumbnailRecord,
 } from './store.js';
 
-/** The Store over either SQL dialect. Open it with openStore() (./index.ts), which migrates first. */
+/** The Store over either SQL dialect, on a migrated database (cloud/db: openDatabase). */
 
 interface TokenRow {
   id: string;
@@ -251,7 +251,7 @@ export class SqlStore implements Store {
 
   private readonly eventHooks: EventsStoredHook[] = [];
 
-  private constructor(private readonly db: SqlDatabase) {
+  constructor(private readonly db: SqlDatabase) {
     this.kind = db.dialect;
   }
 
@@ -263,12 +263,6 @@ export class SqlStore implements Store {
     this.eventHooks.push(hook);
   }
 
-  /** Opens a store on a database adapter, applying pending migrations. */
-  static async open(db: SqlDatabase): Promise<SqlStore> {
-    await migrate(db);
-    return new SqlStore(db);
-  }
-
   async ping(): Promise<void> {
     await this.db.get('SELECT 1 AS ok');
   }
@@ -277,9 +271,8 @@ export class SqlStore implements Store {
     await this.db.close();
   }
 
-  async schemaVersion(): Promise<number> {
-    const r = await this.db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
-    return Number(r?.v ?? 0);
+  schemaVersion(): Promise<number> {
+    return schemaVersion(this.db);
   }
 
   async ensureTenant(id: string, name: string = id): Promise<TenantRecord> {

@@ -1,7 +1,7 @@
 import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
 import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
-import type { SqlDatabase, SqlExecutor } from './sql.js';
+import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
 
 /**
  * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { POSTGRES_URL } from '../../shared/testing/index.js';
-import { openPostgres } from '../store/postgres.js';
-import type { SqlDatabase } from '../store/sql.js';
+import { openPostgres } from '../db/postgres.js';
+import type { SqlDatabase } from '../db/sql.js';
 import { dropSchema, testBackends } from './support/backends.js';
 
 /** The PostgreSQL adapter: prepared statements that survive schema changes, concurrent transactions on the pool. */

@@ -8,10 +8,10 @@ import { POSTGRES_URL } from '../../shared/testing/index.js';
 import { queueConfig } from '../queue/config.js';
 import { JobQueue, type Job } from '../queue/jobs.js';
 import { JobWorker, type JobHandler } from '../queue/worker.js';
-import { migrate, MIGRATIONS } from '../store/migrations.js';
-import { openPostgres } from '../store/postgres.js';
-import type { SqlDatabase } from '../store/sql.js';
-import { openSqlite } from '../store/sqlite.js';
+import { migrate, MIGRATIONS } from '../db/index.js';
+import { openPostgres } from '../db/postgres.js';
+import type { SqlDatabase } from '../db/sql.js';
+import { openSqlite } from '../db/sqlite.js';
 import { dropSchema, testBackends } from './support/backends.js';
 
 /**

@@ -7,7 +7,7 @@ import { projectRoot } from '../../shared/paths/index.js';
 import { signHttpRequest } from '../../shared/signing/index.js';
 import { inCI } from '../../shared/testing/index.js';
 import { createApiToken } from '../auth/tokens.js';
-import { MIGRATIONS } from '../store/migrations.js';
+import { MIGRATIONS } from '../db/index.js';
 import { testBackends } from './support/backends.js';
 import { dynsecAvailable } from './support-broker/dynsec-broker.js';
 import type { WebPushSubscriptionJson } from './support-push/webpush-server.js';

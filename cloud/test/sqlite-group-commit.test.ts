@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqlite } from '../store/sqlite.js';
-import type { SqlDatabase } from '../store/sql.js';
+import { openSqlite } from '../db/sqlite.js';
+import type { SqlDatabase } from '../db/sql.js';
 
 /** The SQLite adapter's group commit: many tx() callers, one BEGIN IMMEDIATE … COMMIT, a SAVEPOINT each. */
 describe('SQLite group commit', () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newEventId } from '../../shared/ids/index.js';
 import { isVigilError } from '../../shared/errors/index.js';
-import { MIGRATIONS } from '../store/migrations.js';
+import { MIGRATIONS } from '../db/index.js';
 import type { Store } from '../store/store.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { ingestMessage, pairTestDevice, wireEvent } from './support/fixtures.js';
