@@ -78,14 +78,15 @@ export class DiskFullGuard {
 
   /** At open (daemon): takes the reserves, or stays in the disk-full state a previous run left (0-byte reserve). */
   start(): void {
-    if (this.reserveBytes === 0) {
-      if (readDiskState(this.path).reserve === 'released') {
-        this.enter('open', 'the disk was full when the agent last stopped');
-      }
+    const state = readDiskState(this.path);
+    // Given back by a previous run: still full unless there is room to end the state right away.
+    const stillFull = state.reserve === 'released' && state.freeBytes !== null && state.freeBytes < this.leaveNeed();
+    if (stillFull) {
+      this.enter('open', 'the disk was full when the agent last stopped, and still is');
       return;
     }
-    if (readDiskState(this.path).reserve === 'released') {
-      this.enter('open', 'the disk was full when the agent last stopped');
+    if (this.reserveBytes === 0) {
+      if (state.reserve === 'released') removeReserve(this.path); // the marker of a full disk that is not any more
       return;
     }
     let taken = false;
@@ -95,6 +96,11 @@ export class DiskFullGuard {
       this.log.warn({ path: this.path, err: (err as Error).message }, 'outbox: cannot write the disk-full reserve');
     }
     if (!taken) this.enter('open', `less than the ${this.reserveBytes}-byte reserve is free`);
+  }
+
+  /** Free bytes needed to end the state: twice the reserve plus the spare (at least 1 MiB). */
+  private leaveNeed(): number {
+    return Math.max(2 * this.reserveBytes + this.spareBytes, 16 * FULL_BELOW_BYTES);
   }
 
   get full(): boolean {
@@ -173,8 +179,7 @@ export class DiskFullGuard {
       /* no room to write the vacuum: next time */
     }
     const free = freeBytesAt(this.path);
-    const need = Math.max(2 * this.reserveBytes + this.spareBytes, 16 * FULL_BELOW_BYTES);
-    if (free !== null && free < need) return false;
+    if (free !== null && free < this.leaveNeed()) return false;
     this.db.pragma(`max_page_count = ${this.normalCap}`);
     let ok = false;
     this.leaving = true; // the probe writes with the cap lifted, like after the state

@@ -2,7 +2,7 @@
  * The disk fills up under the outbox (a real 3 MiB tmpfs, a filler file that takes every free byte, then freed):
  * issue 11 finding 2, piece by piece. The whole pipeline version is disk-full-run.test.ts.
  */
-import { existsSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Command } from 'commander';
@@ -228,6 +228,23 @@ describe('the outbox on a full disk', () => {
       again.close();
     }
   });
+  it('a start after a full-disk run with space back takes the reserve again, without a disk-full line', () => {
+    if (!disk) return;
+    const d = disk;
+    const path = join(d.dir, 'outbox.db');
+    Outbox.open({ path, reserveBytes: RESERVE }).close();
+    truncateSync(`${path}.reserve`, 0); // what a run that stopped while the disk was full leaves
+    expect(readDiskState(path).full).toBe(true);
+    const { logger, lines } = memoryLogger();
+    const ob = Outbox.open({ path, reserveBytes: RESERVE, logger });
+    try {
+      expect(ob.stats()).toMatchObject({ diskFull: false, reserve: 'held' });
+      expect(lines.filter((l) => /disk/i.test(l.msg))).toEqual([]);
+    } finally {
+      ob.close();
+    }
+  });
+
   it('with its reserve already given back, the daemon still opens on a full disk (exclusive locking, no -shm) and reads', async () => {
     if (!disk) return;
     const d = disk;
