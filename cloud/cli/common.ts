@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { VigilError } from '../../shared/errors/index.js';
 import { loadCloudConfig, type CloudConfig } from '../config.js';
 import { secureDataDir } from '../server/data-dir.js';
-import { openStore } from '../store/index.js';
+import { openDatabase, type SqlDatabase } from '../db/index.js';
+import { SqlStore } from '../store/index.js';
 import type { Store } from '../store/store.js';
 import { resolve } from 'node:path';
 
@@ -32,16 +33,21 @@ export function withTenantOptions(c: Command): Command {
 }
 
 /** Opens the configured database (migrating it if needed), runs `fn`, closes it. */
-export async function withStore<T>(o: ConfigOpts, fn: (store: Store, config: CloudConfig) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(o: ConfigOpts, fn: (db: SqlDatabase, config: CloudConfig) => Promise<T>): Promise<T> {
   const config = cliConfig(o);
   // The SQLite database lives in the data dir: owner-only, as serve keeps it (cloud/server/data-dir.ts).
   if (!config.database.url) secureDataDir(resolve(config.data_dir));
-  const store = await openStore({ url: config.database.url, dataDir: resolve(config.data_dir), schema: config.database.schema, poolMax: 2, sqliteSynchronous: config.database.sqlite.synchronous });
+  const db = await openDatabase({ url: config.database.url, dataDir: resolve(config.data_dir), schema: config.database.schema, poolMax: 2, sqliteSynchronous: config.database.sqlite.synchronous });
   try {
-    return await fn(store, config);
+    return await fn(db, config);
   } finally {
-    await store.close();
+    await db.close();
   }
+}
+
+/** withDatabase() with the store over it. */
+export function withStore<T>(o: ConfigOpts, fn: (store: Store, config: CloudConfig) => Promise<T>): Promise<T> {
+  return withDatabase(o, (db, config) => fn(new SqlStore(db), config));
 }
 
 export function parseChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { VigilError } from '../../shared/errors/index.js';
 import { deadLetterJson } from '../api/dead-letters.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
-import { printJson, withStore, type ConfigOpts } from './common.js';
+import { printJson, withDatabase, type ConfigOpts } from './common.js';
 
 /**
  * `vigil-cloud dead-letter list|show`: messages the collector set aside after failing on them repeatedly on its own
@@ -35,9 +35,9 @@ export function registerDeadLetter(program: Command): void {
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
         throw new VigilError('invalid_argument', `--limit must be 1-10000, got "${o.limit}"`, { details: { exitCode: 2 } });
       }
-      await withStore(o, async (store) => {
+      await withDatabase(o, async (db) => {
         const filter = { tenantId: o.tenant, includeFailing: o.all === true, limit };
-        const rows = await new SqlDeadLetters(store.database).list(filter);
+        const rows = await new SqlDeadLetters(db).list(filter);
         if (o.json) return printJson({ dead_letters: rows.map(deadLetterJson) });
         if (rows.length === 0) return void process.stdout.write('no dead letters\n');
         for (const r of rows) {
@@ -57,8 +57,8 @@ export function registerDeadLetter(program: Command): void {
     .option('-d, --data-dir <dir>', 'data directory')
     .option('--json', 'machine-readable output')
     .action(async (id: string, o: ConfigOpts & { json?: boolean }) => {
-      await withStore(o, async (store) => {
-        const row = await new SqlDeadLetters(store.database).get(id);
+      await withDatabase(o, async (db) => {
+        const row = await new SqlDeadLetters(db).get(id);
         if (!row) throw new VigilError('not_found', `no dead letter ${id}`, { status: 404 });
         if (o.json) return printJson({ ...deadLetterJson(row), body_b64: row.bodyB64 });
         const { bodyB64, ...rest } = row;

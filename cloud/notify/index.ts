@@ -9,6 +9,7 @@ import type { QueueConfig } from '../queue/config.js';
 import type { ReclassifyConfig } from '../reclassify/config.js';
 import { Reclassifier } from '../reclassify/reclassifier.js';
 import type { VisionProvider } from '../reclassify/provider.js';
+import type { SqlDatabase } from '../db/sql.js';
 import type { Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import { deriveLinkKey, ThumbnailLinks } from './links.js';
@@ -21,7 +22,7 @@ import { SqlAnswerCache } from './records.js';
  * `createNotify()` assembles the reclassifier, the push service, the signed thumbnail links and the job worker
  * for the collector (cloud/server/app.ts):
  *
- *   const notify = createNotify({ store, blobs, secretsKey, baseUrl, config, … });
+ *   const notify = createNotify({ database, store, blobs, secretsKey, baseUrl, config, … });
  *   store.onEventsStored(notify.notifier.enqueueInTransaction);   // a job per new event, in its transaction
  *   new StoreIngestSink({ …, bus: notify.tap(bus) });              // wake jobs when events/thumbnails land
  *   notify.start(); … await notify.close();
@@ -33,6 +34,8 @@ export { ThumbnailLinks, deriveLinkKey, redactLinkSignature } from './links.js';
 export { NotifyRecords, SqlAnswerCache } from './records.js';
 
 export interface CreateNotifyOptions {
+  /** The collector's database: the job queue, the notify records and the answer cache keep their tables there. */
+  database: SqlDatabase;
   store: Store;
   blobs: BlobStore;
   /** The collector's secrets key; the link-signing key is derived from it. */
@@ -71,7 +74,7 @@ export function createNotify(options: CreateNotifyOptions): Notify {
   const { config } = options;
   const reclassifier = new Reclassifier({
     config: config.reclassify,
-    cacheBackend: new SqlAnswerCache(options.store.database),
+    cacheBackend: new SqlAnswerCache(options.database),
     providers: options.providers,
     clock,
     log: componentLogger(log, 'reclassify'),
@@ -79,6 +82,7 @@ export function createNotify(options: CreateNotifyOptions): Notify {
   const push = options.pushService ?? createPushService(config.push, { clock, logger: log });
   const links = new ThumbnailLinks(deriveLinkKey(options.secretsKey), options.baseUrl, parseDuration(config.notify.link_ttl));
   const notifier = new Notifier({
+    database: options.database,
     store: options.store,
     blobs: options.blobs,
     reclassifier,

@@ -9,7 +9,7 @@ import type { QueueConfig } from '../queue/config.js';
 import { JobQueue } from '../queue/jobs.js';
 import { JobWorker, type JobContext, type JobOutcome } from '../queue/worker.js';
 import type { Reclassifier } from '../reclassify/reclassifier.js';
-import type { SqlExecutor } from '../db/sql.js';
+import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
 import type { EventRecord, Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';
@@ -34,6 +34,8 @@ export const NOTIFY_JOB = 'notify';
 const THUMBNAIL_READ_MAX = 8 * 1024 * 1024;
 
 export interface NotifierOptions {
+  /** Where the job queue and the notify records keep their tables. */
+  database: SqlDatabase;
   store: Store;
   blobs: BlobStore;
   reclassifier: Reclassifier;
@@ -61,8 +63,8 @@ export class Notifier {
   constructor(private readonly options: NotifierOptions) {
     this.clock = options.clock ?? systemClock;
     this.log = options.log ?? silentLogger();
-    this.queue = new JobQueue(options.store.database);
-    this.records = new NotifyRecords(options.store.database);
+    this.queue = new JobQueue(options.database);
+    this.records = new NotifyRecords(options.database);
     this.thumbnailWaitMs = parseDuration(options.notify.thumbnail_wait);
     this.cooldownMs = parseDuration(options.notify.cooldown);
     // A time zone typo fails at start, not at 3 am.

@@ -22,8 +22,8 @@ import { NoProvisioner } from '../broker/none.js';
 import { registerBrokerCredentialRoute } from '../broker/routes.js';
 import { registerPushTokenRoutes } from '../push/routes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
-import { isPostgresUrl } from '../db/index.js';
-import { openStore } from '../store/index.js';
+import { isPostgresUrl, openDatabase, type SqlDatabase } from '../db/index.js';
+import { SqlStore } from '../store/index.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
 import { StoreIngestSink } from '../store/ingest-sink.js';
 import { startLostEventSweeper, type LostEventSweeper } from '../status/lost-events.js';
@@ -55,6 +55,8 @@ export interface Cloud {
   /** The certificate when serve terminates TLS itself (server.tls); `reload()` re-reads it (SIGHUP). */
   tls: ServerTls | undefined;
   config: CloudConfig;
+  /** The collector's database, opened once; each stage's repository works on it. */
+  database: SqlDatabase;
   store: Store;
   blobs: BlobStore;
   /** The server key's box: seals device secrets, keys pairing-code hashes. */
@@ -96,14 +98,15 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
   };
 
   try {
-    const store = await openStore({
+    const database = await openDatabase({
       url: config.database.url,
       dataDir,
       schema: config.database.schema,
       poolMax: config.database.pool_max,
       sqliteSynchronous: config.database.sqlite.synchronous,
     });
-    cleanups.push(() => store.close());
+    cleanups.push(() => database.close());
+    const store = new SqlStore(database);
     const blobs = openBlobStore(
       {
         kind: config.blob.kind,
@@ -124,7 +127,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     const secretsKey = loadSecretsKey(config.secrets.key, dataDir);
     const secrets = new SecretBox(secretsKey);
     // The deployment id, this collector's identity on the broker, the provisioner of broker logins (cloud/broker).
-    const broker = await setUpBroker({ mqtt: config.mqtt, database: store.database, dataDir, secretsKey, log });
+    const broker = await setUpBroker({ mqtt: config.mqtt, database, dataDir, secretsKey, log });
     cleanups.push(() => broker.close());
     // Boxes get broker logins only where the deployment hands them a broker at pairing.
     const deviceBroker = config.pairing.mqtt_url ? broker.provisioner : new NoProvisioner();
@@ -134,6 +137,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     cleanups.push(() => bus.close());
     // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's changes.
     const notify = createNotify({
+      database,
       store,
       blobs,
       secretsKey,
@@ -227,7 +231,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
 
     // Poison containment: failures on our side counted per message, dead-lettered after ingest.dead_letter_after.
-    const deadLetters = new SqlDeadLetters(store.database);
+    const deadLetters = new SqlDeadLetters(database);
     const probe = async (): Promise<void> => void (await Promise.all([store.ping(), blobs.ping()]));
     const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest'), deadLetters, probe });
     registerDeadLetterRoutes(app, { store, deadLetters });
@@ -285,6 +289,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       url,
       tls,
       config,
+      database,
       store,
       blobs,
       secrets,

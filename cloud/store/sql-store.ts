@@ -255,10 +255,6 @@ export class SqlStore implements Store {
     this.kind = db.dialect;
   }
 
-  get database(): SqlDatabase {
-    return this.db;
-  }
-
   onEventsStored(hook: EventsStoredHook): void {
     this.eventHooks.push(hook);
   }

@@ -1,7 +1,7 @@
 import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
 import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
-import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
+import type { SqlExecutor } from '../db/sql.js';
 
 /**
  * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),
@@ -184,8 +184,6 @@ export interface LabelDayCount {
 /** Push registrations (upsert/list/delete, pruneToken, recordOutcome) are declared in ./push-tokens.ts. */
 export interface Store extends PushTokenStore {
   readonly kind: 'sqlite' | 'postgres';
-  /** The database itself, for stages that keep their own tables next to the events (cloud/queue, cloud/notify). */
-  readonly database: SqlDatabase;
   /**
    * Runs `hook` inside the transaction of every storeEventMessages() call that stored at least one message, after the
    * messages are applied (e.g. to queue work atomically with the event). A hook that throws fails the whole request.
@@ -193,6 +191,7 @@ export interface Store extends PushTokenStore {
   onEventsStored(hook: EventsStoredHook): void;
   /** Cheap round trip to the database; throws when it is unusable. */
   ping(): Promise<void>;
+  /** Closes the database the store runs on (a store from openStore(); the collector closes its database itself). */
   close(): Promise<void>;
   /** Schema version after migrations. */
   schemaVersion(): Promise<number>;

@@ -67,7 +67,7 @@ beforeAll(async () => {
   deps = resolveIngestDeps({
     sink: h.sink,
     config: ingestConfig({ rate_limit: { burst: 1_000_000, per_second: 1_000_000 } }),
-    deadLetters: new SqlDeadLetters(db.store.database),
+    deadLetters: new SqlDeadLetters(db.database),
     probe: () => db.store.ping(),
   });
   app = await ingestApp(deps);

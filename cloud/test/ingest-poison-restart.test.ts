@@ -12,7 +12,8 @@ import type { Ack } from '../../firmware-protocol/messages.js';
 import { codeDigest } from '../pairing/codes.js';
 import { pairDevice } from '../pairing/devices.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
-import { openStore } from '../store/index.js';
+import { openDatabase } from '../db/index.js';
+import { openStore, SqlStore } from '../store/index.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
 import { freePort, PrivateBroker } from './support-ingest/broker.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
@@ -145,9 +146,10 @@ describe('poison message queued in the broker session across collector restarts'
     await stop(c);
 
     expect(itemsFor(a.acks, poison.id as string)).toEqual([expect.objectContaining({ status: 'rejected', code: 'dead_lettered' })]);
-    const check = await openStore({ dataDir });
+    const database = await openDatabase({ dataDir });
+    const check = new SqlStore(database);
     try {
-      const rows = await new SqlDeadLetters(check.database).list({ includeFailing: true, limit: 10 });
+      const rows = await new SqlDeadLetters(database).list({ includeFailing: true, limit: 10 });
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ deviceId: credsA.deviceId, transport: 'mqtt', kind: 'events', state: 'dead', attempts: 3 });
       for (const e of [...goodB, goodA, withPng]) expect(await check.findDeviceEvent(e.id === goodA.id || e.id === withPng.id ? credsA.deviceId : credsB.deviceId, e.id as string)).toBeDefined();

@@ -167,7 +167,7 @@ describe.each(backends)('notify job on $name', (backend) => {
     const { eventId } = await h.sendEvent(t, creds, { camera: c });
     await waitForEvent(t, eventId, settled);
     await h.sendUpdate(t, creds, eventId, c);
-    const n = await t.cloud.store.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE kind = ? AND event_id = ?', [NOTIFY_JOB, eventId]);
+    const n = await t.cloud.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE kind = ? AND event_id = ?', [NOTIFY_JOB, eventId]);
     expect(Number(n!.n)).toBe(1);
   });
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { POSTGRES_URL, serviceAvailable } from '../../../shared/testing/index.js';
-import { openStore } from '../../store/index.js';
+import { openDatabase, type SqlDatabase } from '../../db/index.js';
+import { SqlStore } from '../../store/index.js';
 import type { Store } from '../../store/store.js';
 
 /**
@@ -17,6 +18,8 @@ import type { Store } from '../../store/store.js';
  */
 export interface TestDatabase {
   store: Store;
+  /** The database the store runs on (for the other stages' repositories: queue, dead letters …). */
+  database: SqlDatabase;
   /** Temp data dir (the SQLite file lives here; blobs may too). */
   dataDir: string;
   /** What to put in the collector config's `data_dir` and `database` to reach the same database. */
@@ -42,13 +45,16 @@ export const sqliteBackend: TestBackend = {
     const dataDir = tempDir();
     const stores: Store[] = [];
     const another = async (): Promise<Store> => {
-      const s = await openStore({ dataDir });
+      const s = new SqlStore(await openDatabase({ dataDir }));
       stores.push(s);
       return s;
     };
-    const store = await another();
+    const database = await openDatabase({ dataDir });
+    const store = new SqlStore(database);
+    stores.push(store);
     return {
       store,
+      database,
       dataDir,
       config: { data_dir: dataDir, database: {} },
       openAnother: another,
@@ -67,13 +73,16 @@ export const postgresBackend: TestBackend = {
     const schema = `vigil_test_${randomBytes(6).toString('hex')}`;
     const stores: Store[] = [];
     const another = async (): Promise<Store> => {
-      const s = await openStore({ dataDir, url: POSTGRES_URL, schema, poolMax: 4 });
+      const s = new SqlStore(await openDatabase({ dataDir, url: POSTGRES_URL, schema, poolMax: 4 }));
       stores.push(s);
       return s;
     };
-    const store = await another();
+    const database = await openDatabase({ dataDir, url: POSTGRES_URL, schema, poolMax: 4 });
+    const store = new SqlStore(database);
+    stores.push(store);
     return {
       store,
+      database,
       dataDir,
       config: { data_dir: dataDir, database: { url: POSTGRES_URL, schema } },
       openAnother: another,
