@@ -64,7 +64,9 @@ export interface DeadLetterLedger {
 
 /** True for a failure that is the sender's (a 4xx wire error); everything else is ours. */
 export function isSendersFault(err: unknown): boolean {
-  return isVigilError(err) && err.status >= 400 && err.status < 500;
+  if (!isVigilError(err)) return false;
+  const status = err.status ?? 500;
+  return status >= 400 && status < 500;
 }
 
 export function messageFingerprint(m: Pick<FailedMessage, 'kind' | 'deviceId' | 'eventId' | 'bodySha256'>): string {

@@ -1,7 +1,7 @@
 import { VigilError } from '../../shared/errors/index.js';
 import { statusForCode } from '../../firmware-protocol/errors.js';
 import { JSON_MAX_DEPTH } from '../../firmware-protocol/limits.js';
-import { jsonNestingDepth } from './json-limits.js';
+import { scanJson } from './json-limits.js';
 
 /** A wire error (firmware-protocol catalogue): the HTTP status comes from the catalogue, so both transports agree. */
 export function wireError(code: string, message: string, details?: Record<string, unknown>): VigilError {
@@ -12,16 +12,19 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes a JSON body strictly: invalid UTF-8 or JSON is `invalid_json` naming the position; nesting deeper than
- * JSON_MAX_DEPTH is `invalid_message`, found by a scan of the bytes before anything is parsed. The size limit of the
+ * JSON_MAX_DEPTH, or a string holding U+0000, is `invalid_message`, found by a scan of the bytes before anything is
+ * parsed. The size limit of the
  * body's kind is the caller's to check first.
  */
 export function decodeJsonBody(body: Uint8Array, what: string): unknown {
   if (body.length === 0) throw wireError('invalid_json', `${what}: the body is empty; expected a JSON object`);
-  if (jsonNestingDepth(body, JSON_MAX_DEPTH) > JSON_MAX_DEPTH) {
+  const scan = scanJson(body, JSON_MAX_DEPTH);
+  if (scan.depth > JSON_MAX_DEPTH) {
     throw wireError('invalid_message', `${what}: nesting depth of arrays/objects is over ${JSON_MAX_DEPTH} (protocol limit JSON_MAX_DEPTH)`, {
       limit: JSON_MAX_DEPTH,
     });
   }
+  if (scan.nul) throw wireError('invalid_message', `${what}: a string holds U+0000 (\\u0000); protocol strings never contain NUL`);
   return parseJson(body, what);
 }
 

@@ -75,7 +75,7 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
   scope.setErrorHandler((err: Error & { code?: string; statusCode?: number }, _req, reply) => {
     const wire = toWireError(err);
     if (isVigilError(wire)) {
-      if (wire.status < 500) d.metrics.reject(wire.code);
+      if ((wire.status ?? 500) < 500) d.metrics.reject(wire.code);
       if (wire.code === 'rate_limited') reply.header('retry-after', String(wire.details?.retry_after_s ?? 1));
     }
     throw wire; // rendered by the app's error handler

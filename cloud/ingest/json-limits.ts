@@ -1,6 +1,6 @@
 /**
- * Limits checked on a JSON body BEFORE it is parsed: nesting depth by a single pass over the bytes that skips
- * string contents (escapes included). UTF-8 continuation bytes are all ≥ 0x80, so scanning bytes never mistakes
+ * Limits checked on a JSON body BEFORE it is parsed: nesting depth (and NUL characters, which no database text
+ * column stores) by a single pass over the bytes that skips string contents (escapes included). UTF-8 continuation bytes are all ≥ 0x80, so scanning bytes never mistakes
  * part of a multi-byte character for a bracket or a quote. Linear time, constant memory; a body it accepts can be
  * parsed, validated, fingerprinted and serialized without deep recursion anywhere.
  */
@@ -11,19 +11,33 @@ const CLOSE_ARRAY = 0x5d;
 const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 
+export interface JsonScan {
+  /** Deepest nesting of arrays and objects; counting stops once past `stopAbove` (then `stopAbove + 1`). */
+  depth: number;
+  /** A string (or key) holds U+0000, written `\u0000`: no database text column can store it. */
+  nul: boolean;
+}
+
+const U = 0x75;
+const ZERO = 0x30;
+
 /**
- * The deepest nesting of arrays and objects in `body`, counting stops once it passes `stopAbove` (the result is
- * then `stopAbove + 1`). Malformed JSON gives some number; JSON.parse reports the malformation afterwards.
+ * One pass over `body`: nesting depth and NUL characters in strings. Malformed JSON gives some answer; JSON.parse
+ * reports the malformation afterwards.
  */
-export function jsonNestingDepth(body: Uint8Array, stopAbove = Number.MAX_SAFE_INTEGER): number {
+export function scanJson(body: Uint8Array, stopAbove = Number.MAX_SAFE_INTEGER): JsonScan {
   let depth = 0;
   let deepest = 0;
   let inString = false;
+  let nul = false;
   for (let i = 0; i < body.length; i++) {
     const b = body[i]!;
     if (inString) {
-      if (b === BACKSLASH) i++;
-      else if (b === QUOTE) inString = false;
+      if (b === BACKSLASH) {
+        const n = i + 1;
+        if (body[n] === U && body[n + 1] === ZERO && body[n + 2] === ZERO && body[n + 3] === ZERO && body[n + 4] === ZERO) nul = true;
+        i++;
+      } else if (b === QUOTE) inString = false;
       continue;
     }
     if (b === QUOTE) inString = true;
@@ -31,13 +45,18 @@ export function jsonNestingDepth(body: Uint8Array, stopAbove = Number.MAX_SAFE_I
       depth++;
       if (depth > deepest) {
         deepest = depth;
-        if (deepest > stopAbove) return deepest;
+        if (deepest > stopAbove) return { depth: deepest, nul };
       }
     } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
       depth--;
     }
   }
-  return deepest;
+  return { depth: deepest, nul };
+}
+
+/** The deepest nesting of arrays and objects in `body` (see scanJson). */
+export function jsonNestingDepth(body: Uint8Array, stopAbove = Number.MAX_SAFE_INTEGER): number {
+  return scanJson(body, stopAbove).depth;
 }
 
 const COLON = 0x3a;

@@ -136,4 +136,17 @@ describe.each(backends)('ingest into $name', (backend) => {
     const ok = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev: 2 ** 53 - 1 })));
     expect(ok.status).toBe(200);
   });
+
+  it('a string holding U+0000 is the sender\'s fault (400 invalid_message), never a storage failure (found by the fuzz on PostgreSQL)', async () => {
+    const e = wireEvent(dev.deviceId, { label: 'per\u0000son' });
+    const res = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), e));
+    expect([res.status, res.body.error?.code]).toEqual([400, 'invalid_message']);
+    expect(res.body.error.message).toMatch(/U\+0000/);
+    const hb = await post(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, wireHeartbeat(dev.deviceId, { version: '1.0\u0000' })));
+    expect([hb.status, hb.body.error?.code]).toEqual([400, 'invalid_message']);
+    // An escaped backslash followed by "u0000" is text, not NUL.
+    const fine = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { note: 'C:\\u0000' })));
+    expect(fine.status).toBe(200);
+    expect(await countEvents(dev.deviceId)).toBe(1);
+  });
 });

@@ -177,10 +177,16 @@ function depthOf(v: unknown): number {
   return max;
 }
 
+/** Protocol strings never hold U+0000 (no database text column can store it): `\u0000` not preceded by an escape. */
+function holdsNul(json: string): boolean {
+  return /(^|[^\\])(\\\\)*\\u0000/.test(json);
+}
+
 /** Reference model: does protocol v1 say these bytes, signed by `deviceId`, are one acceptable Event? */
 export function eventIsAcceptable(e: unknown, deviceId: string): boolean {
   if (!validateEvent.check(e)) return false;
-  return eventRuleIssues(e as Event).length === 0 && (e as Event).device_id === deviceId && Buffer.byteLength(JSON.stringify(e)) <= EVENT_MAX_BYTES;
+  const text = JSON.stringify(e);
+  return eventRuleIssues(e as Event).length === 0 && (e as Event).device_id === deviceId && Buffer.byteLength(text) <= EVENT_MAX_BYTES && !holdsNul(text);
 }
 
 function identifiable(e: unknown): boolean {
@@ -228,5 +234,5 @@ export function heartbeatIsAcceptable(body: Buffer, deviceId: string): boolean {
   } catch {
     return false;
   }
-  return depthOf(value) <= JSON_MAX_DEPTH && validateHeartbeat.check(value) && (value as { device_id: string }).device_id === deviceId;
+  return depthOf(value) <= JSON_MAX_DEPTH && !holdsNul(JSON.stringify(value)) && validateHeartbeat.check(value) && (value as { device_id: string }).device_id === deviceId;
 }
