@@ -130,7 +130,8 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
       await waitFor('everything sent', async () => ((await status()).outbox.depth === 0 ? true : undefined), 30_000, 200);
 
       // Every event the pipeline produced is at the collector, ended; a thumbnail only where one was announced.
-      const produced = new Set(lines.filter((l) => l.msg === 'event' && l.component === 'pipeline' && l.type === 'new').map((l) => String(l.event)));
+      const newLines = lines.filter((l) => l.msg === 'event' && l.component === 'pipeline' && l.type === 'new');
+      const produced = new Set(newLines.map((l) => String(l.event)));
       expect(produced.size).toBeGreaterThanOrEqual(5);
       const atCollector = await c.eventIds();
       const missing = [...produced].filter((id) => !atCollector.has(id));
@@ -159,7 +160,9 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
         const o = hb?.outbox;
         return o && o.disk_full === false && JSON.stringify(o.refused) === JSON.stringify(expected) && o.thumbnails_skipped === skipped ? true : undefined;
       }, 15_000, 200).catch(async (err) => {
-        throw new Error(`${(err as Error).message}; last heartbeat outbox: ${JSON.stringify(((await c.deviceStatus())?.heartbeat as { outbox?: unknown })?.outbox)}; expected refused ${JSON.stringify(expected)}, thumbnails_skipped ${skipped}`);
+        const last = ((await c.deviceStatus())?.heartbeat as { outbox?: unknown } | undefined)?.outbox;
+        const want = `expected refused ${JSON.stringify(expected)}, thumbnails_skipped ${skipped}`;
+        throw new Error(`${(err as Error).message}; last heartbeat outbox: ${JSON.stringify(last)}; ${want}`);
       });
       expect(skipped, 'thumbnails were skipped during the full period').toBeGreaterThan(0);
       // The collector's device view (what GET /v1/devices/{id} shows) says the same.

@@ -45,7 +45,8 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   if (disk) {
     disk.freeUp();
-    for (const f of ['outbox.db', 'outbox.db-wal', 'outbox.db-shm', 'outbox.db.reserve', 'thumbs']) rmSync(join(disk.dir, f), { recursive: true, force: true });
+    const files = ['outbox.db', 'outbox.db-wal', 'outbox.db-shm', 'outbox.db.reserve', 'thumbs', 'models'];
+    for (const f of files) rmSync(join(disk.dir, f), { recursive: true, force: true });
   }
 });
 afterAll(async () => {
@@ -123,7 +124,8 @@ describe('the outbox on a full disk', () => {
 
     // Sending continues for what is queued: every claim and ack is a write, on a disk that stays full.
     await a.uplink.start();
-    await waitFor('everything queued before the disk filled is at the collector', () => a.outbox.stats().total.pending + a.outbox.stats().total.in_flight === 0, 20_000, 50);
+    const idle = (): boolean => a.outbox.stats().total.pending + a.outbox.stats().total.in_flight === 0;
+    await waitFor('everything queued before the disk filled is at the collector', idle, 20_000, 50);
     const got = await collector.eventIds();
     for (const id of before) expect(got.has(id), `event ${id} queued before the disk filled`).toBe(true);
 
@@ -385,8 +387,16 @@ describe('heartbeat', () => {
       }
     }
     expect(refused).toBeGreaterThan(0);
-    const hb = buildHeartbeat({ deviceId: 'dev_x', version: '1', clock: new OffsetClock(), outbox: ob, startedAtMs: Date.now(), droppedSinceStart: () => ob.stats().dropped, lastAckAtMs: () => null });
-    const o = hb.outbox as typeof hb.outbox & { disk_full?: boolean; refused?: { disk_full: number; outbox_full: number }; thumbnails_skipped?: number };
+    const hb = buildHeartbeat({
+      deviceId: 'dev_x',
+      version: '1',
+      clock: new OffsetClock(),
+      outbox: ob,
+      startedAtMs: Date.now(),
+      droppedSinceStart: () => ob.stats().dropped,
+      lastAckAtMs: () => null,
+    });
+    const o = hb.outbox;
     expect(o.refused).toEqual({ disk_full: 0, outbox_full: refused });
     expect(o.dropped).toBe(refused);
     expect(o.disk_full).toBe(false);
