@@ -1,4 +1,5 @@
-import { SigningErrorCode } from '../shared/signing/index.js';
+import { defineErrors, type ErrorSpec, type RetryAdvice as AnyRetryAdvice } from '../shared/errors/index.js';
+import { SigningErrorCode } from '../shared/signing/codes.js';
 
 /**
  * Catalogue of wire error codes (protocol v1). A code appears in an HTTP error body (`error.code`) or in a
@@ -10,7 +11,7 @@ import { SigningErrorCode } from '../shared/signing/index.js';
  * - `drop`: the item can never be accepted as sent; move it to the dead-letter store and log it;
  * - `re_pair`: the device's credentials are no longer valid; stop sending and pair again.
  */
-export type RetryAdvice = 'adjust_and_retry' | 'retry_later' | 'drop' | 're_pair';
+export type RetryAdvice = Exclude<AnyRetryAdvice, 'fix_config'>;
 
 export interface WireErrorInfo {
   /** HTTP status the collector answers with. */
@@ -102,3 +103,32 @@ export function statusForCode(code: string): number {
 export function isWireErrorCode(code: string): code is WireErrorCodeValue {
   return wireErrorInfo(code) !== undefined;
 }
+
+/**
+ * Codes of the protocol library itself (topic and path builders): a caller passed an id that cannot be used on the
+ * wire. They never reach a device (the collector answers such input with a wire code), hence not in WIRE_ERRORS.
+ */
+const LIBRARY_ERRORS = {
+  invalid_topic: { status: 400, retry: 'drop', message: 'not a Vigil MQTT topic, or an id that cannot be used in one' },
+  invalid_device_id: { status: 400, retry: 'drop', message: 'not a device id that can be used in a path' },
+  invalid_event_id: { status: 400, retry: 'drop', message: 'not an event id (evt_<ULID>)' },
+} as const satisfies Record<string, ErrorSpec>;
+
+function wireSpecs(): Record<WireErrorCodeValue, ErrorSpec> {
+  const out = {} as Record<WireErrorCodeValue, ErrorSpec>;
+  for (const [code, info] of Object.entries(WIRE_ERRORS) as [WireErrorCodeValue, WireErrorInfo][]) {
+    out[code] = { status: info.status, retry: info.retry, message: info.meaning };
+  }
+  return out;
+}
+
+/**
+ * The protocol registry: every wire code with the catalogue's status and advice (the catalogue is the source of
+ * truth; cloud/errors.ts and agent/errors.ts include this table unchanged), plus the protocol library's own codes.
+ */
+export const PROTOCOL_ERRORS = { ...wireSpecs(), ...LIBRARY_ERRORS };
+
+export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;
+
+/** The VigilError of the protocol library and of shared/ code that throws wire codes (signing, schema checks). */
+export class VigilError extends defineErrors(PROTOCOL_ERRORS) {}

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isVigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
-import { statusForCode, isWireErrorCode } from '../../firmware-protocol/errors.js';
+import { httpStatusOf } from '../errors.js';
 
 /**
  * One error shape for every response of the collector: `{error: {code, message, request_id, details?}}`.
@@ -53,7 +53,7 @@ export function errorBody(req: FastifyRequest, code: string, message: string, de
 
 export function mapError(err: FastifyError | Error, req: FastifyRequest): { status: number; body: ErrorBodyJson } {
   if (isVigilError(err)) {
-    const status = err.status >= 400 && err.status <= 599 ? err.status : isWireErrorCode(err.code) ? statusForCode(err.code) : 500;
+    const status = httpStatusOf(err);
     const message = status >= 500 && err.code === 'internal_error' ? 'internal error' : err.message;
     return { status, body: errorBody(req, err.code, message, err.details) };
   }

@@ -1,6 +1,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock } from '../clock/index.js';
 import { VigilError } from '../errors/index.js';
+import { SigningErrorCode } from './codes.js';
 
 /**
  * Signing scheme v1 (firmware-protocol/PROTOCOL.md, "Signing"): HMAC-SHA256 over a canonical string, per-device
@@ -30,17 +31,7 @@ export const HEADER = {
   signature: 'x-vigil-signature',
 } as const;
 
-/** Error codes the verifier throws; stable, listed in PROTOCOL.md. */
-export const SigningErrorCode = {
-  missing: 'signature_missing',
-  malformed: 'signature_malformed',
-  unknownDevice: 'unknown_device',
-  deviceMismatch: 'device_mismatch',
-  timestamp: 'timestamp_out_of_tolerance',
-  bodyHash: 'body_hash_mismatch',
-  mismatch: 'signature_mismatch',
-  replay: 'nonce_replayed',
-} as const;
+export { SigningErrorCode };
 
 export interface SigningFields {
   /** Unix time in seconds. */

@@ -136,7 +136,7 @@ export class FakeCollector {
         send(200, this.ack([{ id: hb.sent_at as string, rev: 0, kind: 'heartbeat', status: 'accepted' }]));
       } else error(404, 'not_found', 'no such endpoint');
     } catch (err) {
-      if (isVigilError(err)) error(err.status, err.code, err.message, err.details);
+      if (isVigilError(err)) error(err.status ?? 500, err.code, err.message, err.details);
       else error(500, 'internal_error', String(err));
     }
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isVigilError } from '../../../shared/errors/index.js';
+import { httpStatusOf } from '../../errors.js';
 import { testJpeg } from '../../../shared/testing/index.js';
 import { newEventId } from '../../../shared/ids/index.js';
 import { sha256Hex, signHttpRequest, type DeviceCredentials, type SignOptions } from '../../../shared/signing/index.js';
@@ -68,7 +69,7 @@ export function signed(creds: DeviceCredentials, method: string, url: string, bo
 export async function ingestApp(deps: IngestDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
-    const status = isVigilError(err) ? err.status : (err.statusCode ?? 500);
+    const status = isVigilError(err) ? httpStatusOf(err) : (err.statusCode ?? 500);
     const code = isVigilError(err) ? err.code : status >= 500 ? 'internal_error' : 'invalid_message';
     const details = isVigilError(err) ? err.details : undefined;
     void reply.code(status).send({ error: { code, message: err.message, request_id: req.id, ...(details ? { details } : {}) } });
