@@ -78,7 +78,7 @@ async function roleBare(): Promise<void> {
 async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: string, synchronous: 'full' | 'normal'): Promise<void> {
   const Fastify = (await import('fastify')).default;
   const { openStore } = await import('../cloud/store/index.js');
-  const { StoreIngestSink } = await import('../cloud/store/ingest-sink.js');
+  const { StoreIngestSink } = await import('../cloud/server/ingest-sink.js');
   const { FsBlobStore } = await import('../cloud/blob/fs.js');
   const { LocalEventBus } = await import('../cloud/api/event-bus.js');
   const { SecretBox } = await import('../cloud/pairing/secret-box.js');

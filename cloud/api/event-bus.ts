@@ -4,7 +4,7 @@ import { silentLogger } from '../../shared/log/index.js';
 
 /**
  * The live feed behind `GET /v1/events/stream`. Ingest publishes each durable change (through the IngestSink's
- * `publish`, see cloud/store/ingest-sink.ts); SSE connections subscribe per tenant. Changes carry ids only: a
+ * `publish`, see cloud/server/ingest-sink.ts); SSE connections subscribe per tenant. Changes carry ids only: a
  * subscriber reads the current event from the store, so what it sends is tenant-checked and never stale.
  *
  * In-process by default. With PostgreSQL every collector publishes via NOTIFY and hears everyone's changes via

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describeError, isVigilError } from '../../shared/errors/index.js';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
+import type { DeadLetterLedger, FailedMessage, FailureVerdict } from '../store/dead-letters.js';
 import type { IngestMetrics } from './metrics.js';
 
 /**
@@ -22,45 +23,8 @@ import type { IngestMetrics } from './metrics.js';
  * (new signature, same body), a broker redelivery and a collector restart all count towards the same message.
  * While the health probe fails (database or blob store down) nothing is counted: that is an outage, not poison.
  */
-export interface FailedMessage {
-  transport: 'http' | 'mqtt';
-  kind: 'events' | 'heartbeat' | 'thumbnail';
-  /** The device named by the path or topic (verified or not: the failure may precede verification). */
-  deviceId: string;
-  /** The event a thumbnail belongs to. */
-  eventId?: string | undefined;
-  /** `POST /v1/devices/…/events` or the MQTT topic. */
-  route: string;
-  /** The message body as received (JSON or JPEG bytes); the raw MQTT payload when its envelope did not parse. */
-  body: Uint8Array | undefined;
-  /** SHA-256 of the body (the signed one when the body itself was not read). */
-  bodySha256: string;
-  bodySize: number;
-}
-
-export interface FailureRecord extends FailedMessage {
-  /** Identity of the message across resends and redeliveries. */
-  fingerprint: string;
-  errorCode: string;
-  errorMessage: string;
-}
-
-export interface FailureVerdict {
-  /** Failures of this message counted so far (this one included). */
-  attempts: number;
-  /** The message is in the dead-letter table (now or already before). */
-  dead: boolean;
-  /** This failure moved it there. */
-  newlyDead: boolean;
-  /** Id of its dead-letter row. */
-  id: string;
-}
-
-/** Where failures are counted and dead letters kept (cloud/store/dead-letters.ts over the collector's database). */
-export interface DeadLetterLedger {
-  /** Counts one failure of the message; at `maxAttempts` moves it (with its bytes) to the dead letters. */
-  recordFailure(failure: FailureRecord, maxAttempts: number, now: number): Promise<FailureVerdict>;
-}
+/** The ledger's types live with its table (cloud/store/dead-letters.ts). */
+export type { DeadLetterLedger, FailedMessage, FailureRecord, FailureVerdict } from '../store/dead-letters.js';
 
 /** True for a failure that is the sender's (a 4xx wire error); everything else is ours. */
 export function isSendersFault(err: unknown): boolean {

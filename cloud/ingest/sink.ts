@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { DeviceKey } from '../../shared/signing/index.js';
+import type { EventMessageInput, StoreEventResult, WireObject } from '../store/messages.js';
+
+export type { StoreEventResult, StoreEventStatus, WireObject } from '../store/messages.js';
 
 /**
  * What ingest needs from the rest of the collector (store, blob store, device status, live event bus).
@@ -119,29 +122,8 @@ export interface NonceClaim {
   onReplay: 'reject' | 'allow';
 }
 
-/**
- * One event message as ingest validated it. `event` is the wire Event (firmware-protocol `Event`, already checked
- * against its schema and cross-field rules, `device_id` equal to the signing device); `id`/`rev` are copied out.
- */
-export interface IngestEventMessage {
-  id: string;
-  rev: number;
-  /** Dedupe fingerprint: firmware-protocol `eventFingerprint(event)` (SHA-256 of canonical JSON without `sent_at`). */
-  contentSha256: string;
-  /** The validated wire Event, as a JSON object. */
-  event: WireObject;
-}
-
-export type StoreEventStatus = 'stored' | 'duplicate' | 'conflict' | 'rejected';
-
-export interface StoreEventResult {
-  id: string;
-  rev: number;
-  status: StoreEventStatus;
-  /** Wire error code for `rejected` (and optionally `conflict`: `event_conflict`). */
-  code?: string;
-  message?: string;
-}
+/** One event message as ingest validated it (the store's input type, cloud/store/messages.ts). */
+export type IngestEventMessage = EventMessageInput;
 
 /** The `thumbnail` field an event announced (firmware-protocol ThumbnailInfo; only these two fields are checked). */
 export interface AnnouncedThumbnail {
@@ -177,6 +159,3 @@ export type IngestChange =
   | { type: 'event.stored'; deviceId: string; eventId: string; rev: number; receivedAtMs: number; event: WireObject }
   | { type: 'thumbnail.stored'; deviceId: string; eventId: string; sha256: string; size: number; receivedAtMs: number }
   | { type: 'heartbeat'; deviceId: string; receivedAtMs: number; skewS: number };
-
-/** A JSON object as parsed from the wire (after schema validation). */
-export type WireObject = { readonly [key: string]: unknown };

@@ -25,7 +25,6 @@ import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openDatabase, type SqlDatabase } from '../db/index.js';
 import { SqlStore } from '../store/index.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
-import { StoreIngestSink } from '../store/ingest-sink.js';
 import { startLostEventSweeper, type LostEventSweeper } from '../status/lost-events.js';
 import type { Store } from '../store/store.js';
 import { clientErrorHandler, COMMON_HEADERS, frameworkErrors, installErrorHandling } from './errors.js';
@@ -34,6 +33,7 @@ import { registerHealthRoutes } from './health.js';
 import { MetricsRegistry } from './metrics.js';
 import { requestIdFor } from './request-id.js';
 import { secureDataDir } from './data-dir.js';
+import { StoreIngestSink } from './ingest-sink.js';
 import { ServerTls, tlsConfigured } from './tls.js';
 
 /**

@@ -1,5 +1,4 @@
 import { ulid } from '../../shared/ids/index.js';
-import type { DeadLetterLedger, FailureRecord, FailureVerdict } from '../ingest/dead-letter.js';
 import type { SqlDatabase } from '../db/sql.js';
 
 /**
@@ -9,6 +8,47 @@ import type { SqlDatabase } from '../db/sql.js';
  * kept (base64) from then on. `tenant_id` is the device's tenant when the device is known, so an admin token sees
  * its own tenant's dead letters only.
  */
+/** A message that failed on the collector's side (cloud/ingest/dead-letter.ts). */
+export interface FailedMessage {
+  transport: 'http' | 'mqtt';
+  kind: 'events' | 'heartbeat' | 'thumbnail';
+  /** The device named by the path or topic (verified or not: the failure may precede verification). */
+  deviceId: string;
+  /** The event a thumbnail belongs to. */
+  eventId?: string | undefined;
+  /** `POST /v1/devices/…/events` or the MQTT topic. */
+  route: string;
+  /** The message body as received (JSON or JPEG bytes); the raw MQTT payload when its envelope did not parse. */
+  body: Uint8Array | undefined;
+  /** SHA-256 of the body (the signed one when the body itself was not read). */
+  bodySha256: string;
+  bodySize: number;
+}
+
+export interface FailureRecord extends FailedMessage {
+  /** Identity of the message across resends and redeliveries. */
+  fingerprint: string;
+  errorCode: string;
+  errorMessage: string;
+}
+
+export interface FailureVerdict {
+  /** Failures of this message counted so far (this one included). */
+  attempts: number;
+  /** The message is in the dead-letter table (now or already before). */
+  dead: boolean;
+  /** This failure moved it there. */
+  newlyDead: boolean;
+  /** Id of its dead-letter row. */
+  id: string;
+}
+
+/** Where ingest's poison containment (cloud/ingest/dead-letter.ts) counts failures and keeps dead letters. */
+export interface DeadLetterLedger {
+  /** Counts one failure of the message; at `maxAttempts` moves it (with its bytes) to the dead letters. */
+  recordFailure(failure: FailureRecord, maxAttempts: number, now: number): Promise<FailureVerdict>;
+}
+
 export interface DeadLetterRecord {
   id: string;
   tenantId: string | null;

@@ -1,5 +1,5 @@
 import { VigilError } from '../../shared/errors/index.js';
-import type { WireObject } from '../ingest/sink.js';
+import type { WireObject } from './messages.js';
 import { endReasonOf, type EndReason } from './event-sweep.js';
 
 /**

@@ -12,7 +12,7 @@ import type {
   DeviceStatusRecord,
   EventCursor,
   EventFilter,
-  IngestEventMessage,
+  EventMessageInput,
   StoreEventResult,
   StoreNonceClaim,
   EventPage,
@@ -503,7 +503,7 @@ export class SqlStore implements Store {
 
   // --- events ---
 
-  async storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]> {
+  async storeEventMessages(deviceId: string, messages: readonly EventMessageInput[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]> {
     // Parse before the transaction: a malformed message fails the request without holding the write lock.
     const parsed = messages.map((m) => ({ m, fields: eventFields(m.event) }));
     return this.db.tx(async (x) => {
@@ -527,7 +527,7 @@ export class SqlStore implements Store {
     x: SqlExecutor,
     tenantId: string,
     deviceId: string,
-    m: IngestEventMessage,
+    m: EventMessageInput,
     fields: ReturnType<typeof eventFields>,
     now: number,
   ): Promise<StoreEventResult> {
@@ -569,7 +569,7 @@ export class SqlStore implements Store {
    * A recorded message of an event that already exists: applies it to the (locked) event row. `row` when the
    * caller already holds it locked; else it is read here with FOR UPDATE.
    */
-  private async applyToEvent(x: SqlExecutor, locked: EventRow | undefined, deviceId: string, m: IngestEventMessage, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+  private async applyToEvent(x: SqlExecutor, locked: EventRow | undefined, deviceId: string, m: EventMessageInput, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
     const base = { id: m.id, rev: m.rev };
     const row = locked ?? (await x.get<EventRow>(`SELECT * FROM events WHERE id = ?${this.db.forUpdate}`, [m.id]));
     if (!row) throw new VigilError('internal_error', `event ${m.id} neither inserted nor found`);
@@ -596,7 +596,7 @@ export class SqlStore implements Store {
    * RETURNING flags are what decide; every rarer outcome (duplicate, conflict, update, a race with another collector
    * inserting the same id) takes one more statement, with storeOne's own logic.
    */
-  private async storeOneStatement(x: SqlExecutor, tenantId: string, deviceId: string, m: IngestEventMessage, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+  private async storeOneStatement(x: SqlExecutor, tenantId: string, deviceId: string, m: EventMessageInput, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
     const base = { id: m.id, rev: m.rev };
     const fresh = eventColumns(applyEventMessage(undefined, fields).next);
     const r = await x.get<Partial<EventRow> & { recorded: boolean; inserted: boolean }>(

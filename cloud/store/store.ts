@@ -1,7 +1,7 @@
-import type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
 import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
 import type { SqlExecutor } from '../db/sql.js';
+import type { EventMessageInput, StoreEventResult } from './messages.js';
 
 /**
  * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),
@@ -107,7 +107,7 @@ export interface HeartbeatInput {
   uptimeS?: number | null;
 }
 
-export type { IngestEventMessage, StoreEventResult } from '../ingest/sink.js';
+export type { EventMessageInput, StoreEventResult, StoreEventStatus, WireObject } from './messages.js';
 export type { PushOutcomeInput, PushPlatform, PushTokenInput, PushTokenRecord, PushTokenStore } from './push-tokens.js';
 
 export interface EventRecord {
@@ -253,7 +253,7 @@ export interface Store extends PushTokenStore {
    * `nonce`: the signed request's nonce, recorded in the SAME transaction (see NonceClaim), so a request costs one
    * commit and a request that fails leaves nothing behind, not even its nonce.
    */
-  storeEventMessages(deviceId: string, messages: readonly IngestEventMessage[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]>;
+  storeEventMessages(deviceId: string, messages: readonly EventMessageInput[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]>;
   /** An event of this device (any tenant), for ingest's thumbnail checks. */
   findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined>;
   getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined>;

@@ -6,7 +6,7 @@ import { FsBlobStore } from '../../blob/fs.js';
 import { codeDigest } from '../../pairing/codes.js';
 import { pairDevice } from '../../pairing/devices.js';
 import { SecretBox } from '../../pairing/secret-box.js';
-import { StoreIngestSink } from '../../store/ingest-sink.js';
+import { StoreIngestSink } from '../../server/ingest-sink.js';
 import type { Store } from '../../store/store.js';
 
 /**

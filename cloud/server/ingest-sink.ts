@@ -18,7 +18,7 @@ import type {
   ThumbnailResult,
 } from '../ingest/sink.js';
 import { deviceKeyContext, type SecretBox } from '../pairing/secret-box.js';
-import type { Store } from './store.js';
+import type { Store } from '../store/store.js';
 
 /**
  * The IngestSink over the store, the blob store, the secrets box and the live feed: what ingest writes lands here.
