@@ -80,7 +80,7 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
   const { openStore } = await import('../cloud/store/index.js');
   const { StoreIngestSink } = await import('../cloud/server/ingest-sink.js');
   const { FsBlobStore } = await import('../cloud/blob/fs.js');
-  const { LocalEventBus } = await import('../cloud/api/event-bus.js');
+  const { LocalEventBus } = await import('../cloud/live/event-bus.js');
   const { SecretBox } = await import('../cloud/pairing/secret-box.js');
   const { pairDevice } = await import('../cloud/pairing/devices.js');
   const { codeDigest } = await import('../cloud/pairing/codes.js');

@@ -2,10 +2,11 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
+import type { EventNotifyStatus } from '../notify/notifier.js';
 import type { DeviceBrokerAccess, PairingEndpoints } from '../pairing/devices.js';
 import type { SecretBox } from '../pairing/secret-box.js';
 import type { Store } from '../store/store.js';
-import type { EventBus } from './event-bus.js';
+import type { EventBus } from '../live/event-bus.js';
 
 /** What the app-facing routes need; built once by the server (cloud/server/app.ts). */
 export interface ApiContext {
@@ -27,9 +28,8 @@ export interface ApiContext {
   keysChanged(deviceId: string): void;
   /** Broker logins of boxes (cloud/broker): issued at pairing and rotation, disabled at revocation. */
   brokerAccess?: DeviceBrokerAccess;
-  /** Verify-then-notify (cloud/notify): verification and push fields of an event, signed thumbnail links. */
-  notify?: {
-    eventFields(eventId: string): Promise<Record<string, unknown>>;
-    thumbnailAccess(tokenCheck: onRequestAsyncHookHandler): onRequestAsyncHookHandler;
-  };
+  /** Verify-then-notify (cloud/notify): an event's job, verification and push deliveries. */
+  notify?: { eventStatus(eventId: string): Promise<EventNotifyStatus> };
+  /** The thumbnail route's access check around the token check (signed links: cloud/server/thumbnail-access.ts). */
+  thumbnailAccess?: (tokenCheck: onRequestAsyncHookHandler) => onRequestAsyncHookHandler;
 }

@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { EventCursor } from '../store/store.js';
 
 /** Opaque page cursor: base64url of `[started_at ms, event id]`, the position after the page's last row. */
@@ -15,5 +15,5 @@ export function decodeCursor(text: string): EventCursor {
   } catch {
     // fall through
   }
-  throw new VigilError('invalid_request', 'querystring/cursor: not a cursor this API issued (use next_cursor unchanged)', { status: 400, details: { field: 'querystring/cursor' } });
+  throw new VigilError('invalid_request', 'querystring/cursor: not a cursor this API issued (use next_cursor unchanged)', { details: { field: 'querystring/cursor' } });
 }

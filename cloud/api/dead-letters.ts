@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { authOf, requireToken } from '../server/auth.js';
 import type { DeadLetterRecord, SqlDeadLetters } from '../store/dead-letters.js';
 import type { Store } from '../store/store.js';
@@ -66,7 +66,7 @@ export function registerDeadLetterRoutes(
   const one = { schema: { params: DeadLetterParams }, onRequest: admin };
   app.get<{ Params: DeadLetterParams }>('/v1/admin/dead-letters/:id', one, async (req) => {
     const row = await deps.deadLetters.get(req.params.id, authOf(req).tenantId);
-    if (!row) throw new VigilError('not_found', `dead letter ${req.params.id} not found`, { status: 404 });
+    if (!row) throw new VigilError('not_found', `dead letter ${req.params.id} not found`);
     return { ...deadLetterJson(row), body_b64: row.bodyB64 };
   });
 }

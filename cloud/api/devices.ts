@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { authOf, requireToken } from '../server/auth.js';
 import { disableBrokerLogin, rotateDeviceKey } from '../pairing/devices.js';
 import { getDeviceView, listDeviceViews } from '../status/device-status.js';
@@ -18,7 +18,7 @@ import { DeviceKeyParams, DeviceParams } from './schemas.js';
  *   DELETE /v1/devices/{device_id}/keys/{key_id}    retire one key (not the last active one)
  */
 function notFound(deviceId: string): VigilError {
-  return new VigilError('not_found', `device ${deviceId} not found`, { status: 404 });
+  return new VigilError('not_found', `device ${deviceId} not found`);
 }
 
 export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): void {
@@ -65,7 +65,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ApiContext): voi
     const { device_id: id, key_id: keyId } = req.params;
     if (!(await ctx.store.getDevice(tenantId, id))) throw notFound(id);
     const retired = await ctx.store.retireDeviceKey(tenantId, id, keyId, ctx.clock.now());
-    if (!retired) throw new VigilError('not_found', `device ${id} has no active key ${keyId}`, { status: 404 });
+    if (!retired) throw new VigilError('not_found', `device ${id} has no active key ${keyId}`);
     ctx.keysChanged(id);
     return { device_id: id, key_id: keyId, status: 'retired' };
   });

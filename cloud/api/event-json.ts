@@ -1,3 +1,4 @@
+import type { EventNotifyStatus } from '../notify/notifier.js';
 import type { EventRecord } from '../store/store.js';
 
 /** An event as the app API returns it. */
@@ -48,5 +49,54 @@ export function eventJson(e: EventRecord): EventJson {
       : null,
     created_at: new Date(e.createdAt).toISOString(),
     updated_at: new Date(e.updatedAt).toISOString(),
+  };
+}
+
+const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+
+/**
+ * The `verification` and push fields GET /v1/events/{id} adds when verify-then-notify runs (cloud/notify): null
+ * fields when the event has no job.
+ */
+export function notifyJson(s: EventNotifyStatus): Record<string, unknown> {
+  const { job, verification: rec, deliveries } = s;
+  if (!job && !rec) return { verification: null, push_sent: false, push_at: null, push_deliveries: [] };
+  const c = rec?.classification ?? null;
+  const status = rec && (rec.decision || c) ? rec.status : job?.state === 'dead' ? 'failed' : 'pending';
+  return {
+    verification: {
+      status,
+      reason: c?.reason ?? null,
+      job_state: job?.state ?? null,
+      attempts: job?.attempts ?? 0,
+      last_error: job?.lastError ?? null,
+      classify_label: c?.classify_label ?? null,
+      classify_confidence: c?.classify_confidence ?? null,
+      classify_summary: c?.classify_summary ?? null,
+      classify_threat: c?.classify_threat ?? null,
+      agrees_with_edge: c?.agrees_with_edge ?? null,
+      provider: c?.provider ?? null,
+      model: c?.model ?? null,
+      ms: c?.ms ?? null,
+      prompt_tokens: c?.prompt_tokens ?? null,
+      completion_tokens: c?.completion_tokens ?? null,
+      cached: c?.cached ?? null,
+      classified_at: iso(rec?.classifiedAt),
+      decision: rec?.decision ?? null,
+      decision_detail: rec?.decisionDetail ?? null,
+    },
+    push_sent: deliveries.some((d) => d.status === 'sent'),
+    push_state: rec?.pushState ?? null,
+    push_at: iso(rec?.pushAt),
+    push_title: rec?.notification?.title ?? null,
+    push_deliveries: deliveries.map((d) => ({
+      target_id: d.targetId,
+      platform: d.platform,
+      status: d.status,
+      http_status: d.httpStatus,
+      reason: d.reason,
+      attempts: d.attempts,
+      at: iso(d.updatedAt),
+    })),
   };
 }

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { authOf, requireToken } from '../server/auth.js';
 import type { EventFilter } from '../store/store.js';
 import type { ApiContext } from './context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { eventJson } from './event-json.js';
+import { eventJson, notifyJson } from './event-json.js';
 import { EventParams, EventsQuery, StatsQuery } from './schemas.js';
 
 /**
@@ -16,7 +16,7 @@ import { EventParams, EventsQuery, StatsQuery } from './schemas.js';
  * Everything is scoped to the token's tenant: another tenant's event is 404.
  */
 function notFound(what: string): VigilError {
-  return new VigilError('not_found', `${what} not found`, { status: 404 });
+  return new VigilError('not_found', `${what} not found`);
 }
 
 function filterOf(q: { device?: string | undefined; camera?: string | undefined; label?: string | undefined; status?: 'active' | 'ended' | undefined; since?: string | undefined; until?: string | undefined }): EventFilter {
@@ -44,11 +44,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
   app.get<{ Params: EventParams }>('/v1/events/:event_id', { schema: { params: EventParams }, onRequest: reader }, async (req) => {
     const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
     if (!e) throw notFound(`event ${req.params.event_id}`);
-    return ctx.notify ? { ...eventJson(e), ...(await ctx.notify.eventFields(e.id)) } : eventJson(e);
+    return ctx.notify ? { ...eventJson(e), ...notifyJson(await ctx.notify.eventStatus(e.id)) } : eventJson(e);
   });
 
   // Also reachable without a token through a signed, expiring link (?exp=…&sig=…) as pushes carry it.
-  const thumbnailAccess = ctx.notify ? ctx.notify.thumbnailAccess(reader) : reader;
+  const thumbnailAccess = ctx.thumbnailAccess ? ctx.thumbnailAccess(reader) : reader;
   app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: thumbnailAccess }, async (req, reply) => {
     const t = await ctx.store.getThumbnail(authOf(req).tenantId, req.params.event_id);
     if (!t) throw notFound(`thumbnail of event ${req.params.event_id}`);

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { authOf, requireToken } from '../server/auth.js';
 import { createPairingCode, pairingCodeJson, parseTtl, revokePairingCode } from '../pairing/codes.js';
 import type { ApiContext } from './context.js';
@@ -30,7 +30,7 @@ export function registerPairingCodeRoutes(app: FastifyInstance, ctx: ApiContext)
 
   app.delete<{ Params: PairingCodeParams }>('/v1/pairing-codes/:code', { schema: { params: PairingCodeParams }, onRequest: admin }, async (req) => {
     const ok = await revokePairingCode(ctx.store, ctx.secrets, authOf(req).tenantId, req.params.code, ctx.clock.now());
-    if (!ok) throw new VigilError('not_found', 'no pending pairing code matches', { status: 404 });
+    if (!ok) throw new VigilError('not_found', 'no pending pairing code matches');
     return { revoked: true };
   });
 }

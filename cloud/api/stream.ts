@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { authOf, requireToken } from '../server/auth.js';
 import { getDeviceView } from '../status/device-status.js';
 import type { ApiContext } from './context.js';
 import { eventJson } from './event-json.js';
-import type { LiveChange } from './event-bus.js';
+import type { LiveChange } from '../live/event-bus.js';
 
 /**
  * `GET /v1/events/stream`: server-sent events with the token's tenant's changes as they happen.
@@ -57,7 +57,7 @@ export function registerStreamRoutes(
       scope === 'token'
         ? `this API token already has ${limit} live streams open (the most allowed); close one first`
         : `this tenant already has ${limit} live streams open (the most allowed); close one first`,
-      { status: 429, details: { scope, limit } },
+      { details: { scope, limit } },
     );
 
   // Long-lived responses would hold the server open on shutdown; end them first.

@@ -1,8 +1,6 @@
-import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
 import { componentLogger, silentLogger, type Logger } from '../../shared/log/index.js';
-import type { EventBus, LiveChange } from '../api/event-bus.js';
+import type { EventBus, LiveChange } from '../live/event-bus.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import { createPushService, type PushConfig, type PushService } from '../push/index.js';
 import type { QueueConfig } from '../queue/config.js';
@@ -13,7 +11,7 @@ import type { SqlDatabase } from '../db/sql.js';
 import type { Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import { deriveLinkKey, ThumbnailLinks } from './links.js';
-import { Notifier } from './notifier.js';
+import { Notifier, type EventNotifyStatus } from './notifier.js';
 import type { Decision } from './policy.js';
 import { SqlAnswerCache } from './records.js';
 
@@ -29,7 +27,7 @@ import { SqlAnswerCache } from './records.js';
  */
 export { NotifyConfigSchema, notifyConfig, type NotifyConfig } from './config.js';
 export { decide, prefilter, type Decision, type Verdict, type PolicyEvent, type PushHistory } from './policy.js';
-export { Notifier, NOTIFY_JOB } from './notifier.js';
+export { Notifier, NOTIFY_JOB, type EventNotifyStatus } from './notifier.js';
 export { ThumbnailLinks, deriveLinkKey, redactLinkSignature } from './links.js';
 export { NotifyRecords, SqlAnswerCache } from './records.js';
 
@@ -59,10 +57,10 @@ export interface Notify {
   links: ThumbnailLinks;
   /** A bus that forwards every change and lets the notifier react to this collector's own changes. */
   tap(bus: EventBus): EventBus;
-  /** onRequest hook of the thumbnail route: a valid signed link (exp+sig) or, without one, the API token check. */
-  thumbnailAccess(tokenCheck: onRequestAsyncHookHandler): onRequestAsyncHookHandler;
-  /** Verification and push fields for GET /v1/events/{id}. */
-  eventFields(eventId: string): Promise<Record<string, unknown>>;
+  /** An event's job, verification and push deliveries (shown by GET /v1/events/{id}: cloud/api/event-json.ts). */
+  eventStatus(eventId: string): Promise<EventNotifyStatus>;
+  /** Tenant of an event (a signed thumbnail link carries none: cloud/server/thumbnail-access.ts). */
+  tenantOfEvent(eventId: string): Promise<string | undefined>;
   start(): void;
   /** Stops the worker (running jobs finish or go back to the queue), then the LLM and push clients. */
   close(options?: { waitMs?: number; abandon?: boolean }): Promise<void>;
@@ -115,20 +113,8 @@ export function createNotify(options: CreateNotifyOptions): Notify {
         close: () => bus.close(),
       };
     },
-    thumbnailAccess(tokenCheck: onRequestAsyncHookHandler): onRequestAsyncHookHandler {
-      return async function (this: unknown, req: FastifyRequest, reply: FastifyReply) {
-        const q = (req.query ?? {}) as { exp?: string; sig?: string };
-        if (q.exp === undefined && q.sig === undefined) return tokenCheck.call(this as never, req, reply);
-        const eventId = (req.params as { event_id?: string }).event_id ?? '';
-        // Bad, tampered and expired links look like a missing picture: nothing to learn from probing.
-        const notFound = new VigilError('not_found', `thumbnail of event ${eventId.slice(0, 64)} not found`, { status: 404 });
-        if (!links.verify(eventId, q.exp, q.sig, clock.now())) throw notFound;
-        const tenantId = await notifier.records.tenantOfEvent(eventId);
-        if (!tenantId) throw notFound;
-        req.auth = { tenantId, role: 'reader', tokenId: 'signed-link' };
-      };
-    },
-    eventFields: (eventId) => notifier.eventFields(eventId),
+    eventStatus: (eventId) => notifier.eventStatus(eventId),
+    tenantOfEvent: (eventId) => notifier.records.tenantOfEvent(eventId),
     start: () => notifier.start(),
     async close(closeOptions = {}) {
       if (closed) return;

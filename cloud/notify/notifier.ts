@@ -1,12 +1,12 @@
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
 import { describeError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
-import type { LiveChange } from '../api/event-bus.js';
+import type { LiveChange } from '../live/event-bus.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import { pushTargetOf, recordPushResults } from '../push/targets.js';
 import type { Notification, PushService } from '../push/index.js';
 import type { QueueConfig } from '../queue/config.js';
-import { JobQueue } from '../queue/jobs.js';
+import { JobQueue, type Job } from '../queue/jobs.js';
 import { JobWorker, type JobContext, type JobOutcome } from '../queue/worker.js';
 import type { Reclassifier } from '../reclassify/reclassifier.js';
 import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
@@ -15,7 +15,7 @@ import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';
 import { decide, prefilter, type Decision, type PolicyEvent } from './policy.js';
 import { assertTimeZone } from './quiet-hours.js';
-import { NotifyRecords, type CooldownKey } from './records.js';
+import { NotifyRecords, type CooldownKey, type DeliveryRecord, type VerificationRecord } from './records.js';
 
 /**
  * Verify, then notify: the job every stored event gets (queued in the transaction that stores its first message).
@@ -32,6 +32,13 @@ export const NOTIFY_JOB = 'notify';
 
 /** Largest thumbnail read into memory for the LLM. */
 const THUMBNAIL_READ_MAX = 8 * 1024 * 1024;
+
+/** What verify-then-notify holds on one event: its job, what the LLM and the policy said, the push deliveries. */
+export interface EventNotifyStatus {
+  job: Job | null;
+  verification: VerificationRecord | null;
+  deliveries: DeliveryRecord[];
+}
 
 export interface NotifierOptions {
   /** Where the job queue and the notify records keep their tables. */
@@ -220,51 +227,12 @@ export class Notifier {
     return Buffer.concat(chunks);
   }
 
-  // --- the API view ---
+  // --- what the API shows (cloud/api/event-json.ts) ---
 
-  /** `verification` and push fields of GET /v1/events/{id}; null fields when the event has no job. */
-  async eventFields(eventId: string): Promise<Record<string, unknown>> {
-    const [job, rec, deliveries] = await Promise.all([this.queue.get(NOTIFY_JOB, eventId), this.records.verification(eventId), this.records.deliveries(eventId)]);
-    if (!job && !rec) return { verification: null, push_sent: false, push_at: null, push_deliveries: [] };
-    const c = rec?.classification ?? null;
-    const status = rec && (rec.decision || c) ? rec.status : job?.state === 'dead' ? 'failed' : 'pending';
-    const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
-    return {
-      verification: {
-        status,
-        reason: c?.reason ?? null,
-        job_state: job?.state ?? null,
-        attempts: job?.attempts ?? 0,
-        last_error: job?.lastError ?? null,
-        classify_label: c?.classify_label ?? null,
-        classify_confidence: c?.classify_confidence ?? null,
-        classify_summary: c?.classify_summary ?? null,
-        classify_threat: c?.classify_threat ?? null,
-        agrees_with_edge: c?.agrees_with_edge ?? null,
-        provider: c?.provider ?? null,
-        model: c?.model ?? null,
-        ms: c?.ms ?? null,
-        prompt_tokens: c?.prompt_tokens ?? null,
-        completion_tokens: c?.completion_tokens ?? null,
-        cached: c?.cached ?? null,
-        classified_at: iso(rec?.classifiedAt),
-        decision: rec?.decision ?? null,
-        decision_detail: rec?.decisionDetail ?? null,
-      },
-      push_sent: deliveries.some((d) => d.status === 'sent'),
-      push_state: rec?.pushState ?? null,
-      push_at: iso(rec?.pushAt),
-      push_title: rec?.notification?.title ?? null,
-      push_deliveries: deliveries.map((d) => ({
-        target_id: d.targetId,
-        platform: d.platform,
-        status: d.status,
-        http_status: d.httpStatus,
-        reason: d.reason,
-        attempts: d.attempts,
-        at: iso(d.updatedAt),
-      })),
-    };
+  /** The notify job, verification record and push deliveries of an event (null / empty when it has none). */
+  async eventStatus(eventId: string): Promise<EventNotifyStatus> {
+    const [job, verification, deliveries] = await Promise.all([this.queue.get(NOTIFY_JOB, eventId), this.records.verification(eventId), this.records.deliveries(eventId)]);
+    return { job: job ?? null, verification: verification ?? null, deliveries };
   }
 }
 

@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
 import { createLogger, componentLogger, type Logger, type LogLevel } from '../../shared/log/index.js';
 import { registerDeviceRoutes } from '../api/devices.js';
-import { LocalEventBus, PostgresEventBus, type EventBus } from '../api/event-bus.js';
+import { LocalEventBus, PostgresEventBus, type EventBus } from '../live/event-bus.js';
 import { registerDeadLetterRoutes } from '../api/dead-letters.js';
 import { registerEventRoutes } from '../api/events.js';
 import { registerPairingCodeRoutes } from '../api/pairing-codes.js';
@@ -34,6 +34,7 @@ import { MetricsRegistry } from './metrics.js';
 import { requestIdFor } from './request-id.js';
 import { secureDataDir } from './data-dir.js';
 import { StoreIngestSink } from './ingest-sink.js';
+import { thumbnailAccess } from './thumbnail-access.js';
 import { ServerTls, tlsConfigured } from './tls.js';
 
 /**
@@ -213,6 +214,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       keysChanged: (deviceId) => sink.forgetKeys(deviceId),
       brokerAccess: { broker: deviceBroker, log: componentLogger(log, 'broker') },
       notify,
+      thumbnailAccess: (tokenCheck) => thumbnailAccess(tokenCheck, { links: notify.links, tenantOfEvent: (id) => notify.tenantOfEvent(id), clock }),
     };
 
     registerHealthRoutes(app, { store, blobs, metrics, ...(config.mqtt.url ? { details: () => ({ mqtt: broker.details() }) } : {}) });

@@ -3,7 +3,7 @@ import { systemClock, type Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import { silentLogger } from '../../shared/log/index.js';
 import type { DeviceKey } from '../../shared/signing/index.js';
-import type { EventBus } from '../api/event-bus.js';
+import type { EventBus } from '../live/event-bus.js';
 import { thumbnailKey, type BlobStore } from '../blob/blob-store.js';
 import type {
   AnnouncedThumbnail,

@@ -1,7 +1,7 @@
 import type { Clock } from '../../shared/clock/index.js';
 import { describeError } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/log/index.js';
-import type { EventBus } from '../api/event-bus.js';
+import type { EventBus } from '../live/event-bus.js';
 import type { LostEventEnd } from '../store/event-sweep.js';
 import type { Store } from '../store/store.js';
 

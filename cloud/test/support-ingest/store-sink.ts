@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
-import { LocalEventBus } from '../../api/event-bus.js';
+import { LocalEventBus } from '../../live/event-bus.js';
 import { FsBlobStore } from '../../blob/fs.js';
 import { codeDigest } from '../../pairing/codes.js';
 import { pairDevice } from '../../pairing/devices.js';
