@@ -42,7 +42,8 @@ export interface EventsOutcome {
 export function identifyEvent(value: unknown): { id: string; rev: number } | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { id, rev } = value as { id?: unknown; rev?: unknown };
-  if (typeof id === 'string' && EVENT_ID_RE.test(id) && typeof rev === 'number' && Number.isInteger(rev) && rev >= 0) return { id, rev };
+  // A rev past 2^53-1 cannot be named in an Ack (AckItem.rev): such an item is not identifiable.
+  if (typeof id === 'string' && EVENT_ID_RE.test(id) && typeof rev === 'number' && Number.isSafeInteger(rev) && rev >= 0) return { id, rev };
   return undefined;
 }
 
