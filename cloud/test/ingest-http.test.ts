@@ -66,6 +66,15 @@ describe('HTTP event ingest', () => {
     expect(sink.storedFor(dev.deviceId).events).toBe(2);
   });
 
+  it('a batch item whose rev an Ack cannot name (past 2^53-1) fails the request, never a schema-breaking Ack (fuzz)', async () => {
+    const good = wireEvent(dev.deviceId);
+    const bad = wireEvent(dev.deviceId, { type: 'update', rev: 1e300 });
+    const res = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [good, bad] }));
+    expect(validateAck.check(res.body)).toBe(false);
+    expect([res.status, res.body.error?.code]).toEqual([400, 'invalid_message']);
+    expect(sink.storedFor(dev.deviceId).events).toBe(0);
+  });
+
   it('a resent event is acked duplicate and stored once; same id+rev with other content is 409 event_conflict', async () => {
     const e = wireEvent(dev.deviceId, { sent_at: new Date().toISOString() });
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).body.acks[0].status).toBe('accepted');

@@ -192,7 +192,7 @@ export function eventIsAcceptable(e: unknown, deviceId: string): boolean {
 function identifiable(e: unknown): boolean {
   if (typeof e !== 'object' || e === null) return false;
   const { id, rev } = e as { id?: unknown; rev?: unknown };
-  return typeof id === 'string' && EVENT_ID_RE.test(id) && typeof rev === 'number' && Number.isInteger(rev) && rev >= 0;
+  return typeof id === 'string' && EVENT_ID_RE.test(id) && typeof rev === 'number' && Number.isSafeInteger(rev) && rev >= 0;
 }
 
 export interface ExpectedVerdict {
@@ -207,12 +207,15 @@ export function expectedEventsVerdict(body: Buffer, deviceId: string): ExpectedV
   const refused: ExpectedVerdict = { refused: true, items: [] };
   if (body.length === 0 || body.length > BATCH_MAX_BYTES) return refused;
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(UTF8.decode(body));
+    text = UTF8.decode(body);
+    value = JSON.parse(text);
   } catch {
     return refused;
   }
-  if (depthOf(value) > JSON_MAX_DEPTH) return refused;
+  // Depth and NUL are checked on the whole body before parsing: one offending item refuses the whole batch.
+  if (depthOf(value) > JSON_MAX_DEPTH || holdsNul(text)) return refused;
   if (typeof value === 'object' && value !== null && !Array.isArray(value) && 'events' in value) {
     const b = value as { v?: unknown; events?: unknown };
     if (b.v !== 1 || !Array.isArray(b.events) || b.events.length < 1 || b.events.length > BATCH_MAX_EVENTS) return refused;
