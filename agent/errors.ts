@@ -16,7 +16,8 @@ import { PROTOCOL_ERRORS } from '../firmware-protocol/errors.js';
  *
  * A new code is added here first (snake_case, never reworded once released); an unknown code is a type error. An
  * error the collector reported keeps its own code: `VigilError.received(code, message, httpStatus)`.
- * `err instanceof VigilError` and `isVigilError(err, 'code')` hold for VigilErrors of any registry.
+ * Test errors with `isVigilError(err, 'code')` (any registry),
+ * not `instanceof`.
  */
 const AGENT_ONLY = {
   // command line

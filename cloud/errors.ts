@@ -14,8 +14,8 @@ import { PROTOCOL_ERRORS } from '../firmware-protocol/errors.js';
  *   throw new VigilError('not_found', `device ${id} not found`, { details: { id } });
  *
  * Never pass a status: the code decides it. A new code is added here first (snake_case, never reworded once
- * released); an unknown code is a type error. `err instanceof VigilError` and `isVigilError(err, 'code')` hold for
- * VigilErrors of any registry.
+ * released); an unknown code is a type error. Test errors with `isVigilError(err, 'code')` (any registry),
+ * not `instanceof`.
  */
 const CLOUD_ONLY = {
   // API requests (users and apps)

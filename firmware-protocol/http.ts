@@ -1,4 +1,4 @@
-import { VigilError } from '../shared/errors/index.js';
+import { VigilError } from './errors.js';
 import { DEVICE_ID_RE, EVENT_ID_RE } from './patterns.js';
 
 /**
@@ -23,7 +23,7 @@ export const HTTP_PATHS = {
 export const CONTENT_TYPE = { json: 'application/json', jpeg: 'image/jpeg' } as const;
 
 function device(id: string): string {
-  if (!DEVICE_ID_RE.test(id)) throw new VigilError('invalid_device_id', `device id "${id.slice(0, 80)}" is not valid in a path (1-64 chars of [A-Za-z0-9_.-])`, { status: 400 });
+  if (!DEVICE_ID_RE.test(id)) throw new VigilError('invalid_device_id', `device id "${id.slice(0, 80)}" is not valid in a path (1-64 chars of [A-Za-z0-9_.-])`);
   return id;
 }
 
@@ -36,7 +36,7 @@ export function heartbeatPath(deviceId: string): string {
 }
 
 export function thumbnailPath(deviceId: string, eventId: string): string {
-  if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_event_id', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`, { status: 400 });
+  if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_event_id', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`);
   return `/v1/devices/${device(deviceId)}/events/${eventId}/thumbnail`;
 }
 

@@ -1,6 +1,6 @@
 import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 import { validator, type SchemaIssue, type Validator } from '../shared/schema/index.js';
-import { VigilError } from '../shared/errors/index.js';
+import { VigilError } from './errors.js';
 import {
   ATTRIBUTE_VALUE_MAX,
   ATTRIBUTES_MAX,
@@ -508,7 +508,7 @@ function withRules<T extends TSchema>(base: Validator<T>, rules: (value: Static<
       const found = issues(value);
       if (found.length === 0) return value as Static<T>;
       const prefix = where ? `${where}: ` : '';
-      throw new VigilError('invalid_message', prefix + found.map((i) => `${i.path}: ${i.message}`).join('; '), { status: 400, details: { issues: found } });
+      throw new VigilError('invalid_message', prefix + found.map((i) => `${i.path}: ${i.message}`).join('; '), { details: { issues: found } });
     },
   };
 }
@@ -523,7 +523,7 @@ export const validatePairingRequest = validator(PairingRequest);
 export const validatePairingResponse = validator(PairingResponse);
 export const validateBrokerCredentials = validator(BrokerCredentials);
 export const validateErrorBody = validator(ErrorBody);
-export const validateMqttEnvelope = validator(MqttEnvelopeSchema, { code: 'signature_malformed', status: 401 });
+export const validateMqttEnvelope = validator(MqttEnvelopeSchema, { code: 'signature_malformed', registry: VigilError });
 
 /** Every top-level message kind: its file name in schemas/ and examples/, schema and validator. */
 export const MESSAGE_KINDS = {

@@ -1,4 +1,4 @@
-import { VigilError } from '../shared/errors/index.js';
+import { VigilError } from './errors.js';
 import { DEVICE_ID_RE, EVENT_ID_RE } from './patterns.js';
 
 /**
@@ -29,18 +29,18 @@ export type ParsedTopic =
   | { kind: 'availability'; deviceId: string };
 
 function badTopic(message: string, topic: string): VigilError {
-  return new VigilError('invalid_topic', `${message} (topic "${topic.slice(0, 200)}")`, { status: 400, details: { topic: topic.slice(0, 200) } });
+  return new VigilError('invalid_topic', `${message} (topic "${topic.slice(0, 200)}")`, { details: { topic: topic.slice(0, 200) } });
 }
 
 function checkDevice(deviceId: string): string {
   if (!DEVICE_ID_RE.test(deviceId)) {
-    throw new VigilError('invalid_topic', `device id "${deviceId.slice(0, 80)}" cannot be used in a topic: 1-64 chars of [A-Za-z0-9_.-] starting alphanumeric (never / + #)`, { status: 400 });
+    throw new VigilError('invalid_topic', `device id "${deviceId.slice(0, 80)}" cannot be used in a topic: 1-64 chars of [A-Za-z0-9_.-] starting alphanumeric (never / + #)`);
   }
   return deviceId;
 }
 
 function checkEvent(eventId: string): string {
-  if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_topic', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`, { status: 400 });
+  if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_topic', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`);
   return eventId;
 }
 

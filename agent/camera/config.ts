@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { validator } from '../../shared/schema/index.js';
+import { VigilError } from '../errors.js';
 
 /**
  * One camera, as written in the agent's config file (`cameras: [...]`). This schema is the documentation:
@@ -91,7 +92,7 @@ export type CameraConfigInput = Pick<CameraConfig, 'name' | 'input'> & {
     : CameraConfig[K];
 };
 
-const check = validator(CameraConfigSchema, { code: 'config_invalid' });
+const check = validator(CameraConfigSchema, { code: 'config_invalid', registry: VigilError });
 
 /** Applies the schema's defaults and validates; throws `config_invalid` naming each bad field. */
 export function parseCameraConfig(value: unknown, where = 'camera'): CameraConfig {

@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError, type AgentErrorCode } from '../errors.js';
 import type { InputKind } from './input.js';
 
 /** Hides the password of `scheme://user:password@host` URLs: camera URLs often carry credentials. */
@@ -68,7 +68,7 @@ export function ffmpegExitError(
 ): VigilError {
   const why = reason ?? (exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`);
   const shown = redactUrl(target);
-  let code = 'camera_ffmpeg_failed';
+  let code: AgentErrorCode = 'camera_ffmpeg_failed';
   if (/no such file or directory|does not exist|cannot open video device/i.test(why)) code = 'camera_input_not_found';
   else if (kind === 'rtsp' || kind === 'http' || kind === 'v4l2') code = 'camera_unreachable';
   return new VigilError(code, `camera ${camera}: ffmpeg could not read ${shown}: ${why}`, {

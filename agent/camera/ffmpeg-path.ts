@@ -1,7 +1,7 @@
 import { accessSync, constants } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 
 /**
  * Which ffmpeg runs: the configured path (or $VIGIL_FFMPEG), else `ffmpeg` on PATH, else the static build that

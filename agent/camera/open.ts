@@ -1,4 +1,4 @@
-import { VigilError, isVigilError } from '../../shared/errors/index.js';
+import { VigilError, isVigilError } from '../errors.js';
 import type { CameraConfig, CameraConfigInput } from './config.js';
 import type { Frame } from './frame.js';
 import { CameraStream, type CameraStreamOptions } from './stream.js';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { componentLogger, silentLogger, type Logger } from '../../shared/log/index.js';
 import { parseCameraConfig, type CameraConfig, type CameraConfigInput } from './config.js';
 import { FfmpegLog, ffmpegExitError, redactUrl } from './ffmpeg-log.js';

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { resolveFfmpeg } from './ffmpeg-path.js';
 
 /**

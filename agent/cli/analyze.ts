@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { createLogger } from '../../shared/log/index.js';
 import { classifyInput } from '../camera/input.js';
 import { openCamera } from '../camera/open.js';

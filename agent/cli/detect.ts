@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { assetPath } from '../../shared/paths/index.js';
 import { ObjectDetector } from '../detect/detector.js';
 import type { ModelType } from '../detect/types.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { vigilVersion } from '../../shared/cli/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { addConfigOptions, type ConfigCliOptions } from '../config.js';
 import { exitCodeFor, formatReport, runDoctor } from '../doctor/index.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import { addConfigOptions, loadCliConfig, type ConfigCliOptions } from '../config.js';
 import { FileFollower, formatEntry, logFilesOldestFirst, matchesFilter, parseLevel, parseLogLine, parseSince, readLines, useColour, type LogFilter } from '../logs/index.js';
 

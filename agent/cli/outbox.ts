@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { DEFAULT_DATA_DIR, ITEM_STATES, Outbox, OUTBOX_FILE, type ItemKind, type ItemState, type OutboxItem } from '../outbox/index.js';
 
 /**

@@ -2,7 +2,7 @@ import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { vigilVersion } from '../../shared/cli/index.js';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import { agentConfigFile, loadAgentConfig, writeDeviceSection, DEFAULT_AGENT_DATA_DIR, type AgentConfig, type DeviceConfig } from '../config.js';
 import {
   backupCredentials,

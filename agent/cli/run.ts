@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { vigilVersion } from '../../shared/cli/index.js';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import { addConfigOptions, loadCliConfig, type ConfigCliOptions, type LoadedAgentConfig } from '../config.js';
 import { Daemon, isConfigError } from '../daemon/index.js';
 import { createAgentLogger } from '../logs/index.js';
@@ -21,7 +21,7 @@ export const EX_CONFIG = 78;
 function asStartError(err: unknown): unknown {
   if (!isConfigError(err)) return err;
   const e = err as VigilError;
-  return new VigilError(e.code, e.message, { status: e.status, details: { ...(e.details ?? {}), exitCode: EX_CONFIG }, cause: e });
+  return e.withDetails({ exitCode: EX_CONFIG });
 }
 
 export function registerRun(program: Command): void {

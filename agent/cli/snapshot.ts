@@ -2,7 +2,7 @@ import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import sharp from 'sharp';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { grabFrame, type Frame } from '../camera/index.js';
 import { yuv420ToRgb } from '../thumbnail/index.js';
 import { addConfigOptions, cameraStreamConfig, findCamera, loadCliConfig, writeFileAtomic, type ConfigCliOptions } from '../config.js';

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { writeDeviceSection, DEFAULT_AGENT_DATA_DIR } from '../config.js';
 import { removeCredentials } from '../credentials/index.js';
 import { configForWriting, writable } from './pair.js';

@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 
 export type ListenAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { loadConfig } from '../../shared/config/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { AGENT_ENV_PREFIX, AgentConfigSchema, CREDENTIALS_FILE_NAME, DEFAULT_AGENT_CONFIG_FILE, type AgentConfig } from './schema.js';
 
 export interface LoadedAgentConfig {

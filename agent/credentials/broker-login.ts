@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import type { Clock } from '../../shared/clock/index.js';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
 import { brokerCredentialsPath } from '../../firmware-protocol/http.js';
 import { validateBrokerCredentials, type MqttCredentials } from '../../firmware-protocol/messages.js';
@@ -58,7 +58,7 @@ export async function requestBrokerLogin(o: BrokerLoginRequestOptions): Promise<
   if (status !== 200) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
-    throw new VigilError(code, `the collector refused a broker login (HTTP ${status}): ${typeof e?.message === 'string' ? e.message : text.slice(0, 200)}`, { status });
+    throw VigilError.received(code, `the collector refused a broker login (HTTP ${status}): ${typeof e?.message === 'string' ? e.message : text.slice(0, 200)}`, status);
   }
   const body = validateBrokerCredentials.parse(json, 'broker credentials');
   if (body.device_id !== o.identity.deviceId) throw new VigilError('invalid_message', `broker credentials for ${body.device_id}, not for this box`);

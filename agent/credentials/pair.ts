@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
 import { request, errors as undiciErrors } from 'undici';
 import { OffsetClock } from '../../shared/clock/index.js';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import { CONTENT_TYPE, pairPath } from '../../firmware-protocol/http.js';
 import { validatePairingRequest, validatePairingResponse, type Heartbeat, type PairingRequest, type PairingResponse } from '../../firmware-protocol/messages.js';
 import { httpsAgent, tlsHint, type ClientTls } from '../uplink/https-client.js';
@@ -113,9 +113,9 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
   if (status !== 200) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (typeof e?.code === 'string') {
-      throw new VigilError(e.code, typeof e.message === 'string' ? e.message : `HTTP ${status}`, { status, details: { url, status } });
+      throw VigilError.received(e.code, typeof e.message === 'string' ? e.message : `HTTP ${status}`, status, { details: { url, status } });
     }
-    throw new VigilError('pairing_failed', `the collector at ${url} answered HTTP ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`, { status, details: { url, status } });
+    throw new VigilError('pairing_failed', `the collector at ${url} answered HTTP ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`, { details: { url, status } });
   }
   const issues = validatePairingResponse.issues(json);
   if (issues.length > 0) {

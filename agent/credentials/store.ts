@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { validator } from '../../shared/schema/index.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN } from '../../firmware-protocol/patterns.js';
@@ -44,7 +44,7 @@ export const StoredCredentialsSchema = Type.Object(
 );
 export type StoredCredentials = Static<typeof StoredCredentialsSchema>;
 
-const checkStored = validator(StoredCredentialsSchema, { code: 'credentials_invalid' });
+const checkStored = validator(StoredCredentialsSchema, { code: 'credentials_invalid', registry: VigilError });
 
 export function credentialsPath(dataDir: string): string {
   return join(dataDir, CREDENTIALS_FILE_NAME);

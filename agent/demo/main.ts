@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { runCli, vigilVersion } from '../../shared/cli/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { assetPath, projectRoot } from '../../shared/paths/index.js';
 import { writeSyntheticClip } from '../camera/synthetic.js';
 import { startDemoBroker, type DemoBroker } from './broker.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { silentLogger } from '../../shared/log/index.js';
 import type { Frame, PixelBox } from '../camera/frame.js';
 import { decodeOutputs, detectFormat, type DecoderSpec, type OutputTensor } from './decode.js';

@@ -1,5 +1,5 @@
 import { parseDuration } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 
 /**
  * One line of the agent's log as `vigil-agent logs` sees it: a pino JSON object (level label or number, ISO or

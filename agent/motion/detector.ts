@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { componentLogger, silentLogger, type Logger } from '../../shared/log/index.js';
 import { lumaPlane, type Frame, type PixelBox } from '../camera/frame.js';
 import { defaultFactor, motionGraphShape, MotionIO, type MotionGraphParams } from './graph.js';
@@ -51,7 +51,7 @@ export interface MotionOptions {
 
 function checkRange(name: string, v: number, min: number, max: number): void {
   if (!Number.isFinite(v) || v < min || v > max) {
-    throw new VigilError('invalid_motion_options', `motion: ${name} must be within ${min}..${max}, got ${v}`, { status: 400 });
+    throw new VigilError('invalid_motion_options', `motion: ${name} must be within ${min}..${max}, got ${v}`);
   }
 }
 
@@ -112,7 +112,7 @@ export class MotionDetector {
   static async create(options: MotionOptions): Promise<MotionDetector> {
     const { width, height } = options;
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2) {
-      throw new VigilError('invalid_motion_options', `motion: width and height must be integers >= 2, got ${width}x${height}`, { status: 400 });
+      throw new VigilError('invalid_motion_options', `motion: width and height must be integers >= 2, got ${width}x${height}`);
     }
     const threshold = options.threshold ?? 25;
     const alpha = options.alpha ?? 0.02;
@@ -137,14 +137,14 @@ export class MotionDetector {
     try {
       roi = rasterizeRoi(options.masks ?? [], small.smallWidth, small.smallHeight);
     } catch (err) {
-      throw new VigilError('invalid_motion_options', (err as Error).message, { status: 400, cause: err });
+      throw new VigilError('invalid_motion_options', (err as Error).message, { cause: err });
     }
     let model;
     try {
       model = ensureMotionModel(params, options.cacheDir);
     } catch (err) {
-      if (err instanceof VigilError) throw err;
-      throw new VigilError('invalid_motion_options', `motion: ${(err as Error).message}`, { status: 400, cause: err });
+      if (isVigilError(err)) throw err;
+      throw new VigilError('invalid_motion_options', `motion: ${(err as Error).message}`, { cause: err });
     }
     const log = componentLogger(options.logger ?? silentLogger(), 'motion');
     const threads = options.threads ?? 1;

@@ -1,7 +1,7 @@
 import { mkdirSync, existsSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { buildMotionModel, MOTION_GRAPH_VERSION, type MotionGraphParams } from './graph.js';
 
 /**

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { cameraInput } from '../camera/input.js';
 import { resolveFfmpeg } from '../camera/ffmpeg-path.js';
 

@@ -1,11 +1,11 @@
 import { request } from 'node:http';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { validator } from '../../shared/schema/index.js';
 import type { ListenAddress } from '../config/listen.js';
 import { DaemonStatusSchema, type DaemonStatus } from './schema.js';
 import { describeListen } from './server.js';
 
-const checkStatus = validator(DaemonStatusSchema, { code: 'status_invalid' });
+const checkStatus = validator(DaemonStatusSchema, { code: 'status_invalid', registry: VigilError });
 
 /**
  * Asks the running daemon for its status. `daemon_not_running` (exit 3, like `systemctl status` for a stopped
@@ -30,14 +30,14 @@ export function fetchDaemonStatus(listen: ListenAddress, timeoutMs = 5000): Prom
           try {
             resolve(checkStatus.parse(JSON.parse(text), 'status'));
           } catch (err) {
-            reject(err instanceof VigilError ? err : new VigilError('status_invalid', `the answer at ${where} is not a vigil-agent status: ${(err as Error).message}`));
+            reject(isVigilError(err) ? err : new VigilError('status_invalid', `the answer at ${where} is not a vigil-agent status: ${(err as Error).message}`));
           }
         });
       },
     );
     req.on('timeout', () => req.destroy(new VigilError('status_timeout', `no answer from ${where} within ${timeoutMs} ms`, { details: { exitCode: 3 } })));
     req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err instanceof VigilError) return reject(err);
+      if (isVigilError(err)) return reject(err);
       const down = err.code === 'ECONNREFUSED' || err.code === 'ENOENT';
       reject(
         down

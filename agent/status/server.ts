@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { ListenAddress } from '../config/listen.js';
 import type { DaemonStatus } from './schema.js';
 

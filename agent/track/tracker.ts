@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { newEventId } from '../../shared/ids/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { iou, type Box } from '../detect/nms.js';

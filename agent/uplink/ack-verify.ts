@@ -1,5 +1,5 @@
 import type { Clock } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { MemoryNonceCache, parseMqttEnvelope, SigningErrorCode, verifySignedMessage, type DeviceCredentials } from '../../shared/signing/index.js';
 import { validateAck, type Ack } from '../../firmware-protocol/messages.js';
 
@@ -27,14 +27,14 @@ export class AckVerifier {
   async verify(topic: string, payload: Uint8Array): Promise<{ ack: Ack; stale: boolean }> {
     const { message, body } = parseMqttEnvelope(payload, topic);
     if (message.deviceId !== this.creds.deviceId) {
-      throw new VigilError(SigningErrorCode.deviceMismatch, `ack envelope names device ${message.deviceId}, expected ${this.creds.deviceId}`, { status: 403 });
+      throw new VigilError(SigningErrorCode.deviceMismatch, `ack envelope names device ${message.deviceId}, expected ${this.creds.deviceId}`);
     }
     const keys = () => [{ keyId: this.creds.keyId, secret: this.creds.secret }];
     let stale = false;
     try {
       await verifySignedMessage(message, { keys, nonces: this.nonces, clock: this.clock, toleranceS: this.toleranceS });
     } catch (err) {
-      if (!(err instanceof VigilError) || err.code !== SigningErrorCode.timestamp) throw err;
+      if (!isVigilError(err, SigningErrorCode.timestamp)) throw err;
       // Signature and nonce still checked, against the message's own time.
       await verifySignedMessage(message, { keys, nonces: this.nonces, clock: { now: () => message.timestamp * 1000 }, toleranceS: this.toleranceS });
       stale = true;
@@ -43,7 +43,7 @@ export class AckVerifier {
     try {
       value = JSON.parse(body.toString('utf8'));
     } catch {
-      throw new VigilError('invalid_json', 'ack body is not JSON', { status: 400 });
+      throw new VigilError('invalid_json', 'ack body is not JSON');
     }
     return { ack: validateAck.parse(value, 'ack'), stale };
   }

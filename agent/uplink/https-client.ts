@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { Agent, Pool } from 'undici';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 
 /**
  * The box's one TLS client configuration, from the `uplink` config section, shared by everything that talks to the

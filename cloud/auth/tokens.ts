@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { randomToken } from '../../shared/ids/index.js';
 import type { ApiTokenRecord, Role, Store } from '../store/store.js';
 
@@ -17,12 +17,12 @@ export function tokenSha256(token: string): string {
 }
 
 export function checkTenantId(tenantId: string): string {
-  if (!TENANT_RE.test(tenantId)) throw new VigilError('invalid_request', `tenant "${tenantId.slice(0, 80)}" must be 1-63 chars of [a-z0-9_-], starting alphanumeric`, { status: 400 });
+  if (!TENANT_RE.test(tenantId)) throw new VigilError('invalid_request', `tenant "${tenantId.slice(0, 80)}" must be 1-63 chars of [a-z0-9_-], starting alphanumeric`);
   return tenantId;
 }
 
 export async function createApiToken(store: Store, input: { tenantId: string; name: string; role: Role; now?: number }): Promise<{ token: string; record: ApiTokenRecord }> {
-  if (input.name.trim() === '' || input.name.length > 128) throw new VigilError('invalid_request', 'token name must be 1-128 characters', { status: 400 });
+  if (input.name.trim() === '' || input.name.length > 128) throw new VigilError('invalid_request', 'token name must be 1-128 characters');
   const token = TOKEN_PREFIX + randomToken(32);
   const record = await store.createApiToken({
     tenantId: checkTenantId(input.tenantId),
@@ -41,7 +41,7 @@ export interface AuthContext {
 }
 
 function unauthorized(message: string): VigilError {
-  return new VigilError('unauthorized', message, { status: 401 });
+  return new VigilError('unauthorized', message);
 }
 
 /** Resolves an `Authorization` header to a tenant and role; throws 401 `unauthorized` otherwise. */

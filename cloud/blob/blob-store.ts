@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 
 /**
  * Where thumbnail bytes live: a local directory by default, any S3-compatible bucket when configured. Keys are
@@ -45,7 +45,7 @@ const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export function checkBlobKey(key: string): string {
   const parts = key.split('/');
   if (parts.length < 1 || parts.length > 8 || parts.some((p) => !SEGMENT.test(p) || p.includes('..'))) {
-    throw new VigilError('invalid_blob_key', `blob key "${key.slice(0, 200)}" must be 1-8 segments of [A-Za-z0-9_.-], not starting with a dot`, { status: 400 });
+    throw new VigilError('invalid_blob_key', `blob key "${key.slice(0, 200)}" must be 1-8 segments of [A-Za-z0-9_.-], not starting with a dot`);
   }
   return key;
 }
@@ -56,9 +56,9 @@ export function thumbnailKey(tenantId: string, deviceId: string, eventId: string
 }
 
 export function sizeMismatch(key: string, expected: number, got: number): VigilError {
-  return new VigilError('blob_size_mismatch', `blob ${key}: expected ${expected} bytes, got ${got}${got > expected ? ' or more' : ''}`, { status: 400, details: { expected, got } });
+  return new VigilError('blob_size_mismatch', `blob ${key}: expected ${expected} bytes, got ${got}${got > expected ? ' or more' : ''}`, { details: { expected, got } });
 }
 
 export function hashMismatch(key: string): VigilError {
-  return new VigilError('blob_hash_mismatch', `blob ${key}: the bytes do not match the expected SHA-256`, { status: 400 });
+  return new VigilError('blob_hash_mismatch', `blob ${key}: the bytes do not match the expected SHA-256`);
 }

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { access, constants, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
 
@@ -88,7 +88,7 @@ export class FsBlobStore implements BlobStore {
       await mkdirPrivate(this.dir);
       await access(this.dir, constants.W_OK | constants.R_OK);
     } catch (err) {
-      throw new VigilError('service_unavailable', `blob directory ${this.dir} is not writable: ${(err as Error).message}`, { status: 503, cause: err });
+      throw new VigilError('service_unavailable', `blob directory ${this.dir} is not writable: ${(err as Error).message}`, { cause: err });
     }
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
 
 export interface S3BlobOptions {
@@ -96,14 +96,14 @@ export class S3BlobStore implements BlobStore {
       await this.deleteObject(tempKey);
       // The stream's own error (e.g. a size or hash checker) says more than the SDK's wrapper.
       const cause = failure ?? err;
-      throw cause instanceof VigilError ? cause : new VigilError('service_unavailable', `S3 put ${objectKey} failed: ${(cause as Error).message}`, { status: 503, cause });
+      throw isVigilError(cause) ? cause : new VigilError('service_unavailable', `S3 put ${objectKey} failed: ${(cause as Error).message}`, { cause });
     }
     const sha256 = hash.digest('hex');
     const problem =
       failure !== undefined
-        ? failure instanceof VigilError
+        ? isVigilError(failure)
           ? failure
-          : new VigilError('service_unavailable', `S3 put ${objectKey}: the source failed: ${(failure as Error).message}`, { status: 503, cause: failure })
+          : new VigilError('service_unavailable', `S3 put ${objectKey}: the source failed: ${(failure as Error).message}`, { cause: failure })
         : seen !== length
           ? sizeMismatch(key, length, seen)
           : options.sha256 !== undefined && sha256 !== options.sha256
@@ -160,7 +160,7 @@ export class S3BlobStore implements BlobStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
     } catch (err) {
-      throw new VigilError('service_unavailable', `S3 bucket ${this.options.bucket} is not reachable: ${(err as Error).name}: ${(err as Error).message}`, { status: 503, cause: err });
+      throw new VigilError('service_unavailable', `S3 bucket ${this.options.bucket} is not reachable: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -175,5 +175,5 @@ function isNotFound(err: unknown): boolean {
 }
 
 function unavailable(op: string, key: string, err: unknown): VigilError {
-  return new VigilError('service_unavailable', `S3 ${op} ${key} failed: ${(err as Error).message}`, { status: 503, cause: err });
+  return new VigilError('service_unavailable', `S3 ${op} ${key} failed: ${(err as Error).message}`, { cause: err });
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
 
 /**
@@ -78,7 +78,7 @@ export class DynsecClient {
           const refused = (granted ?? []).some((g) => g.qos === 128 || g.qos > 2);
           if (err || refused) {
             this.lastError = `subscribing to ${DYNSEC_RESPONSE_TOPIC} was refused: the admin login needs the dynsec admin role`;
-            reject(new VigilError('config_invalid', this.lastError, { status: 500 }));
+            reject(new VigilError('config_invalid', this.lastError));
             return;
           }
           this.lastError = undefined;
@@ -89,7 +89,7 @@ export class DynsecClient {
       this.client.on('error', (err: Error & { code?: number }) => {
         this.lastError = describeError(err);
         if (typeof err.code === 'number' && AUTH_REFUSED.has(err.code)) {
-          reject(new VigilError('config_invalid', `the broker refused the provisioning login (mqtt.admin_username): ${err.message}`, { status: 500 }));
+          reject(new VigilError('config_invalid', `the broker refused the provisioning login (mqtt.admin_username): ${err.message}`));
         }
       });
     });
@@ -146,7 +146,7 @@ export class DynsecClient {
       timer = setTimeout(() => {
         this.pending.delete(requestId);
         const why = this.problem() ?? 'no answer';
-        reject(new VigilError('broker_unavailable', `the broker's dynamic-security API did not answer within ${this.o.timeoutMs} ms (${why})`, { status: 503 }));
+        reject(new VigilError('broker_unavailable', `the broker's dynamic-security API did not answer within ${this.o.timeoutMs} ms (${why})`));
       }, this.o.timeoutMs);
     });
     try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import type { MqttConfig } from '../ingest/config.js';
 import type { MetricsRegistry } from '../server/metrics.js';
@@ -60,9 +60,9 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
   let provisioner: BrokerProvisioner = new NoProvisioner();
   if (dynsec) {
     const url = cfg.admin_url ?? cfg.url;
-    if (!url) throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.url (or mqtt.admin_url)', { status: 500 });
+    if (!url) throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.url (or mqtt.admin_url)');
     if (!cfg.admin_username || !cfg.admin_password) {
-      throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.admin_username and mqtt.admin_password (a login with the dynamic-security admin role)', { status: 500 });
+      throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.admin_username and mqtt.admin_password (a login with the dynamic-security admin role)');
     }
     provisioner = new MosquittoDynsecProvisioner({
       url,

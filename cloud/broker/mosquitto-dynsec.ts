@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { MqttCredentials } from '../../firmware-protocol/messages.js';
 import { collectorAcl, collectorRoleName, deviceAcl, deviceRoleName, type AclRule } from './acl.js';
@@ -44,7 +44,7 @@ const ALREADY = /already exists/i;
 const NOT_FOUND = /not found/i;
 
 function failed(what: string, answer: DynsecAnswer | undefined): VigilError {
-  return new VigilError('broker_provisioning_failed', `${what}: the broker answered "${answer?.error ?? 'nothing'}"`, { status: 503 });
+  return new VigilError('broker_provisioning_failed', `${what}: the broker answered "${answer?.error ?? 'nothing'}"`);
 }
 
 export class MosquittoDynsecProvisioner implements BrokerProvisioner {

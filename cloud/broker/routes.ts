@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { parseHttpSignature, sha256Hex } from '../../shared/signing/index.js';
 import { HTTP_PATHS } from '../../firmware-protocol/http.js';
 import type { BrokerCredentials } from '../../firmware-protocol/messages.js';
@@ -30,16 +30,16 @@ export function registerBrokerCredentialRoute(app: FastifyInstance, d: BrokerCre
   app.post<{ Params: { device_id: string } }>(HTTP_PATHS.brokerCredentials, { bodyLimit: 1024 }, async (req, reply): Promise<BrokerCredentials> => {
     const length = req.headers['content-length'];
     if (req.body !== undefined || (length !== undefined && length !== '0')) {
-      throw new VigilError('payload_too_large', 'this request has an empty body (the signature covers the empty body)', { status: 413 });
+      throw new VigilError('payload_too_large', 'this request has an empty body (the signature covers the empty body)');
     }
     const device = await d.verifier.verify(parseHttpSignature(req.headers, req.method, req.url, sha256Hex(Buffer.alloc(0))), 'http');
     if (!d.provisioner.issuesDeviceLogins) {
-      throw new VigilError('not_found', 'this collector issues no broker logins (mqtt.provisioner: none); use the broker as the deployment documents', { status: 404 });
+      throw new VigilError('not_found', 'this collector issues no broker logins (mqtt.provisioner: none); use the broker as the deployment documents');
     }
     const wait = limiter.take(device.deviceId);
     if (wait > 0) {
       reply.header('retry-after', String(wait));
-      throw new VigilError('rate_limited', `broker logins are issued at most once per 20 s per device; retry after ${wait} s`, { status: 429, details: { retry_after_s: wait } });
+      throw new VigilError('rate_limited', `broker logins are issued at most once per 20 s per device; retry after ${wait} s`, { details: { retry_after_s: wait } });
     }
     const login = await issue(d, device.deviceId).catch((err: unknown) => {
       if ((err as VigilError).status === 503) reply.header('retry-after', '10');
@@ -55,15 +55,15 @@ async function issue(d: BrokerCredentialRouteDeps, deviceId: string): Promise<Br
   try {
     login = await d.provisioner.issueDeviceLogin(deviceId);
   } catch (err) {
-    throw new VigilError('service_unavailable', `the broker could not be reached to issue a login: ${(err as Error).message}`, { status: 503, cause: err });
+    throw new VigilError('service_unavailable', `the broker could not be reached to issue a login: ${(err as Error).message}`, { cause: err });
   }
-  if (!login) throw new VigilError('not_found', 'this collector issues no broker logins', { status: 404 });
+  if (!login) throw new VigilError('not_found', 'this collector issues no broker logins');
   // A revocation racing this request (on another collector, whose key cache this one may not share yet): the
   // device must not stay enabled on the broker.
   const now = await d.store.findDevice(deviceId);
   if (!now || now.revokedAt !== null) {
     await d.provisioner.disableDevice(deviceId).catch(() => undefined);
-    throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 403 });
+    throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
   }
   return login;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { loadCloudConfig, type CloudConfig } from '../config.js';
 import { secureDataDir } from '../server/data-dir.js';
 import { openDatabase, type SqlDatabase } from '../db/index.js';

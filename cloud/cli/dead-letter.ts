@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { deadLetterJson } from '../api/dead-letters.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
 import { printJson, withDatabase, type ConfigOpts } from './common.js';
@@ -59,7 +59,7 @@ export function registerDeadLetter(program: Command): void {
     .action(async (id: string, o: ConfigOpts & { json?: boolean }) => {
       await withDatabase(o, async (db) => {
         const row = await new SqlDeadLetters(db).get(id);
-        if (!row) throw new VigilError('not_found', `no dead letter ${id}`, { status: 404 });
+        if (!row) throw new VigilError('not_found', `no dead letter ${id}`);
         if (o.json) return printJson({ ...deadLetterJson(row), body_b64: row.bodyB64 });
         const { bodyB64, ...rest } = row;
         printJson(deadLetterJson(rest));

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { CloudConfig } from '../config.js';
 import { createPairingCode, pairingCodeJson, parseTtl, revokePairingCode } from '../pairing/codes.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
@@ -48,7 +48,7 @@ export function registerPairCode(program: Command): void {
   withTenantOptions(cmd.command('revoke').description('revoke a pending code').argument('<code>', 'the code, or its id (pc_…)')).action(async (code: string, o: TenantOpts) => {
     await withStore(o, async (store, config) => {
       const ok = await revokePairingCode(store, secretsFor(config), o.tenant, code);
-      if (!ok) throw new VigilError('not_found', `no pending pairing code "${code}" in tenant ${o.tenant}`, { status: 404 });
+      if (!ok) throw new VigilError('not_found', `no pending pairing code "${code}" in tenant ${o.tenant}`);
       if (o.json) return printJson({ revoked: true });
       process.stdout.write('revoked\n');
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { cliConfig, type ConfigOpts } from './common.js';
 
 /**

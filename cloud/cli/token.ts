@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { createApiToken } from '../auth/tokens.js';
 import type { Role } from '../store/store.js';
 import { parseChoice, printJson, withStore, withTenantOptions, type TenantOpts } from './common.js';
@@ -41,7 +41,7 @@ export function registerToken(program: Command): void {
 
   withTenantOptions(cmd.command('revoke').description('revoke a token').argument('<id>', 'token id (tok_…)')).action(async (id: string, o: TenantOpts) => {
     await withStore(o, async (store) => {
-      if (!(await store.revokeApiToken(o.tenant, id, Date.now()))) throw new VigilError('not_found', `no active token ${id} in tenant ${o.tenant}`, { status: 404 });
+      if (!(await store.revokeApiToken(o.tenant, id, Date.now()))) throw new VigilError('not_found', `no active token ${id} in tenant ${o.tenant}`);
       if (o.json) return printJson({ revoked: true });
       process.stdout.write('revoked\n');
     });

@@ -1,11 +1,10 @@
-import { VigilError } from '../../shared/errors/index.js';
-import { statusForCode } from '../../firmware-protocol/errors.js';
+import { VigilError, type CloudErrorCode } from '../errors.js';
 import { JSON_MAX_DEPTH } from '../../firmware-protocol/limits.js';
 import { scanJson } from './json-limits.js';
 
 /** A wire error (firmware-protocol catalogue): the HTTP status comes from the catalogue, so both transports agree. */
-export function wireError(code: string, message: string, details?: Record<string, unknown>): VigilError {
-  return new VigilError(code, message, details === undefined ? { status: statusForCode(code) } : { status: statusForCode(code), details });
+export function wireError(code: CloudErrorCode, message: string, details?: Record<string, unknown>): VigilError {
+  return new VigilError(code, message, { details });
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });

@@ -9,7 +9,7 @@ import type { ResolvedIngestDeps } from './deps.js';
 import { checkVersion, decodeJsonBody, wireError } from './errors.js';
 import { topLevelKey } from './json-limits.js';
 import type { IngestEventMessage, NonceClaim, StoreEventResult } from './sink.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { SigningErrorCode } from '../../shared/signing/index.js';
 
 /**
@@ -129,7 +129,7 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
     results = nonce && sink.storeSignedEventMessages ? await sink.storeSignedEventMessages(deviceId, valid, receivedAtMs, nonce) : await sink.storeEventMessages(deviceId, valid, receivedAtMs);
     if (results.length !== valid.length) throw new Error(`sink returned ${results.length} results for ${valid.length} event messages`);
   } else if (nonce && !(await deps.sink.rememberNonce(deviceId, nonce.nonce, nonce.expiresAtMs)) && nonce.onReplay === 'reject') {
-    throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window', { status: 401 });
+    throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window');
   }
 
   const items = slots.map((slot): AckItem => {
@@ -158,6 +158,9 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
 export function singleItemError(outcome: EventsOutcome): Error | undefined {
   const item = outcome.items[0];
   if (!outcome.single || !item || item.status !== 'rejected') return undefined;
-  return wireError(item.code ?? 'invalid_message', item.message ?? 'event rejected', { id: item.id, rev: item.rev });
+  const code = item.code ?? 'invalid_message';
+  const message = item.message ?? 'event rejected';
+  if (!VigilError.has(code)) return wireError('internal_error', `${code}: ${message}`, { id: item.id, rev: item.rev });
+  return wireError(code, message, { id: item.id, rev: item.rev });
 }
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { isVigilError, VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { HEADER, parseHttpSignature, sha256Hex } from '../../shared/signing/index.js';
 import { CONTENT_TYPE, HTTP_PATHS } from '../../firmware-protocol/http.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
@@ -219,7 +219,7 @@ export function toWireError(err: Error & { code?: string; statusCode?: number })
       return wireError('invalid_message', err.message);
     default:
       if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-        return new VigilError('invalid_message', err.message, { status: err.statusCode, cause: err });
+        return new VigilError('invalid_message', err.message, { cause: err });
       }
       return err;
   }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { parseDuration } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { humanCode } from '../../shared/ids/index.js';
 import type { PairingCodeRecord, PairingCodeState, Store } from '../store/store.js';
 import { checkTenantId } from '../auth/tokens.js';
@@ -33,9 +33,9 @@ export function parseTtl(ttl: string | number): number {
   try {
     ms = typeof ttl === 'number' ? ttl : parseDuration(ttl);
   } catch (err) {
-    throw new VigilError('invalid_request', `ttl: ${(err as Error).message}`, { status: 400 });
+    throw new VigilError('invalid_request', `ttl: ${(err as Error).message}`);
   }
-  if (ms < 1000 || ms > MAX_CODE_TTL_MS) throw new VigilError('invalid_request', 'ttl must be between 1s and 7d', { status: 400 });
+  if (ms < 1000 || ms > MAX_CODE_TTL_MS) throw new VigilError('invalid_request', 'ttl must be between 1s and 7d');
   return ms;
 }
 

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
 import { DeviceRateLimiter } from '../ingest/rate-limit.js';
 
@@ -126,7 +126,6 @@ export function pairingAttemptGuard(limiter: PairingAttemptLimiter): onRequestAs
     reply.header('retry-after', String(verdict.retryAfterS));
     const who = verdict.scope === 'source' ? 'from this address' : 'on this collector (all addresses together)';
     throw new VigilError('rate_limited', `too many pairing attempts ${who}; retry after ${verdict.retryAfterS} s`, {
-      status: 429,
       details: { scope: verdict.scope, retry_after_s: verdict.retryAfterS },
     });
   };

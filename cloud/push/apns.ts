@@ -1,7 +1,7 @@
 import { connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
-import { VigilError, describeError } from '../../shared/errors/index.js';
+import { VigilError, describeError } from '../errors.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { apnsCollapseId, tokenHint, type Notification, type PushOutcome, type PushSender, type PushTarget } from './notification.js';

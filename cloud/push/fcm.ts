@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Type, type Static } from '@sinclair/typebox';
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
 import { Agent, request, type Dispatcher } from 'undici';
-import { VigilError, describeError } from '../../shared/errors/index.js';
+import { VigilError, describeError } from '../errors.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { validator } from '../../shared/schema/index.js';
@@ -27,7 +27,7 @@ export const ServiceAccountSchema = Type.Object(
   { description: 'The fields of a Google service-account JSON the sender uses (others are ignored).' },
 );
 export type ServiceAccount = Static<typeof ServiceAccountSchema>;
-const serviceAccountValidator = validator(ServiceAccountSchema, { code: 'push_config_invalid', status: 500 });
+const serviceAccountValidator = validator(ServiceAccountSchema, { code: 'push_config_invalid', registry: VigilError });
 
 /** Reads service_account_file / service_account_json of the config section. */
 export function serviceAccountFromConfig(c: { service_account_file?: string | undefined; service_account_json?: string | undefined }): ServiceAccount {
@@ -63,7 +63,7 @@ export interface FcmAccessTokenOptions {
 /** The token endpoint answered; `retry` tells a transient failure from a refused grant. */
 export class TokenFetchError extends VigilError {
   constructor(message: string, readonly httpStatus: number | null, readonly retry: boolean, readonly retryAfterMs?: number) {
-    super('push_fcm_token_failed', message, { status: 502 });
+    super('push_fcm_token_failed', message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { createHash } from 'node:crypto';
 import { validator } from '../../shared/schema/index.js';
+import { VigilError } from '../errors.js';
 
 /**
  * What a push carries, the same for every platform. The policy that decides *whether* an event deserves a push
@@ -26,7 +27,7 @@ export const NotificationSchema = Type.Object(
   { additionalProperties: false, description: 'One push notification.' },
 );
 export type Notification = Static<typeof NotificationSchema>;
-export const notificationValidator = validator(NotificationSchema, { code: 'push_notification_invalid' });
+export const notificationValidator = validator(NotificationSchema, { code: 'push_notification_invalid', registry: VigilError });
 
 export type Platform = 'apns' | 'fcm' | 'webpush';
 export const PLATFORMS: readonly Platform[] = ['apns', 'fcm', 'webpush'];

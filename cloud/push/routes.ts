@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { ApiContext } from '../api/context.js';
 import { authOf, requireToken } from '../server/auth.js';
 import type { PushTokenRecord } from '../store/push-tokens.js';
@@ -46,7 +46,7 @@ export const PushTokenParams = Type.Object({ id: Type.String({ minLength: 1, max
 export type PushTokenParams = Static<typeof PushTokenParams>;
 
 function invalid(field: string, message: string): VigilError {
-  return new VigilError('invalid_request', `${field}: ${message}`, { status: 400, details: { field } });
+  return new VigilError('invalid_request', `${field}: ${message}`, { details: { field } });
 }
 
 /** The token to store for a body, checked per platform beyond what the schema can say. */
@@ -117,7 +117,7 @@ export function registerPushTokenRoutes(app: FastifyInstance, ctx: ApiContext): 
 
   app.delete<{ Params: PushTokenParams }>('/v1/push/tokens/:id', { schema: { params: PushTokenParams }, onRequest: anyToken }, async (req) => {
     const deleted = await ctx.store.deletePushToken(authOf(req).tenantId, req.params.id);
-    if (!deleted) throw new VigilError('not_found', `push token ${req.params.id} not found`, { status: 404 });
+    if (!deleted) throw new VigilError('not_found', `push token ${req.params.id} not found`);
     req.log.info({ push_token_id: req.params.id }, 'push token deleted');
     return { id: req.params.id, deleted: true };
   });

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { validator } from '../../shared/schema/index.js';
 
 /**
@@ -22,7 +22,7 @@ export const ClassificationAnswerSchema = Type.Object(
 );
 export type ClassificationAnswer = Static<typeof ClassificationAnswerSchema>;
 
-const answerValidator = validator(ClassificationAnswerSchema, { code: 'llm_off_schema', status: 502 });
+const answerValidator = validator(ClassificationAnswerSchema, { code: 'llm_off_schema', registry: VigilError });
 
 /**
  * The schema as plain JSON (no TypeBox symbols), as providers expect it. OpenAI's strict structured outputs
@@ -48,7 +48,6 @@ export function parseAnswer(text: string, provider: string): ClassificationAnswe
     value = JSON.parse(trimmed);
   } catch {
     throw new VigilError('llm_malformed_answer', `${provider}: answer is not JSON: ${JSON.stringify(trimmed.slice(0, 80))}`, {
-      status: 502,
       details: { provider },
     });
   }

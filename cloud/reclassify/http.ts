@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 
 /**
  * The one HTTP call every provider makes: POST a JSON body, get a JSON body back, with a hard timeout that covers
@@ -57,20 +57,19 @@ export async function postJson(options: PostJsonOptions): Promise<unknown> {
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
     throw new VigilError('llm_rate_limited', `${provider}: rate limited (HTTP 429${retryAfterMs === undefined ? '' : `, retry after ${retryAfterMs} ms`})`, {
-      status: 502,
       details: { ...details, http_status: 429, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) },
     });
   }
   if (status >= 500) {
-    throw new VigilError('llm_unavailable', `${provider}: HTTP ${status}: ${snippet(raw)}`, { status: 502, details: { ...details, http_status: status } });
+    throw new VigilError('llm_unavailable', `${provider}: HTTP ${status}: ${snippet(raw)}`, { details: { ...details, http_status: status } });
   }
   if (status >= 400 || status < 200) {
-    throw new VigilError('llm_request_rejected', `${provider}: HTTP ${status}: ${snippet(raw)}`, { status: 502, details: { ...details, http_status: status } });
+    throw new VigilError('llm_request_rejected', `${provider}: HTTP ${status}: ${snippet(raw)}`, { details: { ...details, http_status: status } });
   }
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw new VigilError('llm_bad_response', `${provider}: response body is not JSON: ${snippet(raw)}`, { status: 502, details });
+    throw new VigilError('llm_bad_response', `${provider}: response body is not JSON: ${snippet(raw)}`, { details });
   }
 }
 
@@ -83,20 +82,20 @@ async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
-    if (size > limit) throw new VigilError('llm_bad_response', `response larger than ${limit} bytes`, { status: 502 });
+    if (size > limit) throw new VigilError('llm_bad_response', `response larger than ${limit} bytes`);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 function transportError(err: unknown, provider: string, options: PostJsonOptions, timeout: AbortSignal): VigilError {
-  if (err instanceof VigilError) return new VigilError(err.code, `${provider}: ${err.message}`, { status: 502, details: { provider }, cause: err });
+  if (isVigilError(err) && VigilError.has(err.code)) return new VigilError(err.code, `${provider}: ${err.message}`, { details: { provider }, cause: err });
   if (timeout.aborted) {
-    return new VigilError('llm_timeout', `${provider}: no answer within ${options.timeoutMs} ms`, { status: 504, details: { provider, timeout_ms: options.timeoutMs } });
+    return new VigilError('llm_timeout', `${provider}: no answer within ${options.timeoutMs} ms`, { details: { provider, timeout_ms: options.timeoutMs } });
   }
   if (options.signal?.aborted) {
-    return new VigilError('llm_aborted', `${provider}: request aborted`, { status: 503, details: { provider }, cause: err });
+    return new VigilError('llm_aborted', `${provider}: request aborted`, { details: { provider }, cause: err });
   }
   const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code;
-  return new VigilError('llm_unreachable', `${provider}: ${code ? `${code}: ` : ''}${(err as Error).message}`, { status: 502, details: { provider, ...(code ? { errno: code } : {}) }, cause: err });
+  return new VigilError('llm_unreachable', `${provider}: ${code ? `${code}: ` : ''}${(err as Error).message}`, { details: { provider, ...(code ? { errno: code } : {}) }, cause: err });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 
 /**
  * The picture the LLM sees: the stored thumbnail, decoded, shrunk to fit `maxPx` on its longest side (never
@@ -29,7 +29,6 @@ export async function prepareImage(original: Uint8Array, options: { maxPx: numbe
     return { sha256: sha256Hex(original), jpeg: data, width: info.width, height: info.height };
   } catch (err) {
     throw new VigilError('thumbnail_unreadable', `thumbnail could not be decoded for re-classification: ${(err as Error).message}`, {
-      status: 422,
       cause: err,
     });
   }

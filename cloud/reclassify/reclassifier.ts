@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { systemClock, parseDuration, type Clock } from '../../shared/clock/index.js';
-import { VigilError, describeError, isVigilError } from '../../shared/errors/index.js';
+import { VigilError, describeError, isVigilError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { answerJsonSchema, parseAnswer } from './answer.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';

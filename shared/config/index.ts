@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { Kind, TypeGuard, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, parse as parseYamlScalar, isMap, isSeq, type Node } from 'yaml';
-import { VigilError } from '../errors/index.js';
+import { VigilError } from '../errors/common.js';
 import { issuesOf } from '../schema/index.js';
 
 /**

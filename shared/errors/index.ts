@@ -15,7 +15,8 @@
  * status comes from it, so no call site writes an HTTP status. Codes without an HTTP status (agent, CLI, config)
  * have `status` undefined; the collector answers such an error, should one reach an API, with 500.
  *
- * `instanceof` any registry's VigilError is true for every VigilError, whichever registry made it.
+ * Test for errors with `isVigilError(err, 'code')`: it holds for VigilErrors of any registry (`instanceof` a
+ * registry's class holds only for the errors that registry made).
  */
 
 /**
@@ -115,10 +116,6 @@ export function defineErrors<T extends ErrorTable>(table: T) {
     }
     static has(code: string): code is C {
       return specOf(code) !== undefined;
-    }
-    /** Any VigilError, whichever registry made it. */
-    static override [Symbol.hasInstance](value: unknown): value is VigilError {
-      return value instanceof VigilError;
     }
     constructor(code: C, message?: string, options: ErrorOptions = {}) {
       const spec = specOf(code);

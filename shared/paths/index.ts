@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VigilError } from '../errors/index.js';
+import { VigilError } from '../errors/common.js';
 
 let cachedRoot: string | undefined;
 

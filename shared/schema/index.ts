@@ -1,6 +1,7 @@
 import { FormatRegistry, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
-import { VigilError } from '../errors/index.js';
+import type { ErrorRegistry, VigilError } from '../errors/index.js';
+import { VigilError as ProtocolError, type ProtocolErrorCode } from '../../firmware-protocol/errors.js';
 
 /**
  * Boundary validation. Every input (wire message, config file, API body, CLI option) is checked against one
@@ -116,17 +117,24 @@ export function formatIssues(issues: SchemaIssue[]): string {
   return issues.map((i) => `${i.path}: ${i.message}`).join('; ');
 }
 
-export interface ValidatorOptions {
-  /** Error code thrown by parse(); `invalid_message` by default. */
-  code?: string;
-  /** HTTP status of that error; 400 by default. */
-  status?: number;
+/**
+ * The error parse() throws: a code and the registry that knows it (the VigilError of cloud/errors.ts,
+ * agent/errors.ts, …), which gives its status. Without options: the wire code `invalid_message` (400).
+ */
+export interface ValidatorOptions<C extends string> {
+  code: NoInfer<C>;
+  registry: ErrorRegistry<C>;
 }
 
-export function validator<T extends TSchema>(schema: T, options: ValidatorOptions = {}): Validator<T> {
+export function validator<T extends TSchema, C extends string = ProtocolErrorCode>(
+  schema: T,
+  options?: ValidatorOptions<C>,
+): Validator<T> {
   const c = compiled(schema);
-  const code = options.code ?? 'invalid_message';
-  const status = options.status ?? 400;
+  const fail = (message: string, issues: SchemaIssue[]): VigilError =>
+    options
+      ? new options.registry(options.code, message, { details: { issues } })
+      : new ProtocolError('invalid_message', message, { details: { issues } });
   return {
     schema,
     check: (value: unknown): value is Static<T> => c.Check(value),
@@ -135,7 +143,7 @@ export function validator<T extends TSchema>(schema: T, options: ValidatorOption
       if (c.Check(value)) return value;
       const issues = issuesOf(schema, value);
       const prefix = where ? `${where}: ` : '';
-      throw new VigilError(code, `${prefix}${formatIssues(issues)}`, { status, details: { issues } });
+      throw fail(`${prefix}${formatIssues(issues)}`, issues);
     },
   };
 }

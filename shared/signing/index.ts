@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock } from '../clock/index.js';
-import { VigilError } from '../errors/index.js';
+import { VigilError } from '../../firmware-protocol/errors.js';
 import { SigningErrorCode } from './codes.js';
 
 /**
@@ -151,8 +151,11 @@ export interface SignedMessage {
   actualSha256: string;
 }
 
-function fail(code: string, message: string, status = 401, details?: Record<string, unknown>): VigilError {
-  return new VigilError(code, message, details ? { status, details } : { status });
+type SigningCode = (typeof SigningErrorCode)[keyof typeof SigningErrorCode];
+
+/** A signing error; its HTTP status is the wire catalogue's (firmware-protocol/errors.ts). */
+function fail(code: SigningCode, message: string, details?: Record<string, unknown>): VigilError {
+  return new VigilError(code, message, { details });
 }
 
 type HeaderBag = Record<string, string | string[] | undefined>;
@@ -185,7 +188,7 @@ function checkCommon(nonce: string, claimedSha256: string, signature: string, wh
 export function parseHttpSignature(headers: HeaderBag, method: string, pathWithQuery: string, actualSha256: string): SignedMessage {
   const names = [HEADER.device, HEADER.keyId, HEADER.timestamp, HEADER.nonce, HEADER.contentSha256, HEADER.signature];
   const missing = names.filter((n) => !header(headers, n));
-  if (missing.length > 0) throw fail(SigningErrorCode.missing, `missing signature header(s): ${missing.map(canonicalHeader).join(', ')}`, 401, { missing });
+  if (missing.length > 0) throw fail(SigningErrorCode.missing, `missing signature header(s): ${missing.map(canonicalHeader).join(', ')}`, { missing });
   const rawSig = header(headers, HEADER.signature)!;
   if (!rawSig.startsWith(SIGNATURE_PREFIX)) throw fail(SigningErrorCode.malformed, `X-Vigil-Signature must start with "${SIGNATURE_PREFIX}" (signing scheme v1)`);
   const msg: SignedMessage = {
@@ -213,20 +216,20 @@ export function parseMqttEnvelope(payload: Uint8Array, topic: string): { message
   try {
     env = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch {
-    throw fail(SigningErrorCode.malformed, 'MQTT payload is not a JSON signing envelope', 400);
+    throw fail(SigningErrorCode.malformed, 'MQTT payload is not a JSON signing envelope');
   }
-  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw fail(SigningErrorCode.malformed, 'MQTT envelope must be a JSON object', 400);
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw fail(SigningErrorCode.malformed, 'MQTT envelope must be a JSON object');
   const e = env as Record<string, unknown>;
   const fields = ['v', 'device', 'kid', 'ts', 'nonce', 'sha256', 'sig', 'body_b64'];
   const missing = fields.filter((f) => e[f] === undefined);
-  if (missing.length > 0) throw fail(SigningErrorCode.missing, `MQTT envelope lacks field(s): ${missing.join(', ')}`, 401, { missing });
-  if (e.v !== 1) throw fail(SigningErrorCode.malformed, `MQTT envelope /v must be 1, got ${JSON.stringify(e.v)}`, 400);
+  if (missing.length > 0) throw fail(SigningErrorCode.missing, `MQTT envelope lacks field(s): ${missing.join(', ')}`, { missing });
+  if (e.v !== 1) throw fail(SigningErrorCode.malformed, `MQTT envelope /v must be 1, got ${JSON.stringify(e.v)}`);
   for (const f of ['device', 'kid', 'nonce', 'sha256', 'sig', 'body_b64']) {
-    if (typeof e[f] !== 'string') throw fail(SigningErrorCode.malformed, `MQTT envelope /${f} must be a string`, 400);
+    if (typeof e[f] !== 'string') throw fail(SigningErrorCode.malformed, `MQTT envelope /${f} must be a string`);
   }
-  if (typeof e.ts !== 'number' || !Number.isInteger(e.ts) || e.ts < 0) throw fail(SigningErrorCode.malformed, 'MQTT envelope /ts must be unix seconds (integer)', 400);
+  if (typeof e.ts !== 'number' || !Number.isInteger(e.ts) || e.ts < 0) throw fail(SigningErrorCode.malformed, 'MQTT envelope /ts must be unix seconds (integer)');
   const b64 = e.body_b64 as string;
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw fail(SigningErrorCode.malformed, 'MQTT envelope /body_b64 must be standard padded base64', 400);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw fail(SigningErrorCode.malformed, 'MQTT envelope /body_b64 must be standard padded base64');
   const body = Buffer.from(b64, 'base64');
   const message: SignedMessage = {
     deviceId: e.device as string,
@@ -310,20 +313,20 @@ export async function verifySignedMessage(msg: SignedMessage, options: VerifyOpt
   const tolerance = options.toleranceS ?? DEFAULT_TOLERANCE_S;
   const pathDevice = deviceIdInPath(msg.path);
   if (pathDevice !== undefined && pathDevice !== msg.deviceId) {
-    throw fail(SigningErrorCode.deviceMismatch, `device ${msg.deviceId} cannot write under ${pathDevice}`, 403, { device_id: msg.deviceId });
+    throw fail(SigningErrorCode.deviceMismatch, `device ${msg.deviceId} cannot write under ${pathDevice}`, { device_id: msg.deviceId });
   }
   const keys = await options.keys(msg.deviceId);
-  if (!keys || keys.length === 0) throw fail(SigningErrorCode.unknownDevice, `unknown or revoked device ${msg.deviceId}`, 401);
+  if (!keys || keys.length === 0) throw fail(SigningErrorCode.unknownDevice, `unknown or revoked device ${msg.deviceId}`);
   const nowS = Math.floor(clock.now() / 1000);
   const skewS = msg.timestamp - nowS;
   if (Math.abs(skewS) > tolerance) {
-    throw fail(SigningErrorCode.timestamp, `timestamp ${msg.timestamp} is ${Math.abs(skewS)} s ${skewS < 0 ? 'in the past' : 'in the future'}; allowed ±${tolerance} s`, 401, {
+    throw fail(SigningErrorCode.timestamp, `timestamp ${msg.timestamp} is ${Math.abs(skewS)} s ${skewS < 0 ? 'in the past' : 'in the future'}; allowed ±${tolerance} s`, {
       skew_s: skewS,
       server_time: nowS,
       reason: skewS < 0 ? 'expired' : 'future',
     });
   }
-  if (msg.claimedSha256 !== msg.actualSha256) throw fail(SigningErrorCode.bodyHash, 'body does not match its SHA-256 (X-Vigil-Content-SHA256 / sha256)', 401);
+  if (msg.claimedSha256 !== msg.actualSha256) throw fail(SigningErrorCode.bodyHash, 'body does not match its SHA-256 (X-Vigil-Content-SHA256 / sha256)');
   const fields: SigningFields = { ...msg, bodySha256: msg.actualSha256 };
   const presented = Buffer.from(msg.signature, 'base64');
   // Try the named key first, then the other active ones (rotation: a box may still sign with the previous key id).
@@ -332,9 +335,9 @@ export async function verifySignedMessage(msg: SignedMessage, options: VerifyOpt
     const expected = createHmac('sha256', k.secret).update(stringToSign(fields), 'utf8').digest();
     return expected.length === presented.length && timingSafeEqual(expected, presented);
   });
-  if (!match) throw fail(SigningErrorCode.mismatch, 'signature does not match any active key of this device', 401);
+  if (!match) throw fail(SigningErrorCode.mismatch, 'signature does not match any active key of this device');
   // After timestamp + tolerance the timestamp check alone rejects a replay, so the nonce need not be kept longer.
   const fresh = await options.nonces.remember(msg.deviceId, msg.nonce, (msg.timestamp + tolerance + 1) * 1000);
-  if (!fresh) throw fail(SigningErrorCode.replay, `nonce already used within the replay window`, 401);
+  if (!fresh) throw fail(SigningErrorCode.replay, `nonce already used within the replay window`);
   return { deviceId: msg.deviceId, keyId: match.keyId, skewS };
 }

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { Agent } from 'undici';
-import { VigilError } from '../../../shared/errors/index.js';
+import { VigilError } from '../../errors.js';
 import { formatIssues, issuesOf } from '../../../shared/schema/index.js';
 import { llmAgent, postJson } from '../http.js';
 import type { ProviderReply, ProviderRequest, VisionProvider } from '../provider.js';
@@ -62,7 +62,7 @@ export class OllamaProvider implements VisionProvider {
     });
     const issues = issuesOf(ChatEnvelope, body, 3);
     if (issues.length > 0) {
-      throw new VigilError('llm_bad_response', `${this.name}: not an Ollama chat reply: ${formatIssues(issues)}`, { status: 502, details: { provider: this.name } });
+      throw new VigilError('llm_bad_response', `${this.name}: not an Ollama chat reply: ${formatIssues(issues)}`, { details: { provider: this.name } });
     }
     const env = body as { model?: string; message: { content: string }; prompt_eval_count?: number; eval_count?: number };
     return {

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { Agent } from 'undici';
-import { VigilError } from '../../../shared/errors/index.js';
+import { VigilError } from '../../errors.js';
 import { formatIssues, issuesOf } from '../../../shared/schema/index.js';
 import { llmAgent, postJson } from '../http.js';
 import type { ProviderReply, ProviderRequest, VisionProvider } from '../provider.js';
@@ -83,7 +83,7 @@ export class OpenAiProvider implements VisionProvider {
     });
     const issues = issuesOf(CompletionEnvelope, body, 3);
     if (issues.length > 0) {
-      throw new VigilError('llm_bad_response', `${this.name}: not a chat completion: ${formatIssues(issues)}`, { status: 502, details: { provider: this.name } });
+      throw new VigilError('llm_bad_response', `${this.name}: not a chat completion: ${formatIssues(issues)}`, { details: { provider: this.name } });
     }
     const env = body as { model?: string; choices: [{ message: { content: string | null } }]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
     return {
