@@ -26,14 +26,13 @@ export interface EventJson {
 }
 
 export function eventJson(e: EventRecord): EventJson {
-  const m = (e.message ?? {}) as { top_score?: unknown; zones?: unknown; attributes?: unknown; stationary?: unknown };
   return {
     id: e.id,
     device_id: e.deviceId,
     camera: e.camera,
     label: e.label,
     score: e.score,
-    top_score: typeof m.top_score === 'number' ? Math.max(m.top_score, e.score) : null,
+    top_score: e.topScore,
     box: e.box,
     status: e.status,
     end_reason: e.endReason,
@@ -41,9 +40,9 @@ export function eventJson(e: EventRecord): EventJson {
     started_at: new Date(e.startedAt).toISOString(),
     ended_at: e.endedAt === null ? null : new Date(e.endedAt).toISOString(),
     duration_s: e.durationMs === null ? null : e.durationMs / 1000,
-    zones: Array.isArray(m.zones) ? m.zones : [],
-    attributes: typeof m.attributes === 'object' && m.attributes !== null ? (m.attributes as Record<string, unknown>) : {},
-    stationary: m.stationary === true,
+    zones: e.zones,
+    attributes: e.attributes,
+    stationary: e.stationary,
     thumbnail: e.thumbnail
       ? { url: `/v1/events/${encodeURIComponent(e.id)}/thumbnail`, sha256: e.thumbnail.sha256, size: e.thumbnail.size, content_type: e.thumbnail.contentType }
       : null,

@@ -1,8 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { DeviceKey } from '../../shared/signing/index.js';
+import type { AnnouncedThumbnail } from '../store/event-view.js';
 import type { EventMessageInput, StoreEventResult, WireObject } from '../store/messages.js';
 
 export type { StoreEventResult, StoreEventStatus, WireObject } from '../store/messages.js';
+export type { AnnouncedThumbnail } from '../store/event-view.js';
 
 /**
  * What ingest needs from the rest of the collector (store, blob store, device status, live event bus).
@@ -125,11 +127,6 @@ export interface NonceClaim {
 /** One event message as ingest validated it (the store's input type, cloud/store/messages.ts). */
 export type IngestEventMessage = EventMessageInput;
 
-/** The `thumbnail` field an event announced (firmware-protocol ThumbnailInfo; only these two fields are checked). */
-export interface AnnouncedThumbnail {
-  sha256: string;
-  size: number;
-}
 
 export interface ThumbnailExpectation {
   /** Exact byte length (Content-Length / MQTT body). */

@@ -10,6 +10,7 @@ import { JobQueue, type Job } from '../queue/jobs.js';
 import { JobWorker, type JobContext, type JobOutcome } from '../queue/worker.js';
 import type { Reclassifier } from '../reclassify/reclassifier.js';
 import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
+import { bestScore } from '../store/event-view.js';
 import type { EventRecord, Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';
@@ -139,7 +140,7 @@ export class Notifier {
 
       let classification = rec?.classification ?? null;
       if (!classification) {
-        if (announcesThumbnail(event) && !event.thumbnail) {
+        if (event.announcedThumbnail && !event.thumbnail) {
           const until = event.createdAt + this.thumbnailWaitMs;
           if (now < until) return { kind: 'snooze', until, note: 'waiting for the thumbnail' };
           log.info('announced thumbnail did not arrive in time; deciding without it');
@@ -237,23 +238,17 @@ export class Notifier {
 }
 
 function policyEvent(e: EventRecord): PolicyEvent {
-  const top = (e.message as { top_score?: unknown } | null)?.top_score;
   return {
     id: e.id,
     tenantId: e.tenantId,
     deviceId: e.deviceId,
     camera: e.camera,
     label: e.label,
-    score: typeof top === 'number' ? Math.max(top, e.score) : e.score,
+    score: bestScore(e),
     startedAt: e.startedAt,
   };
 }
 
 function cooldownKey(e: EventRecord): CooldownKey {
   return { tenantId: e.tenantId, deviceId: e.deviceId, camera: e.camera, label: e.label };
-}
-
-function announcesThumbnail(e: EventRecord): boolean {
-  const t = (e.message as { thumbnail?: unknown } | null)?.thumbnail;
-  return typeof t === 'object' && t !== null;
 }

@@ -26,7 +26,7 @@ export interface PolicyEvent {
   camera: string;
   /** The box's label. */
   label: string;
-  /** The box's best score for the event (top_score when sent, else score). */
+  /** The box's best score for the event (cloud/store/event-view.ts bestScore: top_score when sent, else score). */
   score: number;
   startedAt: number;
 }

@@ -90,9 +90,7 @@ export class StoreIngestSink implements IngestSink {
 
   async eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
     const event = await this.store.findDeviceEvent(deviceId, eventId);
-    if (!event) return undefined;
-    const t = (event.message as { thumbnail?: { sha256?: unknown; size?: unknown } } | null)?.thumbnail;
-    return { announced: t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null };
+    return event && { announced: event.announcedThumbnail };
   }
 
   async putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult> {

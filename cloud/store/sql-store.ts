@@ -2,6 +2,7 @@ import { VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
 import { endLostEvents, endReasonOf, type LostEventEnd } from './event-sweep.js';
+import { eventMessageView } from './event-view.js';
 import { schemaVersion } from '../db/migrate.js';
 import { SqlPushTokens, type PushOutcomeInput, type PushPlatform, type PushTokenInput, type PushTokenRecord } from './push-tokens.js';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
@@ -167,6 +168,7 @@ const THUMB_COLUMNS = 't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS
 type EventJoinRow = EventRow & { t_blob_key: string | null; t_sha256: string | null; t_size: number | null; t_content_type: string | null; t_created_at: number | null };
 
 function event(r: EventJoinRow): EventRecord {
+  const message = json(r.message_json);
   return {
     id: r.id,
     tenantId: r.tenant_id,
@@ -196,7 +198,8 @@ function event(r: EventJoinRow): EventRecord {
           },
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
-    message: json(r.message_json),
+    message,
+    ...eventMessageView(message, Number(r.score)),
   };
 }
 

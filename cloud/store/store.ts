@@ -1,6 +1,7 @@
 import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
 import type { SqlExecutor } from '../db/sql.js';
+import type { EventMessageView } from './event-view.js';
 import type { EventMessageInput, StoreEventResult } from './messages.js';
 
 /**
@@ -108,9 +109,11 @@ export interface HeartbeatInput {
 }
 
 export type { EventMessageInput, StoreEventResult, StoreEventStatus, WireObject } from './messages.js';
+export type { AnnouncedThumbnail, EventMessageView } from './event-view.js';
 export type { PushOutcomeInput, PushPlatform, PushTokenInput, PushTokenRecord, PushTokenStore } from './push-tokens.js';
 
-export interface EventRecord {
+/** An event: its row, and the typed view of its latest message (./event-view.ts). */
+export interface EventRecord extends EventMessageView {
   id: string;
   tenantId: string;
   deviceId: string;
@@ -128,7 +131,7 @@ export interface EventRecord {
   thumbnail: ThumbnailRecord | null;
   createdAt: number;
   updatedAt: number;
-  /** The highest-rev message received for this event. */
+  /** The highest-rev message received for this event (read its fields through the view, not by hand). */
   message: unknown;
 }
 

@@ -102,6 +102,16 @@ describe.each(backends)('app API on $name', (backend) => {
     expect(e).toMatchObject({ status: 'ended', rev: 2, score: 0.9, duration_s: 30 });
   });
 
+  it('shows top_score as max(top_score, score), zones, attributes and stationary from the latest message', async () => {
+    const id = newEventId();
+    const started = Date.now() - 60_000;
+    const extra = { zones: ['driveway'], attributes: { color: 'blue' }, stationary: true };
+    await box.send(box.event({ id, startedAt: started, score: 0.5, top_score: 0.8, ...extra }));
+    expect(await (await t.api(`/v1/events/${id}`)).json()).toMatchObject({ score: 0.5, top_score: 0.8, ...extra });
+    await box.send(box.event({ id, type: 'update', rev: 1, startedAt: started, score: 0.85, top_score: 0.8 }));
+    expect(await (await t.api(`/v1/events/${id}`)).json()).toMatchObject({ score: 0.85, top_score: 0.85, zones: [], stationary: false });
+  });
+
   it('streams the thumbnail with an ETag and honours If-None-Match', async () => {
     const jpeg = fakeJpeg(3, 20_000);
     const id = await box.eventWithThumbnail(jpeg, { startedAt: Date.now() - 5000 });

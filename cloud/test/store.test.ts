@@ -94,6 +94,26 @@ describe.each(backends)('store on $name', (backend) => {
       expect((e?.message as { rev: number }).rev).toBe(2);
     });
 
+    it('reads the latest message through one typed view: top score = max(top_score, score), announced thumbnail, zones', async () => {
+      const thumbnail = { sha256: 'a'.repeat(64), size: 1234 };
+      const id = newEventId();
+      const withTop = wireEvent({ id, deviceId: device, score: 0.6, top_score: 0.9, thumbnail, zones: ['porch'], stationary: true, attributes: { color: 'red' } });
+      await store.storeEventMessages(device, [ingestMessage(withTop)], T0);
+      expect(await store.getEvent('default', id)).toMatchObject({
+        topScore: 0.9,
+        announcedThumbnail: thumbnail,
+        zones: ['porch'],
+        attributes: { color: 'red' },
+        stationary: true,
+      });
+      // The current score above the reported top score: the top score is never below it.
+      await store.storeEventMessages(device, [ingestMessage(wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.95, top_score: 0.9 }))], T0 + 1);
+      expect(await store.findDeviceEvent(device, id)).toMatchObject({ topScore: 0.95, announcedThumbnail: null, zones: [], attributes: {}, stationary: false });
+      const plain = wireEvent({ deviceId: device, score: 0.7 });
+      await store.storeEventMessages(device, [ingestMessage(plain)], T0 + 2);
+      expect((await store.getEvent('default', String(plain.id)))?.topScore).toBeNull();
+    });
+
     it('applies a later rev over an earlier one in order', async () => {
       const id = newEventId();
       await store.storeEventMessages(device, [ingestMessage(wireEvent({ id, deviceId: device, score: 0.4 }))], T0);
