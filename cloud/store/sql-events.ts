@@ -1,0 +1,333 @@
+import { VigilError } from '../../shared/errors/index.js';
+import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
+import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
+import { endReasonOf } from './event-sweep.js';
+import { eventMessageView } from './event-view.js';
+import type { EventMessageInput, StoreEventResult } from './messages.js';
+import { DEVICE_COLUMNS, json, num, type DeviceRow } from './sql-rows.js';
+import type { EventCursor, EventFilter, EventPage, EventRecord, EventsStoredHook, LabelDayCount, Store, StoreNonceClaim } from './store.js';
+
+/**
+ * Events: storing a request's event messages in one transaction (with its nonce; each message applied to the
+ * event row by rev, ./event-apply.ts), reading events back with their thumbnail, and the replay window's nonces.
+ * SQL for both dialects; PostgreSQL stores a message in one statement where it can.
+ */
+interface EventRow {
+  id: string;
+  tenant_id: string;
+  device_id: string;
+  camera: string;
+  label: string;
+  score: number;
+  box_json: string | null;
+  started_at: number;
+  ended_at: number | null;
+  duration_ms: number | null;
+  status: 'active' | 'ended';
+  last_rev: number;
+  thumbnail_sha256: string | null;
+  thumbnail_size: number | null;
+  created_at: number;
+  updated_at: number;
+  message_json: string;
+  end_reason: string | null;
+}
+
+const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at, e.ended_at, e.duration_ms,
+  e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json, e.end_reason`;
+const THUMB_COLUMNS = 't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
+type EventJoinRow = EventRow & { t_blob_key: string | null; t_sha256: string | null; t_size: number | null; t_content_type: string | null; t_created_at: number | null };
+
+function event(r: EventJoinRow): EventRecord {
+  const message = json(r.message_json);
+  return {
+    id: r.id,
+    tenantId: r.tenant_id,
+    deviceId: r.device_id,
+    camera: r.camera,
+    label: r.label,
+    score: Number(r.score),
+    box: json(r.box_json),
+    startedAt: Number(r.started_at),
+    endedAt: num(r.ended_at),
+    durationMs: num(r.duration_ms),
+    status: r.status,
+    lastRev: Number(r.last_rev),
+    endReason: endReasonOf(r.end_reason),
+    thumbnail:
+      r.t_blob_key === null || r.t_sha256 === null
+        ? null
+        : {
+            tenantId: r.tenant_id,
+            deviceId: r.device_id,
+            eventId: r.id,
+            blobKey: r.t_blob_key,
+            sha256: r.t_sha256,
+            size: Number(r.t_size),
+            contentType: r.t_content_type ?? 'image/jpeg',
+            createdAt: Number(r.t_created_at),
+          },
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+    message,
+    ...eventMessageView(message, Number(r.score)),
+  };
+}
+
+function stateOf(r: EventRow): EventState {
+  return {
+    camera: r.camera,
+    label: r.label,
+    score: Number(r.score),
+    box: json(r.box_json),
+    startedAt: Number(r.started_at),
+    endedAt: num(r.ended_at),
+    status: r.status,
+    lastRev: Number(r.last_rev),
+    endReason: endReasonOf(r.end_reason),
+    message: json(r.message_json),
+  };
+}
+
+/** The event columns a message state sets, in the order storeOne's INSERT and UPDATE list them. */
+function eventColumns(st: EventState): SqlValue[] {
+  return [
+    st.camera,
+    st.label,
+    st.score,
+    JSON.stringify(st.box ?? null),
+    st.startedAt,
+    st.endedAt,
+    durationOf(st),
+    st.status,
+    st.lastRev,
+    JSON.stringify(st.message ?? null),
+    st.endReason,
+  ];
+}
+
+function filterSql(tenantId: string, f: EventFilter): { where: string; params: SqlValue[] } {
+  const clauses = ['e.tenant_id = ?'];
+  const params: SqlValue[] = [tenantId];
+  if (f.deviceId !== undefined) (clauses.push('e.device_id = ?'), params.push(f.deviceId));
+  if (f.camera !== undefined) (clauses.push('e.camera = ?'), params.push(f.camera));
+  if (f.label !== undefined) (clauses.push('e.label = ?'), params.push(f.label));
+  if (f.status !== undefined) (clauses.push('e.status = ?'), params.push(f.status));
+  if (f.since !== undefined) (clauses.push('e.started_at >= ?'), params.push(f.since));
+  if (f.until !== undefined) (clauses.push('e.started_at < ?'), params.push(f.until));
+  return { where: clauses.join(' AND '), params };
+}
+
+const DAY_MS = 86_400_000;
+
+type EventMethods = 'storeEventMessages' | 'findDeviceEvent' | 'getEvent' | 'listEvents' | 'countEventsByLabelDay';
+type NonceMethods = 'rememberNonce' | 'nonceRecorded' | 'purgeNonces';
+
+export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
+  /** `hooks`: run in the transaction of every storeEventMessages() that stored a message (Store.onEventsStored). */
+  constructor(
+    private readonly db: SqlDatabase,
+    private readonly hooks: readonly EventsStoredHook[],
+  ) {}
+
+  async storeEventMessages(deviceId: string, messages: readonly EventMessageInput[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]> {
+    // Parse before the transaction: a malformed message fails the request without holding the write lock.
+    const parsed = messages.map((m) => ({ m, fields: eventFields(m.event) }));
+    return this.db.tx(async (x) => {
+      // The request's nonce commits with its events or not at all: a replay found here throws, rolling back.
+      if (nonce && !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) && nonce.onReplay === 'reject') {
+        throw new VigilError('nonce_replayed', 'nonce already used within the replay window', { status: 401 });
+      }
+      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [deviceId]);
+      if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`, { status: 401 });
+      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 403 });
+      const results: StoreEventResult[] = [];
+      for (const { m, fields } of parsed) results.push(await this.storeOne(x, d.tenant_id, deviceId, m, fields, receivedAt));
+      const stored = results.filter((r) => r.status === 'stored').map((r) => r.id);
+      if (stored.length > 0) for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds: stored });
+      await x.run('UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)', [receivedAt, deviceId, receivedAt]);
+      return results;
+    });
+  }
+
+  private async storeOne(
+    x: SqlExecutor,
+    tenantId: string,
+    deviceId: string,
+    m: EventMessageInput,
+    fields: ReturnType<typeof eventFields>,
+    now: number,
+  ): Promise<StoreEventResult> {
+    const base = { id: m.id, rev: m.rev };
+    if (fields.id !== m.id || fields.rev !== m.rev) {
+      return { ...base, status: 'rejected', code: 'invalid_message', message: `id/rev (${m.id}, ${m.rev}) differ from the event body (${fields.id}, ${fields.rev})` };
+    }
+    if (this.db.dialect === 'postgres') return this.storeOneStatement(x, tenantId, deviceId, m, fields, now);
+    // Ownership first: an id another device already uses is rejected before anything is written.
+    const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [m.id]);
+    if (owner && owner.device_id !== deviceId) {
+      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+    }
+    const recorded = await x.get<{ event_id: string }>(
+      `INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id`,
+      [deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event)],
+    );
+    if (!recorded) {
+      const seen = await x.get<{ content_sha256: string }>('SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
+      if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
+      return { ...base, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already received with different content` };
+    }
+    // A thumbnail may have arrived before the event's first message.
+    const early = await x.get<{ sha256: string; size: number }>('SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?', [m.id, deviceId]);
+    // Insert-or-lock: a concurrent first message of the same event on another collector waits on the unique id.
+    const inserted = await x.get<{ id: string }>(
+      `INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
+                           id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING RETURNING id`,
+      [...eventColumns(applyEventMessage(undefined, fields).next), m.id, tenantId, deviceId, early?.sha256 ?? null, early ? Number(early.size) : null, now, now],
+    );
+    if (inserted) return { ...base, status: 'stored' };
+    return this.applyToEvent(x, undefined, deviceId, m, fields, now);
+  }
+
+  /**
+   * A recorded message of an event that already exists: applies it to the (locked) event row. `row` when the
+   * caller already holds it locked; else it is read here with FOR UPDATE.
+   */
+  private async applyToEvent(x: SqlExecutor, locked: EventRow | undefined, deviceId: string, m: EventMessageInput, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+    const base = { id: m.id, rev: m.rev };
+    const row = locked ?? (await x.get<EventRow>(`SELECT * FROM events WHERE id = ?${this.db.forUpdate}`, [m.id]));
+    if (!row) throw new VigilError('internal_error', `event ${m.id} neither inserted nor found`);
+    if (row.device_id !== deviceId) {
+      // Lost a race with another device's first message of the same id: undo this message's history row.
+      await x.run('DELETE FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
+      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+    }
+    const { next, changed } = applyEventMessage(stateOf(row), fields);
+    if (changed) {
+      await x.run(
+        `UPDATE events SET camera = ?, label = ?, score = ?, box_json = ?, started_at = ?, ended_at = ?, duration_ms = ?, status = ?, last_rev = ?,
+                message_json = ?, end_reason = ?, updated_at = ? WHERE id = ?`,
+        [...eventColumns(next), now, m.id],
+      );
+    }
+    return { ...base, status: 'stored' };
+  }
+
+  /**
+   * PostgreSQL: storeOne's steps for one message in ONE statement (a round trip each costs more than the work):
+   * lock the event row if it exists, record the message unless another device owns the id, and insert the event
+   * when it is new — with its early thumbnail, if one came first. Sub-statements of a WITH see one snapshot, so the
+   * RETURNING flags are what decide; every rarer outcome (duplicate, conflict, update, a race with another collector
+   * inserting the same id) takes one more statement, with storeOne's own logic.
+   */
+  private async storeOneStatement(x: SqlExecutor, tenantId: string, deviceId: string, m: EventMessageInput, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+    const base = { id: m.id, rev: m.rev };
+    const fresh = eventColumns(applyEventMessage(undefined, fields).next);
+    const r = await x.get<Partial<EventRow> & { recorded: boolean; inserted: boolean }>(
+      `WITH cur AS (SELECT * FROM events WHERE id = ? FOR UPDATE),
+            msg AS (
+              INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json)
+              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT)
+               WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.device_id <> ?)
+              ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id),
+            early AS (SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?),
+            ins AS (
+              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
+                                  id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
+              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT),
+                     CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT),
+                     CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), (SELECT sha256 FROM early), (SELECT size FROM early), CAST(? AS BIGINT), CAST(? AS BIGINT)
+               WHERE EXISTS (SELECT 1 FROM msg) AND NOT EXISTS (SELECT 1 FROM cur)
+              ON CONFLICT (id) DO NOTHING RETURNING id)
+       SELECT cur.*, EXISTS (SELECT 1 FROM msg) AS recorded, EXISTS (SELECT 1 FROM ins) AS inserted
+         FROM (SELECT 1) AS one LEFT JOIN cur ON TRUE`,
+      [m.id, deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event), deviceId, m.id, deviceId, ...fresh, m.id, tenantId, deviceId, now, now],
+    );
+    if (!r) throw new VigilError('internal_error', `storing event ${m.id} returned no row`);
+    const row = r.id === null || r.id === undefined ? undefined : (r as EventRow);
+    if (row && row.device_id !== deviceId) {
+      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+    }
+    if (!r.recorded) {
+      const seen = await x.get<{ content_sha256: string }>('SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
+      if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
+      return { ...base, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already received with different content` };
+    }
+    if (r.inserted) return { ...base, status: 'stored' };
+    // Recorded, not inserted: the event exists (locked above), or another collector inserted it meanwhile.
+    return this.applyToEvent(x, row, deviceId, m, fields, now);
+  }
+
+  async findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined> {
+    const r = await this.db.get<EventJoinRow>(
+      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS} FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id
+        WHERE e.device_id = ? AND e.id = ?`,
+      [deviceId, eventId],
+    );
+    return r && event(r);
+  }
+
+  async getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined> {
+    const r = await this.db.get<EventJoinRow>(
+      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS} FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id
+        WHERE e.tenant_id = ? AND e.id = ?`,
+      [tenantId, eventId],
+    );
+    return r && event(r);
+  }
+
+  async listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage> {
+    const { where, params } = filterSql(tenantId, filter);
+    let cursorSql = '';
+    if (after) {
+      cursorSql = ' AND (e.started_at < ? OR (e.started_at = ? AND e.id < ?))';
+      params.push(after.startedAt, after.startedAt, after.id);
+    }
+    const rows = await this.db.all<EventJoinRow>(
+      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS} FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id
+        WHERE ${where}${cursorSql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`,
+      [...params, limit + 1],
+    );
+    const events = rows.slice(0, limit).map(event);
+    const last = events[events.length - 1];
+    return { events, next: rows.length > limit && last ? { startedAt: last.startedAt, id: last.id } : null };
+  }
+
+  async countEventsByLabelDay(tenantId: string, filter: EventFilter): Promise<LabelDayCount[]> {
+    const { where, params } = filterSql(tenantId, filter);
+    // Integer division works the same in both dialects; the day is formatted here.
+    const rows = await this.db.all<{ day: number; label: string; n: number }>(
+      `SELECT e.started_at / ${DAY_MS} AS day, e.label AS label, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY e.started_at / ${DAY_MS}, e.label ORDER BY day, label`,
+      params,
+    );
+    return rows.map((r) => ({ day: new Date(Number(r.day) * DAY_MS).toISOString().slice(0, 10), label: r.label, count: Number(r.n) }));
+  }
+
+  // --- nonces ---
+
+  async rememberNonce(deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    return this.claimNonce(this.db, deviceId, nonce, expiresAt, now);
+  }
+
+  async nonceRecorded(deviceId: string, nonce: string, now: number): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS hit FROM nonces WHERE device_id = ? AND nonce = ? AND expires_at > ?', [deviceId, nonce, now])) !== undefined;
+  }
+
+  private async claimNonce(x: SqlExecutor, deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
+    // Inserted, or an expired record is taken over: either way exactly one caller sees a row come back.
+    const r = await x.get<{ nonce: string }>(
+      `INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?
+       RETURNING nonce`,
+      [deviceId, nonce, expiresAt, now],
+    );
+    return r !== undefined;
+  }
+
+  async purgeNonces(now: number): Promise<number> {
+    return (await this.db.run('DELETE FROM nonces WHERE expires_at <= ?', [now])).changes;
+  }
+}
