@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { numberPlaceholders, type SqlDatabase, type SqlExecutor, type SqlRunResult, type SqlValue } from './sql.js';
 
 /**
@@ -24,7 +24,7 @@ const types = {
 const RETRYABLE = new Set(['40P01', '40001']);
 
 function unavailable(err: unknown): VigilError {
-  return new VigilError('service_unavailable', `PostgreSQL: ${(err as Error).message}`, { status: 503, cause: err });
+  return new VigilError('service_unavailable', `PostgreSQL: ${(err as Error).message}`, { cause: err });
 }
 
 function isConnectionError(err: unknown): boolean {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { ensurePrivateFile, mkdirPrivateSync, tightenPath } from '../../shared/fs/index.js';
 import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql.js';
 
@@ -60,7 +60,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   try {
     db = new Database(options.path);
   } catch (err) {
-    throw new VigilError('service_unavailable', `cannot open SQLite database ${options.path}: ${(err as Error).message}`, { status: 503, cause: err });
+    throw new VigilError('service_unavailable', `cannot open SQLite database ${options.path}: ${(err as Error).message}`, { cause: err });
   }
   const lockWaitMs = options.busyTimeoutMs ?? 10_000;
   // Short blocking wait for the rare busy read (WAL recovery); writers wait asynchronously, see tx().
@@ -71,7 +71,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
 
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string): Database.Statement => {
-    if (!db.open) throw new VigilError('service_unavailable', 'the SQLite database is closed', { status: 503 });
+    if (!db.open) throw new VigilError('service_unavailable', 'the SQLite database is closed');
     let s = statements.get(sql);
     if (!s) {
       s = db.prepare(sql);
@@ -112,7 +112,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   const begin = async (): Promise<void> => {
     const deadline = Date.now() + lockWaitMs;
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
-      if (!db.open) throw new VigilError('service_unavailable', 'the SQLite database is closed', { status: 503 });
+      if (!db.open) throw new VigilError('service_unavailable', 'the SQLite database is closed');
       db.pragma('busy_timeout = 0');
       try {
         db.exec('BEGIN IMMEDIATE');
@@ -120,7 +120,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code !== 'SQLITE_BUSY' || Date.now() > deadline) {
-          throw code === 'SQLITE_BUSY' ? new VigilError('service_unavailable', `the SQLite database stayed locked for ${lockWaitMs} ms`, { status: 503, cause: err }) : err;
+          throw code === 'SQLITE_BUSY' ? new VigilError('service_unavailable', `the SQLite database stayed locked for ${lockWaitMs} ms`, { cause: err }) : err;
         }
       } finally {
         if (db.open) db.pragma('busy_timeout = 100');
@@ -175,7 +175,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       db.exec('COMMIT');
     } catch (err) {
       if (db.open && db.inTransaction) db.exec('ROLLBACK');
-      const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, { status: 503, cause: err });
+      const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, { cause: err });
       group.forEach((c, i) => {
         const o = outcomes[i];
         c.reject(o && !o.ok ? o.err : failure);

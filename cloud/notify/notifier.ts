@@ -1,5 +1,5 @@
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import type { LiveChange } from '../live/event-bus.js';
 import type { BlobStore } from '../blob/blob-store.js';

@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { QuietHours } from './config.js';
 
 /**

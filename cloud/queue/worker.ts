@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { parseDuration, systemClock, type Clock } from '../../shared/clock/index.js';
-import { describeError, isVigilError } from '../../shared/errors/index.js';
+import { describeError, isVigilError } from '../errors.js';
 import { randomToken } from '../../shared/ids/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import type { QueueConfig } from './config.js';

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { authenticate, type AuthContext } from '../auth/tokens.js';
 import type { Role, Store } from '../store/store.js';
 
@@ -18,13 +18,13 @@ declare module 'fastify' {
 export function requireToken(store: Store, role: Role = 'reader'): onRequestAsyncHookHandler {
   return async (req: FastifyRequest, _reply: FastifyReply) => {
     const auth = await authenticate(store, req.headers.authorization);
-    if (role === 'admin' && auth.role !== 'admin') throw new VigilError('forbidden', 'this needs an admin token', { status: 403 });
+    if (role === 'admin' && auth.role !== 'admin') throw new VigilError('forbidden', 'this needs an admin token');
     req.auth = auth;
   };
 }
 
 /** The caller's auth context; only valid in routes behind requireToken(). */
 export function authOf(req: FastifyRequest): AuthContext {
-  if (!req.auth) throw new VigilError('unauthorized', 'missing credentials', { status: 401 });
+  if (!req.auth) throw new VigilError('unauthorized', 'missing credentials');
   return req.auth;
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError } from '../errors.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { Store } from '../store/store.js';
 import { errorBody } from './errors.js';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Clock } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { ThumbnailLinks } from '../notify/links.js';
 
 export interface ThumbnailAccessOptions {
@@ -21,7 +21,7 @@ export function thumbnailAccess(tokenCheck: onRequestAsyncHookHandler, o: Thumbn
     if (q.exp === undefined && q.sig === undefined) return tokenCheck.call(this as never, req, reply);
     const eventId = (req.params as { event_id?: string }).event_id ?? '';
     // Bad, tampered and expired links look like a missing picture: nothing to learn from probing.
-    const notFound = new VigilError('not_found', `thumbnail of event ${eventId.slice(0, 64)} not found`, { status: 404 });
+    const notFound = new VigilError('not_found', `thumbnail of event ${eventId.slice(0, 64)} not found`);
     if (!o.links.verify(eventId, q.exp, q.sig, o.clock.now())) throw notFound;
     const tenantId = await o.tenantOfEvent(eventId);
     if (!tenantId) throw notFound;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { describeError, VigilError } from '../../shared/errors/index.js';
+import { describeError, VigilError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
 
 /**

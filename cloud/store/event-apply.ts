@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { WireObject } from './messages.js';
 import { endReasonOf, type EndReason } from './event-sweep.js';
 
@@ -44,14 +44,14 @@ export interface EventFields {
 
 function time(value: unknown, field: string, id: string): number {
   const ms = typeof value === 'string' ? Date.parse(value) : NaN;
-  if (Number.isNaN(ms)) throw new VigilError('invalid_message', `event ${id}: /${field} must be a date-time`, { status: 400 });
+  if (Number.isNaN(ms)) throw new VigilError('invalid_message', `event ${id}: /${field} must be a date-time`);
   return ms;
 }
 
 export function eventFields(event: WireObject): EventFields {
   const id = String(event.id);
   const type = event.type;
-  if (type !== 'new' && type !== 'update' && type !== 'end') throw new VigilError('invalid_message', `event ${id}: /type must be new, update or end`, { status: 400 });
+  if (type !== 'new' && type !== 'update' && type !== 'end') throw new VigilError('invalid_message', `event ${id}: /type must be new, update or end`);
   return {
     id,
     rev: Number(event.rev),

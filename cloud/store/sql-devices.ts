@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { SqlDatabase } from '../db/sql.js';
 import { endLostEvents, type LostEventEnd } from './event-sweep.js';
 import { DEVICE_COLUMNS, device, json, num, type DeviceRow } from './sql-rows.js';
@@ -109,7 +109,7 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
     return this.db.tx(async (x) => {
       const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
       if (!d) return undefined;
-      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 409 });
+      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
       await x.run("INSERT INTO device_keys (device_id, key_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'active', ?)", [deviceId, k.keyId, k.secretSealed, now]);
       const active = await x.all<KeyRow>(
         "SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? AND status = 'active' ORDER BY created_at DESC, key_id DESC",
@@ -131,7 +131,7 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
       const active = await x.all<{ key_id: string }>("SELECT key_id FROM device_keys WHERE device_id = ? AND status = 'active'", [deviceId]);
       if (!active.some((a) => a.key_id === keyId)) return false;
       if (active.length === 1 && d.revoked_at === null) {
-        throw new VigilError('last_active_key', `key ${keyId} is the only active key of ${deviceId}; add a new key first or revoke the device`, { status: 409 });
+        throw new VigilError('last_active_key', `key ${keyId} is the only active key of ${deviceId}; add a new key first or revoke the device`);
       }
       await x.run("UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND key_id = ?", [now, deviceId, keyId]);
       return true;
@@ -161,7 +161,7 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
     );
     if (r.changes > 0) return;
     if (await this.db.get('SELECT device_id FROM device_status WHERE device_id = ?', [deviceId])) return; // an older heartbeat, overtaken
-    if (!(await this.findDevice(deviceId))) throw new VigilError('unknown_device', `unknown device ${deviceId}`, { status: 401 });
+    if (!(await this.findDevice(deviceId))) throw new VigilError('unknown_device', `unknown device ${deviceId}`);
     await this.db.run('INSERT INTO device_status (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING', [deviceId]);
     await this.recordHeartbeat(deviceId, hb, receivedAt);
   }

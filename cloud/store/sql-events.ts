@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
 import { endReasonOf } from './event-sweep.js';
@@ -136,11 +136,11 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     return this.db.tx(async (x) => {
       // The request's nonce commits with its events or not at all: a replay found here throws, rolling back.
       if (nonce && !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) && nonce.onReplay === 'reject') {
-        throw new VigilError('nonce_replayed', 'nonce already used within the replay window', { status: 401 });
+        throw new VigilError('nonce_replayed', 'nonce already used within the replay window');
       }
       const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [deviceId]);
-      if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`, { status: 401 });
-      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`, { status: 403 });
+      if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`);
+      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
       const results: StoreEventResult[] = [];
       for (const { m, fields } of parsed) results.push(await this.storeOne(x, d.tenant_id, deviceId, m, fields, receivedAt));
       const stored = results.filter((r) => r.status === 'stored').map((r) => r.id);

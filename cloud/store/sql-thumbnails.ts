@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { SqlDatabase } from '../db/sql.js';
 import { DEVICE_COLUMNS, type DeviceRow } from './sql-rows.js';
 import type { Store, ThumbnailInput, ThumbnailRecord } from './store.js';
@@ -32,8 +32,8 @@ export class SqlThumbnails implements Pick<Store, 'recordThumbnail' | 'findDevic
   async recordThumbnail(input: ThumbnailInput, receivedAt: number, options: { replace?: boolean } = {}): Promise<'stored' | 'duplicate' | 'conflict'> {
     return this.db.tx(async (x) => {
       const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [input.deviceId]);
-      if (!d) throw new VigilError('unknown_device', `unknown device ${input.deviceId}`, { status: 401 });
-      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${input.deviceId} is revoked`, { status: 403 });
+      if (!d) throw new VigilError('unknown_device', `unknown device ${input.deviceId}`);
+      if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${input.deviceId} is revoked`);
       const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [input.eventId]);
       if (owner && owner.device_id !== input.deviceId) return 'conflict';
       const inserted = await x.get<{ event_id: string }>(

@@ -1,4 +1,4 @@
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { ulid } from '../../shared/ids/index.js';
 import type { SqlDatabase } from '../db/sql.js';
 import { num } from './sql-rows.js';
@@ -134,9 +134,9 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
         const r = await x.get<CodeRow>('SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at FROM pairing_codes WHERE code_sha256 = ?', [
           input.codeSha256,
         ]);
-        if (!r || r.revoked_at !== null) throw new VigilError('pairing_code_invalid', 'unknown or revoked pairing code', { status: 400 });
-        if (r.used_at !== null) throw new VigilError('pairing_code_used', 'this pairing code has already been used; create a new one', { status: 409 });
-        throw new VigilError('pairing_code_expired', `this pairing code expired at ${new Date(Number(r.expires_at)).toISOString()}; create a new one`, { status: 410 });
+        if (!r || r.revoked_at !== null) throw new VigilError('pairing_code_invalid', 'unknown or revoked pairing code');
+        if (r.used_at !== null) throw new VigilError('pairing_code_used', 'this pairing code has already been used; create a new one');
+        throw new VigilError('pairing_code_expired', `this pairing code expired at ${new Date(Number(r.expires_at)).toISOString()}; create a new one`);
       }
       const name = input.deviceName ?? claimed.name;
       await x.run('INSERT INTO devices (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)', [input.deviceId, claimed.tenant_id, name, input.now]);
