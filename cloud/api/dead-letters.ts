@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../errors.js';
-import { authOf, requireToken } from '../server/auth.js';
+import { authOf, requireToken } from '../auth/request.js';
 import type { DeadLetterRecord, SqlDeadLetters } from '../store/dead-letters.js';
 import type { Store } from '../store/store.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../errors.js';
-import { authOf, requireToken } from '../server/auth.js';
+import { authOf, requireToken } from '../auth/request.js';
 import { disableBrokerLogin, rotateDeviceKey } from '../pairing/devices.js';
 import { getDeviceView, listDeviceViews } from '../status/device-status.js';
 import type { ApiContext } from './context.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../errors.js';
-import { authOf, requireToken } from '../server/auth.js';
+import { authOf, requireToken } from '../auth/request.js';
 import type { EventFilter } from '../store/store.js';
 import type { ApiContext } from './context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { VigilError } from '../errors.js';
-import { authOf, requireToken } from '../server/auth.js';
+import { authOf, requireToken } from '../auth/request.js';
 import { createPairingCode, pairingCodeJson, parseTtl, revokePairingCode } from '../pairing/codes.js';
 import type { ApiContext } from './context.js';
 import { PairingCodeBody, PairingCodeParams } from './schemas.js';

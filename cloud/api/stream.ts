@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { VigilError } from '../errors.js';
-import { authOf, requireToken } from '../server/auth.js';
+import { authOf, requireToken } from '../auth/request.js';
 import { getDeviceView } from '../status/device-status.js';
 import type { ApiContext } from './context.js';
 import { eventJson } from './event-json.js';

@@ -1,9 +1,26 @@
 import type { FastifyInstance } from 'fastify';
 import { validatePairingRequest, type PairingResponse } from '../../firmware-protocol/messages.js';
 import { HTTP_PATHS } from '../../firmware-protocol/http.js';
-import type { ApiContext } from '../api/context.js';
-import { pairDevice } from './devices.js';
+import type { Clock } from '../../shared/clock/index.js';
+import type { Logger } from '../../shared/log/index.js';
+import type { Store } from '../store/store.js';
+import { pairDevice, type DeviceBrokerAccess, type PairingEndpoints } from './devices.js';
 import { pairingAttemptGuard, PairingAttemptLimiter, type PairingLimitScope } from './rate-limit.js';
+import type { SecretBox } from './secret-box.js';
+
+/** What the pairing route needs (the server passes its API context, which has all of it). */
+export interface PairingRouteContext {
+  store: Store;
+  secrets: SecretBox;
+  clock: Clock;
+  log: Logger;
+  /** POST /v1/pair attempts per client address (sustained per minute, burst) and for the whole collector. */
+  pairingAttempts: { perMinute: number; burst: number; globalPerMinute: number; globalBurst: number };
+  /** Where paired boxes send (known once the server listens). */
+  endpoints(): PairingEndpoints;
+  /** Broker logins of boxes (cloud/broker), issued at pairing. */
+  brokerAccess?: DeviceBrokerAccess | undefined;
+}
 
 /**
  * `POST /v1/pair` (protocol v1): unauthenticated — the one-time code is the credential. Answers:
@@ -11,7 +28,7 @@ import { pairingAttemptGuard, PairingAttemptLimiter, type PairingLimitScope } fr
  *   409 pairing_code_used · 410 pairing_code_expired · 429 rate_limited (per source and collector-wide, against
  *   guessing: cloud/pairing/rate-limit.ts).
  */
-export function registerPairingRoutes(app: FastifyInstance, ctx: ApiContext): { refused(): Record<PairingLimitScope, number> } {
+export function registerPairingRoutes(app: FastifyInstance, ctx: PairingRouteContext): { refused(): Record<PairingLimitScope, number> } {
   const a = ctx.pairingAttempts;
   const limiter = new PairingAttemptLimiter({
     perSourcePerMinute: a.perMinute,

@@ -20,7 +20,7 @@ import { registerPairingRoutes } from '../pairing/routes.js';
 import { registerBrokerMetrics, setUpBroker, type BrokerSetup } from '../broker/index.js';
 import { NoProvisioner } from '../broker/none.js';
 import { registerBrokerCredentialRoute } from '../broker/routes.js';
-import { registerPushTokenRoutes } from '../push/routes.js';
+import { registerPushTokenRoutes } from '../api/push-tokens.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openDatabase, type SqlDatabase } from '../db/index.js';
 import { SqlStore } from '../store/index.js';

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { VigilError } from '../errors.js';
-import { authenticate, type AuthContext } from '../auth/tokens.js';
+import { authenticate, type AuthContext } from './tokens.js';
 import type { Role, Store } from '../store/store.js';
 
 declare module 'fastify' {

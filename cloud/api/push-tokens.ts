@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from '@sinclair/typebox';
 import { VigilError } from '../errors.js';
-import type { ApiContext } from '../api/context.js';
-import { authOf, requireToken } from '../server/auth.js';
+import type { ApiContext } from './context.js';
+import { authOf, requireToken } from '../auth/request.js';
 import type { PushTokenRecord } from '../store/push-tokens.js';
 
 /**
