@@ -4,7 +4,6 @@ import { parseDuration } from '../../shared/clock/index.js';
 import { VigilError } from '../errors.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import type { MqttConfig } from '../ingest/config.js';
-import type { MetricsRegistry } from '../server/metrics.js';
 import type { MqttCollectorIdentity } from '../ingest/mqtt.js';
 import type { SqlDatabase } from '../db/sql.js';
 import { loadDeploymentId } from './deployment.js';
@@ -120,28 +119,4 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
       slot?.release();
     },
   };
-}
-
-/** /metrics: the deployment (info), broker provisioning health, and messages from unknown devices on the group. */
-export function registerBrokerMetrics(metrics: MetricsRegistry, broker: BrokerSetup): void {
-  metrics.gauge('vigil_deployment_info', 'This collector\'s deployment id and MQTT shared group (value 1).', () => {
-    const d = broker.details();
-    return [{ labels: { deployment_id: d.deployment_id, group: d.group ?? '' }, value: 1 }];
-  });
-  metrics.gauge('vigil_broker_provisioner_up', 'The broker provisioning API answers (1) or not (0); 1 for provisioner none.', () => [
-    { labels: { kind: broker.provisioner.kind }, value: broker.provisioner.health().ok ? 1 : 0 },
-  ]);
-  if (!broker.foreign) return;
-  const foreign = broker.foreign;
-  metrics.gauge(
-    'vigil_mqtt_unknown_device_messages_total',
-    'MQTT messages on this deployment\'s shared group signed by devices it does not know.',
-    () => [{ value: foreign.state().total_messages }],
-    'counter',
-  );
-  metrics.gauge(
-    'vigil_mqtt_foreign_traffic_suspected',
-    '1 while a sustained stream of unknown-device messages suggests another deployment shares the shared group (see /readyz details.mqtt.foreign_traffic).',
-    () => [{ value: foreign.state().suspected ? 1 : 0 }],
-  );
 }

@@ -8,7 +8,7 @@ import {
   THUMBNAIL_MAX_BYTES,
 } from '../../firmware-protocol/limits.js';
 import { SHARED_GROUP } from '../../firmware-protocol/topics.js';
-import { BrokerConfigProperties } from '../broker/config.js';
+import { BrokerConfigProperties } from './broker-config.js';
 
 /**
  * Config sections of ingest. The collector's config embeds them as

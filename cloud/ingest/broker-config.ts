@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 
 /**
- * Broker access-control keys of the collector's `mqtt:` section (spread into MqttConfigSchema, cloud/ingest/config.ts):
+ * Broker access-control keys of the collector's `mqtt:` section (spread into MqttConfigSchema, ./config.ts; what
+ * cloud/broker does with them: provisioning logins, the foreign-traffic watch):
  *
  *   mqtt:
  *     url: mqtts://broker:8883
