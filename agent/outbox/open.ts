@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
 import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { migrate, OUTBOX_APPLICATION_ID, OUTBOX_SCHEMA_VERSION } from './schema.js';
 
 /**
@@ -162,7 +162,7 @@ function openChecked(o: CheckedOptions): Db {
     return db;
   } catch (err) {
     db?.close();
-    if (err instanceof VigilError || err instanceof NeedsMigration) throw err;
+    if (isVigilError(err) || err instanceof NeedsMigration) throw err;
     if (isCorruptionError(err)) throw corrupt(path, (err as Error).message, err);
     throw err;
   }
@@ -211,7 +211,7 @@ export function openOutboxFile(options: OpenFileOptions): OpenedFile {
     const { db, exclusive } = openWithFallbacks(o, options.onDiskFull);
     return exclusive ? { db, exclusive } : { db };
   } catch (err) {
-    if (!options.quarantine || !(err instanceof VigilError) || (err.code !== 'outbox_corrupt' && err.code !== 'outbox_foreign')) throw err;
+    if (!options.quarantine || !(isVigilError(err, 'outbox_corrupt') || isVigilError(err, 'outbox_foreign'))) throw err;
     const stamp = new Date((options.now ?? Date.now)()).toISOString().replace(/[:.]/g, '-');
     const aside = `${o.path}.corrupt-${stamp}`;
     renameSync(o.path, aside);

@@ -1,6 +1,6 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
-import { VigilError } from '../../shared/errors/index.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { EVENT_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
@@ -224,7 +224,7 @@ export class Outbox {
           'outbox_disk_full',
           `the disk holding ${this.path} is full (${what} failed); queued items are kept, ` +
             'writes resume once space is freed',
-          { status: 507, details: { path: this.path, op: what }, cause: again },
+          { details: { path: this.path, op: what }, cause: again },
         );
       }
     }
@@ -261,11 +261,11 @@ export class Outbox {
     this.validateEvent?.(event);
     const json = this.recordJson(event);
     if (thumbnail && thumbnail.length > THUMBNAIL_MAX_BYTES) {
-      throw new VigilError('thumbnail_too_large', `outbox: thumbnail of ${event.id} rev ${event.rev} is ${thumbnail.length} bytes; the protocol allows ${THUMBNAIL_MAX_BYTES}`, { status: 413 });
+      throw new VigilError('thumbnail_too_large', `outbox: thumbnail of ${event.id} rev ${event.rev} is ${thumbnail.length} bytes; the protocol allows ${THUMBNAIL_MAX_BYTES}`);
     }
     const announced = event.thumbnail as { sha256?: unknown; size?: unknown } | undefined;
     if (thumbnail && announced && typeof announced === 'object' && (announced.sha256 !== sha256(thumbnail) || announced.size !== thumbnail.length)) {
-      throw new VigilError('thumbnail_mismatch', `outbox: the thumbnail given with ${event.id} rev ${event.rev} is not the one its /thumbnail field announces (sha256/size differ)`, { status: 400 });
+      throw new VigilError('thumbnail_mismatch', `outbox: the thumbnail given with ${event.id} rev ${event.rev} is not the one its /thumbnail field announces (sha256/size differ)`);
     }
     const bare = this.bareRecord(event, thumbnail, options.withoutThumbnail);
     if (this.readonly) throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only`);
@@ -279,11 +279,11 @@ export class Outbox {
         return skipped ? { ...r, thumbnail: 'skipped' } : r;
       } catch (err) {
         this.pending.add('thumbnails_skipped', -n);
-        if (err instanceof VigilError && err.code === 'outbox_full') this.countRefusal('refused.outbox_full');
+        if (isVigilError(err, 'outbox_full')) this.countRefusal('refused.outbox_full');
         throw err;
       }
     };
-    const isDiskFull = (err: unknown): boolean => err instanceof VigilError && err.code === 'outbox_disk_full';
+    const isDiskFull = (err: unknown): boolean => isVigilError(err, 'outbox_disk_full');
     this.maintain();
     // Something already waits in memory: this goes behind it (an end never overtakes its new). On a full disk a
     // record goes to memory too when the file's free pages are down to what claims and acks need.
@@ -316,7 +316,7 @@ export class Outbox {
     const json = Buffer.from(JSON.stringify(event), 'utf8');
     if (json.length > EVENT_MAX_BYTES) {
       const what = `outbox: event ${event.id} rev ${event.rev} is ${json.length} bytes as JSON`;
-      throw new VigilError('event_too_large', `${what}; the protocol allows ${EVENT_MAX_BYTES}`, { status: 413 });
+      throw new VigilError('event_too_large', `${what}; the protocol allows ${EVENT_MAX_BYTES}`);
     }
     return json;
   }
@@ -330,7 +330,7 @@ export class Outbox {
     if (!thumbnail || !without) return { event, json: this.recordJson(event) };
     if (without.id !== event.id || without.rev !== event.rev || without.type !== event.type) {
       const what = `outbox: withoutThumbnail of ${event.id} rev ${event.rev}`;
-      throw new VigilError('invalid_event', `${what} must be the same event id, rev and type`, { status: 400 });
+      throw new VigilError('invalid_event', `${what} must be the same event id, rev and type`);
     }
     this.validateEvent?.(without);
     return { event: without, json: this.recordJson(without) };
@@ -354,7 +354,6 @@ export class Outbox {
       this.log.error(what, 'outbox: disk full and the in-memory queue is full; event message lost');
       const why = `the disk holding ${this.path} is full and ${held} event messages already wait in memory`;
       throw new VigilError('outbox_disk_full', `${why}; ${event.id} rev ${event.rev} was refused`, {
-        status: 507,
         details: { path: this.path, held: this.held.length, event_id: event.id, rev: event.rev },
       });
     }
@@ -388,7 +387,7 @@ export class Outbox {
         this.tx(() => this.enqueueTx(h.event, [{ kind: 'event', body: h.json }]));
       } catch (err) {
         if (isDiskFullError(err)) break;
-        const overBudget = err instanceof VigilError && err.code === 'outbox_full';
+        const overBudget = isVigilError(err, 'outbox_full');
         this.countRefusal(overBudget ? 'refused.outbox_full' : 'lost.disk_full');
         const what = { event_id: h.event.id, rev: h.event.rev, err: (err as Error).message };
         this.log.error(what, 'outbox: an event record kept in memory was refused when written; lost');
@@ -414,7 +413,6 @@ export class Outbox {
       if (existing) {
         if (existing.sha256 !== sha) {
           throw new VigilError('outbox_conflict', `outbox already holds ${it.kind} ${event.id} rev ${event.rev} with different content; a changed event needs a new rev`, {
-            status: 409,
             details: { event_id: event.id, rev: event.rev, kind: it.kind },
           });
         }
@@ -448,7 +446,7 @@ export class Outbox {
           throw new VigilError(
             'outbox_full',
             `outbox ${this.path} is full: ${live.bytes} of ${this.budgetBytes} budget bytes hold ${live.items} un-acked item(s) that cannot be evicted; event ${event.id} rev ${event.rev} was refused`,
-            { status: 507, details: { path: this.path, live_bytes: live.bytes, budget_bytes: this.budgetBytes, event_id: event.id, rev: event.rev } },
+            { details: { path: this.path, live_bytes: live.bytes, budget_bytes: this.budgetBytes, event_id: event.id, rev: event.rev } },
           );
         }
       }

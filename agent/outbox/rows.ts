@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import type { EventType, ItemKind, ItemState, OutboxEvent, OutboxItem } from './types.js';
 
 /** The `items` row as SQLite returns it, its mapping to OutboxItem, and the checks an event passes first. */
@@ -58,10 +58,10 @@ export function sha256(b: Uint8Array): string {
 const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'end'];
 
 export function checkEvent(event: OutboxEvent): void {
-  if (typeof event !== 'object' || event === null) throw new VigilError('invalid_event', 'outbox: event must be an object', { status: 400 });
-  if (typeof event.id !== 'string' || event.id.length === 0) throw new VigilError('invalid_event', 'outbox: event /id must be a non-empty string', { status: 400 });
-  if (!Number.isInteger(event.rev) || event.rev < 0) throw new VigilError('invalid_event', `outbox: event ${event.id} /rev must be an integer >= 0`, { status: 400 });
-  if (!EVENT_TYPES.includes(event.type)) throw new VigilError('invalid_event', `outbox: event ${event.id} /type must be new, update or end`, { status: 400 });
+  if (typeof event !== 'object' || event === null) throw new VigilError('invalid_event', 'outbox: event must be an object');
+  if (typeof event.id !== 'string' || event.id.length === 0) throw new VigilError('invalid_event', 'outbox: event /id must be a non-empty string');
+  if (!Number.isInteger(event.rev) || event.rev < 0) throw new VigilError('invalid_event', `outbox: event ${event.id} /rev must be an integer >= 0`);
+  if (!EVENT_TYPES.includes(event.type)) throw new VigilError('invalid_event', `outbox: event ${event.id} /type must be new, update or end`);
 }
 
 export interface NewItem {

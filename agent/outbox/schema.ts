@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { VigilError } from '../../shared/errors/index.js';
+import { VigilError } from '../errors.js';
 import { OPEN_EVENTS_TABLE } from './open-events.js';
 
 /**

@@ -68,7 +68,7 @@ export class VigilError<C extends string = string> extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'VigilError';
     this.code = code;
-    this.status = spec ? spec.status : (options.status ?? 500);
+    this.status = spec ? spec.status : options.status;
     this.details = options.details;
   }
 

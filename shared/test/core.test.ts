@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { Type } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, OffsetClock, parseDuration } from '../clock/index.js';
-import { VigilError, describeError, isVigilError } from '../errors/index.js';
+import { defineErrors, describeError, isVigilError } from '../errors/index.js';
 import { humanCode, isUlid, newEventId, ulid, ulidTime } from '../ids/index.js';
 import { createLogger } from '../log/index.js';
 import { validator } from '../schema/index.js';
@@ -43,8 +43,10 @@ describe('clock', () => {
 });
 
 describe('errors', () => {
+  class TestError extends defineErrors({ thing_broken: { status: 409, retry: 'drop', message: 'broken' } }) {}
   it('carry a stable code and status', () => {
-    const e = new VigilError('thing_broken', 'the thing is broken', { status: 409, details: { id: 1 } });
+    const e = new TestError('thing_broken', 'the thing is broken', { details: { id: 1 } });
+    expect(e.status).toBe(409);
     expect(isVigilError(e, 'thing_broken')).toBe(true);
     expect(isVigilError(e, 'other')).toBe(false);
     expect(e.toJSON()).toEqual({ code: 'thing_broken', message: 'the thing is broken', details: { id: 1 } });

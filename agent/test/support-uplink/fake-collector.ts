@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
 import { OffsetClock } from '../../../shared/clock/index.js';
-import { isVigilError, VigilError } from '../../../shared/errors/index.js';
+import { isVigilError } from '../../../shared/errors/index.js';
+import { VigilError } from '../../../firmware-protocol/errors.js';
 import {
   MemoryNonceCache,
   parseHttpSignature,
@@ -81,7 +82,7 @@ export class FakeCollector {
 
   private ingestThumbnail(eventId: string, body: Buffer): AckItem {
     if (![...this.received.events.keys()].some((k) => k.startsWith(eventId + '#'))) {
-      throw new VigilError('unknown_event', `event ${eventId} is unknown`, { status: 404 });
+      throw new VigilError('unknown_event', `event ${eventId} is unknown`);
     }
     const dup = this.received.thumbnails.has(eventId);
     this.received.thumbnails.set(eventId, sha256Hex(body));
