@@ -126,7 +126,7 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
   let results: StoreEventResult[] = [];
   if (valid.length > 0) {
     const sink = deps.sink;
-    results = nonce && sink.storeSignedEventMessages ? await sink.storeSignedEventMessages(deviceId, valid, receivedAtMs, nonce) : await sink.storeEventMessages(deviceId, valid, receivedAtMs);
+    results = nonce ? await sink.storeSignedEventMessages(deviceId, valid, receivedAtMs, nonce) : await sink.storeEventMessages(deviceId, valid, receivedAtMs);
     if (results.length !== valid.length) throw new Error(`sink returned ${results.length} results for ${valid.length} event messages`);
   } else if (nonce && !(await deps.sink.rememberNonce(deviceId, nonce.nonce, nonce.expiresAtMs)) && nonce.onReplay === 'reject') {
     throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window');

@@ -1,13 +1,15 @@
 import type { Readable } from 'node:stream';
-import type { DeviceKey } from '../../shared/signing/index.js';
 import type { AnnouncedThumbnail } from '../store/event-view.js';
 import type { EventMessageInput, StoreEventResult, WireObject } from '../store/messages.js';
+import type { NonceClaim, VerifierSink } from '../verify/sink.js';
 
 export type { StoreEventResult, StoreEventStatus, WireObject } from '../store/messages.js';
 export type { AnnouncedThumbnail } from '../store/event-view.js';
+export type { DeviceContact, NonceClaim, VerifierSink } from '../verify/sink.js';
 
 /**
- * What ingest needs from the rest of the collector (store, blob store, device status, live event bus).
+ * What ingest needs from the rest of the collector (store, blob store, device status, live event bus); the device
+ * keys, the replay window and contact notes are the verifier's part of it (cloud/verify/sink.ts).
  *
  * Ingest verifies, validates and acknowledges; it never touches a database or a disk itself. The collector's
  * storage layer implements this interface (one object, or an adapter over store + blobs + status + bus) and hands
@@ -17,23 +19,7 @@ export type { AnnouncedThumbnail } from '../store/event-view.js';
  * power cut (committed transaction with a synced WAL / fsynced file + rename). Ingest sends the Ack only after that,
  * so a device deletes an event from its outbox only once the collector can never lose it.
  */
-export interface IngestSink {
-  /**
-   * The device's active signing keys (decrypted secrets), at most two during key rotation.
-   * `undefined` (or an empty list) when the device is unknown or revoked: ingest answers `unknown_device`.
-   * Called for every signed message, so implementations may cache briefly (a revocation must take effect within a
-   * few seconds).
-   */
-  activeKeys(deviceId: string): Promise<DeviceKey[] | undefined>;
-
-  /**
-   * Records a nonce for the replay window. Returns `true` when it was new, `false` when the same (device, nonce)
-   * is already recorded and not yet expired (`expiresAtMs` in epoch milliseconds). Must be atomic across collectors
-   * sharing a database (e.g. `INSERT … ON CONFLICT DO NOTHING` and check the row count), so two collectors cannot both
-   * accept one replayed message. Expired rows may be purged at any time.
-   */
-  rememberNonce(deviceId: string, nonce: string, expiresAtMs: number): Promise<boolean>;
-
+export interface IngestSink extends VerifierSink {
   /**
    * Stores the event messages of one request/MQTT message in ONE transaction, durable when the promise resolves.
    * Returns one result per input, in the same order.
@@ -53,23 +39,16 @@ export interface IngestSink {
   storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]>;
 
   /**
-   * Optional (with `nonceRecorded`): `storeEventMessages` and `rememberNonce` in ONE durable transaction, so a
-   * signed events request costs one commit. The nonce is recorded first, inside the transaction:
+   * `storeEventMessages` and `rememberNonce` in ONE durable transaction, so a signed events request costs one
+   * commit (the verifier deferred recording its nonce: VerifyOptions.deferNonce). The nonce is recorded first,
+   * inside the transaction:
    * - `claim.onReplay === 'reject'` and the nonce is already recorded (a replay that raced past `nonceRecorded`)
    *   → throw `nonce_replayed` (401); nothing is written.
    * - `claim.onReplay === 'allow'` (MQTT redelivery: events are idempotent) → store anyway.
    * Throwing for any reason (database down, device revoked meanwhile) must leave nothing behind, the nonce
    * included: an identical retry of a request that failed is then processed, not refused as a replay.
-   * Sinks without it get `rememberNonce` at verification and `storeEventMessages` after (two commits).
    */
-  storeSignedEventMessages?(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]>;
-
-  /**
-   * Optional (with `storeSignedEventMessages`): read-only — is this nonce recorded and not yet expired? Lets the
-   * verifier reject a replay at the usual point (before rate limiting and parsing) while the nonce itself is
-   * recorded later, atomically with the request's writes.
-   */
-  nonceRecorded?(deviceId: string, nonce: string): Promise<boolean>;
+  storeSignedEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]>;
 
   /**
    * The event a thumbnail upload names, as far as thumbnails care. `undefined` when this device never sent an event
@@ -102,31 +81,14 @@ export interface IngestSink {
   recordHeartbeat(deviceId: string, heartbeat: IngestHeartbeat, skewS: number, receivedAtMs: number): Promise<void>;
 
   /**
-   * Notes that a device was seen with a verified signature (any message, not just heartbeats), with the clock skew
-   * of that message. Ingest calls it at most once per device per `ingest.contact_interval_ms` (default 10 s),
-   * fire-and-forget (errors are logged, never fail the request). Optional.
-   */
-  noteContact?(deviceId: string, contact: DeviceContact): Promise<void>;
-
-  /**
    * Publishes a change to the live feed (SSE for the apps). Called after the change is durable; must not throw
    * or block (queue internally). Not called for duplicates.
    */
   publish(change: IngestChange): void;
 }
 
-/** A verified request's nonce, still to be recorded (with the request's writes). */
-export interface NonceClaim {
-  nonce: string;
-  /** Epoch ms after which the timestamp check alone rejects a replay, so the record may go. */
-  expiresAtMs: number;
-  /** What a nonce found already recorded at store time means: `reject` (HTTP) or `allow` (MQTT redelivery). */
-  onReplay: 'reject' | 'allow';
-}
-
 /** One event message as ingest validated it (the store's input type, cloud/store/messages.ts). */
 export type IngestEventMessage = EventMessageInput;
-
 
 export interface ThumbnailExpectation {
   /** Exact byte length (Content-Length / MQTT body). */
@@ -143,13 +105,6 @@ export interface ThumbnailResult {
 
 /** A validated wire Heartbeat (firmware-protocol `Heartbeat`), as a JSON object. */
 export type IngestHeartbeat = WireObject;
-
-export interface DeviceContact {
-  skewS: number;
-  atMs: number;
-  transport: 'http' | 'mqtt';
-  keyId: string;
-}
 
 /** What the live feed hears from ingest. */
 export type IngestChange =

@@ -12,15 +12,17 @@ import {
   type DeviceKey,
   type SignedMessage,
 } from '../../shared/signing/index.js';
-import type { IngestSink, NonceClaim } from '../ingest/sink.js';
+import type { NonceClaim, VerifierSink } from './sink.js';
+
+export type { DeviceContact, NonceClaim, VerifierSink } from './sink.js';
 
 /**
  * Verification of device-signed messages for the collector: signing v1 (shared/signing) with the device keys and
- * the nonce store both taken from the sink, so every collector sharing one database shares one replay window and
+ * the nonce store both taken from the sink (./sink.ts), so every collector sharing one database shares one replay window and
  * sees a revocation at once. The verifier also reports each device's clock skew to the status store (throttled).
  */
 export interface VerifierOptions {
-  sink: Pick<IngestSink, 'activeKeys' | 'rememberNonce' | 'noteContact' | 'nonceRecorded' | 'storeSignedEventMessages'>;
+  sink: VerifierSink;
   clock?: Clock;
   /** ± seconds between a message timestamp and this collector's clock; also the replay window. */
   toleranceS?: number;
@@ -37,8 +39,7 @@ export interface VerifiedDevice {
   /** Device clock minus collector clock, seconds. */
   skewS: number;
   /**
-   * With `deferNonce` (and a sink that can record it with the writes): the nonce, checked unused but NOT yet
-   * recorded. Whoever asked for it must record it, e.g. `sink.storeSignedEventMessages(…, nonce)`.
+   * With `deferNonce`: the nonce, checked unused but NOT yet recorded. Whoever asked for it must record it, e.g. `sink.storeSignedEventMessages(…, nonce)`.
    */
   nonce?: NonceClaim;
 }
@@ -47,8 +48,7 @@ export interface VerifyOptions {
   /**
    * Check the nonce now (read-only) but leave recording it to the caller, in the transaction that stores the
    * request (one commit instead of two, and nothing left behind when storing fails). `reject` / `allow` is what a
-   * nonce found recorded at store time means (see NonceClaim). Ignored when the sink cannot do that: the nonce is
-   * then recorded here, as without the option.
+   * nonce found recorded at store time means (see NonceClaim).
    */
   deferNonce?: NonceClaim['onReplay'];
 }
@@ -75,7 +75,7 @@ export class DeviceVerifier {
     let keys: DeviceKey[] | undefined;
     let claim: NonceClaim | undefined;
     const sink = this.options.sink;
-    const defer = options.deferNonce !== undefined && this.canDeferNonce() ? options.deferNonce : undefined;
+    const defer = options.deferNonce;
     const verified = await verifySignedMessage(msg, {
       keys: async (deviceId) => (keys = await sink.activeKeys(deviceId)),
       nonces: {
@@ -83,7 +83,7 @@ export class DeviceVerifier {
         remember: async (deviceId, nonce, expiresAtMs) => {
           if (defer === undefined) return sink.rememberNonce(deviceId, nonce, expiresAtMs);
           claim = { nonce, expiresAtMs, onReplay: defer };
-          return !(await sink.nonceRecorded!(deviceId, nonce));
+          return !(await sink.nonceRecorded(deviceId, nonce));
         },
       },
       clock: this.clock,
@@ -98,11 +98,6 @@ export class DeviceVerifier {
       skewS: verified.skewS,
       ...(claim ? { nonce: claim } : {}),
     };
-  }
-
-  /** True when the sink can record a nonce together with a request's writes (see VerifyOptions.deferNonce). */
-  canDeferNonce(): boolean {
-    return typeof this.options.sink.nonceRecorded === 'function' && typeof this.options.sink.storeSignedEventMessages === 'function';
   }
 
   /**
@@ -127,14 +122,12 @@ export class DeviceVerifier {
   }
 
   private noteContact(deviceId: string, skewS: number, transport: 'http' | 'mqtt', keyId: string): void {
-    const note = this.options.sink.noteContact;
-    if (!note) return;
     const now = this.clock.now();
     const last = this.lastContact.get(deviceId);
     if (last !== undefined && now - last < this.contactIntervalMs) return;
     this.lastContact.set(deviceId, now);
     if (this.lastContact.size > 100_000) this.lastContact.clear();
-    note.call(this.options.sink, deviceId, { skewS, atMs: now, transport, keyId }).catch((err: unknown) => {
+    this.options.sink.noteContact(deviceId, { skewS, atMs: now, transport, keyId }).catch((err: unknown) => {
       this.log.warn({ err, device_id: deviceId }, 'could not record device contact');
     });
   }

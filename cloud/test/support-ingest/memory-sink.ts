@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { systemClock, type Clock } from '../../../shared/clock/index.js';
 import { newDeviceId } from '../../../shared/ids/index.js';
-import type { DeviceCredentials, DeviceKey } from '../../../shared/signing/index.js';
+import { SigningErrorCode, type DeviceCredentials, type DeviceKey } from '../../../shared/signing/index.js';
+import { VigilError } from '../../errors.js';
 import type {
   AnnouncedThumbnail,
   DeviceContact,
@@ -10,6 +11,7 @@ import type {
   IngestEventMessage,
   IngestHeartbeat,
   IngestSink,
+  NonceClaim,
   StoreEventResult,
   ThumbnailExpectation,
   ThumbnailResult,
@@ -65,11 +67,14 @@ export class MemorySink implements IngestSink {
   }
 
   async rememberNonce(deviceId: string, nonce: string, expiresAtMs: number): Promise<boolean> {
-    const k = `${deviceId}|${nonce}`;
-    const exp = this.nonces.get(k);
-    if (exp !== undefined && exp > this.clock.now()) return false;
-    this.nonces.set(k, expiresAtMs);
+    if (await this.nonceRecorded(deviceId, nonce)) return false;
+    this.nonces.set(`${deviceId}|${nonce}`, expiresAtMs);
     return true;
+  }
+
+  async nonceRecorded(deviceId: string, nonce: string): Promise<boolean> {
+    const exp = this.nonces.get(`${deviceId}|${nonce}`);
+    return exp !== undefined && exp > this.clock.now();
   }
 
   private maybeFail(): void {
@@ -96,6 +101,16 @@ export class MemorySink implements IngestSink {
     }
     for (const [k, v] of writes) this.messages.set(k, v);
     return out;
+  }
+
+  /** Like one transaction: a replay refused, or a store that throws, leaves the nonce unrecorded. */
+  async storeSignedEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]> {
+    if ((await this.nonceRecorded(deviceId, claim.nonce)) && claim.onReplay === 'reject') {
+      throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window');
+    }
+    const results = await this.storeEventMessages(deviceId, events, receivedAtMs);
+    this.nonces.set(`${deviceId}|${claim.nonce}`, claim.expiresAtMs);
+    return results;
   }
 
   async eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
