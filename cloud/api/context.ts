@@ -29,7 +29,7 @@ export interface ApiContext {
   /** Broker logins of boxes (cloud/broker): issued at pairing and rotation, disabled at revocation. */
   brokerAccess?: DeviceBrokerAccess;
   /** Verify-then-notify (cloud/notify): an event's job, verification and push deliveries. */
-  notify?: { eventStatus(eventId: string): Promise<EventNotifyStatus> };
+  notify: { eventStatus(eventId: string): Promise<EventNotifyStatus> };
   /** The thumbnail route's access check around the token check (signed links: cloud/server/thumbnail-access.ts). */
-  thumbnailAccess?: (tokenCheck: onRequestAsyncHookHandler) => onRequestAsyncHookHandler;
+  thumbnailAccess: (tokenCheck: onRequestAsyncHookHandler) => onRequestAsyncHookHandler;
 }

@@ -44,12 +44,11 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
   app.get<{ Params: EventParams }>('/v1/events/:event_id', { schema: { params: EventParams }, onRequest: reader }, async (req) => {
     const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
     if (!e) throw notFound(`event ${req.params.event_id}`);
-    return ctx.notify ? { ...eventJson(e), ...notifyJson(await ctx.notify.eventStatus(e.id)) } : eventJson(e);
+    return { ...eventJson(e), ...notifyJson(await ctx.notify.eventStatus(e.id)) };
   });
 
   // Also reachable without a token through a signed, expiring link (?exp=…&sig=…) as pushes carry it.
-  const thumbnailAccess = ctx.thumbnailAccess ? ctx.thumbnailAccess(reader) : reader;
-  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: thumbnailAccess }, async (req, reply) => {
+  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: ctx.thumbnailAccess(reader) }, async (req, reply) => {
     const t = await ctx.store.getThumbnail(authOf(req).tenantId, req.params.event_id);
     if (!t) throw notFound(`thumbnail of event ${req.params.event_id}`);
     const etag = `"${t.sha256}"`;
