@@ -7,7 +7,7 @@ import { SECRETS_KEY_FILE } from '../pairing/secret-box.js';
  * The collector's data dir is its own: 0700, and what it keeps there 0600 (database and its -wal/-shm, the secrets
  * key, thumbnails), whatever the umask `vigil-cloud` runs under. A data dir left open by an older version or by
  * hand is tightened at start (group/other bits removed) with one warning naming what changed. New files are created
- * owner-only by the code writing them (cloud/store/sqlite.ts, cloud/blob/fs.ts, cloud/pairing/secret-box.ts).
+ * owner-only by the code writing them (cloud/db/sqlite.ts, cloud/blob/fs.ts, cloud/pairing/secret-box.ts).
  */
 export const DATA_DIR_ENTRIES = [
   'vigil.db',
