@@ -48,15 +48,6 @@ export interface ErrorOptions {
   cause?: unknown;
 }
 
-/**
- * Options of the base constructor.
- * @deprecated `status` is only for call sites not yet moved to a registry; use the VigilError of cloud/errors.ts,
- * agent/errors.ts, shared/errors/common.ts or firmware-protocol/errors.ts instead.
- */
-export interface VigilErrorOptions extends ErrorOptions {
-  status?: number;
-}
-
 export class VigilError<C extends string = string> extends Error {
   readonly code: C;
   /** HTTP status when surfaced by the collector's API; undefined for codes that have none. */
@@ -64,11 +55,11 @@ export class VigilError<C extends string = string> extends Error {
   readonly details: Record<string, unknown> | undefined;
 
   /** Registries pass `spec`; call sites use the VigilError of their side's registry, never this constructor. */
-  constructor(code: C, message: string, options: VigilErrorOptions = {}, spec?: Partial<ErrorSpec>) {
+  constructor(code: C, message: string, options: ErrorOptions, spec: Pick<ErrorSpec, 'status'>) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'VigilError';
     this.code = code;
-    this.status = spec ? spec.status : options.status;
+    this.status = spec.status;
     this.details = options.details;
   }
 
@@ -80,7 +71,7 @@ export class VigilError<C extends string = string> extends Error {
     return new VigilError(code, message, options, { status });
   }
 
-  /** The same error with more details (e.g. a CLI exit code); code, status, message and cause are kept. */
+  /** The same error with more details (e.g. a CLI exit code): same code, status and message; this one is the cause. */
   withDetails(details: Record<string, unknown>): VigilError<C> {
     const options = { details: { ...(this.details ?? {}), ...details }, cause: this };
     return new VigilError<C>(this.code, this.message, options, { status: this.status });
