@@ -53,21 +53,26 @@ function skipLiteral(s: string, i: number): number {
   return i;
 }
 
+/** Calls `visit` for each character of `s` from `start` that is outside strings, templates and comments, until true. */
+function walk(s: string, start: number, visit: (i: number, c: string) => boolean): void {
+  for (let i = start; i < s.length; ) {
+    const after = skipLiteral(s, i);
+    if (after !== i) i = after;
+    else if (visit(i, s[i]!)) return;
+    else i++;
+  }
+}
+
 /** Index of the bracket closing the one at `open`. */
 function closing(s: string, open: number): number {
   let depth = 0;
-  for (let i = open; i < s.length; ) {
-    const after = skipLiteral(s, i);
-    if (after !== i) {
-      i = after;
-      continue;
-    }
-    const c = s[i]!;
+  let end = s.length;
+  walk(s, open, (i, c) => {
     if ('([{'.includes(c)) depth++;
-    else if (')]}'.includes(c) && --depth === 0) return i;
-    i++;
-  }
-  return s.length;
+    else if (')]}'.includes(c) && --depth === 0) end = i;
+    return end === i;
+  });
+  return end;
 }
 
 /** Top-level pieces of `s` split at `sep` (outside brackets, strings and templates). */
@@ -75,21 +80,15 @@ function splitTop(s: string, sep: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let start = 0;
-  for (let i = 0; i < s.length; ) {
-    const after = skipLiteral(s, i);
-    if (after !== i) {
-      i = after;
-      continue;
-    }
-    const c = s[i]!;
+  walk(s, 0, (i, c) => {
     if ('([{'.includes(c)) depth++;
     else if (')]}'.includes(c)) depth--;
     else if (c === sep && depth === 0) {
       parts.push(s.slice(start, i));
       start = i + 1;
     }
-    i++;
-  }
+    return false;
+  });
   parts.push(s.slice(start));
   return parts.map((p) => p.trim()).filter((p) => p !== '');
 }
