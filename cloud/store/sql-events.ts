@@ -36,6 +36,9 @@ interface EventRow {
 const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at, e.ended_at, e.duration_ms,
   e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json, e.end_reason`;
 const THUMB_COLUMNS = 't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
+/** An event with its thumbnail record, if any. */
+const EVENT_SELECT = `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS}
+  FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id`;
 type EventJoinRow = EventRow & { t_blob_key: string | null; t_sha256: string | null; t_size: number | null; t_content_type: string | null; t_created_at: number | null };
 
 function event(r: EventJoinRow): EventRecord {
@@ -262,20 +265,15 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
   }
 
   async findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined> {
-    const r = await this.db.get<EventJoinRow>(
-      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS} FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id
-        WHERE e.device_id = ? AND e.id = ?`,
-      [deviceId, eventId],
-    );
-    return r && event(r);
+    return this.oneEvent('e.device_id = ? AND e.id = ?', [deviceId, eventId]);
   }
 
   async getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined> {
-    const r = await this.db.get<EventJoinRow>(
-      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS} FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id
-        WHERE e.tenant_id = ? AND e.id = ?`,
-      [tenantId, eventId],
-    );
+    return this.oneEvent('e.tenant_id = ? AND e.id = ?', [tenantId, eventId]);
+  }
+
+  private async oneEvent(where: string, params: SqlValue[]): Promise<EventRecord | undefined> {
+    const r = await this.db.get<EventJoinRow>(`${EVENT_SELECT} WHERE ${where}`, params);
     return r && event(r);
   }
 
@@ -287,8 +285,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       params.push(after.startedAt, after.startedAt, after.id);
     }
     const rows = await this.db.all<EventJoinRow>(
-      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS} FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id
-        WHERE ${where}${cursorSql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`,
+      `${EVENT_SELECT} WHERE ${where}${cursorSql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`,
       [...params, limit + 1],
     );
     const events = rows.slice(0, limit).map(event);
