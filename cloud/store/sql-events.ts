@@ -42,21 +42,13 @@ const EVENT_SELECT = `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS}
 type EventJoinRow = EventRow & { t_blob_key: string | null; t_sha256: string | null; t_size: number | null; t_content_type: string | null; t_created_at: number | null };
 
 function event(r: EventJoinRow): EventRecord {
-  const message = json(r.message_json);
+  const state = stateOf(r);
   return {
     id: r.id,
     tenantId: r.tenant_id,
     deviceId: r.device_id,
-    camera: r.camera,
-    label: r.label,
-    score: Number(r.score),
-    box: json(r.box_json),
-    startedAt: Number(r.started_at),
-    endedAt: num(r.ended_at),
+    ...state,
     durationMs: num(r.duration_ms),
-    status: r.status,
-    lastRev: Number(r.last_rev),
-    endReason: endReasonOf(r.end_reason),
     thumbnail:
       r.t_blob_key === null || r.t_sha256 === null
         ? null
@@ -72,8 +64,7 @@ function event(r: EventJoinRow): EventRecord {
           },
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
-    message,
-    ...eventMessageView(message, Number(r.score)),
+    ...eventMessageView(state.message, state.score),
   };
 }
 
