@@ -1,9 +1,8 @@
 import { STATUS_CODES as HTTP_STATUS_TEXT } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isVigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
-import { httpStatusOf } from '../errors.js';
+import { httpStatusOf, isVigilError } from '../errors.js';
 
 /**
  * One error shape for every response of the collector: `{error: {code, message, request_id, details?}}`.
