@@ -8,4 +8,3 @@ export { OUTBOX_SCHEMA_VERSION, OUTBOX_APPLICATION_ID, ROW_OVERHEAD_BYTES } from
 /** The outbox file inside the agent's data directory. */
 export const OUTBOX_FILE = 'outbox.db';
 export const DEFAULT_DATA_DIR = '/var/lib/vigil';
-export { WireEventBuilder, type PipelineThumbnail } from './wire-event.js';

@@ -2,14 +2,8 @@ import { createHash } from 'node:crypto';
 import type { Event } from '../../firmware-protocol/messages.js';
 import type { EventMessage } from '../track/messages.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
-import type { OutboxEvent } from './types.js';
 
-/**
- * Turns the vision pipeline's event messages into protocol v1 Events for the outbox: adds `v`, `device_id` and the
- * per-event `rev` (0 for new, +1 per later message), renames/normalises fields, and announces a thumbnail only when
- * its bytes changed (an unchanged crop is not uploaded again). The daemon calls `build` for every message and hands
- * the result to `Uplink.enqueue`.
- */
+/** A thumbnail as the pipeline hands it over: the JPEG and its size. */
 export interface PipelineThumbnail {
   jpeg: Buffer;
   width: number;
@@ -24,15 +18,21 @@ interface Open {
 }
 
 export interface BuiltEvent {
-  event: OutboxEvent;
+  event: Event;
   /** JPEG bytes to upload with this message (its picture changed). */
   thumbnail?: Buffer;
   /** With `thumbnail`: the same message announcing what was announced before, to store if the upload is not. */
-  withoutThumbnail?: OutboxEvent;
+  withoutThumbnail?: Event;
 }
 
 const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
 
+/**
+ * Turns the vision pipeline's event messages (agent/track) into protocol v1 Events (firmware-protocol) for the
+ * outbox: adds `v`, `device_id` and the per-event `rev` (0 for new, +1 per later message), renames/normalises
+ * fields, and announces a thumbnail only when its bytes changed (an unchanged crop is not uploaded again). The
+ * daemon's EventSink calls `build` for every message and hands the result to `Uplink.enqueue`.
+ */
 export class WireEventBuilder {
   private readonly open = new Map<string, Open>();
 
@@ -56,7 +56,7 @@ export class WireEventBuilder {
       }
     }
     const [a, b, c, d] = msg.box.map(clamp01) as [number, number, number, number];
-    const event: OutboxEvent = {
+    const event: Event = {
       v: 1,
       id: msg.id,
       device_id: this.deviceId,
@@ -79,7 +79,7 @@ export class WireEventBuilder {
     else this.open.set(msg.id, { rev, announced, before });
     if (!upload) return { event };
     const { thumbnail: _announced, ...bare } = event;
-    const withoutThumbnail: OutboxEvent = before ? { ...bare, thumbnail: before } : (bare as OutboxEvent);
+    const withoutThumbnail: Event = before ? { ...bare, thumbnail: before } : bare;
     return { event, thumbnail: upload, withoutThumbnail };
   }
 

@@ -1,0 +1,59 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../shared/clock/index.js';
+import { validateEvent } from '../../firmware-protocol/messages.js';
+import { Outbox } from '../outbox/index.js';
+import { WireEventBuilder } from '../wire/index.js';
+import { fakeJpeg } from './support-uplink/events.js';
+
+const clock = new ManualClock(Date.UTC(2026, 0, 1));
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function outbox(): Outbox {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-wire-'));
+  dirs.push(dir);
+  return Outbox.open({ path: join(dir, 'outbox.db'), clock });
+}
+
+describe('WireEventBuilder (pipeline message → protocol Event)', () => {
+  it('numbers revs, announces a thumbnail only when it changed, and yields valid protocol Events', () => {
+    const b = new WireEventBuilder('dev_01JGZ5ZQ7P4M3N2K1H0G9F8E7D', clock);
+    const base = {
+      id: 'evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K',
+      camera: 'front',
+      label: 'person',
+      score: 0.8,
+      top_score: 0.8,
+      box: [0.4, 0.2, 0.1, 1.2] as [number, number, number, number],
+      started_at: '2026-01-01T12:00:00.000Z',
+      ended_at: null,
+      stationary: false,
+    };
+    const jpg = fakeJpeg(900, 1);
+    const n = b.build({ ...base, type: 'new' }, { jpeg: jpg, width: 64, height: 48 });
+    expect(n.event).toMatchObject({ rev: 0, type: 'new', box: [0.1, 0.2, 0.4, 1], thumbnail: { size: 900, width: 64 } });
+    expect(n.thumbnail?.equals(jpg)).toBe(true);
+    const same = b.build({ ...base, type: 'update', score: 0.9 }, { jpeg: jpg, width: 64, height: 48 });
+    expect(same.event.rev).toBe(1);
+    expect(same.thumbnail).toBeUndefined(); // unchanged crop: announced again, not uploaded again
+    expect((same.event.thumbnail as { size: number }).size).toBe(900);
+    const better = fakeJpeg(1200, 2);
+    const up = b.build({ ...base, type: 'update' }, { jpeg: better, width: 80, height: 60 });
+    expect(up.event.rev).toBe(2);
+    expect(up.thumbnail?.equals(better)).toBe(true);
+    const end = b.build({ ...base, type: 'end', ended_at: '2026-01-01T12:00:09.000Z', duration: 9 });
+    expect(end.event).toMatchObject({ rev: 3, type: 'end', duration_s: 9, ended_at: '2026-01-01T12:00:09.000Z', thumbnail: { size: 1200 } });
+    for (const m of [n, same, up, end]) expect(validateEvent.issues(m.event)).toEqual([]);
+    expect(b.openEvents).toBe(0);
+    // And the outbox takes them as they come.
+    const ob = outbox();
+    for (const m of [n, same, up, end]) ob.enqueue(m.event, m.thumbnail);
+    expect(ob.stats().depth).toBe(4 + 1); // four records + the newest thumbnail (the first one was superseded)
+    ob.close();
+  });
+});
