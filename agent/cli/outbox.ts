@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { join } from 'node:path';
 import { VigilError } from '../errors.js';
-import { DEFAULT_DATA_DIR, ITEM_STATES, Outbox, OUTBOX_FILE, type ItemKind, type ItemState, type OutboxItem } from '../outbox/index.js';
+import { DEFAULT_AGENT_DATA_DIR } from '../config.js';
+import { ITEM_STATES, Outbox, OUTBOX_FILE, type ItemKind, type ItemState, type OutboxItem } from '../outbox/index.js';
 
 /**
  * `vigil-agent outbox list|stats|retry|purge`: the field tech's view into the store-and-forward queue. Safe to run
@@ -16,7 +17,7 @@ interface CommonOpts {
 }
 
 function dataDir(o: CommonOpts): string {
-  return o.dataDir || process.env.VIGIL_DATA_DIR || DEFAULT_DATA_DIR;
+  return o.dataDir || process.env.VIGIL_DATA_DIR || DEFAULT_AGENT_DATA_DIR;
 }
 
 function withOutbox<T>(o: CommonOpts, fn: (ob: Outbox) => T, readonly = false): T {
@@ -71,7 +72,7 @@ function itemLine(i: OutboxItem, now: number): string {
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', `agent data directory holding ${OUTBOX_FILE} (default $VIGIL_DATA_DIR or ${DEFAULT_DATA_DIR})`)
+    .option('--data-dir <dir>', `agent data directory holding ${OUTBOX_FILE} (default $VIGIL_DATA_DIR or ${DEFAULT_AGENT_DATA_DIR})`)
     .option('--json', 'print JSON')
     .option('--quarantine-corrupt', 'if the outbox file is corrupt or foreign, rename it to outbox.db.corrupt-<time> and start an empty one');
 }

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CameraConfigSchema } from '../camera/config.js';
 import { DetectorConfigSchema } from '../detect/config.js';
-import { OutboxConfigSchema, UplinkConfigSchema } from '../uplink/config.js';
+import { OutboxConfigSchema } from '../outbox/config.js';
+import { UplinkConfigSchema } from '../uplink/config.js';
 import { CAMERA_NAME_PATTERN, DEVICE_ID_PATTERN, KEY_ID_PATTERN } from '../../firmware-protocol/patterns.js';
 
 /**

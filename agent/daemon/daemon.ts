@@ -9,12 +9,13 @@ import { ObjectDetector } from '../detect/detector.js';
 import { detectorOptionsFrom } from '../detect/config.js';
 import type { Outbox } from '../outbox/index.js';
 import { endEventsLeftOpen } from '../outbox/open-events.js';
-import { createStoreAndForward, type Uplink } from '../uplink/index.js';
+import type { Uplink } from '../uplink/index.js';
 import type { DaemonStatus } from '../status/schema.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
 import { outboxStatusOf } from '../status/outbox.js';
 import { CameraRunner } from './camera-runner.js';
 import { EventSink } from './event-sink.js';
+import { createStoreAndForward } from './store-and-forward.js';
 
 /**
  * The agent daemon: every configured camera's pipeline → one EventSink → the outbox → the uplink, plus the local

@@ -8,3 +8,4 @@
 export { Daemon, isConfigError, type DaemonOptions, type ReloadResult } from './daemon.js';
 export { CameraRunner, type CameraRunnerOptions, type CameraRunnerStatus, type RunnerPhase } from './camera-runner.js';
 export { EventSink, type EventSinkCounters } from './event-sink.js';
+export { createStoreAndForward, type StoreAndForwardDeps } from './store-and-forward.js';

@@ -9,9 +9,9 @@ import type { ItemKind, ItemState, OutboxEvent } from './types.js';
 export interface OutboxOptions {
   /** The outbox file, normally `<data dir>/outbox.db`. */
   path: string;
-  /** Most bytes of un-acked bodies (+256 B per row) the outbox keeps. Default 256 MiB. */
+  /** Most bytes of un-acked bodies (+256 B per row) the outbox keeps. Default: `outbox.budget_bytes`'s (config.ts). */
   budgetBytes?: number;
-  /** How long acked and dropped rows are kept (bodies are freed at once). Default 24 h. */
+  /** How long acked and dropped rows are kept (bodies are freed at once). Default: `outbox.retention`'s. */
   retentionMs?: number;
   backoff?: BackoffPolicy;
   clock?: Clock;
@@ -28,8 +28,9 @@ export interface OutboxOptions {
    */
   maxPageCount?: number;
   /**
-   * Bytes of the disk-full reserve (`outbox.db.reserve` + spare pages, disk-full.ts); 0 (the library default)
-   * turns it off. The daemon passes `outbox.reserve_bytes`.
+   * Bytes of the disk-full reserve (`outbox.db.reserve` + spare pages, disk-full.ts); 0 turns it off. Unset: 0, on
+   * purpose not `outbox.reserve_bytes`'s default: the reserve is the daemon's (it passes the configured value), and
+   * the CLI or a test opening the same file must not take one.
    */
   reserveBytes?: number;
   /** Most event records kept in memory while the disk is too full for them (default 10,000). */

@@ -5,6 +5,7 @@ export { openOutboxFile, isCorruptionError, isDiskFullError, type OpenFileOption
 export { readDiskState, reservePath, type DiskState, type ReserveState } from './disk-state.js';
 export { OUTBOX_SCHEMA_VERSION, OUTBOX_APPLICATION_ID, ROW_OVERHEAD_BYTES } from './schema.js';
 
+export { OutboxConfigSchema, outboxConfig, outboxOptionsFrom, OUTBOX_DEFAULTS, type OutboxConfig } from './config.js';
+
 /** The outbox file inside the agent's data directory. */
 export const OUTBOX_FILE = 'outbox.db';
-export const DEFAULT_DATA_DIR = '/var/lib/vigil';

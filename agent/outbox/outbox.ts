@@ -15,6 +15,7 @@ import {
   type ThumbnailOutcome,
 } from './api.js';
 import { checkEvent, COLUMNS, PREFIXED, sha256, toItem, type NewItem, type Row } from './rows.js';
+import { OUTBOX_DEFAULTS } from './config.js';
 import { PendingCounters } from './counters.js';
 import { DiskFullGuard } from './disk-full.js';
 import { readDiskState, releaseReserve } from './disk-state.js';
@@ -99,8 +100,8 @@ export class Outbox {
   private constructor(db: Db, o: OutboxOptions, quarantinedTo: string | undefined) {
     this.db = db;
     this.path = o.path;
-    this.budgetBytes = o.budgetBytes ?? 256 * 1024 * 1024;
-    this.retentionMs = o.retentionMs ?? 24 * 3_600_000;
+    this.budgetBytes = o.budgetBytes ?? OUTBOX_DEFAULTS.budgetBytes;
+    this.retentionMs = o.retentionMs ?? OUTBOX_DEFAULTS.retentionMs;
     this.clock = o.clock ?? systemClock;
     this.log = o.logger ?? silentLogger();
     this.backoff = o.backoff ?? DEFAULT_BACKOFF;

@@ -14,7 +14,9 @@ import { projectRoot } from '../../shared/paths/index.js';
 import { issueCert, makeCa, type CertFiles } from '../../shared/testing/tls.js';
 import { loadCredentials } from '../credentials/index.js';
 import type { DoctorReport } from '../doctor/index.js';
-import { createStoreAndForward, outboxConfig, uplinkConfig } from '../uplink/index.js';
+import { createStoreAndForward } from '../daemon/store-and-forward.js';
+import { outboxConfig } from '../outbox/index.js';
+import { uplinkConfig } from '../uplink/index.js';
 
 /**
  * Issue 11, item 3: one TLS story on the box. `vigil-agent pair`, `doctor` and the daemon's uplink reach a collector

@@ -239,7 +239,9 @@ describe('message rate limit', () => {
 
 describe('createStoreAndForward (daemon wiring from config)', () => {
   it('refuses a config without a collector URL, and wires a working outbox + uplink from defaults', async () => {
-    const { createStoreAndForward, outboxConfig, uplinkConfig } = await import('../uplink/index.js');
+    const { createStoreAndForward } = await import('../daemon/store-and-forward.js');
+    const { outboxConfig } = await import('../outbox/index.js');
+    const { uplinkConfig } = await import('../uplink/index.js');
     const { silentLogger } = await import('../../shared/log/index.js');
     const { tempDir } = await import('./support-uplink/harness.js');
     const { rmSync } = await import('node:fs');

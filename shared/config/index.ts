@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Kind, TypeGuard, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { Kind, Type, TypeGuard, type Static, type TObject, type TSchema, type TString } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { LineCounter, parseDocument, parse as parseYamlScalar, isMap, isSeq, type Node } from 'yaml';
 import { VigilError } from '../errors/common.js';
@@ -194,6 +194,14 @@ export interface ConfigReferenceRow {
   type: string;
   default: string;
   description: string;
+}
+
+/** What a duration setting may hold: `500ms`, `90s`, `15m`, `2h`, `7d`, or a bare number of seconds. */
+export const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
+
+/** A duration setting of a config schema, with its default; read it with `parseDuration` (shared/clock). */
+export function durationSetting(def: string, description: string): TString {
+  return Type.String({ pattern: DURATION_PATTERN, default: def, description });
 }
 
 /** Every key of a config schema with its type, default and description: the config reference, generated. */
