@@ -125,7 +125,7 @@ export function registerPair(program: Command): void {
       const section = deviceSection(stored, credentialsFile, fileConfig);
       let configNote: string;
       if (configWritable) {
-        writeDeviceSection(configFile, section);
+        writeDeviceSection(configFile, section, { ownerOf: dirname(credentialsFile) });
         configNote = `${configFile}: device section updated`;
       } else {
         const lines = Object.entries(section)

@@ -1,6 +1,7 @@
 import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
+import { PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import { VigilError } from '../errors.js';
 import type { DeviceConfig } from './schema.js';
 
@@ -43,9 +44,16 @@ export function writeFileAtomic(path: string, text: string | Uint8Array, options
 
 /**
  * Sets (or with `null` removes) the `device` section of a YAML config file, leaving every other key, comment and
- * blank line as it was. Keys of `device` given as undefined are removed. Creates the file when absent.
+ * blank line as it was. Keys of `device` given as undefined are removed. Creates the file when absent: 0600 whatever
+ * the umask (a config may hold camera passwords in its rtsp URLs), and when we are root given to the owner of
+ * `ownerOf` (the data dir: `sudo vigil-agent pair` writes a file the daemon's user can read). An existing file
+ * keeps its mode and owner (the installer's is root:vigil 0640).
  */
-export function writeDeviceSection(file: string, device: Partial<DeviceConfig> | null): void {
+export function writeDeviceSection(
+  file: string,
+  device: Partial<DeviceConfig> | null,
+  options: { ownerOf?: string } = {},
+): void {
   const exists = existsSync(file);
   const text = exists ? readFileSync(file, 'utf8') : '';
   const doc = parseDocument(text);
@@ -75,5 +83,9 @@ export function writeDeviceSection(file: string, device: Partial<DeviceConfig> |
   let out = doc.toString();
   // A file left with no keys keeps its comments only (YAML would print an empty map as `{}`).
   if (isMap(doc.contents) && doc.contents.items.length === 0) out = out.replace(/^\{\}\n/m, '');
-  writeFileAtomic(file, out);
+  writeFileAtomic(file, out, exists ? {} : { mode: PRIVATE_FILE_MODE });
+  if (!exists && options.ownerOf && process.getuid?.() === 0 && existsSync(options.ownerOf)) {
+    const owner = statSync(options.ownerOf);
+    if (owner.uid !== 0) chownSync(file, owner.uid, owner.gid);
+  }
 }

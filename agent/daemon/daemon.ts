@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeError, VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
@@ -14,6 +14,7 @@ import type { DaemonStatus } from '../status/schema.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
 import { outboxStatusOf } from '../status/outbox.js';
 import { CameraRunner } from './camera-runner.js';
+import { secureAgentDataDir } from './data-dir.js';
 import { EventSink } from './event-sink.js';
 import { createStoreAndForward } from './store-and-forward.js';
 
@@ -90,7 +91,8 @@ export class Daemon {
     // Not paired → not_paired, pointing at `vigil-agent pair`; a readable-by-others file → credentials_insecure.
     this.creds = loadCredentials(c.data_dir, { file: c.device.credentials, insecure: 'fail' });
     const listen = parseListen(c.status.listen);
-    mkdirSync(c.data_dir, { recursive: true, mode: 0o700 });
+    // 0700, and what an older version left open to group/others made owner-only (one warning).
+    secureAgentDataDir(c.data_dir, this.log);
     // Thumbnails of a previous run: their bytes are in the outbox already (or the event never got there).
     rmSync(this.thumbnailRoot, { recursive: true, force: true });
 

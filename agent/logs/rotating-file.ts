@@ -31,7 +31,9 @@ export class RotatingFileStream {
   constructor(private readonly o: RotatingFileOptions) {
     if (!(o.maxBytes > 0)) throw new RangeError(`maxBytes must be > 0, got ${o.maxBytes}`);
     if (!Number.isInteger(o.maxFiles) || o.maxFiles < 1) throw new RangeError(`maxFiles must be an integer ≥ 1, got ${o.maxFiles}`);
-    mkdirSync(dirname(o.file), { recursive: true });
+    // Like its files (0640): the service's group may read the log, others not. Secrets never reach a log line
+    // (pino redaction, camera URLs redacted); under systemd the folder is LogsDirectory= and exists already.
+    mkdirSync(dirname(o.file), { recursive: true, mode: 0o750 });
     this.fd = this.open();
     this.size = fstatSync(this.fd).size;
   }

@@ -1,6 +1,7 @@
-import { mkdirSync, existsSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mkdirPrivateSync, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import { VigilError } from '../errors.js';
 import { buildMotionModel, MOTION_GRAPH_VERSION, type MotionGraphParams } from './graph.js';
 
@@ -36,10 +37,11 @@ export function ensureMotionModel(p: MotionGraphParams, cacheDir = defaultMotion
   if (existsSync(path)) return { path, created: false };
   const bytes = buildMotionModel(p);
   try {
-    mkdirSync(cacheDir, { recursive: true });
+    // Owner-only like the rest of the data dir (folders 0700, files 0600) whatever the umask.
+    mkdirPrivateSync(cacheDir);
     // Write then rename: a reader (another camera's detector) never sees a half-written model.
     const tmp = `${path}.${process.pid}.${Date.now()}.tmp`;
-    writeFileSync(tmp, bytes);
+    writeFileSync(tmp, bytes, { mode: PRIVATE_FILE_MODE });
     renameSync(tmp, path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -79,7 +79,7 @@ export function readDiskState(outboxPath: string): DiskState {
  */
 export function takeReserve(outboxPath: string, bytes: number): boolean {
   const path = reservePath(outboxPath);
-  const fd = openSync(path, 'a+');
+  const fd = openSync(path, 'a+', 0o600); // owner-only like the outbox (daemon/data-dir.ts tightens an old one)
   try {
     const have = statSync(path).size;
     if (have === bytes) return true;
@@ -118,7 +118,7 @@ export function releaseReserve(outboxPath: string): boolean {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     // No reserve configured: still leave the marker so other processes see the state.
     try {
-      closeSync(openSync(path, 'a'));
+      closeSync(openSync(path, 'a', 0o600));
     } catch {
       /* not even an inode left: the free-space rule still says full */
     }

@@ -1,7 +1,8 @@
 import Database from 'better-sqlite3';
 import type { Database as Db } from 'better-sqlite3';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ensurePrivateFile, mkdirPrivateSync, tightenPath } from '../../shared/fs/index.js';
 import { isVigilError, VigilError } from '../errors.js';
 import { migrate, OUTBOX_APPLICATION_ID, OUTBOX_SCHEMA_VERSION } from './schema.js';
 
@@ -130,7 +131,13 @@ function openChecked(o: CheckedOptions): Db {
       }
     }
   } else {
-    mkdirSync(dirname(path), { recursive: true });
+    mkdirPrivateSync(dirname(path));
+  }
+  // Queued events and thumbnails: owner-only whatever the umask (SQLite gives -wal/-shm the mode of the file).
+  // A file an older version left open is tightened; a read-only open changes nothing.
+  if (!o.readonly) {
+    ensurePrivateFile(path);
+    for (const side of ['-wal', '-shm', '-journal']) tightenPath(path + side);
   }
   let db: Db | undefined;
   try {

@@ -107,8 +107,8 @@ describe('install-agent.sh / install-cloud.sh into a prefix', () => {
       'var/lib/vigil/',
     ]);
     expect(lstatSync(join(P, 'opt/vigil')).isSymbolicLink()).toBe(true);
-    expect(mode(join(P, 'var/lib/vigil'))).toBe(0o750);
-    expect(mode(join(P, 'var/lib/vigil-cloud'))).toBe(0o750);
+    expect(mode(join(P, 'var/lib/vigil'))).toBe(0o700);
+    expect(mode(join(P, 'var/lib/vigil-cloud'))).toBe(0o700);
     expect(mode(join(P, 'etc/vigil/agent.yaml'))).toBe(0o640);
     expect(mode(join(P, 'etc/systemd/system/vigil-agent.service'))).toBe(0o644);
     expect(mode(join(P, 'usr/local/bin/vigil-agent'))).toBe(0o755);

@@ -1,5 +1,6 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import type { Frame } from '../camera/frame.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
 import { cutThumbnailSource, encodeSnapshot, encodeThumbnail, type BestPicture, type ThumbnailOptions } from './encode.js';
@@ -108,7 +109,7 @@ export class ThumbnailStore {
       // and the event goes without (or keeps) its thumbnail. The event itself is never held back by its picture.
       entry.paths.thumbnail = thumbPath;
       try {
-        await mkdir(this.dir, { recursive: true });
+        await mkdirPrivate(this.dir); // pictures of the scene: folders 0700, files 0600 whatever the umask
         await writeAtomic(thumbPath, await encodeThumbnail(entry.crop, this.opts));
         const snapshot = entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
         if (snapshot) {
@@ -164,7 +165,7 @@ export class ThumbnailStore {
 async function writeAtomic(path: string, bytes: Buffer): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
-    await writeFile(tmp, bytes);
+    await writeFile(tmp, bytes, { mode: PRIVATE_FILE_MODE });
     await rename(tmp, path);
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => undefined); // a partial file only takes room

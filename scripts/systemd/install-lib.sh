@@ -12,7 +12,7 @@
 #   /opt/vigil                      the app: a copy of the built package (default) or, with --link, a symlink to it
 #   /usr/local/bin/$SERVICE         wrapper running the app's bin/$SERVICE.js with the installed node
 #   /etc/vigil/{agent,cloud}.yaml   config, from a commented template; never overwritten
-#   /var/lib/{vigil,vigil-cloud}    data directory, owned by the service user, 0750
+#   /var/lib/{vigil,vigil-cloud}    data directory, owned by the service user, 0700
 #   /etc/systemd/system/$SERVICE.service
 #   /etc/vigil/.install-$COMPONENT  what this install created (read by uninstall)
 
@@ -60,7 +60,7 @@ usage_install() {
 usage: $SCRIPT_NAME [--prefix DIR] [--dry-run] [--user NAME] [--node PATH] [--link] [--source DIR]
 
 Installs $SERVICE as a systemd service: the service user ($DEFAULT_USER), $CONFIG_REL (from a commented
-template, never overwritten), $DATA_REL (0750, owned by the user), the app under /opt/vigil, a wrapper
+template, never overwritten), $DATA_REL (0700, owned by the user), the app under /opt/vigil, a wrapper
 /usr/local/bin/$SERVICE and /etc/systemd/system/$SERVICE.service; then enables and starts it.
 
   --prefix DIR   put everything under DIR and skip the user, ownership and systemctl steps (unprivileged;
@@ -147,7 +147,7 @@ do_install() {
   run mkdir -p "$CONF_DIR" "$BIN_DIR" "$UNIT_DIR" "$(dirname "$APP_DIR")"
   run chmod 0755 "$CONF_DIR"
   run mkdir -p "$DATA_DIR"
-  run chmod 0750 "$DATA_DIR"
+  run chmod 0700 "$DATA_DIR"
   if [ "$SYSTEM" = yes ]; then run chown "$SERVICE_USER:$SERVICE_USER" "$DATA_DIR"; fi
 
   if [ -e "$CONFIG" ]; then
