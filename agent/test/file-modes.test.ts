@@ -91,7 +91,7 @@ describe('agent files under umask 022 (in-process)', () => {
     expect(octal(modeOf(file))).toBe('0640');
   });
 
-  it.skipIf(process.getuid?.() !== 0)('as root (sudo vigil-agent pair) a new config goes to the data dir\'s owner', () => {
+  it.skipIf(process.getuid?.() !== 0)('as root (sudo vigil-agent pair) a new config goes to the data dir owner', () => {
     const data = join(tmp, 'root-pair', 'data');
     mkdirSync(data, { recursive: true });
     chownSync(data, 4321, 4321);
