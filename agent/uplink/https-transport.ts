@@ -5,7 +5,7 @@ import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
 import { CONTENT_TYPE, eventsPath, heartbeatPath, thumbnailPath } from '../../firmware-protocol/http.js';
 import { validateAck } from '../../firmware-protocol/messages.js';
-import { retryAfterMs, serverTimeFromHttp } from './clock-skew.js';
+import { serverTimeFromHttp } from './clock-skew.js';
 import { httpsPool, tlsHint, type ClientTls } from './https-client.js';
 import type { AckHandler, SendResult, Transport } from './types.js';
 
@@ -124,4 +124,12 @@ export class HttpsTransport implements Transport {
   async close(): Promise<void> {
     await this.pool.close().catch(() => this.pool.destroy());
   }
+}
+
+/** Parses a Retry-After header (delta seconds or HTTP date) into milliseconds from `nowMs`. */
+export function retryAfterMs(header: string | undefined, nowMs: number): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const t = Date.parse(header);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - nowMs);
 }

@@ -1,28 +1,17 @@
 import type { OffsetClock } from '../../shared/clock/index.js';
-import { describeError, isVigilError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { BATCH_MAX_BYTES, BATCH_MAX_EVENTS, EVENT_MAX_BYTES } from '../../firmware-protocol/limits.js';
-import { wireErrorInfo } from '../../firmware-protocol/errors.js';
-import { SigningErrorCode } from '../../shared/signing/index.js';
-import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
+import { describeError, isVigilError } from '../errors.js';
+import type { BackoffPolicy } from '../outbox/backoff.js';
 import type { ClaimedItem, EnqueueOptions, EnqueueResult, ItemRef, Outbox, OutboxEvent } from '../outbox/index.js';
-import { adjustToServerTime } from './clock-skew.js';
+import { ClockCorrector, SKEW } from './clock-skew.js';
+import { UPLINK_DEFAULTS, type UplinkSettings } from './config.js';
+import { decideFailure, type FailurePolicy, type FailureState } from './failure-policy.js';
 import { buildHeartbeat, type CameraStatus } from './heartbeat.js';
+import { MessageRateLimit } from './rate-limit.js';
 import type { Ack, SendResult, Transport, TransportFailure } from './types.js';
 
-/**
- * The uplink drains the outbox through one transport: claim due items (event records in batches, then
- * thumbnails), sign and send them, and settle them by the collector's end-to-end acks. Items stay in_flight until
- * an ack names them; a lease that runs out puts them back (the collector answers a re-send with `duplicate`).
- *
- * Failure policy (firmware-protocol error catalogue `retry` advice):
- * - clock skew (`timestamp_out_of_tolerance`): correct the clock offset from the collector's time, retry at once;
- * - Retry-After (429/503): wait that long, for this request and the whole transport;
- * - 5xx, timeouts, network errors, broker gone: exponential backoff per item and for the transport;
- * - `drop` advice and unknown 4xx: the item is dead (kept with its code, visible, retryable from the CLI);
- * - `re_pair` (credentials refused): keep everything, pause, log loudly.
- */
-export interface UplinkOptions {
+export interface UplinkOptions extends Partial<UplinkSettings> {
   outbox: Outbox;
   transport: Transport;
   deviceId: string;
@@ -30,18 +19,8 @@ export interface UplinkOptions {
   clock: OffsetClock;
   logger?: Logger;
   version?: string;
-  /** Events per message (≤ 100). */
-  batchMaxEvents?: number;
   /** Bytes of event JSON per message (kept under the 512 KiB batch limit). */
   batchMaxBytes?: number;
-  /** How long a sent item waits for its end-to-end ack before it is sent again. */
-  ackTimeoutMs?: number;
-  /** Most items in flight (sent, not yet acked) at once. */
-  maxInFlightItems?: number;
-  /** Sends in progress at once (HTTP requests / MQTT publishes awaiting PUBACK). */
-  concurrency?: number;
-  /** Heartbeat period; 0 turns heartbeats off. */
-  heartbeatIntervalMs?: number;
   cameras?: () => CameraStatus[];
   pruneIntervalMs?: number;
   /** Longest sleep when idle (picks up items enqueued by other processes, e.g. `outbox retry`). */
@@ -58,15 +37,34 @@ export interface UplinkOptions {
   clockSync?: Transport;
   /** Clock differences below this are left alone (the HTTP Date header has 1 s resolution). */
   clockSlackMs?: number;
-  /**
-   * Most messages (event batches, thumbnails) per second, with a burst allowance; 0 turns the limit off. The
-   * default stays under the collector's default per-device limit (20/s, burst 200): over MQTT a message above the
-   * collector's limit is not acked at all and only comes back after the ack timeout.
-   */
-  messagesPerSecond?: number;
-  messageBurst?: number;
   /** This run's boot id (Heartbeat.boot_id): a random id drawn at every daemon start. */
   bootId?: string;
+}
+
+/** Settings that are not in the config file (the config's own come from its schema: UPLINK_DEFAULTS). */
+const TUNING = {
+  version: '0.0.0',
+  batchMaxBytes: BATCH_MAX_BYTES - 2 * EVENT_MAX_BYTES,
+  pruneIntervalMs: 60_000,
+  idlePollMs: 1_000,
+  transportBackoff: { baseMs: 1_000, maxMs: 60_000 },
+  rePairPauseMs: 60_000,
+  clockSlackMs: 5_000,
+};
+/** Clock-skew refusals in a row retried at once with a corrected clock (failure-policy.ts). */
+const MAX_SKEW_RETRIES = 3;
+/** Options the uplink may run without. */
+type Optional = 'cameras' | 'clockSync' | 'bootId';
+
+/** The uplink as the daemon's status endpoint shows it. */
+export interface UplinkStatus {
+  running: boolean;
+  transport: string;
+  connected: boolean;
+  pausedUntilMs: number | null;
+  consecutiveFailures: number;
+  lastAckAtMs: number | null;
+  clockOffsetMs: number;
 }
 
 export interface UplinkMetrics {
@@ -80,19 +78,35 @@ export interface UplinkMetrics {
   clockAdjustments: number;
 }
 
-const SKEW = SigningErrorCode.timestamp;
-
+/**
+ * The uplink is the sender: it drains the outbox through one transport — claim due items (event records in
+ * batches, then thumbnails), sign and send them, and settle them by the collector's end-to-end acks. Items stay
+ * in_flight until an ack names them; a lease that runs out puts them back (the collector answers a re-send with
+ * `duplicate`). Its parts: the message rate limit (rate-limit.ts), what a failure means (failure-policy.ts, a pure
+ * function), clock correction (clock-skew.ts) and the heartbeat (heartbeat.ts).
+ */
 export class Uplink {
-  readonly metrics: UplinkMetrics = { eventMessages: 0, eventsSent: 0, thumbnailsSent: 0, heartbeatsSent: 0, acked: 0, rejected: 0, failures: 0, clockAdjustments: 0 };
-  private readonly o: Required<Omit<UplinkOptions, 'cameras' | 'logger' | 'clockSync' | 'bootId'>> & Pick<UplinkOptions, 'cameras' | 'clockSync' | 'bootId'>;
+  readonly metrics: UplinkMetrics = {
+    eventMessages: 0,
+    eventsSent: 0,
+    thumbnailsSent: 0,
+    heartbeatsSent: 0,
+    acked: 0,
+    rejected: 0,
+    failures: 0,
+    clockAdjustments: 0,
+  };
+  private readonly o: Required<Omit<UplinkOptions, Optional | 'logger'>> & Pick<UplinkOptions, Optional>;
   private readonly log: Logger;
   private running = false;
   private pumpDone: Promise<void> | undefined;
   private readonly sending = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
-  private pausedUntil = 0;
-  private consecutiveFailures = 0;
-  private consecutiveSkew = 0;
+  /** Failure bookkeeping: skew and transport failures in a row, the transport's pause (failure-policy.ts). */
+  private failures: FailureState = { consecutiveSkew: 0, consecutiveFailures: 0, pausedUntilMs: 0 };
+  private readonly policy: FailurePolicy;
+  private readonly rate: MessageRateLimit;
+  private readonly clockFix: ClockCorrector;
   private nextLeaseCheck = 0;
   private nextPrune = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -100,31 +114,23 @@ export class Uplink {
   private deadSinceStart = 0;
   private droppedAtStart = 0;
   private readonly startedAtMs = Date.now();
-  private lastClockSync = 0;
-  private tokens = 0;
-  private tokensAt = Date.now();
 
   constructor(options: UplinkOptions) {
-    this.o = {
-      version: '0.0.0',
-      batchMaxEvents: BATCH_MAX_EVENTS,
-      batchMaxBytes: BATCH_MAX_BYTES - 2 * EVENT_MAX_BYTES,
-      ackTimeoutMs: 30_000,
-      maxInFlightItems: 2_000,
-      concurrency: 4,
-      heartbeatIntervalMs: 30_000,
-      pruneIntervalMs: 60_000,
-      idlePollMs: 1_000,
-      transportBackoff: { baseMs: 1_000, maxMs: 60_000 },
-      rePairPauseMs: 60_000,
-      clockSlackMs: 5_000,
-      messagesPerSecond: 18,
-      messageBurst: 180,
-      ...options,
-    };
+    this.o = { ...TUNING, ...UPLINK_DEFAULTS, ...options };
     this.o.batchMaxEvents = Math.min(BATCH_MAX_EVENTS, Math.max(1, this.o.batchMaxEvents));
-    this.tokens = this.o.messageBurst;
     this.log = options.logger ?? silentLogger();
+    const { rePairPauseMs, transportBackoff } = this.o;
+    this.policy = { maxSkewRetries: MAX_SKEW_RETRIES, rePairPauseMs, transportBackoff };
+    this.rate = new MessageRateLimit(this.o.messagesPerSecond, this.o.messageBurst);
+    this.clockFix = new ClockCorrector({
+      clock: this.o.clock,
+      log: this.log,
+      slackMs: this.o.clockSlackMs,
+      clockSync: this.o.clockSync,
+      heartbeat: () => Buffer.from(JSON.stringify(this.heartbeat())),
+      onCorrected: () => void this.metrics.clockAdjustments++,
+      resendInFlight: () => void this.o.outbox.recoverInFlight(),
+    });
   }
 
   get outbox(): Outbox {
@@ -157,8 +163,7 @@ export class Uplink {
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'uplink: could not expedite backed-off items');
     }
-    this.consecutiveFailures = 0;
-    this.pausedUntil = 0;
+    this.failures = { ...this.failures, consecutiveFailures: 0, pausedUntilMs: 0 };
     this.notify();
   }
 
@@ -218,11 +223,12 @@ export class Uplink {
           await this.sleep(this.o.idlePollMs);
           continue;
         }
-        if (now < this.pausedUntil) {
-          await this.sleep(Math.min(this.pausedUntil - now, this.o.idlePollMs));
+        const { pausedUntilMs } = this.failures;
+        if (now < pausedUntilMs) {
+          await this.sleep(Math.min(pausedUntilMs - now, this.o.idlePollMs));
           continue;
         }
-        const tokenWait = this.takeToken(now, false);
+        const tokenWait = this.rate.waitMs(now);
         if (tokenWait > 0) {
           await this.sleep(tokenWait);
           continue;
@@ -231,15 +237,17 @@ export class Uplink {
           await this.sleep(Math.min(this.o.idlePollMs, this.o.ackTimeoutMs / 4));
           continue;
         }
-        const events = ob.claim({ kind: 'event', limit: this.o.batchMaxEvents, maxBytes: this.o.batchMaxBytes, leaseMs: this.o.ackTimeoutMs });
+        const leaseMs = this.o.ackTimeoutMs;
+        const batch = { limit: this.o.batchMaxEvents, maxBytes: this.o.batchMaxBytes };
+        const events = ob.claim({ kind: 'event', ...batch, leaseMs });
         if (events.length > 0) {
-          this.takeToken(now, true);
+          this.rate.take(now);
           this.track(this.sendEvents(events));
           continue;
         }
-        const thumbs = ob.claim({ kind: 'thumbnail', limit: 1, leaseMs: this.o.ackTimeoutMs });
+        const thumbs = ob.claim({ kind: 'thumbnail', limit: 1, leaseMs });
         if (thumbs[0]) {
-          this.takeToken(now, true);
+          this.rate.take(now);
           this.track(this.sendThumbnail(thumbs[0]));
           continue;
         }
@@ -250,24 +258,12 @@ export class Uplink {
       } catch (err) {
         // e.g. a full disk while claiming: keep the loop alive, try again shortly. The outbox logs the disk-full
         // state once when it starts and once when it ends; repeating it here every second would only bury that.
-        if (isVigilError(err, 'outbox_disk_full')) this.log.debug({ err: describeError(err) }, 'uplink: send loop waits for disk space');
-        else this.log.error({ err: describeError(err) }, 'uplink: send loop error');
+        const fields = { err: describeError(err) };
+        if (isVigilError(err, 'outbox_disk_full')) this.log.debug(fields, 'uplink: send loop waits for disk space');
+        else this.log.error(fields, 'uplink: send loop error');
         await this.sleep(1_000);
       }
     }
-  }
-
-  /** Token bucket for messages: returns ms to wait for a token (0 = one is available; `take` spends it). */
-  private takeToken(now: number, take: boolean): number {
-    const rate = this.o.messagesPerSecond;
-    if (rate <= 0) return 0;
-    this.tokens = Math.min(this.o.messageBurst, this.tokens + ((now - this.tokensAt) / 1000) * rate);
-    this.tokensAt = now;
-    if (this.tokens >= 1) {
-      if (take) this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) / rate) * 1000);
   }
 
   private track(p: Promise<void>): void {
@@ -307,98 +303,57 @@ export class Uplink {
       this.handleFailure(items, result.failure);
       return;
     }
-    if (this.consecutiveFailures > 0) {
+    if (this.failures.consecutiveFailures > 0) {
       // The collector answers again after a run of failures: stop waiting out item backoffs earned during it.
-      this.consecutiveFailures = 0;
+      this.failures = { ...this.failures, consecutiveFailures: 0 };
       this.o.outbox.expedite();
     }
-    if (result.serverTimeMs !== undefined) this.maybeAdjustClock(result.serverTimeMs, 'collector Date header');
+    if (result.serverTimeMs !== undefined) this.clockFix.follow(result.serverTimeMs, 'collector Date header');
     if (result.ack) this.applyAck(result.ack, false);
   }
 
-  /** Follows the collector's clock when it differs by more than the slack (protocol §7 SHOULD). */
-  private maybeAdjustClock(serverMs: number, why: string): void {
-    if (Number.isFinite(serverMs) && Math.abs(serverMs - this.o.clock.now()) > this.o.clockSlackMs) this.adjustClock(serverMs, why);
-  }
-
-  /** Learns the collector's time over HTTPS (a heartbeat), at most every 10 s. */
-  private async syncClockOverHttps(fallbackServerMs: number): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastClockSync < 10_000) return;
-    this.lastClockSync = now;
-    const sync = this.o.clockSync;
-    if (!sync) {
-      this.maybeAdjustClock(fallbackServerMs, 'signed server_time of an ack outside the time window');
-      return;
-    }
-    const result = await sync.sendHeartbeat(Buffer.from(JSON.stringify(this.heartbeat())));
-    const serverMs = result.failure?.serverTimeMs ?? result.serverTimeMs;
-    if (serverMs !== undefined) this.maybeAdjustClock(serverMs, 'clock sync over HTTPS');
-    else this.maybeAdjustClock(fallbackServerMs, 'signed server_time of an ack outside the time window');
-    if (result.failure?.code === SKEW) {
-      // The heartbeat itself was refused for the skew; once corrected, send one that counts.
-      await sync.sendHeartbeat(Buffer.from(JSON.stringify(this.heartbeat())));
-    }
-  }
-
-  private adjustClock(serverMs: number, why: string): void {
-    const change = adjustToServerTime(this.o.clock, serverMs);
-    if (Math.abs(change) >= 1_000) {
-      this.metrics.clockAdjustments++;
-      this.log.warn({ change_ms: change, offset_ms: this.o.clock.offsetMs, why }, 'uplink: corrected the clock offset from the collector time');
-    }
-    // Everything in flight was signed with the wrong clock and will never be acked: send it again now.
-    if (Math.abs(change) > 250_000) this.o.outbox.recoverInFlight();
-  }
-
+  /** Applies the failure policy (failure-policy.ts) to the items of a failed send or a rejected ack group. */
   private handleFailure(refs: readonly ItemRef[], f: TransportFailure): void {
     const ob = this.o.outbox;
     this.metrics.failures++;
-    const advice = wireErrorInfo(f.code)?.retry;
-    if (f.code === SKEW && this.consecutiveSkew < 3) {
-      this.consecutiveSkew++;
-      if (f.serverTimeMs !== undefined) this.adjustClock(f.serverTimeMs, f.code);
-      ob.retryLater(refs, { code: f.code, message: f.message, delayMs: 0 });
+    const input = { failure: f, state: this.failures, nowMs: Date.now(), jitter: Math.random() };
+    const d = decideFailure(input, this.policy);
+    this.failures = d.state;
+    if (d.clockTo !== undefined) this.clockFix.correct(d.clockTo, f.code);
+    const reason = { code: f.code, message: f.message };
+    if (d.action === 'drop') {
+      this.deadSinceStart += ob.markDead(refs, reason);
       return;
     }
-    if (f.retryAfterMs !== undefined) {
-      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + f.retryAfterMs);
-      ob.retryLater(refs, { code: f.code, message: f.message, delayMs: f.retryAfterMs });
-      this.log.warn({ code: f.code, retry_after_ms: f.retryAfterMs }, 'uplink: collector asked to wait');
-      return;
+    ob.retryLater(refs, d.retryInMs === undefined ? reason : { ...reason, delayMs: d.retryInMs });
+    if (d.action === 'wait') {
+      this.log.warn({ code: f.code, retry_after_ms: d.retryInMs }, 'uplink: collector asked to wait');
     }
-    const is4xx = f.status !== undefined && f.status >= 400 && f.status < 500;
-    if (advice === 'drop' || (is4xx && advice === undefined)) {
-      const n = ob.markDead(refs, { code: f.code, message: f.message });
-      this.deadSinceStart += n;
-      return;
+    if (d.action === 're_pair') {
+      const why = `the collector refuses this device's credentials (${f.message})`;
+      this.log.error({ code: f.code }, `uplink: ${why}; nothing is dropped, pair the device again`);
     }
-    if (advice === 're_pair') {
-      this.pausedUntil = Date.now() + this.o.rePairPauseMs;
-      ob.retryLater(refs, { code: f.code, message: f.message, delayMs: this.o.rePairPauseMs });
-      this.log.error({ code: f.code }, `uplink: the collector refuses this device's credentials (${f.message}); nothing is dropped, pair the device again`);
-      return;
-    }
-    ob.retryLater(refs, { code: f.code, message: f.message });
-    if (advice === undefined || f.code === 'internal_error' || f.code === 'service_unavailable') {
-      // Transport-level trouble (5xx, timeout, network, broker): slow the whole transport down, not just these items.
-      this.consecutiveFailures++;
-      const pause = backoffDelayMs(this.consecutiveFailures, this.o.transportBackoff);
-      this.pausedUntil = Math.max(this.pausedUntil, Date.now() + pause);
-      this.log.warn({ code: f.code, pause_ms: pause, failures: this.consecutiveFailures }, `uplink: send failed: ${f.message}`);
+    if (d.transportPauseMs !== undefined) {
+      const fields = { code: f.code, pause_ms: d.transportPauseMs, failures: d.state.consecutiveFailures };
+      this.log.warn(fields, `uplink: send failed: ${f.message}`);
     }
   }
 
-  /** Settles outbox items by a collector ack. A `stale` ack (signature good, timestamp outside the window) only triggers a clock sync. */
+  /**
+   * Settles outbox items by a collector ack. A `stale` ack (signature good, timestamp outside the window) only
+   * triggers a clock sync.
+   */
   applyAck(ack: Ack, stale: boolean): void {
     const ob = this.o.outbox;
     if (stale) {
       // Protocol §6: an ack that fails only the timestamp check settles nothing; it means the box clock is off.
       // The items stay in flight and are re-sent after the clock is fixed (the collector answers `duplicate`).
-      void this.syncClockOverHttps(Date.parse(ack.server_time)).catch((err) => this.log.warn({ err: describeError(err) }, 'uplink: clock sync failed'));
+      const serverMs = Date.parse(ack.server_time);
+      const failed = (err: unknown): void => this.log.warn({ err: describeError(err) }, 'uplink: clock sync failed');
+      void this.clockFix.syncOverHttps(serverMs).catch(failed);
       return;
     }
-    this.maybeAdjustClock(Date.parse(ack.server_time), 'ack server_time');
+    this.clockFix.follow(Date.parse(ack.server_time), 'ack server_time');
     const ok: ItemRef[] = [];
     const rejected = new Map<string, { refs: ItemRef[]; message: string; code: string }>();
     let anyItem = false;
@@ -422,11 +377,11 @@ export class Uplink {
     if (anyItem) this.lastAckAtMs = Date.now();
     if (ok.length > 0) {
       this.metrics.acked += ob.ack(ok);
-      this.consecutiveSkew = 0;
+      this.failures = { ...this.failures, consecutiveSkew: 0 };
     }
     const skew = rejected.get(SKEW);
     if (skew) {
-      this.adjustClock(Date.parse(ack.server_time), SKEW);
+      this.clockFix.correct(Date.parse(ack.server_time), SKEW);
       this.metrics.rejected += skew.refs.length;
       this.handleFailure(skew.refs, { code: SKEW, message: skew.message });
       rejected.delete(SKEW);
@@ -445,7 +400,10 @@ export class Uplink {
       this.metrics.heartbeatsSent++;
       const result = await this.o.transport.sendHeartbeat(Buffer.from(JSON.stringify(hb)));
       if (result.ack) this.applyAck(result.ack, false);
-      if (result.failure?.code === SKEW && result.failure.serverTimeMs !== undefined) this.adjustClock(result.failure.serverTimeMs, 'heartbeat');
+      const failure = result.failure;
+      if (failure?.code === SKEW && failure.serverTimeMs !== undefined) {
+        this.clockFix.correct(failure.serverTimeMs, 'heartbeat');
+      }
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'uplink: heartbeat failed');
     }
@@ -466,13 +424,13 @@ export class Uplink {
   }
 
   /** A read-only view for the daemon's local status endpoint. */
-  status(): { running: boolean; transport: string; connected: boolean; pausedUntilMs: number | null; consecutiveFailures: number; lastAckAtMs: number | null; clockOffsetMs: number } {
+  status(): UplinkStatus {
     return {
       running: this.running,
       transport: this.o.transport.name,
       connected: this.o.transport.isReady(),
-      pausedUntilMs: this.pausedUntil > Date.now() ? this.pausedUntil : null,
-      consecutiveFailures: this.consecutiveFailures,
+      pausedUntilMs: this.failures.pausedUntilMs > Date.now() ? this.failures.pausedUntilMs : null,
+      consecutiveFailures: this.failures.consecutiveFailures,
       lastAckAtMs: this.lastAckAtMs,
       clockOffsetMs: this.o.clock.offsetMs,
     };
