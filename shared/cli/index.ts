@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { describeError, isVigilError } from '../errors/index.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -105,7 +105,11 @@ function envOverrides(schema: TObject, prefix: string, env: NodeJS.ProcessEnv): 
     let cursor = out;
     path.forEach((key, i) => {
       if (i === path.length - 1) cursor[key] = value;
-      else cursor = (cursor[key] = isPlainObject(cursor[key]) ? cursor[key] : {}) as Record<string, unknown>;
+      else {
+        const next = isPlainObject(cursor[key]) ? cursor[key] : {};
+        cursor[key] = next;
+        cursor = next as Record<string, unknown>;
+      }
     });
   }
   return out;

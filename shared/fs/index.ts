@@ -29,7 +29,10 @@ function createdChain(first: string | undefined, dir: string): string[] {
   const rest = relative(top, resolve(dir));
   if (rest) {
     let p = top;
-    for (const part of rest.split(sep)) chain.push((p = `${p}${sep}${part}`));
+    for (const part of rest.split(sep)) {
+      p = `${p}${sep}${part}`;
+      chain.push(p);
+    }
   }
   return chain;
 }

@@ -137,6 +137,7 @@ function registryFor(file: string): Record<string, unknown> {
 
 describe('error call sites (whole tree)', () => {
   it('the scanner finds call sites, their options and their codes', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: TypeScript source text for the scanner, template and all
     const text = "x = new VigilError('a_b', `t ${f({ status: 1 })}`, { details: { status: 2 }, status: 3, cause });";
     const [site] = callSites('f.ts', text, NEW_VIGIL_ERROR);
     expect(site?.args).toHaveLength(3);
