@@ -28,6 +28,7 @@ import { newEventId } from '../shared/ids/index.js';
 import { signHttpRequest, signMqttMessage, type DeviceCredentials } from '../shared/signing/index.js';
 import { acksTopic, eventsTopic } from '../firmware-protocol/topics.js';
 import { POSTGRES_URL, tcpReachable } from '../shared/testing/index.js';
+import type { EventCursor } from '../cloud/store/store.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP_MS = 1000;
@@ -101,7 +102,7 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
   const count = async (): Promise<number> => {
     let n = 0;
     for (const d of devices) {
-      let after;
+      let after: EventCursor | undefined;
       do {
         const page = await store.listEvents('default', { deviceId: d.deviceId }, 1000, after);
         n += page.events.length;
