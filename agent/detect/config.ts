@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { DetectorOptions } from './detector.js';
 
 /** The `model` section of the agent config: which detector runs and how its input and output are read. */
@@ -44,3 +45,11 @@ export function detectorOptionsFrom(m: DetectorConfig): DetectorOptions {
     ...(Object.keys(normalization).length > 0 ? { normalization } : {}),
   };
 }
+
+/**
+ * The detector settings at the schema's defaults (the one place they are written): what an ObjectDetector created
+ * without them (CLI analysis, tests, benches) uses.
+ */
+export const DETECTOR_DEFAULTS = detectorOptionsFrom(
+  Value.Default(DetectorConfigSchema, { path: '' }) as DetectorConfig,
+) as Required<Pick<DetectorOptions, 'type' | 'threads' | 'scoreThreshold' | 'iouThreshold' | 'boxOrder'>>;

@@ -1,5 +1,6 @@
 import { VigilError } from '../errors.js';
 import type { InputGeometry, ModelType } from './types.js';
+import { DETECTOR_DEFAULTS } from './config.js';
 
 /**
  * Output decoders. Each turns raw model outputs into candidate boxes in input-tensor pixels (before NMS):
@@ -61,7 +62,7 @@ export function detectFormat(outputs: readonly { name: string; dims: readonly nu
   const forced = options.type && options.type !== 'auto' ? options.type : undefined;
   const gridRows = YOLOX_STRIDES.reduce((n, s) => n + Math.ceil(input.width / s) * Math.ceil(input.height / s), 0);
   if (outputs.length >= 3 || forced === 'ssd') {
-    const spec = ssdSpec(outputs, options.boxOrder ?? 'yxyx');
+    const spec = ssdSpec(outputs, options.boxOrder ?? DETECTOR_DEFAULTS.boxOrder);
     if (spec) return spec;
     throw unknown(outputs, 'expected SSD-style outputs boxes [1,N,4], classes [1,N], scores [1,N]');
   }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { VigilError } from '../errors.js';
 import { silentLogger } from '../../shared/log/index.js';
 import type { Frame, PixelBox } from '../camera/frame.js';
+import { DETECTOR_DEFAULTS } from './config.js';
 import { decodeOutputs, detectFormat, type DecoderSpec, type OutputTensor } from './decode.js';
 import { loadRgbImage } from './image.js';
 import { COCO80, labelOf, parseNamesMetadata } from './labels.js';
@@ -17,7 +18,7 @@ import { DEFAULT_NORMALIZATION, type Detection, type InputGeometry, type InputNo
 export interface DetectorOptions {
   modelPath: string;
   type?: ModelType | 'auto';
-  /** onnxruntime intra-op threads (default 1: the box runs several cameras, one run each). */
+  /** onnxruntime intra-op threads (default `model.threads`'s, 1: the box runs several cameras, one run each). */
   threads?: number;
   scoreThreshold?: number;
   iouThreshold?: number;
@@ -121,7 +122,7 @@ export class ObjectDetector {
     try {
       session = await ort.InferenceSession.create(bytes, {
         executionProviders: ['cpu'],
-        intraOpNumThreads: options.threads ?? 1,
+        intraOpNumThreads: options.threads ?? DETECTOR_DEFAULTS.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
       });
@@ -147,9 +148,9 @@ export class ObjectDetector {
       const metaLabels = meta.names !== undefined ? parseNamesMetadata(meta.names) : undefined;
       const labels = options.labels ?? metaLabels ?? COCO80;
       const format = detectFormat(outputs, input, {
-        type: options.type ?? 'auto',
+        type: options.type ?? DETECTOR_DEFAULTS.type,
         ...(metaLabels ? { classCount: metaLabels.length } : {}),
-        ...(options.boxOrder ? { boxOrder: options.boxOrder } : {}),
+        boxOrder: options.boxOrder ?? DETECTOR_DEFAULTS.boxOrder,
       });
       const normalization = { ...DEFAULT_NORMALIZATION[format.type], ...(options.normalization ?? {}) };
       tensorData.fill(normalization.padValue * normalization.scale);
@@ -163,8 +164,8 @@ export class ObjectDetector {
         format,
         warmupMs,
         tensorData,
-        scoreThreshold: options.scoreThreshold ?? 0.3,
-        iouThreshold: options.iouThreshold ?? 0.45,
+        scoreThreshold: options.scoreThreshold ?? DETECTOR_DEFAULTS.scoreThreshold,
+        iouThreshold: options.iouThreshold ?? DETECTOR_DEFAULTS.iouThreshold,
       });
     } catch (err) {
       await session.release().catch(() => undefined);

@@ -1,6 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 
-/** Tracker settings (the `tracker` config section). Times in ms. Defaults follow the event-quality rules. */
+/**
+ * The tracker's settings, as one TypeBox schema holding their defaults (the event-quality rules) and descriptions.
+ * Times in ms. A camera's config sets the score gates (agent/config/cameras.ts: `trackerConfigFor`); the rest are
+ * these defaults (`TRACKER_DEFAULTS`, filled in from the schema).
+ */
 const LabelGate = Type.Object(
   {
     min_score: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
@@ -35,20 +40,5 @@ export const TrackerConfigSchema = Type.Object(
 );
 export type TrackerConfig = Static<typeof TrackerConfigSchema>;
 
-export const TRACKER_DEFAULTS: TrackerConfig = {
-  min_score: 0.5,
-  threshold: 0.7,
-  labels: {},
-  match_iou: 0.3,
-  max_disappeared_ms: 2000,
-  stationary_max_disappeared_ms: 60000,
-  stationary_iou: 0.8,
-  stationary_after_ms: 5000,
-  update_min_interval_ms: 2000,
-  update_period_ms: 10000,
-  label_groups: [
-    ['car', 'truck', 'bus'],
-    ['bicycle', 'motorcycle'],
-  ],
-  label_group_iou: 0.6,
-};
+/** Every tracker setting at its default, from the schema (the one place they are written). */
+export const TRACKER_DEFAULTS: TrackerConfig = Value.Default(TrackerConfigSchema, {}) as TrackerConfig;
