@@ -84,6 +84,20 @@ describe('open-event ledger (written in the enqueue transaction)', () => {
     expect(ob.openEvents.list()).toMatchObject([{ eventId: id, lastRev: 0, lastAt: T0 }]);
   });
 
+  it('a thumbnail the budget drops: the ledger holds the record stored, which does not announce it', () => {
+    // Room for the record, not for its 3 KB thumbnail: the record stored is `withoutThumbnail`, and so is the row.
+    const ob = outbox({ budgetBytes: 2_000 });
+    const id = newEventId();
+    const jpg = fakeJpeg(3_000, 1);
+    const neu = announce(makeEvent({ id, rev: 0, type: 'new' }), jpg);
+    const { thumbnail: _announced, ...bare } = neu;
+    expect(ob.enqueue(neu, jpg, { withoutThumbnail: bare as OutboxEvent })).toMatchObject({ event: 'queued', thumbnail: 'dropped' });
+    expect(stored(ob, id, 0).thumbnail).toBeUndefined();
+    const [row] = ob.openEvents.list();
+    expect(row!.lastEvent).toEqual(stored(ob, id, 0));
+    expect(row!.lastEvent.thumbnail, 'a restart end built from the row would announce a thumbnail never sent').toBeUndefined();
+  });
+
   it('survives closing the file without a clean stop (the rows are durable with their messages)', () => {
     const ob = outbox();
     const id = newEventId();
