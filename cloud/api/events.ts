@@ -54,7 +54,7 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
     const etag = `"${t.sha256}"`;
     reply.header('etag', etag).header('cache-control', 'private, max-age=86400, immutable');
     const inm = req.headers['if-none-match'];
-    if (inm !== undefined && inm.split(',').some((v) => v.trim().replace(/^W\//, '') === etag)) return reply.status(304).send();
+    if (inm?.split(',').some((v) => v.trim().replace(/^W\//, '') === etag)) return reply.status(304).send();
     const blob = await ctx.blobs.get(t.blobKey);
     if (!blob) {
       req.log.error({ key: t.blobKey }, 'thumbnail recorded but its blob is missing');

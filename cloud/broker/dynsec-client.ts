@@ -121,7 +121,7 @@ export class DynsecClient {
       if (typeof r?.correlationData !== 'string') continue;
       const [requestId] = r.correlationData.split(':');
       const p = requestId === undefined ? undefined : this.pending.get(requestId);
-      if (!p || !p.expected.has(r.correlationData)) continue;
+      if (!p?.expected.has(r.correlationData)) continue;
       p.answers.set(r.correlationData, { command: r.command, ...(r.error !== undefined ? { error: r.error } : {}), ...(r.data !== undefined ? { data: r.data } : {}) });
       if (p.answers.size === p.expected.size) {
         this.pending.delete(requestId!);

@@ -148,6 +148,8 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
         return rejectedItem(msg.id, msg.rev, 'event', 'event_conflict', r.message ?? `event ${msg.id} rev ${msg.rev} was already accepted with different content`);
       case 'rejected':
         return rejectedItem(msg.id, msg.rev, 'event', r.code ?? 'invalid_message', r.message ?? `event ${msg.id} rev ${msg.rev} cannot be stored`);
+      default:
+        throw new Error(`sink returned an unknown status: ${String(r.status satisfies never)}`);
     }
   });
   for (const it of items) if (it.status === 'rejected') deps.metrics.reject(it.code ?? 'rejected');

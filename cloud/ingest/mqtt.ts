@@ -185,7 +185,10 @@ class DeviceLanes {
   /** Must be called in arrival order (synchronously when a message arrives). */
   async run<T>(deviceId: string, afterEarlier: boolean, fn: () => Promise<T>): Promise<T> {
     let mine = this.running.get(deviceId);
-    if (!mine) this.running.set(deviceId, (mine = new Set()));
+    if (!mine) {
+      mine = new Set();
+      this.running.set(deviceId, mine);
+    }
     const earlier = afterEarlier ? [...mine] : [];
     const p = (async () => {
       if (earlier.length > 0) await Promise.allSettled(earlier);
@@ -219,7 +222,10 @@ class AckBatcher {
       this.send(key);
       batch = undefined;
     }
-    if (!batch) this.pending.set(key, (batch = { creds, items: [], sent: [] }));
+    if (!batch) {
+      batch = { creds, items: [], sent: [] };
+      this.pending.set(key, batch);
+    }
     batch.items.push(...items);
     const done = new Promise<void>((r) => batch.sent.push(r));
     if (!this.scheduled) {

@@ -56,7 +56,10 @@ export class LocalEventBus implements EventBus {
 
   subscribe(tenantId: string, listener: LiveListener): () => void {
     let set = this.listeners.get(tenantId);
-    if (!set) this.listeners.set(tenantId, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.listeners.set(tenantId, set);
+    }
     set.add(listener);
     return () => {
       set.delete(listener);

@@ -1,4 +1,4 @@
-import { connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
+import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
 import { VigilError, describeError } from '../errors.js';
@@ -208,7 +208,7 @@ export class ApnsSender implements PushSender {
       this.log.warn('apns says the provider token expired; rebuilding it');
       try {
         jwt = await this.providerToken.rejected(jwt);
-      } catch (err) {
+      } catch {
         return { status: 'failed', httpStatus: 403, reason: 'provider_token_unavailable' };
       }
       res = await this.request(target.token, n, body, jwt);
@@ -276,7 +276,7 @@ export class ApnsSender implements PushSender {
       };
       this.inFlight++;
       let session: ClientHttp2Session;
-      let stream;
+      let stream: ClientHttp2Stream;
       try {
         session = this.connection();
         session.ref();

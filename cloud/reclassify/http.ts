@@ -1,4 +1,4 @@
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { isVigilError, VigilError } from '../errors.js';
 
 /**
@@ -35,7 +35,7 @@ export async function postJson(options: PostJsonOptions): Promise<unknown> {
   const timeout = AbortSignal.timeout(Math.max(1, options.timeoutMs));
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const details = { provider };
-  let res;
+  let res: Dispatcher.ResponseData;
   try {
     res = await request(url, {
       method: 'POST',

@@ -62,7 +62,10 @@ export class Histogram implements Metric {
   observe(value: number, labels: Labels = {}): void {
     const k = key(labels);
     let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    if (!s) {
+      s = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+      this.series.set(k, s);
+    }
     this.buckets.forEach((b, i) => {
       if (value <= b) s.counts[i]!++;
     });
@@ -72,7 +75,9 @@ export class Histogram implements Metric {
   render(): string[] {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const s of this.series.values()) {
-      this.buckets.forEach((b, i) => out.push(`${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.counts[i]}`));
+      for (const [i, b] of this.buckets.entries()) {
+        out.push(`${this.name}_bucket${labelText({ ...s.labels, le: String(b) })} ${s.counts[i]}`);
+      }
       out.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.count}`);
       out.push(`${this.name}_sum${labelText(s.labels)} ${s.sum}`);
       out.push(`${this.name}_count${labelText(s.labels)} ${s.count}`);

@@ -103,12 +103,17 @@ function eventColumns(st: EventState): SqlValue[] {
 function filterSql(tenantId: string, f: EventFilter): { where: string; params: SqlValue[] } {
   const clauses = ['e.tenant_id = ?'];
   const params: SqlValue[] = [tenantId];
-  if (f.deviceId !== undefined) (clauses.push('e.device_id = ?'), params.push(f.deviceId));
-  if (f.camera !== undefined) (clauses.push('e.camera = ?'), params.push(f.camera));
-  if (f.label !== undefined) (clauses.push('e.label = ?'), params.push(f.label));
-  if (f.status !== undefined) (clauses.push('e.status = ?'), params.push(f.status));
-  if (f.since !== undefined) (clauses.push('e.started_at >= ?'), params.push(f.since));
-  if (f.until !== undefined) (clauses.push('e.started_at < ?'), params.push(f.until));
+  const add = (clause: string, value: SqlValue | undefined): void => {
+    if (value === undefined) return;
+    clauses.push(clause);
+    params.push(value);
+  };
+  add('e.device_id = ?', f.deviceId);
+  add('e.camera = ?', f.camera);
+  add('e.label = ?', f.label);
+  add('e.status = ?', f.status);
+  add('e.started_at >= ?', f.since);
+  add('e.started_at < ?', f.until);
   return { where: clauses.join(' AND '), params };
 }
 

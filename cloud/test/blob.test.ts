@@ -145,7 +145,8 @@ contract(
 
 describe('S3 readiness', () => {
   it('fails ping for a bucket that does not exist', async () => {
-    const local = s3 ?? (s3 = await startLocalS3());
+    s3 ??= await startLocalS3();
+    const local = s3;
     const store = new S3BlobStore({ bucket: 'no-such-bucket', endpoint: local.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
     expect(await codeOf(store.ping())).toBe('service_unavailable');
     await store.close();

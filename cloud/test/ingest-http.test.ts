@@ -9,7 +9,7 @@ import { signHttpRequest, sha256Hex, type DeviceCredentials } from '../../shared
 import { validateAck, validateErrorBody } from '../../firmware-protocol/messages.js';
 import { ingestConfig } from '../ingest/config.js';
 import { MemorySink } from './support-ingest/memory-sink.js';
-import { fakeJpeg, ingestApp, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+import { fakeJpeg, ingestApp, type IngestReply, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
 
 const nowS = (): number => Math.floor(Date.now() / 1000);
 
@@ -31,10 +31,10 @@ const thumbUrl = (id: string, eventId: string): string => `/v1/devices/${id}/eve
 
 async function send(req: ReturnType<typeof signed>) {
   const res = await app.inject({ method: req.method as 'POST', url: req.url, headers: req.headers, payload: req.payload });
-  return { status: res.statusCode, body: res.json() as Record<string, any>, headers: res.headers };
+  return { status: res.statusCode, body: res.json() as IngestReply, headers: res.headers };
 }
 
-function expectError(res: { status: number; body: Record<string, any> }, status: number, code: string): void {
+function expectError(res: { status: number; body: IngestReply }, status: number, code: string): void {
   expect({ status: res.status, code: res.body.error?.code }).toEqual({ status, code });
   expect(validateErrorBody.check(res.body)).toBe(true);
 }
@@ -57,12 +57,12 @@ describe('HTTP event ingest', () => {
     const good2 = wireEvent(dev.deviceId, { camera: 'back' });
     const res = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [good1, bad, good2] }));
     expect(res.status).toBe(200);
-    expect(res.body.acks.map((a: any) => [a.id, a.status, a.code])).toEqual([
+    expect(res.body.acks.map((a) => [a.id, a.status, a.code])).toEqual([
       [good1.id, 'accepted', undefined],
       [bad.id, 'rejected', 'invalid_message'],
       [good2.id, 'accepted', undefined],
     ]);
-    expect(res.body.acks[1].message).toContain('/events/1/score');
+    expect(res.body.acks[1]?.message).toContain('/events/1/score');
     expect(sink.storedFor(dev.deviceId).events).toBe(2);
   });
 
@@ -202,7 +202,7 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
     const port = (app.server.address() as AddressInfo).port;
     const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 1000 });
     const res = await request(`http://127.0.0.1:${port}${r.url}`, { method: 'POST', headers: r.headers, body: r.payload });
-    const body = (await res.body.json()) as any;
+    const body = (await res.body.json()) as { error: { code: string; details: { server_time: number; skew_s: number } } };
     expect(res.statusCode).toBe(401);
     expect(body.error.code).toBe('timestamp_out_of_tolerance');
     const date = Date.parse(String(res.headers.date));

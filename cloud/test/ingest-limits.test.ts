@@ -13,7 +13,7 @@ import { IngestMetrics } from '../ingest/metrics.js';
 import { startMqttIngest, type MqttIngest } from '../ingest/mqtt.js';
 import { MemorySink } from './support-ingest/memory-sink.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
-import { ingestApp, signed, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+import { ingestApp, type IngestReply, signed, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
 
 /**
  * Every limit of PROTOCOL.md §4 (firmware-protocol/limits.ts), one by one, at ingest over HTTP and over MQTT, with the
@@ -162,14 +162,14 @@ async function prepare(d: DeviceCredentials, m: Msg): Promise<Msg> {
   return { ...m, eventId: e.id as string };
 }
 
-async function sendHttp(d: DeviceCredentials, m: Msg): Promise<{ status: number; body: any }> {
+async function sendHttp(d: DeviceCredentials, m: Msg): Promise<{ status: number; body: IngestReply }> {
   const url = m.kind === 'thumbnail' ? `/v1/devices/${d.deviceId}/events/${m.eventId}/thumbnail` : `/v1/devices/${d.deviceId}/${m.kind}`;
   const r = signed(d, m.kind === 'thumbnail' ? 'PUT' : 'POST', url, m.body, {
     contentType: m.kind === 'thumbnail' ? 'image/jpeg' : 'application/json',
     ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
   });
   const res = await app.inject({ method: r.method as 'POST', url: r.url, headers: r.headers, payload: r.payload });
-  return { status: res.statusCode, body: res.json() };
+  return { status: res.statusCode, body: res.json() as IngestReply };
 }
 
 describe('HTTP: each protocol limit, at and just over', () => {

@@ -7,7 +7,7 @@ import { HEADER, type DeviceCredentials } from '../../shared/signing/index.js';
 import { POSTGRES_URL } from '../../shared/testing/index.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { storeSink, type StoreSinkHarness } from './support-ingest/store-sink.js';
-import { ingestApp, signed, wireEvent } from './support-ingest/wire.js';
+import { ingestApp, type IngestReply, signed, wireEvent } from './support-ingest/wire.js';
 
 /**
  * A signed events request is ONE store transaction: its nonce is recorded with its events, so a request that fails
@@ -34,7 +34,7 @@ describe.each(backends)('one transaction per events request on $name', (backend)
 
   const post = async (r: ReturnType<typeof signed>) => {
     const res = await app.inject({ method: 'POST', url: r.url, headers: r.headers, payload: r.payload });
-    return { status: res.statusCode, body: res.json() as Record<string, any> };
+    return { status: res.statusCode, body: res.json() as IngestReply };
   };
   const eventsUrl = `/v1/devices/:id/events`;
   const url = (): string => eventsUrl.replace(':id', dev.deviceId);

@@ -8,7 +8,7 @@ import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
-import { wireEvent } from './support-ingest/wire.js';
+import { type IngestReply, wireEvent } from './support-ingest/wire.js';
 
 /**
  * Poison containment on a whole collector: a message whose storing fails on the collector's side every time (here
@@ -39,14 +39,20 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function post(d: DeviceCredentials, body: Buffer): Promise<{ status: number; body: any }> {
+async function post(d: DeviceCredentials, body: Buffer): Promise<{ status: number; body: IngestReply }> {
   const res = await t.signedFetch(d, 'POST', `/v1/devices/${d.deviceId}/events`, body);
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as IngestReply };
 }
-async function deadLetters(query = '', token?: string): Promise<any[]> {
+/** A row of the admin dead-letter list, as these tests read it (the rest is asserted with toMatchObject). */
+interface ListedDeadLetter {
+  id: string;
+  device_id: string;
+  error: { code: string; message: string };
+}
+async function deadLetters(query = '', token?: string): Promise<ListedDeadLetter[]> {
   const res = await t.api(`/v1/admin/dead-letters${query}`, token === undefined ? {} : { token });
   expect(res.status).toBe(200);
-  return ((await res.json()) as { dead_letters: any[] }).dead_letters;
+  return ((await res.json()) as { dead_letters: ListedDeadLetter[] }).dead_letters;
 }
 async function metric(kind: string): Promise<number> {
   const text = await (await t.api('/metrics')).text();
@@ -78,7 +84,7 @@ describe('poison messages over HTTP', () => {
 
     const listed = (await deadLetters()).find((r) => r.id === id);
     expect(listed).toMatchObject({ device_id: d.deviceId, transport: 'http', kind: 'events', state: 'dead', attempts: 4, error: { code: 'internal_error' } });
-    expect(listed.error.message).toContain('poison message (test)');
+    expect(listed?.error.message).toContain('poison message (test)');
     const one = await t.api(`/v1/admin/dead-letters/${id}`);
     const row = (await one.json()) as { body_b64: string };
     expect(Buffer.from(row.body_b64, 'base64').equals(bytes)).toBe(true);

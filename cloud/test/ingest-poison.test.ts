@@ -7,7 +7,7 @@ import { thumbnailTopic } from '../../firmware-protocol/topics.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
-import { wireEvent } from './support-ingest/wire.js';
+import { type IngestReply, wireEvent } from './support-ingest/wire.js';
 
 /**
  * Issue 10, findings 1-3, against a whole collector (in-process, SQLite, MQTT through the shared Mosquitto in a
@@ -47,14 +47,14 @@ const announce = (bytes: Buffer, w = 32, h = 24): Record<string, unknown> => ({ 
 const eventsPath = (d: DeviceCredentials): string => `/v1/devices/${d.deviceId}/events`;
 const thumbPath = (d: DeviceCredentials, id: string): string => `/v1/devices/${d.deviceId}/events/${id}/thumbnail`;
 
-async function postEvent(d: DeviceCredentials, body: object | Buffer): Promise<{ status: number; body: any }> {
+async function postEvent(d: DeviceCredentials, body: object | Buffer): Promise<{ status: number; body: IngestReply }> {
   const res = await t.signedFetch(d, 'POST', eventsPath(d), Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as IngestReply };
 }
-async function putThumb(d: DeviceCredentials, id: string, bytes: Buffer, signedBytes: Buffer = bytes): Promise<{ status: number; body: any }> {
+async function putThumb(d: DeviceCredentials, id: string, bytes: Buffer, signedBytes: Buffer = bytes): Promise<{ status: number; body: IngestReply }> {
   const headers = { ...signHttpRequest(d, 'PUT', thumbPath(d, id), signedBytes), 'content-type': 'image/jpeg' };
   const res = await fetch(t.url + thumbPath(d, id), { method: 'PUT', headers, body: bytes });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as IngestReply };
 }
 /** An array nested `depth` deep, as JSON text. */
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
@@ -140,7 +140,7 @@ describe('HTTP: hostile signed uploads are refused with a documented 4xx and the
     const item = wireEvent(d.deviceId, { note: 'y'.repeat(17 * 1024) });
     const b = await postEvent(d, { v: 1, events: [ok, item] });
     expect(b.status).toBe(200);
-    expect(b.body.acks.map((a: any) => [a.status, a.code])).toEqual([
+    expect(b.body.acks.map((a) => [a.status, a.code])).toEqual([
       ['accepted', undefined],
       ['rejected', 'payload_too_large'],
     ]);
@@ -165,7 +165,7 @@ describe('HTTP: hostile signed uploads are refused with a documented 4xx and the
     expect((await postEvent(d, wireEvent(d.deviceId, { started_at: '2028-02-29T10:00:00Z' }))).status).toBe(200);
     const api = await t.api('/v1/events?since=2026-02-30T00:00:00Z');
     expect(api.status).toBe(400);
-    expect(((await api.json()) as any).error.message).toMatch(/since/);
+    expect(((await api.json()) as IngestReply).error.message).toMatch(/since/);
   });
 
   it('binary responses carry X-Content-Type-Options: nosniff (thumbnail 200 and 304, metrics, errors)', async () => {

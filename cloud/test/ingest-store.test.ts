@@ -6,7 +6,7 @@ import { newEventId } from '../../shared/ids/index.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { storeSink, type StoreSinkHarness } from './support-ingest/store-sink.js';
-import { fakeJpeg, ingestApp, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+import { fakeJpeg, ingestApp, type IngestReply, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
 
 /**
  * HTTP ingest into the collector's real storage (store + blob store), on SQLite and on PostgreSQL: what is acked is
@@ -33,7 +33,7 @@ describe.each(backends)('ingest into $name', (backend) => {
 
   const post = async (r: ReturnType<typeof signed>, to: FastifyInstance = app) => {
     const res = await to.inject({ method: r.method as 'POST', url: r.url, headers: r.headers, payload: r.payload });
-    return { status: res.statusCode, body: res.json() as Record<string, any> };
+    return { status: res.statusCode, body: res.json() as IngestReply };
   };
   const eventsUrl = (id: string): string => `/v1/devices/${id}/events`;
   const countEvents = async (deviceId: string): Promise<number> => (await db.store.listEvents('default', { deviceId }, 500)).events.length;
@@ -57,7 +57,7 @@ describe.each(backends)('ingest into $name', (backend) => {
     const a = wireEvent(dev.deviceId);
     const b = wireEvent(dev.deviceId, { label: '' });
     const res = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [a, b] }));
-    expect(res.body.acks.map((i: any) => i.status)).toEqual(['accepted', 'rejected']);
+    expect(res.body.acks.map((i) => i.status)).toEqual(['accepted', 'rejected']);
     expect(await countEvents(dev.deviceId)).toBe(1);
   });
 

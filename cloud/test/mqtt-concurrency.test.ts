@@ -35,8 +35,14 @@ class GatedSink extends MemorySink {
   }
   override async storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]> {
     this.maxRunning = Math.max(this.maxRunning, ++this.running);
-    if (this.running >= this.gate) for (const w of this.waiters.splice(0)) w();
-    else await new Promise<void>((r) => (this.waiters.push(r), setTimeout(r, this.fallbackMs)));
+    if (this.running >= this.gate) {
+      for (const w of this.waiters.splice(0)) w();
+    } else {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, this.fallbackMs);
+      });
+    }
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     this.running--;
     return super.storeEventMessages(deviceId, events, receivedAtMs);

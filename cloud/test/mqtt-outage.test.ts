@@ -40,7 +40,9 @@ describe.skipIf(!haveMosquitto)('MQTT ingest across a broker outage', () => {
 
     const events = Array.from({ length: 30 }, () => wireEvent(dev.creds.deviceId));
     const acked = new Set<string>();
-    dev.onAck = (a) => a.acks.forEach((i) => i.status !== 'rejected' && acked.add(i.id));
+    dev.onAck = (a) => {
+      for (const i of a.acks) if (i.status !== 'rejected') acked.add(i.id);
+    };
     const publish = (e: (typeof events)[number]): void => void dev.publishEvents(e).catch(() => undefined);
 
     for (const [i, e] of events.entries()) {

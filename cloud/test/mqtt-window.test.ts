@@ -47,8 +47,14 @@ describe('MQTT PUBACK window', () => {
           started.push(body);
           maxRunning = Math.max(maxRunning, ++running);
           finish.set(body, {
-            ok: () => (running--, resolve()),
-            fail: () => (running--, reject(new Error(`failed ${body}`))),
+            ok: () => {
+              running--;
+              resolve();
+            },
+            fail: () => {
+              running--;
+              reject(new Error(`failed ${body}`));
+            },
           });
         }),
       onError: () => undefined,

@@ -147,7 +147,7 @@ describe('live streams', () => {
     expect(await sseClients()).toBe(10);
 
     // Closing streams gives their slots back.
-    held.splice(0, 3).forEach((s) => s.close());
+    for (const s of held.splice(0, 3)) s.close();
     await until(async () => (await sseClients()) === 7);
     expect(await sseClients()).toBe(7);
     for (let i = 0; i < 3; i++) {

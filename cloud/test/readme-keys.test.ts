@@ -42,7 +42,7 @@ function resolves(schema: Schema, path: string[]): boolean {
   return resolves(next, rest);
 }
 
-export function readmeKeys(text: string): string[] {
+function readmeKeys(text: string): string[] {
   const prose = text.replace(/```[\s\S]*?```/g, '');
   const keys = new Set<string>();
   for (const m of prose.matchAll(/`([^`\n]+)`/g)) {

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newEventId } from '../../shared/ids/index.js';
 import { isVigilError } from '../../shared/errors/index.js';
 import { MIGRATIONS } from '../db/index.js';
-import type { Store } from '../store/store.js';
+import type { EventCursor, Store } from '../store/store.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { ingestMessage, pairTestDevice, wireEvent } from './support/fixtures.js';
 
@@ -91,7 +91,7 @@ describe.each(backends)('store on $name', (backend) => {
       expect(results.map((r) => r.status)).toEqual(['stored', 'stored']);
       e = await store.getEvent('default', id);
       expect(e).toMatchObject({ status: 'ended', lastRev: 2, score: 0.9, box: [0.3, 0.3, 0.6, 0.9], endedAt: started + 42_000 });
-      expect((e?.message as { rev: number }).rev).toBe(2);
+      expect(e?.message).toMatchObject({ rev: 2 });
     });
 
     it('reads the latest message through one typed view: top score = max(top_score, score), announced thumbnail, zones', async () => {
@@ -177,7 +177,7 @@ describe.each(backends)('store on $name', (backend) => {
 
     it('pages newest first with a (started_at, id) cursor, without gaps or repeats', async () => {
       const seen: string[] = [];
-      let after;
+      let after: EventCursor | undefined;
       let pages = 0;
       do {
         const page = await store.listEvents('default', {}, 10, after);

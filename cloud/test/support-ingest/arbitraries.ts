@@ -16,9 +16,29 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 const dateTime = fc.date({ min: new Date('2000-01-01T00:00:00Z'), max: new Date('2099-12-31T23:59:59Z'), noInvalidDate: true }).map((d) => d.toISOString());
 
+/** The JSON Schema keywords `fromSchema` reads (TypeBox keeps them on the schema object). */
+interface SchemaKeywords {
+  [Kind]: string;
+  const?: unknown;
+  minimum?: number;
+  maximum?: number;
+  format?: string;
+  pattern?: string;
+  minLength?: number;
+  maxLength?: number;
+  anyOf?: TSchema[];
+  items?: TSchema;
+  minItems?: number;
+  maxItems?: number;
+  uniqueItems?: boolean;
+  patternProperties?: Record<string, TSchema>;
+  maxProperties?: number;
+  properties?: Record<string, TSchema>;
+}
+
 /** An arbitrary for the values a TypeBox schema accepts (the subset of TypeBox the wire schemas use). */
 export function fromSchema(schema: TSchema): fc.Arbitrary<Json> {
-  const s = schema as TSchema & Record<string, any>;
+  const s: SchemaKeywords = schema;
   switch (s[Kind]) {
     case 'Literal':
       return fc.constant(s.const as Json);

@@ -5,6 +5,7 @@ import { httpStatusOf } from '../../errors.js';
 import { testJpeg } from '../../../shared/testing/index.js';
 import { newEventId } from '../../../shared/ids/index.js';
 import { sha256Hex, signHttpRequest, type DeviceCredentials, type SignOptions } from '../../../shared/signing/index.js';
+import type { AckItem } from '../../../firmware-protocol/messages.js';
 import type { WireObject } from '../../ingest/sink.js';
 import { registerIngestRoutes, type IngestDeps } from '../../ingest/index.js';
 
@@ -46,6 +47,15 @@ export function fakeJpeg(size = 2048): Buffer {
 
 export function thumbnailInfo(jpeg: Buffer): Record<string, unknown> {
   return { sha256: sha256Hex(jpeg), size: jpeg.length, width: 320, height: 240, content_type: 'image/jpeg' };
+}
+
+/**
+ * An ingest reply body as a test reads it: an Ack (200) or an ErrorBody (4xx/5xx). The test asserts which one by
+ * value (status, code, validateAck/validateErrorBody); the type names what it then reads (the first ack, the error).
+ */
+export interface IngestReply {
+  acks: [AckItem, ...AckItem[]];
+  error: { code: string; message: string; details: Record<string, unknown> };
 }
 
 export interface SignedRequest {

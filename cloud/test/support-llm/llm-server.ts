@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 
 /**
  * A local vision-LLM server for tests, speaking two real wire formats on one port:
@@ -157,7 +157,8 @@ export class LlmTestServer {
   private answer(res: ServerResponse, api: 'openai' | 'ollama', model: string, reply: Exclude<LlmReply, { kind: 'hang' }>): void {
     if (reply.kind === 'status') {
       const headers: Record<string, string> = reply.retryAfter ? { 'retry-after': reply.retryAfter } : {};
-      return send(res, reply.status, { error: { message: `scripted HTTP ${reply.status}` } }, headers);
+      send(res, reply.status, { error: { message: `scripted HTTP ${reply.status}` } }, headers);
+      return;
     }
     const content =
       reply.kind === 'answer'
@@ -261,7 +262,7 @@ export class LlmTestServer {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new Error('image: not valid base64');
     const bytes = Buffer.from(b64, 'base64');
     if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) throw new Error('image: no JPEG SOI marker');
-    let meta;
+    let meta: Metadata;
     try {
       meta = await sharp(bytes).metadata();
     } catch (err) {

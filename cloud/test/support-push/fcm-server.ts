@@ -165,31 +165,49 @@ export class FcmTestServer {
     const auth = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
     const expires = auth ? this.accessTokens.get(auth[1]!) : undefined;
     if (!auth || expires === undefined || expires <= this.clock.now()) {
-      return this.googleError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      this.googleError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      return;
     }
-    if (project !== this.options.projectId) return this.googleError(res, 403, `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'`, { errorCode: 'SENDER_ID_MISMATCH' });
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) return this.googleError(res, 400, 'Invalid JSON payload received: content-type must be application/json');
+    if (project !== this.options.projectId) {
+      this.googleError(res, 403, `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'`, { errorCode: 'SENDER_ID_MISMATCH' });
+      return;
+    }
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
+      this.googleError(res, 400, 'Invalid JSON payload received: content-type must be application/json');
+      return;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
     } catch {
-      return this.googleError(res, 400, 'Invalid JSON payload received.');
+      this.googleError(res, 400, 'Invalid JSON payload received.');
+      return;
     }
     const problem = validateSendBody(parsed);
-    if (problem) return this.googleError(res, 400, problem.message, { errorCode: 'INVALID_ARGUMENT', field: problem.field });
+    if (problem) {
+      this.googleError(res, 400, problem.message, { errorCode: 'INVALID_ARGUMENT', field: problem.field });
+      return;
+    }
     const message = (parsed as { message: Record<string, unknown> }).message;
     const token = typeof message.token === 'string' ? message.token : undefined;
     if (token !== undefined) {
-      if (!/^[A-Za-z0-9_:-]{20,4096}$/.test(token)) return this.googleError(res, 400, 'The registration token is not a valid FCM registration token', { errorCode: 'INVALID_ARGUMENT', field: 'message.token' });
-      if (this.unregistered.has(token)) return this.googleError(res, 404, 'Requested entity was not found.', { errorCode: 'UNREGISTERED' });
+      if (!/^[A-Za-z0-9_:-]{20,4096}$/.test(token)) {
+        this.googleError(res, 400, 'The registration token is not a valid FCM registration token', { errorCode: 'INVALID_ARGUMENT', field: 'message.token' });
+        return;
+      }
+      if (this.unregistered.has(token)) {
+        this.googleError(res, 404, 'Requested entity was not found.', { errorCode: 'UNREGISTERED' });
+        return;
+      }
       const scripted = this.scripts.get(token)?.shift();
       if (scripted) {
         const field = scripted.errorCode === 'INVALID_ARGUMENT' ? 'message.token' : undefined;
-        return this.googleError(res, scripted.status, `scripted ${scripted.errorCode}`, {
+        this.googleError(res, scripted.status, `scripted ${scripted.errorCode}`, {
           errorCode: scripted.errorCode,
           ...(field ? { field } : {}),
           ...(scripted.retryAfterS !== undefined ? { retryAfterS: scripted.retryAfterS } : {}),
         });
+        return;
       }
     }
     const at = this.clock.now();

@@ -135,7 +135,7 @@ export async function checkOncePerEvent(o: OnceOptions): Promise<CheckResult> {
     if (llm.length === 0 && lateMs > o.thumbnailWaitMs && unverified && v.push_state === 'sent') withoutPicture++;
     else if (llm.length === 0) {
       problems.push(`${e.eventId}: no LLM request (thumbnail after ${lateMs} ms; ${JSON.stringify(v)})`);
-    } else if (!v || v.status !== 'verified' || v.decision === null || v.push_state !== 'sent') {
+    } else if (v?.status !== 'verified' || v.decision === null || v.push_state !== 'sent') {
       problems.push(`${e.eventId}: verification ${JSON.stringify(v)}`);
     }
     if (llm.length > 1) {

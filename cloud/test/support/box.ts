@@ -75,8 +75,7 @@ export async function readSse(res: Response, match: (event: { event: string; dat
       const { value, done } = await reader.read();
       if (done) throw new Error('SSE stream ended before the expected event');
       buffer += decoder.decode(value, { stream: true });
-      let idx: number;
-      while ((idx = buffer.indexOf('\n\n')) >= 0) {
+      for (let idx = buffer.indexOf('\n\n'); idx >= 0; idx = buffer.indexOf('\n\n')) {
         const block = buffer.slice(0, idx);
         buffer = buffer.slice(idx + 2);
         const ev = { event: 'message', data: '' };
