@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/agent/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  console.error('vigil-agent: the build output is missing (dist/agent/cli/main.js); run `npm run build` in the Vigil folder');
+  console.error(
+    'vigil-agent: the build output is missing (dist/agent/cli/main.js); run `npm run build` in the Vigil folder',
+  );
   process.exit(1);
 }
 await import(entry.href);

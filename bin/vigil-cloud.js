@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/cloud/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  console.error('vigil-cloud: the build output is missing (dist/cloud/cli/main.js); run `npm run build` in the Vigil folder');
+  console.error(
+    'vigil-cloud: the build output is missing (dist/cloud/cli/main.js); run `npm run build` in the Vigil folder',
+  );
   process.exit(1);
 }
 await import(entry.href);

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 
 const entry = new URL('../dist/agent/demo/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(entry))) {
-  console.error('vigil-demo: the build output is missing (dist/agent/demo/main.js); run `npm install` (or `npm run build`) in the Vigil folder');
+  console.error(
+    'vigil-demo: the build output is missing (dist/agent/demo/main.js); run `npm install` (or `npm run build`) in the Vigil folder',
+  );
   process.exit(1);
 }
 await import(entry.href);

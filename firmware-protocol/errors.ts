@@ -48,47 +48,117 @@ export const WireErrorCode = {
 export type WireErrorCodeValue = (typeof WireErrorCode)[keyof typeof WireErrorCode];
 
 export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = {
-  signature_missing: { status: 401, meaning: 'A signature header (HTTP) or envelope field (MQTT) is absent.', retry: 'drop' },
+  signature_missing: {
+    status: 401,
+    meaning: 'A signature header (HTTP) or envelope field (MQTT) is absent.',
+    retry: 'drop',
+  },
   signature_malformed: {
     status: 401,
-    meaning: 'A signature header or envelope field is present but not in the v1 format (timestamp digits, nonce characters, 64 hex digits, 44-character base64, `v1=` prefix). MQTT envelopes that are not JSON also get this code.',
+    meaning:
+      'A signature header or envelope field is present but not in the v1 format (timestamp digits, nonce characters, 64 hex digits, 44-character base64, `v1=` prefix). MQTT envelopes that are not JSON also get this code.',
     retry: 'drop',
   },
   unknown_device: { status: 401, meaning: 'The signing device id is unknown or has no active key.', retry: 're_pair' },
-  device_mismatch: { status: 403, meaning: 'The path or topic names a different device than the one that signed the message.', retry: 'drop' },
+  device_mismatch: {
+    status: 403,
+    meaning: 'The path or topic names a different device than the one that signed the message.',
+    retry: 'drop',
+  },
   timestamp_out_of_tolerance: {
     status: 401,
-    meaning: 'The signed timestamp differs from the collector clock by more than the tolerance (default ±300 s). The HTTP response carries a `Date` header; the device corrects its clock offset and retries.',
+    meaning:
+      'The signed timestamp differs from the collector clock by more than the tolerance (default ±300 s). The HTTP response carries a `Date` header; the device corrects its clock offset and retries.',
     retry: 'adjust_and_retry',
   },
-  body_hash_mismatch: { status: 401, meaning: 'The SHA-256 of the received body differs from the claimed X-Vigil-Content-SHA256 / envelope `sha256` (body altered or truncated in transit).', retry: 'retry_later' },
-  signature_mismatch: { status: 401, meaning: 'The HMAC does not match any active key of the device.', retry: 're_pair' },
-  nonce_replayed: { status: 401, meaning: 'The nonce was already used by this device within the replay window. A device must use a fresh nonce for every send, including retries.', retry: 'retry_later' },
+  body_hash_mismatch: {
+    status: 401,
+    meaning:
+      'The SHA-256 of the received body differs from the claimed X-Vigil-Content-SHA256 / envelope `sha256` (body altered or truncated in transit).',
+    retry: 'retry_later',
+  },
+  signature_mismatch: {
+    status: 401,
+    meaning: 'The HMAC does not match any active key of the device.',
+    retry: 're_pair',
+  },
+  nonce_replayed: {
+    status: 401,
+    meaning:
+      'The nonce was already used by this device within the replay window. A device must use a fresh nonce for every send, including retries.',
+    retry: 'retry_later',
+  },
   invalid_json: { status: 400, meaning: 'The body is not valid UTF-8 JSON.', retry: 'drop' },
-  invalid_message: { status: 400, meaning: 'The body is JSON but violates the message schema; the message names the field (JSON pointer) and the rule.', retry: 'drop' },
+  invalid_message: {
+    status: 400,
+    meaning:
+      'The body is JSON but violates the message schema; the message names the field (JSON pointer) and the rule.',
+    retry: 'drop',
+  },
   payload_too_large: { status: 413, meaning: 'The body exceeds the limit for its kind (see Limits).', retry: 'drop' },
-  unsupported_media_type: { status: 415, meaning: 'Wrong Content-Type (JSON endpoints need application/json, thumbnails image/jpeg) or a thumbnail that is not a JPEG.', retry: 'drop' },
-  event_conflict: { status: 409, meaning: 'An event message with the same id and rev but different content was already accepted.', retry: 'drop' },
-  unknown_event: { status: 404, meaning: 'A thumbnail or update refers to an event id the collector has never received; send the event first.', retry: 'retry_later' },
-  thumbnail_mismatch: { status: 409, meaning: 'The thumbnail bytes do not match the sha256/size announced in the event\'s `thumbnail` field.', retry: 'drop' },
-  rate_limited: { status: 429, meaning: 'Too many requests from this device; honour Retry-After (seconds).', retry: 'retry_later' },
+  unsupported_media_type: {
+    status: 415,
+    meaning:
+      'Wrong Content-Type (JSON endpoints need application/json, thumbnails image/jpeg) or a thumbnail that is not a JPEG.',
+    retry: 'drop',
+  },
+  event_conflict: {
+    status: 409,
+    meaning: 'An event message with the same id and rev but different content was already accepted.',
+    retry: 'drop',
+  },
+  unknown_event: {
+    status: 404,
+    meaning: 'A thumbnail or update refers to an event id the collector has never received; send the event first.',
+    retry: 'retry_later',
+  },
+  thumbnail_mismatch: {
+    status: 409,
+    meaning: "The thumbnail bytes do not match the sha256/size announced in the event's `thumbnail` field.",
+    retry: 'drop',
+  },
+  rate_limited: {
+    status: 429,
+    meaning: 'Too many requests from this device; honour Retry-After (seconds).',
+    retry: 'retry_later',
+  },
   pairing_code_invalid: { status: 400, meaning: 'The pairing code does not exist.', retry: 'drop' },
-  pairing_code_expired: { status: 410, meaning: 'The pairing code existed but has expired; create a new one.', retry: 'drop' },
+  pairing_code_expired: {
+    status: 410,
+    meaning: 'The pairing code existed but has expired; create a new one.',
+    retry: 'drop',
+  },
   pairing_code_used: { status: 409, meaning: 'The pairing code was already used by another device.', retry: 'drop' },
-  unauthorized: { status: 401, meaning: 'A user/API request lacks valid credentials (not used for device signatures, which have their own codes).', retry: 'drop' },
+  unauthorized: {
+    status: 401,
+    meaning: 'A user/API request lacks valid credentials (not used for device signatures, which have their own codes).',
+    retry: 'drop',
+  },
   forbidden: { status: 403, meaning: 'Authenticated but not allowed to do this.', retry: 'drop' },
   not_found: { status: 404, meaning: 'No such endpoint or resource.', retry: 'drop' },
   method_not_allowed: { status: 405, meaning: 'The endpoint exists but not with this HTTP method.', retry: 'drop' },
-  device_revoked: { status: 403, meaning: 'The device was revoked by its owner; its keys no longer work.', retry: 're_pair' },
-  unsupported_version: { status: 400, meaning: 'The message carries a `v` this collector does not speak.', retry: 'drop' },
+  device_revoked: {
+    status: 403,
+    meaning: 'The device was revoked by its owner; its keys no longer work.',
+    retry: 're_pair',
+  },
+  unsupported_version: {
+    status: 400,
+    meaning: 'The message carries a `v` this collector does not speak.',
+    retry: 'drop',
+  },
   dead_lettered: {
     status: 422,
     meaning:
-      'The collector failed on this message repeatedly (its fault, not the box\'s) and moved it, bytes and error, to its dead-letter table for an operator. Resending cannot help: the box drops the item (an MQTT ack names it `rejected` with this code).',
+      "The collector failed on this message repeatedly (its fault, not the box's) and moved it, bytes and error, to its dead-letter table for an operator. Resending cannot help: the box drops the item (an MQTT ack names it `rejected` with this code).",
     retry: 'drop',
   },
   internal_error: { status: 500, meaning: 'The collector failed; the item was not stored.', retry: 'retry_later' },
-  service_unavailable: { status: 503, meaning: 'The collector is overloaded or its store is down; honour Retry-After.', retry: 'retry_later' },
+  service_unavailable: {
+    status: 503,
+    meaning: 'The collector is overloaded or its store is down; honour Retry-After.',
+    retry: 'retry_later',
+  },
 };
 
 export function wireErrorInfo(code: string): WireErrorInfo | undefined {

@@ -20,9 +20,33 @@ export const END_MARK = '<!-- END GENERATED REFERENCE -->';
 
 /** Keys in this order first, then any others alphabetically; `properties` keeps the definition order. */
 const KEY_ORDER = [
-  '$schema', '$id', 'title', 'description', 'type', 'const', 'enum', 'format', 'pattern', 'minimum', 'maximum',
-  'minLength', 'maxLength', 'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'required',
-  'properties', 'patternProperties', 'additionalProperties', 'items', 'anyOf', 'allOf', 'if', 'then',
+  '$schema',
+  '$id',
+  'title',
+  'description',
+  'type',
+  'const',
+  'enum',
+  'format',
+  'pattern',
+  'minimum',
+  'maximum',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+  'required',
+  'properties',
+  'patternProperties',
+  'additionalProperties',
+  'items',
+  'anyOf',
+  'allOf',
+  'if',
+  'then',
 ];
 
 function ordered(value: unknown, inProperties = false): unknown {
@@ -69,7 +93,8 @@ function rulesOf(s: J): string {
   if (s.format) r.push(`format ${s.format}`);
   if (s.pattern) r.push(`pattern \`${s.pattern}\``);
   if (s.minimum !== undefined || s.maximum !== undefined) r.push(`${s.minimum ?? '−∞'} .. ${s.maximum ?? '∞'}`);
-  if (s.minLength !== undefined || s.maxLength !== undefined) r.push(`length ${s.minLength ?? 0}..${s.maxLength ?? '∞'}`);
+  if (s.minLength !== undefined || s.maxLength !== undefined)
+    r.push(`length ${s.minLength ?? 0}..${s.maxLength ?? '∞'}`);
   if (s.minItems !== undefined || s.maxItems !== undefined) r.push(`${s.minItems ?? 0}..${s.maxItems ?? '∞'} items`);
   if (s.uniqueItems) r.push('unique');
   if (s.maxProperties !== undefined) r.push(`≤ ${s.maxProperties} entries`);
@@ -93,17 +118,29 @@ function rows(schema: J, prefix: string, out: string[]): void {
   const required = new Set((schema.required ?? []) as string[]);
   for (const [name, s] of Object.entries(props)) {
     const path = prefix + name;
-    out.push(`| \`${path}\` | ${cell(typeOf(s))} | ${required.has(name) ? 'yes' : 'no'} | ${cell(rulesOf(s))} | ${cell(String(s.description ?? ''))} |`);
-    if (s.type === 'object' && s.properties && !(s.description as string | undefined)?.startsWith('One event message')) rows(s, `${path}.`, out);
+    out.push(
+      `| \`${path}\` | ${cell(typeOf(s))} | ${required.has(name) ? 'yes' : 'no'} | ${cell(rulesOf(s))} | ${cell(String(s.description ?? ''))} |`,
+    );
+    if (s.type === 'object' && s.properties && !(s.description as string | undefined)?.startsWith('One event message'))
+      rows(s, `${path}.`, out);
     const items = s.items as J | undefined;
-    if (s.type === 'array' && items?.type === 'object' && items.properties && !String(items.description).startsWith('One event message')) rows(items, `${path}[].`, out);
+    if (
+      s.type === 'array' &&
+      items?.type === 'object' &&
+      items.properties &&
+      !String(items.description).startsWith('One event message')
+    )
+      rows(items, `${path}[].`, out);
   }
 }
 
 export function referenceMarkdown(): string {
   const out: string[] = [BEGIN_MARK, ''];
   out.push('### Message field reference', '');
-  out.push('Generated from `firmware-protocol/messages.ts`. "Required" = the field must be present. Every object also accepts fields not listed (ignored by v1 readers).', '');
+  out.push(
+    'Generated from `firmware-protocol/messages.ts`. "Required" = the field must be present. Every object also accepts fields not listed (ignored by v1 readers).',
+    '',
+  );
   for (const kind of Object.keys(MESSAGE_KINDS) as MessageKind[]) {
     const s = JSON.parse(JSON.stringify(MESSAGE_KINDS[kind].schema)) as J;
     out.push(`#### ${String(s.title)} — \`schemas/${kind}.schema.json\``, '', String(s.description), '');
@@ -114,7 +151,8 @@ export function referenceMarkdown(): string {
   out.push('### Limits', '', '| Name | Value |', '|---|---|');
   for (const [k, v] of Object.entries(LIMITS)) out.push(`| \`${k}\` | ${v} |`);
   out.push('', '### Error codes', '', '| Code | HTTP | Device action | Meaning |', '|---|---|---|---|');
-  for (const [code, info] of Object.entries(WIRE_ERRORS)) out.push(`| \`${code}\` | ${info.status} | ${info.retry} | ${cell(info.meaning)} |`);
+  for (const [code, info] of Object.entries(WIRE_ERRORS))
+    out.push(`| \`${code}\` | ${info.status} | ${info.retry} | ${cell(info.meaning)} |`);
   out.push('', END_MARK);
   return out.join('\n');
 }
@@ -123,7 +161,8 @@ export function referenceMarkdown(): string {
 export function protocolMarkdown(current: string): string {
   const begin = current.indexOf(BEGIN_MARK);
   const end = current.indexOf(END_MARK);
-  if (begin < 0 || end < begin) throw new Error(`PROTOCOL.md lacks the generated-reference markers (${BEGIN_MARK} … ${END_MARK})`);
+  if (begin < 0 || end < begin)
+    throw new Error(`PROTOCOL.md lacks the generated-reference markers (${BEGIN_MARK} … ${END_MARK})`);
   return current.slice(0, begin) + referenceMarkdown() + current.slice(end + END_MARK.length);
 }
 
@@ -138,7 +177,6 @@ export function exportAll(): string[] {
   written.push(PROTOCOL_MD);
   return written;
 }
-
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const f of exportAll()) process.stdout.write(`wrote ${f}\n`);

@@ -58,7 +58,10 @@ export function eventFingerprint(event: Event | Record<string, unknown>): string
 export type DedupeVerdict = 'new' | 'duplicate' | 'conflict';
 
 /** Verdict for an incoming message given the fingerprint already stored for its (id, rev), if any. */
-export function dedupeVerdict(storedFingerprint: string | undefined, incoming: Event | Record<string, unknown>): DedupeVerdict {
+export function dedupeVerdict(
+  storedFingerprint: string | undefined,
+  incoming: Event | Record<string, unknown>,
+): DedupeVerdict {
   if (storedFingerprint === undefined) return 'new';
   return storedFingerprint === eventFingerprint(incoming) ? 'duplicate' : 'conflict';
 }

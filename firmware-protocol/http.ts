@@ -23,7 +23,11 @@ export const HTTP_PATHS = {
 export const CONTENT_TYPE = { json: 'application/json', jpeg: 'image/jpeg' } as const;
 
 function device(id: string): string {
-  if (!DEVICE_ID_RE.test(id)) throw new VigilError('invalid_device_id', `device id "${id.slice(0, 80)}" is not valid in a path (1-64 chars of [A-Za-z0-9_.-])`);
+  if (!DEVICE_ID_RE.test(id))
+    throw new VigilError(
+      'invalid_device_id',
+      `device id "${id.slice(0, 80)}" is not valid in a path (1-64 chars of [A-Za-z0-9_.-])`,
+    );
   return id;
 }
 
@@ -36,7 +40,8 @@ export function heartbeatPath(deviceId: string): string {
 }
 
 export function thumbnailPath(deviceId: string, eventId: string): string {
-  if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_event_id', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`);
+  if (!EVENT_ID_RE.test(eventId))
+    throw new VigilError('invalid_event_id', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`);
   return `/v1/devices/${device(deviceId)}/events/${eventId}/thumbnail`;
 }
 

@@ -29,18 +29,24 @@ export type ParsedTopic =
   | { kind: 'availability'; deviceId: string };
 
 function badTopic(message: string, topic: string): VigilError {
-  return new VigilError('invalid_topic', `${message} (topic "${topic.slice(0, 200)}")`, { details: { topic: topic.slice(0, 200) } });
+  return new VigilError('invalid_topic', `${message} (topic "${topic.slice(0, 200)}")`, {
+    details: { topic: topic.slice(0, 200) },
+  });
 }
 
 function checkDevice(deviceId: string): string {
   if (!DEVICE_ID_RE.test(deviceId)) {
-    throw new VigilError('invalid_topic', `device id "${deviceId.slice(0, 80)}" cannot be used in a topic: 1-64 chars of [A-Za-z0-9_.-] starting alphanumeric (never / + #)`);
+    throw new VigilError(
+      'invalid_topic',
+      `device id "${deviceId.slice(0, 80)}" cannot be used in a topic: 1-64 chars of [A-Za-z0-9_.-] starting alphanumeric (never / + #)`,
+    );
   }
   return deviceId;
 }
 
 function checkEvent(eventId: string): string {
-  if (!EVENT_ID_RE.test(eventId)) throw new VigilError('invalid_topic', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`);
+  if (!EVENT_ID_RE.test(eventId))
+    throw new VigilError('invalid_topic', `event id "${eventId.slice(0, 80)}" is not evt_<ULID>`);
   return eventId;
 }
 
@@ -91,7 +97,8 @@ export function buildTopic(t: ParsedTopic): string {
  */
 export function parseTopic(topic: string): ParsedTopic {
   const parts = topic.split('/');
-  if (parts[0] !== TOPIC_ROOT || parts[1] !== `v${PROTOCOL_VERSION}`) throw badTopic(`topic must start with ${TOPIC_PREFIX}/`, topic);
+  if (parts[0] !== TOPIC_ROOT || parts[1] !== `v${PROTOCOL_VERSION}`)
+    throw badTopic(`topic must start with ${TOPIC_PREFIX}/`, topic);
   const deviceId = parts[2] ?? '';
   if (!DEVICE_ID_RE.test(deviceId)) throw badTopic('bad device id segment', topic);
   const rest = parts.slice(3);

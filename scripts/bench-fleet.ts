@@ -322,7 +322,7 @@ function report(results: PhaseResult[], hbCpuMs: number): void {
   say(
     `sizing: ${best.cpuMsPerEvent.toFixed(2)} collector CPU-ms per event (with its thumbnail, job and share of ` +
       `heartbeats) → about ${Math.round(atThisRate)} boxes per collector core ` +
-        `at one event per ${EVENT_EVERY_MS / 1000} s per box`,
+      `at one event per ${EVENT_EVERY_MS / 1000} s per box`,
   );
   if (!Number.isFinite(best.cpuMsPerEventOnly)) return;
   for (const perHour of [6, 60]) {

@@ -76,7 +76,12 @@ async function roleBare(): Promise<void> {
   process.on('message', () => server.close(() => process.exit(0)));
 }
 
-async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: string, synchronous: 'full' | 'normal'): Promise<void> {
+async function roleCollector(
+  dataDir: string,
+  mode: 'http' | 'mqtt',
+  group: string,
+  synchronous: 'full' | 'normal',
+): Promise<void> {
   const Fastify = (await import('fastify')).default;
   const { openStore } = await import('../cloud/store/index.js');
   const { StoreIngestSink } = await import('../cloud/server/ingest-sink.js');
@@ -85,16 +90,30 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
   const { SecretBox } = await import('../cloud/pairing/secret-box.js');
   const { pairDevice } = await import('../cloud/pairing/devices.js');
   const { codeDigest } = await import('../cloud/pairing/codes.js');
-  const { registerIngestRoutes, startMqttIngest, ingestConfig, mqttConfig, resolveIngestDeps } = await import('../cloud/ingest/index.js');
+  const { registerIngestRoutes, startMqttIngest, ingestConfig, mqttConfig, resolveIngestDeps } = await import(
+    '../cloud/ingest/index.js'
+  );
 
   const store = await openStore({ dataDir, sqliteSynchronous: synchronous });
   const secrets = new SecretBox(randomBytes(32));
-  const sink = new StoreIngestSink({ store, blobs: new FsBlobStore(join(dataDir, 'blobs')), secrets, bus: new LocalEventBus() });
+  const sink = new StoreIngestSink({
+    store,
+    blobs: new FsBlobStore(join(dataDir, 'blobs')),
+    secrets,
+    bus: new LocalEventBus(),
+  });
   const devices: WireDevice[] = [];
   for (let i = 0; i < CONNECTIONS; i++) {
     const code = randomBytes(4).toString('hex').toUpperCase();
     const now = Date.now();
-    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now, expiresAt: now + 60_000 });
+    await store.createPairingCode({
+      tenantId: 'default',
+      name: null,
+      codeSha256: codeDigest(secrets, code),
+      hint: '',
+      now,
+      expiresAt: now + 60_000,
+    });
     const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
     devices.push({ deviceId: r.device_id, keyId: r.key_id, secret_b64: r.secret_b64 });
   }
@@ -119,7 +138,10 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
     process.send!({ port: (app.server.address() as { port: number }).port, devices } satisfies ChildReady);
     stop = () => app.close();
   } else {
-    const ingest = startMqttIngest({ ...deps, mqtt: mqttConfig({ url: MQTT_URL, client_id: `vigil-bench-${group}`, shared_group: group, session_expiry_s: 0 }) });
+    const ingest = startMqttIngest({
+      ...deps,
+      mqtt: mqttConfig({ url: MQTT_URL, client_id: `vigil-bench-${group}`, shared_group: group, session_expiry_s: 0 }),
+    });
     await ingest.ready;
     process.send!({ devices } satisfies ChildReady);
     stop = () => ingest.close();
@@ -142,7 +164,10 @@ async function roleCollector(dataDir: string, mode: 'http' | 'mqtt', group: stri
 // ---------------------------------------------------------------------------------------------------------------
 
 function startChild(args: string[]): Promise<{ child: ChildProcess; ready: ChildReady }> {
-  const child = fork(fileURLToPath(import.meta.url), args, { execArgv: process.execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(fileURLToPath(import.meta.url), args, {
+    execArgv: process.execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   return new Promise((resolve, reject) => {
     child.once('message', (ready) => resolve({ child, ready: ready as ChildReady }));
     child.once('exit', (code) => reject(new Error(`bench child ${args.join(' ')} exited with ${code}`)));
@@ -174,8 +199,15 @@ interface LoadResult {
 }
 
 /** CONNECTIONS workers, one request in flight each, for SECONDS after a warm-up. */
-async function httpLoad(port: number, makeRequest: (worker: number) => { path: string; headers: Record<string, string>; body: Buffer; events: number }): Promise<LoadResult> {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1, keepAliveTimeout: 60_000 });
+async function httpLoad(
+  port: number,
+  makeRequest: (worker: number) => { path: string; headers: Record<string, string>; body: Buffer; events: number },
+): Promise<LoadResult> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, {
+    connections: CONNECTIONS,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+  });
   const result: LoadResult = { requests: 0, events: 0, seconds: SECONDS, latencies: [], failures: 0 };
   const start = Date.now();
   const measureFrom = start + WARMUP_MS;
@@ -230,7 +262,10 @@ interface HttpFigures {
 }
 
 /** Signed single-event (and optionally 20-event) load against a collector child with the given synchronous mode. */
-async function benchCollector(synchronous: 'full' | 'normal', withBatch: boolean): Promise<{ single: number; batch?: number }> {
+async function benchCollector(
+  synchronous: 'full' | 'normal',
+  withBatch: boolean,
+): Promise<{ single: number; batch?: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const col = await startChild(['--role', 'collector', dir, 'http', 'x', synchronous]);
   try {
@@ -239,10 +274,17 @@ async function benchCollector(synchronous: 'full' | 'normal', withBatch: boolean
       const d = devices[w % devices.length]!;
       const path = `/v1/devices/${d.deviceId}/events`;
       const bytes = Buffer.from(JSON.stringify(body));
-      return { path, headers: { ...signHttpRequest(d, 'POST', path, bytes), 'content-type': 'application/json' }, body: bytes, events };
+      return {
+        path,
+        headers: { ...signHttpRequest(d, 'POST', path, bytes), 'content-type': 'application/json' },
+        body: bytes,
+        events,
+      };
     };
     const mode = synchronous.toUpperCase();
-    const single = await httpLoad(col.ready.port!, (w) => signedPost(w, event(devices[w % devices.length]!.deviceId), 1));
+    const single = await httpLoad(col.ready.port!, (w) =>
+      signedPost(w, event(devices[w % devices.length]!.deviceId), 1),
+    );
     const singleRate = line(`HTTP ingest, 1 event/request, SQLite ${mode}`, single, 'events');
     let batch: LoadResult | undefined;
     let batchRate: number | undefined;
@@ -255,7 +297,9 @@ async function benchCollector(synchronous: 'full' | 'normal', withBatch: boolean
     }
     const { stored } = await ask<{ stored: number }>(col.child, 'count');
     const acked = single.events + (batch?.events ?? 0);
-    console.log(`  stored rows ${stored} ≥ acked in the measured windows ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`);
+    console.log(
+      `  stored rows ${stored} ≥ acked in the measured windows ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`,
+    );
     return { single: singleRate, ...(batchRate !== undefined ? { batch: batchRate } : {}) };
   } finally {
     await stopChild(col.child);
@@ -268,7 +312,12 @@ async function benchHttp(): Promise<HttpFigures> {
   const bare = await startChild(['--role', 'bare']);
   let bareRate: number;
   try {
-    const r = await httpLoad(bare.ready.port!, () => ({ path: '/v1/devices/dev_bench/events', headers: { 'content-type': 'application/json' }, body: sampleBody, events: 1 }));
+    const r = await httpLoad(bare.ready.port!, () => ({
+      path: '/v1/devices/dev_bench/events',
+      headers: { 'content-type': 'application/json' },
+      body: sampleBody,
+      events: 1,
+    }));
     bareRate = line('bare node:http 200', r, 'req');
   } finally {
     await stopChild(bare.child);
@@ -296,9 +345,22 @@ async function benchPostgres(): Promise<number | undefined> {
     for (let i = 0; i < CONNECTIONS; i++) {
       const now = Date.now();
       const codeSha256 = randomBytes(32).toString('hex');
-      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256, hint: 'BN', now, expiresAt: now + 60_000 });
+      await store.createPairingCode({
+        tenantId: 'default',
+        name: null,
+        codeSha256,
+        hint: 'BN',
+        now,
+        expiresAt: now + 60_000,
+      });
       const deviceId = newDeviceId(now);
-      await store.consumePairingCode({ codeSha256, now, deviceId, deviceName: null, key: { keyId: 'k1', secretSealed: 'unused' } });
+      await store.consumePairingCode({
+        codeSha256,
+        now,
+        deviceId,
+        deviceName: null,
+        key: { keyId: 'k1', secretSealed: 'unused' },
+      });
       ids.push(deviceId);
     }
     const message = (deviceId: string) => {
@@ -357,7 +419,11 @@ async function benchMqtt(): Promise<number | undefined> {
     const end = measureFrom + SECONDS * 1000;
     await Promise.all(
       devices.map(async (d) => {
-        const client = await mqtt.connectAsync(MQTT_URL, { clientId: `${d.deviceId}-bench`, clean: true, protocolVersion: 5 });
+        const client = await mqtt.connectAsync(MQTT_URL, {
+          clientId: `${d.deviceId}-bench`,
+          clean: true,
+          protocolVersion: 5,
+        });
         clients.push(client);
         const topic = eventsTopic(d.deviceId);
         const inflight = new Map<string, number>();
@@ -375,7 +441,9 @@ async function benchMqtt(): Promise<number | undefined> {
         };
         client.on('message', (_t, payload) => {
           const env = JSON.parse(payload.toString()) as { body_b64: string };
-          const ack = JSON.parse(Buffer.from(env.body_b64, 'base64').toString()) as { acks: { id: string; status: string }[] };
+          const ack = JSON.parse(Buffer.from(env.body_b64, 'base64').toString()) as {
+            acks: { id: string; status: string }[];
+          };
           const now = Date.now();
           for (const item of ack.acks) {
             const t0 = inflight.get(item.id);
@@ -417,7 +485,9 @@ async function main(): Promise<void> {
     return roleCollector(dir!, mode as 'http' | 'mqtt', group!, synchronous === 'normal' ? 'normal' : 'full');
   }
   const [l1, l5, l15] = loadavg().map((x) => x.toFixed(2));
-  console.log(`bench:ingest — loopback, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, node ${process.version}, load average ${l1} ${l5} ${l15}`);
+  console.log(
+    `bench:ingest — loopback, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, node ${process.version}, load average ${l1} ${l5} ${l15}`,
+  );
   const http = await benchHttp();
   const ratio = (x: number): string => (x / http.bare).toFixed(2);
   console.log(

@@ -40,7 +40,10 @@ async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
   const decidedAt = new Map<string, { at: number; push: boolean; reason: string }>();
   const t = await startTestCloud(backend, {
     overrides: h.overrides({ queue: { concurrency: CONCURRENCY, poll: '1s' }, reclassify: { budget: '10s' } }),
-    notify: { pushService: h.pushService, onDecision: (id, d, at) => decidedAt.set(id, { at, push: d.push, reason: d.reason }) },
+    notify: {
+      pushService: h.pushService,
+      onDecision: (id, d, at) => decidedAt.set(id, { at, push: d.push, reason: d.reason }),
+    },
   });
   try {
     const creds = await t.pairDevice('bench box');
@@ -78,7 +81,9 @@ async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
       const c = (await t.cloud.notify.notifier.records.verification(id))?.classification;
       if (c) classifyMs.push(c.ms);
     }
-    console.log(`${backend.name}: ${EVENTS} events at ${RATE}/s, LLM ${LLM_MS} ms, queue concurrency ${CONCURRENCY}; decisions ${JSON.stringify(reasons)}; LLM requests ${h.llm.requests.length}`);
+    console.log(
+      `${backend.name}: ${EVENTS} events at ${RATE}/s, LLM ${LLM_MS} ms, queue concurrency ${CONCURRENCY}; decisions ${JSON.stringify(reasons)}; LLM requests ${h.llm.requests.length}`,
+    );
     console.log(line('ingest 200 → push decision', toDecision));
     console.log(line('ingest 200 → Web Push delivered', toDelivery));
     console.log(line('of which re-classification', classifyMs));
@@ -88,7 +93,9 @@ async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const h = await NotifyHarness.start({ defaultReply: { kind: 'answer', answer: PERSON_ANSWER, delayMs: LLM_MS, usage: { prompt: 800, completion: 40 } } });
+  const h = await NotifyHarness.start({
+    defaultReply: { kind: 'answer', answer: PERSON_ANSWER, delayMs: LLM_MS, usage: { prompt: 800, completion: 40 } },
+  });
   try {
     await run(sqliteBackend, h);
     const pg = new URL(POSTGRES_URL);

@@ -57,9 +57,16 @@ async function roleCollector(dataDir: string, mqttUrl: string): Promise<void> {
   );
   await cloud.mqtt?.ready;
   const { code } = await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 });
-  const res = await fetch(`${cloud.url}/v1/pair`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+  const res = await fetch(`${cloud.url}/v1/pair`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ v: 1, code }),
+  });
   const p = (await res.json()) as { device_id: string; key_id: string; secret_b64: string };
-  process.send!({ url: cloud.url, device: { deviceId: p.device_id, keyId: p.key_id, secret_b64: p.secret_b64 } } satisfies ChildReady);
+  process.send!({
+    url: cloud.url,
+    device: { deviceId: p.device_id, keyId: p.key_id, secret_b64: p.secret_b64 },
+  } satisfies ChildReady);
   process.on('message', () => void cloud.close().then(() => process.exit(0)));
 }
 
@@ -94,7 +101,8 @@ function event(deviceId: string, thumb?: Buffer): OutboxEvent {
     box: [0.1, 0.2, 0.3, 0.4],
     started_at: new Date().toISOString(),
   };
-  if (thumb) e.thumbnail = { sha256: sha256Hex(thumb), size: thumb.length, width: 320, height: 240, content_type: 'image/jpeg' };
+  if (thumb)
+    e.thumbnail = { sha256: sha256Hex(thumb), size: thumb.length, width: 320, height: 240, content_type: 'image/jpeg' };
   return e;
 }
 
@@ -107,17 +115,25 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 function benchEnqueue(): void {
   const dir = tmp('bench-outbox-');
-  const ob = Outbox.open({ path: join(dir, 'outbox.db'), budgetBytes: 4 * 1024 ** 3, validateEvent: (e) => void validateEvent.parse(e) });
+  const ob = Outbox.open({
+    path: join(dir, 'outbox.db'),
+    budgetBytes: 4 * 1024 ** 3,
+    validateEvent: (e) => void validateEvent.parse(e),
+  });
   const n = Math.min(THUMBS * 2, 2_000);
   const thumbs = Array.from({ length: n }, (_, i) => jpeg(THUMB_BYTES, i + 1));
   let t = performance.now();
   for (let i = 0; i < n; i++) ob.enqueue(event('dev_bench', thumbs[i]), thumbs[i]);
   let ms = performance.now() - t;
-  console.log(`enqueue, event + 20 KB thumbnail (synchronous=FULL): ${n} in ${secs(ms)} = ${rate(n, ms)} events (${((n * THUMB_BYTES) / 1024 / 1024 / (ms / 1000)).toFixed(1)} MB/s)`);
+  console.log(
+    `enqueue, event + 20 KB thumbnail (synchronous=FULL): ${n} in ${secs(ms)} = ${rate(n, ms)} events (${((n * THUMB_BYTES) / 1024 / 1024 / (ms / 1000)).toFixed(1)} MB/s)`,
+  );
   t = performance.now();
   for (let i = 0; i < EVENTS; i++) ob.enqueue(event('dev_bench'));
   ms = performance.now() - t;
-  console.log(`enqueue, event record alone (synchronous=FULL):      ${EVENTS} in ${secs(ms)} = ${rate(EVENTS, ms)} events`);
+  console.log(
+    `enqueue, event record alone (synchronous=FULL):      ${EVENTS} in ${secs(ms)} = ${rate(EVENTS, ms)} events`,
+  );
   ob.close();
   rmSync(dir, { recursive: true, force: true });
 }
@@ -125,14 +141,22 @@ function benchEnqueue(): void {
 /** An in-process transport that acks everything at once: the agent side's own ceiling (outbox + uplink). */
 function instantTransport(): Transport {
   const ack = (items: Array<{ id: string; rev: number; kind: 'event' | 'thumbnail' }>): SendResult => ({
-    ack: { v: 1, acks: items.map((i) => ({ ...i, status: 'accepted' as const })), server_time: new Date().toISOString() },
+    ack: {
+      v: 1,
+      acks: items.map((i) => ({ ...i, status: 'accepted' as const })),
+      server_time: new Date().toISOString(),
+    },
   });
   return {
     name: 'https',
     start: async (_onAck, onReady) => onReady(),
     isReady: () => true,
     sendEvents: async (body) => {
-      const v = JSON.parse(body.toString('utf8')) as { events?: Array<{ id: string; rev: number }>; id: string; rev: number };
+      const v = JSON.parse(body.toString('utf8')) as {
+        events?: Array<{ id: string; rev: number }>;
+        id: string;
+        rev: number;
+      };
       return ack((v.events ?? [v]).map((e) => ({ id: e.id, rev: e.rev, kind: 'event' as const })));
     },
     sendThumbnail: async (id) => ack([{ id, rev: 0, kind: 'thumbnail' }]),
@@ -151,7 +175,15 @@ async function benchAgentCeiling(): Promise<void> {
       ob.enqueue(event('dev_bench', thumb), thumb);
     }
     const clock = new OffsetClock();
-    const up = new Uplink({ outbox: ob, transport: instantTransport(), deviceId: 'dev_bench', clock, heartbeatIntervalMs: 0, idlePollMs: 50, messagesPerSecond: 0 });
+    const up = new Uplink({
+      outbox: ob,
+      transport: instantTransport(),
+      deviceId: 'dev_bench',
+      clock,
+      heartbeatIntervalMs: 0,
+      idlePollMs: 50,
+      messagesPerSecond: 0,
+    });
     const t = performance.now();
     await up.start();
     await drained(ob, 600_000);
@@ -159,7 +191,9 @@ async function benchAgentCeiling(): Promise<void> {
     await up.stop();
     ob.close();
     rmSync(dir, { recursive: true, force: true });
-    console.log(`  agent ceiling (instant acks), ${withThumbs ? `events + 20 KB thumbnails: ${n} + ${n}` : `event records: ${n}`} in ${secs(ms)} = ${rate(n, ms)} events`);
+    console.log(
+      `  agent ceiling (instant acks), ${withThumbs ? `events + 20 KB thumbnails: ${n} + ${n}` : `event records: ${n}`} in ${secs(ms)} = ${rate(n, ms)} events`,
+    );
   }
 }
 
@@ -171,13 +205,24 @@ interface Collector {
 
 async function startCollector(mqttUrl: string): Promise<Collector> {
   const dataDir = tmp('bench-outbox-cloud-');
-  const child = fork(fileURLToPath(import.meta.url), ['--role', 'collector', dataDir, mqttUrl], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  const child = fork(fileURLToPath(import.meta.url), ['--role', 'collector', dataDir, mqttUrl], {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
   const ready = await new Promise<ChildReady>((resolve, reject) => {
     child.once('message', (m) => resolve(m as ChildReady));
     child.once('exit', (code) => reject(new Error(`collector exited (${code})`)));
   });
   child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
-  return { child, url: ready.url, device: { deviceId: ready.device.deviceId, keyId: ready.device.keyId, secret: Buffer.from(ready.device.secret_b64, 'base64') } };
+  return {
+    child,
+    url: ready.url,
+    device: {
+      deviceId: ready.device.deviceId,
+      keyId: ready.device.keyId,
+      secret: Buffer.from(ready.device.secret_b64, 'base64'),
+    },
+  };
 }
 
 async function stopCollector(c: Collector): Promise<void> {
@@ -189,8 +234,19 @@ async function stopCollector(c: Collector): Promise<void> {
 function makeUplink(kind: 'mqtt' | 'https', c: Collector, mqttUrl: string, ob: Outbox): Uplink {
   const clock = new OffsetClock();
   const transport: Transport =
-    kind === 'mqtt' ? new MqttTransport({ url: mqttUrl, identity: c.device, clock }) : new HttpsTransport({ baseUrl: c.url, identity: c.device, clock });
-  return new Uplink({ outbox: ob, transport, deviceId: c.device.deviceId, clock, heartbeatIntervalMs: 0, idlePollMs: 50, ackTimeoutMs: 30_000, messagesPerSecond: 0 });
+    kind === 'mqtt'
+      ? new MqttTransport({ url: mqttUrl, identity: c.device, clock })
+      : new HttpsTransport({ baseUrl: c.url, identity: c.device, clock });
+  return new Uplink({
+    outbox: ob,
+    transport,
+    deviceId: c.device.deviceId,
+    clock,
+    heartbeatIntervalMs: 0,
+    idlePollMs: 50,
+    ackTimeoutMs: 30_000,
+    messagesPerSecond: 0,
+  });
 }
 
 async function drained(ob: Outbox, timeoutMs: number): Promise<void> {
@@ -202,7 +258,13 @@ async function drained(ob: Outbox, timeoutMs: number): Promise<void> {
 }
 
 /** Enqueues first (uplink offline), then starts the uplink and times the drain. */
-async function drain(kind: 'mqtt' | 'https', c: Collector, mqttUrl: string, events: number, withThumbs: boolean): Promise<number> {
+async function drain(
+  kind: 'mqtt' | 'https',
+  c: Collector,
+  mqttUrl: string,
+  events: number,
+  withThumbs: boolean,
+): Promise<number> {
   const dir = tmp('bench-outbox-');
   const ob = Outbox.open({ path: join(dir, 'outbox.db'), budgetBytes: 4 * 1024 ** 3 });
   for (let i = 0; i < events; i++) {
@@ -225,7 +287,9 @@ async function main(): Promise<void> {
     await roleCollector(process.argv[4]!, process.argv[5]!);
     return;
   }
-  console.log(`bench:outbox — node ${process.version}, ${EVENTS} events, ${THUMBS} thumbnails of 20 KB, backlog ${BACKLOG}\n`);
+  console.log(
+    `bench:outbox — node ${process.version}, ${EVENTS} events, ${THUMBS} thumbnails of 20 KB, backlog ${BACKLOG}\n`,
+  );
   benchEnqueue();
   console.log('\ndrain without a network (outbox + uplink only)');
   await benchAgentCeiling();
@@ -237,16 +301,21 @@ async function main(): Promise<void> {
     const port = 18_000 + (process.pid % 1000);
     privateBroker = spawn('mosquitto', ['-p', String(port)], { stdio: 'ignore' });
     mqttUrl = `mqtt://127.0.0.1:${port}`;
-    for (let i = 0; i < 50 && !(await tcpReachable('127.0.0.1', port)); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && !(await tcpReachable('127.0.0.1', port)); i++)
+      await new Promise((r) => setTimeout(r, 100));
   }
   console.log(`\ndrain to a local collector (createCloud, SQLite) — broker ${mqttUrl}`);
   const c = await startCollector(mqttUrl);
   try {
     for (const kind of ['mqtt', 'https'] as const) {
       const ms = await drain(kind, c, mqttUrl, EVENTS, false);
-      console.log(`  ${kind.padEnd(5)} event records:          ${EVENTS} in ${secs(ms)} = ${rate(EVENTS, ms)} events acked end to end`);
+      console.log(
+        `  ${kind.padEnd(5)} event records:          ${EVENTS} in ${secs(ms)} = ${rate(EVENTS, ms)} events acked end to end`,
+      );
       const msT = await drain(kind, c, mqttUrl, THUMBS, true);
-      console.log(`  ${kind.padEnd(5)} events + 20 KB thumbnails: ${THUMBS} + ${THUMBS} in ${secs(msT)} = ${rate(THUMBS, msT)} events with thumbnail`);
+      console.log(
+        `  ${kind.padEnd(5)} events + 20 KB thumbnails: ${THUMBS} + ${THUMBS} in ${secs(msT)} = ${rate(THUMBS, msT)} events with thumbnail`,
+      );
     }
     console.log(`\nbacklog of ${BACKLOG} events built offline, time to drain after reconnect`);
     for (const kind of ['mqtt', 'https'] as const) {

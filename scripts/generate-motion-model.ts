@@ -8,7 +8,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { buildMotionModel, defaultFactor, ensureMotionModel, defaultMotionCacheDir, type MotionGraphParams } from '../agent/motion/index.js';
+import {
+  buildMotionModel,
+  defaultFactor,
+  ensureMotionModel,
+  defaultMotionCacheDir,
+  type MotionGraphParams,
+} from '../agent/motion/index.js';
 
 const { values } = parseArgs({
   options: {

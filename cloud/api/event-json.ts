@@ -44,14 +44,20 @@ export function eventJson(e: EventRecord): EventJson {
     attributes: e.attributes,
     stationary: e.stationary,
     thumbnail: e.thumbnail
-      ? { url: `/v1/events/${encodeURIComponent(e.id)}/thumbnail`, sha256: e.thumbnail.sha256, size: e.thumbnail.size, content_type: e.thumbnail.contentType }
+      ? {
+          url: `/v1/events/${encodeURIComponent(e.id)}/thumbnail`,
+          sha256: e.thumbnail.sha256,
+          size: e.thumbnail.size,
+          content_type: e.thumbnail.contentType,
+        }
       : null,
     created_at: new Date(e.createdAt).toISOString(),
     updated_at: new Date(e.updatedAt).toISOString(),
   };
 }
 
-const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+const iso = (t: number | null | undefined): string | null =>
+  t === null || t === undefined ? null : new Date(t).toISOString();
 
 /**
  * The `verification` and push fields GET /v1/events/{id} adds when verify-then-notify runs (cloud/notify): null

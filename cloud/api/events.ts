@@ -19,7 +19,14 @@ function notFound(what: string): VigilError {
   return new VigilError('not_found', `${what} not found`);
 }
 
-function filterOf(q: { device?: string | undefined; camera?: string | undefined; label?: string | undefined; status?: 'active' | 'ended' | undefined; since?: string | undefined; until?: string | undefined }): EventFilter {
+function filterOf(q: {
+  device?: string | undefined;
+  camera?: string | undefined;
+  label?: string | undefined;
+  status?: 'active' | 'ended' | undefined;
+  since?: string | undefined;
+  until?: string | undefined;
+}): EventFilter {
   return {
     deviceId: q.device,
     camera: q.camera,
@@ -33,47 +40,63 @@ function filterOf(q: { device?: string | undefined; camera?: string | undefined;
 export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const reader = requireToken(ctx.store, 'reader');
 
-  app.get<{ Querystring: EventsQuery }>('/v1/events', { schema: { querystring: EventsQuery }, onRequest: reader }, async (req) => {
-    const { tenantId } = authOf(req);
-    const q = req.query;
-    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-    const page = await ctx.store.listEvents(tenantId, filterOf(q), q.limit, after);
-    return { events: page.events.map(eventJson), next_cursor: page.next ? encodeCursor(page.next) : null };
-  });
+  app.get<{ Querystring: EventsQuery }>(
+    '/v1/events',
+    { schema: { querystring: EventsQuery }, onRequest: reader },
+    async (req) => {
+      const { tenantId } = authOf(req);
+      const q = req.query;
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+      const page = await ctx.store.listEvents(tenantId, filterOf(q), q.limit, after);
+      return { events: page.events.map(eventJson), next_cursor: page.next ? encodeCursor(page.next) : null };
+    },
+  );
 
-  app.get<{ Params: EventParams }>('/v1/events/:event_id', { schema: { params: EventParams }, onRequest: reader }, async (req) => {
-    const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
-    if (!e) throw notFound(`event ${req.params.event_id}`);
-    return { ...eventJson(e), ...notifyJson(await ctx.notify.eventStatus(e.id)) };
-  });
+  app.get<{ Params: EventParams }>(
+    '/v1/events/:event_id',
+    { schema: { params: EventParams }, onRequest: reader },
+    async (req) => {
+      const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
+      if (!e) throw notFound(`event ${req.params.event_id}`);
+      return { ...eventJson(e), ...notifyJson(await ctx.notify.eventStatus(e.id)) };
+    },
+  );
 
   // Also reachable without a token through a signed, expiring link (?exp=…&sig=…) as pushes carry it.
-  app.get<{ Params: EventParams }>('/v1/events/:event_id/thumbnail', { schema: { params: EventParams }, onRequest: ctx.thumbnailAccess(reader) }, async (req, reply) => {
-    const t = await ctx.store.getThumbnail(authOf(req).tenantId, req.params.event_id);
-    if (!t) throw notFound(`thumbnail of event ${req.params.event_id}`);
-    const etag = `"${t.sha256}"`;
-    reply.header('etag', etag).header('cache-control', 'private, max-age=86400, immutable');
-    const inm = req.headers['if-none-match'];
-    if (inm?.split(',').some((v) => v.trim().replace(/^W\//, '') === etag)) return reply.status(304).send();
-    const blob = await ctx.blobs.get(t.blobKey);
-    if (!blob) {
-      req.log.error({ key: t.blobKey }, 'thumbnail recorded but its blob is missing');
-      throw notFound(`thumbnail of event ${req.params.event_id}`);
-    }
-    return reply.type(t.contentType).header('content-length', String(blob.size)).send(blob.stream);
-  });
+  app.get<{ Params: EventParams }>(
+    '/v1/events/:event_id/thumbnail',
+    { schema: { params: EventParams }, onRequest: ctx.thumbnailAccess(reader) },
+    async (req, reply) => {
+      const t = await ctx.store.getThumbnail(authOf(req).tenantId, req.params.event_id);
+      if (!t) throw notFound(`thumbnail of event ${req.params.event_id}`);
+      const etag = `"${t.sha256}"`;
+      reply.header('etag', etag).header('cache-control', 'private, max-age=86400, immutable');
+      const inm = req.headers['if-none-match'];
+      if (inm?.split(',').some((v) => v.trim().replace(/^W\//, '') === etag)) return reply.status(304).send();
+      const blob = await ctx.blobs.get(t.blobKey);
+      if (!blob) {
+        req.log.error({ key: t.blobKey }, 'thumbnail recorded but its blob is missing');
+        throw notFound(`thumbnail of event ${req.params.event_id}`);
+      }
+      return reply.type(t.contentType).header('content-length', String(blob.size)).send(blob.stream);
+    },
+  );
 
-  app.get<{ Querystring: StatsQuery }>('/v1/stats', { schema: { querystring: StatsQuery }, onRequest: reader }, async (req) => {
-    const { tenantId } = authOf(req);
-    const days = await ctx.store.countEventsByLabelDay(tenantId, filterOf(req.query));
-    const byLabel: Record<string, number> = {};
-    for (const d of days) byLabel[d.label] = (byLabel[d.label] ?? 0) + d.count;
-    return {
-      since: req.query.since ?? null,
-      until: req.query.until ?? null,
-      total: days.reduce((n, d) => n + d.count, 0),
-      by_label: byLabel,
-      days,
-    };
-  });
+  app.get<{ Querystring: StatsQuery }>(
+    '/v1/stats',
+    { schema: { querystring: StatsQuery }, onRequest: reader },
+    async (req) => {
+      const { tenantId } = authOf(req);
+      const days = await ctx.store.countEventsByLabelDay(tenantId, filterOf(req.query));
+      const byLabel: Record<string, number> = {};
+      for (const d of days) byLabel[d.label] = (byLabel[d.label] ?? 0) + d.count;
+      return {
+        since: req.query.since ?? null,
+        until: req.query.until ?? null,
+        total: days.reduce((n, d) => n + d.count, 0),
+        by_label: byLabel,
+        days,
+      };
+    },
+  );
 }

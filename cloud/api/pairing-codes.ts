@@ -14,23 +14,45 @@ import { PairingCodeBody, PairingCodeParams } from './schemas.js';
 export function registerPairingCodeRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const admin = requireToken(ctx.store, 'admin');
 
-  app.post<{ Body: PairingCodeBody }>('/v1/pairing-codes', { schema: { body: PairingCodeBody }, onRequest: admin }, async (req, reply) => {
-    const body = req.body ?? {};
-    const ttlMs = body.ttl === undefined ? ctx.codeTtlMs : parseTtl(typeof body.ttl === 'number' ? body.ttl * 1000 : body.ttl);
-    const now = ctx.clock.now();
-    const { code, record } = await createPairingCode(ctx.store, ctx.secrets, { tenantId: authOf(req).tenantId, name: body.name ?? null, ttlMs, now });
-    req.log.info({ pairing_code_id: record.id }, 'pairing code created');
-    return reply.status(201).send(pairingCodeJson(record, now, code));
-  });
+  app.post<{ Body: PairingCodeBody }>(
+    '/v1/pairing-codes',
+    { schema: { body: PairingCodeBody }, onRequest: admin },
+    async (req, reply) => {
+      const body = req.body ?? {};
+      const ttlMs =
+        body.ttl === undefined ? ctx.codeTtlMs : parseTtl(typeof body.ttl === 'number' ? body.ttl * 1000 : body.ttl);
+      const now = ctx.clock.now();
+      const { code, record } = await createPairingCode(ctx.store, ctx.secrets, {
+        tenantId: authOf(req).tenantId,
+        name: body.name ?? null,
+        ttlMs,
+        now,
+      });
+      req.log.info({ pairing_code_id: record.id }, 'pairing code created');
+      return reply.status(201).send(pairingCodeJson(record, now, code));
+    },
+  );
 
   app.get('/v1/pairing-codes', { onRequest: admin }, async (req) => {
     const now = ctx.clock.now();
-    return { pairing_codes: (await ctx.store.listPairingCodes(authOf(req).tenantId)).map((r) => pairingCodeJson(r, now)) };
+    return {
+      pairing_codes: (await ctx.store.listPairingCodes(authOf(req).tenantId)).map((r) => pairingCodeJson(r, now)),
+    };
   });
 
-  app.delete<{ Params: PairingCodeParams }>('/v1/pairing-codes/:code', { schema: { params: PairingCodeParams }, onRequest: admin }, async (req) => {
-    const ok = await revokePairingCode(ctx.store, ctx.secrets, authOf(req).tenantId, req.params.code, ctx.clock.now());
-    if (!ok) throw new VigilError('not_found', 'no pending pairing code matches');
-    return { revoked: true };
-  });
+  app.delete<{ Params: PairingCodeParams }>(
+    '/v1/pairing-codes/:code',
+    { schema: { params: PairingCodeParams }, onRequest: admin },
+    async (req) => {
+      const ok = await revokePairingCode(
+        ctx.store,
+        ctx.secrets,
+        authOf(req).tenantId,
+        req.params.code,
+        ctx.clock.now(),
+      );
+      if (!ok) throw new VigilError('not_found', 'no pending pairing code matches');
+      return { revoked: true };
+    },
+  );
 }

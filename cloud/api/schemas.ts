@@ -7,17 +7,26 @@ import { Type, type Static } from '@sinclair/typebox';
 export const MAX_PAGE = 200;
 
 const Id = (description: string) => Type.String({ minLength: 1, maxLength: 128, description });
-const Time = (description: string) => Type.String({ format: 'date-time', description: `${description} (ISO-8601 date-time)` });
+const Time = (description: string) =>
+  Type.String({ format: 'date-time', description: `${description} (ISO-8601 date-time)` });
 
 export const EventsQuery = Type.Object(
   {
     device: Type.Optional(Id('Only events of this device id.')),
-    camera: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Only events of this camera name.' })),
-    label: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Only events with this label, e.g. person.' })),
-    status: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('ended')], { description: 'active (not ended yet) or ended.' })),
+    camera: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'Only events of this camera name.' }),
+    ),
+    label: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'Only events with this label, e.g. person.' }),
+    ),
+    status: Type.Optional(
+      Type.Union([Type.Literal('active'), Type.Literal('ended')], { description: 'active (not ended yet) or ended.' }),
+    ),
     since: Type.Optional(Time('Events that started at or after this time')),
     until: Type.Optional(Time('Events that started before this time')),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'next_cursor of the previous page.' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 512, description: 'next_cursor of the previous page.' }),
+    ),
     limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 50, description: `Page size, 1-${MAX_PAGE}.` }),
   },
   { additionalProperties: false },
@@ -45,16 +54,23 @@ export type DeviceKeyParams = Static<typeof DeviceKeyParams>;
 
 export const PairingCodeBody = Type.Object(
   {
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Name the paired device will get, e.g. garage.' })),
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'Name the paired device will get, e.g. garage.' }),
+    ),
     ttl: Type.Optional(
-      Type.Union([Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$' }), Type.Integer({ minimum: 1 })], {
-        description: 'Validity, e.g. 15m, 1h, or seconds; default from pairing.code_ttl; at most 7d.',
-      }),
+      Type.Union(
+        [Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$' }), Type.Integer({ minimum: 1 })],
+        {
+          description: 'Validity, e.g. 15m, 1h, or seconds; default from pairing.code_ttl; at most 7d.',
+        },
+      ),
     ),
   },
   { additionalProperties: false },
 );
 export type PairingCodeBody = Static<typeof PairingCodeBody>;
 
-export const PairingCodeParams = Type.Object({ code: Type.String({ minLength: 1, maxLength: 64, description: 'The code itself or its id (pc_…).' }) });
+export const PairingCodeParams = Type.Object({
+  code: Type.String({ minLength: 1, maxLength: 64, description: 'The code itself or its id (pc_…).' }),
+});
 export type PairingCodeParams = Static<typeof PairingCodeParams>;

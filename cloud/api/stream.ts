@@ -109,7 +109,9 @@ export function registerStreamRoutes(
     };
     const unsubscribe = ctx.bus.subscribe(tenantId, (change) => {
       // In order, one at a time per connection.
-      chain = chain.then(() => deliver(change)).catch((err: unknown) => req.log.warn({ err }, 'live feed delivery failed'));
+      chain = chain
+        .then(() => deliver(change))
+        .catch((err: unknown) => req.log.warn({ err }, 'live feed delivery failed'));
     });
     const keepalive = setInterval(() => {
       if (!res.writableEnded) res.write(': keepalive\n\n');

@@ -17,12 +17,20 @@ export function tokenSha256(token: string): string {
 }
 
 export function checkTenantId(tenantId: string): string {
-  if (!TENANT_RE.test(tenantId)) throw new VigilError('invalid_request', `tenant "${tenantId.slice(0, 80)}" must be 1-63 chars of [a-z0-9_-], starting alphanumeric`);
+  if (!TENANT_RE.test(tenantId))
+    throw new VigilError(
+      'invalid_request',
+      `tenant "${tenantId.slice(0, 80)}" must be 1-63 chars of [a-z0-9_-], starting alphanumeric`,
+    );
   return tenantId;
 }
 
-export async function createApiToken(store: Store, input: { tenantId: string; name: string; role: Role; now?: number }): Promise<{ token: string; record: ApiTokenRecord }> {
-  if (input.name.trim() === '' || input.name.length > 128) throw new VigilError('invalid_request', 'token name must be 1-128 characters');
+export async function createApiToken(
+  store: Store,
+  input: { tenantId: string; name: string; role: Role; now?: number },
+): Promise<{ token: string; record: ApiTokenRecord }> {
+  if (input.name.trim() === '' || input.name.length > 128)
+    throw new VigilError('invalid_request', 'token name must be 1-128 characters');
   const token = TOKEN_PREFIX + randomToken(32);
   const record = await store.createApiToken({
     tenantId: checkTenantId(input.tenantId),

@@ -45,7 +45,10 @@ const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 export function checkBlobKey(key: string): string {
   const parts = key.split('/');
   if (parts.length < 1 || parts.length > 8 || parts.some((p) => !SEGMENT.test(p) || p.includes('..'))) {
-    throw new VigilError('invalid_blob_key', `blob key "${key.slice(0, 200)}" must be 1-8 segments of [A-Za-z0-9_.-], not starting with a dot`);
+    throw new VigilError(
+      'invalid_blob_key',
+      `blob key "${key.slice(0, 200)}" must be 1-8 segments of [A-Za-z0-9_.-], not starting with a dot`,
+    );
   }
   return key;
 }
@@ -56,7 +59,11 @@ export function thumbnailKey(tenantId: string, deviceId: string, eventId: string
 }
 
 export function sizeMismatch(key: string, expected: number, got: number): VigilError {
-  return new VigilError('blob_size_mismatch', `blob ${key}: expected ${expected} bytes, got ${got}${got > expected ? ' or more' : ''}`, { details: { expected, got } });
+  return new VigilError(
+    'blob_size_mismatch',
+    `blob ${key}: expected ${expected} bytes, got ${got}${got > expected ? ' or more' : ''}`,
+    { details: { expected, got } },
+  );
 }
 
 export function hashMismatch(key: string): VigilError {

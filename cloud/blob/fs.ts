@@ -5,7 +5,15 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { VigilError } from '../errors.js';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
-import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
+import {
+  checkBlobKey,
+  hashMismatch,
+  sizeMismatch,
+  type BlobInfo,
+  type BlobObject,
+  type BlobPutOptions,
+  type BlobStore,
+} from './blob-store.js';
 
 /**
  * Blobs as files under one directory. A put writes `<name>.tmp-<random>`, fsyncs it, renames it over the final
@@ -88,7 +96,11 @@ export class FsBlobStore implements BlobStore {
       await mkdirPrivate(this.dir);
       await access(this.dir, constants.W_OK | constants.R_OK);
     } catch (err) {
-      throw new VigilError('service_unavailable', `blob directory ${this.dir} is not writable: ${(err as Error).message}`, { cause: err });
+      throw new VigilError(
+        'service_unavailable',
+        `blob directory ${this.dir} is not writable: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 

@@ -18,7 +18,12 @@ export function openBlobStore(config: BlobConfig, dataDir: string): BlobStore {
   if (config.kind === 's3') {
     const s3 = config.s3 ?? {};
     if (!s3.bucket) throw new Error('blob.s3.bucket is required when blob.kind is s3');
-    return new S3BlobStore({ bucket: s3.bucket, region: s3.region ?? 'us-east-1', forcePathStyle: s3.forcePathStyle ?? true, ...s3 } as S3BlobOptions);
+    return new S3BlobStore({
+      bucket: s3.bucket,
+      region: s3.region ?? 'us-east-1',
+      forcePathStyle: s3.forcePathStyle ?? true,
+      ...s3,
+    } as S3BlobOptions);
   }
   return new FsBlobStore(config.dir ?? join(dataDir, 'thumbnails'));
 }

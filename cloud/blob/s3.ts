@@ -1,8 +1,24 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough, Readable, Transform } from 'node:stream';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { isVigilError, VigilError } from '../errors.js';
-import { checkBlobKey, hashMismatch, sizeMismatch, type BlobInfo, type BlobObject, type BlobPutOptions, type BlobStore } from './blob-store.js';
+import {
+  checkBlobKey,
+  hashMismatch,
+  sizeMismatch,
+  type BlobInfo,
+  type BlobObject,
+  type BlobPutOptions,
+  type BlobStore,
+} from './blob-store.js';
 
 export interface S3BlobOptions {
   bucket: string;
@@ -32,7 +48,9 @@ export class S3BlobStore implements BlobStore {
       region: options.region,
       forcePathStyle: options.forcePathStyle,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-      ...(options.accessKeyId && options.secretAccessKey ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } } : {}),
+      ...(options.accessKeyId && options.secretAccessKey
+        ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
+        : {}),
       // Plain PUTs: S3-compatible servers do not all understand aws-chunked trailing checksums.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -88,7 +106,13 @@ export class S3BlobStore implements BlobStore {
     source.pipe(counter).pipe(piped);
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.options.bucket, Key: tempKey, Body: piped, ContentLength: length, ContentType: options.contentType ?? 'application/octet-stream' }),
+        new PutObjectCommand({
+          Bucket: this.options.bucket,
+          Key: tempKey,
+          Body: piped,
+          ContentLength: length,
+          ContentType: options.contentType ?? 'application/octet-stream',
+        }),
         { abortSignal: abort.signal },
       );
     } catch (err) {
@@ -96,14 +120,20 @@ export class S3BlobStore implements BlobStore {
       await this.deleteObject(tempKey);
       // The stream's own error (e.g. a size or hash checker) says more than the SDK's wrapper.
       const cause = failure ?? err;
-      throw isVigilError(cause) ? cause : new VigilError('service_unavailable', `S3 put ${objectKey} failed: ${(cause as Error).message}`, { cause });
+      throw isVigilError(cause)
+        ? cause
+        : new VigilError('service_unavailable', `S3 put ${objectKey} failed: ${(cause as Error).message}`, { cause });
     }
     const sha256 = hash.digest('hex');
     const problem =
       failure !== undefined
         ? isVigilError(failure)
           ? failure
-          : new VigilError('service_unavailable', `S3 put ${objectKey}: the source failed: ${(failure as Error).message}`, { cause: failure })
+          : new VigilError(
+              'service_unavailable',
+              `S3 put ${objectKey}: the source failed: ${(failure as Error).message}`,
+              { cause: failure },
+            )
         : seen !== length
           ? sizeMismatch(key, length, seen)
           : options.sha256 !== undefined && sha256 !== options.sha256
@@ -114,7 +144,15 @@ export class S3BlobStore implements BlobStore {
       throw problem;
     }
     try {
-      await this.client.send(new CopyObjectCommand({ Bucket: this.options.bucket, Key: objectKey, CopySource: `${this.options.bucket}/${tempKey}`, ContentType: options.contentType ?? 'application/octet-stream', MetadataDirective: 'REPLACE' }));
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.options.bucket,
+          Key: objectKey,
+          CopySource: `${this.options.bucket}/${tempKey}`,
+          ContentType: options.contentType ?? 'application/octet-stream',
+          MetadataDirective: 'REPLACE',
+        }),
+      );
     } catch (err) {
       throw unavailable('copy', key, err);
     } finally {
@@ -124,7 +162,9 @@ export class S3BlobStore implements BlobStore {
   }
 
   private async deleteObject(objectKey: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: objectKey })).catch(() => undefined);
+    await this.client
+      .send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: objectKey }))
+      .catch(() => undefined);
   }
 
   async get(key: string): Promise<BlobObject | undefined> {
@@ -160,7 +200,11 @@ export class S3BlobStore implements BlobStore {
     try {
       await this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }));
     } catch (err) {
-      throw new VigilError('service_unavailable', `S3 bucket ${this.options.bucket} is not reachable: ${(err as Error).name}: ${(err as Error).message}`, { cause: err });
+      throw new VigilError(
+        'service_unavailable',
+        `S3 bucket ${this.options.bucket} is not reachable: ${(err as Error).name}: ${(err as Error).message}`,
+        { cause: err },
+      );
     }
   }
 

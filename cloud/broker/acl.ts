@@ -1,5 +1,12 @@
 import { claimTopic } from './group-claim.js';
-import { TOPIC_FILTERS, acksTopic, availabilityTopic, eventsTopic, heartbeatTopic, devicePrefix } from '../../firmware-protocol/topics.js';
+import {
+  TOPIC_FILTERS,
+  acksTopic,
+  availabilityTopic,
+  eventsTopic,
+  heartbeatTopic,
+  devicePrefix,
+} from '../../firmware-protocol/topics.js';
 
 /**
  * What a box and a collector may do on the broker, as broker-neutral rules (a provisioner translates them into its
@@ -60,7 +67,12 @@ export function sharedFilters(group: string): string[] {
 
 export function collectorAcl(group: string): AclRule[] {
   return [
-    ...sharedFilters(group).map((topic) => ({ action: 'subscribe_literal' as const, topic, allow: true, priority: ALLOW })),
+    ...sharedFilters(group).map((topic) => ({
+      action: 'subscribe_literal' as const,
+      topic,
+      allow: true,
+      priority: ALLOW,
+    })),
     { action: 'subscribe_literal', topic: TOPIC_FILTERS.availability, allow: true, priority: ALLOW },
     { action: 'publish', topic: TOPIC_FILTERS.acks, allow: true, priority: ALLOW },
     // The deployment's claim on its group (./group-claim.ts): how a collision with another deployment is seen.

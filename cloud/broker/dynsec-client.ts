@@ -89,7 +89,12 @@ export class DynsecClient {
       this.client.on('error', (err: Error & { code?: number }) => {
         this.lastError = describeError(err);
         if (typeof err.code === 'number' && AUTH_REFUSED.has(err.code)) {
-          reject(new VigilError('config_invalid', `the broker refused the provisioning login (mqtt.admin_username): ${err.message}`));
+          reject(
+            new VigilError(
+              'config_invalid',
+              `the broker refused the provisioning login (mqtt.admin_username): ${err.message}`,
+            ),
+          );
         }
       });
     });
@@ -122,7 +127,11 @@ export class DynsecClient {
       const [requestId] = r.correlationData.split(':');
       const p = requestId === undefined ? undefined : this.pending.get(requestId);
       if (!p?.expected.has(r.correlationData)) continue;
-      p.answers.set(r.correlationData, { command: r.command, ...(r.error !== undefined ? { error: r.error } : {}), ...(r.data !== undefined ? { data: r.data } : {}) });
+      p.answers.set(r.correlationData, {
+        command: r.command,
+        ...(r.error !== undefined ? { error: r.error } : {}),
+        ...(r.data !== undefined ? { data: r.data } : {}),
+      });
       if (p.answers.size === p.expected.size) {
         this.pending.delete(requestId!);
         p.resolve(p.order.map((k) => p.answers.get(k)!));
@@ -146,7 +155,12 @@ export class DynsecClient {
       timer = setTimeout(() => {
         this.pending.delete(requestId);
         const why = this.problem() ?? 'no answer';
-        reject(new VigilError('broker_unavailable', `the broker's dynamic-security API did not answer within ${this.o.timeoutMs} ms (${why})`));
+        reject(
+          new VigilError(
+            'broker_unavailable',
+            `the broker's dynamic-security API did not answer within ${this.o.timeoutMs} ms (${why})`,
+          ),
+        );
       }, this.o.timeoutMs);
     });
     try {

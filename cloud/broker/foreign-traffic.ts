@@ -89,7 +89,10 @@ export class ForeignTrafficWatch {
   private evaluate(): void {
     const t = this.now();
     const recent = this.prune(t);
-    const spread = this.buckets.length === 0 ? 0 : (this.buckets[this.buckets.length - 1]!.slot - this.buckets[0]!.slot + 1) * this.bucketMs;
+    const spread =
+      this.buckets.length === 0
+        ? 0
+        : (this.buckets[this.buckets.length - 1]!.slot - this.buckets[0]!.slot + 1) * this.bucketMs;
     const sustained = recent >= this.o.minMessages && spread >= this.o.windowMs / 2;
     const claimed = this.claimFresh(t);
     if ((sustained || claimed) && this.episodeStart === undefined) {
@@ -106,7 +109,10 @@ export class ForeignTrafficWatch {
         `${this.cause()} See /readyz (details.mqtt.foreign_traffic).`,
       );
     } else if (this.episodeStart !== undefined && recent === 0 && !claimed) {
-      this.o.log.info({ group: this.o.group, since: new Date(this.episodeStart).toISOString() }, 'messages from unknown devices on the shared group stopped');
+      this.o.log.info(
+        { group: this.o.group, since: new Date(this.episodeStart).toISOString() },
+        'messages from unknown devices on the shared group stopped',
+      );
       this.episodeStart = undefined;
     }
   }
@@ -115,16 +121,16 @@ export class ForeignTrafficWatch {
     if (this.claimFresh(this.now())) {
       return (
         `another deployment (deployment id ${this.claim!.deploymentId}, another database) subscribes in shared group "${this.o.group}" on this broker: ` +
-        'the group splits both deployments\' traffic and each drops the other\'s messages as unknown devices. Give each ' +
+        "the group splits both deployments' traffic and each drops the other's messages as unknown devices. Give each " +
         'deployment its own group (leave mqtt.shared_group unset: it derives from the deployment id) or, better, its own broker.'
       );
     }
     return (
       `sustained MQTT messages from devices this deployment does not know are arriving on shared group "${this.o.group}": ` +
       'most likely another deployment (another database) uses this broker with the same mqtt.shared_group, so the ' +
-      'group splits both deployments\' traffic and each drops the other\'s messages. Give each deployment its own ' +
+      "group splits both deployments' traffic and each drops the other's messages. Give each deployment its own " +
       'group (leave mqtt.shared_group unset: it derives from the deployment id) or, better, its own broker. (With ' +
-      'different groups nothing is taken, but each deployment still receives the other\'s messages: separate brokers.)'
+      "different groups nothing is taken, but each deployment still receives the other's messages: separate brokers.)"
     );
   }
 

@@ -31,7 +31,10 @@ export function derivedCollectorPassword(secretsKey: Buffer, username: string): 
 
 /** Host name reduced to what is safe and short in a client id. */
 function hostPart(): string {
-  const h = hostname().split('.')[0]!.replace(/[^A-Za-z0-9_-]/g, '').slice(0, 16);
+  const h = hostname()
+    .split('.')[0]!
+    .replace(/[^A-Za-z0-9_-]/g, '')
+    .slice(0, 16);
   return h || 'host';
 }
 

@@ -9,7 +9,13 @@ import type { SqlDatabase } from '../db/sql.js';
 import { loadDeploymentId } from './deployment.js';
 import { ForeignTrafficWatch, type ForeignTrafficState } from './foreign-traffic.js';
 import { GroupClaim } from './group-claim.js';
-import { claimInstanceSlot, defaultClientId, defaultCollectorUsername, defaultSharedGroup, derivedCollectorPassword } from './identity.js';
+import {
+  claimInstanceSlot,
+  defaultClientId,
+  defaultCollectorUsername,
+  defaultSharedGroup,
+  derivedCollectorPassword,
+} from './identity.js';
 import { MosquittoDynsecProvisioner } from './mosquitto-dynsec.js';
 import { NoProvisioner } from './none.js';
 import type { BrokerProvisioner } from './provisioner.js';
@@ -32,7 +38,13 @@ export interface BrokerSetup {
   /** Unknown-device watch of the shared group (undefined without MQTT ingest). */
   foreign: ForeignTrafficWatch | undefined;
   /** For /readyz details. */
-  details(): { deployment_id: string; group: string | null; client_id: string | null; provisioner: { kind: string; ok: boolean; detail: string }; foreign_traffic: ForeignTrafficState | null };
+  details(): {
+    deployment_id: string;
+    group: string | null;
+    client_id: string | null;
+    provisioner: { kind: string; ok: boolean; detail: string };
+    foreign_traffic: ForeignTrafficState | null;
+  };
   close(): Promise<void>;
 }
 
@@ -54,14 +66,19 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
   const slot = cfg.url && cfg.client_id === undefined ? claimInstanceSlot(o.dataDir) : undefined;
   const clientId = cfg.client_id ?? (slot ? defaultClientId(deploymentId, slot.suffix) : undefined);
   const username = cfg.username ?? (dynsec ? defaultCollectorUsername(deploymentId) : undefined);
-  const password = cfg.password ?? (dynsec && username !== undefined ? derivedCollectorPassword(o.secretsKey, username) : undefined);
+  const password =
+    cfg.password ?? (dynsec && username !== undefined ? derivedCollectorPassword(o.secretsKey, username) : undefined);
 
   let provisioner: BrokerProvisioner = new NoProvisioner();
   if (dynsec) {
     const url = cfg.admin_url ?? cfg.url;
-    if (!url) throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.url (or mqtt.admin_url)');
+    if (!url)
+      throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.url (or mqtt.admin_url)');
     if (!cfg.admin_username || !cfg.admin_password) {
-      throw new VigilError('config_invalid', 'mqtt.provisioner mosquitto-dynsec needs mqtt.admin_username and mqtt.admin_password (a login with the dynamic-security admin role)');
+      throw new VigilError(
+        'config_invalid',
+        'mqtt.provisioner mosquitto-dynsec needs mqtt.admin_username and mqtt.admin_password (a login with the dynamic-security admin role)',
+      );
     }
     provisioner = new MosquittoDynsecProvisioner({
       url,
@@ -76,12 +93,21 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
     });
     await provisioner.start({ deploymentId, group, username: username!, password: password! });
   } else if (cfg.url) {
-    log.warn({ group }, 'mqtt.provisioner is none: boxes get no broker login and the broker must control access itself (see scripts/mosquitto/README.md)');
+    log.warn(
+      { group },
+      'mqtt.provisioner is none: boxes get no broker login and the broker must control access itself (see scripts/mosquitto/README.md)',
+    );
   }
 
   const ingest = cfg.url && clientId !== undefined ? { clientId, group, username, password } : undefined;
   const foreign = ingest
-    ? new ForeignTrafficWatch({ group, deploymentId, windowMs: parseDuration(cfg.foreign_traffic.window), minMessages: cfg.foreign_traffic.min_messages, log })
+    ? new ForeignTrafficWatch({
+        group,
+        deploymentId,
+        windowMs: parseDuration(cfg.foreign_traffic.window),
+        minMessages: cfg.foreign_traffic.min_messages,
+        log,
+      })
     : undefined;
   const claim =
     ingest && foreign && cfg.url
@@ -98,7 +124,15 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
           onForeign: (other) => foreign.noteForeignClaim(other),
         })
       : undefined;
-  log.info({ deployment_id: deploymentId, group: ingest ? group : null, client_id: clientId ?? null, provisioner: provisioner.kind }, 'broker identity');
+  log.info(
+    {
+      deployment_id: deploymentId,
+      group: ingest ? group : null,
+      client_id: clientId ?? null,
+      provisioner: provisioner.kind,
+    },
+    'broker identity',
+  );
 
   return {
     deploymentId,

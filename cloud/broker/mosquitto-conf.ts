@@ -57,5 +57,7 @@ export function privateMosquittoConfig(o: { port: number; dir: string; plugin: s
 
 /** `mosquitto_ctrl dynsec init`: the bootstrap file with one admin login (scripts/mosquitto/README.md). */
 export function initDynsec(dir: string, username: string, password: string): void {
-  execFileSync('mosquitto_ctrl', ['dynsec', 'init', join(dir, 'dynamic-security.json'), username, password], { stdio: 'ignore' });
+  execFileSync('mosquitto_ctrl', ['dynsec', 'init', join(dir, 'dynamic-security.json'), username, password], {
+    stdio: 'ignore',
+  });
 }

@@ -92,7 +92,10 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
         await this.ensureCollector(collector);
       } catch (err) {
         if (this.closed) return;
-        this.o.log.error({ err: (err as Error).message, retry_in_ms: RETRY_MS }, 'could not set up the collectors\' broker role and login yet');
+        this.o.log.error(
+          { err: (err as Error).message, retry_in_ms: RETRY_MS },
+          "could not set up the collectors' broker role and login yet",
+        );
         this.retry = setTimeout(() => void attempt(), RETRY_MS);
         this.retry.unref();
       }
@@ -103,23 +106,42 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
   private async ensureCollector(c: CollectorAccess): Promise<void> {
     const role = collectorRoleName(c.deploymentId);
     const rules = collectorAcl(c.group);
-    const [created] = await this.run('collector role', [{ command: 'createRole', rolename: role, textname: `Vigil collectors of deployment ${c.deploymentId}`, acls: dynsecAcls(rules) }]);
+    const [created] = await this.run('collector role', [
+      {
+        command: 'createRole',
+        rolename: role,
+        textname: `Vigil collectors of deployment ${c.deploymentId}`,
+        acls: dynsecAcls(rules),
+      },
+    ]);
     if (created?.error && !ALREADY.test(created.error)) throw failed(`creating role ${role}`, created);
     if (created?.error) {
       // The role exists (another collector, an earlier start, or another group): make sure this group's rules are in.
-      const answers = await this.run('collector role ACLs', dynsecAcls(rules).map((acl) => ({ command: 'addRoleACL', rolename: role, ...acl })));
+      const answers = await this.run(
+        'collector role ACLs',
+        dynsecAcls(rules).map((acl) => ({ command: 'addRoleACL', rolename: role, ...acl })),
+      );
       const bad = answers.find((a) => a.error && !ALREADY.test(a.error));
       if (bad) throw failed(`adding ACLs to role ${role}`, bad);
     }
     const [client] = await this.run('collector login', [
-      { command: 'createClient', username: c.username, password: c.password, textname: `Vigil collector login (${c.deploymentId})`, roles: [{ rolename: role, priority: 0 }] },
+      {
+        command: 'createClient',
+        username: c.username,
+        password: c.password,
+        textname: `Vigil collector login (${c.deploymentId})`,
+        roles: [{ rolename: role, priority: 0 }],
+      },
     ]);
-    if (client?.error && !ALREADY.test(client.error)) throw failed(`creating the collector login ${c.username}`, client);
+    if (client?.error && !ALREADY.test(client.error))
+      throw failed(`creating the collector login ${c.username}`, client);
     if (client?.error) {
       // Exists: never reset its password here (that would disconnect the collectors using it); just the role.
       const existing = await this.getClient(c.username);
       if (!existing?.roles.includes(role)) {
-        const [added] = await this.run('collector login role', [{ command: 'addClientRole', username: c.username, rolename: role, priority: 0 }]);
+        const [added] = await this.run('collector login role', [
+          { command: 'addClientRole', username: c.username, rolename: role, priority: 0 },
+        ]);
         if (added?.error) throw failed(`giving ${c.username} the role ${role}`, added);
       }
     }
@@ -130,17 +152,32 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
     const role = deviceRoleName(deviceId);
     const password = newBrokerPassword();
     const [roleAnswer, clientAnswer] = await this.run(`login of ${deviceId}`, [
-      { command: 'createRole', rolename: role, textname: `Vigil box ${deviceId}`, acls: dynsecAcls(deviceAcl(deviceId)) },
-      { command: 'createClient', username: deviceId, clientid: deviceId, password, textname: `Vigil box ${deviceId}`, roles: [{ rolename: role, priority: 0 }] },
+      {
+        command: 'createRole',
+        rolename: role,
+        textname: `Vigil box ${deviceId}`,
+        acls: dynsecAcls(deviceAcl(deviceId)),
+      },
+      {
+        command: 'createClient',
+        username: deviceId,
+        clientid: deviceId,
+        password,
+        textname: `Vigil box ${deviceId}`,
+        roles: [{ rolename: role, priority: 0 }],
+      },
     ]);
     if (roleAnswer?.error && !ALREADY.test(roleAnswer.error)) throw failed(`creating role ${role}`, roleAnswer);
-    if (clientAnswer?.error && !ALREADY.test(clientAnswer.error)) throw failed(`creating the broker login of ${deviceId}`, clientAnswer);
+    if (clientAnswer?.error && !ALREADY.test(clientAnswer.error))
+      throw failed(`creating the broker login of ${deviceId}`, clientAnswer);
     if (clientAnswer?.error) {
       // An existing login (rotation, a box asking again): new password (Mosquitto drops the old connection), enabled.
       const existing = await this.getClient(deviceId);
       const commands: DynsecCommand[] = [{ command: 'setClientPassword', username: deviceId, password }];
-      if (existing?.clientid !== deviceId) commands.push({ command: 'setClientId', username: deviceId, clientid: deviceId });
-      if (!existing?.roles.includes(role)) commands.push({ command: 'addClientRole', username: deviceId, rolename: role, priority: 0 });
+      if (existing?.clientid !== deviceId)
+        commands.push({ command: 'setClientId', username: deviceId, clientid: deviceId });
+      if (!existing?.roles.includes(role))
+        commands.push({ command: 'addClientRole', username: deviceId, rolename: role, priority: 0 });
       commands.push({ command: 'enableClient', username: deviceId });
       const bad = (await this.run(`new password of ${deviceId}`, commands)).find((a) => a.error);
       if (bad) throw failed(`resetting the broker login of ${deviceId}`, bad);
@@ -155,7 +192,9 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
       if (NOT_FOUND.test(answer.error)) return undefined;
       throw failed(`reading the broker login ${username}`, answer);
     }
-    const client = (answer?.data as { client?: { clientid?: unknown; roles?: Array<{ rolename?: unknown }> } } | undefined)?.client;
+    const client = (
+      answer?.data as { client?: { clientid?: unknown; roles?: Array<{ rolename?: unknown }> } } | undefined
+    )?.client;
     return {
       clientid: typeof client?.clientid === 'string' ? client.clientid : undefined,
       roles: (client?.roles ?? []).map((r) => String(r.rolename)),
@@ -164,7 +203,8 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
 
   async disableDevice(deviceId: string): Promise<void> {
     const [answer] = await this.run(`disabling ${deviceId}`, [{ command: 'disableClient', username: deviceId }]);
-    if (answer?.error && !NOT_FOUND.test(answer.error)) throw failed(`disabling the broker login of ${deviceId}`, answer);
+    if (answer?.error && !NOT_FOUND.test(answer.error))
+      throw failed(`disabling the broker login of ${deviceId}`, answer);
   }
 
   health(): { ok: boolean; detail: string } {

@@ -27,27 +27,44 @@ export interface BrokerCredentialRouteDeps {
 export function registerBrokerCredentialRoute(app: FastifyInstance, d: BrokerCredentialRouteDeps): void {
   const limiter = new DeviceRateLimiter({ perSecond: 1 / 20, burst: 3, maxTracked: 10_000, clock: d.clock });
 
-  app.post<{ Params: { device_id: string } }>(HTTP_PATHS.brokerCredentials, { bodyLimit: 1024 }, async (req, reply): Promise<BrokerCredentials> => {
-    const length = req.headers['content-length'];
-    if (req.body !== undefined || (length !== undefined && length !== '0')) {
-      throw new VigilError('payload_too_large', 'this request has an empty body (the signature covers the empty body)');
-    }
-    const device = await d.verifier.verify(parseHttpSignature(req.headers, req.method, req.url, sha256Hex(Buffer.alloc(0))), 'http');
-    if (!d.provisioner.issuesDeviceLogins) {
-      throw new VigilError('not_found', 'this collector issues no broker logins (mqtt.provisioner: none); use the broker as the deployment documents');
-    }
-    const wait = limiter.take(device.deviceId);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      throw new VigilError('rate_limited', `broker logins are issued at most once per 20 s per device; retry after ${wait} s`, { details: { retry_after_s: wait } });
-    }
-    const login = await issue(d, device.deviceId).catch((err: unknown) => {
-      if ((err as VigilError).status === 503) reply.header('retry-after', '10');
-      throw err;
-    });
-    req.log.info({ device_id: device.deviceId }, 'broker login issued to a box');
-    return { v: 1, device_id: device.deviceId, mqtt_credentials: login };
-  });
+  app.post<{ Params: { device_id: string } }>(
+    HTTP_PATHS.brokerCredentials,
+    { bodyLimit: 1024 },
+    async (req, reply): Promise<BrokerCredentials> => {
+      const length = req.headers['content-length'];
+      if (req.body !== undefined || (length !== undefined && length !== '0')) {
+        throw new VigilError(
+          'payload_too_large',
+          'this request has an empty body (the signature covers the empty body)',
+        );
+      }
+      const device = await d.verifier.verify(
+        parseHttpSignature(req.headers, req.method, req.url, sha256Hex(Buffer.alloc(0))),
+        'http',
+      );
+      if (!d.provisioner.issuesDeviceLogins) {
+        throw new VigilError(
+          'not_found',
+          'this collector issues no broker logins (mqtt.provisioner: none); use the broker as the deployment documents',
+        );
+      }
+      const wait = limiter.take(device.deviceId);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw new VigilError(
+          'rate_limited',
+          `broker logins are issued at most once per 20 s per device; retry after ${wait} s`,
+          { details: { retry_after_s: wait } },
+        );
+      }
+      const login = await issue(d, device.deviceId).catch((err: unknown) => {
+        if ((err as VigilError).status === 503) reply.header('retry-after', '10');
+        throw err;
+      });
+      req.log.info({ device_id: device.deviceId }, 'broker login issued to a box');
+      return { v: 1, device_id: device.deviceId, mqtt_credentials: login };
+    },
+  );
 }
 
 async function issue(d: BrokerCredentialRouteDeps, deviceId: string): Promise<BrokerCredentials['mqtt_credentials']> {
@@ -55,7 +72,11 @@ async function issue(d: BrokerCredentialRouteDeps, deviceId: string): Promise<Br
   try {
     login = await d.provisioner.issueDeviceLogin(deviceId);
   } catch (err) {
-    throw new VigilError('service_unavailable', `the broker could not be reached to issue a login: ${(err as Error).message}`, { cause: err });
+    throw new VigilError(
+      'service_unavailable',
+      `the broker could not be reached to issue a login: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (!login) throw new VigilError('not_found', 'this collector issues no broker logins');
   // A revocation racing this request (on another collector, whose key cache this one may not share yet): the

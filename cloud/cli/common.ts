@@ -15,7 +15,10 @@ export interface ConfigOpts {
 
 export function cliConfig(o: ConfigOpts, overrides: Record<string, unknown> = {}): CloudConfig {
   // VIGIL_CLOUD_CONFIG: set by the installed wrapper (scripts/install-cloud.sh) so every command reads /etc/vigil/cloud.yaml.
-  return loadCloudConfig({ file: o.config ?? (process.env.VIGIL_CLOUD_CONFIG || undefined), overrides: { ...(o.dataDir ? { data_dir: o.dataDir } : {}), ...overrides } }).config;
+  return loadCloudConfig({
+    file: o.config ?? (process.env.VIGIL_CLOUD_CONFIG || undefined),
+    overrides: { ...(o.dataDir ? { data_dir: o.dataDir } : {}), ...overrides },
+  }).config;
 }
 
 /** Options of the commands that manage tenant-owned records in the database (`pair-code`, `token`). */
@@ -33,11 +36,20 @@ export function withTenantOptions(c: Command): Command {
 }
 
 /** Opens the configured database (migrating it if needed), runs `fn`, closes it. */
-export async function withDatabase<T>(o: ConfigOpts, fn: (db: SqlDatabase, config: CloudConfig) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  o: ConfigOpts,
+  fn: (db: SqlDatabase, config: CloudConfig) => Promise<T>,
+): Promise<T> {
   const config = cliConfig(o);
   // The SQLite database lives in the data dir: owner-only, as serve keeps it (cloud/server/data-dir.ts).
   if (!config.database.url) secureDataDir(resolve(config.data_dir));
-  const db = await openDatabase({ url: config.database.url, dataDir: resolve(config.data_dir), schema: config.database.schema, poolMax: 2, sqliteSynchronous: config.database.sqlite.synchronous });
+  const db = await openDatabase({
+    url: config.database.url,
+    dataDir: resolve(config.data_dir),
+    schema: config.database.schema,
+    poolMax: 2,
+    sqliteSynchronous: config.database.sqlite.synchronous,
+  });
   try {
     return await fn(db, config);
   } finally {
@@ -51,7 +63,10 @@ export function withStore<T>(o: ConfigOpts, fn: (store: Store, config: CloudConf
 }
 
 export function parseChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {
-  if (!(choices as readonly string[]).includes(value)) throw new VigilError('invalid_argument', `${flag} must be one of ${choices.join(', ')}, got "${value}"`, { details: { exitCode: 2 } });
+  if (!(choices as readonly string[]).includes(value))
+    throw new VigilError('invalid_argument', `${flag} must be one of ${choices.join(', ')}, got "${value}"`, {
+      details: { exitCode: 2 },
+    });
   return value as T;
 }
 

@@ -33,7 +33,9 @@ export function registerDeadLetter(program: Command): void {
     .action(async (o: ListOpts) => {
       const limit = Number(o.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
-        throw new VigilError('invalid_argument', `--limit must be 1-10000, got "${o.limit}"`, { details: { exitCode: 2 } });
+        throw new VigilError('invalid_argument', `--limit must be 1-10000, got "${o.limit}"`, {
+          details: { exitCode: 2 },
+        });
       }
       await withDatabase(o, async (db) => {
         const filter = { tenantId: o.tenant, includeFailing: o.all === true, limit };
@@ -43,7 +45,16 @@ export function registerDeadLetter(program: Command): void {
         for (const r of rows) {
           const when = new Date(r.deadAt ?? r.lastSeenAt).toISOString();
           const error = `${r.errorCode}: ${r.errorMessage.split('\n')[0]!.slice(0, 120)}`;
-          const cols = [r.id, r.state.padEnd(7), when, r.transport.padEnd(4), r.kind.padEnd(9), r.deviceId, `×${r.attempts}`, error];
+          const cols = [
+            r.id,
+            r.state.padEnd(7),
+            when,
+            r.transport.padEnd(4),
+            r.kind.padEnd(9),
+            r.deviceId,
+            `×${r.attempts}`,
+            error,
+          ];
           process.stdout.write(`${cols.join('  ')}\n`);
         }
       });

@@ -15,7 +15,9 @@ import { printJson, withStore, withTenantOptions, type TenantOpts } from './comm
  * collector's, and a code hashed under a new key would never pair).
  */
 function secretsFor(config: CloudConfig): SecretBox {
-  return new SecretBox(loadSecretsKey(config.secrets.key, resolve(config.data_dir), { create: !isPostgresUrl(config.database.url) }));
+  return new SecretBox(
+    loadSecretsKey(config.secrets.key, resolve(config.data_dir), { create: !isPostgresUrl(config.database.url) }),
+  );
 }
 
 export function registerPairCode(program: Command): void {
@@ -28,24 +30,38 @@ export function registerPairCode(program: Command): void {
       await withStore(o, async (store, config) => {
         const ttlMs = parseTtl(o.ttl ?? config.pairing.code_ttl);
         const now = Date.now();
-        const { code, record } = await createPairingCode(store, secretsFor(config), { tenantId: o.tenant, name: o.name ?? null, ttlMs, now });
+        const { code, record } = await createPairingCode(store, secretsFor(config), {
+          tenantId: o.tenant,
+          name: o.name ?? null,
+          ttlMs,
+          now,
+        });
         if (o.json) return printJson(pairingCodeJson(record, now, code));
         process.stdout.write(`${code}\n`);
-        process.stderr.write(`pairing code for tenant ${record.tenantId}${record.name ? `, box "${record.name}"` : ''}: single use, expires ${new Date(record.expiresAt).toISOString()} (in ${Math.round(ttlMs / 60_000)} min)\n`);
+        process.stderr.write(
+          `pairing code for tenant ${record.tenantId}${record.name ? `, box "${record.name}"` : ''}: single use, expires ${new Date(record.expiresAt).toISOString()} (in ${Math.round(ttlMs / 60_000)} min)\n`,
+        );
       });
     });
 
-  withTenantOptions(cmd.command('list').description('list pairing codes and their state (codes themselves are not stored)')).action(async (o: TenantOpts) => {
+  withTenantOptions(
+    cmd.command('list').description('list pairing codes and their state (codes themselves are not stored)'),
+  ).action(async (o: TenantOpts) => {
     await withStore(o, async (store) => {
       const now = Date.now();
       const rows = (await store.listPairingCodes(o.tenant)).map((r) => pairingCodeJson(r, now));
       if (o.json) return printJson({ pairing_codes: rows });
       if (rows.length === 0) return void process.stdout.write('no pairing codes\n');
-      for (const r of rows) process.stdout.write(`${r.id}  ${String(r.state).padEnd(8)}  expires ${r.expires_at}  ${r.name ?? ''}${r.device_id ? `  → ${r.device_id}` : ''}\n`);
+      for (const r of rows)
+        process.stdout.write(
+          `${r.id}  ${String(r.state).padEnd(8)}  expires ${r.expires_at}  ${r.name ?? ''}${r.device_id ? `  → ${r.device_id}` : ''}\n`,
+        );
     });
   });
 
-  withTenantOptions(cmd.command('revoke').description('revoke a pending code').argument('<code>', 'the code, or its id (pc_…)')).action(async (code: string, o: TenantOpts) => {
+  withTenantOptions(
+    cmd.command('revoke').description('revoke a pending code').argument('<code>', 'the code, or its id (pc_…)'),
+  ).action(async (code: string, o: TenantOpts) => {
     await withStore(o, async (store, config) => {
       const ok = await revokePairingCode(store, secretsFor(config), o.tenant, code);
       if (!ok) throw new VigilError('not_found', `no pending pairing code "${code}" in tenant ${o.tenant}`);
@@ -54,4 +70,3 @@ export function registerPairCode(program: Command): void {
     });
   });
 }
-

@@ -24,7 +24,10 @@ export function registerServe(program: Command): void {
     .action(async (o: ServeOpts) => {
       const server: Record<string, unknown> = {};
       if (o.port !== undefined) {
-        if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535) throw new VigilError('invalid_argument', `--port must be 0-65535, got "${o.port}"`, { details: { exitCode: 2 } });
+        if (!/^\d{1,5}$/.test(o.port) || Number(o.port) > 65535)
+          throw new VigilError('invalid_argument', `--port must be 0-65535, got "${o.port}"`, {
+            details: { exitCode: 2 },
+          });
         server.port = Number(o.port);
       }
       if (o.host !== undefined) server.host = o.host;
@@ -57,7 +60,8 @@ export function registerServe(program: Command): void {
       process.on('SIGINT', stop);
       process.on('SIGHUP', () => {
         if (stopping) return;
-        if (!cloud.tls) return void cloud.app.log.info({ signal: 'SIGHUP' }, 'SIGHUP: no server.tls configured, nothing to reload');
+        if (!cloud.tls)
+          return void cloud.app.log.info({ signal: 'SIGHUP' }, 'SIGHUP: no server.tls configured, nothing to reload');
         // Logged by the reload itself (success with the new expiry, or why the old certificate stays).
         cloud.tls.reload();
       });

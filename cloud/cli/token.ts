@@ -19,31 +19,47 @@ export function registerToken(program: Command): void {
       const role = parseChoice<Role>(o.role, ['admin', 'reader'], '--role');
       await withStore(o, async (store) => {
         const { token, record } = await createApiToken(store, { tenantId: o.tenant, name: o.name, role });
-        if (o.json) return printJson({ token, id: record.id, name: record.name, role: record.role, tenant: record.tenantId, created_at: new Date(record.createdAt).toISOString() });
+        if (o.json)
+          return printJson({
+            token,
+            id: record.id,
+            name: record.name,
+            role: record.role,
+            tenant: record.tenantId,
+            created_at: new Date(record.createdAt).toISOString(),
+          });
         process.stdout.write(`${token}\n`);
-        process.stderr.write(`${role} token "${record.name}" (${record.id}) for tenant ${record.tenantId}; it is not shown again\n`);
+        process.stderr.write(
+          `${role} token "${record.name}" (${record.id}) for tenant ${record.tenantId}; it is not shown again\n`,
+        );
       });
     });
 
-  withTenantOptions(cmd.command('list').description('list tokens (never the tokens themselves)')).action(async (o: TenantOpts) => {
-    await withStore(o, async (store) => {
-      const rows = (await store.listApiTokens(o.tenant)).map((r) => ({
-        id: r.id,
-        name: r.name,
-        role: r.role,
-        created_at: new Date(r.createdAt).toISOString(),
-        revoked_at: r.revokedAt === null ? null : new Date(r.revokedAt).toISOString(),
-      }));
-      if (o.json) return printJson({ tokens: rows });
-      for (const r of rows) process.stdout.write(`${r.id}  ${r.role.padEnd(6)}  ${r.revoked_at ? 'revoked ' : 'active  '}  ${r.name}\n`);
-    });
-  });
+  withTenantOptions(cmd.command('list').description('list tokens (never the tokens themselves)')).action(
+    async (o: TenantOpts) => {
+      await withStore(o, async (store) => {
+        const rows = (await store.listApiTokens(o.tenant)).map((r) => ({
+          id: r.id,
+          name: r.name,
+          role: r.role,
+          created_at: new Date(r.createdAt).toISOString(),
+          revoked_at: r.revokedAt === null ? null : new Date(r.revokedAt).toISOString(),
+        }));
+        if (o.json) return printJson({ tokens: rows });
+        for (const r of rows)
+          process.stdout.write(`${r.id}  ${r.role.padEnd(6)}  ${r.revoked_at ? 'revoked ' : 'active  '}  ${r.name}\n`);
+      });
+    },
+  );
 
-  withTenantOptions(cmd.command('revoke').description('revoke a token').argument('<id>', 'token id (tok_…)')).action(async (id: string, o: TenantOpts) => {
-    await withStore(o, async (store) => {
-      if (!(await store.revokeApiToken(o.tenant, id, Date.now()))) throw new VigilError('not_found', `no active token ${id} in tenant ${o.tenant}`);
-      if (o.json) return printJson({ revoked: true });
-      process.stdout.write('revoked\n');
-    });
-  });
+  withTenantOptions(cmd.command('revoke').description('revoke a token').argument('<id>', 'token id (tok_…)')).action(
+    async (id: string, o: TenantOpts) => {
+      await withStore(o, async (store) => {
+        if (!(await store.revokeApiToken(o.tenant, id, Date.now())))
+          throw new VigilError('not_found', `no active token ${id} in tenant ${o.tenant}`);
+        if (o.json) return printJson({ revoked: true });
+        process.stdout.write('revoked\n');
+      });
+    },
+  );
 }

@@ -35,7 +35,11 @@ export function isPostgresUrl(url: string | undefined): boolean {
 export async function openDatabase(options: OpenDatabaseOptions): Promise<SqlDatabase> {
   let db: SqlDatabase;
   if (isPostgresUrl(options.url)) {
-    db = await openPostgres({ url: options.url as string, schema: options.schema, ...(options.poolMax ? { poolMax: options.poolMax } : {}) });
+    db = await openPostgres({
+      url: options.url as string,
+      schema: options.schema,
+      ...(options.poolMax ? { poolMax: options.poolMax } : {}),
+    });
   } else {
     const path = options.url ? options.url.replace(/^sqlite:(\/\/)?/, '') : join(options.dataDir, 'vigil.db');
     db = openSqlite({ path, ...(options.sqliteSynchronous ? { synchronous: options.sqliteSynchronous } : {}) });

@@ -297,7 +297,11 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   { version: 2, name: 'push tokens', statements: [...PUSH_TOKENS] },
-  { version: 3, name: 'verify and notify: jobs, verifications, push deliveries, cooldowns, answer cache', statements: [...VERIFY_NOTIFY] },
+  {
+    version: 3,
+    name: 'verify and notify: jobs, verifications, push deliveries, cooldowns, answer cache',
+    statements: [...VERIFY_NOTIFY],
+  },
   {
     // Codes are now stored under a keyed hash (cloud/pairing/codes.ts). A code made before cannot be checked under
     // it, and its unkeyed hash + 3-character hint gave the code away: pending ones are revoked (revoked_at =
@@ -310,6 +314,14 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   { version: 5, name: 'deployment id (deployment_meta)', statements: [...DEPLOYMENT_META] },
-  { version: 6, name: 'no event left open: events.end_reason, device boot ids, index of active events', statements: [...EVENT_END] },
-  { version: 7, name: 'dead letters: messages that failed repeatedly on the collector side', statements: [...DEAD_LETTERS] },
+  {
+    version: 6,
+    name: 'no event left open: events.end_reason, device boot ids, index of active events',
+    statements: [...EVENT_END],
+  },
+  {
+    version: 7,
+    name: 'dead letters: messages that failed repeatedly on the collector side',
+    statements: [...DEAD_LETTERS],
+  },
 ];

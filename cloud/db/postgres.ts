@@ -18,7 +18,9 @@ export interface PostgresOptions {
 const INT8_OID = 20;
 const types = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8_OID
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 const RETRYABLE = new Set(['40P01', '40001']);
@@ -29,11 +31,15 @@ function unavailable(err: unknown): VigilError {
 
 function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: string }).code;
-  return typeof code === 'string' && (code.startsWith('08') || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01'].includes(code));
+  return (
+    typeof code === 'string' &&
+    (code.startsWith('08') || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01'].includes(code))
+  );
 }
 
 export function quoteIdent(name: string): string {
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name)) throw new VigilError('config_invalid', `not a valid PostgreSQL schema name: "${name}"`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(name))
+    throw new VigilError('config_invalid', `not a valid PostgreSQL schema name: "${name}"`);
   return `"${name}"`;
 }
 
@@ -70,7 +76,10 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
     if (!values || values.length === 0) return { text: numberPlaceholders(sql) };
     let q = named.get(sql);
     if (!q) {
-      q = { name: `vigil${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`, text: numberPlaceholders(sql) };
+      q = {
+        name: `vigil${generation}_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`,
+        text: numberPlaceholders(sql),
+      };
       if (named.size > 1000) named.clear();
       named.set(sql, q);
     }
@@ -82,7 +91,12 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
     named.clear();
     return true;
   };
-  const query = async (q: pg.Pool | pg.PoolClient, sql: string, values: readonly SqlValue[] | undefined, inTx: boolean): Promise<pg.QueryResult> => {
+  const query = async (
+    q: pg.Pool | pg.PoolClient,
+    sql: string,
+    values: readonly SqlValue[] | undefined,
+    inTx: boolean,
+  ): Promise<pg.QueryResult> => {
     try {
       return await q.query(statement(sql, values));
     } catch (err) {

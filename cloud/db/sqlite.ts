@@ -60,7 +60,11 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   try {
     db = new Database(options.path);
   } catch (err) {
-    throw new VigilError('service_unavailable', `cannot open SQLite database ${options.path}: ${(err as Error).message}`, { cause: err });
+    throw new VigilError(
+      'service_unavailable',
+      `cannot open SQLite database ${options.path}: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   const lockWaitMs = options.busyTimeoutMs ?? 10_000;
   // Short blocking wait for the rare busy read (WAL recovery); writers wait asynchronously, see tx().
@@ -107,7 +111,9 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   };
   const outside = <K extends keyof SqlExecutor>(k: K): SqlExecutor[K] =>
     ((sql: string, values?: readonly SqlValue[]) =>
-      inTx ? serial(() => (direct[k] as (s: string, v?: readonly SqlValue[]) => Promise<unknown>)(sql, values)) : (direct[k] as (s: string, v?: readonly SqlValue[]) => Promise<unknown>)(sql, values)) as SqlExecutor[K];
+      inTx
+        ? serial(() => (direct[k] as (s: string, v?: readonly SqlValue[]) => Promise<unknown>)(sql, values))
+        : (direct[k] as (s: string, v?: readonly SqlValue[]) => Promise<unknown>)(sql, values)) as SqlExecutor[K];
 
   const begin = async (): Promise<void> => {
     const deadline = Date.now() + lockWaitMs;
@@ -120,7 +126,11 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code !== 'SQLITE_BUSY' || Date.now() > deadline) {
-          throw code === 'SQLITE_BUSY' ? new VigilError('service_unavailable', `the SQLite database stayed locked for ${lockWaitMs} ms`, { cause: err }) : err;
+          throw code === 'SQLITE_BUSY'
+            ? new VigilError('service_unavailable', `the SQLite database stayed locked for ${lockWaitMs} ms`, {
+                cause: err,
+              })
+            : err;
         }
       } finally {
         if (db.open) db.pragma('busy_timeout = 100');
@@ -175,7 +185,9 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       db.exec('COMMIT');
     } catch (err) {
       if (db.open && db.inTransaction) db.exec('ROLLBACK');
-      const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, { cause: err });
+      const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, {
+        cause: err,
+      });
       group.forEach((c, i) => {
         const o = outcomes[i];
         c.reject(o && !o.ok ? o.err : failure);

@@ -11,5 +11,12 @@ export function makeAck(items: AckItem[], clock: Clock): Ack {
 }
 
 export function rejectedItem(id: string, rev: number, kind: AckItem['kind'], code: string, message: string): AckItem {
-  return { id, rev, kind, status: 'rejected', code, message: message.length > MESSAGE_MAX ? `${message.slice(0, MESSAGE_MAX - 1)}…` : message };
+  return {
+    id,
+    rev,
+    kind,
+    status: 'rejected',
+    code,
+    message: message.length > MESSAGE_MAX ? `${message.slice(0, MESSAGE_MAX - 1)}…` : message,
+  };
 }

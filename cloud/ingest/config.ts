@@ -25,13 +25,26 @@ export const IngestConfigSchema = Type.Object(
       minimum: 1,
       maximum: 86_400,
       default: CLOCK_TOLERANCE_S,
-      description: 'Allowed difference between a signed timestamp and the collector clock, seconds (also the replay window).',
+      description:
+        'Allowed difference between a signed timestamp and the collector clock, seconds (also the replay window).',
     }),
     body_limits: Type.Object(
       {
-        events_bytes: Type.Integer({ minimum: 1024, default: BATCH_MAX_BYTES, description: 'Largest event or event-batch body (HTTP), bytes.' }),
-        heartbeat_bytes: Type.Integer({ minimum: 1024, default: HEARTBEAT_MAX_BYTES, description: 'Largest heartbeat body (HTTP), bytes.' }),
-        thumbnail_bytes: Type.Integer({ minimum: 1024, default: THUMBNAIL_MAX_BYTES, description: 'Largest JPEG thumbnail, bytes.' }),
+        events_bytes: Type.Integer({
+          minimum: 1024,
+          default: BATCH_MAX_BYTES,
+          description: 'Largest event or event-batch body (HTTP), bytes.',
+        }),
+        heartbeat_bytes: Type.Integer({
+          minimum: 1024,
+          default: HEARTBEAT_MAX_BYTES,
+          description: 'Largest heartbeat body (HTTP), bytes.',
+        }),
+        thumbnail_bytes: Type.Integer({
+          minimum: 1024,
+          default: THUMBNAIL_MAX_BYTES,
+          description: 'Largest JPEG thumbnail, bytes.',
+        }),
         mqtt_envelope_bytes: Type.Integer({
           minimum: 1024,
           default: MQTT_ENVELOPE_MAX_BYTES,
@@ -42,9 +55,21 @@ export const IngestConfigSchema = Type.Object(
     ),
     rate_limit: Type.Object(
       {
-        per_second: Type.Number({ minimum: 0.01, default: 20, description: 'Sustained signed requests/messages per device per second.' }),
-        burst: Type.Integer({ minimum: 1, default: 200, description: 'Requests a device may send at once before the sustained rate applies.' }),
-        max_devices_tracked: Type.Integer({ minimum: 100, default: 100_000, description: 'Devices whose buckets are kept in memory (least recently used are dropped).' }),
+        per_second: Type.Number({
+          minimum: 0.01,
+          default: 20,
+          description: 'Sustained signed requests/messages per device per second.',
+        }),
+        burst: Type.Integer({
+          minimum: 1,
+          default: 200,
+          description: 'Requests a device may send at once before the sustained rate applies.',
+        }),
+        max_devices_tracked: Type.Integer({
+          minimum: 100,
+          default: 100_000,
+          description: 'Devices whose buckets are kept in memory (least recently used are dropped).',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -53,7 +78,7 @@ export const IngestConfigSchema = Type.Object(
       maximum: 100,
       default: 5,
       description:
-        'Failures on the collector\'s side (not the sender\'s, and not while the database or blob store is down) after which a message is moved to the dead-letter table and acked, so it cannot be retried forever.',
+        "Failures on the collector's side (not the sender's, and not while the database or blob store is down) after which a message is moved to the dead-letter table and acked, so it cannot be retried forever.",
     }),
     contact_interval_ms: Type.Integer({
       minimum: 0,
@@ -67,7 +92,12 @@ export type IngestConfig = Static<typeof IngestConfigSchema>;
 
 export const MqttConfigSchema = Type.Object(
   {
-    url: Type.Optional(Type.String({ minLength: 1, description: 'Broker URL (mqtt://, mqtts://, ws://). MQTT ingest runs only when set.' })),
+    url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'Broker URL (mqtt://, mqtts://, ws://). MQTT ingest runs only when set.',
+      }),
+    ),
     client_id: Type.Optional(
       Type.String({
         minLength: 1,
@@ -88,7 +118,8 @@ export const MqttConfigSchema = Type.Object(
       minimum: 1,
       maximum: 16,
       default: 1,
-      description: 'Broker connections this instance opens in the group (client ids `<client_id>`, `<client_id>-2`, …).',
+      description:
+        'Broker connections this instance opens in the group (client ids `<client_id>`, `<client_id>-2`, …).',
     }),
     max_in_flight: Type.Integer({
       minimum: 1,
@@ -100,19 +131,31 @@ export const MqttConfigSchema = Type.Object(
     username: Type.Optional(
       Type.String({
         minLength: 1,
-        description: 'The collectors\' broker login. Unset with provisioner mosquitto-dynsec: vigil-collector-<deployment id>, created by the collector. Unset otherwise: no login.',
+        description:
+          "The collectors' broker login. Unset with provisioner mosquitto-dynsec: vigil-collector-<deployment id>, created by the collector. Unset otherwise: no login.",
       }),
     ),
     password: Type.Optional(
       Type.String({
         minLength: 1,
-        description: 'Password of mqtt.username (never logged). Unset with provisioner mosquitto-dynsec: derived from the secrets key, the same on every collector of the deployment.',
+        description:
+          'Password of mqtt.username (never logged). Unset with provisioner mosquitto-dynsec: derived from the secrets key, the same on every collector of the deployment.',
       }),
     ),
     ...BrokerConfigProperties,
-    qos: Type.Union([Type.Literal(1), Type.Literal(2)], { default: 1, description: 'QoS of the subscriptions and of the acks.' }),
-    protocol_version: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 5, description: 'MQTT 3.1.1 (4) or 5.' }),
-    session_expiry_s: Type.Integer({ minimum: 0, default: 86_400, description: 'MQTT 5 session expiry: how long the broker keeps queued messages for an offline collector.' }),
+    qos: Type.Union([Type.Literal(1), Type.Literal(2)], {
+      default: 1,
+      description: 'QoS of the subscriptions and of the acks.',
+    }),
+    protocol_version: Type.Union([Type.Literal(4), Type.Literal(5)], {
+      default: 5,
+      description: 'MQTT 3.1.1 (4) or 5.',
+    }),
+    session_expiry_s: Type.Integer({
+      minimum: 0,
+      default: 86_400,
+      description: 'MQTT 5 session expiry: how long the broker keeps queued messages for an offline collector.',
+    }),
     keepalive_s: Type.Integer({ minimum: 5, default: 30 }),
     reconnect_ms: Type.Integer({ minimum: 100, default: 2_000, description: 'Delay between reconnect attempts.' }),
     ca_file: Type.Optional(Type.String({ description: 'PEM CA bundle for mqtts:// brokers with a private CA.' })),

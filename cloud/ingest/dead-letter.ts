@@ -72,7 +72,10 @@ export class Containment {
     } catch (probeErr) {
       metrics.counts.failures_during_outage++;
       const probe = describeError(probeErr);
-      log.error({ ...where, err: message, probe }, 'a message failed while storage is unavailable; retried, not counted');
+      log.error(
+        { ...where, err: message, probe },
+        'a message failed while storage is unavailable; retried, not counted',
+      );
       return undefined;
     }
     try {

@@ -43,12 +43,30 @@ export function resolveIngestDeps(deps: IngestDeps): ResolvedIngestDeps {
     metrics,
     containment:
       deps.containment ??
-      new Containment({ ledger: deps.deadLetters, probe: deps.probe, maxAttempts: config.dead_letter_after, metrics, clock, log }),
+      new Containment({
+        ledger: deps.deadLetters,
+        probe: deps.probe,
+        maxAttempts: config.dead_letter_after,
+        metrics,
+        clock,
+        log,
+      }),
     limiter:
       deps.limiter ??
-      new DeviceRateLimiter({ perSecond: config.rate_limit.per_second, burst: config.rate_limit.burst, maxTracked: config.rate_limit.max_devices_tracked, clock }),
+      new DeviceRateLimiter({
+        perSecond: config.rate_limit.per_second,
+        burst: config.rate_limit.burst,
+        maxTracked: config.rate_limit.max_devices_tracked,
+        clock,
+      }),
     verifier:
       deps.verifier ??
-      new DeviceVerifier({ sink: deps.sink, clock, toleranceS: config.clock_tolerance_s, contactIntervalMs: config.contact_interval_ms, log }),
+      new DeviceVerifier({
+        sink: deps.sink,
+        clock,
+        toleranceS: config.clock_tolerance_s,
+        contactIntervalMs: config.contact_interval_ms,
+        log,
+      }),
   };
 }

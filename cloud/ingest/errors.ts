@@ -19,11 +19,16 @@ export function decodeJsonBody(body: Uint8Array, what: string): unknown {
   if (body.length === 0) throw wireError('invalid_json', `${what}: the body is empty; expected a JSON object`);
   const scan = scanJson(body, JSON_MAX_DEPTH);
   if (scan.depth > JSON_MAX_DEPTH) {
-    throw wireError('invalid_message', `${what}: nesting depth of arrays/objects is over ${JSON_MAX_DEPTH} (protocol limit JSON_MAX_DEPTH)`, {
-      limit: JSON_MAX_DEPTH,
-    });
+    throw wireError(
+      'invalid_message',
+      `${what}: nesting depth of arrays/objects is over ${JSON_MAX_DEPTH} (protocol limit JSON_MAX_DEPTH)`,
+      {
+        limit: JSON_MAX_DEPTH,
+      },
+    );
   }
-  if (scan.nul) throw wireError('invalid_message', `${what}: a string holds U+0000 (\\u0000); protocol strings never contain NUL`);
+  if (scan.nul)
+    throw wireError('invalid_message', `${what}: a string holds U+0000 (\\u0000); protocol strings never contain NUL`);
   return parseJson(body, what);
 }
 
@@ -49,6 +54,7 @@ export function parseJson(body: Uint8Array, what: string): unknown {
 export function checkVersion(value: unknown, what: string): void {
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const v = (value as { v?: unknown }).v;
-    if (typeof v === 'number' && v !== 1) throw wireError('unsupported_version', `${what}: /v is ${v}; this collector speaks protocol v1`);
+    if (typeof v === 'number' && v !== 1)
+      throw wireError('unsupported_version', `${what}: /v is ${v}; this collector speaks protocol v1`);
   }
 }

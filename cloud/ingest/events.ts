@@ -43,21 +43,35 @@ export function identifyEvent(value: unknown): { id: string; rev: number } | und
   if (typeof value !== 'object' || value === null) return undefined;
   const { id, rev } = value as { id?: unknown; rev?: unknown };
   // A rev past 2^53-1 cannot be named in an Ack (AckItem.rev): such an item is not identifiable.
-  if (typeof id === 'string' && EVENT_ID_RE.test(id) && typeof rev === 'number' && Number.isSafeInteger(rev) && rev >= 0) return { id, rev };
+  if (
+    typeof id === 'string' &&
+    EVENT_ID_RE.test(id) &&
+    typeof rev === 'number' &&
+    Number.isSafeInteger(rev) &&
+    rev >= 0
+  )
+    return { id, rev };
   return undefined;
 }
 
 /** Every identifiable event of a parsed events body (single or batch); for acking a message rejected as a whole. */
 export function identifyEvents(value: unknown): { id: string; rev: number }[] {
   if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) {
-    return ((value as { events: unknown[] }).events.slice(0, BATCH_MAX_EVENTS).map(identifyEvent).filter((x) => x !== undefined));
+    return (value as { events: unknown[] }).events
+      .slice(0, BATCH_MAX_EVENTS)
+      .map(identifyEvent)
+      .filter((x) => x !== undefined);
   }
   const one = identifyEvent(value);
   return one ? [one] : [];
 }
 
 function checkOwnDevice(e: Event, deviceId: string, where: string): void {
-  if (e.device_id !== deviceId) throw wireError('device_mismatch', `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`);
+  if (e.device_id !== deviceId)
+    throw wireError(
+      'device_mismatch',
+      `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`,
+    );
 }
 
 /**
@@ -70,18 +84,33 @@ function checkOwnDevice(e: Event, deviceId: string, where: string): void {
  * no nonce: nothing was stored and a replay of it fails the same way. A batch whose items were all rejected at
  * validation records the nonce alone (a replay is then refused, as for any other request).
  */
-export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, body: Uint8Array, receivedAtMs: number, nonce?: NonceClaim): Promise<EventsOutcome> {
+export async function ingestEvents(
+  deps: ResolvedIngestDeps,
+  deviceId: string,
+  body: Uint8Array,
+  receivedAtMs: number,
+  nonce?: NonceClaim,
+): Promise<EventsOutcome> {
   const limit = deps.config.body_limits.events_bytes;
-  if (body.length > limit) throw wireError('payload_too_large', `events body is ${body.length} bytes; the limit is ${limit}`, { limit });
+  if (body.length > limit)
+    throw wireError('payload_too_large', `events body is ${body.length} bytes; the limit is ${limit}`, { limit });
   // One Event is at most EVENT_MAX_BYTES: known before parsing when the body has no top-level `events` (a batch).
   if (body.length > EVENT_MAX_BYTES && topLevelKey(body, 'events') === 'no') {
-    throw wireError('payload_too_large', `event is ${body.length} bytes; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`, { limit: EVENT_MAX_BYTES });
+    throw wireError(
+      'payload_too_large',
+      `event is ${body.length} bytes; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`,
+      { limit: EVENT_MAX_BYTES },
+    );
   }
   const value = decodeJsonBody(body, 'events body');
   checkVersion(value, 'events body');
   const single = !(typeof value === 'object' && value !== null && !Array.isArray(value) && 'events' in value);
   if (single && body.length > EVENT_MAX_BYTES) {
-    throw wireError('payload_too_large', `event is ${body.length} bytes; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`, { limit: EVENT_MAX_BYTES });
+    throw wireError(
+      'payload_too_large',
+      `event is ${body.length} bytes; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`,
+      { limit: EVENT_MAX_BYTES },
+    );
   }
 
   // slots: either an ack decided already (invalid item) or an index into `valid`.
@@ -101,7 +130,10 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
       if (size > EVENT_MAX_BYTES) {
         const ident = identifyEvent(item);
         const message = `event batch: ${where} is ${size} bytes as JSON; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`;
-        if (!ident) throw wireError('payload_too_large', `${message} (and the item has no valid id/rev to reject it by)`, { limit: EVENT_MAX_BYTES });
+        if (!ident)
+          throw wireError('payload_too_large', `${message} (and the item has no valid id/rev to reject it by)`, {
+            limit: EVENT_MAX_BYTES,
+          });
         slots.push(rejectedItem(ident.id, ident.rev, 'event', 'payload_too_large', message));
         return;
       }
@@ -109,13 +141,24 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
       if (issues.length > 0) {
         const ident = identifyEvent(item);
         const message = `event batch: ${formatIssues(issues.map((x) => ({ ...x, path: where + (x.path === '/' ? '' : x.path) })))}`;
-        if (!ident) throw wireError('invalid_message', `${message} (and the item has no valid id/rev to reject it by)`, { issues });
+        if (!ident)
+          throw wireError('invalid_message', `${message} (and the item has no valid id/rev to reject it by)`, {
+            issues,
+          });
         slots.push(rejectedItem(ident.id, ident.rev, 'event', 'invalid_message', message));
         return;
       }
       const e = item as Event;
       if (e.device_id !== deviceId) {
-        slots.push(rejectedItem(e.id, e.rev, 'event', 'device_mismatch', `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`));
+        slots.push(
+          rejectedItem(
+            e.id,
+            e.rev,
+            'event',
+            'device_mismatch',
+            `${where}/device_id is ${e.device_id}, but the message is signed by ${deviceId}`,
+          ),
+        );
         return;
       }
       slots.push(valid.length);
@@ -126,9 +169,16 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
   let results: StoreEventResult[] = [];
   if (valid.length > 0) {
     const sink = deps.sink;
-    results = nonce ? await sink.storeSignedEventMessages(deviceId, valid, receivedAtMs, nonce) : await sink.storeEventMessages(deviceId, valid, receivedAtMs);
-    if (results.length !== valid.length) throw new Error(`sink returned ${results.length} results for ${valid.length} event messages`);
-  } else if (nonce && !(await deps.sink.rememberNonce(deviceId, nonce.nonce, nonce.expiresAtMs)) && nonce.onReplay === 'reject') {
+    results = nonce
+      ? await sink.storeSignedEventMessages(deviceId, valid, receivedAtMs, nonce)
+      : await sink.storeEventMessages(deviceId, valid, receivedAtMs);
+    if (results.length !== valid.length)
+      throw new Error(`sink returned ${results.length} results for ${valid.length} event messages`);
+  } else if (
+    nonce &&
+    !(await deps.sink.rememberNonce(deviceId, nonce.nonce, nonce.expiresAtMs)) &&
+    nonce.onReplay === 'reject'
+  ) {
     throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window');
   }
 
@@ -139,15 +189,34 @@ export async function ingestEvents(deps: ResolvedIngestDeps, deviceId: string, b
     switch (r.status) {
       case 'stored':
         deps.metrics.counts.events_stored++;
-        deps.sink.publish({ type: 'event.stored', deviceId, eventId: msg.id, rev: msg.rev, receivedAtMs, event: msg.event });
+        deps.sink.publish({
+          type: 'event.stored',
+          deviceId,
+          eventId: msg.id,
+          rev: msg.rev,
+          receivedAtMs,
+          event: msg.event,
+        });
         return { id: msg.id, rev: msg.rev, kind: 'event', status: 'accepted' };
       case 'duplicate':
         deps.metrics.counts.events_duplicate++;
         return { id: msg.id, rev: msg.rev, kind: 'event', status: 'duplicate' };
       case 'conflict':
-        return rejectedItem(msg.id, msg.rev, 'event', 'event_conflict', r.message ?? `event ${msg.id} rev ${msg.rev} was already accepted with different content`);
+        return rejectedItem(
+          msg.id,
+          msg.rev,
+          'event',
+          'event_conflict',
+          r.message ?? `event ${msg.id} rev ${msg.rev} was already accepted with different content`,
+        );
       case 'rejected':
-        return rejectedItem(msg.id, msg.rev, 'event', r.code ?? 'invalid_message', r.message ?? `event ${msg.id} rev ${msg.rev} cannot be stored`);
+        return rejectedItem(
+          msg.id,
+          msg.rev,
+          'event',
+          r.code ?? 'invalid_message',
+          r.message ?? `event ${msg.id} rev ${msg.rev} cannot be stored`,
+        );
       default:
         throw new Error(`sink returned an unknown status: ${String(r.status satisfies never)}`);
     }
@@ -165,4 +234,3 @@ export function singleItemError(outcome: EventsOutcome): Error | undefined {
   if (!VigilError.has(code)) return wireError('internal_error', `${code}: ${message}`, { id: item.id, rev: item.rev });
   return wireError(code, message, { id: item.id, rev: item.rev });
 }
-

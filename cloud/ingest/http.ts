@@ -62,7 +62,10 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     if (expected !== undefined) {
       const got = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (got !== expected) {
-        throw wireError('unsupported_media_type', `${req.method} ${req.routeOptions.url ?? req.url} takes Content-Type ${expected}, got ${got === '' ? 'none' : `"${got.slice(0, 80)}"`}`);
+        throw wireError(
+          'unsupported_media_type',
+          `${req.method} ${req.routeOptions.url ?? req.url} takes Content-Type ${expected}, got ${got === '' ? 'none' : `"${got.slice(0, 80)}"`}`,
+        );
       }
     }
     const deviceId = req.params.device_id;
@@ -81,7 +84,11 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     throw wire; // rendered by the app's error handler
   });
 
-  const verify = async (req: FastifyRequest, actualSha256: string, options?: VerifyOptions): Promise<VerifiedDevice> => {
+  const verify = async (
+    req: FastifyRequest,
+    actualSha256: string,
+    options?: VerifyOptions,
+  ): Promise<VerifiedDevice> => {
     const signed = parseHttpSignature(req.headers, req.method, req.url, actualSha256);
     return d.verifier.verify(signed, 'http', options);
   };
@@ -129,7 +136,8 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     }
   };
   const rawBody = (req: FastifyRequest, what: string): Buffer => {
-    if (!Buffer.isBuffer(req.body)) throw wireError('invalid_json', `${what}: the body is empty; expected a JSON object`);
+    if (!Buffer.isBuffer(req.body))
+      throw wireError('invalid_json', `${what}: the body is empty; expected a JSON object`);
     return req.body;
   };
 
@@ -139,16 +147,21 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     async (req, reply): Promise<Ack> => {
       const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'events body');
       const sha256 = sha256Hex(body);
-      return contained(req, 'events', () => ({ bytes: body, sha256, size: body.length }), async () => {
-        const receivedAt = d.clock.now();
-        // The nonce is checked here but recorded with the events, in the same transaction (one commit per request).
-        const device = await verify(req, sha256, { deferNonce: 'reject' });
-        take(device.deviceId, reply);
-        const outcome = await ingestEvents(d, device.deviceId, body, receivedAt, device.nonce);
-        const failed = singleItemError(outcome);
-        if (failed) throw failed;
-        return makeAck(outcome.items, d.clock);
-      });
+      return contained(
+        req,
+        'events',
+        () => ({ bytes: body, sha256, size: body.length }),
+        async () => {
+          const receivedAt = d.clock.now();
+          // The nonce is checked here but recorded with the events, in the same transaction (one commit per request).
+          const device = await verify(req, sha256, { deferNonce: 'reject' });
+          take(device.deviceId, reply);
+          const outcome = await ingestEvents(d, device.deviceId, body, receivedAt, device.nonce);
+          const failed = singleItemError(outcome);
+          if (failed) throw failed;
+          return makeAck(outcome.items, d.clock);
+        },
+      );
     },
   );
 
@@ -158,13 +171,18 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     async (req, reply): Promise<Ack> => {
       const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'heartbeat');
       const sha256 = sha256Hex(body);
-      return contained(req, 'heartbeat', () => ({ bytes: body, sha256, size: body.length }), async () => {
-        const receivedAt = d.clock.now();
-        const device = await verify(req, sha256);
-        take(device.deviceId, reply);
-        const item = await ingestHeartbeat(d, device.deviceId, body, device.skewS, receivedAt);
-        return makeAck([item], d.clock);
-      });
+      return contained(
+        req,
+        'heartbeat',
+        () => ({ bytes: body, sha256, size: body.length }),
+        async () => {
+          const receivedAt = d.clock.now();
+          const device = await verify(req, sha256);
+          take(device.deviceId, reply);
+          const item = await ingestHeartbeat(d, device.deviceId, body, device.skewS, receivedAt);
+          return makeAck([item], d.clock);
+        },
+      );
     },
   );
 
@@ -174,24 +192,42 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
     async (req, reply): Promise<Ack> => {
       const lengthHeader = req.headers['content-length'];
       if (lengthHeader === undefined || !/^\d+$/.test(lengthHeader)) {
-        throw wireError('invalid_message', 'thumbnail upload needs a Content-Length header (chunked bodies are not accepted)');
+        throw wireError(
+          'invalid_message',
+          'thumbnail upload needs a Content-Length header (chunked bodies are not accepted)',
+        );
       }
       const size = Number(lengthHeader);
       if (size > limits.thumbnail_bytes) {
-        throw wireError('payload_too_large', `thumbnail is ${size} bytes; the limit is ${limits.thumbnail_bytes}`, { limit: limits.thumbnail_bytes });
+        throw wireError('payload_too_large', `thumbnail is ${size} bytes; the limit is ${limits.thumbnail_bytes}`, {
+          limit: limits.thumbnail_bytes,
+        });
       }
       const receivedAt = d.clock.now();
       // The body is still unread: the signature is checked against the claimed hash, and the body is read whole
       // and held to that hash (and opened as a JPEG) before anything is stored.
       const claimed = firstHeader(req.headers[HEADER.contentSha256]) ?? '';
       const seen: { body?: Buffer } = {};
-      return contained(req, 'thumbnail', () => ({ bytes: seen.body, sha256: claimed, size }), async () => {
-        const device = await verify(req, claimed);
-        take(device.deviceId, reply);
-        const source = (req.body as Readable | undefined) ?? req.raw;
-        const item = await ingestThumbnail(d, device.deviceId, req.params.event_id, source, { size, sha256: claimed }, receivedAt, seen);
-        return makeAck([item], d.clock);
-      });
+      return contained(
+        req,
+        'thumbnail',
+        () => ({ bytes: seen.body, sha256: claimed, size }),
+        async () => {
+          const device = await verify(req, claimed);
+          take(device.deviceId, reply);
+          const source = (req.body as Readable | undefined) ?? req.raw;
+          const item = await ingestThumbnail(
+            d,
+            device.deviceId,
+            req.params.event_id,
+            source,
+            { size, sha256: claimed },
+            receivedAt,
+            seen,
+          );
+          return makeAck([item], d.clock);
+        },
+      );
     },
   );
 }
@@ -202,7 +238,9 @@ function firstHeader(v: string | string[] | undefined): string | undefined {
 
 function rateLimited(reply: FastifyReply, waitS: number): VigilError {
   reply.header('retry-after', String(waitS));
-  return wireError('rate_limited', `too many requests from this device; retry after ${waitS} s`, { retry_after_s: waitS });
+  return wireError('rate_limited', `too many requests from this device; retry after ${waitS} s`, {
+    retry_after_s: waitS,
+  });
 }
 
 /** Maps framework errors (body limit, content type, bad length) onto wire codes; VigilErrors pass through. */

@@ -12,7 +12,14 @@
  */
 export { registerIngestRoutes, toWireError } from './http.js';
 export { startMqttIngest, collectorFilters, type MqttIngest, type MqttIngestDeps } from './mqtt.js';
-export { IngestConfigSchema, MqttConfigSchema, ingestConfig, mqttConfig, type IngestConfig, type MqttConfig } from './config.js';
+export {
+  IngestConfigSchema,
+  MqttConfigSchema,
+  ingestConfig,
+  mqttConfig,
+  type IngestConfig,
+  type MqttConfig,
+} from './config.js';
 export { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
 export { IngestMetrics } from './metrics.js';
 export { DeviceRateLimiter } from './rate-limit.js';

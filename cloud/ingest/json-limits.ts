@@ -35,7 +35,14 @@ export function scanJson(body: Uint8Array, stopAbove = Number.MAX_SAFE_INTEGER):
     if (inString) {
       if (b === BACKSLASH) {
         const n = i + 1;
-        if (body[n] === U && body[n + 1] === ZERO && body[n + 2] === ZERO && body[n + 3] === ZERO && body[n + 4] === ZERO) nul = true;
+        if (
+          body[n] === U &&
+          body[n + 1] === ZERO &&
+          body[n + 2] === ZERO &&
+          body[n + 3] === ZERO &&
+          body[n + 4] === ZERO
+        )
+          nul = true;
         i++;
       } else if (b === QUOTE) inString = false;
       continue;

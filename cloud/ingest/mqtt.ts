@@ -4,11 +4,24 @@ import { Readable } from 'node:stream';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { isVigilError, describeError, type VigilError } from '../../shared/errors/index.js';
 import { componentLogger } from '../../shared/log/index.js';
-import { SigningErrorCode, parseMqttEnvelope, sha256Hex, signMqttMessage, type DeviceCredentials, type SignedMessage } from '../../shared/signing/index.js';
+import {
+  SigningErrorCode,
+  parseMqttEnvelope,
+  sha256Hex,
+  signMqttMessage,
+  type DeviceCredentials,
+  type SignedMessage,
+} from '../../shared/signing/index.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
 import type { AckItem } from '../../firmware-protocol/messages.js';
 import { BATCH_MAX_EVENTS } from '../../firmware-protocol/limits.js';
-import { SHARED_GROUP, TOPIC_FILTERS, acksTopic, tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
+import {
+  SHARED_GROUP,
+  TOPIC_FILTERS,
+  acksTopic,
+  tryParseTopic,
+  type ParsedTopic,
+} from '../../firmware-protocol/topics.js';
 import { makeAck, rejectedItem } from './ack.js';
 import type { MqttConfig } from './config.js';
 import { resolveIngestDeps, type IngestDeps, type ResolvedIngestDeps } from './deps.js';
@@ -131,25 +144,38 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
     };
     const client = mqtt.connect(cfg.url, options);
     clients.push(client);
-    const handler = new MessageHandler(d, client, cfg, state, log.child({ client_id: clientId }), lanes, deps.onUnknownDevice);
+    const handler = new MessageHandler(
+      d,
+      client,
+      cfg,
+      state,
+      log.child({ client_id: clientId }),
+      lanes,
+      deps.onUnknownDevice,
+    );
     // Up to max_in_flight messages at once; each PUBACKed only after it was stored and acked, in arrival order.
     installPubackWindow(client, {
       limit: cfg.max_in_flight,
       handle: (packet) => handler.handle(packet),
       // No PUBACK: the broker redelivers it on the next session. The other messages go on meanwhile.
-      onError: (err, packet) => log.warn({ err: describeError(err), topic: packet.topic }, 'message left un-PUBACKed for redelivery'),
+      onError: (err, packet) =>
+        log.warn({ err: describeError(err), topic: packet.topic }, 'message left un-PUBACKed for redelivery'),
     });
     readies.push(
       new Promise<void>((resolve) => {
         client.on('connect', (connack) => {
-          log.info({ client_id: clientId, group: who.group, session_present: connack.sessionPresent }, 'connected to broker');
+          log.info(
+            { client_id: clientId, group: who.group, session_present: connack.sessionPresent },
+            'connected to broker',
+          );
           client.subscribe(collectorFilters(who.group), { qos: cfg.qos }, (err, granted) => {
             if (err) {
               log.error({ err: describeError(err) }, 'subscribe failed');
               return;
             }
             const refused = (granted ?? []).filter((g) => g.qos === 128 || g.qos > 2);
-            if (refused.length > 0) log.error({ refused: refused.map((g) => g.topic) }, 'broker refused shared subscriptions');
+            if (refused.length > 0)
+              log.error({ refused: refused.map((g) => g.topic) }, 'broker refused shared subscriptions');
             else resolve();
           });
         });
@@ -297,7 +323,10 @@ class MessageHandler {
         }
         if (this.state.closing) throw new Abandon('closing');
         this.d.metrics.counts.mqtt_store_retries++;
-        this.log.warn({ topic: packet.topic.slice(0, 200), retry_in_ms: delay }, 'an MQTT message failed on our side; retrying');
+        this.log.warn(
+          { topic: packet.topic.slice(0, 200), retry_in_ms: delay },
+          'an MQTT message failed on our side; retrying',
+        );
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 10_000);
       }
@@ -313,11 +342,21 @@ class MessageHandler {
   }
 
   /** One try at a message: envelope → signature → rate limit → validate → store → ack. Throws only failures of ours. */
-  private async attempt(packet: IPublishPacket, topic: ParsedTopic, receivedAt: number, ctx: AttemptContext, retry: boolean): Promise<void> {
+  private async attempt(
+    packet: IPublishPacket,
+    topic: ParsedTopic,
+    receivedAt: number,
+    ctx: AttemptContext,
+    retry: boolean,
+  ): Promise<void> {
     const d = this.d;
     const payload = ctx.payload;
     if (payload.length > d.config.body_limits.mqtt_envelope_bytes) {
-      this.unauthenticated(packet.topic, 'payload_too_large', `envelope of ${payload.length} bytes is over the limit; dropped unread`);
+      this.unauthenticated(
+        packet.topic,
+        'payload_too_large',
+        `envelope of ${payload.length} bytes is over the limit; dropped unread`,
+      );
       return;
     }
 
@@ -345,7 +384,10 @@ class MessageHandler {
     } catch (err) {
       if (!isSendersFault(err)) throw err; // a storage failure (or a bug): ours, retried
       const e = err as VigilError;
-      const stale = e.code === SigningErrorCode.timestamp || e.code === SigningErrorCode.replay ? await d.verifier.authenticateStale(message) : undefined;
+      const stale =
+        e.code === SigningErrorCode.timestamp || e.code === SigningErrorCode.replay
+          ? await d.verifier.authenticateStale(message)
+          : undefined;
       if (!stale) {
         this.unauthenticated(packet.topic, e.code, e.message);
         return;
@@ -388,18 +430,36 @@ class MessageHandler {
       }
       items = this.rejectAll(topic, body, e.code, e.message);
     }
-    if (items.length === 0) this.log.info({ device_id: creds.deviceId }, 'nothing identifiable to ack in a rejected message');
+    if (items.length === 0)
+      this.log.info({ device_id: creds.deviceId }, 'nothing identifiable to ack in a rejected message');
     else await this.acks.add(creds, items);
   }
 
-  private async process(topic: ParsedTopic, deviceId: string, body: Buffer, message: SignedMessage, skewS: number, receivedAt: number, nonce?: NonceClaim): Promise<AckItem[]> {
+  private async process(
+    topic: ParsedTopic,
+    deviceId: string,
+    body: Buffer,
+    message: SignedMessage,
+    skewS: number,
+    receivedAt: number,
+    nonce?: NonceClaim,
+  ): Promise<AckItem[]> {
     switch (topic.kind) {
       case 'events':
         return (await ingestEvents(this.d, deviceId, body, receivedAt, nonce)).items;
       case 'heartbeat':
         return [await ingestHeartbeat(this.d, deviceId, body, skewS, receivedAt)];
       case 'thumbnail':
-        return [await ingestThumbnail(this.d, deviceId, topic.eventId, Readable.from([body]), { size: body.length, sha256: message.actualSha256 }, receivedAt)];
+        return [
+          await ingestThumbnail(
+            this.d,
+            deviceId,
+            topic.eventId,
+            Readable.from([body]),
+            { size: body.length, sha256: message.actualSha256 },
+            receivedAt,
+          ),
+        ];
       default:
         return [];
     }
@@ -422,7 +482,8 @@ class MessageHandler {
       case 'heartbeat': {
         try {
           const sentAt = (parseJson(body, 'heartbeat') as { sent_at?: unknown }).sent_at;
-          if (typeof sentAt === 'string' && sentAt.length > 0 && sentAt.length <= 64) return [rejectedItem(sentAt, 0, 'heartbeat', code, message)];
+          if (typeof sentAt === 'string' && sentAt.length > 0 && sentAt.length <= 64)
+            return [rejectedItem(sentAt, 0, 'heartbeat', code, message)];
         } catch {
           // not identifiable
         }
@@ -446,7 +507,11 @@ class MessageHandler {
     const ack = makeAck(items, this.d.clock);
     const envelope = signMqttMessage(creds, topic, Buffer.from(JSON.stringify(ack)), { clock: this.d.clock });
     this.client.publish(topic, JSON.stringify(envelope), { qos: this.cfg.qos }, (err) => {
-      if (err) this.log.warn({ err: describeError(err), device_id: creds.deviceId }, 'ack publish failed; the device will resend');
+      if (err)
+        this.log.warn(
+          { err: describeError(err), device_id: creds.deviceId },
+          'ack publish failed; the device will resend',
+        );
     });
     this.d.metrics.counts.acks_published++;
   }
@@ -458,10 +523,16 @@ class MessageHandler {
       // Counted and watched (cloud/broker/foreign-traffic.ts: one warning for a sustained stream), not one line each.
       const deviceId = tryParseTopic(topic)?.deviceId;
       if (deviceId !== undefined) this.onUnknownDevice?.(deviceId);
-      this.log.debug({ topic: topic.slice(0, 200), code }, 'MQTT message from an unknown device dropped without an ack');
+      this.log.debug(
+        { topic: topic.slice(0, 200), code },
+        'MQTT message from an unknown device dropped without an ack',
+      );
       return;
     }
-    this.log.warn({ topic: topic.slice(0, 200), code, reason: message.slice(0, 300) }, 'unauthenticated MQTT message dropped without an ack');
+    this.log.warn(
+      { topic: topic.slice(0, 200), code, reason: message.slice(0, 300) },
+      'unauthenticated MQTT message dropped without an ack',
+    );
   }
 }
 

@@ -36,7 +36,11 @@ export interface IngestSink extends VerifierSink {
    * version. A lower rev arriving after a higher one is stored as history but never regresses the current version.
    * Throwing (database down) fails the whole request with a 5xx / no ack; nothing may be half-written.
    */
-  storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]>;
+  storeEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+  ): Promise<StoreEventResult[]>;
 
   /**
    * `storeEventMessages` and `rememberNonce` in ONE durable transaction, so a signed events request costs one
@@ -48,7 +52,12 @@ export interface IngestSink extends VerifierSink {
    * Throwing for any reason (database down, device revoked meanwhile) must leave nothing behind, the nonce
    * included: an identical retry of a request that failed is then processed, not refused as a replay.
    */
-  storeSignedEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]>;
+  storeSignedEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+    claim: NonceClaim,
+  ): Promise<StoreEventResult[]>;
 
   /**
    * The event a thumbnail upload names, as far as thumbnails care. `undefined` when this device never sent an event
@@ -72,7 +81,12 @@ export interface IngestSink extends VerifierSink {
    * announcement). `conflict` is for a sink that cannot replace (nothing changed; ingest answers
    * `thumbnail_mismatch`).
    */
-  putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult>;
+  putThumbnail(
+    deviceId: string,
+    eventId: string,
+    stream: Readable,
+    expected: ThumbnailExpectation,
+  ): Promise<ThumbnailResult>;
 
   /**
    * Records a verified heartbeat: device status (last seen, uptime, cameras, outbox depth …) and the clock skew seen

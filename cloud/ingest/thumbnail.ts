@@ -112,10 +112,16 @@ export async function ingestThumbnail(
   seen?: { body?: Buffer },
 ): Promise<AckItem> {
   const limit = deps.config.body_limits.thumbnail_bytes;
-  if (upload.size > limit) throw wireError('payload_too_large', `thumbnail is ${upload.size} bytes; the limit is ${limit}`, { limit });
+  if (upload.size > limit)
+    throw wireError('payload_too_large', `thumbnail is ${upload.size} bytes; the limit is ${limit}`, { limit });
   if (upload.size === 0) throw wireError('unsupported_media_type', 'thumbnail body is empty; expected a JPEG');
   const event = await deps.sink.eventForThumbnail(deviceId, eventId);
-  if (!event) throw wireError('unknown_event', `event ${eventId} of device ${deviceId} is unknown here; send the event before its thumbnail`, { id: eventId });
+  if (!event)
+    throw wireError(
+      'unknown_event',
+      `event ${eventId} of device ${deviceId} is unknown here; send the event before its thumbnail`,
+      { id: eventId },
+    );
   const announced = event.announced;
   if (announced && (announced.sha256 !== upload.sha256 || announced.size !== upload.size)) {
     throw wireError(
@@ -140,7 +146,14 @@ export async function ingestThumbnail(
   }
   if (status === 'stored') {
     deps.metrics.counts.thumbnails_stored++;
-    deps.sink.publish({ type: 'thumbnail.stored', deviceId, eventId, sha256: upload.sha256, size: upload.size, receivedAtMs });
+    deps.sink.publish({
+      type: 'thumbnail.stored',
+      deviceId,
+      eventId,
+      sha256: upload.sha256,
+      size: upload.size,
+      receivedAtMs,
+    });
     return { id: eventId, rev: 0, kind: 'thumbnail', status: 'accepted' };
   }
   deps.metrics.counts.thumbnails_duplicate++;

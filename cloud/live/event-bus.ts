@@ -151,7 +151,9 @@ export class PostgresEventBus implements EventBus {
       this.log.warn({ type: change.type }, 'live feed offline; change not broadcast');
       return;
     }
-    client.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify(change)]).catch((err: unknown) => this.log.warn({ err }, 'live feed NOTIFY failed'));
+    client
+      .query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify(change)])
+      .catch((err: unknown) => this.log.warn({ err }, 'live feed NOTIFY failed'));
   }
 
   subscribe(tenantId: string, listener: LiveListener): () => void {

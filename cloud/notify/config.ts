@@ -21,9 +21,15 @@ const Score = (description: string) => Type.Optional(Type.Number({ minimum: 0, m
 
 export const LabelRuleSchema = Type.Object(
   {
-    min_score: Score('Least edge detection score (the box\'s top score) to consider the event; default notify.min_score.'),
+    min_score: Score(
+      "Least edge detection score (the box's top score) to consider the event; default notify.min_score.",
+    ),
     min_confidence: Score('Least LLM confidence that the label is right; default notify.min_confidence.'),
-    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Other words the LLM may use for this label (e.g. human for person).' })),
+    aliases: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        description: 'Other words the LLM may use for this label (e.g. human for person).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -40,22 +46,34 @@ export const QuietHoursSchema = Type.Object(
       minLength: 1,
       description: 'An offset like +01:00 / -05:30, or an IANA zone like Europe/Berlin (follows daylight saving time).',
     }),
-    bypass_threat: Type.Optional(Type.Integer({ minimum: 0, maximum: 2, description: 'Events the LLM rates at least this threat still push during quiet hours.' })),
+    bypass_threat: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 2,
+        description: 'Events the LLM rates at least this threat still push during quiet hours.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export type QuietHours = Static<typeof QuietHoursSchema>;
 
-export const LlmDownRuleSchema = Type.Union([Type.Literal('push'), Type.Literal('hold'), Type.Literal('push_unverified')], {
-  default: 'push_unverified',
-  description:
-    'When no LLM answered in the budget (down, circuit open, over budget, no picture): `push` as if verified, `hold` (no push, event marked held), `push_unverified` (push titled "Unverified: …").',
-});
+export const LlmDownRuleSchema = Type.Union(
+  [Type.Literal('push'), Type.Literal('hold'), Type.Literal('push_unverified')],
+  {
+    default: 'push_unverified',
+    description:
+      'When no LLM answered in the budget (down, circuit open, over budget, no picture): `push` as if verified, `hold` (no push, event marked held), `push_unverified` (push titled "Unverified: …").',
+  },
+);
 export type LlmDownRule = Static<typeof LlmDownRuleSchema>;
 
 export const NotifyConfigSchema = Type.Object(
   {
-    enabled: Type.Boolean({ default: true, description: 'Verify and notify stored events. Off: events are stored only.' }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'Verify and notify stored events. Off: events are stored only.',
+    }),
     labels: Type.Record(Type.String({ minLength: 1 }), LabelRuleSchema, {
       default: { person: {}, car: {}, dog: {}, cat: {} },
       description: 'Labels that may notify, with their thresholds.',
@@ -63,7 +81,10 @@ export const NotifyConfigSchema = Type.Object(
     min_score: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Default least edge score.' }),
     min_confidence: Type.Number({ minimum: 0, maximum: 1, default: 0.6, description: 'Default least LLM confidence.' }),
     cooldown: Duration('60s', 'No second push for the same device + camera + label within this time.'),
-    max_event_age: Duration('15m', 'Events that started longer ago than this (e.g. delivered late after an outage) are stored but never pushed.'),
+    max_event_age: Duration(
+      '15m',
+      'Events that started longer ago than this (e.g. delivered late after an outage) are stored but never pushed.',
+    ),
     quiet_hours: Type.Optional(QuietHoursSchema),
     tenants: Type.Record(
       Type.String({ minLength: 1 }),
@@ -71,7 +92,10 @@ export const NotifyConfigSchema = Type.Object(
       { default: {}, description: 'Per-tenant overrides (by tenant id).' },
     ),
     llm_down: LlmDownRuleSchema,
-    thumbnail_wait: Duration('5s', 'How long a job waits for an event\'s thumbnail to arrive before it decides without one.'),
+    thumbnail_wait: Duration(
+      '5s',
+      "How long a job waits for an event's thumbnail to arrive before it decides without one.",
+    ),
     link_ttl: Duration('24h', 'Lifetime of the signed thumbnail URL in a push.'),
   },
   { default: {}, additionalProperties: false, description: 'Push policy: which verified events notify the owner.' },

@@ -78,7 +78,11 @@ export function createNotify(options: CreateNotifyOptions): Notify {
     log: componentLogger(log, 'reclassify'),
   });
   const push = options.pushService ?? createPushService(config.push, { clock, logger: log });
-  const links = new ThumbnailLinks(deriveLinkKey(options.secretsKey), options.baseUrl, parseDuration(config.notify.link_ttl));
+  const links = new ThumbnailLinks(
+    deriveLinkKey(options.secretsKey),
+    options.baseUrl,
+    parseDuration(config.notify.link_ttl),
+  );
   const notifier = new Notifier({
     database: options.database,
     store: options.store,

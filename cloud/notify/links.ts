@@ -33,7 +33,8 @@ export class ThumbnailLinks {
 
   /** True when `sig` is this collector's signature of (event, exp) and exp has not passed. */
   verify(eventId: string, exp: string | undefined, sig: string | undefined, now: number): boolean {
-    if (exp === undefined || sig === undefined || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return false;
+    if (exp === undefined || sig === undefined || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig))
+      return false;
     const expS = Number(exp);
     if (expS * 1000 < now) return false;
     const given = Buffer.from(sig, 'base64url');

@@ -76,8 +76,10 @@ export class Notifier {
     this.thumbnailWaitMs = parseDuration(options.notify.thumbnail_wait);
     this.cooldownMs = parseDuration(options.notify.cooldown);
     // A time zone typo fails at start, not at 3 am.
-    if (options.notify.quiet_hours) assertTimeZone(options.notify.quiet_hours.time_zone, 'notify.quiet_hours.time_zone');
-    for (const [t, o] of Object.entries(options.notify.tenants)) if (o.quiet_hours) assertTimeZone(o.quiet_hours.time_zone, `notify.tenants.${t}.quiet_hours.time_zone`);
+    if (options.notify.quiet_hours)
+      assertTimeZone(options.notify.quiet_hours.time_zone, 'notify.quiet_hours.time_zone');
+    for (const [t, o] of Object.entries(options.notify.tenants))
+      if (o.quiet_hours) assertTimeZone(o.quiet_hours.time_zone, `notify.tenants.${t}.quiet_hours.time_zone`);
     this.worker = new JobWorker({
       queue: this.queue,
       kind: NOTIFY_JOB,
@@ -93,10 +95,14 @@ export class Notifier {
    * The store hook: runs inside the transaction that stores event messages and queues one job per new event.
    * Later messages of the same event find the job there already (unique per kind + event id).
    */
-  readonly enqueueInTransaction = async (x: SqlExecutor, stored: { tenantId: string; eventIds: readonly string[] }): Promise<void> => {
+  readonly enqueueInTransaction = async (
+    x: SqlExecutor,
+    stored: { tenantId: string; eventIds: readonly string[] },
+  ): Promise<void> => {
     if (!this.options.notify.enabled) return;
     const now = this.clock.now();
-    for (const eventId of new Set(stored.eventIds)) await this.queue.enqueue({ kind: NOTIFY_JOB, eventId, tenantId: stored.tenantId }, now, x);
+    for (const eventId of new Set(stored.eventIds))
+      await this.queue.enqueue({ kind: NOTIFY_JOB, eventId, tenantId: stored.tenantId }, now, x);
   };
 
   start(): void {
@@ -117,7 +123,9 @@ export class Notifier {
     this.queue
       .wake(NOTIFY_JOB, change.eventId, this.clock.now())
       .then((woken) => woken && this.worker.kick())
-      .catch((err: unknown) => this.log.warn({ err: describeError(err), event_id: change.eventId }, 'could not wake the notify job'));
+      .catch((err: unknown) =>
+        this.log.warn({ err: describeError(err), event_id: change.eventId }, 'could not wake the notify job'),
+      );
   }
 
   // --- the job ---
@@ -157,11 +165,29 @@ export class Notifier {
         });
         if (signal.aborted) throw new Error('job aborted');
         await this.records.saveClassification(event.id, event.tenantId, classification, this.clock.now());
-        log.info({ status: classification.status, reason: classification.reason, label: classification.classify_label, provider: classification.provider, ms: classification.ms, cached: classification.cached }, 'event re-classified');
+        log.info(
+          {
+            status: classification.status,
+            reason: classification.reason,
+            label: classification.classify_label,
+            provider: classification.provider,
+            ms: classification.ms,
+            cached: classification.cached,
+          },
+          'event re-classified',
+        );
       }
 
       const decidedAt = this.clock.now();
-      let decision = decide({ event: pe, history: { pushed: false, lastPushAt: await this.records.lastPushAt(key, event.id) }, now: decidedAt, classification }, this.options.notify);
+      let decision = decide(
+        {
+          event: pe,
+          history: { pushed: false, lastPushAt: await this.records.lastPushAt(key, event.id) },
+          now: decidedAt,
+          classification,
+        },
+        this.options.notify,
+      );
       if (!decision.push || !decision.content) return this.finish(event, decision, decidedAt);
       const n: Notification = {
         event_id: event.id,
@@ -175,8 +201,28 @@ export class Notifier {
       };
       if (!(await this.records.claimPush(event.id, key, decision, n, decidedAt, this.cooldownMs))) {
         // Another event of this camera and label took the slot a moment ago.
-        decision = decide({ event: pe, history: { pushed: false, lastPushAt: await this.records.lastPushAt(key, event.id) }, now: decidedAt, classification }, this.options.notify);
-        return this.finish(event, decision.push ? { ...decision, push: false, reason: 'cooldown', detail: 'cooldown slot taken by a concurrent event', content: undefined } : decision, decidedAt);
+        decision = decide(
+          {
+            event: pe,
+            history: { pushed: false, lastPushAt: await this.records.lastPushAt(key, event.id) },
+            now: decidedAt,
+            classification,
+          },
+          this.options.notify,
+        );
+        return this.finish(
+          event,
+          decision.push
+            ? {
+                ...decision,
+                push: false,
+                reason: 'cooldown',
+                detail: 'cooldown slot taken by a concurrent event',
+                content: undefined,
+              }
+            : decision,
+          decidedAt,
+        );
       }
       this.options.onDecision?.(event.id, decision, decidedAt);
       log.info({ reason: decision.reason, verdict: decision.verdict, title: n.title }, 'push decided');
@@ -199,10 +245,17 @@ export class Notifier {
     await this.records.recordDeliveries(event.id, results, final, now);
     // Token bookkeeping (last outcome, pruning) is idempotent; it may run again after a crash.
     const counts = await recordPushResults(this.options.store, results, now);
-    log.info({ targets: targets.length, already_settled: settled.size, ...counts }, final ? 'push recorded' : 'push partly delivered; retrying the rest');
+    log.info(
+      { targets: targets.length, already_settled: settled.size, ...counts },
+      final ? 'push recorded' : 'push partly delivered; retrying the rest',
+    );
     if (final) return { kind: 'done' };
     const waits = retry.map((r) => r.outcome.retryAfterMs ?? 0);
-    return { kind: 'retry', error: `push: ${retry.length} token(s) to retry (${retry.map((r) => r.outcome.reason ?? r.outcome.httpStatus).join(', ')})`, retryAfterMs: Math.max(0, ...waits) };
+    return {
+      kind: 'retry',
+      error: `push: ${retry.length} token(s) to retry (${retry.map((r) => r.outcome.reason ?? r.outcome.httpStatus).join(', ')})`,
+      retryAfterMs: Math.max(0, ...waits),
+    };
   }
 
   private async finish(event: EventRecord, decision: Decision, now: number): Promise<JobOutcome> {
@@ -232,7 +285,11 @@ export class Notifier {
 
   /** The notify job, verification record and push deliveries of an event (null / empty when it has none). */
   async eventStatus(eventId: string): Promise<EventNotifyStatus> {
-    const [job, verification, deliveries] = await Promise.all([this.queue.get(NOTIFY_JOB, eventId), this.records.verification(eventId), this.records.deliveries(eventId)]);
+    const [job, verification, deliveries] = await Promise.all([
+      this.queue.get(NOTIFY_JOB, eventId),
+      this.records.verification(eventId),
+      this.records.deliveries(eventId),
+    ]);
     return { job: job ?? null, verification: verification ?? null, deliveries };
   }
 }

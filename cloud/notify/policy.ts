@@ -91,7 +91,12 @@ function quietHoursFor(config: NotifyConfig, tenantId: string): QuietHours | und
 }
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
-const skip = (verdict: Verdict, reason: DecisionReason, detail: string): Decision => ({ push: false, verdict, reason, detail });
+const skip = (verdict: Verdict, reason: DecisionReason, detail: string): Decision => ({
+  push: false,
+  verdict,
+  reason,
+  detail,
+});
 
 /** Decides without the LLM when the answer could not matter; null means "re-classify, then decide()". */
 export function prefilter(input: PolicyInput, config: NotifyConfig): Decision | null {
@@ -101,9 +106,15 @@ export function prefilter(input: PolicyInput, config: NotifyConfig): Decision | 
   const rule = ruleOf(config, event.label);
   if (!rule) return skip('skipped', 'label_not_notified', `label "${event.label}" is not in notify.labels`);
   const minScore = rule.min_score ?? config.min_score;
-  if (event.score < minScore) return skip('skipped', 'low_edge_score', `edge score ${event.score} below ${minScore} for ${event.label}`);
+  if (event.score < minScore)
+    return skip('skipped', 'low_edge_score', `edge score ${event.score} below ${minScore} for ${event.label}`);
   const maxAge = parseDuration(config.max_event_age);
-  if (now - event.startedAt > maxAge) return skip('skipped', 'too_old', `event started ${Math.round((now - event.startedAt) / 1000)} s ago (max ${config.max_event_age})`);
+  if (now - event.startedAt > maxAge)
+    return skip(
+      'skipped',
+      'too_old',
+      `event started ${Math.round((now - event.startedAt) / 1000)} s ago (max ${config.max_event_age})`,
+    );
   return null;
 }
 
@@ -125,9 +136,12 @@ export function decide(input: PolicyInput & { classification: Classification }, 
 
   if (c.status === 'verified') {
     const minConfidence = rule.min_confidence ?? config.min_confidence;
-    if (c.agrees_with_edge === false) return skip('rejected', 'llm_disagrees', `LLM does not see a ${event.label}: "${c.classify_summary}"`);
-    if (!sameLabel(rule, event.label, c.classify_label)) return skip('rejected', 'label_mismatch', `LLM says ${c.classify_label}, box said ${event.label}`);
-    if (c.classify_confidence < minConfidence) return skip('rejected', 'low_confidence', `LLM confidence ${c.classify_confidence} below ${minConfidence}`);
+    if (c.agrees_with_edge === false)
+      return skip('rejected', 'llm_disagrees', `LLM does not see a ${event.label}: "${c.classify_summary}"`);
+    if (!sameLabel(rule, event.label, c.classify_label))
+      return skip('rejected', 'label_mismatch', `LLM says ${c.classify_label}, box said ${event.label}`);
+    if (c.classify_confidence < minConfidence)
+      return skip('rejected', 'low_confidence', `LLM confidence ${c.classify_confidence} below ${minConfidence}`);
     verdict = 'verified';
     reason = 'verified';
     content = {
@@ -139,16 +153,31 @@ export function decide(input: PolicyInput & { classification: Classification }, 
   } else if (c.reason === 'provider_none') {
     verdict = 'unverified';
     reason = 'edge_only';
-    content = { title: edgeSummary(event.label, event.camera), body: `${event.camera}: ${event.label}, score ${pct(event.score)}`, unverified: true, priority: 'high' };
+    content = {
+      title: edgeSummary(event.label, event.camera),
+      body: `${event.camera}: ${event.label}, score ${pct(event.score)}`,
+      unverified: true,
+      priority: 'high',
+    };
   } else {
-    const why = c.reason === 'over_budget' ? 'vision check took too long' : c.reason === 'no_thumbnail' ? 'no picture to check' : 'vision check unavailable';
+    const why =
+      c.reason === 'over_budget'
+        ? 'vision check took too long'
+        : c.reason === 'no_thumbnail'
+          ? 'no picture to check'
+          : 'vision check unavailable';
     switch (config.llm_down) {
       case 'hold':
         return skip('held', 'llm_down_hold', `not verified (${why}); held by rule llm_down: hold`);
       case 'push':
         verdict = 'unverified';
         reason = 'llm_down_push';
-        content = { title: edgeSummary(event.label, event.camera), body: `${event.camera}: ${event.label}, score ${pct(event.score)}`, unverified: false, priority: 'high' };
+        content = {
+          title: edgeSummary(event.label, event.camera),
+          body: `${event.camera}: ${event.label}, score ${pct(event.score)}`,
+          unverified: false,
+          priority: 'high',
+        };
         break;
       case 'push_unverified':
         verdict = 'unverified';
@@ -165,7 +194,11 @@ export function decide(input: PolicyInput & { classification: Classification }, 
 
   const cooldownMs = parseDuration(config.cooldown);
   if (history.lastPushAt !== null && now - history.lastPushAt < cooldownMs) {
-    return skip(verdict, 'cooldown', `a ${event.label} on ${event.camera} was pushed ${Math.round((now - history.lastPushAt) / 1000)} s ago (cooldown ${config.cooldown})`);
+    return skip(
+      verdict,
+      'cooldown',
+      `a ${event.label} on ${event.camera} was pushed ${Math.round((now - history.lastPushAt) / 1000)} s ago (cooldown ${config.cooldown})`,
+    );
   }
   const quiet = quietHoursFor(config, event.tenantId);
   if (quiet && inQuietHours(now, quiet)) {

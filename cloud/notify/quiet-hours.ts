@@ -23,9 +23,17 @@ export function localMinuteOfDay(nowMs: number, timeZone: string): number {
   }
   let parts: Intl.DateTimeFormatPart[];
   try {
-    parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date(nowMs));
+    parts = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).formatToParts(new Date(nowMs));
   } catch {
-    throw new VigilError('config_invalid', `quiet_hours.time_zone: "${timeZone}" is neither an offset like +01:00 nor a known IANA time zone`);
+    throw new VigilError(
+      'config_invalid',
+      `quiet_hours.time_zone: "${timeZone}" is neither an offset like +01:00 nor a known IANA time zone`,
+    );
   }
   const hour = Number(parts.find((p) => p.type === 'hour')?.value ?? 0);
   const minute = Number(parts.find((p) => p.type === 'minute')?.value ?? 0);

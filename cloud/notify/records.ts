@@ -141,16 +141,18 @@ export class SqlAnswerCache implements ClassificationCacheBackend {
   constructor(private readonly db: SqlDatabase) {}
 
   async get(key: string): Promise<CachedAnswer | undefined> {
-    const r = await this.db.get<{ answer_json: string }>('SELECT answer_json FROM classification_cache WHERE cache_key = ?', [key]);
+    const r = await this.db.get<{ answer_json: string }>(
+      'SELECT answer_json FROM classification_cache WHERE cache_key = ?',
+      [key],
+    );
     return r ? (JSON.parse(r.answer_json) as CachedAnswer) : undefined;
   }
 
   async put(key: string, value: CachedAnswer): Promise<void> {
-    await this.db.run('INSERT INTO classification_cache (cache_key, answer_json, created_at) VALUES (?, ?, ?) ON CONFLICT (cache_key) DO NOTHING', [
-      key,
-      JSON.stringify(value),
-      value.created_at,
-    ]);
+    await this.db.run(
+      'INSERT INTO classification_cache (cache_key, answer_json, created_at) VALUES (?, ?, ?) ON CONFLICT (cache_key) DO NOTHING',
+      [key, JSON.stringify(value), value.created_at],
+    );
   }
 }
 
@@ -221,7 +223,14 @@ export class NotifyRecords {
    * pushed within `cooldownMs`) and marks the event `sending` with the notification to send. False when the slot
    * was taken meanwhile by a concurrent job (the caller re-decides: cooldown).
    */
-  async claimPush(eventId: string, key: CooldownKey, d: Decision, notification: Notification, now: number, cooldownMs: number): Promise<boolean> {
+  async claimPush(
+    eventId: string,
+    key: CooldownKey,
+    d: Decision,
+    notification: Notification,
+    now: number,
+    cooldownMs: number,
+  ): Promise<boolean> {
     return this.db.tx(async (x) => {
       const got = await x.get<{ event_id: string }>(
         `INSERT INTO notify_cooldowns (tenant_id, device_id, camera, label, last_push_at, event_id) VALUES (?, ?, ?, ?, ?, ?)
@@ -236,7 +245,14 @@ export class NotifyRecords {
     });
   }
 
-  private async upsertPush(x: SqlExecutor, eventId: string, tenantId: string, d: Decision, notification: Notification, now: number): Promise<void> {
+  private async upsertPush(
+    x: SqlExecutor,
+    eventId: string,
+    tenantId: string,
+    d: Decision,
+    notification: Notification,
+    now: number,
+  ): Promise<void> {
     await x.run(
       `INSERT INTO event_verifications (event_id, tenant_id, status, decision, decision_detail, push_state, push_at, push_json, updated_at)
        VALUES (?, ?, ?, ?, ?, 'sending', ?, ?, ?)
@@ -248,7 +264,10 @@ export class NotifyRecords {
 
   /** Target ids whose delivery for this event is settled (sent, invalid, failed); a resend skips them. */
   async settledTargets(eventId: string): Promise<Set<string>> {
-    const rows = await this.db.all<{ target_id: string; status: string }>('SELECT target_id, status FROM push_deliveries WHERE event_id = ?', [eventId]);
+    const rows = await this.db.all<{ target_id: string; status: string }>(
+      'SELECT target_id, status FROM push_deliveries WHERE event_id = ?',
+      [eventId],
+    );
     return new Set(rows.filter((r) => SETTLED.has(r.status)).map((r) => r.target_id));
   }
 
@@ -264,10 +283,23 @@ export class NotifyRecords {
           `INSERT INTO push_deliveries (event_id, target_id, platform, status, http_status, reason, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (event_id, target_id) DO UPDATE SET status = excluded.status, http_status = excluded.http_status, reason = excluded.reason,
              attempts = push_deliveries.attempts + excluded.attempts, updated_at = excluded.updated_at`,
-          [eventId, target.id, target.platform, outcome.status, outcome.httpStatus, outcome.reason ?? null, attempts, now],
+          [
+            eventId,
+            target.id,
+            target.platform,
+            outcome.status,
+            outcome.httpStatus,
+            outcome.reason ?? null,
+            attempts,
+            now,
+          ],
         );
       }
-      if (final) await x.run(`UPDATE event_verifications SET push_state = 'sent', updated_at = ? WHERE event_id = ?`, [now, eventId]);
+      if (final)
+        await x.run(`UPDATE event_verifications SET push_state = 'sent', updated_at = ? WHERE event_id = ?`, [
+          now,
+          eventId,
+        ]);
     });
   }
 

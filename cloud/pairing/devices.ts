@@ -47,12 +47,19 @@ export interface DeviceBrokerAccess {
  * cannot be reached: pairing never fails for the broker's sake (the code is used up by then); the box asks for a
  * login later with the signed POST /v1/devices/{id}/broker-credentials.
  */
-async function brokerLogin(access: DeviceBrokerAccess, deviceId: string, why: string): Promise<MqttCredentials | undefined> {
+async function brokerLogin(
+  access: DeviceBrokerAccess,
+  deviceId: string,
+  why: string,
+): Promise<MqttCredentials | undefined> {
   if (!access.broker?.issuesDeviceLogins) return undefined;
   try {
     return await access.broker.issueDeviceLogin(deviceId);
   } catch (err) {
-    access.log?.error({ device_id: deviceId, err: describeError(err) }, `no broker login issued at ${why}; the box will ask for one`);
+    access.log?.error(
+      { device_id: deviceId, err: describeError(err) },
+      `no broker login issued at ${why}; the box will ask for one`,
+    );
     return undefined;
   }
 }
@@ -64,7 +71,10 @@ export async function disableBrokerLogin(access: DeviceBrokerAccess, deviceId: s
     await access.broker.disableDevice(deviceId);
     return true;
   } catch (err) {
-    access.log?.error({ device_id: deviceId, err: describeError(err) }, `could not disable the revoked box's broker login: disable it by hand (mosquitto_ctrl dynsec disableClient ${deviceId})`);
+    access.log?.error(
+      { device_id: deviceId, err: describeError(err) },
+      `could not disable the revoked box's broker login: disable it by hand (mosquitto_ctrl dynsec disableClient ${deviceId})`,
+    );
     return false;
   }
 }
@@ -113,10 +123,17 @@ export async function rotateDeviceKey(
   deviceId: string,
   now = Date.now(),
   access: DeviceBrokerAccess = {},
-): Promise<{ keyId: string; secretB64: string; keys: DeviceKeyRecord[]; mqttCredentials?: MqttCredentials } | undefined> {
+): Promise<
+  { keyId: string; secretB64: string; keys: DeviceKeyRecord[]; mqttCredentials?: MqttCredentials } | undefined
+> {
   const key = issueKey(secrets, deviceId, now);
   const keys = await store.addDeviceKey(tenantId, deviceId, { keyId: key.keyId, secretSealed: key.sealed }, now);
   if (!keys) return undefined;
   const login = await brokerLogin(access, deviceId, 'key rotation');
-  return { keyId: key.keyId, secretB64: key.secret.toString('base64'), keys, ...(login ? { mqttCredentials: login } : {}) };
+  return {
+    keyId: key.keyId,
+    secretB64: key.secret.toString('base64'),
+    keys,
+    ...(login ? { mqttCredentials: login } : {}),
+  };
 }

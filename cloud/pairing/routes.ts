@@ -28,7 +28,10 @@ export interface PairingRouteContext {
  *   409 pairing_code_used · 410 pairing_code_expired · 429 rate_limited (per source and collector-wide, against
  *   guessing: cloud/pairing/rate-limit.ts).
  */
-export function registerPairingRoutes(app: FastifyInstance, ctx: PairingRouteContext): { refused(): Record<PairingLimitScope, number> } {
+export function registerPairingRoutes(
+  app: FastifyInstance,
+  ctx: PairingRouteContext,
+): { refused(): Record<PairingLimitScope, number> } {
   const a = ctx.pairingAttempts;
   const limiter = new PairingAttemptLimiter({
     perSourcePerMinute: a.perMinute,
@@ -39,11 +42,29 @@ export function registerPairingRoutes(app: FastifyInstance, ctx: PairingRouteCon
     log: ctx.log,
   });
 
-  app.post(HTTP_PATHS.pair, { bodyLimit: 16 * 1024, onRequest: pairingAttemptGuard(limiter) }, async (req): Promise<PairingResponse> => {
-    const request = validatePairingRequest.parse(req.body, 'pairing request');
-    const response = await pairDevice(ctx.store, ctx.secrets, request, ctx.endpoints(), ctx.clock.now(), ctx.brokerAccess);
-    req.log.info({ device_id: response.device_id, key_id: response.key_id, broker_login: response.mqtt_credentials !== undefined }, 'device paired');
-    return response;
-  });
+  app.post(
+    HTTP_PATHS.pair,
+    { bodyLimit: 16 * 1024, onRequest: pairingAttemptGuard(limiter) },
+    async (req): Promise<PairingResponse> => {
+      const request = validatePairingRequest.parse(req.body, 'pairing request');
+      const response = await pairDevice(
+        ctx.store,
+        ctx.secrets,
+        request,
+        ctx.endpoints(),
+        ctx.clock.now(),
+        ctx.brokerAccess,
+      );
+      req.log.info(
+        {
+          device_id: response.device_id,
+          key_id: response.key_id,
+          broker_login: response.mqtt_credentials !== undefined,
+        },
+        'device paired',
+      );
+      return response;
+    },
+  );
   return { refused: () => ({ ...limiter.refused }) };
 }

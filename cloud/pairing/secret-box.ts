@@ -13,7 +13,8 @@ import { mkdirPrivateSync, PRIVATE_FILE_MODE, tightenPath } from '../../shared/f
  */
 export class SecretBox {
   constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new VigilError('config_invalid', `the secrets key must be 32 bytes, got ${key.length}`);
+    if (key.length !== 32)
+      throw new VigilError('config_invalid', `the secrets key must be 32 bytes, got ${key.length}`);
   }
 
   seal(plain: Buffer, context: string): string {
@@ -21,19 +22,26 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
-    return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join('.');
+    return ['v1', iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), ct.toString('base64url')].join(
+      '.',
+    );
   }
 
   open(sealed: string, context: string): Buffer {
     const [v, iv, tag, ct] = sealed.split('.');
-    if (v !== 'v1' || !iv || !tag || ct === undefined) throw new VigilError('secret_unreadable', 'sealed secret has an unknown format');
+    if (v !== 'v1' || !iv || !tag || ct === undefined)
+      throw new VigilError('secret_unreadable', 'sealed secret has an unknown format');
     try {
       const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(context, 'utf8'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]);
     } catch (err) {
-      throw new VigilError('secret_unreadable', 'cannot open a sealed device secret: wrong secrets key (secrets.key / secrets.key file) or tampered data', { cause: err });
+      throw new VigilError(
+        'secret_unreadable',
+        'cannot open a sealed device secret: wrong secrets key (secrets.key / secrets.key file) or tampered data',
+        { cause: err },
+      );
     }
   }
 
@@ -59,7 +67,11 @@ export const SECRETS_KEY_FILE = 'secrets.key';
  * on one key and neither ever reads a half-written file. `create: false` (commands beside a running collector) refuses
  * to invent a key the collector does not have.
  */
-export function loadSecretsKey(configured: string | undefined, dataDir: string, options: { create?: boolean } = {}): Buffer {
+export function loadSecretsKey(
+  configured: string | undefined,
+  dataDir: string,
+  options: { create?: boolean } = {},
+): Buffer {
   if (configured) {
     const key = Buffer.from(configured, 'base64');
     if (key.length !== 32) throw new VigilError('config_invalid', 'secrets.key must be base64 of exactly 32 bytes');
@@ -80,7 +92,10 @@ export function loadSecretsKey(configured: string | undefined, dataDir: string, 
     chmodSync(temp, PRIVATE_FILE_MODE); // 0600 exactly, whatever the umask
     linkSync(temp, file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new VigilError('secrets_key_unavailable', `cannot create ${file}: ${(err as Error).message}`, { cause: err });
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+      throw new VigilError('secrets_key_unavailable', `cannot create ${file}: ${(err as Error).message}`, {
+        cause: err,
+      });
   } finally {
     try {
       unlinkSync(temp);

@@ -1,10 +1,23 @@
-import { connect, constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect,
+  constants as h2,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import { readFileSync } from 'node:fs';
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
 import { VigilError, describeError } from '../errors.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
-import { apnsCollapseId, tokenHint, type Notification, type PushOutcome, type PushSender, type PushTarget } from './notification.js';
+import {
+  apnsCollapseId,
+  tokenHint,
+  type Notification,
+  type PushOutcome,
+  type PushSender,
+  type PushTarget,
+} from './notification.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**
@@ -74,7 +87,11 @@ export class ApnsProviderToken {
       try {
         this.key ??= importPKCS8(this.options.keyPem, 'ES256').catch((err: unknown) => {
           this.key = undefined;
-          throw new VigilError('push_apns_key_invalid', `APNs auth key ${this.options.keyId} is not a PKCS#8 P-256 key: ${describeError(err)}`, { cause: err });
+          throw new VigilError(
+            'push_apns_key_invalid',
+            `APNs auth key ${this.options.keyId} is not a PKCS#8 P-256 key: ${describeError(err)}`,
+            { cause: err },
+          );
         });
         const key = await this.key;
         const issuedAt = this.clock.now();
@@ -125,7 +142,11 @@ export function apnsOptionsFromConfig(c: {
     try {
       keyPem = readFileSync(c.key_file, 'utf8');
     } catch (err) {
-      throw new VigilError('push_config_invalid', `push.apns.key_file: cannot read ${c.key_file}: ${describeError(err)}`, { cause: err });
+      throw new VigilError(
+        'push_config_invalid',
+        `push.apns.key_file: cannot read ${c.key_file}: ${describeError(err)}`,
+        { cause: err },
+      );
     }
   }
   if (!keyPem) throw new VigilError('push_config_invalid', 'push.apns: set key_file or key_pem (the .p8 auth key)');
@@ -134,10 +155,21 @@ export function apnsOptionsFromConfig(c: {
     try {
       ca = readFileSync(c.ca_file);
     } catch (err) {
-      throw new VigilError('push_config_invalid', `push.apns.ca_file: cannot read ${c.ca_file}: ${describeError(err)}`, { cause: err });
+      throw new VigilError(
+        'push_config_invalid',
+        `push.apns.ca_file: cannot read ${c.ca_file}: ${describeError(err)}`,
+        { cause: err },
+      );
     }
   }
-  return { teamId: c.team_id, keyId: c.key_id, keyPem, bundleId: c.bundle_id, endpoint: c.endpoint, ...(ca ? { ca } : {}) };
+  return {
+    teamId: c.team_id,
+    keyId: c.key_id,
+    keyPem,
+    bundleId: c.bundle_id,
+    endpoint: c.endpoint,
+    ...(ca ? { ca } : {}),
+  };
 }
 
 interface ApnsResponse {
@@ -192,7 +224,8 @@ export class ApnsSender implements PushSender {
 
   async send(target: PushTarget, n: Notification): Promise<PushOutcome> {
     if (target.platform !== 'apns') return { status: 'failed', httpStatus: null, reason: 'wrong_platform' };
-    if (!DEVICE_TOKEN.test(target.token)) return { status: 'invalid_token', httpStatus: null, reason: 'BadDeviceToken' };
+    if (!DEVICE_TOKEN.test(target.token))
+      return { status: 'invalid_token', httpStatus: null, reason: 'BadDeviceToken' };
     let jwt: string;
     try {
       jwt = await this.providerToken.get();
@@ -229,7 +262,12 @@ export class ApnsSender implements PushSender {
       return { status: 'invalid_token', httpStatus: res.status, reason };
     }
     if (res.status === 429 || res.status >= 500) {
-      return { status: 'retry', httpStatus: res.status, reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return {
+        status: 'retry',
+        httpStatus: res.status,
+        reason,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
     this.log.warn({ token: tokenHint(target), status: res.status, reason }, 'apns refused the notification');
     return { status: 'failed', httpStatus: res.status, reason };

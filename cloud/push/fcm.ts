@@ -6,7 +6,14 @@ import { VigilError, describeError } from '../errors.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { validator } from '../../shared/schema/index.js';
-import { apnsCollapseId, tokenHint, type Notification, type PushOutcome, type PushSender, type PushTarget } from './notification.js';
+import {
+  apnsCollapseId,
+  tokenHint,
+  type Notification,
+  type PushOutcome,
+  type PushSender,
+  type PushTarget,
+} from './notification.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**
@@ -20,7 +27,11 @@ export const ServiceAccountSchema = Type.Object(
   {
     client_email: Type.String({ minLength: 3, description: 'Service account e-mail; `iss` of the assertion.' }),
     private_key: Type.String({ minLength: 100, description: 'PKCS#8 PEM RSA key.' }),
-    token_uri: Type.String({ format: 'uri', pattern: '^https?://', description: 'OAuth2 token endpoint; `aud` of the assertion.' }),
+    token_uri: Type.String({
+      format: 'uri',
+      pattern: '^https?://',
+      description: 'OAuth2 token endpoint; `aud` of the assertion.',
+    }),
     project_id: Type.Optional(Type.String({ minLength: 1 })),
     private_key_id: Type.Optional(Type.String()),
   },
@@ -30,7 +41,10 @@ export type ServiceAccount = Static<typeof ServiceAccountSchema>;
 const serviceAccountValidator = validator(ServiceAccountSchema, { code: 'push_config_invalid', registry: VigilError });
 
 /** Reads service_account_file / service_account_json of the config section. */
-export function serviceAccountFromConfig(c: { service_account_file?: string | undefined; service_account_json?: string | undefined }): ServiceAccount {
+export function serviceAccountFromConfig(c: {
+  service_account_file?: string | undefined;
+  service_account_json?: string | undefined;
+}): ServiceAccount {
   let text = c.service_account_json;
   let where = 'push.fcm.service_account_json';
   if (!text && c.service_account_file) {
@@ -62,7 +76,12 @@ export interface FcmAccessTokenOptions {
 
 /** The token endpoint answered; `retry` tells a transient failure from a refused grant. */
 export class TokenFetchError extends VigilError {
-  constructor(message: string, readonly httpStatus: number | null, readonly retry: boolean, readonly retryAfterMs?: number) {
+  constructor(
+    message: string,
+    readonly httpStatus: number | null,
+    readonly retry: boolean,
+    readonly retryAfterMs?: number,
+  ) {
     super('push_fcm_token_failed', message);
   }
 }
@@ -100,7 +119,11 @@ export class FcmAccessToken {
     const a = this.options.account;
     this.key ??= importPKCS8(a.private_key, 'RS256').catch((err: unknown) => {
       this.key = undefined;
-      throw new VigilError('push_fcm_key_invalid', `FCM service account ${a.client_email}: private_key is not a PKCS#8 RSA key: ${describeError(err)}`, { cause: err });
+      throw new VigilError(
+        'push_fcm_key_invalid',
+        `FCM service account ${a.client_email}: private_key is not a PKCS#8 RSA key: ${describeError(err)}`,
+        { cause: err },
+      );
     });
     const key = await this.key;
     const iat = Math.floor(this.clock.now() / 1000);
@@ -136,12 +159,18 @@ export class FcmAccessToken {
           let error = `http_${res.statusCode}`;
           try {
             const e = JSON.parse(text) as { error?: unknown; error_description?: unknown };
-            if (typeof e.error === 'string') error = e.error + (typeof e.error_description === 'string' ? `: ${e.error_description}` : '');
+            if (typeof e.error === 'string')
+              error = e.error + (typeof e.error_description === 'string' ? `: ${e.error_description}` : '');
           } catch {
             /* not JSON */
           }
           const transient = res.statusCode === 429 || res.statusCode >= 500;
-          throw new TokenFetchError(`token endpoint answered ${res.statusCode} (${error})`, res.statusCode, transient, parseRetryAfter(res.headers['retry-after'], this.clock.now()));
+          throw new TokenFetchError(
+            `token endpoint answered ${res.statusCode} (${error})`,
+            res.statusCode,
+            transient,
+            parseRetryAfter(res.headers['retry-after'], this.clock.now()),
+          );
         }
         const body = JSON.parse(text) as { access_token?: unknown; expires_in?: unknown };
         if (typeof body.access_token !== 'string' || typeof body.expires_in !== 'number' || body.expires_in <= 0) {
@@ -178,7 +207,11 @@ interface GoogleError {
     code?: number;
     message?: string;
     status?: string;
-    details?: Array<{ '@type'?: string; errorCode?: string; fieldViolations?: Array<{ field?: string; description?: string }> }>;
+    details?: Array<{
+      '@type'?: string;
+      errorCode?: string;
+      fieldViolations?: Array<{ field?: string; description?: string }>;
+    }>;
   };
 }
 
@@ -192,7 +225,8 @@ export class FcmSender implements PushSender {
 
   constructor(private readonly options: FcmSenderOptions) {
     const projectId = options.projectId ?? options.account.project_id;
-    if (!projectId) throw new VigilError('push_config_invalid', 'push.fcm: no project_id in the config or the service account');
+    if (!projectId)
+      throw new VigilError('push_config_invalid', 'push.fcm: no project_id in the config or the service account');
     const base = (options.endpoint ?? 'https://fcm.googleapis.com').replace(/\/+$/, '');
     this.sendUrl = `${base}/v1/projects/${encodeURIComponent(projectId)}/messages:send`;
     this.clock = options.clock ?? systemClock;
@@ -219,7 +253,12 @@ export class FcmSender implements PushSender {
         ...(n.unverified !== undefined ? { unverified: String(n.unverified) } : {}),
       },
       android: { collapse_key: n.collapse_id, priority: n.priority === 'high' ? 'HIGH' : 'NORMAL', ttl: `${ttlS}s` },
-      apns: { headers: { 'apns-collapse-id': apnsCollapseId(n.collapse_id), 'apns-priority': n.priority === 'high' ? '10' : '5' } },
+      apns: {
+        headers: {
+          'apns-collapse-id': apnsCollapseId(n.collapse_id),
+          'apns-priority': n.priority === 'high' ? '10' : '5',
+        },
+      },
     };
   }
 
@@ -260,7 +299,10 @@ export class FcmSender implements PushSender {
     return { status: 'failed', httpStatus: null, reason: 'oauth_token_failed' };
   }
 
-  private async post(body: string, token: string): Promise<{ statusCode: number; headers: Dispatcher.ResponseData['headers']; text: string } | PushOutcome> {
+  private async post(
+    body: string,
+    token: string,
+  ): Promise<{ statusCode: number; headers: Dispatcher.ResponseData['headers']; text: string } | PushOutcome> {
     try {
       const timeout = this.options.timeoutMs ?? 10_000;
       const res = await request(this.sendUrl, {
@@ -278,7 +320,10 @@ export class FcmSender implements PushSender {
     }
   }
 
-  private outcome(res: { statusCode: number; headers: Dispatcher.ResponseData['headers']; text: string }, target: PushTarget): PushOutcome {
+  private outcome(
+    res: { statusCode: number; headers: Dispatcher.ResponseData['headers']; text: string },
+    target: PushTarget,
+  ): PushOutcome {
     let parsed: unknown;
     try {
       parsed = JSON.parse(res.text);
@@ -294,18 +339,34 @@ export class FcmSender implements PushSender {
     const status = e?.status;
     const reason = fcmCode ?? status ?? `http_${res.statusCode}`;
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'], this.clock.now());
-    if (fcmCode === 'UNREGISTERED' || (res.statusCode === 404 && status === 'NOT_FOUND') || fcmCode === 'SENDER_ID_MISMATCH') {
+    if (
+      fcmCode === 'UNREGISTERED' ||
+      (res.statusCode === 404 && status === 'NOT_FOUND') ||
+      fcmCode === 'SENDER_ID_MISMATCH'
+    ) {
       this.log.info({ token: tokenHint(target), reason }, 'fcm token invalid');
       return { status: 'invalid_token', httpStatus: res.statusCode, reason };
     }
-    if (res.statusCode === 400 && (fcmCode === 'INVALID_ARGUMENT' || status === 'INVALID_ARGUMENT') && this.aboutToken(e)) {
+    if (
+      res.statusCode === 400 &&
+      (fcmCode === 'INVALID_ARGUMENT' || status === 'INVALID_ARGUMENT') &&
+      this.aboutToken(e)
+    ) {
       this.log.info({ token: tokenHint(target), reason }, 'fcm token malformed');
       return { status: 'invalid_token', httpStatus: 400, reason };
     }
     if (res.statusCode === 429 || res.statusCode >= 500) {
-      return { status: 'retry', httpStatus: res.statusCode, reason, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return {
+        status: 'retry',
+        httpStatus: res.statusCode,
+        reason,
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
-    this.log.warn({ token: tokenHint(target), status: res.statusCode, reason, message: e?.message }, 'fcm refused the message');
+    this.log.warn(
+      { token: tokenHint(target), status: res.statusCode, reason, message: e?.message },
+      'fcm refused the message',
+    );
     return { status: 'failed', httpStatus: res.statusCode, reason };
   }
 

@@ -12,22 +12,41 @@ export const NotificationSchema = Type.Object(
     event_id: Type.String({ minLength: 1, maxLength: 128, description: 'Event this push is about; the app opens it.' }),
     title: Type.String({ minLength: 1, maxLength: 50, description: 'Lock-screen title, e.g. "Person at Front door".' }),
     body: Type.String({ maxLength: 1000, description: 'Lock-screen text.' }),
-    thumbnail_url: Type.String({ format: 'uri', description: 'Where the app fetches the thumbnail (the app authenticates itself).' }),
+    thumbnail_url: Type.String({
+      format: 'uri',
+      description: 'Where the app fetches the thumbnail (the app authenticates itself).',
+    }),
     collapse_id: Type.String({
       minLength: 1,
       maxLength: 256,
-      description: 'Newer pushes with the same id replace older ones on the phone (normally the event id). Shortened per platform: APNs ≤ 64 bytes, Web Push Topic ≤ 32 base64url chars.',
+      description:
+        'Newer pushes with the same id replace older ones on the phone (normally the event id). Shortened per platform: APNs ≤ 64 bytes, Web Push Topic ≤ 32 base64url chars.',
     }),
     priority: Type.Union([Type.Literal('high'), Type.Literal('normal')], {
-      description: 'high: deliver now, wake the phone (APNs 10, FCM HIGH, Web Push Urgency high). normal: power-friendly delivery (APNs 5, FCM NORMAL, Urgency normal).',
+      description:
+        'high: deliver now, wake the phone (APNs 10, FCM HIGH, Web Push Urgency high). normal: power-friendly delivery (APNs 5, FCM NORMAL, Urgency normal).',
     }),
-    unverified: Type.Optional(Type.Boolean({ description: 'True when the vision re-check has not confirmed the detection (yet); the app may show it differently.' })),
-    thread_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Groups notifications on the phone (e.g. per camera). Default "vigil".' })),
+    unverified: Type.Optional(
+      Type.Boolean({
+        description:
+          'True when the vision re-check has not confirmed the detection (yet); the app may show it differently.',
+      }),
+    ),
+    thread_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'Groups notifications on the phone (e.g. per camera). Default "vigil".',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'One push notification.' },
 );
 export type Notification = Static<typeof NotificationSchema>;
-export const notificationValidator = validator(NotificationSchema, { code: 'push_notification_invalid', registry: VigilError });
+export const notificationValidator = validator(NotificationSchema, {
+  code: 'push_notification_invalid',
+  registry: VigilError,
+});
 
 export type Platform = 'apns' | 'fcm' | 'webpush';
 export const PLATFORMS: readonly Platform[] = ['apns', 'fcm', 'webpush'];

@@ -1,6 +1,15 @@
 import { describeError } from '../../shared/errors/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
-import { notificationValidator, PLATFORMS, tokenHint, type Notification, type Platform, type PushOutcome, type PushSender, type PushTarget } from './notification.js';
+import {
+  notificationValidator,
+  PLATFORMS,
+  tokenHint,
+  type Notification,
+  type Platform,
+  type PushOutcome,
+  type PushSender,
+  type PushTarget,
+} from './notification.js';
 
 /**
  * Sends one notification to many targets: bounded concurrency, per-token retries of transient failures with
@@ -53,7 +62,8 @@ export class PushService {
     this.random = options.random ?? Math.random;
     this.log = options.logger ?? silentLogger();
     const missing = PLATFORMS.filter((p) => !this.senders.has(p));
-    if (missing.length) this.log.info({ platforms: missing }, `push not configured for ${missing.join(', ')}; their tokens are skipped`);
+    if (missing.length)
+      this.log.info({ platforms: missing }, `push not configured for ${missing.join(', ')}; their tokens are skipped`);
   }
 
   /** Platforms with a sender. */
@@ -83,7 +93,12 @@ export class PushService {
   /** One target, with retries. */
   async deliver(target: PushTarget, n: Notification): Promise<PushResult> {
     const sender = this.senders.get(target.platform);
-    if (!sender) return { target, attempts: 0, outcome: { status: 'failed', httpStatus: null, reason: 'platform_not_configured' } };
+    if (!sender)
+      return {
+        target,
+        attempts: 0,
+        outcome: { status: 'failed', httpStatus: null, reason: 'platform_not_configured' },
+      };
     let attempts = 0;
     for (;;) {
       attempts++;
@@ -92,16 +107,31 @@ export class PushService {
         outcome = await sender.send(target, n);
       } catch (err) {
         // Senders report failures as outcomes; a throw is a bug or a broken key, not worth repeating.
-        this.log.error({ platform: target.platform, token: tokenHint(target), err: describeError(err) }, 'push sender threw');
+        this.log.error(
+          { platform: target.platform, token: tokenHint(target), err: describeError(err) },
+          'push sender threw',
+        );
         outcome = { status: 'failed', httpStatus: null, reason: 'sender_error' };
       }
       if (outcome.status !== 'retry' || attempts >= this.maxAttempts) return { target, attempts, outcome };
       const wait = this.retryDelay(attempts, outcome.retryAfterMs);
       if (wait === undefined) {
-        this.log.info({ platform: target.platform, token: tokenHint(target), retry_after_ms: outcome.retryAfterMs }, 'push retry-after too long; leaving it to the caller');
+        this.log.info(
+          { platform: target.platform, token: tokenHint(target), retry_after_ms: outcome.retryAfterMs },
+          'push retry-after too long; leaving it to the caller',
+        );
         return { target, attempts, outcome };
       }
-      this.log.debug({ platform: target.platform, token: tokenHint(target), attempt: attempts, wait_ms: wait, reason: outcome.reason }, 'push retry');
+      this.log.debug(
+        {
+          platform: target.platform,
+          token: tokenHint(target),
+          attempt: attempts,
+          wait_ms: wait,
+          reason: outcome.reason,
+        },
+        'push retry',
+      );
       await this.sleep(wait);
     }
   }

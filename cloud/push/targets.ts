@@ -8,7 +8,11 @@ import type { PushResult } from './service.js';
  */
 export function pushTargetOf(r: PushTokenRecord): PushTarget {
   if (r.platform === 'webpush') {
-    return { id: r.id, platform: 'webpush', subscription: { endpoint: r.token, keys: { p256dh: r.p256dh ?? '', auth: r.auth ?? '' } } };
+    return {
+      id: r.id,
+      platform: 'webpush',
+      subscription: { endpoint: r.token, keys: { p256dh: r.p256dh ?? '', auth: r.auth ?? '' } },
+    };
   }
   return { id: r.id, platform: r.platform, token: r.token };
 }
@@ -21,7 +25,11 @@ export interface RecordedResults {
 }
 
 /** Records each result on its registration and prunes the ones the provider called invalid. */
-export async function recordPushResults(store: PushTokenStore, results: readonly PushResult[], now: number): Promise<RecordedResults> {
+export async function recordPushResults(
+  store: PushTokenStore,
+  results: readonly PushResult[],
+  now: number,
+): Promise<RecordedResults> {
   const counts: RecordedResults = { sent: 0, pruned: 0, retry: 0, failed: 0 };
   for (const { target, outcome } of results) {
     if (target.id === undefined) continue;

@@ -3,7 +3,14 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { describeError } from '../../shared/errors/index.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
-import { tokenHint, webPushTopic, type Notification, type PushOutcome, type PushSender, type PushTarget } from './notification.js';
+import {
+  tokenHint,
+  webPushTopic,
+  type Notification,
+  type PushOutcome,
+  type PushSender,
+  type PushTarget,
+} from './notification.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**
@@ -53,7 +60,11 @@ export class WebPushSender implements PushSender {
     let details: webpush.RequestDetails;
     try {
       details = webpush.generateRequestDetails(target.subscription, JSON.stringify(this.payload(n)), {
-        vapidDetails: { subject: this.options.subject, publicKey: this.options.publicKey, privateKey: this.options.privateKey },
+        vapidDetails: {
+          subject: this.options.subject,
+          publicKey: this.options.publicKey,
+          privateKey: this.options.privateKey,
+        },
         TTL: Math.floor((this.options.ttlMs ?? 3_600_000) / 1000),
         urgency: n.priority === 'high' ? 'high' : 'normal',
         topic: webPushTopic(n.collapse_id),
@@ -64,7 +75,11 @@ export class WebPushSender implements PushSender {
       const message = describeError(err);
       const badSubscription = /p256dh|auth|endpoint|subscription/i.test(message);
       this.log.warn({ token: tokenHint(target), err: message }, 'web push request cannot be built');
-      return { status: badSubscription ? 'invalid_token' : 'failed', httpStatus: null, reason: badSubscription ? 'invalid_subscription' : 'request_build_failed' };
+      return {
+        status: badSubscription ? 'invalid_token' : 'failed',
+        httpStatus: null,
+        reason: badSubscription ? 'invalid_subscription' : 'request_build_failed',
+      };
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(details.headers)) {

@@ -10,13 +10,29 @@ const Duration = (def: string, description: string) =>
 
 export const QueueConfigSchema = Type.Object(
   {
-    concurrency: Type.Integer({ minimum: 1, maximum: 256, default: 4, description: 'Jobs this collector runs at once.' }),
-    lease: Duration('60s', 'How long a claimed job belongs to this collector; renewed while it runs. An expired lease (crash) lets any collector reclaim the job.'),
+    concurrency: Type.Integer({
+      minimum: 1,
+      maximum: 256,
+      default: 4,
+      description: 'Jobs this collector runs at once.',
+    }),
+    lease: Duration(
+      '60s',
+      'How long a claimed job belongs to this collector; renewed while it runs. An expired lease (crash) lets any collector reclaim the job.',
+    ),
     poll: Duration('1s', 'How often idle workers look for due jobs (new jobs of this collector wake them at once).'),
-    max_attempts: Type.Integer({ minimum: 1, maximum: 100, default: 8, description: 'Attempts before a job is dead-lettered.' }),
+    max_attempts: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 8,
+      description: 'Attempts before a job is dead-lettered.',
+    }),
     backoff_base: Duration('2s', 'Wait before the first retry; doubled per attempt.'),
     backoff_max: Duration('10m', 'Longest wait between retries.'),
-    keep_done: Duration('7d', 'Finished jobs are deleted after this long (the event keeps its verification and push record; dead-lettered jobs are kept).'),
+    keep_done: Duration(
+      '7d',
+      'Finished jobs are deleted after this long (the event keeps its verification and push record; dead-lettered jobs are kept).',
+    ),
   },
   { default: {}, additionalProperties: false, description: 'Durable job queue (verify-then-notify of stored events).' },
 );

@@ -48,7 +48,8 @@ interface JobRow {
   updated_at: number;
 }
 
-const COLUMNS = 'id, kind, event_id, tenant_id, state, attempts, run_at, lease_owner, lease_until, last_error, created_at, updated_at';
+const COLUMNS =
+  'id, kind, event_id, tenant_id, state, attempts, run_at, lease_owner, lease_until, last_error, created_at, updated_at';
 
 const toJob = (r: JobRow): Job => ({
   id: r.id,
@@ -115,17 +116,19 @@ export class JobQueue {
 
   /** Extends a lease; false when the job is no longer ours (lease expired and reclaimed, or finished). */
   async renew(id: string, owner: string, now: number, leaseMs: number): Promise<boolean> {
-    const r = await this.db.run(`UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`, [now + leaseMs, now, id, owner]);
+    const r = await this.db.run(
+      `UPDATE jobs SET lease_until = ?, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+      [now + leaseMs, now, id, owner],
+    );
     return r.changes > 0;
   }
 
   /** Marks a job done; false when it was not ours any more. */
   async complete(id: string, owner: string, now: number, x: SqlExecutor = this.db): Promise<boolean> {
-    const r = await x.run(`UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`, [
-      now,
-      id,
-      owner,
-    ]);
+    const r = await x.run(
+      `UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+      [now, id, owner],
+    );
     return r.changes > 0;
   }
 
@@ -133,7 +136,14 @@ export class JobQueue {
    * Records a failed attempt: back to pending at `retryAt`, or dead when `attempts` reached `maxAttempts`.
    * Returns the new state, or null when the job was not ours any more.
    */
-  async fail(job: Job, owner: string, error: string, now: number, retryAt: number, maxAttempts: number): Promise<JobState | null> {
+  async fail(
+    job: Job,
+    owner: string,
+    error: string,
+    now: number,
+    retryAt: number,
+    maxAttempts: number,
+  ): Promise<JobState | null> {
     const dead = job.attempts >= maxAttempts;
     const r = await this.db.run(
       `UPDATE jobs SET state = ?, run_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, updated_at = ?
@@ -148,7 +158,13 @@ export class JobQueue {
    * shutting down. `note` (if given) becomes last_error so the API shows why it waits. If wake() came while the job
    * ran (its run_at moved past `job.runAt`), the job is due at once instead: what it waited for has arrived.
    */
-  async snooze(job: Pick<Job, 'id' | 'runAt'>, owner: string, runAt: number, now: number, note: string | null = null): Promise<boolean> {
+  async snooze(
+    job: Pick<Job, 'id' | 'runAt'>,
+    owner: string,
+    runAt: number,
+    now: number,
+    note: string | null = null,
+  ): Promise<boolean> {
     const r = await this.db.run(
       `UPDATE jobs SET state = 'pending', run_at = CASE WHEN run_at > CAST(? AS BIGINT) THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END,
               attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
@@ -175,13 +191,17 @@ export class JobQueue {
 
   /** Sends a dead job around again (operator action): pending, attempts reset. */
   async revive(kind: string, eventId: string, now: number): Promise<boolean> {
-    const r = await this.db.run(`UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE kind = ? AND event_id = ? AND state = 'dead'`, [now, now, kind, eventId]);
+    const r = await this.db.run(
+      `UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE kind = ? AND event_id = ? AND state = 'dead'`,
+      [now, now, kind, eventId],
+    );
     return r.changes > 0;
   }
 
   /** Deletes finished (done) jobs last touched before `before`; returns how many. Dead letters stay. */
   async purgeDone(kind: string, before: number): Promise<number> {
-    return (await this.db.run(`DELETE FROM jobs WHERE kind = ? AND state = 'done' AND updated_at < ?`, [kind, before])).changes;
+    return (await this.db.run(`DELETE FROM jobs WHERE kind = ? AND state = 'done' AND updated_at < ?`, [kind, before]))
+      .changes;
   }
 
   async get(kind: string, eventId: string): Promise<Job | undefined> {
@@ -190,7 +210,10 @@ export class JobQueue {
   }
 
   async counts(kind: string): Promise<Record<JobState, number>> {
-    const rows = await this.db.all<{ state: JobState; n: number }>('SELECT state, COUNT(*) AS n FROM jobs WHERE kind = ? GROUP BY state', [kind]);
+    const rows = await this.db.all<{ state: JobState; n: number }>(
+      'SELECT state, COUNT(*) AS n FROM jobs WHERE kind = ? GROUP BY state',
+      [kind],
+    );
     const out: Record<JobState, number> = { pending: 0, running: 0, done: 0, dead: 0 };
     for (const r of rows) out[r.state] = Number(r.n);
     return out;
@@ -198,7 +221,10 @@ export class JobQueue {
 
   /** Earliest run_at of a pending job (for the worker's sleep), or null. */
   async nextDue(kind: string): Promise<number | null> {
-    const r = await this.db.get<{ t: number | null }>(`SELECT MIN(CASE WHEN state = 'pending' THEN run_at ELSE lease_until END) AS t FROM jobs WHERE kind = ? AND state IN ('pending', 'running')`, [kind]);
+    const r = await this.db.get<{ t: number | null }>(
+      `SELECT MIN(CASE WHEN state = 'pending' THEN run_at ELSE lease_until END) AS t FROM jobs WHERE kind = ? AND state IN ('pending', 'running')`,
+      [kind],
+    );
     return r?.t === null || r?.t === undefined ? null : Number(r.t);
   }
 }

@@ -15,7 +15,10 @@ import type { Job, JobQueue } from './jobs.js';
  * not counted), `retry` (count the attempt, back off — or dead-letter after max_attempts); a throw is a retry
  * with the error's message. When the lease is lost (renewal fails), the handler's signal aborts.
  */
-export type JobOutcome = { kind: 'done' } | { kind: 'snooze'; until: number; note?: string } | { kind: 'retry'; error: string; retryAfterMs?: number };
+export type JobOutcome =
+  | { kind: 'done' }
+  | { kind: 'snooze'; until: number; note?: string }
+  | { kind: 'retry'; error: string; retryAfterMs?: number };
 
 export interface JobContext {
   job: Job;
@@ -188,7 +191,13 @@ export class JobWorker {
       outcome = (await this.options.handler({ job, signal: controller.signal })) ?? { kind: 'done' };
     } catch (err) {
       threw = true;
-      outcome = { kind: 'retry', error: describeError(err), ...(isVigilError(err) && typeof err.details?.retry_after_ms === 'number' ? { retryAfterMs: err.details.retry_after_ms } : {}) };
+      outcome = {
+        kind: 'retry',
+        error: describeError(err),
+        ...(isVigilError(err) && typeof err.details?.retry_after_ms === 'number'
+          ? { retryAfterMs: err.details.retry_after_ms }
+          : {}),
+      };
     }
     if (controller.signal.aborted) {
       const why = controller.signal.reason instanceof Error ? controller.signal.reason.message : '';

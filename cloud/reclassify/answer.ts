@@ -12,9 +12,17 @@ export const ANSWER_SCHEMA_VERSION = 1;
 
 export const ClassificationAnswerSchema = Type.Object(
   {
-    label: Type.String({ minLength: 1, maxLength: 64, description: 'Main object seen, e.g. person, car, dog, or none.' }),
+    label: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'Main object seen, e.g. person, car, dog, or none.',
+    }),
     confidence: Type.Number({ minimum: 0, maximum: 1, description: 'How sure the model is of `label`, 0..1.' }),
-    summary: Type.String({ minLength: 1, maxLength: SUMMARY_MAX, description: `Notification title, at most ${SUMMARY_MAX} characters.` }),
+    summary: Type.String({
+      minLength: 1,
+      maxLength: SUMMARY_MAX,
+      description: `Notification title, at most ${SUMMARY_MAX} characters.`,
+    }),
     threat: Type.Integer({ minimum: 0, maximum: 2, description: '0 harmless, 1 worth a look, 2 urgent.' }),
     agrees_with_edge: Type.Boolean({ description: 'True when the object the camera reported is clearly visible.' }),
   },
@@ -30,10 +38,11 @@ const answerValidator = validator(ClassificationAnswerSchema, { code: 'llm_off_s
  * and parseAnswer enforces them).
  */
 export function answerJsonSchema(): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(ClassificationAnswerSchema, (key, value: unknown) => (key === 'minLength' || key === 'maxLength' ? undefined : value))) as Record<
-    string,
-    unknown
-  >;
+  return JSON.parse(
+    JSON.stringify(ClassificationAnswerSchema, (key, value: unknown) =>
+      key === 'minLength' || key === 'maxLength' ? undefined : value,
+    ),
+  ) as Record<string, unknown>;
 }
 
 /**
@@ -47,9 +56,13 @@ export function parseAnswer(text: string, provider: string): ClassificationAnswe
   try {
     value = JSON.parse(trimmed);
   } catch {
-    throw new VigilError('llm_malformed_answer', `${provider}: answer is not JSON: ${JSON.stringify(trimmed.slice(0, 80))}`, {
-      details: { provider },
-    });
+    throw new VigilError(
+      'llm_malformed_answer',
+      `${provider}: answer is not JSON: ${JSON.stringify(trimmed.slice(0, 80))}`,
+      {
+        details: { provider },
+      },
+    );
   }
   return answerValidator.parse(value, `${provider} answer`);
 }

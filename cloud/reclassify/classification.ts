@@ -13,7 +13,12 @@ import { SUMMARY_MAX } from './answer.js';
  *   over_budget         the latency budget ran out before a valid answer
  * The notify policy treats `provider_none` as the owner's choice and the other reasons as "LLM down".
  */
-export type UnverifiedReason = 'provider_none' | 'no_thumbnail' | 'thumbnail_unreadable' | 'unavailable' | 'over_budget';
+export type UnverifiedReason =
+  | 'provider_none'
+  | 'no_thumbnail'
+  | 'thumbnail_unreadable'
+  | 'unavailable'
+  | 'over_budget';
 
 export interface ClassificationAttempt {
   provider: string;

@@ -25,18 +25,41 @@ const Duration = (def: string, description: string) =>
 export const ProviderConfigSchema = Type.Object(
   {
     kind: Type.Union([Type.Literal('openai'), Type.Literal('ollama'), Type.Literal('none')], {
-      description: '`openai`: OpenAI-compatible chat completions; `ollama`: Ollama /api/chat; `none`: keep the edge label, not verified.',
+      description:
+        '`openai`: OpenAI-compatible chat completions; `ollama`: Ollama /api/chat; `none`: keep the edge label, not verified.',
     }),
     name: Type.Optional(
-      Type.String({ pattern: '^[A-Za-z0-9_.-]{1,40}$', description: 'Name in logs, metrics and the cache key; defaults to the kind (add one when two providers share a kind).' }),
+      Type.String({
+        pattern: '^[A-Za-z0-9_.-]{1,40}$',
+        description:
+          'Name in logs, metrics and the cache key; defaults to the kind (add one when two providers share a kind).',
+      }),
     ),
-    base_url: Type.Optional(Type.String({ format: 'uri', pattern: '^https?://', description: 'Server base URL without /v1 (required for openai and ollama).' })),
-    model: Type.Optional(Type.String({ minLength: 1, description: 'Model name sent to the server (required for openai and ollama).' })),
-    api_key: Type.Optional(Type.String({ minLength: 1, description: 'Sent as `Authorization: Bearer …` when set (openai kind).' })),
+    base_url: Type.Optional(
+      Type.String({
+        format: 'uri',
+        pattern: '^https?://',
+        description: 'Server base URL without /v1 (required for openai and ollama).',
+      }),
+    ),
+    model: Type.Optional(
+      Type.String({ minLength: 1, description: 'Model name sent to the server (required for openai and ollama).' }),
+    ),
+    api_key: Type.Optional(
+      Type.String({ minLength: 1, description: 'Sent as `Authorization: Bearer …` when set (openai kind).' }),
+    ),
     timeout: Type.Optional(
-      Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', description: 'Timeout of one request to this provider; default reclassify.request_timeout.' }),
+      Type.String({
+        pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$',
+        description: 'Timeout of one request to this provider; default reclassify.request_timeout.',
+      }),
     ),
-    max_tokens: Type.Integer({ minimum: 16, maximum: 4096, default: 200, description: 'Upper bound on answer tokens.' }),
+    max_tokens: Type.Integer({
+      minimum: 16,
+      maximum: 4096,
+      default: 200,
+      description: 'Upper bound on answer tokens.',
+    }),
     temperature: Type.Number({ minimum: 0, maximum: 2, default: 0 }),
   },
   { additionalProperties: false },
@@ -49,28 +72,58 @@ export const ReclassifyConfigSchema = Type.Object(
       minItems: 1,
       maxItems: 8,
       default: [{ kind: 'none' }],
-      description: 'Providers in fallback order. A later one is tried when an earlier one fails, times out or has its circuit open.',
+      description:
+        'Providers in fallback order. A later one is tried when an earlier one fails, times out or has its circuit open.',
     }),
     request_timeout: Duration('8s', 'Default timeout of one request.'),
-    budget: Duration('10s', 'Most time one event may spend in re-classification, across retries and fallbacks. Past it the event is "over budget" and the notify fallback rule applies.'),
-    malformed_retries: Type.Integer({ minimum: 0, maximum: 3, default: 1, description: 'Extra requests to the same provider after a malformed or off-schema answer.' }),
+    budget: Duration(
+      '10s',
+      'Most time one event may spend in re-classification, across retries and fallbacks. Past it the event is "over budget" and the notify fallback rule applies.',
+    ),
+    malformed_retries: Type.Integer({
+      minimum: 0,
+      maximum: 3,
+      default: 1,
+      description: 'Extra requests to the same provider after a malformed or off-schema answer.',
+    }),
     breaker: Type.Object(
       {
-        failures: Type.Integer({ minimum: 1, default: 3, description: 'Consecutive failures that open a provider\'s circuit (it is skipped).' }),
-        cooldown: Duration('30s', 'How long an open circuit stays open before one trial request is let through (half-open).'),
+        failures: Type.Integer({
+          minimum: 1,
+          default: 3,
+          description: "Consecutive failures that open a provider's circuit (it is skipped).",
+        }),
+        cooldown: Duration(
+          '30s',
+          'How long an open circuit stays open before one trial request is let through (half-open).',
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
     image: Type.Object(
       {
-        max_px: Type.Integer({ minimum: 64, maximum: 4096, default: 512, description: 'Longest side of the picture sent to the LLM (downscaled, never enlarged).' }),
-        quality: Type.Integer({ minimum: 30, maximum: 100, default: 80, description: 'JPEG quality of the picture sent.' }),
+        max_px: Type.Integer({
+          minimum: 64,
+          maximum: 4096,
+          default: 512,
+          description: 'Longest side of the picture sent to the LLM (downscaled, never enlarged).',
+        }),
+        quality: Type.Integer({
+          minimum: 30,
+          maximum: 100,
+          default: 80,
+          description: 'JPEG quality of the picture sent.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
     cache: Type.Object(
       {
-        entries: Type.Integer({ minimum: 0, default: 2000, description: 'Answers kept in memory (least recently used dropped); answers are also stored in the database.' }),
+        entries: Type.Integer({
+          minimum: 0,
+          default: 2000,
+          description: 'Answers kept in memory (least recently used dropped); answers are also stored in the database.',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -98,7 +151,11 @@ export const ReclassifyConfigSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
   },
-  { default: {}, additionalProperties: false, description: 'Vision-LLM re-check of each event thumbnail before it is notified.' },
+  {
+    default: {},
+    additionalProperties: false,
+    description: 'Vision-LLM re-check of each event thumbnail before it is notified.',
+  },
 );
 export type ReclassifyConfig = Static<typeof ReclassifyConfigSchema>;
 

@@ -56,15 +56,27 @@ export async function postJson(options: PostJsonOptions): Promise<unknown> {
   const status = res.statusCode;
   if (status === 429) {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after']);
-    throw new VigilError('llm_rate_limited', `${provider}: rate limited (HTTP 429${retryAfterMs === undefined ? '' : `, retry after ${retryAfterMs} ms`})`, {
-      details: { ...details, http_status: 429, ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }) },
-    });
+    throw new VigilError(
+      'llm_rate_limited',
+      `${provider}: rate limited (HTTP 429${retryAfterMs === undefined ? '' : `, retry after ${retryAfterMs} ms`})`,
+      {
+        details: {
+          ...details,
+          http_status: 429,
+          ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }),
+        },
+      },
+    );
   }
   if (status >= 500) {
-    throw new VigilError('llm_unavailable', `${provider}: HTTP ${status}: ${snippet(raw)}`, { details: { ...details, http_status: status } });
+    throw new VigilError('llm_unavailable', `${provider}: HTTP ${status}: ${snippet(raw)}`, {
+      details: { ...details, http_status: status },
+    });
   }
   if (status >= 400 || status < 200) {
-    throw new VigilError('llm_request_rejected', `${provider}: HTTP ${status}: ${snippet(raw)}`, { details: { ...details, http_status: status } });
+    throw new VigilError('llm_request_rejected', `${provider}: HTTP ${status}: ${snippet(raw)}`, {
+      details: { ...details, http_status: status },
+    });
   }
   try {
     return JSON.parse(raw) as unknown;
@@ -89,13 +101,19 @@ async function readLimited(body: AsyncIterable<Buffer>, limit: number): Promise<
 }
 
 function transportError(err: unknown, provider: string, options: PostJsonOptions, timeout: AbortSignal): VigilError {
-  if (isVigilError(err) && VigilError.has(err.code)) return new VigilError(err.code, `${provider}: ${err.message}`, { details: { provider }, cause: err });
+  if (isVigilError(err) && VigilError.has(err.code))
+    return new VigilError(err.code, `${provider}: ${err.message}`, { details: { provider }, cause: err });
   if (timeout.aborted) {
-    return new VigilError('llm_timeout', `${provider}: no answer within ${options.timeoutMs} ms`, { details: { provider, timeout_ms: options.timeoutMs } });
+    return new VigilError('llm_timeout', `${provider}: no answer within ${options.timeoutMs} ms`, {
+      details: { provider, timeout_ms: options.timeoutMs },
+    });
   }
   if (options.signal?.aborted) {
     return new VigilError('llm_aborted', `${provider}: request aborted`, { details: { provider }, cause: err });
   }
   const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code;
-  return new VigilError('llm_unreachable', `${provider}: ${code ? `${code}: ` : ''}${(err as Error).message}`, { details: { provider, ...(code ? { errno: code } : {}) }, cause: err });
+  return new VigilError('llm_unreachable', `${provider}: ${code ? `${code}: ` : ''}${(err as Error).message}`, {
+    details: { provider, ...(code ? { errno: code } : {}) },
+    cause: err,
+  });
 }

@@ -19,7 +19,10 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-export async function prepareImage(original: Uint8Array, options: { maxPx: number; quality: number }): Promise<PreparedImage> {
+export async function prepareImage(
+  original: Uint8Array,
+  options: { maxPx: number; quality: number },
+): Promise<PreparedImage> {
   try {
     const { data, info } = await sharp(original, { failOn: 'error' })
       .rotate()
@@ -28,8 +31,12 @@ export async function prepareImage(original: Uint8Array, options: { maxPx: numbe
       .toBuffer({ resolveWithObject: true });
     return { sha256: sha256Hex(original), jpeg: data, width: info.width, height: info.height };
   } catch (err) {
-    throw new VigilError('thumbnail_unreadable', `thumbnail could not be decoded for re-classification: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new VigilError(
+      'thumbnail_unreadable',
+      `thumbnail could not be decoded for re-classification: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

@@ -5,7 +5,12 @@ import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { answerJsonSchema, parseAnswer } from './answer.js';
 import { CircuitBreaker, type BreakerState } from './breaker.js';
 import { ClassificationCache, cacheKey, type ClassificationCacheBackend } from './cache.js';
-import { edgeSummary, type Classification, type ClassificationAttempt, type UnverifiedReason } from './classification.js';
+import {
+  edgeSummary,
+  type Classification,
+  type ClassificationAttempt,
+  type UnverifiedReason,
+} from './classification.js';
 import type { ReclassifyConfig } from './config.js';
 import { prepareImage, sha256Hex, type PreparedImage } from './image.js';
 import { renderPrompt } from './prompt.js';
@@ -82,21 +87,48 @@ export class Reclassifier {
     this.slots = c.providers.map((p, i) => {
       const name = p.name ?? p.kind;
       if (seen.has(name)) {
-        throw new VigilError('config_invalid', `reclassify.providers[${i}]: name "${name}" is used twice; give each provider a distinct name`, { details: { path: `/reclassify/providers/${i}/name` } });
+        throw new VigilError(
+          'config_invalid',
+          `reclassify.providers[${i}]: name "${name}" is used twice; give each provider a distinct name`,
+          { details: { path: `/reclassify/providers/${i}/name` } },
+        );
       }
       seen.add(name);
       const timeoutMs = parseDuration(p.timeout ?? c.request_timeout);
       if (p.kind === 'none') return { name, kind: 'none', provider: null, timeoutMs, breaker: null };
       const injected = options.providers?.[name];
       if (!injected && (!p.base_url || !p.model)) {
-        throw new VigilError('config_invalid', `reclassify.providers[${i}] (${p.kind}): base_url and model are required`, { details: { path: `/reclassify/providers/${i}` } });
+        throw new VigilError(
+          'config_invalid',
+          `reclassify.providers[${i}] (${p.kind}): base_url and model are required`,
+          { details: { path: `/reclassify/providers/${i}` } },
+        );
       }
       const provider =
         injected ??
         (p.kind === 'openai'
-          ? new OpenAiProvider({ name, baseUrl: p.base_url!, model: p.model!, apiKey: p.api_key, maxTokens: p.max_tokens, temperature: p.temperature })
-          : new OllamaProvider({ name, baseUrl: p.base_url!, model: p.model!, maxTokens: p.max_tokens, temperature: p.temperature }));
-      return { name, kind: p.kind, provider, timeoutMs, breaker: new CircuitBreaker(c.breaker.failures, cooldownMs, this.clock) };
+          ? new OpenAiProvider({
+              name,
+              baseUrl: p.base_url!,
+              model: p.model!,
+              apiKey: p.api_key,
+              maxTokens: p.max_tokens,
+              temperature: p.temperature,
+            })
+          : new OllamaProvider({
+              name,
+              baseUrl: p.base_url!,
+              model: p.model!,
+              maxTokens: p.max_tokens,
+              temperature: p.temperature,
+            }));
+      return {
+        name,
+        kind: p.kind,
+        provider,
+        timeoutMs,
+        breaker: new CircuitBreaker(c.breaker.failures, cooldownMs, this.clock),
+      };
     });
   }
 
@@ -117,7 +149,9 @@ export class Reclassifier {
 
   /** Re-classifies one event. Concurrent calls for the same picture and label share one request. */
   async classify(input: ReclassifyInput): Promise<Classification> {
-    const key = input.thumbnail ? `${sha256Hex(input.thumbnail)}:${input.label}:${input.camera}:${input.deviceId}` : null;
+    const key = input.thumbnail
+      ? `${sha256Hex(input.thumbnail)}:${input.label}:${input.camera}:${input.deviceId}`
+      : null;
     if (key === null) return this.run(input);
     const running = this.inflight.get(key);
     if (running) return running;
@@ -155,17 +189,35 @@ export class Reclassifier {
 
     let image: PreparedImage;
     try {
-      image = await prepareImage(input.thumbnail, { maxPx: this.options.config.image.max_px, quality: this.options.config.image.quality });
+      image = await prepareImage(input.thumbnail, {
+        maxPx: this.options.config.image.max_px,
+        quality: this.options.config.image.quality,
+      });
     } catch (err) {
-      attempts.push({ provider: 'none', code: isVigilError(err) ? err.code : 'thumbnail_unreadable', message: describeError(err), ms: elapsed() });
+      attempts.push({
+        provider: 'none',
+        code: isVigilError(err) ? err.code : 'thumbnail_unreadable',
+        message: describeError(err),
+        ms: elapsed(),
+      });
       return unverified('thumbnail_unreadable', sha256Hex(input.thumbnail));
     }
-    const prompt = renderPrompt(this.options.config.prompts, { label: input.label, camera: input.camera, device: input.deviceId });
+    const prompt = renderPrompt(this.options.config.prompts, {
+      label: input.label,
+      camera: input.camera,
+      device: input.deviceId,
+    });
 
     for (const slot of this.slots) {
       if (!slot.provider || !slot.breaker) continue; // `none` in the chain: nothing to ask
       const provider = slot.provider;
-      const key = cacheKey({ imageSha256: image.sha256, label: input.label, provider: slot.name, model: provider.model, promptVersion: prompt.version });
+      const key = cacheKey({
+        imageSha256: image.sha256,
+        label: input.label,
+        provider: slot.name,
+        model: provider.model,
+        promptVersion: prompt.version,
+      });
       const hit = await this.cache.get(key);
       if (hit) {
         return {
@@ -188,7 +240,12 @@ export class Reclassifier {
         };
       }
       if (!slot.breaker.tryAcquire()) {
-        attempts.push({ provider: slot.name, code: 'llm_circuit_open', message: `${slot.name}: circuit open after repeated failures`, ms: 0 });
+        attempts.push({
+          provider: slot.name,
+          code: 'llm_circuit_open',
+          message: `${slot.name}: circuit open after repeated failures`,
+          ms: 0,
+        });
         continue;
       }
 
@@ -209,7 +266,15 @@ export class Reclassifier {
           const ms = this.clock.now() - t0;
           slot.breaker.success();
           attempts.push({ provider: slot.name, code: null, message: null, ms });
-          await this.cache.put(key, { answer, provider: slot.name, model: reply.model, prompt_tokens: reply.usage.prompt_tokens, completion_tokens: reply.usage.completion_tokens, ms, created_at: Date.now() });
+          await this.cache.put(key, {
+            answer,
+            provider: slot.name,
+            model: reply.model,
+            prompt_tokens: reply.usage.prompt_tokens,
+            completion_tokens: reply.usage.completion_tokens,
+            ms,
+            created_at: Date.now(),
+          });
           return {
             status: 'verified',
             reason: null,
@@ -231,7 +296,10 @@ export class Reclassifier {
         } catch (err) {
           const code = isVigilError(err) ? err.code : 'llm_unreachable';
           attempts.push({ provider: slot.name, code, message: describeError(err), ms: this.clock.now() - t0 });
-          this.log.warn({ event_id: input.eventId, provider: slot.name, code, err: describeError(err) }, 'vision LLM attempt failed');
+          this.log.warn(
+            { event_id: input.eventId, provider: slot.name, code, err: describeError(err) },
+            'vision LLM attempt failed',
+          );
           if (MALFORMED.has(code) && malformedLeft > 0) {
             malformedLeft -= 1;
             continue;

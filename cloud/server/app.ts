@@ -77,7 +77,13 @@ export interface Cloud {
 }
 
 function requestForLog(req: FastifyRequest): Record<string, unknown> {
-  return { method: req.method, url: redactLinkSignature(req.url), host: req.host, remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+  return {
+    method: req.method,
+    url: redactLinkSignature(req.url),
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
 }
 
 function displayUrl(address: AddressInfo, scheme: 'http' | 'https'): string {
@@ -92,11 +98,14 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
   // Owner-only, whatever the umask (cloud/server/data-dir.ts).
   secureDataDir(dataDir, log);
   // TLS terminated here when configured (cloud/server/tls.ts); unreadable or mismatched files stop the start.
-  const tls = tlsConfigured(config.server.tls) ? new ServerTls(config.server.tls, componentLogger(log, 'tls')) : undefined;
+  const tls = tlsConfigured(config.server.tls)
+    ? new ServerTls(config.server.tls, componentLogger(log, 'tls'))
+    : undefined;
 
   const cleanups: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
-    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
+    for (const c of cleanups.splice(0).reverse())
+      await c().catch((err: unknown) => log.warn({ err }, 'shutdown step failed'));
   };
 
   try {
@@ -134,7 +143,11 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     // Boxes get broker logins only where the deployment hands them a broker at pairing.
     const deviceBroker = config.pairing.mqtt_url ? broker.provisioner : new NoProvisioner();
     const bus: EventBus = isPostgresUrl(config.database.url)
-      ? await PostgresEventBus.open({ url: config.database.url!, schema: config.database.schema, log: componentLogger(log, 'live') })
+      ? await PostgresEventBus.open({
+          url: config.database.url!,
+          schema: config.database.schema,
+          log: componentLogger(log, 'live'),
+        })
       : new LocalEventBus(componentLogger(log, 'live'));
     cleanups.push(() => bus.close());
     // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's changes.
@@ -151,11 +164,21 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     });
     store.onEventsStored(notify.notifier.enqueueInTransaction);
     cleanups.push(() => notify.close());
-    const sink = new StoreIngestSink({ store, blobs, secrets, bus: notify.tap(bus), clock, log: componentLogger(log, 'sink') });
+    const sink = new StoreIngestSink({
+      store,
+      blobs,
+      secrets,
+      bus: notify.tap(bus),
+      clock,
+      log: componentLogger(log, 'sink'),
+    });
 
     const app: FastifyInstance = Fastify({
       // Request lines without signed-link signatures (a logged link would open the picture until it expires).
-      loggerInstance: componentLogger(log, 'http').child({}, { serializers: { req: requestForLog } }) as FastifyBaseLogger,
+      loggerInstance: componentLogger(log, 'http').child(
+        {},
+        { serializers: { req: requestForLog } },
+      ) as FastifyBaseLogger,
       genReqId: requestIdFor,
       logController: new LogController({ requestIdLogLabel: 'request_id' }),
       trustProxy: config.server.trust_proxy,
@@ -164,7 +187,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       // One date-time check for the app API and the wire (shared/schema): 2026-02-30 is refused on both paths.
       ajv: {
         customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false },
-        onCreate: (ajv: { addFormat(name: string, check: (v: string) => boolean): unknown }) => ajv.addFormat('date-time', isDateTime),
+        onCreate: (ajv: { addFormat(name: string, check: (v: string) => boolean): unknown }) =>
+          ajv.addFormat('date-time', isDateTime),
       },
       // Errors found before routing (414, bad URL) and before parsing (431, 408) in the documented error shape.
       frameworkErrors,
@@ -187,8 +211,14 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     });
 
     const metrics = new MetricsRegistry();
-    const httpRequests = metrics.counter('vigil_http_requests_total', 'HTTP requests answered, by method, route and status.');
-    const httpDuration = metrics.histogram('vigil_http_request_duration_seconds', 'Time to answer HTTP requests, by route.');
+    const httpRequests = metrics.counter(
+      'vigil_http_requests_total',
+      'HTTP requests answered, by method, route and status.',
+    );
+    const httpDuration = metrics.histogram(
+      'vigil_http_request_duration_seconds',
+      'Time to answer HTTP requests, by route.',
+    );
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unmatched';
       httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -215,10 +245,16 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       keysChanged: (deviceId) => sink.forgetKeys(deviceId),
       brokerAccess: { broker: deviceBroker, log: componentLogger(log, 'broker') },
       notify,
-      thumbnailAccess: (tokenCheck) => thumbnailAccess(tokenCheck, { links: notify.links, tenantOfEvent: (id) => notify.tenantOfEvent(id), clock }),
+      thumbnailAccess: (tokenCheck) =>
+        thumbnailAccess(tokenCheck, { links: notify.links, tenantOfEvent: (id) => notify.tenantOfEvent(id), clock }),
     };
 
-    registerHealthRoutes(app, { store, blobs, metrics, ...(config.mqtt.url ? { details: () => ({ mqtt: broker.details() }) } : {}) });
+    registerHealthRoutes(app, {
+      store,
+      blobs,
+      metrics,
+      ...(config.mqtt.url ? { details: () => ({ mqtt: broker.details() }) } : {}),
+    });
     const pairing = registerPairingRoutes(app, ctx);
     metrics.gauge(
       'vigil_pairing_attempts_refused_total',
@@ -230,13 +266,23 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerDeviceRoutes(app, ctx);
     registerEventRoutes(app, ctx);
     registerPushTokenRoutes(app, ctx);
-    const stream = registerStreamRoutes(app, ctx, { perToken: config.api.stream_max_per_token, perTenant: config.api.stream_max_per_tenant });
+    const stream = registerStreamRoutes(app, ctx, {
+      perToken: config.api.stream_max_per_token,
+      perTenant: config.api.stream_max_per_tenant,
+    });
     metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
 
     // Poison containment: failures on our side counted per message, dead-lettered after ingest.dead_letter_after.
     const deadLetters = new SqlDeadLetters(database);
     const probe = async (): Promise<void> => void (await Promise.all([store.ping(), blobs.ping()]));
-    const ingestDeps = resolveIngestDeps({ sink, config: config.ingest, clock, log: componentLogger(log, 'ingest'), deadLetters, probe });
+    const ingestDeps = resolveIngestDeps({
+      sink,
+      config: config.ingest,
+      clock,
+      log: componentLogger(log, 'ingest'),
+      deadLetters,
+      probe,
+    });
     registerDeadLetterRoutes(app, { store, deadLetters });
     await registerIngestRoutes(app, ingestDeps);
     registerBrokerCredentialRoute(app, { verifier: ingestDeps.verifier, store, provisioner: deviceBroker, clock });
@@ -257,11 +303,26 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     await app.listen({ host: config.server.host, port: config.server.port });
     url = displayUrl(app.server.address() as AddressInfo, tls ? 'https' : 'http');
     tls?.attach(app.server as unknown as HttpsServer);
-    log.info({ url, address: app.server.address(), database: store.kind, blobs: blobs.kind, data_dir: dataDir, ...(tls ? { tls: tls.describe() } : {}) }, 'vigil-cloud listening');
+    log.info(
+      {
+        url,
+        address: app.server.address(),
+        database: store.kind,
+        blobs: blobs.kind,
+        data_dir: dataDir,
+        ...(tls ? { tls: tls.describe() } : {}),
+      },
+      'vigil-cloud listening',
+    );
 
     let mqtt: MqttIngest | undefined;
     if (config.mqtt.url) {
-      mqtt = startMqttIngest({ ...ingestDeps, mqtt: config.mqtt, identity: broker.ingest, onUnknownDevice: (id) => broker.foreign?.note(id) });
+      mqtt = startMqttIngest({
+        ...ingestDeps,
+        mqtt: config.mqtt,
+        identity: broker.ingest,
+        onUnknownDevice: (id) => broker.foreign?.note(id),
+      });
       // Stop consuming before the app and the store go away.
       cleanups.push(() => mqtt!.close());
     }
@@ -278,7 +339,12 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       intervalMs: parseDuration(config.events.sweep_interval),
     });
     cleanups.push(() => lostEvents.stop());
-    metrics.gauge('vigil_events_device_lost_total', 'Events this collector ended itself (end_reason device_lost).', () => [{ value: lostEvents.ended }], 'counter');
+    metrics.gauge(
+      'vigil_events_device_lost_total',
+      'Events this collector ended itself (end_reason device_lost).',
+      () => [{ value: lostEvents.ended }],
+      'counter',
+    );
 
     const purge = setInterval(() => {
       store.purgeNonces(clock.now()).catch((err: unknown) => log.warn({ err }, 'nonce purge failed'));

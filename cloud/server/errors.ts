@@ -46,7 +46,12 @@ const STATUS_CODES: Record<number, string> = {
   503: 'service_unavailable',
 };
 
-export function errorBody(req: FastifyRequest, code: string, message: string, details?: Record<string, unknown>): ErrorBodyJson {
+export function errorBody(
+  req: FastifyRequest,
+  code: string,
+  message: string,
+  details?: Record<string, unknown>,
+): ErrorBodyJson {
   return { error: { code, message, request_id: String(req.id), ...(details ? { details } : {}) } };
 }
 
@@ -63,21 +68,32 @@ export function mapError(err: FastifyError | Error, req: FastifyRequest): { stat
   }
   switch (fe.code) {
     case 'FST_ERR_MAX_PARAM_LENGTH':
-      return { status: 414, body: errorBody(req, 'uri_too_long', 'a path segment of this URL is longer than the collector accepts') };
+      return {
+        status: 414,
+        body: errorBody(req, 'uri_too_long', 'a path segment of this URL is longer than the collector accepts'),
+      };
     case 'FST_ERR_BAD_URL':
       return { status: 400, body: errorBody(req, 'invalid_request', `the URL is not valid: ${fe.message}`) };
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, body: errorBody(req, 'payload_too_large', 'request body is larger than this endpoint accepts') };
+      return {
+        status: 413,
+        body: errorBody(req, 'payload_too_large', 'request body is larger than this endpoint accepts'),
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, body: errorBody(req, 'unsupported_media_type', fe.message) };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, body: errorBody(req, 'invalid_json', fe.message) };
   }
-  if (err instanceof SyntaxError && fe.statusCode === 400) return { status: 400, body: errorBody(req, 'invalid_json', `request body is not valid JSON: ${err.message}`) };
+  if (err instanceof SyntaxError && fe.statusCode === 400)
+    return { status: 400, body: errorBody(req, 'invalid_json', `request body is not valid JSON: ${err.message}`) };
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
-  if (status >= 400 && status < 500) return { status, body: errorBody(req, STATUS_CODES[status] ?? 'invalid_request', fe.message) };
-  return { status: status >= 500 && status <= 599 ? status : 500, body: errorBody(req, status === 503 ? 'service_unavailable' : 'internal_error', 'internal error') };
+  if (status >= 400 && status < 500)
+    return { status, body: errorBody(req, STATUS_CODES[status] ?? 'invalid_request', fe.message) };
+  return {
+    status: status >= 500 && status <= 599 ? status : 500,
+    body: errorBody(req, status === 503 ? 'service_unavailable' : 'internal_error', 'internal error'),
+  };
 }
 
 /** Headers every response carries, also the ones written before any route ran. */
@@ -90,11 +106,19 @@ export const COMMON_HEADERS = { 'x-content-type-options': 'nosniff' } as const;
 export function frameworkErrors(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = mapError(err, req);
   req.log.info({ code: body.error.code, status }, 'request rejected');
-  void reply.status(status).headers({ ...COMMON_HEADERS, 'x-request-id': String(req.id) }).type('application/json; charset=utf-8').send(body);
+  void reply
+    .status(status)
+    .headers({ ...COMMON_HEADERS, 'x-request-id': String(req.id) })
+    .type('application/json; charset=utf-8')
+    .send(body);
 }
 
 const CLIENT_ERRORS: Record<string, { status: number; code: string; message: string }> = {
-  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'the request line and headers are larger than the collector accepts' },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'the request line and headers are larger than the collector accepts',
+  },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'the request was not received in time' },
 };
 
@@ -108,9 +132,15 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Duple
     socket.destroy();
     return;
   }
-  const known = CLIENT_ERRORS[err.code ?? ''] ?? { status: 400, code: 'invalid_request', message: 'the request is not valid HTTP/1.1' };
+  const known = CLIENT_ERRORS[err.code ?? ''] ?? {
+    status: 400,
+    code: 'invalid_request',
+    message: 'the request is not valid HTTP/1.1',
+  };
   const requestId = `req_${ulid()}`;
-  const body = JSON.stringify({ error: { code: known.code, message: known.message, request_id: requestId } } satisfies ErrorBodyJson);
+  const body = JSON.stringify({
+    error: { code: known.code, message: known.message, request_id: requestId },
+  } satisfies ErrorBodyJson);
   const head = [
     `HTTP/1.1 ${known.status} ${HTTP_STATUS_TEXT[known.status] ?? 'Bad Request'}`,
     'content-type: application/json; charset=utf-8',

@@ -35,7 +35,14 @@ export function registerHealthRoutes(
     const details = deps.details?.();
     if (failing.length === 0) return { status: 'ready', checks, ...(details ? { details } : {}) };
     reply.header('retry-after', '5');
-    return reply.status(503).send(errorBody(req, 'service_unavailable', `not ready: ${failing.map(([k, v]) => `${k}: ${v}`).join('; ')}`, { checks, ...(details ? { details } : {}) }));
+    return reply
+      .status(503)
+      .send(
+        errorBody(req, 'service_unavailable', `not ready: ${failing.map(([k, v]) => `${k}: ${v}`).join('; ')}`, {
+          checks,
+          ...(details ? { details } : {}),
+        }),
+      );
   });
 
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(deps.metrics.render()));

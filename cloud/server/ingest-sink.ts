@@ -66,7 +66,10 @@ export class StoreIngestSink implements IngestSink {
     const hit = this.keyCache.get(deviceId);
     if (hit && hit.until > now) return hit.keys;
     const records = await this.store.activeDeviceKeys(deviceId);
-    const keys = records?.map((r) => ({ keyId: r.keyId, secret: this.options.secrets.open(r.secretSealed, deviceKeyContext(deviceId, r.keyId)) }));
+    const keys = records?.map((r) => ({
+      keyId: r.keyId,
+      secret: this.options.secrets.open(r.secretSealed, deviceKeyContext(deviceId, r.keyId)),
+    }));
     if (this.keyCache.size > 10_000) this.keyCache.clear();
     this.keyCache.set(deviceId, { keys, until: now + (this.options.keyCacheMs ?? 2000) });
     return keys;
@@ -76,24 +79,46 @@ export class StoreIngestSink implements IngestSink {
     return this.store.rememberNonce(deviceId, nonce, expiresAtMs, this.clock.now());
   }
 
-  storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]> {
+  storeEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+  ): Promise<StoreEventResult[]> {
     return this.store.storeEventMessages(deviceId, events, receivedAtMs);
   }
 
-  storeSignedEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]> {
-    return this.store.storeEventMessages(deviceId, events, receivedAtMs, { nonce: claim.nonce, expiresAt: claim.expiresAtMs, now: this.clock.now(), onReplay: claim.onReplay });
+  storeSignedEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+    claim: NonceClaim,
+  ): Promise<StoreEventResult[]> {
+    return this.store.storeEventMessages(deviceId, events, receivedAtMs, {
+      nonce: claim.nonce,
+      expiresAt: claim.expiresAtMs,
+      now: this.clock.now(),
+      onReplay: claim.onReplay,
+    });
   }
 
   nonceRecorded(deviceId: string, nonce: string): Promise<boolean> {
     return this.store.nonceRecorded(deviceId, nonce, this.clock.now());
   }
 
-  async eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
+  async eventForThumbnail(
+    deviceId: string,
+    eventId: string,
+  ): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
     const event = await this.store.findDeviceEvent(deviceId, eventId);
     return event && { announced: event.announcedThumbnail };
   }
 
-  async putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult> {
+  async putThumbnail(
+    deviceId: string,
+    eventId: string,
+    stream: Readable,
+    expected: ThumbnailExpectation,
+  ): Promise<ThumbnailResult> {
     const existing = await this.store.findDeviceThumbnail(deviceId, eventId);
     if (existing?.sha256 === expected.sha256) {
       await drain(stream);
@@ -105,9 +130,20 @@ export class StoreIngestSink implements IngestSink {
       return { status: 'conflict' };
     }
     const key = thumbnailKey(device.tenantId, deviceId, eventId, expected.sha256);
-    await this.blobs.put(key, stream, { size: expected.size, sha256: expected.sha256, contentType: expected.contentType });
+    await this.blobs.put(key, stream, {
+      size: expected.size,
+      sha256: expected.sha256,
+      contentType: expected.contentType,
+    });
     const status = await this.store.recordThumbnail(
-      { deviceId, eventId, blobKey: key, sha256: expected.sha256, size: expected.size, contentType: expected.contentType },
+      {
+        deviceId,
+        eventId,
+        blobKey: key,
+        sha256: expected.sha256,
+        size: expected.size,
+        contentType: expected.contentType,
+      },
       this.clock.now(),
       { replace: true },
     );
@@ -115,12 +151,21 @@ export class StoreIngestSink implements IngestSink {
       await this.blobs.delete(key).catch(() => undefined);
     } else if (status === 'stored' && existing && existing.blobKey !== key) {
       // The replaced thumbnail's bytes are no longer referenced.
-      await this.blobs.delete(existing.blobKey).catch((err: unknown) => this.log.warn({ err, key: existing.blobKey }, 'could not delete a replaced thumbnail'));
+      await this.blobs
+        .delete(existing.blobKey)
+        .catch((err: unknown) =>
+          this.log.warn({ err, key: existing.blobKey }, 'could not delete a replaced thumbnail'),
+        );
     }
     return { status };
   }
 
-  async recordHeartbeat(deviceId: string, heartbeat: IngestHeartbeat, skewS: number, receivedAtMs: number): Promise<void> {
+  async recordHeartbeat(
+    deviceId: string,
+    heartbeat: IngestHeartbeat,
+    skewS: number,
+    receivedAtMs: number,
+  ): Promise<void> {
     const hb = heartbeat as {
       sent_at?: string;
       version?: string;

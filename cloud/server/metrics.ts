@@ -35,7 +35,11 @@ export class Counter implements Metric {
     return this.values.get(key(labels))?.value ?? 0;
   }
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`, ...[...this.values.values()].map((v) => `${this.name}${labelText(v.labels)} ${v.value}`)];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} counter`,
+      ...[...this.values.values()].map((v) => `${this.name}${labelText(v.labels)} ${v.value}`),
+    ];
   }
 }
 
@@ -48,7 +52,11 @@ export class Gauge implements Metric {
     private readonly type: 'gauge' | 'counter' = 'gauge',
   ) {}
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`, ...this.read().map((v) => `${this.name}${labelText(v.labels ?? {})} ${v.value}`)];
+    return [
+      `# HELP ${this.name} ${this.help}`,
+      `# TYPE ${this.name} ${this.type}`,
+      ...this.read().map((v) => `${this.name}${labelText(v.labels ?? {})} ${v.value}`),
+    ];
   }
 }
 
@@ -92,7 +100,12 @@ export class MetricsRegistry {
   counter(name: string, help: string): Counter {
     return this.add(new Counter(name, help));
   }
-  gauge(name: string, help: string, read: () => Array<{ labels?: Labels; value: number }>, type: 'gauge' | 'counter' = 'gauge'): Gauge {
+  gauge(
+    name: string,
+    help: string,
+    read: () => Array<{ labels?: Labels; value: number }>,
+    type: 'gauge' | 'counter' = 'gauge',
+  ): Gauge {
     return this.add(new Gauge(name, help, read, type));
   }
   histogram(name: string, help: string, buckets?: readonly number[]): Histogram {

@@ -15,7 +15,10 @@ export interface ThumbnailAccessOptions {
  * onRequest hook of `GET /v1/events/{event_id}/thumbnail`: a valid signed link (`?exp=…&sig=…`, as pushes carry
  * it) opens that one picture as a reader of its tenant; without one, the API token check runs.
  */
-export function thumbnailAccess(tokenCheck: onRequestAsyncHookHandler, o: ThumbnailAccessOptions): onRequestAsyncHookHandler {
+export function thumbnailAccess(
+  tokenCheck: onRequestAsyncHookHandler,
+  o: ThumbnailAccessOptions,
+): onRequestAsyncHookHandler {
   return async function (this: unknown, req: FastifyRequest, reply: FastifyReply) {
     const q = (req.query ?? {}) as { exp?: string; sig?: string };
     if (q.exp === undefined && q.sig === undefined) return tokenCheck.call(this as never, req, reply);

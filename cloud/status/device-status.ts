@@ -48,14 +48,25 @@ function outboxReport(heartbeat: unknown): Pick<DeviceView, 'disk_full' | 'refus
   };
 }
 
-export function deviceState(device: DeviceRecord, status: DeviceStatusRecord | undefined, now: number, offlineAfterMs: number): DeviceView['state'] {
+export function deviceState(
+  device: DeviceRecord,
+  status: DeviceStatusRecord | undefined,
+  now: number,
+  offlineAfterMs: number,
+): DeviceView['state'] {
   if (device.revokedAt !== null) return 'revoked';
   const seen = status?.lastSeenAt ?? null;
   if (seen === null) return 'never_seen';
   return now - seen <= offlineAfterMs ? 'online' : 'offline';
 }
 
-export function deviceView(device: DeviceRecord, status: DeviceStatusRecord | undefined, now: number, offlineAfterMs: number, keys?: DeviceKeyRecord[]): DeviceView {
+export function deviceView(
+  device: DeviceRecord,
+  status: DeviceStatusRecord | undefined,
+  now: number,
+  offlineAfterMs: number,
+  keys?: DeviceKeyRecord[],
+): DeviceView {
   const state = deviceState(device, status, now, offlineAfterMs);
   return {
     id: device.id,
@@ -75,20 +86,38 @@ export function deviceView(device: DeviceRecord, status: DeviceStatusRecord | un
     booted_at: iso(status?.bootStartedAt ?? null),
     cameras: Array.isArray(status?.cameras) ? (status.cameras as unknown[]) : [],
     ...(keys
-      ? { keys: keys.map((k) => ({ key_id: k.keyId, status: k.status, created_at: new Date(k.createdAt).toISOString(), retired_at: iso(k.retiredAt) })) }
+      ? {
+          keys: keys.map((k) => ({
+            key_id: k.keyId,
+            status: k.status,
+            created_at: new Date(k.createdAt).toISOString(),
+            retired_at: iso(k.retiredAt),
+          })),
+        }
       : {}),
   };
 }
 
 /** Every device of a tenant with its status. */
-export async function listDeviceViews(store: Store, tenantId: string, now: number, offlineAfterMs: number): Promise<DeviceView[]> {
+export async function listDeviceViews(
+  store: Store,
+  tenantId: string,
+  now: number,
+  offlineAfterMs: number,
+): Promise<DeviceView[]> {
   const [devices, statuses] = await Promise.all([store.listDevices(tenantId), store.listDeviceStatus(tenantId)]);
   const byId = new Map(statuses.map((s) => [s.deviceId, s]));
   return devices.map((d) => deviceView(d, byId.get(d.id), now, offlineAfterMs));
 }
 
 /** One device with its status and keys; undefined when not in this tenant. */
-export async function getDeviceView(store: Store, tenantId: string, deviceId: string, now: number, offlineAfterMs: number): Promise<DeviceView | undefined> {
+export async function getDeviceView(
+  store: Store,
+  tenantId: string,
+  deviceId: string,
+  now: number,
+  offlineAfterMs: number,
+): Promise<DeviceView | undefined> {
   const device = await store.getDevice(tenantId, deviceId);
   if (!device) return undefined;
   const [status, keys] = await Promise.all([store.getDeviceStatus(deviceId), store.listDeviceKeys(tenantId, deviceId)]);

@@ -63,9 +63,12 @@ export function startLostEventSweeper(o: LostEventSweeperOptions): LostEventSwee
     running ??= sweep().finally(() => (running = undefined));
     return running;
   };
-  const timer = setInterval(() => {
-    if (!stopped) void sweepNow();
-  }, Math.max(50, o.intervalMs));
+  const timer = setInterval(
+    () => {
+      if (!stopped) void sweepNow();
+    },
+    Math.max(50, o.intervalMs),
+  );
   timer.unref();
 
   return {

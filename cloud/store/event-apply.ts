@@ -51,7 +51,8 @@ function time(value: unknown, field: string, id: string): number {
 export function eventFields(event: WireObject): EventFields {
   const id = String(event.id);
   const type = event.type;
-  if (type !== 'new' && type !== 'update' && type !== 'end') throw new VigilError('invalid_message', `event ${id}: /type must be new, update or end`);
+  if (type !== 'new' && type !== 'update' && type !== 'end')
+    throw new VigilError('invalid_message', `event ${id}: /type must be new, update or end`);
   return {
     id,
     rev: Number(event.rev),
@@ -75,7 +76,10 @@ function endsEvent(m: EventFields): boolean {
   return m.type === 'end' || m.endedAt !== null;
 }
 
-export function applyEventMessage(current: EventState | undefined, m: EventFields): { next: EventState; changed: boolean } {
+export function applyEventMessage(
+  current: EventState | undefined,
+  m: EventFields,
+): { next: EventState; changed: boolean } {
   if (!current) {
     return {
       changed: true,

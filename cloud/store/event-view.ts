@@ -30,9 +30,11 @@ export function eventMessageView(message: unknown, score: number): EventMessageV
   const t = m.thumbnail;
   return {
     topScore: typeof m.top_score === 'number' ? Math.max(m.top_score, score) : null,
-    announcedThumbnail: t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null,
+    announcedThumbnail:
+      t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null,
     zones: Array.isArray(m.zones) ? m.zones : [],
-    attributes: typeof m.attributes === 'object' && m.attributes !== null ? (m.attributes as Record<string, unknown>) : {},
+    attributes:
+      typeof m.attributes === 'object' && m.attributes !== null ? (m.attributes as Record<string, unknown>) : {},
     stationary: m.stationary === true,
   };
 }

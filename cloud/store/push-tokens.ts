@@ -155,13 +155,21 @@ export class SqlPushTokens implements PushTokenStore {
 
   async listPushTokens(tenantId: string, platform?: PushPlatform): Promise<PushTokenRecord[]> {
     const rows = platform
-      ? await this.db.all<Row>(`SELECT ${COLUMNS} FROM push_tokens WHERE tenant_id = ? AND platform = ? ORDER BY created_at, id`, [tenantId, platform])
-      : await this.db.all<Row>(`SELECT ${COLUMNS} FROM push_tokens WHERE tenant_id = ? ORDER BY created_at, id`, [tenantId]);
+      ? await this.db.all<Row>(
+          `SELECT ${COLUMNS} FROM push_tokens WHERE tenant_id = ? AND platform = ? ORDER BY created_at, id`,
+          [tenantId, platform],
+        )
+      : await this.db.all<Row>(`SELECT ${COLUMNS} FROM push_tokens WHERE tenant_id = ? ORDER BY created_at, id`, [
+          tenantId,
+        ]);
     return rows.map(record);
   }
 
   async getPushToken(tenantId: string, id: string): Promise<PushTokenRecord | undefined> {
-    const r = await this.db.get<Row>(`SELECT ${COLUMNS} FROM push_tokens WHERE tenant_id = ? AND id = ?`, [tenantId, id]);
+    const r = await this.db.get<Row>(`SELECT ${COLUMNS} FROM push_tokens WHERE tenant_id = ? AND id = ?`, [
+      tenantId,
+      id,
+    ]);
     return r && record(r);
   }
 
@@ -181,7 +189,16 @@ export class SqlPushTokens implements PushTokenStore {
          last_sent_at = CASE WHEN ? = 1 THEN ? ELSE last_sent_at END,
          failures = CASE WHEN ? = 1 THEN 0 ELSE failures + 1 END
        WHERE id = ?`,
-      [outcome.status, outcome.httpStatus, outcome.reason?.slice(0, 200) ?? null, now, sent ? 1 : 0, now, sent ? 1 : 0, id],
+      [
+        outcome.status,
+        outcome.httpStatus,
+        outcome.reason?.slice(0, 200) ?? null,
+        now,
+        sent ? 1 : 0,
+        now,
+        sent ? 1 : 0,
+        id,
+      ],
     );
     return r.changes > 0;
   }

@@ -2,7 +2,14 @@ import { VigilError } from '../errors.js';
 import type { SqlDatabase } from '../db/sql.js';
 import { endLostEvents, type LostEventEnd } from './event-sweep.js';
 import { DEVICE_COLUMNS, device, json, num, type DeviceRow } from './sql-rows.js';
-import type { DeviceKeyRecord, DeviceRecord, DeviceStatusRecord, HeartbeatInput, NewDeviceKey, Store } from './store.js';
+import type {
+  DeviceKeyRecord,
+  DeviceRecord,
+  DeviceStatusRecord,
+  HeartbeatInput,
+  NewDeviceKey,
+  Store,
+} from './store.js';
 
 /**
  * Devices, their signing keys (sealed secrets; at most two active) and their status from heartbeats, SQL for both
@@ -62,7 +69,10 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
   constructor(private readonly db: SqlDatabase) {}
 
   async getDevice(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined> {
-    const r = await this.db.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?`, [tenantId, deviceId]);
+    const r = await this.db.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?`, [
+      tenantId,
+      deviceId,
+    ]);
     return r && device(r);
   }
 
@@ -72,15 +82,25 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
   }
 
   async listDevices(tenantId: string): Promise<DeviceRecord[]> {
-    const rows = await this.db.all<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id`, [tenantId]);
+    const rows = await this.db.all<DeviceRow>(
+      `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? ORDER BY created_at, id`,
+      [tenantId],
+    );
     return rows.map(device);
   }
 
   async revokeDevice(tenantId: string, deviceId: string, now: number): Promise<boolean> {
     return this.db.tx(async (x) => {
-      const r = await x.run('UPDATE devices SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL', [now, tenantId, deviceId]);
+      const r = await x.run('UPDATE devices SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL', [
+        now,
+        tenantId,
+        deviceId,
+      ]);
       if (r.changes === 0) return false;
-      await x.run("UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND status = 'active'", [now, deviceId]);
+      await x.run(
+        "UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND status = 'active'",
+        [now, deviceId],
+      );
       return true;
     });
   }
@@ -105,35 +125,66 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
     return rows.map(key);
   }
 
-  async addDeviceKey(tenantId: string, deviceId: string, k: NewDeviceKey, now: number): Promise<DeviceKeyRecord[] | undefined> {
+  async addDeviceKey(
+    tenantId: string,
+    deviceId: string,
+    k: NewDeviceKey,
+    now: number,
+  ): Promise<DeviceKeyRecord[] | undefined> {
     return this.db.tx(async (x) => {
-      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
+      const d = await x.get<DeviceRow>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`,
+        [tenantId, deviceId],
+      );
       if (!d) return undefined;
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
-      await x.run("INSERT INTO device_keys (device_id, key_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'active', ?)", [deviceId, k.keyId, k.secretSealed, now]);
+      await x.run(
+        "INSERT INTO device_keys (device_id, key_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'active', ?)",
+        [deviceId, k.keyId, k.secretSealed, now],
+      );
       const active = await x.all<KeyRow>(
         "SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? AND status = 'active' ORDER BY created_at DESC, key_id DESC",
         [deviceId],
       );
       // At most two active keys: the new one and the one boxes may still sign with.
       for (const old of active.slice(2)) {
-        await x.run("UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND key_id = ?", [now, deviceId, old.key_id]);
+        await x.run("UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND key_id = ?", [
+          now,
+          deviceId,
+          old.key_id,
+        ]);
       }
-      const rows = await x.all<KeyRow>('SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? ORDER BY created_at, key_id', [deviceId]);
+      const rows = await x.all<KeyRow>(
+        'SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? ORDER BY created_at, key_id',
+        [deviceId],
+      );
       return rows.map(key);
     });
   }
 
   async retireDeviceKey(tenantId: string, deviceId: string, keyId: string, now: number): Promise<boolean> {
     return this.db.tx(async (x) => {
-      const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`, [tenantId, deviceId]);
+      const d = await x.get<DeviceRow>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices WHERE tenant_id = ? AND id = ?${this.db.forUpdate}`,
+        [tenantId, deviceId],
+      );
       if (!d) return false;
-      const active = await x.all<{ key_id: string }>("SELECT key_id FROM device_keys WHERE device_id = ? AND status = 'active'", [deviceId]);
+      const active = await x.all<{ key_id: string }>(
+        "SELECT key_id FROM device_keys WHERE device_id = ? AND status = 'active'",
+        [deviceId],
+      );
       if (!active.some((a) => a.key_id === keyId)) return false;
       if (active.length === 1 && d.revoked_at === null) {
-        throw new VigilError('last_active_key', `key ${keyId} is the only active key of ${deviceId}; add a new key first or revoke the device`);
+        throw new VigilError(
+          'last_active_key',
+          `key ${keyId} is the only active key of ${deviceId}; add a new key first or revoke the device`,
+        );
       }
-      await x.run("UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND key_id = ?", [now, deviceId, keyId]);
+      await x.run("UPDATE device_keys SET status = 'retired', retired_at = ? WHERE device_id = ? AND key_id = ?", [
+        now,
+        deviceId,
+        keyId,
+      ]);
       return true;
     });
   }
@@ -153,7 +204,16 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
               boot_id = COALESCE(CAST(? AS TEXT), boot_id)
         WHERE device_id = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at <= ?)`,
       [
-        ...[receivedAt, receivedAt, hb.skewMs, hb.version, hb.outboxDepth, hb.dropped, JSON.stringify(hb.cameras ?? null), JSON.stringify(hb.message ?? null)],
+        ...[
+          receivedAt,
+          receivedAt,
+          hb.skewMs,
+          hb.version,
+          hb.outboxDepth,
+          hb.dropped,
+          JSON.stringify(hb.cameras ?? null),
+          JSON.stringify(hb.message ?? null),
+        ],
         ...[bootId, bootId, bootStartedAt, bootId, bootId, receivedAt, bootId],
         deviceId,
         receivedAt,
@@ -162,7 +222,9 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
     if (r.changes > 0) return;
     if (await this.db.get('SELECT device_id FROM device_status WHERE device_id = ?', [deviceId])) return; // an older heartbeat, overtaken
     if (!(await this.findDevice(deviceId))) throw new VigilError('unknown_device', `unknown device ${deviceId}`);
-    await this.db.run('INSERT INTO device_status (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING', [deviceId]);
+    await this.db.run('INSERT INTO device_status (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING', [
+      deviceId,
+    ]);
     await this.recordHeartbeat(deviceId, hb, receivedAt);
   }
 
@@ -183,7 +245,10 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
   }
 
   async listDeviceStatus(tenantId: string): Promise<DeviceStatusRecord[]> {
-    const rows = await this.db.all<StatusRow>('SELECT s.* FROM device_status s JOIN devices d ON d.id = s.device_id WHERE d.tenant_id = ?', [tenantId]);
+    const rows = await this.db.all<StatusRow>(
+      'SELECT s.* FROM device_status s JOIN devices d ON d.id = s.device_id WHERE d.tenant_id = ?',
+      [tenantId],
+    );
     return rows.map(status);
   }
 }

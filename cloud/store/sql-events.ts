@@ -5,7 +5,16 @@ import { endReasonOf } from './event-sweep.js';
 import { eventMessageView } from './event-view.js';
 import type { EventMessageInput, StoreEventResult } from './messages.js';
 import { DEVICE_COLUMNS, json, num, type DeviceRow } from './sql-rows.js';
-import type { EventCursor, EventFilter, EventPage, EventRecord, EventsStoredHook, LabelDayCount, Store, StoreNonceClaim } from './store.js';
+import type {
+  EventCursor,
+  EventFilter,
+  EventPage,
+  EventRecord,
+  EventsStoredHook,
+  LabelDayCount,
+  Store,
+  StoreNonceClaim,
+} from './store.js';
 
 /**
  * Events: storing a request's event messages in one transaction (with its nonce; each message applied to the
@@ -35,11 +44,18 @@ interface EventRow {
 
 const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at, e.ended_at, e.duration_ms,
   e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json, e.end_reason`;
-const THUMB_COLUMNS = 't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
+const THUMB_COLUMNS =
+  't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
 /** An event with its thumbnail record, if any. */
 const EVENT_SELECT = `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS}
   FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id`;
-type EventJoinRow = EventRow & { t_blob_key: string | null; t_sha256: string | null; t_size: number | null; t_content_type: string | null; t_created_at: number | null };
+type EventJoinRow = EventRow & {
+  t_blob_key: string | null;
+  t_sha256: string | null;
+  t_size: number | null;
+  t_content_type: string | null;
+  t_created_at: number | null;
+};
 
 function event(r: EventJoinRow): EventRecord {
   const state = stateOf(r);
@@ -129,22 +145,36 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     private readonly hooks: readonly EventsStoredHook[],
   ) {}
 
-  async storeEventMessages(deviceId: string, messages: readonly EventMessageInput[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]> {
+  async storeEventMessages(
+    deviceId: string,
+    messages: readonly EventMessageInput[],
+    receivedAt: number,
+    nonce?: StoreNonceClaim,
+  ): Promise<StoreEventResult[]> {
     // Parse before the transaction: a malformed message fails the request without holding the write lock.
     const parsed = messages.map((m) => ({ m, fields: eventFields(m.event) }));
     return this.db.tx(async (x) => {
       // The request's nonce commits with its events or not at all: a replay found here throws, rolling back.
-      if (nonce && !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) && nonce.onReplay === 'reject') {
+      if (
+        nonce &&
+        !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) &&
+        nonce.onReplay === 'reject'
+      ) {
         throw new VigilError('nonce_replayed', 'nonce already used within the replay window');
       }
       const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [deviceId]);
       if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`);
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
       const results: StoreEventResult[] = [];
-      for (const { m, fields } of parsed) results.push(await this.storeOne(x, d.tenant_id, deviceId, m, fields, receivedAt));
+      for (const { m, fields } of parsed)
+        results.push(await this.storeOne(x, d.tenant_id, deviceId, m, fields, receivedAt));
       const stored = results.filter((r) => r.status === 'stored').map((r) => r.id);
-      if (stored.length > 0) for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds: stored });
-      await x.run('UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)', [receivedAt, deviceId, receivedAt]);
+      if (stored.length > 0)
+        for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds: stored });
+      await x.run(
+        'UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
+        [receivedAt, deviceId, receivedAt],
+      );
       return results;
     });
   }
@@ -159,13 +189,23 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
   ): Promise<StoreEventResult> {
     const base = { id: m.id, rev: m.rev };
     if (fields.id !== m.id || fields.rev !== m.rev) {
-      return { ...base, status: 'rejected', code: 'invalid_message', message: `id/rev (${m.id}, ${m.rev}) differ from the event body (${fields.id}, ${fields.rev})` };
+      return {
+        ...base,
+        status: 'rejected',
+        code: 'invalid_message',
+        message: `id/rev (${m.id}, ${m.rev}) differ from the event body (${fields.id}, ${fields.rev})`,
+      };
     }
     if (this.db.dialect === 'postgres') return this.storeOneStatement(x, tenantId, deviceId, m, fields, now);
     // Ownership first: an id another device already uses is rejected before anything is written.
     const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [m.id]);
     if (owner && owner.device_id !== deviceId) {
-      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+      return {
+        ...base,
+        status: 'rejected',
+        code: 'event_conflict',
+        message: `event id ${m.id} belongs to another device`,
+      };
     }
     const recorded = await x.get<{ event_id: string }>(
       `INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json) VALUES (?, ?, ?, ?, ?, ?)
@@ -173,19 +213,39 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       [deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event)],
     );
     if (!recorded) {
-      const seen = await x.get<{ content_sha256: string }>('SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
+      const seen = await x.get<{ content_sha256: string }>(
+        'SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?',
+        [deviceId, m.id, m.rev],
+      );
       if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
-      return { ...base, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already received with different content` };
+      return {
+        ...base,
+        status: 'conflict',
+        code: 'event_conflict',
+        message: `event ${m.id} rev ${m.rev} was already received with different content`,
+      };
     }
     // A thumbnail may have arrived before the event's first message.
-    const early = await x.get<{ sha256: string; size: number }>('SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?', [m.id, deviceId]);
+    const early = await x.get<{ sha256: string; size: number }>(
+      'SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?',
+      [m.id, deviceId],
+    );
     // Insert-or-lock: a concurrent first message of the same event on another collector waits on the unique id.
     const inserted = await x.get<{ id: string }>(
       `INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
                            id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
-      [...eventColumns(applyEventMessage(undefined, fields).next), m.id, tenantId, deviceId, early?.sha256 ?? null, early ? Number(early.size) : null, now, now],
+      [
+        ...eventColumns(applyEventMessage(undefined, fields).next),
+        m.id,
+        tenantId,
+        deviceId,
+        early?.sha256 ?? null,
+        early ? Number(early.size) : null,
+        now,
+        now,
+      ],
     );
     if (inserted) return { ...base, status: 'stored' };
     return this.applyToEvent(x, undefined, deviceId, m, fields, now);
@@ -195,14 +255,30 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
    * A recorded message of an event that already exists: applies it to the (locked) event row. `row` when the
    * caller already holds it locked; else it is read here with FOR UPDATE.
    */
-  private async applyToEvent(x: SqlExecutor, locked: EventRow | undefined, deviceId: string, m: EventMessageInput, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+  private async applyToEvent(
+    x: SqlExecutor,
+    locked: EventRow | undefined,
+    deviceId: string,
+    m: EventMessageInput,
+    fields: ReturnType<typeof eventFields>,
+    now: number,
+  ): Promise<StoreEventResult> {
     const base = { id: m.id, rev: m.rev };
     const row = locked ?? (await x.get<EventRow>(`SELECT * FROM events WHERE id = ?${this.db.forUpdate}`, [m.id]));
     if (!row) throw new VigilError('internal_error', `event ${m.id} neither inserted nor found`);
     if (row.device_id !== deviceId) {
       // Lost a race with another device's first message of the same id: undo this message's history row.
-      await x.run('DELETE FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
-      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+      await x.run('DELETE FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [
+        deviceId,
+        m.id,
+        m.rev,
+      ]);
+      return {
+        ...base,
+        status: 'rejected',
+        code: 'event_conflict',
+        message: `event id ${m.id} belongs to another device`,
+      };
     }
     const { next, changed } = applyEventMessage(stateOf(row), fields);
     if (changed) {
@@ -222,7 +298,14 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
    * RETURNING flags are what decide; every rarer outcome (duplicate, conflict, update, a race with another collector
    * inserting the same id) takes one more statement, with storeOne's own logic.
    */
-  private async storeOneStatement(x: SqlExecutor, tenantId: string, deviceId: string, m: EventMessageInput, fields: ReturnType<typeof eventFields>, now: number): Promise<StoreEventResult> {
+  private async storeOneStatement(
+    x: SqlExecutor,
+    tenantId: string,
+    deviceId: string,
+    m: EventMessageInput,
+    fields: ReturnType<typeof eventFields>,
+    now: number,
+  ): Promise<StoreEventResult> {
     const base = { id: m.id, rev: m.rev };
     const fresh = eventColumns(applyEventMessage(undefined, fields).next);
     const r = await x.get<Partial<EventRow> & { recorded: boolean; inserted: boolean }>(
@@ -243,17 +326,47 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
               ON CONFLICT (id) DO NOTHING RETURNING id)
        SELECT cur.*, EXISTS (SELECT 1 FROM msg) AS recorded, EXISTS (SELECT 1 FROM ins) AS inserted
          FROM (SELECT 1) AS one LEFT JOIN cur ON TRUE`,
-      [m.id, deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event), deviceId, m.id, deviceId, ...fresh, m.id, tenantId, deviceId, now, now],
+      [
+        m.id,
+        deviceId,
+        m.id,
+        m.rev,
+        m.contentSha256,
+        now,
+        JSON.stringify(m.event),
+        deviceId,
+        m.id,
+        deviceId,
+        ...fresh,
+        m.id,
+        tenantId,
+        deviceId,
+        now,
+        now,
+      ],
     );
     if (!r) throw new VigilError('internal_error', `storing event ${m.id} returned no row`);
     const row = r.id === null || r.id === undefined ? undefined : (r as EventRow);
     if (row && row.device_id !== deviceId) {
-      return { ...base, status: 'rejected', code: 'event_conflict', message: `event id ${m.id} belongs to another device` };
+      return {
+        ...base,
+        status: 'rejected',
+        code: 'event_conflict',
+        message: `event id ${m.id} belongs to another device`,
+      };
     }
     if (!r.recorded) {
-      const seen = await x.get<{ content_sha256: string }>('SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?', [deviceId, m.id, m.rev]);
+      const seen = await x.get<{ content_sha256: string }>(
+        'SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?',
+        [deviceId, m.id, m.rev],
+      );
       if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
-      return { ...base, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already received with different content` };
+      return {
+        ...base,
+        status: 'conflict',
+        code: 'event_conflict',
+        message: `event ${m.id} rev ${m.rev} was already received with different content`,
+      };
     }
     if (r.inserted) return { ...base, status: 'stored' };
     // Recorded, not inserted: the event exists (locked above), or another collector inserted it meanwhile.
@@ -296,7 +409,11 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       `SELECT e.started_at / ${DAY_MS} AS day, e.label AS label, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY e.started_at / ${DAY_MS}, e.label ORDER BY day, label`,
       params,
     );
-    return rows.map((r) => ({ day: new Date(Number(r.day) * DAY_MS).toISOString().slice(0, 10), label: r.label, count: Number(r.n) }));
+    return rows.map((r) => ({
+      day: new Date(Number(r.day) * DAY_MS).toISOString().slice(0, 10),
+      label: r.label,
+      count: Number(r.n),
+    }));
   }
 
   // --- nonces ---
@@ -306,10 +423,22 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
   }
 
   async nonceRecorded(deviceId: string, nonce: string, now: number): Promise<boolean> {
-    return (await this.db.get('SELECT 1 AS hit FROM nonces WHERE device_id = ? AND nonce = ? AND expires_at > ?', [deviceId, nonce, now])) !== undefined;
+    return (
+      (await this.db.get('SELECT 1 AS hit FROM nonces WHERE device_id = ? AND nonce = ? AND expires_at > ?', [
+        deviceId,
+        nonce,
+        now,
+      ])) !== undefined
+    );
   }
 
-  private async claimNonce(x: SqlExecutor, deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
+  private async claimNonce(
+    x: SqlExecutor,
+    deviceId: string,
+    nonce: string,
+    expiresAt: number,
+    now: number,
+  ): Promise<boolean> {
     // Inserted, or an expired record is taken over: either way exactly one caller sees a row come back.
     const r = await x.get<{ nonce: string }>(
       `INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?, ?, ?)

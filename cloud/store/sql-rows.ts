@@ -15,4 +15,10 @@ export interface DeviceRow {
 
 export const DEVICE_COLUMNS = 'id, tenant_id, name, created_at, revoked_at';
 
-export const device = (r: DeviceRow): DeviceRecord => ({ id: r.id, tenantId: r.tenant_id, name: r.name, createdAt: Number(r.created_at), revokedAt: num(r.revoked_at) });
+export const device = (r: DeviceRow): DeviceRecord => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  name: r.name,
+  createdAt: Number(r.created_at),
+  revokedAt: num(r.revoked_at),
+});

@@ -2,7 +2,13 @@ import { schemaVersion } from '../db/migrate.js';
 import type { SqlDatabase } from '../db/sql.js';
 import type { LostEventEnd } from './event-sweep.js';
 import type { EventMessageInput, StoreEventResult } from './messages.js';
-import { SqlPushTokens, type PushOutcomeInput, type PushPlatform, type PushTokenInput, type PushTokenRecord } from './push-tokens.js';
+import {
+  SqlPushTokens,
+  type PushOutcomeInput,
+  type PushPlatform,
+  type PushTokenInput,
+  type PushTokenRecord,
+} from './push-tokens.js';
 import { SqlDevices } from './sql-devices.js';
 import { SqlEvents } from './sql-events.js';
 import { SqlThumbnails } from './sql-thumbnails.js';
@@ -75,7 +81,13 @@ export class SqlStore implements Store {
     return this.tokens.ensureTenant(id, name);
   }
 
-  createApiToken(input: { tenantId: string; name: string; role: Role; tokenSha256: string; now: number }): Promise<ApiTokenRecord> {
+  createApiToken(input: {
+    tenantId: string;
+    name: string;
+    role: Role;
+    tokenSha256: string;
+    now: number;
+  }): Promise<ApiTokenRecord> {
     return this.tokens.createApiToken(input);
   }
 
@@ -91,7 +103,14 @@ export class SqlStore implements Store {
     return this.tokens.revokeApiToken(tenantId, id, now);
   }
 
-  createPairingCode(input: { tenantId: string; name: string | null; codeSha256: string; hint: string; now: number; expiresAt: number }): Promise<PairingCodeRecord> {
+  createPairingCode(input: {
+    tenantId: string;
+    name: string | null;
+    codeSha256: string;
+    hint: string;
+    now: number;
+    expiresAt: number;
+  }): Promise<PairingCodeRecord> {
     return this.tokens.createPairingCode(input);
   }
 
@@ -103,7 +122,13 @@ export class SqlStore implements Store {
     return this.tokens.revokePairingCode(tenantId, idOrSha256, now);
   }
 
-  consumePairingCode(input: { codeSha256: string; now: number; deviceId: string; deviceName: string | null; key: NewDeviceKey }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }> {
+  consumePairingCode(input: {
+    codeSha256: string;
+    now: number;
+    deviceId: string;
+    deviceName: string | null;
+    key: NewDeviceKey;
+  }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }> {
     return this.tokens.consumePairingCode(input);
   }
 
@@ -133,7 +158,12 @@ export class SqlStore implements Store {
     return this.devices.listDeviceKeys(tenantId, deviceId);
   }
 
-  addDeviceKey(tenantId: string, deviceId: string, key: NewDeviceKey, now: number): Promise<DeviceKeyRecord[] | undefined> {
+  addDeviceKey(
+    tenantId: string,
+    deviceId: string,
+    key: NewDeviceKey,
+    now: number,
+  ): Promise<DeviceKeyRecord[] | undefined> {
     return this.devices.addDeviceKey(tenantId, deviceId, key, now);
   }
 
@@ -163,7 +193,12 @@ export class SqlStore implements Store {
 
   // --- events and nonces (./sql-events.ts) ---
 
-  storeEventMessages(deviceId: string, messages: readonly EventMessageInput[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]> {
+  storeEventMessages(
+    deviceId: string,
+    messages: readonly EventMessageInput[],
+    receivedAt: number,
+    nonce?: StoreNonceClaim,
+  ): Promise<StoreEventResult[]> {
     return this.events.storeEventMessages(deviceId, messages, receivedAt, nonce);
   }
 
@@ -197,7 +232,11 @@ export class SqlStore implements Store {
 
   // --- thumbnails (./sql-thumbnails.ts) ---
 
-  recordThumbnail(input: ThumbnailInput, receivedAt: number, options?: { replace?: boolean }): Promise<'stored' | 'duplicate' | 'conflict'> {
+  recordThumbnail(
+    input: ThumbnailInput,
+    receivedAt: number,
+    options?: { replace?: boolean },
+  ): Promise<'stored' | 'duplicate' | 'conflict'> {
     return this.thumbnails.recordThumbnail(input, receivedAt, options);
   }
 

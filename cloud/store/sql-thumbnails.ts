@@ -29,7 +29,11 @@ const thumb = (r: ThumbRow): ThumbnailRecord => ({
 export class SqlThumbnails implements Pick<Store, 'recordThumbnail' | 'findDeviceThumbnail' | 'getThumbnail'> {
   constructor(private readonly db: SqlDatabase) {}
 
-  async recordThumbnail(input: ThumbnailInput, receivedAt: number, options: { replace?: boolean } = {}): Promise<'stored' | 'duplicate' | 'conflict'> {
+  async recordThumbnail(
+    input: ThumbnailInput,
+    receivedAt: number,
+    options: { replace?: boolean } = {},
+  ): Promise<'stored' | 'duplicate' | 'conflict'> {
     return this.db.tx(async (x) => {
       const d = await x.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ?`, [input.deviceId]);
       if (!d) throw new VigilError('unknown_device', `unknown device ${input.deviceId}`);
@@ -39,40 +43,50 @@ export class SqlThumbnails implements Pick<Store, 'recordThumbnail' | 'findDevic
       const inserted = await x.get<{ event_id: string }>(
         `INSERT INTO thumbnails (event_id, tenant_id, device_id, blob_key, sha256, size, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
-        [input.eventId, d.tenant_id, input.deviceId, input.blobKey, input.sha256, input.size, input.contentType, receivedAt],
-      );
-      if (!inserted) {
-        const existing = await x.get<ThumbRow>(`SELECT * FROM thumbnails WHERE event_id = ?${this.db.forUpdate}`, [input.eventId]);
-        if (!existing || existing.device_id !== input.deviceId) return 'conflict';
-        if (existing.sha256 === input.sha256) return 'duplicate';
-        if (!options.replace) return 'conflict';
-        await x.run('UPDATE thumbnails SET blob_key = ?, sha256 = ?, size = ?, content_type = ?, created_at = ? WHERE event_id = ?', [
+        [
+          input.eventId,
+          d.tenant_id,
+          input.deviceId,
           input.blobKey,
           input.sha256,
           input.size,
           input.contentType,
           receivedAt,
+        ],
+      );
+      if (!inserted) {
+        const existing = await x.get<ThumbRow>(`SELECT * FROM thumbnails WHERE event_id = ?${this.db.forUpdate}`, [
           input.eventId,
         ]);
+        if (!existing || existing.device_id !== input.deviceId) return 'conflict';
+        if (existing.sha256 === input.sha256) return 'duplicate';
+        if (!options.replace) return 'conflict';
+        await x.run(
+          'UPDATE thumbnails SET blob_key = ?, sha256 = ?, size = ?, content_type = ?, created_at = ? WHERE event_id = ?',
+          [input.blobKey, input.sha256, input.size, input.contentType, receivedAt, input.eventId],
+        );
       }
-      await x.run('UPDATE events SET thumbnail_sha256 = ?, thumbnail_size = ?, updated_at = ? WHERE id = ? AND device_id = ?', [
-        input.sha256,
-        input.size,
-        receivedAt,
-        input.eventId,
-        input.deviceId,
-      ]);
+      await x.run(
+        'UPDATE events SET thumbnail_sha256 = ?, thumbnail_size = ?, updated_at = ? WHERE id = ? AND device_id = ?',
+        [input.sha256, input.size, receivedAt, input.eventId, input.deviceId],
+      );
       return 'stored';
     });
   }
 
   async findDeviceThumbnail(deviceId: string, eventId: string): Promise<ThumbnailRecord | undefined> {
-    const r = await this.db.get<ThumbRow>('SELECT * FROM thumbnails WHERE device_id = ? AND event_id = ?', [deviceId, eventId]);
+    const r = await this.db.get<ThumbRow>('SELECT * FROM thumbnails WHERE device_id = ? AND event_id = ?', [
+      deviceId,
+      eventId,
+    ]);
     return r && thumb(r);
   }
 
   async getThumbnail(tenantId: string, eventId: string): Promise<ThumbnailRecord | undefined> {
-    const r = await this.db.get<ThumbRow>('SELECT * FROM thumbnails WHERE tenant_id = ? AND event_id = ?', [tenantId, eventId]);
+    const r = await this.db.get<ThumbRow>('SELECT * FROM thumbnails WHERE tenant_id = ? AND event_id = ?', [
+      tenantId,
+      eventId,
+    ]);
     return r && thumb(r);
   }
 }

@@ -2,7 +2,15 @@ import { VigilError } from '../errors.js';
 import { ulid } from '../../shared/ids/index.js';
 import type { SqlDatabase } from '../db/sql.js';
 import { num } from './sql-rows.js';
-import type { ApiTokenRecord, DeviceRecord, NewDeviceKey, PairingCodeRecord, Role, Store, TenantRecord } from './store.js';
+import type {
+  ApiTokenRecord,
+  DeviceRecord,
+  NewDeviceKey,
+  PairingCodeRecord,
+  Role,
+  Store,
+  TenantRecord,
+} from './store.js';
 
 /**
  * Tenants, API tokens and pairing codes (the store's access records), SQL for both dialects. Exchanging a pairing
@@ -30,7 +38,14 @@ interface CodeRow {
 
 const TOKEN_COLUMNS = 'id, tenant_id, name, role, created_at, revoked_at';
 
-const token = (r: TokenRow): ApiTokenRecord => ({ id: r.id, tenantId: r.tenant_id, name: r.name, role: r.role, createdAt: Number(r.created_at), revokedAt: num(r.revoked_at) });
+const token = (r: TokenRow): ApiTokenRecord => ({
+  id: r.id,
+  tenantId: r.tenant_id,
+  name: r.name,
+  role: r.role,
+  createdAt: Number(r.created_at),
+  revokedAt: num(r.revoked_at),
+});
 const code = (r: CodeRow): PairingCodeRecord => ({
   id: r.id,
   tenantId: r.tenant_id,
@@ -50,58 +65,87 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
   constructor(private readonly db: SqlDatabase) {}
 
   async ensureTenant(id: string, name: string = id): Promise<TenantRecord> {
-    await this.db.run('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING', [id, name, Date.now()]);
-    const r = await this.db.get<{ id: string; name: string; created_at: number }>('SELECT id, name, created_at FROM tenants WHERE id = ?', [id]);
+    await this.db.run('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING', [
+      id,
+      name,
+      Date.now(),
+    ]);
+    const r = await this.db.get<{ id: string; name: string; created_at: number }>(
+      'SELECT id, name, created_at FROM tenants WHERE id = ?',
+      [id],
+    );
     if (!r) throw new VigilError('internal_error', `tenant ${id} vanished`);
     return { id: r.id, name: r.name, createdAt: Number(r.created_at) };
   }
 
   // --- API tokens ---
 
-  async createApiToken(input: { tenantId: string; name: string; role: Role; tokenSha256: string; now: number }): Promise<ApiTokenRecord> {
+  async createApiToken(input: {
+    tenantId: string;
+    name: string;
+    role: Role;
+    tokenSha256: string;
+    now: number;
+  }): Promise<ApiTokenRecord> {
     await this.ensureTenant(input.tenantId);
     const id = `tok_${ulid(input.now)}`;
-    await this.db.run('INSERT INTO api_tokens (id, tenant_id, name, role, token_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
-      id,
-      input.tenantId,
-      input.name,
-      input.role,
-      input.tokenSha256,
-      input.now,
-    ]);
+    await this.db.run(
+      'INSERT INTO api_tokens (id, tenant_id, name, role, token_sha256, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      [id, input.tenantId, input.name, input.role, input.tokenSha256, input.now],
+    );
     return { id, tenantId: input.tenantId, name: input.name, role: input.role, createdAt: input.now, revokedAt: null };
   }
 
   async findApiToken(tokenSha256: string): Promise<ApiTokenRecord | undefined> {
-    const r = await this.db.get<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_sha256 = ?`, [tokenSha256]);
+    const r = await this.db.get<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE token_sha256 = ?`, [
+      tokenSha256,
+    ]);
     return r && token(r);
   }
 
   async listApiTokens(tenantId: string): Promise<ApiTokenRecord[]> {
-    const rows = await this.db.all<TokenRow>(`SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = ? ORDER BY created_at, id`, [tenantId]);
+    const rows = await this.db.all<TokenRow>(
+      `SELECT ${TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = ? ORDER BY created_at, id`,
+      [tenantId],
+    );
     return rows.map(token);
   }
 
   async revokeApiToken(tenantId: string, id: string, now: number): Promise<boolean> {
-    const r = await this.db.run('UPDATE api_tokens SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL', [now, tenantId, id]);
+    const r = await this.db.run(
+      'UPDATE api_tokens SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at IS NULL',
+      [now, tenantId, id],
+    );
     return r.changes > 0;
   }
 
   // --- pairing codes ---
 
-  async createPairingCode(input: { tenantId: string; name: string | null; codeSha256: string; hint: string; now: number; expiresAt: number }): Promise<PairingCodeRecord> {
+  async createPairingCode(input: {
+    tenantId: string;
+    name: string | null;
+    codeSha256: string;
+    hint: string;
+    now: number;
+    expiresAt: number;
+  }): Promise<PairingCodeRecord> {
     await this.ensureTenant(input.tenantId);
     const id = `pc_${ulid(input.now)}`;
-    await this.db.run('INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+    await this.db.run(
+      'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [id, input.tenantId, input.name, input.codeSha256, input.hint, input.now, input.expiresAt],
+    );
+    return {
       id,
-      input.tenantId,
-      input.name,
-      input.codeSha256,
-      input.hint,
-      input.now,
-      input.expiresAt,
-    ]);
-    return { id, tenantId: input.tenantId, name: input.name, hint: input.hint, createdAt: input.now, expiresAt: input.expiresAt, usedAt: null, usedByDevice: null, revokedAt: null };
+      tenantId: input.tenantId,
+      name: input.name,
+      hint: input.hint,
+      createdAt: input.now,
+      expiresAt: input.expiresAt,
+      usedAt: null,
+      usedByDevice: null,
+      revokedAt: null,
+    };
   }
 
   async listPairingCodes(tenantId: string): Promise<PairingCodeRecord[]> {
@@ -120,7 +164,13 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
     return r.changes > 0;
   }
 
-  async consumePairingCode(input: { codeSha256: string; now: number; deviceId: string; deviceName: string | null; key: NewDeviceKey }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }> {
+  async consumePairingCode(input: {
+    codeSha256: string;
+    now: number;
+    deviceId: string;
+    deviceName: string | null;
+    key: NewDeviceKey;
+  }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }> {
     return this.db.tx(async (x) => {
       // The conditional UPDATE is the single-use guarantee: concurrent exchanges serialise on the row (PostgreSQL
       // re-checks the WHERE after the lock; SQLite write transactions are exclusive), and only one sees a change.
@@ -131,23 +181,35 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
         [input.now, input.deviceId, input.codeSha256, input.now],
       );
       if (!claimed) {
-        const r = await x.get<CodeRow>('SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at FROM pairing_codes WHERE code_sha256 = ?', [
-          input.codeSha256,
-        ]);
-        if (!r || r.revoked_at !== null) throw new VigilError('pairing_code_invalid', 'unknown or revoked pairing code');
-        if (r.used_at !== null) throw new VigilError('pairing_code_used', 'this pairing code has already been used; create a new one');
-        throw new VigilError('pairing_code_expired', `this pairing code expired at ${new Date(Number(r.expires_at)).toISOString()}; create a new one`);
+        const r = await x.get<CodeRow>(
+          'SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at FROM pairing_codes WHERE code_sha256 = ?',
+          [input.codeSha256],
+        );
+        if (!r || r.revoked_at !== null)
+          throw new VigilError('pairing_code_invalid', 'unknown or revoked pairing code');
+        if (r.used_at !== null)
+          throw new VigilError('pairing_code_used', 'this pairing code has already been used; create a new one');
+        throw new VigilError(
+          'pairing_code_expired',
+          `this pairing code expired at ${new Date(Number(r.expires_at)).toISOString()}; create a new one`,
+        );
       }
       const name = input.deviceName ?? claimed.name;
-      await x.run('INSERT INTO devices (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)', [input.deviceId, claimed.tenant_id, name, input.now]);
-      await x.run("INSERT INTO device_keys (device_id, key_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'active', ?)", [
+      await x.run('INSERT INTO devices (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)', [
         input.deviceId,
-        input.key.keyId,
-        input.key.secretSealed,
+        claimed.tenant_id,
+        name,
         input.now,
       ]);
+      await x.run(
+        "INSERT INTO device_keys (device_id, key_id, secret_sealed, status, created_at) VALUES (?, ?, ?, 'active', ?)",
+        [input.deviceId, input.key.keyId, input.key.secretSealed, input.now],
+      );
       await x.run('INSERT INTO device_status (device_id) VALUES (?)', [input.deviceId]);
-      return { code: code(claimed), device: { id: input.deviceId, tenantId: claimed.tenant_id, name, createdAt: input.now, revokedAt: null } };
+      return {
+        code: code(claimed),
+        device: { id: input.deviceId, tenantId: claimed.tenant_id, name, createdAt: input.now, revokedAt: null },
+      };
     });
   }
 }

@@ -15,7 +15,10 @@ import type { EventMessageInput, StoreEventResult } from './messages.js';
 export type Role = 'admin' | 'reader';
 
 /** See Store.onEventsStored: the events whose messages this transaction stored. */
-export type EventsStoredHook = (x: SqlExecutor, stored: { tenantId: string; deviceId: string; eventIds: readonly string[] }) => Promise<void>;
+export type EventsStoredHook = (
+  x: SqlExecutor,
+  stored: { tenantId: string; deviceId: string; eventIds: readonly string[] },
+) => Promise<void>;
 
 export interface TenantRecord {
   id: string;
@@ -202,13 +205,26 @@ export interface Store extends PushTokenStore {
   ensureTenant(id: string, name?: string): Promise<TenantRecord>;
 
   // --- API tokens (stored as SHA-256 of the token) ---
-  createApiToken(input: { tenantId: string; name: string; role: Role; tokenSha256: string; now: number }): Promise<ApiTokenRecord>;
+  createApiToken(input: {
+    tenantId: string;
+    name: string;
+    role: Role;
+    tokenSha256: string;
+    now: number;
+  }): Promise<ApiTokenRecord>;
   findApiToken(tokenSha256: string): Promise<ApiTokenRecord | undefined>;
   listApiTokens(tenantId: string): Promise<ApiTokenRecord[]>;
   revokeApiToken(tenantId: string, id: string, now: number): Promise<boolean>;
 
   // --- pairing codes (stored as SHA-256 of the normalised code) ---
-  createPairingCode(input: { tenantId: string; name: string | null; codeSha256: string; hint: string; now: number; expiresAt: number }): Promise<PairingCodeRecord>;
+  createPairingCode(input: {
+    tenantId: string;
+    name: string | null;
+    codeSha256: string;
+    hint: string;
+    now: number;
+    expiresAt: number;
+  }): Promise<PairingCodeRecord>;
   listPairingCodes(tenantId: string): Promise<PairingCodeRecord[]>;
   /** Revokes by id or by code hash. False when no pending code of this tenant matches. */
   revokePairingCode(tenantId: string, idOrSha256: string, now: number): Promise<boolean>;
@@ -216,7 +232,13 @@ export interface Store extends PushTokenStore {
    * Single-use exchange, in one transaction: marks the code used and creates the device with its first key.
    * Throws VigilError `pairing_code_invalid` (400), `pairing_code_used` (409), `pairing_code_expired` (410).
    */
-  consumePairingCode(input: { codeSha256: string; now: number; deviceId: string; deviceName: string | null; key: NewDeviceKey }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }>;
+  consumePairingCode(input: {
+    codeSha256: string;
+    now: number;
+    deviceId: string;
+    deviceName: string | null;
+    key: NewDeviceKey;
+  }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }>;
 
   // --- devices and keys ---
   getDevice(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined>;
@@ -228,7 +250,12 @@ export interface Store extends PushTokenStore {
   activeDeviceKeys(deviceId: string): Promise<DeviceKeyRecord[] | undefined>;
   listDeviceKeys(tenantId: string, deviceId: string): Promise<DeviceKeyRecord[] | undefined>;
   /** Adds an active key; when that makes three, the oldest active one is retired. Returns the keys after. */
-  addDeviceKey(tenantId: string, deviceId: string, key: NewDeviceKey, now: number): Promise<DeviceKeyRecord[] | undefined>;
+  addDeviceKey(
+    tenantId: string,
+    deviceId: string,
+    key: NewDeviceKey,
+    now: number,
+  ): Promise<DeviceKeyRecord[] | undefined>;
   /** Retires one key. Throws `last_active_key` (409) rather than leave a live device without a key. */
   retireDeviceKey(tenantId: string, deviceId: string, keyId: string, now: number): Promise<boolean>;
 
@@ -256,7 +283,12 @@ export interface Store extends PushTokenStore {
    * `nonce`: the signed request's nonce, recorded in the SAME transaction (see NonceClaim), so a request costs one
    * commit and a request that fails leaves nothing behind, not even its nonce.
    */
-  storeEventMessages(deviceId: string, messages: readonly EventMessageInput[], receivedAt: number, nonce?: StoreNonceClaim): Promise<StoreEventResult[]>;
+  storeEventMessages(
+    deviceId: string,
+    messages: readonly EventMessageInput[],
+    receivedAt: number,
+    nonce?: StoreNonceClaim,
+  ): Promise<StoreEventResult[]>;
   /** An event of this device (any tenant), for ingest's thumbnail checks. */
   findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined>;
   getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined>;
@@ -268,7 +300,11 @@ export interface Store extends PushTokenStore {
    * Records a thumbnail of a device's event: `duplicate` when the same sha is already recorded; when another one is,
    * `conflict` unless `replace` (the event's latest rev announced this new one), in which case it replaces it.
    */
-  recordThumbnail(input: ThumbnailInput, receivedAt: number, options?: { replace?: boolean }): Promise<'stored' | 'duplicate' | 'conflict'>;
+  recordThumbnail(
+    input: ThumbnailInput,
+    receivedAt: number,
+    options?: { replace?: boolean },
+  ): Promise<'stored' | 'duplicate' | 'conflict'>;
   /** The recorded thumbnail of a device's event (any tenant), for ingest. */
   findDeviceThumbnail(deviceId: string, eventId: string): Promise<ThumbnailRecord | undefined>;
   getThumbnail(tenantId: string, eventId: string): Promise<ThumbnailRecord | undefined>;

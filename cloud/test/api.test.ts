@@ -37,7 +37,10 @@ describe.each(backends)('app API on $name', (backend) => {
     do {
       const res = await t.api(`/v1/events?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status).toBe(200);
-      const body = (await res.json()) as { events: Array<{ id: string; started_at: string }>; next_cursor: string | null };
+      const body = (await res.json()) as {
+        events: Array<{ id: string; started_at: string }>;
+        next_cursor: string | null;
+      };
       seen.push(...body.events.map((e) => e.started_at));
       cursor = body.next_cursor;
       pages++;
@@ -85,7 +88,14 @@ describe.each(backends)('app API on $name', (backend) => {
     const id = list.events[0]!.id;
     const res = await t.api(`/v1/events/${id}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ id, device_id: other.deviceId, label: 'dog', status: 'active', rev: 0, thumbnail: null });
+    expect(await res.json()).toMatchObject({
+      id,
+      device_id: other.deviceId,
+      label: 'dog',
+      status: 'active',
+      rev: 0,
+      thumbnail: null,
+    });
     const missing = await t.api(`/v1/events/${newEventId()}`);
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
@@ -109,13 +119,20 @@ describe.each(backends)('app API on $name', (backend) => {
     await box.send(box.event({ id, startedAt: started, score: 0.5, top_score: 0.8, ...extra }));
     expect(await (await t.api(`/v1/events/${id}`)).json()).toMatchObject({ score: 0.5, top_score: 0.8, ...extra });
     await box.send(box.event({ id, type: 'update', rev: 1, startedAt: started, score: 0.85, top_score: 0.8 }));
-    expect(await (await t.api(`/v1/events/${id}`)).json()).toMatchObject({ score: 0.85, top_score: 0.85, zones: [], stationary: false });
+    expect(await (await t.api(`/v1/events/${id}`)).json()).toMatchObject({
+      score: 0.85,
+      top_score: 0.85,
+      zones: [],
+      stationary: false,
+    });
   });
 
   it('streams the thumbnail with an ETag and honours If-None-Match', async () => {
     const jpeg = fakeJpeg(3, 20_000);
     const id = await box.eventWithThumbnail(jpeg, { startedAt: Date.now() - 5000 });
-    const event = (await (await t.api(`/v1/events/${id}`)).json()) as { thumbnail: { url: string; sha256: string; size: number } };
+    const event = (await (await t.api(`/v1/events/${id}`)).json()) as {
+      thumbnail: { url: string; sha256: string; size: number };
+    };
     expect(event.thumbnail.size).toBe(jpeg.length);
     const res = await t.api(event.thumbnail.url);
     expect(res.status).toBe(200);
@@ -130,7 +147,11 @@ describe.each(backends)('app API on $name', (backend) => {
   it('counts events per label and day for the tenant', async () => {
     const res = await t.api('/v1/stats');
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { total: number; by_label: Record<string, number>; days: Array<{ day: string; label: string; count: number }> };
+    const body = (await res.json()) as {
+      total: number;
+      by_label: Record<string, number>;
+      days: Array<{ day: string; label: string; count: number }>;
+    };
     expect(body.by_label.dog).toBe(1);
     expect(body.total).toBe(body.days.reduce((n, d) => n + d.count, 0));
     expect(body.days.every((d) => /^\d{4}-\d{2}-\d{2}$/.test(d.day))).toBe(true);
@@ -161,7 +182,12 @@ describe.each(backends)('app API on $name', (backend) => {
         const stream = await t.api('/v1/events/stream');
         const id = newEventId();
         const got = readSse(stream, (e) => e.data.includes(id));
-        const viaSecond = await second.signedFetch(box.creds, 'POST', `/v1/devices/${box.deviceId}/events`, Buffer.from(JSON.stringify(box.event({ id }))));
+        const viaSecond = await second.signedFetch(
+          box.creds,
+          'POST',
+          `/v1/devices/${box.deviceId}/events`,
+          Buffer.from(JSON.stringify(box.event({ id }))),
+        );
         expect(viaSecond.status).toBe(200);
         expect(JSON.parse((await got).data)).toMatchObject({ id });
       } finally {

@@ -135,11 +135,25 @@ describe('cloud layering', () => {
   const graph = folderGraph();
 
   it('reads the import graph (sanity: the server wires the stages)', () => {
-    expect(importsOf(graph, 'server').map((e) => e.to)).toEqual(expect.arrayContaining(['store', 'ingest', 'api', 'notify']));
+    expect(importsOf(graph, 'server').map((e) => e.to)).toEqual(
+      expect.arrayContaining(['store', 'ingest', 'api', 'notify']),
+    );
   });
 
   it('store/ imports nothing from the stages after it or the wiring above it', () => {
-    const forbidden = ['api', 'blob', 'ingest', 'pairing', 'queue', 'notify', 'push', 'broker', 'live', 'server', 'cli'];
+    const forbidden = [
+      'api',
+      'blob',
+      'ingest',
+      'pairing',
+      'queue',
+      'notify',
+      'push',
+      'broker',
+      'live',
+      'server',
+      'cli',
+    ];
     const bad = importsOf(graph, 'store').filter((e) => forbidden.includes(e.to));
     expect(bad.map((e) => `store → ${e.to}: ${e.via.join('; ')}`)).toEqual([]);
   });
@@ -152,7 +166,9 @@ describe('cloud layering', () => {
   });
 
   it('the folder graph has no cycle', () => {
-    const found = tangles(graph).map((c) => `{${c.join(', ')}}, e.g. ${describeCycle(graph, cycleThrough(graph, c, c[0]!))}`);
+    const found = tangles(graph).map(
+      (c) => `{${c.join(', ')}}, e.g. ${describeCycle(graph, cycleThrough(graph, c, c[0]!))}`,
+    );
     expect(found, `import cycles between cloud folders:\n${found.join('\n')}`).toEqual([]);
   });
 

@@ -81,7 +81,9 @@ describe('app tokens and tenants', () => {
     const stats = (await (await t.api('/v1/stats', { token })).json()) as { total: number };
     expect(stats.total).toBe(0);
     // A code made by one tenant cannot be revoked by another.
-    const created = (await (await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { code: string };
+    const created = (await (
+      await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
+    ).json()) as { code: string };
     expect((await t.api(`/v1/pairing-codes/${created.code}`, { method: 'DELETE', token })).status).toBe(404);
     expect((await t.api(`/v1/pairing-codes/${created.code}`, { method: 'DELETE' })).status).toBe(200);
   });
@@ -91,13 +93,19 @@ describe('app tokens and tenants', () => {
     expect((await acmeBox.send(acmeBox.event({ label: 'fox' }))).status).toBe(200);
     const mine = (await (await t.api('/v1/events?label=fox')).json()) as { events: unknown[] };
     expect(mine.events).toEqual([]);
-    const theirs = (await (await t.api('/v1/events?label=fox', { token: t.tokens.otherTenant })).json()) as { events: unknown[] };
+    const theirs = (await (await t.api('/v1/events?label=fox', { token: t.tokens.otherTenant })).json()) as {
+      events: unknown[];
+    };
     expect(theirs.events).toHaveLength(1);
   });
 
   it('stops accepting a revoked token', async () => {
     const { createApiToken } = await import('../auth/tokens.js');
-    const { token, record } = await createApiToken(t.cloud.store, { tenantId: 'default', name: 'temp', role: 'reader' });
+    const { token, record } = await createApiToken(t.cloud.store, {
+      tenantId: 'default',
+      name: 'temp',
+      role: 'reader',
+    });
     expect((await t.api('/v1/events', { token })).status).toBe(200);
     expect(await t.cloud.store.revokeApiToken('default', record.id, Date.now())).toBe(true);
     expect((await t.api('/v1/events', { token })).status).toBe(401);

@@ -56,7 +56,11 @@ function contract(name: string, open: () => Promise<BlobStore>, extra?: (s: () =
 
     it('streams a put in and a get out, checking size and hash', async () => {
       const key = thumbnailKey('default', 'dev_A', 'evt_B', sha(jpeg));
-      const info = await store.put(key, chunked(jpeg), { size: jpeg.length, sha256: sha(jpeg), contentType: 'image/jpeg' });
+      const info = await store.put(key, chunked(jpeg), {
+        size: jpeg.length,
+        sha256: sha(jpeg),
+        contentType: 'image/jpeg',
+      });
       expect(info).toEqual({ key, size: jpeg.length, sha256: sha(jpeg) });
       expect(await store.head(key)).toEqual({ size: jpeg.length });
       const got = await store.get(key);
@@ -66,7 +70,9 @@ function contract(name: string, open: () => Promise<BlobStore>, extra?: (s: () =
 
     it('leaves nothing behind when the bytes do not match', async () => {
       const key = 'default/dev_A/evt_C/thumbnail.jpg';
-      expect(await codeOf(store.put(key, chunked(jpeg), { size: jpeg.length, sha256: 'f'.repeat(64) }))).toBe('blob_hash_mismatch');
+      expect(await codeOf(store.put(key, chunked(jpeg), { size: jpeg.length, sha256: 'f'.repeat(64) }))).toBe(
+        'blob_hash_mismatch',
+      );
       expect(await store.head(key)).toBeUndefined();
       expect(await codeOf(store.put(key, chunked(jpeg), { size: jpeg.length - 1 }))).toBe('blob_size_mismatch');
       expect(await store.head(key)).toBeUndefined();
@@ -126,17 +132,32 @@ contract(
   'S3 blob store (s3rver)',
   async () => {
     s3 = await startLocalS3();
-    return new S3BlobStore({ bucket: s3.bucket, endpoint: s3.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, prefix: 'vigil/' });
+    return new S3BlobStore({
+      bucket: s3.bucket,
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      prefix: 'vigil/',
+    });
   },
   () => {
     it('keeps every object under its prefix, and only checked ones outside _tmp/', async () => {
-      const client = new S3Client({ endpoint: s3!.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      const client = new S3Client({
+        endpoint: s3!.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+        credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+      });
       const listed = await client.send(new ListObjectsV2Command({ Bucket: s3!.bucket }));
       const keys = (listed.Contents ?? []).map((o) => o.Key ?? '');
       expect(keys.length).toBeGreaterThan(0);
       // s3rver may finish writing an aborted upload after it was deleted; such leftovers stay under _tmp/.
       expect(keys.filter((k) => !k.startsWith('vigil/default/') && !k.startsWith('vigil/_tmp/'))).toEqual([]);
-      expect(keys).toContain('vigil/default/dev_A/evt_B/' + thumbnailKey('default', 'dev_A', 'evt_B', sha(jpeg)).split('/').pop());
+      expect(keys).toContain(
+        'vigil/default/dev_A/evt_B/' + thumbnailKey('default', 'dev_A', 'evt_B', sha(jpeg)).split('/').pop(),
+      );
       expect(keys.filter((k) => k.includes('evt_C') || k.includes('evt_D'))).toEqual([]);
       client.destroy();
     });
@@ -147,7 +168,14 @@ describe('S3 readiness', () => {
   it('fails ping for a bucket that does not exist', async () => {
     s3 ??= await startLocalS3();
     const local = s3;
-    const store = new S3BlobStore({ bucket: 'no-such-bucket', endpoint: local.endpoint, region: 'us-east-1', forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+    const store = new S3BlobStore({
+      bucket: 'no-such-bucket',
+      endpoint: local.endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+    });
     expect(await codeOf(store.ping())).toBe('service_unavailable');
     await store.close();
   });

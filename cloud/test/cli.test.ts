@@ -12,7 +12,11 @@ const bin = join(root, 'bin', 'vigil-cloud.js');
 const built = existsSync(join(root, 'dist', 'cloud', 'cli', 'main.js'));
 
 function run(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, [bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
+    timeout: 30_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -28,7 +32,13 @@ describe.runIf(built)('vigil-cloud CLI', () => {
   it('creates, lists and revokes pairing codes', () => {
     const created = run(['pair-code', 'create', '--name', 'garage', '--ttl', '20m', '--data-dir', dir, '--json']);
     expect(created.status, created.stderr).toBe(0);
-    const code = JSON.parse(created.stdout) as { code: string; id: string; name: string; state: string; expires_at: string };
+    const code = JSON.parse(created.stdout) as {
+      code: string;
+      id: string;
+      name: string;
+      state: string;
+      expires_at: string;
+    };
     expect(code.code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
     expect(code).toMatchObject({ name: 'garage', state: 'pending' });
     expect(Date.parse(code.expires_at) - Date.now()).toBeGreaterThan(19 * 60_000);
@@ -59,11 +69,17 @@ describe.runIf(built)('vigil-cloud CLI', () => {
   });
 
   it('serves on port 0, prints its URL, answers with CLI-made credentials, and stops on SIGTERM', async () => {
-    const token = (JSON.parse(run(['token', 'create', '--name', 'app', '--data-dir', dir, '--json']).stdout) as { token: string }).token;
-    const child: ChildProcess = spawn(process.execPath, [bin, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir], {
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const token = (
+      JSON.parse(run(['token', 'create', '--name', 'app', '--data-dir', dir, '--json']).stdout) as { token: string }
+    ).token;
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [bin, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir],
+      {
+        env: { ...process.env, VIGIL_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {

@@ -47,16 +47,29 @@ function capturingLogger(): { log: Logger; lines: Array<Record<string, unknown>>
 }
 
 async function pairOnMqtt(t: TestCloud, name: string): Promise<DeviceCredentials> {
-  const created = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+  const created = await t.api('/v1/pairing-codes', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
   const { code } = (await created.json()) as { code: string };
-  const res = await fetch(t.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+  const res = await fetch(t.url + '/v1/pair', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ v: 1, code }),
+  });
   const body = validatePairingResponse.parse(await res.json());
   expect(body.endpoints.mqtt).toBeDefined();
   return { deviceId: body.device_id, keyId: body.key_id, secret: Buffer.from(body.secret_b64, 'base64') };
 }
 
 /** Each box sends `n` events; returns how many of them were acked within the time limit. */
-async function sendAndCountAcks(url: string, boxes: DeviceCredentials[], n: number, timeoutMs = 4_000): Promise<number> {
+async function sendAndCountAcks(
+  url: string,
+  boxes: DeviceCredentials[],
+  n: number,
+  timeoutMs = 4_000,
+): Promise<number> {
   let acked = 0;
   await Promise.all(
     boxes.map(async (creds) => {
@@ -112,10 +125,16 @@ describe.skipIf(!haveMosquitto)('two deployments on one broker (default MQTT con
     const boxesA = [await pairOnMqtt(a, 'a1'), await pairOnMqtt(a, 'a2')];
     const boxesB = [await pairOnMqtt(b, 'b1'), await pairOnMqtt(b, 'b2')];
     const perBox = 10;
-    const [ackedA, ackedB] = await Promise.all([sendAndCountAcks(broker.url, boxesA, perBox), sendAndCountAcks(broker.url, boxesB, perBox)]);
+    const [ackedA, ackedB] = await Promise.all([
+      sendAndCountAcks(broker.url, boxesA, perBox),
+      sendAndCountAcks(broker.url, boxesB, perBox),
+    ]);
     expect(ackedA).toBe(boxesA.length * perBox);
     expect(ackedB).toBe(boxesB.length * perBox);
-    for (const [t, n] of [[a, boxesA.length * perBox], [b, boxesB.length * perBox]] as const) {
+    for (const [t, n] of [
+      [a, boxesA.length * perBox],
+      [b, boxesB.length * perBox],
+    ] as const) {
       const page = (await (await t.api('/v1/events?limit=100')).json()) as { events: unknown[] };
       expect(page.events).toHaveLength(n);
     }
@@ -127,8 +146,12 @@ describe.skipIf(!haveMosquitto)('two deployments on one broker (default MQTT con
     const group = `forced-${Date.now()}`;
     const extra = { shared_group: group, foreign_traffic: { window: '2s', min_messages: 4 } };
     const capA = capturingLogger();
-    const a = later(await startTestCloud(sqliteBackend, { overrides: mqttOverrides(broker.url, extra), logger: capA.log }));
-    const b = later(await startTestCloud(sqliteBackend, { overrides: mqttOverrides(broker.url, extra), logger: silentLogger() }));
+    const a = later(
+      await startTestCloud(sqliteBackend, { overrides: mqttOverrides(broker.url, extra), logger: capA.log }),
+    );
+    const b = later(
+      await startTestCloud(sqliteBackend, { overrides: mqttOverrides(broker.url, extra), logger: silentLogger() }),
+    );
     await Promise.all([a.cloud.mqtt!.ready, b.cloud.mqtt!.ready]);
     const boxesB = [await pairOnMqtt(b, 'b1'), await pairOnMqtt(b, 'b2')];
     // B's boxes keep sending for ~2 s; the group hands part of it to A, which does not know them.
@@ -139,7 +162,9 @@ describe.skipIf(!haveMosquitto)('two deployments on one broker (default MQTT con
     const warnings = capA.lines.filter((l) => l.level === 'warn' && /another deployment/.test(String(l.msg)));
     expect(warnings, JSON.stringify(capA.lines.filter((l) => l.component === 'broker'))).toHaveLength(1);
     expect(String(warnings[0]!.msg)).toContain(group);
-    const readyz = (await (await fetch(a.url + '/readyz')).json()) as { details: { mqtt: { foreign_traffic: Record<string, unknown> } } };
+    const readyz = (await (await fetch(a.url + '/readyz')).json()) as {
+      details: { mqtt: { foreign_traffic: Record<string, unknown> } };
+    };
     const ft = readyz.details.mqtt.foreign_traffic;
     expect(ft.suspected).toBe(true);
     expect(ft.total_messages as number).toBeGreaterThan(0);
@@ -156,7 +181,14 @@ describe('unknown-device watch (the rate signal alone)', () => {
     const clock = { t: 1_000_000 };
     const warnings: string[] = [];
     const log = { warn: (_o: unknown, msg: string) => warnings.push(msg), info: () => undefined } as unknown as Logger;
-    const w = new ForeignTrafficWatch({ group: 'g', deploymentId: 'dabc', windowMs: 10_000, minMessages: 10, log, now: () => clock.t });
+    const w = new ForeignTrafficWatch({
+      group: 'g',
+      deploymentId: 'dabc',
+      windowMs: 10_000,
+      minMessages: 10,
+      log,
+      now: () => clock.t,
+    });
     open.push({ close: async () => w.close() });
     return { w, warnings, clock };
   }

@@ -24,7 +24,10 @@ interface ApiEvent {
   rev: number;
 }
 
-async function heartbeat(box: TestBox, o: { bootId?: string; uptimeS?: number; outbox?: Record<string, unknown> } = {}): Promise<void> {
+async function heartbeat(
+  box: TestBox,
+  o: { bootId?: string; uptimeS?: number; outbox?: Record<string, unknown> } = {},
+): Promise<void> {
   const hb = {
     v: 1,
     device_id: box.deviceId,
@@ -35,12 +38,20 @@ async function heartbeat(box: TestBox, o: { bootId?: string; uptimeS?: number; o
     cameras: [],
     ...(o.bootId ? { boot_id: o.bootId } : {}),
   };
-  const res = await box.t.signedFetch(box.creds, 'POST', `/v1/devices/${box.deviceId}/heartbeat`, Buffer.from(JSON.stringify(hb)));
+  const res = await box.t.signedFetch(
+    box.creds,
+    'POST',
+    `/v1/devices/${box.deviceId}/heartbeat`,
+    Buffer.from(JSON.stringify(hb)),
+  );
   expect(res.status).toBe(200);
   await res.arrayBuffer();
 }
 
-async function send(box: TestBox, events: Record<string, unknown>[]): Promise<Array<{ id: string; rev: number; status: string; code?: string }>> {
+async function send(
+  box: TestBox,
+  events: Record<string, unknown>[],
+): Promise<Array<{ id: string; rev: number; status: string; code?: string }>> {
   const r = await box.send(events);
   expect(r.status).toBe(200);
   return (r.body as { acks: Array<{ id: string; rev: number; status: string; code?: string }> }).acks;
@@ -62,7 +73,9 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
 
   beforeAll(async () => {
     // The timer is off (1 h): each test sweeps when it wants, so nothing races the assertions.
-    t = await startTestCloud(backend, { overrides: { events: { lost_after: `${LOST_AFTER_MS}ms`, sweep_interval: '1h' } } });
+    t = await startTestCloud(backend, {
+      overrides: { events: { lost_after: `${LOST_AFTER_MS}ms`, sweep_interval: '1h' } },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -75,16 +88,26 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
     const a = newEventId();
     const b = newEventId();
     const c = newEventId();
-    await send(box, [box.event({ id: a, startedAt: started }), box.event({ id: b, startedAt: started }), box.event({ id: c, startedAt: started })]);
+    await send(box, [
+      box.event({ id: a, startedAt: started }),
+      box.event({ id: b, startedAt: started }),
+      box.event({ id: c, startedAt: started }),
+    ]);
     const lastMessageAt = Date.now();
-    await send(box, [box.event({ id: c, type: 'end', rev: 1, startedAt: started, endedAt: started + 2000, end_reason: 'left' })]);
+    await send(box, [
+      box.event({ id: c, type: 'end', rev: 1, startedAt: started, endedAt: started + 2000, end_reason: 'left' }),
+    ]);
 
     // Before the quiet time: nothing is ended.
     expect(await sweep(t, box)).toEqual([]);
     expect((await apiEvent(t, a)).status).toBe('active');
 
     const stream = await t.api('/v1/events/stream');
-    const live = readSse(stream, (e) => e.event === 'event.updated' && (JSON.parse(e.data) as ApiEvent).id === a, 15_000);
+    const live = readSse(
+      stream,
+      (e) => e.event === 'event.updated' && (JSON.parse(e.data) as ApiEvent).id === a,
+      15_000,
+    );
     await sleep(LOST_AFTER_MS + 200);
     const ended = await sweep(t, box);
     expect(new Set(ended.map((e) => e.eventId))).toEqual(new Set([a, b]));
@@ -100,7 +123,9 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
     const pushed = JSON.parse((await live).data) as ApiEvent;
     expect(pushed).toMatchObject({ id: a, status: 'ended', end_reason: 'device_lost' });
 
-    const active = (await (await t.api(`/v1/events?device=${box.deviceId}&status=active`)).json()) as { events: ApiEvent[] };
+    const active = (await (await t.api(`/v1/events?device=${box.deviceId}&status=active`)).json()) as {
+      events: ApiEvent[];
+    };
     expect(active.events).toEqual([]);
     // Idempotent: a second sweep ends nothing more.
     expect(await sweep(t, box)).toEqual([]);
@@ -116,11 +141,23 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
     await sleep(LOST_AFTER_MS + 200);
     expect((await sweep(t, box)).map((e) => e.eventId).sort()).toEqual([a, b].sort());
 
-    const boxEnd = box.event({ id: a, type: 'end', rev: 1, startedAt: started, endedAt: started + 3000, end_reason: 'agent_restart' });
+    const boxEnd = box.event({
+      id: a,
+      type: 'end',
+      rev: 1,
+      startedAt: started,
+      endedAt: started + 3000,
+      end_reason: 'agent_restart',
+    });
     const update = box.event({ id: b, type: 'update', rev: 1, startedAt: started, score: 0.95 });
     const acks = await send(box, [boxEnd, update]);
     expect(acks.map((x) => x.status)).toEqual(['accepted', 'accepted']);
-    expect(await apiEvent(t, a)).toMatchObject({ status: 'ended', end_reason: 'agent_restart', rev: 1, ended_at: new Date(started + 3000).toISOString() });
+    expect(await apiEvent(t, a)).toMatchObject({
+      status: 'ended',
+      end_reason: 'agent_restart',
+      rev: 1,
+      ended_at: new Date(started + 3000).toISOString(),
+    });
     expect(await apiEvent(t, b)).toMatchObject({ status: 'ended', end_reason: 'device_lost', rev: 1 });
     // The same end again is a duplicate, as always.
     expect((await send(box, [boxEnd]))[0]!.status).toBe('duplicate');
@@ -158,7 +195,16 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
     await send(box, [box.event({ id: old, startedAt: started })]);
     await sleep(30);
     await heartbeat(box, { bootId: 'tidy-B', uptimeS: 0.01 });
-    await send(box, [box.event({ id: old, type: 'end', rev: 1, startedAt: started, endedAt: started + 1000, end_reason: 'agent_restart' })]);
+    await send(box, [
+      box.event({
+        id: old,
+        type: 'end',
+        rev: 1,
+        startedAt: started,
+        endedAt: started + 1000,
+        end_reason: 'agent_restart',
+      }),
+    ]);
     await sleep(LOST_AFTER_MS + 200);
     await heartbeat(box, { bootId: 'tidy-B', uptimeS: 2 });
     expect(await sweep(t, box)).toEqual([]);
@@ -166,11 +212,17 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
   });
 
   it('two collectors on one database sweeping at once end each event exactly once', async () => {
-    const second = await startTestCloud(backend, { db: t.db, overrides: { events: { lost_after: `${LOST_AFTER_MS}ms`, sweep_interval: '1h' } } });
+    const second = await startTestCloud(backend, {
+      db: t.db,
+      overrides: { events: { lost_after: `${LOST_AFTER_MS}ms`, sweep_interval: '1h' } },
+    });
     try {
       const box = await pairTestBox(t, 'shared');
       const ids = Array.from({ length: 12 }, () => newEventId());
-      await send(box, ids.map((id) => box.event({ id, startedAt: Date.now() - 1000 })));
+      await send(
+        box,
+        ids.map((id) => box.event({ id, startedAt: Date.now() - 1000 })),
+      );
       await sleep(LOST_AFTER_MS + 200);
       const [x, y] = await Promise.all([t.cloud.lostEvents.sweepNow(), second.cloud.lostEvents.sweepNow()]);
       const all = [...x, ...y].filter((e) => e.deviceId === box.deviceId).map((e) => e.eventId);
@@ -186,10 +238,17 @@ describe.each(backends)('collector ends events a box can no longer end ($name)',
     await heartbeat(box, { bootId: 'disk-1' });
     let view = (await (await t.api(`/v1/devices/${box.deviceId}`)).json()) as Record<string, unknown>;
     expect(view).toMatchObject({ disk_full: null, refused: null, thumbnails_skipped: null, boot_id: 'disk-1' });
-    await heartbeat(box, { bootId: 'disk-1', outbox: { disk_full: true, refused: { disk_full: 3, outbox_full: 1 }, thumbnails_skipped: 2 } });
+    await heartbeat(box, {
+      bootId: 'disk-1',
+      outbox: { disk_full: true, refused: { disk_full: 3, outbox_full: 1 }, thumbnails_skipped: 2 },
+    });
     view = (await (await t.api(`/v1/devices/${box.deviceId}`)).json()) as Record<string, unknown>;
     expect(view).toMatchObject({ disk_full: true, refused: { disk_full: 3, outbox_full: 1 }, thumbnails_skipped: 2 });
     const list = (await (await t.api('/v1/devices')).json()) as { devices: Array<Record<string, unknown>> };
-    expect(list.devices.find((d) => d.id === box.deviceId)).toMatchObject({ disk_full: true, refused: { disk_full: 3, outbox_full: 1 }, thumbnails_skipped: 2 });
+    expect(list.devices.find((d) => d.id === box.deviceId)).toMatchObject({
+      disk_full: true,
+      refused: { disk_full: 3, outbox_full: 1 },
+      thumbnails_skipped: 2,
+    });
   });
 });

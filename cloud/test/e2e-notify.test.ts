@@ -69,11 +69,19 @@ describe.each(backends)('verify then notify on $name', (backend) => {
       job_state: 'done',
     });
     expect(e.push_sent).toBe(true);
-    expect(e.push_deliveries.map((d) => `${d.platform}:${d.status}`).sort()).toEqual(['apns:sent', 'fcm:sent', 'webpush:sent']);
+    expect(e.push_deliveries.map((d) => `${d.platform}:${d.status}`).sort()).toEqual([
+      'apns:sent',
+      'fcm:sent',
+      'webpush:sent',
+    ]);
 
     expectOnePushEach(eventId);
     const d = h.deliveries(eventId);
-    const apnsPayload = d.apns[0]!.payload as { aps: { alert: { title: string } }; event_id: string; thumbnail_url: string };
+    const apnsPayload = d.apns[0]!.payload as {
+      aps: { alert: { title: string } };
+      event_id: string;
+      thumbnail_url: string;
+    };
     const fcmData = d.fcm[0]!.message.data as Record<string, string>;
     const webPayload = d.web[0]!.payload as { title: string; thumbnail_url: string };
     expect(apnsPayload.aps.alert.title).toBe(PERSON_ANSWER.summary);
@@ -110,7 +118,12 @@ describe.each(backends)('verify then notify on $name', (backend) => {
     h.llm.script({ kind: 'answer', answer: NO_PERSON_ANSWER });
     const { eventId } = await h.sendEvent(t, creds, { camera: camera() });
     const e = await waitForEvent(t, eventId, settled);
-    expect(e.verification).toMatchObject({ status: 'rejected', decision: 'llm_disagrees', classify_label: 'none', agrees_with_edge: false });
+    expect(e.verification).toMatchObject({
+      status: 'rejected',
+      decision: 'llm_disagrees',
+      classify_label: 'none',
+      agrees_with_edge: false,
+    });
     expect(e.push_sent).toBe(false);
     expect(e.push_deliveries).toEqual([]);
     expect(h.deliveries(eventId)).toEqual({ apns: [], fcm: [], web: [] });
@@ -120,7 +133,12 @@ describe.each(backends)('verify then notify on $name', (backend) => {
     h.llm.script({ kind: 'status', status: 500 });
     const { eventId } = await h.sendEvent(t, creds, { camera: camera() });
     const e = await waitForEvent(t, eventId, pushed);
-    expect(e.verification).toMatchObject({ status: 'unverified', reason: 'unavailable', decision: 'llm_down_push_unverified', provider: 'none' });
+    expect(e.verification).toMatchObject({
+      status: 'unverified',
+      reason: 'unavailable',
+      decision: 'llm_down_push_unverified',
+      provider: 'none',
+    });
     expectOnePushEach(eventId);
     const web = h.deliveries(eventId).web[0]!.payload as { title: string; unverified?: boolean };
     expect(web.title).toMatch(/^Unverified: Person at cam\d+$/);
@@ -161,7 +179,11 @@ describe.each(backends)('verify then notify on $name', (backend) => {
 
     async function victim(push?: PushService): Promise<TestCloud> {
       await t.cloud.notify.notifier.worker.stop(); // the main collector stays out of this
-      return startTestCloud(backend, { db: t.db, overrides: h.overrides(), notify: { pushService: push ?? h.pushService } });
+      return startTestCloud(backend, {
+        db: t.db,
+        overrides: h.overrides(),
+        notify: { pushService: push ?? h.pushService },
+      });
     }
 
     it('killed while the LLM thinks: the classification is completed by the next collector, one push', async () => {
@@ -221,7 +243,9 @@ describe.each(backends)('verify then notify on $name', (backend) => {
         const d = h.deliveries(eventId);
         expect({ apns: d.apns.length, fcm: d.fcm.length, web: d.web.length }).toEqual({ apns: 2, fcm: 2, web: 2 });
         expect(new Set(d.apns.map((x) => x.headers['apns-collapse-id']))).toEqual(new Set([eventId]));
-        expect(new Set(d.fcm.map((x) => (x.message.android as { collapse_key: string }).collapse_key))).toEqual(new Set([eventId]));
+        expect(new Set(d.fcm.map((x) => (x.message.android as { collapse_key: string }).collapse_key))).toEqual(
+          new Set([eventId]),
+        );
         expect(new Set(d.web.map((x) => x.headers.topic))).toEqual(new Set([eventId]));
 
         // Once recorded, a restart sends nothing more.
@@ -230,7 +254,11 @@ describe.each(backends)('verify then notify on $name', (backend) => {
         c = await survivor();
         await sleep(1000);
         const after = h.deliveries(eventId);
-        expect({ apns: after.apns.length, fcm: after.fcm.length, web: after.web.length }).toEqual({ apns: 2, fcm: 2, web: 2 });
+        expect({ apns: after.apns.length, fcm: after.fcm.length, web: after.web.length }).toEqual({
+          apns: 2,
+          fcm: 2,
+          web: 2,
+        });
       } finally {
         await b?.cloud.close();
         await c?.cloud.close();
@@ -246,8 +274,15 @@ describe.each(backends)('verify then notify on $name', (backend) => {
     const { eventId } = await h.sendEvent(t, creds, { camera: camera() });
     const e = await waitForEvent(t, eventId, pushed);
     const byTarget = e.push_deliveries.map((d) => `${d.platform}:${d.status}`).sort();
-    expect(byTarget).toEqual(['apns:invalid_token', 'apns:sent', 'fcm:sent', 'fcm:sent', 'webpush:sent', 'webpush:sent']);
-    const tokens = (await (await t.api("/v1/push/tokens")).json()) as { push_tokens: Array<{ platform: string }> };
+    expect(byTarget).toEqual([
+      'apns:invalid_token',
+      'apns:sent',
+      'fcm:sent',
+      'fcm:sent',
+      'webpush:sent',
+      'webpush:sent',
+    ]);
+    const tokens = (await (await t.api('/v1/push/tokens')).json()) as { push_tokens: Array<{ platform: string }> };
     expect(tokens.push_tokens.filter((x) => x.platform === 'apns')).toHaveLength(1);
     const d = h.deliveries(eventId);
     expect(d.fcm).toHaveLength(2);

@@ -45,7 +45,11 @@ import {
  */
 const RUNS = Number(process.env.VIGIL_FUZZ_RUNS ?? 100);
 const SEED = process.env.VIGIL_FUZZ_SEED === undefined ? undefined : Number(process.env.VIGIL_FUZZ_SEED);
-const params = (numRuns: number): fc.Parameters<unknown> => ({ numRuns: Math.max(1, numRuns), ...(SEED !== undefined ? { seed: SEED } : {}), endOnFailure: true });
+const params = (numRuns: number): fc.Parameters<unknown> => ({
+  numRuns: Math.max(1, numRuns),
+  ...(SEED !== undefined ? { seed: SEED } : {}),
+  endOnFailure: true,
+});
 const TIMEOUT = 60_000 + RUNS * 400;
 /** `sqlite` (default) or `postgres` (VIGIL_FUZZ_BACKEND): storage limits differ (e.g. BIGINT range). */
 const BACKEND = process.env.VIGIL_FUZZ_BACKEND === 'postgres' ? postgresBackend : sqliteBackend;
@@ -89,7 +93,9 @@ function documented(status: number, text: string, what: string): { acks?: Ack['a
   if (status === 200) expect(validateAck.check(body), `${what}: ${text.slice(0, 300)}`).toBe(true);
   else {
     expect(validateErrorBody.check(body), `${what}: ${text.slice(0, 300)}`).toBe(true);
-    expect(isWireErrorCode((body as { error: { code: string } }).error.code), `${what}: ${text.slice(0, 300)}`).toBe(true);
+    expect(isWireErrorCode((body as { error: { code: string } }).error.code), `${what}: ${text.slice(0, 300)}`).toBe(
+      true,
+    );
   }
   expect(escaped, what).toEqual([]);
   return body as { acks?: Ack['acks']; error?: { code: string } };
@@ -125,7 +131,8 @@ function bodyOf(c: EventsCase): Buffer {
   const bytes = Buffer.from(JSON.stringify(value));
   return c.byteMutation ? c.byteMutation.apply(bytes) : bytes;
 }
-const describeCase = (c: EventsCase): string => `${c.batch ? 'batch' : 'single'} [${c.objectMutation?.name ?? '-'}] [${c.byteMutation?.name ?? '-'}]${c.wrongHash ? ' [wrong hash]' : ''}`;
+const describeCase = (c: EventsCase): string =>
+  `${c.batch ? 'batch' : 'single'} [${c.objectMutation?.name ?? '-'}] [${c.byteMutation?.name ?? '-'}]${c.wrongHash ? ' [wrong hash]' : ''}`;
 
 describe(`ingest fuzz on ${BACKEND.name}, HTTP (${RUNS} runs per property)`, () => {
   it('events and batches: documented answers, valid ones stored, nothing else', { timeout: TIMEOUT }, async () => {
@@ -133,14 +140,20 @@ describe(`ingest fuzz on ${BACKEND.name}, HTTP (${RUNS} runs per property)`, () 
       fc.asyncProperty(eventsCase(), async (c) => {
         const body = bodyOf(c);
         const url = `/v1/devices/${dev.deviceId}/events`;
-        const headers = { ...signHttpRequest(dev, 'POST', url, c.wrongHash ? Buffer.concat([body, Buffer.from(' ')]) : body), 'content-type': 'application/json' };
+        const headers = {
+          ...signHttpRequest(dev, 'POST', url, c.wrongHash ? Buffer.concat([body, Buffer.from(' ')]) : body),
+          'content-type': 'application/json',
+        };
         const res = await app.inject({ method: 'POST', url, headers, payload: body });
         const what = describeCase(c);
         const answer = documented(res.statusCode, res.body, what);
-        const verdict = c.wrongHash ? { refused: true, items: [] as { id: unknown; acceptable: boolean }[] } : expectedEventsVerdict(body, dev.deviceId);
+        const verdict = c.wrongHash
+          ? { refused: true, items: [] as { id: unknown; acceptable: boolean }[] }
+          : expectedEventsVerdict(body, dev.deviceId);
         if (verdict.refused) {
           expect(res.statusCode, `${what}: ${res.body.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
-          for (const e of [c.base, ...c.extra]) expect(await stored(e.id), `${what}: ${String(e.id)} stored`).toBe(false);
+          for (const e of [c.base, ...c.extra])
+            expect(await stored(e.id), `${what}: ${String(e.id)} stored`).toBe(false);
           return;
         }
         expect(res.statusCode, `${what}: ${res.body.slice(0, 300)}`).toBe(200);
@@ -160,48 +173,92 @@ describe(`ingest fuzz on ${BACKEND.name}, HTTP (${RUNS} runs per property)`, () 
 
   it('heartbeats: documented answers; only valid ones acked', { timeout: TIMEOUT }, async () => {
     await fc.assert(
-      fc.asyncProperty(validHeartbeat(dev.deviceId), fc.option(objectMutation(), { freq: 2 }), fc.option(byteMutation(), { freq: 3 }), async (hb, om, bm) => {
-        let body: Buffer = Buffer.from(JSON.stringify(om ? om.apply(hb as never) : hb));
-        if (bm) body = bm.apply(body);
-        const url = `/v1/devices/${dev.deviceId}/heartbeat`;
-        const res = await app.inject({ method: 'POST', url, headers: { ...signHttpRequest(dev, 'POST', url, body), 'content-type': 'application/json' }, payload: body });
-        const what = `heartbeat [${om?.name ?? '-'}] [${bm?.name ?? '-'}]`;
-        documented(res.statusCode, res.body, what);
-        expect(res.statusCode === 200, `${what}: ${res.body.slice(0, 300)}`).toBe(heartbeatIsAcceptable(body, dev.deviceId));
-      }),
+      fc.asyncProperty(
+        validHeartbeat(dev.deviceId),
+        fc.option(objectMutation(), { freq: 2 }),
+        fc.option(byteMutation(), { freq: 3 }),
+        async (hb, om, bm) => {
+          let body: Buffer = Buffer.from(JSON.stringify(om ? om.apply(hb as never) : hb));
+          if (bm) body = bm.apply(body);
+          const url = `/v1/devices/${dev.deviceId}/heartbeat`;
+          const res = await app.inject({
+            method: 'POST',
+            url,
+            headers: { ...signHttpRequest(dev, 'POST', url, body), 'content-type': 'application/json' },
+            payload: body,
+          });
+          const what = `heartbeat [${om?.name ?? '-'}] [${bm?.name ?? '-'}]`;
+          documented(res.statusCode, res.body, what);
+          expect(res.statusCode === 200, `${what}: ${res.body.slice(0, 300)}`).toBe(
+            heartbeatIsAcceptable(body, dev.deviceId),
+          );
+        },
+      ),
       params(Math.ceil(RUNS / 2)),
     );
   });
 
   it('thumbnails: only the announced, decodable JPEG is stored', { timeout: TIMEOUT }, async () => {
-    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 1, b: 1 } } }).png().toBuffer();
-    const variants = ['same', 'png', 'random', 'truncated', 'flipped, signed as announced', 'junk after SOI', 'empty'] as const;
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 1, b: 1 } } })
+      .png()
+      .toBuffer();
+    const variants = [
+      'same',
+      'png',
+      'random',
+      'truncated',
+      'flipped, signed as announced',
+      'junk after SOI',
+      'empty',
+    ] as const;
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 300, max: 300_000 }), fc.integer(), fc.constantFrom(...variants), async (size, seed, variant) => {
-        const jpeg = testJpeg(size, seed);
-        const eventsUrl = `/v1/devices/${dev.deviceId}/events`;
-        const e: Record<string, unknown> = { ...(fc.sample(validEvent(dev.deviceId), 1)[0] as Record<string, unknown>), thumbnail: { sha256: sha256Hex(jpeg), size: jpeg.length, width: 8, height: 8, content_type: 'image/jpeg' } };
-        const ev = Buffer.from(JSON.stringify(e));
-        const r = await app.inject({ method: 'POST', url: eventsUrl, headers: { ...signHttpRequest(dev, 'POST', eventsUrl, ev), 'content-type': 'application/json' }, payload: ev });
-        if (r.statusCode !== 200) return; // an event over its size limit: nothing to attach a thumbnail to
-        let body: Buffer = jpeg;
-        let signedAs: Buffer = jpeg;
-        if (variant === 'png') signedAs = body = png;
-        if (variant === 'random') signedAs = body = Buffer.from(fc.sample(fc.uint8Array({ minLength: 1, maxLength: 5000 }), 1)[0]!);
-        if (variant === 'truncated') signedAs = body = jpeg.subarray(0, jpeg.length - 5);
-        if (variant === 'junk after SOI') signedAs = body = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(size, 7)]);
-        if (variant === 'empty') signedAs = body = Buffer.alloc(0);
-        if (variant === 'flipped, signed as announced') {
-          body = Buffer.from(jpeg);
-          body[body.length >> 1] = body[body.length >> 1]! ^ 0x55;
-        }
-        const url = `/v1/devices/${dev.deviceId}/events/${e.id as string}/thumbnail`;
-        const res = await app.inject({ method: 'PUT', url, headers: { ...signHttpRequest(dev, 'PUT', url, signedAs), 'content-type': 'image/jpeg' }, payload: body });
-        const what = `thumbnail ${variant} (${size} bytes)`;
-        documented(res.statusCode, res.body, what);
-        expect(res.statusCode === 200, `${what}: ${res.body.slice(0, 300)}`).toBe(variant === 'same');
-        expect((await db.store.findDeviceThumbnail(dev.deviceId, e.id as string)) !== undefined, what).toBe(variant === 'same');
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 300, max: 300_000 }),
+        fc.integer(),
+        fc.constantFrom(...variants),
+        async (size, seed, variant) => {
+          const jpeg = testJpeg(size, seed);
+          const eventsUrl = `/v1/devices/${dev.deviceId}/events`;
+          const e: Record<string, unknown> = {
+            ...(fc.sample(validEvent(dev.deviceId), 1)[0] as Record<string, unknown>),
+            thumbnail: { sha256: sha256Hex(jpeg), size: jpeg.length, width: 8, height: 8, content_type: 'image/jpeg' },
+          };
+          const ev = Buffer.from(JSON.stringify(e));
+          const r = await app.inject({
+            method: 'POST',
+            url: eventsUrl,
+            headers: { ...signHttpRequest(dev, 'POST', eventsUrl, ev), 'content-type': 'application/json' },
+            payload: ev,
+          });
+          if (r.statusCode !== 200) return; // an event over its size limit: nothing to attach a thumbnail to
+          let body: Buffer = jpeg;
+          let signedAs: Buffer = jpeg;
+          if (variant === 'png') signedAs = body = png;
+          if (variant === 'random')
+            signedAs = body = Buffer.from(fc.sample(fc.uint8Array({ minLength: 1, maxLength: 5000 }), 1)[0]!);
+          if (variant === 'truncated') signedAs = body = jpeg.subarray(0, jpeg.length - 5);
+          if (variant === 'junk after SOI')
+            signedAs = body = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(size, 7)]);
+          if (variant === 'empty') signedAs = body = Buffer.alloc(0);
+          if (variant === 'flipped, signed as announced') {
+            body = Buffer.from(jpeg);
+            body[body.length >> 1] = body[body.length >> 1]! ^ 0x55;
+          }
+          const url = `/v1/devices/${dev.deviceId}/events/${e.id as string}/thumbnail`;
+          const res = await app.inject({
+            method: 'PUT',
+            url,
+            headers: { ...signHttpRequest(dev, 'PUT', url, signedAs), 'content-type': 'image/jpeg' },
+            payload: body,
+          });
+          const what = `thumbnail ${variant} (${size} bytes)`;
+          documented(res.statusCode, res.body, what);
+          expect(res.statusCode === 200, `${what}: ${res.body.slice(0, 300)}`).toBe(variant === 'same');
+          expect((await db.store.findDeviceThumbnail(dev.deviceId, e.id as string)) !== undefined, what).toBe(
+            variant === 'same',
+          );
+        },
+      ),
       params(Math.ceil(RUNS / 2)),
     );
   });
@@ -224,7 +281,17 @@ describe(`ingest fuzz, MQTT (${Math.ceil(RUNS / 2)} runs)`, () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
     // One message at a time: once a marker sent after a case is acked, the case was handled.
-    ingest = startMqttIngest({ ...deps, mqtt: mqttConfig({ url, client_id: 'fuzz', shared_group: 'fuzz', protocol_version: 4, max_in_flight: 1, reconnect_ms: 200 }) });
+    ingest = startMqttIngest({
+      ...deps,
+      mqtt: mqttConfig({
+        url,
+        client_id: 'fuzz',
+        shared_group: 'fuzz',
+        protocol_version: 4,
+        max_in_flight: 1,
+        reconnect_ms: 200,
+      }),
+    });
     await ingest.ready;
     box = await TestMqttDevice.connect(url, dev, { protocolVersion: 4 });
   });
@@ -234,7 +301,9 @@ describe(`ingest fuzz, MQTT (${Math.ceil(RUNS / 2)} runs)`, () => {
     await new Promise<void>((r) => (broker ? broker.close(() => server.close(() => r())) : r()));
   });
 
-  it('events, batches and heartbeats: acks name only catalogue codes, valid events are stored, nothing else', { timeout: TIMEOUT }, async () => {
+  it('events, batches and heartbeats: acks name only catalogue codes, valid events are stored, nothing else', {
+    timeout: TIMEOUT,
+  }, async () => {
     await fc.assert(
       fc.asyncProperty(eventsCase(), fc.boolean(), async (c, heartbeat) => {
         const before = box.acks.length;
@@ -247,8 +316,13 @@ describe(`ingest fuzz, MQTT (${Math.ceil(RUNS / 2)} runs)`, () => {
         await box.waitForAck((a) => a.acks.some((i) => i.id === marker.id), 15_000);
         const what = heartbeat ? 'heartbeat' : describeCase(c);
         expect(escaped, what).toEqual([]);
-        const items = box.acks.slice(before).flatMap((a) => a.acks).filter((i) => i.id !== marker.id);
-        for (const i of items) if (i.status === 'rejected') expect(isWireErrorCode(i.code ?? ''), `${what}: ${JSON.stringify(i)}`).toBe(true);
+        const items = box.acks
+          .slice(before)
+          .flatMap((a) => a.acks)
+          .filter((i) => i.id !== marker.id);
+        for (const i of items)
+          if (i.status === 'rejected')
+            expect(isWireErrorCode(i.code ?? ''), `${what}: ${JSON.stringify(i)}`).toBe(true);
         if (heartbeat || c.wrongHash) return;
         const verdict = expectedEventsVerdict(body, dev.deviceId);
         for (const e of [c.base, ...c.extra]) {
@@ -262,23 +336,43 @@ describe(`ingest fuzz, MQTT (${Math.ceil(RUNS / 2)} runs)`, () => {
   });
 
   it('thumbnails: refused ones are acked rejected, none stored', { timeout: TIMEOUT }, async () => {
-    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 1, b: 1 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 1, b: 1 } } })
+      .png()
+      .toBuffer();
     await fc.assert(
       fc.asyncProperty(fc.constantFrom('same', 'png', 'random', 'truncated'), fc.integer(), async (variant, seed) => {
         const jpeg = testJpeg(2000, seed);
-        const e: Record<string, unknown> = { ...fc.sample(validEvent(dev.deviceId), 1)[0]!, thumbnail: { sha256: sha256Hex(jpeg), size: jpeg.length, width: 8, height: 8, content_type: 'image/jpeg' } };
+        const e: Record<string, unknown> = {
+          ...fc.sample(validEvent(dev.deviceId), 1)[0]!,
+          thumbnail: { sha256: sha256Hex(jpeg), size: jpeg.length, width: 8, height: 8, content_type: 'image/jpeg' },
+        };
         if (Buffer.byteLength(JSON.stringify(e)) > 16 * 1024) return;
         await box.publishEvents(e);
         const announced = await box.waitForAck((a) => a.acks.some((i) => i.id === e.id), 15_000);
         if (announced.acks.find((i) => i.id === e.id)?.status !== 'accepted') return; // nothing to attach it to
-        const body = variant === 'same' ? jpeg : variant === 'png' ? png : variant === 'truncated' ? jpeg.subarray(0, 1000) : Buffer.from(fc.sample(fc.uint8Array({ minLength: 1, maxLength: 3000 }), 1)[0]!);
+        const body =
+          variant === 'same'
+            ? jpeg
+            : variant === 'png'
+              ? png
+              : variant === 'truncated'
+                ? jpeg.subarray(0, 1000)
+                : Buffer.from(fc.sample(fc.uint8Array({ minLength: 1, maxLength: 3000 }), 1)[0]!);
         const before = box.acks.length;
-        await box.publishRaw(thumbnailTopic(dev.deviceId, e.id as string), JSON.stringify(signMqttMessage(dev, thumbnailTopic(dev.deviceId, e.id as string), body)));
-        const ack = await box.waitForAck((a) => box.acks.indexOf(a) >= before && a.acks.some((i) => i.kind === 'thumbnail' && i.id === e.id), 15_000);
+        await box.publishRaw(
+          thumbnailTopic(dev.deviceId, e.id as string),
+          JSON.stringify(signMqttMessage(dev, thumbnailTopic(dev.deviceId, e.id as string), body)),
+        );
+        const ack = await box.waitForAck(
+          (a) => box.acks.indexOf(a) >= before && a.acks.some((i) => i.kind === 'thumbnail' && i.id === e.id),
+          15_000,
+        );
         const item = ack.acks.find((i) => i.kind === 'thumbnail' && i.id === e.id)!;
         expect(item.status, `${variant}: ${JSON.stringify(item)}`).toBe(variant === 'same' ? 'accepted' : 'rejected');
         if (item.status === 'rejected') expect(isWireErrorCode(item.code ?? '')).toBe(true);
-        expect((await db.store.findDeviceThumbnail(dev.deviceId, e.id as string)) !== undefined).toBe(variant === 'same');
+        expect((await db.store.findDeviceThumbnail(dev.deviceId, e.id as string)) !== undefined).toBe(
+          variant === 'same',
+        );
         expect(escaped).toEqual([]);
       }),
       params(Math.ceil(RUNS / 4)),

@@ -46,7 +46,12 @@ function randomJson(depth = 0): unknown {
     case 5:
       return Array.from({ length: int(4) }, () => randomJson(depth + 1));
     default:
-      return Object.fromEntries(Array.from({ length: int(5) }, () => [pick(['v', 'id', 'rev', 'events', 'type', randomString(4)]), randomJson(depth + 1)]));
+      return Object.fromEntries(
+        Array.from({ length: int(5) }, () => [
+          pick(['v', 'id', 'rev', 'events', 'type', randomString(4)]),
+          randomJson(depth + 1),
+        ]),
+      );
   }
 }
 
@@ -81,16 +86,45 @@ afterAll(async () => {
 });
 
 type Req = ReturnType<typeof signed>;
-const SIGNED_HEADERS = ['X-Vigil-Device', 'X-Vigil-Timestamp', 'X-Vigil-Nonce', 'X-Vigil-Content-SHA256', 'X-Vigil-Signature'] as const;
+const SIGNED_HEADERS = [
+  'X-Vigil-Device',
+  'X-Vigil-Timestamp',
+  'X-Vigil-Nonce',
+  'X-Vigil-Content-SHA256',
+  'X-Vigil-Signature',
+] as const;
 
 /** Each mutation alone makes the request unacceptable. (X-Vigil-Key-Id is not signed by design: key rotation.) */
 const mutations: { name: string; apply: (r: Req) => void }[] = [
   { name: 'random body, original headers', apply: (r) => (r.payload = randomBytes(1 + int(300))) },
-  { name: 'flip one body byte', apply: (r) => { const b = Buffer.from(r.payload); const i = int(b.length); b[i] = (b[i]! + 1 + int(255)) % 256; r.payload = b; } },
+  {
+    name: 'flip one body byte',
+    apply: (r) => {
+      const b = Buffer.from(r.payload);
+      const i = int(b.length);
+      b[i] = (b[i]! + 1 + int(255)) % 256;
+      r.payload = b;
+    },
+  },
   { name: 'delete a signed header', apply: (r) => delete r.headers[pick(SIGNED_HEADERS)] },
-  { name: 'flip a char of a signed header', apply: (r) => { const h = pick(SIGNED_HEADERS); r.headers[h] = flipChar(r.headers[h] ?? ''); } },
+  {
+    name: 'flip a char of a signed header',
+    apply: (r) => {
+      const h = pick(SIGNED_HEADERS);
+      r.headers[h] = flipChar(r.headers[h] ?? '');
+    },
+  },
   { name: 'random signed header value', apply: (r) => (r.headers[pick(SIGNED_HEADERS)] = randomString(int(70))) },
-  { name: 'wrong content type', apply: (r) => (r.headers['content-type'] = pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', randomString(10).replace(/[^a-z]/gi, 'a') + '/x'])) },
+  {
+    name: 'wrong content type',
+    apply: (r) =>
+      (r.headers['content-type'] = pick([
+        'text/plain',
+        'application/xml',
+        'multipart/form-data; boundary=x',
+        randomString(10).replace(/[^a-z]/gi, 'a') + '/x',
+      ])),
+  },
   { name: 'another device in the path', apply: (r) => (r.url = r.url.replace(dev.deviceId, other.deviceId)) },
   { name: 'query string added', apply: (r) => (r.url += `?x=${int(1000)}`) },
 ];
@@ -115,7 +149,9 @@ describe(`HTTP ingest fuzz (seed ${SEED})`, () => {
     for (let i = 0; i < 300; i++) {
       const thumb = rnd() < 0.3;
       const r = thumb
-        ? signed(dev, 'PUT', `/v1/devices/${dev.deviceId}/events/${knownEventId}/thumbnail`, knownJpeg, { contentType: 'image/jpeg' })
+        ? signed(dev, 'PUT', `/v1/devices/${dev.deviceId}/events/${knownEventId}/thumbnail`, knownJpeg, {
+            contentType: 'image/jpeg',
+          })
         : signed(dev, 'POST', `/v1/devices/${dev.deviceId}/events`, wireEvent(dev.deviceId));
       const applied = Array.from({ length: 1 + int(3) }, () => pick(mutations));
       for (const m of applied) m.apply(r);
@@ -129,7 +165,23 @@ describe(`HTTP ingest fuzz (seed ${SEED})`, () => {
   });
 
   it('random field values in signed events get 200 or 4xx, never 5xx, and only valid events are stored', async () => {
-    const fields = ['v', 'id', 'device_id', 'camera', 'type', 'rev', 'label', 'score', 'box', 'started_at', 'ended_at', 'thumbnail', 'zones', 'attributes', 'extra'];
+    const fields = [
+      'v',
+      'id',
+      'device_id',
+      'camera',
+      'type',
+      'rev',
+      'label',
+      'score',
+      'box',
+      'started_at',
+      'ended_at',
+      'thumbnail',
+      'zones',
+      'attributes',
+      'extra',
+    ];
     for (let i = 0; i < 150; i++) {
       const e: Record<string, unknown> = { ...wireEvent(dev.deviceId) };
       for (let j = 0; j <= int(2); j++) {

@@ -9,7 +9,15 @@ import { signHttpRequest, sha256Hex, type DeviceCredentials } from '../../shared
 import { validateAck, validateErrorBody } from '../../firmware-protocol/messages.js';
 import { ingestConfig } from '../ingest/config.js';
 import { MemorySink } from './support-ingest/memory-sink.js';
-import { fakeJpeg, ingestApp, type IngestReply, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+import {
+  fakeJpeg,
+  ingestApp,
+  type IngestReply,
+  signed,
+  thumbnailInfo,
+  wireEvent,
+  wireHeartbeat,
+} from './support-ingest/wire.js';
 
 const nowS = (): number => Math.floor(Date.now() / 1000);
 
@@ -30,7 +38,12 @@ const eventsUrl = (id: string): string => `/v1/devices/${id}/events`;
 const thumbUrl = (id: string, eventId: string): string => `/v1/devices/${id}/events/${eventId}/thumbnail`;
 
 async function send(req: ReturnType<typeof signed>) {
-  const res = await app.inject({ method: req.method as 'POST', url: req.url, headers: req.headers, payload: req.payload });
+  const res = await app.inject({
+    method: req.method as 'POST',
+    url: req.url,
+    headers: req.headers,
+    payload: req.payload,
+  });
   return { status: res.statusCode, body: res.json() as IngestReply, headers: res.headers };
 }
 
@@ -79,7 +92,9 @@ describe('HTTP event ingest', () => {
     const e = wireEvent(dev.deviceId, { sent_at: new Date().toISOString() });
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).body.acks[0].status).toBe('accepted');
     // A resend: fresh signature, fresh sent_at (ignored by the fingerprint), keys in another order.
-    const resend = Object.fromEntries(Object.entries({ ...e, sent_at: new Date(Date.now() + 5000).toISOString() }).reverse());
+    const resend = Object.fromEntries(
+      Object.entries({ ...e, sent_at: new Date(Date.now() + 5000).toISOString() }).reverse(),
+    );
     const dup = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), resend));
     expect(dup.status).toBe(200);
     expect(dup.body.acks).toEqual([{ id: e.id, rev: 0, kind: 'event', status: 'duplicate' }]);
@@ -102,20 +117,64 @@ describe('HTTP event ingest', () => {
 
 describe('HTTP ingest rejects bad input with its own code and stores nothing', () => {
   const other = (): DeviceCredentials => sink.addDevice();
-  type Case = { name: string; status: number; code: string; make: () => ReturnType<typeof signed> | Promise<ReturnType<typeof signed>> };
+  type Case = {
+    name: string;
+    status: number;
+    code: string;
+    make: () => ReturnType<typeof signed> | Promise<ReturnType<typeof signed>>;
+  };
   const cases: Case[] = [
-    { name: 'malformed JSON', status: 400, code: 'invalid_json', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from('{"v":1,"id":')) },
-    { name: 'invalid UTF-8', status: 400, code: 'invalid_json', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])) },
-    { name: 'empty body', status: 400, code: 'invalid_json', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.alloc(0)) },
-    { name: 'schema violation', status: 400, code: 'invalid_message', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { score: 1.5 })) },
-    { name: 'box rule violation', status: 400, code: 'invalid_message', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { box: [0.5, 0.1, 0.2, 0.8] })) },
-    { name: 'unsupported version', status: 400, code: 'unsupported_version', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { v: 2 })) },
-    { name: 'batch wrapper invalid', status: 400, code: 'invalid_message', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [] }) },
+    {
+      name: 'malformed JSON',
+      status: 400,
+      code: 'invalid_json',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from('{"v":1,"id":')),
+    },
+    {
+      name: 'invalid UTF-8',
+      status: 400,
+      code: 'invalid_json',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from([0x7b, 0xff, 0xfe, 0x7d])),
+    },
+    {
+      name: 'empty body',
+      status: 400,
+      code: 'invalid_json',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.alloc(0)),
+    },
+    {
+      name: 'schema violation',
+      status: 400,
+      code: 'invalid_message',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { score: 1.5 })),
+    },
+    {
+      name: 'box rule violation',
+      status: 400,
+      code: 'invalid_message',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { box: [0.5, 0.1, 0.2, 0.8] })),
+    },
+    {
+      name: 'unsupported version',
+      status: 400,
+      code: 'unsupported_version',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { v: 2 })),
+    },
+    {
+      name: 'batch wrapper invalid',
+      status: 400,
+      code: 'invalid_message',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [] }),
+    },
     {
       name: 'batch item without id',
       status: 400,
       code: 'invalid_message',
-      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [wireEvent(dev.deviceId), { ...wireEvent(dev.deviceId), id: 'nope' }] }),
+      make: () =>
+        signed(dev, 'POST', eventsUrl(dev.deviceId), {
+          v: 1,
+          events: [wireEvent(dev.deviceId), { ...wireEvent(dev.deviceId), id: 'nope' }],
+        }),
     },
     {
       name: 'missing signature headers',
@@ -138,7 +197,13 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
         return r;
       },
     },
-    { name: 'wrong key', status: 401, code: 'signature_mismatch', make: () => signed({ ...dev, secret: Buffer.alloc(32, 7) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)) },
+    {
+      name: 'wrong key',
+      status: 401,
+      code: 'signature_mismatch',
+      make: () =>
+        signed({ ...dev, secret: Buffer.alloc(32, 7) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)),
+    },
     {
       name: 'body altered after signing',
       status: 401,
@@ -149,16 +214,40 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
         return r;
       },
     },
-    { name: 'expired timestamp', status: 401, code: 'timestamp_out_of_tolerance', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 301 }) },
-    { name: 'future timestamp', status: 401, code: 'timestamp_out_of_tolerance', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() + 400 }) },
+    {
+      name: 'expired timestamp',
+      status: 401,
+      code: 'timestamp_out_of_tolerance',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 301 }),
+    },
+    {
+      name: 'future timestamp',
+      status: 401,
+      code: 'timestamp_out_of_tolerance',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() + 400 }),
+    },
     {
       name: 'oversized body',
       status: 413,
       code: 'payload_too_large',
-      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [wireEvent(dev.deviceId, { pad: 'x'.repeat(ingestConfig().body_limits.events_bytes) })] }),
+      make: () =>
+        signed(dev, 'POST', eventsUrl(dev.deviceId), {
+          v: 1,
+          events: [wireEvent(dev.deviceId, { pad: 'x'.repeat(ingestConfig().body_limits.events_bytes) })],
+        }),
     },
-    { name: 'wrong content type', status: 415, code: 'unsupported_media_type', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { contentType: 'text/plain' }) },
-    { name: 'JPEG to the events endpoint', status: 415, code: 'unsupported_media_type', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), fakeJpeg(), { contentType: 'image/jpeg' }) },
+    {
+      name: 'wrong content type',
+      status: 415,
+      code: 'unsupported_media_type',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { contentType: 'text/plain' }),
+    },
+    {
+      name: 'JPEG to the events endpoint',
+      status: 415,
+      code: 'unsupported_media_type',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), fakeJpeg(), { contentType: 'image/jpeg' }),
+    },
     {
       name: 'writing under another device id',
       status: 403,
@@ -168,7 +257,12 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
         return signed(dev, 'POST', eventsUrl(victim.deviceId), wireEvent(victim.deviceId));
       },
     },
-    { name: 'event naming another device', status: 403, code: 'device_mismatch', make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(other().deviceId)) },
+    {
+      name: 'event naming another device',
+      status: 403,
+      code: 'device_mismatch',
+      make: () => signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(other().deviceId)),
+    },
     {
       name: 'unknown device',
       status: 401,
@@ -201,8 +295,14 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as AddressInfo).port;
     const r = signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 1000 });
-    const res = await request(`http://127.0.0.1:${port}${r.url}`, { method: 'POST', headers: r.headers, body: r.payload });
-    const body = (await res.body.json()) as { error: { code: string; details: { server_time: number; skew_s: number } } };
+    const res = await request(`http://127.0.0.1:${port}${r.url}`, {
+      method: 'POST',
+      headers: r.headers,
+      body: r.payload,
+    });
+    const body = (await res.body.json()) as {
+      error: { code: string; details: { server_time: number; skew_s: number } };
+    };
     expect(res.statusCode).toBe(401);
     expect(body.error.code).toBe('timestamp_out_of_tolerance');
     const date = Date.parse(String(res.headers.date));
@@ -223,13 +323,24 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
   it('a request with a bad signature does not burn its nonce', async () => {
     const e = wireEvent(dev.deviceId);
     const nonce = 'fixed-nonce-0001';
-    expectError(await send(signed({ ...dev, secret: Buffer.alloc(32, 1) }, 'POST', eventsUrl(dev.deviceId), e, { nonce })), 401, 'signature_mismatch');
+    expectError(
+      await send(signed({ ...dev, secret: Buffer.alloc(32, 1) }, 'POST', eventsUrl(dev.deviceId), e, { nonce })),
+      401,
+      'signature_mismatch',
+    );
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e, { nonce }))).status).toBe(200);
   });
 
   it('accepts exactly the tolerance and rejects one second more', async () => {
-    expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() + 299 }))).status).toBe(200);
-    expectError(await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 302 })), 401, 'timestamp_out_of_tolerance');
+    expect(
+      (await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() + 299 })))
+        .status,
+    ).toBe(200);
+    expectError(
+      await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: nowS() - 302 })),
+      401,
+      'timestamp_out_of_tolerance',
+    );
   });
 });
 
@@ -239,7 +350,13 @@ describe('per-device rate limit', () => {
     app = await ingestApp({ sink, config: ingestConfig({ rate_limit: { per_second: 0.01, burst: 2 } }) });
     // Forged requests naming the device: rejected, take nothing from its budget.
     for (let i = 0; i < 5; i++) {
-      expectError(await send(signed({ ...dev, secret: Buffer.alloc(32, 9) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId))), 401, 'signature_mismatch');
+      expectError(
+        await send(
+          signed({ ...dev, secret: Buffer.alloc(32, 9) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)),
+        ),
+        401,
+        'signature_mismatch',
+      );
     }
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)))).status).toBe(200);
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)))).status).toBe(200);
@@ -256,7 +373,9 @@ describe('per-device rate limit', () => {
 describe('HTTP heartbeat', () => {
   it('records a heartbeat with the signature skew and acks it by sent_at', async () => {
     const hb = wireHeartbeat(dev.deviceId);
-    const res = await send(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, hb, { timestamp: nowS() - 42 }));
+    const res = await send(
+      signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, hb, { timestamp: nowS() - 42 }),
+    );
     expect(res.status).toBe(200);
     expect(res.body.acks).toEqual([{ id: hb.sent_at, rev: 0, kind: 'heartbeat', status: 'accepted' }]);
     expect(sink.heartbeats).toHaveLength(1);
@@ -265,7 +384,9 @@ describe('HTTP heartbeat', () => {
   });
 
   it('rejects an invalid heartbeat naming the field', async () => {
-    const res = await send(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, wireHeartbeat(dev.deviceId, { uptime_s: -1 })));
+    const res = await send(
+      signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, wireHeartbeat(dev.deviceId, { uptime_s: -1 })),
+    );
     expectError(res, 400, 'invalid_message');
     expect(res.body.error.message).toContain('/uptime_s');
     expect(sink.heartbeats).toHaveLength(0);
@@ -278,7 +399,8 @@ describe('HTTP thumbnails', () => {
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).status).toBe(200);
     return e.id as string;
   }
-  const putThumb = (eventId: string, jpeg: Buffer, creds = dev) => signed(creds, 'PUT', thumbUrl(creds.deviceId, eventId), jpeg, { contentType: 'image/jpeg' });
+  const putThumb = (eventId: string, jpeg: Buffer, creds = dev) =>
+    signed(creds, 'PUT', thumbUrl(creds.deviceId, eventId), jpeg, { contentType: 'image/jpeg' });
 
   it('stores the thumbnail of a known event, then acks a resend as duplicate', async () => {
     const jpeg = fakeJpeg(5000);
@@ -304,7 +426,12 @@ describe('HTTP thumbnails', () => {
         yield corrupted.subarray(i, i + 1000);
       }
     }
-    const res = await app.inject({ method: 'PUT', url: r.url, headers: { ...r.headers, 'content-length': String(corrupted.length) }, payload: Readable.from(chunks()) });
+    const res = await app.inject({
+      method: 'PUT',
+      url: r.url,
+      headers: { ...r.headers, 'content-length': String(corrupted.length) },
+      payload: Readable.from(chunks()),
+    });
     expectError({ status: res.statusCode, body: res.json() }, 401, 'body_hash_mismatch');
     expect(sink.thumbnails.size).toBe(0);
     // Checked whole before the sink is called: it never saw a byte of it.
@@ -331,11 +458,19 @@ describe('HTTP thumbnails', () => {
     const notJpeg = Buffer.from('GIF89a-and-more-bytes-here');
     const id = await eventWithThumbnail(notJpeg);
     expectError(await send(putThumb(id, notJpeg)), 415, 'unsupported_media_type');
-    expectError(await send(signed(dev, 'PUT', thumbUrl(dev.deviceId, id), fakeJpeg(), { contentType: 'application/json' })), 415, 'unsupported_media_type');
+    expectError(
+      await send(signed(dev, 'PUT', thumbUrl(dev.deviceId, id), fakeJpeg(), { contentType: 'application/json' })),
+      415,
+      'unsupported_media_type',
+    );
     const big = fakeJpeg(ingestConfig().body_limits.thumbnail_bytes + 1);
     expectError(await send(putThumb(id, big)), 413, 'payload_too_large');
     const b = sink.addDevice();
-    expectError(await send(signed(b, 'PUT', thumbUrl(dev.deviceId, id), fakeJpeg(), { contentType: 'image/jpeg' })), 403, 'device_mismatch');
+    expectError(
+      await send(signed(b, 'PUT', thumbUrl(dev.deviceId, id), fakeJpeg(), { contentType: 'image/jpeg' })),
+      403,
+      'device_mismatch',
+    );
     expect(sink.thumbnails.size).toBe(0);
   });
 
@@ -351,7 +486,11 @@ describe('HTTP thumbnails', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as AddressInfo).port;
     const url = thumbUrl(dev.deviceId, id);
-    const headers = { ...signHttpRequest(dev, 'PUT', url, jpeg), 'content-type': 'image/jpeg', 'content-length': String(jpeg.length) };
+    const headers = {
+      ...signHttpRequest(dev, 'PUT', url, jpeg),
+      'content-type': 'image/jpeg',
+      'content-length': String(jpeg.length),
+    };
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
       const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: url, headers }, (r) => {
         let body = '';

@@ -39,8 +39,14 @@ interface LimitCase {
   mqtt: { rejected: string } | 'empty_ack';
 }
 
-const ev = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({ kind: 'events', body: Buffer.from(JSON.stringify(wireEvent(d.deviceId, o))) });
-const hb = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({ kind: 'heartbeat', body: Buffer.from(JSON.stringify(wireHeartbeat(d.deviceId, o))) });
+const ev = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({
+  kind: 'events',
+  body: Buffer.from(JSON.stringify(wireEvent(d.deviceId, o))),
+});
+const hb = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({
+  kind: 'heartbeat',
+  body: Buffer.from(JSON.stringify(wireHeartbeat(d.deviceId, o))),
+});
 const camera = (name: string) => ({ name, state: 'running', fps: 5, last_frame_age_s: 0.1, restarts: 0 });
 /** An event padded with an unknown field to exactly `bytes` bytes of JSON. */
 function eventOfSize(d: DeviceCredentials, bytes: number): Record<string, unknown> {
@@ -49,15 +55,40 @@ function eventOfSize(d: DeviceCredentials, bytes: number): Record<string, unknow
 }
 const nested = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
 async function jpeg(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 9, g: 99, b: 199 } } }).jpeg({ quality: 40 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: 9, g: 99, b: 199 } } })
+    .jpeg({ quality: 40 })
+    .toBuffer();
 }
 const thumb = (body: Buffer): Msg => ({ kind: 'thumbnail', body, eventId: '' });
 
 const CASES: LimitCase[] = [
-  { limit: 'CAMERA_NAME_MAX', over: (d) => ev(d, { camera: 'c'.repeat(65) }), at: (d) => ev(d, { camera: 'c'.repeat(64) }), http: [400, 'invalid_message'], mqtt: { rejected: 'invalid_message' } },
-  { limit: 'LABEL_MAX', over: (d) => ev(d, { label: 'l'.repeat(65) }), at: (d) => ev(d, { label: 'l'.repeat(64) }), http: [400, 'invalid_message'], mqtt: { rejected: 'invalid_message' } },
-  { limit: 'DEVICE_ID_MAX', over: (d) => ev(d, { device_id: `dev_${'A'.repeat(61)}` }), http: [400, 'invalid_message'], mqtt: { rejected: 'invalid_message' } },
-  { limit: 'ZONE_NAME_MAX', over: (d) => ev(d, { zones: ['z'.repeat(65)] }), at: (d) => ev(d, { zones: ['z'.repeat(64)] }), http: [400, 'invalid_message'], mqtt: { rejected: 'invalid_message' } },
+  {
+    limit: 'CAMERA_NAME_MAX',
+    over: (d) => ev(d, { camera: 'c'.repeat(65) }),
+    at: (d) => ev(d, { camera: 'c'.repeat(64) }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
+  {
+    limit: 'LABEL_MAX',
+    over: (d) => ev(d, { label: 'l'.repeat(65) }),
+    at: (d) => ev(d, { label: 'l'.repeat(64) }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
+  {
+    limit: 'DEVICE_ID_MAX',
+    over: (d) => ev(d, { device_id: `dev_${'A'.repeat(61)}` }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
+  {
+    limit: 'ZONE_NAME_MAX',
+    over: (d) => ev(d, { zones: ['z'.repeat(65)] }),
+    at: (d) => ev(d, { zones: ['z'.repeat(64)] }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
   {
     limit: 'ZONES_MAX',
     over: (d) => ev(d, { zones: Array.from({ length: 17 }, (_, i) => `z${i}`) }),
@@ -72,8 +103,20 @@ const CASES: LimitCase[] = [
     http: [400, 'invalid_message'],
     mqtt: { rejected: 'invalid_message' },
   },
-  { limit: 'ATTRIBUTE_KEY_MAX', over: (d) => ev(d, { attributes: { ['k'.repeat(65)]: 1 } }), at: (d) => ev(d, { attributes: { ['k'.repeat(64)]: 1 } }), http: [400, 'invalid_message'], mqtt: { rejected: 'invalid_message' } },
-  { limit: 'ATTRIBUTE_VALUE_MAX', over: (d) => ev(d, { attributes: { color: 'v'.repeat(257) } }), at: (d) => ev(d, { attributes: { color: 'v'.repeat(256) } }), http: [400, 'invalid_message'], mqtt: { rejected: 'invalid_message' } },
+  {
+    limit: 'ATTRIBUTE_KEY_MAX',
+    over: (d) => ev(d, { attributes: { ['k'.repeat(65)]: 1 } }),
+    at: (d) => ev(d, { attributes: { ['k'.repeat(64)]: 1 } }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
+  {
+    limit: 'ATTRIBUTE_VALUE_MAX',
+    over: (d) => ev(d, { attributes: { color: 'v'.repeat(257) } }),
+    at: (d) => ev(d, { attributes: { color: 'v'.repeat(256) } }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
   {
     limit: 'HEARTBEAT_CAMERAS_MAX',
     over: (d) => hb(d, { cameras: Array.from({ length: 65 }, (_, i) => camera(`c${i}`)) }),
@@ -90,14 +133,23 @@ const CASES: LimitCase[] = [
   },
   {
     limit: 'BATCH_MAX_EVENTS',
-    over: (d) => ({ kind: 'events', body: Buffer.from(JSON.stringify({ v: 1, events: Array.from({ length: 101 }, () => wireEvent(d.deviceId)) })) }),
-    at: (d) => ({ kind: 'events', body: Buffer.from(JSON.stringify({ v: 1, events: Array.from({ length: 100 }, () => wireEvent(d.deviceId)) })) }),
+    over: (d) => ({
+      kind: 'events',
+      body: Buffer.from(JSON.stringify({ v: 1, events: Array.from({ length: 101 }, () => wireEvent(d.deviceId)) })),
+    }),
+    at: (d) => ({
+      kind: 'events',
+      body: Buffer.from(JSON.stringify({ v: 1, events: Array.from({ length: 100 }, () => wireEvent(d.deviceId)) })),
+    }),
     http: [400, 'invalid_message'],
     mqtt: { rejected: 'invalid_message' },
   },
   {
     limit: 'BATCH_MAX_BYTES',
-    over: (d) => ({ kind: 'events', body: Buffer.from(JSON.stringify({ v: 1, events: Array.from({ length: 40 }, () => eventOfSize(d, 13_200)) })) }),
+    over: (d) => ({
+      kind: 'events',
+      body: Buffer.from(JSON.stringify({ v: 1, events: Array.from({ length: 40 }, () => eventOfSize(d, 13_200)) })),
+    }),
     http: [413, 'payload_too_large'],
     mqtt: { rejected: 'payload_too_large' },
   },
@@ -107,7 +159,12 @@ const CASES: LimitCase[] = [
     http: [413, 'payload_too_large'],
     mqtt: { rejected: 'payload_too_large' },
   },
-  { limit: 'THUMBNAIL_MAX_BYTES', over: () => thumb(randomBytes(LIMITS.THUMBNAIL_MAX_BYTES + 1)), http: [413, 'payload_too_large'], mqtt: { rejected: 'payload_too_large' } },
+  {
+    limit: 'THUMBNAIL_MAX_BYTES',
+    over: () => thumb(randomBytes(LIMITS.THUMBNAIL_MAX_BYTES + 1)),
+    http: [413, 'payload_too_large'],
+    mqtt: { rejected: 'payload_too_large' },
+  },
   {
     limit: 'THUMBNAIL_MAX_SIDE',
     over: async () => thumb(await jpeg(LIMITS.THUMBNAIL_MAX_SIDE + 1, 8)),
@@ -125,8 +182,18 @@ const CASES: LimitCase[] = [
   {
     limit: 'JSON_MAX_DEPTH',
     // The event object is level 1, so an unknown field nested 31 deep is level 32.
-    over: (d) => ({ kind: 'events', body: Buffer.from(JSON.stringify(wireEvent(d.deviceId, { x: 0 })).replace('"x":0', `"x":${nested(LIMITS.JSON_MAX_DEPTH)}`)) }),
-    at: (d) => ({ kind: 'events', body: Buffer.from(JSON.stringify(wireEvent(d.deviceId, { x: 0 })).replace('"x":0', `"x":${nested(LIMITS.JSON_MAX_DEPTH - 1)}`)) }),
+    over: (d) => ({
+      kind: 'events',
+      body: Buffer.from(
+        JSON.stringify(wireEvent(d.deviceId, { x: 0 })).replace('"x":0', `"x":${nested(LIMITS.JSON_MAX_DEPTH)}`),
+      ),
+    }),
+    at: (d) => ({
+      kind: 'events',
+      body: Buffer.from(
+        JSON.stringify(wireEvent(d.deviceId, { x: 0 })).replace('"x":0', `"x":${nested(LIMITS.JSON_MAX_DEPTH - 1)}`),
+      ),
+    }),
     http: [400, 'invalid_message'],
     mqtt: { rejected: 'invalid_message' },
   },
@@ -155,15 +222,31 @@ afterAll(async () => {
 /** Sends the announcing event first for a thumbnail (it names the thumbnail's hash and size when it can). */
 async function prepare(d: DeviceCredentials, m: Msg): Promise<Msg> {
   if (m.kind !== 'thumbnail') return m;
-  const announce = m.body.length <= LIMITS.THUMBNAIL_MAX_BYTES ? { thumbnail: { sha256: sha256Hex(m.body), size: m.body.length, width: 8, height: 8, content_type: 'image/jpeg' } } : {};
+  const announce =
+    m.body.length <= LIMITS.THUMBNAIL_MAX_BYTES
+      ? {
+          thumbnail: {
+            sha256: sha256Hex(m.body),
+            size: m.body.length,
+            width: 8,
+            height: 8,
+            content_type: 'image/jpeg',
+          },
+        }
+      : {};
   const e = wireEvent(d.deviceId, announce);
   const r = signed(d, 'POST', `/v1/devices/${d.deviceId}/events`, e);
-  expect((await app.inject({ method: 'POST', url: r.url, headers: r.headers, payload: r.payload })).statusCode).toBe(200);
+  expect((await app.inject({ method: 'POST', url: r.url, headers: r.headers, payload: r.payload })).statusCode).toBe(
+    200,
+  );
   return { ...m, eventId: e.id as string };
 }
 
 async function sendHttp(d: DeviceCredentials, m: Msg): Promise<{ status: number; body: IngestReply }> {
-  const url = m.kind === 'thumbnail' ? `/v1/devices/${d.deviceId}/events/${m.eventId}/thumbnail` : `/v1/devices/${d.deviceId}/${m.kind}`;
+  const url =
+    m.kind === 'thumbnail'
+      ? `/v1/devices/${d.deviceId}/events/${m.eventId}/thumbnail`
+      : `/v1/devices/${d.deviceId}/${m.kind}`;
   const r = signed(d, m.kind === 'thumbnail' ? 'PUT' : 'POST', url, m.body, {
     contentType: m.kind === 'thumbnail' ? 'image/jpeg' : 'application/json',
     ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
@@ -209,7 +292,18 @@ describe('MQTT: each protocol limit, at and just over', () => {
     server = createServer(broker.handle);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     brokerUrl = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    ingest = startMqttIngest({ sink, metrics, config: ingestConfig({ rate_limit: { burst: 100_000 } }), mqtt: mqttConfig({ url: brokerUrl, client_id: 'limits', shared_group: 'limits', reconnect_ms: 200, protocol_version: 4 }) });
+    ingest = startMqttIngest({
+      sink,
+      metrics,
+      config: ingestConfig({ rate_limit: { burst: 100_000 } }),
+      mqtt: mqttConfig({
+        url: brokerUrl,
+        client_id: 'limits',
+        shared_group: 'limits',
+        reconnect_ms: 200,
+        protocol_version: 4,
+      }),
+    });
     await ingest.ready;
   });
   afterAll(async () => {
@@ -225,7 +319,12 @@ describe('MQTT: each protocol limit, at and just over', () => {
   };
   async function publish(dev: TestMqttDevice, m: Msg): Promise<void> {
     const id = dev.creds.deviceId;
-    const topic = m.kind === 'thumbnail' ? thumbnailTopic(id, m.eventId!) : m.kind === 'events' ? eventsTopic(id) : heartbeatTopic(id);
+    const topic =
+      m.kind === 'thumbnail'
+        ? thumbnailTopic(id, m.eventId!)
+        : m.kind === 'events'
+          ? eventsTopic(id)
+          : heartbeatTopic(id);
     const env = signMqttMessage(dev.creds, topic, m.body, m.timestamp !== undefined ? { timestamp: m.timestamp } : {});
     await dev.publishRaw(topic, JSON.stringify(env));
   }
@@ -237,7 +336,18 @@ describe('MQTT: each protocol limit, at and just over', () => {
   }
   async function prepareMqtt(dev: TestMqttDevice, m: Msg): Promise<Msg> {
     if (m.kind !== 'thumbnail') return m;
-    const announce = m.body.length <= LIMITS.THUMBNAIL_MAX_BYTES ? { thumbnail: { sha256: sha256Hex(m.body), size: m.body.length, width: 8, height: 8, content_type: 'image/jpeg' } } : {};
+    const announce =
+      m.body.length <= LIMITS.THUMBNAIL_MAX_BYTES
+        ? {
+            thumbnail: {
+              sha256: sha256Hex(m.body),
+              size: m.body.length,
+              width: 8,
+              height: 8,
+              content_type: 'image/jpeg',
+            },
+          }
+        : {};
     const e = wireEvent(dev.creds.deviceId, announce);
     await dev.publishEvents(e);
     await dev.ackOf(e.id as string);
@@ -264,7 +374,10 @@ describe('MQTT: each protocol limit, at and just over', () => {
       await publish(dev, ok);
       await settle(dev);
       const items = itemsOf(dev.acks.slice(n));
-      expect(items.filter((i) => i.status !== 'accepted'), JSON.stringify(items).slice(0, 400)).toEqual([]);
+      expect(
+        items.filter((i) => i.status !== 'accepted'),
+        JSON.stringify(items).slice(0, 400),
+      ).toEqual([]);
       expect(items.length).toBeGreaterThan(1);
     }
   });

@@ -39,7 +39,8 @@ describe.each(backends)('one transaction per events request on $name', (backend)
   const eventsUrl = `/v1/devices/:id/events`;
   const url = (): string => eventsUrl.replace(':id', dev.deviceId);
   const nonceOf = (r: ReturnType<typeof signed>): string => r.headers[HEADER.nonce] ?? r.headers['X-Vigil-Nonce']!;
-  const recorded = (r: ReturnType<typeof signed>): Promise<boolean> => db.store.nonceRecorded(dev.deviceId, nonceOf(r), Date.now());
+  const recorded = (r: ReturnType<typeof signed>): Promise<boolean> =>
+    db.store.nonceRecorded(dev.deviceId, nonceOf(r), Date.now());
 
   /** Runs SQL on the test database through a connection of its own (as an operator would). */
   const admin = async (sqlite: string, postgres: string): Promise<void> => {
@@ -52,7 +53,10 @@ describe.each(backends)('one transaction per events request on $name', (backend)
       }
       return;
     }
-    const client = new pg.Client({ connectionString: POSTGRES_URL, options: `-c search_path="${db.config.database.schema}"` });
+    const client = new pg.Client({
+      connectionString: POSTGRES_URL,
+      options: `-c search_path="${db.config.database.schema}"`,
+    });
     await client.connect();
     try {
       await client.query(postgres);
@@ -66,7 +70,8 @@ describe.each(backends)('one transaction per events request on $name', (backend)
       `CREATE FUNCTION fail_ingest() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected write failure'; END $$;
        CREATE TRIGGER fail_ingest BEFORE INSERT ON event_messages FOR EACH ROW EXECUTE FUNCTION fail_ingest()`,
     );
-  const repairEventWrites = () => admin('DROP TRIGGER fail_ingest', 'DROP TRIGGER fail_ingest ON event_messages; DROP FUNCTION fail_ingest()');
+  const repairEventWrites = () =>
+    admin('DROP TRIGGER fail_ingest', 'DROP TRIGGER fail_ingest ON event_messages; DROP FUNCTION fail_ingest()');
 
   it('records the nonce with the event: a stored request burns it, a replay is refused', async () => {
     const r = signed(dev, 'POST', url(), wireEvent(dev.deviceId));
@@ -100,7 +105,9 @@ describe.each(backends)('one transaction per events request on $name', (backend)
     const statuses = both.map((b) => b.status).sort();
     expect(statuses).toEqual([200, 401, 401]);
     for (const b of both) if (b.status === 401) expect(b.body.error.code).toBe('nonce_replayed');
-    expect((await db.store.listEvents('default', { deviceId: dev.deviceId }, 10)).events.map((x) => x.id)).toEqual([e.id]);
+    expect((await db.store.listEvents('default', { deviceId: dev.deviceId }, 10)).events.map((x) => x.id)).toEqual([
+      e.id,
+    ]);
   });
 
   it('a request refused as a whole before storing (bad JSON, bad event) records no nonce', async () => {
@@ -121,9 +128,15 @@ describe.each(backends)('one transaction per events request on $name', (backend)
 
   it('many devices posting at once are all stored (one group commit on SQLite) and each nonce is recorded', async () => {
     const devices = [dev, await h.pair(), await h.pair()];
-    const requests = devices.flatMap((d) => Array.from({ length: 5 }, () => ({ d, r: signed(d, 'POST', `/v1/devices/${d.deviceId}/events`, wireEvent(d.deviceId)) })));
+    const requests = devices.flatMap((d) =>
+      Array.from({ length: 5 }, () => ({
+        d,
+        r: signed(d, 'POST', `/v1/devices/${d.deviceId}/events`, wireEvent(d.deviceId)),
+      })),
+    );
     const results = await Promise.all(requests.map(({ r }) => post(r)));
     expect(results.map((x) => x.body.acks?.[0]?.status)).toEqual(requests.map(() => 'accepted'));
-    for (const { d, r } of requests) expect(await db.store.nonceRecorded(d.deviceId, nonceOf(r), Date.now())).toBe(true);
+    for (const { d, r } of requests)
+      expect(await db.store.nonceRecorded(d.deviceId, nonceOf(r), Date.now())).toBe(true);
   });
 });

@@ -27,7 +27,9 @@ beforeAll(async () => {
   t = await startTestCloud(sqliteBackend, {
     overrides: {
       ingest: { dead_letter_after: 3 },
-      ...(haveBroker ? { mqtt: { url: MOSQUITTO_URL, client_id: `dl-${tag}`, shared_group: `dl${tag}`, session_expiry_s: 30 } } : {}),
+      ...(haveBroker
+        ? { mqtt: { url: MOSQUITTO_URL, client_id: `dl-${tag}`, shared_group: `dl${tag}`, session_expiry_s: 30 } }
+        : {}),
     },
   });
   t.cloud.store.onEventsStored(async (_x, stored) => {
@@ -75,7 +77,11 @@ describe('poison messages over HTTP', () => {
     expect(id).toMatch(/^dl_/);
     // A later resend of the same body is answered at once the same way (and not counted as a new dead letter).
     const again = await post(d, bytes);
-    expect([again.status, again.body.error.code, again.body.error.details.dead_letter_id]).toEqual([422, 'dead_lettered', id]);
+    expect([again.status, again.body.error.code, again.body.error.details.dead_letter_id]).toEqual([
+      422,
+      'dead_lettered',
+      id,
+    ]);
     expect(await metric('dead_lettered')).toBe(before + 1);
 
     // Another device is not affected.
@@ -83,7 +89,14 @@ describe('poison messages over HTTP', () => {
     expect((await post(other, Buffer.from(JSON.stringify(wireEvent(other.deviceId))))).status).toBe(200);
 
     const listed = (await deadLetters()).find((r) => r.id === id);
-    expect(listed).toMatchObject({ device_id: d.deviceId, transport: 'http', kind: 'events', state: 'dead', attempts: 4, error: { code: 'internal_error' } });
+    expect(listed).toMatchObject({
+      device_id: d.deviceId,
+      transport: 'http',
+      kind: 'events',
+      state: 'dead',
+      attempts: 4,
+      error: { code: 'internal_error' },
+    });
     expect(listed?.error.message).toContain('poison message (test)');
     const one = await t.api(`/v1/admin/dead-letters/${id}`);
     const row = (await one.json()) as { body_b64: string };
@@ -96,12 +109,25 @@ describe('poison messages over HTTP', () => {
 
     // The operator's CLI lists it too.
     const root = projectRoot();
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'cloud', 'cli', 'main.ts'), 'dead-letter', 'list', '--data-dir', t.db.dataDir, '--json'], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
-      timeout: 60_000,
-    });
+    const cli = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'cloud', 'cli', 'main.ts'),
+        'dead-letter',
+        'list',
+        '--data-dir',
+        t.db.dataDir,
+        '--json',
+      ],
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
+        timeout: 60_000,
+      },
+    );
     expect(cli.status, cli.stderr).toBe(0);
     expect((JSON.parse(cli.stdout) as { dead_letters: { id: string }[] }).dead_letters.map((r) => r.id)).toContain(id);
   });
@@ -123,7 +149,10 @@ describe('poison messages over HTTP', () => {
     }
     expect((await post(d, bytes)).status).toBe(500);
     expect((await post(d, bytes)).status).toBe(500);
-    expect((await deadLetters('?state=all')).find((r) => r.device_id === d.deviceId)).toMatchObject({ state: 'failing', attempts: 2 });
+    expect((await deadLetters('?state=all')).find((r) => r.device_id === d.deviceId)).toMatchObject({
+      state: 'failing',
+      attempts: 2,
+    });
     expect((await post(d, bytes)).status).toBe(422);
   });
 });

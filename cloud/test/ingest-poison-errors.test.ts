@@ -33,15 +33,22 @@ function raw(request: string | Buffer): Promise<{ status: number; headers: Recor
     s.on('end', () => {
       const [head = '', ...rest] = data.split('\r\n\r\n');
       const lines = head.split('\r\n');
-      const headers = Object.fromEntries(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      const headers = Object.fromEntries(
+        lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]),
+      );
       resolve({ status: Number(lines[0]!.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
     });
     s.write(request);
   });
 }
 
-function expectShape(r: { status: number; headers: Record<string, string> | Headers; body: string }, status: number, code: string): void {
-  const get = (h: string): string | null | undefined => (r.headers instanceof Headers ? r.headers.get(h) : r.headers[h]);
+function expectShape(
+  r: { status: number; headers: Record<string, string> | Headers; body: string },
+  status: number,
+  code: string,
+): void {
+  const get = (h: string): string | null | undefined =>
+    r.headers instanceof Headers ? r.headers.get(h) : r.headers[h];
   expect(r.status, r.body).toBe(status);
   expect(get('content-type')).toMatch(/^application\/json/);
   expect(get('x-content-type-options')).toBe('nosniff');
@@ -53,7 +60,10 @@ function expectShape(r: { status: number; headers: Record<string, string> | Head
   expect(e.request_id).toBe(get('x-request-id'));
 }
 
-async function viaFetch(path: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number; headers: Headers; body: string }> {
+async function viaFetch(
+  path: string,
+  init: RequestInit & { token?: string | null } = {},
+): Promise<{ status: number; headers: Headers; body: string }> {
   const res = await t.api(path, init);
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
@@ -78,9 +88,30 @@ describe('framework errors use the documented error shape', () => {
 
   it('400 invalid_json, 415 unsupported_media_type, 413 payload_too_large on the app API and pairing', async () => {
     const json = { 'content-type': 'application/json' };
-    expectShape(await viaFetch('/v1/pairing-codes', { method: 'POST', headers: json, body: '{"name":' }), 400, 'invalid_json');
-    expectShape(await viaFetch('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/xml' }, body: '<name/>' }), 415, 'unsupported_media_type');
-    expectShape(await viaFetch('/v1/pair', { method: 'POST', headers: json, body: JSON.stringify({ v: 1, code: 'ABCD-EFGH', name: 'x'.repeat(17 * 1024) }), token: null }), 413, 'payload_too_large');
+    expectShape(
+      await viaFetch('/v1/pairing-codes', { method: 'POST', headers: json, body: '{"name":' }),
+      400,
+      'invalid_json',
+    );
+    expectShape(
+      await viaFetch('/v1/pairing-codes', {
+        method: 'POST',
+        headers: { 'content-type': 'application/xml' },
+        body: '<name/>',
+      }),
+      415,
+      'unsupported_media_type',
+    );
+    expectShape(
+      await viaFetch('/v1/pair', {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ v: 1, code: 'ABCD-EFGH', name: 'x'.repeat(17 * 1024) }),
+        token: null,
+      }),
+      413,
+      'payload_too_large',
+    );
     expectShape(await viaFetch('/v1/nothing-here'), 404, 'not_found');
   });
 
@@ -92,7 +123,11 @@ describe('framework errors use the documented error shape', () => {
       return { status: res.status, headers: res.headers, body: await res.text() };
     };
     expectShape(await sign(Buffer.from('{"v":1,')), 400, 'invalid_json');
-    expectShape(await sign(Buffer.from(JSON.stringify(wireEvent(d.deviceId))), 'text/plain'), 415, 'unsupported_media_type');
+    expectShape(
+      await sign(Buffer.from(JSON.stringify(wireEvent(d.deviceId))), 'text/plain'),
+      415,
+      'unsupported_media_type',
+    );
     expectShape(await sign(Buffer.alloc(600 * 1024, 0x20)), 413, 'payload_too_large');
   });
 });

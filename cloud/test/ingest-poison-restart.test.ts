@@ -35,15 +35,20 @@ afterEach(async () => {
 });
 
 function startCollector(dataDir: string, configFile: string, port: number, poisonIds: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, '--data-dir', dataDir, '--port', String(port), '--config', configFile], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, VIGIL_TEST_POISON_EVENT_IDS: poisonIds.join(','), VIGIL_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', entry, '--data-dir', dataDir, '--port', String(port), '--config', configFile],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, VIGIL_TEST_POISON_EVENT_IDS: poisonIds.join(','), VIGIL_LOG_LEVEL: 'warn' },
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
+      process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
   });
   cleanups.push(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
   return child;
@@ -68,7 +73,9 @@ async function stop(child: ChildProcess): Promise<void> {
 const itemsFor = (acks: Ack[], id: string) => acks.flatMap((a) => a.acks).filter((i) => i.id === id);
 
 describe('poison message queued in the broker session across collector restarts', () => {
-  it('is dead-lettered once; refused ones are rejected-acked; the messages after it are stored', { timeout: 180_000 }, async () => {
+  it('is dead-lettered once; refused ones are rejected-acked; the messages after it are stored', {
+    timeout: 180_000,
+  }, async () => {
     const broker = await PrivateBroker.start();
     cleanups.push(() => broker.close());
     const dataDir = mkdtempSync(join(tmpdir(), 'vigil-poison-'));
@@ -77,7 +84,15 @@ describe('poison message queued in the broker session across collector restarts'
     const tag = randomBytes(3).toString('hex');
     writeFileSync(
       configFile,
-      [`mqtt:`, `  url: ${broker.url}`, `  client_id: poison-${tag}`, `  shared_group: poison${tag}`, `ingest:`, `  dead_letter_after: 3`, ''].join('\n'),
+      [
+        `mqtt:`,
+        `  url: ${broker.url}`,
+        `  client_id: poison-${tag}`,
+        `  shared_group: poison${tag}`,
+        `ingest:`,
+        `  dead_letter_after: 3`,
+        '',
+      ].join('\n'),
     );
 
     // Two boxes, paired through the store with the key the collector will load from the data dir.
@@ -85,7 +100,14 @@ describe('poison message queued in the broker session across collector restarts'
     const secrets = new SecretBox(loadSecretsKey(undefined, dataDir));
     const pair = async (): Promise<DeviceCredentials> => {
       const code = randomBytes(4).toString('hex').toUpperCase();
-      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now: Date.now(), expiresAt: Date.now() + 60_000 });
+      await store.createPairingCode({
+        tenantId: 'default',
+        name: null,
+        codeSha256: codeDigest(secrets, code),
+        hint: '',
+        now: Date.now(),
+        expiresAt: Date.now() + 60_000,
+      });
       const p = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' });
       return { deviceId: p.device_id, keyId: p.key_id, secret: Buffer.from(p.secret_b64, 'base64') };
     };
@@ -110,8 +132,12 @@ describe('poison message queued in the broker session across collector restarts'
 
     // 2. While it is down, the broker queues: the poison event, a PNG thumbnail (after its event), an event nested
     //    7,000 deep, then good events of both boxes.
-    const png = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
-    const withPng = wireEvent(credsA.deviceId, { thumbnail: { sha256: sha256Hex(png), size: png.length, width: 16, height: 16, content_type: 'image/jpeg' } });
+    const png = await sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .png()
+      .toBuffer();
+    const withPng = wireEvent(credsA.deviceId, {
+      thumbnail: { sha256: sha256Hex(png), size: png.length, width: 16, height: 16, content_type: 'image/jpeg' },
+    });
     const deep = wireEvent(credsA.deviceId, { x: 0 });
     const deepBody = Buffer.from(JSON.stringify(deep).replace('"x":0', `"x":${'['.repeat(7000)}${']'.repeat(7000)}`));
     const goodA = wireEvent(credsA.deviceId);
@@ -126,13 +152,25 @@ describe('poison message queued in the broker session across collector restarts'
     // 3. Restart: everything queued is handled.
     c = startCollector(dataDir, configFile, port, [poison.id as string]);
     await waitListening(port, c);
-    for (const e of [...goodB]) expect((await b.ackOf(e.id as string, 0, 30_000)).acks.find((i) => i.id === e.id)?.status).toBe('accepted');
+    for (const e of [...goodB])
+      expect((await b.ackOf(e.id as string, 0, 30_000)).acks.find((i) => i.id === e.id)?.status).toBe('accepted');
     expect((await a.ackOf(goodA.id as string, 0, 30_000)).acks.find((i) => i.id === goodA.id)?.status).toBe('accepted');
-    expect((await a.ackOf(withPng.id as string, 0, 30_000)).acks.find((i) => i.id === withPng.id)?.status).toBe('accepted');
+    expect((await a.ackOf(withPng.id as string, 0, 30_000)).acks.find((i) => i.id === withPng.id)?.status).toBe(
+      'accepted',
+    );
     const thumbAck = await a.waitForAck((x) => x.acks.some((i) => i.kind === 'thumbnail'), 30_000);
-    expect(thumbAck.acks.find((i) => i.kind === 'thumbnail')).toMatchObject({ status: 'rejected', code: 'unsupported_media_type' });
-    expect((await a.ackOf(deep.id as string, 0, 30_000)).acks.find((i) => i.id === deep.id)).toMatchObject({ status: 'rejected', code: 'invalid_message' });
-    expect((await a.ackOf(poison.id as string, 0, 30_000)).acks.find((i) => i.id === poison.id)).toMatchObject({ status: 'rejected', code: 'dead_lettered' });
+    expect(thumbAck.acks.find((i) => i.kind === 'thumbnail')).toMatchObject({
+      status: 'rejected',
+      code: 'unsupported_media_type',
+    });
+    expect((await a.ackOf(deep.id as string, 0, 30_000)).acks.find((i) => i.id === deep.id)).toMatchObject({
+      status: 'rejected',
+      code: 'invalid_message',
+    });
+    expect((await a.ackOf(poison.id as string, 0, 30_000)).acks.find((i) => i.id === poison.id)).toMatchObject({
+      status: 'rejected',
+      code: 'dead_lettered',
+    });
     expect(c.exitCode).toBeNull();
 
     // 4. Another restart: nothing of it comes back (it was PUBACKed), and new traffic flows.
@@ -145,14 +183,28 @@ describe('poison message queued in the broker session across collector restarts'
     await new Promise((r) => setTimeout(r, 1000));
     await stop(c);
 
-    expect(itemsFor(a.acks, poison.id as string)).toEqual([expect.objectContaining({ status: 'rejected', code: 'dead_lettered' })]);
+    expect(itemsFor(a.acks, poison.id as string)).toEqual([
+      expect.objectContaining({ status: 'rejected', code: 'dead_lettered' }),
+    ]);
     const database = await openDatabase({ dataDir });
     const check = new SqlStore(database);
     try {
       const rows = await new SqlDeadLetters(database).list({ includeFailing: true, limit: 10 });
       expect(rows).toHaveLength(1);
-      expect(rows[0]).toMatchObject({ deviceId: credsA.deviceId, transport: 'mqtt', kind: 'events', state: 'dead', attempts: 3 });
-      for (const e of [...goodB, goodA, withPng]) expect(await check.findDeviceEvent(e.id === goodA.id || e.id === withPng.id ? credsA.deviceId : credsB.deviceId, e.id as string)).toBeDefined();
+      expect(rows[0]).toMatchObject({
+        deviceId: credsA.deviceId,
+        transport: 'mqtt',
+        kind: 'events',
+        state: 'dead',
+        attempts: 3,
+      });
+      for (const e of [...goodB, goodA, withPng])
+        expect(
+          await check.findDeviceEvent(
+            e.id === goodA.id || e.id === withPng.id ? credsA.deviceId : credsB.deviceId,
+            e.id as string,
+          ),
+        ).toBeDefined();
       expect(await check.findDeviceEvent(credsA.deviceId, poison.id as string)).toBeUndefined();
       expect(await check.findDeviceEvent(credsA.deviceId, deep.id as string)).toBeUndefined();
     } finally {

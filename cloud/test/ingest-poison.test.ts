@@ -27,7 +27,9 @@ beforeAll(async () => {
   process.on('unhandledRejection', onEscape);
   const tag = randomBytes(4).toString('hex');
   t = await startTestCloud(sqliteBackend, {
-    overrides: haveBroker ? { mqtt: { url: MOSQUITTO_URL, client_id: `poison-${tag}`, shared_group: `poison${tag}`, session_expiry_s: 30 } } : {},
+    overrides: haveBroker
+      ? { mqtt: { url: MOSQUITTO_URL, client_id: `poison-${tag}`, shared_group: `poison${tag}`, session_expiry_s: 30 } }
+      : {},
   });
   if (t.cloud.mqtt) await t.cloud.mqtt.ready;
 });
@@ -38,20 +40,40 @@ afterAll(async () => {
 });
 
 async function realJpeg(width = 32, height = 24): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: { r: 40, g: 90, b: 200 } } }).jpeg({ quality: 60 }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: { r: 40, g: 90, b: 200 } } })
+    .jpeg({ quality: 60 })
+    .toBuffer();
 }
 async function png(): Promise<Buffer> {
-  return sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+  return sharp({ create: { width: 16, height: 16, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+    .png()
+    .toBuffer();
 }
-const announce = (bytes: Buffer, w = 32, h = 24): Record<string, unknown> => ({ sha256: sha256Hex(bytes), size: bytes.length, width: w, height: h, content_type: 'image/jpeg' });
+const announce = (bytes: Buffer, w = 32, h = 24): Record<string, unknown> => ({
+  sha256: sha256Hex(bytes),
+  size: bytes.length,
+  width: w,
+  height: h,
+  content_type: 'image/jpeg',
+});
 const eventsPath = (d: DeviceCredentials): string => `/v1/devices/${d.deviceId}/events`;
 const thumbPath = (d: DeviceCredentials, id: string): string => `/v1/devices/${d.deviceId}/events/${id}/thumbnail`;
 
 async function postEvent(d: DeviceCredentials, body: object | Buffer): Promise<{ status: number; body: IngestReply }> {
-  const res = await t.signedFetch(d, 'POST', eventsPath(d), Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)));
+  const res = await t.signedFetch(
+    d,
+    'POST',
+    eventsPath(d),
+    Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)),
+  );
   return { status: res.status, body: (await res.json()) as IngestReply };
 }
-async function putThumb(d: DeviceCredentials, id: string, bytes: Buffer, signedBytes: Buffer = bytes): Promise<{ status: number; body: IngestReply }> {
+async function putThumb(
+  d: DeviceCredentials,
+  id: string,
+  bytes: Buffer,
+  signedBytes: Buffer = bytes,
+): Promise<{ status: number; body: IngestReply }> {
   const headers = { ...signHttpRequest(d, 'PUT', thumbPath(d, id), signedBytes), 'content-type': 'image/jpeg' };
   const res = await fetch(t.url + thumbPath(d, id), { method: 'PUT', headers, body: bytes });
   return { status: res.status, body: (await res.json()) as IngestReply };
@@ -179,7 +201,9 @@ describe('HTTP: hostile signed uploads are refused with a documented 4xx and the
     expect(got.headers.get('content-type')).toBe('image/jpeg');
     expect(got.headers.get('x-content-type-options')).toBe('nosniff');
     expect(Buffer.from(await got.arrayBuffer()).equals(jpeg)).toBe(true);
-    const again = await t.api(`/v1/events/${e.id}/thumbnail`, { headers: { 'if-none-match': got.headers.get('etag')! } });
+    const again = await t.api(`/v1/events/${e.id}/thumbnail`, {
+      headers: { 'if-none-match': got.headers.get('etag')! },
+    });
     expect(again.status).toBe(304);
     expect(again.headers.get('x-content-type-options')).toBe('nosniff');
     for (const path of ['/metrics', '/v1/events/evt_nope/thumbnail', '/healthz']) {
@@ -218,7 +242,12 @@ describe.skipIf(!haveBroker)('MQTT: hostile signed messages are rejected-acked a
     await dev.ackOf(e.id as string);
     await dev.publishThumbnail(e.id as string, body);
     const ack = await dev.waitForAck((a) => a.acks.some((i) => i.kind === 'thumbnail'));
-    expect(ack.acks[0]).toMatchObject({ id: e.id, kind: 'thumbnail', status: 'rejected', code: 'unsupported_media_type' });
+    expect(ack.acks[0]).toMatchObject({
+      id: e.id,
+      kind: 'thumbnail',
+      status: 'rejected',
+      code: 'unsupported_media_type',
+    });
     await othersGoOn();
   });
 
@@ -247,7 +276,10 @@ describe.skipIf(!haveBroker)('MQTT: hostile signed messages are rejected-acked a
     expect(r1.acks[0]).toMatchObject({ status: 'rejected', code: 'invalid_message' });
     const fat = wireEvent(dev.creds.deviceId, { note: 'x'.repeat(500 * 1024) });
     await dev.publishEvents(fat);
-    expect((await dev.ackOf(fat.id as string)).acks[0]).toMatchObject({ status: 'rejected', code: 'payload_too_large' });
+    expect((await dev.ackOf(fat.id as string)).acks[0]).toMatchObject({
+      status: 'rejected',
+      code: 'payload_too_large',
+    });
     const bad = wireEvent(dev.creds.deviceId, { started_at: '2026-02-30T10:00:00Z' });
     await dev.publishEvents(bad);
     expect((await dev.ackOf(bad.id as string)).acks[0]).toMatchObject({ status: 'rejected', code: 'invalid_message' });

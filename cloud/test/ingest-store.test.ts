@@ -6,7 +6,15 @@ import { newEventId } from '../../shared/ids/index.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { storeSink, type StoreSinkHarness } from './support-ingest/store-sink.js';
-import { fakeJpeg, ingestApp, type IngestReply, signed, thumbnailInfo, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+import {
+  fakeJpeg,
+  ingestApp,
+  type IngestReply,
+  signed,
+  thumbnailInfo,
+  wireEvent,
+  wireHeartbeat,
+} from './support-ingest/wire.js';
 
 /**
  * HTTP ingest into the collector's real storage (store + blob store), on SQLite and on PostgreSQL: what is acked is
@@ -36,7 +44,8 @@ describe.each(backends)('ingest into $name', (backend) => {
     return { status: res.statusCode, body: res.json() as IngestReply };
   };
   const eventsUrl = (id: string): string => `/v1/devices/${id}/events`;
-  const countEvents = async (deviceId: string): Promise<number> => (await db.store.listEvents('default', { deviceId }, 500)).events.length;
+  const countEvents = async (deviceId: string): Promise<number> =>
+    (await db.store.listEvents('default', { deviceId }, 500)).events.length;
   const blobFiles = (): string[] => {
     const dir = join(db.dataDir, 'blobs');
     return existsSync(dir) ? (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.jpg')) : [];
@@ -46,7 +55,10 @@ describe.each(backends)('ingest into $name', (backend) => {
     const e = wireEvent(dev.deviceId);
     expect((await post(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).body.acks[0].status).toBe('accepted');
     expect((await db.store.findDeviceEvent(dev.deviceId, e.id as string))?.label).toBe('person');
-    expect((await post(signed(dev, 'POST', eventsUrl(dev.deviceId), { ...e, sent_at: new Date().toISOString() }))).body.acks[0].status).toBe('duplicate');
+    expect(
+      (await post(signed(dev, 'POST', eventsUrl(dev.deviceId), { ...e, sent_at: new Date().toISOString() }))).body
+        .acks[0].status,
+    ).toBe('duplicate');
     const conflict = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), { ...e, label: 'car' }));
     expect([conflict.status, conflict.body.error.code]).toEqual([409, 'event_conflict']);
     expect(await countEvents(dev.deviceId)).toBe(1);
@@ -66,10 +78,24 @@ describe.each(backends)('ingest into $name', (backend) => {
     const cases: [ReturnType<typeof signed>, number, string][] = [
       [signed(dev, 'POST', eventsUrl(dev.deviceId), Buffer.from('{nope')), 400, 'invalid_json'],
       [signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { rev: -1 })), 400, 'invalid_message'],
-      [signed({ ...dev, secret: Buffer.alloc(32) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)), 401, 'signature_mismatch'],
-      [signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { timestamp: Math.floor(Date.now() / 1000) - 900 }), 401, 'timestamp_out_of_tolerance'],
+      [
+        signed({ ...dev, secret: Buffer.alloc(32) }, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId)),
+        401,
+        'signature_mismatch',
+      ],
+      [
+        signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), {
+          timestamp: Math.floor(Date.now() / 1000) - 900,
+        }),
+        401,
+        'timestamp_out_of_tolerance',
+      ],
       [signed(dev, 'POST', eventsUrl(other.deviceId), wireEvent(other.deviceId)), 403, 'device_mismatch'],
-      [signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { contentType: 'text/plain' }), 415, 'unsupported_media_type'],
+      [
+        signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId), { contentType: 'text/plain' }),
+        415,
+        'unsupported_media_type',
+      ],
     ];
     for (const [r, status, code] of cases) {
       const res = await post(r);
@@ -108,14 +134,20 @@ describe.each(backends)('ingest into $name', (backend) => {
     expect(await db.store.findDeviceThumbnail(dev.deviceId, e.id as string)).toBeUndefined();
     expect(blobFiles()).toEqual([]);
 
-    const unknown = await post(signed(dev, 'PUT', `/v1/devices/${dev.deviceId}/events/${newEventId()}/thumbnail`, jpeg, { contentType: 'image/jpeg' }));
+    const unknown = await post(
+      signed(dev, 'PUT', `/v1/devices/${dev.deviceId}/events/${newEventId()}/thumbnail`, jpeg, {
+        contentType: 'image/jpeg',
+      }),
+    );
     expect([unknown.status, unknown.body.error.code]).toEqual([404, 'unknown_event']);
 
     const ok = await post(signed(dev, 'PUT', url, jpeg, { contentType: 'image/jpeg' }));
     expect(ok.body.acks[0]).toMatchObject({ kind: 'thumbnail', status: 'accepted' });
     expect((await db.store.findDeviceThumbnail(dev.deviceId, e.id as string))?.size).toBe(jpeg.length);
     expect(blobFiles()).toHaveLength(1);
-    expect((await post(signed(dev, 'PUT', url, jpeg, { contentType: 'image/jpeg' }))).body.acks[0].status).toBe('duplicate');
+    expect((await post(signed(dev, 'PUT', url, jpeg, { contentType: 'image/jpeg' }))).body.acks[0].status).toBe(
+      'duplicate',
+    );
   });
 
   it('heartbeats update the device status', async () => {
@@ -125,27 +157,42 @@ describe.each(backends)('ingest into $name', (backend) => {
     expect((await db.store.getDeviceStatus(dev.deviceId))?.version).toBe('9.9.9');
   });
 
-  it('integers past 2^53 are the sender\'s fault (400 invalid_message), never a storage failure (found by the fuzz)', async () => {
+  it("integers past 2^53 are the sender's fault (400 invalid_message), never a storage failure (found by the fuzz)", async () => {
     for (const rev of [2 ** 53, 2 ** 63, 1e300]) {
-      const res = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev })));
+      const res = await post(
+        signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev })),
+      );
       expect([res.status, res.body.error?.code], `rev ${rev}`).toEqual([400, 'invalid_message']);
     }
-    const hb = wireHeartbeat(dev.deviceId, { outbox: { depth: 1e300, oldest_pending_age_s: null, dropped: 2 ** 64, in_flight: 0 } });
+    const hb = wireHeartbeat(dev.deviceId, {
+      outbox: { depth: 1e300, oldest_pending_age_s: null, dropped: 2 ** 64, in_flight: 0 },
+    });
     const res = await post(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, hb));
     expect([res.status, res.body.error?.code]).toEqual([400, 'invalid_message']);
-    const ok = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev: 2 ** 53 - 1 })));
+    const ok = await post(
+      signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { type: 'update', rev: 2 ** 53 - 1 })),
+    );
     expect(ok.status).toBe(200);
   });
 
-  it('a string holding U+0000 is the sender\'s fault (400 invalid_message), never a storage failure (found by the fuzz on PostgreSQL)', async () => {
+  it("a string holding U+0000 is the sender's fault (400 invalid_message), never a storage failure (found by the fuzz on PostgreSQL)", async () => {
     const e = wireEvent(dev.deviceId, { label: 'per\u0000son' });
     const res = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), e));
     expect([res.status, res.body.error?.code]).toEqual([400, 'invalid_message']);
     expect(res.body.error.message).toMatch(/U\+0000/);
-    const hb = await post(signed(dev, 'POST', `/v1/devices/${dev.deviceId}/heartbeat`, wireHeartbeat(dev.deviceId, { version: '1.0\u0000' })));
+    const hb = await post(
+      signed(
+        dev,
+        'POST',
+        `/v1/devices/${dev.deviceId}/heartbeat`,
+        wireHeartbeat(dev.deviceId, { version: '1.0\u0000' }),
+      ),
+    );
     expect([hb.status, hb.body.error?.code]).toEqual([400, 'invalid_message']);
     // An escaped backslash followed by "u0000" is text, not NUL.
-    const fine = await post(signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { note: 'C:\\u0000' })));
+    const fine = await post(
+      signed(dev, 'POST', eventsUrl(dev.deviceId), wireEvent(dev.deviceId, { note: 'C:\\u0000' })),
+    );
     expect(fine.status).toBe(200);
     expect(await countEvents(dev.deviceId)).toBe(1);
   });

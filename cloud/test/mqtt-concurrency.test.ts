@@ -33,7 +33,11 @@ class GatedSink extends MemorySink {
   ) {
     super();
   }
-  override async storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]> {
+  override async storeEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+  ): Promise<StoreEventResult[]> {
     this.maxRunning = Math.max(this.maxRunning, ++this.running);
     if (this.running >= this.gate) {
       for (const w of this.waiters.splice(0)) w();
@@ -53,7 +57,14 @@ async function start(sink: MemorySink, maxInFlight: number, metrics = new Ingest
   const ingest = startMqttIngest({
     sink,
     metrics,
-    mqtt: mqttConfig({ url: MOSQUITTO_URL, client_id: `vigil-test-${tag()}`, shared_group: `g${tag()}`, session_expiry_s: 30, reconnect_ms: 200, max_in_flight: maxInFlight }),
+    mqtt: mqttConfig({
+      url: MOSQUITTO_URL,
+      client_id: `vigil-test-${tag()}`,
+      shared_group: `g${tag()}`,
+      session_expiry_s: 30,
+      reconnect_ms: 200,
+      max_in_flight: maxInFlight,
+    }),
   });
   open.push(ingest);
   await ingest.ready;
@@ -68,7 +79,8 @@ describe.skipIf(!haveBroker)('MQTT ingest concurrency (Mosquitto)', () => {
     const { dev, metrics } = await start(sink, 32);
     const events = Array.from({ length: 8 }, () => wireEvent(dev.creds.deviceId));
     for (const e of events) await dev.publishEvents(e);
-    for (const e of events) expect((await dev.ackOf(e.id as string)).acks.find((i) => i.id === e.id)?.status).toBe('accepted');
+    for (const e of events)
+      expect((await dev.ackOf(e.id as string)).acks.find((i) => i.id === e.id)?.status).toBe('accepted');
     expect(sink.maxRunning).toBe(8); // all eight were in the store together
     expect(sink.storedFor(dev.creds.deviceId).events).toBe(8);
     // The eight finished together: fewer signed acks than messages, and every item acked exactly once.

@@ -27,42 +27,49 @@ afterEach(async () => {
 });
 
 describe.skipIf(!haveMosquitto)('MQTT ingest across a broker outage', () => {
-  it.each(['SIGKILL', 'SIGTERM'] as const)('broker %s mid-stream: every event is acked and stored once', async (signal) => {
-    const broker = await PrivateBroker.start();
-    cleanup.push(() => broker.close());
-    const sink = new MemorySink();
-    const metrics = new IngestMetrics();
-    const ingest = startMqttIngest({ sink, metrics, mqtt: mqttConfig({ url: broker.url, client_id: 'collector-outage', reconnect_ms: 100, session_expiry_s: 60 }) });
-    cleanup.push(() => ingest.close());
-    await ingest.ready;
-    const dev = await TestMqttDevice.connect(broker.url, sink.addDevice());
-    cleanup.push(() => dev.close());
+  it.each(['SIGKILL', 'SIGTERM'] as const)(
+    'broker %s mid-stream: every event is acked and stored once',
+    async (signal) => {
+      const broker = await PrivateBroker.start();
+      cleanup.push(() => broker.close());
+      const sink = new MemorySink();
+      const metrics = new IngestMetrics();
+      const ingest = startMqttIngest({
+        sink,
+        metrics,
+        mqtt: mqttConfig({ url: broker.url, client_id: 'collector-outage', reconnect_ms: 100, session_expiry_s: 60 }),
+      });
+      cleanup.push(() => ingest.close());
+      await ingest.ready;
+      const dev = await TestMqttDevice.connect(broker.url, sink.addDevice());
+      cleanup.push(() => dev.close());
 
-    const events = Array.from({ length: 30 }, () => wireEvent(dev.creds.deviceId));
-    const acked = new Set<string>();
-    dev.onAck = (a) => {
-      for (const i of a.acks) if (i.status !== 'rejected') acked.add(i.id);
-    };
-    const publish = (e: (typeof events)[number]): void => void dev.publishEvents(e).catch(() => undefined);
+      const events = Array.from({ length: 30 }, () => wireEvent(dev.creds.deviceId));
+      const acked = new Set<string>();
+      dev.onAck = (a) => {
+        for (const i of a.acks) if (i.status !== 'rejected') acked.add(i.id);
+      };
+      const publish = (e: (typeof events)[number]): void => void dev.publishEvents(e).catch(() => undefined);
 
-    for (const [i, e] of events.entries()) {
-      publish(e);
-      if (i === 14) {
-        await dev.ackOf(events[0]!.id as string);
-        await broker.stop(signal);
-        await new Promise((r) => setTimeout(r, 300));
-        await broker.run();
+      for (const [i, e] of events.entries()) {
+        publish(e);
+        if (i === 14) {
+          await dev.ackOf(events[0]!.id as string);
+          await broker.stop(signal);
+          await new Promise((r) => setTimeout(r, 300));
+          await broker.run();
+        }
       }
-    }
-    // The box's resend loop: anything without an ack is sent again with a fresh signature.
-    const deadline = Date.now() + 30_000;
-    while (acked.size < events.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 1000));
-      for (const e of events) if (!acked.has(e.id as string)) publish(e);
-    }
-    expect(acked.size).toBe(events.length);
-    expect(sink.storedFor(dev.creds.deviceId).events).toBe(events.length);
-    expect(ingest.connected()).toBe(true);
-    expect(dev.forgedAcks).toBe(0);
-  });
+      // The box's resend loop: anything without an ack is sent again with a fresh signature.
+      const deadline = Date.now() + 30_000;
+      while (acked.size < events.length && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1000));
+        for (const e of events) if (!acked.has(e.id as string)) publish(e);
+      }
+      expect(acked.size).toBe(events.length);
+      expect(sink.storedFor(dev.creds.deviceId).events).toBe(events.length);
+      expect(ingest.connected()).toBe(true);
+      expect(dev.forgedAcks).toBe(0);
+    },
+  );
 });

@@ -25,7 +25,11 @@ afterEach(async () => {
 
 const tag = (): string => randomBytes(4).toString('hex');
 
-async function collector(sink: IngestSink, group: string, o: { metrics?: IngestMetrics; protocolVersion?: 4 | 5; clientId?: string; config?: unknown } = {}): Promise<MqttIngest> {
+async function collector(
+  sink: IngestSink,
+  group: string,
+  o: { metrics?: IngestMetrics; protocolVersion?: 4 | 5; clientId?: string; config?: unknown } = {},
+): Promise<MqttIngest> {
   const ingest = startMqttIngest({
     sink,
     ...(o.metrics ? { metrics: o.metrics } : {}),
@@ -102,10 +106,16 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     await dev.publishRaw(topic, randomBytes(200)); // garbage
     await dev.publishEvents(wireEvent(dev.creds.deviceId), { creds: { ...dev.creds, secret: randomBytes(32) } }); // wrong key
     // Signed by dev, published under the victim's topic.
-    await dev.publishRaw(eventsTopic(victim.deviceId), dev.envelope(eventsTopic(victim.deviceId), wireEvent(victim.deviceId)));
+    await dev.publishRaw(
+      eventsTopic(victim.deviceId),
+      dev.envelope(eventsTopic(victim.deviceId), wireEvent(victim.deviceId)),
+    );
     // Signed with an unknown device id.
     const ghost = { ...dev.creds, deviceId: `dev_${tag()}` };
-    await dev.publishRaw(eventsTopic(ghost.deviceId), dev.envelope(eventsTopic(ghost.deviceId), wireEvent(ghost.deviceId), { creds: ghost }));
+    await dev.publishRaw(
+      eventsTopic(ghost.deviceId),
+      dev.envelope(eventsTopic(ghost.deviceId), wireEvent(ghost.deviceId), { creds: ghost }),
+    );
     // Then a good one: the subscriber handles messages in order, so once it is acked the others were handled.
     const good = wireEvent(dev.creds.deviceId);
     await dev.publishEvents(good);
@@ -146,7 +156,10 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     const dev = await device(sink);
     const hb = wireHeartbeat(dev.creds.deviceId);
     await dev.publishHeartbeat(hb);
-    expect((await dev.waitForAck((a) => a.acks[0]?.kind === 'heartbeat')).acks[0]).toMatchObject({ id: hb.sent_at, status: 'accepted' });
+    expect((await dev.waitForAck((a) => a.acks[0]?.kind === 'heartbeat')).acks[0]).toMatchObject({
+      id: hb.sent_at,
+      status: 'accepted',
+    });
     expect(sink.heartbeats).toHaveLength(1);
 
     const jpeg = fakeJpeg(4000);
@@ -202,28 +215,32 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     expect(sink.storedFor(dev.creds.deviceId).events).toBe(1);
   });
 
-  it.each([5, 4] as const)('two collectors in one shared group (MQTT %s) split the events; each is stored once', async (protocolVersion) => {
-    const sink = new MemorySink();
-    const group = `g${tag()}`;
-    const m1 = new IngestMetrics();
-    const m2 = new IngestMetrics();
-    await collector(sink, group, { metrics: m1, protocolVersion });
-    await collector(sink, group, { metrics: m2, protocolVersion });
-    const devs = [await device(sink), await device(sink)];
-    const sent: { dev: TestMqttDevice; id: string }[] = [];
-    for (let i = 0; i < 30; i++) {
-      const dev = devs[i % 2]!;
-      const e = wireEvent(dev.creds.deviceId);
-      await dev.publishEvents(e);
-      sent.push({ dev, id: e.id as string });
-    }
-    for (const s of sent) await s.dev.ackOf(s.id);
-    expect(sink.messages.size).toBe(30);
-    // (mqtt_messages would also count other tests' traffic on the shared broker: every group sees every device.)
-    expect(m1.counts.events_stored + m2.counts.events_stored).toBe(30);
-    expect(m1.counts.events_duplicate + m2.counts.events_duplicate).toBe(0);
-    expect(m1.counts.events_stored).toBeGreaterThan(0);
-    expect(m2.counts.events_stored).toBeGreaterThan(0);
-    for (const d of devs) expect(d.acks.flatMap((a) => a.acks).filter((i) => i.status === 'accepted')).toHaveLength(15);
-  });
+  it.each([5, 4] as const)(
+    'two collectors in one shared group (MQTT %s) split the events; each is stored once',
+    async (protocolVersion) => {
+      const sink = new MemorySink();
+      const group = `g${tag()}`;
+      const m1 = new IngestMetrics();
+      const m2 = new IngestMetrics();
+      await collector(sink, group, { metrics: m1, protocolVersion });
+      await collector(sink, group, { metrics: m2, protocolVersion });
+      const devs = [await device(sink), await device(sink)];
+      const sent: { dev: TestMqttDevice; id: string }[] = [];
+      for (let i = 0; i < 30; i++) {
+        const dev = devs[i % 2]!;
+        const e = wireEvent(dev.creds.deviceId);
+        await dev.publishEvents(e);
+        sent.push({ dev, id: e.id as string });
+      }
+      for (const s of sent) await s.dev.ackOf(s.id);
+      expect(sink.messages.size).toBe(30);
+      // (mqtt_messages would also count other tests' traffic on the shared broker: every group sees every device.)
+      expect(m1.counts.events_stored + m2.counts.events_stored).toBe(30);
+      expect(m1.counts.events_duplicate + m2.counts.events_duplicate).toBe(0);
+      expect(m1.counts.events_stored).toBeGreaterThan(0);
+      expect(m2.counts.events_stored).toBeGreaterThan(0);
+      for (const d of devs)
+        expect(d.acks.flatMap((a) => a.acks).filter((i) => i.status === 'accepted')).toHaveLength(15);
+    },
+  );
 });

@@ -28,7 +28,11 @@ describe('signed thumbnail links', () => {
   const now = Date.UTC(2026, 5, 1);
   const parts = (url: string) => {
     const u = new URL(url);
-    return { exp: u.searchParams.get('exp') ?? undefined, sig: u.searchParams.get('sig') ?? undefined, path: u.pathname };
+    return {
+      exp: u.searchParams.get('exp') ?? undefined,
+      sig: u.searchParams.get('sig') ?? undefined,
+      path: u.pathname,
+    };
   };
 
   it('signs the event id and expiry; verifies until expiry, and only for that event and key', () => {
@@ -51,7 +55,9 @@ describe('signed thumbnail links', () => {
 
 describe('signed links stay out of the logs', () => {
   it('redacts the signature of a logged request line', async () => {
-    expect(redactLinkSignature('/v1/events/e/thumbnail?exp=1&sig=abc-_X')).toBe('/v1/events/e/thumbnail?exp=1&sig=[redacted]');
+    expect(redactLinkSignature('/v1/events/e/thumbnail?exp=1&sig=abc-_X')).toBe(
+      '/v1/events/e/thumbnail?exp=1&sig=[redacted]',
+    );
     expect(redactLinkSignature('/v1/events?label=person')).toBe('/v1/events?label=person');
     const lines: string[] = [];
     const destination = new Writable({
@@ -60,7 +66,9 @@ describe('signed links stay out of the logs', () => {
         cb();
       },
     });
-    const cloud = await startTestCloud(backends[0]!, { logger: createLogger({ component: 'cloud', level: 'info', destination: destination as never }) });
+    const cloud = await startTestCloud(backends[0]!, {
+      logger: createLogger({ component: 'cloud', level: 'info', destination: destination as never }),
+    });
     try {
       const url = cloud.cloud.notify.links.sign('evt_01JD0000000000000000000000', Date.now());
       const sig = new URL(url).searchParams.get('sig')!;
@@ -81,7 +89,9 @@ describe.each(backends)('notify job on $name', (backend) => {
 
   beforeAll(async () => {
     t = await startTestCloud(backend, {
-      overrides: h.overrides({ notify: { thumbnail_wait: '600ms', labels: { person: { min_score: 0.5 }, car: { min_score: 0.5 } } } }),
+      overrides: h.overrides({
+        notify: { thumbnail_wait: '600ms', labels: { person: { min_score: 0.5 }, car: { min_score: 0.5 } } },
+      }),
       notify: { pushService: h.pushService },
     });
     creds = await t.pairDevice('garden box');
@@ -110,14 +120,22 @@ describe.each(backends)('notify job on $name', (backend) => {
     const waiting = await waitForEvent(t, eventId, (e) => e.verification?.last_error === 'waiting for the thumbnail');
     expect(waiting.verification).toMatchObject({ status: 'pending', attempts: 0 });
     const e = await waitForEvent(t, eventId, settled);
-    expect(e.verification).toMatchObject({ status: 'unverified', reason: 'no_thumbnail', decision: 'llm_down_push_unverified' });
+    expect(e.verification).toMatchObject({
+      status: 'unverified',
+      reason: 'no_thumbnail',
+      decision: 'llm_down_push_unverified',
+    });
     expect(h.llm.requests).toHaveLength(0);
     expect(h.deliveries(eventId).web).toHaveLength(1);
   });
 
   it('an event without an announced thumbnail does not wait', async () => {
     // With an hour of thumbnail_wait, a job that waited would never finish within the test.
-    const patient = await startTestCloud(backend, { db: t.db, overrides: h.overrides({ notify: { thumbnail_wait: '1h' } }), notify: { pushService: h.pushService } });
+    const patient = await startTestCloud(backend, {
+      db: t.db,
+      overrides: h.overrides({ notify: { thumbnail_wait: '1h' } }),
+      notify: { pushService: h.pushService },
+    });
     try {
       await t.cloud.notify.notifier.worker.stop();
       const { eventId } = await h.sendEvent(patient, creds, { camera: cam(), thumbnail: false });
@@ -155,7 +173,11 @@ describe.each(backends)('notify job on $name', (backend) => {
 
   it('two events racing for one camera and label: exactly one of them pushes', async () => {
     const c = cam();
-    const events = await Promise.all([h.sendEvent(t, creds, { camera: c }), h.sendEvent(t, creds, { camera: c }), h.sendEvent(t, creds, { camera: c })]);
+    const events = await Promise.all([
+      h.sendEvent(t, creds, { camera: c }),
+      h.sendEvent(t, creds, { camera: c }),
+      h.sendEvent(t, creds, { camera: c }),
+    ]);
     const views = await Promise.all(events.map((e) => waitForEvent(t, e.eventId, settled)));
     expect(views.filter((v) => v.push_sent)).toHaveLength(1);
     expect(views.filter((v) => v.verification?.decision === 'cooldown')).toHaveLength(2);
@@ -167,20 +189,32 @@ describe.each(backends)('notify job on $name', (backend) => {
     const { eventId } = await h.sendEvent(t, creds, { camera: c });
     await waitForEvent(t, eventId, settled);
     await h.sendUpdate(t, creds, eventId, c);
-    const n = await t.cloud.database.get<{ n: number }>('SELECT COUNT(*) AS n FROM jobs WHERE kind = ? AND event_id = ?', [NOTIFY_JOB, eventId]);
+    const n = await t.cloud.database.get<{ n: number }>(
+      'SELECT COUNT(*) AS n FROM jobs WHERE kind = ? AND event_id = ?',
+      [NOTIFY_JOB, eventId],
+    );
     expect(Number(n!.n)).toBe(1);
   });
 
   it('the same picture is never paid for twice, also after a restart (answer cache in the database)', async () => {
     const first = await h.sendEvent(t, creds, { camera: cam() });
     await waitForEvent(t, first.eventId, settled);
-    const fresh = await startTestCloud(backend, { db: t.db, overrides: h.overrides(), notify: { pushService: h.pushService } });
+    const fresh = await startTestCloud(backend, {
+      db: t.db,
+      overrides: h.overrides(),
+      notify: { pushService: h.pushService },
+    });
     try {
       await t.cloud.notify.notifier.worker.stop();
       h.llm.reset();
       const again = await h.sendEvent(fresh, creds, { camera: cam(), jpeg: first.jpeg });
       const e = await waitForEvent(fresh, again.eventId, settled);
-      expect(e.verification).toMatchObject({ status: 'verified', classify_label: 'person', cached: true, provider: 'openai' });
+      expect(e.verification).toMatchObject({
+        status: 'verified',
+        classify_label: 'person',
+        cached: true,
+        provider: 'openai',
+      });
       expect(h.llm.requests).toHaveLength(0);
     } finally {
       await fresh.cloud.close();
@@ -191,7 +225,9 @@ describe.each(backends)('notify job on $name', (backend) => {
   it('quiet hours hold the push (event still verified)', async () => {
     const quiet = await startTestCloud(backend, {
       db: t.db,
-      overrides: h.overrides({ notify: { quiet_hours: { start: '00:00', end: '23:59', time_zone: '+00:00' }, tenants: {} } }),
+      overrides: h.overrides({
+        notify: { quiet_hours: { start: '00:00', end: '23:59', time_zone: '+00:00' }, tenants: {} },
+      }),
       notify: { pushService: h.pushService },
     });
     try {
@@ -207,7 +243,7 @@ describe.each(backends)('notify job on $name', (backend) => {
     }
   });
 
-  it('provider none (the default): pushes on the box\'s word, marked unverified', async () => {
+  it("provider none (the default): pushes on the box's word, marked unverified", async () => {
     const plain = await startTestCloud(backend, {
       db: t.db,
       overrides: { ...h.overrides(), reclassify: { providers: [{ kind: 'none' }] } },
@@ -218,7 +254,12 @@ describe.each(backends)('notify job on $name', (backend) => {
       h.llm.reset();
       const { eventId } = await h.sendEvent(plain, creds, { camera: cam() });
       const e = await waitForEvent(plain, eventId, (v) => settled(v) && v.push_state === 'sent');
-      expect(e.verification).toMatchObject({ status: 'unverified', reason: 'provider_none', decision: 'edge_only', provider: 'none' });
+      expect(e.verification).toMatchObject({
+        status: 'unverified',
+        reason: 'provider_none',
+        decision: 'edge_only',
+        provider: 'none',
+      });
       expect(h.llm.requests).toHaveLength(0);
       const web = h.deliveries(eventId).web[0]!.payload as { title: string; unverified?: boolean };
       expect(web.title).toMatch(/^Person at n\d+$/);

@@ -21,7 +21,9 @@ describe('secret box', () => {
     expect(sealed).not.toContain(secret.toString('base64url'));
     expect(box.open(sealed, deviceKeyContext('dev_A', 'k1')).equals(secret)).toBe(true);
     expect(() => box.open(sealed, deviceKeyContext('dev_B', 'k1'))).toThrow(/cannot open/);
-    expect(() => new SecretBox(randomBytes(32)).open(sealed, deviceKeyContext('dev_A', 'k1'))).toThrow(/wrong secrets key/);
+    expect(() => new SecretBox(randomBytes(32)).open(sealed, deviceKeyContext('dev_A', 'k1'))).toThrow(
+      /wrong secrets key/,
+    );
   });
 
   it('generates the key file once, owner-only, and reuses it', () => {
@@ -52,20 +54,33 @@ describe('secret box', () => {
 describe.each(backends)('pairing on $name', (backend) => {
   let t: TestCloud;
   beforeAll(async () => {
-    t = await startTestCloud(backend, { overrides: { pairing: { attempts_burst: 1000, mqtt_url: 'mqtt://broker.example:1883' } } });
+    t = await startTestCloud(backend, {
+      overrides: { pairing: { attempts_burst: 1000, mqtt_url: 'mqtt://broker.example:1883' } },
+    });
   });
   afterAll(async () => {
     await t?.close();
   });
 
-  const newCode = async (body: Record<string, unknown> = {}): Promise<{ code: string; id: string; expires_at: string; state: string }> => {
-    const res = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const newCode = async (
+    body: Record<string, unknown> = {},
+  ): Promise<{ code: string; id: string; expires_at: string; state: string }> => {
+    const res = await t.api('/v1/pairing-codes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     expect(res.status).toBe(201);
     return (await res.json()) as { code: string; id: string; expires_at: string; state: string };
   };
   const pair = (code: string, extra: Record<string, unknown> = {}): Promise<Response> =>
-    fetch(t.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code, ...extra }) });
-  const errorCode = async (res: Response): Promise<string> => ((await res.json()) as { error: { code: string } }).error.code;
+    fetch(t.url + '/v1/pair', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ v: 1, code, ...extra }),
+    });
+  const errorCode = async (res: Response): Promise<string> =>
+    ((await res.json()) as { error: { code: string } }).error.code;
 
   it('exchanges a code once for a protocol PairingResponse whose key signs', async () => {
     const { code, state } = await newCode({ name: 'garage', ttl: '10m' });
@@ -77,17 +92,29 @@ describe.each(backends)('pairing on $name', (backend) => {
     expect(body.endpoints).toEqual({ https: t.url, mqtt: 'mqtt://broker.example:1883' });
     expect(body.topics.prefix).toBe(`vigil/v1/${body.device_id}`);
     expect(Math.abs(Date.parse(body.server_time) - Date.now())).toBeLessThan(60_000);
-    const box = new TestBox(t, { deviceId: body.device_id, keyId: body.key_id, secret: Buffer.from(body.secret_b64, 'base64') });
+    const box = new TestBox(t, {
+      deviceId: body.device_id,
+      keyId: body.key_id,
+      secret: Buffer.from(body.secret_b64, 'base64'),
+    });
     expect((await box.send(box.event())).status).toBe(200);
-    const device = (await (await t.api(`/v1/devices/${body.device_id}`)).json()) as { name: string; keys: Array<{ key_id: string; status: string }> };
+    const device = (await (await t.api(`/v1/devices/${body.device_id}`)).json()) as {
+      name: string;
+      keys: Array<{ key_id: string; status: string }>;
+    };
     expect(device.name).toBe('garage');
     expect(device.keys).toEqual([expect.objectContaining({ key_id: body.key_id, status: 'active' })]);
 
     const again = await pair(code);
     expect(again.status).toBe(409);
     expect(await errorCode(again)).toBe('pairing_code_used');
-    const listed = (await (await t.api('/v1/pairing-codes')).json()) as { pairing_codes: Array<Record<string, unknown>> };
-    expect(listed.pairing_codes.find((c) => c.device_id === body.device_id)).toMatchObject({ state: 'used', name: 'garage' });
+    const listed = (await (await t.api('/v1/pairing-codes')).json()) as {
+      pairing_codes: Array<Record<string, unknown>>;
+    };
+    expect(listed.pairing_codes.find((c) => c.device_id === body.device_id)).toMatchObject({
+      state: 'used',
+      name: 'garage',
+    });
     expect(JSON.stringify(listed)).not.toContain(code);
   });
 
@@ -98,9 +125,12 @@ describe.each(backends)('pairing on $name', (backend) => {
     const sealed = keys?.[0]?.secretSealed ?? '';
     const secret = Buffer.from(body.secret_b64, 'base64');
     expect(sealed).toMatch(/^v1\./);
-    for (const form of [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')]) expect(sealed).not.toContain(form);
+    for (const form of [secret.toString('base64'), secret.toString('base64url'), secret.toString('hex')])
+      expect(sealed).not.toContain(form);
     // A database dump without the server key cannot recover it.
-    expect(() => new SecretBox(randomBytes(32)).open(sealed, deviceKeyContext(body.device_id, keys![0]!.keyId))).toThrow();
+    expect(() =>
+      new SecretBox(randomBytes(32)).open(sealed, deviceKeyContext(body.device_id, keys![0]!.keyId)),
+    ).toThrow();
   });
 
   it('answers unknown 400, revoked 400, expired 410 and malformed requests 400', async () => {
@@ -111,7 +141,11 @@ describe.each(backends)('pairing on $name', (backend) => {
     const r = await pair(revoked.code);
     expect([r.status, await errorCode(r)]).toEqual([400, 'pairing_code_invalid']);
     const past = Date.now() - 3_600_000;
-    const { code: old } = await createPairingCode(t.cloud.store, t.cloud.secrets, { tenantId: 'default', ttlMs: 60_000, now: past });
+    const { code: old } = await createPairingCode(t.cloud.store, t.cloud.secrets, {
+      tenantId: 'default',
+      ttlMs: 60_000,
+      now: past,
+    });
     const expired = await pair(old);
     expect([expired.status, await errorCode(expired)]).toEqual([410, 'pairing_code_expired']);
     const bad = await pair('not a code');
@@ -119,7 +153,11 @@ describe.each(backends)('pairing on $name', (backend) => {
     const badBody = (await bad.json()) as { error: { code: string; message: string } };
     expect(badBody.error.code).toBe('invalid_message');
     expect(badBody.error.message).toContain('/code');
-    const ttl = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ttl: '30d' }) });
+    const ttl = await t.api('/v1/pairing-codes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ttl: '30d' }),
+    });
     expect(ttl.status).toBe(400);
   });
 
@@ -149,7 +187,9 @@ describe.each(backends)('pairing on $name', (backend) => {
     const old = await k1.send(k1.event());
     expect([old.status, (old.body.error as { code: string }).code]).toEqual([401, 'signature_mismatch']);
     expect((await k3.send(k3.event())).status).toBe(200);
-    const keys = ((await (await t.api(`/v1/devices/${id}`)).json()) as { keys: Array<{ key_id: string; status: string }> }).keys;
+    const keys = (
+      (await (await t.api(`/v1/devices/${id}`)).json()) as { keys: Array<{ key_id: string; status: string }> }
+    ).keys;
     expect(keys.map((k) => k.status)).toEqual(['retired', 'active', 'active']);
 
     expect((await t.api(`/v1/devices/${id}/keys/${k2.creds.keyId}`, { method: 'DELETE' })).status).toBe(200);
@@ -169,12 +209,18 @@ describe.each(backends)('pairing on $name', (backend) => {
 
 describe('pairing attempt limit', () => {
   it('answers 429 with Retry-After once a client address exceeds its burst', async () => {
-    const t = await startTestCloud(sqliteBackend, { overrides: { pairing: { attempts_burst: 3, attempts_per_minute: 1 } } });
+    const t = await startTestCloud(sqliteBackend, {
+      overrides: { pairing: { attempts_burst: 3, attempts_per_minute: 1 } },
+    });
     try {
       const statuses: number[] = [];
       let retryAfter: string | null = null;
       for (let i = 0; i < 5; i++) {
-        const res = await fetch(t.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code: 'ZZZZ-ZZZZ' }) });
+        const res = await fetch(t.url + '/v1/pair', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ v: 1, code: 'ZZZZ-ZZZZ' }),
+        });
         statuses.push(res.status);
         if (res.status === 429) retryAfter = res.headers.get('retry-after');
         await res.arrayBuffer();

@@ -8,7 +8,15 @@ import type { Classification } from '../reclassify/index.js';
 const NOON = Date.UTC(2026, 2, 2, 12, 0);
 const at = (h: number, m = 0): number => Date.UTC(2026, 2, 2, h, m);
 
-const EVENT: PolicyEvent = { id: 'evt_1', tenantId: 'default', deviceId: 'dev_1', camera: 'front_door', label: 'person', score: 0.8, startedAt: NOON - 5_000 };
+const EVENT: PolicyEvent = {
+  id: 'evt_1',
+  tenantId: 'default',
+  deviceId: 'dev_1',
+  camera: 'front_door',
+  label: 'person',
+  score: 0.8,
+  startedAt: NOON - 5_000,
+};
 const FRESH: PushHistory = { pushed: false, lastPushAt: null };
 
 function verified(over: Partial<Classification> = {}): Classification {
@@ -64,12 +72,52 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { name: 'verified person pushes with the LLM summary as title', classification: verified(), push: true, verdict: 'verified', reason: 'verified', title: 'Person at the front door', unverified: false, priority: 'high' },
-  { name: 'threat 0 pushes at normal priority', classification: verified({ classify_threat: 0 }), push: true, verdict: 'verified', reason: 'verified', priority: 'normal' },
-  { name: 'LLM sees no person → rejected', classification: verified({ classify_label: 'none', agrees_with_edge: false }), push: false, verdict: 'rejected', reason: 'llm_disagrees' },
-  { name: 'agrees_with_edge false alone → rejected', classification: verified({ agrees_with_edge: false }), push: false, verdict: 'rejected', reason: 'llm_disagrees' },
-  { name: 'other label → rejected', classification: verified({ classify_label: 'dog' }), push: false, verdict: 'rejected', reason: 'label_mismatch' },
-  { name: 'label compared case-insensitively', classification: verified({ classify_label: ' Person ' }), push: true, verdict: 'verified', reason: 'verified' },
+  {
+    name: 'verified person pushes with the LLM summary as title',
+    classification: verified(),
+    push: true,
+    verdict: 'verified',
+    reason: 'verified',
+    title: 'Person at the front door',
+    unverified: false,
+    priority: 'high',
+  },
+  {
+    name: 'threat 0 pushes at normal priority',
+    classification: verified({ classify_threat: 0 }),
+    push: true,
+    verdict: 'verified',
+    reason: 'verified',
+    priority: 'normal',
+  },
+  {
+    name: 'LLM sees no person → rejected',
+    classification: verified({ classify_label: 'none', agrees_with_edge: false }),
+    push: false,
+    verdict: 'rejected',
+    reason: 'llm_disagrees',
+  },
+  {
+    name: 'agrees_with_edge false alone → rejected',
+    classification: verified({ agrees_with_edge: false }),
+    push: false,
+    verdict: 'rejected',
+    reason: 'llm_disagrees',
+  },
+  {
+    name: 'other label → rejected',
+    classification: verified({ classify_label: 'dog' }),
+    push: false,
+    verdict: 'rejected',
+    reason: 'label_mismatch',
+  },
+  {
+    name: 'label compared case-insensitively',
+    classification: verified({ classify_label: ' Person ' }),
+    push: true,
+    verdict: 'verified',
+    reason: 'verified',
+  },
   {
     name: 'alias counts as the same label',
     config: { labels: { person: { aliases: ['human'] } } },
@@ -78,7 +126,13 @@ const ROWS: Row[] = [
     verdict: 'verified',
     reason: 'verified',
   },
-  { name: 'confidence below the default minimum → rejected', classification: verified({ classify_confidence: 0.55 }), push: false, verdict: 'rejected', reason: 'low_confidence' },
+  {
+    name: 'confidence below the default minimum → rejected',
+    classification: verified({ classify_confidence: 0.55 }),
+    push: false,
+    verdict: 'rejected',
+    reason: 'low_confidence',
+  },
   {
     name: 'per-label minimum confidence',
     config: { labels: { person: { min_confidence: 0.95 } } },
@@ -87,8 +141,22 @@ const ROWS: Row[] = [
     verdict: 'rejected',
     reason: 'low_confidence',
   },
-  { name: 'label not in the whitelist → skipped', event: { label: 'bicycle' }, classification: verified({ classify_label: 'bicycle' }), push: false, verdict: 'skipped', reason: 'label_not_notified' },
-  { name: 'edge score below the default minimum → skipped', event: { score: 0.4 }, classification: verified(), push: false, verdict: 'skipped', reason: 'low_edge_score' },
+  {
+    name: 'label not in the whitelist → skipped',
+    event: { label: 'bicycle' },
+    classification: verified({ classify_label: 'bicycle' }),
+    push: false,
+    verdict: 'skipped',
+    reason: 'label_not_notified',
+  },
+  {
+    name: 'edge score below the default minimum → skipped',
+    event: { score: 0.4 },
+    classification: verified(),
+    push: false,
+    verdict: 'skipped',
+    reason: 'low_edge_score',
+  },
   {
     name: 'per-label minimum edge score',
     config: { labels: { person: { min_score: 0.9 } } },
@@ -97,12 +165,54 @@ const ROWS: Row[] = [
     verdict: 'skipped',
     reason: 'low_edge_score',
   },
-  { name: 'already pushed → never again', history: { pushed: true }, classification: verified(), push: false, verdict: 'skipped', reason: 'already_pushed' },
-  { name: 'event older than max_event_age → skipped', event: { startedAt: NOON - 16 * 60_000 }, classification: verified(), push: false, verdict: 'skipped', reason: 'too_old' },
-  { name: 'disabled → skipped', config: { enabled: false }, classification: verified(), push: false, verdict: 'skipped', reason: 'disabled' },
-  { name: 'cooldown: same device+camera+label 30 s ago', history: { lastPushAt: NOON - 30_000 }, classification: verified(), push: false, verdict: 'verified', reason: 'cooldown' },
-  { name: 'cooldown over after 60 s', history: { lastPushAt: NOON - 60_000 }, classification: verified(), push: true, verdict: 'verified', reason: 'verified' },
-  { name: 'rejection wins over cooldown', history: { lastPushAt: NOON - 1_000 }, classification: verified({ agrees_with_edge: false }), push: false, verdict: 'rejected', reason: 'llm_disagrees' },
+  {
+    name: 'already pushed → never again',
+    history: { pushed: true },
+    classification: verified(),
+    push: false,
+    verdict: 'skipped',
+    reason: 'already_pushed',
+  },
+  {
+    name: 'event older than max_event_age → skipped',
+    event: { startedAt: NOON - 16 * 60_000 },
+    classification: verified(),
+    push: false,
+    verdict: 'skipped',
+    reason: 'too_old',
+  },
+  {
+    name: 'disabled → skipped',
+    config: { enabled: false },
+    classification: verified(),
+    push: false,
+    verdict: 'skipped',
+    reason: 'disabled',
+  },
+  {
+    name: 'cooldown: same device+camera+label 30 s ago',
+    history: { lastPushAt: NOON - 30_000 },
+    classification: verified(),
+    push: false,
+    verdict: 'verified',
+    reason: 'cooldown',
+  },
+  {
+    name: 'cooldown over after 60 s',
+    history: { lastPushAt: NOON - 60_000 },
+    classification: verified(),
+    push: true,
+    verdict: 'verified',
+    reason: 'verified',
+  },
+  {
+    name: 'rejection wins over cooldown',
+    history: { lastPushAt: NOON - 1_000 },
+    classification: verified({ agrees_with_edge: false }),
+    push: false,
+    verdict: 'rejected',
+    reason: 'llm_disagrees',
+  },
   {
     name: 'quiet hours (offset) hold a verified push',
     config: { quiet_hours: { start: '22:00', end: '07:00', time_zone: '+02:00' } },
@@ -135,14 +245,25 @@ const ROWS: Row[] = [
   },
   {
     name: 'per-tenant quiet hours override the global ones',
-    config: { quiet_hours: { start: '00:00', end: '23:59' }, tenants: { acme: { quiet_hours: { start: '20:00', end: '21:00' } } } },
+    config: {
+      quiet_hours: { start: '00:00', end: '23:59' },
+      tenants: { acme: { quiet_hours: { start: '20:00', end: '21:00' } } },
+    },
     event: { tenantId: 'acme' },
     classification: verified(),
     push: true,
     verdict: 'verified',
     reason: 'verified',
   },
-  { name: 'provider none pushes on the box\'s word, flagged unverified', classification: unverified('provider_none'), push: true, verdict: 'unverified', reason: 'edge_only', title: 'Person at front_door', unverified: true },
+  {
+    name: "provider none pushes on the box's word, flagged unverified",
+    classification: unverified('provider_none'),
+    push: true,
+    verdict: 'unverified',
+    reason: 'edge_only',
+    title: 'Person at front_door',
+    unverified: true,
+  },
   {
     name: 'LLM down + push_unverified (default) → titled Unverified',
     classification: unverified('unavailable'),
@@ -152,9 +273,32 @@ const ROWS: Row[] = [
     title: 'Unverified: Person at front_door',
     unverified: true,
   },
-  { name: 'LLM over budget + push → as if verified', config: { llm_down: 'push' }, classification: unverified('over_budget'), push: true, verdict: 'unverified', reason: 'llm_down_push', title: 'Person at front_door', unverified: false },
-  { name: 'LLM down + hold → held', config: { llm_down: 'hold' }, classification: unverified('unavailable'), push: false, verdict: 'held', reason: 'llm_down_hold' },
-  { name: 'no thumbnail follows the llm_down rule', config: { llm_down: 'hold' }, classification: unverified('no_thumbnail'), push: false, verdict: 'held', reason: 'llm_down_hold' },
+  {
+    name: 'LLM over budget + push → as if verified',
+    config: { llm_down: 'push' },
+    classification: unverified('over_budget'),
+    push: true,
+    verdict: 'unverified',
+    reason: 'llm_down_push',
+    title: 'Person at front_door',
+    unverified: false,
+  },
+  {
+    name: 'LLM down + hold → held',
+    config: { llm_down: 'hold' },
+    classification: unverified('unavailable'),
+    push: false,
+    verdict: 'held',
+    reason: 'llm_down_hold',
+  },
+  {
+    name: 'no thumbnail follows the llm_down rule',
+    config: { llm_down: 'hold' },
+    classification: unverified('no_thumbnail'),
+    push: false,
+    verdict: 'held',
+    reason: 'llm_down_hold',
+  },
   {
     name: 'unverified push respects cooldown',
     history: { lastPushAt: NOON - 10_000 },
@@ -178,10 +322,19 @@ describe('push policy', () => {
   it.each(ROWS)('$name', (row) => {
     const config: NotifyConfig = notifyConfig(row.config ?? {});
     const d = decide(
-      { event: { ...EVENT, ...row.event }, history: { ...FRESH, ...row.history }, now: row.now ?? NOON, classification: row.classification },
+      {
+        event: { ...EVENT, ...row.event },
+        history: { ...FRESH, ...row.history },
+        now: row.now ?? NOON,
+        classification: row.classification,
+      },
       config,
     );
-    expect({ push: d.push, verdict: d.verdict, reason: d.reason }).toEqual({ push: row.push, verdict: row.verdict, reason: row.reason });
+    expect({ push: d.push, verdict: d.verdict, reason: d.reason }).toEqual({
+      push: row.push,
+      verdict: row.verdict,
+      reason: row.reason,
+    });
     expect(d.detail.length).toBeGreaterThan(0);
     if (d.push) {
       expect(d.content).toBeDefined();
@@ -196,8 +349,12 @@ describe('push policy', () => {
   it('prefilter decides only what needs no LLM', () => {
     const config = notifyConfig();
     expect(prefilter({ event: EVENT, history: FRESH, now: NOON }, config)).toBeNull();
-    expect(prefilter({ event: { ...EVENT, label: 'bird' }, history: FRESH, now: NOON }, config)?.reason).toBe('label_not_notified');
-    expect(prefilter({ event: EVENT, history: { pushed: true, lastPushAt: null }, now: NOON }, config)?.reason).toBe('already_pushed');
+    expect(prefilter({ event: { ...EVENT, label: 'bird' }, history: FRESH, now: NOON }, config)?.reason).toBe(
+      'label_not_notified',
+    );
+    expect(prefilter({ event: EVENT, history: { pushed: true, lastPushAt: null }, now: NOON }, config)?.reason).toBe(
+      'already_pushed',
+    );
     // Cooldown is not a prefilter reason: the event still gets verified (the app shows the verdict).
     expect(prefilter({ event: EVENT, history: { pushed: false, lastPushAt: NOON - 1 }, now: NOON }, config)).toBeNull();
   });

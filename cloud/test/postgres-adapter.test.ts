@@ -38,7 +38,9 @@ describe.runIf(hasPostgres)('PostgreSQL adapter', () => {
     await Promise.all(Array.from({ length: 4 }, () => db.tx((x) => x.get('SELECT * FROM t WHERE id = ?', [1]))));
     await alter("ALTER TABLE t ADD COLUMN b TEXT DEFAULT 'new'");
     expect(await db.get('SELECT * FROM t WHERE id = ?', [1])).toEqual({ id: 1, a: 'x', b: 'new' });
-    const inTx = await Promise.all(Array.from({ length: 4 }, () => db.tx((x) => x.get('SELECT * FROM t WHERE id = ?', [1]))));
+    const inTx = await Promise.all(
+      Array.from({ length: 4 }, () => db.tx((x) => x.get('SELECT * FROM t WHERE id = ?', [1]))),
+    );
     for (const row of inTx) expect(row).toEqual({ id: 1, a: 'x', b: 'new' });
   });
 

@@ -33,14 +33,17 @@ const open: Array<{ close(): Promise<void> }> = [];
 beforeAll(async () => {
   key = await apnsTestKey();
   cert = selfSignedCert();
-  if (!cert) process.stderr.write('\n!!! openssl not found: APNs tests run over cleartext HTTP/2 (h2c) instead of TLS\n\n');
+  if (!cert)
+    process.stderr.write('\n!!! openssl not found: APNs tests run over cleartext HTTP/2 (h2c) instead of TLS\n\n');
 });
 afterAll(() => cert?.cleanup());
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
-async function setup(opts: { serverClock?: ManualClock; clock?: ManualClock; sender?: Partial<ApnsSenderOptions> } = {}) {
+async function setup(
+  opts: { serverClock?: ManualClock; clock?: ManualClock; sender?: Partial<ApnsSenderOptions> } = {},
+) {
   const clock = opts.clock ?? new ManualClock(T0);
   const server = await ApnsTestServer.start({
     teamId: key.teamId,
@@ -90,7 +93,12 @@ describe('APNs sender against the local APNs', () => {
     expect(decodeProtectedHeader(d.jwt)).toEqual({ alg: 'ES256', kid: key.keyId });
     expect(decodeJwt(d.jwt)).toEqual({ iss: key.teamId, iat: Math.floor(T0 / 1000) });
     expect(d.payload).toEqual({
-      aps: { alert: { title: n.title, body: n.body }, sound: 'default', 'mutable-content': 1, 'thread-id': 'front-door' },
+      aps: {
+        alert: { title: n.title, body: n.body },
+        sound: 'default',
+        'mutable-content': 1,
+        'thread-id': 'front-door',
+      },
       event_id: n.event_id,
       thumbnail_url: n.thumbnail_url,
       unverified: true,
@@ -100,7 +108,10 @@ describe('APNs sender against the local APNs', () => {
   it('sends priority 5 for normal pushes and shortens collapse ids over 64 bytes', async () => {
     const { server, sender } = await setup();
     const long = 'x'.repeat(100);
-    const outcome = await sender.send({ platform: 'apns', token: apnsDeviceToken() }, notification({ priority: 'normal', collapse_id: long }));
+    const outcome = await sender.send(
+      { platform: 'apns', token: apnsDeviceToken() },
+      notification({ priority: 'normal', collapse_id: long }),
+    );
     expect(outcome.status).toBe('sent');
     const h = server.deliveries[0]!.headers;
     expect(h['apns-priority']).toBe('5');
@@ -136,7 +147,11 @@ describe('APNs sender against the local APNs', () => {
   it('retries 429 TooManyRequests after the Retry-After the server gave', async () => {
     const { server, sender, clock } = await setup();
     const token = apnsDeviceToken();
-    server.script(token, { status: 429, reason: 'TooManyRequests', retryAfterS: 3 }, { status: 503, reason: 'ServiceUnavailable' });
+    server.script(
+      token,
+      { status: 429, reason: 'TooManyRequests', retryAfterS: 3 },
+      { status: 503, reason: 'ServiceUnavailable' },
+    );
     const waits: number[] = [];
     const service = new PushService({
       senders: [sender],
@@ -165,7 +180,10 @@ describe('APNs sender against the local APNs', () => {
     server.script(token, ...Array.from({ length: 5 }, () => ({ status: 500, reason: 'InternalServerError' })));
     const service = new PushService({ senders: [sender], maxAttempts: 3, sleep: async () => undefined });
     const [r] = await service.send(notification(), [{ platform: 'apns', token }]);
-    expect(r).toMatchObject({ attempts: 3, outcome: { status: 'retry', httpStatus: 500, reason: 'InternalServerError' } });
+    expect(r).toMatchObject({
+      attempts: 3,
+      outcome: { status: 'retry', httpStatus: 500, reason: 'InternalServerError' },
+    });
     expect(server.deliveries).toHaveLength(0);
   });
 
@@ -205,7 +223,15 @@ describe('APNs sender against the local APNs', () => {
     expect((await sender.send({ platform: 'apns', token }, notification())).status).toBe('sent');
     clock.advance(5 * MIN);
     // A second sender with the same key builds its own token: APNs counts that as an update.
-    const second = new ApnsSender({ teamId: key.teamId, keyId: key.keyId, keyPem: key.pem, bundleId: BUNDLE, endpoint: server.url, ...(cert ? { ca: cert.cert } : {}), clock });
+    const second = new ApnsSender({
+      teamId: key.teamId,
+      keyId: key.keyId,
+      keyPem: key.pem,
+      bundleId: BUNDLE,
+      endpoint: server.url,
+      ...(cert ? { ca: cert.cert } : {}),
+      clock,
+    });
     open.push(second);
     const o = await second.send({ platform: 'apns', token }, notification());
     expect(o).toMatchObject({ status: 'retry', httpStatus: 429, reason: 'TooManyProviderTokenUpdates' });
@@ -233,15 +259,44 @@ describe('APNs sender against the local APNs', () => {
   it('a provider token signed with another key is rejected (InvalidProviderToken) and nothing is delivered', async () => {
     const { server } = await setup();
     const stranger = await apnsTestKey(key.teamId, key.keyId);
-    const wrong = new ApnsSender({ teamId: key.teamId, keyId: key.keyId, keyPem: stranger.pem, bundleId: BUNDLE, endpoint: server.url, ...(cert ? { ca: cert.cert } : {}) });
+    const wrong = new ApnsSender({
+      teamId: key.teamId,
+      keyId: key.keyId,
+      keyPem: stranger.pem,
+      bundleId: BUNDLE,
+      endpoint: server.url,
+      ...(cert ? { ca: cert.cert } : {}),
+    });
     open.push(wrong);
-    expect(await wrong.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).toEqual({ status: 'failed', httpStatus: 403, reason: 'InvalidProviderToken' });
-    const wrongTeam = new ApnsSender({ teamId: 'OTHER12345', keyId: key.keyId, keyPem: key.pem, bundleId: BUNDLE, endpoint: server.url, ...(cert ? { ca: cert.cert } : {}) });
+    expect(await wrong.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).toEqual({
+      status: 'failed',
+      httpStatus: 403,
+      reason: 'InvalidProviderToken',
+    });
+    const wrongTeam = new ApnsSender({
+      teamId: 'OTHER12345',
+      keyId: key.keyId,
+      keyPem: key.pem,
+      bundleId: BUNDLE,
+      endpoint: server.url,
+      ...(cert ? { ca: cert.cert } : {}),
+    });
     open.push(wrongTeam);
-    expect((await wrongTeam.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).reason).toBe('InvalidProviderToken');
-    const wrongTopic = new ApnsSender({ teamId: key.teamId, keyId: key.keyId, keyPem: key.pem, bundleId: 'com.example.nope', endpoint: server.url, ...(cert ? { ca: cert.cert } : {}) });
+    expect((await wrongTeam.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).reason).toBe(
+      'InvalidProviderToken',
+    );
+    const wrongTopic = new ApnsSender({
+      teamId: key.teamId,
+      keyId: key.keyId,
+      keyPem: key.pem,
+      bundleId: 'com.example.nope',
+      endpoint: server.url,
+      ...(cert ? { ca: cert.cert } : {}),
+    });
     open.push(wrongTopic);
-    expect((await wrongTopic.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).reason).toBe('TopicDisallowed');
+    expect((await wrongTopic.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).reason).toBe(
+      'TopicDisallowed',
+    );
     expect(server.deliveries).toHaveLength(0);
   });
 
@@ -263,13 +318,27 @@ describe('APNs sender against the local APNs', () => {
 
   it('reports an unreachable endpoint as retry, and a token that is not hex as invalid without a request', async () => {
     const { server, sender } = await setup();
-    expect(await sender.send({ platform: 'apns', token: 'not-a-token' }, notification())).toEqual({ status: 'invalid_token', httpStatus: null, reason: 'BadDeviceToken' });
+    expect(await sender.send({ platform: 'apns', token: 'not-a-token' }, notification())).toEqual({
+      status: 'invalid_token',
+      httpStatus: null,
+      reason: 'BadDeviceToken',
+    });
     expect(server.requests).toHaveLength(0);
     const url = server.url;
     await server.close();
     open.splice(open.indexOf(server), 1);
-    const dead = new ApnsSender({ teamId: key.teamId, keyId: key.keyId, keyPem: key.pem, bundleId: BUNDLE, endpoint: url, ...(cert ? { ca: cert.cert } : {}) });
+    const dead = new ApnsSender({
+      teamId: key.teamId,
+      keyId: key.keyId,
+      keyPem: key.pem,
+      bundleId: BUNDLE,
+      endpoint: url,
+      ...(cert ? { ca: cert.cert } : {}),
+    });
     open.push(dead);
-    expect(await dead.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).toMatchObject({ status: 'retry', httpStatus: null });
+    expect(await dead.send({ platform: 'apns', token: apnsDeviceToken() }, notification())).toMatchObject({
+      status: 'retry',
+      httpStatus: null,
+    });
   });
 });

@@ -27,7 +27,10 @@ const open: Array<{ close(): Promise<void> }> = [];
 let base: FcmTestAccount;
 let stranger: FcmTestAccount;
 beforeAll(async () => {
-  [base, stranger] = await Promise.all([fcmTestAccount('http://127.0.0.1/token'), fcmTestAccount('http://127.0.0.1/token')]);
+  [base, stranger] = await Promise.all([
+    fcmTestAccount('http://127.0.0.1/token'),
+    fcmTestAccount('http://127.0.0.1/token'),
+  ]);
 });
 afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
@@ -46,7 +49,13 @@ async function setup(opts: { tokenLifetimeS?: number; sender?: Partial<FcmSender
   open.push(server);
   // The token URI is only known once the server listens.
   const account: FcmTestAccount = { ...placeholder, json: { ...placeholder.json, token_uri: server.tokenUri } };
-  const sender = new FcmSender({ account: account.json, endpoint: server.url, ttlMs: 3_600_000, clock, ...opts.sender });
+  const sender = new FcmSender({
+    account: account.json,
+    endpoint: server.url,
+    ttlMs: 3_600_000,
+    clock,
+    ...opts.sender,
+  });
   open.push(sender);
   return { clock, server, sender, account };
 }
@@ -145,7 +154,11 @@ describe('FCM HTTP v1 sender against the local FCM', () => {
   it('retries 429 and 503 after the Retry-After the server gave', async () => {
     const { server, sender, clock } = await setup();
     const token = fcmRegistrationToken();
-    server.script(token, { status: 429, errorCode: 'QUOTA_EXCEEDED', retryAfterS: 7 }, { status: 503, errorCode: 'UNAVAILABLE', retryAfterS: 2 });
+    server.script(
+      token,
+      { status: 429, errorCode: 'QUOTA_EXCEEDED', retryAfterS: 7 },
+      { status: 503, errorCode: 'UNAVAILABLE', retryAfterS: 2 },
+    );
     const waits: number[] = [];
     const service = new PushService({
       senders: [sender],
@@ -166,7 +179,10 @@ describe('FCM HTTP v1 sender against the local FCM', () => {
 
   it('an assertion signed with another key gets invalid_grant and nothing is sent', async () => {
     const { server, account } = await setup();
-    const impostor = new FcmSender({ account: { ...account.json, private_key: stranger.json.private_key }, endpoint: server.url });
+    const impostor = new FcmSender({
+      account: { ...account.json, private_key: stranger.json.private_key },
+      endpoint: server.url,
+    });
     open.push(impostor);
     const o = await impostor.send({ platform: 'fcm', token: fcmRegistrationToken() }, notification());
     expect(o).toEqual({ status: 'failed', httpStatus: 400, reason: 'oauth_token_failed' });
@@ -177,8 +193,12 @@ describe('FCM HTTP v1 sender against the local FCM', () => {
 
   it('reads the service account from JSON text or a file, with clear errors', async () => {
     const { account } = await setup();
-    expect(serviceAccountFromConfig({ service_account_json: JSON.stringify(account.json) }).client_email).toBe(account.json.client_email);
-    expect(() => serviceAccountFromConfig({ service_account_json: '{"client_email":"x"}' })).toThrow(/push\.fcm\.service_account_json: .*private_key/);
+    expect(serviceAccountFromConfig({ service_account_json: JSON.stringify(account.json) }).client_email).toBe(
+      account.json.client_email,
+    );
+    expect(() => serviceAccountFromConfig({ service_account_json: '{"client_email":"x"}' })).toThrow(
+      /push\.fcm\.service_account_json: .*private_key/,
+    );
     expect(() => serviceAccountFromConfig({ service_account_file: '/nonexistent/sa.json' })).toThrow(/cannot read/);
     expect(() => serviceAccountFromConfig({})).toThrow(/set service_account_file or service_account_json/);
   });

@@ -8,18 +8,39 @@ import { loadConfig } from '../../shared/config/index.js';
 import { isVigilError } from '../../shared/errors/index.js';
 import { newEventId } from '../../shared/ids/index.js';
 import { createPushService, PushConfigSchema } from '../push/index.js';
-import { apnsCollapseId, webPushTopic, type Notification, type PushOutcome, type PushSender, type PushTarget } from '../push/notification.js';
+import {
+  apnsCollapseId,
+  webPushTopic,
+  type Notification,
+  type PushOutcome,
+  type PushSender,
+  type PushTarget,
+} from '../push/notification.js';
 import { parseRetryAfter } from '../push/retry-after.js';
 import { PushService } from '../push/service.js';
 import { ApnsTestServer } from './support-push/apns-server.js';
 import { FcmTestServer } from './support-push/fcm-server.js';
-import { apnsDeviceToken, apnsTestKey, fcmRegistrationToken, fcmTestAccount, vapidTestKeys } from './support-push/keys.js';
+import {
+  apnsDeviceToken,
+  apnsTestKey,
+  fcmRegistrationToken,
+  fcmTestAccount,
+  vapidTestKeys,
+} from './support-push/keys.js';
 import { selfSignedCert, type TestCert } from './support-push/tls.js';
 import { WebPushTestServer } from './support-push/webpush-server.js';
 
 function notification(over: Partial<Notification> = {}): Notification {
   const id = newEventId();
-  return { event_id: id, title: 'Person at Porch', body: 'now', thumbnail_url: `https://vigil.example.com/t/${id}`, collapse_id: id, priority: 'high', ...over };
+  return {
+    event_id: id,
+    title: 'Person at Porch',
+    body: 'now',
+    thumbnail_url: `https://vigil.example.com/t/${id}`,
+    collapse_id: id,
+    priority: 'high',
+    ...over,
+  };
 }
 
 /**
@@ -61,13 +82,22 @@ describe('PushService', () => {
     const service = new PushService({ senders: [new ScriptedSender()] });
     expect(service.platforms()).toEqual(['fcm']);
     const [r] = await service.send(notification(), [{ platform: 'apns', token: apnsDeviceToken() }]);
-    expect(r).toMatchObject({ attempts: 0, outcome: { status: 'failed', httpStatus: null, reason: 'platform_not_configured' } });
+    expect(r).toMatchObject({
+      attempts: 0,
+      outcome: { status: 'failed', httpStatus: null, reason: 'platform_not_configured' },
+    });
   });
 
   it('stops at a Retry-After longer than max wait and hands it to the caller', async () => {
-    const sender = new ScriptedSender(new Map([['a', [{ status: 'retry', httpStatus: 429, reason: 'QUOTA_EXCEEDED', retryAfterMs: 600_000 }]]]));
+    const sender = new ScriptedSender(
+      new Map([['a', [{ status: 'retry', httpStatus: 429, reason: 'QUOTA_EXCEEDED', retryAfterMs: 600_000 }]]]),
+    );
     const waits: number[] = [];
-    const service = new PushService({ senders: [sender], maxRetryWaitMs: 60_000, sleep: async (ms) => void waits.push(ms) });
+    const service = new PushService({
+      senders: [sender],
+      maxRetryWaitMs: 60_000,
+      sleep: async (ms) => void waits.push(ms),
+    });
     const [r] = await service.send(notification(), [{ platform: 'fcm', token: 'a' }]);
     expect(r).toMatchObject({ attempts: 1, outcome: { status: 'retry', retryAfterMs: 600_000 } });
     expect(waits).toEqual([]);
@@ -84,8 +114,17 @@ describe('PushService', () => {
       ]),
     );
     const waits: number[] = [];
-    const service = new PushService({ senders: [sender], maxAttempts: 4, backoffBaseMs: 1000, random: () => 0.5, sleep: async (ms) => void waits.push(ms) });
-    const results = await service.send(notification(), ['r', 'f', 'i', 'e'].map((token) => ({ platform: 'fcm' as const, token })));
+    const service = new PushService({
+      senders: [sender],
+      maxAttempts: 4,
+      backoffBaseMs: 1000,
+      random: () => 0.5,
+      sleep: async (ms) => void waits.push(ms),
+    });
+    const results = await service.send(
+      notification(),
+      ['r', 'f', 'i', 'e'].map((token) => ({ platform: 'fcm' as const, token })),
+    );
     expect(results.map((r) => [r.outcome.status, r.attempts])).toEqual([
       ['retry', 4],
       ['failed', 1],
@@ -147,10 +186,22 @@ describe('createPushService from config', () => {
   it('builds the three senders from key files and fans out to every platform', async () => {
     const clock = new ManualClock(Date.now());
     const apnsKey = await apnsTestKey();
-    const apns = await ApnsTestServer.start({ teamId: apnsKey.teamId, keyId: apnsKey.keyId, publicKey: apnsKey.publicKey, bundleId: 'com.example.vigil', clock, ...(cert ? { tls: { key: cert.key, cert: cert.cert } } : {}) });
+    const apns = await ApnsTestServer.start({
+      teamId: apnsKey.teamId,
+      keyId: apnsKey.keyId,
+      publicKey: apnsKey.publicKey,
+      bundleId: 'com.example.vigil',
+      clock,
+      ...(cert ? { tls: { key: cert.key, cert: cert.cert } } : {}),
+    });
     open.push(apns);
     const account = await fcmTestAccount('http://127.0.0.1/token');
-    const fcm = await FcmTestServer.start({ clientEmail: account.json.client_email, publicKey: account.publicKey, projectId: account.json.project_id, clock });
+    const fcm = await FcmTestServer.start({
+      clientEmail: account.json.client_email,
+      publicKey: account.publicKey,
+      projectId: account.json.project_id,
+      clock,
+    });
     open.push(fcm);
     const web = await WebPushTestServer.start();
     open.push(web);
@@ -161,9 +212,20 @@ describe('createPushService from config', () => {
       schema: Schema,
       overrides: {
         push: {
-          apns: { team_id: apnsKey.teamId, key_id: apnsKey.keyId, key_file: join(dir, 'AuthKey.p8'), bundle_id: 'com.example.vigil', endpoint: apns.url, ...(cert ? { ca_file: cert.caFile } : {}) },
+          apns: {
+            team_id: apnsKey.teamId,
+            key_id: apnsKey.keyId,
+            key_file: join(dir, 'AuthKey.p8'),
+            bundle_id: 'com.example.vigil',
+            endpoint: apns.url,
+            ...(cert ? { ca_file: cert.caFile } : {}),
+          },
           fcm: { service_account_file: join(dir, 'sa.json'), endpoint: fcm.url, token_uri: fcm.tokenUri },
-          webpush: { subject: 'mailto:ops@vigil.example.com', public_key: vapid.publicKey, private_key: vapid.privateKey },
+          webpush: {
+            subject: 'mailto:ops@vigil.example.com',
+            public_key: vapid.publicKey,
+            private_key: vapid.privateKey,
+          },
           ttl: '30m',
         },
       },
@@ -190,10 +252,27 @@ describe('createPushService from config', () => {
   });
 
   it('rejects bad push config with the path, and reports unreadable key files', () => {
-    expect(() => loadConfig({ schema: Schema, overrides: { push: { apns: { team_id: 'short', key_id: 'KEY1234567', bundle_id: 'b' } } } })).toThrow(/push\.apns\.team_id/);
-    expect(() => loadConfig({ schema: Schema, overrides: { push: { webpush: { subject: 'ops@example.com', public_key: 'x', private_key: 'y' } } } })).toThrow(/push\.webpush\.subject/);
+    expect(() =>
+      loadConfig({
+        schema: Schema,
+        overrides: { push: { apns: { team_id: 'short', key_id: 'KEY1234567', bundle_id: 'b' } } },
+      }),
+    ).toThrow(/push\.apns\.team_id/);
+    expect(() =>
+      loadConfig({
+        schema: Schema,
+        overrides: { push: { webpush: { subject: 'ops@example.com', public_key: 'x', private_key: 'y' } } },
+      }),
+    ).toThrow(/push\.webpush\.subject/);
     expect(() => loadConfig({ schema: Schema, overrides: { push: { gcm: {} } } })).toThrow(/gcm/);
-    const { config } = loadConfig({ schema: Schema, overrides: { push: { apns: { team_id: 'TEAM123456', key_id: 'KEY1234567', bundle_id: 'b', key_file: join(dir, 'missing.p8') } } } });
+    const { config } = loadConfig({
+      schema: Schema,
+      overrides: {
+        push: {
+          apns: { team_id: 'TEAM123456', key_id: 'KEY1234567', bundle_id: 'b', key_file: join(dir, 'missing.p8') },
+        },
+      },
+    });
     expect(() => createPushService(config.push)).toThrow(/push\.apns\.key_file: cannot read/);
     const none = loadConfig({ schema: Schema }).config;
     expect(createPushService(none.push).platforms()).toEqual([]);

@@ -31,7 +31,12 @@ async function setup() {
   const vapid = vapidTestKeys();
   const server = await WebPushTestServer.start();
   open.push(server);
-  const sender = new WebPushSender({ subject: SUBJECT, publicKey: vapid.publicKey, privateKey: vapid.privateKey, ttlMs: 3_600_000 });
+  const sender = new WebPushSender({
+    subject: SUBJECT,
+    publicKey: vapid.publicKey,
+    privateKey: vapid.privateKey,
+    ttlMs: 3_600_000,
+  });
   open.push(sender);
   return { vapid, server, sender };
 }
@@ -55,7 +60,12 @@ describe('Web Push sender against the local push service', () => {
       tag: n.event_id,
       unverified: true,
     });
-    expect(d.headers).toMatchObject({ ttl: '3600', urgency: 'high', topic: n.event_id, 'content-encoding': 'aes128gcm' });
+    expect(d.headers).toMatchObject({
+      ttl: '3600',
+      urgency: 'high',
+      topic: n.event_id,
+      'content-encoding': 'aes128gcm',
+    });
     expect(d.headers.authorization).toMatch(new RegExp(`^vapid t=[^,]+, k=${vapid.publicKey}$`));
     expect(d.vapid.aud).toBe(server.url);
     expect(d.vapid.sub).toBe(SUBJECT);
@@ -65,7 +75,10 @@ describe('Web Push sender against the local push service', () => {
   it('uses Urgency normal for normal pushes and a 32-character Topic for long collapse ids', async () => {
     const { server, sender } = await setup();
     const subscription = server.subscribe();
-    const outcome = await sender.send({ platform: 'webpush', subscription }, notification({ priority: 'normal', collapse_id: 'camera front-door / person / 2026-03-01' }));
+    const outcome = await sender.send(
+      { platform: 'webpush', subscription },
+      notification({ priority: 'normal', collapse_id: 'camera front-door / person / 2026-03-01' }),
+    );
     expect(outcome.status).toBe('sent');
     const h = server.deliveries[0]!.headers;
     expect(h.urgency).toBe('normal');
@@ -91,7 +104,10 @@ describe('Web Push sender against the local push service', () => {
   it('treats a subscription with unusable keys as invalid without a request', async () => {
     const { server, sender } = await setup();
     const sub = server.subscribe();
-    const o = await sender.send({ platform: 'webpush', subscription: { ...sub, keys: { ...sub.keys, p256dh: 'AAAA' } } }, notification());
+    const o = await sender.send(
+      { platform: 'webpush', subscription: { ...sub, keys: { ...sub.keys, p256dh: 'AAAA' } } },
+      notification(),
+    );
     expect(o).toMatchObject({ status: 'invalid_token', httpStatus: null, reason: 'invalid_subscription' });
     expect(server.requests).toHaveLength(0);
   });
@@ -124,7 +140,11 @@ describe('Web Push sender against the local push service', () => {
     const other = vapidTestKeys();
     const stranger = new WebPushSender({ subject: SUBJECT, publicKey: other.publicKey, privateKey: other.privateKey });
     open.push(stranger);
-    expect(await stranger.send({ platform: 'webpush', subscription }, notification())).toMatchObject({ status: 'failed', httpStatus: 403, reason: 'vapid key does not match the subscription' });
+    expect(await stranger.send({ platform: 'webpush', subscription }, notification())).toMatchObject({
+      status: 'failed',
+      httpStatus: 403,
+      reason: 'vapid key does not match the subscription',
+    });
     // Right public key in `k`, but the JWT signed by another private key: the signature check catches it.
     const forger = new WebPushSender({ subject: SUBJECT, publicKey: vapid.publicKey, privateKey: other.privateKey });
     open.push(forger);
@@ -137,7 +157,10 @@ describe('Web Push sender against the local push service', () => {
   it('the push service really decrypts: a payload encrypted for the wrong auth secret is refused', async () => {
     const { server, sender } = await setup();
     const subscription = server.subscribe();
-    const wrongAuth = { ...subscription, keys: { ...subscription.keys, auth: Buffer.alloc(16, 7).toString('base64url') } };
+    const wrongAuth = {
+      ...subscription,
+      keys: { ...subscription.keys, auth: Buffer.alloc(16, 7).toString('base64url') },
+    };
     const o = await sender.send({ platform: 'webpush', subscription: wrongAuth }, notification());
     expect(o).toMatchObject({ status: 'failed', httpStatus: 400 });
     expect(o.reason).toMatch(/^payload does not decrypt/);

@@ -62,7 +62,8 @@ async function openQueueDb(name: 'sqlite' | 'postgres'): Promise<QueueDb> {
 }
 
 const KIND = 'notify';
-const cfg = (over: Record<string, unknown> = {}) => queueConfig({ lease: '300ms', poll: '50ms', backoff_base: '30ms', backoff_max: '200ms', max_attempts: 3, ...over });
+const cfg = (over: Record<string, unknown> = {}) =>
+  queueConfig({ lease: '300ms', poll: '50ms', backoff_base: '30ms', backoff_max: '200ms', max_attempts: 3, ...over });
 
 describe.each(backends)('job queue on $name', (backend) => {
   let db: QueueDb;
@@ -111,7 +112,8 @@ describe.each(backends)('job queue on $name', (backend) => {
     const claimed: Job[][] = [[], []];
     await Promise.all(
       [qa, qb].map(async (q, i) => {
-        for (let round = 0; round < 10; round++) claimed[i]!.push(...(await q.claim(kind, `owner${i}`, Date.now(), 60_000, 4)));
+        for (let round = 0; round < 10; round++)
+          claimed[i]!.push(...(await q.claim(kind, `owner${i}`, Date.now(), 60_000, 4)));
       }),
     );
     const a = claimed[0]!.map((j) => j.eventId);
@@ -157,7 +159,12 @@ describe.each(backends)('job queue on $name', (backend) => {
     await qa.enqueue({ kind, eventId: id, tenantId: 'default' }, t);
     let [job] = await qa.claim(kind, 'o', t, 1000, 1);
     expect(await qa.snooze(job!, 'o', t + 100, t, 'waiting for thumbnail')).toBe(true);
-    expect(await qa.get(kind, id)).toMatchObject({ state: 'pending', attempts: 0, runAt: t + 100, lastError: 'waiting for thumbnail' });
+    expect(await qa.get(kind, id)).toMatchObject({
+      state: 'pending',
+      attempts: 0,
+      runAt: t + 100,
+      lastError: 'waiting for thumbnail',
+    });
     expect(await qa.wake(kind, id, t)).toBe(true);
     [job] = await qa.claim(kind, 'o', t, 1000, 1);
     expect(await qa.fail(job!, 'o', 'llm down', t, t + 500, 2)).toBe('pending');
@@ -192,7 +199,8 @@ describe.each(backends)('job queue on $name', (backend) => {
     const kind = `purge_${n}`;
     const [old, recent, dead] = [evt(), evt(), evt()];
     const t = Date.now();
-    for (const id of [old, recent, dead]) await qa.enqueue({ kind, eventId: id, tenantId: 'default' }, t - 10 * 86_400_000);
+    for (const id of [old, recent, dead])
+      await qa.enqueue({ kind, eventId: id, tenantId: 'default' }, t - 10 * 86_400_000);
     for (const j of await qa.claim(kind, 'o', t, 1000, 3)) {
       if (j.eventId === old) await qa.complete(j.id, 'o', t - 8 * 86_400_000);
       if (j.eventId === recent) await qa.complete(j.id, 'o', t - 1000);

@@ -19,7 +19,14 @@ describe('pairing attempts', () => {
   beforeAll(async () => {
     t = await startTestCloud(sqliteBackend, {
       clock,
-      overrides: { pairing: { attempts_per_minute: 30, attempts_burst: 10, global_attempts_per_minute: 120, global_attempts_burst: 60 } },
+      overrides: {
+        pairing: {
+          attempts_per_minute: 30,
+          attempts_burst: 10,
+          global_attempts_per_minute: 120,
+          global_attempts_burst: 60,
+        },
+      },
     });
   });
   afterAll(async () => {
@@ -27,16 +34,30 @@ describe('pairing attempts', () => {
   });
 
   const guess = (remoteAddress: string, i: number) =>
-    t.cloud.app.inject({ method: 'POST', url: '/v1/pair', remoteAddress, headers: { 'content-type': 'application/json' }, payload: { v: 1, code: `ZZZZ-${String(i % 10_000).padStart(4, '2').replace(/[01]/g, '2')}` } });
+    t.cloud.app.inject({
+      method: 'POST',
+      url: '/v1/pair',
+      remoteAddress,
+      headers: { 'content-type': 'application/json' },
+      payload: {
+        v: 1,
+        code: `ZZZZ-${String(i % 10_000)
+          .padStart(4, '2')
+          .replace(/[01]/g, '2')}`,
+      },
+    });
 
   it('cuts 200 source addresses making 2,000 guesses off at the collector-wide limit', async () => {
     const statuses = new Map<number, number>();
     let refused: { retryAfter: string | undefined; body: ErrorBody } | undefined;
     for (let round = 0; round < 10; round++) {
-      const batch = await Promise.all(Array.from({ length: 200 }, (_, s) => guess(`10.20.${s >> 8}.${s & 255}`, round * 200 + s)));
+      const batch = await Promise.all(
+        Array.from({ length: 200 }, (_, s) => guess(`10.20.${s >> 8}.${s & 255}`, round * 200 + s)),
+      );
       for (const res of batch) {
         statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-        if (res.statusCode === 429 && !refused) refused = { retryAfter: res.headers['retry-after'] as string | undefined, body: res.json() as ErrorBody };
+        if (res.statusCode === 429 && !refused)
+          refused = { retryAfter: res.headers['retry-after'] as string | undefined, body: res.json() as ErrorBody };
       }
     }
     // Each source stayed within its own burst of 10: only the global bucket (burst 60) can have refused them.
@@ -97,7 +118,9 @@ describe('pairing attempts', () => {
 describe('live streams', () => {
   let t: TestCloud;
   beforeAll(async () => {
-    t = await startTestCloud(sqliteBackend, { overrides: { api: { stream_max_per_token: 10, stream_max_per_tenant: 15 } } });
+    t = await startTestCloud(sqliteBackend, {
+      overrides: { api: { stream_max_per_token: 10, stream_max_per_tenant: 15 } },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -111,13 +134,17 @@ describe('live streams', () => {
   /** Opens GET /v1/events/stream; a 200 stays open (its first bytes read) until close(). */
   const open = async (token: string): Promise<Opened> => {
     const abort = new AbortController();
-    const res = await fetch(t.url + '/v1/events/stream', { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    const res = await fetch(t.url + '/v1/events/stream', {
+      headers: { authorization: `Bearer ${token}` },
+      signal: abort.signal,
+    });
     if (res.status !== 200) return { status: res.status, body: await res.text(), close: () => undefined };
     const reader = res.body!.getReader();
     const first = await reader.read();
     return { status: 200, body: Buffer.from(first.value ?? []).toString(), close: () => abort.abort() };
   };
-  const sseClients = async (): Promise<number> => Number(/^vigil_sse_clients (\d+)$/m.exec(await (await fetch(t.url + '/metrics')).text())?.[1]);
+  const sseClients = async (): Promise<number> =>
+    Number(/^vigil_sse_clients (\d+)$/m.exec(await (await fetch(t.url + '/metrics')).text())?.[1]);
   const until = async (cond: () => Promise<boolean>): Promise<void> => {
     for (let i = 0; i < 200 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 25));
   };
@@ -141,7 +168,9 @@ describe('live streams', () => {
     }
     expect(opened).toBe(0);
     expect(sample?.status).toBe(429);
-    const body = JSON.parse(sample!.body) as { error: { code: string; message: string; request_id: string; details: Record<string, unknown> } };
+    const body = JSON.parse(sample!.body) as {
+      error: { code: string; message: string; request_id: string; details: Record<string, unknown> };
+    };
     expect(body.error).toMatchObject({ code: 'too_many_streams', details: { scope: 'token', limit: 10 } });
     expect(body.error.request_id).toBeTruthy();
     expect(await sseClients()).toBe(10);
@@ -163,7 +192,10 @@ describe('live streams', () => {
     expect(reader.map((s) => s.status)).toEqual(Array(5).fill(200));
     const sixth = await open(t.tokens.reader);
     expect(sixth.status).toBe(429);
-    expect((JSON.parse(sixth.body) as { error: { details: Record<string, unknown> } }).error.details).toMatchObject({ scope: 'tenant', limit: 15 });
+    expect((JSON.parse(sixth.body) as { error: { details: Record<string, unknown> } }).error.details).toMatchObject({
+      scope: 'tenant',
+      limit: 15,
+    });
     const other = await open(t.tokens.otherTenant);
     expect(other.status).toBe(200);
 

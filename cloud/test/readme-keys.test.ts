@@ -21,8 +21,24 @@ interface Schema {
 const NOT_KEYS = new Set(['device.status', 'event.new', 'event.updated']);
 /** A last part like these makes a file name, not a key (`vigil.db`, `cloud.yaml`; `secrets.key` is both). */
 const FILE_EXTENSIONS = new Set(
-  ['db', 'conf', 'json', 'yaml', 'yml', 'ts', 'js', 'md', 'sh', 'service', 'p8', 'pem', 'jpg', 'log', 'id', 'lock']
-    .concat(['example', 'in', 'onnx', 'avi']),
+  [
+    'db',
+    'conf',
+    'json',
+    'yaml',
+    'yml',
+    'ts',
+    'js',
+    'md',
+    'sh',
+    'service',
+    'p8',
+    'pem',
+    'jpg',
+    'log',
+    'id',
+    'lock',
+  ].concat(['example', 'in', 'onnx', 'avi']),
 );
 
 function resolves(schema: Schema, path: string[]): boolean {

@@ -23,8 +23,12 @@ const open: Reclassifier[] = [];
 
 beforeAll(async () => {
   llm = await LlmTestServer.start({ models: ['vision-1', 'llava:7b'], maxImagePx: 512 });
-  big = await sharp({ create: { width: 1280, height: 720, channels: 3, background: { r: 90, g: 120, b: 160 } } }).jpeg().toBuffer();
-  small = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 10, g: 200, b: 30 } } }).jpeg().toBuffer();
+  big = await sharp({ create: { width: 1280, height: 720, channels: 3, background: { r: 90, g: 120, b: 160 } } })
+    .jpeg()
+    .toBuffer();
+  small = await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 10, g: 200, b: 30 } } })
+    .jpeg()
+    .toBuffer();
 });
 afterAll(async () => {
   await llm.close();
@@ -35,17 +39,42 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 
-function make(partial: Record<string, unknown>, extra: { clock?: ManualClock; cache?: MemoryCacheBackend } = {}): Reclassifier {
-  const r = new Reclassifier({ config: reclassifyConfig(partial), cacheBackend: extra.cache, ...(extra.clock ? { clock: extra.clock } : {}) });
+function make(
+  partial: Record<string, unknown>,
+  extra: { clock?: ManualClock; cache?: MemoryCacheBackend } = {},
+): Reclassifier {
+  const r = new Reclassifier({
+    config: reclassifyConfig(partial),
+    cacheBackend: extra.cache,
+    ...(extra.clock ? { clock: extra.clock } : {}),
+  });
   open.push(r);
   return r;
 }
 
-const openai = (over: Record<string, unknown> = {}) => ({ kind: 'openai', base_url: llm.url, model: 'vision-1', ...over });
-const ollama = (over: Record<string, unknown> = {}) => ({ kind: 'ollama', base_url: llm.url, model: 'llava:7b', ...over });
+const openai = (over: Record<string, unknown> = {}) => ({
+  kind: 'openai',
+  base_url: llm.url,
+  model: 'vision-1',
+  ...over,
+});
+const ollama = (over: Record<string, unknown> = {}) => ({
+  kind: 'ollama',
+  base_url: llm.url,
+  model: 'llava:7b',
+  ...over,
+});
 
 function input(over: Partial<ReclassifyInput> = {}): ReclassifyInput {
-  return { eventId: 'evt_1', camera: 'front_door', deviceId: 'dev_1', label: 'person', score: 0.71, thumbnail: big, ...over };
+  return {
+    eventId: 'evt_1',
+    camera: 'front_door',
+    deviceId: 'dev_1',
+    label: 'person',
+    score: 0.71,
+    thumbnail: big,
+    ...over,
+  };
 }
 
 async function freePort(): Promise<number> {
@@ -70,7 +99,11 @@ describe('answer schema', () => {
     ['summary longer than 50', JSON.stringify({ ...PERSON_ANSWER, summary: 'x'.repeat(51) }), 'llm_off_schema'],
     ['threat not an integer', JSON.stringify({ ...PERSON_ANSWER, threat: 1.5 }), 'llm_off_schema'],
     ['threat above 2', JSON.stringify({ ...PERSON_ANSWER, threat: 3 }), 'llm_off_schema'],
-    ['missing agrees_with_edge', JSON.stringify({ label: 'person', confidence: 0.9, summary: 's', threat: 0 }), 'llm_off_schema'],
+    [
+      'missing agrees_with_edge',
+      JSON.stringify({ label: 'person', confidence: 0.9, summary: 's', threat: 0 }),
+      'llm_off_schema',
+    ],
     ['extra field', JSON.stringify({ ...PERSON_ANSWER, mood: 'calm' }), 'llm_off_schema'],
   ])('rejects %s', (_name, text, code) => {
     try {
@@ -82,7 +115,11 @@ describe('answer schema', () => {
   });
 
   it('sends a strict-compatible schema: every property required, no additional ones, no length keywords', () => {
-    const s = answerJsonSchema() as { required: string[]; additionalProperties: boolean; properties: Record<string, Record<string, unknown>> };
+    const s = answerJsonSchema() as {
+      required: string[];
+      additionalProperties: boolean;
+      properties: Record<string, Record<string, unknown>>;
+    };
     expect(s.required.sort()).toEqual(['agrees_with_edge', 'confidence', 'label', 'summary', 'threat']);
     expect(s.additionalProperties).toBe(false);
     expect(s.properties.summary!.maxLength).toBeUndefined();
@@ -90,7 +127,9 @@ describe('answer schema', () => {
   });
 
   it('renders prompt variables and leaves other braces alone', () => {
-    expect(renderTemplate('{label} on {camera} of {device} {other}', { label: 'dog', camera: 'yard', device: 'dev_9' })).toBe('dog on yard of dev_9 {other}');
+    expect(
+      renderTemplate('{label} on {camera} of {device} {other}', { label: 'dog', camera: 'yard', device: 'dev_9' }),
+    ).toBe('dog on yard of dev_9 {other}');
   });
 });
 
@@ -136,7 +175,15 @@ describe('providers on the wire', () => {
     const c = await r.classify(input());
     expect(llm.invalid).toEqual([]);
     expect(llm.requests[0]!.api).toBe('ollama');
-    expect(c).toMatchObject({ status: 'verified', classify_label: 'none', agrees_with_edge: false, provider: 'ollama', model: 'llava:7b', prompt_tokens: 300, completion_tokens: 22 });
+    expect(c).toMatchObject({
+      status: 'verified',
+      classify_label: 'none',
+      agrees_with_edge: false,
+      provider: 'ollama',
+      model: 'llava:7b',
+      prompt_tokens: 300,
+      completion_tokens: 22,
+    });
   });
 
   it('a real photo (dog.jpg 768x576) goes out at 512x384', async () => {
@@ -155,7 +202,10 @@ describe('providers on the wire', () => {
   });
 
   it('per-label prompt overrides the default, with variables', async () => {
-    const r = make({ providers: [openai()], prompts: { labels: { car: 'Is a vehicle parked in front of {camera}?' } } });
+    const r = make({
+      providers: [openai()],
+      prompts: { labels: { car: 'Is a vehicle parked in front of {camera}?' } },
+    });
     await r.classify(input({ label: 'car' }));
     await r.classify(input({ label: 'person', thumbnail: small }));
     expect(llm.requests[0]!.prompt).toBe('Is a vehicle parked in front of front_door?');
@@ -167,7 +217,15 @@ describe('provider none and missing pictures', () => {
   it('none keeps the edge label, marked not verified', async () => {
     const r = make({});
     const c = await r.classify(input());
-    expect(c).toMatchObject({ status: 'unverified', reason: 'provider_none', provider: 'none', classify_label: 'person', classify_confidence: 0.71, agrees_with_edge: null, classify_threat: null });
+    expect(c).toMatchObject({
+      status: 'unverified',
+      reason: 'provider_none',
+      provider: 'none',
+      classify_label: 'person',
+      classify_confidence: 0.71,
+      agrees_with_edge: null,
+      classify_threat: null,
+    });
     expect(c.classify_summary).toBe('Person at front_door');
     expect(llm.requests).toHaveLength(0);
   });
@@ -202,14 +260,23 @@ describe('retries, fallback, budget', () => {
     llm.script({ kind: 'off_schema' }, { kind: 'off_schema' });
     const c = await r.classify(input());
     expect(c).toMatchObject({ status: 'verified', provider: 'ollama' });
-    expect(c.attempts.map((a) => `${a.provider}:${a.code}`)).toEqual(['openai:llm_off_schema', 'openai:llm_off_schema', 'ollama:null']);
+    expect(c.attempts.map((a) => `${a.provider}:${a.code}`)).toEqual([
+      'openai:llm_off_schema',
+      'openai:llm_off_schema',
+      'ollama:null',
+    ]);
   });
 
   it('malformed from every provider: unverified, unavailable, failures recorded', async () => {
     const r = make({ providers: [openai()] });
     llm.setDefault({ kind: 'malformed' });
     const c = await r.classify(input());
-    expect(c).toMatchObject({ status: 'unverified', reason: 'unavailable', provider: 'none', classify_label: 'person' });
+    expect(c).toMatchObject({
+      status: 'unverified',
+      reason: 'unavailable',
+      provider: 'none',
+      classify_label: 'person',
+    });
     expect(c.attempts).toHaveLength(2);
   });
 
@@ -329,7 +396,9 @@ describe('answer cache', () => {
     const backend = new MemoryCacheBackend();
     await make({ providers: [openai()] }, { cache: backend }).classify(input());
     await make({ providers: [openai()] }, { cache: backend }).classify(input({ label: 'dog' }));
-    await make({ providers: [openai()], prompts: { default: 'Is there a {label}?' } }, { cache: backend }).classify(input());
+    await make({ providers: [openai()], prompts: { default: 'Is there a {label}?' } }, { cache: backend }).classify(
+      input(),
+    );
     await make({ providers: [ollama()] }, { cache: backend }).classify(input());
     expect(llm.requests).toHaveLength(4);
     expect(backend.map.size).toBe(4);
@@ -354,7 +423,11 @@ describe('answer cache', () => {
 
 describe('config', () => {
   it('rejects two providers with one name, and an LLM provider without base_url/model', () => {
-    expect(() => new Reclassifier({ config: reclassifyConfig({ providers: [openai(), openai()] }) })).toThrow(/used twice/);
-    expect(() => new Reclassifier({ config: reclassifyConfig({ providers: [{ kind: 'ollama', model: 'x' }] }) })).toThrow(/base_url and model are required/);
+    expect(() => new Reclassifier({ config: reclassifyConfig({ providers: [openai(), openai()] }) })).toThrow(
+      /used twice/,
+    );
+    expect(
+      () => new Reclassifier({ config: reclassifyConfig({ providers: [{ kind: 'ollama', model: 'x' }] }) }),
+    ).toThrow(/base_url and model are required/);
   });
 });

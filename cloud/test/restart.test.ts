@@ -40,12 +40,26 @@ function startCollector(dataDir: string, port: number, configFile: string | unde
   const extra = configFile ? ['--config', configFile] : [];
   const args = builtServe
     ? [join(root, 'bin', 'vigil-cloud.js'), 'serve', '--data-dir', dataDir, '--port', String(port), ...extra]
-    : ['--import', 'tsx', join(root, 'cloud', 'test', 'support-ingest', 'collector-entry.ts'), '--data-dir', dataDir, '--port', String(port), ...extra];
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, VIGIL_CLOUD__SERVER__HOST: '127.0.0.1', VIGIL_LOG_LEVEL: 'warn' } });
+    : [
+        '--import',
+        'tsx',
+        join(root, 'cloud', 'test', 'support-ingest', 'collector-entry.ts'),
+        '--data-dir',
+        dataDir,
+        '--port',
+        String(port),
+        ...extra,
+      ];
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, VIGIL_CLOUD__SERVER__HOST: '127.0.0.1', VIGIL_LOG_LEVEL: 'warn' },
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
   child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM') process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
+    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
+      process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
   });
   children.push(child);
   return child;
@@ -91,10 +105,21 @@ describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (bac
     const store = await openStore({ dataDir, url: dbUrl, schema });
     const secrets = new SecretBox(loadSecretsKey(undefined, dataDir));
     const code = randomBytes(4).toString('hex').toUpperCase();
-    await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now: Date.now(), expiresAt: Date.now() + 60_000 });
+    await store.createPairingCode({
+      tenantId: 'default',
+      name: null,
+      codeSha256: codeDigest(secrets, code),
+      hint: '',
+      now: Date.now(),
+      expiresAt: Date.now() + 60_000,
+    });
     const paired = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' });
     await store.close();
-    const dev: DeviceCredentials = { deviceId: paired.device_id, keyId: paired.key_id, secret: Buffer.from(paired.secret_b64, 'base64') };
+    const dev: DeviceCredentials = {
+      deviceId: paired.device_id,
+      keyId: paired.key_id,
+      secret: Buffer.from(paired.secret_b64, 'base64'),
+    };
 
     const port = await freePort();
     const url = `/v1/devices/${dev.deviceId}/events`;

@@ -56,7 +56,11 @@ describe('pairing codes at rest', () => {
   };
 
   it('stores a keyed hash that no unkeyed hash of the code matches, and no hint', async () => {
-    const res = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'porch' }) });
+    const res = await t.api('/v1/pairing-codes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'porch' }),
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as Record<string, unknown>;
     const code = String(created.code);
@@ -69,25 +73,41 @@ describe('pairing codes at rest', () => {
     expect(row.hint).toBe('');
     // The API shows the code once (here) and never a fragment of it afterwards.
     expect(created).not.toHaveProperty('hint');
-    const listed = (await (await t.api('/v1/pairing-codes')).json()) as { pairing_codes: Array<Record<string, unknown>> };
+    const listed = (await (await t.api('/v1/pairing-codes')).json()) as {
+      pairing_codes: Array<Record<string, unknown>>;
+    };
     const entry = listed.pairing_codes.find((c) => c.id === created.id)!;
     expect(entry).toMatchObject({ id: created.id, name: 'porch', state: 'pending', expires_at: created.expires_at });
     expect(entry).not.toHaveProperty('hint');
     expect(JSON.stringify(listed)).not.toContain(bare.slice(-3));
     // The code still works (and only once).
-    const paired = await fetch(t.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+    const paired = await fetch(t.url + '/v1/pair', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ v: 1, code }),
+    });
     expect(paired.status).toBe(200);
   });
 
   it('revokes by the code itself (keyed lookup) as well as by id', async () => {
     const made = async (): Promise<{ code: string; id: string }> =>
-      (await (await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).json()) as { code: string; id: string };
+      (await (
+        await t.api('/v1/pairing-codes', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{}',
+        })
+      ).json()) as { code: string; id: string };
     const a = await made();
     const b = await made();
     expect((await t.api(`/v1/pairing-codes/${a.code.toLowerCase()}`, { method: 'DELETE' })).status).toBe(200);
     expect((await t.api(`/v1/pairing-codes/${b.id}`, { method: 'DELETE' })).status).toBe(200);
     for (const c of [a, b]) {
-      const r = await fetch(t.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code: c.code }) });
+      const r = await fetch(t.url + '/v1/pair', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ v: 1, code: c.code }),
+      });
       expect(r.status).toBe(400);
     }
   });
@@ -101,9 +121,30 @@ describe('codes stored under the old unkeyed scheme', () => {
       const db = openSqlite({ path: join(dir, 'vigil.db') });
       await migrate(db, before);
       const now = Date.now();
-      const insert = 'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at, used_at, used_by_device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
-      await db.run(insert, ['pc_pending', 'default', 'old', sha256('vigil-pairing-code:K7QXM2PD'), 'MPD', now - 1000, now + 600_000, null, null]);
-      await db.run(insert, ['pc_used', 'default', 'older', sha256('vigil-pairing-code:ABCD2345'), '345', now - 5000, now + 600_000, now - 4000, 'dev_x']);
+      const insert =
+        'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at, used_at, used_by_device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+      await db.run(insert, [
+        'pc_pending',
+        'default',
+        'old',
+        sha256('vigil-pairing-code:K7QXM2PD'),
+        'MPD',
+        now - 1000,
+        now + 600_000,
+        null,
+        null,
+      ]);
+      await db.run(insert, [
+        'pc_used',
+        'default',
+        'older',
+        sha256('vigil-pairing-code:ABCD2345'),
+        '345',
+        now - 5000,
+        now + 600_000,
+        now - 4000,
+        'dev_x',
+      ]);
       await db.close();
 
       const store = await openStore({ dataDir: dir });
@@ -115,7 +156,9 @@ describe('codes stored under the old unkeyed scheme', () => {
       expect(pending.hint).toBe('');
       expect(used).toMatchObject({ revokedAt: null, usedByDevice: 'dev_x', hint: '' });
       const raw = new Database(join(dir, 'vigil.db'), { readonly: true });
-      const hashes = (raw.prepare('SELECT code_sha256 FROM pairing_codes').all() as Array<{ code_sha256: string }>).map((r) => r.code_sha256);
+      const hashes = (raw.prepare('SELECT code_sha256 FROM pairing_codes').all() as Array<{ code_sha256: string }>).map(
+        (r) => r.code_sha256,
+      );
       raw.close();
       expect(hashes).not.toContain(sha256('vigil-pairing-code:K7QXM2PD'));
       expect(hashes).not.toContain(sha256('vigil-pairing-code:ABCD2345'));
@@ -135,7 +178,11 @@ const bin = join(root, 'bin', 'vigil-cloud.js');
 const built = existsSync(join(root, 'dist', 'cloud', 'cli', 'main.js'));
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('/bin/sh', ['-c', 'umask 022; exec "$@"', 'sh', process.execPath, bin, ...args], { encoding: 'utf8', env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' }, timeout: 30_000 });
+  const r = spawnSync('/bin/sh', ['-c', 'umask 022; exec "$@"', 'sh', process.execPath, bin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
+    timeout: 30_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -164,17 +211,36 @@ describe.runIf(built)('collector files under umask 022', () => {
 
   it('serve and the CLI create folders 0700 and files 0600: database, WAL, SHM, thumbnails, secrets key', async () => {
     const dir = join(base, 'fresh', 'vigil-data');
-    const token = (JSON.parse(cli(['token', 'create', '--name', 'app', '--data-dir', dir, '--json']).stdout) as { token: string }).token;
+    const token = (
+      JSON.parse(cli(['token', 'create', '--name', 'app', '--data-dir', dir, '--json']).stdout) as { token: string }
+    ).token;
     const code = cli(['pair-code', 'create', '--data-dir', dir]).stdout.trim();
     expect(code).toMatch(/^[A-Z2-9]{4}-[A-Z2-9]{4}$/);
     const listed = cli(['pair-code', 'list', '--data-dir', dir, '--json']);
     expect(listed.stdout).not.toContain('hint');
     expect(listed.stdout).not.toContain(code.slice(-3));
 
-    const child: ChildProcess = spawn('/bin/sh', ['-c', 'umask 022; exec "$@"', 'sh', process.execPath, bin, 'serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dir], {
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child: ChildProcess = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        'umask 022; exec "$@"',
+        'sh',
+        process.execPath,
+        bin,
+        'serve',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--data-dir',
+        dir,
+      ],
+      {
+        env: { ...process.env, VIGIL_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     try {
       let out = '';
@@ -188,32 +254,67 @@ describe.runIf(built)('collector files under umask 022', () => {
         child.on('exit', (c) => reject(new Error(`serve exited with ${c}: ${out}`)));
       });
       // A paired box sends an event with a thumbnail: the blob store writes its folders and file.
-      const paired = await fetch(url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+      const paired = await fetch(url + '/v1/pair', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ v: 1, code }),
+      });
       expect(paired.status).toBe(200);
       const p = (await paired.json()) as { device_id: string; key_id: string; secret_b64: string };
-      const creds: DeviceCredentials = { deviceId: p.device_id, keyId: p.key_id, secret: Buffer.from(p.secret_b64, 'base64') };
-      const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 80, b: 20 } } }).jpeg().toBuffer();
+      const creds: DeviceCredentials = {
+        deviceId: p.device_id,
+        keyId: p.key_id,
+        secret: Buffer.from(p.secret_b64, 'base64'),
+      };
+      const jpeg = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 200, g: 80, b: 20 } } })
+        .jpeg()
+        .toBuffer();
       const id = newEventId();
       const now = new Date().toISOString();
       const event = {
-        v: 1, id, device_id: p.device_id, camera: 'front', type: 'new', rev: 0, label: 'person', score: 0.9, box: [0.1, 0.1, 0.5, 0.9],
+        v: 1,
+        id,
+        device_id: p.device_id,
+        camera: 'front',
+        type: 'new',
+        rev: 0,
+        label: 'person',
+        score: 0.9,
+        box: [0.1, 0.1, 0.5, 0.9],
         started_at: now,
-        thumbnail: { sha256: createHash('sha256').update(jpeg).digest('hex'), size: jpeg.length, width: 64, height: 48, content_type: 'image/jpeg' },
+        thumbnail: {
+          sha256: createHash('sha256').update(jpeg).digest('hex'),
+          size: jpeg.length,
+          width: 64,
+          height: 48,
+          content_type: 'image/jpeg',
+        },
       };
       const send = async (method: string, path: string, body: Buffer, type: string): Promise<number> => {
-        const res = await fetch(url + path, { method, headers: { ...signHttpRequest(creds, method, path, body), 'content-type': type }, body });
+        const res = await fetch(url + path, {
+          method,
+          headers: { ...signHttpRequest(creds, method, path, body), 'content-type': type },
+          body,
+        });
         await res.arrayBuffer();
         return res.status;
       };
-      expect(await send('POST', `/v1/devices/${p.device_id}/events`, Buffer.from(JSON.stringify(event)), 'application/json')).toBe(200);
+      expect(
+        await send('POST', `/v1/devices/${p.device_id}/events`, Buffer.from(JSON.stringify(event)), 'application/json'),
+      ).toBe(200);
       expect(await send('PUT', `/v1/devices/${p.device_id}/events/${id}/thumbnail`, jpeg, 'image/jpeg')).toBe(200);
-      expect((await fetch(url + `/v1/events/${id}/thumbnail`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+      expect(
+        (await fetch(url + `/v1/events/${id}/thumbnail`, { headers: { authorization: `Bearer ${token}` } })).status,
+      ).toBe(200);
 
       const seen = modes(dir);
       const names = seen.map((e) => e.path.slice(dir.length) || '/');
-      for (const expected of ['/', '/vigil.db', '/vigil.db-wal', '/vigil.db-shm', '/secrets.key']) expect(names).toContain(expected);
+      for (const expected of ['/', '/vigil.db', '/vigil.db-wal', '/vigil.db-shm', '/secrets.key'])
+        expect(names).toContain(expected);
       expect(seen.filter((e) => !e.dir && /\.jpe?g$|thumbnails/.test(e.path)).length).toBeGreaterThan(0);
-      const loose = seen.filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${e.path.slice(dir.length) || '/'} ${fmt(e.mode)}`);
+      const loose = seen
+        .filter((e) => e.mode !== (e.dir ? 0o700 : 0o600))
+        .map((e) => `${e.path.slice(dir.length) || '/'} ${fmt(e.mode)}`);
       expect(loose).toEqual([]);
     } finally {
       child.kill('SIGTERM');
@@ -232,7 +333,9 @@ describe.runIf(built)('collector files under umask 022', () => {
     chmodSync(join(dir, 'secrets.key'), 0o644);
     expect(cli(['token', 'list', '--data-dir', dir]).status).toBe(0);
     expect(cli(['pair-code', 'create', '--data-dir', dir]).status).toBe(0);
-    const loose = modes(dir).filter((e) => e.mode !== (e.dir ? 0o700 : 0o600)).map((e) => `${e.path.slice(dir.length) || '/'} ${fmt(e.mode)}`);
+    const loose = modes(dir)
+      .filter((e) => e.mode !== (e.dir ? 0o700 : 0o600))
+      .map((e) => `${e.path.slice(dir.length) || '/'} ${fmt(e.mode)}`);
     expect(loose).toEqual([]);
   });
 });

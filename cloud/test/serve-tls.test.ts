@@ -69,10 +69,14 @@ describe.runIf(built)('vigil-cloud serve with server.tls', () => {
     writeFileSync(config, `server:\n  tls:\n    cert_file: ${live.cert}\n    key_file: ${live.key}\n`);
     const caPem = readFileSync(ca.certFile);
 
-    const child: ChildProcess = spawn(process.execPath, [bin, 'serve', '--config', config, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'data')], {
-      env: { ...process.env, VIGIL_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [bin, 'serve', '--config', config, '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'data')],
+      {
+        env: { ...process.env, VIGIL_LOG_LEVEL: 'info', NODE_EXTRA_CA_CERTS: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -135,14 +139,28 @@ describe.runIf(built)('vigil-cloud serve with server.tls', () => {
 
   it('refuses to start with half a TLS config or a key that does not fit the certificate', async () => {
     const base = { data_dir: join(dir, 'bad'), server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } };
-    await expect(createCloud(cloudConfig({ ...base, server: { ...base.server, tls: { cert_file: first.certFile } } }), { logger: silentLogger() })).rejects.toThrow(
-      /server\.tls needs both cert_file and key_file/,
-    );
     await expect(
-      createCloud(cloudConfig({ ...base, server: { ...base.server, tls: { cert_file: first.certFile, key_file: second.keyFile } } }), { logger: silentLogger() }),
+      createCloud(cloudConfig({ ...base, server: { ...base.server, tls: { cert_file: first.certFile } } }), {
+        logger: silentLogger(),
+      }),
+    ).rejects.toThrow(/server\.tls needs both cert_file and key_file/);
+    await expect(
+      createCloud(
+        cloudConfig({
+          ...base,
+          server: { ...base.server, tls: { cert_file: first.certFile, key_file: second.keyFile } },
+        }),
+        { logger: silentLogger() },
+      ),
     ).rejects.toThrow(/server\.tls\.key_file: .* does not fit/);
     await expect(
-      createCloud(cloudConfig({ ...base, server: { ...base.server, tls: { cert_file: join(dir, 'missing.crt'), key_file: first.keyFile } } }), { logger: silentLogger() }),
+      createCloud(
+        cloudConfig({
+          ...base,
+          server: { ...base.server, tls: { cert_file: join(dir, 'missing.crt'), key_file: first.keyFile } },
+        }),
+        { logger: silentLogger() },
+      ),
     ).rejects.toThrow(/server\.tls\.cert_file: cannot read/);
   });
 });

@@ -41,13 +41,25 @@ describe('collector server', () => {
   });
 
   it('maps malformed and oversized bodies to stable codes', async () => {
-    const bad = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' });
+    const bad = await t.api('/v1/pairing-codes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"name":',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
-    const unknownField = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"nmae":"x"}' });
+    const unknownField = await t.api('/v1/pairing-codes', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"nmae":"x"}',
+    });
     expect(unknownField.status).toBe(400);
     expect(((await unknownField.json()) as { error: { message: string } }).error.message).toContain('body/nmae');
-    const big = await fetch(t.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code: 'x', pad: 'y'.repeat(40_000) }) });
+    const big = await fetch(t.url + '/v1/pair', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ v: 1, code: 'x', pad: 'y'.repeat(40_000) }),
+    });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { error: { code: string } }).error.code).toBe('payload_too_large');
   });
@@ -74,7 +86,9 @@ describe('readiness', () => {
       await t.cloud.store.close();
       const res = await fetch(t.url + '/readyz');
       expect(res.status).toBe(503);
-      const body = (await res.json()) as { error: { code: string; message: string; details: { checks: Record<string, string> } } };
+      const body = (await res.json()) as {
+        error: { code: string; message: string; details: { checks: Record<string, string> } };
+      };
       expect(body.error.code).toBe('service_unavailable');
       expect(body.error.details.checks.blobs).toBe('ok');
       expect(body.error.details.checks.database).toMatch(/service_unavailable/);
@@ -100,7 +114,11 @@ describe('config', () => {
     try {
       const file = join(dir, 'cloud.yaml');
       writeFileSync(file, 'server:\n  port: 9000\nstatus:\n  offline_after: 2m\n');
-      const { config } = loadCloudConfig({ file, env: { VIGIL_CLOUD__SERVER__HOST: '127.0.0.1', VIGIL_CLOUD__DATABASE__URL: 'postgres://x@y/z' }, overrides: { data_dir: dir } });
+      const { config } = loadCloudConfig({
+        file,
+        env: { VIGIL_CLOUD__SERVER__HOST: '127.0.0.1', VIGIL_CLOUD__DATABASE__URL: 'postgres://x@y/z' },
+        overrides: { data_dir: dir },
+      });
       expect(config.server).toMatchObject({ port: 9000, host: '127.0.0.1' });
       expect(config.database.url).toBe('postgres://x@y/z');
       expect(config.status.offline_after).toBe('2m');

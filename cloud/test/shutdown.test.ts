@@ -18,7 +18,14 @@ describe('shutdown', () => {
       let status = 0;
       const answered = new Promise<void>((resolve, reject) => {
         const req = request(
-          { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
+          {
+            host: url.hostname,
+            port: url.port,
+            path: url.pathname,
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'content-length': body.length },
+          },
           (res) => {
             status = res.statusCode ?? 0;
             res.resume();

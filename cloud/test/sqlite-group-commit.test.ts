@@ -26,7 +26,10 @@ describe('SQLite group commit', () => {
   const committed = (): { caller: number; note: string | null }[] => {
     const other = new Database(path, { readonly: true });
     try {
-      return other.prepare('SELECT caller, note FROM t ORDER BY seq').all() as { caller: number; note: string | null }[];
+      return other.prepare('SELECT caller, note FROM t ORDER BY seq').all() as {
+        caller: number;
+        note: string | null;
+      }[];
     } finally {
       other.close();
     }
@@ -74,7 +77,11 @@ describe('SQLite group commit', () => {
 
   it('resolves a caller only once its writes are committed (visible to another connection)', async () => {
     const visibleAtResolve = await Promise.all(
-      Array.from({ length: 4 }, (_, i) => db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i])).then(() => committed().some((r) => r.caller === i))),
+      Array.from({ length: 4 }, (_, i) =>
+        db
+          .tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i]))
+          .then(() => committed().some((r) => r.caller === i)),
+      ),
     );
     expect(visibleAtResolve).toEqual([true, true, true, true]);
   });
@@ -115,20 +122,39 @@ describe('SQLite group commit', () => {
     const trace: string[] = [];
     await Promise.all(
       Array.from({ length: 7 }, (_, i) =>
-        db.tx(async (x) => {
-          trace.push(`run ${i}`);
-          await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
-        }).then(() => trace.push(`done ${i}`)),
+        db
+          .tx(async (x) => {
+            trace.push(`run ${i}`);
+            await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
+          })
+          .then(() => trace.push(`done ${i}`)),
       ),
     );
-    expect(trace).toEqual(['run 0', 'run 1', 'run 2', 'done 0', 'done 1', 'done 2', 'run 3', 'run 4', 'run 5', 'done 3', 'done 4', 'done 5', 'run 6', 'done 6']);
+    expect(trace).toEqual([
+      'run 0',
+      'run 1',
+      'run 2',
+      'done 0',
+      'done 1',
+      'done 2',
+      'run 3',
+      'run 4',
+      'run 5',
+      'done 3',
+      'done 4',
+      'done 5',
+      'run 6',
+      'done 6',
+    ]);
     expect(committed().map((r) => r.caller)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   it('survives reopening: what was acknowledged is on disk (synchronous normal too)', async () => {
     await db.close();
     db = openSqlite({ path, synchronous: 'normal' });
-    await Promise.all(Array.from({ length: 20 }, (_, i) => db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i]))));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i]))),
+    );
     expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 1 }); // NORMAL
     await db.close();
     db = openSqlite({ path });

@@ -79,7 +79,11 @@ describe('device status from heartbeats', () => {
     clock.advance(59_000);
     expect(((await (await t.api(`/v1/devices/${box.deviceId}`)).json()) as { online: boolean }).online).toBe(true);
     clock.advance(2_000);
-    const after = (await (await t.api(`/v1/devices/${box.deviceId}`)).json()) as { state: string; online: boolean; last_seen_at: string };
+    const after = (await (await t.api(`/v1/devices/${box.deviceId}`)).json()) as {
+      state: string;
+      online: boolean;
+      last_seen_at: string;
+    };
     expect(after).toMatchObject({ state: 'offline', online: false });
   });
 });

@@ -32,18 +32,35 @@ describe.each(backends)('storing event messages on $name', (backend) => {
       wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.9, label: 'car' }),
       wireEvent({ id, deviceId: device, type: 'end', rev: 2, endedAt: T0 + 5000 }),
     ].map(ingestMessage);
-    expect((await store.storeEventMessages(device, msgs, T0)).map((r) => r.status)).toEqual(['stored', 'stored', 'stored']);
+    expect((await store.storeEventMessages(device, msgs, T0)).map((r) => r.status)).toEqual([
+      'stored',
+      'stored',
+      'stored',
+    ]);
     const e = await store.findDeviceEvent(device, id);
     expect(e).toMatchObject({ status: 'ended', lastRev: 2 });
     // The same batch again: every message a duplicate, nothing changes.
-    expect((await store.storeEventMessages(device, msgs, T0 + 1)).map((r) => r.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
-    expect(await store.findDeviceEvent(device, id)).toMatchObject({ status: 'ended', lastRev: 2, updatedAt: e!.updatedAt });
+    expect((await store.storeEventMessages(device, msgs, T0 + 1)).map((r) => r.status)).toEqual([
+      'duplicate',
+      'duplicate',
+      'duplicate',
+    ]);
+    expect(await store.findDeviceEvent(device, id)).toMatchObject({
+      status: 'ended',
+      lastRev: 2,
+      updatedAt: e!.updatedAt,
+    });
   });
 
   it('a thumbnail recorded before the event’s first message is joined to the event', async () => {
     const id = newEventId();
     const sha = 'a'.repeat(64);
-    expect(await store.recordThumbnail({ deviceId: device, eventId: id, blobKey: 'k', sha256: sha, size: 123, contentType: 'image/jpeg' }, T0)).toBe('stored');
+    expect(
+      await store.recordThumbnail(
+        { deviceId: device, eventId: id, blobKey: 'k', sha256: sha, size: 123, contentType: 'image/jpeg' },
+        T0,
+      ),
+    ).toBe('stored');
     await store.storeEventMessages(device, [ingestMessage(wireEvent({ id, deviceId: device }))], T0 + 1);
     expect((await store.findDeviceEvent(device, id))?.thumbnail).toMatchObject({ sha256: sha, size: 123 });
   });
@@ -54,17 +71,26 @@ describe.each(backends)('storing event messages on $name', (backend) => {
     const id = newEventId();
     const mine = ingestMessage(wireEvent({ id, deviceId: device }));
     const theirs = ingestMessage(wireEvent({ id, deviceId: other }));
-    const [a, b] = await Promise.all([store.storeEventMessages(device, [mine], T0), second.storeEventMessages(other, [theirs], T0)]);
+    const [a, b] = await Promise.all([
+      store.storeEventMessages(device, [mine], T0),
+      second.storeEventMessages(other, [theirs], T0),
+    ]);
     const statuses = [a![0]!.status, b![0]!.status].sort();
     expect(statuses).toEqual(['rejected', 'stored']);
-    const loser = a![0]!.status === 'rejected' ? { dev: device, msg: mine, s: store } : { dev: other, msg: theirs, s: second };
+    const loser =
+      a![0]!.status === 'rejected' ? { dev: device, msg: mine, s: store } : { dev: other, msg: theirs, s: second };
     // The loser's message was not kept as history: resending it is rejected again, not a duplicate.
-    expect((await loser.s.storeEventMessages(loser.dev, [loser.msg], T0 + 1))[0]).toMatchObject({ status: 'rejected', code: 'event_conflict' });
+    expect((await loser.s.storeEventMessages(loser.dev, [loser.msg], T0 + 1))[0]).toMatchObject({
+      status: 'rejected',
+      code: 'event_conflict',
+    });
     expect((await store.listEvents('default', {}, 10)).events.map((e) => e.id)).toEqual([id]);
   });
 
   it('stores a batch of 100 new events, one result each', async () => {
-    const msgs = Array.from({ length: 100 }, (_, i) => ingestMessage(wireEvent({ deviceId: device, startedAt: T0 + i })));
+    const msgs = Array.from({ length: 100 }, (_, i) =>
+      ingestMessage(wireEvent({ deviceId: device, startedAt: T0 + i })),
+    );
     const results = await store.storeEventMessages(device, msgs, T0);
     expect(results.map((r) => r.id)).toEqual(msgs.map((m) => m.id));
     expect(results.every((r) => r.status === 'stored')).toBe(true);

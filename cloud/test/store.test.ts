@@ -58,12 +58,24 @@ describe.each(backends)('store on $name', (backend) => {
 
     it('stores a new message, then reports the identical resend as duplicate', async () => {
       const e = wireEvent({ deviceId: device });
-      expect(await store.storeEventMessages(device, [ingestMessage(e)], T0)).toEqual([{ id: e.id, rev: 0, status: 'stored' }]);
+      expect(await store.storeEventMessages(device, [ingestMessage(e)], T0)).toEqual([
+        { id: e.id, rev: 0, status: 'stored' },
+      ]);
       // Same content with another key order is still the same message.
       const reordered = Object.fromEntries(Object.entries(e).reverse());
-      expect(await store.storeEventMessages(device, [ingestMessage(reordered)], T0 + 1)).toEqual([{ id: e.id, rev: 0, status: 'duplicate' }]);
+      expect(await store.storeEventMessages(device, [ingestMessage(reordered)], T0 + 1)).toEqual([
+        { id: e.id, rev: 0, status: 'duplicate' },
+      ]);
       const stored = await store.getEvent('default', String(e.id));
-      expect(stored).toMatchObject({ id: e.id, deviceId: device, label: 'person', status: 'active', lastRev: 0, startedAt: T0, camera: 'front' });
+      expect(stored).toMatchObject({
+        id: e.id,
+        deviceId: device,
+        label: 'person',
+        status: 'active',
+        lastRev: 0,
+        startedAt: T0,
+        camera: 'front',
+      });
     });
 
     it('reports the same id+rev with different content as event_conflict and keeps the first', async () => {
@@ -80,24 +92,66 @@ describe.each(backends)('store on $name', (backend) => {
       const started = T0;
       const msgs = {
         new: wireEvent({ id, deviceId: device, type: 'new', rev: 0, score: 0.5, label: 'person', startedAt: started }),
-        update: wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.7, box: [0.2, 0.2, 0.5, 0.9], startedAt: started }),
-        end: wireEvent({ id, deviceId: device, type: 'end', rev: 2, score: 0.9, box: [0.3, 0.3, 0.6, 0.9], startedAt: started, endedAt: started + 42_000 }),
+        update: wireEvent({
+          id,
+          deviceId: device,
+          type: 'update',
+          rev: 1,
+          score: 0.7,
+          box: [0.2, 0.2, 0.5, 0.9],
+          startedAt: started,
+        }),
+        end: wireEvent({
+          id,
+          deviceId: device,
+          type: 'end',
+          rev: 2,
+          score: 0.9,
+          box: [0.3, 0.3, 0.6, 0.9],
+          startedAt: started,
+          endedAt: started + 42_000,
+        }),
       };
       // Arrival order: end, new, update.
       await store.storeEventMessages(device, [ingestMessage(msgs.end)], T0);
       let e = await store.getEvent('default', id);
-      expect(e).toMatchObject({ status: 'ended', lastRev: 2, score: 0.9, endedAt: started + 42_000, durationMs: 42_000 });
-      const results = await store.storeEventMessages(device, [ingestMessage(msgs.new), ingestMessage(msgs.update)], T0 + 1);
+      expect(e).toMatchObject({
+        status: 'ended',
+        lastRev: 2,
+        score: 0.9,
+        endedAt: started + 42_000,
+        durationMs: 42_000,
+      });
+      const results = await store.storeEventMessages(
+        device,
+        [ingestMessage(msgs.new), ingestMessage(msgs.update)],
+        T0 + 1,
+      );
       expect(results.map((r) => r.status)).toEqual(['stored', 'stored']);
       e = await store.getEvent('default', id);
-      expect(e).toMatchObject({ status: 'ended', lastRev: 2, score: 0.9, box: [0.3, 0.3, 0.6, 0.9], endedAt: started + 42_000 });
+      expect(e).toMatchObject({
+        status: 'ended',
+        lastRev: 2,
+        score: 0.9,
+        box: [0.3, 0.3, 0.6, 0.9],
+        endedAt: started + 42_000,
+      });
       expect(e?.message).toMatchObject({ rev: 2 });
     });
 
     it('reads the latest message through one typed view: top score = max(top_score, score), announced thumbnail, zones', async () => {
       const thumbnail = { sha256: 'a'.repeat(64), size: 1234 };
       const id = newEventId();
-      const withTop = wireEvent({ id, deviceId: device, score: 0.6, top_score: 0.9, thumbnail, zones: ['porch'], stationary: true, attributes: { color: 'red' } });
+      const withTop = wireEvent({
+        id,
+        deviceId: device,
+        score: 0.6,
+        top_score: 0.9,
+        thumbnail,
+        zones: ['porch'],
+        stationary: true,
+        attributes: { color: 'red' },
+      });
       await store.storeEventMessages(device, [ingestMessage(withTop)], T0);
       expect(await store.getEvent('default', id)).toMatchObject({
         topScore: 0.9,
@@ -107,8 +161,18 @@ describe.each(backends)('store on $name', (backend) => {
         stationary: true,
       });
       // The current score above the reported top score: the top score is never below it.
-      await store.storeEventMessages(device, [ingestMessage(wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.95, top_score: 0.9 }))], T0 + 1);
-      expect(await store.findDeviceEvent(device, id)).toMatchObject({ topScore: 0.95, announcedThumbnail: null, zones: [], attributes: {}, stationary: false });
+      await store.storeEventMessages(
+        device,
+        [ingestMessage(wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.95, top_score: 0.9 }))],
+        T0 + 1,
+      );
+      expect(await store.findDeviceEvent(device, id)).toMatchObject({
+        topScore: 0.95,
+        announcedThumbnail: null,
+        zones: [],
+        attributes: {},
+        stationary: false,
+      });
       const plain = wireEvent({ deviceId: device, score: 0.7 });
       await store.storeEventMessages(device, [ingestMessage(plain)], T0 + 2);
       expect((await store.getEvent('default', String(plain.id)))?.topScore).toBeNull();
@@ -117,8 +181,18 @@ describe.each(backends)('store on $name', (backend) => {
     it('applies a later rev over an earlier one in order', async () => {
       const id = newEventId();
       await store.storeEventMessages(device, [ingestMessage(wireEvent({ id, deviceId: device, score: 0.4 }))], T0);
-      await store.storeEventMessages(device, [ingestMessage(wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.95, label: 'car' }))], T0 + 1);
-      expect(await store.getEvent('default', id)).toMatchObject({ score: 0.95, label: 'car', status: 'active', lastRev: 1, endedAt: null });
+      await store.storeEventMessages(
+        device,
+        [ingestMessage(wireEvent({ id, deviceId: device, type: 'update', rev: 1, score: 0.95, label: 'car' }))],
+        T0 + 1,
+      );
+      expect(await store.getEvent('default', id)).toMatchObject({
+        score: 0.95,
+        label: 'car',
+        status: 'active',
+        lastRev: 1,
+        endedAt: null,
+      });
     });
 
     it('stores a batch in one call with one result per message, rejecting an id owned by another device', async () => {
@@ -139,15 +213,22 @@ describe.each(backends)('store on $name', (backend) => {
     });
 
     it('rejects the whole batch of an unknown or revoked device', async () => {
-      expect(await codeOf(store.storeEventMessages('dev_nope', [ingestMessage(wireEvent({ deviceId: 'dev_nope' }))], T0))).toBe('unknown_device');
+      expect(
+        await codeOf(store.storeEventMessages('dev_nope', [ingestMessage(wireEvent({ deviceId: 'dev_nope' }))], T0)),
+      ).toBe('unknown_device');
       await store.revokeDevice('default', device, T0);
-      expect(await codeOf(store.storeEventMessages(device, [ingestMessage(wireEvent({ deviceId: device }))], T0))).toBe('device_revoked');
+      expect(await codeOf(store.storeEventMessages(device, [ingestMessage(wireEvent({ deviceId: device }))], T0))).toBe(
+        'device_revoked',
+      );
     });
 
     it('keeps exactly one copy when the same message is stored concurrently from two collectors', async () => {
       const second = await db.openAnother();
       const e = ingestMessage(wireEvent({ deviceId: device }));
-      const results = await Promise.all([store.storeEventMessages(device, [e], T0), second.storeEventMessages(device, [e], T0)]);
+      const results = await Promise.all([
+        store.storeEventMessages(device, [e], T0),
+        second.storeEventMessages(device, [e], T0),
+      ]);
       expect(results.map((r) => r[0]?.status).sort()).toEqual(['duplicate', 'stored']);
     });
   });
@@ -241,12 +322,27 @@ describe.each(backends)('store on $name', (backend) => {
   describe('pairing codes', () => {
     const code = (s: string): string => s.padEnd(64, '0');
     const consume = (s: Store, sha: string, deviceId: string, now = T0) =>
-      s.consumePairingCode({ codeSha256: sha, now, deviceId, deviceName: null, key: { keyId: 'k1', secretSealed: 'sealed' } });
+      s.consumePairingCode({
+        codeSha256: sha,
+        now,
+        deviceId,
+        deviceName: null,
+        key: { keyId: 'k1', secretSealed: 'sealed' },
+      });
 
     it('is single-use even when many exchanges race (two collectors)', async () => {
       const second = await db.openAnother();
-      await store.createPairingCode({ tenantId: 'default', name: 'garage', codeSha256: code('a'), hint: 'ABCD', now: T0, expiresAt: T0 + 60_000 });
-      const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => codeOf(consume(i % 2 ? second : store, code('a'), `dev_race${i}`))));
+      await store.createPairingCode({
+        tenantId: 'default',
+        name: 'garage',
+        codeSha256: code('a'),
+        hint: 'ABCD',
+        now: T0,
+        expiresAt: T0 + 60_000,
+      });
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) => codeOf(consume(i % 2 ? second : store, code('a'), `dev_race${i}`))),
+      );
       expect(outcomes.filter((o) => o === 'ok')).toHaveLength(1);
       expect(outcomes.filter((o) => o === 'pairing_code_used')).toHaveLength(7);
       const devices = await store.listDevices('default');
@@ -258,9 +354,23 @@ describe.each(backends)('store on $name', (backend) => {
 
     it('tells unknown, expired and revoked codes apart', async () => {
       expect(await codeOf(consume(store, code('nope'), 'dev_x'))).toBe('pairing_code_invalid');
-      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: code('b'), hint: 'B', now: T0, expiresAt: T0 + 1000 });
+      await store.createPairingCode({
+        tenantId: 'default',
+        name: null,
+        codeSha256: code('b'),
+        hint: 'B',
+        now: T0,
+        expiresAt: T0 + 1000,
+      });
       expect(await codeOf(consume(store, code('b'), 'dev_y', T0 + 1000))).toBe('pairing_code_expired');
-      const c = await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: code('c'), hint: 'C', now: T0, expiresAt: T0 + 60_000 });
+      const c = await store.createPairingCode({
+        tenantId: 'default',
+        name: null,
+        codeSha256: code('c'),
+        hint: 'C',
+        now: T0,
+        expiresAt: T0 + 60_000,
+      });
       expect(await store.revokePairingCode('acme', c.id, T0)).toBe(false);
       expect(await store.revokePairingCode('default', c.id, T0)).toBe(true);
       expect(await codeOf(consume(store, code('c'), 'dev_z'))).toBe('pairing_code_invalid');
@@ -295,11 +405,22 @@ describe.each(backends)('store on $name', (backend) => {
       const device = await pairTestDevice(store);
       const e = wireEvent({ deviceId: device });
       const id = String(e.id);
-      const input = { deviceId: device, eventId: id, blobKey: `default/${device}/${id}/a.jpg`, sha256: 'a'.repeat(64), size: 100, contentType: 'image/jpeg' };
+      const input = {
+        deviceId: device,
+        eventId: id,
+        blobKey: `default/${device}/${id}/a.jpg`,
+        sha256: 'a'.repeat(64),
+        size: 100,
+        contentType: 'image/jpeg',
+      };
       // Thumbnail before its event: kept and attached when the event arrives.
       expect(await store.recordThumbnail(input, T0)).toBe('stored');
       await store.storeEventMessages(device, [ingestMessage(e)], T0);
-      expect((await store.getEvent('default', id))?.thumbnail).toMatchObject({ sha256: 'a'.repeat(64), size: 100, blobKey: input.blobKey });
+      expect((await store.getEvent('default', id))?.thumbnail).toMatchObject({
+        sha256: 'a'.repeat(64),
+        size: 100,
+        blobKey: input.blobKey,
+      });
       expect(await store.recordThumbnail(input, T0 + 1)).toBe('duplicate');
       const b = { ...input, sha256: 'b'.repeat(64), blobKey: 'k/b.jpg', size: 200 };
       expect(await store.recordThumbnail(b, T0 + 2)).toBe('conflict');
@@ -314,7 +435,10 @@ describe.each(backends)('store on $name', (backend) => {
   describe('nonces', () => {
     it('accepts a nonce once per window, across collectors', async () => {
       const second = await db.openAnother();
-      const results = await Promise.all([store.rememberNonce('dev_a', 'n1', T0 + 1000, T0), second.rememberNonce('dev_a', 'n1', T0 + 1000, T0)]);
+      const results = await Promise.all([
+        store.rememberNonce('dev_a', 'n1', T0 + 1000, T0),
+        second.rememberNonce('dev_a', 'n1', T0 + 1000, T0),
+      ]);
       expect(results.sort()).toEqual([false, true]);
       expect(await store.rememberNonce('dev_b', 'n1', T0 + 1000, T0)).toBe(true);
       expect(await store.rememberNonce('dev_a', 'n1', T0 + 3000, T0 + 1000)).toBe(true); // expired: usable again
@@ -325,7 +449,14 @@ describe.each(backends)('store on $name', (backend) => {
   describe('device status', () => {
     it('records heartbeats and never lets an older one overwrite a newer', async () => {
       const device = await pairTestDevice(store);
-      const hb = { skewMs: -1500, version: '0.1.0', outboxDepth: 3, dropped: 1, cameras: [{ name: 'front', state: 'running' }], message: { v: 1 } };
+      const hb = {
+        skewMs: -1500,
+        version: '0.1.0',
+        outboxDepth: 3,
+        dropped: 1,
+        cameras: [{ name: 'front', state: 'running' }],
+        message: { v: 1 },
+      };
       await store.recordHeartbeat(device, hb, T0 + 10_000);
       await store.recordHeartbeat(device, { ...hb, outboxDepth: 99 }, T0 + 5_000);
       expect(await store.getDeviceStatus(device)).toMatchObject({
@@ -338,7 +469,11 @@ describe.each(backends)('store on $name', (backend) => {
         cameras: [{ name: 'front', state: 'running' }],
       });
       await store.touchDevice(device, T0 + 20_000, 250);
-      expect(await store.getDeviceStatus(device)).toMatchObject({ lastSeenAt: T0 + 20_000, clockSkewMs: 250, lastHeartbeatAt: T0 + 10_000 });
+      expect(await store.getDeviceStatus(device)).toMatchObject({
+        lastSeenAt: T0 + 20_000,
+        clockSkewMs: 250,
+        lastHeartbeatAt: T0 + 10_000,
+      });
       expect((await store.listDeviceStatus('default')).map((s) => s.deviceId)).toEqual([device]);
       expect(await store.listDeviceStatus('acme')).toEqual([]);
       expect(await codeOf(store.recordHeartbeat('dev_unknown', hb, T0))).toBe('unknown_device');

@@ -10,7 +10,11 @@ const body = Buffer.from('{"v":1}');
 
 function message(creds: DeviceCredentials, clock: ManualClock, o: { nonce?: string; path?: string } = {}) {
   const path = o.path ?? `/v1/devices/${creds.deviceId}/events`;
-  const headers = Object.fromEntries(Object.entries(signHttpRequest(creds, 'POST', path, body, { clock, ...(o.nonce ? { nonce: o.nonce } : {}) })).map(([k, v]) => [k.toLowerCase(), v]));
+  const headers = Object.fromEntries(
+    Object.entries(signHttpRequest(creds, 'POST', path, body, { clock, ...(o.nonce ? { nonce: o.nonce } : {}) })).map(
+      ([k, v]) => [k.toLowerCase(), v],
+    ),
+  );
   return parseHttpSignature(headers, 'POST', path, sha256Hex(body));
 }
 
@@ -60,7 +64,9 @@ describe('DeviceVerifier', () => {
     const sink = new MemorySink(clock);
     const dev = sink.addDevice();
     const strict = new DeviceVerifier({ sink, clock, toleranceS: 10 });
-    expect(await code(strict.verify(message(dev, new ManualClock(clock.now() - 11_000)), 'http'))).toBe('timestamp_out_of_tolerance');
+    expect(await code(strict.verify(message(dev, new ManualClock(clock.now() - 11_000)), 'http'))).toBe(
+      'timestamp_out_of_tolerance',
+    );
     expect(await code(strict.verify(message(dev, new ManualClock(clock.now() - 10_000)), 'http'))).toBe('ok');
     const m = message(dev, clock, { nonce: 'shared-nonce-1' });
     expect(await code(strict.verify(m, 'http'))).toBe('ok');

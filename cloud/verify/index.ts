@@ -137,8 +137,13 @@ export class DeviceVerifier {
 export function isAuthenticationFailure(err: unknown): boolean {
   return (
     isVigilError(err) &&
-    [SigningErrorCode.missing, SigningErrorCode.malformed, SigningErrorCode.unknownDevice, SigningErrorCode.bodyHash, SigningErrorCode.mismatch, SigningErrorCode.deviceMismatch].includes(
-      err.code as never,
-    )
+    [
+      SigningErrorCode.missing,
+      SigningErrorCode.malformed,
+      SigningErrorCode.unknownDevice,
+      SigningErrorCode.bodyHash,
+      SigningErrorCode.mismatch,
+      SigningErrorCode.deviceMismatch,
+    ].includes(err.code as never)
   );
 }

@@ -13,7 +13,11 @@ import { eventsTopic } from '../topics.js';
  * The wire catalogue (WIRE_ERRORS) is the source of truth for a wire code's status: every registry that knows a wire
  * code gives it the catalogue's status and advice, and the code that throws wire codes gets them from there.
  */
-const REGISTRIES: Record<string, Readonly<Record<string, ErrorSpec>>> = { protocol: PROTOCOL_ERRORS, cloud: CLOUD_ERRORS, agent: AGENT_ERRORS };
+const REGISTRIES: Record<string, Readonly<Record<string, ErrorSpec>>> = {
+  protocol: PROTOCOL_ERRORS,
+  cloud: CLOUD_ERRORS,
+  agent: AGENT_ERRORS,
+};
 const WIRE_CODES = Object.keys(WIRE_ERRORS) as WireErrorCodeValue[];
 
 function thrown(fn: () => unknown): { code: string; status: number | undefined } {
@@ -33,7 +37,8 @@ describe('error registries agree with the wire catalogue', () => {
       for (const code of WIRE_CODES) {
         const spec = table[code];
         const wire = WIRE_ERRORS[code];
-        if (spec?.status !== wire.status || spec.retry !== wire.retry) disagree.push(`${side} ${code}: ${spec?.status} ${spec?.retry} ≠ ${wire.status} ${wire.retry}`);
+        if (spec?.status !== wire.status || spec.retry !== wire.retry)
+          disagree.push(`${side} ${code}: ${spec?.status} ${spec?.retry} ≠ ${wire.status} ${wire.retry}`);
       }
     }
     expect(disagree).toEqual([]);
@@ -41,7 +46,9 @@ describe('error registries agree with the wire catalogue', () => {
 
   it('a code both sides know means the same on both; the common codes carry no status', () => {
     for (const code of Object.keys(CLOUD_ERRORS).filter((c) => Object.hasOwn(AGENT_ERRORS, c))) {
-      expect(AGENT_ERRORS[code as keyof typeof AGENT_ERRORS], code).toEqual(CLOUD_ERRORS[code as keyof typeof CLOUD_ERRORS]);
+      expect(AGENT_ERRORS[code as keyof typeof AGENT_ERRORS], code).toEqual(
+        CLOUD_ERRORS[code as keyof typeof CLOUD_ERRORS],
+      );
     }
     for (const [code, spec] of Object.entries(COMMON_ERRORS)) expect((spec as ErrorSpec).status, code).toBeUndefined();
   });
@@ -81,13 +88,27 @@ describe('wire codes thrown by shared code carry the catalogue status', () => {
     Buffer.from(JSON.stringify({ ...signMqttMessage(creds, topic, Buffer.from('{}')), ...patch }));
 
   it('a malformed MQTT envelope is signature_malformed 401, as over HTTP (it was 400)', () => {
-    const cases = [Buffer.from('not json'), Buffer.from('[1]'), envelope({ v: 2 }), envelope({ ts: -1 }), envelope({ body_b64: 'x' }), envelope({ nonce: 5 })];
-    for (const payload of cases) expect(thrown(() => parseMqttEnvelope(payload, topic)), payload.toString()).toEqual({ code: 'signature_malformed', status: 401 });
+    const cases = [
+      Buffer.from('not json'),
+      Buffer.from('[1]'),
+      envelope({ v: 2 }),
+      envelope({ ts: -1 }),
+      envelope({ body_b64: 'x' }),
+      envelope({ nonce: 5 }),
+    ];
+    for (const payload of cases)
+      expect(
+        thrown(() => parseMqttEnvelope(payload, topic)),
+        payload.toString(),
+      ).toEqual({ code: 'signature_malformed', status: 401 });
     expect(thrown(() => validateMqttEnvelope.parse({ v: 1 }))).toEqual({ code: 'signature_malformed', status: 401 });
   });
 
   it('a missing envelope field is signature_missing 401', () => {
     const { sig: _sig, ...rest } = signMqttMessage(creds, topic, Buffer.from('{}'));
-    expect(thrown(() => parseMqttEnvelope(Buffer.from(JSON.stringify(rest)), topic))).toEqual({ code: 'signature_missing', status: 401 });
+    expect(thrown(() => parseMqttEnvelope(Buffer.from(JSON.stringify(rest)), topic))).toEqual({
+      code: 'signature_missing',
+      status: 401,
+    });
   });
 });

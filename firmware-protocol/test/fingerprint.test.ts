@@ -8,7 +8,9 @@ describe('dedupe fingerprint', () => {
   it('canonical JSON sorts keys recursively and keeps array order', () => {
     expect(canonicalJson({ b: 1, a: { d: [3, 1], c: null } })).toBe('{"a":{"c":null,"d":[3,1]},"b":1}');
     expect(canonicalJson({ a: undefined, b: 'x' })).toBe('{"b":"x"}');
-    expect(canonicalJson([1, [], {}, [[{ z: [true, 'é'], y: -0.5 }]], null])).toBe('[1,[],{},[[{"y":-0.5,"z":[true,"é"]}]],null]');
+    expect(canonicalJson([1, [], {}, [[{ z: [true, 'é'], y: -0.5 }]], null])).toBe(
+      '[1,[],{},[[{"y":-0.5,"z":[true,"é"]}]],null]',
+    );
   });
 
   it('canonical JSON of a value nested 100,000 deep does not overflow the stack (issue 10, finding 2)', () => {

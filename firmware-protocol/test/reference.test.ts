@@ -27,7 +27,9 @@ describe('independent Python reference (reference/vigil_sign.py)', () => {
   });
 
   it('exits non-zero when a vector is wrong (a signature, or a verdict)', () => {
-    const badSig = vectors.map((v, i) => (i === 0 ? { ...v, expected_signature: v.presented_signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) } : v));
+    const badSig = vectors.map((v, i) =>
+      i === 0 ? { ...v, expected_signature: v.presented_signature.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')) } : v,
+    );
     writeFileSync(join(tmp, 'bad-sig.json'), JSON.stringify(badSig));
     const r1 = run(join(tmp, 'bad-sig.json'));
     expect(r1.status).toBe(1);

@@ -21,7 +21,8 @@ import {
 import { BEGIN_MARK, END_MARK, PROTOCOL_MD, protocolMarkdown, SCHEMAS_DIR, schemaFileText } from '../export-schemas.js';
 
 // ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
+  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
 const EXAMPLES_DIR = new URL('../examples/', import.meta.url);
 const KINDS = Object.keys(MESSAGE_KINDS) as MessageKind[];
@@ -66,7 +67,10 @@ describe('exported JSON Schemas', () => {
     expect(files).toEqual(KINDS.map((k) => `${k}.schema.json`).sort());
     for (const kind of KINDS) {
       const onDisk = readFileSync(join(SCHEMAS_DIR, `${kind}.schema.json`), 'utf8');
-      expect(onDisk === schemaFileText(kind), `schemas/${kind}.schema.json is stale: run \`npm run protocol:export\``).toBe(true);
+      expect(
+        onDisk === schemaFileText(kind),
+        `schemas/${kind}.schema.json is stale: run \`npm run protocol:export\``,
+      ).toBe(true);
     }
   });
 
@@ -74,7 +78,9 @@ describe('exported JSON Schemas', () => {
     const doc = readFileSync(PROTOCOL_MD, 'utf8');
     expect(doc).toContain(BEGIN_MARK);
     expect(doc).toContain(END_MARK);
-    expect(doc === protocolMarkdown(doc), 'PROTOCOL.md reference section is stale: run `npm run protocol:export`').toBe(true);
+    expect(doc === protocolMarkdown(doc), 'PROTOCOL.md reference section is stale: run `npm run protocol:export`').toBe(
+      true,
+    );
   });
 
   it('declare draft-07, and carry $id, title and a description on the message and on every field', () => {
@@ -101,7 +107,9 @@ describe('exported JSON Schemas', () => {
 
 describe('examples', () => {
   it('there is one example per listed kind and every kind has one', () => {
-    const files = readdirSync(EXAMPLES_DIR).map((f) => f.replace(/\.json$/, '')).sort();
+    const files = readdirSync(EXAMPLES_DIR)
+      .map((f) => f.replace(/\.json$/, ''))
+      .sort();
     expect(files).toEqual(Object.keys(EXAMPLE_KIND).sort());
     expect(new Set(Object.values(EXAMPLE_KIND))).toEqual(new Set(KINDS));
   });
@@ -151,24 +159,51 @@ describe('message validation (ajv on the exported schema and TypeBox agree)', ()
     ['new with rev 1', 'event', { ...base, rev: 1 }],
     ['update with rev 0', 'event', { ...base, type: 'update', rev: 0 }],
     ['end without ended_at', 'event', { ...end, ended_at: undefined }],
-    ['thumbnail wrong content type', 'event', { ...base, thumbnail: { ...example('thumbnail-info'), content_type: 'image/png' } }],
-    ['thumbnail too large', 'event', { ...base, thumbnail: { ...example('thumbnail-info'), size: THUMBNAIL_MAX_BYTES + 1 } }],
+    [
+      'thumbnail wrong content type',
+      'event',
+      { ...base, thumbnail: { ...example('thumbnail-info'), content_type: 'image/png' } },
+    ],
+    [
+      'thumbnail too large',
+      'event',
+      { ...base, thumbnail: { ...example('thumbnail-info'), size: THUMBNAIL_MAX_BYTES + 1 } },
+    ],
     ['duplicate zones', 'event', { ...base, zones: ['a', 'a'] }],
     ['attribute key uppercase', 'event', { ...base, attributes: { Color: 'red' } }],
     ['attribute value object', 'event', { ...base, attributes: { color: { r: 1 } } }],
-    ['too many attributes', 'event', { ...base, attributes: Object.fromEntries(Array.from({ length: ATTRIBUTES_MAX + 1 }, (_, i) => [`a${i}`, i])) }],
+    [
+      'too many attributes',
+      'event',
+      { ...base, attributes: Object.fromEntries(Array.from({ length: ATTRIBUTES_MAX + 1 }, (_, i) => [`a${i}`, i])) },
+    ],
     ['empty batch', 'event-batch', { v: 1, events: [] }],
     ['batch too large', 'event-batch', { v: 1, events: Array.from({ length: BATCH_MAX_EVENTS + 1 }, () => base) }],
     ['batch with bad item', 'event-batch', { v: 1, events: [base, { ...base, score: 7 }] }],
     ['heartbeat without outbox', 'heartbeat', { ...example('heartbeat'), outbox: undefined }],
-    ['heartbeat unknown camera state', 'heartbeat', { ...example('heartbeat'), cameras: [{ name: 'a', state: 'sleeping', fps: 1, last_frame_age_s: 1, restarts: 0 }] }],
+    [
+      'heartbeat unknown camera state',
+      'heartbeat',
+      {
+        ...example('heartbeat'),
+        cameras: [{ name: 'a', state: 'sleeping', fps: 1, last_frame_age_s: 1, restarts: 0 }],
+      },
+    ],
     ['ack unknown status', 'ack', { ...example('ack'), acks: [{ id: 'x', rev: 0, kind: 'event', status: 'maybe' }] }],
     ['availability unknown state', 'availability', { v: 1, state: 'sleeping', at: '2026-01-01T00:00:00Z' }],
     ['pairing code with spaces', 'pairing-request', { v: 1, code: 'K7QX M2PD' }],
     ['pairing secret not 32 bytes', 'pairing-response', { ...example('pairing-response'), secret_b64: 'AAAA' }],
-    ['pairing https not a URL', 'pairing-response', { ...example('pairing-response'), endpoints: { https: 'vigil.example.com' } }],
+    [
+      'pairing https not a URL',
+      'pairing-response',
+      { ...example('pairing-response'), endpoints: { https: 'vigil.example.com' } },
+    ],
     ['error without code', 'error', { error: { message: 'x', request_id: 'r' } }],
-    ['envelope with v1= prefix in sig', 'envelope', { ...example('envelope'), sig: `v1=${String(example('envelope').sig)}` }],
+    [
+      'envelope with v1= prefix in sig',
+      'envelope',
+      { ...example('envelope'), sig: `v1=${String(example('envelope').sig)}` },
+    ],
   ];
   for (const [what, kind, value] of rejectedByBoth) {
     it(`rejects: ${what}`, () => {
@@ -185,15 +220,26 @@ describe('message validation (ajv on the exported schema and TypeBox agree)', ()
     };
     expect(bothAccept('event', withExtras)).toEqual([true, true]);
     const hb = example('heartbeat') as { outbox: object; cameras: object[] };
-    expect(bothAccept('heartbeat', { ...hb, gpu_temp_c: 61, outbox: { ...hb.outbox, bytes: 10 }, cameras: [{ ...hb.cameras[0], codec: 'h264' }] })).toEqual([true, true]);
+    expect(
+      bothAccept('heartbeat', {
+        ...hb,
+        gpu_temp_c: 61,
+        outbox: { ...hb.outbox, bytes: 10 },
+        cameras: [{ ...hb.cameras[0], codec: 'h264' }],
+      }),
+    ).toEqual([true, true]);
     expect(bothAccept('ack', { ...example('ack'), trace: 'abc' })).toEqual([true, true]);
   });
 
   it('box ordering (x1 ≤ x2, y1 ≤ y2) and time order are enforced by the TypeBox validator with a precise message', () => {
     const swapped = { ...base, box: [0.6, 0.2, 0.4, 0.7] };
     expect(validateEvent.issues(swapped)).toEqual([{ path: '/box', message: 'x1 (0.6) must be ≤ x2 (0.4)' }]);
-    expect(validateEvent.issues({ ...base, box: [0.1, 0.9, 0.4, 0.7] })[0]?.message).toContain('y1 (0.9) must be ≤ y2 (0.7)');
-    expect(validateEvent.issues({ ...end, ended_at: '2026-01-01T11:00:00Z' })).toEqual([{ path: '/ended_at', message: 'must not precede started_at' }]);
+    expect(validateEvent.issues({ ...base, box: [0.1, 0.9, 0.4, 0.7] })[0]?.message).toContain(
+      'y1 (0.9) must be ≤ y2 (0.7)',
+    );
+    expect(validateEvent.issues({ ...end, ended_at: '2026-01-01T11:00:00Z' })).toEqual([
+      { path: '/ended_at', message: 'must not precede started_at' },
+    ]);
     expect(validateEvent.check({ ...base, box: [0.5, 0.5, 0.5, 0.5] })).toBe(true); // degenerate but ordered
     expect(() => validateEvent.parse(swapped, 'event')).toThrowError(/event: \/box: x1/);
   });
@@ -230,7 +276,8 @@ describe('error catalogue and limits', () => {
   it('contains every SigningErrorCode with the status the verifier uses', () => {
     for (const code of Object.values(SigningErrorCode)) expect(WIRE_ERRORS, code).toHaveProperty(code);
     expect(statusForCode(SigningErrorCode.deviceMismatch)).toBe(403);
-    for (const code of Object.values(SigningErrorCode).filter((c) => c !== SigningErrorCode.deviceMismatch)) expect(statusForCode(code), code).toBe(401);
+    for (const code of Object.values(SigningErrorCode).filter((c) => c !== SigningErrorCode.deviceMismatch))
+      expect(statusForCode(code), code).toBe(401);
   });
 
   it('contains the documented non-signing codes with plausible statuses', () => {
@@ -261,7 +308,13 @@ describe('error catalogue and limits', () => {
     expect(MQTT_ENVELOPE_MAX_BYTES).toBe(2_797_228);
     // A real envelope around a maximal body fits.
     const body = Buffer.alloc(THUMBNAIL_MAX_BYTES, 0xab);
-    const env = { ...example('envelope'), device: 'd'.repeat(64), kid: 'k'.repeat(64), nonce: 'n'.repeat(64), body_b64: body.toString('base64') };
+    const env = {
+      ...example('envelope'),
+      device: 'd'.repeat(64),
+      kid: 'k'.repeat(64),
+      nonce: 'n'.repeat(64),
+      body_b64: body.toString('base64'),
+    };
     expect(Buffer.byteLength(JSON.stringify(env))).toBeLessThanOrEqual(MQTT_ENVELOPE_MAX_BYTES);
   });
 });

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { computeSignature, sha256Hex, signMqttMessage, SigningErrorCode, type MqttEnvelope, type SigningFields } from '../../shared/signing/index.js';
+import {
+  computeSignature,
+  sha256Hex,
+  signMqttMessage,
+  SigningErrorCode,
+  type MqttEnvelope,
+  type SigningFields,
+} from '../../shared/signing/index.js';
 
 /**
  * Generates vectors/signing.json — the signing scheme v1 test vectors — from fixed inputs (deterministic: running
@@ -48,7 +55,10 @@ export const NOW = 1767268800;
 
 /** A 64-byte JPEG-like body: SOI + APP0/JFIF header, bytes covering 0x00 and 0x80..0xff, EOI. */
 export const JPEG_BODY = Buffer.concat([
-  Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]),
+  Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+    0x00,
+  ]),
   Buffer.from(Array.from({ length: 42 }, (_, i) => (i * 37 + 11) & 0xff)),
   Buffer.from([0xff, 0xd9]),
 ]);
@@ -120,15 +130,42 @@ export function buildVectors(): SigningVector[] {
 
   return [
     vector({ name: 'http-post-event-json', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventNew }),
-    vector({ name: 'http-put-thumbnail-jpeg', method: 'PUT', path: `/v1/devices/${DEVICE}/events/${EVENT}/thumbnail`, body: JPEG_BODY }),
+    vector({
+      name: 'http-put-thumbnail-jpeg',
+      method: 'PUT',
+      path: `/v1/devices/${DEVICE}/events/${EVENT}/thumbnail`,
+      body: JPEG_BODY,
+    }),
     vector({ name: 'http-empty-body', method: 'GET', path: `/v1/devices/${DEVICE}/acks`, body: Buffer.alloc(0) }),
-    vector({ name: 'http-query-string', method: 'GET', path: `/v1/devices/${DEVICE}/acks?since=1767268000&limit=50`, body: Buffer.alloc(0) }),
+    vector({
+      name: 'http-query-string',
+      method: 'GET',
+      path: `/v1/devices/${DEVICE}/acks?since=1767268000&limit=50`,
+      body: Buffer.alloc(0),
+    }),
     vector({ name: 'http-post-heartbeat', method: 'POST', path: `/v1/devices/${DEVICE}/heartbeat`, body: heartbeat }),
     vector({ name: 'mqtt-events-batch', method: 'MQTT', path: `vigil/v1/${DEVICE}/events`, body: batch }),
-    vector({ name: 'mqtt-thumbnail-jpeg', method: 'MQTT', path: `vigil/v1/${DEVICE}/thumbnails/${EVENT}`, body: JPEG_BODY }),
+    vector({
+      name: 'mqtt-thumbnail-jpeg',
+      method: 'MQTT',
+      path: `vigil/v1/${DEVICE}/thumbnails/${EVENT}`,
+      body: JPEG_BODY,
+    }),
     vector({ name: 'mqtt-ack-signed-by-collector', method: 'MQTT', path: `vigil/v1/${DEVICE}/acks`, body: ack }),
-    vector({ name: 'timestamp-300s-old-accepted', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventUpdate, timestamp: NOW - 300 }),
-    vector({ name: 'timestamp-300s-ahead-accepted', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventUpdate, timestamp: NOW + 300 }),
+    vector({
+      name: 'timestamp-300s-old-accepted',
+      method: 'POST',
+      path: `/v1/devices/${DEVICE}/events`,
+      body: eventUpdate,
+      timestamp: NOW - 300,
+    }),
+    vector({
+      name: 'timestamp-300s-ahead-accepted',
+      method: 'POST',
+      path: `/v1/devices/${DEVICE}/events`,
+      body: eventUpdate,
+      timestamp: NOW + 300,
+    }),
     vector({
       name: 'tampered-body',
       method: 'POST',
@@ -136,7 +173,10 @@ export function buildVectors(): SigningVector[] {
       body: tamperedUpdate,
       reason: SigningErrorCode.bodyHash,
       // The sender signed the original body and claimed its hash; the body was altered in transit.
-      presented: (f) => ({ signature: computeSignature(SECRET, { ...f, bodySha256: sha256Hex(eventUpdate) }), contentSha256: sha256Hex(eventUpdate) }),
+      presented: (f) => ({
+        signature: computeSignature(SECRET, { ...f, bodySha256: sha256Hex(eventUpdate) }),
+        contentSha256: sha256Hex(eventUpdate),
+      }),
     }),
     vector({
       name: 'wrong-key',
@@ -155,8 +195,22 @@ export function buildVectors(): SigningVector[] {
       // Signed for the heartbeat endpoint, replayed against the events endpoint.
       presented: (f) => ({ signature: computeSignature(SECRET, { ...f, path: `/v1/devices/${DEVICE}/heartbeat` }) }),
     }),
-    vector({ name: 'timestamp-expired', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventNew, timestamp: NOW - 301, reason: SigningErrorCode.timestamp }),
-    vector({ name: 'timestamp-future', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventNew, timestamp: NOW + 301, reason: SigningErrorCode.timestamp }),
+    vector({
+      name: 'timestamp-expired',
+      method: 'POST',
+      path: `/v1/devices/${DEVICE}/events`,
+      body: eventNew,
+      timestamp: NOW - 301,
+      reason: SigningErrorCode.timestamp,
+    }),
+    vector({
+      name: 'timestamp-future',
+      method: 'POST',
+      path: `/v1/devices/${DEVICE}/events`,
+      body: eventNew,
+      timestamp: NOW + 301,
+      reason: SigningErrorCode.timestamp,
+    }),
     vector({
       name: 'device-mismatch-http',
       method: 'POST',
@@ -175,8 +229,24 @@ export function buildVectors(): SigningVector[] {
       body: batch,
       reason: SigningErrorCode.deviceMismatch,
     }),
-    vector({ name: 'replay-first-use', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventUpdate, nonce: replayNonce, timestamp: NOW - 10 }),
-    vector({ name: 'replay-second-use', method: 'POST', path: `/v1/devices/${DEVICE}/events`, body: eventUpdate, nonce: replayNonce, timestamp: NOW - 10, now: NOW + 5, reason: SigningErrorCode.replay }),
+    vector({
+      name: 'replay-first-use',
+      method: 'POST',
+      path: `/v1/devices/${DEVICE}/events`,
+      body: eventUpdate,
+      nonce: replayNonce,
+      timestamp: NOW - 10,
+    }),
+    vector({
+      name: 'replay-second-use',
+      method: 'POST',
+      path: `/v1/devices/${DEVICE}/events`,
+      body: eventUpdate,
+      nonce: replayNonce,
+      timestamp: NOW - 10,
+      now: NOW + 5,
+      reason: SigningErrorCode.replay,
+    }),
     vector({
       name: 'same-nonce-other-device',
       method: 'POST',
@@ -194,7 +264,12 @@ export function buildVectors(): SigningVector[] {
 export function envelopeExample(): MqttEnvelope {
   const v = buildVectors().find((x) => x.name === 'mqtt-thumbnail-jpeg');
   if (!v) throw new Error('vector mqtt-thumbnail-jpeg missing');
-  return signMqttMessage({ deviceId: v.device_id, keyId: 'k1', secret: SECRET }, v.path, Buffer.from(v.body_b64, 'base64'), { nonce: v.nonce, timestamp: v.timestamp });
+  return signMqttMessage(
+    { deviceId: v.device_id, keyId: 'k1', secret: SECRET },
+    v.path,
+    Buffer.from(v.body_b64, 'base64'),
+    { nonce: v.nonce, timestamp: v.timestamp },
+  );
 }
 
 export const ENVELOPE_EXAMPLE_FILE = join(EXAMPLES, 'envelope.json');

@@ -21,8 +21,10 @@ export async function runCli(program: Command, argv: string[] = process.argv): P
     await program.parseAsync(argv);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') process.exit(0);
-    if (typeof code === 'string' && code.startsWith('commander.')) process.exit((err as { exitCode?: number }).exitCode ?? 2);
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help')
+      process.exit(0);
+    if (typeof code === 'string' && code.startsWith('commander.'))
+      process.exit((err as { exitCode?: number }).exitCode ?? 2);
     process.stderr.write(`${program.name()}: error: ${describeError(err)}\n`);
     if (process.env.VIGIL_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
     process.exit(isVigilError(err) && typeof err.details?.exitCode === 'number' ? (err.details.exitCode as number) : 1);
@@ -36,7 +38,11 @@ export type CommandLoader = () => Promise<(program: Command) => void>;
  * Registers subcommands, importing only the one being run: `vigil-agent status` must not pay for loading
  * onnxruntime, sharp and SQLite. Help, `help <cmd>` and unknown names load them all (in the given order).
  */
-export async function registerCommands(program: Command, loaders: Record<string, CommandLoader>, argv: string[] = process.argv): Promise<void> {
+export async function registerCommands(
+  program: Command,
+  loaders: Record<string, CommandLoader>,
+  argv: string[] = process.argv,
+): Promise<void> {
   const requested = argv.slice(2).find((a) => !a.startsWith('-'));
   const names = requested !== undefined && Object.hasOwn(loaders, requested) ? [requested] : Object.keys(loaders);
   for (const name of names) (await loaders[name]!())(program);

@@ -92,7 +92,10 @@ function envOverrides(schema: TObject, prefix: string, env: NodeJS.ProcessEnv): 
     if (!name.startsWith(start) || raw === undefined) continue;
     const path = name.slice(start.length).toLowerCase().split('__');
     if (!schemaAt(schema, path)) {
-      throw configError(`unknown config key "${path.join('.')}" from environment variable ${name}`, { path: path.join('.'), source: name });
+      throw configError(`unknown config key "${path.join('.')}" from environment variable ${name}`, {
+        path: path.join('.'),
+        source: name,
+      });
     }
     let value: unknown;
     try {
@@ -157,13 +160,18 @@ export function loadConfig<T extends TObject>(options: LoadConfigOptions<T>): Lo
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new VigilError('config_unreadable', `cannot read config file ${file}: ${(err as Error).message}`, { details: { file } });
+      throw new VigilError('config_unreadable', `cannot read config file ${file}: ${(err as Error).message}`, {
+        details: { file },
+      });
     }
     doc = parseDocument(text, { lineCounter: counter, prettyErrors: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
       const line = e.linePos?.[0]?.line;
-      throw configError(`${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`, { file, line });
+      throw configError(`${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}`, {
+        file,
+        line,
+      });
     }
     fromFile = doc.toJS() ?? {};
     if (!isPlainObject(fromFile)) throw configError(`${file}: the top level must be a mapping of keys`, { file });
@@ -187,8 +195,17 @@ export function loadConfig<T extends TObject>(options: LoadConfigOptions<T>): Lo
   if (issues.length > 0) {
     const first = issues[0]!;
     const path = first.path.split('/').filter(Boolean);
-    const more = issues.length > 1 ? ` (and ${issues.length - 1} more: ${issues.slice(1).map((i) => i.path).join(', ')})` : '';
-    throw configError(`config key "${path.join('.') || '/'}" at ${where(path)}: ${first.message}${more}`, { issues, file });
+    const more =
+      issues.length > 1
+        ? ` (and ${issues.length - 1} more: ${issues
+            .slice(1)
+            .map((i) => i.path)
+            .join(', ')})`
+        : '';
+    throw configError(`config key "${path.join('.') || '/'}" at ${where(path)}: ${first.message}${more}`, {
+      issues,
+      file,
+    });
   }
   return { config: withDefaults as Static<T>, file };
 }
@@ -211,7 +228,13 @@ export function durationSetting(def: string, description: string): TString {
 /** Every key of a config schema with its type, default and description: the config reference, generated. */
 export function configReference(schema: TSchema, prefix = ''): ConfigReferenceRow[] {
   const rows: ConfigReferenceRow[] = [];
-  const s = schema as TSchema & { properties?: Record<string, TSchema>; description?: string; default?: unknown; type?: unknown; anyOf?: TSchema[] };
+  const s = schema as TSchema & {
+    properties?: Record<string, TSchema>;
+    description?: string;
+    default?: unknown;
+    type?: unknown;
+    anyOf?: TSchema[];
+  };
   if (s[Kind] === 'Object' && s.properties) {
     for (const [k, sub] of Object.entries(s.properties)) {
       const key = prefix ? `${prefix}.${k}` : k;
@@ -248,6 +271,7 @@ function typeName(s: TSchema): string {
 export function configReferenceMarkdown(schema: TSchema): string {
   const rows = configReference(schema);
   const lines = ['| key | type | default | description |', '|---|---|---|---|'];
-  for (const r of rows) lines.push(`| \`${r.key}\` | ${r.type} | \`${r.default}\` | ${r.description.replace(/\|/g, '\\|')} |`);
+  for (const r of rows)
+    lines.push(`| \`${r.key}\` | ${r.type} | \`${r.default}\` | ${r.description.replace(/\|/g, '\\|')} |`);
   return lines.join('\n');
 }

@@ -15,7 +15,11 @@ export function projectRoot(): string {
       return dir;
     }
     const up = dirname(dir);
-    if (up === dir) throw new VigilError('project_root_not_found', 'cannot find the Vigil package root above ' + fileURLToPath(import.meta.url));
+    if (up === dir)
+      throw new VigilError(
+        'project_root_not_found',
+        'cannot find the Vigil package root above ' + fileURLToPath(import.meta.url),
+      );
     dir = up;
   }
 }

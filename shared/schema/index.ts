@@ -10,7 +10,20 @@ import { VigilError as ProtocolError, type ProtocolErrorCode } from '../../firmw
  */
 
 const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|([+-])(\d{2}):(\d{2}))$/;
-const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 function daysIn(year: number, month: number): number {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
@@ -26,14 +39,22 @@ function daysIn(year: number, month: number): number {
 export function dateTimeProblem(v: string): string | undefined {
   const m = DATE_TIME.exec(v);
   if (!m) return 'is not an RFC 3339 date-time with a time zone, e.g. 2026-01-01T12:00:00.000Z';
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const date = v.slice(0, 10);
   if (year < 1) return `${date}: year 0000 is not a calendar year`;
   if (month < 1 || month > 12) return `${date}: there is no month ${m[2]}`;
   const days = daysIn(year, month);
   if (day < 1 || day > days) return `${date} is not a calendar date (${MONTHS[month - 1]} ${year} has ${days} days)`;
   if (hour > 23 || minute > 59 || second > 59) return `${v.slice(11, 19)} is not a time of day (00:00:00-23:59:59)`;
-  if (m[7] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59)) return `${m[7]}${m[8]}:${m[9]} is not a time zone offset`;
+  if (m[7] !== undefined && (Number(m[8]) > 23 || Number(m[9]) > 59))
+    return `${m[7]}${m[8]}:${m[9]} is not a time zone offset`;
   if (!Number.isFinite(Date.parse(v))) return 'is not a representable instant';
   return undefined;
 }
@@ -55,7 +76,8 @@ if (!FormatRegistry.Has('uri')) {
     }
   });
 }
-if (!FormatRegistry.Has('byte')) FormatRegistry.Set('byte', (v) => /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0);
+if (!FormatRegistry.Has('byte'))
+  FormatRegistry.Set('byte', (v) => /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0);
 if (!FormatRegistry.Has('hex-sha256')) FormatRegistry.Set('hex-sha256', (v) => /^[0-9a-f]{64}$/.test(v));
 
 export interface SchemaIssue {
@@ -87,8 +109,10 @@ function compiled<T extends TSchema>(schema: T): TypeCheck<T> {
 function ruleOf(schema: TSchema, fallback: string): string {
   const s = schema as Record<string, unknown>;
   const parts: string[] = [];
-  if (typeof s.minimum === 'number' || typeof s.maximum === 'number') parts.push(`range ${s.minimum ?? '-inf'}..${s.maximum ?? 'inf'}`);
-  if (typeof s.minLength === 'number' || typeof s.maxLength === 'number') parts.push(`length ${s.minLength ?? 0}..${s.maxLength ?? 'inf'}`);
+  if (typeof s.minimum === 'number' || typeof s.maximum === 'number')
+    parts.push(`range ${s.minimum ?? '-inf'}..${s.maximum ?? 'inf'}`);
+  if (typeof s.minLength === 'number' || typeof s.maxLength === 'number')
+    parts.push(`length ${s.minLength ?? 0}..${s.maxLength ?? 'inf'}`);
   if (typeof s.pattern === 'string') parts.push(`pattern ${s.pattern}`);
   if (typeof s.format === 'string') parts.push(`format ${s.format}`);
   return parts.length ? `${fallback} (${parts.join(', ')})` : fallback;

@@ -79,7 +79,13 @@ export interface SignOptions {
   timestamp?: number;
 }
 
-function fieldsFor(creds: DeviceCredentials, method: string, path: string, body: Uint8Array, o: SignOptions): SigningFields {
+function fieldsFor(
+  creds: DeviceCredentials,
+  method: string,
+  path: string,
+  body: Uint8Array,
+  o: SignOptions,
+): SigningFields {
   return {
     timestamp: o.timestamp ?? Math.floor((o.clock ?? systemClock).now() / 1000),
     nonce: o.nonce ?? newNonce(),
@@ -121,7 +127,12 @@ export interface MqttEnvelope {
   body_b64: string;
 }
 
-export function signMqttMessage(creds: DeviceCredentials, topic: string, body: Uint8Array, options: SignOptions = {}): MqttEnvelope {
+export function signMqttMessage(
+  creds: DeviceCredentials,
+  topic: string,
+  body: Uint8Array,
+  options: SignOptions = {},
+): MqttEnvelope {
   const f = fieldsFor(creds, 'MQTT', topic, body, options);
   return {
     v: 1,
@@ -171,26 +182,50 @@ function header(headers: HeaderBag, name: string): string | undefined {
 }
 
 function parseTimestamp(raw: string, where: string): number {
-  if (!/^\d{1,12}$/.test(raw)) throw fail(SigningErrorCode.malformed, `${where} must be unix seconds as a decimal integer, got "${raw.slice(0, 32)}"`);
+  if (!/^\d{1,12}$/.test(raw))
+    throw fail(
+      SigningErrorCode.malformed,
+      `${where} must be unix seconds as a decimal integer, got "${raw.slice(0, 32)}"`,
+    );
   return Number(raw);
 }
 
-function checkCommon(nonce: string, claimedSha256: string, signature: string, where: { nonce: string; sha: string; sig: string }): void {
-  if (!NONCE_PATTERN.test(nonce)) throw fail(SigningErrorCode.malformed, `${where.nonce} must be 8-64 characters of [A-Za-z0-9_-]`);
-  if (!/^[0-9a-f]{64}$/.test(claimedSha256)) throw fail(SigningErrorCode.malformed, `${where.sha} must be 64 lowercase hex digits`);
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(signature)) throw fail(SigningErrorCode.malformed, `${where.sig} must be a base64 HMAC-SHA256 (44 characters)`);
+function checkCommon(
+  nonce: string,
+  claimedSha256: string,
+  signature: string,
+  where: { nonce: string; sha: string; sig: string },
+): void {
+  if (!NONCE_PATTERN.test(nonce))
+    throw fail(SigningErrorCode.malformed, `${where.nonce} must be 8-64 characters of [A-Za-z0-9_-]`);
+  if (!/^[0-9a-f]{64}$/.test(claimedSha256))
+    throw fail(SigningErrorCode.malformed, `${where.sha} must be 64 lowercase hex digits`);
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(signature))
+    throw fail(SigningErrorCode.malformed, `${where.sig} must be a base64 HMAC-SHA256 (44 characters)`);
 }
 
 /**
  * Reads the X-Vigil-* headers of an HTTP request. `actualSha256` is the hash of the body as received.
  * Throws `signature_missing` / `signature_malformed` (401).
  */
-export function parseHttpSignature(headers: HeaderBag, method: string, pathWithQuery: string, actualSha256: string): SignedMessage {
+export function parseHttpSignature(
+  headers: HeaderBag,
+  method: string,
+  pathWithQuery: string,
+  actualSha256: string,
+): SignedMessage {
   const names = [HEADER.device, HEADER.keyId, HEADER.timestamp, HEADER.nonce, HEADER.contentSha256, HEADER.signature];
   const missing = names.filter((n) => !header(headers, n));
-  if (missing.length > 0) throw fail(SigningErrorCode.missing, `missing signature header(s): ${missing.map(canonicalHeader).join(', ')}`, { missing });
+  if (missing.length > 0)
+    throw fail(SigningErrorCode.missing, `missing signature header(s): ${missing.map(canonicalHeader).join(', ')}`, {
+      missing,
+    });
   const rawSig = header(headers, HEADER.signature)!;
-  if (!rawSig.startsWith(SIGNATURE_PREFIX)) throw fail(SigningErrorCode.malformed, `X-Vigil-Signature must start with "${SIGNATURE_PREFIX}" (signing scheme v1)`);
+  if (!rawSig.startsWith(SIGNATURE_PREFIX))
+    throw fail(
+      SigningErrorCode.malformed,
+      `X-Vigil-Signature must start with "${SIGNATURE_PREFIX}" (signing scheme v1)`,
+    );
   const msg: SignedMessage = {
     deviceId: header(headers, HEADER.device)!,
     keyId: header(headers, HEADER.keyId)!,
@@ -202,12 +237,18 @@ export function parseHttpSignature(headers: HeaderBag, method: string, pathWithQ
     signature: rawSig.slice(SIGNATURE_PREFIX.length),
     actualSha256,
   };
-  checkCommon(msg.nonce, msg.claimedSha256, msg.signature, { nonce: 'X-Vigil-Nonce', sha: 'X-Vigil-Content-SHA256', sig: 'X-Vigil-Signature' });
+  checkCommon(msg.nonce, msg.claimedSha256, msg.signature, {
+    nonce: 'X-Vigil-Nonce',
+    sha: 'X-Vigil-Content-SHA256',
+    sig: 'X-Vigil-Signature',
+  });
   return msg;
 }
 
 function canonicalHeader(lower: string): string {
-  return lower.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase()).replace('Sha256', 'SHA256');
+  return lower
+    .replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())
+    .replace('Sha256', 'SHA256');
 }
 
 /** Decodes an MQTT envelope; returns the signed message and the body bytes. Throws `signature_malformed`/`signature_missing`. */
@@ -218,18 +259,22 @@ export function parseMqttEnvelope(payload: Uint8Array, topic: string): { message
   } catch {
     throw fail(SigningErrorCode.malformed, 'MQTT payload is not a JSON signing envelope');
   }
-  if (typeof env !== 'object' || env === null || Array.isArray(env)) throw fail(SigningErrorCode.malformed, 'MQTT envelope must be a JSON object');
+  if (typeof env !== 'object' || env === null || Array.isArray(env))
+    throw fail(SigningErrorCode.malformed, 'MQTT envelope must be a JSON object');
   const e = env as Record<string, unknown>;
   const fields = ['v', 'device', 'kid', 'ts', 'nonce', 'sha256', 'sig', 'body_b64'];
   const missing = fields.filter((f) => e[f] === undefined);
-  if (missing.length > 0) throw fail(SigningErrorCode.missing, `MQTT envelope lacks field(s): ${missing.join(', ')}`, { missing });
+  if (missing.length > 0)
+    throw fail(SigningErrorCode.missing, `MQTT envelope lacks field(s): ${missing.join(', ')}`, { missing });
   if (e.v !== 1) throw fail(SigningErrorCode.malformed, `MQTT envelope /v must be 1, got ${JSON.stringify(e.v)}`);
   for (const f of ['device', 'kid', 'nonce', 'sha256', 'sig', 'body_b64']) {
     if (typeof e[f] !== 'string') throw fail(SigningErrorCode.malformed, `MQTT envelope /${f} must be a string`);
   }
-  if (typeof e.ts !== 'number' || !Number.isInteger(e.ts) || e.ts < 0) throw fail(SigningErrorCode.malformed, 'MQTT envelope /ts must be unix seconds (integer)');
+  if (typeof e.ts !== 'number' || !Number.isInteger(e.ts) || e.ts < 0)
+    throw fail(SigningErrorCode.malformed, 'MQTT envelope /ts must be unix seconds (integer)');
   const b64 = e.body_b64 as string;
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw fail(SigningErrorCode.malformed, 'MQTT envelope /body_b64 must be standard padded base64');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
+    throw fail(SigningErrorCode.malformed, 'MQTT envelope /body_b64 must be standard padded base64');
   const body = Buffer.from(b64, 'base64');
   const message: SignedMessage = {
     deviceId: e.device as string,
@@ -242,7 +287,11 @@ export function parseMqttEnvelope(payload: Uint8Array, topic: string): { message
     signature: e.sig as string,
     actualSha256: sha256Hex(body),
   };
-  checkCommon(message.nonce, message.claimedSha256, message.signature, { nonce: 'MQTT envelope /nonce', sha: 'MQTT envelope /sha256', sig: 'MQTT envelope /sig' });
+  checkCommon(message.nonce, message.claimedSha256, message.signature, {
+    nonce: 'MQTT envelope /nonce',
+    sha: 'MQTT envelope /sha256',
+    sig: 'MQTT envelope /sig',
+  });
   return { message, body };
 }
 
@@ -313,20 +362,28 @@ export async function verifySignedMessage(msg: SignedMessage, options: VerifyOpt
   const tolerance = options.toleranceS ?? DEFAULT_TOLERANCE_S;
   const pathDevice = deviceIdInPath(msg.path);
   if (pathDevice !== undefined && pathDevice !== msg.deviceId) {
-    throw fail(SigningErrorCode.deviceMismatch, `device ${msg.deviceId} cannot write under ${pathDevice}`, { device_id: msg.deviceId });
+    throw fail(SigningErrorCode.deviceMismatch, `device ${msg.deviceId} cannot write under ${pathDevice}`, {
+      device_id: msg.deviceId,
+    });
   }
   const keys = await options.keys(msg.deviceId);
-  if (!keys || keys.length === 0) throw fail(SigningErrorCode.unknownDevice, `unknown or revoked device ${msg.deviceId}`);
+  if (!keys || keys.length === 0)
+    throw fail(SigningErrorCode.unknownDevice, `unknown or revoked device ${msg.deviceId}`);
   const nowS = Math.floor(clock.now() / 1000);
   const skewS = msg.timestamp - nowS;
   if (Math.abs(skewS) > tolerance) {
-    throw fail(SigningErrorCode.timestamp, `timestamp ${msg.timestamp} is ${Math.abs(skewS)} s ${skewS < 0 ? 'in the past' : 'in the future'}; allowed ±${tolerance} s`, {
-      skew_s: skewS,
-      server_time: nowS,
-      reason: skewS < 0 ? 'expired' : 'future',
-    });
+    throw fail(
+      SigningErrorCode.timestamp,
+      `timestamp ${msg.timestamp} is ${Math.abs(skewS)} s ${skewS < 0 ? 'in the past' : 'in the future'}; allowed ±${tolerance} s`,
+      {
+        skew_s: skewS,
+        server_time: nowS,
+        reason: skewS < 0 ? 'expired' : 'future',
+      },
+    );
   }
-  if (msg.claimedSha256 !== msg.actualSha256) throw fail(SigningErrorCode.bodyHash, 'body does not match its SHA-256 (X-Vigil-Content-SHA256 / sha256)');
+  if (msg.claimedSha256 !== msg.actualSha256)
+    throw fail(SigningErrorCode.bodyHash, 'body does not match its SHA-256 (X-Vigil-Content-SHA256 / sha256)');
   const fields: SigningFields = { ...msg, bodySha256: msg.actualSha256 };
   const presented = Buffer.from(msg.signature, 'base64');
   // Try the named key first, then the other active ones (rotation: a box may still sign with the previous key id).

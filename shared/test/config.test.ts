@@ -17,7 +17,10 @@ const Schema = Type.Object(
       { additionalProperties: false, default: {} },
     ),
     cameras: Type.Array(
-      Type.Object({ name: Type.String({ minLength: 1 }), fps: Type.Number({ minimum: 1, default: 5 }) }, { additionalProperties: false }),
+      Type.Object(
+        { name: Type.String({ minLength: 1 }), fps: Type.Number({ minimum: 1, default: 5 }) },
+        { additionalProperties: false },
+      ),
       { default: [] },
     ),
   },

@@ -56,7 +56,11 @@ describe('errors', () => {
 
 describe('schema validation', () => {
   const v = validator(
-    Type.Object({ score: Type.Number({ minimum: 0, maximum: 1 }), at: Type.String({ format: 'date-time' }), tags: Type.Array(Type.String()) }),
+    Type.Object({
+      score: Type.Number({ minimum: 0, maximum: 1 }),
+      at: Type.String({ format: 'date-time' }),
+      tags: Type.Array(Type.String()),
+    }),
   );
   it('accepts valid input', () => {
     expect(v.check({ score: 0.5, at: '2026-11-23T10:00:00Z', tags: [] })).toBe(true);
@@ -89,7 +93,15 @@ describe('logger', () => {
       },
     });
     const log = createLogger({ component: 'uplink', level: 'debug', destination: sink, bindings: { camera: 'door' } });
-    log.info({ secret: 'hunter2', creds: { secret: 'abc', token: 'tkn' }, signature: 'v1=xyz', req: { headers: { authorization: 'Bearer t' } } }, 'sent');
+    log.info(
+      {
+        secret: 'hunter2',
+        creds: { secret: 'abc', token: 'tkn' },
+        signature: 'v1=xyz',
+        req: { headers: { authorization: 'Bearer t' } },
+      },
+      'sent',
+    );
     await new Promise((r) => setImmediate(r));
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(line.component).toBe('uplink');
@@ -119,6 +131,11 @@ describe('componentLogger', () => {
     await new Promise((r) => setImmediate(r));
     expect(lines).toHaveLength(1);
     expect(lines[0]!.match(/"component"/g)).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'http', device_id: 'dev_1', request_id: 'r1', msg: 'hello' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      component: 'http',
+      device_id: 'dev_1',
+      request_id: 'r1',
+      msg: 'hello',
+    });
   });
 });

@@ -14,7 +14,13 @@ import { projectRoot } from '../paths/index.js';
  */
 const ROOT = projectRoot();
 const DIRS = ['agent', 'cloud', 'shared', 'firmware-protocol', 'scripts'];
-const REGISTRIES = new Set(['shared/errors/index.ts', 'shared/errors/common.ts', 'cloud/errors.ts', 'agent/errors.ts', 'firmware-protocol/errors.ts']);
+const REGISTRIES = new Set([
+  'shared/errors/index.ts',
+  'shared/errors/common.ts',
+  'cloud/errors.ts',
+  'agent/errors.ts',
+  'firmware-protocol/errors.ts',
+]);
 const SELF = 'shared/test/error-sites.test.ts';
 
 function sourceFiles(): string[] {
@@ -104,7 +110,11 @@ function callSites(file: string, text: string, callee: RegExp): CallSite[] {
   for (const m of text.matchAll(callee)) {
     const open = m.index + m[0].length - 1;
     const close = closing(text, open);
-    out.push({ file, line: text.slice(0, m.index).split('\n').length, args: splitTop(text.slice(open + 1, close), ',') });
+    out.push({
+      file,
+      line: text.slice(0, m.index).split('\n').length,
+      args: splitTop(text.slice(open + 1, close), ','),
+    });
   }
   return out;
 }
@@ -112,13 +122,21 @@ function callSites(file: string, text: string, callee: RegExp): CallSite[] {
 /** Top-level keys of an object literal argument (`{ status: 1, details }` → ['status', 'details']); [] if not one. */
 function topKeys(arg: string): string[] {
   if (!arg.startsWith('{')) return [];
-  return splitTop(arg.slice(1, arg.lastIndexOf('}')), ',').map((p) => /^(\.\.\.)?\s*([A-Za-z_$][\w$]*)/.exec(p)?.[2] ?? p);
+  return splitTop(arg.slice(1, arg.lastIndexOf('}')), ',').map(
+    (p) => /^(\.\.\.)?\s*([A-Za-z_$][\w$]*)/.exec(p)?.[2] ?? p,
+  );
 }
 
 /** The module a file imports the local name `name` from (`import { name }` or `import { x as name }`). */
 function importOf(text: string, name: string): string | undefined {
   for (const m of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'([^']+)'/g)) {
-    const locals = m[1]!.split(',').map((s) => s.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop());
+    const locals = m[1]!.split(',').map((s) =>
+      s
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop(),
+    );
     if (locals.includes(name)) return m[2];
   }
   return undefined;
@@ -157,7 +175,8 @@ describe('error call sites (whole tree)', () => {
       }
       for (const site of callSites(file, text, /\bsuper\(/g)) {
         if (!/extends VigilError\b/.test(text)) continue;
-        if (site.args.slice(2).some((a) => topKeys(a).includes('status'))) offenders.push(`${file}:${site.line} (super)`);
+        if (site.args.slice(2).some((a) => topKeys(a).includes('status')))
+          offenders.push(`${file}:${site.line} (super)`);
       }
     }
     expect(offenders).toEqual([]);
@@ -168,7 +187,8 @@ describe('error call sites (whole tree)', () => {
     for (const { file, text } of FILES) {
       if (REGISTRIES.has(file) || callSites(file, text, NEW_VIGIL_ERROR).length === 0) continue;
       const from = importOf(text, 'VigilError');
-      if (from === undefined || /shared\/errors\/index\.js$|^\.\.?\/index\.js$/.test(from)) offenders.push(`${file} (${from ?? 'no import'})`);
+      if (from === undefined || /shared\/errors\/index\.js$|^\.\.?\/index\.js$/.test(from))
+        offenders.push(`${file} (${from ?? 'no import'})`);
     }
     expect(offenders).toEqual([]);
   });
@@ -187,7 +207,8 @@ describe('error call sites (whole tree)', () => {
         }
       }
       for (const m of text.matchAll(/(?<!typeof )\berr(?:or)?\.code [!=]== '([a-z][a-z0-9_]*)'/g)) {
-        if (!Object.hasOwn(registry, m[1]!)) unknown.push(`${file}:${text.slice(0, m.index).split('\n').length} ${m[1]}`);
+        if (!Object.hasOwn(registry, m[1]!))
+          unknown.push(`${file}:${text.slice(0, m.index).split('\n').length} ${m[1]}`);
       }
     }
     expect(unknown).toEqual([]);

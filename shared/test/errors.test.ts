@@ -15,7 +15,13 @@ describe('error registries (defineErrors)', () => {
   it('give a code its status and default message; a call site passes only message, details and cause', () => {
     const cause = new Error('root');
     const e = new TestError('thing_broken', undefined, { details: { id: 1 }, cause });
-    expect([e.code, e.status, e.message, e.details, e.cause]).toEqual(['thing_broken', 409, 'the thing is broken', { id: 1 }, cause]);
+    expect([e.code, e.status, e.message, e.details, e.cause]).toEqual([
+      'thing_broken',
+      409,
+      'the thing is broken',
+      { id: 1 },
+      cause,
+    ]);
     expect(new TestError('thing_broken', 'thing 7 is broken').message).toBe('thing 7 is broken');
     expect(e.name).toBe('VigilError');
     expect(describeError(e)).toBe('thing_broken: the thing is broken');
@@ -51,14 +57,25 @@ describe('error registries (defineErrors)', () => {
 
   it('received(): an error the peer reported keeps its code and the status it answered with', () => {
     const e = BaseVigilError.received('pairing_code_expired', 'expired at noon', 410, { details: { url: 'u' } });
-    expect([e.code, e.status, e.message, e.details]).toEqual(['pairing_code_expired', 410, 'expired at noon', { url: 'u' }]);
+    expect([e.code, e.status, e.message, e.details]).toEqual([
+      'pairing_code_expired',
+      410,
+      'expired at noon',
+      { url: 'u' },
+    ]);
     expect(BaseVigilError.received('http_502', 'bad gateway', undefined).status).toBeUndefined();
   });
 
   it('withDetails() adds details (a CLI exit code) and keeps code, status and message', () => {
     const e = new TestError('thing_broken', 'broken', { details: { id: 1 } });
     const wrapped = e.withDetails({ exitCode: 78 });
-    expect([wrapped.code, wrapped.status, wrapped.message, wrapped.details, wrapped.cause]).toEqual(['thing_broken', 409, 'broken', { id: 1, exitCode: 78 }, e]);
+    expect([wrapped.code, wrapped.status, wrapped.message, wrapped.details, wrapped.cause]).toEqual([
+      'thing_broken',
+      409,
+      'broken',
+      { id: 1, exitCode: 78 },
+      e,
+    ]);
   });
 
   it('a validator throws the wire invalid_message (400) by default, or the code of the registry it is given', () => {

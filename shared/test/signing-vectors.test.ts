@@ -17,11 +17,33 @@ import {
 import { VECTORS_FILE, vectorsText, type SigningVector } from '../../firmware-protocol/vectors/generate.js';
 
 const vectors = JSON.parse(readFileSync(VECTORS_FILE, 'utf8')) as SigningVector[];
-const FIELD_ORDER = ['name', 'secret_b64', 'method', 'path', 'device_id', 'timestamp', 'nonce', 'body_b64', 'expected_signature', 'now', 'valid', 'reason', 'presented_signature', 'content_sha256'];
+const FIELD_ORDER = [
+  'name',
+  'secret_b64',
+  'method',
+  'path',
+  'device_id',
+  'timestamp',
+  'nonce',
+  'body_b64',
+  'expected_signature',
+  'now',
+  'valid',
+  'reason',
+  'presented_signature',
+  'content_sha256',
+];
 
 const body = (v: SigningVector): Buffer => Buffer.from(v.body_b64, 'base64');
 const secret = (v: SigningVector): Buffer => Buffer.from(v.secret_b64, 'base64');
-const fields = (v: SigningVector) => ({ timestamp: v.timestamp, nonce: v.nonce, method: v.method, path: v.path, deviceId: v.device_id, bodySha256: sha256Hex(body(v)) });
+const fields = (v: SigningVector) => ({
+  timestamp: v.timestamp,
+  nonce: v.nonce,
+  method: v.method,
+  path: v.path,
+  deviceId: v.device_id,
+  bodySha256: sha256Hex(body(v)),
+});
 
 describe('signing test vectors (firmware-protocol/vectors/signing.json)', () => {
   it('are what the generator produces from its fixed inputs (run `npm run protocol:export` after changing them)', () => {
@@ -31,7 +53,14 @@ describe('signing test vectors (firmware-protocol/vectors/signing.json)', () => 
   it('have exactly the documented fields, in order, and cover every required case', () => {
     for (const v of vectors) expect(Object.keys(v)).toEqual(FIELD_ORDER);
     const reasons = new Set(vectors.map((v) => v.reason));
-    for (const r of ['body_hash_mismatch', 'signature_mismatch', 'timestamp_out_of_tolerance', 'device_mismatch', 'nonce_replayed']) expect(reasons).toContain(r);
+    for (const r of [
+      'body_hash_mismatch',
+      'signature_mismatch',
+      'timestamp_out_of_tolerance',
+      'device_mismatch',
+      'nonce_replayed',
+    ])
+      expect(reasons).toContain(r);
     expect(vectors.some((v) => v.valid && v.method === 'MQTT')).toBe(true);
     expect(vectors.some((v) => v.valid && v.body_b64 === '')).toBe(true);
     expect(vectors.some((v) => v.valid && v.path.includes('?'))).toBe(true);
@@ -99,7 +128,16 @@ describe('signing test vectors (firmware-protocol/vectors/signing.json)', () => 
       clock.set(v.now * 1000);
       let msg: SignedMessage;
       if (v.method === 'MQTT') {
-        const env = { v: 1, device: v.device_id, kid: 'k1', ts: v.timestamp, nonce: v.nonce, sha256: v.content_sha256, sig: v.presented_signature, body_b64: v.body_b64 };
+        const env = {
+          v: 1,
+          device: v.device_id,
+          kid: 'k1',
+          ts: v.timestamp,
+          nonce: v.nonce,
+          sha256: v.content_sha256,
+          sig: v.presented_signature,
+          body_b64: v.body_b64,
+        };
         msg = parseMqttEnvelope(Buffer.from(JSON.stringify(env)), v.path).message;
       } else {
         const headers = {

@@ -42,7 +42,12 @@ function setup(keys: DeviceKey[] = [K1]) {
   const clock = new ManualClock(T0);
   const nonces = new MemoryNonceCache(clock);
   const verify = (msg: SignedMessage, toleranceS?: number) =>
-    verifySignedMessage(msg, { keys: (id) => (id === DEV ? keys : undefined), nonces, clock, ...(toleranceS === undefined ? {} : { toleranceS }) });
+    verifySignedMessage(msg, {
+      keys: (id) => (id === DEV ? keys : undefined),
+      nonces,
+      clock,
+      ...(toleranceS === undefined ? {} : { toleranceS }),
+    });
   return { clock, nonces, verify };
 }
 
@@ -62,7 +67,9 @@ describe('HTTP signing round trip', () => {
   });
 
   it('each missing header gives signature_missing naming it', async () => {
-    const headers = lower(signHttpRequest({ deviceId: DEV, ...K1 }, 'POST', PATH, BODY, { timestamp: T0 / 1000, nonce: 'abcdefgh12' }));
+    const headers = lower(
+      signHttpRequest({ deviceId: DEV, ...K1 }, 'POST', PATH, BODY, { timestamp: T0 / 1000, nonce: 'abcdefgh12' }),
+    );
     for (const name of Object.keys(headers)) {
       const { [name]: _gone, ...rest } = headers;
       const err = await codeOf(() => parseHttpSignature(rest, 'POST', PATH, sha256Hex(BODY)));
@@ -76,7 +83,9 @@ describe('HTTP signing round trip', () => {
   });
 
   it('malformed headers give signature_malformed', async () => {
-    const good = lower(signHttpRequest({ deviceId: DEV, ...K1 }, 'POST', PATH, BODY, { timestamp: T0 / 1000, nonce: 'abcdefgh12' }));
+    const good = lower(
+      signHttpRequest({ deviceId: DEV, ...K1 }, 'POST', PATH, BODY, { timestamp: T0 / 1000, nonce: 'abcdefgh12' }),
+    );
     const bad: Array<[string, string]> = [
       ['x-vigil-signature', good['x-vigil-signature']!.slice(3)], // no v1= prefix
       ['x-vigil-signature', 'v2=' + good['x-vigil-signature']!.slice(3)],
@@ -90,13 +99,18 @@ describe('HTTP signing round trip', () => {
       ['x-vigil-content-sha256', 'abc'],
     ];
     for (const [name, value] of bad) {
-      expect(await codeOf(() => parseHttpSignature({ ...good, [name]: value }, 'POST', PATH, sha256Hex(BODY))), `${name}=${value}`).toBe(SigningErrorCode.malformed);
+      expect(
+        await codeOf(() => parseHttpSignature({ ...good, [name]: value }, 'POST', PATH, sha256Hex(BODY))),
+        `${name}=${value}`,
+      ).toBe(SigningErrorCode.malformed);
     }
   });
 
   it('signs the query string: the same request with another query fails', async () => {
     const { clock, verify } = setup();
-    const headers = lower(signHttpRequest({ deviceId: DEV, ...K1 }, 'GET', `${PATH}?limit=5`, Buffer.alloc(0), { clock }));
+    const headers = lower(
+      signHttpRequest({ deviceId: DEV, ...K1 }, 'GET', `${PATH}?limit=5`, Buffer.alloc(0), { clock }),
+    );
     const msg = parseHttpSignature(headers, 'GET', `${PATH}?limit=500`, sha256Hex(Buffer.alloc(0)));
     expect(await codeOf(verify(msg))).toBe(SigningErrorCode.mismatch);
   });
@@ -123,15 +137,32 @@ describe('MQTT envelope round trip', () => {
   });
 
   it('missing envelope fields → signature_missing; malformed ones → signature_malformed', async () => {
-    const env = signMqttMessage({ deviceId: DEV, ...K1 }, topic, BODY, { timestamp: T0 / 1000, nonce: 'abcdefgh12' }) as unknown as Record<string, unknown>;
+    const env = signMqttMessage({ deviceId: DEV, ...K1 }, topic, BODY, {
+      timestamp: T0 / 1000,
+      nonce: 'abcdefgh12',
+    }) as unknown as Record<string, unknown>;
     for (const f of ['device', 'kid', 'ts', 'nonce', 'sha256', 'sig', 'body_b64']) {
       const copy = { ...env };
       delete copy[f];
-      expect(await codeOf(() => parseMqttEnvelope(Buffer.from(JSON.stringify(copy)), topic)), f).toBe(SigningErrorCode.missing);
+      expect(await codeOf(() => parseMqttEnvelope(Buffer.from(JSON.stringify(copy)), topic)), f).toBe(
+        SigningErrorCode.missing,
+      );
     }
-    const bad: Array<Record<string, unknown>> = [{ v: 2 }, { ts: '1767268800' }, { ts: 1.5 }, { sig: 'x' }, { body_b64: 'not base64!' }, { body_b64: 'abc' }, { nonce: 'a' }, { device: 7 }];
+    const bad: Array<Record<string, unknown>> = [
+      { v: 2 },
+      { ts: '1767268800' },
+      { ts: 1.5 },
+      { sig: 'x' },
+      { body_b64: 'not base64!' },
+      { body_b64: 'abc' },
+      { nonce: 'a' },
+      { device: 7 },
+    ];
     for (const patch of bad) {
-      expect(await codeOf(() => parseMqttEnvelope(Buffer.from(JSON.stringify({ ...env, ...patch })), topic)), JSON.stringify(patch)).toBe(SigningErrorCode.malformed);
+      expect(
+        await codeOf(() => parseMqttEnvelope(Buffer.from(JSON.stringify({ ...env, ...patch })), topic)),
+        JSON.stringify(patch),
+      ).toBe(SigningErrorCode.malformed);
     }
     expect(await codeOf(() => parseMqttEnvelope(Buffer.from('not json'), topic))).toBe(SigningErrorCode.malformed);
     expect(await codeOf(() => parseMqttEnvelope(Buffer.from('[1,2]'), topic))).toBe(SigningErrorCode.malformed);
@@ -141,16 +172,28 @@ describe('MQTT envelope round trip', () => {
     const { clock, verify } = setup();
     const ackTopic = `vigil/v1/${DEV}/acks`;
     const env = signMqttMessage({ deviceId: DEV, ...K1 }, ackTopic, BODY, { clock });
-    await expect(verify(parseMqttEnvelope(Buffer.from(JSON.stringify(env)), ackTopic).message)).resolves.toMatchObject({ deviceId: DEV });
+    await expect(verify(parseMqttEnvelope(Buffer.from(JSON.stringify(env)), ackTopic).message)).resolves.toMatchObject({
+      deviceId: DEV,
+    });
     // Forged: another device's key publishing on this device's ack topic.
     const forged = signMqttMessage({ deviceId: OTHER, ...K2 }, ackTopic, BODY, { clock });
-    expect(await codeOf(verify(parseMqttEnvelope(Buffer.from(JSON.stringify(forged)), ackTopic).message))).toBe(SigningErrorCode.deviceMismatch);
+    expect(await codeOf(verify(parseMqttEnvelope(Buffer.from(JSON.stringify(forged)), ackTopic).message))).toBe(
+      SigningErrorCode.deviceMismatch,
+    );
   });
 });
 
 describe('verifier rules', () => {
-  const sign = (keys: DeviceKey, opts: { timestamp?: number; nonce?: string; deviceId?: string; path?: string } = {}) => {
-    const h = lower(signHttpRequest({ deviceId: opts.deviceId ?? DEV, ...keys }, 'POST', opts.path ?? PATH, BODY, { timestamp: opts.timestamp ?? T0 / 1000, ...(opts.nonce ? { nonce: opts.nonce } : {}) }));
+  const sign = (
+    keys: DeviceKey,
+    opts: { timestamp?: number; nonce?: string; deviceId?: string; path?: string } = {},
+  ) => {
+    const h = lower(
+      signHttpRequest({ deviceId: opts.deviceId ?? DEV, ...keys }, 'POST', opts.path ?? PATH, BODY, {
+        timestamp: opts.timestamp ?? T0 / 1000,
+        ...(opts.nonce ? { nonce: opts.nonce } : {}),
+      }),
+    );
     return parseHttpSignature(h, 'POST', opts.path ?? PATH, sha256Hex(BODY));
   };
 
@@ -173,8 +216,12 @@ describe('verifier rules', () => {
     const clock = new ManualClock(T0);
     const nonces = new MemoryNonceCache(clock);
     const msg = sign(K1);
-    expect(await codeOf(verifySignedMessage(msg, { keys: () => undefined, nonces, clock }))).toBe(SigningErrorCode.unknownDevice);
-    expect(await codeOf(verifySignedMessage(msg, { keys: async () => [], nonces, clock }))).toBe(SigningErrorCode.unknownDevice);
+    expect(await codeOf(verifySignedMessage(msg, { keys: () => undefined, nonces, clock }))).toBe(
+      SigningErrorCode.unknownDevice,
+    );
+    expect(await codeOf(verifySignedMessage(msg, { keys: async () => [], nonces, clock }))).toBe(
+      SigningErrorCode.unknownDevice,
+    );
   });
 
   it('tolerance is inclusive and configurable; the error carries the skew and server time', async () => {
@@ -188,7 +235,11 @@ describe('verifier rules', () => {
     } catch (err) {
       expect(isVigilError(err, SigningErrorCode.timestamp)).toBe(true);
       expect((err as { status: number }).status).toBe(401);
-      expect((err as { details: Record<string, unknown> }).details).toMatchObject({ skew_s: -(T0 / 1000), server_time: T0 / 1000, reason: 'expired' });
+      expect((err as { details: Record<string, unknown> }).details).toMatchObject({
+        skew_s: -(T0 / 1000),
+        server_time: T0 / 1000,
+        reason: 'expired',
+      });
     }
   });
 
@@ -239,16 +290,22 @@ describe('path/topic → device binding', () => {
   it('does not throw on a malformed percent-escape in a path (the raw segment is compared)', async () => {
     expect(deviceIdInPath('/v1/devices/%E0%A4%A/events')).toBe('%E0%A4%A');
     const { verify } = setup();
-    const h = lower(signHttpRequest({ deviceId: DEV, ...K1 }, 'POST', '/v1/devices/%E0%A4%A/events', BODY, { timestamp: T0 / 1000 }));
-    expect(await codeOf(verify(parseHttpSignature(h, 'POST', '/v1/devices/%E0%A4%A/events', sha256Hex(BODY))))).toBe(SigningErrorCode.deviceMismatch);
+    const h = lower(
+      signHttpRequest({ deviceId: DEV, ...K1 }, 'POST', '/v1/devices/%E0%A4%A/events', BODY, { timestamp: T0 / 1000 }),
+    );
+    expect(await codeOf(verify(parseHttpSignature(h, 'POST', '/v1/devices/%E0%A4%A/events', sha256Hex(BODY))))).toBe(
+      SigningErrorCode.deviceMismatch,
+    );
   });
 
-  it('does not percent-decode MQTT topics: vigil/v1/dev%5FA/… is not dev_A\'s topic', async () => {
+  it("does not percent-decode MQTT topics: vigil/v1/dev%5FA/… is not dev_A's topic", async () => {
     expect(deviceIdInPath('vigil/v1/dev%5FA/events')).toBe('dev%5FA');
     const clock = new ManualClock(T0);
     const env = signMqttMessage({ deviceId: 'dev_A', ...K1 }, 'vigil/v1/dev%5FA/events', BODY, { clock });
     const { message } = parseMqttEnvelope(Buffer.from(JSON.stringify(env)), 'vigil/v1/dev%5FA/events');
-    const code = await codeOf(verifySignedMessage(message, { keys: () => [K1], nonces: new MemoryNonceCache(clock), clock }));
+    const code = await codeOf(
+      verifySignedMessage(message, { keys: () => [K1], nonces: new MemoryNonceCache(clock), clock }),
+    );
     expect(code).toBe(SigningErrorCode.deviceMismatch);
   });
 });

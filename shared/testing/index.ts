@@ -58,7 +58,8 @@ export const TEST_JPEG_MIN_BYTES = TINY_JPEG.length + 4;
  * size without encoding pictures (the collector opens every thumbnail it stores).
  */
 export function testJpeg(size: number, seed = 1): Buffer {
-  if (!Number.isInteger(size) || size < TEST_JPEG_MIN_BYTES) throw new Error(`testJpeg: size must be an integer ≥ ${TEST_JPEG_MIN_BYTES}`);
+  if (!Number.isInteger(size) || size < TEST_JPEG_MIN_BYTES)
+    throw new Error(`testJpeg: size must be an integer ≥ ${TEST_JPEG_MIN_BYTES}`);
   let x = seed >>> 0 || 1;
   const segments: Buffer[] = [];
   let rest = size - TINY_JPEG.length;

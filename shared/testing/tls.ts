@@ -24,8 +24,22 @@ export function makeCa(dir: string, name: string): CertFiles {
   const certFile = join(dir, `${name}.crt`);
   openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyFile]);
   openssl([
-    'req', '-x509', '-new', '-key', keyFile, '-sha256', '-days', '2', '-subj', `/CN=${name}`, '-out', certFile,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    keyFile,
+    '-sha256',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-out',
+    certFile,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   return { name, certFile, keyFile };
 }
@@ -47,8 +61,22 @@ export function issueCert(
   if (o.sans?.length) lines.push(`subjectAltName=${o.sans.join(',')}`);
   writeFileSync(ext, lines.join('\n') + '\n');
   openssl([
-    'x509', '-req', '-in', csr, '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial',
-    '-days', '2', '-sha256', '-extfile', ext, '-out', certFile,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.certFile,
+    '-CAkey',
+    ca.keyFile,
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    certFile,
   ]);
   return { name, certFile, keyFile };
 }

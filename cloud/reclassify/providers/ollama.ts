@@ -62,9 +62,16 @@ export class OllamaProvider implements VisionProvider {
     });
     const issues = issuesOf(ChatEnvelope, body, 3);
     if (issues.length > 0) {
-      throw new VigilError('llm_bad_response', `${this.name}: not an Ollama chat reply: ${formatIssues(issues)}`, { details: { provider: this.name } });
+      throw new VigilError('llm_bad_response', `${this.name}: not an Ollama chat reply: ${formatIssues(issues)}`, {
+        details: { provider: this.name },
+      });
     }
-    const env = body as { model?: string; message: { content: string }; prompt_eval_count?: number; eval_count?: number };
+    const env = body as {
+      model?: string;
+      message: { content: string };
+      prompt_eval_count?: number;
+      eval_count?: number;
+    };
     return {
       text: env.message.content,
       model: env.model ?? this.model,

@@ -49,7 +49,10 @@ export function openAiRequestBody(options: OpenAiProviderOptions, request: Provi
         ],
       },
     ],
-    response_format: { type: 'json_schema', json_schema: { name: 'vigil_classification', strict: true, schema: request.schema } },
+    response_format: {
+      type: 'json_schema',
+      json_schema: { name: 'vigil_classification', strict: true, schema: request.schema },
+    },
     max_tokens: options.maxTokens,
     temperature: options.temperature,
     stream: false,
@@ -83,13 +86,22 @@ export class OpenAiProvider implements VisionProvider {
     });
     const issues = issuesOf(CompletionEnvelope, body, 3);
     if (issues.length > 0) {
-      throw new VigilError('llm_bad_response', `${this.name}: not a chat completion: ${formatIssues(issues)}`, { details: { provider: this.name } });
+      throw new VigilError('llm_bad_response', `${this.name}: not a chat completion: ${formatIssues(issues)}`, {
+        details: { provider: this.name },
+      });
     }
-    const env = body as { model?: string; choices: [{ message: { content: string | null } }]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
+    const env = body as {
+      model?: string;
+      choices: [{ message: { content: string | null } }];
+      usage?: { prompt_tokens?: number; completion_tokens?: number };
+    };
     return {
       text: env.choices[0].message.content ?? '',
       model: env.model ?? this.model,
-      usage: { prompt_tokens: env.usage?.prompt_tokens ?? null, completion_tokens: env.usage?.completion_tokens ?? null },
+      usage: {
+        prompt_tokens: env.usage?.prompt_tokens ?? null,
+        completion_tokens: env.usage?.completion_tokens ?? null,
+      },
     };
   }
 

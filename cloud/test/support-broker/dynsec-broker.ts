@@ -62,7 +62,8 @@ export class DynsecBroker {
     this.proc = proc;
     for (let i = 0; i < 100; i++) {
       if (await tcpReachable('127.0.0.1', this.port, 200)) return;
-      if (proc.exitCode !== null) throw new Error(`mosquitto exited with ${proc.exitCode}; see ${join(this.dir, 'mosquitto.log')}`);
+      if (proc.exitCode !== null)
+        throw new Error(`mosquitto exited with ${proc.exitCode}; see ${join(this.dir, 'mosquitto.log')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`private mosquitto did not listen on ${this.port}`);
@@ -75,7 +76,11 @@ export class DynsecBroker {
 
   /** The bootstrap admin (its role may read every topic): an observer of what the broker actually delivers. */
   observer(): Promise<MqttClient> {
-    return this.connect({ username: this.admin.username, password: this.admin.password, clientId: `observer-${randomBytes(4).toString('hex')}` });
+    return this.connect({
+      username: this.admin.username,
+      password: this.admin.password,
+      clientId: `observer-${randomBytes(4).toString('hex')}`,
+    });
   }
 
   async close(): Promise<void> {

@@ -25,7 +25,14 @@ export class PrivateBroker {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
     writeFileSync(
       join(dir, 'mosquitto.conf'),
-      [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest none', ''].join('\n'),
+      [
+        `listener ${port} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence true',
+        `persistence_location ${dir}/`,
+        'log_dest none',
+        '',
+      ].join('\n'),
     );
     const b = new PrivateBroker(port, dir);
     await b.run();

@@ -13,7 +13,11 @@ const arg = (name: string): string | undefined => {
 };
 const { config } = loadCloudConfig({
   file: arg('--config'),
-  overrides: { data_dir: arg('--data-dir'), server: { host: '127.0.0.1', port: Number(arg('--port') ?? 0) }, log: { level: 'warn' } },
+  overrides: {
+    data_dir: arg('--data-dir'),
+    server: { host: '127.0.0.1', port: Number(arg('--port') ?? 0) },
+    log: { level: 'warn' },
+  },
 });
 const cloud = await createCloud(config);
 process.stdout.write(`${JSON.stringify({ listening: cloud.url })}\n`);

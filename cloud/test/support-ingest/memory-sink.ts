@@ -85,7 +85,11 @@ export class MemorySink implements IngestSink {
     }
   }
 
-  async storeEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number): Promise<StoreEventResult[]> {
+  async storeEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+  ): Promise<StoreEventResult[]> {
     this.maybeFail();
     // All-or-nothing like a transaction: decide first, then write.
     const out: StoreEventResult[] = [];
@@ -97,14 +101,26 @@ export class MemorySink implements IngestSink {
         writes.push([k, { fingerprint: m.contentSha256, event: m.event, receivedAtMs }]);
         out.push({ id: m.id, rev: m.rev, status: 'stored' });
       } else if (prior.fingerprint === m.contentSha256) out.push({ id: m.id, rev: m.rev, status: 'duplicate' });
-      else out.push({ id: m.id, rev: m.rev, status: 'conflict', code: 'event_conflict', message: `event ${m.id} rev ${m.rev} was already accepted with different content` });
+      else
+        out.push({
+          id: m.id,
+          rev: m.rev,
+          status: 'conflict',
+          code: 'event_conflict',
+          message: `event ${m.id} rev ${m.rev} was already accepted with different content`,
+        });
     }
     for (const [k, v] of writes) this.messages.set(k, v);
     return out;
   }
 
   /** Like one transaction: a replay refused, or a store that throws, leaves the nonce unrecorded. */
-  async storeSignedEventMessages(deviceId: string, events: readonly IngestEventMessage[], receivedAtMs: number, claim: NonceClaim): Promise<StoreEventResult[]> {
+  async storeSignedEventMessages(
+    deviceId: string,
+    events: readonly IngestEventMessage[],
+    receivedAtMs: number,
+    claim: NonceClaim,
+  ): Promise<StoreEventResult[]> {
     if ((await this.nonceRecorded(deviceId, claim.nonce)) && claim.onReplay === 'reject') {
       throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window');
     }
@@ -113,18 +129,30 @@ export class MemorySink implements IngestSink {
     return results;
   }
 
-  async eventForThumbnail(deviceId: string, eventId: string): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
+  async eventForThumbnail(
+    deviceId: string,
+    eventId: string,
+  ): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
     let latest: { rev: number; event: WireObject } | undefined;
     for (const [k, v] of this.messages) {
       const [dev, id, rev] = k.split('|');
-      if (dev === deviceId && id === eventId && (!latest || Number(rev) > latest.rev)) latest = { rev: Number(rev), event: v.event };
+      if (dev === deviceId && id === eventId && (!latest || Number(rev) > latest.rev))
+        latest = { rev: Number(rev), event: v.event };
     }
     if (!latest) return undefined;
     const t = latest.event.thumbnail as { sha256?: string; size?: number } | undefined;
-    return { announced: t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null };
+    return {
+      announced:
+        t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null,
+    };
   }
 
-  async putThumbnail(deviceId: string, eventId: string, stream: Readable, expected: ThumbnailExpectation): Promise<ThumbnailResult> {
+  async putThumbnail(
+    deviceId: string,
+    eventId: string,
+    stream: Readable,
+    expected: ThumbnailExpectation,
+  ): Promise<ThumbnailResult> {
     this.maybeFail();
     const k = `${deviceId}|${eventId}`;
     const chunks: Buffer[] = [];

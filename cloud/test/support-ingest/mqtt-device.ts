@@ -1,5 +1,12 @@
 import mqtt, { type MqttClient } from 'mqtt';
-import { MemoryNonceCache, parseMqttEnvelope, signMqttMessage, verifySignedMessage, type DeviceCredentials, type SignOptions } from '../../../shared/signing/index.js';
+import {
+  MemoryNonceCache,
+  parseMqttEnvelope,
+  signMqttMessage,
+  verifySignedMessage,
+  type DeviceCredentials,
+  type SignOptions,
+} from '../../../shared/signing/index.js';
 import { validateAck, type Ack } from '../../../firmware-protocol/messages.js';
 import { acksTopic, eventsTopic, heartbeatTopic, thumbnailTopic } from '../../../firmware-protocol/topics.js';
 
@@ -21,7 +28,11 @@ export class TestMqttDevice {
     readonly client: MqttClient,
   ) {}
 
-  static async connect(url: string, creds: DeviceCredentials, options: { clientId?: string; username?: string; password?: string; protocolVersion?: 4 | 5 } = {}): Promise<TestMqttDevice> {
+  static async connect(
+    url: string,
+    creds: DeviceCredentials,
+    options: { clientId?: string; username?: string; password?: string; protocolVersion?: 4 | 5 } = {},
+  ): Promise<TestMqttDevice> {
     const client = await mqtt.connectAsync(url, {
       clientId: options.clientId ?? creds.deviceId,
       ...(options.username !== undefined ? { username: options.username, password: options.password } : {}),
@@ -63,7 +74,10 @@ export class TestMqttDevice {
   }
 
   /** Publishes an Event / EventBatch on this device's events topic; returns the exact payload (for replays). */
-  async publishEvents(body: Buffer | object, options: SignOptions & { creds?: DeviceCredentials } = {}): Promise<Buffer> {
+  async publishEvents(
+    body: Buffer | object,
+    options: SignOptions & { creds?: DeviceCredentials } = {},
+  ): Promise<Buffer> {
     const topic = eventsTopic(this.creds.deviceId);
     const payload = this.envelope(topic, body, options);
     await this.publishRaw(topic, payload);
@@ -87,7 +101,11 @@ export class TestMqttDevice {
     const have = this.acks.find(pred);
     if (have) return Promise.resolve(have);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching ack within ${timeoutMs} ms (have ${JSON.stringify(this.acks).slice(0, 500)})`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(new Error(`no matching ack within ${timeoutMs} ms (have ${JSON.stringify(this.acks).slice(0, 500)})`)),
+        timeoutMs,
+      );
       this.waiters.push({
         pred,
         resolve: (a) => {

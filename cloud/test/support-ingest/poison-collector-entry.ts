@@ -15,7 +15,11 @@ const arg = (name: string): string | undefined => {
 const poison = new Set((process.env.VIGIL_TEST_POISON_EVENT_IDS ?? '').split(',').filter((s) => s.length > 0));
 const { config } = loadCloudConfig({
   file: arg('--config'),
-  overrides: { data_dir: arg('--data-dir'), server: { host: '127.0.0.1', port: Number(arg('--port') ?? 0) }, log: { level: 'warn' } },
+  overrides: {
+    data_dir: arg('--data-dir'),
+    server: { host: '127.0.0.1', port: Number(arg('--port') ?? 0) },
+    log: { level: 'warn' },
+  },
 });
 const cloud = await createCloud(config);
 // Registered before any I/O callback runs: MQTT messages are handled only from the next turns of the event loop.

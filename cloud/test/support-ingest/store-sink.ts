@@ -24,7 +24,13 @@ export interface StoreSinkHarness {
 
 export function storeSink(store: Store, dataDir: string, secretsKey: Buffer = randomBytes(32)): StoreSinkHarness {
   const secrets = new SecretBox(secretsKey);
-  const sink = new StoreIngestSink({ store, blobs: new FsBlobStore(join(dataDir, 'blobs')), secrets, bus: new LocalEventBus(), keyCacheMs: 0 });
+  const sink = new StoreIngestSink({
+    store,
+    blobs: new FsBlobStore(join(dataDir, 'blobs')),
+    secrets,
+    bus: new LocalEventBus(),
+    keyCacheMs: 0,
+  });
   return {
     sink,
     store,
@@ -32,7 +38,14 @@ export function storeSink(store: Store, dataDir: string, secretsKey: Buffer = ra
     async pair() {
       const code = `${randomBytes(4).toString('hex').toUpperCase()}`;
       const now = Date.now();
-      await store.createPairingCode({ tenantId: 'default', name: null, codeSha256: codeDigest(secrets, code), hint: '', now, expiresAt: now + 60_000 });
+      await store.createPairingCode({
+        tenantId: 'default',
+        name: null,
+        codeSha256: codeDigest(secrets, code),
+        hint: '',
+        now,
+        expiresAt: now + 60_000,
+      });
       const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
       return { deviceId: r.device_id, keyId: r.key_id, secret: Buffer.from(r.secret_b64, 'base64') };
     },

@@ -66,7 +66,13 @@ export interface SignedRequest {
 }
 
 /** A signed HTTP request for `app.inject` or undici. */
-export function signed(creds: DeviceCredentials, method: string, url: string, body: Buffer | string | object, options: SignOptions & { contentType?: string } = {}): SignedRequest {
+export function signed(
+  creds: DeviceCredentials,
+  method: string,
+  url: string,
+  body: Buffer | string | object,
+  options: SignOptions & { contentType?: string } = {},
+): SignedRequest {
   const payload = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   const headers = signHttpRequest(creds, method, url, payload, options);
   return { method, url, headers: { ...headers, 'content-type': options.contentType ?? 'application/json' }, payload };
@@ -82,7 +88,9 @@ export async function ingestApp(deps: IngestDeps): Promise<FastifyInstance> {
     const status = isVigilError(err) ? httpStatusOf(err) : (err.statusCode ?? 500);
     const code = isVigilError(err) ? err.code : status >= 500 ? 'internal_error' : 'invalid_message';
     const details = isVigilError(err) ? err.details : undefined;
-    void reply.code(status).send({ error: { code, message: err.message, request_id: req.id, ...(details ? { details } : {}) } });
+    void reply
+      .code(status)
+      .send({ error: { code, message: err.message, request_id: req.id, ...(details ? { details } : {}) } });
   });
   await registerIngestRoutes(app, deps);
   await app.ready();

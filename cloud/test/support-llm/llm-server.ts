@@ -22,15 +22,32 @@ export interface AnswerBody {
 }
 
 export type LlmReply =
-  | { kind: 'answer'; answer: AnswerBody | Record<string, unknown>; delayMs?: number; usage?: { prompt: number; completion: number } }
+  | {
+      kind: 'answer';
+      answer: AnswerBody | Record<string, unknown>;
+      delayMs?: number;
+      usage?: { prompt: number; completion: number };
+    }
   | { kind: 'malformed'; text?: string; delayMs?: number }
   | { kind: 'off_schema'; delayMs?: number }
   | { kind: 'status'; status: number; retryAfter?: string; delayMs?: number }
   /** Accepts the request and never answers (until the server closes). */
   | { kind: 'hang' };
 
-export const PERSON_ANSWER: AnswerBody = { label: 'person', confidence: 0.93, summary: 'Person at the front door', threat: 1, agrees_with_edge: true };
-export const NO_PERSON_ANSWER: AnswerBody = { label: 'none', confidence: 0.9, summary: 'Nothing there, only shadows', threat: 0, agrees_with_edge: false };
+export const PERSON_ANSWER: AnswerBody = {
+  label: 'person',
+  confidence: 0.93,
+  summary: 'Person at the front door',
+  threat: 1,
+  agrees_with_edge: true,
+};
+export const NO_PERSON_ANSWER: AnswerBody = {
+  label: 'none',
+  confidence: 0.9,
+  summary: 'Nothing there, only shadows',
+  threat: 0,
+  agrees_with_edge: false,
+};
 
 export interface RecordedLlmRequest {
   api: 'openai' | 'ollama';
@@ -65,7 +82,11 @@ export class LlmTestServer {
     private readonly server: Server,
     private readonly options: LlmServerOptions,
   ) {
-    this.defaultReply = options.defaultReply ?? { kind: 'answer', answer: PERSON_ANSWER, usage: { prompt: 812, completion: 41 } };
+    this.defaultReply = options.defaultReply ?? {
+      kind: 'answer',
+      answer: PERSON_ANSWER,
+      usage: { prompt: 812, completion: 41 },
+    };
   }
 
   static async start(options: LlmServerOptions = {}): Promise<LlmTestServer> {
@@ -113,7 +134,8 @@ export class LlmTestServer {
     for await (const c of req) chunks.push(c as Buffer);
     const path = (req.url ?? '').split('?')[0];
     const api = path === '/v1/chat/completions' ? 'openai' : path === '/api/chat' ? 'ollama' : null;
-    if (req.method !== 'POST' || api === null) return send(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
+    if (req.method !== 'POST' || api === null)
+      return send(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
     if (api === 'openai' && this.options.apiKey && req.headers.authorization !== `Bearer ${this.options.apiKey}`) {
       return send(res, 401, { error: { message: 'invalid api key', type: 'invalid_request_error' } });
     }
@@ -154,7 +176,12 @@ export class LlmTestServer {
     } else answerNow();
   }
 
-  private answer(res: ServerResponse, api: 'openai' | 'ollama', model: string, reply: Exclude<LlmReply, { kind: 'hang' }>): void {
+  private answer(
+    res: ServerResponse,
+    api: 'openai' | 'ollama',
+    model: string,
+    reply: Exclude<LlmReply, { kind: 'hang' }>,
+  ): void {
     if (reply.kind === 'status') {
       const headers: Record<string, string> = reply.retryAfter ? { 'retry-after': reply.retryAfter } : {};
       send(res, reply.status, { error: { message: `scripted HTTP ${reply.status}` } }, headers);
@@ -166,7 +193,8 @@ export class LlmTestServer {
         : reply.kind === 'malformed'
           ? (reply.text ?? 'Sure! I can see a person standing near the door.')
           : JSON.stringify({ label: 'person', confidence: 1.7, summary: 'x'.repeat(80), threat: 'high' });
-    const usage = reply.kind === 'answer' ? (reply.usage ?? { prompt: 800, completion: 40 }) : { prompt: 800, completion: 12 };
+    const usage =
+      reply.kind === 'answer' ? (reply.usage ?? { prompt: 800, completion: 40 }) : { prompt: 800, completion: 12 };
     if (api === 'openai') {
       send(res, 200, {
         id: `chatcmpl-${this.requests.length}`,
@@ -174,7 +202,11 @@ export class LlmTestServer {
         created: Math.floor(Date.now() / 1000),
         model,
         choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion },
+        usage: {
+          prompt_tokens: usage.prompt,
+          completion_tokens: usage.completion,
+          total_tokens: usage.prompt + usage.completion,
+        },
       });
     } else {
       send(res, 200, {
@@ -227,7 +259,8 @@ export class LlmTestServer {
     const js = obj(rf.json_schema, 'response_format.json_schema');
     str(js.name, 'response_format.json_schema.name');
     const schema = obj(js.schema, 'response_format.json_schema.schema');
-    if (schema.type !== 'object' || !Array.isArray(schema.required)) throw new Error('response_format.json_schema.schema: not an object schema with required fields');
+    if (schema.type !== 'object' || !Array.isArray(schema.required))
+      throw new Error('response_format.json_schema.schema: not an object schema with required fields');
     return { api: 'openai', model, system, prompt, authorization: undefined, image, schema, at: Date.now() };
   }
 
@@ -247,7 +280,8 @@ export class LlmTestServer {
       if (msg.images !== undefined) {
         for (const [j, img] of arr(msg.images, `messages[${i}].images`).entries()) {
           const b64 = str(img, `messages[${i}].images[${j}]`);
-          if (b64.startsWith('data:')) throw new Error(`messages[${i}].images[${j}]: Ollama wants plain base64, not a data URL`);
+          if (b64.startsWith('data:'))
+            throw new Error(`messages[${i}].images[${j}]: Ollama wants plain base64, not a data URL`);
           image = await this.checkJpeg(b64);
         }
       }
@@ -261,16 +295,19 @@ export class LlmTestServer {
   private async checkJpeg(b64: string): Promise<NonNullable<RecordedLlmRequest['image']>> {
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) throw new Error('image: not valid base64');
     const bytes = Buffer.from(b64, 'base64');
-    if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff) throw new Error('image: no JPEG SOI marker');
+    if (bytes.length < 4 || bytes[0] !== 0xff || bytes[1] !== 0xd8 || bytes[2] !== 0xff)
+      throw new Error('image: no JPEG SOI marker');
     let meta: Metadata;
     try {
       meta = await sharp(bytes).metadata();
     } catch (err) {
       throw new Error(`image: does not decode: ${(err as Error).message}`);
     }
-    if (meta.format !== 'jpeg' || !meta.width || !meta.height) throw new Error(`image: format ${meta.format}, expected jpeg`);
+    if (meta.format !== 'jpeg' || !meta.width || !meta.height)
+      throw new Error(`image: format ${meta.format}, expected jpeg`);
     const max = this.options.maxImagePx ?? 512;
-    if (Math.max(meta.width, meta.height) > max) throw new Error(`image: ${meta.width}x${meta.height} larger than ${max} px`);
+    if (Math.max(meta.width, meta.height) > max)
+      throw new Error(`image: ${meta.width}x${meta.height} larger than ${max} px`);
     return { width: meta.width, height: meta.height, bytes: bytes.length };
   }
 }

@@ -13,8 +13,18 @@ import { wireEvent } from '../support/fixtures.js';
 import type { TestCloud } from '../support/cloud.js';
 import { ApnsTestServer, type ApnsDelivery } from '../support-push/apns-server.js';
 import { FcmTestServer, type FcmDelivery } from '../support-push/fcm-server.js';
-import { apnsDeviceToken, apnsTestKey, fcmRegistrationToken, fcmTestAccount, vapidTestKeys } from '../support-push/keys.js';
-import { WebPushTestServer, type WebPushDelivery, type WebPushSubscriptionJson } from '../support-push/webpush-server.js';
+import {
+  apnsDeviceToken,
+  apnsTestKey,
+  fcmRegistrationToken,
+  fcmTestAccount,
+  vapidTestKeys,
+} from '../support-push/keys.js';
+import {
+  WebPushTestServer,
+  type WebPushDelivery,
+  type WebPushSubscriptionJson,
+} from '../support-push/webpush-server.js';
 import { LlmTestServer } from './llm-server.js';
 
 /**
@@ -68,7 +78,9 @@ export async function testPicture(): Promise<Buffer> {
       raw[i + 2] = figure ? 40 : (n * 53) % 256;
     }
   }
-  return sharp(raw, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(raw, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 export class NotifyHarness {
@@ -93,16 +105,31 @@ export class NotifyHarness {
     const dir = mkdtempSync(join(tmpdir(), 'vigil-notify-'));
     const llm = await LlmTestServer.start({ models: ['vision-1'], ...llmOptions });
     const apnsKey = await apnsTestKey();
-    const apns = await ApnsTestServer.start({ teamId: apnsKey.teamId, keyId: apnsKey.keyId, publicKey: apnsKey.publicKey, bundleId: BUNDLE_ID });
+    const apns = await ApnsTestServer.start({
+      teamId: apnsKey.teamId,
+      keyId: apnsKey.keyId,
+      publicKey: apnsKey.publicKey,
+      bundleId: BUNDLE_ID,
+    });
     // The account's own token_uri is a placeholder: config push.fcm.token_uri points at the local server.
     const account = await fcmTestAccount('http://127.0.0.1/token');
-    const fcm = await FcmTestServer.start({ clientEmail: account.json.client_email, publicKey: account.publicKey, projectId: account.json.project_id });
+    const fcm = await FcmTestServer.start({
+      clientEmail: account.json.client_email,
+      publicKey: account.publicKey,
+      projectId: account.json.project_id,
+    });
     const web = await WebPushTestServer.start();
     const vapid = vapidTestKeys();
     writeFileSync(join(dir, 'AuthKey.p8'), apnsKey.pem);
     writeFileSync(join(dir, 'sa.json'), JSON.stringify(account.json));
     const push = {
-      apns: { team_id: apnsKey.teamId, key_id: apnsKey.keyId, key_file: join(dir, 'AuthKey.p8'), bundle_id: BUNDLE_ID, endpoint: apns.url },
+      apns: {
+        team_id: apnsKey.teamId,
+        key_id: apnsKey.keyId,
+        key_file: join(dir, 'AuthKey.p8'),
+        bundle_id: BUNDLE_ID,
+        endpoint: apns.url,
+      },
       fcm: { service_account_file: join(dir, 'sa.json'), endpoint: fcm.url, token_uri: fcm.tokenUri },
       webpush: { subject: 'mailto:ops@vigil.example.com', public_key: vapid.publicKey, private_key: vapid.privateKey },
     };
@@ -112,9 +139,20 @@ export class NotifyHarness {
   }
 
   /** Collector config: the LLM as the only provider, all three push platforms, a fast queue. */
-  overrides(extra: { reclassify?: Record<string, unknown>; notify?: Record<string, unknown>; queue?: Record<string, unknown>; push?: Record<string, unknown> } = {}): Record<string, unknown> {
+  overrides(
+    extra: {
+      reclassify?: Record<string, unknown>;
+      notify?: Record<string, unknown>;
+      queue?: Record<string, unknown>;
+      push?: Record<string, unknown>;
+    } = {},
+  ): Record<string, unknown> {
     return {
-      reclassify: { providers: [{ kind: 'openai', base_url: this.llm.url, model: 'vision-1' }], budget: '5s', ...extra.reclassify },
+      reclassify: {
+        providers: [{ kind: 'openai', base_url: this.llm.url, model: 'vision-1' }],
+        budget: '5s',
+        ...extra.reclassify,
+      },
       notify: { thumbnail_wait: '5s', ...extra.notify },
       queue: { poll: '100ms', lease: '2s', backoff_base: '200ms', backoff_max: '1s', ...extra.queue },
       push: { ...this.push, backoff_base: '100ms', ...extra.push },
@@ -129,11 +167,23 @@ export class NotifyHarness {
       { platform: 'apns', token: apns, app_id: BUNDLE_ID, device_label: 'iPhone' },
       { platform: 'fcm', token: fcm, device_label: 'Pixel' },
     ]) {
-      const res = await t.api('/v1/push/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const res = await t.api('/v1/push/tokens', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       if (res.status !== 201) throw new Error(`register ${body.platform}: ${res.status} ${await res.text()}`);
     }
     const web = this.web.subscribe(this.vapid.publicKey);
-    await t.db.store.upsertPushToken({ tenantId, platform: 'webpush', token: web.endpoint, p256dh: web.keys.p256dh, auth: web.keys.auth, deviceLabel: 'Firefox', now: Date.now() });
+    await t.db.store.upsertPushToken({
+      tenantId,
+      platform: 'webpush',
+      token: web.endpoint,
+      p256dh: web.keys.p256dh,
+      auth: web.keys.auth,
+      deviceLabel: 'Firefox',
+      now: Date.now(),
+    });
     return { apns, fcm, web };
   }
 
@@ -144,7 +194,15 @@ export class NotifyHarness {
   async sendEvent(
     t: TestCloud,
     creds: DeviceCredentials,
-    o: { camera: string; label?: string; score?: number; thumbnail?: boolean; uploadThumbnail?: boolean; id?: string; jpeg?: Buffer },
+    o: {
+      camera: string;
+      label?: string;
+      score?: number;
+      thumbnail?: boolean;
+      uploadThumbnail?: boolean;
+      id?: string;
+      jpeg?: Buffer;
+    },
   ): Promise<SentEvent> {
     const sent = await this.sendEventDeferred(t, creds, o);
     if ((o.thumbnail ?? true) && (o.uploadThumbnail ?? true)) await sent.upload();
@@ -167,7 +225,9 @@ export class NotifyHarness {
       label: o.label ?? 'person',
       score: o.score ?? 0.82,
       startedAt: Date.now() - 1000,
-      ...(withThumb ? { thumbnail: { sha256: createHash('sha256').update(jpeg).digest('hex'), size: jpeg.length } } : {}),
+      ...(withThumb
+        ? { thumbnail: { sha256: createHash('sha256').update(jpeg).digest('hex'), size: jpeg.length } }
+        : {}),
     });
     const res = await t.signedFetch(creds, 'POST', eventsPath(creds.deviceId), Buffer.from(JSON.stringify(event)));
     if (res.status !== 200) throw new Error(`event upload: ${res.status} ${await res.text()}`);
@@ -185,7 +245,15 @@ export class NotifyHarness {
 
   /** A later message (update, rev 1) of an event. */
   async sendUpdate(t: TestCloud, creds: DeviceCredentials, eventId: string, camera: string): Promise<void> {
-    const event = wireEvent({ id: eventId, deviceId: creds.deviceId, camera, type: 'update', rev: 1, score: 0.9, startedAt: Date.now() - 2000 });
+    const event = wireEvent({
+      id: eventId,
+      deviceId: creds.deviceId,
+      camera,
+      type: 'update',
+      rev: 1,
+      score: 0.9,
+      startedAt: Date.now() - 2000,
+    });
     const res = await t.signedFetch(creds, 'POST', eventsPath(creds.deviceId), Buffer.from(JSON.stringify(event)));
     if (res.status !== 200) throw new Error(`update upload: ${res.status} ${await res.text()}`);
   }
@@ -194,8 +262,12 @@ export class NotifyHarness {
   deliveries(eventId: string): Deliveries {
     return {
       apns: this.apns.deliveries.filter((d) => d.payload.event_id === eventId),
-      fcm: this.fcm.deliveries.filter((d) => (d.message.data as Record<string, unknown> | undefined)?.event_id === eventId),
-      web: this.web.deliveries.map((d) => ({ ...d, payload: JSON.parse(d.plaintext) as Record<string, unknown> })).filter((d) => d.payload.event_id === eventId),
+      fcm: this.fcm.deliveries.filter(
+        (d) => (d.message.data as Record<string, unknown> | undefined)?.event_id === eventId,
+      ),
+      web: this.web.deliveries
+        .map((d) => ({ ...d, payload: JSON.parse(d.plaintext) as Record<string, unknown> }))
+        .filter((d) => d.payload.event_id === eventId),
     };
   }
 
@@ -207,7 +279,12 @@ export class NotifyHarness {
 }
 
 /** GET /v1/events/{id} until `done` says so. */
-export async function waitForEvent(t: TestCloud, eventId: string, done: (e: EventView) => boolean, timeoutMs = 20_000): Promise<EventView> {
+export async function waitForEvent(
+  t: TestCloud,
+  eventId: string,
+  done: (e: EventView) => boolean,
+  timeoutMs = 20_000,
+): Promise<EventView> {
   const end = Date.now() + timeoutMs;
   let last: EventView | undefined;
   while (Date.now() < end) {
@@ -247,8 +324,16 @@ export interface EventView {
   push_state: string | null;
   push_at: string | null;
   push_title: string | null;
-  push_deliveries: Array<{ target_id: string; platform: string; status: string; http_status: number | null; reason: string | null; attempts: number }>;
+  push_deliveries: Array<{
+    target_id: string;
+    platform: string;
+    status: string;
+    http_status: number | null;
+    reason: string | null;
+    attempts: number;
+  }>;
 }
 
 /** The job is finished (done or dead). */
-export const settled = (e: EventView): boolean => e.verification?.job_state === 'done' || e.verification?.job_state === 'dead';
+export const settled = (e: EventView): boolean =>
+  e.verification?.job_state === 'done' || e.verification?.job_state === 'dead';

@@ -56,7 +56,17 @@ export interface ApnsScriptedFailure {
   retryAfterS?: number;
 }
 
-const PUSH_TYPES = new Set(['alert', 'background', 'location', 'voip', 'complication', 'fileprovider', 'mdm', 'liveactivity', 'pushtotalk']);
+const PUSH_TYPES = new Set([
+  'alert',
+  'background',
+  'location',
+  'voip',
+  'complication',
+  'fileprovider',
+  'mdm',
+  'liveactivity',
+  'pushtotalk',
+]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOUR_S = 3600;
 const TOKEN_UPDATE_MIN_MS = 20 * 60_000;
@@ -88,7 +98,9 @@ export class ApnsTestServer {
         process.stderr.write(`apns test server: ${String(err)}\n`);
       });
     };
-    s.server = options.tls ? createSecureServer({ key: options.tls.key, cert: options.tls.cert }, handler) : createServer(handler);
+    s.server = options.tls
+      ? createSecureServer({ key: options.tls.key, cert: options.tls.cert }, handler)
+      : createServer(handler);
     s.server.on('session', (session: ServerHttp2Session) => {
       s.sessions.add(session);
       s.sessionsOpened++;
@@ -120,7 +132,15 @@ export class ApnsTestServer {
     for (const s of this.sessions) s.goaway();
   }
 
-  reply(res: Http2ServerResponse, token: string, status: number, reason?: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}, jwt?: string): void {
+  reply(
+    res: Http2ServerResponse,
+    token: string,
+    status: number,
+    reason?: string,
+    extra: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+    jwt?: string,
+  ): void {
     const apnsId = randomUUID();
     this.requests.push({ token, status, at: this.clock.now(), ...(reason ? { reason } : {}), ...(jwt ? { jwt } : {}) });
     res.writeHead(status, { 'apns-id': apnsId, ...headers, ...(reason ? { 'content-type': 'application/json' } : {}) });
@@ -145,13 +165,17 @@ export class ApnsTestServer {
     let claims: JWTPayload;
     try {
       const header = decodeProtectedHeader(jwt);
-      if (header.alg !== 'ES256' || header.kid !== this.options.keyId) return this.reply(res, token, 403, 'InvalidProviderToken');
+      if (header.alg !== 'ES256' || header.kid !== this.options.keyId)
+        return this.reply(res, token, 403, 'InvalidProviderToken');
       // iat is judged below, against APNs' own hour rule, so jose checks only the signature here.
-      claims = (await jwtVerify(jwt, this.options.publicKey, { algorithms: ['ES256'], currentDate: new Date(this.clock.now()) })).payload;
+      claims = (
+        await jwtVerify(jwt, this.options.publicKey, { algorithms: ['ES256'], currentDate: new Date(this.clock.now()) })
+      ).payload;
     } catch {
       return this.reply(res, token, 403, 'InvalidProviderToken');
     }
-    if (claims.iss !== this.options.teamId || typeof claims.iat !== 'number') return this.reply(res, token, 403, 'InvalidProviderToken');
+    if (claims.iss !== this.options.teamId || typeof claims.iat !== 'number')
+      return this.reply(res, token, 403, 'InvalidProviderToken');
     const nowS = this.clock.now() / 1000;
     if (nowS - claims.iat > HOUR_S) return this.reply(res, token, 403, 'ExpiredProviderToken', {}, {}, jwt);
     if (!this.providerTokens.includes(jwt)) {
@@ -167,21 +191,27 @@ export class ApnsTestServer {
     if (typeof topic !== 'string' || !topic) return this.reply(res, token, 400, 'MissingTopic', {}, {}, jwt);
     if (topic !== this.options.bundleId) return this.reply(res, token, 400, 'TopicDisallowed', {}, {}, jwt);
     const pushType = h['apns-push-type'];
-    if (typeof pushType !== 'string' || !PUSH_TYPES.has(pushType)) return this.reply(res, token, 400, 'InvalidPushType', {}, {}, jwt);
+    if (typeof pushType !== 'string' || !PUSH_TYPES.has(pushType))
+      return this.reply(res, token, 400, 'InvalidPushType', {}, {}, jwt);
     const priority = h['apns-priority'];
-    if (priority !== undefined && !['10', '5', '1'].includes(String(priority))) return this.reply(res, token, 400, 'BadPriority', {}, {}, jwt);
+    if (priority !== undefined && !['10', '5', '1'].includes(String(priority)))
+      return this.reply(res, token, 400, 'BadPriority', {}, {}, jwt);
     const expiration = h['apns-expiration'];
-    if (expiration !== undefined && !/^\d+$/.test(String(expiration))) return this.reply(res, token, 400, 'BadExpirationDate', {}, {}, jwt);
+    if (expiration !== undefined && !/^\d+$/.test(String(expiration)))
+      return this.reply(res, token, 400, 'BadExpirationDate', {}, {}, jwt);
     const collapse = h['apns-collapse-id'];
-    if (collapse !== undefined && Buffer.byteLength(String(collapse)) > 64) return this.reply(res, token, 400, 'BadCollapseId', {}, {}, jwt);
+    if (collapse !== undefined && Buffer.byteLength(String(collapse)) > 64)
+      return this.reply(res, token, 400, 'BadCollapseId', {}, {}, jwt);
     const apnsIdIn = h['apns-id'];
-    if (apnsIdIn !== undefined && !UUID.test(String(apnsIdIn))) return this.reply(res, token, 400, 'BadMessageId', {}, {}, jwt);
+    if (apnsIdIn !== undefined && !UUID.test(String(apnsIdIn)))
+      return this.reply(res, token, 400, 'BadMessageId', {}, {}, jwt);
 
     // Device token.
     if (!token) return this.reply(res, token, 400, 'MissingDeviceToken', {}, {}, jwt);
     if (!/^[0-9a-fA-F]{64}$/.test(token)) return this.reply(res, token, 400, 'BadDeviceToken', {}, {}, jwt);
     const tokenTopic = this.tokenTopics.get(token);
-    if (tokenTopic !== undefined && tokenTopic !== topic) return this.reply(res, token, 400, 'DeviceTokenNotForTopic', {}, {}, jwt);
+    if (tokenTopic !== undefined && tokenTopic !== topic)
+      return this.reply(res, token, 400, 'DeviceTokenNotForTopic', {}, {}, jwt);
 
     // Payload.
     if (body.length > 4096) return this.reply(res, token, 413, 'PayloadTooLarge', {}, {}, jwt);
@@ -194,14 +224,16 @@ export class ApnsTestServer {
       return this.reply(res, token, 400, 'PayloadEmpty', {}, {}, jwt);
     }
     const aps = payload.aps as Record<string, unknown> | undefined;
-    if (typeof aps !== 'object' || aps === null || (pushType === 'alert' && aps.alert === undefined)) return this.reply(res, token, 400, 'PayloadEmpty', {}, {}, jwt);
+    if (typeof aps !== 'object' || aps === null || (pushType === 'alert' && aps.alert === undefined))
+      return this.reply(res, token, 400, 'PayloadEmpty', {}, {}, jwt);
 
     // Scripted state.
     const goneAt = this.unregistered.get(token);
     if (goneAt !== undefined) return this.reply(res, token, 410, 'Unregistered', { timestamp: goneAt }, {}, jwt);
     const scripted = this.scripts.get(token)?.shift();
     if (scripted) {
-      const headers: Record<string, string> = scripted.retryAfterS !== undefined ? { 'retry-after': String(scripted.retryAfterS) } : {};
+      const headers: Record<string, string> =
+        scripted.retryAfterS !== undefined ? { 'retry-after': String(scripted.retryAfterS) } : {};
       return this.reply(res, token, scripted.status, scripted.reason, {}, headers, jwt);
     }
 

@@ -43,11 +43,39 @@ export interface FcmTokenGrant {
 
 const GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const SCOPE = 'https://www.googleapis.com/auth/firebase.messaging';
-const MESSAGE_FIELDS = new Set(['name', 'data', 'notification', 'android', 'webpush', 'apns', 'fcm_options', 'token', 'topic', 'condition']);
+const MESSAGE_FIELDS = new Set([
+  'name',
+  'data',
+  'notification',
+  'android',
+  'webpush',
+  'apns',
+  'fcm_options',
+  'token',
+  'topic',
+  'condition',
+]);
 const NOTIFICATION_FIELDS = new Set(['title', 'body', 'image']);
-const ANDROID_FIELDS = new Set(['collapse_key', 'priority', 'ttl', 'restricted_package_name', 'data', 'notification', 'fcm_options', 'direct_boot_ok']);
+const ANDROID_FIELDS = new Set([
+  'collapse_key',
+  'priority',
+  'ttl',
+  'restricted_package_name',
+  'data',
+  'notification',
+  'fcm_options',
+  'direct_boot_ok',
+]);
 const APNS_FIELDS = new Set(['headers', 'payload', 'fcm_options', 'live_activity_token']);
-const STATUS_NAMES: Record<number, string> = { 400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' };
+const STATUS_NAMES: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+};
 
 export class FcmTestServer {
   readonly deliveries: FcmDelivery[] = [];
@@ -108,11 +136,29 @@ export class FcmTestServer {
     extra: { errorCode?: string; field?: string; retryAfterS?: number } = {},
   ): void {
     const details: unknown[] = [];
-    if (extra.errorCode) details.push({ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: extra.errorCode });
-    if (extra.field) details.push({ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: extra.field, description: message }] });
+    if (extra.errorCode)
+      details.push({ '@type': 'type.googleapis.com/google.firebase.fcm.v1.FcmError', errorCode: extra.errorCode });
+    if (extra.field)
+      details.push({
+        '@type': 'type.googleapis.com/google.rpc.BadRequest',
+        fieldViolations: [{ field: extra.field, description: message }],
+      });
     this.sends.push({ status, at: this.clock.now(), ...(extra.errorCode ? { errorCode: extra.errorCode } : {}) });
-    const headers: Record<string, string> = extra.retryAfterS !== undefined ? { 'retry-after': String(extra.retryAfterS) } : {};
-    this.json(res, status, { error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN', ...(details.length ? { details } : {}) } }, headers);
+    const headers: Record<string, string> =
+      extra.retryAfterS !== undefined ? { 'retry-after': String(extra.retryAfterS) } : {};
+    this.json(
+      res,
+      status,
+      {
+        error: {
+          code: status,
+          message,
+          status: STATUS_NAMES[status] ?? 'UNKNOWN',
+          ...(details.length ? { details } : {}),
+        },
+      },
+      headers,
+    );
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -132,9 +178,11 @@ export class FcmTestServer {
       this.grants.push({ ok: false, error, at });
       this.json(res, 400, { error, error_description: description });
     };
-    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return refuse('invalid_request', 'form body expected');
+    if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded'))
+      return refuse('invalid_request', 'form body expected');
     const form = new URLSearchParams(body);
-    if (form.get('grant_type') !== GRANT) return refuse('unsupported_grant_type', `Invalid grant_type: ${form.get('grant_type') ?? ''}`);
+    if (form.get('grant_type') !== GRANT)
+      return refuse('unsupported_grant_type', `Invalid grant_type: ${form.get('grant_type') ?? ''}`);
     const assertion = form.get('assertion');
     if (!assertion) return refuse('invalid_request', 'Missing required parameter: assertion');
     let claims: JWTPayload;
@@ -151,7 +199,11 @@ export class FcmTestServer {
     } catch (err) {
       return refuse('invalid_grant', `Invalid JWT: ${(err as Error).message}`);
     }
-    if ((claims.exp ?? 0) - (claims.iat ?? 0) > 3600) return refuse('invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
+    if ((claims.exp ?? 0) - (claims.iat ?? 0) > 3600)
+      return refuse(
+        'invalid_grant',
+        'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.',
+      );
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     if (!scopes.includes(SCOPE)) return refuse('invalid_scope', 'Missing or invalid scope.');
     const token = `ya29.${randomBytes(24).toString('base64url')}`;
@@ -165,11 +217,20 @@ export class FcmTestServer {
     const auth = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''));
     const expires = auth ? this.accessTokens.get(auth[1]!) : undefined;
     if (!auth || expires === undefined || expires <= this.clock.now()) {
-      this.googleError(res, 401, 'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.');
+      this.googleError(
+        res,
+        401,
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+      );
       return;
     }
     if (project !== this.options.projectId) {
-      this.googleError(res, 403, `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'`, { errorCode: 'SENDER_ID_MISMATCH' });
+      this.googleError(
+        res,
+        403,
+        `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'`,
+        { errorCode: 'SENDER_ID_MISMATCH' },
+      );
       return;
     }
     if (!String(req.headers['content-type'] ?? '').startsWith('application/json')) {
@@ -192,7 +253,10 @@ export class FcmTestServer {
     const token = typeof message.token === 'string' ? message.token : undefined;
     if (token !== undefined) {
       if (!/^[A-Za-z0-9_:-]{20,4096}$/.test(token)) {
-        this.googleError(res, 400, 'The registration token is not a valid FCM registration token', { errorCode: 'INVALID_ARGUMENT', field: 'message.token' });
+        this.googleError(res, 400, 'The registration token is not a valid FCM registration token', {
+          errorCode: 'INVALID_ARGUMENT',
+          field: 'message.token',
+        });
         return;
       }
       if (this.unregistered.has(token)) {
@@ -232,14 +296,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 function unknownField(obj: Record<string, unknown>, allowed: Set<string>, at: string): Problem | undefined {
-  for (const k of Object.keys(obj)) if (!allowed.has(k)) return { field: at, message: `Invalid JSON payload received. Unknown name "${k}" at '${at}': Cannot find field.` };
+  for (const k of Object.keys(obj))
+    if (!allowed.has(k))
+      return {
+        field: at,
+        message: `Invalid JSON payload received. Unknown name "${k}" at '${at}': Cannot find field.`,
+      };
   return undefined;
 }
 
 function stringMap(v: unknown, at: string): Problem | undefined {
   if (!isObject(v)) return { field: at, message: `Invalid value at '${at}': expected a map of strings` };
   for (const [k, val] of Object.entries(v)) {
-    if (typeof val !== 'string') return { field: `${at}[${k}]`, message: `Invalid value at '${at}[${k}].value' (TYPE_STRING), ${JSON.stringify(val)}` };
+    if (typeof val !== 'string')
+      return {
+        field: `${at}[${k}]`,
+        message: `Invalid value at '${at}[${k}].value' (TYPE_STRING), ${JSON.stringify(val)}`,
+      };
   }
   return undefined;
 }
@@ -254,25 +327,44 @@ export function validateSendBody(body: unknown): Problem | undefined {
   const u = unknownField(m, MESSAGE_FIELDS, 'message');
   if (u) return u;
   const targets = ['token', 'topic', 'condition'].filter((k) => m[k] !== undefined);
-  if (targets.length !== 1) return { field: 'message', message: 'Exactly one of token, topic or condition must be set.' };
+  if (targets.length !== 1)
+    return { field: 'message', message: 'Exactly one of token, topic or condition must be set.' };
   if (m.data !== undefined) {
     const p = stringMap(m.data, 'message.data');
     if (p) return p;
   }
   if (m.notification !== undefined) {
-    if (!isObject(m.notification)) return { field: 'message.notification', message: 'Invalid value at message.notification' };
+    if (!isObject(m.notification))
+      return { field: 'message.notification', message: 'Invalid value at message.notification' };
     const p = unknownField(m.notification, NOTIFICATION_FIELDS, 'message.notification');
     if (p) return p;
-    for (const [k, v] of Object.entries(m.notification)) if (typeof v !== 'string') return { field: `message.notification.${k}`, message: `Invalid value at 'message.notification.${k}' (TYPE_STRING)` };
+    for (const [k, v] of Object.entries(m.notification))
+      if (typeof v !== 'string')
+        return {
+          field: `message.notification.${k}`,
+          message: `Invalid value at 'message.notification.${k}' (TYPE_STRING)`,
+        };
   }
   if (m.android !== undefined) {
     const a = m.android;
     if (!isObject(a)) return { field: 'message.android', message: 'Invalid value at message.android' };
     const p = unknownField(a, ANDROID_FIELDS, 'message.android');
     if (p) return p;
-    if (a.priority !== undefined && a.priority !== 'NORMAL' && a.priority !== 'HIGH') return { field: 'message.android.priority', message: `Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), ${JSON.stringify(a.priority)}` };
-    if (a.collapse_key !== undefined && typeof a.collapse_key !== 'string') return { field: 'message.android.collapse_key', message: "Invalid value at 'message.android.collapse_key' (TYPE_STRING)" };
-    if (a.ttl !== undefined && (typeof a.ttl !== 'string' || !/^\d+(\.\d{1,9})?s$/.test(a.ttl))) return { field: 'message.android.ttl', message: "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration)" };
+    if (a.priority !== undefined && a.priority !== 'NORMAL' && a.priority !== 'HIGH')
+      return {
+        field: 'message.android.priority',
+        message: `Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), ${JSON.stringify(a.priority)}`,
+      };
+    if (a.collapse_key !== undefined && typeof a.collapse_key !== 'string')
+      return {
+        field: 'message.android.collapse_key',
+        message: "Invalid value at 'message.android.collapse_key' (TYPE_STRING)",
+      };
+    if (a.ttl !== undefined && (typeof a.ttl !== 'string' || !/^\d+(\.\d{1,9})?s$/.test(a.ttl)))
+      return {
+        field: 'message.android.ttl',
+        message: "Invalid value at 'message.android.ttl' (type.googleapis.com/google.protobuf.Duration)",
+      };
     if (a.data !== undefined) {
       const d = stringMap(a.data, 'message.android.data');
       if (d) return d;

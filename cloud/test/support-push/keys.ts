@@ -19,7 +19,14 @@ export async function apnsTestKey(teamId = 'TEAM123456', keyId = 'KEY1234567'): 
 
 export interface FcmTestAccount {
   /** What the Firebase console's "Generate new private key" downloads (fields the sender reads, plus a few). */
-  json: { type: 'service_account'; project_id: string; private_key_id: string; private_key: string; client_email: string; token_uri: string };
+  json: {
+    type: 'service_account';
+    project_id: string;
+    private_key_id: string;
+    private_key: string;
+    client_email: string;
+    token_uri: string;
+  };
   publicKey: CryptoKey;
 }
 

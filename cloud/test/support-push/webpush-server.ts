@@ -70,7 +70,10 @@ export class WebPushTestServer {
     const publicKey = ecdh.generateKeys();
     const auth = randomBytes(16);
     this.subs.set(id, { id, ecdh, publicKey, auth, applicationServerKey, gone: false, scripted: [] });
-    return { endpoint: `${this.url}/push/${id}`, keys: { p256dh: publicKey.toString('base64url'), auth: auth.toString('base64url') } };
+    return {
+      endpoint: `${this.url}/push/${id}`,
+      keys: { p256dh: publicKey.toString('base64url'), auth: auth.toString('base64url') },
+    };
   }
 
   /** The user unsubscribed: 410 Gone from now on. */
@@ -112,33 +115,63 @@ export class WebPushTestServer {
     const k = /(?:^|[\s,])k=([^,\s]+)/.exec(auth)?.[1];
     if (!/^vapid\s/i.test(auth) || !t || !k) return this.answer(res, id, 401, 'missing vapid authorization');
     const point = Buffer.from(k, 'base64url');
-    if (point.length !== 65 || point[0] !== 4) return this.answer(res, id, 403, 'vapid k is not an uncompressed P-256 point');
-    if (sub.applicationServerKey !== undefined && sub.applicationServerKey !== k) return this.answer(res, id, 403, 'vapid key does not match the subscription');
+    if (point.length !== 65 || point[0] !== 4)
+      return this.answer(res, id, 403, 'vapid k is not an uncompressed P-256 point');
+    if (sub.applicationServerKey !== undefined && sub.applicationServerKey !== k)
+      return this.answer(res, id, 403, 'vapid key does not match the subscription');
     let vapid: JWTPayload;
     try {
-      const key = await importJWK({ kty: 'EC', crv: 'P-256', x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') }, 'ES256');
-      vapid = (await jwtVerify(t, key, { algorithms: ['ES256'], audience: this.url, requiredClaims: ['exp'], currentDate: new Date(this.clock.now()) })).payload;
+      const key = await importJWK(
+        {
+          kty: 'EC',
+          crv: 'P-256',
+          x: point.subarray(1, 33).toString('base64url'),
+          y: point.subarray(33).toString('base64url'),
+        },
+        'ES256',
+      );
+      vapid = (
+        await jwtVerify(t, key, {
+          algorithms: ['ES256'],
+          audience: this.url,
+          requiredClaims: ['exp'],
+          currentDate: new Date(this.clock.now()),
+        })
+      ).payload;
     } catch (err) {
       return this.answer(res, id, 403, `vapid jwt invalid: ${(err as Error).message}`);
     }
-    if ((vapid.exp ?? 0) * 1000 > this.clock.now() + 24 * 3_600_000) return this.answer(res, id, 403, 'vapid exp more than 24 hours ahead');
-    if (typeof vapid.sub !== 'string' || !/^(mailto:|https:)/.test(vapid.sub)) return this.answer(res, id, 403, 'vapid sub must be a mailto: or https: contact');
+    if ((vapid.exp ?? 0) * 1000 > this.clock.now() + 24 * 3_600_000)
+      return this.answer(res, id, 403, 'vapid exp more than 24 hours ahead');
+    if (typeof vapid.sub !== 'string' || !/^(mailto:|https:)/.test(vapid.sub))
+      return this.answer(res, id, 403, 'vapid sub must be a mailto: or https: contact');
 
     // RFC 8030 headers.
     const ttl = req.headers.ttl;
-    if (typeof ttl !== 'string' || !/^\d+$/.test(ttl)) return this.answer(res, id, 400, 'TTL header missing or invalid');
+    if (typeof ttl !== 'string' || !/^\d+$/.test(ttl))
+      return this.answer(res, id, 400, 'TTL header missing or invalid');
     const urgency = req.headers.urgency;
-    if (urgency !== undefined && (typeof urgency !== 'string' || !URGENCY.has(urgency))) return this.answer(res, id, 400, 'invalid Urgency');
+    if (urgency !== undefined && (typeof urgency !== 'string' || !URGENCY.has(urgency)))
+      return this.answer(res, id, 400, 'invalid Urgency');
     const topic = req.headers.topic;
-    if (topic !== undefined && (typeof topic !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(topic))) return this.answer(res, id, 400, 'invalid Topic');
+    if (topic !== undefined && (typeof topic !== 'string' || !/^[A-Za-z0-9_-]{1,32}$/.test(topic)))
+      return this.answer(res, id, 400, 'invalid Topic');
     if (body.length > 4096) return this.answer(res, id, 413, 'payload too large');
 
     const scripted = sub.scripted.shift();
-    if (scripted) return this.answer(res, id, scripted.status, `scripted ${scripted.status}`, scripted.retryAfterS !== undefined ? { 'retry-after': String(scripted.retryAfterS) } : {});
+    if (scripted)
+      return this.answer(
+        res,
+        id,
+        scripted.status,
+        `scripted ${scripted.status}`,
+        scripted.retryAfterS !== undefined ? { 'retry-after': String(scripted.retryAfterS) } : {},
+      );
 
     let plaintext = '';
     if (body.length > 0) {
-      if (req.headers['content-encoding'] !== 'aes128gcm') return this.answer(res, id, 415, 'Content-Encoding must be aes128gcm');
+      if (req.headers['content-encoding'] !== 'aes128gcm')
+        return this.answer(res, id, 415, 'Content-Encoding must be aes128gcm');
       try {
         plaintext = decryptAes128gcm(body, sub.ecdh, sub.publicKey, sub.auth).toString('utf8');
       } catch (err) {
@@ -148,7 +181,14 @@ export class WebPushTestServer {
     const headers: Record<string, string> = {};
     for (const [hk, hv] of Object.entries(req.headers)) if (typeof hv === 'string') headers[hk] = hv;
     const messageId = randomBytes(8).toString('hex');
-    this.deliveries.push({ subscriptionId: id, endpoint: `${this.url}/push/${id}`, plaintext, headers, vapid, at: this.clock.now() });
+    this.deliveries.push({
+      subscriptionId: id,
+      endpoint: `${this.url}/push/${id}`,
+      plaintext,
+      headers,
+      vapid,
+      at: this.clock.now(),
+    });
     this.answer(res, id, 201, undefined, { location: `${this.url}/message/${messageId}`, ttl });
   }
 
@@ -194,7 +234,8 @@ export function decryptAes128gcm(body: Buffer, ua: ECDH, uaPublic: Buffer, authS
     while (end >= 0 && padded[end] === 0) end--;
     const last = offset >= body.length;
     const delimiter = padded[end];
-    if (delimiter !== (last ? 2 : 1)) throw new Error(`record ${seq}: padding delimiter ${String(delimiter)} (expected ${last ? 2 : 1})`);
+    if (delimiter !== (last ? 2 : 1))
+      throw new Error(`record ${seq}: padding delimiter ${String(delimiter)} (expected ${last ? 2 : 1})`);
     out.push(padded.subarray(0, end));
   }
   return Buffer.concat(out);

@@ -53,7 +53,10 @@ export class ScaleDeployment {
   static async start(o: DeploymentOptions): Promise<ScaleDeployment> {
     const schema = `vigil_scale_${randomBytes(5).toString('hex')}`;
     const d = new ScaleDeployment(mkdtempSync(join(tmpdir(), 'vigil-scale-')), schema);
-    d.cleanup.push(async () => rmSync(d.dir, { recursive: true, force: true }), () => dropSchema(d.schema));
+    d.cleanup.push(
+      async () => rmSync(d.dir, { recursive: true, force: true }),
+      () => dropSchema(d.schema),
+    );
     try {
       await d.boot(o);
     } catch (err) {
@@ -70,7 +73,12 @@ export class ScaleDeployment {
       LlmTestServer.start({ models: ['vision-1'] }),
       WebPushTestServer.start(),
     ]);
-    this.cleanup.push(() => this.s3.close(), () => this.broker.close(), () => this.llm.close(), () => this.web.close());
+    this.cleanup.push(
+      () => this.s3.close(),
+      () => this.broker.close(),
+      () => this.llm.close(),
+      () => this.web.close(),
+    );
     const vapid = vapidTestKeys();
     const { s3, broker } = this;
     const config = {

@@ -5,7 +5,9 @@ import sharp from 'sharp';
 
 /** A small noise JPEG (distinct bytes on every call: the collector's answer cache never hits). */
 export function noiseJpeg(width = 48, height = 32, quality = 80): Promise<Buffer> {
-  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 /** A noise JPEG of about `bytes` (within a few percent), e.g. the 20 KB thumbnail of a fleet benchmark. */

@@ -21,9 +21,16 @@ export class TestBox {
   }
 
   /** POSTs one event or a batch; returns status and the ack (or error) body. */
-  async send(events: Record<string, unknown> | Record<string, unknown>[]): Promise<{ status: number; body: Record<string, unknown> }> {
+  async send(
+    events: Record<string, unknown> | Record<string, unknown>[],
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const payload = Array.isArray(events) ? { v: 1, events } : events;
-    const res = await this.t.signedFetch(this.creds, 'POST', `/v1/devices/${this.deviceId}/events`, Buffer.from(JSON.stringify(payload)));
+    const res = await this.t.signedFetch(
+      this.creds,
+      'POST',
+      `/v1/devices/${this.deviceId}/events`,
+      Buffer.from(JSON.stringify(payload)),
+    );
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   }
 
@@ -37,7 +44,12 @@ export class TestBox {
       outbox: { depth: o.outboxDepth ?? 2, oldest_pending_age_s: null, dropped: o.dropped ?? 0, in_flight: 0 },
       cameras: [{ name: 'front', state: 'running', fps: 5, last_frame_age_s: 0.2, restarts: 0 }],
     };
-    const res = await this.t.signedFetch(this.creds, 'POST', `/v1/devices/${this.deviceId}/heartbeat`, Buffer.from(JSON.stringify(hb)));
+    const res = await this.t.signedFetch(
+      this.creds,
+      'POST',
+      `/v1/devices/${this.deviceId}/heartbeat`,
+      Buffer.from(JSON.stringify(hb)),
+    );
     await res.arrayBuffer();
     return res.status;
   }
@@ -48,7 +60,13 @@ export class TestBox {
     const sha256 = createHash('sha256').update(jpeg).digest('hex');
     const sent = await this.send(this.event({ ...o, id, thumbnail: { sha256, size: jpeg.length } }));
     if (sent.status !== 200) throw new Error(`event: ${sent.status} ${JSON.stringify(sent.body)}`);
-    const res = await this.t.signedFetch(this.creds, 'PUT', `/v1/devices/${this.deviceId}/events/${id}/thumbnail`, jpeg, 'image/jpeg');
+    const res = await this.t.signedFetch(
+      this.creds,
+      'PUT',
+      `/v1/devices/${this.deviceId}/events/${id}/thumbnail`,
+      jpeg,
+      'image/jpeg',
+    );
     if (res.status !== 200) throw new Error(`thumbnail: ${res.status} ${await res.text()}`);
     await res.arrayBuffer();
     return id;
@@ -65,7 +83,11 @@ export function fakeJpeg(fill = 1, size = 4096): Buffer {
 }
 
 /** Reads server-sent events from a fetch Response until `match` returns true or `timeoutMs` passes. */
-export async function readSse(res: Response, match: (event: { event: string; data: string }) => boolean, timeoutMs = 10_000): Promise<{ event: string; data: string }> {
+export async function readSse(
+  res: Response,
+  match: (event: { event: string; data: string }) => boolean,
+  timeoutMs = 10_000,
+): Promise<{ event: string; data: string }> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = '';

@@ -23,7 +23,13 @@ export interface TestCloud {
   /** Pairs a box through POST /v1/pair; returns its credentials. */
   pairDevice(name?: string, tenantToken?: string): Promise<DeviceCredentials>;
   /** A signed ingest request as a box makes it. */
-  signedFetch(creds: DeviceCredentials, method: string, path: string, body: Buffer, contentType?: string): Promise<Response>;
+  signedFetch(
+    creds: DeviceCredentials,
+    method: string,
+    path: string,
+    body: Buffer,
+    contentType?: string,
+  ): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -52,7 +58,11 @@ export async function startTestCloud(backend: TestBackend, options: TestCloudOpt
   });
   let cloud: Cloud;
   try {
-    cloud = await createCloud(config, { logger: options.logger ?? silentLogger(), ...(options.clock ? { clock: options.clock } : {}), ...(options.notify ? { notify: options.notify } : {}) });
+    cloud = await createCloud(config, {
+      logger: options.logger ?? silentLogger(),
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.notify ? { notify: options.notify } : {}),
+    });
   } catch (err) {
     if (!shared) await db.cleanup();
     throw err;
@@ -60,7 +70,8 @@ export async function startTestCloud(backend: TestBackend, options: TestCloudOpt
   const admin = (await createApiToken(cloud.store, { tenantId: 'default', name: 'admin', role: 'admin' })).token;
   // (tokens are per collector instance; a second collector on a shared database creates its own)
   const reader = (await createApiToken(cloud.store, { tenantId: 'default', name: 'reader', role: 'reader' })).token;
-  const otherTenant = (await createApiToken(cloud.store, { tenantId: 'acme', name: 'acme admin', role: 'admin' })).token;
+  const otherTenant = (await createApiToken(cloud.store, { tenantId: 'acme', name: 'acme admin', role: 'admin' }))
+    .token;
   const api = (path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> => {
     const { token, ...rest } = init;
     const headers = new Headers(rest.headers);
@@ -75,10 +86,19 @@ export async function startTestCloud(backend: TestBackend, options: TestCloudOpt
     tokens: { admin, reader, otherTenant },
     api,
     async pairDevice(name = 'box', tenantToken = admin) {
-      const created = await api('/v1/pairing-codes', { method: 'POST', token: tenantToken, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+      const created = await api('/v1/pairing-codes', {
+        method: 'POST',
+        token: tenantToken,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name }),
+      });
       if (created.status !== 201) throw new Error(`pairing code: ${created.status} ${await created.text()}`);
       const { code } = (await created.json()) as { code: string };
-      const paired = await fetch(cloud.url + '/v1/pair', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ v: 1, code }) });
+      const paired = await fetch(cloud.url + '/v1/pair', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ v: 1, code }),
+      });
       if (paired.status !== 200) throw new Error(`pair: ${paired.status} ${await paired.text()}`);
       const r = (await paired.json()) as { device_id: string; key_id: string; secret_b64: string };
       return { deviceId: r.device_id, keyId: r.key_id, secret: Buffer.from(r.secret_b64, 'base64') };

@@ -7,12 +7,28 @@ import type { Store } from '../../store/store.js';
 /** Builders for test data: paired devices, wire events as ingest hands them to the store. */
 
 /** Pairs a device directly through the store (a code + consume), returning its id. */
-export async function pairTestDevice(store: Store, options: { tenantId?: string; name?: string; now?: number } = {}): Promise<string> {
+export async function pairTestDevice(
+  store: Store,
+  options: { tenantId?: string; name?: string; now?: number } = {},
+): Promise<string> {
   const now = options.now ?? Date.now();
   const codeSha256 = randomBytes(32).toString('hex');
-  await store.createPairingCode({ tenantId: options.tenantId ?? 'default', name: options.name ?? null, codeSha256, hint: 'TEST', now, expiresAt: now + 60_000 });
+  await store.createPairingCode({
+    tenantId: options.tenantId ?? 'default',
+    name: options.name ?? null,
+    codeSha256,
+    hint: 'TEST',
+    now,
+    expiresAt: now + 60_000,
+  });
   const deviceId = newDeviceId(now);
-  await store.consumePairingCode({ codeSha256, now, deviceId, deviceName: options.name ?? null, key: { keyId: 'k1', secretSealed: 'sealed' } });
+  await store.consumePairingCode({
+    codeSha256,
+    now,
+    deviceId,
+    deviceName: options.name ?? null,
+    key: { keyId: 'k1', secretSealed: 'sealed' },
+  });
   return deviceId;
 }
 

@@ -24,7 +24,13 @@ export interface LocalS3 {
 export async function startLocalS3(bucket = 'vigil-test'): Promise<LocalS3> {
   const S3rver = require('s3rver') as S3rverClass;
   const directory = mkdtempSync(join(tmpdir(), 'vigil-s3-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
   const address = await server.run();
   return {
     endpoint: `http://127.0.0.1:${address.port}`,
