@@ -1,9 +1,14 @@
-import type { EventSinkCounters } from '../daemon/event-sink.js';
 import type { OutboxStats } from '../outbox/index.js';
 import type { DaemonStatus } from './schema.js';
 
+/** Event messages the daemon's EventSink handed to the outbox since the start (daemon/event-sink.ts counts them). */
+export interface SinkCounts {
+  accepted: number;
+  refused: number;
+}
+
 /** The outbox part of `GET /status`, from the same stats `outbox stats` and heartbeats use. */
-export function outboxStatusOf(o: OutboxStats, sink: EventSinkCounters): DaemonStatus['outbox'] {
+export function outboxStatusOf(o: OutboxStats, sink: SinkCounts): DaemonStatus['outbox'] {
   return {
     path: o.path,
     depth: o.depth,

@@ -1,11 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
-/**
- * The tracker's settings, as one TypeBox schema holding their defaults (the event-quality rules) and descriptions.
- * Times in ms. A camera's config sets the score gates (agent/config/cameras.ts: `trackerConfigFor`); the rest are
- * these defaults (`TRACKER_DEFAULTS`, filled in from the schema).
- */
+/** Score gates of one label. */
 const LabelGate = Type.Object(
   {
     min_score: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
@@ -14,6 +10,11 @@ const LabelGate = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The tracker's settings, as one TypeBox schema holding their defaults (the event-quality rules) and descriptions.
+ * Times in ms. A camera's config sets the score gates (agent/config/cameras.ts: `trackerConfigFor`); the rest are
+ * these defaults (`TRACKER_DEFAULTS`, filled in from the schema).
+ */
 export const TrackerConfigSchema = Type.Object(
   {
     min_score: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'Detections below this are ignored' }),
