@@ -1,6 +1,8 @@
 export * from './types.js';
 export * from './backoff.js';
-export { Outbox, type OutboxOptions, type EnqueueOptions, type EnqueueResult, type ClaimOptions, type OutboxStats, type StateCounts, type ListOptions, type ThumbnailOutcome } from './outbox.js';
+export { Outbox } from './outbox.js';
+/** The Outbox's options, results and reports. */
+export type * from './api.js';
 export { openOutboxFile, isCorruptionError, isDiskFullError, type OpenFileOptions } from './open.js';
 export { readDiskState, reservePath, type DiskState, type ReserveState } from './disk-state.js';
 export { OUTBOX_SCHEMA_VERSION, OUTBOX_APPLICATION_ID, ROW_OVERHEAD_BYTES } from './schema.js';

@@ -33,17 +33,6 @@ import {
   type OutboxItem,
 } from './types.js';
 
-export type {
-  ClaimOptions,
-  EnqueueOptions,
-  EnqueueResult,
-  ListOptions,
-  OutboxOptions,
-  OutboxStats,
-  StateCounts,
-  ThumbnailOutcome,
-} from './api.js';
-
 /** Most event records kept in memory while the disk is too full for them, unless `heldMax` says otherwise. */
 const HELD_MAX = 10_000;
 
