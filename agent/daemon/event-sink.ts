@@ -1,6 +1,6 @@
 import { readFile, rm } from 'node:fs/promises';
 import sharp from 'sharp';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
 import { WireEventBuilder, type PipelineThumbnail } from '../wire/index.js';
 import type { EventMessage } from '../track/messages.js';

@@ -1,5 +1,5 @@
 import type { Database as Db, Statement } from 'better-sqlite3';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { EnqueueResult } from './api.js';
 import type { OutboxEvent } from './types.js';

@@ -1,6 +1,6 @@
 import { errors as undiciErrors, type Dispatcher, type Pool } from 'undici';
 import type { Clock } from '../../shared/clock/index.js';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
 import { CONTENT_TYPE, eventsPath, heartbeatPath, thumbnailPath } from '../../firmware-protocol/http.js';

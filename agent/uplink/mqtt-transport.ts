@@ -1,6 +1,6 @@
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Clock } from '../../shared/clock/index.js';
-import { describeError } from '../../shared/errors/index.js';
+import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signMqttMessage, type DeviceCredentials } from '../../shared/signing/index.js';
 import { acksTopic, availabilityTopic, eventsTopic, heartbeatTopic, thumbnailTopic } from '../../firmware-protocol/topics.js';
