@@ -18,20 +18,6 @@ import { secureAgentDataDir } from './data-dir.js';
 import { EventSink } from './event-sink.js';
 import { createStoreAndForward } from './store-and-forward.js';
 
-/**
- * The agent daemon: every configured camera's pipeline → one EventSink → the outbox → the uplink, plus the local
- * status endpoint. It joins the stages; each stage keeps its own job.
- *
- * Lifecycle: `start()` (credentials, outbox, uplink, detector, cameras, status), `reload()` on SIGHUP (new config
- * validated first; only changed cameras restart; the outbox is never touched), `stop()` on SIGTERM (cameras stop
- * and their open events are ended — `end_reason: agent_stop` — and written to the outbox, then the uplink stops —
- * what it had in flight stays in the outbox and is re-sent on the next start — and the outbox is closed).
- *
- * No event is left open: the outbox keeps a ledger of announced, un-ended events (outbox/open-events.ts); at start,
- * before any camera runs, every event a previous run left open (crash, kill -9, power cut) is ended through the
- * outbox with `end_reason: agent_restart`. Each start draws a new boot id, sent in every heartbeat, so the
- * collector can tell a restart too.
- */
 export interface DaemonOptions {
   /** Loads and validates the config (first at start, again at every reload). */
   loadConfig: () => LoadedAgentConfig;
@@ -52,6 +38,20 @@ export interface ReloadResult {
 /** Keys whose change needs a restart of the daemon (they hold open files, connections or sockets). */
 const RESTART_KEYS = ['data_dir', 'device', 'outbox', 'uplink', 'status'] as const;
 
+/**
+ * The agent daemon: every configured camera's pipeline → one EventSink → the outbox → the uplink, plus the local
+ * status endpoint. It joins the stages; each stage keeps its own job.
+ *
+ * Lifecycle: `start()` (credentials, outbox, uplink, detector, cameras, status), `reload()` on SIGHUP (new config
+ * validated first; only changed cameras restart; the outbox is never touched), `stop()` on SIGTERM (cameras stop
+ * and their open events are ended — `end_reason: agent_stop` — and written to the outbox, then the uplink stops —
+ * what it had in flight stays in the outbox and is re-sent on the next start — and the outbox is closed).
+ *
+ * No event is left open: the outbox keeps a ledger of announced, un-ended events (outbox/open-events.ts); at start,
+ * before any camera runs, every event a previous run left open (crash, kill -9, power cut) is ended through the
+ * outbox with `end_reason: agent_restart`. Each start draws a new boot id, sent in every heartbeat, so the
+ * collector can tell a restart too.
+ */
 export class Daemon {
   private config!: AgentConfig;
   private configFile: string | undefined;

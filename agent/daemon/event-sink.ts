@@ -6,16 +6,6 @@ import { WireEventBuilder, type PipelineThumbnail } from '../wire/index.js';
 import type { EventMessage } from '../track/messages.js';
 import type { Uplink } from '../uplink/index.js';
 
-/**
- * Where every camera's event messages go: the pipeline's message (thumbnail as a JPEG file) → a protocol Event
- * with its rev and changed-only thumbnail (WireEventBuilder) → the outbox, durably, through `Uplink.enqueue`.
- * The call is awaited by the pipeline, so a slow disk slows the cameras instead of piling up messages in memory.
- * Once an event has ended its JPEG files are deleted: the outbox holds the bytes that still need sending.
- *
- * The record never waits for its picture: a thumbnail file that could not be written (full disk) or read makes
- * an event message without it (counted by the outbox as `thumbnails_skipped`), and a thumbnail the outbox could
- * not store is not announced; the event's next message with that picture brings it.
- */
 export interface EventSinkCounters {
   /** Event messages the outbox accepted (queued, recognised as a duplicate, or kept in memory on a full disk). */
   accepted: number;
@@ -26,6 +16,16 @@ export interface EventSinkCounters {
   thumbnailsSkipped: number;
 }
 
+/**
+ * Where every camera's event messages go: the pipeline's message (thumbnail as a JPEG file) → a protocol Event
+ * with its rev and changed-only thumbnail (WireEventBuilder) → the outbox, durably, through `Uplink.enqueue`.
+ * The call is awaited by the pipeline, so a slow disk slows the cameras instead of piling up messages in memory.
+ * Once an event has ended its JPEG files are deleted: the outbox holds the bytes that still need sending.
+ *
+ * The record never waits for its picture: a thumbnail file that could not be written (full disk) or read makes
+ * an event message without it (counted by the outbox as `thumbnails_skipped`), and a thumbnail the outbox could
+ * not store is not announced; the event's next message with that picture brings it.
+ */
 export class EventSink {
   readonly counters: EventSinkCounters = { accepted: 0, refused: 0, thumbnails: 0, thumbnailsSkipped: 0 };
   private readonly builder: WireEventBuilder;

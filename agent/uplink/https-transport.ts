@@ -1,19 +1,18 @@
 import { errors as undiciErrors, type Dispatcher, type Pool } from 'undici';
-import type { Clock } from '../../shared/clock/index.js';
+import { parseDuration, type Clock } from '../../shared/clock/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
 import { CONTENT_TYPE, eventsPath, heartbeatPath, thumbnailPath } from '../../firmware-protocol/http.js';
 import { validateAck } from '../../firmware-protocol/messages.js';
 import { serverTimeFromHttp } from './clock-skew.js';
+import { uplinkConfig } from './config.js';
 import { httpsPool, tlsHint, type ClientTls } from './https-client.js';
 import type { AckHandler, SendResult, Transport } from './types.js';
 
-/**
- * HTTPS transport: signed requests over a keep-alive undici Pool. The 200 response body is the collector's Ack;
- * any other answer becomes a TransportFailure carrying the wire error code, Retry-After and the collector's clock,
- * and the uplink decides what that means for the items.
- */
+/** The whole-request timeout when none is given: the `uplink.http_timeout` default (config.ts). */
+const DEFAULT_TIMEOUT_MS = parseDuration(uplinkConfig().http_timeout);
+
 export interface HttpsTransportOptions {
   /** Collector base URL, e.g. https://vigil.example.com (http:// for local tests). */
   baseUrl: string;
@@ -22,15 +21,21 @@ export interface HttpsTransportOptions {
   logger?: Logger;
   /** Parallel keep-alive connections. */
   connections?: number;
-  /** Whole-request timeout (headers and body), ms. */
+  /** Whole-request timeout (headers and body), ms; default `uplink.http_timeout`'s. */
   timeoutMs?: number;
   connectTimeoutMs?: number;
   /** CA, client certificate and key: loadClientTls(uplink config), the same for pair, doctor and the daemon. */
   tls?: ClientTls | undefined;
 }
 
+/**
+ * HTTPS transport: signed requests over a keep-alive undici Pool. The 200 response body is the collector's Ack;
+ * any other answer becomes a TransportFailure carrying the wire error code, Retry-After and the collector's clock,
+ * and the uplink decides what that means for the items.
+ */
 export class HttpsTransport implements Transport {
   readonly name = 'https' as const;
+  private readonly timeoutMs: number;
   private readonly pool: Pool;
   private readonly log: Logger;
   private readonly prefix: string;
@@ -39,7 +44,9 @@ export class HttpsTransport implements Transport {
   constructor(private readonly o: HttpsTransportOptions) {
     const url = new URL(o.baseUrl);
     this.prefix = url.pathname.replace(/\/+$/, '');
-    this.pool = httpsPool(url.origin, { tls: o.tls, timeoutMs: o.timeoutMs ?? 30_000, connectTimeoutMs: o.connectTimeoutMs ?? 10_000, connections: o.connections ?? 4 });
+    this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const pool = { timeoutMs: this.timeoutMs, connectTimeoutMs: o.connectTimeoutMs ?? 10_000, connections: o.connections ?? 4 };
+    this.pool = httpsPool(url.origin, { tls: o.tls, ...pool });
     this.log = o.logger ?? silentLogger();
   }
 
@@ -59,7 +66,7 @@ export class HttpsTransport implements Transport {
     this.metrics.requests++;
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.pool.request({ method, path: fullPath, headers, body, signal: AbortSignal.timeout((this.o.timeoutMs ?? 30_000) + 1_000) });
+      res = await this.pool.request({ method, path: fullPath, headers, body, signal: AbortSignal.timeout(this.timeoutMs + 1_000) });
     } catch (err) {
       this.metrics.failures++;
       const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as Error).name === 'TimeoutError';

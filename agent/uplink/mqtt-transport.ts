@@ -9,14 +9,6 @@ import { AckVerifier } from './ack-verify.js';
 import type { AckHandler, SendResult, Transport } from './types.js';
 
 /**
- * MQTT transport: QoS 1 publishes of signed envelopes, a persistent session (`clean: false`, client id = device
- * id) so acks published while the box was offline wait at the broker, a retained availability topic with a Last
- * Will, and reconnects with exponential backoff + jitter (mqtt.js's fixed reconnect period is turned off).
- *
- * The broker's PUBACK only means the broker has the message; delivery is the collector's signed ack on the
- * device's ack topic, which is PUBACKed to the broker only after the outbox recorded it.
- */
-/**
  * Where the box's broker login comes from (agent/credentials/broker-login.ts): the one stored with the device
  * credentials, renewed from the collector when there is none or the broker refuses it (PROTOCOL.md §1.5).
  */
@@ -52,6 +44,14 @@ export interface MqttTransportOptions {
   pubackTimeoutMs?: number;
 }
 
+/**
+ * MQTT transport: QoS 1 publishes of signed envelopes, a persistent session (`clean: false`, client id = device
+ * id) so acks published while the box was offline wait at the broker, a retained availability topic with a Last
+ * Will, and reconnects with exponential backoff + jitter (mqtt.js's fixed reconnect period is turned off).
+ *
+ * The broker's PUBACK only means the broker has the message; delivery is the collector's signed ack on the
+ * device's ack topic, which is PUBACKed to the broker only after the outbox recorded it.
+ */
 export class MqttTransport implements Transport {
   readonly name = 'mqtt' as const;
   private client: MqttClient | undefined;
