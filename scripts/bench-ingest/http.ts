@@ -1,0 +1,125 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pool } from 'undici';
+import { signHttpRequest } from '../../shared/signing/index.js';
+import { ask, startChild, stopChild } from './children.js';
+import { CONNECTIONS, creds, event, line, SECONDS, WARMUP_MS, type LoadResult } from './common.js';
+
+/**
+ * The HTTP phases: a bare node:http server (the machine's ceiling for the request shape), then signed ingest into a
+ * collector child with SQLite `synchronous=FULL` (single events and 20-event batches) and `NORMAL` (single events).
+ */
+
+/** CONNECTIONS workers, one request in flight each, for SECONDS after a warm-up. */
+async function httpLoad(
+  port: number,
+  makeRequest: (worker: number) => { path: string; headers: Record<string, string>; body: Buffer; events: number },
+): Promise<LoadResult> {
+  const pool = new Pool(`http://127.0.0.1:${port}`, {
+    connections: CONNECTIONS,
+    pipelining: 1,
+    keepAliveTimeout: 60_000,
+  });
+  const result: LoadResult = { requests: 0, events: 0, seconds: SECONDS, latencies: [], failures: 0 };
+  const start = Date.now();
+  const measureFrom = start + WARMUP_MS;
+  const end = measureFrom + SECONDS * 1000;
+  let firstFailure = '';
+  const worker = async (w: number): Promise<void> => {
+    while (Date.now() < end) {
+      const r = makeRequest(w);
+      const t0 = performance.now();
+      const res = await pool.request({ method: 'POST', path: r.path, headers: r.headers, body: r.body });
+      const text = await res.body.text();
+      const t1 = Date.now();
+      if (res.statusCode !== 200) {
+        result.failures++;
+        firstFailure ||= `${res.statusCode} ${text.slice(0, 200)}`;
+        continue;
+      }
+      if (t1 >= measureFrom && t1 < end) {
+        result.requests++;
+        result.events += r.events;
+        result.latencies.push(performance.now() - t0);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
+  await pool.close();
+  if (firstFailure) console.error(`  ${result.failures} failed requests, first: ${firstFailure}`);
+  return result;
+}
+
+export interface HttpFigures {
+  bare: number;
+  singleFull: number;
+  singleNormal: number;
+  batchFull: number;
+}
+
+/** Signed single-event (and optionally 20-event) load against a collector child with the given synchronous mode. */
+async function benchCollector(
+  synchronous: 'full' | 'normal',
+  withBatch: boolean,
+): Promise<{ single: number; batch?: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
+  const col = await startChild(['--role', 'collector', dir, 'http', 'x', synchronous]);
+  try {
+    const devices = col.ready.devices!.map(creds);
+    const signedPost = (w: number, body: unknown, events: number) => {
+      const d = devices[w % devices.length]!;
+      const path = `/v1/devices/${d.deviceId}/events`;
+      const bytes = Buffer.from(JSON.stringify(body));
+      return {
+        path,
+        headers: { ...signHttpRequest(d, 'POST', path, bytes), 'content-type': 'application/json' },
+        body: bytes,
+        events,
+      };
+    };
+    const mode = synchronous.toUpperCase();
+    const single = await httpLoad(col.ready.port!, (w) =>
+      signedPost(w, event(devices[w % devices.length]!.deviceId), 1),
+    );
+    const singleRate = line(`HTTP ingest, 1 event/request, SQLite ${mode}`, single, 'events');
+    let batch: LoadResult | undefined;
+    let batchRate: number | undefined;
+    if (withBatch) {
+      batch = await httpLoad(col.ready.port!, (w) => {
+        const id = devices[w % devices.length]!.deviceId;
+        return signedPost(w, { v: 1, events: Array.from({ length: 20 }, () => event(id)) }, 20);
+      });
+      batchRate = line(`HTTP ingest, 20 events/request, SQLite ${mode}`, batch, 'events');
+    }
+    const { stored } = await ask<{ stored: number }>(col.child, 'count');
+    const acked = single.events + (batch?.events ?? 0);
+    console.log(
+      `  stored rows ${stored} ≥ acked in the measured windows ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`,
+    );
+    return { single: singleRate, ...(batchRate !== undefined ? { batch: batchRate } : {}) };
+  } finally {
+    await stopChild(col.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchHttp(): Promise<HttpFigures> {
+  const sampleBody = Buffer.from(JSON.stringify(event('dev_bench')));
+  const bare = await startChild(['--role', 'bare']);
+  let bareRate: number;
+  try {
+    const r = await httpLoad(bare.ready.port!, () => ({
+      path: '/v1/devices/dev_bench/events',
+      headers: { 'content-type': 'application/json' },
+      body: sampleBody,
+      events: 1,
+    }));
+    bareRate = line('bare node:http 200', r, 'req');
+  } finally {
+    await stopChild(bare.child);
+  }
+  const full = await benchCollector('full', true);
+  const normal = await benchCollector('normal', false);
+  return { bare: bareRate, singleFull: full.single, singleNormal: normal.single, batchFull: full.batch! };
+}
