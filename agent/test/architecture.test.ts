@@ -72,7 +72,8 @@ describe('agent layering', () => {
       .map(([t, via]) => `${from} → ${t}: ${via.join('; ')}`);
 
   it('reads the import graph (sanity: the daemon wires the stages)', () => {
-    expect([...(graph.get('daemon')?.keys() ?? [])]).toEqual(expect.arrayContaining(['outbox', 'uplink', 'wire', 'pipeline']));
+    const wired = [...(graph.get('daemon')?.keys() ?? [])];
+    expect(wired).toEqual(expect.arrayContaining(['outbox', 'uplink', 'wire', 'pipeline']));
   });
 
   it('has no import cycle between folders', () => {

@@ -20,7 +20,11 @@ import {
  * limit and the clock corrector, without any network.
  */
 const NOW = 1_767_225_600_000;
-const POLICY: FailurePolicy = { maxSkewRetries: 3, rePairPauseMs: 60_000, transportBackoff: { baseMs: 1_000, maxMs: 60_000 } };
+const POLICY: FailurePolicy = {
+  maxSkewRetries: 3,
+  rePairPauseMs: 60_000,
+  transportBackoff: { baseMs: 1_000, maxMs: 60_000 },
+};
 const CLEAR: FailureState = { consecutiveSkew: 0, consecutiveFailures: 0, pausedUntilMs: 0 };
 
 interface Case {
@@ -32,7 +36,11 @@ interface Case {
   want: Omit<FailureDecision, 'state'> & { state?: Partial<FailureState> };
 }
 
-const fail = (code: string, more: Partial<TransportFailure> = {}): TransportFailure => ({ code, message: code, ...more });
+const fail = (code: string, more: Partial<TransportFailure> = {}): TransportFailure => ({
+  code,
+  message: code,
+  ...more,
+});
 
 const CASES: Case[] = [
   // clock skew: fix the clock (when the answer says the time) and retry at once, three times in a row
@@ -127,7 +135,11 @@ const CASES: Case[] = [
     failure: fail('timeout'),
     state: { consecutiveFailures: 20 },
     jitter: 0,
-    want: { action: 'backoff', transportPauseMs: 30_000, state: { consecutiveFailures: 21, pausedUntilMs: NOW + 30_000 } },
+    want: {
+      action: 'backoff',
+      transportPauseMs: 30_000,
+      state: { consecutiveFailures: 21, pausedUntilMs: NOW + 30_000 },
+    },
   },
   {
     name: 'a transport failure during a longer pause keeps the longer pause',
@@ -229,9 +241,10 @@ describe('clock corrector', () => {
     expect(seen.resent).toBe(1);
   });
 
-  it('learns the time over HTTPS at most every 10 s, and sends a heartbeat that counts after a skew refusal', async () => {
+  it('learns the time over HTTPS at most every 10 s; after a skew refusal sends a heartbeat that counts', async () => {
     const serverMs = Date.now() + 7_200_000;
-    const answers: SendResult[] = [{ failure: { code: 'timestamp_out_of_tolerance', message: 'skew', serverTimeMs: serverMs } }, {}];
+    const skew = { code: 'timestamp_out_of_tolerance', message: 'skew', serverTimeMs: serverMs };
+    const answers: SendResult[] = [{ failure: skew }, {}];
     const sync = { sendHeartbeat: async () => answers.shift() ?? {} } as unknown as Transport;
     const { c, clock, seen } = corrector(sync);
     await c.syncOverHttps(0);

@@ -36,7 +36,8 @@ describe('WireEventBuilder (pipeline message → protocol Event)', () => {
     };
     const jpg = fakeJpeg(900, 1);
     const n = b.build({ ...base, type: 'new' }, { jpeg: jpg, width: 64, height: 48 });
-    expect(n.event).toMatchObject({ rev: 0, type: 'new', box: [0.1, 0.2, 0.4, 1], thumbnail: { size: 900, width: 64 } });
+    const thumbnail = { size: 900, width: 64 };
+    expect(n.event).toMatchObject({ rev: 0, type: 'new', box: [0.1, 0.2, 0.4, 1], thumbnail });
     expect(n.thumbnail?.equals(jpg)).toBe(true);
     const same = b.build({ ...base, type: 'update', score: 0.9 }, { jpeg: jpg, width: 64, height: 48 });
     expect(same.event.rev).toBe(1);
@@ -47,7 +48,8 @@ describe('WireEventBuilder (pipeline message → protocol Event)', () => {
     expect(up.event.rev).toBe(2);
     expect(up.thumbnail?.equals(better)).toBe(true);
     const end = b.build({ ...base, type: 'end', ended_at: '2026-01-01T12:00:09.000Z', duration: 9 });
-    expect(end.event).toMatchObject({ rev: 3, type: 'end', duration_s: 9, ended_at: '2026-01-01T12:00:09.000Z', thumbnail: { size: 1200 } });
+    const ended = { duration_s: 9, ended_at: '2026-01-01T12:00:09.000Z', thumbnail: { size: 1200 } };
+    expect(end.event).toMatchObject({ rev: 3, type: 'end', ...ended });
     for (const m of [n, same, up, end]) expect(validateEvent.issues(m.event)).toEqual([]);
     expect(b.openEvents).toBe(0);
     // And the outbox takes them as they come.

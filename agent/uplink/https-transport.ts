@@ -45,8 +45,8 @@ export class HttpsTransport implements Transport {
     const url = new URL(o.baseUrl);
     this.prefix = url.pathname.replace(/\/+$/, '');
     this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const pool = { timeoutMs: this.timeoutMs, connectTimeoutMs: o.connectTimeoutMs ?? 10_000, connections: o.connections ?? 4 };
-    this.pool = httpsPool(url.origin, { tls: o.tls, ...pool });
+    const sizes = { timeoutMs: this.timeoutMs, connectTimeoutMs: o.connectTimeoutMs ?? 10_000 };
+    this.pool = httpsPool(url.origin, { tls: o.tls, ...sizes, connections: o.connections ?? 4 });
     this.log = o.logger ?? silentLogger();
   }
 

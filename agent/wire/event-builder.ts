@@ -51,7 +51,8 @@ export class WireEventBuilder {
     if (thumb) {
       const sha256 = createHash('sha256').update(thumb.jpeg).digest('hex');
       if (announced?.sha256 !== sha256) {
-        announced = { sha256, size: thumb.jpeg.length, width: thumb.width, height: thumb.height, content_type: 'image/jpeg' };
+        const { width, height } = thumb;
+        announced = { sha256, size: thumb.jpeg.length, width, height, content_type: 'image/jpeg' };
         upload = thumb.jpeg;
       }
     }
