@@ -23,7 +23,10 @@ export function wireObject<T extends TProperties>(
   return Type.Object(properties, { additionalProperties: true, ...options });
 }
 
-/** The same object schema without its `$id`/`title`, to embed in another message (keeps exported files self-contained). */
+/**
+ * The same object schema without its `$id`/`title`, to embed in another message (keeps exported files
+ * self-contained).
+ */
 export function embed<T extends TProperties>(schema: TObject<T>, description: string): TObject<T> {
   const {
     $id: _id,

@@ -9,7 +9,10 @@ import { validateEvent, validateEventBatch, type Event } from './event.js';
  * valid events and the rejected items, so each item is acked on its own) or strictly (any bad item fails the body).
  */
 
-/** Outer shape of a batch, items unchecked: lets a collector accept the good items of a batch and reject the bad ones. */
+/**
+ * Outer shape of a batch, items unchecked: lets a collector accept the good items of a batch and reject the bad
+ * ones.
+ */
 const EventBatchShell = Type.Object(
   { v: V, events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX_EVENTS }) },
   { additionalProperties: true },
