@@ -178,40 +178,6 @@ describe('the outbox on a full disk', () => {
     }
   }, 90_000);
 
-  it('records held in memory update the open-event ledger when written, with the record actually stored', async () => {
-    if (!disk) return;
-    const d = disk;
-    const a = agentOn(d);
-    const dev = collector.device.deviceId;
-    const opened = makeEvent({ deviceId: dev }); // its `new` is on disk, in the ledger, before the disk fills
-    a.outbox.enqueue(opened);
-    enqueueUntilFull(a, d);
-    // Records with thumbnails (skipped) until the disk cannot take even a record: that one waits in memory.
-    let heldNew: OutboxEvent | undefined;
-    for (let i = 0; i < 2_000 && !heldNew; i++) {
-      const jpg = jpeg(i + 50);
-      const neu = announce(makeEvent({ deviceId: dev, attributes: { pad: 'p'.repeat(200) } }), jpg);
-      if (a.outbox.enqueue(neu, jpg, { withoutThumbnail: withoutThumbnail(neu) }).event === 'held') heldNew = neu;
-    }
-    expect(heldNew, 'a record held in memory').toBeDefined();
-    const end = makeEvent({ id: opened.id, deviceId: dev, type: 'end', rev: 1 });
-    expect(a.outbox.enqueue(end).event).toBe('held'); // behind the held new, never before it
-    const ledger = (): Map<string, OutboxEvent> =>
-      new Map(a.outbox.openEvents.list().map((o) => [o.eventId, o.lastEvent]));
-    expect(ledger().has(heldNew!.id)).toBe(false);
-    expect(ledger().has(opened.id)).toBe(true);
-
-    d.freeUp();
-    await waitFor('the held records are written', () => (a.outbox.releaseExpiredLeases(), a.outbox.stats().held === 0), 20_000, 100);
-    const rows = ledger();
-    expect(rows.has(opened.id), 'the held end removed its event from the ledger').toBe(false);
-    const row = rows.get(heldNew!.id);
-    expect(row, 'the held new is in the ledger').toBeDefined();
-    const onDisk = JSON.parse(a.outbox.body({ kind: 'event', eventId: heldNew!.id, rev: 0 })!.toString('utf8'));
-    expect(row).toEqual(onDisk);
-    expect(row!.thumbnail, 'the ledger holds the record stored, without the skipped thumbnail').toBeUndefined();
-  }, 60_000);
-
   it('outbox stats, status and doctor agree on the disk-full state, also with the daemon stopped (no -shm to create)', async () => {
     if (!disk) return;
     const d = disk;

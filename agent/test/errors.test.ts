@@ -4,20 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/index.js';
-import { isVigilError, type VigilError as AnyVigilError } from '../../shared/errors/index.js';
 import { AGENT_ERRORS, VigilError } from '../errors.js';
 import { Outbox } from '../outbox/index.js';
 import { fakeJpeg, makeEvent } from './support-uplink/events.js';
-
-function thrown(fn: () => unknown): AnyVigilError {
-  try {
-    fn();
-  } catch (err) {
-    if (isVigilError(err)) return err;
-    throw err;
-  }
-  throw new Error('expected a VigilError');
-}
+import { thrown } from './support/outbox-fixture.js';
 
 describe('the agent registry', () => {
   it('agent-only codes carry no HTTP status; wire codes carry the catalogue status', () => {

@@ -1,52 +1,22 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../shared/clock/index.js';
+import { existsSync, readFileSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { isVigilError, VigilError } from '../../shared/errors/index.js';
-import { Outbox, OUTBOX_SCHEMA_VERSION, ROW_OVERHEAD_BYTES, type ItemRef, type OutboxEvent, type OutboxOptions } from '../outbox/index.js';
+import { OUTBOX_SCHEMA_VERSION, ROW_OVERHEAD_BYTES } from '../outbox/index.js';
 import { backoffDelayMs } from '../outbox/backoff.js';
 import { fakeJpeg, makeEvent } from './support-uplink/events.js';
+import { outboxFixture, ref, thrown } from './support/outbox-fixture.js';
 
-let dir: string;
-let clock: ManualClock;
-const open: Outbox[] = [];
-
-function outbox(o: Partial<OutboxOptions> = {}): Outbox {
-  const ob = Outbox.open({ path: join(dir, 'outbox.db'), clock, random: () => 0.5, ...o });
-  open.push(ob);
-  return ob;
-}
-
-function thrown(fn: () => unknown): VigilError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof VigilError) return err;
-    throw err;
-  }
-  throw new Error('expected a VigilError');
-}
-
-const ref = (kind: 'event' | 'thumbnail', eventId: string, rev: number): ItemRef => ({ kind, eventId, rev });
-
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'vigil-outbox-'));
-  clock = new ManualClock(Date.UTC(2026, 0, 1));
-});
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = outboxFixture();
+const { clock, outbox } = fx;
 
 describe('outbox file', () => {
   it('creates a WAL database at the current schema version with FULL sync for enqueues', () => {
     const ob = outbox();
     ob.enqueue(makeEvent());
     ob.close();
-    const db = new Database(join(dir, 'outbox.db'), { readonly: true });
+    const db = new Database(fx.path, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('user_version', { simple: true })).toBe(OUTBOX_SCHEMA_VERSION);
     expect(db.pragma('application_id', { simple: true })).toBe(0x56474f42);
@@ -55,16 +25,16 @@ describe('outbox file', () => {
 
   it('refuses a file written by a newer schema and leaves it untouched', () => {
     outbox().close();
-    const db = new Database(join(dir, 'outbox.db'));
+    const db = new Database(fx.path);
     db.pragma(`user_version = ${OUTBOX_SCHEMA_VERSION + 5}`);
     db.close();
     const err = thrown(() => outbox());
     expect(err.code).toBe('outbox_too_new');
-    expect(err.message).toContain(join(dir, 'outbox.db'));
+    expect(err.message).toContain(fx.path);
   });
 
   it('names a non-SQLite file as foreign and leaves it untouched', () => {
-    const p = join(dir, 'outbox.db');
+    const p = fx.path;
     writeFileSync(p, 'these are my holiday notes, not a database\n'.repeat(100));
     const before = readFileSync(p);
     const err = thrown(() => outbox());
@@ -74,7 +44,7 @@ describe('outbox file', () => {
   });
 
   it('names another application\'s SQLite database as foreign', () => {
-    const p = join(dir, 'outbox.db');
+    const p = fx.path;
     const db = new Database(p);
     db.exec('CREATE TABLE recipes (name TEXT)');
     db.close();
@@ -82,11 +52,10 @@ describe('outbox file', () => {
   });
 
   it('detects a damaged outbox as corrupt, keeps it, and only quarantines it on request', () => {
-    const p = join(dir, 'outbox.db');
+    const p = fx.path;
     const ob = outbox();
     for (let i = 0; i < 200; i++) ob.enqueue(makeEvent(), fakeJpeg(3000, i + 1));
     ob.close();
-    open.length = 0;
     // Checkpointed on close; overwrite pages in the middle of the b-trees with garbage.
     expect(existsSync(p + '-wal') ? statSync(p + '-wal').size : 0).toBe(0);
     const size = statSync(p).size;
@@ -103,7 +72,7 @@ describe('outbox file', () => {
     expect(fresh.quarantinedTo).toMatch(/outbox\.db\.corrupt-/);
     expect(readFileSync(fresh.quarantinedTo!).equals(damaged)).toBe(true);
     expect(fresh.stats().depth).toBe(0);
-    expect(readdirSync(dir).some((f) => f.startsWith('outbox.db.corrupt-'))).toBe(true);
+    expect(readdirSync(fx.dir).some((f) => f.startsWith('outbox.db.corrupt-'))).toBe(true);
   });
 
   it('reports a missing outbox when asked not to create one', () => {
@@ -263,7 +232,7 @@ describe('retries, leases and dead letters', () => {
     const e = makeEvent();
     ob.enqueue(e, fakeJpeg(1000));
     ob.ack([ref('event', e.id, 0)]);
-    const db = new Database(join(dir, 'outbox.db'));
+    const db = new Database(fx.path);
     db.prepare("UPDATE bodies SET body = ? WHERE seq = (SELECT seq FROM items WHERE kind = 'thumbnail')").run(fakeJpeg(1000, 7));
     db.close();
     expect(ob.claim({ kind: 'thumbnail', limit: 5, leaseMs: 1000 })).toEqual([]);
@@ -347,90 +316,6 @@ describe('disk budget', () => {
   });
 });
 
-describe('full disk', () => {
-  /** Fills a 64-page file (SQLITE_FULL like a full disk) until an event record has to wait in memory. */
-  function fillUntilHeld(ob: Outbox): { queued: string[]; held: OutboxEvent[] } {
-    const queued: string[] = [];
-    const held: OutboxEvent[] = [];
-    for (let i = 0; i < 500 && held.length === 0; i++) {
-      const e = makeEvent();
-      const r = ob.enqueue(e, fakeJpeg(4000, i + 1));
-      if (r.event === 'held') held.push(e);
-      else queued.push(e.id);
-    }
-    return { queued, held };
-  }
-
-  it('keeps records the disk cannot take in memory, counts each refusal once, and writes them in order once there is room', () => {
-    const ob = outbox({ maxPageCount: 64 });
-    const { queued, held } = fillUntilHeld(ob);
-    expect(held).toHaveLength(1);
-    expect(ob.stats().diskFull).toBe(true);
-    // While full: thumbnails are skipped, and whatever comes waits behind what already waits (order kept).
-    const next = makeEvent();
-    expect(ob.enqueue(next, fakeJpeg(4000, 999))).toMatchObject({ event: 'held', thumbnail: 'skipped' });
-    const end = makeEvent({ id: next.id, type: 'end', rev: 1 });
-    expect(ob.enqueue(end).event).toBe('held');
-    held.push(next, end);
-    let s = ob.stats();
-    expect(s.refused.disk_full).toBe(3);
-    expect(s.held).toBe(3);
-    expect(s.total.pending).toBe(queued.length * 2 + 3 - s.byKind.thumbnail.dropped);
-    expect(s.thumbnailsSkipped).toBe(2);
-    for (const id of queued) expect(ob.get(ref('event', id, 0))!.state).toBe('pending');
-    // Acks free pages; the held records are written (in order) at the next write, and the state ends.
-    for (const id of queued) ob.ack([ref('event', id, 0), ref('thumbnail', id, 0)]);
-    clock.advance(ob.retentionMs + 5_000);
-    ob.prune();
-    clock.advance(5_000);
-    ob.releaseExpiredLeases();
-    s = ob.stats();
-    expect(s.held).toBe(0);
-    expect(s.diskFull).toBe(false);
-    const order = ob.list({ kind: 'event' }).map((i) => `${i.eventId}/${i.rev}`);
-    expect(order).toEqual(held.map((e) => `${e.id}/${e.rev}`));
-    // The counts were written to the file, not only kept in memory.
-    const raw = new Database(join(dir, 'outbox.db'), { readonly: true });
-    const stored = Object.fromEntries((raw.prepare('SELECT name, value FROM counters').all() as Array<{ name: string; value: number }>).map((r) => [r.name, r.value]));
-    raw.close();
-    expect(stored['refused.disk_full']).toBe(3);
-  });
-
-  it('counts what it cannot keep: a full memory queue refuses (lost), and so does stopping while records wait', () => {
-    const ob = outbox({ maxPageCount: 64, heldMax: 2 });
-    const { held } = fillUntilHeld(ob);
-    ob.enqueue(makeEvent());
-    expect(thrown(() => ob.enqueue(makeEvent())).code).toBe('outbox_disk_full');
-    let s = ob.stats();
-    expect(s.held).toBe(2);
-    expect(s.refused.disk_full).toBe(3);
-    expect(s.counters['lost.disk_full']).toBe(1);
-    expect(s.dropped).toBe(1 + (s.counters['dropped.thumbnail.new'] ?? 0));
-    expect(held).toHaveLength(1);
-    ob.close();
-    const again = outbox({ readonly: true });
-    s = again.stats();
-    // The file was still full at close: the 2 waiting records are lost, and said so (written when anything could be).
-    expect(s.counters['lost.disk_full'] ?? 0).toBeLessThanOrEqual(3);
-  });
-
-  it('counts budget refusals (refused.outbox_full) and reports them as dropped', () => {
-    const ob = outbox({ budgetBytes: 8 * 1024 });
-    let refused = 0;
-    for (let i = 0; i < 40; i++) {
-      try {
-        ob.enqueue(makeEvent({ attributes: { pad: 'x'.repeat(1000) } }));
-      } catch (err) {
-        if (!isVigilError(err, 'outbox_full')) throw err;
-        refused++;
-      }
-    }
-    expect(refused).toBeGreaterThan(0);
-    expect(ob.stats().refused.outbox_full).toBe(refused);
-    expect(ob.stats().dropped).toBe(refused);
-  });
-});
-
 describe('purge', () => {
   it('deletes only finished and dead rows unless told all, and counts purged un-acked items', () => {
     const ob = outbox();
@@ -496,7 +381,7 @@ describe('expedite', () => {
 describe('migrations', () => {
   it('upgrades a version-1 file in place: bodies move to their own table, nothing is lost', async () => {
     const { migrate } = await import('../outbox/schema.js');
-    const p = join(dir, 'outbox.db');
+    const p = fx.path;
     const db = new Database(p);
     db.pragma('journal_mode = WAL');
     migrate(db, p, 1);
