@@ -138,7 +138,7 @@ export class OutboxReads {
       dropped,
       diskFull: disk.full,
       refused: { disk_full: counters['refused.disk_full'] ?? 0, outbox_full: counters['refused.outbox_full'] ?? 0 },
-      thumbnailsSkipped: counters['thumbnails_skipped'] ?? 0,
+      thumbnailsSkipped: counters.thumbnails_skipped ?? 0,
       held,
       reserve: disk.reserve,
       freeBytes: disk.freeBytes,

@@ -1,8 +1,17 @@
 import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { existsSync, readFileSync, readdirSync, writeFileSync, openSync, writeSync, closeSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  openSync,
+  writeSync,
+  closeSync,
+  statSync,
+} from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isVigilError, VigilError } from '../../shared/errors/index.js';
+import { isVigilError, type VigilError } from '../../shared/errors/index.js';
 import { OUTBOX_SCHEMA_VERSION, ROW_OVERHEAD_BYTES } from '../outbox/index.js';
 import { backoffDelayMs } from '../outbox/backoff.js';
 import { fakeJpeg, makeEvent } from './support-uplink/events.js';
@@ -43,7 +52,7 @@ describe('outbox file', () => {
     expect(readFileSync(p).equals(before)).toBe(true);
   });
 
-  it('names another application\'s SQLite database as foreign', () => {
+  it("names another application's SQLite database as foreign", () => {
     const p = fx.path;
     const db = new Database(p);
     db.exec('CREATE TABLE recipes (name TEXT)');
@@ -204,7 +213,7 @@ describe('retries, leases and dead letters', () => {
     expect(ob.releaseExpiredLeases()).toBe(1);
     expect(ob.get(ref('event', e1.id, 0))!.lastErrorCode).toBe('ack_timeout');
     expect(ob.get(ref('event', e2.id, 0))!.state).toBe('in_flight');
-    expect(ob.counters()['expired_leases']).toBe(1);
+    expect(ob.counters().expired_leases).toBe(1);
     ob.close();
     const again = outbox();
     expect(again.recoverInFlight()).toBe(1);
@@ -233,7 +242,9 @@ describe('retries, leases and dead letters', () => {
     ob.enqueue(e, fakeJpeg(1000));
     ob.ack([ref('event', e.id, 0)]);
     const db = new Database(fx.path);
-    db.prepare("UPDATE bodies SET body = ? WHERE seq = (SELECT seq FROM items WHERE kind = 'thumbnail')").run(fakeJpeg(1000, 7));
+    db.prepare("UPDATE bodies SET body = ? WHERE seq = (SELECT seq FROM items WHERE kind = 'thumbnail')").run(
+      fakeJpeg(1000, 7),
+    );
     db.close();
     expect(ob.claim({ kind: 'thumbnail', limit: 5, leaseMs: 1000 })).toEqual([]);
     expect(ob.get(ref('thumbnail', e.id, 0))).toMatchObject({ state: 'dead', lastErrorCode: 'checksum_mismatch' });
@@ -356,7 +367,9 @@ describe('thumbnails per event', () => {
     const jpg = fakeJpeg(800);
     const other = fakeJpeg(800, 5);
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-    const e = makeEvent({ thumbnail: { sha256: sha(jpg), size: 800, width: 8, height: 8, content_type: 'image/jpeg' } });
+    const e = makeEvent({
+      thumbnail: { sha256: sha(jpg), size: 800, width: 8, height: 8, content_type: 'image/jpeg' },
+    });
     expect(thrown(() => ob.enqueue(e, other)).code).toBe('thumbnail_mismatch');
     expect(ob.enqueue(e, jpg).thumbnail).toBe('queued');
   });
@@ -408,7 +421,9 @@ describe('migrations', () => {
     const check = new Database(p, { readonly: true });
     expect(check.pragma('user_version', { simple: true })).toBe(OUTBOX_SCHEMA_VERSION);
     expect((check.prepare('SELECT count(*) AS n FROM bodies').get() as { n: number }).n).toBe(0);
-    const names = (check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all() as Array<{ name: string }>).map((r) => r.name);
+    const names = (
+      check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index'").all() as Array<{ name: string }>
+    ).map((r) => r.name);
     check.close();
     expect(names).toEqual(expect.arrayContaining(['items_due', 'items_event', 'items_next', 'items_lease']));
   });
