@@ -25,7 +25,13 @@ export {
   type LogConfig,
   type StatusConfig,
 } from './config/schema.js';
-export { loadAgentConfig, agentConfigFile, findCamera, type LoadedAgentConfig, type LoadAgentConfigOptions } from './config/load.js';
+export {
+  loadAgentConfig,
+  agentConfigFile,
+  findCamera,
+  type LoadedAgentConfig,
+  type LoadAgentConfigOptions,
+} from './config/load.js';
 export { writeDeviceSection, writeFileAtomic } from './config/device-section.js';
 export { cameraStreamConfig, trackerConfigFor } from './config/cameras.js';
 export { effectiveUplinkConfig, type PairedEndpoints } from './config/uplink.js';

@@ -19,13 +19,25 @@ export const MotionMaskSchema = Type.Array(Point, {
 
 export const CameraDetectSchema = Type.Object(
   {
-    width: Type.Integer({ minimum: 16, maximum: 7680, multipleOf: 2, default: 640, description: 'Width frames are scaled to (even)' }),
-    height: Type.Integer({ minimum: 16, maximum: 4320, multipleOf: 2, default: 360, description: 'Height frames are scaled to (even)' }),
+    width: Type.Integer({
+      minimum: 16,
+      maximum: 7680,
+      multipleOf: 2,
+      default: 640,
+      description: 'Width frames are scaled to (even)',
+    }),
+    height: Type.Integer({
+      minimum: 16,
+      maximum: 4320,
+      multipleOf: 2,
+      default: 360,
+      description: 'Height frames are scaled to (even)',
+    }),
     fps: Type.Number({
       minimum: 0,
       maximum: 60,
       default: 5,
-      description: 'Frames per second delivered (ffmpeg fps filter). 0 = the input\'s own rate, unchanged',
+      description: "Frames per second delivered (ffmpeg fps filter). 0 = the input's own rate, unchanged",
     }),
   },
   { additionalProperties: false, default: {}, description: 'Size and rate of the frames the vision stages see' },
@@ -33,9 +45,20 @@ export const CameraDetectSchema = Type.Object(
 
 export const CameraFfmpegSchema = Type.Object(
   {
-    path: Type.Optional(Type.String({ minLength: 1, description: 'ffmpeg binary; default: $VIGIL_FFMPEG, `ffmpeg` on PATH, then the bundled one' })),
-    input_args: Type.Array(Type.String(), { default: [], description: 'Extra ffmpeg arguments placed before -i (e.g. ["-stimeout", "5000000"])' }),
-    output_args: Type.Array(Type.String(), { default: [], description: 'Extra ffmpeg arguments placed after -i, before the output' }),
+    path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'ffmpeg binary; default: $VIGIL_FFMPEG, `ffmpeg` on PATH, then the bundled one',
+      }),
+    ),
+    input_args: Type.Array(Type.String(), {
+      default: [],
+      description: 'Extra ffmpeg arguments placed before -i (e.g. ["-stimeout", "5000000"])',
+    }),
+    output_args: Type.Array(Type.String(), {
+      default: [],
+      description: 'Extra ffmpeg arguments placed after -i, before the output',
+    }),
   },
   { additionalProperties: false, default: {}, description: 'ffmpeg binary and extra arguments' },
 );
@@ -61,7 +84,11 @@ export const CameraConfigSchema = Type.Object(
         'Files and lavfi only: true = read at the native rate (-re), like a live camera, dropping frames when busy; ' +
         'false = as fast as the pipeline takes them, never dropping (analysis). Live inputs are always realtime',
     }),
-    loop: Type.Boolean({ default: false, description: 'File and lavfi inputs: when the input ends, play it again as a new stream (media clock from 0; open events end at the end of each pass) instead of ending' }),
+    loop: Type.Boolean({
+      default: false,
+      description:
+        'File and lavfi inputs: when the input ends, play it again as a new stream (media clock from 0; open events end at the end of each pass) instead of ending',
+    }),
     stall_timeout_s: Type.Number({
       exclusiveMinimum: 0,
       maximum: 600,
@@ -71,9 +98,18 @@ export const CameraConfigSchema = Type.Object(
     restart_backoff_s: Type.Object(
       {
         initial: Type.Number({ exclusiveMinimum: 0, maximum: 600, default: 1, description: 'First restart delay' }),
-        max: Type.Number({ exclusiveMinimum: 0, maximum: 3600, default: 30, description: 'Delay cap; the delay doubles per failed start' }),
+        max: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 3600,
+          default: 30,
+          description: 'Delay cap; the delay doubles per failed start',
+        }),
       },
-      { additionalProperties: false, default: {}, description: 'Restart delays of a live camera whose ffmpeg exited or stalled' },
+      {
+        additionalProperties: false,
+        default: {},
+        description: 'Restart delays of a live camera whose ffmpeg exited or stalled',
+      },
     ),
     ffmpeg: CameraFfmpegSchema,
     masks: Type.Array(MotionMaskSchema, { default: [], description: 'Motion masks: polygons where motion is ignored' }),
@@ -99,7 +135,10 @@ export function parseCameraConfig(value: unknown, where = 'camera'): CameraConfi
   const withDefaults = Value.Default(CameraConfigSchema, structuredClone(value));
   const cfg = check.parse(withDefaults, where);
   if (cfg.restart_backoff_s.max < cfg.restart_backoff_s.initial) {
-    return check.parse({ ...cfg, restart_backoff_s: { ...cfg.restart_backoff_s, max: cfg.restart_backoff_s.initial } }, where);
+    return check.parse(
+      { ...cfg, restart_backoff_s: { ...cfg.restart_backoff_s, max: cfg.restart_backoff_s.initial } },
+      where,
+    );
   }
   return cfg;
 }

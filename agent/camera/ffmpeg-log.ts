@@ -30,7 +30,11 @@ export class FfmpegLog {
       this.lastLine = line;
       this.recent.push(line);
       if (this.recent.length > 20) this.recent.shift();
-      if (/error|fail|refused|not found|no such|invalid|unable|cannot|denied|unauthorized|timed out|unreachable|could not|returned [45]\d\d/i.test(line)) {
+      if (
+        /error|fail|refused|not found|no such|invalid|unable|cannot|denied|unauthorized|timed out|unreachable|could not|returned [45]\d\d/i.test(
+          line,
+        )
+      ) {
         this.lastErrorLine = line;
       }
       if (/^Output #0/.test(line)) this.inOutputSection = true;

@@ -48,9 +48,13 @@ export function resolveFfmpeg(configured?: string): string {
   if (wanted) {
     const p = isAbsolute(wanted) || wanted.includes('/') ? resolve(wanted) : onPath(wanted);
     if (!p || !executable(p)) {
-      throw new VigilError('ffmpeg_not_found', `ffmpeg not found: the configured ffmpeg "${wanted}" is not an executable file`, {
-        details: { tried: [wanted] },
-      });
+      throw new VigilError(
+        'ffmpeg_not_found',
+        `ffmpeg not found: the configured ffmpeg "${wanted}" is not an executable file`,
+        {
+          details: { tried: [wanted] },
+        },
+      );
     }
     found = p;
   } else {
@@ -62,9 +66,13 @@ export function resolveFfmpeg(configured?: string): string {
       found = b.path;
     }
     if (!found) {
-      throw new VigilError('ffmpeg_not_found', `ffmpeg not found; tried: ${tried.join(', ')}. Install ffmpeg or set ffmpeg.path`, {
-        details: { tried },
-      });
+      throw new VigilError(
+        'ffmpeg_not_found',
+        `ffmpeg not found; tried: ${tried.join(', ')}. Install ffmpeg or set ffmpeg.path`,
+        {
+          details: { tried },
+        },
+      );
     }
   }
   cache.set(key, found);

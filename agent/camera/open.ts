@@ -20,7 +20,10 @@ export interface OpenedCamera {
  * Rejects with the ffmpeg reason as soon as ffmpeg gives up (e.g. `camera_unreachable`: connection refused),
  * or `camera_timeout` when nothing arrived in time. On failure the camera is stopped.
  */
-export async function openCamera(config: CameraConfigInput | CameraConfig, options: OpenCameraOptions = {}): Promise<OpenedCamera> {
+export async function openCamera(
+  config: CameraConfigInput | CameraConfig,
+  options: OpenCameraOptions = {},
+): Promise<OpenedCamera> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const camera = new CameraStream(config, options);
   camera.start();
@@ -31,22 +34,33 @@ export async function openCamera(config: CameraConfigInput | CameraConfig, optio
       timer = setTimeout(() => {
         const last = camera.stats().lastError ?? camera.stats().lastStderrLine;
         reject(
-          new VigilError('camera_timeout', `camera ${camera.name}: no frame within ${timeoutMs} ms${last ? `; last ffmpeg message: ${last}` : ''}`, {
-            details: { camera: camera.name, timeout_ms: timeoutMs, last_error: last },
-          }),
+          new VigilError(
+            'camera_timeout',
+            `camera ${camera.name}: no frame within ${timeoutMs} ms${last ? `; last ffmpeg message: ${last}` : ''}`,
+            {
+              details: { camera: camera.name, timeout_ms: timeoutMs, last_error: last },
+            },
+          ),
         );
       }, timeoutMs);
       onError = (e: VigilError) => reject(e);
       camera.once('camera_error', onError);
       camera.next().then((f) => {
         if (f) resolve(f);
-        else reject(new VigilError('camera_no_frames', `camera ${camera.name}: the input ended before its first frame`, { details: { camera: camera.name } }));
+        else
+          reject(
+            new VigilError('camera_no_frames', `camera ${camera.name}: the input ended before its first frame`, {
+              details: { camera: camera.name },
+            }),
+          );
       }, reject);
     });
     return { camera, first };
   } catch (err) {
     await camera.stop();
-    throw isVigilError(err) ? err : new VigilError('camera_ffmpeg_failed', `camera ${camera.name}: ${(err as Error).message}`, { cause: err });
+    throw isVigilError(err)
+      ? err
+      : new VigilError('camera_ffmpeg_failed', `camera ${camera.name}: ${(err as Error).message}`, { cause: err });
   } finally {
     if (timer) clearTimeout(timer);
     if (onError) camera.off('camera_error', onError);
@@ -54,7 +68,10 @@ export async function openCamera(config: CameraConfigInput | CameraConfig, optio
 }
 
 /** One frame from a camera, then the camera is stopped (snapshots, health checks). */
-export async function grabFrame(config: CameraConfigInput | CameraConfig, options: OpenCameraOptions = {}): Promise<Frame> {
+export async function grabFrame(
+  config: CameraConfigInput | CameraConfig,
+  options: OpenCameraOptions = {},
+): Promise<Frame> {
   const { camera, first } = await openCamera(config, options);
   await camera.stop();
   return first;

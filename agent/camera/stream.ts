@@ -175,9 +175,13 @@ export class CameraStream extends EventEmitter<CameraEvents> {
     if (this.started) return this;
     this.ffmpegPath = resolveFfmpeg(this.config.ffmpeg.path);
     if (this.input.kind === 'file' && !existsSync(this.input.target)) {
-      throw new VigilError('camera_input_not_found', `camera ${this.name}: input file ${this.input.target} does not exist`, {
-        details: { camera: this.name, input: this.input.target },
-      });
+      throw new VigilError(
+        'camera_input_not_found',
+        `camera ${this.name}: input file ${this.input.target} does not exist`,
+        {
+          details: { camera: this.name, input: this.input.target },
+        },
+      );
     }
     this.started = true;
     this.startWallMs = Date.now();
@@ -205,7 +209,10 @@ export class CameraStream extends EventEmitter<CameraEvents> {
     this.lastProgressMs = this.processStartMs;
     this.killedForStall = false;
     this.setState('starting');
-    this.log.info({ ffmpeg: this.ffmpegPath, args: args.map(redactUrl), input_kind: this.input.kind }, 'starting ffmpeg');
+    this.log.info(
+      { ffmpeg: this.ffmpegPath, args: args.map(redactUrl), input_kind: this.input.kind },
+      'starting ffmpeg',
+    );
     const child = spawn(this.ffmpegPath!, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let spawnError: Error | undefined;
@@ -240,7 +247,15 @@ export class CameraStream extends EventEmitter<CameraEvents> {
       else this.log.info('camera streaming');
     }
     this.attempt = 0;
-    const frame: Frame = { camera: this.name, seq: -1, width: this.width, height: this.height, data, mediaMs: 0, wallMs: now };
+    const frame: Frame = {
+      camera: this.name,
+      seq: -1,
+      width: this.width,
+      height: this.height,
+      data,
+      mediaMs: 0,
+      wallMs: now,
+    };
     const fps = this.outputFps();
     if (this.input.live) frame.mediaMs = now - this.startWallMs;
     else if (fps !== undefined) frame.mediaMs = (index * 1000) / fps;
@@ -336,13 +351,20 @@ export class CameraStream extends EventEmitter<CameraEvents> {
     const reason = this.ffLog.lastErrorLine;
     this.lastError = `no frame for ${(since / 1000).toFixed(1)} s${reason ? ` (ffmpeg: ${reason})` : ''}`;
     this.setState('stalled');
-    this.log.warn({ since_ms: since, stalls: this._stats.stalls, last_stderr: this.ffLog.lastLine }, 'camera stalled: restarting ffmpeg');
+    this.log.warn(
+      { since_ms: since, stalls: this._stats.stalls, last_stderr: this.ffLog.lastLine },
+      'camera stalled: restarting ffmpeg',
+    );
     this.emit('stall', { sinceMs: since });
     this.killedForStall = true;
     this.child.kill('SIGKILL');
   }
 
-  private onClose(child: ChildProcess, exit: { code: number | null; signal: NodeJS.Signals | null }, spawnError: Error | undefined): void {
+  private onClose(
+    child: ChildProcess,
+    exit: { code: number | null; signal: NodeJS.Signals | null },
+    spawnError: Error | undefined,
+  ): void {
     if (this.child !== child) return;
     this.child = undefined;
     this.flushUnstamped(true);
@@ -376,7 +398,10 @@ export class CameraStream extends EventEmitter<CameraEvents> {
       this.log.warn({ err: err.toJSON(), exit_code: exit.code, signal: exit.signal }, 'ffmpeg exited');
       this.emit('camera_error', err);
     } else {
-      this.emit('camera_error', new VigilError('camera_stalled', `camera ${this.name}: ${this.lastError}`, { details: { camera: this.name } }));
+      this.emit(
+        'camera_error',
+        new VigilError('camera_stalled', `camera ${this.name}: ${this.lastError}`, { details: { camera: this.name } }),
+      );
     }
     const { initial, max } = this.config.restart_backoff_s;
     const delayMs = Math.round(Math.min(max, initial * 2 ** this.attempt) * 1000);

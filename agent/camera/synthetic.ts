@@ -41,9 +41,21 @@ function resolved(o: SyntheticSceneOptions): Required<SyntheticSceneOptions> {
   const endS = o.endS ?? 6;
   const margin = Math.round(width / 16);
   const speed = o.speedPxPerS ?? (width - boxSize - 2 * margin) / Math.max(0.1, endS - startS);
-  const r = { width, height, fps: o.fps ?? 10, durationS: o.durationS ?? 9, background: o.background ?? 96, boxSize, startS, endS, speedPxPerS: speed, noise: o.noise ?? 0 };
+  const r = {
+    width,
+    height,
+    fps: o.fps ?? 10,
+    durationS: o.durationS ?? 9,
+    background: o.background ?? 96,
+    boxSize,
+    startS,
+    endS,
+    speedPxPerS: speed,
+    noise: o.noise ?? 0,
+  };
   if (r.width % 2 || r.height % 2) throw new RangeError('synthetic scene: width and height must be even');
-  if (!(r.startS >= 0 && r.endS > r.startS && r.durationS >= r.endS)) throw new RangeError('synthetic scene: need 0 <= startS < endS <= durationS');
+  if (!(r.startS >= 0 && r.endS > r.startS && r.durationS >= r.endS))
+    throw new RangeError('synthetic scene: need 0 <= startS < endS <= durationS');
   return r;
 }
 
@@ -91,12 +103,28 @@ export function syntheticSceneTruth(options: SyntheticSceneOptions = {}): Synthe
  * Writes the scene to a video file (`.mp4`: H.264; anything else: MJPEG), for tests and demos that need a file
  * rather than a lavfi input.
  */
-export async function writeSyntheticClip(path: string, options: SyntheticSceneOptions = {}, ffmpegPath?: string): Promise<void> {
+export async function writeSyntheticClip(
+  path: string,
+  options: SyntheticSceneOptions = {},
+  ffmpegPath?: string,
+): Promise<void> {
   const ffmpeg = resolveFfmpeg(ffmpegPath);
   const codec = path.toLowerCase().endsWith('.mp4')
     ? ['-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '18', '-pix_fmt', 'yuv420p']
     : ['-c:v', 'mjpeg', '-q:v', '3', '-pix_fmt', 'yuvj420p'];
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', syntheticSceneGraph(options), ...codec, path];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    syntheticSceneGraph(options),
+    ...codec,
+    path,
+  ];
   await new Promise<void>((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -104,7 +132,13 @@ export async function writeSyntheticClip(path: string, options: SyntheticSceneOp
     child.once('error', reject);
     child.once('close', (code) => {
       if (code === 0) resolve();
-      else reject(new VigilError('synthetic_clip_failed', `cannot write synthetic clip ${path}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`));
+      else
+        reject(
+          new VigilError(
+            'synthetic_clip_failed',
+            `cannot write synthetic clip ${path}: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`,
+          ),
+        );
     });
   });
 }

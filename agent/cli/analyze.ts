@@ -34,12 +34,16 @@ interface AnalyzeOptions {
 
 function parseFps(value: string): number {
   const v = Number(value);
-  if (!Number.isFinite(v) || v <= 0 || v > 60) throw new VigilError('invalid_argument', `--fps must be a number within (0, 60], got "${value}"`);
+  if (!Number.isFinite(v) || v <= 0 || v > 60)
+    throw new VigilError('invalid_argument', `--fps must be a number within (0, 60], got "${value}"`);
   return v;
 }
 
 function describe(m: EventMessage): string {
-  const when = m.media_start !== undefined ? ` ${m.media_start.toFixed(1)}s${m.media_end != null ? `–${m.media_end.toFixed(1)}s` : ''}` : '';
+  const when =
+    m.media_start !== undefined
+      ? ` ${m.media_start.toFixed(1)}s${m.media_end != null ? `–${m.media_end.toFixed(1)}s` : ''}`
+      : '';
   return `${m.type.padEnd(6)} ${m.id} ${m.label.padEnd(10)} score ${m.score.toFixed(2)}${when}${m.stationary ? ' stationary' : ''}${m.thumbnail ? ` ${m.thumbnail}` : ''}`;
 }
 
@@ -66,23 +70,35 @@ export function registerAnalyze(program: Command): void {
       const threads = parsePositiveInt('--threads', opts.threads);
       const type = parseModelType(opts.type);
       // Logs go to stderr and only on request (VIGIL_LOG_LEVEL): stdout carries the events, stderr the one-line error.
-      const logger = createLogger({ component: 'analyze', level: (process.env.VIGIL_LOG_LEVEL as 'info' | undefined) ?? 'silent', destination: pino.destination(2) });
+      const logger = createLogger({
+        component: 'analyze',
+        level: (process.env.VIGIL_LOG_LEVEL as 'info' | undefined) ?? 'silent',
+        destination: pino.destination(2),
+      });
       const kind = classifyInput(input);
       const live = kind === 'rtsp' || kind === 'http' || kind === 'v4l2';
 
       // Load the model first: a bad model fails fast, before any ffmpeg starts.
-      const detector = opts.model ? await ObjectDetector.create({ modelPath: opts.model, type, scoreThreshold: threshold, threads, logger }) : undefined;
+      const detector = opts.model
+        ? await ObjectDetector.create({ modelPath: opts.model, type, scoreThreshold: threshold, threads, logger })
+        : undefined;
       const size = analysisSize(live ? undefined : await probeVideoSize(input), maxWidth);
       const out = opts.out ? resolve(opts.out) : await mkdtemp(join(tmpdir(), 'vigil-analyze-'));
       await mkdir(out, { recursive: true });
       const motion = await MotionDetector.create({ ...size, threads: 1, logger });
-      const print = (obj: unknown): void => void process.stdout.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n');
+      const print = (obj: unknown): void =>
+        void process.stdout.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n');
       const pipeline = new CameraPipeline({
         camera: 'analyze',
         ...size,
         motion,
         detector,
-        labels: opts.labels ? opts.labels.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+        labels: opts.labels
+          ? opts.labels
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined,
         thumbnailDir: out,
         mediaTimes: !live,
         logger,
@@ -94,7 +110,10 @@ export function registerAnalyze(program: Command): void {
       const stop = () => void camera?.stop();
       process.once('SIGINT', stop);
       try {
-        const opened = await openCamera({ name: 'analyze', input, detect: { ...size, fps }, realtime: false }, { logger, timeoutMs: timeoutS * 1000 });
+        const opened = await openCamera(
+          { name: 'analyze', input, detect: { ...size, fps }, realtime: false },
+          { logger, timeoutMs: timeoutS * 1000 },
+        );
         camera = opened.camera;
         await pipeline.process(opened.first);
         let t0 = performance.now();
@@ -127,7 +146,11 @@ export function registerAnalyze(program: Command): void {
           thumbnails: out,
           mode: detector ? 'objects' : 'motion',
         };
-        print(opts.json ? summary : `summary: ${s.frames} frames, ${s.motion_frames} with motion, ${s.detector_runs} detector runs, ${s.events} events; ms/frame ${JSON.stringify(s.ms_per_frame)}; thumbnails in ${out}`);
+        print(
+          opts.json
+            ? summary
+            : `summary: ${s.frames} frames, ${s.motion_frames} with motion, ${s.detector_runs} detector runs, ${s.events} events; ms/frame ${JSON.stringify(s.ms_per_frame)}; thumbnails in ${out}`,
+        );
       } finally {
         process.off('SIGINT', stop);
         await camera?.stop();

@@ -18,7 +18,10 @@ interface DoctorOpts extends ConfigCliOptions {
 
 function seconds(text: string, flag: string): number {
   const n = Number(text);
-  if (!(n > 0 && n <= 600)) throw new VigilError('invalid_argument', `${flag} must be seconds within 0..600, got "${text}"`, { details: { exitCode: 2 } });
+  if (!(n > 0 && n <= 600))
+    throw new VigilError('invalid_argument', `${flag} must be seconds within 0..600, got "${text}"`, {
+      details: { exitCode: 2 },
+    });
   return n * 1000;
 }
 
@@ -30,7 +33,12 @@ export function registerDoctor(program: Command): void {
     .option('--json', 'print {checks: [{name, status, detail, hint}], status} as JSON')
     .option('--strict', 'exit 2 when a check warns (default: warnings exit 0)')
     .action(async (o: DoctorOpts) => {
-      const report = await runDoctor({ ...o, cameraTimeoutMs: seconds(o.cameraTimeout, '--camera-timeout'), cloudTimeoutMs: seconds(o.timeout, '--timeout'), version: vigilVersion() });
+      const report = await runDoctor({
+        ...o,
+        cameraTimeoutMs: seconds(o.cameraTimeout, '--camera-timeout'),
+        cloudTimeoutMs: seconds(o.timeout, '--timeout'),
+        version: vigilVersion(),
+      });
       process.stdout.write(o.json ? JSON.stringify(report) + '\n' : formatReport(report));
       // Explicit exit: a camera's ffmpeg or a keep-alive socket must not hold the answer back.
       process.exit(exitCodeFor(report, o.strict ?? false));

@@ -3,7 +3,18 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { describeError, VigilError } from '../errors.js';
 import { addConfigOptions, loadCliConfig, type ConfigCliOptions } from '../config.js';
-import { FileFollower, formatEntry, logFilesOldestFirst, matchesFilter, parseLevel, parseLogLine, parseSince, readLines, useColour, type LogFilter } from '../logs/index.js';
+import {
+  FileFollower,
+  formatEntry,
+  logFilesOldestFirst,
+  matchesFilter,
+  parseLevel,
+  parseLogLine,
+  parseSince,
+  readLines,
+  useColour,
+  type LogFilter,
+} from '../logs/index.js';
 
 /**
  * `vigil-agent logs`: the daemon's log, filtered and readable. Reads `log.file` (with its rotated files) when
@@ -24,12 +35,21 @@ interface LogsOpts extends ConfigCliOptions {
   json?: boolean;
 }
 
-const list = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (value: string, previous: string[] = []): string[] => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 function parseLines(text: string | undefined): number | undefined {
   if (text === undefined || text === 'all') return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new VigilError('invalid_argument', `--lines must be a number ≥ 0 or "all", got "${text}"`, { details: { exitCode: 2 } });
+  if (!Number.isInteger(n) || n < 0)
+    throw new VigilError('invalid_argument', `--lines must be a number ≥ 0 or "all", got "${text}"`, {
+      details: { exitCode: 2 },
+    });
   return n;
 }
 
@@ -98,7 +118,12 @@ function readFromFile(file: string, printer: Printer, follow: boolean): Promise<
   });
 }
 
-function readFromJournal(o: LogsOpts, printer: Printer, sinceMs: number | undefined, tail: number | undefined): Promise<void> {
+function readFromJournal(
+  o: LogsOpts,
+  printer: Printer,
+  sinceMs: number | undefined,
+  tail: number | undefined,
+): Promise<void> {
   const bin = process.env.VIGIL_JOURNALCTL || 'journalctl';
   const args = ['-u', o.unit, '-o', 'cat', '--no-pager'];
   if (sinceMs !== undefined) args.push('--since', `@${Math.floor(sinceMs / 1000)}`);
@@ -116,7 +141,11 @@ function readFromJournal(o: LogsOpts, printer: Printer, sinceMs: number | undefi
       const code = (err as NodeJS.ErrnoException).code;
       reject(
         code === 'ENOENT'
-          ? new VigilError('journal_unavailable', `no log file is configured (log.file) and ${bin} is not available; pass --file PATH`, { details: { journalctl: bin } })
+          ? new VigilError(
+              'journal_unavailable',
+              `no log file is configured (log.file) and ${bin} is not available; pass --file PATH`,
+              { details: { journalctl: bin } },
+            )
           : err,
       );
     });
@@ -129,14 +158,19 @@ function readFromJournal(o: LogsOpts, printer: Printer, sinceMs: number | undefi
       if (rest) printer.line(rest);
       printer.release();
       if (code === 0 || signal === 'SIGTERM') resolve();
-      else reject(new VigilError('journal_failed', `${bin} ${args.join(' ')} exited with ${code ?? signal}`, { details: { journalctl: bin, exitCode: 1 } }));
+      else
+        reject(
+          new VigilError('journal_failed', `${bin} ${args.join(' ')} exited with ${code ?? signal}`, {
+            details: { journalctl: bin, exitCode: 1 },
+          }),
+        );
     });
   });
 }
 
 export function registerLogs(program: Command): void {
   addConfigOptions(program.command('logs'))
-    .description('Show the agent\'s log (log.file with its rotated files, else the journal), filtered and readable')
+    .description("Show the agent's log (log.file with its rotated files, else the journal), filtered and readable")
     .option('-f, --follow', 'keep printing new entries (follows the file across rotation)')
     .option('--level <level>', 'only entries at least this severe: trace, debug, info, warn, error, fatal')
     .option('--component <names>', 'only these components (comma list, repeatable), e.g. camera,uplink', list)
@@ -163,6 +197,12 @@ export function registerLogs(program: Command): void {
       const file = logFileFromConfig(o);
       if (file) await readFromFile(file, new Printer(filter, o.json ?? false, colour, tail), o.follow ?? false);
       // Following the journal, journalctl's own -n picks the history; otherwise the last N are picked here.
-      else await readFromJournal(o, new Printer(filter, o.json ?? false, colour, o.follow ? undefined : tail), sinceMs, tail);
+      else
+        await readFromJournal(
+          o,
+          new Printer(filter, o.json ?? false, colour, o.follow ? undefined : tail),
+          sinceMs,
+          tail,
+        );
     });
 }

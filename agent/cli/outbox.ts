@@ -23,9 +23,17 @@ function dataDir(o: CommonOpts): string {
 function withOutbox<T>(o: CommonOpts, fn: (ob: Outbox) => T, readonly = false): T {
   // Reading never quarantines: --quarantine-corrupt needs a write, so it turns a read into a normal open.
   const ro = readonly && !o.quarantineCorrupt;
-  const ob = Outbox.open({ path: join(dataDir(o), OUTBOX_FILE), create: false, quarantine: o.quarantineCorrupt ?? false, readonly: ro });
+  const ob = Outbox.open({
+    path: join(dataDir(o), OUTBOX_FILE),
+    create: false,
+    quarantine: o.quarantineCorrupt ?? false,
+    readonly: ro,
+  });
   try {
-    if (ob.quarantinedTo) process.stderr.write(`vigil-agent: the outbox file was moved aside to ${ob.quarantinedTo}; started an empty outbox\n`);
+    if (ob.quarantinedTo)
+      process.stderr.write(
+        `vigil-agent: the outbox file was moved aside to ${ob.quarantinedTo}; started an empty outbox\n`,
+      );
     return fn(ob);
   } finally {
     ob.close();
@@ -37,7 +45,11 @@ function parseStates(value: string | undefined): ItemState[] | undefined {
   if (value === 'all') return [...ITEM_STATES];
   const states = value.split(',').map((s) => s.trim());
   for (const s of states) {
-    if (!(ITEM_STATES as readonly string[]).includes(s)) throw new VigilError('invalid_argument', `--state must be a comma list of ${ITEM_STATES.join(', ')} or "all", got "${s}"`);
+    if (!(ITEM_STATES as readonly string[]).includes(s))
+      throw new VigilError(
+        'invalid_argument',
+        `--state must be a comma list of ${ITEM_STATES.join(', ')} or "all", got "${s}"`,
+      );
   }
   return states as ItemState[];
 }
@@ -50,7 +62,8 @@ function parseKind(value: string | undefined): ItemKind | undefined {
 
 function parseLimit(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new VigilError('invalid_argument', `--limit must be an integer within 1..100000, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 100_000)
+    throw new VigilError('invalid_argument', `--limit must be an integer within 1..100000, got "${value}"`);
   return n;
 }
 
@@ -65,20 +78,46 @@ function age(ms: number | null): string {
 }
 
 function itemLine(i: OutboxItem, now: number): string {
-  const due = i.state === 'pending' ? (i.nextAttemptAt > now ? `in ${age(i.nextAttemptAt - now)}` : 'now') : i.state === 'in_flight' ? `lease ${age((i.leaseUntil ?? now) - now)}` : '-';
+  const due =
+    i.state === 'pending'
+      ? i.nextAttemptAt > now
+        ? `in ${age(i.nextAttemptAt - now)}`
+        : 'now'
+      : i.state === 'in_flight'
+        ? `lease ${age((i.leaseUntil ?? now) - now)}`
+        : '-';
   const err = i.lastErrorCode ? `${i.lastErrorCode}${i.lastError ? `: ${i.lastError}` : ''}` : '';
-  return [String(i.seq).padStart(7), i.kind.padEnd(9), i.eventId.padEnd(30), String(i.rev).padStart(3), i.eventType.padEnd(6), i.state.padEnd(9), String(i.attempts).padStart(4), due.padEnd(10), String(i.bytes).padStart(8), err].join(' ');
+  return [
+    String(i.seq).padStart(7),
+    i.kind.padEnd(9),
+    i.eventId.padEnd(30),
+    String(i.rev).padStart(3),
+    i.eventType.padEnd(6),
+    i.state.padEnd(9),
+    String(i.attempts).padStart(4),
+    due.padEnd(10),
+    String(i.bytes).padStart(8),
+    err,
+  ].join(' ');
 }
 
 function common(cmd: Command): Command {
   return cmd
-    .option('--data-dir <dir>', `agent data directory holding ${OUTBOX_FILE} (default $VIGIL_DATA_DIR or ${DEFAULT_AGENT_DATA_DIR})`)
+    .option(
+      '--data-dir <dir>',
+      `agent data directory holding ${OUTBOX_FILE} (default $VIGIL_DATA_DIR or ${DEFAULT_AGENT_DATA_DIR})`,
+    )
     .option('--json', 'print JSON')
-    .option('--quarantine-corrupt', 'if the outbox file is corrupt or foreign, rename it to outbox.db.corrupt-<time> and start an empty one');
+    .option(
+      '--quarantine-corrupt',
+      'if the outbox file is corrupt or foreign, rename it to outbox.db.corrupt-<time> and start an empty one',
+    );
 }
 
 export function registerOutbox(program: Command): void {
-  const outbox = program.command('outbox').description('Inspect and manage the store-and-forward outbox (events and thumbnails waiting for the collector)');
+  const outbox = program
+    .command('outbox')
+    .description('Inspect and manage the store-and-forward outbox (events and thumbnails waiting for the collector)');
 
   common(outbox.command('list'))
     .description('List outbox items (default: un-acked ones: pending, in_flight, dead)')
@@ -89,42 +128,69 @@ export function registerOutbox(program: Command): void {
       const states = parseStates(o.state);
       const kind = parseKind(o.kind);
       const limit = parseLimit(o.limit);
-      withOutbox(o, (ob) => {
-        const items = ob.list({ ...(states ? { states } : {}), ...(kind ? { kind } : {}), limit });
-        if (o.json) {
-          process.stdout.write(JSON.stringify({ items }) + '\n');
-          return;
-        }
-        const now = Date.now();
-        const head = ['seq'.padStart(7), 'kind'.padEnd(9), 'event'.padEnd(30), 'rev'.padStart(3), 'type'.padEnd(6), 'state'.padEnd(9), 'try'.padStart(4), 'due'.padEnd(10), 'bytes'.padStart(8), 'last error'].join(' ');
-        process.stdout.write([head, ...items.map((i) => itemLine(i, now)), `${items.length} item(s)`].join('\n') + '\n');
-      }, true);
+      withOutbox(
+        o,
+        (ob) => {
+          const items = ob.list({ ...(states ? { states } : {}), ...(kind ? { kind } : {}), limit });
+          if (o.json) {
+            process.stdout.write(JSON.stringify({ items }) + '\n');
+            return;
+          }
+          const now = Date.now();
+          const head = [
+            'seq'.padStart(7),
+            'kind'.padEnd(9),
+            'event'.padEnd(30),
+            'rev'.padStart(3),
+            'type'.padEnd(6),
+            'state'.padEnd(9),
+            'try'.padStart(4),
+            'due'.padEnd(10),
+            'bytes'.padStart(8),
+            'last error',
+          ].join(' ');
+          process.stdout.write(
+            [head, ...items.map((i) => itemLine(i, now)), `${items.length} item(s)`].join('\n') + '\n',
+          );
+        },
+        true,
+      );
     });
 
   common(outbox.command('stats'))
     .description('Show outbox depth, ages, bytes against the budget, and dropped/refused counters')
     .action((o: CommonOpts) => {
-      withOutbox(o, (ob) => {
-        const s = ob.stats();
-        if (o.json) {
-          process.stdout.write(JSON.stringify(s) + '\n');
-          return;
-        }
-        const t = s.total;
-        const lines = [
-          `outbox ${s.path}`,
-          `depth ${s.depth} (pending ${t.pending}, in flight ${t.in_flight}, dead ${t.dead}; ${s.backingOff} backing off)   acked ${t.acked}   dropped ${t.dropped}`,
-          `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
-          `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
-          `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
-          `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}` +
-            (s.diskFull ? '   (disk full: free space; queued items are kept and sending goes on)' : ''),
-          `refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}   ` +
-            `thumbnails skipped ${s.thumbnailsSkipped}   held in memory ${s.held}   dropped ${s.dropped}`,
-          `counters ${Object.keys(s.counters).length === 0 ? '-' : Object.entries(s.counters).map(([k, v]) => `${k}=${v}`).join(' ')}`,
-        ];
-        process.stdout.write(lines.join('\n') + '\n');
-      }, true);
+      withOutbox(
+        o,
+        (ob) => {
+          const s = ob.stats();
+          if (o.json) {
+            process.stdout.write(JSON.stringify(s) + '\n');
+            return;
+          }
+          const t = s.total;
+          const lines = [
+            `outbox ${s.path}`,
+            `depth ${s.depth} (pending ${t.pending}, in flight ${t.in_flight}, dead ${t.dead}; ${s.backingOff} backing off)   acked ${t.acked}   dropped ${t.dropped}`,
+            `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
+            `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
+            `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
+            `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}` +
+              (s.diskFull ? '   (disk full: free space; queued items are kept and sending goes on)' : ''),
+            `refused: disk full ${s.refused.disk_full}, over budget ${s.refused.outbox_full}   ` +
+              `thumbnails skipped ${s.thumbnailsSkipped}   held in memory ${s.held}   dropped ${s.dropped}`,
+            `counters ${
+              Object.keys(s.counters).length === 0
+                ? '-'
+                : Object.entries(s.counters)
+                    .map(([k, v]) => `${k}=${v}`)
+                    .join(' ')
+            }`,
+          ];
+          process.stdout.write(lines.join('\n') + '\n');
+        },
+        true,
+      );
     });
 
   common(outbox.command('retry'))
@@ -146,7 +212,9 @@ export function registerOutbox(program: Command): void {
         const total = p.pending + p.in_flight + p.acked + p.dead + p.dropped;
         if (!o.yes) {
           const what = `${total} item(s): acked ${p.acked}, dropped ${p.dropped}, dead ${p.dead}${o.all ? `, pending ${p.pending}, in flight ${p.in_flight} (never delivered)` : ''}`;
-          throw new VigilError('confirmation_required', `purge would delete ${what}; re-run with --yes to do it`, { details: { exitCode: 2 } });
+          throw new VigilError('confirmation_required', `purge would delete ${what}; re-run with --yes to do it`, {
+            details: { exitCode: 2 },
+          });
         }
         const n = ob.purge(o.all ?? false);
         process.stdout.write(o.json ? JSON.stringify({ deleted: n }) + '\n' : `deleted ${n} item(s)\n`);

@@ -3,7 +3,14 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { vigilVersion } from '../../shared/cli/index.js';
 import { describeError, VigilError } from '../errors.js';
-import { agentConfigFile, loadAgentConfig, writeDeviceSection, DEFAULT_AGENT_DATA_DIR, type AgentConfig, type DeviceConfig } from '../config.js';
+import {
+  agentConfigFile,
+  loadAgentConfig,
+  writeDeviceSection,
+  DEFAULT_AGENT_DATA_DIR,
+  type AgentConfig,
+  type DeviceConfig,
+} from '../config.js';
 import {
   backupCredentials,
   hardwareDescription,
@@ -33,7 +40,11 @@ interface PairOpts {
 }
 
 /** The config as a command that may create its file sees it: an absent file means defaults. */
-export function configForWriting(o: { config?: string; dataDir?: string }): { file: string; config: AgentConfig; fileConfig: AgentConfig } {
+export function configForWriting(o: { config?: string; dataDir?: string }): {
+  file: string;
+  config: AgentConfig;
+  fileConfig: AgentConfig;
+} {
   const { file } = agentConfigFile(o.config);
   const present = existsSync(file) ? file : undefined;
   const dataDir = o.dataDir || process.env.VIGIL_DATA_DIR || undefined;
@@ -68,7 +79,11 @@ function existingDeviceId(file: string): string | undefined {
   }
 }
 
-function deviceSection(stored: StoredCredentials, credentialsFile: string, fileConfig: AgentConfig): Partial<DeviceConfig> {
+function deviceSection(
+  stored: StoredCredentials,
+  credentialsFile: string,
+  fileConfig: AgentConfig,
+): Partial<DeviceConfig> {
   return {
     id: stored.device_id,
     cloud: stored.endpoints.https,
@@ -76,26 +91,38 @@ function deviceSection(stored: StoredCredentials, credentialsFile: string, fileC
     mqtt_url: stored.endpoints.mqtt,
     key_id: stored.key_id,
     // Written only when the daemon would not find the file at its default place.
-    credentials: resolve(credentialsFile) === resolve(fileConfig.device.credentials) ? undefined : resolve(credentialsFile),
+    credentials:
+      resolve(credentialsFile) === resolve(fileConfig.device.credentials) ? undefined : resolve(credentialsFile),
   };
 }
 
 function timeoutMs(text: string): number {
   const s = Number(text);
-  if (!(s > 0 && s <= 600)) throw new VigilError('invalid_argument', `--timeout must be seconds within 0..600, got "${text}"`, { details: { exitCode: 2 } });
+  if (!(s > 0 && s <= 600))
+    throw new VigilError('invalid_argument', `--timeout must be seconds within 0..600, got "${text}"`, {
+      details: { exitCode: 2 },
+    });
   return s * 1000;
 }
 
 export function registerPair(program: Command): void {
   program
     .command('pair')
-    .description('Pair this box with a collector using a one-time code (vigil-cloud pair-code create), store its credentials and verify them')
+    .description(
+      'Pair this box with a collector using a one-time code (vigil-cloud pair-code create), store its credentials and verify them',
+    )
     .requiredOption('--cloud <url>', 'collector URL, e.g. https://vigil.example.com')
     .requiredOption('--code <code>', 'one-time pairing code, e.g. K7QX-M2PD')
     .option('--name <name>', 'name for this box at the collector (e.g. garage)')
     .option('--hardware <text>', 'hardware description sent to the collector (default: detected)')
-    .option('-c, --config <file>', 'config file whose device section is updated (default $VIGIL_AGENT_CONFIG, else /etc/vigil/agent.yaml)')
-    .option('--data-dir <dir>', `where credentials.json goes (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`)
+    .option(
+      '-c, --config <file>',
+      'config file whose device section is updated (default $VIGIL_AGENT_CONFIG, else /etc/vigil/agent.yaml)',
+    )
+    .option(
+      '--data-dir <dir>',
+      `where credentials.json goes (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`,
+    )
     .option('--force', 'pair again although credentials exist (the old file is kept as credentials.json.bak-<time>)')
     .option('--timeout <seconds>', 'per-request timeout', '15')
     .option('--json', 'print {device_id, key_id, cloud, verified, …} as JSON')
@@ -114,7 +141,15 @@ export function registerPair(program: Command): void {
       const ms = timeoutMs(o.timeout);
       // The daemon's TLS settings (uplink.ca_file, client certificate): pairing reaches the collector the same way.
       const tls = loadClientTls(config.uplink);
-      const response = await requestPairing({ cloud: o.cloud, code: o.code, name: o.name, hardware: o.hardware ?? hardwareDescription(), agentVersion: version, timeoutMs: ms, tls });
+      const response = await requestPairing({
+        cloud: o.cloud,
+        code: o.code,
+        name: o.name,
+        hardware: o.hardware ?? hardwareDescription(),
+        agentVersion: version,
+        timeoutMs: ms,
+        tls,
+      });
 
       // The code is spent now: keep what the collector gave us before anything else can fail.
       const stored = storedFromResponse(o.cloud, response);
@@ -136,7 +171,12 @@ export function registerPair(program: Command): void {
 
       let verification;
       try {
-        verification = await verifyCredentials(stored, { agentVersion: version, serverTimeMs: Date.parse(response.server_time), timeoutMs: ms, tls });
+        verification = await verifyCredentials(stored, {
+          agentVersion: version,
+          serverTimeMs: Date.parse(response.server_time),
+          timeoutMs: ms,
+          tls,
+        });
       } catch (err) {
         throw new VigilError(
           'pairing_unverified',

@@ -28,9 +28,14 @@ export function registerRun(program: Command): void {
   addConfigOptions(
     program
       .command('run')
-      .description('Run the agent: watch the cameras, detect, and send events to the collector (SIGHUP reloads the config, SIGTERM stops cleanly)'),
+      .description(
+        'Run the agent: watch the cameras, detect, and send events to the collector (SIGHUP reloads the config, SIGTERM stops cleanly)',
+      ),
   )
-    .option('--exit-when-idle', 'exit 0 once every file/lavfi camera has ended and the outbox has nothing left to send (tests, demos)')
+    .option(
+      '--exit-when-idle',
+      'exit 0 once every file/lavfi camera has ended and the outbox has nothing left to send (tests, demos)',
+    )
     .action(async (opts: RunOptions) => {
       let first: LoadedAgentConfig | undefined;
       try {
@@ -64,7 +69,10 @@ export function registerRun(program: Command): void {
           exit(0);
         }
         if (signals > 1) {
-          logger.warn({ signal }, 'second signal: exiting now (the outbox is crash-safe; un-acked items are re-sent at the next start)');
+          logger.warn(
+            { signal },
+            'second signal: exiting now (the outbox is crash-safe; un-acked items are re-sent at the next start)',
+          );
           exit(130);
         }
         logger.info({ signal }, 'stopping');

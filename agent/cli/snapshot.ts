@@ -5,7 +5,14 @@ import sharp from 'sharp';
 import { VigilError } from '../errors.js';
 import { grabFrame, type Frame } from '../camera/index.js';
 import { yuv420ToRgb } from '../thumbnail/index.js';
-import { addConfigOptions, cameraStreamConfig, findCamera, loadCliConfig, writeFileAtomic, type ConfigCliOptions } from '../config.js';
+import {
+  addConfigOptions,
+  cameraStreamConfig,
+  findCamera,
+  loadCliConfig,
+  writeFileAtomic,
+  type ConfigCliOptions,
+} from '../config.js';
 
 /**
  * `vigil-agent snapshot --camera NAME --out FILE.jpg`: one frame from a configured camera as a JPEG, at the
@@ -22,12 +29,17 @@ interface SnapshotOpts extends ConfigCliOptions {
 /** A yuv420p frame as a JPEG (the thumbnail stage's colour conversion, then sharp). */
 export async function frameToJpeg(frame: Pick<Frame, 'width' | 'height' | 'data'>, quality = 90): Promise<Buffer> {
   const rgb = yuv420ToRgb(frame.data, frame.width, frame.height);
-  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg({ quality }).toBuffer();
+  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
 }
 
 function positive(text: string, flag: string, max: number): number {
   const n = Number(text);
-  if (!(n > 0 && n <= max)) throw new VigilError('invalid_argument', `${flag} must be a number within 0..${max}, got "${text}"`, { details: { exitCode: 2 } });
+  if (!(n > 0 && n <= max))
+    throw new VigilError('invalid_argument', `${flag} must be a number within 0..${max}, got "${text}"`, {
+      details: { exitCode: 2 },
+    });
   return n;
 }
 
@@ -50,7 +62,15 @@ export function registerSnapshot(program: Command): void {
       mkdirSync(dirname(o.out), { recursive: true });
       writeFileAtomic(o.out, jpeg);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ camera: camera.name, path: o.out, bytes: jpeg.length, width: frame.width, height: frame.height }) + '\n');
+        process.stdout.write(
+          JSON.stringify({
+            camera: camera.name,
+            path: o.out,
+            bytes: jpeg.length,
+            width: frame.width,
+            height: frame.height,
+          }) + '\n',
+        );
         return;
       }
       process.stdout.write(`${o.out}  ${jpeg.length} bytes  ${frame.width}x${frame.height}  camera ${camera.name}\n`);

@@ -2,7 +2,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { describeError } from '../../shared/errors/index.js';
-import { agentConfigFile, addConfigOptions, loadCliConfig, parseListen, StatusConfigSchema, type ConfigCliOptions } from '../config.js';
+import {
+  agentConfigFile,
+  addConfigOptions,
+  loadCliConfig,
+  parseListen,
+  StatusConfigSchema,
+  type ConfigCliOptions,
+} from '../config.js';
 import { fetchDaemonStatus, formatStatus } from '../status/index.js';
 
 /**
@@ -25,7 +32,9 @@ function listenFromConfig(opts: StatusOptions): string {
     const { file } = agentConfigFile(opts.config);
     let listen: unknown;
     try {
-      listen = existsSync(file) ? (parseYaml(readFileSync(file, 'utf8')) as { status?: { listen?: unknown } } | null)?.status?.listen : undefined;
+      listen = existsSync(file)
+        ? (parseYaml(readFileSync(file, 'utf8')) as { status?: { listen?: unknown } } | null)?.status?.listen
+        : undefined;
     } catch {
       listen = undefined;
     }
@@ -36,9 +45,14 @@ function listenFromConfig(opts: StatusOptions): string {
 }
 
 export function registerStatus(program: Command): void {
-  addConfigOptions(program.command('status').description('Show what the running daemon is doing: cameras, outbox, uplink'))
+  addConfigOptions(
+    program.command('status').description('Show what the running daemon is doing: cameras, outbox, uplink'),
+  )
     .option('--json', 'print the status document as JSON')
-    .option('--listen <address>', 'ask this address instead of status.listen from the config (HOST:PORT or socket path)')
+    .option(
+      '--listen <address>',
+      'ask this address instead of status.listen from the config (HOST:PORT or socket path)',
+    )
     .action(async (opts: StatusOptions) => {
       const listen = parseListen(opts.listen ?? listenFromConfig(opts));
       const status = await fetchDaemonStatus(listen);

@@ -20,9 +20,15 @@ interface UnpairOpts {
 export function registerUnpair(program: Command): void {
   program
     .command('unpair')
-    .description('Remove this box\'s credentials (a backup is kept) and clear the config\'s device section')
-    .option('-c, --config <file>', 'config file whose device section is cleared (default $VIGIL_AGENT_CONFIG, else /etc/vigil/agent.yaml)')
-    .option('--data-dir <dir>', `data directory holding credentials.json (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`)
+    .description("Remove this box's credentials (a backup is kept) and clear the config's device section")
+    .option(
+      '-c, --config <file>',
+      'config file whose device section is cleared (default $VIGIL_AGENT_CONFIG, else /etc/vigil/agent.yaml)',
+    )
+    .option(
+      '--data-dir <dir>',
+      `data directory holding credentials.json (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`,
+    )
     .option('--yes', 'really unpair')
     .option('--json', 'print what was done as JSON')
     .action((o: UnpairOpts) => {
@@ -47,16 +53,28 @@ export function registerUnpair(program: Command): void {
         } else note = `${configFile} is not writable: remove its device section by hand`;
       }
       if (o.json) {
-        process.stdout.write(JSON.stringify({ unpaired: hasCredentials, backup: backup ?? null, config_file: configFile, device_section_cleared: sectionCleared }) + '\n');
+        process.stdout.write(
+          JSON.stringify({
+            unpaired: hasCredentials,
+            backup: backup ?? null,
+            config_file: configFile,
+            device_section_cleared: sectionCleared,
+          }) + '\n',
+        );
         if (note) process.stderr.write(`vigil-agent: ${note}\n`);
         return;
       }
       const lines: string[] = [];
-      lines.push(hasCredentials ? `removed ${credentialsFile} (backup kept in ${backup})` : `no credentials at ${credentialsFile}: nothing to remove`);
+      lines.push(
+        hasCredentials
+          ? `removed ${credentialsFile} (backup kept in ${backup})`
+          : `no credentials at ${credentialsFile}: nothing to remove`,
+      );
       if (sectionCleared) lines.push(`cleared the device section of ${configFile}`);
       else if (note) lines.push(note);
       else lines.push(`${configFile}: no device section to clear`);
-      if (hasCredentials) lines.push('the collector still lists this device: revoke it there if the box is gone for good');
+      if (hasCredentials)
+        lines.push('the collector still lists this device: revoke it there if the box is gone for good');
       process.stdout.write(lines.join('\n') + '\n');
     });
 }

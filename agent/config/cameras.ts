@@ -7,7 +7,14 @@ import type { AgentCameraConfig } from './schema.js';
  * rejects unknown keys), the tracker gets the score gates.
  */
 export function cameraStreamConfig(camera: AgentCameraConfig): CameraConfig {
-  const { enabled: _enabled, labels: _labels, min_score: _minScore, threshold: _threshold, filters: _filters, ...stream } = camera;
+  const {
+    enabled: _enabled,
+    labels: _labels,
+    min_score: _minScore,
+    threshold: _threshold,
+    filters: _filters,
+    ...stream
+  } = camera;
   return stream;
 }
 

@@ -10,15 +10,24 @@ export interface ConfigCliOptions {
 
 export function addConfigOptions(cmd: Command): Command {
   return cmd
-    .option('-c, --config <file>', `config file (default $VIGIL_AGENT_CONFIG, else ${DEFAULT_AGENT_CONFIG_FILE} when it exists)`)
-    .option('--data-dir <dir>', `data directory (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`);
+    .option(
+      '-c, --config <file>',
+      `config file (default $VIGIL_AGENT_CONFIG, else ${DEFAULT_AGENT_CONFIG_FILE} when it exists)`,
+    )
+    .option(
+      '--data-dir <dir>',
+      `data directory (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`,
+    );
 }
 
 /**
  * The config a command runs with: `--data-dir` (or $VIGIL_DATA_DIR, which the other agent commands honour too)
  * overrides `data_dir` from the file.
  */
-export function loadCliConfig(o: ConfigCliOptions, env: NodeJS.ProcessEnv = process.env): LoadedAgentConfig & { configFile: string } {
+export function loadCliConfig(
+  o: ConfigCliOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedAgentConfig & { configFile: string } {
   const { file, explicit } = agentConfigFile(o.config, env);
   const dataDir = o.dataDir || env.VIGIL_DATA_DIR || undefined;
   const loaded = loadAgentConfig(explicit ? file : undefined, dataDir ? { data_dir: dataDir } : {}, { env });

@@ -1,4 +1,17 @@
-import { chownSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 import { PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
@@ -13,7 +26,11 @@ const NEW_FILE_HEADER =
  * Writes `text` to `file` atomically (temp file in the same directory, fsync, rename): a reader or a crash never
  * sees half a file. An existing file keeps its mode and, when we are root, its owner.
  */
-export function writeFileAtomic(path: string, text: string | Uint8Array, options: { mode?: number; dirMode?: number } = {}): void {
+export function writeFileAtomic(
+  path: string,
+  text: string | Uint8Array,
+  options: { mode?: number; dirMode?: number } = {},
+): void {
   // A symlinked config (e.g. into a mounted volume) is written where it points, not replaced by a plain file.
   const file = existsSync(path) ? realpathSync(path) : path;
   const dir = dirname(file);
@@ -60,15 +77,27 @@ export function writeDeviceSection(
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const line = e.linePos?.[0]?.line;
-    throw new VigilError('config_invalid', `${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}; the device section was not written`, {
-      details: { file, line },
-    });
+    throw new VigilError(
+      'config_invalid',
+      `${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}; the device section was not written`,
+      {
+        details: { file, line },
+      },
+    );
   }
   if (doc.contents === null || doc.contents === undefined) {
     doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
-    if (!exists || text.trim() === '') doc.commentBefore = NEW_FILE_HEADER.split('\n').map((l) => ' ' + l).join('\n');
+    if (!exists || text.trim() === '')
+      doc.commentBefore = NEW_FILE_HEADER.split('\n')
+        .map((l) => ' ' + l)
+        .join('\n');
   }
-  if (!isMap(doc.contents)) throw new VigilError('config_invalid', `${file}: the top level must be a mapping of keys; the device section was not written`, { details: { file } });
+  if (!isMap(doc.contents))
+    throw new VigilError(
+      'config_invalid',
+      `${file}: the top level must be a mapping of keys; the device section was not written`,
+      { details: { file } },
+    );
 
   if (device === null) {
     doc.delete('device');

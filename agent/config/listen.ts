@@ -8,6 +8,11 @@ export function parseListen(text: string): ListenAddress {
   if (isAbsolute(text)) return { kind: 'unix', path: text };
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new VigilError('config_invalid', `status.listen must be HOST:PORT or an absolute socket path, got "${text}"`, { details: { path: 'status.listen' } });
+  if (!m || port > 65535)
+    throw new VigilError(
+      'config_invalid',
+      `status.listen must be HOST:PORT or an absolute socket path, got "${text}"`,
+      { details: { path: 'status.listen' } },
+    );
   return { kind: 'tcp', host: (m[1] ?? m[2]) as string, port };
 }

@@ -3,7 +3,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
 import { loadConfig } from '../../shared/config/index.js';
 import { VigilError } from '../errors.js';
-import { AGENT_ENV_PREFIX, AgentConfigSchema, CREDENTIALS_FILE_NAME, DEFAULT_AGENT_CONFIG_FILE, type AgentConfig } from './schema.js';
+import {
+  AGENT_ENV_PREFIX,
+  AgentConfigSchema,
+  CREDENTIALS_FILE_NAME,
+  DEFAULT_AGENT_CONFIG_FILE,
+  type AgentConfig,
+} from './schema.js';
 
 export interface LoadedAgentConfig {
   config: AgentConfig;
@@ -21,7 +27,10 @@ export interface LoadAgentConfigOptions {
 }
 
 /** The config file a command uses: `--config`, else $VIGIL_AGENT_CONFIG, else /etc/vigil/agent.yaml. */
-export function agentConfigFile(explicit?: string, env: NodeJS.ProcessEnv = process.env): { file: string; explicit: boolean } {
+export function agentConfigFile(
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { file: string; explicit: boolean } {
   if (explicit) return { file: resolve(explicit), explicit: true };
   if (env.VIGIL_AGENT_CONFIG) return { file: resolve(env.VIGIL_AGENT_CONFIG), explicit: true };
   return { file: DEFAULT_AGENT_CONFIG_FILE, explicit: false };
@@ -32,7 +41,11 @@ export function agentConfigFile(explicit?: string, env: NodeJS.ProcessEnv = proc
  * `overrides` (CLI flags). Errors are `config_invalid` naming the key, the file and the line. An explicitly
  * named file must exist; the default file is optional.
  */
-export function loadAgentConfig(file?: string, overrides: Record<string, unknown> = {}, options: LoadAgentConfigOptions = {}): LoadedAgentConfig {
+export function loadAgentConfig(
+  file?: string,
+  overrides: Record<string, unknown> = {},
+  options: LoadAgentConfigOptions = {},
+): LoadedAgentConfig {
   const env = options.env ?? process.env;
   let path: string | undefined;
   if (file) path = resolve(file);
@@ -45,7 +58,8 @@ export function loadAgentConfig(file?: string, overrides: Record<string, unknown
   checkUniqueCameraNames(config, path);
   const dataDir = config.data_dir;
   const creds = config.device.credentials;
-  config.device.credentials = creds === undefined ? join(dataDir, CREDENTIALS_FILE_NAME) : isAbsolute(creds) ? creds : resolve(dataDir, creds);
+  config.device.credentials =
+    creds === undefined ? join(dataDir, CREDENTIALS_FILE_NAME) : isAbsolute(creds) ? creds : resolve(dataDir, creds);
   return { config, file: loaded.file };
 }
 
@@ -87,7 +101,9 @@ export function findCamera(config: AgentConfig, name: string): AgentConfig['came
   const names = config.cameras.map((c) => c.name);
   throw new VigilError(
     'unknown_camera',
-    names.length === 0 ? `no camera "${name}": the config has no cameras` : `no camera "${name}"; configured cameras: ${names.join(', ')}`,
+    names.length === 0
+      ? `no camera "${name}": the config has no cameras`
+      : `no camera "${name}"; configured cameras: ${names.join(', ')}`,
     { details: { camera: name, cameras: names, exitCode: 2 } },
   );
 }

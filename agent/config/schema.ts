@@ -26,7 +26,10 @@ export const LogConfigSchema = Type.Object(
   {
     level: Type.Union(
       LOG_LEVELS.map((l) => Type.Literal(l)),
-      { default: 'info', description: 'Least severe level written: fatal, error, warn, info, debug, trace (or silent).' },
+      {
+        default: 'info',
+        description: 'Least severe level written: fatal, error, warn, info, debug, trace (or silent).',
+      },
     ),
     file: Type.Optional(
       Type.String({
@@ -35,32 +38,66 @@ export const LogConfigSchema = Type.Object(
           'Also write the JSON log lines to this file, rotated by size (file.1 … file.N). Unset: stdout only (under systemd: the journal, read with `vigil-agent logs`).',
       }),
     ),
-    max_size: Type.String({ pattern: SIZE_PATTERN, default: '10MiB', description: 'Size at which the log file is rotated, e.g. 10MiB, 512K, 1G.' }),
-    max_files: Type.Integer({ minimum: 1, maximum: 100, default: 5, description: 'Rotated log files kept besides the live one (file.1 is the newest).' }),
+    max_size: Type.String({
+      pattern: SIZE_PATTERN,
+      default: '10MiB',
+      description: 'Size at which the log file is rotated, e.g. 10MiB, 512K, 1G.',
+    }),
+    max_files: Type.Integer({
+      minimum: 1,
+      maximum: 100,
+      default: 5,
+      description: 'Rotated log files kept besides the live one (file.1 is the newest).',
+    }),
   },
-  { default: {}, additionalProperties: false, description: 'Logging: JSON lines with a component field; secrets are never logged.' },
+  {
+    default: {},
+    additionalProperties: false,
+    description: 'Logging: JSON lines with a component field; secrets are never logged.',
+  },
 );
 export type LogConfig = Static<typeof LogConfigSchema>;
 
 export const DeviceConfigSchema = Type.Object(
   {
-    id: Type.Optional(Type.String({ pattern: DEVICE_ID_PATTERN, description: 'Device id issued by the collector at pairing (dev_<ULID>).' })),
-    cloud: Type.Optional(Type.String({ pattern: '^https?://', description: 'Collector base URL for HTTPS (pairing endpoints.https).' })),
-    transport: Type.Optional(
-      Type.Union([Type.Literal('https'), Type.Literal('mqtt')], {
-        description: 'How events travel: mqtt when the collector offered a broker at pairing, else https. `uplink.transport` other than auto wins.',
+    id: Type.Optional(
+      Type.String({
+        pattern: DEVICE_ID_PATTERN,
+        description: 'Device id issued by the collector at pairing (dev_<ULID>).',
       }),
     ),
-    mqtt_url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?)://', description: 'Broker URL from pairing (endpoints.mqtt).' })),
-    key_id: Type.Optional(Type.String({ pattern: KEY_ID_PATTERN, description: 'Id of the signing key issued at pairing (informational; the key itself is in the credentials file).' })),
+    cloud: Type.Optional(
+      Type.String({ pattern: '^https?://', description: 'Collector base URL for HTTPS (pairing endpoints.https).' }),
+    ),
+    transport: Type.Optional(
+      Type.Union([Type.Literal('https'), Type.Literal('mqtt')], {
+        description:
+          'How events travel: mqtt when the collector offered a broker at pairing, else https. `uplink.transport` other than auto wins.',
+      }),
+    ),
+    mqtt_url: Type.Optional(
+      Type.String({ pattern: '^(mqtts?|wss?)://', description: 'Broker URL from pairing (endpoints.mqtt).' }),
+    ),
+    key_id: Type.Optional(
+      Type.String({
+        pattern: KEY_ID_PATTERN,
+        description:
+          'Id of the signing key issued at pairing (informational; the key itself is in the credentials file).',
+      }),
+    ),
     credentials: Type.Optional(
-      Type.String({ minLength: 1, description: 'Credentials file (device id, key, secret); default <data_dir>/credentials.json. Mode 0600, never logged.' }),
+      Type.String({
+        minLength: 1,
+        description:
+          'Credentials file (device id, key, secret); default <data_dir>/credentials.json. Mode 0600, never logged.',
+      }),
     ),
   },
   {
     default: {},
     additionalProperties: false,
-    description: 'This box\'s identity at the collector. Written by `vigil-agent pair`, cleared by `vigil-agent unpair`; edit by hand only to move the credentials file.',
+    description:
+      "This box's identity at the collector. Written by `vigil-agent pair`, cleared by `vigil-agent unpair`; edit by hand only to move the credentials file.",
   },
 );
 export type DeviceConfig = Static<typeof DeviceConfigSchema>;
@@ -79,17 +116,26 @@ export const LabelFilterSchema = Type.Object(
 export const AgentCameraSchema = Type.Object(
   {
     ...CameraConfigSchema.properties,
-    name: Type.String({ pattern: CAMERA_NAME_PATTERN, description: 'Camera name (unique): letters, digits, _ and -; used in events, logs and file names.' }),
-    enabled: Type.Boolean({ default: true, description: 'false: configured but not watched (reported as stopped in heartbeats).' }),
+    name: Type.String({
+      pattern: CAMERA_NAME_PATTERN,
+      description: 'Camera name (unique): letters, digits, _ and -; used in events, logs and file names.',
+    }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'false: configured but not watched (reported as stopped in heartbeats).',
+    }),
     labels: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
         minItems: 1,
         uniqueItems: true,
-        description: 'Labels to track, e.g. [person, car]. Unset: every label the model knows. Without a model only motion events are made.',
+        description:
+          'Labels to track, e.g. [person, car]. Unset: every label the model knows. Without a model only motion events are made.',
       }),
     ),
-    min_score: Type.Optional(Score('Detections below this are ignored (default: the tracker\'s 0.5).')),
-    threshold: Type.Optional(Score('Median of the last scores needed to announce an event (default: the tracker\'s 0.7).')),
+    min_score: Type.Optional(Score("Detections below this are ignored (default: the tracker's 0.5).")),
+    threshold: Type.Optional(
+      Score("Median of the last scores needed to announce an event (default: the tracker's 0.7)."),
+    ),
     filters: Type.Record(Type.String({ minLength: 1 }), LabelFilterSchema, {
       default: {},
       description: 'Per-label min_score/threshold, e.g. {person: {threshold: 0.75}, car: {min_score: 0.6}}.',
@@ -104,10 +150,11 @@ export const StatusConfigSchema = Type.Object(
     listen: Type.String({
       pattern: '^(/\\S+|[A-Za-z0-9.-]+:\\d{1,5}|\\[[0-9A-Fa-f:.]+\\]:\\d{1,5})$',
       default: '127.0.0.1:7411',
-      description: 'Where the daemon answers `vigil-agent status`: HOST:PORT (keep it on loopback) or an absolute unix socket path.',
+      description:
+        'Where the daemon answers `vigil-agent status`: HOST:PORT (keep it on loopback) or an absolute unix socket path.',
     }),
   },
-  { default: {}, additionalProperties: false, description: 'The daemon\'s local status endpoint.' },
+  { default: {}, additionalProperties: false, description: "The daemon's local status endpoint." },
 );
 export type StatusConfig = Static<typeof StatusConfigSchema>;
 
@@ -125,7 +172,11 @@ export const AgentConfigSchema = Type.Object(
     }),
     log: LogConfigSchema,
     device: DeviceConfigSchema,
-    cameras: Type.Array(AgentCameraSchema, { default: [], maxItems: 64, description: 'The cameras this box watches (names unique).' }),
+    cameras: Type.Array(AgentCameraSchema, {
+      default: [],
+      maxItems: 64,
+      description: 'The cameras this box watches (names unique).',
+    }),
     model: Type.Optional(ModelConfigSchema),
     outbox: OutboxConfigSchema,
     uplink: UplinkConfigSchema,

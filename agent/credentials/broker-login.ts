@@ -44,7 +44,11 @@ export async function requestBrokerLogin(o: BrokerLoginRequestOptions): Promise<
     text = await res.body.text();
   } catch (err) {
     const hint = tlsHint(err);
-    throw new VigilError('cloud_unreachable', `cannot ask ${base.origin} for a broker login: ${describeError(err)}${hint ? ` (${hint})` : ''}`, { cause: err });
+    throw new VigilError(
+      'cloud_unreachable',
+      `cannot ask ${base.origin} for a broker login: ${describeError(err)}${hint ? ` (${hint})` : ''}`,
+      { cause: err },
+    );
   } finally {
     await dispatcher.close().catch(() => undefined);
   }
@@ -58,10 +62,15 @@ export async function requestBrokerLogin(o: BrokerLoginRequestOptions): Promise<
   if (status !== 200) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
-    throw VigilError.received(code, `the collector refused a broker login (HTTP ${status}): ${typeof e?.message === 'string' ? e.message : text.slice(0, 200)}`, status);
+    throw VigilError.received(
+      code,
+      `the collector refused a broker login (HTTP ${status}): ${typeof e?.message === 'string' ? e.message : text.slice(0, 200)}`,
+      status,
+    );
   }
   const body = validateBrokerCredentials.parse(json, 'broker credentials');
-  if (body.device_id !== o.identity.deviceId) throw new VigilError('invalid_message', `broker credentials for ${body.device_id}, not for this box`);
+  if (body.device_id !== o.identity.deviceId)
+    throw new VigilError('invalid_message', `broker credentials for ${body.device_id}, not for this box`);
   return body.mqtt_credentials;
 }
 

@@ -4,7 +4,13 @@ import { request, errors as undiciErrors } from 'undici';
 import { OffsetClock } from '../../shared/clock/index.js';
 import { describeError, VigilError } from '../errors.js';
 import { CONTENT_TYPE, pairPath } from '../../firmware-protocol/http.js';
-import { validatePairingRequest, validatePairingResponse, type Heartbeat, type PairingRequest, type PairingResponse } from '../../firmware-protocol/messages.js';
+import {
+  validatePairingRequest,
+  validatePairingResponse,
+  type Heartbeat,
+  type PairingRequest,
+  type PairingResponse,
+} from '../../firmware-protocol/messages.js';
 import { httpsAgent, tlsHint, type ClientTls } from '../uplink/https-client.js';
 import { HttpsTransport } from '../uplink/https-transport.js';
 import { identityOf, type StoredCredentials } from './store.js';
@@ -32,10 +38,16 @@ export function normaliseCloudUrl(cloud: string): string {
   try {
     url = new URL(cloud);
   } catch {
-    throw new VigilError('invalid_argument', `--cloud must be the collector URL (https://…), got "${cloud}"`, { details: { exitCode: 2 } });
+    throw new VigilError('invalid_argument', `--cloud must be the collector URL (https://…), got "${cloud}"`, {
+      details: { exitCode: 2 },
+    });
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new VigilError('invalid_argument', `--cloud must be an https:// (or http:// on a test network) URL, got "${cloud}"`, { details: { exitCode: 2 } });
+    throw new VigilError(
+      'invalid_argument',
+      `--cloud must be an https:// (or http:// on a test network) URL, got "${cloud}"`,
+      { details: { exitCode: 2 } },
+    );
   }
   return url.origin + url.pathname.replace(/\/+$/, '');
 }
@@ -63,18 +75,28 @@ export function pairingRequest(o: PairingClientOptions): PairingRequest {
   const issues = validatePairingRequest.issues(body);
   if (issues.length > 0) {
     const first = issues[0]!;
-    const what = first.path === '/code' ? `--code "${code}" is not a pairing code (8 letters/digits, e.g. K7QX-M2PD)` : `${first.path.slice(1)}: ${first.message}`;
+    const what =
+      first.path === '/code'
+        ? `--code "${code}" is not a pairing code (8 letters/digits, e.g. K7QX-M2PD)`
+        : `${first.path.slice(1)}: ${first.message}`;
     throw new VigilError('invalid_argument', what, { details: { exitCode: 2 } });
   }
   return body;
 }
 
 function unreachable(url: string, err: unknown): VigilError {
-  const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as Error).name === 'TimeoutError';
+  const timeout =
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    (err as Error).name === 'TimeoutError';
   const cause = (err as { cause?: unknown }).cause;
   const reason = timeout ? 'no answer in time' : describeError(cause ?? err);
   const hint = tlsHint(err);
-  return new VigilError('cloud_unreachable', `cannot reach the collector at ${url}: ${reason}${hint ? ` (${hint})` : ''}`, { details: { url }, cause: err });
+  return new VigilError(
+    'cloud_unreachable',
+    `cannot reach the collector at ${url}: ${reason}${hint ? ` (${hint})` : ''}`,
+    { details: { url }, cause: err },
+  );
 }
 
 /** POST /v1/pair. Collector errors come back as VigilErrors with the collector's code and message. */
@@ -113,13 +135,23 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
   if (status !== 200) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (typeof e?.code === 'string') {
-      throw VigilError.received(e.code, typeof e.message === 'string' ? e.message : `HTTP ${status}`, status, { details: { url, status } });
+      throw VigilError.received(e.code, typeof e.message === 'string' ? e.message : `HTTP ${status}`, status, {
+        details: { url, status },
+      });
     }
-    throw new VigilError('pairing_failed', `the collector at ${url} answered HTTP ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`, { details: { url, status } });
+    throw new VigilError(
+      'pairing_failed',
+      `the collector at ${url} answered HTTP ${status}${text ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}`,
+      { details: { url, status } },
+    );
   }
   const issues = validatePairingResponse.issues(json);
   if (issues.length > 0) {
-    throw new VigilError('pairing_failed', `the collector at ${url} sent an invalid pairing response: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`, { details: { url } });
+    throw new VigilError(
+      'pairing_failed',
+      `the collector at ${url} sent an invalid pairing response: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+      { details: { url } },
+    );
   }
   return validatePairingResponse.parse(json);
 }
@@ -137,10 +169,14 @@ export function storedFromResponse(cloud: string, res: PairingResponse, now = ne
     key_id: res.key_id,
     secret_b64: res.secret_b64,
     cloud: normaliseCloudUrl(cloud),
-    endpoints: res.endpoints.mqtt ? { https: res.endpoints.https, mqtt: res.endpoints.mqtt } : { https: res.endpoints.https },
+    endpoints: res.endpoints.mqtt
+      ? { https: res.endpoints.https, mqtt: res.endpoints.mqtt }
+      : { https: res.endpoints.https },
     paired_at: now.toISOString(),
     // The box's broker login, when the deployment issues one (sent once: kept with the secret).
-    ...(res.mqtt_credentials ? { mqtt_credentials: { ...pick(res.mqtt_credentials), issued_at: now.toISOString() } } : {}),
+    ...(res.mqtt_credentials
+      ? { mqtt_credentials: { ...pick(res.mqtt_credentials), issued_at: now.toISOString() } }
+      : {}),
   };
 }
 
@@ -168,7 +204,14 @@ export interface Verification {
 export async function verifyCredentials(stored: StoredCredentials, o: VerifyOptions): Promise<Verification> {
   const clock = new OffsetClock();
   if (o.serverTimeMs !== undefined) clock.offsetMs = o.serverTimeMs - Date.now();
-  const transport = new HttpsTransport({ baseUrl: stored.endpoints.https, identity: identityOf(stored), clock, timeoutMs: o.timeoutMs ?? 15_000, connections: 1, tls: o.tls });
+  const transport = new HttpsTransport({
+    baseUrl: stored.endpoints.https,
+    identity: identityOf(stored),
+    clock,
+    timeoutMs: o.timeoutMs ?? 15_000,
+    connections: 1,
+    tls: o.tls,
+  });
   const url = stored.endpoints.https;
   try {
     for (let attempt = 0; ; attempt++) {
@@ -190,12 +233,21 @@ export async function verifyCredentials(stored: StoredCredentials, o: VerifyOpti
           clock.offsetMs = f.serverTimeMs - Date.now();
           continue;
         }
-        throw new VigilError('pairing_unverified', `the signed heartbeat to ${url} failed: ${f.code}: ${f.message}`, { details: { url, code: f.code, status: f.status } });
+        throw new VigilError('pairing_unverified', `the signed heartbeat to ${url} failed: ${f.code}: ${f.message}`, {
+          details: { url, code: f.code, status: f.status },
+        });
       }
       const item = result.ack?.acks.find((a) => a.kind === 'heartbeat' && a.id === heartbeat.sent_at);
-      if (!item) throw new VigilError('pairing_unverified', `the collector at ${url} did not ack the signed heartbeat`, { details: { url } });
+      if (!item)
+        throw new VigilError('pairing_unverified', `the collector at ${url} did not ack the signed heartbeat`, {
+          details: { url },
+        });
       if (item.status === 'rejected') {
-        throw new VigilError('pairing_unverified', `the collector at ${url} rejected the signed heartbeat: ${item.code ?? 'rejected'}${item.message ? `: ${item.message}` : ''}`, { details: { url, code: item.code } });
+        throw new VigilError(
+          'pairing_unverified',
+          `the collector at ${url} rejected the signed heartbeat: ${item.code ?? 'rejected'}${item.message ? `: ${item.message}` : ''}`,
+          { details: { url, code: item.code } },
+        );
       }
       return { url, status: item.status, offsetMs: clock.offsetMs };
     }

@@ -19,7 +19,10 @@ export const StoredCredentialsSchema = Type.Object(
     v: Type.Literal(1, { description: 'File format version.' }),
     device_id: Type.String({ pattern: DEVICE_ID_PATTERN, description: 'Device id issued by the collector.' }),
     key_id: Type.String({ pattern: KEY_ID_PATTERN, description: 'Id of the signing key.' }),
-    secret_b64: Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: 'The 32-byte HMAC secret, base64. Never logged.' }),
+    secret_b64: Type.String({
+      pattern: '^[A-Za-z0-9+/]{43}=$',
+      description: 'The 32-byte HMAC secret, base64. Never logged.',
+    }),
     cloud: Type.String({ pattern: '^https?://', description: 'The collector URL the box was paired with.' }),
     endpoints: Type.Object(
       {
@@ -36,7 +39,10 @@ export const StoredCredentialsSchema = Type.Object(
           password: Type.String({ minLength: 1, maxLength: 256, description: 'Broker password. Never logged.' }),
           issued_at: Type.Optional(Type.String({ format: 'date-time', description: 'When the collector issued it.' })),
         },
-        { additionalProperties: false, description: 'The box\'s broker login (pairing, or POST /v1/devices/{id}/broker-credentials).' },
+        {
+          additionalProperties: false,
+          description: "The box's broker login (pairing, or POST /v1/devices/{id}/broker-credentials).",
+        },
       ),
     ),
   },
@@ -73,7 +79,10 @@ export function writeCredentials(file: string, stored: StoredCredentials): void 
 
 /** `<file>.bak-20260101T120000Z` (with -2, -3… if taken): where an old credentials file is kept. */
 export function backupName(file: string, now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   let name = `${file}.bak-${stamp}`;
   for (let n = 2; existsSync(name); n++) name = `${file}.bak-${stamp}-${n}`;
   return name;
@@ -113,21 +122,28 @@ export interface LoadCredentialsOptions {
 export function loadCredentials(dataDir: string, options: LoadCredentialsOptions = {}): LoadedCredentials {
   const file = options.file ?? credentialsPath(dataDir);
   if (!existsSync(file)) {
-    throw new VigilError('not_paired', `no credentials at ${file}: pair this box first (vigil-agent pair --cloud URL --code CODE)`, { details: { file } });
+    throw new VigilError(
+      'not_paired',
+      `no credentials at ${file}: pair this box first (vigil-agent pair --cloud URL --code CODE)`,
+      { details: { file } },
+    );
   }
   const st = statSync(file);
   const mode = st.mode & 0o777;
   const warnings: string[] = [];
   if ((mode & 0o077) !== 0) {
     const message = `${file} has mode ${mode.toString(8).padStart(4, '0')}: group/others can read the device secret; run chmod 600 ${file}`;
-    if ((options.insecure ?? 'fail') === 'fail') throw new VigilError('credentials_insecure', message, { details: { file, mode } });
+    if ((options.insecure ?? 'fail') === 'fail')
+      throw new VigilError('credentials_insecure', message, { details: { file, mode } });
     warnings.push(message);
   }
   let json: unknown;
   try {
     json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new VigilError('credentials_invalid', `${file} is not valid JSON: ${(err as Error).message}`, { details: { file } });
+    throw new VigilError('credentials_invalid', `${file} is not valid JSON: ${(err as Error).message}`, {
+      details: { file },
+    });
   }
   const stored = checkStored.parse(json, file);
   return { file, stored, identity: identityOf(stored), mode, warnings };
@@ -142,9 +158,16 @@ export function removeCredentials(file: string, now = new Date()): string | unde
  * Stores a new broker login in the credentials file (atomically, 0600), keeping everything else as it is on disk
  * now; returns the updated contents.
  */
-export function storeBrokerLogin(file: string, login: { username: string; password: string }, now = new Date()): StoredCredentials {
+export function storeBrokerLogin(
+  file: string,
+  login: { username: string; password: string },
+  now = new Date(),
+): StoredCredentials {
   const current = checkStored.parse(JSON.parse(readFileSync(file, 'utf8')), file);
-  const updated: StoredCredentials = { ...current, mqtt_credentials: { username: login.username, password: login.password, issued_at: now.toISOString() } };
+  const updated: StoredCredentials = {
+    ...current,
+    mqtt_credentials: { username: login.username, password: login.password, issued_at: now.toISOString() },
+  };
   writeCredentials(file, updated);
   return updated;
 }

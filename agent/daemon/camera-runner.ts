@@ -18,7 +18,15 @@ import type { CameraStatus } from '../uplink/heartbeat.js';
  * clock from 0, open events ended at the end of the pass), rather than ffmpeg's -stream_loop, so events never
  * span the jump from the last frame back to the first. Without `loop` the runner stays `ended`.
  */
-export type RunnerPhase = 'starting' | 'running' | 'stalled' | 'reconnecting' | 'ended' | 'error' | 'disabled' | 'stopped';
+export type RunnerPhase =
+  | 'starting'
+  | 'running'
+  | 'stalled'
+  | 'reconnecting'
+  | 'ended'
+  | 'error'
+  | 'disabled'
+  | 'stopped';
 
 export interface CameraRunnerStatus {
   name: string;
@@ -128,7 +136,10 @@ export class CameraRunner {
 
   private async run(): Promise<void> {
     const signal = this.abort.signal;
-    const backoff = this.o.backoffMs ?? { initial: this.config.restart_backoff_s.initial * 1000, max: this.config.restart_backoff_s.max * 1000 };
+    const backoff = this.o.backoffMs ?? {
+      initial: this.config.restart_backoff_s.initial * 1000,
+      max: this.config.restart_backoff_s.max * 1000,
+    };
     let attempt = 0;
     while (!signal.aborted) {
       let failed = false;
@@ -274,6 +285,12 @@ export class CameraRunner {
   /** The heartbeat entry (firmware-protocol CameraStatus). */
   heartbeat(): CameraStatus {
     const st = this.status();
-    return { name: st.name, state: st.state, fps: st.fps, last_frame_age_s: st.last_frame_age_s, restarts: st.restarts };
+    return {
+      name: st.name,
+      state: st.state,
+      fps: st.fps,
+      last_frame_age_s: st.last_frame_age_s,
+      restarts: st.restarts,
+    };
   }
 }

@@ -103,7 +103,8 @@ export class Daemon {
       uplink: effectiveUplinkConfig(c, this.creds.stored.endpoints),
       identity: this.creds.identity,
       // The box's broker login lives with its credentials (and is renewed there).
-      brokerLogin: (collector) => new CredentialsBrokerLogin(this.creds.file, this.creds.stored, { ...collector, identity: this.creds.identity }),
+      brokerLogin: (collector) =>
+        new CredentialsBrokerLogin(this.creds.file, this.creds.stored, { ...collector, identity: this.creds.identity }),
       logger: componentLogger(this.o.logger, 'uplink'),
       version: this.o.version,
       cameras: () => this.runners.map((r) => r.heartbeat()),
@@ -187,10 +188,18 @@ export class Daemon {
     }
     const prev = this.config;
     for (const key of RESTART_KEYS) {
-      if (JSON.stringify(prev[key]) !== JSON.stringify(next[key])) this.log.warn({ key }, `config reload: ${key} changed; restart the daemon to apply it`);
+      if (JSON.stringify(prev[key]) !== JSON.stringify(next[key]))
+        this.log.warn({ key }, `config reload: ${key} changed; restart the daemon to apply it`);
     }
     // Everything else is applied: a restart-only section keeps its running value.
-    const applied: AgentConfig = { ...next, data_dir: prev.data_dir, device: prev.device, outbox: prev.outbox, uplink: prev.uplink, status: prev.status };
+    const applied: AgentConfig = {
+      ...next,
+      data_dir: prev.data_dir,
+      device: prev.device,
+      outbox: prev.outbox,
+      uplink: prev.uplink,
+      status: prev.status,
+    };
     if (applied.log.level !== prev.log.level) this.o.logger.level = applied.log.level;
 
     const modelChanged = JSON.stringify(prev.model ?? null) !== JSON.stringify(applied.model ?? null);
@@ -229,7 +238,10 @@ export class Daemon {
     });
     const removed = stopped.map((r) => r.name).filter((n) => !applied.cameras.some((c) => c.name === n));
     this.lastReload = { at: new Date().toISOString(), ok: true, error: null, restarted_cameras: restarted };
-    this.log.info({ restarted, removed, kept: [...keep], model_changed: modelChanged, outbox_depth: this.outbox.depth() }, 'config reloaded');
+    this.log.info(
+      { restarted, removed, kept: [...keep], model_changed: modelChanged, outbox_depth: this.outbox.depth() },
+      'config reloaded',
+    );
     return { ok: true, restarted };
   }
 
@@ -316,5 +328,15 @@ export class Daemon {
 
 /** Errors that mean "fix the configuration" (exit 78, EX_CONFIG: systemd should not restart in a loop). */
 export function isConfigError(err: unknown): boolean {
-  return err instanceof VigilError && ['config_invalid', 'not_paired', 'credentials_invalid', 'credentials_insecure', 'model_not_found', 'model_invalid'].includes(err.code);
+  return (
+    err instanceof VigilError &&
+    [
+      'config_invalid',
+      'not_paired',
+      'credentials_invalid',
+      'credentials_insecure',
+      'model_not_found',
+      'model_invalid',
+    ].includes(err.code)
+  );
 }

@@ -58,7 +58,10 @@ export class EventSink {
       this.log.debug({ ...what, ...outcome }, 'event queued');
     } catch (err) {
       this.counters.refused++;
-      this.log.error({ event: event.id, type: event.type, rev: event.rev, err: describeError(err) }, 'outbox refused an event');
+      this.log.error(
+        { event: event.id, type: event.type, rev: event.rev, err: describeError(err) },
+        'outbox refused an event',
+      );
     }
     if (msg.type === 'end') {
       for (const f of [msg.thumbnail, msg.snapshot]) if (f) await rm(f, { force: true }).catch(() => undefined);

@@ -3,7 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { tcpReachable } from '../../shared/testing/index.js';
-import { dynsecInstalled, findDynsecPlugin, initDynsec, privateMosquittoConfig } from '../../cloud/broker/mosquitto-conf.js';
+import {
+  dynsecInstalled,
+  findDynsecPlugin,
+  initDynsec,
+  privateMosquittoConfig,
+} from '../../cloud/broker/mosquitto-conf.js';
 import { startChild, stopChild, type Child } from './children.js';
 
 /**
@@ -32,7 +37,8 @@ function freePort(): Promise<number> {
 /** The broker, or why the demo goes on over HTTPS (Mosquitto missing, or it did not come up). */
 export async function startDemoBroker(dir: string): Promise<{ broker?: DemoBroker; note: string }> {
   const plugin = findDynsecPlugin();
-  if (!plugin || !dynsecInstalled()) return { note: 'no Mosquitto with the dynamic-security plugin here: boxes send over HTTPS' };
+  if (!plugin || !dynsecInstalled())
+    return { note: 'no Mosquitto with the dynamic-security plugin here: boxes send over HTTPS' };
   const brokerDir = join(dir, 'broker');
   mkdirSync(brokerDir, { recursive: true, mode: 0o700 });
   const port = await freePort();
@@ -46,7 +52,10 @@ export async function startDemoBroker(dir: string): Promise<{ broker?: DemoBroke
   for (let i = 0; i < 100 && exited === undefined; i++) {
     if (await tcpReachable('127.0.0.1', port, 200)) {
       const url = `mqtt://127.0.0.1:${port}`;
-      return { broker: { url, admin, child }, note: `${url} (scripts/mosquitto config: no anonymous clients, a login per box)` };
+      return {
+        broker: { url, admin, child },
+        note: `${url} (scripts/mosquitto config: no anonymous clients, a login per box)`,
+      };
     }
     await new Promise((r) => setTimeout(r, 50));
   }

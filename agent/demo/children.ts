@@ -14,8 +14,17 @@ export interface Child {
 
 const running = new Set<Child>();
 
-export function startChild(name: string, command: string, args: string[], o: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {}): Child {
-  const proc = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(o.env ?? {}) } });
+export function startChild(
+  name: string,
+  command: string,
+  args: string[],
+  o: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+): Child {
+  const proc = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...(o.env ?? {}) },
+  });
   const log = o.logFile ? createWriteStream(o.logFile, { flags: 'a' }) : undefined;
   let pending = '';
   const onData = (chunk: Buffer): void => {
@@ -47,7 +56,12 @@ export function startChild(name: string, command: string, args: string[], o: { l
 }
 
 /** Runs a one-shot command to completion; rejects with its output when it fails. */
-export async function runChild(name: string, command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+export async function runChild(
+  name: string,
+  command: string,
+  args: string[],
+  env?: NodeJS.ProcessEnv,
+): Promise<string> {
   let out = '';
   const child = startChild(name, command, args, { ...(env ? { env } : {}), onLine: (l) => (out += l + '\n') });
   const code = await child.exited;

@@ -35,7 +35,10 @@ const say = (line: string): void => void process.stdout.write(line + '\n');
 
 function positiveInt(text: string, flag: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new VigilError('invalid_argument', `${flag} must be an integer within ${min}..${max}, got "${text}"`, { details: { exitCode: 2 } });
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new VigilError('invalid_argument', `${flag} must be an integer within ${min}..${max}, got "${text}"`, {
+      details: { exitCode: 2 },
+    });
   return n;
 }
 
@@ -43,7 +46,8 @@ function positiveInt(text: string, flag: string, min: number, max: number): numb
 function chooseModel(o: DemoOpts): string | undefined {
   if (o.model === false) return undefined;
   if (typeof o.model === 'string') {
-    if (!existsSync(o.model)) throw new VigilError('model_not_found', `--model ${o.model} does not exist`, { details: { exitCode: 2 } });
+    if (!existsSync(o.model))
+      throw new VigilError('model_not_found', `--model ${o.model} does not exist`, { details: { exitCode: 2 } });
     return resolve(o.model);
   }
   const shared = assetPath('models', 'yolox_nano.onnx');
@@ -58,7 +62,9 @@ async function main(o: DemoOpts): Promise<number> {
   mkdirSync(dir, { recursive: true });
   const keep = !temp || o.keep === true;
   const model = chooseModel(o);
-  say(`vigil demo ${vigilVersion()} — data in ${dir}${keep ? ' (kept)' : ' (temporary: removed at exit; --keep or --data-dir DIR to keep it)'}`);
+  say(
+    `vigil demo ${vigilVersion()} — data in ${dir}${keep ? ' (kept)' : ' (temporary: removed at exit; --keep or --data-dir DIR to keep it)'}`,
+  );
 
   let cloud: Child | undefined;
   let agent: Child | undefined;
@@ -73,7 +79,9 @@ async function main(o: DemoOpts): Promise<number> {
       if (broker) await stopChild(broker.child);
       if (!keep) rmSync(dir, { recursive: true, force: true });
       const brokerPid = broker?.child.proc.pid ? ` and broker (pid ${broker.child.proc.pid})` : '';
-      say(`stopped${cloud?.proc.pid ? ` collector (pid ${cloud.proc.pid})` : ''}${agent?.proc.pid ? ` and agent (pid ${agent.proc.pid})` : ''}${brokerPid}`);
+      say(
+        `stopped${cloud?.proc.pid ? ` collector (pid ${cloud.proc.pid})` : ''}${agent?.proc.pid ? ` and agent (pid ${agent.proc.pid})` : ''}${brokerPid}`,
+      );
       return code;
     })());
   process.once('SIGINT', () => {
@@ -92,12 +100,30 @@ async function main(o: DemoOpts): Promise<number> {
     // 1. The collector, embedded defaults (SQLite + files in <dir>/cloud), loopback only.
     const cloudDir = join(dir, 'cloud');
     const quiet = { VIGIL_CLOUD__LOG__LEVEL: 'warn', VIGIL_CLOUD_CONFIG: '' };
-    const serveArgs = [bin('vigil-cloud.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', cloudDir];
+    const serveArgs = [
+      bin('vigil-cloud.js'),
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--data-dir',
+      cloudDir,
+    ];
     if (broker) {
       // The broker's admin login stays in a 0600 file, not on a command line.
       const cloudConfig = join(dir, 'collector.yaml');
-      const mqtt = { url: broker.url, provisioner: 'mosquitto-dynsec', admin_username: broker.admin.username, admin_password: broker.admin.password };
-      writeFileSync(cloudConfig, `# written by the Vigil demo\n${stringify({ mqtt, pairing: { mqtt_url: broker.url } })}`, { mode: 0o600 });
+      const mqtt = {
+        url: broker.url,
+        provisioner: 'mosquitto-dynsec',
+        admin_username: broker.admin.username,
+        admin_password: broker.admin.password,
+      };
+      writeFileSync(
+        cloudConfig,
+        `# written by the Vigil demo\n${stringify({ mqtt, pairing: { mqtt_url: broker.url } })}`,
+        { mode: 0o600 },
+      );
       serveArgs.push('--config', cloudConfig);
     }
     const url = await new Promise<string>((resolveUrl, reject) => {
@@ -109,13 +135,18 @@ async function main(o: DemoOpts): Promise<number> {
           if (m?.[1]) resolveUrl(m[1]);
         },
       });
-      void cloud.exited.then((code) => reject(new Error(`the collector exited (code ${code}) before listening; see ${join(dir, 'collector.log')}`)));
+      void cloud.exited.then((code) =>
+        reject(new Error(`the collector exited (code ${code}) before listening; see ${join(dir, 'collector.log')}`)),
+      );
     });
     say(`collector   ${url}  (log ${join(dir, 'collector.log')})`);
 
     // 2. An app token and a pairing code, as an operator would make them.
-    const cli = (args: string[]): Promise<string> => runChild('vigil-cloud', NODE, [bin('vigil-cloud.js'), ...args, '--data-dir', cloudDir, '--json'], quiet);
-    const token = (JSON.parse(await cli(['token', 'create', '--name', 'demo app', '--role', 'reader'])) as { token: string }).token;
+    const cli = (args: string[]): Promise<string> =>
+      runChild('vigil-cloud', NODE, [bin('vigil-cloud.js'), ...args, '--data-dir', cloudDir, '--json'], quiet);
+    const token = (
+      JSON.parse(await cli(['token', 'create', '--name', 'demo app', '--role', 'reader'])) as { token: string }
+    ).token;
     const code = (JSON.parse(await cli(['pair-code', 'create', '--name', 'demo-box'])) as { code: string }).code;
 
     // 3. The camera: the given file/URL, else a generated scene (a square crossing the frame) written to a clip.
@@ -131,14 +162,26 @@ async function main(o: DemoOpts): Promise<number> {
     const camera: Record<string, unknown> = { name: 'demo', input: isFile ? resolve(input) : input };
     if (isFile) Object.assign(camera, { realtime: true, loop: !o.exitWhenDone });
     // The status endpoint on a socket in the demo folder: never collides with an installed agent's port.
-    const config: Record<string, unknown> = { data_dir: agentDir, log: { level: 'warn', file: join(dir, 'agent.log') }, status: { listen: join(dir, 'status.sock') }, cameras: [camera] };
+    const config: Record<string, unknown> = {
+      data_dir: agentDir,
+      log: { level: 'warn', file: join(dir, 'agent.log') },
+      status: { listen: join(dir, 'status.sock') },
+      cameras: [camera],
+    };
     if (model) config.model = { path: model };
     writeFileSync(configFile, `# written by the Vigil demo\n${stringify(config)}`);
-    say(`camera      demo ← ${o.input ?? `generated scene ${input} (${durationS} s${o.exitWhenDone ? '' : ', looped'})`}`);
+    say(
+      `camera      demo ← ${o.input ?? `generated scene ${input} (${durationS} s${o.exitWhenDone ? '' : ', looped'})`}`,
+    );
     say(`detector    ${model ?? 'none: motion events only (--model PATH for labelled objects)'}`);
 
     // 4. Pair the agent with the code, then watch the live stream before the agent starts sending.
-    await runChild('vigil-agent pair', NODE, [bin('vigil-agent.js'), 'pair', '--cloud', url, '--code', code, '--config', configFile, '--name', 'demo-box'], { VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' });
+    await runChild(
+      'vigil-agent pair',
+      NODE,
+      [bin('vigil-agent.js'), 'pair', '--cloud', url, '--code', code, '--config', configFile, '--name', 'demo-box'],
+      { VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' },
+    );
     say(`agent       paired (${broker ? 'over MQTT with its own broker login' : 'over HTTPS'}); config ${configFile}`);
     let received = 0;
     sse = await subscribeSse(`${url}/v1/events/stream`, token, (m) => {
@@ -155,8 +198,17 @@ async function main(o: DemoOpts): Promise<number> {
     say(o.exitWhenDone ? 'events (the demo ends with the clip):' : 'events (Ctrl-C to stop):');
 
     // 5. The agent daemon.
-    const runArgs = [bin('vigil-agent.js'), 'run', '--config', configFile, ...(o.exitWhenDone ? ['--exit-when-idle'] : [])];
-    agent = startChild('agent', NODE, runArgs, { logFile: join(dir, 'agent.out'), env: { VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' } });
+    const runArgs = [
+      bin('vigil-agent.js'),
+      'run',
+      '--config',
+      configFile,
+      ...(o.exitWhenDone ? ['--exit-when-idle'] : []),
+    ];
+    agent = startChild('agent', NODE, runArgs, {
+      logFile: join(dir, 'agent.out'),
+      env: { VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' },
+    });
     const agentCode = await agent.exited;
     if (stopping) return await stopping;
     if (!o.exitWhenDone || agentCode !== 0) {
@@ -177,16 +229,24 @@ async function main(o: DemoOpts): Promise<number> {
 }
 
 const program = new Command('vigil-demo')
-  .description('Run a collector and a paired agent on one camera and print the events the collector receives (npm start)')
+  .description(
+    'Run a collector and a paired agent on one camera and print the events the collector receives (npm start)',
+  )
   .option('--input <file|url>', 'video file or camera URL (default: a generated scene with a moving square)')
   .option('--model <path>', 'ONNX detector (default: ../shared/models/yolox_nano.onnx with --input when present)')
   .option('--no-model', 'no detector: motion events only')
-  .option('--no-broker', 'send over HTTPS even when Mosquitto is installed (default: a private broker with the shipped config)')
+  .option(
+    '--no-broker',
+    'send over HTTPS even when Mosquitto is installed (default: a private broker with the shipped config)',
+  )
   .option('--port <n>', 'collector HTTP port (0 = any free port)', '0')
   .option('--data-dir <dir>', 'keep the demo state here (default: a temporary folder removed at exit)')
   .option('--keep', 'keep the temporary folder at exit')
   .option('--duration <seconds>', 'length of the generated scene', '9')
-  .option('--exit-when-done', 'play the clip once, wait until the collector acked everything, then exit (0 when at least one event arrived)')
+  .option(
+    '--exit-when-done',
+    'play the clip once, wait until the collector acked everything, then exit (0 when at least one event arrived)',
+  )
   .action(async (o: DemoOpts) => {
     process.exit(await main(o));
   });

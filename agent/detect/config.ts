@@ -11,16 +11,36 @@ export const DetectorConfigSchema = Type.Object(
       description: 'Output layout; auto reads it from the output shapes',
     }),
     threads: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'onnxruntime intra-op threads' }),
-    score_threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.3, description: 'Drop detections scoring below this' }),
+    score_threshold: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.3,
+      description: 'Drop detections scoring below this',
+    }),
     iou_threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.45, description: 'Class-wise NMS overlap limit' }),
-    channel_order: Type.Optional(Type.Union([Type.Literal('bgr'), Type.Literal('rgb')], { description: 'Default per type: yolox bgr, yolo/ssd rgb' })),
-    input_scale: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Multiplier on 0..255 pixel values (yolo: 1/255)' })),
-    pad_value: Type.Optional(Type.Number({ minimum: 0, maximum: 255, description: 'Letterbox fill, in 0..255 pixel units' })),
-    placement: Type.Optional(
-      Type.Union([Type.Literal('top-left'), Type.Literal('center'), Type.Literal('stretch')], { description: 'Where the resized image sits in the input' }),
+    channel_order: Type.Optional(
+      Type.Union([Type.Literal('bgr'), Type.Literal('rgb')], {
+        description: 'Default per type: yolox bgr, yolo/ssd rgb',
+      }),
     ),
-    box_order: Type.Union([Type.Literal('yxyx'), Type.Literal('xyxy')], { default: 'yxyx', description: 'SSD box coordinate order' }),
-    labels: Type.Optional(Type.Array(Type.String(), { description: 'Class names; default: model metadata `names`, else COCO 80' })),
+    input_scale: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'Multiplier on 0..255 pixel values (yolo: 1/255)' }),
+    ),
+    pad_value: Type.Optional(
+      Type.Number({ minimum: 0, maximum: 255, description: 'Letterbox fill, in 0..255 pixel units' }),
+    ),
+    placement: Type.Optional(
+      Type.Union([Type.Literal('top-left'), Type.Literal('center'), Type.Literal('stretch')], {
+        description: 'Where the resized image sits in the input',
+      }),
+    ),
+    box_order: Type.Union([Type.Literal('yxyx'), Type.Literal('xyxy')], {
+      default: 'yxyx',
+      description: 'SSD box coordinate order',
+    }),
+    labels: Type.Optional(
+      Type.Array(Type.String(), { description: 'Class names; default: model metadata `names`, else COCO 80' }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -30,7 +30,14 @@ export interface Candidate {
 export type DecoderSpec =
   | { type: 'yolox'; output: string; classes: number; decoded: boolean | 'auto'; strides: number[] }
   | { type: 'yolo'; output: string; classes: number; transposed: boolean }
-  | { type: 'ssd'; boxes: string; classes: string; scores: string; count: string | undefined; boxOrder: 'yxyx' | 'xyxy' };
+  | {
+      type: 'ssd';
+      boxes: string;
+      classes: string;
+      scores: string;
+      count: string | undefined;
+      boxOrder: 'yxyx' | 'xyxy';
+    };
 
 export interface DecoderOptions {
   /** Forces a layout instead of reading it from the output shapes. */
@@ -47,9 +54,13 @@ function describe(outputs: readonly { name: string; dims: readonly number[] }[])
 }
 
 function unknown(outputs: readonly { name: string; dims: readonly number[] }[], why: string): VigilError {
-  return new VigilError('model_format_unknown', `cannot decode model outputs ${describe(outputs)}: ${why}; set model.type to yolox, yolo or ssd if the layout is one of those`, {
-    details: { outputs: outputs.map((o) => ({ name: o.name, dims: [...o.dims] })) },
-  });
+  return new VigilError(
+    'model_format_unknown',
+    `cannot decode model outputs ${describe(outputs)}: ${why}; set model.type to yolox, yolo or ssd if the layout is one of those`,
+    {
+      details: { outputs: outputs.map((o) => ({ name: o.name, dims: [...o.dims] })) },
+    },
+  );
 }
 
 /** Squeezes a leading batch dimension of 1. */
@@ -58,7 +69,11 @@ function rows(dims: readonly number[]): number[] {
 }
 
 /** Picks the decoder from the outputs' names and shapes (or checks a forced type against them). */
-export function detectFormat(outputs: readonly { name: string; dims: readonly number[] }[], input: InputGeometry, options: DecoderOptions = {}): DecoderSpec {
+export function detectFormat(
+  outputs: readonly { name: string; dims: readonly number[] }[],
+  input: InputGeometry,
+  options: DecoderOptions = {},
+): DecoderSpec {
   const forced = options.type && options.type !== 'auto' ? options.type : undefined;
   const gridRows = YOLOX_STRIDES.reduce((n, s) => n + Math.ceil(input.width / s) * Math.ceil(input.height / s), 0);
   if (outputs.length >= 3 || forced === 'ssd') {
@@ -68,7 +83,11 @@ export function detectFormat(outputs: readonly { name: string; dims: readonly nu
   }
   const single = outputs.length === 1 ? outputs[0] : undefined;
   const shape = single ? rows(single.dims) : [];
-  if (!single || shape.length !== 2) throw unknown(outputs, 'expected one output [1, N, 5+classes] or [1, 4+classes, N], or SSD-style boxes/classes/scores');
+  if (!single || shape.length !== 2)
+    throw unknown(
+      outputs,
+      'expected one output [1, N, 5+classes] or [1, 4+classes, N], or SSD-style boxes/classes/scores',
+    );
   const [a, b] = shape as [number, number];
   const nc = options.classCount;
   if (forced === 'yolo' || (!forced && a < b && a > 4)) {
@@ -79,14 +98,24 @@ export function detectFormat(outputs: readonly { name: string; dims: readonly nu
     return { type: 'yolo', output: single.name, classes, transposed };
   }
   if (a >= b && b > 4) {
-    if (!forced && nc !== undefined && b - 4 === nc) return { type: 'yolo', output: single.name, classes: nc, transposed: false };
+    if (!forced && nc !== undefined && b - 4 === nc)
+      return { type: 'yolo', output: single.name, classes: nc, transposed: false };
     if (b < 6) throw unknown(outputs, 'a YOLOX output needs at least 6 values per box');
-    return { type: 'yolox', output: single.name, classes: b - 5, decoded: a === gridRows ? 'auto' : true, strides: YOLOX_STRIDES };
+    return {
+      type: 'yolox',
+      output: single.name,
+      classes: b - 5,
+      decoded: a === gridRows ? 'auto' : true,
+      strides: YOLOX_STRIDES,
+    };
   }
   throw unknown(outputs, 'no known layout has this shape');
 }
 
-function ssdSpec(outputs: readonly { name: string; dims: readonly number[] }[], boxOrder: 'yxyx' | 'xyxy'): DecoderSpec | undefined {
+function ssdSpec(
+  outputs: readonly { name: string; dims: readonly number[] }[],
+  boxOrder: 'yxyx' | 'xyxy',
+): DecoderSpec | undefined {
   const boxes = outputs.find((o) => {
     const r = rows(o.dims);
     return r.length === 2 && r[1] === 4;
@@ -102,7 +131,9 @@ function ssdSpec(outputs: readonly { name: string; dims: readonly number[] }[], 
     // Unnamed: TensorFlow's order is boxes, classes, scores.
     [classes, scores] = vectors as [typeof boxes, typeof boxes];
   }
-  const count = outputs.find((o) => o !== boxes && o !== classes && o !== scores && o.dims.reduce((p, d) => p * d, 1) === 1);
+  const count = outputs.find(
+    (o) => o !== boxes && o !== classes && o !== scores && o.dims.reduce((p, d) => p * d, 1) === 1,
+  );
   return { type: 'ssd', boxes: boxes.name, classes: classes.name, scores: scores.name, count: count?.name, boxOrder };
 }
 
@@ -113,7 +144,12 @@ function get(outputs: ReadonlyMap<string, OutputTensor>, name: string): OutputTe
 }
 
 /** Decodes outputs with `spec`; keeps candidates whose score ≥ `threshold`. Boxes are in input-tensor pixels. */
-export function decodeOutputs(spec: DecoderSpec, outputs: ReadonlyMap<string, OutputTensor>, input: InputGeometry, threshold: number): Candidate[] {
+export function decodeOutputs(
+  spec: DecoderSpec,
+  outputs: ReadonlyMap<string, OutputTensor>,
+  input: InputGeometry,
+  threshold: number,
+): Candidate[] {
   switch (spec.type) {
     case 'yolox':
       return decodeYolox(get(outputs, spec.output), spec, input, threshold);
@@ -136,14 +172,21 @@ export function looksDecoded(data: Float32Array, n: number, width: number): bool
   return (xs[xs.length >> 1] ?? 0) > 8;
 }
 
-function decodeYolox(out: OutputTensor, spec: Extract<DecoderSpec, { type: 'yolox' }>, input: InputGeometry, threshold: number): Candidate[] {
+function decodeYolox(
+  out: OutputTensor,
+  spec: Extract<DecoderSpec, { type: 'yolox' }>,
+  input: InputGeometry,
+  threshold: number,
+): Candidate[] {
   const [n, width] = rows(out.dims) as [number, number];
   const d = out.data;
   const nc = spec.classes;
   const decoded = spec.decoded === 'auto' ? looksDecoded(d, n, width) : spec.decoded;
   const found: Candidate[] = [];
   let row = 0;
-  const levels = decoded ? [{ stride: 1, gw: n, gh: 1 }] : spec.strides.map((s) => ({ stride: s, gw: Math.ceil(input.width / s), gh: Math.ceil(input.height / s) }));
+  const levels = decoded
+    ? [{ stride: 1, gw: n, gh: 1 }]
+    : spec.strides.map((s) => ({ stride: s, gw: Math.ceil(input.width / s), gh: Math.ceil(input.height / s) }));
   for (const { stride, gw, gh } of levels) {
     for (let gy = 0; gy < gh; gy++) {
       for (let gx = 0; gx < gw; gx++, row++) {
@@ -208,7 +251,12 @@ function decodeYolo(out: OutputTensor, spec: Extract<DecoderSpec, { type: 'yolo'
   return found;
 }
 
-function decodeSsd(spec: Extract<DecoderSpec, { type: 'ssd' }>, outputs: ReadonlyMap<string, OutputTensor>, input: InputGeometry, threshold: number): Candidate[] {
+function decodeSsd(
+  spec: Extract<DecoderSpec, { type: 'ssd' }>,
+  outputs: ReadonlyMap<string, OutputTensor>,
+  input: InputGeometry,
+  threshold: number,
+): Candidate[] {
   const boxes = get(outputs, spec.boxes).data;
   const classes = get(outputs, spec.classes).data;
   const scores = get(outputs, spec.scores).data;
@@ -226,7 +274,11 @@ function decodeSsd(spec: Extract<DecoderSpec, { type: 'ssd' }>, outputs: Readonl
     const b2 = boxes[i * 4 + 2] as number;
     const b3 = boxes[i * 4 + 3] as number;
     const [x1, y1, x2, y2] = spec.boxOrder === 'yxyx' ? [b1, b0, b3, b2] : [b0, b1, b2, b3];
-    found.push({ box: [x1 * input.width, y1 * input.height, x2 * input.width, y2 * input.height], score, classId: Math.round(classes[i] as number) });
+    found.push({
+      box: [x1 * input.width, y1 * input.height, x2 * input.width, y2 * input.height],
+      score,
+      classId: Math.round(classes[i] as number),
+    });
   }
   return found;
 }

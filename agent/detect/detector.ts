@@ -13,7 +13,14 @@ import { nmsClasswise } from './nms.js';
 import { readOnnxTopLevel } from './onnx-metadata.js';
 import { preprocessRgb, preprocessYuv420, type RgbImage } from './preprocess.js';
 import { planRegions, type RegionPlan } from './regions.js';
-import { DEFAULT_NORMALIZATION, type Detection, type InputGeometry, type InputNormalization, type LetterboxTransform, type ModelType } from './types.js';
+import {
+  DEFAULT_NORMALIZATION,
+  type Detection,
+  type InputGeometry,
+  type InputNormalization,
+  type LetterboxTransform,
+  type ModelType,
+} from './types.js';
 
 export interface DetectorOptions {
   modelPath: string;
@@ -94,8 +101,14 @@ export class ObjectDetector {
     this.tensorData = init.tensorData;
     this.scoreThreshold = init.scoreThreshold;
     this.iouThreshold = init.iouThreshold;
-    const dims = init.input.layout === 'nchw' ? [1, 3, init.input.height, init.input.width] : [1, init.input.height, init.input.width, 3];
-    this.inputTensor = init.inputType === 'float32' ? new ort.Tensor('float32', this.tensorData, dims) : new ort.Tensor('uint8', new Uint8Array(this.tensorData.length), dims);
+    const dims =
+      init.input.layout === 'nchw'
+        ? [1, 3, init.input.height, init.input.width]
+        : [1, init.input.height, init.input.width, 3];
+    this.inputTensor =
+      init.inputType === 'float32'
+        ? new ort.Tensor('float32', this.tensorData, dims)
+        : new ort.Tensor('uint8', new Uint8Array(this.tensorData.length), dims);
   }
 
   /** Loads the model, reads its input and output layout, and runs it once (warm-up). */
@@ -107,8 +120,12 @@ export class ObjectDetector {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR')
-        throw new VigilError('model_not_found', `model file ${options.modelPath} does not exist`, { details: { path: options.modelPath } });
-      throw new VigilError('model_invalid', `cannot read model file ${options.modelPath}: ${(err as Error).message}`, { cause: err });
+        throw new VigilError('model_not_found', `model file ${options.modelPath} does not exist`, {
+          details: { path: options.modelPath },
+        });
+      throw new VigilError('model_invalid', `cannot read model file ${options.modelPath}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     let meta: Record<string, string>;
     try {
@@ -116,7 +133,11 @@ export class ObjectDetector {
       if (!top.hasGraph) throw new Error('no graph in the file');
       meta = top.metadata;
     } catch (err) {
-      throw new VigilError('model_invalid', `${options.modelPath} is not a valid ONNX model: ${(err as Error).message}`, { details: { path: options.modelPath } });
+      throw new VigilError(
+        'model_invalid',
+        `${options.modelPath} is not a valid ONNX model: ${(err as Error).message}`,
+        { details: { path: options.modelPath } },
+      );
     }
     let session: ort.InferenceSession;
     try {
@@ -127,24 +148,38 @@ export class ObjectDetector {
         graphOptimizationLevel: 'all',
       });
     } catch (err) {
-      throw new VigilError('model_invalid', `onnxruntime cannot load ${options.modelPath}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+      throw new VigilError(
+        'model_invalid',
+        `onnxruntime cannot load ${options.modelPath}: ${(err as Error).message.split('\n')[0]}`,
+        { cause: err },
+      );
     }
     try {
       const inputName = session.inputNames[0];
       const inMeta = session.inputMetadata[0];
-      if (!inputName || !inMeta || !inMeta.isTensor) throw new VigilError('model_format_unknown', `${options.modelPath}: the model has no tensor input`);
+      if (!inputName || !inMeta || !inMeta.isTensor)
+        throw new VigilError('model_format_unknown', `${options.modelPath}: the model has no tensor input`);
       const shape = inMeta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1));
       const input = inputGeometry(shape, options.modelPath);
       if (inMeta.type !== 'float32' && inMeta.type !== 'uint8')
-        throw new VigilError('model_format_unknown', `${options.modelPath}: input ${inputName} is ${inMeta.type}; float32 or uint8 expected`);
+        throw new VigilError(
+          'model_format_unknown',
+          `${options.modelPath}: input ${inputName} is ${inMeta.type}; float32 or uint8 expected`,
+        );
       // Run once on a pad-filled input: warms up the session and gives the real output shapes.
       const tensorData = new Float32Array(3 * input.width * input.height);
       const dims = input.layout === 'nchw' ? [1, 3, input.height, input.width] : [1, input.height, input.width, 3];
-      const warm = inMeta.type === 'float32' ? new ort.Tensor('float32', tensorData, dims) : new ort.Tensor('uint8', new Uint8Array(tensorData.length), dims);
+      const warm =
+        inMeta.type === 'float32'
+          ? new ort.Tensor('float32', tensorData, dims)
+          : new ort.Tensor('uint8', new Uint8Array(tensorData.length), dims);
       const t0 = now();
       const result = await session.run({ [inputName]: warm });
       const warmupMs = now() - t0;
-      const outputs = session.outputNames.map((name) => ({ name, dims: [...((result[name] as ort.Tensor | undefined)?.dims ?? [])] }));
+      const outputs = session.outputNames.map((name) => ({
+        name,
+        dims: [...((result[name] as ort.Tensor | undefined)?.dims ?? [])],
+      }));
       const metaLabels = meta.names !== undefined ? parseNamesMetadata(meta.names) : undefined;
       const labels = options.labels ?? metaLabels ?? COCO80;
       const format = detectFormat(outputs, input, {
@@ -154,7 +189,17 @@ export class ObjectDetector {
       });
       const normalization = { ...DEFAULT_NORMALIZATION[format.type], ...(options.normalization ?? {}) };
       tensorData.fill(normalization.padValue * normalization.scale);
-      log.info({ model: options.modelPath, input: { name: inputName, ...input }, outputs, format: format.type, labels: labels.length, warmup_ms: Math.round(warmupMs * 10) / 10 }, 'detector ready');
+      log.info(
+        {
+          model: options.modelPath,
+          input: { name: inputName, ...input },
+          outputs,
+          format: format.type,
+          labels: labels.length,
+          warmup_ms: Math.round(warmupMs * 10) / 10,
+        },
+        'detector ready',
+      );
       return new ObjectDetector(session, {
         input,
         inputName,
@@ -180,7 +225,9 @@ export class ObjectDetector {
     return next;
   }
 
-  async detectImageFile(path: string): Promise<{ detections: Detection[]; width: number; height: number; timings: DetectTimings }> {
+  async detectImageFile(
+    path: string,
+  ): Promise<{ detections: Detection[]; width: number; height: number; timings: DetectTimings }> {
     const image = await loadRgbImage(path);
     const { detections, timings } = await this.detectRgb(image);
     return { detections, width: image.width, height: image.height, timings };
@@ -246,11 +293,20 @@ export class ObjectDetector {
     const outputs = new Map<string, OutputTensor>();
     for (const [name, value] of Object.entries(result)) {
       const tensor = value as ort.Tensor;
-      const data = tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
+      const data =
+        tensor.data instanceof Float32Array ? tensor.data : Float32Array.from(tensor.data as ArrayLike<number>);
       outputs.set(name, { name, dims: tensor.dims, data });
     }
-    const candidates = nmsClasswise(decodeOutputs(this.format, outputs, this.input, this.scoreThreshold), this.iouThreshold);
-    const detections = candidates.map((c) => ({ label: labelOf(this.labels, c.classId), classId: c.classId, score: c.score, box: unletterbox(c.box, t) }));
+    const candidates = nmsClasswise(
+      decodeOutputs(this.format, outputs, this.input, this.scoreThreshold),
+      this.iouThreshold,
+    );
+    const detections = candidates.map((c) => ({
+      label: labelOf(this.labels, c.classId),
+      classId: c.classId,
+      score: c.score,
+      box: unletterbox(c.box, t),
+    }));
     timings.runMs += t1 - t0;
     timings.postprocessMs += now() - t1;
     timings.runs += 1;
@@ -258,10 +314,24 @@ export class ObjectDetector {
   }
 
   /** Clips to the source, drops empty boxes, and (for several regions) suppresses duplicates. */
-  private finish(dets: Detection[], width: number, height: number, timings: DetectTimings, crossNms = false): Detection[] {
+  private finish(
+    dets: Detection[],
+    width: number,
+    height: number,
+    timings: DetectTimings,
+    crossNms = false,
+  ): Detection[] {
     const t0 = now();
     let out = dets
-      .map((d) => ({ ...d, box: [clamp(d.box[0], width), clamp(d.box[1], height), clamp(d.box[2], width), clamp(d.box[3], height)] as Detection['box'] }))
+      .map((d) => ({
+        ...d,
+        box: [
+          clamp(d.box[0], width),
+          clamp(d.box[1], height),
+          clamp(d.box[2], width),
+          clamp(d.box[3], height),
+        ] as Detection['box'],
+      }))
       .filter((d) => d.box[2] - d.box[0] >= 1 && d.box[3] - d.box[1] >= 1);
     if (crossNms) out = nmsClasswise(out, this.iouThreshold);
     timings.postprocessMs += now() - t0;
@@ -282,5 +352,8 @@ function inputGeometry(shape: number[], path: string): InputGeometry {
     return { layout: 'nchw', height: shape[2] as number, width: shape[3] as number };
   if (shape.length === 4 && shape[3] === 3 && (shape[1] ?? -1) > 0 && (shape[2] ?? -1) > 0)
     return { layout: 'nhwc', height: shape[1] as number, width: shape[2] as number };
-  throw new VigilError('model_format_unknown', `${path}: input shape [${shape.join(', ')}] is not a fixed-size image ([1,3,H,W] or [1,H,W,3])`);
+  throw new VigilError(
+    'model_format_unknown',
+    `${path}: input shape [${shape.join(', ')}] is not a fixed-size image ([1,3,H,W] or [1,H,W,3])`,
+  );
 }

@@ -12,10 +12,18 @@ export async function loadRgbImage(path: string): Promise<RgbImage> {
   try {
     bytes = await readFile(path);
   } catch (err) {
-    throw new VigilError('image_invalid', `cannot read image ${path}: ${(err as Error).message.split('\n')[0]}`, { cause: err, details: { path } });
+    throw new VigilError('image_invalid', `cannot read image ${path}: ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+      details: { path },
+    });
   }
   try {
-    const { data, info } = await sharp(bytes).rotate().removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(bytes)
+      .rotate()
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     return { width: info.width, height: info.height, data: toRgb(data, info.width, info.height, info.channels) };
   } catch (err) {
     // libvips repeats its reasons over several lines; the first says it.

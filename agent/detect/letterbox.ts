@@ -15,7 +15,16 @@ export function letterboxTransform(
   originY = 0,
 ): LetterboxTransform {
   if (norm.placement === 'stretch') {
-    return { originX, originY, scaleX: input.width / srcW, scaleY: input.height / srcH, offsetX: 0, offsetY: 0, width: input.width, height: input.height };
+    return {
+      originX,
+      originY,
+      scaleX: input.width / srcW,
+      scaleY: input.height / srcH,
+      offsetX: 0,
+      offsetY: 0,
+      width: input.width,
+      height: input.height,
+    };
   }
   const r = Math.min(input.width / srcW, input.height / srcH);
   const width = Math.max(1, Math.min(input.width, Math.floor(srcW * r)));
@@ -36,7 +45,13 @@ export interface SampleTable {
  * Sampling table for resizing `srcSize` source pixels (starting at `srcStart` in a plane of `planeSize`) to
  * `dstSize`. `subsample` 2 addresses a half-resolution chroma plane with the same source geometry.
  */
-export function sampleTable(srcStart: number, srcSize: number, dstSize: number, planeSize: number, subsample = 1): SampleTable {
+export function sampleTable(
+  srcStart: number,
+  srcSize: number,
+  dstSize: number,
+  planeSize: number,
+  subsample = 1,
+): SampleTable {
   const i0 = new Int32Array(dstSize);
   const i1 = new Int32Array(dstSize);
   const w1 = new Float32Array(dstSize);
@@ -67,7 +82,10 @@ export function tensorStrides(input: InputGeometry): { cs: number; ps: number } 
 }
 
 /** Maps a box from input-tensor pixels back to source pixels. */
-export function unletterbox(box: [number, number, number, number], t: LetterboxTransform): [number, number, number, number] {
+export function unletterbox(
+  box: [number, number, number, number],
+  t: LetterboxTransform,
+): [number, number, number, number] {
   return [
     (box[0] - t.offsetX) / t.scaleX + t.originX,
     (box[1] - t.offsetY) / t.scaleY + t.originY,

@@ -62,7 +62,12 @@ function fixed(t: SampleTable): { i: Int32Array; w: Int32Array } {
  * Chroma samples at the centres of pairs of output pixels (a lone last pixel: at its own centre), with the same
  * pixel-centre alignment and clamping as `sampleTable`.
  */
-function blockTable(srcStart: number, srcSize: number, dstSize: number, planeSize: number): { i: Int32Array; w: Int32Array } {
+function blockTable(
+  srcStart: number,
+  srcSize: number,
+  dstSize: number,
+  planeSize: number,
+): { i: Int32Array; w: Int32Array } {
   const n = (dstSize + 1) >> 1;
   const i = new Int32Array(n);
   const w = new Int32Array(n);
@@ -264,13 +269,19 @@ export function preprocessYuv420(
         const dx = b << 1;
         const a = xi[dx] as number;
         const ya = rowY[a] as number;
-        const L = Math.imul(1192, (((ya << 8) + Math.imul((rowY[a + 1] as number) - ya, xw[dx] as number)) >> 8) - 4096);
+        const L = Math.imul(
+          1192,
+          (((ya << 8) + Math.imul((rowY[a + 1] as number) - ya, xw[dx] as number)) >> 8) - 4096,
+        );
         out[pr] = lut[(L + r) >> 18] as number;
         out[pg] = lut[(L + g) >> 18] as number;
         out[pb] = lut[(L + bl) >> 18] as number;
         const a2 = xi[dx + 1] as number;
         const yb = rowY[a2] as number;
-        const L2 = Math.imul(1192, (((yb << 8) + Math.imul((rowY[a2 + 1] as number) - yb, xw[dx + 1] as number)) >> 8) - 4096);
+        const L2 = Math.imul(
+          1192,
+          (((yb << 8) + Math.imul((rowY[a2 + 1] as number) - yb, xw[dx + 1] as number)) >> 8) - 4096,
+        );
         out[pr + ps] = lut[(L2 + r) >> 18] as number;
         out[pg + ps] = lut[(L2 + g) >> 18] as number;
         out[pb + ps] = lut[(L2 + bl) >> 18] as number;
@@ -279,7 +290,10 @@ export function preprocessYuv420(
         const dx = tw - 1;
         const a = xi[dx] as number;
         const ya = rowY[a] as number;
-        const L = Math.imul(1192, (((ya << 8) + Math.imul((rowY[a + 1] as number) - ya, xw[dx] as number)) >> 8) - 4096);
+        const L = Math.imul(
+          1192,
+          (((ya << 8) + Math.imul((rowY[a + 1] as number) - ya, xw[dx] as number)) >> 8) - 4096,
+        );
         out[pr] = lut[(L + (cR[pairs] as number)) >> 18] as number;
         out[pg] = lut[(L + (cG[pairs] as number)) >> 18] as number;
         out[pb] = lut[(L + (cB[pairs] as number)) >> 18] as number;
@@ -297,7 +311,12 @@ export interface RgbImage {
 }
 
 /** Letterboxes a whole RGB image into `tensor`. */
-export function preprocessRgb(image: RgbImage, tensor: Float32Array, input: InputGeometry, norm: InputNormalization): LetterboxTransform {
+export function preprocessRgb(
+  image: RgbImage,
+  tensor: Float32Array,
+  input: InputGeometry,
+  norm: InputNormalization,
+): LetterboxTransform {
   const t = letterboxTransform(image.width, image.height, input, norm);
   fillPadOutside(tensor, input, t, norm.padValue * norm.scale);
   const x = sampleTable(0, image.width, t.width, image.width);

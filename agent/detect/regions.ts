@@ -31,7 +31,14 @@ export interface RegionOptions {
 }
 
 /** A crop of at least the input size, centred on `box`, grown by `margin`, clamped to the frame. */
-export function squareCrop(box: PixelBox, frameW: number, frameH: number, minW: number, minH: number, margin: number): PixelBox {
+export function squareCrop(
+  box: PixelBox,
+  frameW: number,
+  frameH: number,
+  minW: number,
+  minH: number,
+  margin: number,
+): PixelBox {
   const cx = (box[0] + box[2]) / 2;
   const cy = (box[1] + box[3]) / 2;
   const side = Math.max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin);
@@ -52,7 +59,12 @@ function union(a: PixelBox, b: PixelBox): PixelBox {
 }
 
 /** Plans the detector runs for one frame's motion boxes. No motion → no regions. */
-export function planRegions(motion: readonly PixelBox[], frameW: number, frameH: number, opts: RegionOptions): RegionPlan {
+export function planRegions(
+  motion: readonly PixelBox[],
+  frameW: number,
+  frameH: number,
+  opts: RegionOptions,
+): RegionPlan {
   if (motion.length === 0) return { mode: 'regions', regions: [] };
   const margin = opts.margin ?? 0.1;
   const crop = (b: PixelBox) => squareCrop(b, frameW, frameH, opts.inputWidth, opts.inputHeight, margin);

@@ -6,7 +6,9 @@ import type { AgentConfig } from '../config.js';
 import { fail, pass, type CheckResult } from './report.js';
 
 /** The ffmpeg binaries the cameras will run: each distinct configured `ffmpeg.path`, else the default lookup. */
-export function ffmpegChoices(config: AgentConfig | undefined): { configured: string | undefined; cameras: string[] }[] {
+export function ffmpegChoices(
+  config: AgentConfig | undefined,
+): { configured: string | undefined; cameras: string[] }[] {
   const byPath = new Map<string | undefined, string[]>();
   const cameras = config?.cameras.filter((c) => c.enabled) ?? [];
   if (cameras.length === 0) byPath.set(undefined, []);
@@ -37,7 +39,10 @@ function versionOf(path: string, timeoutMs: number): Promise<string> {
 }
 
 /** One check per distinct ffmpeg: found (and from where), runs, and its version. */
-export async function checkFfmpeg(config: AgentConfig | undefined, timeoutMs = 10_000): Promise<{ results: CheckResult[]; broken: Set<string> }> {
+export async function checkFfmpeg(
+  config: AgentConfig | undefined,
+  timeoutMs = 10_000,
+): Promise<{ results: CheckResult[]; broken: Set<string> }> {
   const results: CheckResult[] = [];
   const broken = new Set<string>();
   const choices = ffmpegChoices(config);
@@ -66,7 +71,13 @@ export async function checkFfmpeg(config: AgentConfig | undefined, timeoutMs = 1
       results.push(pass(name, `ffmpeg ${version} at ${path} (${source(configured, path)})${forCameras}`));
     } catch (err) {
       cameras.forEach((c) => broken.add(c));
-      results.push(fail(name, `ffmpeg_failed: ${path} -version did not run: ${(err as Error).message.split('\n')[0]}`, 'the binary is not a working ffmpeg for this machine (wrong architecture or missing libraries); point ffmpeg.path at one that runs'));
+      results.push(
+        fail(
+          name,
+          `ffmpeg_failed: ${path} -version did not run: ${(err as Error).message.split('\n')[0]}`,
+          'the binary is not a working ffmpeg for this machine (wrong architecture or missing libraries); point ffmpeg.path at one that runs',
+        ),
+      );
     }
   }
   return { results, broken };

@@ -6,6 +6,13 @@
  *   process.stdout.write(formatReport(report)); process.exitCode = exitCodeFor(report);
  */
 export { runDoctor, type DoctorOptions } from './run.js';
-export { formatReport, exitCodeFor, worstStatus, type CheckResult, type CheckStatus, type DoctorReport } from './report.js';
+export {
+  formatReport,
+  exitCodeFor,
+  worstStatus,
+  type CheckResult,
+  type CheckStatus,
+  type DoctorReport,
+} from './report.js';
 export { CLOCK_FAIL_S, CLOCK_WARN_S } from './cloud.js';
 export { DISK_FAIL_BYTES } from './disk.js';

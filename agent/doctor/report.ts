@@ -20,8 +20,18 @@ export interface DoctorReport {
 }
 
 export const pass = (name: string, detail: string, hint = ''): CheckResult => ({ name, status: 'pass', detail, hint });
-export const warn = (name: string, detail: string, hint: string): CheckResult => ({ name, status: 'warn', detail, hint });
-export const fail = (name: string, detail: string, hint: string): CheckResult => ({ name, status: 'fail', detail, hint });
+export const warn = (name: string, detail: string, hint: string): CheckResult => ({
+  name,
+  status: 'warn',
+  detail,
+  hint,
+});
+export const fail = (name: string, detail: string, hint: string): CheckResult => ({
+  name,
+  status: 'fail',
+  detail,
+  hint,
+});
 export const skip = (name: string, detail: string, hint = ''): CheckResult => ({ name, status: 'skip', detail, hint });
 
 export function worstStatus(checks: readonly CheckResult[]): DoctorReport['status'] {

@@ -28,7 +28,10 @@ function configCheck(o: DoctorOptions): { result: CheckResult; config?: AgentCon
       config.device.id ? `device ${config.device.id}` : 'device not recorded',
       `data_dir ${config.data_dir}`,
     ];
-    return { result: pass('config', `${file ?? `${configFile} absent, built-in defaults`}: ${parts.join(', ')}`), config };
+    return {
+      result: pass('config', `${file ?? `${configFile} absent, built-in defaults`}: ${parts.join(', ')}`),
+      config,
+    };
   } catch (err) {
     const code = isVigilError(err) ? err.code : 'config_invalid';
     const hint =
@@ -51,14 +54,26 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const ffmpeg = await checkFfmpeg(config);
   checks.push(...ffmpeg.results);
   if (!config) {
-    checks.push(skip('others', 'cameras, model, credentials, cloud, clock, disk and outbox not checked: the config does not load', 'fix the config check first'));
+    checks.push(
+      skip(
+        'others',
+        'cameras, model, credentials, cloud, clock, disk and outbox not checked: the config does not load',
+        'fix the config check first',
+      ),
+    );
     return { checks, status: worstStatus(checks) };
   }
   const guard = async (name: string, fn: () => Promise<CheckResult[]> | CheckResult[]): Promise<CheckResult[]> => {
     try {
       return await fn();
     } catch (err) {
-      return [fail(name, `the check itself failed: ${describeError(err)}`, 'report this with the output of vigil-agent doctor --json')];
+      return [
+        fail(
+          name,
+          `the check itself failed: ${describeError(err)}`,
+          'report this with the output of vigil-agent doctor --json',
+        ),
+      ];
     }
   };
   const enabled = config.cameras;
@@ -67,7 +82,9 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const [cameraResults, modelResults, cloudResults] = await Promise.all([
     guard('cameras', () => checkCameras(enabled, o.cameraTimeoutMs ?? 10_000, ffmpeg.broken)),
     guard('model', async () => [await checkModel(config)]),
-    guard('cloud', () => checkCloud(config, credentials.loaded, { timeoutMs: o.cloudTimeoutMs ?? 10_000, version: o.version })),
+    guard('cloud', () =>
+      checkCloud(config, credentials.loaded, { timeoutMs: o.cloudTimeoutMs ?? 10_000, version: o.version }),
+    ),
   ]);
   checks.push(...cameraResults, ...modelResults, credentials.result, ...cloudResults);
   checks.push(...(await guard('disk', () => [checkDisk(config)])));

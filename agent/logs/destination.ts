@@ -24,14 +24,24 @@ export interface LogDestinationOptions {
   stdout?: DestinationStream | false;
 }
 
-export function createLogDestination(log: Pick<LogConfig, 'file' | 'max_size' | 'max_files'>, options: LogDestinationOptions = {}): AgentLogDestination {
+export function createLogDestination(
+  log: Pick<LogConfig, 'file' | 'max_size' | 'max_files'>,
+  options: LogDestinationOptions = {},
+): AgentLogDestination {
   const stdout = options.stdout === false ? undefined : (options.stdout ?? pino.destination({ fd: 1, sync: false }));
-  const file = log.file ? new RotatingFileStream({ file: log.file, maxBytes: parseSize(log.max_size), maxFiles: log.max_files }) : undefined;
+  const file = log.file
+    ? new RotatingFileStream({ file: log.file, maxBytes: parseSize(log.max_size), maxFiles: log.max_files })
+    : undefined;
   const streams: pino.StreamEntry[] = [];
   // The logger's level filters; each stream takes everything it is given.
   if (stdout) streams.push({ level: 'trace', stream: stdout });
   if (file) streams.push({ level: 'trace', stream: file });
-  const stream: DestinationStream = streams.length === 0 ? { write: () => undefined } : streams.length === 1 ? (streams[0]!.stream as DestinationStream) : pino.multistream(streams);
+  const stream: DestinationStream =
+    streams.length === 0
+      ? { write: () => undefined }
+      : streams.length === 1
+        ? (streams[0]!.stream as DestinationStream)
+        : pino.multistream(streams);
   const flushable = stdout as { flushSync?: () => void } | undefined;
   return {
     stream,
@@ -56,8 +66,17 @@ export function createLogDestination(log: Pick<LogConfig, 'file' | 'max_size' | 
 }
 
 /** The daemon's root logger over `createLogDestination`. */
-export function createAgentLogger(log: LogConfig, component = 'agent', options: LogDestinationOptions & { bindings?: Record<string, unknown> } = {}): { logger: Logger; destination: AgentLogDestination } {
+export function createAgentLogger(
+  log: LogConfig,
+  component = 'agent',
+  options: LogDestinationOptions & { bindings?: Record<string, unknown> } = {},
+): { logger: Logger; destination: AgentLogDestination } {
   const destination = createLogDestination(log, options);
-  const logger = createLogger({ component, level: log.level as LogLevel, destination: destination.stream, ...(options.bindings ? { bindings: options.bindings } : {}) });
+  const logger = createLogger({
+    component,
+    level: log.level as LogLevel,
+    destination: destination.stream,
+    ...(options.bindings ? { bindings: options.bindings } : {}),
+  });
   return { logger, destination };
 }

@@ -46,8 +46,18 @@ export function parseLogLine(raw: string): LogEntry {
       json = undefined;
     }
   }
-  if (!json) return { raw, json: undefined, level: undefined, timeMs: undefined, component: undefined, camera: undefined, msg: undefined };
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
+  if (!json)
+    return {
+      raw,
+      json: undefined,
+      level: undefined,
+      timeMs: undefined,
+      component: undefined,
+      camera: undefined,
+      msg: undefined,
+    };
+  const str = (v: unknown): string | undefined =>
+    typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
   return {
     raw,
     json,
@@ -77,7 +87,8 @@ export interface LogFilter {
 export function matchesFilter(e: LogEntry, f: LogFilter): boolean {
   if (!e.json) return !((f.components?.length ?? 0) > 0 || (f.cameras?.length ?? 0) > 0);
   if (f.minLevel !== undefined && (e.level === undefined || e.level < f.minLevel)) return false;
-  if (f.components && f.components.length > 0 && (e.component === undefined || !f.components.includes(e.component))) return false;
+  if (f.components && f.components.length > 0 && (e.component === undefined || !f.components.includes(e.component)))
+    return false;
   if (f.cameras && f.cameras.length > 0 && (e.camera === undefined || !f.cameras.includes(e.camera))) return false;
   if (f.sinceMs !== undefined && (e.timeMs === undefined || e.timeMs < f.sinceMs)) return false;
   return true;
@@ -86,7 +97,12 @@ export function matchesFilter(e: LogEntry, f: LogFilter): boolean {
 /** `--level warn` → 40; also accepts pino's numbers. */
 export function parseLevel(text: string): number {
   const v = levelValue(/^\d+$/.test(text) ? Number(text) : text);
-  if (v === undefined) throw new VigilError('invalid_argument', `--level must be one of ${Object.keys(LEVEL_VALUES).join(', ')}, got "${text}"`, { details: { exitCode: 2 } });
+  if (v === undefined)
+    throw new VigilError(
+      'invalid_argument',
+      `--level must be one of ${Object.keys(LEVEL_VALUES).join(', ')}, got "${text}"`,
+      { details: { exitCode: 2 } },
+    );
   return v;
 }
 
@@ -94,13 +110,29 @@ export function parseLevel(text: string): number {
 export function parseSince(text: string, nowMs = Date.now()): number {
   if (/^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)\s*$/.test(text)) return nowMs - parseDuration(text);
   const t = Date.parse(text.includes(' ') && !text.includes('T') ? text.replace(' ', 'T') : text);
-  if (Number.isNaN(t)) throw new VigilError('invalid_argument', `--since must be a duration (10m, 2h, 1d) or a date/time (2026-01-01T12:00:00Z), got "${text}"`, { details: { exitCode: 2 } });
+  if (Number.isNaN(t))
+    throw new VigilError(
+      'invalid_argument',
+      `--since must be a duration (10m, 2h, 1d) or a date/time (2026-01-01T12:00:00Z), got "${text}"`,
+      { details: { exitCode: 2 } },
+    );
   return t;
 }
 
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'component', 'camera', 'msg', 'v']);
 
-const ANSI = { reset: '\x1b[0m', dim: '\x1b[2m', bold: '\x1b[1m', red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', blue: '\x1b[34m', magenta: '\x1b[35m', cyan: '\x1b[36m', grey: '\x1b[90m' };
+const ANSI = {
+  reset: '\x1b[0m',
+  dim: '\x1b[2m',
+  bold: '\x1b[1m',
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  blue: '\x1b[34m',
+  magenta: '\x1b[35m',
+  cyan: '\x1b[36m',
+  grey: '\x1b[90m',
+};
 
 function levelLabel(level: number | undefined): string {
   if (level === undefined) return '?';
@@ -126,7 +158,9 @@ function formatValue(v: unknown): string {
   if (v !== null && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string') {
     // a serialized Error: its type and message, not the stack
     const e = v as { type?: unknown; code?: unknown; message: string };
-    return JSON.stringify(`${typeof e.type === 'string' ? `${e.type}: ` : ''}${typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message}`);
+    return JSON.stringify(
+      `${typeof e.type === 'string' ? `${e.type}: ` : ''}${typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message}`,
+    );
   }
   return JSON.stringify(v) ?? String(v);
 }
@@ -136,7 +170,11 @@ export function formatEntry(e: LogEntry, colour: boolean): string {
   if (!e.json) return e.raw;
   const c = (code: string, text: string): string => (colour && code ? code + text + ANSI.reset : text);
   const time = e.timeMs !== undefined ? new Date(e.timeMs).toISOString() : '-'.padEnd(24);
-  const parts = [c(ANSI.dim, time), c(levelColour(e.level), levelLabel(e.level).toUpperCase().padEnd(5)), c(ANSI.cyan, (e.component ?? '-').padEnd(9))];
+  const parts = [
+    c(ANSI.dim, time),
+    c(levelColour(e.level), levelLabel(e.level).toUpperCase().padEnd(5)),
+    c(ANSI.cyan, (e.component ?? '-').padEnd(9)),
+  ];
   if (e.camera !== undefined) parts.push(c(ANSI.magenta, `[${e.camera}]`));
   if (e.msg !== undefined) parts.push(e.msg);
   const extras = Object.entries(e.json)

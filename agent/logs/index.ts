@@ -6,6 +6,22 @@
  *   process.on('SIGHUP', () => destination.reopen());
  */
 export { RotatingFileStream, type RotatingFileOptions } from './rotating-file.js';
-export { createLogDestination, createAgentLogger, type AgentLogDestination, type LogDestinationOptions } from './destination.js';
-export { parseLogLine, matchesFilter, formatEntry, parseLevel, parseSince, useColour, LEVEL_VALUES, type LogEntry, type LogFilter, type LevelName } from './entry.js';
+export {
+  createLogDestination,
+  createAgentLogger,
+  type AgentLogDestination,
+  type LogDestinationOptions,
+} from './destination.js';
+export {
+  parseLogLine,
+  matchesFilter,
+  formatEntry,
+  parseLevel,
+  parseSince,
+  useColour,
+  LEVEL_VALUES,
+  type LogEntry,
+  type LogFilter,
+  type LevelName,
+} from './entry.js';
 export { FileFollower, LineSplitter, logFilesOldestFirst, readLines, type FollowOptions } from './read.js';

@@ -30,7 +30,8 @@ export class RotatingFileStream {
 
   constructor(private readonly o: RotatingFileOptions) {
     if (!(o.maxBytes > 0)) throw new RangeError(`maxBytes must be > 0, got ${o.maxBytes}`);
-    if (!Number.isInteger(o.maxFiles) || o.maxFiles < 1) throw new RangeError(`maxFiles must be an integer ≥ 1, got ${o.maxFiles}`);
+    if (!Number.isInteger(o.maxFiles) || o.maxFiles < 1)
+      throw new RangeError(`maxFiles must be an integer ≥ 1, got ${o.maxFiles}`);
     // Like its files (0640): the service's group may read the log, others not. Secrets never reach a log line
     // (pino redaction, camera URLs redacted); under systemd the folder is LogsDirectory= and exists already.
     mkdirSync(dirname(o.file), { recursive: true, mode: 0o750 });
@@ -60,7 +61,9 @@ export class RotatingFileStream {
       this.dropped++;
       if (!this.warned) {
         this.warned = true;
-        process.stderr.write(`vigil-agent: cannot write the log file ${this.o.file}: ${(err as Error).message} (further failures are counted, not reported)\n`);
+        process.stderr.write(
+          `vigil-agent: cannot write the log file ${this.o.file}: ${(err as Error).message} (further failures are counted, not reported)\n`,
+        );
       }
       return false;
     }

@@ -36,7 +36,11 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-export async function benchMotion(frames: Frame[], options: Partial<MotionOptions> = {}, warmupPasses = 1): Promise<MotionBenchResult> {
+export async function benchMotion(
+  frames: Frame[],
+  options: Partial<MotionOptions> = {},
+  warmupPasses = 1,
+): Promise<MotionBenchResult> {
   const first = frames[0];
   if (!first) throw new Error('benchMotion: no frames');
   const { width, height } = first;

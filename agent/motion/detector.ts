@@ -112,7 +112,10 @@ export class MotionDetector {
   static async create(options: MotionOptions): Promise<MotionDetector> {
     const { width, height } = options;
     if (!Number.isInteger(width) || !Number.isInteger(height) || width < 2 || height < 2) {
-      throw new VigilError('invalid_motion_options', `motion: width and height must be integers >= 2, got ${width}x${height}`);
+      throw new VigilError(
+        'invalid_motion_options',
+        `motion: width and height must be integers >= 2, got ${width}x${height}`,
+      );
     }
     const threshold = options.threshold ?? 25;
     const alpha = options.alpha ?? 0.02;
@@ -156,18 +159,36 @@ export class MotionDetector {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
       };
-      if (model.bytes) log.warn({ model: model.path, err: model.cacheError }, 'motion model not cached (disk full): loaded from memory');
+      if (model.bytes)
+        log.warn(
+          { model: model.path, err: model.cacheError },
+          'motion model not cached (disk full): loaded from memory',
+        );
       session = model.bytes
         ? await ort.InferenceSession.create(model.bytes, sessionOptions)
         : await ort.InferenceSession.create(model.path, sessionOptions);
     } catch (err) {
-      throw new VigilError('motion_model_load_failed', `cannot load the motion model ${model.path}: ${(err as Error).message}`, {
-        cause: err,
-        details: { path: model.path },
-      });
+      throw new VigilError(
+        'motion_model_load_failed',
+        `cannot load the motion model ${model.path}: ${(err as Error).message}`,
+        {
+          cause: err,
+          details: { path: model.path },
+        },
+      );
     }
-    log.info({ model: model.path, generated: model.created, ...params, mask: `${small.smallWidth}x${small.smallHeight}` }, 'motion model ready');
-    return new MotionDetector(session, { width, height }, small, roi, { alpha, threshold, minArea, recalibrateFraction, settleFrames }, log);
+    log.info(
+      { model: model.path, generated: model.created, ...params, mask: `${small.smallWidth}x${small.smallHeight}` },
+      'motion model ready',
+    );
+    return new MotionDetector(
+      session,
+      { width, height },
+      small,
+      roi,
+      { alpha, threshold, minArea, recalibrateFraction, settleFrames },
+      log,
+    );
   }
 
   /** Size of the motion mask (mask pixel → frame pixel scale is width/smallWidth). */
@@ -207,7 +228,10 @@ export class MotionDetector {
       // scene from this frame and report no motion rather than one frame-sized box.
       await this.run(frame, true);
       this.resetLeft = this.settleFrames;
-      this.log.debug({ camera: frame.camera, seq: frame.seq, changedFraction }, 'lighting jump: motion background reset');
+      this.log.debug(
+        { camera: frame.camera, seq: frame.seq, changedFraction },
+        'lighting jump: motion background reset',
+      );
       return { boxes: [], changedFraction, calibrating: true, ms: performance.now() - t0 };
     }
     const boxes = out.changed > 0 ? this.regions.boxes(out.mask, this.minArea) : [];
@@ -224,7 +248,8 @@ export class MotionDetector {
     const bgOut = r[MotionIO.bgOut];
     const motion = r[MotionIO.motion];
     const changed = r[MotionIO.changedCount];
-    if (!bgOut || !motion || !changed) throw new VigilError('motion_model_output_missing', 'motion model returned no motion/bg_out/changed_count');
+    if (!bgOut || !motion || !changed)
+      throw new VigilError('motion_model_output_missing', 'motion model returned no motion/bg_out/changed_count');
     // The new background becomes the next frame's input as is: no copy.
     this.bg = bgOut;
     return { mask: motion.data as Uint8Array, changed: (changed.data as Float32Array)[0] ?? 0 };

@@ -68,7 +68,8 @@ function checkParams(p: MotionGraphParams): void {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`motion graph: ${k} must be a positive integer, got ${v}`);
   }
   if (p.blur % 2 === 0) throw new RangeError(`motion graph: blur must be odd, got ${p.blur}`);
-  if (p.downscale !== 'linear' && p.downscale !== 'area') throw new RangeError(`motion graph: downscale must be linear or area`);
+  if (p.downscale !== 'linear' && p.downscale !== 'area')
+    throw new RangeError(`motion graph: downscale must be linear or area`);
   if (p.dilate % 2 === 0) throw new RangeError(`motion graph: dilate must be odd, got ${p.dilate}`);
 }
 
@@ -140,7 +141,13 @@ export function motionGraphSpec(p: MotionGraphParams): ModelSpec {
     nodes.push(samePool('MaxPool', 'changed', 'dilated', p.dilate));
     grown = 'dilated';
   }
-  nodes.push({ op: 'Cast', inputs: [grown], outputs: [MotionIO.motion], name: MotionIO.motion, attributes: { to: attr.int(OnnxType.UINT8) } });
+  nodes.push({
+    op: 'Cast',
+    inputs: [grown],
+    outputs: [MotionIO.motion],
+    name: MotionIO.motion,
+    attributes: { to: attr.int(OnnxType.UINT8) },
+  });
 
   return {
     graphName: 'vigil_motion',

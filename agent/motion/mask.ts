@@ -18,10 +18,14 @@ function inside(poly: Polygon, x: number, y: number): boolean {
 
 export function validatePolygons(masks: Polygon[]): void {
   masks.forEach((poly, m) => {
-    if (!Array.isArray(poly) || poly.length < 3) throw new RangeError(`motion mask ${m}: a polygon needs at least 3 points`);
+    if (!Array.isArray(poly) || poly.length < 3)
+      throw new RangeError(`motion mask ${m}: a polygon needs at least 3 points`);
     poly.forEach((pt, p) => {
       const ok = Array.isArray(pt) && pt.length === 2 && pt.every((v) => Number.isFinite(v) && v >= 0 && v <= 1);
-      if (!ok) throw new RangeError(`motion mask ${m} point ${p}: expected [x, y] with 0 <= x, y <= 1, got ${JSON.stringify(pt)}`);
+      if (!ok)
+        throw new RangeError(
+          `motion mask ${m} point ${p}: expected [x, y] with 0 <= x, y <= 1, got ${JSON.stringify(pt)}`,
+        );
     });
   });
 }

@@ -45,11 +45,16 @@ export function ensureMotionModel(p: MotionGraphParams, cacheDir = defaultMotion
     renameSync(tmp, path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOSPC' || code === 'EDQUOT') return { path, created: false, bytes, cacheError: (err as Error).message };
-    throw new VigilError('motion_model_write_failed', `cannot write the motion model to ${path}: ${(err as Error).message}`, {
-      cause: err,
-      details: { path },
-    });
+    if (code === 'ENOSPC' || code === 'EDQUOT')
+      return { path, created: false, bytes, cacheError: (err as Error).message };
+    throw new VigilError(
+      'motion_model_write_failed',
+      `cannot write the motion model to ${path}: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { path },
+      },
+    );
   }
   return { path, created: true };
 }

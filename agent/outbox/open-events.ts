@@ -162,7 +162,7 @@ export function endEventsLeftOpen(outbox: LedgerOutbox, log: Logger): RestartSwe
     } catch (err) {
       result.failed.push(o.eventId);
       const why = describeError(err);
-      log.error({ event: o.eventId, rev: end.rev, err: why }, 'could not queue the end of a previous run\'s event');
+      log.error({ event: o.eventId, rev: end.rev, err: why }, "could not queue the end of a previous run's event");
     }
   }
   if (open.length > 0) {

@@ -66,7 +66,11 @@ function readHeader(path: string): Buffer {
 }
 
 function isSqliteError(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && ((err as unknown) as { code: string }).code.startsWith('SQLITE_');
+  return (
+    err instanceof Error &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as unknown as { code: string }).code.startsWith('SQLITE_')
+  );
 }
 
 /**
@@ -117,9 +121,13 @@ function openChecked(o: CheckedOptions): Db {
   const { path } = o;
   const exists = existsSync(path);
   if (!exists && !o.create) {
-    throw new VigilError('outbox_missing', `no outbox at ${path} (is --data-dir right? the agent creates it on first start)`, {
-      details: { path },
-    });
+    throw new VigilError(
+      'outbox_missing',
+      `no outbox at ${path} (is --data-dir right? the agent creates it on first start)`,
+      {
+        details: { path },
+      },
+    );
   }
   if (exists) {
     const size = statSync(path).size;
@@ -149,7 +157,12 @@ function openChecked(o: CheckedOptions): Db {
     const appId = db.pragma('application_id', { simple: true }) as number;
     const tables = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table'").get() as { n: number };
     if (appId !== OUTBOX_APPLICATION_ID && !(appId === 0 && tables.n === 0)) {
-      throw foreign(path, appId === 0 ? `an SQLite database with ${tables.n} table(s) of another application` : `SQLite application_id 0x${appId.toString(16)}`);
+      throw foreign(
+        path,
+        appId === 0
+          ? `an SQLite database with ${tables.n} table(s) of another application`
+          : `SQLite application_id 0x${appId.toString(16)}`,
+      );
     }
     if (o.readonly) {
       db.pragma(`busy_timeout = ${o.busyTimeoutMs}`);

@@ -224,7 +224,6 @@ export class Outbox {
     return { event: without, json: this.recordJson(without) };
   }
 
-
   // ---------------------------------------------------------------- after the enqueue (lifecycle.ts)
 
   /**

@@ -24,7 +24,22 @@ export interface Row {
 }
 
 export const COLUMN_NAMES = [
-  'seq', 'kind', 'event_id', 'rev', 'event_type', 'priority', 'state', 'attempts', 'next_attempt_at', 'lease_until', 'created_at', 'done_at', 'bytes', 'sha256', 'last_error_code', 'last_error',
+  'seq',
+  'kind',
+  'event_id',
+  'rev',
+  'event_type',
+  'priority',
+  'state',
+  'attempts',
+  'next_attempt_at',
+  'lease_until',
+  'created_at',
+  'done_at',
+  'bytes',
+  'sha256',
+  'last_error_code',
+  'last_error',
 ];
 export const COLUMNS = COLUMN_NAMES.join(', ');
 /** The item columns qualified by a table alias (for joins with bodies). */
@@ -58,10 +73,14 @@ export function sha256(b: Uint8Array): string {
 const EVENT_TYPES: readonly EventType[] = ['new', 'update', 'end'];
 
 export function checkEvent(event: OutboxEvent): void {
-  if (typeof event !== 'object' || event === null) throw new VigilError('invalid_event', 'outbox: event must be an object');
-  if (typeof event.id !== 'string' || event.id.length === 0) throw new VigilError('invalid_event', 'outbox: event /id must be a non-empty string');
-  if (!Number.isInteger(event.rev) || event.rev < 0) throw new VigilError('invalid_event', `outbox: event ${event.id} /rev must be an integer >= 0`);
-  if (!EVENT_TYPES.includes(event.type)) throw new VigilError('invalid_event', `outbox: event ${event.id} /type must be new, update or end`);
+  if (typeof event !== 'object' || event === null)
+    throw new VigilError('invalid_event', 'outbox: event must be an object');
+  if (typeof event.id !== 'string' || event.id.length === 0)
+    throw new VigilError('invalid_event', 'outbox: event /id must be a non-empty string');
+  if (!Number.isInteger(event.rev) || event.rev < 0)
+    throw new VigilError('invalid_event', `outbox: event ${event.id} /rev must be an integer >= 0`);
+  if (!EVENT_TYPES.includes(event.type))
+    throw new VigilError('invalid_event', `outbox: event ${event.id} /type must be new, update or end`);
 }
 
 export interface NewItem {

@@ -74,7 +74,12 @@ export class CameraPipeline {
     this.log = opts.logger ?? silentLogger();
     this.labels = opts.labels ? new Set(opts.labels) : undefined;
     this.refreshMs = opts.refreshMs ?? 5000;
-    const common = { camera: opts.camera, width: opts.width, height: opts.height, mediaTimes: opts.mediaTimes ?? false };
+    const common = {
+      camera: opts.camera,
+      width: opts.width,
+      height: opts.height,
+      mediaTimes: opts.mediaTimes ?? false,
+    };
     if (opts.detector) this.tracker = new ObjectTracker({ ...common, ...(opts.tracker ?? {}) });
     else this.motionEvents = new MotionEventTracker({ ...common, ...(opts.motionEvents ?? {}) });
     this.store = new ThumbnailStore(opts.thumbnailDir, opts.thumbnails ?? {});
@@ -114,7 +119,10 @@ export class CameraPipeline {
         observed = r.plan.mode === 'frame' ? undefined : r.plan.regions;
       }
       const t1 = now();
-      out = this.tracker.update(detections, frame.mediaMs, { wallMs: frame.wallMs, ...(observed === undefined ? {} : { observed }) });
+      out = this.tracker.update(detections, frame.mediaMs, {
+        wallMs: frame.wallMs,
+        ...(observed === undefined ? {} : { observed }),
+      });
       this.totals.track += now() - t1;
     } else {
       const t1 = now();
@@ -164,7 +172,13 @@ export class CameraPipeline {
       detector_runs: this.detectorRuns,
       events: this.announced.size,
       messages: this.messages,
-      total_ms: { decode: r(this.totals.decode), motion: r(this.totals.motion), detect: r(this.totals.detect), track: r(this.totals.track), thumbnail: r(this.totals.thumbnail) },
+      total_ms: {
+        decode: r(this.totals.decode),
+        motion: r(this.totals.motion),
+        detect: r(this.totals.detect),
+        track: r(this.totals.track),
+        thumbnail: r(this.totals.thumbnail),
+      },
       ms_per_frame: perFrame(this.totals, this.frames),
       detector_ms: { preprocess: r(preprocess), run: r(run), postprocess: r(postprocess) },
       detector_overhead_pct: run > 0 ? Math.round(((preprocess + postprocess) / run) * 1000) / 10 : 0,

@@ -7,7 +7,10 @@ import { resolveFfmpeg } from '../camera/ffmpeg-path.js';
  * The native frame size of a file or lavfi input, read from ffmpeg's stream description (no decoding). Used to
  * pick an analysis size that keeps the aspect ratio. `undefined` when ffmpeg names no video stream size.
  */
-export async function probeVideoSize(input: string, ffmpegPath?: string): Promise<{ width: number; height: number } | undefined> {
+export async function probeVideoSize(
+  input: string,
+  ffmpegPath?: string,
+): Promise<{ width: number; height: number } | undefined> {
   const ffmpeg = resolveFfmpeg(ffmpegPath);
   const { args } = cameraInput(input, { realtime: false, loop: false, extra: [] });
   const stderr = await new Promise<string>((resolve, reject) => {
@@ -28,7 +31,10 @@ export async function probeVideoSize(input: string, ffmpegPath?: string): Promis
 }
 
 /** An analysis size: the native size when it is at most `maxWidth` wide, else scaled down; always even. */
-export function analysisSize(native: { width: number; height: number } | undefined, maxWidth = 640): { width: number; height: number } {
+export function analysisSize(
+  native: { width: number; height: number } | undefined,
+  maxWidth = 640,
+): { width: number; height: number } {
   if (!native) return { width: 640, height: 360 };
   const scale = Math.min(1, maxWidth / native.width);
   const even = (v: number) => Math.max(16, Math.round(v / 2) * 2);

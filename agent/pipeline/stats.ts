@@ -40,5 +40,11 @@ export function emptyTotals(): StageTotals {
 export function perFrame(t: StageTotals, frames: number): StageTotals {
   const f = Math.max(1, frames);
   const r = (v: number) => Math.round((v / f) * 1000) / 1000;
-  return { decode: r(t.decode), motion: r(t.motion), detect: r(t.detect), track: r(t.track), thumbnail: r(t.thumbnail) };
+  return {
+    decode: r(t.decode),
+    motion: r(t.motion),
+    detect: r(t.detect),
+    track: r(t.track),
+    thumbnail: r(t.thumbnail),
+  };
 }

@@ -1,13 +1,19 @@
 import type { DaemonStatus } from './schema.js';
 
 /** The compact human view `vigil-agent status` prints. */
-const age = (s: number | null): string => (s === null ? '-' : s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`);
+const age = (s: number | null): string =>
+  s === null ? '-' : s < 120 ? `${s.toFixed(1)}s` : s < 7200 ? `${Math.round(s / 60)}m` : `${(s / 3600).toFixed(1)}h`;
 
 export function formatStatus(s: DaemonStatus): string {
   const lines: string[] = [];
-  lines.push(`vigil-agent ${s.version}  pid ${s.pid}  up ${age(s.uptime_s)}  device ${s.device_id}  mode ${s.mode}${s.stopping ? '  (stopping)' : ''}`);
+  lines.push(
+    `vigil-agent ${s.version}  pid ${s.pid}  up ${age(s.uptime_s)}  device ${s.device_id}  mode ${s.mode}${s.stopping ? '  (stopping)' : ''}`,
+  );
   lines.push(`config ${s.config_file ?? '(defaults)'}  data ${s.data_dir}`);
-  if (s.last_reload) lines.push(`last reload ${s.last_reload.at}: ${s.last_reload.ok ? `ok, restarted [${s.last_reload.restarted_cameras.join(', ')}]` : `FAILED: ${s.last_reload.error}`}`);
+  if (s.last_reload)
+    lines.push(
+      `last reload ${s.last_reload.at}: ${s.last_reload.ok ? `ok, restarted [${s.last_reload.restarted_cameras.join(', ')}]` : `FAILED: ${s.last_reload.error}`}`,
+    );
   const u = s.uplink;
   lines.push(
     `uplink  ${u.state} via ${u.transport}${u.url ? ` ${u.url}` : ''}  last ack ${u.last_ack_at ?? 'never'}  clock offset ${u.clock_offset_ms} ms  acked ${u.acked}${u.consecutive_failures ? `  failures in a row ${u.consecutive_failures}` : ''}`,

@@ -4,11 +4,14 @@ import { Type, type Static } from '@sinclair/typebox';
  * The document the daemon serves at `GET /status` on its local endpoint (`status.listen`) and `vigil-agent status`
  * reads. This schema documents it and is checked by the client.
  */
-const Nullable = <T extends ReturnType<typeof Type.Number> | ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+const Nullable = <T extends ReturnType<typeof Type.Number> | ReturnType<typeof Type.String>>(t: T) =>
+  Type.Union([t, Type.Null()]);
 
 export const CameraStatusSchema = Type.Object({
   name: Type.String(),
-  phase: Type.String({ description: 'starting, running, stalled, reconnecting, ended (file/lavfi done), error, disabled, stopped' }),
+  phase: Type.String({
+    description: 'starting, running, stalled, reconnecting, ended (file/lavfi done), error, disabled, stopped',
+  }),
   state: Type.String({ description: 'The state as heartbeats report it (firmware-protocol CameraStatus.state).' }),
   input_kind: Type.String({ description: 'rtsp, http, v4l2, lavfi or file' }),
   live: Type.Boolean(),
@@ -59,12 +62,21 @@ export const OutboxStatusSchema = Type.Object({
   thumbnails_skipped: Type.Optional(
     Type.Integer({ description: 'Event messages queued without the thumbnail they should have carried, all time.' }),
   ),
-  accepted_since_start: Type.Integer({ description: 'Event messages the outbox accepted from the cameras since the daemon started.' }),
-  refused_since_start: Type.Integer({ description: 'Event messages the outbox refused since the daemon started (lost; see the log).' }),
+  accepted_since_start: Type.Integer({
+    description: 'Event messages the outbox accepted from the cameras since the daemon started.',
+  }),
+  refused_since_start: Type.Integer({
+    description: 'Event messages the outbox refused since the daemon started (lost; see the log).',
+  }),
 });
 
 export const UplinkStatusSchema = Type.Object({
-  state: Type.Union([Type.Literal('connected'), Type.Literal('connecting'), Type.Literal('paused'), Type.Literal('stopped')]),
+  state: Type.Union([
+    Type.Literal('connected'),
+    Type.Literal('connecting'),
+    Type.Literal('paused'),
+    Type.Literal('stopped'),
+  ]),
   transport: Type.String({ description: 'mqtt or https' }),
   url: Nullable(Type.String()),
   last_ack_at: Nullable(Type.String({ description: 'date-time of the last ack from the collector' })),
@@ -87,12 +99,19 @@ export const DaemonStatusSchema = Type.Object({
   uptime_s: Type.Number(),
   config_file: Nullable(Type.String()),
   data_dir: Type.String(),
-  mode: Type.Union([Type.Literal('objects'), Type.Literal('motion')], { description: 'objects: a detector model is loaded; motion: motion events only.' }),
+  mode: Type.Union([Type.Literal('objects'), Type.Literal('motion')], {
+    description: 'objects: a detector model is loaded; motion: motion events only.',
+  }),
   model: Nullable(Type.String()),
   stopping: Type.Boolean(),
   last_reload: Type.Union([
     Type.Null(),
-    Type.Object({ at: Type.String(), ok: Type.Boolean(), error: Nullable(Type.String()), restarted_cameras: Type.Array(Type.String()) }),
+    Type.Object({
+      at: Type.String(),
+      ok: Type.Boolean(),
+      error: Nullable(Type.String()),
+      restarted_cameras: Type.Array(Type.String()),
+    }),
   ]),
   cameras: Type.Array(CameraStatusSchema),
   outbox: OutboxStatusSchema,

@@ -29,7 +29,12 @@ async function removeStaleSocket(path: string): Promise<void> {
     });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw new VigilError('status_in_use', `another process answers on ${path} (is a vigil-agent daemon already running?)`, { details: { listen: path } });
+  if (alive)
+    throw new VigilError(
+      'status_in_use',
+      `another process answers on ${path} (is a vigil-agent daemon already running?)`,
+      { details: { listen: path } },
+    );
   unlinkSync(path);
 }
 
@@ -41,39 +46,56 @@ export interface StatusServer {
 
 export async function startStatusServer(listen: ListenAddress, snapshot: () => DaemonStatus): Promise<StatusServer> {
   if (listen.kind === 'tcp' && !isLoopbackHost(listen.host)) {
-    throw new VigilError('config_invalid', `status.listen must be a loopback address (127.0.0.1, ::1, localhost) or a unix socket path, got ${describeListen(listen)}`, {
-      details: { path: 'status.listen' },
-    });
+    throw new VigilError(
+      'config_invalid',
+      `status.listen must be a loopback address (127.0.0.1, ::1, localhost) or a unix socket path, got ${describeListen(listen)}`,
+      {
+        details: { path: 'status.listen' },
+      },
+    );
   }
   if (listen.kind === 'unix') await removeStaleSocket(listen.path);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || (path !== '/status' && path !== '/')) {
-      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'not_found', message: 'GET /status' } }));
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'not_found', message: 'GET /status' } }));
       return;
     }
     try {
       const body = JSON.stringify(snapshot());
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
     } catch (err) {
-      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'status_failed', message: (err as Error).message } }));
+      res
+        .writeHead(500, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { code: 'status_failed', message: (err as Error).message } }));
     }
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
-        new VigilError(err.code === 'EADDRINUSE' ? 'status_in_use' : 'status_listen_failed', `cannot listen on ${describeListen(listen)} for status: ${err.message}`, {
-          cause: err,
-          details: { listen: describeListen(listen) },
-        }),
+        new VigilError(
+          err.code === 'EADDRINUSE' ? 'status_in_use' : 'status_listen_failed',
+          `cannot listen on ${describeListen(listen)} for status: ${err.message}`,
+          {
+            cause: err,
+            details: { listen: describeListen(listen) },
+          },
+        ),
       ),
     );
     if (listen.kind === 'unix') server.listen(listen.path, resolve);
     else server.listen(listen.port, listen.host, resolve);
   });
   const a = server.address();
-  const address = typeof a === 'string' ? a : a ? describeListen({ kind: 'tcp', host: a.address, port: a.port }) : describeListen(listen);
+  const address =
+    typeof a === 'string'
+      ? a
+      : a
+        ? describeListen({ kind: 'tcp', host: a.address, port: a.port })
+        : describeListen(listen);
   return {
     address,
     close: () =>

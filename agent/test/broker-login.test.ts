@@ -4,7 +4,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OffsetClock } from '../../shared/clock/index.js';
 import { silentLogger } from '../../shared/log/index.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
-import { CredentialsBrokerLogin, identityOf, loadCredentials, requestPairing, storedFromResponse, writeCredentials } from '../credentials/index.js';
+import {
+  CredentialsBrokerLogin,
+  identityOf,
+  loadCredentials,
+  requestPairing,
+  storedFromResponse,
+  writeCredentials,
+} from '../credentials/index.js';
 import { createStoreAndForward } from '../daemon/store-and-forward.js';
 import { outboxConfig } from '../outbox/index.js';
 import { uplinkConfig } from '../uplink/index.js';
@@ -22,7 +29,10 @@ import { tempDir } from './support-uplink/harness.js';
  * old password and the box gets a new login by itself.
  */
 const available = dynsecAvailable();
-if (!available) process.stderr.write('\n!!! SKIPPING agent broker-login tests: mosquitto, mosquitto_ctrl or the dynamic-security plugin is missing\n\n');
+if (!available)
+  process.stderr.write(
+    '\n!!! SKIPPING agent broker-login tests: mosquitto, mosquitto_ctrl or the dynamic-security plugin is missing\n\n',
+  );
 
 let broker: DynsecBroker;
 let t: TestCloud;
@@ -32,7 +42,11 @@ afterEach(async () => {
 });
 
 async function pairedBox(name: string): Promise<{ file: string; dataDir: string }> {
-  const created = await t.api('/v1/pairing-codes', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+  const created = await t.api('/v1/pairing-codes', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
   const { code } = (await created.json()) as { code: string };
   const res = await requestPairing({ cloud: t.url, code, agentVersion: 'test' });
   const dataDir = tempDir('vigil-broker-login-');
@@ -55,7 +69,13 @@ describe.skipIf(!available)('box broker login (dynamic security)', () => {
     broker = await DynsecBroker.start();
     t = await startTestCloud(sqliteBackend, {
       overrides: {
-        mqtt: { url: broker.url, provisioner: 'mosquitto-dynsec', admin_username: broker.admin.username, admin_password: broker.admin.password, reconnect_ms: 200 },
+        mqtt: {
+          url: broker.url,
+          provisioner: 'mosquitto-dynsec',
+          admin_username: broker.admin.username,
+          admin_password: broker.admin.password,
+          reconnect_ms: 200,
+        },
         pairing: { attempts_burst: 1000, mqtt_url: broker.url },
       },
     });
@@ -68,7 +88,10 @@ describe.skipIf(!available)('box broker login (dynamic security)', () => {
 
   it('pairing stores the login with the secret, owner-only', async () => {
     const { file } = await pairedBox('stored');
-    const json = JSON.parse(readFileSync(file, 'utf8')) as { device_id: string; mqtt_credentials?: { username: string; password: string } };
+    const json = JSON.parse(readFileSync(file, 'utf8')) as {
+      device_id: string;
+      mqtt_credentials?: { username: string; password: string };
+    };
     expect(json.mqtt_credentials?.username).toBe(json.device_id);
     expect(json.mqtt_credentials?.password.length).toBeGreaterThanOrEqual(16);
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -87,7 +110,8 @@ describe.skipIf(!available)('box broker login (dynamic security)', () => {
       outbox: outboxConfig(),
       uplink: uplinkConfig({ https_url: t.url, mqtt_url: broker.url, heartbeat_interval: '0' }),
       identity: creds.identity,
-      brokerLogin: (collector) => new CredentialsBrokerLogin(creds.file, creds.stored, { ...collector, identity: creds.identity }),
+      brokerLogin: (collector) =>
+        new CredentialsBrokerLogin(creds.file, creds.stored, { ...collector, identity: creds.identity }),
       logger: silentLogger(),
       version: 'test',
     });
@@ -110,18 +134,37 @@ describe.skipIf(!available)('box broker login (dynamic security)', () => {
     const { file, dataDir } = await pairedBox('rotating');
     const creds = loadCredentials(dataDir, { file });
     const clock = new OffsetClock();
-    const login = new CredentialsBrokerLogin(file, creds.stored, { baseUrl: t.url, identity: identityOf(creds.stored), clock });
-    const transport = new MqttTransport({ url: broker.url, identity: creds.identity, clock, login, loginRenewMs: 200, reconnect: { baseMs: 100, maxMs: 500 }, logger: silentLogger() });
+    const login = new CredentialsBrokerLogin(file, creds.stored, {
+      baseUrl: t.url,
+      identity: identityOf(creds.stored),
+      clock,
+    });
+    const transport = new MqttTransport({
+      url: broker.url,
+      identity: creds.identity,
+      clock,
+      login,
+      loginRenewMs: 200,
+      reconnect: { baseMs: 100, maxMs: 500 },
+      logger: silentLogger(),
+    });
     cleanups.push(() => transport.close());
     const acks: Ack[] = [];
-    await transport.start((ack) => acks.push(ack), () => undefined);
+    await transport.start(
+      (ack) => acks.push(ack),
+      () => undefined,
+    );
     await waitFor('connected', () => transport.isReady());
     expect(transport.metrics.loginRenewals).toBe(0); // the stored login was used as is
 
     const rotated = await t.api(`/v1/devices/${creds.identity.deviceId}/keys`, { method: 'POST' });
     expect(rotated.status).toBe(201);
     // Dropped by the broker (password changed), refused on reconnect, renewed over HTTPS (old key still active).
-    await waitFor('a renewed login and a new connection', () => transport.metrics.loginRenewals === 1 && transport.isReady(), 15_000);
+    await waitFor(
+      'a renewed login and a new connection',
+      () => transport.metrics.loginRenewals === 1 && transport.isReady(),
+      15_000,
+    );
     expect(transport.metrics.loginRefused).toBeGreaterThanOrEqual(1);
     const renewed = loadCredentials(dataDir, { file }).stored.mqtt_credentials;
     expect(renewed?.password).not.toBe(creds.stored.mqtt_credentials?.password);

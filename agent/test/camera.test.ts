@@ -6,7 +6,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { isVigilError, VigilError } from '../../shared/errors/index.js';
 import { testAsset } from '../../shared/testing/index.js';
 import { createLogger } from '../../shared/log/index.js';
-import { CameraStream, openCamera, parseCameraConfig, redactUrl, resolveFfmpeg, type CameraRestartInfo } from '../camera/index.js';
+import {
+  CameraStream,
+  openCamera,
+  parseCameraConfig,
+  redactUrl,
+  resolveFfmpeg,
+  type CameraRestartInfo,
+} from '../camera/index.js';
 import { cameraInput } from '../camera/input.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-camera-test-'));
@@ -36,34 +43,76 @@ describe('camera config and inputs', () => {
     expect(cfg.detect).toEqual({ width: 640, height: 360, fps: 5 });
     expect(cfg.stall_timeout_s).toBe(10);
     expect(cfg.masks).toEqual([]);
-    expect(() => parseCameraConfig({ name: 'front', input: 'x.mp4', detect: { width: 641 } })).toThrow(/\/detect\/width/);
+    expect(() => parseCameraConfig({ name: 'front', input: 'x.mp4', detect: { width: 641 } })).toThrow(
+      /\/detect\/width/,
+    );
     expect(() => parseCameraConfig({ name: 'bad name', input: 'x.mp4' })).toThrow(/\/name/);
-    expect(() => parseCameraConfig({ name: 'a', input: 'x.mp4', masks: [[[0, 0], [2, 0], [0, 1]]] })).toThrow(/\/masks\/0\/1\/0/);
+    expect(() =>
+      parseCameraConfig({
+        name: 'a',
+        input: 'x.mp4',
+        masks: [
+          [
+            [0, 0],
+            [2, 0],
+            [0, 1],
+          ],
+        ],
+      }),
+    ).toThrow(/\/masks\/0\/1\/0/);
     expect(() => parseCameraConfig({ name: 'a', input: 'x.mp4', colour: 1 })).toThrow(VigilError);
   });
 
   it('builds the right ffmpeg input arguments per input kind', () => {
     const o = { realtime: false, loop: false, extra: [] };
-    expect(cameraInput('rtsp://u:p@cam/s', o)).toMatchObject({ kind: 'rtsp', live: true, args: ['-rtsp_transport', 'tcp', '-i', 'rtsp://u:p@cam/s'] });
-    expect(cameraInput('/dev/video0', o)).toMatchObject({ kind: 'v4l2', live: true, args: ['-f', 'v4l2', '-i', '/dev/video0'] });
-    expect(cameraInput('http://cam/mjpg', o)).toMatchObject({ kind: 'http', live: true, args: ['-i', 'http://cam/mjpg'] });
-    expect(cameraInput('lavfi:testsrc2', { ...o, realtime: true })).toMatchObject({ kind: 'lavfi', live: false, args: ['-re', '-f', 'lavfi', '-i', 'testsrc2'] });
-    expect(cameraInput('/x/y.mp4', { ...o, loop: true })).toMatchObject({ kind: 'file', live: false, args: ['-stream_loop', '-1', '-i', '/x/y.mp4'] });
+    expect(cameraInput('rtsp://u:p@cam/s', o)).toMatchObject({
+      kind: 'rtsp',
+      live: true,
+      args: ['-rtsp_transport', 'tcp', '-i', 'rtsp://u:p@cam/s'],
+    });
+    expect(cameraInput('/dev/video0', o)).toMatchObject({
+      kind: 'v4l2',
+      live: true,
+      args: ['-f', 'v4l2', '-i', '/dev/video0'],
+    });
+    expect(cameraInput('http://cam/mjpg', o)).toMatchObject({
+      kind: 'http',
+      live: true,
+      args: ['-i', 'http://cam/mjpg'],
+    });
+    expect(cameraInput('lavfi:testsrc2', { ...o, realtime: true })).toMatchObject({
+      kind: 'lavfi',
+      live: false,
+      args: ['-re', '-f', 'lavfi', '-i', 'testsrc2'],
+    });
+    expect(cameraInput('/x/y.mp4', { ...o, loop: true })).toMatchObject({
+      kind: 'file',
+      live: false,
+      args: ['-stream_loop', '-1', '-i', '/x/y.mp4'],
+    });
   });
 
   it('hides URL passwords', () => {
-    expect(redactUrl('rtsp://admin:hunter2@10.0.0.5:554/h264: Connection refused')).toBe('rtsp://admin:***@10.0.0.5:554/h264: Connection refused');
+    expect(redactUrl('rtsp://admin:hunter2@10.0.0.5:554/h264: Connection refused')).toBe(
+      'rtsp://admin:***@10.0.0.5:554/h264: Connection refused',
+    );
   });
 
   it('names what was tried when ffmpeg is missing', () => {
-    expect(() => resolveFfmpeg(join(tmp, 'no-such-ffmpeg'))).toThrow(expect.objectContaining({ code: 'ffmpeg_not_found', message: expect.stringContaining('no-such-ffmpeg') }));
+    expect(() => resolveFfmpeg(join(tmp, 'no-such-ffmpeg'))).toThrow(
+      expect.objectContaining({ code: 'ffmpeg_not_found', message: expect.stringContaining('no-such-ffmpeg') }),
+    );
     expect(resolveFfmpeg()).toMatch(/ffmpeg$/);
   });
 });
 
 describe('camera frames', () => {
   it('delivers frames of the detect size, count and media time from a lavfi test pattern', async () => {
-    const cam = new CameraStream({ name: 'pattern', input: 'lavfi:testsrc2=size=320x240:rate=25:duration=2', detect: { width: 160, height: 120, fps: 5 } }).start();
+    const cam = new CameraStream({
+      name: 'pattern',
+      input: 'lavfi:testsrc2=size=320x240:rate=25:duration=2',
+      detect: { width: 160, height: 120, fps: 5 },
+    }).start();
     const frames = [];
     for await (const f of cam) frames.push(f);
     expect(frames.length).toBe(10);
@@ -98,8 +147,12 @@ describe('camera frames', () => {
     await cam.stop();
   });
 
-  it('with fps 0, media time follows the input\'s own rate (read from ffmpeg\'s stream header)', async () => {
-    const cam = new CameraStream({ name: 'native', input: 'lavfi:testsrc2=size=64x48:rate=25:duration=1', detect: { width: 64, height: 48, fps: 0 } }).start();
+  it("with fps 0, media time follows the input's own rate (read from ffmpeg's stream header)", async () => {
+    const cam = new CameraStream({
+      name: 'native',
+      input: 'lavfi:testsrc2=size=64x48:rate=25:duration=1',
+      detect: { width: 64, height: 48, fps: 0 },
+    }).start();
     const times: number[] = [];
     for await (const f of cam) times.push(f.mediaMs);
     expect(times).toEqual(Array.from({ length: 25 }, (_, i) => i * 40));
@@ -119,7 +172,11 @@ describe('camera frames', () => {
   });
 
   it('analysis mode never drops: a slow consumer pauses the pipe and still gets every frame', async () => {
-    const cam = new CameraStream({ name: 'slow', input: 'lavfi:testsrc2=size=320x240:rate=20:duration=1', detect: { width: 64, height: 48, fps: 20 } }).start();
+    const cam = new CameraStream({
+      name: 'slow',
+      input: 'lavfi:testsrc2=size=320x240:rate=20:duration=1',
+      detect: { width: 64, height: 48, fps: 20 },
+    }).start();
     expect(cam.dropping).toBe(false);
     const seqs: number[] = [];
     for await (const f of cam) {
@@ -133,7 +190,12 @@ describe('camera frames', () => {
 
   it('live-like mode drops frames for a busy consumer, keeps at most one waiting, and counts the drops', async () => {
     const cam = new CameraStream(
-      { name: 'busy', input: 'lavfi:testsrc2=size=320x240:rate=25:duration=2', realtime: true, detect: { width: 64, height: 48, fps: 25 } },
+      {
+        name: 'busy',
+        input: 'lavfi:testsrc2=size=320x240:rate=25:duration=2',
+        realtime: true,
+        detect: { width: 64, height: 48, fps: 25 },
+      },
       { maxPending: 1 },
     ).start();
     expect(cam.dropping).toBe(true);
@@ -160,14 +222,18 @@ describe('camera failures', () => {
     expect(() => new CameraStream({ name: 'f', input: missing }).start()).toThrow(
       expect.objectContaining({ code: 'camera_input_not_found', message: expect.stringContaining(missing) }),
     );
-    await expect(openCamera({ name: 'f', input: missing })).rejects.toSatisfy((e: unknown) => isVigilError(e, 'camera_input_not_found'));
+    await expect(openCamera({ name: 'f', input: missing })).rejects.toSatisfy((e: unknown) =>
+      isVigilError(e, 'camera_input_not_found'),
+    );
   });
 
-  it('an unreadable file fails with ffmpeg\'s reason, not a hang', async () => {
+  it("an unreadable file fails with ffmpeg's reason, not a hang", async () => {
     const junk = join(tmp, 'junk.mp4');
     writeFileSync(junk, 'this is not a video');
     const cam = new CameraStream({ name: 'junk', input: junk }).start();
-    await expect(cam.next()).rejects.toSatisfy((e: unknown) => isVigilError(e, 'camera_ffmpeg_failed') && /Invalid data/i.test((e as Error).message));
+    await expect(cam.next()).rejects.toSatisfy(
+      (e: unknown) => isVigilError(e, 'camera_ffmpeg_failed') && /Invalid data/i.test((e as Error).message),
+    );
     expect(cam.state).toBe('failed');
     await cam.stop();
   });
@@ -175,9 +241,16 @@ describe('camera failures', () => {
   it('an unreachable RTSP camera gives camera_unreachable with the reason within seconds, password hidden', async () => {
     const port = await closedPort();
     const logged: string[] = [];
-    const logger = createLogger({ component: 'agent', level: 'trace', destination: { write: (l: string) => void logged.push(l) } });
+    const logger = createLogger({
+      component: 'agent',
+      level: 'trace',
+      destination: { write: (l: string) => void logged.push(l) },
+    });
     const t0 = Date.now();
-    const err = await openCamera({ name: 'door', input: `rtsp://admin:s3cret@127.0.0.1:${port}/live` }, { timeoutMs: 8000, logger }).then(
+    const err = await openCamera(
+      { name: 'door', input: `rtsp://admin:s3cret@127.0.0.1:${port}/live` },
+      { timeoutMs: 8000, logger },
+    ).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -191,7 +264,10 @@ describe('camera failures', () => {
 
   it('openCamera times out with camera_timeout when the input connects but sends nothing', async () => {
     const silent = fakeFfmpeg('silent-ffmpeg', 'echo "Opening stream" >&2\nexec sleep 30');
-    const err = await openCamera({ name: 'mute', input: 'rtsp://127.0.0.1/x', ffmpeg: { path: silent } }, { timeoutMs: 1500 }).catch((e: unknown) => e);
+    const err = await openCamera(
+      { name: 'mute', input: 'rtsp://127.0.0.1/x', ffmpeg: { path: silent } },
+      { timeoutMs: 1500 },
+    ).catch((e: unknown) => e);
     expect(isVigilError(err, 'camera_timeout')).toBe(true);
     expect((err as Error).message).toContain('Opening stream');
   });
@@ -200,15 +276,22 @@ describe('camera failures', () => {
     // Emits one 32×32 frame, then hangs: each ffmpeg run yields exactly one frame.
     const hang = fakeFfmpeg('hang-ffmpeg', 'head -c 1536 /dev/zero\nexec sleep 30');
     const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger({ component: 'agent', level: 'info', destination: { write: (l: string) => void lines.push(JSON.parse(l)) } });
-    const cam = new CameraStream({
-      name: 'stally',
-      input: 'rtsp://127.0.0.1/cam',
-      detect: { width: 32, height: 32, fps: 5 },
-      stall_timeout_s: 0.5,
-      restart_backoff_s: { initial: 0.05, max: 0.2 },
-      ffmpeg: { path: hang },
-    }, { logger }).start();
+    const logger = createLogger({
+      component: 'agent',
+      level: 'info',
+      destination: { write: (l: string) => void lines.push(JSON.parse(l)) },
+    });
+    const cam = new CameraStream(
+      {
+        name: 'stally',
+        input: 'rtsp://127.0.0.1/cam',
+        detect: { width: 32, height: 32, fps: 5 },
+        stall_timeout_s: 0.5,
+        restart_backoff_s: { initial: 0.05, max: 0.2 },
+        ffmpeg: { path: hang },
+      },
+      { logger },
+    ).start();
     const restarts: CameraRestartInfo[] = [];
     const states: string[] = [];
     cam.on('restart', (r) => restarts.push(r));
@@ -222,13 +305,23 @@ describe('camera failures', () => {
     expect(s.lastError).toMatch(/no frame for/);
     expect(restarts[0]!.reason).toMatch(/no frame for/);
     expect(states).toEqual(expect.arrayContaining(['starting', 'streaming', 'stalled', 'backoff']));
-    expect(lines).toContainEqual(expect.objectContaining({ level: 'warn', component: 'camera', camera: 'stally', msg: expect.stringMatching(/stalled/) }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        component: 'camera',
+        camera: 'stally',
+        msg: expect.stringMatching(/stalled/),
+      }),
+    );
     await cam.stop();
     expect(cam.state).toBe('stopped');
   });
 
   it('a live camera whose ffmpeg exits keeps retrying and exposes the error', async () => {
-    const refuse = fakeFfmpeg('refuse-ffmpeg', 'echo "[tcp @ 0x1] Connection to tcp://10.0.0.9:554 failed: Connection refused" >&2\nexit 1');
+    const refuse = fakeFfmpeg(
+      'refuse-ffmpeg',
+      'echo "[tcp @ 0x1] Connection to tcp://10.0.0.9:554 failed: Connection refused" >&2\nexit 1',
+    );
     const cam = new CameraStream({
       name: 'gone',
       input: 'rtsp://10.0.0.9/cam',

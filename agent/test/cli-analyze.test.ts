@@ -28,7 +28,10 @@ interface Summary {
 }
 
 function parseLines(stdout: string): { events: EventMessage[]; summary: Summary } {
-  const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as EventMessage | Summary);
+  const lines = stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EventMessage | Summary);
   const summary = lines.at(-1) as Summary;
   expect(summary.type).toBe('summary');
   return { events: lines.slice(0, -1) as EventMessage[], summary };
@@ -43,7 +46,10 @@ describe.skipIf(!model || !vtest)('vigil-agent analyze vtest.avi (yolox_nano, 5 
   const out = join(tmp, 'vtest');
   let run: { code: number | null; stdout: string; stderr: string } | undefined;
   const result = () => {
-    run ??= agentCli(['analyze', vtest as string, '--model', model as string, '--fps', '5', '--out', out, '--json'], 240_000);
+    run ??= agentCli(
+      ['analyze', vtest as string, '--model', model as string, '--fps', '5', '--out', out, '--json'],
+      240_000,
+    );
     return run;
   };
   // One analysis for all the checks below; on two busy cores it can take longer than one test's time limit.
@@ -145,7 +151,10 @@ describe('vigil-agent analyze errors', () => {
     expectOneLineError(agentCli(['analyze', join(tmp, 'missing.avi')]), 'input_invalid');
   });
   it('missing model → model_not_found', () => {
-    expectOneLineError(agentCli(['analyze', 'lavfi:color=s=64x48:d=1', '--model', join(tmp, 'none.onnx')]), 'model_not_found');
+    expectOneLineError(
+      agentCli(['analyze', 'lavfi:color=s=64x48:d=1', '--model', join(tmp, 'none.onnx')]),
+      'model_not_found',
+    );
   });
   it('model of unknown format → model_format_unknown', () => {
     const p = join(tmp, 'weird.onnx');

@@ -1,4 +1,14 @@
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -131,14 +141,20 @@ describe('loadAgentConfig', () => {
   });
 
   it('reports a YAML syntax error with its line, and an unreadable explicit file', () => {
-    const e = errorOf(() => loadAgentConfig(file('syn.yaml', 'data_dir: /x\ncameras:\n  - name: [door\n'), {}, noDefault));
+    const e = errorOf(() =>
+      loadAgentConfig(file('syn.yaml', 'data_dir: /x\ncameras:\n  - name: [door\n'), {}, noDefault),
+    );
     expect(e.message).toMatch(/syn\.yaml:\d+: YAML syntax error/);
     expect(errorOf(() => loadAgentConfig(join(dir, 'missing.yaml'), {}, noDefault)).code).toBe('config_unreadable');
   });
 
   it('takes environment overrides (VIGIL_AGENT__A__B) and CLI overrides, and rejects unknown environment keys', () => {
     const p = file('env.yaml', GOOD);
-    const { config } = loadAgentConfig(p, { data_dir: join(dir, 'data') }, { env: { VIGIL_AGENT__LOG__LEVEL: 'warn', VIGIL_AGENT__UPLINK__CONCURRENCY: '2' } });
+    const { config } = loadAgentConfig(
+      p,
+      { data_dir: join(dir, 'data') },
+      { env: { VIGIL_AGENT__LOG__LEVEL: 'warn', VIGIL_AGENT__UPLINK__CONCURRENCY: '2' } },
+    );
     expect(config.log.level).toBe('warn');
     expect(config.uplink.concurrency).toBe(2);
     expect(config.data_dir).toBe(join(dir, 'data'));
@@ -177,12 +193,33 @@ describe('the camera and tracker parts of a camera', () => {
 
 describe('effectiveUplinkConfig', () => {
   it('fills URLs and transport from the device section, and explicit uplink keys win', () => {
-    const base = loadAgentConfig(file('u1.yaml', 'device:\n  id: dev_1\n  cloud: https://c.example\n  transport: mqtt\n  mqtt_url: mqtts://m.example:8883\n'), {}, noDefault).config;
-    expect(effectiveUplinkConfig(base)).toMatchObject({ transport: 'mqtt', https_url: 'https://c.example', mqtt_url: 'mqtts://m.example:8883' });
-    const own = loadAgentConfig(file('u2.yaml', 'device:\n  cloud: https://c.example\n  transport: mqtt\nuplink:\n  transport: https\n  https_url: https://other.example\n'), {}, noDefault).config;
+    const base = loadAgentConfig(
+      file(
+        'u1.yaml',
+        'device:\n  id: dev_1\n  cloud: https://c.example\n  transport: mqtt\n  mqtt_url: mqtts://m.example:8883\n',
+      ),
+      {},
+      noDefault,
+    ).config;
+    expect(effectiveUplinkConfig(base)).toMatchObject({
+      transport: 'mqtt',
+      https_url: 'https://c.example',
+      mqtt_url: 'mqtts://m.example:8883',
+    });
+    const own = loadAgentConfig(
+      file(
+        'u2.yaml',
+        'device:\n  cloud: https://c.example\n  transport: mqtt\nuplink:\n  transport: https\n  https_url: https://other.example\n',
+      ),
+      {},
+      noDefault,
+    ).config;
     expect(effectiveUplinkConfig(own)).toMatchObject({ transport: 'https', https_url: 'https://other.example' });
     const bare = loadAgentConfig(undefined, {}, noDefault).config;
-    expect(effectiveUplinkConfig(bare, { https: 'https://from-credentials.example' })).toMatchObject({ transport: 'auto', https_url: 'https://from-credentials.example' });
+    expect(effectiveUplinkConfig(bare, { https: 'https://from-credentials.example' })).toMatchObject({
+      transport: 'auto',
+      https_url: 'https://from-credentials.example',
+    });
   });
 });
 

@@ -2,7 +2,15 @@ import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { backupCredentials, backupName, credentialsPath, loadCredentials, removeCredentials, writeCredentials, type StoredCredentials } from '../credentials/index.js';
+import {
+  backupCredentials,
+  backupName,
+  credentialsPath,
+  loadCredentials,
+  removeCredentials,
+  writeCredentials,
+  type StoredCredentials,
+} from '../credentials/index.js';
 
 let dir: string;
 beforeEach(() => {
@@ -49,7 +57,9 @@ describe('credentials file', () => {
     const file = credentialsPath(dir);
     writeCredentials(file, STORED);
     chmodSync(file, 0o640);
-    expect(() => loadCredentials(dir)).toThrow(expect.objectContaining({ code: 'credentials_insecure', message: expect.stringContaining('mode 0640') }));
+    expect(() => loadCredentials(dir)).toThrow(
+      expect.objectContaining({ code: 'credentials_insecure', message: expect.stringContaining('mode 0640') }),
+    );
     chmodSync(file, 0o604);
     expect(() => loadCredentials(dir)).toThrow(expect.objectContaining({ code: 'credentials_insecure' }));
     const warned = loadCredentials(dir, { insecure: 'warn' });
@@ -59,12 +69,16 @@ describe('credentials file', () => {
   });
 
   it('says not_paired when absent and credentials_invalid when malformed, naming the field', () => {
-    expect(() => loadCredentials(dir)).toThrow(expect.objectContaining({ code: 'not_paired', message: expect.stringContaining('vigil-agent pair') }));
+    expect(() => loadCredentials(dir)).toThrow(
+      expect.objectContaining({ code: 'not_paired', message: expect.stringContaining('vigil-agent pair') }),
+    );
     const file = credentialsPath(dir);
     writeFileSync(file, '{"v":1,', { mode: 0o600 });
     expect(() => loadCredentials(dir)).toThrow(expect.objectContaining({ code: 'credentials_invalid' }));
     writeFileSync(file, JSON.stringify({ ...STORED, secret_b64: 'short' }), { mode: 0o600 });
-    expect(() => loadCredentials(dir)).toThrow(expect.objectContaining({ code: 'credentials_invalid', message: expect.stringContaining('secret_b64') }));
+    expect(() => loadCredentials(dir)).toThrow(
+      expect.objectContaining({ code: 'credentials_invalid', message: expect.stringContaining('secret_b64') }),
+    );
   });
 
   it('reads an explicit file (config device.credentials)', () => {
@@ -85,6 +99,9 @@ describe('credentials file', () => {
     expect(backupName(file, at)).toBe(`${file}.bak-20260304T050607Z-3`);
     expect(statSync(second as string).mode & 0o777).toBe(0o600);
     expect(removeCredentials(file)).toBeUndefined();
-    expect(readdirSync(dir).sort()).toEqual(['credentials.json.bak-20260304T050607Z', 'credentials.json.bak-20260304T050607Z-2']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'credentials.json.bak-20260304T050607Z',
+      'credentials.json.bak-20260304T050607Z-2',
+    ]);
   });
 });

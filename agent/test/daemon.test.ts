@@ -10,7 +10,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticSceneInput } from '../camera/synthetic.js';
 import type { DaemonStatus } from '../status/schema.js';
-import { agentCli, agentStatus, exitOf, outboxItems, pairBox, killLeftovers, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
+import {
+  agentCli,
+  agentStatus,
+  exitOf,
+  outboxItems,
+  pairBox,
+  killLeftovers,
+  requireBuild,
+  startAgent,
+  startCollector,
+  waitFor,
+  type CollectorProc,
+} from './e2e-run-support.js';
 
 let tmp: string;
 let collector: CollectorProc;
@@ -25,7 +37,10 @@ async function deadPort(): Promise<number> {
 }
 
 /** One motion event per pass: a white square crossing a grey frame. */
-const scene = (durationS: number): string => JSON.stringify(syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS, startS: 0.5, endS: Math.min(3, durationS) }));
+const scene = (durationS: number): string =>
+  JSON.stringify(
+    syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS, startS: 0.5, endS: Math.min(3, durationS) }),
+  );
 const camera = (name: string, input: string, extra = ''): string =>
   `  - name: ${name}\n    input: ${input}\n    detect: { width: 320, height: 180, fps: 5 }\n    restart_backoff_s: { initial: 0.2, max: 1 }\n${extra}`;
 
@@ -45,7 +60,10 @@ describe('vigil-agent run: start-up errors', () => {
     const dir = join(tmp, 'bad');
     mkdirSync(dir);
     const config = join(dir, 'agent.yaml');
-    writeFileSync(config, `data_dir: ${dir}\ncameras:\n  - name: door\n    input: rtsp://cam/1\n    detect: { fps: fast }\n`);
+    writeFileSync(
+      config,
+      `data_dir: ${dir}\ncameras:\n  - name: door\n    input: rtsp://cam/1\n    detect: { fps: fast }\n`,
+    );
     const r = await agentCli(['run', '--config', config]);
     expect(r.code).toBe(78);
     expect(r.stdout).toBe('');
@@ -69,7 +87,9 @@ describe('vigil-agent run: start-up errors', () => {
 });
 
 describe('vigil-agent run: cameras', () => {
-  it('an unreachable camera keeps retrying with its error visible while a lavfi camera sends its events', { timeout: 120_000 }, async () => {
+  it('an unreachable camera keeps retrying with its error visible while a lavfi camera sends its events', {
+    timeout: 120_000,
+  }, async () => {
     const port = await deadPort();
     const box = await pairBox(
       collector,
@@ -104,7 +124,9 @@ describe('vigil-agent run: cameras', () => {
 });
 
 describe('vigil-agent run: SIGHUP', () => {
-  it('restarts only the changed camera, keeps the queued events, keeps the old config when the new one is bad', { timeout: 180_000 }, async () => {
+  it('restarts only the changed camera, keeps the queued events, keeps the old config when the new one is bad', {
+    timeout: 180_000,
+  }, async () => {
     const dir = join(tmp, 'reload');
     const status = `status: { listen: ${join(dir, 'status.sock')} }\n`;
     // The collector is unreachable while the daemon runs: everything queues in the outbox.
@@ -162,7 +184,10 @@ describe('vigil-agent run: SIGHUP', () => {
     expect(queued.every((i) => i.state === 'pending')).toBe(true);
 
     // Back online (the paired collector), one short scene: everything queued before is delivered.
-    writeFileSync(box.config, `data_dir: ${dir}\n` + status + `cameras:\n` + camera('front', scene(4)) + readDevice(good));
+    writeFileSync(
+      box.config,
+      `data_dir: ${dir}\n` + status + `cameras:\n` + camera('front', scene(4)) + readDevice(good),
+    );
     const run2 = startAgent(box.config, ['--exit-when-idle']);
     expect(await exitOf(run2, 90_000)).toBe(0);
     const items = await outboxItems(dir);

@@ -10,17 +10,33 @@ const map = (...ts: OutputTensor[]) => new Map(ts.map((t) => [t.name, t]));
 
 describe('format detection', () => {
   it('reads YOLOX [1,3549,85] as an undecoded grid', () => {
-    expect(detectFormat([{ name: 'output', dims: [1, 3549, 85] }], input)).toMatchObject({ type: 'yolox', classes: 80, decoded: 'auto' });
+    expect(detectFormat([{ name: 'output', dims: [1, 3549, 85] }], input)).toMatchObject({
+      type: 'yolox',
+      classes: 80,
+      decoded: 'auto',
+    });
   });
   it('reads [1,N,85] with another N (e.g. YOLOv5: 3 anchors per cell) as already decoded', () => {
-    expect(detectFormat([{ name: 'output', dims: [1, 25200, 85] }], { width: 640, height: 640, layout: 'nchw' })).toMatchObject({ type: 'yolox', decoded: true });
-    expect(detectFormat([{ name: 'output', dims: [1, 1000, 85] }], input)).toMatchObject({ type: 'yolox', decoded: true });
+    expect(
+      detectFormat([{ name: 'output', dims: [1, 25200, 85] }], { width: 640, height: 640, layout: 'nchw' }),
+    ).toMatchObject({ type: 'yolox', decoded: true });
+    expect(detectFormat([{ name: 'output', dims: [1, 1000, 85] }], input)).toMatchObject({
+      type: 'yolox',
+      decoded: true,
+    });
   });
   it('reads [1,84,8400] as YOLO (v8/v11) channels-first', () => {
-    expect(detectFormat([{ name: 'output0', dims: [1, 84, 8400] }], input)).toMatchObject({ type: 'yolo', classes: 80, transposed: true });
+    expect(detectFormat([{ name: 'output0', dims: [1, 84, 8400] }], input)).toMatchObject({
+      type: 'yolo',
+      classes: 80,
+      transposed: true,
+    });
   });
   it('uses the metadata class count to read [1,N,4+nc] as row-major YOLO', () => {
-    expect(detectFormat([{ name: 'o', dims: [1, 8400, 84] }], input, { classCount: 80 })).toMatchObject({ type: 'yolo', transposed: false });
+    expect(detectFormat([{ name: 'o', dims: [1, 8400, 84] }], input, { classCount: 80 })).toMatchObject({
+      type: 'yolo',
+      transposed: false,
+    });
   });
   it('reads SSD-style outputs by name', () => {
     const spec = detectFormat(
@@ -32,7 +48,14 @@ describe('format detection', () => {
       ],
       input,
     );
-    expect(spec).toEqual({ type: 'ssd', boxes: 'detection_boxes', classes: 'detection_classes', scores: 'detection_scores', count: 'num_detections', boxOrder: 'yxyx' });
+    expect(spec).toEqual({
+      type: 'ssd',
+      boxes: 'detection_boxes',
+      classes: 'detection_classes',
+      scores: 'detection_scores',
+      count: 'num_detections',
+      boxOrder: 'yxyx',
+    });
   });
   it('rejects unknown layouts with model_format_unknown naming the outputs', () => {
     let err: unknown;
@@ -56,7 +79,12 @@ describe('YOLOX decoding', () => {
     data.set([0.5, 0.25, Math.log(4), Math.log(2), 0.9], o);
     data[o + 5 + 16] = 0.8; // dog
     data[o + 5 + 15] = 0.3;
-    const c = decodeOutputs(detectFormat([{ name: 'output', dims: [1, n, 85] }], input), map({ name: 'output', dims: [1, n, 85], data }), input, 0.3);
+    const c = decodeOutputs(
+      detectFormat([{ name: 'output', dims: [1, n, 85] }], input),
+      map({ name: 'output', dims: [1, n, 85], data }),
+      input,
+      0.3,
+    );
     expect(c).toHaveLength(1);
     const [d] = c;
     expect(d?.classId).toBe(16);
@@ -68,7 +96,14 @@ describe('YOLOX decoding', () => {
     const data = new Float32Array(3549 * 85);
     data[4] = 0.2;
     data[5] = 1;
-    expect(decodeOutputs(detectFormat([{ name: 'o', dims: [1, 3549, 85] }], input), map({ name: 'o', dims: [1, 3549, 85], data }), input, 0.3)).toEqual([]);
+    expect(
+      decodeOutputs(
+        detectFormat([{ name: 'o', dims: [1, 3549, 85] }], input),
+        map({ name: 'o', dims: [1, 3549, 85], data }),
+        input,
+        0.3,
+      ),
+    ).toEqual([]);
   });
   it('tells decoded outputs from grids by the size of the centre values', () => {
     const raw = new Float32Array(100 * 85).map((_, i) => (i % 85 === 0 ? 0.5 : 0));

@@ -39,8 +39,14 @@ function alive(pid: number): boolean {
 describe('vigil-demo', () => {
   it('runs collector + paired agent on a short synthetic clip, prints a motion event from the live stream, exits 0 with nothing left behind', async () => {
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [BIN, '--exit-when-done', '--duration', '4', '--no-model'], { timeout: 120_000, env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_CLOUD_CONFIG: '', VIGIL_DATA_DIR: '' } }, (err, stdout, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        [BIN, '--exit-when-done', '--duration', '4', '--no-model'],
+        {
+          timeout: 120_000,
+          env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_CLOUD_CONFIG: '', VIGIL_DATA_DIR: '' },
+        },
+        (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
     expect(run.stderr).toBe('');

@@ -21,11 +21,14 @@ export function weirdModelBytes(): Uint8Array {
   });
 }
 
-
 // Runs the built CLI (`npm run build` first; `npm test` does it).
 const root = projectRoot();
 export function agentCli(args: string[], timeoutMs = 120_000): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin', 'vigil-agent.js'), ...args], { encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, VIGIL_DEBUG: '' } });
+  const r = spawnSync(process.execPath, [join(root, 'bin', 'vigil-agent.js'), ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    env: { ...process.env, VIGIL_DEBUG: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -38,4 +41,3 @@ export function expectOneLineError(r: { code: number | null; stderr: string }, c
   expect(lines[0]).toMatch(new RegExp(`^vigil-agent: error: ${code}: \\S`));
   expect(r.stderr).not.toMatch(/\n\s+at /);
 }
-

@@ -66,7 +66,11 @@ describe.skipIf(!model)('ObjectDetector with yolox_nano', () => {
     const dog = find(r.detections, 'dog', [133, 207, 325, 542]);
     const car = find(r.detections, 'car', [467, 78, 692, 172]);
     const bike = find(r.detections, 'bicycle', [46, 132, 572, 431]);
-    for (const [d, ref] of [[dog, 0.826], [car, 0.81], [bike, 0.807]] as const) {
+    for (const [d, ref] of [
+      [dog, 0.826],
+      [car, 0.81],
+      [bike, 0.807],
+    ] as const) {
       expect(d).toBeDefined();
       expect(Math.abs((d as Detection).score - ref)).toBeLessThan(0.06);
     }
@@ -85,20 +89,27 @@ describe.skipIf(!model)('ObjectDetector with yolox_nano', () => {
     expect(find(persons, 'person', [432, 20, 640, 480])).toBeDefined();
   });
 
-  it.skipIf(!media('dog.jpg'))('gives the same objects from a yuv420p frame, whole and through a motion region', async () => {
-    const frame = await frameFromImage(media('dog.jpg') as string);
-    const whole = await detector.detectFrame(frame);
-    expect(whole.plan.mode).toBe('frame');
-    for (const [label, box] of [['dog', [133, 207, 325, 542]], ['car', [467, 78, 692, 172]], ['bicycle', [46, 132, 572, 431]]] as const)
-      expect(find(whole.detections, label, [...box])).toBeDefined();
-    // Motion only around the car: a single crop (too large a share of a 768x576 frame → whole frame), so check
-    // the region path directly with a frame 3x as wide where the crop is small.
-    const wide: Frame = { ...frame, width: frame.width * 3, data: widen(frame, 3) };
-    const r = await detector.detectFrame(wide, [[frame.width + 467, 78, frame.width + 692, 172]]);
-    expect(r.plan.mode).toBe('regions');
-    expect(r.timings.runs).toBe(1);
-    expect(find(r.detections, 'car', [frame.width + 467, 78, frame.width + 692, 172])).toBeDefined();
-  });
+  it.skipIf(!media('dog.jpg'))(
+    'gives the same objects from a yuv420p frame, whole and through a motion region',
+    async () => {
+      const frame = await frameFromImage(media('dog.jpg') as string);
+      const whole = await detector.detectFrame(frame);
+      expect(whole.plan.mode).toBe('frame');
+      for (const [label, box] of [
+        ['dog', [133, 207, 325, 542]],
+        ['car', [467, 78, 692, 172]],
+        ['bicycle', [46, 132, 572, 431]],
+      ] as const)
+        expect(find(whole.detections, label, [...box])).toBeDefined();
+      // Motion only around the car: a single crop (too large a share of a 768x576 frame → whole frame), so check
+      // the region path directly with a frame 3x as wide where the crop is small.
+      const wide: Frame = { ...frame, width: frame.width * 3, data: widen(frame, 3) };
+      const r = await detector.detectFrame(wide, [[frame.width + 467, 78, frame.width + 692, 172]]);
+      expect(r.plan.mode).toBe('regions');
+      expect(r.timings.runs).toBe(1);
+      expect(find(r.detections, 'car', [frame.width + 467, 78, frame.width + 692, 172])).toBeDefined();
+    },
+  );
 
   it('keeps its cumulative timings', () => {
     expect(detector.totals.runs).toBeGreaterThan(0);
@@ -111,7 +122,8 @@ function widen(f: Frame, n: number): Buffer {
   const W = f.width * n;
   const out = Buffer.alloc((W * f.height * 3) / 2);
   const copyPlane = (src: number, dst: number, w: number, h: number) => {
-    for (let y = 0; y < h; y++) for (let k = 0; k < n; k++) f.data.copy(out, dst + y * w * n + k * w, src + y * w, src + (y + 1) * w);
+    for (let y = 0; y < h; y++)
+      for (let k = 0; k < n; k++) f.data.copy(out, dst + y * w * n + k * w, src + y * w, src + (y + 1) * w);
   };
   copyPlane(0, 0, f.width, f.height);
   copyPlane(f.width * f.height, W * f.height, f.width / 2, f.height / 2);

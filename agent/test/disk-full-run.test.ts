@@ -58,7 +58,9 @@ afterAll(async () => {
 });
 
 describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 MiB tmpfs)', () => {
-  it('loses no event, keeps sending while full, counts refusals exactly in the heartbeat, logs the state once each way', { timeout: 120_000 }, async () => {
+  it('loses no event, keeps sending while full, counts refusals exactly in the heartbeat, logs the state once each way', {
+    timeout: 120_000,
+  }, async () => {
     if (!disk) return;
     const d = disk;
     const c = collector;
@@ -102,32 +104,67 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
     await daemon.start();
     try {
       // The first event reaches the collector: the pipeline and the uplink run.
-      await waitFor('a first event ended', () => (lines.some((l) => l.msg === 'event' && l.type === 'end') ? true : undefined), 20_000, 100);
+      await waitFor(
+        'a first event ended',
+        () => (lines.some((l) => l.msg === 'event' && l.type === 'end') ? true : undefined),
+        20_000,
+        100,
+      );
       await waitFor('it is sent', async () => ((await status()).outbox.depth === 0 ? true : undefined), 20_000, 100);
       // The collector goes away for 8 s: a backlog builds. Then the disk fills to the last byte.
       const down = c.restart(8_000);
-      const backlog = await waitFor('a backlog', async () => {
-        const s = await status();
-        return s.outbox.depth > 0 ? s.outbox.depth : undefined;
-      }, 20_000, 100);
+      const backlog = await waitFor(
+        'a backlog',
+        async () => {
+          const s = await status();
+          return s.outbox.depth > 0 ? s.outbox.depth : undefined;
+        },
+        20_000,
+        100,
+      );
       d.fill();
-      await waitFor('the daemon sees the disk full', async () => ((await status()).outbox.disk_full ? true : undefined), 15_000, 100);
+      await waitFor(
+        'the daemon sees the disk full',
+        async () => ((await status()).outbox.disk_full ? true : undefined),
+        15_000,
+        100,
+      );
       const ackedBefore = (await status()).uplink.acked;
       await down;
       // Sending goes on while the disk stays full: the backlog drains to the collector.
-      await waitFor('items acked while the disk is full', async () => {
-        const s = await status();
-        expect(s.outbox.disk_full).toBe(true);
-        return s.uplink.acked > ackedBefore ? true : undefined;
-      }, 20_000, 200);
+      await waitFor(
+        'items acked while the disk is full',
+        async () => {
+          const s = await status();
+          expect(s.outbox.disk_full).toBe(true);
+          return s.uplink.acked > ackedBefore ? true : undefined;
+        },
+        20_000,
+        200,
+      );
       expect(backlog).toBeGreaterThan(0);
       // Events go on being produced during the full period; then the operator frees the disk.
       await new Promise((r) => setTimeout(r, 4_000));
       expect((await status()).outbox.disk_full).toBe(true);
       d.freeUp();
-      await waitFor('the disk-full state ends', async () => (!(await status()).outbox.disk_full ? true : undefined), 20_000, 200);
-      await waitFor('the clip ended', async () => ((await status()).cameras[0]?.phase === 'ended' ? true : undefined), 60_000, 250);
-      await waitFor('everything sent', async () => ((await status()).outbox.depth === 0 ? true : undefined), 30_000, 200);
+      await waitFor(
+        'the disk-full state ends',
+        async () => (!(await status()).outbox.disk_full ? true : undefined),
+        20_000,
+        200,
+      );
+      await waitFor(
+        'the clip ended',
+        async () => ((await status()).cameras[0]?.phase === 'ended' ? true : undefined),
+        60_000,
+        250,
+      );
+      await waitFor(
+        'everything sent',
+        async () => ((await status()).outbox.depth === 0 ? true : undefined),
+        30_000,
+        200,
+      );
 
       // Every event the pipeline produced is at the collector, ended; a thumbnail only where one was announced.
       const newLines = lines.filter((l) => l.msg === 'event' && l.component === 'pipeline' && l.type === 'new');
@@ -155,11 +192,23 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
       const skipped = queued.filter((l) => l.thumbnail === 'skipped' || l.thumbnail_missing === true).length;
       expect(lines.filter((l) => l.msg === 'outbox refused an event')).toEqual([]);
       const expected = { disk_full: held, outbox_full: 0 };
-      await waitFor('a heartbeat with the final counts at the collector', async () => {
-        const hb = (await c.deviceStatus())?.heartbeat as { outbox?: { refused?: unknown; thumbnails_skipped?: number; disk_full?: boolean } } | undefined;
-        const o = hb?.outbox;
-        return o && o.disk_full === false && JSON.stringify(o.refused) === JSON.stringify(expected) && o.thumbnails_skipped === skipped ? true : undefined;
-      }, 15_000, 200).catch(async (err) => {
+      await waitFor(
+        'a heartbeat with the final counts at the collector',
+        async () => {
+          const hb = (await c.deviceStatus())?.heartbeat as
+            | { outbox?: { refused?: unknown; thumbnails_skipped?: number; disk_full?: boolean } }
+            | undefined;
+          const o = hb?.outbox;
+          return o &&
+            o.disk_full === false &&
+            JSON.stringify(o.refused) === JSON.stringify(expected) &&
+            o.thumbnails_skipped === skipped
+            ? true
+            : undefined;
+        },
+        15_000,
+        200,
+      ).catch(async (err) => {
         const last = ((await c.deviceStatus())?.heartbeat as { outbox?: unknown } | undefined)?.outbox;
         const want = `expected refused ${JSON.stringify(expected)}, thumbnails_skipped ${skipped}`;
         throw new Error(`${(err as Error).message}; last heartbeat outbox: ${JSON.stringify(last)}; ${want}`);
@@ -170,7 +219,13 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
       expect(view).toMatchObject({ disk_full: false, refused: expected, thumbnails_skipped: skipped });
       // `status` says the same as the heartbeat.
       const st = await status();
-      expect(st.outbox).toMatchObject({ disk_full: false, reserve: 'held', held: 0, refused: expected, thumbnails_skipped: skipped });
+      expect(st.outbox).toMatchObject({
+        disk_full: false,
+        reserve: 'held',
+        held: 0,
+        refused: expected,
+        thumbnails_skipped: skipped,
+      });
 
       // One line when the state started, one when it ended.
       const outboxLines = lines.filter((l) => l.component === 'uplink' || l.component === 'outbox');
@@ -184,7 +239,9 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
     const ob = Outbox.open({ path: join(d.dir, 'outbox.db'), create: false, readonly: true });
     try {
       const s = ob.stats();
-      const hb = (await c.deviceStatus())?.heartbeat as { outbox: { refused: { disk_full: number }; thumbnails_skipped: number } };
+      const hb = (await c.deviceStatus())?.heartbeat as {
+        outbox: { refused: { disk_full: number }; thumbnails_skipped: number };
+      };
       expect(s.refused.disk_full).toBe(hb.outbox.refused.disk_full);
       expect(s.thumbnailsSkipped).toBe(hb.outbox.thumbnails_skipped);
     } finally {

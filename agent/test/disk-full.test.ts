@@ -135,7 +135,10 @@ describe('the outbox on a full disk', () => {
     let held = 0;
     for (let i = 0; i < 30; i++) {
       const jpg = jpeg(i + 13);
-      const neu = announce(makeEvent({ deviceId: collector.device.deviceId, attributes: { pad: 'x'.repeat(200) } }), jpg);
+      const neu = announce(
+        makeEvent({ deviceId: collector.device.deviceId, attributes: { pad: 'x'.repeat(200) } }),
+        jpg,
+      );
       const end = makeEvent({ id: neu.id, deviceId: collector.device.deviceId, type: 'end', rev: 1 });
       const r1 = a.uplink.enqueue(neu, jpg, { withoutThumbnail: withoutThumbnail(neu) });
       const r2 = a.uplink.enqueue(end);
@@ -156,14 +159,22 @@ describe('the outbox on a full disk', () => {
 
     // Space comes back: the held events go out, in order, and the state ends with one line.
     d.freeUp();
-    await waitFor('the disk-full state ends', () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull), 20_000, 100);
+    await waitFor(
+      'the disk-full state ends',
+      () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull),
+      20_000,
+      100,
+    );
     await waitFor('everything delivered', () => a.outbox.depth() === 0, 30_000, 50);
     const all = await collector.eventIds();
     for (const id of during) expect(all.has(id), `event ${id} produced while the disk was full`).toBe(true);
     for (const id of during) {
       const ev = await collector.event(id);
       expect(ev?.status).toBe('ended');
-      expect((ev?.message as { thumbnail?: unknown }).thumbnail, 'no announcement of a thumbnail that was never queued').toBeUndefined();
+      expect(
+        (ev?.message as { thumbnail?: unknown }).thumbnail,
+        'no announcement of a thumbnail that was never queued',
+      ).toBeUndefined();
     }
     expect(lines.filter((l) => /disk (is )?full/i.test(l.msg))).toHaveLength(1);
     expect(lines.filter((l) => /space (is )?back|disk-full state ended/i.test(l.msg))).toHaveLength(1);
@@ -277,7 +288,10 @@ describe('the outbox on a full disk', () => {
     // Stopped: the CLI reads it, on the same full disk.
     const after = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
     expect(after.error, after.error).toBeUndefined();
-    expect((JSON.parse(after.stdout) as { depth: number; diskFull: boolean })).toMatchObject({ depth: 1, diskFull: true });
+    expect(JSON.parse(after.stdout) as { depth: number; diskFull: boolean }).toMatchObject({
+      depth: 1,
+      diskFull: true,
+    });
   });
 });
 
@@ -307,11 +321,21 @@ describe('thumbnails on a full disk', () => {
     const d = disk;
     const store = new ThumbnailStore(join(d.dir, 'thumbs'), { snapshotMaxSize: 0 });
     const frame = makeFrame(320, 180, { background: 90, boxes: [{ box: [100, 60, 160, 120], luma: 230 }] });
-    await store.keep(frame, [{ id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA', box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true }]);
+    await store.keep(frame, [
+      { id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA', box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true },
+    ]);
     d.fill();
     const msg: EventMessage = {
-      type: 'new', id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA', camera: 'c', label: 'motion', score: 0.9, top_score: 0.9,
-      box: [0.3, 0.3, 0.5, 0.6], started_at: new Date().toISOString(), ended_at: null, stationary: false,
+      type: 'new',
+      id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA',
+      camera: 'c',
+      label: 'motion',
+      score: 0.9,
+      top_score: 0.9,
+      box: [0.3, 0.3, 0.5, 0.6],
+      started_at: new Date().toISOString(),
+      ended_at: null,
+      stationary: false,
     };
     const out = await store.attach(msg);
     expect(out.id).toBe(msg.id);
@@ -327,15 +351,28 @@ describe('thumbnails on a full disk', () => {
     const d = disk;
     const a = agentOn(d);
     const builder = new WireEventBuilder(collector.device.deviceId);
-    const sink = new EventSink(collector.device.deviceId, a.uplink, createLogger({ component: 'outbox', level: 'silent' }), builder);
+    const sink = new EventSink(
+      collector.device.deviceId,
+      a.uplink,
+      createLogger({ component: 'outbox', level: 'silent' }),
+      builder,
+    );
     const thumbs = join(d.dir, 'thumbs');
     const store = new ThumbnailStore(thumbs, { snapshotMaxSize: 0 });
     const frame = makeFrame(320, 180, { background: 90, boxes: [{ box: [100, 60, 160, 120], luma: 230 }] });
     const id = 'evt_01JBBBBBBBBBBBBBBBBBBBBBBB';
     await store.keep(frame, [{ id, box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true }]);
     const base: EventMessage = {
-      type: 'new', id, camera: 'c', label: 'motion', score: 0.9, top_score: 0.9,
-      box: [0.3, 0.3, 0.5, 0.6], started_at: new Date().toISOString(), ended_at: null, stationary: false,
+      type: 'new',
+      id,
+      camera: 'c',
+      label: 'motion',
+      score: 0.9,
+      top_score: 0.9,
+      box: [0.3, 0.3, 0.5, 0.6],
+      started_at: new Date().toISOString(),
+      ended_at: null,
+      stationary: false,
     };
     d.fill();
     await sink.onEvent(await store.attach(base));
@@ -345,7 +382,12 @@ describe('thumbnails on a full disk', () => {
     expect(heldOrQueued).toBe(1);
     expect(a.outbox.stats().thumbnailsSkipped).toBe(1);
     d.freeUp();
-    await waitFor('the disk-full state ends', () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull), 20_000, 100);
+    await waitFor(
+      'the disk-full state ends',
+      () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull),
+      20_000,
+      100,
+    );
     await sink.onEvent(await store.attach({ ...base, type: 'update' }));
     await sink.onEvent(await store.attach({ ...base, type: 'end', ended_at: new Date().toISOString() }));
     await a.uplink.start();

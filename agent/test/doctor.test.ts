@@ -29,9 +29,14 @@ interface Run {
 
 function agent(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', VIGIL_FFMPEG: '' }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', VIGIL_FFMPEG: '' }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -75,7 +80,10 @@ const modelSection = (path: string | undefined): string => (path ? `model:\n  pa
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'vigil-doctor-'));
   data = join(tmp, 'data');
-  cloud = await createCloud(cloudConfig({ data_dir: join(tmp, 'cloud'), server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }), { logger: silentLogger() });
+  cloud = await createCloud(
+    cloudConfig({ data_dir: join(tmp, 'cloud'), server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } }),
+    { logger: silentLogger() },
+  );
   const { code } = await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 });
   const config = writeConfig('good', `cameras:\n  - name: yard\n    input: "${LAVFI}"\n${modelSection(MODEL)}`);
   const paired = await agent(['pair', '--cloud', cloud.url, '--code', code, '--config', config]);
@@ -93,7 +101,8 @@ describe('vigil-agent doctor', () => {
     expect(report.checks.filter((c) => c.status === 'fail')).toEqual([]);
     expect(run.code).toBe(0);
     expect(['pass', 'warn']).toContain(report.status);
-    for (const name of ['config', 'ffmpeg', 'camera:yard', 'credentials', 'cloud', 'clock', 'outbox']) expect(byName.get(name)?.status, name).toBe('pass');
+    for (const name of ['config', 'ffmpeg', 'camera:yard', 'credentials', 'cloud', 'clock', 'outbox'])
+      expect(byName.get(name)?.status, name).toBe('pass');
     expect(byName.get('ffmpeg')?.detail).toMatch(/ffmpeg \S+ at \/.*ffmpeg/);
     expect(byName.get('camera:yard')?.detail).toMatch(/frame 640x360/);
     expect(byName.get('cloud')?.detail).toContain('signed heartbeat accepted');
@@ -107,7 +116,10 @@ describe('vigil-agent doctor', () => {
   }, 60_000);
 
   it('fails the ffmpeg check when the configured ffmpeg does not exist, and does not blame the camera', async () => {
-    const config = writeConfig('no-ffmpeg', `cameras:\n  - name: yard\n    input: "${LAVFI}"\n    ffmpeg:\n      path: ${join(tmp, 'no', 'ffmpeg')}\n`);
+    const config = writeConfig(
+      'no-ffmpeg',
+      `cameras:\n  - name: yard\n    input: "${LAVFI}"\n    ffmpeg:\n      path: ${join(tmp, 'no', 'ffmpeg')}\n`,
+    );
     const { run, report, byName } = await doctor(config);
     expect(run.code).toBe(1);
     expect(report.status).toBe('fail');
@@ -122,7 +134,10 @@ describe('vigil-agent doctor', () => {
 
   it('fails the camera check when the RTSP port is closed', async () => {
     const port = await closedPort();
-    const config = writeConfig('bad-camera', `cameras:\n  - name: gate\n    input: rtsp://127.0.0.1:${port}/stream\n  - name: yard\n    input: "${LAVFI}"\n`);
+    const config = writeConfig(
+      'bad-camera',
+      `cameras:\n  - name: gate\n    input: rtsp://127.0.0.1:${port}/stream\n  - name: yard\n    input: "${LAVFI}"\n`,
+    );
     const { run, byName } = await doctor(config);
     expect(run.code).toBe(1);
     const gate = byName.get('camera:gate');
@@ -134,9 +149,12 @@ describe('vigil-agent doctor', () => {
     expect(byName.get('ffmpeg')?.status).toBe('pass');
   }, 60_000);
 
-  it('fails the model check with the detector\'s error code when the .onnx file is garbage', async () => {
+  it("fails the model check with the detector's error code when the .onnx file is garbage", async () => {
     const garbage = join(tmp, 'garbage.onnx');
-    writeFileSync(garbage, Buffer.from('this is not an onnx model at all, just text pretending to be one\n'.repeat(50)));
+    writeFileSync(
+      garbage,
+      Buffer.from('this is not an onnx model at all, just text pretending to be one\n'.repeat(50)),
+    );
     const { run, byName } = await doctor(writeConfig('bad-model', modelSection(garbage)));
     expect(run.code).toBe(1);
     const model = byName.get('model');
@@ -197,7 +215,10 @@ describe('vigil-agent doctor', () => {
   it('fails the outbox check on a corrupt outbox file', async () => {
     const dir = join(tmp, 'corrupt');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'outbox.db'), Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), Buffer.alloc(4096, 0xab)]));
+    writeFileSync(
+      join(dir, 'outbox.db'),
+      Buffer.concat([Buffer.from('SQLite format 3\u0000', 'latin1'), Buffer.alloc(4096, 0xab)]),
+    );
     const config = join(tmp, 'corrupt.yaml');
     writeFileSync(config, `data_dir: ${dir}\n`);
     const { byName } = await doctor(config);

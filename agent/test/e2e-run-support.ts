@@ -13,10 +13,18 @@ export const CLOUD_BIN = join(ROOT, 'bin', 'vigil-cloud.js');
 
 /** The daemon tests spawn the built CLI: fail clearly when dist/ lacks it. */
 export function requireBuild(): void {
-  if (!existsSync(join(ROOT, 'dist', 'agent', 'cli', 'run.js'))) throw new Error('dist/agent/cli/run.js is missing: run `npm run build` before these tests');
+  if (!existsSync(join(ROOT, 'dist', 'agent', 'cli', 'run.js')))
+    throw new Error('dist/agent/cli/run.js is missing: run `npm run build` before these tests');
 }
 
-const cleanEnv = (): NodeJS.ProcessEnv => ({ ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', VIGIL_CLOUD_CONFIG: '', NO_COLOR: '1', CI: process.env.CI ?? '' });
+const cleanEnv = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  VIGIL_AGENT_CONFIG: '',
+  VIGIL_DATA_DIR: '',
+  VIGIL_CLOUD_CONFIG: '',
+  NO_COLOR: '1',
+  CI: process.env.CI ?? '',
+});
 
 export interface Run {
   code: number;
@@ -26,9 +34,18 @@ export interface Run {
 
 export function runBin(bin: string, args: string[], timeoutMs = 60_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { env: cleanEnv(), timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({
+          code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0,
+          stdout,
+          stderr,
+        });
+      },
+    );
   });
 }
 
@@ -68,7 +85,12 @@ export function startProc(bin: string, args: string[]): Proc {
   return { child, out: () => out, err: () => err, exited };
 }
 
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -91,7 +113,9 @@ export async function exitOf(p: Proc, timeoutMs: number): Promise<number | null>
   clearTimeout(timer);
   if (code === 'timeout') {
     p.child.kill('SIGKILL');
-    throw new Error(`process did not exit within ${timeoutMs} ms; stderr: ${p.err().slice(-2000)}; stdout tail: ${p.out().slice(-3000)}`);
+    throw new Error(
+      `process did not exit within ${timeoutMs} ms; stderr: ${p.err().slice(-2000)}; stdout tail: ${p.out().slice(-3000)}`,
+    );
   }
   return code;
 }
@@ -103,15 +127,32 @@ export interface CollectorProc {
   token: string;
   pairCode(): Promise<string>;
   /** Every event the collector holds (all pages). */
-  events(): Promise<Array<{ id: string; camera: string; label: string; rev: number; status: string; thumbnail?: { url: string; sha256: string } | null }>>;
+  events(): Promise<
+    Array<{
+      id: string;
+      camera: string;
+      label: string;
+      rev: number;
+      status: string;
+      thumbnail?: { url: string; sha256: string } | null;
+    }>
+  >;
   get(path: string): Promise<Response>;
   stop(): Promise<void>;
 }
 
 export async function startCollector(dataDir: string): Promise<CollectorProc> {
   const proc = startProc(CLOUD_BIN, ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir]);
-  const url = await waitFor('the collector to listen', () => /listening on (http:\/\/[\d.]+:\d+)/.exec(proc.out() + proc.err())?.[1], 30_000, 100);
-  const token = json<{ token: string }>(await cloudCli(['token', 'create', '--json', '-n', 'daemon tests', '--data-dir', dataDir]), 'token create').token;
+  const url = await waitFor(
+    'the collector to listen',
+    () => /listening on (http:\/\/[\d.]+:\d+)/.exec(proc.out() + proc.err())?.[1],
+    30_000,
+    100,
+  );
+  const token = json<{ token: string }>(
+    await cloudCli(['token', 'create', '--json', '-n', 'daemon tests', '--data-dir', dataDir]),
+    'token create',
+  ).token;
   const get = (path: string): Promise<Response> => fetch(url + path, { headers: { authorization: `Bearer ${token}` } });
   return {
     url,
@@ -119,14 +160,21 @@ export async function startCollector(dataDir: string): Promise<CollectorProc> {
     proc,
     token,
     get,
-    pairCode: async () => json<{ code: string }>(await cloudCli(['pair-code', 'create', '--json', '--data-dir', dataDir]), 'pair-code create').code,
+    pairCode: async () =>
+      json<{ code: string }>(
+        await cloudCli(['pair-code', 'create', '--json', '--data-dir', dataDir]),
+        'pair-code create',
+      ).code,
     events: async () => {
       const all: Awaited<ReturnType<CollectorProc['events']>> = [];
       let cursor: string | null = null;
       do {
         const res = await get(`/v1/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
         if (res.status !== 200) throw new Error(`GET /v1/events: ${res.status} ${await res.text()}`);
-        const page = (await res.json()) as { events: Awaited<ReturnType<CollectorProc['events']>>; next_cursor: string | null };
+        const page = (await res.json()) as {
+          events: Awaited<ReturnType<CollectorProc['events']>>;
+          next_cursor: string | null;
+        };
         all.push(...page.events);
         cursor = page.next_cursor;
       } while (cursor);
@@ -140,11 +188,26 @@ export async function startCollector(dataDir: string): Promise<CollectorProc> {
 }
 
 /** A box: data dir + config file, paired with the collector through `vigil-agent pair`. */
-export async function pairBox(collector: CollectorProc, dir: string, yamlBody: string): Promise<{ dataDir: string; config: string; deviceId: string }> {
+export async function pairBox(
+  collector: CollectorProc,
+  dir: string,
+  yamlBody: string,
+): Promise<{ dataDir: string; config: string; deviceId: string }> {
   mkdirSync(dir, { recursive: true });
   const config = join(dir, 'agent.yaml');
   writeFileSync(config, `data_dir: ${dir}\n${yamlBody}`);
-  const r = await agentCli(['pair', '--cloud', collector.url, '--code', await collector.pairCode(), '--data-dir', dir, '--config', config, '--json']);
+  const r = await agentCli([
+    'pair',
+    '--cloud',
+    collector.url,
+    '--code',
+    await collector.pairCode(),
+    '--data-dir',
+    dir,
+    '--config',
+    config,
+    '--json',
+  ]);
   const out = json<{ device_id: string }>(r, 'vigil-agent pair');
   return { dataDir: dir, config, deviceId: out.device_id };
 }

@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAsset } from '../../shared/testing/index.js';
 import type { DaemonStatus } from '../status/schema.js';
-import { agentStatus, exitOf, outboxItems, pairBox, killLeftovers, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
+import {
+  agentStatus,
+  exitOf,
+  outboxItems,
+  pairBox,
+  killLeftovers,
+  requireBuild,
+  startAgent,
+  startCollector,
+  waitFor,
+  type CollectorProc,
+} from './e2e-run-support.js';
 
 const model = testAsset('models', 'yolox_nano.onnx');
 const clip = testAsset('media', 'vtest.avi');
@@ -30,7 +41,9 @@ afterAll(async () => {
 });
 
 describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing, vtest.avi, YOLOX)', () => {
-  it('sends person events with thumbnails; SIGTERM mid-run and a restart lose nothing', { timeout: 240_000 }, async () => {
+  it('sends person events with thumbnails; SIGTERM mid-run and a restart lose nothing', {
+    timeout: 240_000,
+  }, async () => {
     const c = collector as CollectorProc;
     // 24 s of the clip at 5 fps (120 frames), as fast as the pipeline takes them.
     const box = await pairBox(
@@ -63,7 +76,8 @@ describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing
     const run1Ids = new Set(afterRun1.filter((i) => i.kind === 'event').map((i) => i.eventId));
     expect(run1Ids.size).toBeGreaterThan(0);
     // Open events were ended at shutdown: every event the run started has its `end` in the outbox.
-    for (const id of run1Ids) expect(afterRun1.some((i) => i.kind === 'event' && i.eventId === id && i.rev > 0)).toBe(true);
+    for (const id of run1Ids)
+      expect(afterRun1.some((i) => i.kind === 'event' && i.eventId === id && i.rev > 0)).toBe(true);
 
     // Run 2: the clip again; exits once the clip ended and the outbox (run 1's leftovers too) is drained.
     const run2 = startAgent(box.config, ['--exit-when-idle']);

@@ -37,13 +37,21 @@ function dir(): string {
 function idsInOutboxFile(path: string): Set<string> {
   const db = new Database(path, { readonly: true });
   try {
-    return new Set((db.prepare("SELECT DISTINCT event_id FROM items WHERE kind = 'event'").all() as Array<{ event_id: string }>).map((r) => r.event_id));
+    return new Set(
+      (db.prepare("SELECT DISTINCT event_id FROM items WHERE kind = 'event'").all() as Array<{ event_id: string }>).map(
+        (r) => r.event_id,
+      ),
+    );
   } finally {
     db.close();
   }
 }
 
-async function expectExactlyDelivered(c: CollectorUnderTest, accepted: Set<string>, committed?: Set<string>): Promise<void> {
+async function expectExactlyDelivered(
+  c: CollectorUnderTest,
+  accepted: Set<string>,
+  committed?: Set<string>,
+): Promise<void> {
   const got = await c.eventIds();
   const missing = [...accepted].filter((id) => !got.has(id));
   expect(missing, `${missing.length} accepted event(s) never reached the collector`).toEqual([]);
@@ -60,7 +68,13 @@ describe('fault: agent killed with SIGKILL', () => {
     const c = await collector(MOSQUITTO_URL);
     cleanups.push(() => clearMqttSession(MOSQUITTO_URL, c.device.deviceId));
     const d = dir();
-    const cfg = { dataDir: d, url: MOSQUITTO_URL, device: c.device, ackTimeoutMs: 3_000, logFile: join(d, 'agent.log') };
+    const cfg = {
+      dataDir: d,
+      url: MOSQUITTO_URL,
+      device: c.device,
+      ackTimeoutMs: 3_000,
+      logFile: join(d, 'agent.log'),
+    };
     const accepted = new Set<string>();
     let kills = 0;
     for (let round = 0; round < 3; round++) {
@@ -103,39 +117,48 @@ describe('fault: agent killed with SIGKILL', () => {
 });
 
 describe('fault: broker outage', () => {
-  it(`keeps accepting events through a ${OUTAGE_S} s broker stop and delivers all of them after`, async () => {
-    const broker = await MosquittoInstance.start();
-    cleanups.push(() => broker.close());
-    const c = await collector(broker.url);
-    const a: AgentUnderTest = makeAgent({ device: c.device, url: broker.url, dir: dir(), uplink: { ackTimeoutMs: 3_000 } });
-    cleanups.push(a.stop);
-    await a.uplink.start();
-    const accepted = new Set<string>();
-    const enqueue = (n: number): void => {
-      for (let i = 0; i < n; i++) {
-        const jpg = fakeJpeg(3_000, accepted.size + 1);
-        const e = announce(makeEvent({ deviceId: c.device.deviceId }), jpg);
-        a.outbox.enqueue(e, jpg);
-        accepted.add(e.id);
+  it(
+    `keeps accepting events through a ${OUTAGE_S} s broker stop and delivers all of them after`,
+    async () => {
+      const broker = await MosquittoInstance.start();
+      cleanups.push(() => broker.close());
+      const c = await collector(broker.url);
+      const a: AgentUnderTest = makeAgent({
+        device: c.device,
+        url: broker.url,
+        dir: dir(),
+        uplink: { ackTimeoutMs: 3_000 },
+      });
+      cleanups.push(a.stop);
+      await a.uplink.start();
+      const accepted = new Set<string>();
+      const enqueue = (n: number): void => {
+        for (let i = 0; i < n; i++) {
+          const jpg = fakeJpeg(3_000, accepted.size + 1);
+          const e = announce(makeEvent({ deviceId: c.device.deviceId }), jpg);
+          a.outbox.enqueue(e, jpg);
+          accepted.add(e.id);
+        }
+        a.uplink.notify();
+      };
+      enqueue(200);
+      await waitFor('some delivered', () => a.outbox.stats().total.acked > 50, 30_000);
+      enqueue(200); // mid-stream
+      await broker.down();
+      enqueue(300); // while the broker is gone
+      const until = Date.now() + OUTAGE_S * 1000;
+      while (Date.now() < until) {
+        await new Promise((r) => setTimeout(r, Math.min(5_000, until - Date.now())));
+        enqueue(10);
       }
-      a.uplink.notify();
-    };
-    enqueue(200);
-    await waitFor('some delivered', () => a.outbox.stats().total.acked > 50, 30_000);
-    enqueue(200); // mid-stream
-    await broker.down();
-    enqueue(300); // while the broker is gone
-    const until = Date.now() + OUTAGE_S * 1000;
-    while (Date.now() < until) {
-      await new Promise((r) => setTimeout(r, Math.min(5_000, until - Date.now())));
-      enqueue(10);
-    }
-    expect(a.transport.isReady()).toBe(false);
-    expect(a.outbox.stats().depth).toBeGreaterThan(0);
-    await broker.up();
-    await waitFor('drained after the broker came back', () => a.outbox.stats().depth === 0, 120_000, 100);
-    await expectExactlyDelivered(c, accepted);
-  }, 60_000 + OUTAGE_S * 1000 + 120_000);
+      expect(a.transport.isReady()).toBe(false);
+      expect(a.outbox.stats().depth).toBeGreaterThan(0);
+      await broker.up();
+      await waitFor('drained after the broker came back', () => a.outbox.stats().depth === 0, 120_000, 100);
+      await expectExactlyDelivered(c, accepted);
+    },
+    60_000 + OUTAGE_S * 1000 + 120_000,
+  );
 });
 
 describe('fault: collector errors and timeouts', () => {
@@ -223,7 +246,9 @@ describe('fault: the real disk fills up', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { stdio: 'ignore' });
     } catch {
-      process.stderr.write('\n!!! SKIPPING: cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN); the max_page_count test covers SQLITE_FULL\n\n');
+      process.stderr.write(
+        '\n!!! SKIPPING: cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN); the max_page_count test covers SQLITE_FULL\n\n',
+      );
       return;
     }
     cleanups.push(() => {
@@ -237,7 +262,12 @@ describe('fault: the real disk fills up', () => {
     // Ballast to delete later: "space freed by the operator".
     writeFileSync(join(mnt, 'ballast'), Buffer.alloc(512 * 1024));
     const c = await collector();
-    const a = makeAgent({ device: c.device, url: c.httpUrl, dir: mnt, outbox: { budgetBytes: 64 * 1024 * 1024, reserveBytes: 256 * 1024 } });
+    const a = makeAgent({
+      device: c.device,
+      url: c.httpUrl,
+      dir: mnt,
+      outbox: { budgetBytes: 64 * 1024 * 1024, reserveBytes: 256 * 1024 },
+    });
     cleanups.push(a.stop);
     const accepted = new Set<string>();
     let held = 0;
@@ -276,7 +306,12 @@ describe('fault: collector restart', () => {
       const broker = transport === 'mqtt' ? await MosquittoInstance.start() : undefined;
       if (broker) cleanups.push(() => broker.close());
       const c = await collector(broker?.url);
-      const a = makeAgent({ device: c.device, url: broker?.url ?? c.httpUrl, dir: dir(), uplink: { ackTimeoutMs: 2_000 } });
+      const a = makeAgent({
+        device: c.device,
+        url: broker?.url ?? c.httpUrl,
+        dir: dir(),
+        uplink: { ackTimeoutMs: 2_000 },
+      });
       cleanups.push(a.stop);
       await a.uplink.start();
       const accepted = new Set<string>();

@@ -111,8 +111,16 @@ describe('agent files under umask 022 (in-process)', () => {
     const frame: Frame = { camera: 'door', seq: 0, width: w, height: h, data, mediaMs: 0, wallMs: 0 };
     await store.keep(frame, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9, kind: 'best', announced: true });
     const msg: EventMessage = {
-      type: 'new', id: 'evt_A', camera: 'door', label: 'person', score: 0.9, top_score: 0.9, box: [0, 0, 1, 1],
-      started_at: new Date().toISOString(), ended_at: null, stationary: false,
+      type: 'new',
+      id: 'evt_A',
+      camera: 'door',
+      label: 'person',
+      score: 0.9,
+      top_score: 0.9,
+      box: [0, 0, 1, 1],
+      started_at: new Date().toISOString(),
+      ended_at: null,
+      stationary: false,
     };
     const out = await store.attach(msg);
     expect(store.lastWriteError).toBeUndefined();
@@ -239,7 +247,10 @@ describe('vigil-agent pair + run under umask 022 (built CLI)', () => {
     const again = startAgent(config, ['--exit-when-idle']);
     expect(await exitOf(again, 90_000), again.err()).toBe(0);
     expect(notPrivate(data)).toEqual([]);
-    const warned = again.out().split('\n').filter((l) => l.includes('made owner-only'));
+    const warned = again
+      .out()
+      .split('\n')
+      .filter((l) => l.includes('made owner-only'));
     expect(warned).toHaveLength(1);
     expect(warned[0]).toContain('outbox.db 0644→0600');
   });

@@ -1,5 +1,16 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,9 +40,18 @@ interface Run {
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_CLOUD_CONFIG: '', VIGIL_DATA_DIR: '', ...env }, timeout: 120_000, maxBuffer: 10 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      cmd,
+      args,
+      {
+        env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_CLOUD_CONFIG: '', VIGIL_DATA_DIR: '', ...env },
+        timeout: 120_000,
+        maxBuffer: 10 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -118,7 +138,12 @@ describe('install-agent.sh / install-cloud.sh into a prefix', () => {
     expect(unit).not.toMatch(/@[A-Z_]+@/);
     const execStart = unitValues(unit, 'ExecStart')[0]?.split(' ') ?? [];
     expect(execStart[0]).toBe((await run('sh', ['-c', 'command -v node'])).stdout.trim()); // the node on PATH, by default
-    expect(execStart.slice(1)).toEqual([`${P}/opt/vigil/bin/vigil-agent.js`, 'run', '--config', `${P}/etc/vigil/agent.yaml`]);
+    expect(execStart.slice(1)).toEqual([
+      `${P}/opt/vigil/bin/vigil-agent.js`,
+      'run',
+      '--config',
+      `${P}/etc/vigil/agent.yaml`,
+    ]);
     expect(existsSync(execStart[1] as string)).toBe(true);
     expect(unitValues(unit, 'Restart')).toEqual(['on-failure']);
     expect(Number(unitValues(unit, 'RestartSec')[0])).toBeGreaterThan(0);
@@ -137,12 +162,18 @@ describe('install-agent.sh / install-cloud.sh into a prefix', () => {
       expect(unitValues(unit, k), k).toEqual([v]);
     }
     const cloudUnit = readFileSync(join(P, 'etc/systemd/system/vigil-cloud.service'), 'utf8');
-    expect(unitValues(cloudUnit, 'ExecStart')).toEqual([`${execStart[0]} ${P}/opt/vigil/bin/vigil-cloud.js serve --config ${P}/etc/vigil/cloud.yaml`]);
+    expect(unitValues(cloudUnit, 'ExecStart')).toEqual([
+      `${execStart[0]} ${P}/opt/vigil/bin/vigil-cloud.js serve --config ${P}/etc/vigil/cloud.yaml`,
+    ]);
     expect(unitValues(cloudUnit, 'ReadWritePaths')).toEqual([`${P}/var/lib/vigil-cloud`]);
     expect(unitValues(cloudUnit, 'User')).toEqual(['vigil-cloud']);
 
     if (haveAnalyze) {
-      const v = await run(SYSTEMD_ANALYZE, ['verify', join(P, 'etc/systemd/system/vigil-agent.service'), join(P, 'etc/systemd/system/vigil-cloud.service')]);
+      const v = await run(SYSTEMD_ANALYZE, [
+        'verify',
+        join(P, 'etc/systemd/system/vigil-agent.service'),
+        join(P, 'etc/systemd/system/vigil-cloud.service'),
+      ]);
       expect(v.stderr).toBe('');
       expect(v.code).toBe(0);
     }
@@ -199,7 +230,9 @@ describe('install-agent.sh / install-cloud.sh into a prefix', () => {
     const uc = await script('uninstall-cloud.sh', '--prefix', P);
     expect(uc.code).toBe(0);
     const left = tree(P);
-    expect(left.filter((p) => !p.startsWith('var/lib/vigil-cloud/vigil.db') && !p.startsWith('var/lib/vigil-cloud/secrets'))).toEqual([
+    expect(
+      left.filter((p) => !p.startsWith('var/lib/vigil-cloud/vigil.db') && !p.startsWith('var/lib/vigil-cloud/secrets')),
+    ).toEqual([
       'etc/',
       'etc/vigil/',
       'etc/vigil/agent.yaml',
@@ -230,7 +263,8 @@ describe('install options', () => {
 
   it('copies a built package (default) and removes the copy on uninstall', async () => {
     const src = join(tmp, 'pkg');
-    for (const d of ['bin', 'dist/agent/cli', 'firmware-protocol', 'node_modules/dep']) mkdirSync(join(src, d), { recursive: true });
+    for (const d of ['bin', 'dist/agent/cli', 'firmware-protocol', 'node_modules/dep'])
+      mkdirSync(join(src, d), { recursive: true });
     writeFileSync(join(src, 'package.json'), '{"name":"vigil","version":"9.9.9"}');
     writeFileSync(join(src, 'bin/vigil-agent.js'), 'console.log("agent")\n');
     writeFileSync(join(src, 'dist/agent/cli/main.js'), '\n');
@@ -241,7 +275,19 @@ describe('install options', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(lstatSync(join(P, 'opt/vigil')).isDirectory()).toBe(true);
-    expect(tree(join(P, 'opt/vigil'))).toEqual(['bin/', 'bin/vigil-agent.js', 'dist/', 'dist/agent/', 'dist/agent/cli/', 'dist/agent/cli/main.js', 'firmware-protocol/', 'node_modules/', 'node_modules/dep/', 'node_modules/dep/index.js', 'package.json']);
+    expect(tree(join(P, 'opt/vigil'))).toEqual([
+      'bin/',
+      'bin/vigil-agent.js',
+      'dist/',
+      'dist/agent/',
+      'dist/agent/cli/',
+      'dist/agent/cli/main.js',
+      'firmware-protocol/',
+      'node_modules/',
+      'node_modules/dep/',
+      'node_modules/dep/index.js',
+      'package.json',
+    ]);
     expect((await run(join(P, 'usr/local/bin/vigil-agent'), [])).stdout).toBe('agent\n');
     if (haveAnalyze) {
       const v = await run(SYSTEMD_ANALYZE, ['verify', join(P, 'etc/systemd/system/vigil-agent.service')]);
@@ -259,7 +305,9 @@ describe('install options', () => {
     writeFileSync(join(src, 'bin/vigil-agent.js'), '');
     const r = await script('install-agent.sh', '--prefix', join(tmp, 'nope'), '--source', src);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(`install-agent.sh: error: ${src} is not built (no dist/agent/cli/main.js): run npm ci && npm run build there first`);
+    expect(r.stderr.trim()).toBe(
+      `install-agent.sh: error: ${src} is not built (no dist/agent/cli/main.js): run npm ci && npm run build there first`,
+    );
     const bad = await script('install-agent.sh', '--prefix', join(tmp, 'nope'), '--frobnicate');
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim()).toBe('install-agent.sh: error: unknown option --frobnicate (see --help)');
@@ -270,7 +318,10 @@ describe('install options', () => {
     const P = join(tmp, 'broken');
     expect((await script('install-agent.sh', '--prefix', P, '--link')).code).toBe(0);
     const unit = join(P, 'etc/systemd/system/vigil-agent.service');
-    writeFileSync(unit, readFileSync(unit, 'utf8').replace('Restart=on-failure', 'Restart=sometimes\nProtectSystm=strict'));
+    writeFileSync(
+      unit,
+      readFileSync(unit, 'utf8').replace('Restart=on-failure', 'Restart=sometimes\nProtectSystm=strict'),
+    );
     const v = await run(SYSTEMD_ANALYZE, ['verify', unit]);
     expect(v.stderr).toContain("Unknown key 'ProtectSystm'");
     expect(v.stderr).toContain('sometimes');

@@ -1,10 +1,30 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
-import { createAgentLogger, FileFollower, formatEntry, logFilesOldestFirst, matchesFilter, parseLevel, parseLogLine, parseSince, RotatingFileStream, useColour } from '../logs/index.js';
+import {
+  createAgentLogger,
+  FileFollower,
+  formatEntry,
+  logFilesOldestFirst,
+  matchesFilter,
+  parseLevel,
+  parseLogLine,
+  parseSince,
+  RotatingFileStream,
+  useColour,
+} from '../logs/index.js';
 
 const BIN = join(projectRoot(), 'bin', 'vigil-agent.js');
 
@@ -22,9 +42,14 @@ interface Run {
 
 function agent(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -33,21 +58,41 @@ const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOStr
 const line = (o: Record<string, unknown>): string => JSON.stringify({ pid: 7, ...o });
 
 /** A fixture log as the daemon writes it: pino JSON with component/camera, plus a stray non-JSON line. */
-const FIXTURE = [
-  line({ level: 'info', time: at(0), component: 'agent', msg: 'starting', version: '0.1.0' }),
-  line({ level: 'debug', time: at(1), component: 'camera', camera: 'door', msg: 'ffmpeg args', args: ['-i', 'x'] }),
-  line({ level: 'warn', time: at(2), component: 'camera', camera: 'door', msg: 'camera stalled', last_frame_age_s: 12.5 }),
-  'ffmpeg: [rtsp @ 0x55] method DESCRIBE failed: 401 Unauthorized',
-  line({ level: 'info', time: at(3), component: 'camera', camera: 'yard', msg: 'camera running', fps: 5 }),
-  line({ level: 'error', time: at(4), component: 'uplink', msg: 'send failed', err: { type: 'VigilError', code: 'network_error', message: 'connect ECONNREFUSED' } }),
-  line({ level: 50, time: T0 + 5 * 60_000, component: 'outbox', msg: 'disk budget reached', note: 'two words' }),
-].join('\n') + '\n';
+const FIXTURE =
+  [
+    line({ level: 'info', time: at(0), component: 'agent', msg: 'starting', version: '0.1.0' }),
+    line({ level: 'debug', time: at(1), component: 'camera', camera: 'door', msg: 'ffmpeg args', args: ['-i', 'x'] }),
+    line({
+      level: 'warn',
+      time: at(2),
+      component: 'camera',
+      camera: 'door',
+      msg: 'camera stalled',
+      last_frame_age_s: 12.5,
+    }),
+    'ffmpeg: [rtsp @ 0x55] method DESCRIBE failed: 401 Unauthorized',
+    line({ level: 'info', time: at(3), component: 'camera', camera: 'yard', msg: 'camera running', fps: 5 }),
+    line({
+      level: 'error',
+      time: at(4),
+      component: 'uplink',
+      msg: 'send failed',
+      err: { type: 'VigilError', code: 'network_error', message: 'connect ECONNREFUSED' },
+    }),
+    line({ level: 50, time: T0 + 5 * 60_000, component: 'outbox', msg: 'disk budget reached', note: 'two words' }),
+  ].join('\n') + '\n';
 
 describe('log entries', () => {
   it('parses pino lines (label or numeric level, ISO or epoch time) and keeps other text raw', () => {
     const lines = FIXTURE.trim().split('\n');
     const e = parseLogLine(lines[2] as string);
-    expect(e).toMatchObject({ level: 40, timeMs: T0 + 120_000, component: 'camera', camera: 'door', msg: 'camera stalled' });
+    expect(e).toMatchObject({
+      level: 40,
+      timeMs: T0 + 120_000,
+      component: 'camera',
+      camera: 'door',
+      msg: 'camera stalled',
+    });
     expect(parseLogLine(lines[6] as string)).toMatchObject({ level: 50, timeMs: T0 + 300_000, component: 'outbox' });
     const raw = parseLogLine(lines[3] as string);
     expect(raw.json).toBeUndefined();
@@ -58,11 +103,15 @@ describe('log entries', () => {
 
   it('formats one line: time, level, component, camera, message, extras (errors as type: code: message)', () => {
     const lines = FIXTURE.trim().split('\n');
-    expect(formatEntry(parseLogLine(lines[2] as string), false)).toBe('2026-01-01T12:02:00.000Z WARN  camera    [door] camera stalled last_frame_age_s=12.5');
+    expect(formatEntry(parseLogLine(lines[2] as string), false)).toBe(
+      '2026-01-01T12:02:00.000Z WARN  camera    [door] camera stalled last_frame_age_s=12.5',
+    );
     expect(formatEntry(parseLogLine(lines[5] as string), false)).toBe(
       '2026-01-01T12:04:00.000Z ERROR uplink    send failed err="VigilError: network_error: connect ECONNREFUSED"',
     );
-    expect(formatEntry(parseLogLine(lines[6] as string), false)).toBe('2026-01-01T12:05:00.000Z ERROR outbox    disk budget reached note="two words"');
+    expect(formatEntry(parseLogLine(lines[6] as string), false)).toBe(
+      '2026-01-01T12:05:00.000Z ERROR outbox    disk budget reached note="two words"',
+    );
     expect(formatEntry(parseLogLine(lines[1] as string), false)).toContain('args=["-i","x"]');
     const coloured = formatEntry(parseLogLine(lines[2] as string), true);
     expect(coloured).toContain('\x1b[33mWARN ');
@@ -71,12 +120,16 @@ describe('log entries', () => {
 
   it('filters by least level, component, camera and time; a missing field does not pass its filter', () => {
     const entries = FIXTURE.trim().split('\n').map(parseLogLine);
-    const msgs = (f: Parameters<typeof matchesFilter>[1]): (string | undefined)[] => entries.filter((e) => e.json && matchesFilter(e, f)).map((e) => e.msg);
+    const msgs = (f: Parameters<typeof matchesFilter>[1]): (string | undefined)[] =>
+      entries.filter((e) => e.json && matchesFilter(e, f)).map((e) => e.msg);
     expect(msgs({ minLevel: parseLevel('warn') })).toEqual(['camera stalled', 'send failed', 'disk budget reached']);
     expect(msgs({ components: ['camera'] })).toEqual(['ffmpeg args', 'camera stalled', 'camera running']);
     expect(msgs({ cameras: ['door'] })).toEqual(['ffmpeg args', 'camera stalled']);
     expect(msgs({ sinceMs: T0 + 3 * 60_000 })).toEqual(['camera running', 'send failed', 'disk budget reached']);
-    expect(msgs({ minLevel: 30, components: ['camera'], cameras: ['door', 'yard'] })).toEqual(['camera stalled', 'camera running']);
+    expect(msgs({ minLevel: 30, components: ['camera'], cameras: ['door', 'yard'] })).toEqual([
+      'camera stalled',
+      'camera running',
+    ]);
     expect(matchesFilter(entries[3]!, { minLevel: 60 })).toBe(true);
   });
 
@@ -115,13 +168,23 @@ describe('rotating log file', () => {
   it('is what the daemon logger writes to, besides stdout, with secrets redacted', () => {
     const file = join(dir, 'd.log');
     const stdout: string[] = [];
-    const { logger, destination } = createAgentLogger({ level: 'debug', file, max_size: '1MiB', max_files: 2 }, 'agent', { stdout: { write: (s: string) => void stdout.push(s) } });
+    const { logger, destination } = createAgentLogger(
+      { level: 'debug', file, max_size: '1MiB', max_files: 2 },
+      'agent',
+      { stdout: { write: (s: string) => void stdout.push(s) } },
+    );
     logger.debug({ camera: 'door', secret_b64: 'TOPSECRET' }, 'hello');
     logger.trace('not at this level');
     destination.close();
     const written = readFileSync(file, 'utf8').trim().split('\n');
     expect(written).toHaveLength(1);
-    expect(JSON.parse(written[0] as string)).toMatchObject({ level: 'debug', component: 'agent', camera: 'door', msg: 'hello', secret_b64: '[redacted]' });
+    expect(JSON.parse(written[0] as string)).toMatchObject({
+      level: 'debug',
+      component: 'agent',
+      camera: 'door',
+      msg: 'hello',
+      secret_b64: '[redacted]',
+    });
     expect(stdout.join('')).toBe(written[0] + '\n');
   });
 });
@@ -219,7 +282,12 @@ describe('vigil-agent logs', () => {
     expect(doorLines[1]).toBe(FIXTURE.split('\n')[2]);
 
     const recent = await agent(['logs', '--file', file, '--since', '2026-01-01T12:03:00Z', '--json']);
-    expect(recent.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['camera running', 'send failed', 'disk budget reached']);
+    expect(
+      recent.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg),
+    ).toEqual(['camera running', 'send failed', 'disk budget reached']);
 
     const last = await agent(['logs', '--file', file, '-n', '2', '--component', 'camera']);
     expect(last.stdout.trim().split('\n')).toEqual([
@@ -229,7 +297,9 @@ describe('vigil-agent logs', () => {
 
     const bad = await agent(['logs', '--file', file, '--level', 'loud']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim()).toBe('vigil-agent: error: invalid_argument: --level must be one of trace, debug, info, warn, error, fatal, got "loud"');
+    expect(bad.stderr.trim()).toBe(
+      'vigil-agent: error: invalid_argument: --level must be one of trace, debug, info, warn, error, fatal, got "loud"',
+    );
   });
 
   it('reads log.file from the config', async () => {
@@ -247,10 +317,18 @@ describe('vigil-agent logs', () => {
     chmodSync(fake, 0o755);
     const config = join(dir, 'empty.yaml');
     writeFileSync(config, 'data_dir: /tmp\n');
-    const r = await agent(['logs', '--config', config, '--since', '2026-01-01T12:03:00Z', '--level', 'error', '--json'], { VIGIL_JOURNALCTL: fake });
+    const r = await agent(
+      ['logs', '--config', config, '--since', '2026-01-01T12:03:00Z', '--level', 'error', '--json'],
+      { VIGIL_JOURNALCTL: fake },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg)).toEqual(['send failed', 'disk budget reached']);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { msg: string }).msg),
+    ).toEqual(['send failed', 'disk budget reached']);
     const args = readFileSync(argsFile, 'utf8').trim().split('\n');
     expect(args.slice(0, 5)).toEqual(['-u', 'vigil-agent', '-o', 'cat', '--no-pager']);
     expect(args[5]).toBe('--since');
@@ -262,14 +340,22 @@ describe('vigil-agent logs', () => {
     expect(missing.stderr).toContain('journal_unavailable: no log file is configured (log.file)');
   });
 
-  it('-f prints the last entries, then new ones, across a rotation by the daemon\'s own rotating stream', async () => {
+  it("-f prints the last entries, then new ones, across a rotation by the daemon's own rotating stream", async () => {
     const file = join(dir, 'live.log');
     const s = new RotatingFileStream({ file, maxBytes: 400, maxFiles: 10 });
-    for (let i = 0; i < 15; i++) s.write(line({ level: 'info', time: at(i), component: 'agent', msg: `old ${i}` }) + '\n');
-    const child = execFile(process.execPath, [BIN, 'logs', '-f', '--file', file, '--json', '-n', '3'], { env: { ...process.env, VIGIL_AGENT_CONFIG: '' } });
+    for (let i = 0; i < 15; i++)
+      s.write(line({ level: 'info', time: at(i), component: 'agent', msg: `old ${i}` }) + '\n');
+    const child = execFile(process.execPath, [BIN, 'logs', '-f', '--file', file, '--json', '-n', '3'], {
+      env: { ...process.env, VIGIL_AGENT_CONFIG: '' },
+    });
     let out = '';
     child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const msgs = (): string[] => out.trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg);
+    const msgs = (): string[] =>
+      out
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { msg: string }).msg);
     const waitFor = async (n: number): Promise<void> => {
       for (let i = 0; i < 200 && msgs().length < n; i++) await new Promise((r) => setTimeout(r, 50));
     };
@@ -277,7 +363,8 @@ describe('vigil-agent logs', () => {
       await waitFor(3);
       expect(msgs()).toEqual(['old 12', 'old 13', 'old 14']);
       const before = s.rotations;
-      for (let i = 0; i < 20; i++) s.write(line({ level: 'info', time: at(100 + i), component: 'agent', msg: `new ${i}` }) + '\n');
+      for (let i = 0; i < 20; i++)
+        s.write(line({ level: 'info', time: at(100 + i), component: 'agent', msg: `new ${i}` }) + '\n');
       expect(s.rotations).toBeGreaterThan(before);
       await waitFor(23);
       expect(msgs()).toEqual(['old 12', 'old 13', 'old 14', ...Array.from({ length: 20 }, (_, i) => `new ${i}`)]);

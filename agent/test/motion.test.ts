@@ -7,7 +7,16 @@ import { isVigilError } from '../../shared/errors/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { MotionDetector, ensureMotionModel, motionGraphShape, MotionIO, rasterizeRoi } from '../motion/index.js';
 import { MotionRegions } from '../motion/regions.js';
-import { boxCovers, makeFrame, motionSpans, motionTimeline, seededRandom, syntheticSceneInput, syntheticSceneTruth, writeSyntheticClip } from './support/synthetic.js';
+import {
+  boxCovers,
+  makeFrame,
+  motionSpans,
+  motionTimeline,
+  seededRandom,
+  syntheticSceneInput,
+  syntheticSceneTruth,
+  writeSyntheticClip,
+} from './support/synthetic.js';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'vigil-motion-test-'));
 afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
@@ -58,9 +67,32 @@ describe('motion model generation', () => {
   });
 
   it('rasterizes mask polygons at the small size', () => {
-    const roi = rasterizeRoi([[[0, 0], [0.5, 0], [0.5, 1], [0, 1]]], 10, 4);
+    const roi = rasterizeRoi(
+      [
+        [
+          [0, 0],
+          [0.5, 0],
+          [0.5, 1],
+          [0, 1],
+        ],
+      ],
+      10,
+      4,
+    );
     expect(Array.from(roi.subarray(0, 10))).toEqual([0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
-    expect(() => rasterizeRoi([[[0, 0], [2, 0], [0, 1]]], 10, 4)).toThrow(/point 1/);
+    expect(() =>
+      rasterizeRoi(
+        [
+          [
+            [0, 0],
+            [2, 0],
+            [0, 1],
+          ],
+        ],
+        10,
+        4,
+      ),
+    ).toThrow(/point 1/);
   });
 });
 
@@ -105,7 +137,9 @@ describe('motion regions', () => {
       const minCount = Math.floor(rnd() * 4);
       // Scale 1 (frame = mask size) so boxes compare directly; minArea counts pixels.
       const got = new MotionRegions(w, h, w, h).boxes(mask, minCount);
-      const want = floodBoxes(mask, w, h).filter((b) => b[4] >= minCount).map((b) => b.slice(0, 4));
+      const want = floodBoxes(mask, w, h)
+        .filter((b) => b[4] >= minCount)
+        .map((b) => b.slice(0, 4));
       const key = (b: number[]) => b.join(',');
       expect(got.map(key).sort()).toEqual(want.map(key).sort());
     }
@@ -121,13 +155,15 @@ describe('motion regions', () => {
 });
 
 describe('MotionDetector', () => {
-  const create = (extra: Partial<Parameters<typeof MotionDetector.create>[0]> = {}) => MotionDetector.create({ width: W, height: H, cacheDir, ...extra });
+  const create = (extra: Partial<Parameters<typeof MotionDetector.create>[0]> = {}) =>
+    MotionDetector.create({ width: W, height: H, cacheDir, ...extra });
 
   it('reports no motion on a static scene with sensor noise', async () => {
     const md = await create();
     const rnd = seededRandom(1);
     const results = [];
-    for (let i = 0; i < 30; i++) results.push(await md.detect(makeFrame(W, H, { background: 90, noise: 12, random: rnd }, i)));
+    for (let i = 0; i < 30; i++)
+      results.push(await md.detect(makeFrame(W, H, { background: 90, noise: 12, random: rnd }, i)));
     expect(results[0]!.calibrating).toBe(true);
     for (const r of results.slice(1)) {
       expect(r.calibrating).toBe(false);
@@ -144,7 +180,9 @@ describe('MotionDetector', () => {
     for (let i = 1; i <= 10; i++) {
       const x = 40 + i * 30;
       const square: PixelBox = [x, 150, x + 50, 200];
-      const r = await md.detect(makeFrame(W, H, { background: 80, noise: 6, random: rnd, boxes: [{ box: square, luma: 230 }] }, i));
+      const r = await md.detect(
+        makeFrame(W, H, { background: 80, noise: 6, random: rnd, boxes: [{ box: square, luma: 230 }] }, i),
+      );
       expect(r.calibrating).toBe(false);
       expect(r.boxes.length).toBe(1);
       expect(boxCovers(r.boxes[0]!, square)).toBe(true);
@@ -165,7 +203,8 @@ describe('MotionDetector', () => {
     expect(jump.boxes).toEqual([]);
     expect(jump.changedFraction).toBeGreaterThan(0.8);
     const settle = [];
-    for (let i = 6; i < 8; i++) settle.push(await md.detect(makeFrame(W, H, { background: 150, noise: 5, random: rnd }, i)));
+    for (let i = 6; i < 8; i++)
+      settle.push(await md.detect(makeFrame(W, H, { background: 150, noise: 5, random: rnd }, i)));
     expect(settle.map((s) => s.calibrating)).toEqual([true, true]);
     for (let i = 8; i < 15; i++) {
       const r = await md.detect(makeFrame(W, H, { background: 150, noise: 5, random: rnd }, i));
@@ -173,19 +212,39 @@ describe('MotionDetector', () => {
       expect(r.boxes).toEqual([]);
     }
     // And real motion is seen again afterwards.
-    const r = await md.detect(makeFrame(W, H, { background: 150, noise: 5, random: rnd, boxes: [{ box: [100, 100, 160, 160], luma: 250 }] }, 15));
+    const r = await md.detect(
+      makeFrame(
+        W,
+        H,
+        { background: 150, noise: 5, random: rnd, boxes: [{ box: [100, 100, 160, 160], luma: 250 }] },
+        15,
+      ),
+    );
     expect(r.boxes.length).toBe(1);
     await md.close();
   });
 
   it('ignores motion inside a mask polygon but not outside it', async () => {
     // Left half of the frame masked.
-    const md = await create({ masks: [[[0, 0], [0.5, 0], [0.5, 1], [0, 1]]] });
+    const md = await create({
+      masks: [
+        [
+          [0, 0],
+          [0.5, 0],
+          [0.5, 1],
+          [0, 1],
+        ],
+      ],
+    });
     await md.detect(makeFrame(W, H, { background: 60 }, 0));
-    const inside = await md.detect(makeFrame(W, H, { background: 60, boxes: [{ box: [40, 100, 140, 200], luma: 240 }] }, 1));
+    const inside = await md.detect(
+      makeFrame(W, H, { background: 60, boxes: [{ box: [40, 100, 140, 200], luma: 240 }] }, 1),
+    );
     expect(inside.boxes).toEqual([]);
     expect(inside.changedFraction).toBe(0);
-    const outside = await md.detect(makeFrame(W, H, { background: 60, boxes: [{ box: [340, 100, 440, 200], luma: 240 }] }, 2));
+    const outside = await md.detect(
+      makeFrame(W, H, { background: 60, boxes: [{ box: [340, 100, 440, 200], luma: 240 }] }, 2),
+    );
     expect(outside.boxes.length).toBe(1);
     expect(outside.boxes[0]![0]).toBeGreaterThanOrEqual(W / 2 - 8);
     await md.close();
@@ -194,10 +253,14 @@ describe('MotionDetector', () => {
   it('drops regions smaller than minArea', async () => {
     const md = await create({ minArea: 5000 });
     await md.detect(makeFrame(W, H, { background: 60 }, 0));
-    const small = await md.detect(makeFrame(W, H, { background: 60, boxes: [{ box: [100, 100, 130, 130], luma: 240 }] }, 1));
+    const small = await md.detect(
+      makeFrame(W, H, { background: 60, boxes: [{ box: [100, 100, 130, 130], luma: 240 }] }, 1),
+    );
     expect(small.boxes).toEqual([]);
     expect(small.changedFraction).toBeGreaterThan(0);
-    const big = await md.detect(makeFrame(W, H, { background: 60, boxes: [{ box: [200, 100, 300, 200], luma: 240 }] }, 2));
+    const big = await md.detect(
+      makeFrame(W, H, { background: 60, boxes: [{ box: [200, 100, 300, 200], luma: 240 }] }, 2),
+    );
     expect(big.boxes.length).toBe(1);
     await md.close();
   });
@@ -208,8 +271,21 @@ describe('MotionDetector', () => {
       (e: unknown) => isVigilError(e, 'motion_frame_size_mismatch') && /320x240.*480x360/.test((e as Error).message),
     );
     await md.close();
-    await expect(create({ threshold: 300 })).rejects.toSatisfy((e: unknown) => isVigilError(e, 'invalid_motion_options') && /threshold/.test((e as Error).message));
-    await expect(create({ masks: [[[0, 0], [1, 1]]] })).rejects.toSatisfy((e: unknown) => isVigilError(e, 'invalid_motion_options') && /3 points/.test((e as Error).message));
+    await expect(create({ threshold: 300 })).rejects.toSatisfy(
+      (e: unknown) => isVigilError(e, 'invalid_motion_options') && /threshold/.test((e as Error).message),
+    );
+    await expect(
+      create({
+        masks: [
+          [
+            [0, 0],
+            [1, 1],
+          ],
+        ],
+      }),
+    ).rejects.toSatisfy(
+      (e: unknown) => isVigilError(e, 'invalid_motion_options') && /3 points/.test((e as Error).message),
+    );
   });
 
   it('generates its model into the cache folder on first use', async () => {
@@ -227,7 +303,10 @@ describe('motion on a generated scene (camera → motion)', () => {
     const truth = syntheticSceneTruth(scene);
     const clip = join(cacheDir, 'scene.mp4');
     await writeSyntheticClip(clip, scene);
-    const samples = await motionTimeline({ name: 'clip', input: clip, detect: { width: 320, height: 240, fps: 0 } }, { cacheDir });
+    const samples = await motionTimeline(
+      { name: 'clip', input: clip, detect: { width: 320, height: 240, fps: 0 } },
+      { cacheDir },
+    );
     expect(samples.length).toBe(50);
     expect(samples[10]!.mediaMs).toBe(1000);
     const spans = motionSpans(samples);
@@ -239,7 +318,10 @@ describe('motion on a generated scene (camera → motion)', () => {
   it('starts and ends within 0.5 s of the truth on the lavfi scene, with boxes covering the square', async () => {
     const scene = { width: 640, height: 360, fps: 10, durationS: 8, startS: 2, endS: 5.5, noise: 8 };
     const truth = syntheticSceneTruth(scene);
-    const samples = await motionTimeline({ name: 'synthetic', input: syntheticSceneInput(scene), detect: { width: 640, height: 360, fps: 10 } }, { cacheDir });
+    const samples = await motionTimeline(
+      { name: 'synthetic', input: syntheticSceneInput(scene), detect: { width: 640, height: 360, fps: 10 } },
+      { cacheDir },
+    );
     expect(samples.length).toBe(80);
     const spans = motionSpans(samples);
     expect(spans.length).toBe(1);

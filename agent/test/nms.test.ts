@@ -46,11 +46,27 @@ describe('region planning', () => {
     expect(plan.regions).toHaveLength(1);
   });
   it('falls back to the whole frame for two distant regions (two runs cost more than one)', () => {
-    const plan = planRegions([[10, 10, 60, 60], [1800, 1000, 1850, 1050]], 1920, 1080, { inputWidth: 416, inputHeight: 416 });
+    const plan = planRegions(
+      [
+        [10, 10, 60, 60],
+        [1800, 1000, 1850, 1050],
+      ],
+      1920,
+      1080,
+      { inputWidth: 416, inputHeight: 416 },
+    );
     expect(plan).toEqual({ mode: 'frame', regions: [[0, 0, 1920, 1080]] });
   });
   it('merges overlapping crops into one', () => {
-    const plan = planRegions([[900, 500, 950, 600], [960, 520, 1000, 610]], 1920, 1080, { inputWidth: 416, inputHeight: 416 });
+    const plan = planRegions(
+      [
+        [900, 500, 950, 600],
+        [960, 520, 1000, 610],
+      ],
+      1920,
+      1080,
+      { inputWidth: 416, inputHeight: 416 },
+    );
     expect(plan.mode).toBe('regions');
     expect(plan.regions).toHaveLength(1);
   });

@@ -13,7 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticSceneInput } from '../camera/synthetic.js';
-import { exitOf, killLeftovers, pairBox, requireBuild, startAgent, startCollector, waitFor, type CollectorProc } from './e2e-run-support.js';
+import {
+  exitOf,
+  killLeftovers,
+  pairBox,
+  requireBuild,
+  startAgent,
+  startCollector,
+  waitFor,
+  type CollectorProc,
+} from './e2e-run-support.js';
 
 interface ApiEvent {
   id: string;
@@ -30,9 +39,13 @@ let collector: CollectorProc;
 let lostCollector: CollectorProc;
 
 /** Motion for a minute: a square crawling across the frame (one event that stays open). */
-const longMotion = JSON.stringify(syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS: 60, startS: 0.4, endS: 60, speedPxPerS: 4 }));
+const longMotion = JSON.stringify(
+  syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS: 60, startS: 0.4, endS: 60, speedPxPerS: 4 }),
+);
 /** Two seconds with no event (the square shows for one frame): lets --exit-when-idle end a run quickly. */
-const quiet = JSON.stringify(syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS: 2, startS: 1, endS: 1.1 }));
+const quiet = JSON.stringify(
+  syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS: 2, startS: 1, endS: 1.1 }),
+);
 const camera = (input: string): string =>
   `cameras:\n  - name: yard\n    input: ${input}\n    realtime: true\n    detect: { width: 320, height: 180, fps: 5 }\n    restart_backoff_s: { initial: 0.2, max: 1 }\n`;
 
@@ -40,7 +53,12 @@ const camera = (input: string): string =>
 function withCamera(config: string, dir: string, input: string): void {
   const text = readFileSync(config, 'utf8');
   const i = text.indexOf('\ndevice:');
-  writeFileSync(config, `data_dir: ${dir}\nstatus: { listen: ${join(dir, 'status.sock')} }\n` + camera(input) + (i < 0 ? '' : text.slice(i + 1)));
+  writeFileSync(
+    config,
+    `data_dir: ${dir}\nstatus: { listen: ${join(dir, 'status.sock')} }\n` +
+      camera(input) +
+      (i < 0 ? '' : text.slice(i + 1)),
+  );
 }
 
 async function eventsOf(c: CollectorProc, deviceId: string): Promise<ApiEvent[]> {
@@ -49,7 +67,8 @@ async function eventsOf(c: CollectorProc, deviceId: string): Promise<ApiEvent[]>
   return ((await res.json()) as { events: ApiEvent[] }).events;
 }
 
-const activeOf = async (c: CollectorProc, deviceId: string): Promise<ApiEvent[]> => (await eventsOf(c, deviceId)).filter((e) => e.status === 'active');
+const activeOf = async (c: CollectorProc, deviceId: string): Promise<ApiEvent[]> =>
+  (await eventsOf(c, deviceId)).filter((e) => e.status === 'active');
 
 beforeAll(async () => {
   requireBuild();
@@ -73,7 +92,9 @@ afterAll(async () => {
 });
 
 describe('no event left open (real daemon, real collector)', () => {
-  it('kill -9 with an event open, restart: ended with agent_restart; SIGTERM: agent_stop; nothing stays active', { timeout: 180_000 }, async () => {
+  it('kill -9 with an event open, restart: ended with agent_restart; SIGTERM: agent_stop; nothing stays active', {
+    timeout: 180_000,
+  }, async () => {
     const dir = join(tmp, 'box');
     const box = await pairBox(collector, dir, `status: { listen: ${join(dir, 'status.sock')} }\n` + camera(longMotion));
 
@@ -114,13 +135,20 @@ describe('no event left open (real daemon, real collector)', () => {
 
     const all = await eventsOf(collector, box.deviceId);
     expect(all.filter((e) => e.status === 'active')).toEqual([]);
-    for (const o of open2) expect(all.find((e) => e.id === o.id)).toMatchObject({ status: 'ended', end_reason: 'agent_stop' });
+    for (const o of open2)
+      expect(all.find((e) => e.id === o.id)).toMatchObject({ status: 'ended', end_reason: 'agent_stop' });
     expect(all.every((e) => e.end_reason !== null)).toBe(true);
   });
 
-  it('a box killed and never started again: the collector ends its events after the quiet time (device_lost)', { timeout: 120_000 }, async () => {
+  it('a box killed and never started again: the collector ends its events after the quiet time (device_lost)', {
+    timeout: 120_000,
+  }, async () => {
     const dir = join(tmp, 'gone');
-    const box = await pairBox(lostCollector, dir, `status: { listen: ${join(dir, 'status.sock')} }\n` + camera(longMotion));
+    const box = await pairBox(
+      lostCollector,
+      dir,
+      `status: { listen: ${join(dir, 'status.sock')} }\n` + camera(longMotion),
+    );
     const run = startAgent(box.config);
     const open = await waitFor('an active event at the collector', async () => {
       const a = await activeOf(lostCollector, box.deviceId);

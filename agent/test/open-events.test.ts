@@ -26,7 +26,13 @@ const opened: Outbox[] = [];
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 5);
 
 function outbox(o: Partial<OutboxOptions> = {}): Outbox {
-  const ob = Outbox.open({ path: join(dir, 'outbox.db'), clock, random: () => 0.5, validateEvent: (e) => void validateEvent.parse(e, 'event'), ...o });
+  const ob = Outbox.open({
+    path: join(dir, 'outbox.db'),
+    clock,
+    random: () => 0.5,
+    validateEvent: (e) => void validateEvent.parse(e, 'event'),
+    ...o,
+  });
   opened.push(ob);
   return ob;
 }
@@ -50,7 +56,9 @@ describe('open-event ledger (written in the enqueue transaction)', () => {
     const ob = outbox();
     const id = newEventId();
     ob.enqueue(makeEvent({ id, rev: 0, type: 'new' }));
-    expect(ob.openEvents.list()).toMatchObject([{ eventId: id, camera: 'front', label: 'person', lastRev: 0, lastAt: T0, startedAt: '2026-01-01T12:00:00.000Z' }]);
+    expect(ob.openEvents.list()).toMatchObject([
+      { eventId: id, camera: 'front', label: 'person', lastRev: 0, lastAt: T0, startedAt: '2026-01-01T12:00:00.000Z' },
+    ]);
     clock.advance(4000);
     ob.enqueue(makeEvent({ id, rev: 1, type: 'update', score: 0.95 }));
     const [row] = ob.openEvents.list();
@@ -80,7 +88,9 @@ describe('open-event ledger (written in the enqueue transaction)', () => {
     const id = newEventId();
     ob.enqueue(makeEvent({ id, rev: 0, type: 'new' }));
     clock.advance(3000);
-    expect(() => ob.enqueue(makeEvent({ id, rev: 1, type: 'update', attributes: { note: 'x'.repeat(200) } }))).toThrow(/outbox .* is full/);
+    expect(() => ob.enqueue(makeEvent({ id, rev: 1, type: 'update', attributes: { note: 'x'.repeat(200) } }))).toThrow(
+      /outbox .* is full/,
+    );
     expect(ob.openEvents.list()).toMatchObject([{ eventId: id, lastRev: 0, lastAt: T0 }]);
   });
 
@@ -91,11 +101,17 @@ describe('open-event ledger (written in the enqueue transaction)', () => {
     const jpg = fakeJpeg(3_000, 1);
     const neu = announce(makeEvent({ id, rev: 0, type: 'new' }), jpg);
     const { thumbnail: _announced, ...bare } = neu;
-    expect(ob.enqueue(neu, jpg, { withoutThumbnail: bare as OutboxEvent })).toMatchObject({ event: 'queued', thumbnail: 'dropped' });
+    expect(ob.enqueue(neu, jpg, { withoutThumbnail: bare as OutboxEvent })).toMatchObject({
+      event: 'queued',
+      thumbnail: 'dropped',
+    });
     expect(stored(ob, id, 0).thumbnail).toBeUndefined();
     const [row] = ob.openEvents.list();
     expect(row!.lastEvent).toEqual(stored(ob, id, 0));
-    expect(row!.lastEvent.thumbnail, 'a restart end built from the row would announce a thumbnail never sent').toBeUndefined();
+    expect(
+      row!.lastEvent.thumbnail,
+      'a restart end built from the row would announce a thumbnail never sent',
+    ).toBeUndefined();
   });
 
   it('survives closing the file without a clean stop (the rows are durable with their messages)', () => {
@@ -116,9 +132,28 @@ describe('restart sweep: events a previous run left open are ended with agent_re
     const a = newEventId();
     const b = newEventId();
     const c = newEventId();
-    ob.enqueue(announce(makeEvent({ id: a, rev: 0, type: 'new', label: 'car', box: [0.1, 0.1, 0.5, 0.5], top_score: 0.9 }), jpeg), jpeg);
+    ob.enqueue(
+      announce(
+        makeEvent({ id: a, rev: 0, type: 'new', label: 'car', box: [0.1, 0.1, 0.5, 0.5], top_score: 0.9 }),
+        jpeg,
+      ),
+      jpeg,
+    );
     clock.advance(7000);
-    ob.enqueue(announce(makeEvent({ id: a, rev: 1, type: 'update', label: 'car', score: 0.85, box: [0.2, 0.1, 0.6, 0.5], top_score: 0.9 }), jpeg));
+    ob.enqueue(
+      announce(
+        makeEvent({
+          id: a,
+          rev: 1,
+          type: 'update',
+          label: 'car',
+          score: 0.85,
+          box: [0.2, 0.1, 0.6, 0.5],
+          top_score: 0.9,
+        }),
+        jpeg,
+      ),
+    );
     ob.enqueue(makeEvent({ id: b, rev: 0, type: 'new' }));
     ob.enqueue(makeEvent({ id: c, rev: 0, type: 'new' }));
     ob.enqueue(makeEvent({ id: c, rev: 1, type: 'end', end_reason: 'left' }));
@@ -146,7 +181,12 @@ describe('restart sweep: events a previous run left open are ended with agent_re
     });
     expect(endA.thumbnail).toEqual(announce(makeEvent(), jpeg).thumbnail);
     expect(validateEvent.issues(endA)).toEqual([]);
-    expect(stored(ob, b, 1)).toMatchObject({ type: 'end', rev: 1, end_reason: 'agent_restart', ended_at: new Date(T0 + 7000).toISOString() });
+    expect(stored(ob, b, 1)).toMatchObject({
+      type: 'end',
+      rev: 1,
+      end_reason: 'agent_restart',
+      ended_at: new Date(T0 + 7000).toISOString(),
+    });
     expect(ob.get({ kind: 'event', eventId: c, rev: 2 })).toBeUndefined();
     // Queued like any message: pending, to be signed and sent by the uplink.
     expect(ob.get({ kind: 'event', eventId: a, rev: 2 })?.state).toBe('pending');
@@ -191,7 +231,12 @@ describe('end reasons from the pipeline', () => {
   });
 
   it('objects: gone past max_disappeared → left; flush(agent_stop) → agent_stop', () => {
-    const walker = (i: number) => ({ label: 'person', classId: 0, score: 0.9, box: [10 + i * 4, 100, 50 + i * 4, 200] as [number, number, number, number] });
+    const walker = (i: number) => ({
+      label: 'person',
+      classId: 0,
+      score: 0.9,
+      box: [10 + i * 4, 100, 50 + i * 4, 200] as [number, number, number, number],
+    });
     const t = new ObjectTracker({ camera: 'c', width: 640, height: 360 });
     const msgs: EventMessage[] = [];
     for (let i = 0; i < 10; i++) msgs.push(...t.update([walker(i)], i * 200).messages);

@@ -9,7 +9,10 @@ import { tempDir } from './support-uplink/harness.js';
 
 /** `vigil-agent outbox …` through the built CLI (`npm run build` first, as `npm test` does). */
 function cli(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'vigil-agent.js'), 'outbox', ...args], { encoding: 'utf8', env: { ...process.env, VIGIL_DATA_DIR: '' } });
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'vigil-agent.js'), 'outbox', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, VIGIL_DATA_DIR: '' },
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -42,14 +45,19 @@ describe('vigil-agent outbox', () => {
     expect(text.stdout).toContain(ids.dead);
     expect(text.stdout).toContain('invalid_message: /label: too long');
     expect(text.stdout).not.toContain(ids.acked);
-    const json = JSON.parse(cli('list', '--data-dir', dir, '--json', '--state', 'all').stdout) as { items: Array<{ eventId: string; state: string }> };
+    const json = JSON.parse(cli('list', '--data-dir', dir, '--json', '--state', 'all').stdout) as {
+      items: Array<{ eventId: string; state: string }>;
+    };
     expect(json.items.find((i) => i.eventId === ids.acked)?.state).toBe('acked');
     expect(json.items).toHaveLength(4);
   });
 
   it('prints stats', () => {
     seed();
-    const s = JSON.parse(cli('stats', '--data-dir', dir, '--json').stdout) as { depth: number; total: { dead: number; acked: number } };
+    const s = JSON.parse(cli('stats', '--data-dir', dir, '--json').stdout) as {
+      depth: number;
+      total: { dead: number; acked: number };
+    };
     expect(s.depth).toBe(3);
     expect(s.total).toMatchObject({ dead: 1, acked: 1 });
     expect(cli('stats', '--data-dir', dir).stdout).toMatch(/depth 3 \(pending 1, in flight 1, dead 1/);

@@ -1,5 +1,14 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,21 +36,41 @@ interface Run {
 
 function agent(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', NO_COLOR: '1', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', NO_COLOR: '1', ...env }, timeout: 30_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 const startCloud = async (dataDir: string, overrides: Record<string, unknown> = {}): Promise<Cloud> =>
-  createCloud(cloudConfig({ data_dir: dataDir, server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, pairing: { attempts_burst: 1000 }, ...overrides }), {
-    logger: silentLogger(),
-  });
+  createCloud(
+    cloudConfig({
+      data_dir: dataDir,
+      server: { host: '127.0.0.1', port: 0 },
+      log: { level: 'silent' },
+      pairing: { attempts_burst: 1000 },
+      ...overrides,
+    }),
+    {
+      logger: silentLogger(),
+    },
+  );
 
 let tmp: string;
 let cloud: Cloud;
 const code = async (opts: { ttlMs?: number; now?: number } = {}): Promise<string> =>
-  (await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: opts.ttlMs ?? 60_000, ...(opts.now ? { now: opts.now } : {}) })).code;
+  (
+    await createPairingCode(cloud.store, cloud.secrets, {
+      tenantId: 'default',
+      ttlMs: opts.ttlMs ?? 60_000,
+      ...(opts.now ? { now: opts.now } : {}),
+    })
+  ).code;
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'vigil-pair-'));
@@ -57,12 +86,32 @@ describe('vigil-agent pair', () => {
     const data = join(tmp, 'box1', 'data');
     const config = join(tmp, 'box1', 'agent.yaml');
     mkdirSync(join(tmp, 'box1'));
-    writeFileSync(config, `# garage box\ndata_dir: ${data} # state lives here\ncameras:\n  - name: door\n    input: rtsp://cam/1\n`);
-    const r = await agent(['pair', '--cloud', cloud.url + '/', '--code', (await code()).toLowerCase(), '--name', 'garage', '--config', config, '--json']);
+    writeFileSync(
+      config,
+      `# garage box\ndata_dir: ${data} # state lives here\ncameras:\n  - name: door\n    input: rtsp://cam/1\n`,
+    );
+    const r = await agent([
+      'pair',
+      '--cloud',
+      cloud.url + '/',
+      '--code',
+      (await code()).toLowerCase(),
+      '--name',
+      'garage',
+      '--config',
+      config,
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(out).toMatchObject({ key_id: expect.any(String), cloud: cloud.url, verified: true, credentials_file: join(data, 'credentials.json'), config_updated: true });
+    expect(out).toMatchObject({
+      key_id: expect.any(String),
+      cloud: cloud.url,
+      verified: true,
+      credentials_file: join(data, 'credentials.json'),
+      config_updated: true,
+    });
     const deviceId = out.device_id as string;
     expect(deviceId).toMatch(/^dev_[0-9A-Z]{26}$/);
 
@@ -70,7 +119,12 @@ describe('vigil-agent pair', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(data).mode & 0o777).toBe(0o700);
     const creds = loadCredentials(data);
-    expect(creds.stored).toMatchObject({ v: 1, device_id: deviceId, cloud: cloud.url, endpoints: { https: cloud.url } });
+    expect(creds.stored).toMatchObject({
+      v: 1,
+      device_id: deviceId,
+      cloud: cloud.url,
+      endpoints: { https: cloud.url },
+    });
     expect(creds.identity.secret).toHaveLength(32);
     // the secret never reaches the terminal
     expect(r.stdout).not.toContain(creds.stored.secret_b64);
@@ -86,7 +140,13 @@ describe('vigil-agent pair', () => {
     expect(text).toContain(`data_dir: ${data} # state lives here`);
     expect(text).toContain('  - name: door');
     const loaded = loadAgentConfig(config, {}, { env: {} }).config;
-    expect(loaded.device).toEqual({ id: deviceId, cloud: cloud.url, transport: 'https', key_id: creds.stored.key_id, credentials: file });
+    expect(loaded.device).toEqual({
+      id: deviceId,
+      cloud: cloud.url,
+      transport: 'https',
+      key_id: creds.stored.key_id,
+      credentials: file,
+    });
     expect(text).not.toContain('credentials:');
 
     // the human form names the device
@@ -103,7 +163,9 @@ describe('vigil-agent pair', () => {
     expect(forced.code).toBe(0);
     const newId = loadCredentials(data).stored.device_id;
     expect(newId).not.toBe(deviceId);
-    expect(forced.stdout).toMatch(new RegExp(`^paired as ${newId} \\(key \\S+\\) with ${cloud.url.replace(/\./g, '\\.')}\\n`));
+    expect(forced.stdout).toMatch(
+      new RegExp(`^paired as ${newId} \\(key \\S+\\) with ${cloud.url.replace(/\./g, '\\.')}\\n`),
+    );
     expect(forced.stdout).toContain('verified     signed heartbeat accepted');
     const backups = readdirSync(data).filter((f) => f.startsWith('credentials.json.bak-'));
     expect(backups).toHaveLength(1);
@@ -112,26 +174,61 @@ describe('vigil-agent pair', () => {
     expect(loadAgentConfig(config, {}, { env: {} }).config.device.id).toBe(newId);
   });
 
-  it('records the credentials path when --data-dir differs from the config file\'s data_dir', async () => {
+  it("records the credentials path when --data-dir differs from the config file's data_dir", async () => {
     const data = join(tmp, 'box2', 'elsewhere');
     const config = join(tmp, 'box2', 'agent.yaml');
-    const r = await agent(['pair', '--cloud', cloud.url, '--code', await code(), '--config', config, '--data-dir', data, '--json']);
+    const r = await agent([
+      'pair',
+      '--cloud',
+      cloud.url,
+      '--code',
+      await code(),
+      '--config',
+      config,
+      '--data-dir',
+      data,
+      '--json',
+    ]);
     expect(r.code).toBe(0);
     expect(existsSync(config)).toBe(true);
     expect(loadAgentConfig(config, {}, { env: {} }).config.device.credentials).toBe(join(data, 'credentials.json'));
   });
 
-  it('answers a used, unknown or expired code with the collector\'s code and message on one line, storing nothing', async () => {
+  it("answers a used, unknown or expired code with the collector's code and message on one line, storing nothing", async () => {
     const data = join(tmp, 'box3');
     const used = await code();
-    expect((await agent(['pair', '--cloud', cloud.url, '--code', used, '--data-dir', join(tmp, 'box3-first'), '--config', join(tmp, 'box3-first.yaml')])).code).toBe(0);
+    expect(
+      (
+        await agent([
+          'pair',
+          '--cloud',
+          cloud.url,
+          '--code',
+          used,
+          '--data-dir',
+          join(tmp, 'box3-first'),
+          '--config',
+          join(tmp, 'box3-first.yaml'),
+        ])
+      ).code,
+    ).toBe(0);
     const cases: [string, string][] = [
       [used, 'pairing_code_used'],
       ['ZZZZ-ZZZZ', 'pairing_code_invalid'],
       [await code({ now: Date.now() - 120_000, ttlMs: 60_000 }), 'pairing_code_expired'],
     ];
     for (const [c, expected] of cases) {
-      const r = await agent(['pair', '--cloud', cloud.url, '--code', c, '--data-dir', data, '--config', join(tmp, 'box3.yaml')]);
+      const r = await agent([
+        'pair',
+        '--cloud',
+        cloud.url,
+        '--code',
+        c,
+        '--data-dir',
+        data,
+        '--config',
+        join(tmp, 'box3.yaml'),
+      ]);
       expect(r.code).toBe(1);
       const lines = r.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
@@ -143,30 +240,68 @@ describe('vigil-agent pair', () => {
   });
 
   it('checks the code locally and names an unreachable collector', async () => {
-    const bad = await agent(['pair', '--cloud', cloud.url, '--code', 'nope', '--data-dir', join(tmp, 'box4'), '--config', join(tmp, 'box4.yaml')]);
+    const bad = await agent([
+      'pair',
+      '--cloud',
+      cloud.url,
+      '--code',
+      'nope',
+      '--data-dir',
+      join(tmp, 'box4'),
+      '--config',
+      join(tmp, 'box4.yaml'),
+    ]);
     expect(bad.code).toBe(2);
-    expect(bad.stderr.trim()).toBe('vigil-agent: error: invalid_argument: --code "nope" is not a pairing code (8 letters/digits, e.g. K7QX-M2PD)');
+    expect(bad.stderr.trim()).toBe(
+      'vigil-agent: error: invalid_argument: --code "nope" is not a pairing code (8 letters/digits, e.g. K7QX-M2PD)',
+    );
     const port = await closedPort();
     const url = `http://127.0.0.1:${port}`;
-    const down = await agent(['pair', '--cloud', url, '--code', 'ABCD-EFGH', '--data-dir', join(tmp, 'box4'), '--config', join(tmp, 'box4.yaml')]);
+    const down = await agent([
+      'pair',
+      '--cloud',
+      url,
+      '--code',
+      'ABCD-EFGH',
+      '--data-dir',
+      join(tmp, 'box4'),
+      '--config',
+      join(tmp, 'box4.yaml'),
+    ]);
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
-    expect(down.stderr).toContain(`vigil-agent: error: cloud_unreachable: cannot reach the collector at ${url}/v1/pair: `);
+    expect(down.stderr).toContain(
+      `vigil-agent: error: cloud_unreachable: cannot reach the collector at ${url}/v1/pair: `,
+    );
     expect(down.stderr).toContain('ECONNREFUSED');
     expect(existsSync(join(tmp, 'box4'))).toBe(false);
   });
 
   it('fails verification when the collector hands out an ingest URL the box cannot reach, keeping the credentials', async () => {
     const port = await closedPort();
-    const broken = await startCloud(join(tmp, 'cloud-broken'), { server: { host: '127.0.0.1', port: 0, public_url: `http://127.0.0.1:${port}` } });
+    const broken = await startCloud(join(tmp, 'cloud-broken'), {
+      server: { host: '127.0.0.1', port: 0, public_url: `http://127.0.0.1:${port}` },
+    });
     try {
       const { code: c } = await createPairingCode(broken.store, broken.secrets, { tenantId: 'default', ttlMs: 60_000 });
       const data = join(tmp, 'box5');
-      const r = await agent(['pair', '--cloud', broken.url, '--code', c, '--data-dir', data, '--config', join(tmp, 'box5.yaml')]);
+      const r = await agent([
+        'pair',
+        '--cloud',
+        broken.url,
+        '--code',
+        c,
+        '--data-dir',
+        data,
+        '--config',
+        join(tmp, 'box5.yaml'),
+      ]);
       expect(r.code).toBe(1);
       const id = loadCredentials(data).stored.device_id;
       expect(r.stderr.trim()).toMatch(
-        new RegExp(`^vigil-agent: error: pairing_unverified: paired as ${id} and saved the credentials to ${join(data, 'credentials.json')}, but the check failed: the signed heartbeat to http://127\\.0\\.0\\.1:${port} failed: network_error: `),
+        new RegExp(
+          `^vigil-agent: error: pairing_unverified: paired as ${id} and saved the credentials to ${join(data, 'credentials.json')}, but the check failed: the signed heartbeat to http://127\\.0\\.0\\.1:${port} failed: network_error: `,
+        ),
       );
     } finally {
       await broken.close();
@@ -184,7 +319,9 @@ describe('vigil-agent unpair', () => {
 
     const asked = await agent(['unpair', '--config', config]);
     expect(asked.code).toBe(2);
-    expect(asked.stderr).toMatch(/^vigil-agent: error: confirmation_required: unpair would move .*credentials\.json aside/);
+    expect(asked.stderr).toMatch(
+      /^vigil-agent: error: confirmation_required: unpair would move .*credentials\.json aside/,
+    );
     expect(existsSync(join(data, 'credentials.json'))).toBe(true);
 
     const done = await agent(['unpair', '--config', config, '--yes', '--json']);

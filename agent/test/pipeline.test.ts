@@ -15,13 +15,26 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-async function analyseMotionOnly(input: string, width: number, height: number, fps: number): Promise<{ events: EventMessage[]; stats: ReturnType<CameraPipeline['stats']> }> {
+async function analyseMotionOnly(
+  input: string,
+  width: number,
+  height: number,
+  fps: number,
+): Promise<{ events: EventMessage[]; stats: ReturnType<CameraPipeline['stats']> }> {
   const dir = await mkdtemp(join(tmpdir(), 'vigil-pipeline-'));
   dirs.push(dir);
   const events: EventMessage[] = [];
   const camera = new CameraStream({ name: 'test', input, detect: { width, height, fps }, realtime: false });
   const motion = await MotionDetector.create({ width, height });
-  const pipeline = new CameraPipeline({ camera: 'test', width, height, motion, thumbnailDir: dir, mediaTimes: true, onEvent: (m) => void events.push(m) });
+  const pipeline = new CameraPipeline({
+    camera: 'test',
+    width,
+    height,
+    motion,
+    thumbnailDir: dir,
+    mediaTimes: true,
+    onEvent: (m) => void events.push(m),
+  });
   try {
     camera.start();
     const stats = await runPipeline(camera, pipeline);
@@ -42,7 +55,12 @@ describe('motion-only pipeline', () => {
   });
 
   it('a static noisy scene yields no events', async () => {
-    const { events } = await analyseMotionOnly('lavfi:color=c=0x606060:s=320x240:r=5:d=6,noise=alls=8:allf=t', 320, 240, 5);
+    const { events } = await analyseMotionOnly(
+      'lavfi:color=c=0x606060:s=320x240:r=5:d=6,noise=alls=8:allf=t',
+      320,
+      240,
+      5,
+    );
     expect(events).toEqual([]);
   });
 
@@ -71,11 +89,25 @@ describe('pipeline gating', () => {
     const fakeDetector = {
       detectFrame: async (frame: Frame, motion?: readonly PixelBox[]) => {
         calls.push({ seq: frame.seq, regions: motion ? motion.length : -1 });
-        const detections = frame.seq < 20 ? [{ label: 'car', classId: 2, score: 0.9, box: [10, 10, 60, 40] as [number, number, number, number] }] : [];
-        return { detections, plan: { mode: 'frame' as const, regions: [[0, 0, 64, 48] as PixelBox] }, timings: { preprocessMs: 1, runMs: 10, postprocessMs: 0.5, runs: 1 } };
+        const detections =
+          frame.seq < 20
+            ? [{ label: 'car', classId: 2, score: 0.9, box: [10, 10, 60, 40] as [number, number, number, number] }]
+            : [];
+        return {
+          detections,
+          plan: { mode: 'frame' as const, regions: [[0, 0, 64, 48] as PixelBox] },
+          timings: { preprocessMs: 1, runMs: 10, postprocessMs: 0.5, runs: 1 },
+        };
       },
     };
-    const motion: MotionStage = { detect: async (f) => ({ boxes: f.seq < 10 ? [[0, 0, 20, 20]] : [], calibrating: false, changedFraction: 0, ms: 0 }) };
+    const motion: MotionStage = {
+      detect: async (f) => ({
+        boxes: f.seq < 10 ? [[0, 0, 20, 20]] : [],
+        calibrating: false,
+        changedFraction: 0,
+        ms: 0,
+      }),
+    };
     const dir = await mkdtemp(join(tmpdir(), 'vigil-pipeline-'));
     dirs.push(dir);
     const pipeline = new CameraPipeline({
@@ -88,7 +120,8 @@ describe('pipeline gating', () => {
       refreshMs: 2000,
     });
     const data = Buffer.alloc(64 * 48 * 1.5, 128);
-    for (let seq = 0; seq < 60; seq++) await pipeline.process({ camera: 'c', seq, width: 64, height: 48, data, mediaMs: seq * 200, wallMs: seq * 200 });
+    for (let seq = 0; seq < 60; seq++)
+      await pipeline.process({ camera: 'c', seq, width: 64, height: 48, data, mediaMs: seq * 200, wallMs: seq * 200 });
     const s = pipeline.stats();
     // Motion on frames 0–9 (10 runs), then a whole-frame refresh every 2 s while the car is tracked: at 19 (seen),
     // 29 (missing from here on) and 39 (still tracked: 2 s missing ends it on that frame); none after.
@@ -105,11 +138,21 @@ describe('pipeline gating', () => {
     // 20 uncertain objects (score above min_score, below the gate) in every frame, one sure car.
     const W = 640;
     const H = 360;
-    const box = (i: number, seq: number): [number, number, number, number] => [(i % 10) * 60 + (seq % 4), Math.floor(i / 10) * 150, (i % 10) * 60 + 40 + (seq % 4), Math.floor(i / 10) * 150 + 100];
+    const box = (i: number, seq: number): [number, number, number, number] => [
+      (i % 10) * 60 + (seq % 4),
+      Math.floor(i / 10) * 150,
+      (i % 10) * 60 + 40 + (seq % 4),
+      Math.floor(i / 10) * 150 + 100,
+    ];
     const fakeDetector = {
       detectFrame: async (frame: Frame) => ({
         detections: [
-          ...Array.from({ length: 20 }, (_, i) => ({ label: 'person', classId: 0, score: 0.55 + (frame.seq % 5) * 0.01, box: box(i, frame.seq) })),
+          ...Array.from({ length: 20 }, (_, i) => ({
+            label: 'person',
+            classId: 0,
+            score: 0.55 + (frame.seq % 5) * 0.01,
+            box: box(i, frame.seq),
+          })),
           { label: 'car', classId: 2, score: 0.9, box: [500, 300, 600, 350] as [number, number, number, number] },
         ],
         plan: { mode: 'frame' as const, regions: [[0, 0, W, H] as PixelBox] },
@@ -128,7 +171,8 @@ describe('pipeline gating', () => {
       onEvent: (m) => void events.push(m),
     });
     const data = Buffer.alloc(W * H * 1.5, 128);
-    for (let seq = 0; seq < 40; seq++) await pipeline.process({ camera: 'c', seq, width: W, height: H, data, mediaMs: seq * 200, wallMs: seq * 200 });
+    for (let seq = 0; seq < 40; seq++)
+      await pipeline.process({ camera: 'c', seq, width: W, height: H, data, mediaMs: seq * 200, wallMs: seq * 200 });
     await pipeline.finish();
     const s = pipeline.stats();
     expect(s.live_tracks_peak).toBe(21);

@@ -68,7 +68,12 @@ describe('yuv420p → tensor', () => {
     for (let y = 200; y < 616; y++) f.data.fill(235, y * 1280 + 300, y * 1280 + 716);
     const t = new Float32Array(3 * plane);
     preprocessYuv420(f, t, input, DEFAULT_NORMALIZATION.yolox, [300, 200, 716, 616]);
-    for (const [x, y] of [[0, 0], [208, 208], [415, 415]] as const) expect(at(t, 1, x, y)).toBeGreaterThan(250);
+    for (const [x, y] of [
+      [0, 0],
+      [208, 208],
+      [415, 415],
+    ] as const)
+      expect(at(t, 1, x, y)).toBeGreaterThan(250);
   });
   it('interpolates bilinearly across an edge', () => {
     const f = uniformFrame(832, 832, 16, 128, 128);
@@ -89,7 +94,11 @@ describe('yuv420p → tensor', () => {
  * sampled where the detector samples it, at the centre of each 2x2 block of output pixels, so this checks the
  * fixed-point arithmetic; `chromaSitingError` measures what that siting itself costs against per-pixel chroma.
  */
-function referenceBgr(f: Frame, region: [number, number, number, number], perPixelChroma = false): { w: number; h: number; px: (c: number, x: number, y: number) => number } {
+function referenceBgr(
+  f: Frame,
+  region: [number, number, number, number],
+  perPixelChroma = false,
+): { w: number; h: number; px: (c: number, x: number, y: number) => number } {
   const [x1, y1, x2, y2] = region;
   const t = letterboxTransform(x2 - x1, y2 - y1, input, DEFAULT_NORMALIZATION.yolox, x1, y1);
   const cw = f.width / 2;
@@ -111,13 +120,24 @@ function referenceBgr(f: Frame, region: [number, number, number, number], perPix
     const bottom = at(i0, j1) + (at(i1, j1) - at(i0, j1)) * (sx - i0);
     return top + (bottom - top) * (sy - j0);
   };
-  const blockCentre = (d: number, n: number) => (perPixelChroma ? d : (2 * (d >> 1) + Math.min(2 * (d >> 1) + 1, n - 1)) / 2);
+  const blockCentre = (d: number, n: number) =>
+    perPixelChroma ? d : (2 * (d >> 1) + Math.min(2 * (d >> 1) + 1, n - 1)) / 2;
   const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
   return {
     w: t.width,
     h: t.height,
     px: (c, x, y) => {
-      const L = 1.164 * (sample(0, f.width, pos(x1, x2 - x1, t.width, f.width, 1, x), pos(y1, y2 - y1, t.height, f.height, 1, y), f.width - 1, f.height - 1) - 16);
+      const L =
+        1.164 *
+        (sample(
+          0,
+          f.width,
+          pos(x1, x2 - x1, t.width, f.width, 1, x),
+          pos(y1, y2 - y1, t.height, f.height, 1, y),
+          f.width - 1,
+          f.height - 1,
+        ) -
+          16);
       const cx = pos(x1, x2 - x1, t.width, cw, 2, blockCentre(x, t.width));
       const cy = pos(y1, y2 - y1, t.height, f.height / 2, 2, blockCentre(y, t.height));
       const U = sample(f.width * f.height, cw, cx, cy, cw - 1, f.height / 2 - 1) - 128;
@@ -144,8 +164,10 @@ function compare(t: Float32Array, ref: ReturnType<typeof referenceBgr>): { worst
 function texturedFrame(w: number, h: number): Frame {
   const f = uniformFrame(w, h, 0, 0, 0);
   let seed = 12345;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) f.data[y * w + x] = Math.round(120 + 90 * Math.sin(x / 7) * Math.cos(y / 11) + 10 * (rnd() - 0.5));
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      f.data[y * w + x] = Math.round(120 + 90 * Math.sin(x / 7) * Math.cos(y / 11) + 10 * (rnd() - 0.5));
   const cw = w / 2;
   for (let y = 0; y < h / 2; y++)
     for (let x = 0; x < cw; x++) {

@@ -9,7 +9,10 @@ describe('README.md', () => {
   const text = readFileSync(README, 'utf8');
 
   it('carries the agent and collector config references exactly as the schemas generate them (npm run docs:config)', () => {
-    expect(withReferences(text) === text, 'README.md config reference drifted from the schemas: run npm run docs:config').toBe(true);
+    expect(
+      withReferences(text) === text,
+      'README.md config reference drifted from the schemas: run npm run docs:config',
+    ).toBe(true);
   });
 
   it('keeps the two commands up front and names only folders that exist', () => {
@@ -20,7 +23,9 @@ describe('README.md', () => {
     for (const m of layout.matchAll(/`([a-z-]+)\/`/g)) {
       const name = m[1]!;
       const top = existsSync(join(projectRoot(), name));
-      const inside = ['agent', 'cloud', 'shared', 'firmware-protocol', 'scripts'].some((d) => existsSync(join(projectRoot(), d, name)));
+      const inside = ['agent', 'cloud', 'shared', 'firmware-protocol', 'scripts'].some((d) =>
+        existsSync(join(projectRoot(), d, name)),
+      );
       expect(top || inside || agentDirs.includes(name), `layout names ${name}/`).toBe(true);
     }
   });

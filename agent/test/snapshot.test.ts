@@ -11,9 +11,14 @@ const BIN = join(projectRoot(), 'bin', 'vigil-agent.js');
 
 function agent(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '' }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -42,7 +47,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('vigil-agent snapshot', () => {
-  it('writes a JPEG of one frame at the camera\'s detect size, in the right colours', async () => {
+  it("writes a JPEG of one frame at the camera's detect size, in the right colours", async () => {
     const out = join(dir, 'shots', 'red.jpg');
     const r = await agent(['snapshot', '--config', config, '--camera', 'red', '--out', out]);
     expect(r.stderr).toBe('');
@@ -72,7 +77,9 @@ describe('vigil-agent snapshot', () => {
     const out = join(dir, 'x.jpg');
     const r = await agent(['snapshot', '--config', config, '--camera', 'garage', '--out', out]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('vigil-agent: error: unknown_camera: no camera "garage"; configured cameras: red, pattern, gone\n');
+    expect(r.stderr).toBe(
+      'vigil-agent: error: unknown_camera: no camera "garage"; configured cameras: red, pattern, gone\n',
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -91,8 +98,14 @@ describe('frameToJpeg', () => {
     // Y=81 U=90 V=240 is pure red in BT.601 limited range
     const w = 16;
     const h = 8;
-    const data = Buffer.concat([Buffer.alloc(w * h, 81), Buffer.alloc((w * h) / 4, 90), Buffer.alloc((w * h) / 4, 240)]);
-    const { data: px } = await sharp(await frameToJpeg({ width: w, height: h, data }, 100)).raw().toBuffer({ resolveWithObject: true });
+    const data = Buffer.concat([
+      Buffer.alloc(w * h, 81),
+      Buffer.alloc((w * h) / 4, 90),
+      Buffer.alloc((w * h) / 4, 240),
+    ]);
+    const { data: px } = await sharp(await frameToJpeg({ width: w, height: h, data }, 100))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(px[0]).toBeGreaterThan(240);
     expect(px[1]).toBeLessThan(15);
     expect(px[2]).toBeLessThan(15);

@@ -30,13 +30,74 @@ const sample = (): DaemonStatus => ({
   mode: 'objects',
   model: '/var/lib/vigil/models/yolox_nano.onnx',
   stopping: false,
-  last_reload: { at: '2026-01-01T00:01:00.000Z', ok: false, error: 'config_invalid: config key "cameras.0.detect.fps" (/etc/vigil/agent.yaml:5): must be >= 0', restarted_cameras: [] },
+  last_reload: {
+    at: '2026-01-01T00:01:00.000Z',
+    ok: false,
+    error: 'config_invalid: config key "cameras.0.detect.fps" (/etc/vigil/agent.yaml:5): must be >= 0',
+    restarted_cameras: [],
+  },
   cameras: [
-    { name: 'door', phase: 'running', state: 'running', input_kind: 'rtsp', live: true, fps: 4.97, last_frame_age_s: 0.2, restarts: 0, last_error: null, frames: 460, frames_dropped: 3, events: 2, messages: 7, passes: 0 },
-    { name: 'yard', phase: 'reconnecting', state: 'reconnecting', input_kind: 'rtsp', live: true, fps: 0, last_frame_age_s: null, restarts: 6, last_error: 'camera_unreachable: connection refused', frames: 0, frames_dropped: 0, events: 0, messages: 0, passes: 0 },
+    {
+      name: 'door',
+      phase: 'running',
+      state: 'running',
+      input_kind: 'rtsp',
+      live: true,
+      fps: 4.97,
+      last_frame_age_s: 0.2,
+      restarts: 0,
+      last_error: null,
+      frames: 460,
+      frames_dropped: 3,
+      events: 2,
+      messages: 7,
+      passes: 0,
+    },
+    {
+      name: 'yard',
+      phase: 'reconnecting',
+      state: 'reconnecting',
+      input_kind: 'rtsp',
+      live: true,
+      fps: 0,
+      last_frame_age_s: null,
+      restarts: 6,
+      last_error: 'camera_unreachable: connection refused',
+      frames: 0,
+      frames_dropped: 0,
+      events: 0,
+      messages: 0,
+      passes: 0,
+    },
   ],
-  outbox: { path: '/var/lib/vigil/outbox.db', depth: 3, pending: 2, in_flight: 1, dead: 0, oldest_pending_age_s: 4.2, dropped: 0, live_bytes: 9000, budget_bytes: 268435456, disk_full: false, accepted_since_start: 7, refused_since_start: 0 },
-  uplink: { state: 'connected', transport: 'https', url: 'https://collector.example', last_ack_at: '2026-01-01T00:01:30.000Z', clock_offset_ms: -1200, consecutive_failures: 0, paused_until: null, acked: 12, events_sent: 7, thumbnails_sent: 5, heartbeats_sent: 3, failures: 0 },
+  outbox: {
+    path: '/var/lib/vigil/outbox.db',
+    depth: 3,
+    pending: 2,
+    in_flight: 1,
+    dead: 0,
+    oldest_pending_age_s: 4.2,
+    dropped: 0,
+    live_bytes: 9000,
+    budget_bytes: 268435456,
+    disk_full: false,
+    accepted_since_start: 7,
+    refused_since_start: 0,
+  },
+  uplink: {
+    state: 'connected',
+    transport: 'https',
+    url: 'https://collector.example',
+    last_ack_at: '2026-01-01T00:01:30.000Z',
+    clock_offset_ms: -1200,
+    consecutive_failures: 0,
+    paused_until: null,
+    acked: 12,
+    events_sent: 7,
+    thumbnails_sent: 5,
+    heartbeats_sent: 3,
+    failures: 0,
+  },
 });
 
 describe('status endpoint', () => {
@@ -56,7 +117,9 @@ describe('status endpoint', () => {
   });
 
   it('listens on loopback TCP only', async () => {
-    await expect(startStatusServer(parseListen('0.0.0.0:7411'), sample)).rejects.toMatchObject({ code: 'config_invalid' });
+    await expect(startStatusServer(parseListen('0.0.0.0:7411'), sample)).rejects.toMatchObject({
+      code: 'config_invalid',
+    });
     const server = await startStatusServer(parseListen('127.0.0.1:0'), sample);
     try {
       expect(server.address).toMatch(/^127\.0\.0\.1:\d+$/);
@@ -101,13 +164,20 @@ describe('vigil-agent status', () => {
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
     const port = (s.address() as { port: number }).port;
     await new Promise<void>((r) => s.close(() => r()));
-    const r = await agentCli(['status', '--json', '--listen', `127.0.0.1:${port}`, '--config', join(tmp, 'agent.yaml')]);
+    const r = await agentCli([
+      'status',
+      '--json',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--config',
+      join(tmp, 'agent.yaml'),
+    ]);
     expect(r.code).toBe(3);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/daemon_not_running/);
   });
 
-  it('prints the running daemon\'s status as JSON and as text', async () => {
+  it("prints the running daemon's status as JSON and as text", async () => {
     const path = join(tmp, 'live.sock');
     const server = await startStatusServer(parseListen(path), sample);
     try {

@@ -43,7 +43,13 @@ describe('yuv → rgb', () => {
 
 describe('JPEG encoding', () => {
   const f = frame(640, 360);
-  const picture = { width: 640, height: 360, data: f.data, box: [100, 50, 300, 350] as [number, number, number, number], score: 0.9 };
+  const picture = {
+    width: 640,
+    height: 360,
+    data: f.data,
+    box: [100, 50, 300, 350] as [number, number, number, number],
+    score: 0.9,
+  };
   it('crops around the box with margin, at most maxSize', async () => {
     expect(cropBox(picture, 0.1)).toEqual([80, 20, 320, 360]);
     const jpg = await encodeThumbnail(picture, { maxSize: 160 });
@@ -53,7 +59,11 @@ describe('JPEG encoding', () => {
     expect(Math.max(meta.width ?? 0, meta.height ?? 0)).toBe(160);
   });
   it('a cut of the thumbnail region gives the same JPEG as the whole frame, at a fraction of the bytes', async () => {
-    for (const box of [[100, 50, 300, 350], [3, 7, 41, 99], [601, 300, 640, 360]] as [number, number, number, number][]) {
+    for (const box of [
+      [100, 50, 300, 350],
+      [3, 7, 41, 99],
+      [601, 300, 640, 360],
+    ] as [number, number, number, number][]) {
       const whole = { ...picture, box };
       const cut = cutThumbnailSource(whole, 0.15);
       expect(cut.data.length).toBe((cut.width * cut.height * 3) / 2);
@@ -81,7 +91,18 @@ describe('ThumbnailStore', () => {
     await store.keep(f, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9, kind: 'best', announced: true });
     f.data.fill(16, 0, 320 * 180); // the caller's frame buffer is reused: the store must have its own copy
     expect(store.encoded).toBe(0);
-    const base: EventMessage = { type: 'new', id: 'evt_A', camera: 'c', label: 'person', score: 0.9, top_score: 0.9, box: [0, 0, 1, 1], started_at: new Date().toISOString(), ended_at: null, stationary: false };
+    const base: EventMessage = {
+      type: 'new',
+      id: 'evt_A',
+      camera: 'c',
+      label: 'person',
+      score: 0.9,
+      top_score: 0.9,
+      box: [0, 0, 1, 1],
+      started_at: new Date().toISOString(),
+      ended_at: null,
+      stationary: false,
+    };
     const withPaths = await store.attach(base);
     expect(withPaths.thumbnail).toBe(join(dir, 'evt_A.jpg'));
     expect(withPaths.snapshot).toBe(join(dir, 'evt_A-snapshot.jpg'));
@@ -101,15 +122,40 @@ describe('ThumbnailStore memory', () => {
   const W = 640;
   const H = 360;
   const frameBytes = (W * H * 3) / 2;
-  const person = (i: number): [number, number, number, number] => [(i * 29) % 600, (i * 17) % 250, ((i * 29) % 600) + 30, ((i * 17) % 250) + 80];
-  const cand = (id: string, box: [number, number, number, number], announced: boolean, kind: ThumbnailCandidate['kind'] = 'best'): ThumbnailCandidate => ({ id, box, score: 0.6, kind, announced });
-  const msg = (id: string, type: EventMessage['type'] = 'new'): EventMessage => ({ type, id, camera: 'c', label: 'person', score: 0.8, top_score: 0.8, box: [0, 0, 1, 1], started_at: new Date(0).toISOString(), ended_at: null, stationary: false });
+  const person = (i: number): [number, number, number, number] => [
+    (i * 29) % 600,
+    (i * 17) % 250,
+    ((i * 29) % 600) + 30,
+    ((i * 17) % 250) + 80,
+  ];
+  const cand = (
+    id: string,
+    box: [number, number, number, number],
+    announced: boolean,
+    kind: ThumbnailCandidate['kind'] = 'best',
+  ): ThumbnailCandidate => ({ id, box, score: 0.6, kind, announced });
+  const msg = (id: string, type: EventMessage['type'] = 'new'): EventMessage => ({
+    type,
+    id,
+    camera: 'c',
+    label: 'person',
+    score: 0.8,
+    top_score: 0.8,
+    box: [0, 0, 1, 1],
+    started_at: new Date(0).toISOString(),
+    ended_at: null,
+    stationary: false,
+  });
 
   it('tracks that have not passed the gate hold only their crops, never a frame', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
     dirs.push(dir);
     const store = new ThumbnailStore(dir);
-    for (let seq = 0; seq < 30; seq++) await store.keep({ ...frame(W, H), seq }, Array.from({ length: 40 }, (_, i) => cand(`evt_${i}`, person(i + seq), false)));
+    for (let seq = 0; seq < 30; seq++)
+      await store.keep(
+        { ...frame(W, H), seq },
+        Array.from({ length: 40 }, (_, i) => cand(`evt_${i}`, person(i + seq), false)),
+      );
     expect(store.size).toBe(40);
     expect(store.framesHeld).toBe(0);
     // 40 person crops (30x80 + margin ≈ 40x104 → ~6 KB each) instead of 40 frames (345 KB each).
@@ -121,7 +167,10 @@ describe('ThumbnailStore memory', () => {
     dirs.push(dir);
     const store = new ThumbnailStore(dir, { maxFrames: 2 });
     // Five events whose best views are in the same frame: one copy.
-    await store.keep(frame(W, H), Array.from({ length: 5 }, (_, i) => cand(`evt_${i}`, person(i), true)));
+    await store.keep(
+      frame(W, H),
+      Array.from({ length: 5 }, (_, i) => cand(`evt_${i}`, person(i), true)),
+    );
     expect(store.framesHeld).toBe(1);
     expect(store.bytes).toBeLessThan(frameBytes + 5 * 8 * 1024);
     // Then each gets a better view in a frame of its own: never more than 2 frames held.
@@ -152,8 +201,14 @@ describe('ThumbnailStore memory', () => {
     await store.keep(later, cand('evt_A', [120, 100, 220, 300], true, 'snapshot'));
     expect(store.framesHeld).toBe(1);
     const m = await store.attach(msg('evt_A'));
-    const thumb = await sharp(await readFile(m.thumbnail as string)).greyscale().raw().toBuffer();
-    const snap = await sharp(await readFile(m.snapshot as string)).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const thumb = await sharp(await readFile(m.thumbnail as string))
+      .greyscale()
+      .raw()
+      .toBuffer();
+    const snap = await sharp(await readFile(m.snapshot as string))
+      .greyscale()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(Math.min(...thumb)).toBeLessThan(60); // the crop comes from the first frame (dark left half)
     expect(snap.data[(300 * snap.info.width + 400) * snap.info.channels]).toBeGreaterThan(230); // the snapshot from the white one
   });

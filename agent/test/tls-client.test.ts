@@ -54,7 +54,8 @@ let mtlsCloud: Cloud;
 let proxy: HttpsServer;
 let proxyUrl: string;
 
-const code = async (cloud: Cloud): Promise<string> => (await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 })).code;
+const code = async (cloud: Cloud): Promise<string> =>
+  (await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 })).code;
 
 function writeConfig(name: string, uplink: Record<string, string>): { file: string; data: string } {
   const data = join(tmp, name, 'data');
@@ -77,27 +78,52 @@ beforeAll(async () => {
   clientCa = makeCa(tmp, 'box-ca');
   client = issueCert(clientCa, tmp, 'box', { client: true });
   const base = { server: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' }, pairing: { attempts_burst: 1000 } };
-  tlsCloud = await createCloud(cloudConfig({ ...base, data_dir: join(tmp, 'cloud-tls'), server: { ...base.server, tls: { cert_file: server.certFile, key_file: server.keyFile } } }), {
-    logger: silentLogger(),
-  });
+  tlsCloud = await createCloud(
+    cloudConfig({
+      ...base,
+      data_dir: join(tmp, 'cloud-tls'),
+      server: { ...base.server, tls: { cert_file: server.certFile, key_file: server.keyFile } },
+    }),
+    {
+      logger: silentLogger(),
+    },
+  );
 
   // The proxy: TLS with the private CA's certificate, client certificates of box-ca required, forwards to mtlsCloud.
-  proxy = createHttpsServer({ cert: readFileSync(server.certFile), key: readFileSync(server.keyFile), ca: readFileSync(clientCa.certFile), requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const peer = (req.socket as TLSSocket).getPeerCertificate();
-    const upstream = new URL(mtlsCloud.url);
-    const forward = httpRequest(
-      { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, 'x-client-cert-cn': String(peer.subject?.CN ?? '') } },
-      (up: IncomingMessage) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    forward.on('error', () => res.writeHead(502).end());
-    req.pipe(forward);
-  });
+  proxy = createHttpsServer(
+    {
+      cert: readFileSync(server.certFile),
+      key: readFileSync(server.keyFile),
+      ca: readFileSync(clientCa.certFile),
+      requestCert: true,
+      rejectUnauthorized: true,
+    },
+    (req, res) => {
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
+      const upstream = new URL(mtlsCloud.url);
+      const forward = httpRequest(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: { ...req.headers, 'x-client-cert-cn': String(peer.subject?.CN ?? '') },
+        },
+        (up: IncomingMessage) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      forward.on('error', () => res.writeHead(502).end());
+      req.pipe(forward);
+    },
+  );
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   proxyUrl = `https://127.0.0.1:${(proxy.address() as { port: number }).port}`;
-  mtlsCloud = await createCloud(cloudConfig({ ...base, data_dir: join(tmp, 'cloud-mtls'), server: { ...base.server, public_url: proxyUrl } }), { logger: silentLogger() });
+  mtlsCloud = await createCloud(
+    cloudConfig({ ...base, data_dir: join(tmp, 'cloud-mtls'), server: { ...base.server, public_url: proxyUrl } }),
+    { logger: silentLogger() },
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -112,7 +138,15 @@ describe('a collector with a private CA, uplink.ca_file only', () => {
   it('pair and doctor succeed; without ca_file pair fails naming the certificate problem and the key to set', async () => {
     expect(tlsCloud.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const bare = writeConfig('no-ca', {});
-    const refused = await agent(['pair', '--cloud', tlsCloud.url, '--code', await code(tlsCloud), '--config', bare.file]);
+    const refused = await agent([
+      'pair',
+      '--cloud',
+      tlsCloud.url,
+      '--code',
+      await code(tlsCloud),
+      '--config',
+      bare.file,
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/certificate/i);
     expect(refused.stderr).toContain('uplink.ca_file');
@@ -148,7 +182,15 @@ describe('a collector with a private CA, uplink.ca_file only', () => {
 describe('a TLS endpoint that requires a client certificate (uplink.cert_file / key_file)', () => {
   it('pair, doctor and the daemon uplink present the configured certificate; without it the handshake is refused', async () => {
     const noCert = writeConfig('mtls-none', { ca_file: ca.certFile });
-    const refused = await agent(['pair', '--cloud', proxyUrl, '--code', await code(mtlsCloud), '--config', noCert.file]);
+    const refused = await agent([
+      'pair',
+      '--cloud',
+      proxyUrl,
+      '--code',
+      await code(mtlsCloud),
+      '--config',
+      noCert.file,
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('cloud_unreachable');
 
@@ -164,7 +206,14 @@ describe('a TLS endpoint that requires a client certificate (uplink.cert_file / 
     const { outbox, uplink } = createStoreAndForward({
       dataDir: box.data,
       outbox: outboxConfig(),
-      uplink: uplinkConfig({ transport: 'https', https_url: proxyUrl, ca_file: ca.certFile, cert_file: client.certFile, key_file: client.keyFile, heartbeat_interval: '0' }),
+      uplink: uplinkConfig({
+        transport: 'https',
+        https_url: proxyUrl,
+        ca_file: ca.certFile,
+        cert_file: client.certFile,
+        key_file: client.keyFile,
+        heartbeat_interval: '0',
+      }),
       identity: stored.identity,
       logger: silentLogger(),
       version: 'test',

@@ -16,7 +16,10 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function setup(transport: 'https' | 'mqtt', clockOffsetMs = 0): Promise<{ c: CollectorUnderTest; a: AgentUnderTest } | undefined> {
+async function setup(
+  transport: 'https' | 'mqtt',
+  clockOffsetMs = 0,
+): Promise<{ c: CollectorUnderTest; a: AgentUnderTest } | undefined> {
   if (transport === 'mqtt' && !(await serviceAvailable('mosquitto', '127.0.0.1', 1883))) return undefined;
   const c = await startCollector(transport === 'mqtt' ? { mqttUrl: MOSQUITTO_URL } : {});
   cleanups.push(() => c.close());
@@ -26,7 +29,10 @@ async function setup(transport: 'https' | 'mqtt', clockOffsetMs = 0): Promise<{ 
     url: transport === 'mqtt' ? MOSQUITTO_URL : c.httpUrl,
     clockOffsetMs,
     ...(transport === 'mqtt' ? { clockSyncUrl: c.httpUrl } : {}),
-    uplink: { version: '1.2.3', cameras: () => [{ name: 'front', state: 'running', fps: 5, last_frame_age_s: 0.2, restarts: 0 }] },
+    uplink: {
+      version: '1.2.3',
+      cameras: () => [{ name: 'front', state: 'running', fps: 5, last_frame_age_s: 0.2, restarts: 0 }],
+    },
   });
   cleanups.push(a.stop);
   return { c, a };
@@ -43,7 +49,7 @@ for (const transport of ['https', 'mqtt'] as const) {
       const lives = Array.from({ length: 25 }, () => eventLife(c.device.deviceId));
       const finalThumb = new Map<string, string>();
       lives.forEach((life, i) => {
-        const [nw, up, end] = life as [typeof life[0], typeof life[0], typeof life[0]];
+        const [nw, up, end] = life as [(typeof life)[0], (typeof life)[0], (typeof life)[0]];
         const first = fakeJpeg(4_000, 2 * i + 1);
         const second = fakeJpeg(5_000, 2 * i + 2);
         a.outbox.enqueue(announce(nw, first), first);

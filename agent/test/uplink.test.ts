@@ -130,7 +130,10 @@ describe('HTTPS uplink', () => {
       makeAgent({
         device: c.device,
         url,
-        uplink: { cameras: () => [{ name: 'front', state: 'running', fps: 5, last_frame_age_s: 0.1, restarts: 0 }], version: '9.9.9' },
+        uplink: {
+          cameras: () => [{ name: 'front', state: 'running', fps: 5, last_frame_age_s: 0.1, restarts: 0 }],
+          version: '9.9.9',
+        },
       }),
     );
     a.outbox.enqueue(makeEvent({ deviceId: c.device.deviceId }));
@@ -139,7 +142,11 @@ describe('HTTPS uplink', () => {
     await a.uplink.heartbeatNow();
     const hb = c.received.heartbeats.at(-1)!;
     expect(validateHeartbeat.issues(hb)).toEqual([]);
-    expect(hb).toMatchObject({ device_id: c.device.deviceId, version: '9.9.9', outbox: { depth: 0, in_flight: 0, dropped: 0 } });
+    expect(hb).toMatchObject({
+      device_id: c.device.deviceId,
+      version: '9.9.9',
+      outbox: { depth: 0, in_flight: 0, dropped: 0 },
+    });
     expect((hb.cameras as unknown[]).length).toBe(1);
     expect(hb.last_ack_at).not.toBeNull();
   });
@@ -228,7 +235,9 @@ describe('MQTT uplink', () => {
 describe('message rate limit', () => {
   it('delivers everything one event per message through a 20/s limit with a burst of 2', async () => {
     const { c, url } = await collector();
-    const a = track(makeAgent({ device: c.device, url, uplink: { messagesPerSecond: 20, messageBurst: 2, batchMaxEvents: 1 } }));
+    const a = track(
+      makeAgent({ device: c.device, url, uplink: { messagesPerSecond: 20, messageBurst: 2, batchMaxEvents: 1 } }),
+    );
     for (let i = 0; i < 12; i++) a.outbox.enqueue(makeEvent({ deviceId: c.device.deviceId }));
     await a.uplink.start();
     await waitFor('drained', settled(a));
@@ -250,8 +259,13 @@ describe('createStoreAndForward (daemon wiring from config)', () => {
     cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
     const base = { dataDir, outbox: outboxConfig(), identity: c.device, logger: silentLogger(), version: '0.1.0' };
     expect(() => createStoreAndForward({ ...base, uplink: uplinkConfig() })).toThrow(/https_url is not set/);
-    expect(() => createStoreAndForward({ ...base, uplink: uplinkConfig({ transport: 'mqtt' }) })).toThrow(/mqtt_url is not set/);
-    const { outbox, uplink } = createStoreAndForward({ ...base, uplink: uplinkConfig({ https_url: url, heartbeat_interval: '0' }) });
+    expect(() => createStoreAndForward({ ...base, uplink: uplinkConfig({ transport: 'mqtt' }) })).toThrow(
+      /mqtt_url is not set/,
+    );
+    const { outbox, uplink } = createStoreAndForward({
+      ...base,
+      uplink: uplinkConfig({ https_url: url, heartbeat_interval: '0' }),
+    });
     cleanups.push(async () => {
       await uplink.stop();
       outbox.close();

@@ -37,7 +37,13 @@ export function cropBox(p: BestPicture, margin: number): PixelBox {
 export function cutThumbnailSource(p: BestPicture, margin: number): BestPicture {
   const cut = cutYuv420(p.data, p.width, p.height, cropBox(p, margin));
   const [x1, y1, x2, y2] = p.box;
-  return { width: cut.width, height: cut.height, data: cut.data, box: [x1 - cut.x, y1 - cut.y, x2 - cut.x, y2 - cut.y], score: p.score };
+  return {
+    width: cut.width,
+    height: cut.height,
+    data: cut.data,
+    box: [x1 - cut.x, y1 - cut.y, x2 - cut.x, y2 - cut.y],
+    score: p.score,
+  };
 }
 
 /** JPEG crop around the object, no larger than `maxSize` on its longest side (never enlarged). */

@@ -1,4 +1,11 @@
 /** Thumbnails: best-picture keeping and JPEG encoding (crop + full-frame snapshot). */
 export { ThumbnailStore, type ThumbnailStoreOptions } from './store.js';
-export { encodeThumbnail, encodeSnapshot, cropBox, cutThumbnailSource, type BestPicture, type ThumbnailOptions } from './encode.js';
+export {
+  encodeThumbnail,
+  encodeSnapshot,
+  cropBox,
+  cutThumbnailSource,
+  type BestPicture,
+  type ThumbnailOptions,
+} from './encode.js';
 export { yuv420ToRgb, cutYuv420, drawBox, type RgbBuffer, type YuvCut } from './yuv.js';

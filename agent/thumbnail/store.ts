@@ -3,7 +3,13 @@ import { join } from 'node:path';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import type { Frame } from '../camera/frame.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
-import { cutThumbnailSource, encodeSnapshot, encodeThumbnail, type BestPicture, type ThumbnailOptions } from './encode.js';
+import {
+  cutThumbnailSource,
+  encodeSnapshot,
+  encodeThumbnail,
+  type BestPicture,
+  type ThumbnailOptions,
+} from './encode.js';
 
 interface Entry {
   /** The best view's thumbnail region (box + margin), cut out of its frame. */
@@ -61,10 +67,18 @@ export class ThumbnailStore {
   /** Keeps what the candidates of one frame ask for (private copies: the caller may reuse the frame's buffer). */
   async keep(frame: Frame, candidates: ThumbnailCandidate | readonly ThumbnailCandidate[]): Promise<void> {
     let whole: { picture: BestPicture; copy: number } | undefined;
-    const list = Array.isArray(candidates) ? (candidates as readonly ThumbnailCandidate[]) : [candidates as ThumbnailCandidate];
+    const list = Array.isArray(candidates)
+      ? (candidates as readonly ThumbnailCandidate[])
+      : [candidates as ThumbnailCandidate];
     for (const c of list) {
       const prev = this.pictures.get(c.id);
-      const view: BestPicture = { width: frame.width, height: frame.height, data: frame.data, box: [...c.box], score: c.score };
+      const view: BestPicture = {
+        width: frame.width,
+        height: frame.height,
+        data: frame.data,
+        box: [...c.box],
+        score: c.score,
+      };
       let snapshot: Entry['snapshot'];
       if (this.snapshots && c.announced) {
         whole ??= { picture: { ...view, data: Buffer.from(frame.data) }, copy: ++this.copies };
@@ -77,7 +91,13 @@ export class ThumbnailStore {
         prev.dirty = true;
         continue;
       }
-      this.pictures.set(c.id, { crop: cutThumbnailSource(view, this.margin), snapshot, snapshotJpeg: undefined, dirty: true, paths: prev?.paths ?? {} });
+      this.pictures.set(c.id, {
+        crop: cutThumbnailSource(view, this.margin),
+        snapshot,
+        snapshotJpeg: undefined,
+        dirty: true,
+        paths: prev?.paths ?? {},
+      });
     }
     await this.bound();
   }
@@ -86,7 +106,8 @@ export class ThumbnailStore {
   private async bound(): Promise<void> {
     for (;;) {
       const held = new Map<number, Entry[]>();
-      for (const e of this.pictures.values()) if (e.snapshot) held.set(e.snapshot.copy, [...(held.get(e.snapshot.copy) ?? []), e]);
+      for (const e of this.pictures.values())
+        if (e.snapshot) held.set(e.snapshot.copy, [...(held.get(e.snapshot.copy) ?? []), e]);
       if (held.size <= this.maxFrames) return;
       const oldest = Math.min(...held.keys());
       for (const e of held.get(oldest) ?? []) {
@@ -111,7 +132,8 @@ export class ThumbnailStore {
       try {
         await mkdirPrivate(this.dir); // pictures of the scene: folders 0700, files 0600 whatever the umask
         await writeAtomic(thumbPath, await encodeThumbnail(entry.crop, this.opts));
-        const snapshot = entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
+        const snapshot =
+          entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
         if (snapshot) {
           const snapPath = join(this.dir, `${msg.id}-snapshot.jpg`);
           await writeAtomic(snapPath, snapshot);

@@ -11,7 +11,12 @@ export interface RgbBuffer {
  * Converts a region of a yuv420p image to RGB (BT.601 limited range, chroma nearest-sampled: at thumbnail sizes
  * the difference from interpolated chroma is invisible). Region coordinates are rounded to even pixels.
  */
-export function yuv420ToRgb(data: Buffer, width: number, height: number, region: PixelBox = [0, 0, width, height]): RgbBuffer {
+export function yuv420ToRgb(
+  data: Buffer,
+  width: number,
+  height: number,
+  region: PixelBox = [0, 0, width, height],
+): RgbBuffer {
   const x1 = Math.max(0, Math.floor(region[0] / 2) * 2);
   const y1 = Math.max(0, Math.floor(region[1] / 2) * 2);
   const x2 = Math.min(width, Math.ceil(region[2] / 2) * 2);

@@ -10,15 +10,27 @@ export const EventMessageSchema = Type.Object(
     id: Type.String({ pattern: '^evt_[0-9A-HJKMNP-TV-Z]{26}$', description: 'Stable event id (evt_<ULID>)' }),
     camera: Type.String({ minLength: 1 }),
     label: Type.String({ minLength: 1, description: "Object class, or 'motion' for motion-only events" }),
-    score: Type.Number({ minimum: 0, maximum: 1, description: 'Median of the last 10 detection scores (the gate value)' }),
+    score: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      description: 'Median of the last 10 detection scores (the gate value)',
+    }),
     top_score: Type.Number({ minimum: 0, maximum: 1, description: 'Highest median so far' }),
     box: Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], {
       description: 'Latest box, normalized 0..1: [x1, y1, x2, y2]',
     }),
     started_at: Type.String({ format: 'date-time', description: 'Wall clock (UTC) of the first detection' }),
-    ended_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Wall clock of the last detection; end only' }),
-    media_start: Type.Optional(Type.Number({ minimum: 0, description: 'File inputs: seconds into the file of the first detection' })),
-    media_end: Type.Optional(Type.Union([Type.Number({ minimum: 0 }), Type.Null()], { description: 'File inputs: seconds of the last detection; end only' })),
+    ended_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description: 'Wall clock of the last detection; end only',
+    }),
+    media_start: Type.Optional(
+      Type.Number({ minimum: 0, description: 'File inputs: seconds into the file of the first detection' }),
+    ),
+    media_end: Type.Optional(
+      Type.Union([Type.Number({ minimum: 0 }), Type.Null()], {
+        description: 'File inputs: seconds of the last detection; end only',
+      }),
+    ),
     duration: Type.Optional(Type.Number({ minimum: 0, description: 'Seconds from first to last detection; end only' })),
     end_reason: Type.Optional(
       Type.Union([Type.Literal('left'), Type.Literal('agent_stop')], {
@@ -28,9 +40,14 @@ export const EventMessageSchema = Type.Object(
     ),
     stationary: Type.Boolean({ description: 'The object has not moved for a while (parked car)' }),
     attributes: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }), Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]), {
-        description: 'Extra facts about the object, e.g. alt_label/alt_score: the runner-up label of a confusable group (car/truck) and its mean score over the last 10 frames',
-      }),
+      Type.Record(
+        Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),
+        Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]),
+        {
+          description:
+            'Extra facts about the object, e.g. alt_label/alt_score: the runner-up label of a confusable group (car/truck) and its mean score over the last 10 frames',
+        },
+      ),
     ),
     thumbnail: Type.Optional(Type.String({ description: 'JPEG crop around the object (best so far)' })),
     snapshot: Type.Optional(Type.String({ description: 'Full-frame JPEG with the box drawn (best so far)' })),

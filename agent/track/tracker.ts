@@ -3,7 +3,14 @@ import { newEventId } from '../../shared/ids/index.js';
 import type { PixelBox } from '../camera/frame.js';
 import { iou, type Box } from '../detect/nms.js';
 import type { Detection } from '../detect/types.js';
-import { isoTime, round, type EventMessage, type PipelineEndReason, type ThumbnailCandidate, type TrackerOutput } from './messages.js';
+import {
+  isoTime,
+  round,
+  type EventMessage,
+  type PipelineEndReason,
+  type ThumbnailCandidate,
+  type TrackerOutput,
+} from './messages.js';
 import { TRACKER_DEFAULTS, type TrackerConfig } from './options.js';
 
 /**
@@ -107,13 +114,22 @@ export class ObjectTracker {
     this.cfg = { ...TRACKER_DEFAULTS, ...stripUndefined(opts) };
     this.newId = opts.newId ?? ((ms) => newEventId(ms));
     for (const group of this.cfg.label_groups) {
-      if (group.length < 2) throw new VigilError('config_invalid', `tracker.label_groups: group [${group.join(', ')}] needs at least 2 labels`, { details: { group } });
+      if (group.length < 2)
+        throw new VigilError(
+          'config_invalid',
+          `tracker.label_groups: group [${group.join(', ')}] needs at least 2 labels`,
+          { details: { group } },
+        );
       for (const label of group) {
         const other = this.groupOf.get(label);
         if (other)
-          throw new VigilError('config_invalid', `tracker.label_groups: label "${label}" is in two groups ([${other.join(', ')}] and [${group.join(', ')}]); a label may be in one group only`, {
-            details: { label },
-          });
+          throw new VigilError(
+            'config_invalid',
+            `tracker.label_groups: label "${label}" is in two groups ([${other.join(', ')}] and [${group.join(', ')}]); a label may be in one group only`,
+            {
+              details: { label },
+            },
+          );
         this.groupOf.set(label, group);
       }
     }
@@ -330,7 +346,11 @@ export class ObjectTracker {
       return;
     }
     const since = timeMs - t.lastMessageMs;
-    if (stationaryChanged || since >= this.cfg.update_period_ms || (t.bestChanged && since >= this.cfg.update_min_interval_ms))
+    if (
+      stationaryChanged ||
+      since >= this.cfg.update_period_ms ||
+      (t.bestChanged && since >= this.cfg.update_min_interval_ms)
+    )
       out.messages.push(this.message('update', t, timeMs));
   }
 
@@ -349,9 +369,12 @@ export class ObjectTracker {
       scores.push(frame.get(label) ?? 0);
       if (scores.length > HISTORY) scores.shift();
     }
-    const weights = [...hist].map(([label, scores]) => ({ label, w: scores.reduce((a, b) => a + b, 0) / scores.length })).sort((a, b) => b.w - a.w);
+    const weights = [...hist]
+      .map(([label, scores]) => ({ label, w: scores.reduce((a, b) => a + b, 0) / scores.length }))
+      .sort((a, b) => b.w - a.w);
     const heaviest = weights[0];
-    if (!t.announced && heaviest && heaviest.w > (weights.find((x) => x.label === t.label)?.w ?? 0)) t.label = heaviest.label;
+    if (!t.announced && heaviest && heaviest.w > (weights.find((x) => x.label === t.label)?.w ?? 0))
+      t.label = heaviest.label;
     const runnerUp = weights.find((x) => x.label !== t.label && x.w > 0);
     if (runnerUp) t.alt = { label: runnerUp.label, score: runnerUp.w };
   }

@@ -1,6 +1,12 @@
 import type { Clock } from '../../shared/clock/index.js';
 import { isVigilError, VigilError } from '../errors.js';
-import { MemoryNonceCache, parseMqttEnvelope, SigningErrorCode, verifySignedMessage, type DeviceCredentials } from '../../shared/signing/index.js';
+import {
+  MemoryNonceCache,
+  parseMqttEnvelope,
+  SigningErrorCode,
+  verifySignedMessage,
+  type DeviceCredentials,
+} from '../../shared/signing/index.js';
 import { validateAck, type Ack } from '../../firmware-protocol/messages.js';
 
 /**
@@ -27,7 +33,10 @@ export class AckVerifier {
   async verify(topic: string, payload: Uint8Array): Promise<{ ack: Ack; stale: boolean }> {
     const { message, body } = parseMqttEnvelope(payload, topic);
     if (message.deviceId !== this.creds.deviceId) {
-      throw new VigilError(SigningErrorCode.deviceMismatch, `ack envelope names device ${message.deviceId}, expected ${this.creds.deviceId}`);
+      throw new VigilError(
+        SigningErrorCode.deviceMismatch,
+        `ack envelope names device ${message.deviceId}, expected ${this.creds.deviceId}`,
+      );
     }
     const keys = () => [{ keyId: this.creds.keyId, secret: this.creds.secret }];
     let stale = false;
@@ -36,7 +45,12 @@ export class AckVerifier {
     } catch (err) {
       if (!isVigilError(err, SigningErrorCode.timestamp)) throw err;
       // Signature and nonce still checked, against the message's own time.
-      await verifySignedMessage(message, { keys, nonces: this.nonces, clock: { now: () => message.timestamp * 1000 }, toleranceS: this.toleranceS });
+      await verifySignedMessage(message, {
+        keys,
+        nonces: this.nonces,
+        clock: { now: () => message.timestamp * 1000 },
+        toleranceS: this.toleranceS,
+      });
       stale = true;
     }
     let value: unknown;

@@ -62,23 +62,46 @@ export class HttpsTransport implements Transport {
   private async request(method: 'POST' | 'PUT', path: string, contentType: string, body: Buffer): Promise<SendResult> {
     const fullPath = this.prefix + path;
     // Signed at send time with the corrected clock; the signed path is exactly the request-target.
-    const headers = { ...signHttpRequest(this.o.identity, method, fullPath, body, { clock: this.o.clock }), 'content-type': contentType };
+    const headers = {
+      ...signHttpRequest(this.o.identity, method, fullPath, body, { clock: this.o.clock }),
+      'content-type': contentType,
+    };
     this.metrics.requests++;
     let res: Dispatcher.ResponseData;
     try {
-      res = await this.pool.request({ method, path: fullPath, headers, body, signal: AbortSignal.timeout(this.timeoutMs + 1_000) });
+      res = await this.pool.request({
+        method,
+        path: fullPath,
+        headers,
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs + 1_000),
+      });
     } catch (err) {
       this.metrics.failures++;
-      const timeout = err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || (err as Error).name === 'TimeoutError';
+      const timeout =
+        err instanceof undiciErrors.HeadersTimeoutError ||
+        err instanceof undiciErrors.BodyTimeoutError ||
+        (err as Error).name === 'TimeoutError';
       const hint = tlsHint(err);
-      return { failure: { code: timeout ? 'timeout' : 'network_error', message: describeError(err) + (hint ? ` (${hint})` : '') } };
+      return {
+        failure: {
+          code: timeout ? 'timeout' : 'network_error',
+          message: describeError(err) + (hint ? ` (${hint})` : ''),
+        },
+      };
     }
     let text = '';
     try {
       text = await res.body.text();
     } catch (err) {
       this.metrics.failures++;
-      return { failure: { code: 'network_error', message: `reading the response failed: ${describeError(err)}`, status: res.statusCode } };
+      return {
+        failure: {
+          code: 'network_error',
+          message: `reading the response failed: ${describeError(err)}`,
+          status: res.statusCode,
+        },
+      };
     }
     const header = (name: string): string | undefined => {
       const v = res.headers[name];
@@ -94,15 +117,24 @@ export class HttpsTransport implements Transport {
       const issues = validateAck.issues(json);
       if (issues.length > 0) {
         this.metrics.failures++;
-        return { failure: { code: 'invalid_ack', message: `200 response is not an Ack: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`, status: 200 } };
+        return {
+          failure: {
+            code: 'invalid_ack',
+            message: `200 response is not an Ack: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+            status: 200,
+          },
+        };
       }
       const serverTimeMs = serverTimeFromHttp(header('date'), undefined);
-      return serverTimeMs === undefined ? { ack: validateAck.parse(json) } : { ack: validateAck.parse(json), serverTimeMs };
+      return serverTimeMs === undefined
+        ? { ack: validateAck.parse(json) }
+        : { ack: validateAck.parse(json), serverTimeMs };
     }
     this.metrics.failures++;
     const err = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
     const code = typeof err?.code === 'string' ? err.code : `http_${res.statusCode}`;
-    const details = typeof err?.details === 'object' && err.details !== null ? (err.details as Record<string, unknown>) : undefined;
+    const details =
+      typeof err?.details === 'object' && err.details !== null ? (err.details as Record<string, unknown>) : undefined;
     const failure: SendResult['failure'] = {
       code,
       message: typeof err?.message === 'string' ? err.message : `HTTP ${res.statusCode}`,

@@ -3,7 +3,13 @@ import type { Clock } from '../../shared/clock/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signMqttMessage, type DeviceCredentials } from '../../shared/signing/index.js';
-import { acksTopic, availabilityTopic, eventsTopic, heartbeatTopic, thumbnailTopic } from '../../firmware-protocol/topics.js';
+import {
+  acksTopic,
+  availabilityTopic,
+  eventsTopic,
+  heartbeatTopic,
+  thumbnailTopic,
+} from '../../firmware-protocol/topics.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
 import { AckVerifier } from './ack-verify.js';
 import type { AckHandler, SendResult, Transport } from './types.js';
@@ -66,7 +72,15 @@ export class MqttTransport implements Transport {
   private loginStale = false;
   private lastRenewAt = Number.NEGATIVE_INFINITY;
   /** Counters for status/bench. */
-  readonly metrics = { connects: 0, disconnects: 0, acksReceived: 0, acksRefused: 0, published: 0, loginRefused: 0, loginRenewals: 0 };
+  readonly metrics = {
+    connects: 0,
+    disconnects: 0,
+    acksReceived: 0,
+    acksRefused: 0,
+    published: 0,
+    loginRefused: 0,
+    loginRenewals: 0,
+  };
 
   constructor(private readonly o: MqttTransportOptions) {
     this.log = o.logger ?? silentLogger();
@@ -80,7 +94,8 @@ export class MqttTransport implements Transport {
 
   /** The login to connect with: the fixed one, else the box's own (undefined: none, e.g. an anonymous test broker). */
   private loginNow(): { username: string; password?: string } | undefined {
-    if (this.o.username !== undefined) return { username: this.o.username, ...(this.o.password !== undefined ? { password: this.o.password } : {}) };
+    if (this.o.username !== undefined)
+      return { username: this.o.username, ...(this.o.password !== undefined ? { password: this.o.password } : {}) };
     return this.o.login?.current();
   }
 
@@ -97,7 +112,10 @@ export class MqttTransport implements Transport {
       this.loginStale = false;
       this.log.info({ login: login ? 'issued' : 'none offered' }, 'mqtt: broker login renewed from the collector');
     } catch (err) {
-      this.log.warn({ err: describeError(err) }, 'mqtt: could not get a broker login from the collector; retrying later');
+      this.log.warn(
+        { err: describeError(err) },
+        'mqtt: could not get a broker login from the collector; retrying later',
+      );
     }
     const client = this.client;
     const login = this.loginNow();
@@ -109,7 +127,8 @@ export class MqttTransport implements Transport {
 
   async start(onAck: AckHandler, onReady: () => void): Promise<void> {
     const id = this.o.identity.deviceId;
-    this.loginStale = this.o.login !== undefined && this.o.username === undefined && this.o.login.current() === undefined;
+    this.loginStale =
+      this.o.login !== undefined && this.o.username === undefined && this.o.login.current() === undefined;
     const login = this.loginNow();
     const options: IClientOptions = {
       clientId: id,
@@ -155,7 +174,10 @@ export class MqttTransport implements Transport {
         this.metrics.loginRefused++;
         // Not for the signed-message layer to fix: a new login (rotated with the key, or never issued) is needed.
         this.loginStale = this.o.login !== undefined;
-        this.log.warn({ code: err.code }, `mqtt: the broker refused the login${this.loginStale ? '; asking the collector for a new one' : ''}`);
+        this.log.warn(
+          { code: err.code },
+          `mqtt: the broker refused the login${this.loginStale ? '; asking the collector for a new one' : ''}`,
+        );
         return;
       }
       this.log.warn({ err: describeError(err) }, 'mqtt: error');
@@ -196,9 +218,12 @@ export class MqttTransport implements Transport {
 
   private publish(topic: string, body: Buffer): Promise<SendResult> {
     const client = this.client;
-    if (!client || !this.isReady()) return Promise.resolve({ failure: { code: 'not_connected', message: 'not connected to the broker' } });
+    if (!client || !this.isReady())
+      return Promise.resolve({ failure: { code: 'not_connected', message: 'not connected to the broker' } });
     // Signed now, not at enqueue: an item queued for hours must still be within the collector's time window.
-    const envelope = Buffer.from(JSON.stringify(signMqttMessage(this.o.identity, topic, body, { clock: this.o.clock })));
+    const envelope = Buffer.from(
+      JSON.stringify(signMqttMessage(this.o.identity, topic, body, { clock: this.o.clock })),
+    );
     return new Promise((resolve) => {
       let settled = false;
       const timer = setTimeout(() => {
@@ -232,9 +257,20 @@ export class MqttTransport implements Transport {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const client = this.client;
     if (!client) return;
-    const within = (ms: number, p: Promise<void>): Promise<void> => Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
+    const within = (ms: number, p: Promise<void>): Promise<void> =>
+      Promise.race([p, new Promise<void>((r) => setTimeout(r, ms).unref())]);
     if (this.connected) {
-      await within(2_000, new Promise<void>((resolve) => client.publish(availabilityTopic(this.o.identity.deviceId), this.availability('offline'), { qos: 1, retain: true }, () => resolve())));
+      await within(
+        2_000,
+        new Promise<void>((resolve) =>
+          client.publish(
+            availabilityTopic(this.o.identity.deviceId),
+            this.availability('offline'),
+            { qos: 1, retain: true },
+            () => resolve(),
+          ),
+        ),
+      );
     }
     await within(2_000, new Promise<void>((resolve) => client.end(false, {}, () => resolve())));
     if (!client.disconnected) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));

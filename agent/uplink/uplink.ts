@@ -147,7 +147,11 @@ export class Uplink {
       (ack, meta) => this.applyAck(ack, meta.stale),
       () => this.onTransportReady(),
     );
-    if (this.o.clockSync) await this.o.clockSync.start(() => undefined, () => undefined);
+    if (this.o.clockSync)
+      await this.o.clockSync.start(
+        () => undefined,
+        () => undefined,
+      );
     this.pumpDone = this.pump();
     if (this.o.heartbeatIntervalMs > 0) {
       this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), this.o.heartbeatIntervalMs);
@@ -411,16 +415,16 @@ export class Uplink {
 
   private heartbeat(): ReturnType<typeof buildHeartbeat> {
     return buildHeartbeat({
-        deviceId: this.o.deviceId,
-        version: this.o.version,
-        clock: this.o.clock,
-        outbox: this.o.outbox,
-        startedAtMs: this.startedAtMs,
-        droppedSinceStart: () => Math.max(0, this.o.outbox.stats().dropped - this.droppedAtStart) + this.deadSinceStart,
-        lastAckAtMs: () => this.lastAckAtMs,
-        ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
-        ...(this.o.bootId ? { bootId: this.o.bootId } : {}),
-      });
+      deviceId: this.o.deviceId,
+      version: this.o.version,
+      clock: this.o.clock,
+      outbox: this.o.outbox,
+      startedAtMs: this.startedAtMs,
+      droppedSinceStart: () => Math.max(0, this.o.outbox.stats().dropped - this.droppedAtStart) + this.deadSinceStart,
+      lastAckAtMs: () => this.lastAckAtMs,
+      ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
+      ...(this.o.bootId ? { bootId: this.o.bootId } : {}),
+    });
   }
 
   /** A read-only view for the daemon's local status endpoint. */

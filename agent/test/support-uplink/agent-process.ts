@@ -29,9 +29,17 @@ interface Config {
 }
 
 const cfg = JSON.parse(process.argv[2] ?? '{}') as Config;
-const device = { deviceId: cfg.device.deviceId, keyId: cfg.device.keyId, secret: Buffer.from(cfg.device.secret_b64, 'base64') };
+const device = {
+  deviceId: cfg.device.deviceId,
+  keyId: cfg.device.keyId,
+  secret: Buffer.from(cfg.device.secret_b64, 'base64'),
+};
 const clock = new OffsetClock();
-const logger = createLogger({ component: 'test-agent', level: 'info', destination: pino.destination({ dest: cfg.logFile ?? '/dev/null', sync: true }) });
+const logger = createLogger({
+  component: 'test-agent',
+  level: 'info',
+  destination: pino.destination({ dest: cfg.logFile ?? '/dev/null', sync: true }),
+});
 const outbox = Outbox.open({
   path: join(cfg.dataDir, 'outbox.db'),
   logger,
@@ -52,7 +60,9 @@ const uplink = new Uplink({
   idlePollMs: 200,
   transportBackoff: { baseMs: 200, maxMs: 2_000 },
   messagesPerSecond: 0,
-  ...(cfg.clockSyncUrl ? { clockSync: new HttpsTransport({ baseUrl: cfg.clockSyncUrl, identity: device, clock, logger }) } : {}),
+  ...(cfg.clockSyncUrl
+    ? { clockSync: new HttpsTransport({ baseUrl: cfg.clockSyncUrl, identity: device, clock, logger }) }
+    : {}),
 });
 
 const out = (line: string): void => void process.stdout.write(line + '\n');

@@ -20,14 +20,21 @@ export class AgentProcess {
   readonly accepted = new Set<string>();
   readonly refused = new Map<string, string>();
   private child: ChildProcess | undefined;
-  private waiters: Array<{ match: (line: string) => boolean; resolve: (line: string) => void; reject: (err: Error) => void }> = [];
+  private waiters: Array<{
+    match: (line: string) => boolean;
+    resolve: (line: string) => void;
+    reject: (err: Error) => void;
+  }> = [];
   private exited: Promise<void> = Promise.resolve();
 
   constructor(private readonly cfg: AgentProcessConfig) {}
 
   async start(): Promise<void> {
     const { device, ...rest } = this.cfg;
-    const arg = JSON.stringify({ ...rest, device: { deviceId: device.deviceId, keyId: device.keyId, secret_b64: device.secret.toString('base64') } });
+    const arg = JSON.stringify({
+      ...rest,
+      device: { deviceId: device.deviceId, keyId: device.keyId, secret_b64: device.secret.toString('base64') },
+    });
     const child = spawn(process.execPath, ['--import', 'tsx', 'agent/test/support-uplink/agent-process.ts', arg], {
       cwd: projectRoot(),
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -36,7 +43,8 @@ export class AgentProcess {
     this.exited = new Promise((resolve) =>
       child.once('exit', (code, signal) => {
         // Nothing more will be printed: fail whoever still waits.
-        for (const w of this.waiters.splice(0)) w.reject(new Error(`agent process exited (${signal ?? code}) before the expected output`));
+        for (const w of this.waiters.splice(0))
+          w.reject(new Error(`agent process exited (${signal ?? code}) before the expected output`));
         resolve();
       }),
     );

@@ -52,7 +52,17 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       server: { host: '127.0.0.1', port },
       log: { level: 'silent' },
       ingest: { rate_limit: spec.rateLimit ?? { per_second: 2_000, burst: 5_000 } },
-      ...(spec.mqttUrl ? { mqtt: { url: spec.mqttUrl, client_id: `vigil-cloud-test-${tag}`, shared_group: `vigil-test-${tag}`, reconnect_ms: 250, session_expiry_s: 60 } } : {}),
+      ...(spec.mqttUrl
+        ? {
+            mqtt: {
+              url: spec.mqttUrl,
+              client_id: `vigil-cloud-test-${tag}`,
+              shared_group: `vigil-test-${tag}`,
+              reconnect_ms: 250,
+              session_expiry_s: 60,
+            },
+          }
+        : {}),
     });
   let cloud = await createCloud(config(0), { logger: silentLogger() });
   const port = Number(new URL(cloud.url).port);
@@ -65,7 +75,11 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       body: JSON.stringify({ v: 1, code, name: `agent-test-${tag}` }),
     });
     const pairing = validatePairingResponse.parse(await res.body.json(), 'pairing response');
-    const device = { deviceId: pairing.device_id, keyId: pairing.key_id, secret: Buffer.from(pairing.secret_b64, 'base64') };
+    const device = {
+      deviceId: pairing.device_id,
+      keyId: pairing.key_id,
+      secret: Buffer.from(pairing.secret_b64, 'base64'),
+    };
     const events = async () => {
       const all = [];
       let after: EventCursor | undefined;

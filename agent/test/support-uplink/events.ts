@@ -30,12 +30,25 @@ export function makeEvent(over: Partial<OutboxEvent> & { type?: EventType; devic
 
 /** The three messages of one event's life: new (rev 0), update (rev 1), end (rev 2). */
 export function eventLife(deviceId: string, id = newEventId()): OutboxEvent[] {
-  return [makeEvent({ id, deviceId, rev: 0, type: 'new' }), makeEvent({ id, deviceId, rev: 1, type: 'update', score: 0.9 }), makeEvent({ id, deviceId, rev: 2, type: 'end', score: 0.9 })];
+  return [
+    makeEvent({ id, deviceId, rev: 0, type: 'new' }),
+    makeEvent({ id, deviceId, rev: 1, type: 'update', score: 0.9 }),
+    makeEvent({ id, deviceId, rev: 2, type: 'end', score: 0.9 }),
+  ];
 }
 
 /** Adds the protocol `thumbnail` announcement of `jpeg` to an event. */
 export function announce(event: OutboxEvent, jpeg: Buffer): OutboxEvent {
-  return { ...event, thumbnail: { sha256: createHash('sha256').update(jpeg).digest('hex'), size: jpeg.length, width: 320, height: 240, content_type: 'image/jpeg' } };
+  return {
+    ...event,
+    thumbnail: {
+      sha256: createHash('sha256').update(jpeg).digest('hex'),
+      size: jpeg.length,
+      width: 320,
+      height: 240,
+      content_type: 'image/jpeg',
+    },
+  };
 }
 
 export function fakeJpeg(bytes: number, seed = 1): Buffer {

@@ -59,7 +59,8 @@ export class FakeCollector {
 
   private async verify(msg: ReturnType<typeof parseHttpSignature>): Promise<void> {
     await verifySignedMessage(msg, {
-      keys: (id) => (id === this.device.deviceId ? [{ keyId: this.device.keyId, secret: this.device.secret }] : undefined),
+      keys: (id) =>
+        id === this.device.deviceId ? [{ keyId: this.device.keyId, secret: this.device.secret }] : undefined,
       nonces: this.nonces,
       clock: this.clock,
     });
@@ -71,7 +72,15 @@ export class FakeCollector {
     return list.map((e) => {
       const id = e.id as string;
       const rev = e.rev as number;
-      if (this.faults.rejectCode) return { id, rev, kind: 'event', status: 'rejected', code: this.faults.rejectCode, message: 'rejected by the test' } as AckItem;
+      if (this.faults.rejectCode)
+        return {
+          id,
+          rev,
+          kind: 'event',
+          status: 'rejected',
+          code: this.faults.rejectCode,
+          message: 'rejected by the test',
+        } as AckItem;
       this.received.deliveries++;
       const key = `${id}#${rev}`;
       const dup = this.received.events.has(key);
@@ -106,15 +115,35 @@ export class FakeCollector {
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks);
     const send = (status: number, json: unknown, headers: Record<string, string> = {}): void => {
-      res.writeHead(status, { 'content-type': 'application/json', date: new Date(this.clock.now()).toUTCString(), ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        date: new Date(this.clock.now()).toUTCString(),
+        ...headers,
+      });
       res.end(JSON.stringify(json));
     };
-    const error = (status: number, code: string, message: string, details?: Record<string, unknown>, headers?: Record<string, string>): void =>
-      send(status, { error: { code, message, request_id: 'test', ...(details ? { details } : {}) } }, headers);
+    const error = (
+      status: number,
+      code: string,
+      message: string,
+      details?: Record<string, unknown>,
+      headers?: Record<string, string>,
+    ): void => send(status, { error: { code, message, request_id: 'test', ...(details ? { details } : {}) } }, headers);
     if (this.faults.failNext > 0) {
       this.faults.failNext--;
-      const headers: Record<string, string> = this.faults.retryAfterS !== undefined ? { 'retry-after': String(this.faults.retryAfterS) } : {};
-      error(this.faults.failStatus, this.faults.failStatus === 429 ? 'rate_limited' : this.faults.failStatus === 503 ? 'service_unavailable' : 'internal_error', 'injected', undefined, headers);
+      const headers: Record<string, string> =
+        this.faults.retryAfterS !== undefined ? { 'retry-after': String(this.faults.retryAfterS) } : {};
+      error(
+        this.faults.failStatus,
+        this.faults.failStatus === 429
+          ? 'rate_limited'
+          : this.faults.failStatus === 503
+            ? 'service_unavailable'
+            : 'internal_error',
+        'injected',
+        undefined,
+        headers,
+      );
       return;
     }
     try {
@@ -145,12 +174,20 @@ export class FakeCollector {
   // ------------------------------------------------------------------ MQTT
 
   async connectMqtt(url: string): Promise<void> {
-    const client = mqtt.connect(url, { clientId: `fake-collector-${process.pid}-${Date.now()}`, clean: true, reconnectPeriod: 200 });
+    const client = mqtt.connect(url, {
+      clientId: `fake-collector-${process.pid}-${Date.now()}`,
+      clean: true,
+      reconnectPeriod: 200,
+    });
     this.client = client;
     const prefix = `vigil/v1/${this.device.deviceId}`;
     client.on('message', (topic, payload) => void this.onMqtt(topic, payload));
     await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => client.subscribe([`${prefix}/events`, `${prefix}/thumbnails/+`, `${prefix}/heartbeat`], { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+      client.once('connect', () =>
+        client.subscribe([`${prefix}/events`, `${prefix}/thumbnails/+`, `${prefix}/heartbeat`], { qos: 1 }, (err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
       client.once('error', reject);
     });
   }
@@ -185,7 +222,16 @@ export class FakeCollector {
         const env = JSON.parse(payload.toString('utf8')) as { body_b64: string };
         const value = JSON.parse(Buffer.from(env.body_b64, 'base64').toString('utf8')) as Record<string, unknown>;
         const list = (Array.isArray(value.events) ? value.events : [value]) as Array<{ id: string; rev: number }>;
-        this.publishAck(list.map((e) => ({ id: e.id, rev: e.rev, kind: 'event', status: 'rejected', code: err.code, message: err.message })));
+        this.publishAck(
+          list.map((e) => ({
+            id: e.id,
+            rev: e.rev,
+            kind: 'event',
+            status: 'rejected',
+            code: err.code,
+            message: err.message,
+          })),
+        );
       }
       return;
     }
@@ -194,7 +240,10 @@ export class FakeCollector {
       try {
         this.publishAck([this.ingestThumbnail(t.eventId, body)]);
       } catch (err) {
-        if (isVigilError(err)) this.publishAck([{ id: t.eventId, rev: 0, kind: 'thumbnail', status: 'rejected', code: err.code, message: err.message }]);
+        if (isVigilError(err))
+          this.publishAck([
+            { id: t.eventId, rev: 0, kind: 'thumbnail', status: 'rejected', code: err.code, message: err.message },
+          ]);
       }
     } else if (t.kind === 'heartbeat') {
       const hb = JSON.parse(body.toString('utf8')) as Record<string, unknown>;

@@ -37,9 +37,19 @@ export function makeAgent(spec: AgentSpec): AgentUnderTest {
   const dir = spec.dir ?? tempDir();
   const clock = new OffsetClock();
   clock.offsetMs = spec.clockOffsetMs ?? 0;
-  const outbox = Outbox.open({ path: join(dir, 'outbox.db'), validateEvent: (e) => void validateEvent.parse(e, 'event'), ...spec.outbox });
+  const outbox = Outbox.open({
+    path: join(dir, 'outbox.db'),
+    validateEvent: (e) => void validateEvent.parse(e, 'event'),
+    ...spec.outbox,
+  });
   const transport: Transport = spec.url.startsWith('mqtt')
-    ? new MqttTransport({ url: spec.url, identity: spec.device, clock, pubackTimeoutMs: 5_000, reconnect: { baseMs: 100, maxMs: 1_000 } })
+    ? new MqttTransport({
+        url: spec.url,
+        identity: spec.device,
+        clock,
+        pubackTimeoutMs: 5_000,
+        reconnect: { baseMs: 100, maxMs: 1_000 },
+      })
     : new HttpsTransport({ baseUrl: spec.url, identity: spec.device, clock, timeoutMs: 5_000 });
   const uplink = new Uplink({
     outbox,
@@ -51,7 +61,11 @@ export function makeAgent(spec: AgentSpec): AgentUnderTest {
     idlePollMs: 100,
     transportBackoff: { baseMs: 100, maxMs: 1_000 },
     messagesPerSecond: 0,
-    ...(spec.clockSyncUrl ? { clockSync: new HttpsTransport({ baseUrl: spec.clockSyncUrl, identity: spec.device, clock, timeoutMs: 5_000 }) } : {}),
+    ...(spec.clockSyncUrl
+      ? {
+          clockSync: new HttpsTransport({ baseUrl: spec.clockSyncUrl, identity: spec.device, clock, timeoutMs: 5_000 }),
+        }
+      : {}),
     ...spec.uplink,
   });
   return {

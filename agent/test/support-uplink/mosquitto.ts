@@ -39,7 +39,10 @@ export class MosquittoInstance {
 
   async up(): Promise<void> {
     const conf = join(this.dir, 'mosquitto.conf');
-    writeFileSync(conf, `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`);
+    writeFileSync(
+      conf,
+      `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`,
+    );
     const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
     this.child = child;
     for (let i = 0; i < 100; i++) {

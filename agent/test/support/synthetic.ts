@@ -7,7 +7,12 @@ import type { CameraConfigInput } from '../../camera/config.js';
 import type { Frame, PixelBox } from '../../camera/frame.js';
 import { MotionDetector, type MotionOptions } from '../../motion/detector.js';
 
-export { syntheticSceneInput, syntheticSceneGraph, syntheticSceneTruth, writeSyntheticClip } from '../../camera/synthetic.js';
+export {
+  syntheticSceneInput,
+  syntheticSceneGraph,
+  syntheticSceneTruth,
+  writeSyntheticClip,
+} from '../../camera/synthetic.js';
 
 /** A deterministic pseudo-random generator (mulberry32), so "noise" is the same on every run. */
 export function seededRandom(seed: number): () => number {
@@ -42,7 +47,8 @@ export function makeFrame(width: number, height: number, spec: DrawSpec, seq = 0
   }
   for (const { box, luma } of spec.boxes ?? []) {
     const [x1, y1, x2, y2] = box;
-    for (let y = Math.max(0, y1); y < Math.min(height, y2); y++) data.fill(luma, y * width + Math.max(0, x1), y * width + Math.min(width, x2));
+    for (let y = Math.max(0, y1); y < Math.min(height, y2); y++)
+      data.fill(luma, y * width + Math.max(0, x1), y * width + Math.min(width, x2));
   }
   return { camera, seq, width, height, data, mediaMs: (seq * 1000) / fps, wallMs: Date.now() };
 }
@@ -56,14 +62,23 @@ export interface MotionSample {
 }
 
 /** Runs a camera input through a MotionDetector, frame by frame (lossless), and returns what it saw. */
-export async function motionTimeline(camera: CameraConfigInput, motion: Partial<MotionOptions> = {}): Promise<MotionSample[]> {
+export async function motionTimeline(
+  camera: CameraConfigInput,
+  motion: Partial<MotionOptions> = {},
+): Promise<MotionSample[]> {
   const cam = new CameraStream(camera).start();
   const md = await MotionDetector.create({ ...motion, width: cam.width, height: cam.height });
   const out: MotionSample[] = [];
   try {
     for await (const f of cam) {
       const r = await md.detect(f);
-      out.push({ seq: f.seq, mediaMs: f.mediaMs, boxes: r.boxes, changedFraction: r.changedFraction, calibrating: r.calibrating });
+      out.push({
+        seq: f.seq,
+        mediaMs: f.mediaMs,
+        boxes: r.boxes,
+        changedFraction: r.changedFraction,
+        calibrating: r.calibrating,
+      });
     }
     if (cam.error) throw cam.error;
   } finally {
