@@ -39,7 +39,7 @@ export class FfmpegLog {
       }
       if (/^Output #0/.test(line)) this.inOutputSection = true;
       const m = /Stream #\d+:\d+.*?Video:.*?,\s*([\d.]+)(k?)\s*fps/.exec(line);
-      if (m && m[1] && (this.inOutputSection || this.outputFps === undefined)) {
+      if (m?.[1] && (this.inOutputSection || this.outputFps === undefined)) {
         const fps = Number(m[1]) * (m[2] === 'k' ? 1000 : 1);
         if (fps > 0 && Number.isFinite(fps)) this.outputFps = fps;
       }

@@ -19,6 +19,7 @@ import {
   verifyCredentials,
   writeCredentials,
   type StoredCredentials,
+  type Verification,
 } from '../credentials/index.js';
 import { loadClientTls } from '../uplink/https-client.js';
 
@@ -169,7 +170,7 @@ export function registerPair(program: Command): void {
         configNote = `${configFile} is not writable, so its device section was not updated (the daemon reads the credentials file anyway); to record it, add:\ndevice:\n${lines.join('\n')}`;
       }
 
-      let verification;
+      let verification: Verification;
       try {
         verification = await verifyCredentials(stored, {
           agentVersion: version,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { vigilVersion } from '../../shared/cli/index.js';
-import { describeError, VigilError } from '../errors.js';
+import { describeError, type VigilError } from '../errors.js';
 import { addConfigOptions, loadCliConfig, type ConfigCliOptions, type LoadedAgentConfig } from '../config.js';
 import { Daemon, isConfigError } from '../daemon/index.js';
 import { createAgentLogger } from '../logs/index.js';

@@ -1,6 +1,6 @@
-import { readdirSync } from 'node:fs';
+import { type Dirent, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeTightened, ensurePrivateDir, tightenPath, type Tightened } from '../../shared/fs/index.js';
+import { secureDataDirWith, tightenPath, type Tightened } from '../../shared/fs/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import { OUTBOX_FILE } from '../outbox/index.js';
 
@@ -19,7 +19,7 @@ const OWN_FOLDERS = ['models', 'thumbnails'];
 /** Group/other bits removed from `dir` and everything below it (symlinks are not followed). */
 function tightenTree(dir: string, into: Tightened): void {
   tightenPath(dir, into);
-  let entries;
+  let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -33,7 +33,10 @@ function tightenTree(dir: string, into: Tightened): void {
 }
 
 export function secureAgentDataDir(dataDir: string, log?: Logger): Tightened {
-  const t = ensurePrivateDir(dataDir);
+  return secureDataDirWith(dataDir, (t) => tightenAgentFiles(dataDir, t), log);
+}
+
+function tightenAgentFiles(dataDir: string, t: Tightened): void {
   let names: string[] = [];
   try {
     names = readdirSync(dataDir);
@@ -45,13 +48,4 @@ export function secureAgentDataDir(dataDir: string, log?: Logger): Tightened {
   const outboxFiles = [...OUTBOX_COMPANIONS.map((s) => OUTBOX_FILE + s), ...quarantined];
   for (const name of outboxFiles) tightenPath(join(dataDir, name), t);
   for (const folder of OWN_FOLDERS) tightenTree(join(dataDir, folder), t);
-  if (t.changed.length > 0) {
-    const what = { data_dir: dataDir, tightened: describeTightened(t) };
-    log?.warn(what, 'data dir files were readable by group/others: made owner-only');
-  }
-  for (const r of t.refused) {
-    const what = { path: r.path, mode: r.mode.toString(8), reason: r.reason };
-    log?.warn(what, 'cannot make a data dir file owner-only: fix its owner or mode by hand');
-  }
-  return t;
 }

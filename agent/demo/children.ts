@@ -31,8 +31,7 @@ export function startChild(
     log?.write(chunk);
     if (!o.onLine) return;
     pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
+    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
       o.onLine(pending.slice(0, nl));
       pending = pending.slice(nl + 1);
     }

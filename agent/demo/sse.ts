@@ -31,8 +31,7 @@ export function subscribeSse(
         let buffer = '';
         res.on('data', (chunk: string) => {
           buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
+          for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
             const block = buffer.slice(0, end);
             buffer = buffer.slice(end + 2);
             let event = 'message';

@@ -157,7 +157,7 @@ export class ObjectDetector {
     try {
       const inputName = session.inputNames[0];
       const inMeta = session.inputMetadata[0];
-      if (!inputName || !inMeta || !inMeta.isTensor)
+      if (!inputName || !inMeta?.isTensor)
         throw new VigilError('model_format_unknown', `${options.modelPath}: the model has no tensor input`);
       const shape = inMeta.shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1));
       const input = inputGeometry(shape, options.modelPath);
@@ -344,7 +344,7 @@ export class ObjectDetector {
 }
 
 function clamp(v: number, max: number): number {
-  return v < 0 ? 0 : v > max ? max : v;
+  return Math.min(Math.max(v, 0), max);
 }
 
 function inputGeometry(shape: number[], path: string): InputGeometry {

@@ -170,13 +170,9 @@ function bitsOf(tensor: Float32Array): Int32Array {
   return v;
 }
 
-// BT.601 limited range, coefficients with 10 fraction bits: 1.164, 1.596, 0.813, 0.391, 2.018. Interpolated samples
-// carry 8 fraction bits, so sums carry 18; ROUND adds one half and the table bias before the shift.
-const CY = 1192;
-const CRV = 1634;
-const CGV = 833;
-const CGU = 400;
-const CBU = 2066;
+// BT.601 limited range, coefficients with 10 fraction bits (the hot loop in preprocessYuv420 writes them as
+// literals): Y 1.164 → 1192, V→R 1.596 → 1634, V→G 0.813 → 833, U→G 0.391 → 400, U→B 2.018 → 2066. Interpolated
+// samples carry 8 fraction bits, so sums carry 18 (SHIFT); ROUND adds one half and the table bias before the shift.
 const SHIFT = 18;
 const ROUND = (1 << (SHIFT - 1)) + (LUT_BIAS << SHIFT);
 
@@ -219,7 +215,7 @@ export function preprocessYuv420(
   const pairs = tw >> 1;
   const ps2 = 2 * ps;
   // Module constants read in a hot loop are context loads in V8 11: the loops use literals (WBITS 8, SHIFT 18,
-  // 16 << 8 = 4096, 128 << 8 = 32768, CY/CRV/CGV/CGU/CBU) and this local.
+  // 16 << 8 = 4096, 128 << 8 = 32768, the BT.601 coefficients above) and this local.
   const round = ROUND;
   const rowY = scratch(0, W);
   const rowU = scratch(1, CW);

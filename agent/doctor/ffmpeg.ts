@@ -53,7 +53,7 @@ export async function checkFfmpeg(
     try {
       path = resolveFfmpeg(configured);
     } catch (err) {
-      cameras.forEach((c) => broken.add(c));
+      for (const c of cameras) broken.add(c);
       const code = isVigilError(err) ? err.code : 'ffmpeg_not_found';
       results.push(
         fail(
@@ -70,7 +70,7 @@ export async function checkFfmpeg(
       const version = await versionOf(path, timeoutMs);
       results.push(pass(name, `ffmpeg ${version} at ${path} (${source(configured, path)})${forCameras}`));
     } catch (err) {
-      cameras.forEach((c) => broken.add(c));
+      for (const c of cameras) broken.add(c);
       results.push(
         fail(
           name,

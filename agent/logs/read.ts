@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, type Stats, statSync } from 'node:fs';
 
 /**
  * Reading the agent's log files: the rotated files oldest first, then the live file, as lines; and following the
@@ -92,7 +92,7 @@ export class FileFollower {
     const rotated: string[] = [];
     for (let i = 1; i <= 100; i++) {
       const name = `${this.file}.${i}`;
-      let st;
+      let st: Stats;
       try {
         st = statSync(name);
       } catch {

@@ -4,7 +4,7 @@ import { componentLogger, silentLogger, type Logger } from '../../shared/log/ind
 import { lumaPlane, type Frame, type PixelBox } from '../camera/frame.js';
 import { defaultFactor, motionGraphShape, MotionIO, type MotionGraphParams } from './graph.js';
 import { rasterizeRoi, type Polygon } from './mask.js';
-import { ensureMotionModel } from './model-cache.js';
+import { type EnsuredModel, ensureMotionModel } from './model-cache.js';
 import { MotionRegions } from './regions.js';
 
 export interface MotionResult {
@@ -142,7 +142,7 @@ export class MotionDetector {
     } catch (err) {
       throw new VigilError('invalid_motion_options', (err as Error).message, { cause: err });
     }
-    let model;
+    let model: EnsuredModel;
     try {
       model = ensureMotionModel(params, options.cacheDir);
     } catch (err) {

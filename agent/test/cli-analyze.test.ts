@@ -8,6 +8,7 @@ import { testAsset } from '../../shared/testing/index.js';
 import { syntheticSceneInput, syntheticSceneTruth } from '../camera/synthetic.js';
 import { EventMessageSchema, type EventMessage } from '../track/messages.js';
 import { agentCli, expectOneLineError, weirdModelBytes } from './detect-helpers.js';
+import { isJpeg } from './support/jpeg.js';
 
 // Spawns the built CLI (`npm run build` first; `npm test` does it).
 const model = testAsset('models', 'yolox_nano.onnx');
@@ -35,10 +36,6 @@ function parseLines(stdout: string): { events: EventMessage[]; summary: Summary 
   const summary = lines.at(-1) as Summary;
   expect(summary.type).toBe('summary');
   return { events: lines.slice(0, -1) as EventMessage[], summary };
-}
-
-function isJpeg(b: Buffer): boolean {
-  return b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
 }
 
 describe.skipIf(!model || !vtest)('vigil-agent analyze vtest.avi (yolox_nano, 5 fps)', () => {

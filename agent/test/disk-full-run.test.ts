@@ -177,7 +177,7 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
       for (const id of produced) {
         const ev = await c.event(id);
         expect(ev?.status, `event ${id}`).toBe('ended');
-        const announced = (ev?.message as { thumbnail?: { sha256: string } }).thumbnail;
+        const announced = (ev?.message as { thumbnail?: { sha256: string } } | undefined)?.thumbnail;
         if (announced) {
           expect(ev?.thumbnail?.sha256, `event ${id} announced a thumbnail: it arrived`).toBe(announced.sha256);
           withThumbnail++;

@@ -161,7 +161,10 @@ describe('the outbox on a full disk', () => {
     d.freeUp();
     await waitFor(
       'the disk-full state ends',
-      () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull),
+      () => {
+        a.outbox.releaseExpiredLeases();
+        return !a.outbox.stats().diskFull;
+      },
       20_000,
       100,
     );
@@ -172,7 +175,7 @@ describe('the outbox on a full disk', () => {
       const ev = await collector.event(id);
       expect(ev?.status).toBe('ended');
       expect(
-        (ev?.message as { thumbnail?: unknown }).thumbnail,
+        (ev?.message as { thumbnail?: unknown } | undefined)?.thumbnail,
         'no announcement of a thumbnail that was never queued',
       ).toBeUndefined();
     }
@@ -384,7 +387,10 @@ describe('thumbnails on a full disk', () => {
     d.freeUp();
     await waitFor(
       'the disk-full state ends',
-      () => (a.outbox.releaseExpiredLeases(), !a.outbox.stats().diskFull),
+      () => {
+        a.outbox.releaseExpiredLeases();
+        return !a.outbox.stats().diskFull;
+      },
       20_000,
       100,
     );
@@ -395,7 +401,9 @@ describe('thumbnails on a full disk', () => {
     const ev = await collector.event(id);
     expect(ev?.status).toBe('ended');
     expect(ev?.thumbnail, 'the thumbnail came with a later message').not.toBeNull();
-    expect((ev?.message as { thumbnail?: { sha256: string } }).thumbnail?.sha256).toBe(ev?.thumbnail?.sha256);
+    expect((ev?.message as { thumbnail?: { sha256: string } } | undefined)?.thumbnail?.sha256).toBe(
+      ev?.thumbnail?.sha256,
+    );
   }, 60_000);
 });
 

@@ -187,7 +187,12 @@ describe('agent files under umask 022 (in-process)', () => {
     writeFileSync(join(data, 'thumbnails', 'door', 'ev.jpg'), 'x');
     for (const e of walk(data)) chmodSync(e.path, e.dir ? 0o755 : 0o644);
     const lines: string[] = [];
-    const sink = new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) });
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        lines.push(c.toString());
+        cb();
+      },
+    });
     const log = createLogger({ component: 'daemon', level: 'info', destination: sink });
 
     secureAgentDataDir(data, log);

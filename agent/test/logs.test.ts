@@ -115,6 +115,7 @@ describe('log entries', () => {
     expect(formatEntry(parseLogLine(lines[1] as string), false)).toContain('args=["-i","x"]');
     const coloured = formatEntry(parseLogLine(lines[2] as string), true);
     expect(coloured).toContain('\x1b[33mWARN ');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour escapes (ESC is the point)
     expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(formatEntry(parseLogLine(lines[2] as string), false));
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../camera/frame.js';
-import { letterboxTransform, sampleTable, unletterbox } from '../detect/letterbox.js';
+import { letterboxTransform, unletterbox } from '../detect/letterbox.js';
 import { preprocessRgb, preprocessYuv420 } from '../detect/preprocess.js';
 import { DEFAULT_NORMALIZATION, type InputGeometry } from '../detect/types.js';
 
@@ -164,7 +164,10 @@ function compare(t: Float32Array, ref: ReturnType<typeof referenceBgr>): { worst
 function texturedFrame(w: number, h: number): Frame {
   const f = uniformFrame(w, h, 0, 0, 0);
   let seed = 12345;
-  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
   for (let y = 0; y < h; y++)
     for (let x = 0; x < w; x++)
       f.data[y * w + x] = Math.round(120 + 90 * Math.sin(x / 7) * Math.cos(y / 11) + 10 * (rnd() - 0.5));

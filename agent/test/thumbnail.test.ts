@@ -8,16 +8,13 @@ import { cropBox, cutThumbnailSource, encodeSnapshot, encodeThumbnail } from '..
 import { ThumbnailStore } from '../thumbnail/store.js';
 import { drawBox, yuv420ToRgb } from '../thumbnail/yuv.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
+import { isJpeg } from './support/jpeg.js';
 
 function frame(w: number, h: number): Frame {
   const data = Buffer.alloc((w * h * 3) / 2);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = x < w / 2 ? 40 : 200;
   data.fill(128, w * h);
   return { camera: 'c', seq: 0, width: w, height: h, data, mediaMs: 0, wallMs: 0 };
-}
-
-export function isJpeg(b: Buffer): boolean {
-  return b.length > 4 && b[0] === 0xff && b[1] === 0xd8 && b[b.length - 2] === 0xff && b[b.length - 1] === 0xd9;
 }
 
 const dirs: string[] = [];

@@ -17,11 +17,10 @@ const checkMessage = validator(EventMessageSchema);
 
 function run(tracker: ObjectTracker, frames: Detection[][], stepMs = 200, startMs = 0): EventMessage[] {
   const out: EventMessage[] = [];
-  frames.forEach((dets, i) =>
-    out.push(
-      ...tracker.update(dets, startMs + i * stepMs, { wallMs: 1_700_000_000_000 + startMs + i * stepMs }).messages,
-    ),
-  );
+  for (const [i, dets] of frames.entries()) {
+    const ms = startMs + i * stepMs;
+    out.push(...tracker.update(dets, ms, { wallMs: 1_700_000_000_000 + ms }).messages);
+  }
   return out;
 }
 
@@ -378,7 +377,7 @@ describe('MotionEventTracker', () => {
     });
     const out: EventMessage[] = [];
     const seq = [0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0];
-    seq.forEach((s, i) => out.push(...m.update(s ? [box] : [], i * 200).messages));
+    for (const [i, s] of seq.entries()) out.push(...m.update(s ? [box] : [], i * 200).messages);
     expect(out.map((x) => x.type)).toEqual(['new', 'end']);
     expect(out[0]).toMatchObject({ label: 'motion', media_start: 0.6 });
     expect(out[1]).toMatchObject({ media_end: 1.6, duration: 1 });

@@ -29,8 +29,14 @@ export class FaultProxy {
       res.writeHead(status, { 'content-type': 'application/json', date: new Date().toUTCString(), ...headers });
       res.end(JSON.stringify({ error: { code, message: 'injected by the fault proxy', request_id: 'proxy' } }));
     };
-    if (mode === 'error500') return json(500, 'internal_error');
-    if (mode === 'unavailable') return json(503, 'service_unavailable', { 'retry-after': '1' });
+    if (mode === 'error500') {
+      json(500, 'internal_error');
+      return;
+    }
+    if (mode === 'unavailable') {
+      json(503, 'service_unavailable', { 'retry-after': '1' });
+      return;
+    }
     if (mode === 'hang') {
       req.resume();
       this.hung.add(res);
