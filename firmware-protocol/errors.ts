@@ -56,7 +56,9 @@ export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = 
   signature_malformed: {
     status: 401,
     meaning:
-      'A signature header or envelope field is present but not in the v1 format (timestamp digits, nonce characters, 64 hex digits, 44-character base64, `v1=` prefix). MQTT envelopes that are not JSON also get this code.',
+      'A signature header or envelope field is present but not in the v1 format (timestamp digits, nonce ' +
+      'characters, 64 hex digits, 44-character base64, `v1=` prefix). MQTT envelopes that are not JSON also get ' +
+      'this code.',
     retry: 'drop',
   },
   unknown_device: { status: 401, meaning: 'The signing device id is unknown or has no active key.', retry: 're_pair' },
@@ -68,13 +70,15 @@ export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = 
   timestamp_out_of_tolerance: {
     status: 401,
     meaning:
-      'The signed timestamp differs from the collector clock by more than the tolerance (default ±300 s). The HTTP response carries a `Date` header; the device corrects its clock offset and retries.',
+      'The signed timestamp differs from the collector clock by more than the tolerance (default ±300 s). The ' +
+      'HTTP response carries a `Date` header; the device corrects its clock offset and retries.',
     retry: 'adjust_and_retry',
   },
   body_hash_mismatch: {
     status: 401,
     meaning:
-      'The SHA-256 of the received body differs from the claimed X-Vigil-Content-SHA256 / envelope `sha256` (body altered or truncated in transit).',
+      'The SHA-256 of the received body differs from the claimed X-Vigil-Content-SHA256 / envelope `sha256` (body ' +
+      'altered or truncated in transit).',
     retry: 'retry_later',
   },
   signature_mismatch: {
@@ -85,7 +89,8 @@ export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = 
   nonce_replayed: {
     status: 401,
     meaning:
-      'The nonce was already used by this device within the replay window. A device must use a fresh nonce for every send, including retries.',
+      'The nonce was already used by this device within the replay window. A device must use a fresh nonce for ' +
+      'every send, including retries.',
     retry: 'retry_later',
   },
   invalid_json: { status: 400, meaning: 'The body is not valid UTF-8 JSON.', retry: 'drop' },
@@ -99,7 +104,8 @@ export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = 
   unsupported_media_type: {
     status: 415,
     meaning:
-      'Wrong Content-Type (JSON endpoints need application/json, thumbnails image/jpeg) or a thumbnail that is not a JPEG.',
+      'Wrong Content-Type (JSON endpoints need application/json, thumbnails image/jpeg) or a thumbnail that is ' +
+      'not a JPEG.',
     retry: 'drop',
   },
   event_conflict: {
@@ -150,7 +156,9 @@ export const WIRE_ERRORS: Readonly<Record<WireErrorCodeValue, WireErrorInfo>> = 
   dead_lettered: {
     status: 422,
     meaning:
-      "The collector failed on this message repeatedly (its fault, not the box's) and moved it, bytes and error, to its dead-letter table for an operator. Resending cannot help: the box drops the item (an MQTT ack names it `rejected` with this code).",
+      "The collector failed on this message repeatedly (its fault, not the box's) and moved it, bytes and error, " +
+      'to its dead-letter table for an operator. Resending cannot help: the box drops the item (an MQTT ack names ' +
+      'it `rejected` with this code).',
     retry: 'drop',
   },
   internal_error: { status: 500, meaning: 'The collector failed; the item was not stored.', retry: 'retry_later' },

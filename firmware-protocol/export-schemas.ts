@@ -119,7 +119,8 @@ function rows(schema: J, prefix: string, out: string[]): void {
   for (const [name, s] of Object.entries(props)) {
     const path = prefix + name;
     out.push(
-      `| \`${path}\` | ${cell(typeOf(s))} | ${required.has(name) ? 'yes' : 'no'} | ${cell(rulesOf(s))} | ${cell(String(s.description ?? ''))} |`,
+      `| \`${path}\` | ${cell(typeOf(s))} | ${required.has(name) ? 'yes' : 'no'} | ${cell(rulesOf(s))} | ` +
+        `${cell(String(s.description ?? ''))} |`,
     );
     if (s.type === 'object' && s.properties && !(s.description as string | undefined)?.startsWith('One event message'))
       rows(s, `${path}.`, out);
@@ -138,7 +139,8 @@ export function referenceMarkdown(): string {
   const out: string[] = [BEGIN_MARK, ''];
   out.push('### Message field reference', '');
   out.push(
-    'Generated from `firmware-protocol/messages.ts`. "Required" = the field must be present. Every object also accepts fields not listed (ignored by v1 readers).',
+    'Generated from `firmware-protocol/messages.ts`. "Required" = the field must be present. Every object also ' +
+      'accepts fields not listed (ignored by v1 readers).',
     '',
   );
   for (const kind of Object.keys(MESSAGE_KINDS) as MessageKind[]) {

@@ -38,7 +38,8 @@ function checkDevice(deviceId: string): string {
   if (!DEVICE_ID_RE.test(deviceId)) {
     throw new VigilError(
       'invalid_topic',
-      `device id "${deviceId.slice(0, 80)}" cannot be used in a topic: 1-64 chars of [A-Za-z0-9_.-] starting alphanumeric (never / + #)`,
+      `device id "${deviceId.slice(0, 80)}" cannot be used in a topic: 1-64 chars of [A-Za-z0-9_.-] starting ` +
+        'alphanumeric (never / + #)',
     );
   }
   return deviceId;

@@ -31,7 +31,9 @@ export const AckItem = wireObject(
       ACK_STATUSES.map((s) => Type.Literal(s)),
       {
         description:
-          'accepted: stored now; duplicate: already stored earlier (identical) — also final; rejected: will never be accepted as sent (see code). After accepted or duplicate the box deletes the item from its outbox; after rejected it moves it to its dead-letter store.',
+          'accepted: stored now; duplicate: already stored earlier (identical) — also final; rejected: will never ' +
+          'be accepted as sent (see code). After accepted or duplicate the box deletes the item from its outbox; ' +
+          'after rejected it moves it to its dead-letter store.',
       },
     ),
     code: Type.Optional(
@@ -58,7 +60,10 @@ export const Ack = wireObject(
   {
     ...top('ack', 'Ack'),
     description:
-      "Collector → device: the end-to-end receipt. HTTP: the 200 response body of an ingest request. MQTT: published at QoS 1 on `vigil/v1/{device_id}/acks` inside the signed envelope, signed by the collector with the device's own secret (method MQTT, path = the ack topic) so the device can reject forged acks. A broker PUBACK is NOT delivery; only an ack naming the item is.",
+      'Collector → device: the end-to-end receipt. HTTP: the 200 response body of an ingest request. MQTT: ' +
+      'published at QoS 1 on `vigil/v1/{device_id}/acks` inside the signed envelope, signed by the collector with ' +
+      "the device's own secret (method MQTT, path = the ack topic) so the device can reject forged acks. A broker " +
+      'PUBACK is NOT delivery; only an ack naming the item is.',
   },
 );
 export type Ack = Static<typeof Ack>;

@@ -9,7 +9,8 @@ export const Availability = wireObject(
     v: V,
     state: Type.Union([Type.Literal('online'), Type.Literal('offline')], {
       description:
-        'online: published (retained) after connecting; offline: the Last Will, published by the broker when the connection dies, or by the box on clean shutdown.',
+        'online: published (retained) after connecting; offline: the Last Will, published by the broker when the ' +
+        'connection dies, or by the box on clean shutdown.',
     }),
     at: DateTime(
       'When the box wrote this state (for the LWT: when the connection was made, as the will is registered then).',
@@ -18,7 +19,9 @@ export const Availability = wireObject(
   {
     ...top('availability', 'Availability'),
     description:
-      'Retained, unsigned, informational presence on `vigil/v1/{device_id}/availability` (QoS 1, retain). The broker publishes the offline will when the box disappears. Never trusted for anything but display: heartbeats are the signed liveness signal.',
+      'Retained, unsigned, informational presence on `vigil/v1/{device_id}/availability` (QoS 1, retain). The ' +
+      'broker publishes the offline will when the box disappears. Never trusted for anything but display: ' +
+      'heartbeats are the signed liveness signal.',
   },
 );
 export type Availability = Static<typeof Availability>;

@@ -32,7 +32,8 @@ export const MqttEnvelopeSchema = wireObject(
   {
     ...top('envelope', 'MqttEnvelope'),
     description:
-      'Every signed MQTT payload (events, heartbeats, thumbnails, acks) is this JSON object; the message itself is body_b64.',
+      'Every signed MQTT payload (events, heartbeats, thumbnails, acks) is this JSON object; the message itself ' +
+      'is body_b64.',
   },
 );
 export type MqttEnvelopeMessage = Static<typeof MqttEnvelopeSchema>;

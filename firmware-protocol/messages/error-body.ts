@@ -21,7 +21,8 @@ export const ErrorBody = wireObject(
         details: Type.Optional(
           Type.Record(Type.String(), Type.Unknown(), {
             description:
-              'Structured context, e.g. {skew_s, server_time} for timestamp_out_of_tolerance, {issues} for invalid_message.',
+              'Structured context, e.g. {skew_s, server_time} for timestamp_out_of_tolerance, {issues} for ' +
+              'invalid_message.',
           }),
         ),
       },

@@ -28,7 +28,8 @@ const BoxSchema = Type.Array(
     minItems: 4,
     maxItems: 4,
     description:
-      'Bounding box [x1, y1, x2, y2] of the best detection, normalized 0..1 to the frame width/height, origin top-left. Rule (not expressible in JSON Schema, checked by the collector): x1 ≤ x2 and y1 ≤ y2.',
+      'Bounding box [x1, y1, x2, y2] of the best detection, normalized 0..1 to the frame width/height, origin ' +
+      'top-left. Rule (not expressible in JSON Schema, checked by the collector): x1 ≤ x2 and y1 ≤ y2.',
   },
 );
 
@@ -69,14 +70,17 @@ export const Event = wireObject(
       EVENT_TYPES.map((t) => Type.Literal(t)),
       {
         description:
-          '`new` when the object first appears, `update` when its best detection/thumbnail/attributes change, `end` when it leaves or the event is closed.',
+          '`new` when the object first appears, `update` when its best detection/thumbnail/attributes change, ' +
+          '`end` when it leaves or the event is closed.',
       },
     ),
     rev: Type.Integer({
       minimum: 0,
       maximum: INTEGER_MAX,
       description:
-        'Revision of this event: 0 for `new`, +1 for each later message of the same event (`update` and `end` have rev ≥ 1). (id, rev) identifies one message: same id+rev with the same content is a duplicate, with different content a conflict.',
+        'Revision of this event: 0 for `new`, +1 for each later message of the same event (`update` and `end` ' +
+        'have rev ≥ 1). (id, rev) identifies one message: same id+rev with the same content is a duplicate, with ' +
+        'different content a conflict.',
     }),
     label: Type.String({
       minLength: 1,
@@ -92,7 +96,10 @@ export const Event = wireObject(
         EVENT_END_REASONS.map((r) => Type.Literal(r)),
         {
           description:
-            'Why the event ended; only allowed when type = end (optional there). left: the object left the view; agent_stop: the agent was stopped cleanly (SIGTERM) with the event open; agent_restart: the agent found the event still open after an unclean stop (crash, kill -9, power cut) and ended it at start-up, with ended_at = its last message time.',
+            'Why the event ended; only allowed when type = end (optional there). left: the object left the view; ' +
+            'agent_stop: the agent was stopped cleanly (SIGTERM) with the event open; agent_restart: the agent ' +
+            'found the event still open after an unclean stop (crash, kill -9, power cut) and ended it at ' +
+            'start-up, with ended_at = its last message time.',
         },
       ),
     ),
@@ -122,14 +129,19 @@ export const Event = wireObject(
       Type.Record(Type.String({ pattern: ATTRIBUTE_KEY_PATTERN }), AttributeValue, {
         maxProperties: ATTRIBUTES_MAX,
         additionalProperties: false,
-        description: `Extra facts about the object (e.g. color, speed), keys [a-z][a-z0-9_]* (≤ 64), at most ${ATTRIBUTES_MAX}.`,
+        description:
+          'Extra facts about the object (e.g. color, speed), keys [a-z][a-z0-9_]* (≤ 64), at most ' +
+          `${ATTRIBUTES_MAX}.`,
       }),
     ),
   },
   {
     ...top('event', 'Event'),
     description:
-      'One message of a detection event: `new`, then zero or more `update`s, then `end`, all with the same id. Sent on MQTT `vigil/v1/{device_id}/events` (alone or in an EventBatch) or HTTP `POST /v1/devices/{device_id}/events`. Rules beyond the schema: type=new ⇔ rev=0; type=end requires ended_at ≥ started_at; end_reason only on type=end; box x1 ≤ x2, y1 ≤ y2.',
+      'One message of a detection event: `new`, then zero or more `update`s, then `end`, all with the same id. ' +
+      'Sent on MQTT `vigil/v1/{device_id}/events` (alone or in an EventBatch) or HTTP `POST ' +
+      '/v1/devices/{device_id}/events`. Rules beyond the schema: type=new ⇔ rev=0; type=end requires ended_at ≥ ' +
+      'started_at; end_reason only on type=end; box x1 ≤ x2, y1 ≤ y2.',
     allOf: EVENT_TYPE_RULES,
   },
 );
@@ -164,13 +176,16 @@ export const EventBatch = wireObject(
     events: Type.Array(embed(Event, 'One event message (see Event).'), {
       minItems: 1,
       maxItems: BATCH_MAX_EVENTS,
-      description: `1-${BATCH_MAX_EVENTS} event messages, each acked individually by (id, rev). May mix events of different cameras of the same device.`,
+      description:
+        `1-${BATCH_MAX_EVENTS} event messages, each acked individually by (id, rev). May mix events of different ` +
+        'cameras of the same device.',
     }),
   },
   {
     ...top('event-batch', 'EventBatch'),
     description:
-      'Several event messages in one body, same topic/endpoint as a single Event (a reader tells them apart by the `events` array). The batch is not atomic: each item is accepted, duplicate or rejected on its own.',
+      'Several event messages in one body, same topic/endpoint as a single Event (a reader tells them apart by ' +
+      'the `events` array). The batch is not atomic: each item is accepted, duplicate or rejected on its own.',
   },
 );
 export type EventBatch = Static<typeof EventBatch>;

@@ -16,7 +16,9 @@ const CameraStatus = wireObject(
       CAMERA_STATES.map((s) => Type.Literal(s)),
       {
         description:
-          'starting: opening the stream; running: frames arriving; stalled: no frame for longer than the stall timeout; reconnecting: stream lost, retrying with backoff; stopped: disabled by config; error: gave up (e.g. bad URL).',
+          'starting: opening the stream; running: frames arriving; stalled: no frame for longer than the stall ' +
+          'timeout; reconnecting: stream lost, retrying with backoff; stopped: disabled by config; error: gave up ' +
+          '(e.g. bad URL).',
       },
     ),
     fps: Type.Number({ minimum: 0, description: 'Frames per second actually analysed over the last interval.' }),
@@ -46,13 +48,15 @@ export const OutboxStatus = wireObject(
       minimum: 0,
       maximum: INTEGER_MAX,
       description:
-        'Items and event messages that will never be delivered, since the agent started: rejected as undeliverable, evicted by the disk cap, refused over the cap, or lost from memory on a full disk.',
+        'Items and event messages that will never be delivered, since the agent started: rejected as ' +
+        'undeliverable, evicted by the disk cap, refused over the cap, or lost from memory on a full disk.',
     }),
     in_flight: Type.Integer({ minimum: 0, maximum: INTEGER_MAX, description: 'Items sent and awaiting their ack.' }),
     disk_full: Type.Optional(
       Type.Boolean({
         description:
-          'True while the outbox volume is full: queued items are still sent, new events are still kept (without thumbnails; in memory when the disk cannot take even their record) and written once space is freed.',
+          'True while the outbox volume is full: queued items are still sent, new events are still kept (without ' +
+          'thumbnails; in memory when the disk cannot take even their record) and written once space is freed.',
       }),
     ),
     refused: Type.Optional(
@@ -62,7 +66,8 @@ export const OutboxStatus = wireObject(
             minimum: 0,
             maximum: INTEGER_MAX,
             description:
-              'Event messages the full disk could not take when they came (kept in memory and written once space returned, unless the agent stopped first).',
+              'Event messages the full disk could not take when they came (kept in memory and written once space ' +
+              'returned, unless the agent stopped first).',
           }),
           outbox_full: Type.Integer({
             minimum: 0,
@@ -73,7 +78,8 @@ export const OutboxStatus = wireObject(
         },
         {
           description:
-            'Event messages the outbox could not store when they came, by cause. Cumulative counts kept in the outbox database: a restart does not reset them.',
+            'Event messages the outbox could not store when they came, by cause. Cumulative counts kept in the ' +
+            'outbox database: a restart does not reset them.',
         },
       ),
     ),
@@ -82,7 +88,8 @@ export const OutboxStatus = wireObject(
         minimum: 0,
         maximum: INTEGER_MAX,
         description:
-          'Events queued without their thumbnail because it could not be written. Cumulative, kept in the outbox database.',
+          'Events queued without their thumbnail because it could not be written. Cumulative, kept in the outbox ' +
+          'database.',
       }),
     ),
   },
@@ -115,14 +122,18 @@ export const Heartbeat = wireObject(
       Type.String({
         pattern: '^[0-9A-Za-z_-]{1,64}$',
         description:
-          'Random id the agent draws at every start (a ULID), the same in every heartbeat of one run. When it changes, the collector knows the box restarted and ends, after its quiet time, the events left open by the previous run that the box does not end itself.',
+          'Random id the agent draws at every start (a ULID), the same in every heartbeat of one run. When it ' +
+          'changes, the collector knows the box restarted and ends, after its quiet time, the events left open by ' +
+          'the previous run that the box does not end itself.',
       }),
     ),
   },
   {
     ...top('heartbeat', 'Heartbeat'),
     description:
-      'Periodic health report (default every 30 s). MQTT `vigil/v1/{device_id}/heartbeat` or HTTP `POST /v1/devices/{device_id}/heartbeat`. Not stored in the outbox: a lost heartbeat is replaced by the next one.',
+      'Periodic health report (default every 30 s). MQTT `vigil/v1/{device_id}/heartbeat` or HTTP `POST ' +
+      '/v1/devices/{device_id}/heartbeat`. Not stored in the outbox: a lost heartbeat is replaced by the next ' +
+      'one.',
   },
 );
 export type Heartbeat = Static<typeof Heartbeat>;

@@ -55,7 +55,8 @@ export const PairingResponse = wireObject(
     secret_b64: Type.String({
       pattern: '^[A-Za-z0-9+/]{43}=$',
       description:
-        'The device secret: 32 random bytes, standard padded base64. The HMAC key is the DECODED bytes. Store it with owner-only permissions; never log it.',
+        'The device secret: 32 random bytes, standard padded base64. The HMAC key is the DECODED bytes. Store it ' +
+        'with owner-only permissions; never log it.',
     }),
     endpoints: wireObject(
       {
@@ -86,7 +87,9 @@ export const PairingResponse = wireObject(
     server_time: DateTime('Collector clock; the box sets its clock offset from it.'),
     mqtt_credentials: Type.Optional(
       MqttCredentials(
-        "The box's own broker login (section 1.5), present when the deployment provisions broker access. Sent once: store it with the secret (owner-only). Absent: connect as the deployment documents, or ask later with `POST /v1/devices/{device_id}/broker-credentials`.",
+        "The box's own broker login (section 1.5), present when the deployment provisions broker access. Sent " +
+          'once: store it with the secret (owner-only). Absent: connect as the deployment documents, or ask later ' +
+          'with `POST /v1/devices/{device_id}/broker-credentials`.',
       ),
     ),
   },
@@ -109,7 +112,9 @@ export const BrokerCredentials = wireObject(
   {
     ...top('broker-credentials', 'BrokerCredentials'),
     description:
-      'Collector → box: the 200 response of the signed `POST /v1/devices/{device_id}/broker-credentials` (empty body), for a box that has no broker login (paired before the deployment provisioned broker access) or whose login the broker refuses (after a key rotation).',
+      'Collector → box: the 200 response of the signed `POST /v1/devices/{device_id}/broker-credentials` (empty ' +
+      'body), for a box that has no broker login (paired before the deployment provisioned broker access) or ' +
+      'whose login the broker refuses (after a key rotation).',
   },
 );
 export type BrokerCredentials = Static<typeof BrokerCredentials>;

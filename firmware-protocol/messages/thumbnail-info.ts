@@ -20,7 +20,9 @@ export const ThumbnailInfo = wireObject(
   {
     ...top('thumbnail-info', 'ThumbnailInfo'),
     description:
-      "Announces a thumbnail in an event's `thumbnail` field, so the collector knows one will follow and can check it. The JPEG itself travels separately: HTTP `PUT /v1/devices/{device_id}/events/{event_id}/thumbnail` or MQTT `vigil/v1/{device_id}/thumbnails/{event_id}`.",
+      "Announces a thumbnail in an event's `thumbnail` field, so the collector knows one will follow and can " +
+      'check it. The JPEG itself travels separately: HTTP `PUT ' +
+      '/v1/devices/{device_id}/events/{event_id}/thumbnail` or MQTT `vigil/v1/{device_id}/thumbnails/{event_id}`.',
   },
 );
 export type ThumbnailInfo = Static<typeof ThumbnailInfo>;

@@ -231,7 +231,7 @@ describe('message validation (ajv on the exported schema and TypeBox agree)', ()
     expect(bothAccept('ack', { ...example('ack'), trace: 'abc' })).toEqual([true, true]);
   });
 
-  it('box ordering (x1 ≤ x2, y1 ≤ y2) and time order are enforced by the TypeBox validator with a precise message', () => {
+  it('box ordering (x1 ≤ x2, y1 ≤ y2) and time order are enforced by the TypeBox validator, precisely', () => {
     const swapped = { ...base, box: [0.6, 0.2, 0.4, 0.7] };
     expect(validateEvent.issues(swapped)).toEqual([{ path: '/box', message: 'x1 (0.6) must be ≤ x2 (0.4)' }]);
     expect(validateEvent.issues({ ...base, box: [0.1, 0.9, 0.4, 0.7] })[0]?.message).toContain(

@@ -76,7 +76,7 @@ describe('topics', () => {
     }
   });
 
-  it('collector subscriptions: shared for device traffic, unshared for retained availability, and they match real topics', () => {
+  it('collector subscriptions: shared for device traffic, unshared for retained availability, match topics', () => {
     expect(COLLECTOR_SUBSCRIPTIONS).toEqual({
       events: '$share/vigil-cloud/vigil/v1/+/events',
       heartbeat: '$share/vigil-cloud/vigil/v1/+/heartbeat',
