@@ -33,19 +33,25 @@ async function main(): Promise<void> {
   }
   const [l1, l5, l15] = loadavg().map((x) => x.toFixed(2));
   console.log(
-    `bench:ingest — loopback, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, node ${process.version}, load average ${l1} ${l5} ${l15}`,
+    `bench:ingest — loopback, ${SECONDS} s per phase after ${WARMUP_MS / 1000} s warm-up, node ` +
+      `${process.version}, load average ${l1} ${l5} ${l15}`,
   );
   const http = await benchHttp();
   const ratio = (x: number): string => (x / http.bare).toFixed(2);
   console.log(
-    `ratios to bare req/s: 1 event/request FULL ${ratio(http.singleFull)} (goal ≥ 0.5), NORMAL ${ratio(http.singleNormal)}; 20 events/request FULL ${ratio(http.batchFull)}`,
+    `ratios to bare req/s: 1 event/request FULL ${ratio(http.singleFull)} (goal ≥ 0.5), NORMAL ` +
+      `${ratio(http.singleNormal)}; 20 events/request FULL ${ratio(http.batchFull)}`,
   );
   const mq = await benchMqtt();
   const pgRate = await benchPostgres();
   console.log(
-    `summary: bare_req_per_s=${http.bare.toFixed(0)} http_full_events_per_s=${http.singleFull.toFixed(0)} ratio_full=${ratio(http.singleFull)} ` +
-      `http_normal_events_per_s=${http.singleNormal.toFixed(0)} ratio_normal=${ratio(http.singleNormal)} http_batch20_full_events_per_s=${http.batchFull.toFixed(0)} ` +
-      `mqtt_events_per_s=${mq === undefined ? 'skipped' : mq.toFixed(0)} pg_batch100_events_per_s=${pgRate === undefined ? 'skipped' : pgRate.toFixed(0)} load1=${loadavg()[0]!.toFixed(2)}`,
+    `summary: bare_req_per_s=${http.bare.toFixed(0)} http_full_events_per_s=${http.singleFull.toFixed(0)} ` +
+      `ratio_full=${ratio(http.singleFull)} ` +
+      `http_normal_events_per_s=${http.singleNormal.toFixed(0)} ratio_normal=${ratio(http.singleNormal)} ` +
+      `http_batch20_full_events_per_s=${http.batchFull.toFixed(0)} ` +
+      `mqtt_events_per_s=${mq === undefined ? 'skipped' : mq.toFixed(0)} ` +
+      `pg_batch100_events_per_s=${pgRate === undefined ? 'skipped' : pgRate.toFixed(0)} ` +
+      `load1=${loadavg()[0]!.toFixed(2)}`,
   );
 }
 

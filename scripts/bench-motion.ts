@@ -24,7 +24,8 @@ process.stdout.write(
     `downscale   ${downscale}, 1 onnxruntime thread`,
     `motion      mean ${f(r.meanMs)} ms/frame, p50 ${f(r.p50Ms)}, p95 ${f(r.p95Ms)}, max ${f(r.maxMs)}`,
     `cpu         ${f(r.cpuMsPerFrame)} ms/frame (process CPU time)`,
-    `total       ${r.totalMs.toFixed(1)} ms for ${r.frames} frames (${((r.frames * 1000) / r.totalMs).toFixed(0)} frames/s)`,
+    `total       ${r.totalMs.toFixed(1)} ms for ${r.frames} frames (${((r.frames * 1000) / r.totalMs).toFixed(0)} ` +
+      'frames/s)',
     `found       motion in ${r.framesWithMotion} frames, ${r.calibrations} calibration frames`,
     '',
   ].join('\n'),

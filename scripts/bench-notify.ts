@@ -33,7 +33,10 @@ function pct(sorted: number[], p: number): number {
 function line(name: string, values: number[]): string {
   const s = [...values].sort((a, b) => a - b);
   const f = (x: number): string => `${Math.round(x)}`.padStart(6);
-  return `  ${name.padEnd(30)} n=${String(s.length).padStart(4)}  p50 ${f(pct(s, 50))} ms  p90 ${f(pct(s, 90))} ms  p99 ${f(pct(s, 99))} ms  max ${f(s.at(-1) ?? NaN)} ms`;
+  return (
+    `  ${name.padEnd(30)} n=${String(s.length).padStart(4)}  p50 ${f(pct(s, 50))} ms  p90 ${f(pct(s, 90))} ms  p99 ` +
+    `${f(pct(s, 99))} ms  max ${f(s.at(-1) ?? NaN)} ms`
+  );
 }
 
 async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
@@ -82,7 +85,8 @@ async function run(backend: TestBackend, h: NotifyHarness): Promise<void> {
       if (c) classifyMs.push(c.ms);
     }
     console.log(
-      `${backend.name}: ${EVENTS} events at ${RATE}/s, LLM ${LLM_MS} ms, queue concurrency ${CONCURRENCY}; decisions ${JSON.stringify(reasons)}; LLM requests ${h.llm.requests.length}`,
+      `${backend.name}: ${EVENTS} events at ${RATE}/s, LLM ${LLM_MS} ms, queue concurrency ${CONCURRENCY}; ` +
+        `decisions ${JSON.stringify(reasons)}; LLM requests ${h.llm.requests.length}`,
     );
     console.log(line('ingest 200 → push decision', toDecision));
     console.log(line('ingest 200 → Web Push delivered', toDelivery));

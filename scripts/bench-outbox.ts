@@ -126,7 +126,8 @@ function benchEnqueue(): void {
   for (let i = 0; i < n; i++) ob.enqueue(event('dev_bench', thumbs[i]), thumbs[i]);
   let ms = performance.now() - t;
   console.log(
-    `enqueue, event + 20 KB thumbnail (synchronous=FULL): ${n} in ${secs(ms)} = ${rate(n, ms)} events (${((n * THUMB_BYTES) / 1024 / 1024 / (ms / 1000)).toFixed(1)} MB/s)`,
+    `enqueue, event + 20 KB thumbnail (synchronous=FULL): ${n} in ${secs(ms)} = ${rate(n, ms)} events ` +
+      `(${((n * THUMB_BYTES) / 1024 / 1024 / (ms / 1000)).toFixed(1)} MB/s)`,
   );
   t = performance.now();
   for (let i = 0; i < EVENTS; i++) ob.enqueue(event('dev_bench'));
@@ -192,7 +193,9 @@ async function benchAgentCeiling(): Promise<void> {
     ob.close();
     rmSync(dir, { recursive: true, force: true });
     console.log(
-      `  agent ceiling (instant acks), ${withThumbs ? `events + 20 KB thumbnails: ${n} + ${n}` : `event records: ${n}`} in ${secs(ms)} = ${rate(n, ms)} events`,
+      '  agent ceiling (instant acks), ' +
+        `${withThumbs ? `events + 20 KB thumbnails: ${n} + ${n}` : `event records: ${n}`} in ${secs(ms)} = ` +
+        `${rate(n, ms)} events`,
     );
   }
 }
@@ -310,11 +313,13 @@ async function main(): Promise<void> {
     for (const kind of ['mqtt', 'https'] as const) {
       const ms = await drain(kind, c, mqttUrl, EVENTS, false);
       console.log(
-        `  ${kind.padEnd(5)} event records:          ${EVENTS} in ${secs(ms)} = ${rate(EVENTS, ms)} events acked end to end`,
+        `  ${kind.padEnd(5)} event records:          ${EVENTS} in ${secs(ms)} = ${rate(EVENTS, ms)} events acked ` +
+          'end to end',
       );
       const msT = await drain(kind, c, mqttUrl, THUMBS, true);
       console.log(
-        `  ${kind.padEnd(5)} events + 20 KB thumbnails: ${THUMBS} + ${THUMBS} in ${secs(msT)} = ${rate(THUMBS, msT)} events with thumbnail`,
+        `  ${kind.padEnd(5)} events + 20 KB thumbnails: ${THUMBS} + ${THUMBS} in ${secs(msT)} = ` +
+          `${rate(THUMBS, msT)} events with thumbnail`,
       );
     }
     console.log(`\nbacklog of ${BACKLOG} events built offline, time to drain after reconnect`);
@@ -327,8 +332,10 @@ async function main(): Promise<void> {
     privateBroker?.kill('SIGTERM');
   }
   console.log(
-    '\nnote: the collector rate limit and the uplink message limit were lifted for this bench. At their defaults (collector 20 messages/s' +
-      ' per device, burst 200; uplink 18/s, burst 180) event records still drain at up to ~1,800/s (100 per message), but thumbnails' +
+    '\nnote: the collector rate limit and the uplink message limit were lifted for this bench. At their defaults ' +
+      '(collector 20 messages/s' +
+      ' per device, burst 200; uplink 18/s, burst 180) event records still drain at up to ~1,800/s (100 per ' +
+      'message), but thumbnails' +
       ' (one per message) at ~18/s.',
   );
 }

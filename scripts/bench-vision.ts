@@ -77,7 +77,8 @@ async function ffmpegDecodeCpu(): Promise<{ cpuMs: number; frames: number }> {
 
 async function main(): Promise<void> {
   console.log(
-    `bench:vision — ${input} → ${width}x${height} @ ${fps} fps, yolox_nano threads=${threads}, load average ${loadavg().map(f2).join(' ')}`,
+    `bench:vision — ${input} → ${width}x${height} @ ${fps} fps, yolox_nano threads=${threads}, load average ` +
+      `${loadavg().map(f2).join(' ')}`,
   );
 
   const decode = await ffmpegDecodeCpu();
@@ -117,14 +118,18 @@ async function main(): Promise<void> {
   const detectPerRun = s.total_ms.detect / Math.max(1, s.detect_frames);
   const p = s.ms_per_frame;
   console.log(
-    `pipeline: ${s.frames} frames in ${f2(wall / 1000)} s; ${s.motion_frames} with motion; detector on ${s.detect_frames} frames (${s.detector_runs} runs, gating rate ${f2(gating * 100)}%); ${s.events} events`,
+    `pipeline: ${s.frames} frames in ${f2(wall / 1000)} s; ${s.motion_frames} with motion; detector on ` +
+      `${s.detect_frames} frames (${s.detector_runs} runs, gating rate ${f2(gating * 100)}%); ${s.events} events`,
   );
   console.log('stage ms/frame (averaged over all frames):');
   console.log(
-    `  decode (wait for frame) ${f2(p.decode)}   motion ${f2(p.motion)}   detect ${f2(p.detect)}   track ${f2(p.track)}   thumbnail ${f2(p.thumbnail)}`,
+    `  decode (wait for frame) ${f2(p.decode)}   motion ${f2(p.motion)}   detect ${f2(p.detect)}   track ` +
+      `${f2(p.track)}   thumbnail ${f2(p.thumbnail)}`,
   );
   console.log(
-    `  detect per run: ${f2(detectPerRun)} ms = letterbox ${f2(s.detector_ms.preprocess / s.detector_runs)} + session.run ${f2(s.detector_ms.run / s.detector_runs)} + decode/NMS ${f2(s.detector_ms.postprocess / s.detector_runs)}`,
+    `  detect per run: ${f2(detectPerRun)} ms = letterbox ${f2(s.detector_ms.preprocess / s.detector_runs)} + ` +
+      `session.run ${f2(s.detector_ms.run / s.detector_runs)} + decode/NMS ` +
+      `${f2(s.detector_ms.postprocess / s.detector_runs)}`,
   );
   console.log(`  detector overhead around session.run: ${f2(s.detector_overhead_pct)}% (target ≤ 15%)`);
   console.log(`motion model (ONNX, agent/motion) on the same frames: ${f2(p.motion)} ms/frame`);
@@ -133,10 +138,14 @@ async function main(): Promise<void> {
   const perFrameAllDetect = decodeMs + p.motion + p.track + p.thumbnail + detectPerRun;
   const cams = 1000 / perFrame / fps;
   console.log(
-    `per-frame cost at ${fps} fps: decode ${f2(decodeMs)} + motion ${f2(p.motion)} + track ${f2(p.track)} + thumbnail ${f2(p.thumbnail)} + ${f2(gating)} × detect ${f2(detectPerRun)} = ${f2(perFrame)} ms`,
+    `per-frame cost at ${fps} fps: decode ${f2(decodeMs)} + motion ${f2(p.motion)} + track ${f2(p.track)} + ` +
+      `thumbnail ${f2(p.thumbnail)} + ${f2(gating)} × detect ${f2(detectPerRun)} = ${f2(perFrame)} ms`,
   );
   console.log(
-    `cameras per core = 1000 / ${f2(perFrame)} / ${fps} = ${f2(cams)}  (this clip has motion in ${f2(gating * 100)}% of frames; a quiet camera with 10% motion: ${f2(1000 / (decodeMs + p.motion + p.track + p.thumbnail + 0.1 * detectPerRun) / fps)}; detector on every frame: ${f2(1000 / perFrameAllDetect / fps)})`,
+    `cameras per core = 1000 / ${f2(perFrame)} / ${fps} = ${f2(cams)}  (this clip has motion in ` +
+      `${f2(gating * 100)}% of frames; a quiet camera with 10% motion: ` +
+      `${f2(1000 / (decodeMs + p.motion + p.track + p.thumbnail + 0.1 * detectPerRun) / fps)}; detector on every ` +
+      `frame: ${f2(1000 / perFrameAllDetect / fps)})`,
   );
   if (sample) await microBench(detector, sample);
   await detector.close();
@@ -158,7 +167,9 @@ async function microBench(detector: ObjectDetector, frame: Frame): Promise<void>
   }
   const [lb, rn, dc] = [median(pre), median(run), median(post)];
   console.log(
-    `detector micro-benchmark (${frame.width}x${frame.height} frame #${frame.seq}, whole frame, 50 runs, medians): letterbox ${lb.toFixed(3)} ms, session.run ${rn.toFixed(3)} ms, decode/NMS ${dc.toFixed(3)} ms → overhead ${(((lb + dc) / rn) * 100).toFixed(1)}% (load average ${loadavg().map(f2).join(' ')})`,
+    `detector micro-benchmark (${frame.width}x${frame.height} frame #${frame.seq}, whole frame, 50 runs, ` +
+      `medians): letterbox ${lb.toFixed(3)} ms, session.run ${rn.toFixed(3)} ms, decode/NMS ${dc.toFixed(3)} ms → ` +
+      `overhead ${(((lb + dc) / rn) * 100).toFixed(1)}% (load average ${loadavg().map(f2).join(' ')})`,
   );
   const tensor = new Float32Array(3 * detector.input.width * detector.input.height);
   const times: number[] = [];
@@ -171,7 +182,8 @@ async function microBench(detector: ObjectDetector, frame: Frame): Promise<void>
   }
   const cpu = process.cpuUsage(cpu0);
   console.log(
-    `letterbox alone, 300 calls: median ${median(times).toFixed(3)} ms, min ${Math.min(...times).toFixed(3)} ms, process CPU ${((cpu.user + cpu.system) / 300 / 1000).toFixed(3)} ms/call`,
+    `letterbox alone, 300 calls: median ${median(times).toFixed(3)} ms, min ${Math.min(...times).toFixed(3)} ms, ` +
+      `process CPU ${((cpu.user + cpu.system) / 300 / 1000).toFixed(3)} ms/call`,
   );
 }
 

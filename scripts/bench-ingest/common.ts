@@ -54,7 +54,8 @@ export const load = (): string => `load ${loadavg()[0]!.toFixed(2)}`;
 export function line(label: string, r: LoadResult, unit: 'req' | 'events'): number {
   const rate = (unit === 'req' ? r.requests : r.events) / r.seconds;
   console.log(
-    `${label.padEnd(48)} ${rate.toFixed(0).padStart(8)} ${unit}/s   (${r.requests} requests in ${r.seconds} s; latency p50 ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms; ${load()})`,
+    `${label.padEnd(48)} ${rate.toFixed(0).padStart(8)} ${unit}/s   (${r.requests} requests in ${r.seconds} s; ` +
+      `latency p50 ${pct(r.latencies, 50)} ms, p99 ${pct(r.latencies, 99)} ms; ${load()})`,
   );
   return rate;
 }

@@ -80,7 +80,9 @@ export async function benchMqtt(): Promise<number | undefined> {
     );
     const rate = ackedInWindow / SECONDS;
     console.log(
-      `${'MQTT ingest via Mosquitto, acked end to end'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   (${ackedInWindow} acks in ${SECONDS} s; ${CONNECTIONS} devices × ${WINDOW} in flight; latency p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms; ${load()})`,
+      `${'MQTT ingest via Mosquitto, acked end to end'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   ` +
+        `(${ackedInWindow} acks in ${SECONDS} s; ${CONNECTIONS} devices × ${WINDOW} in flight; latency p50 ` +
+        `${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms; ${load()})`,
     );
     const { stored } = await ask<{ stored: number }>(col.child, 'count');
     console.log(`  stored rows ${stored} ≥ acked ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`);

@@ -63,7 +63,9 @@ export async function benchPostgres(): Promise<number | undefined> {
     );
     const rate = stored / SECONDS;
     console.log(
-      `${'PostgreSQL store, 100-event batches, 4 writers'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   (${latencies.length} batches in ${SECONDS} s; latency p50 ${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms; ${load()})`,
+      `${'PostgreSQL store, 100-event batches, 4 writers'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   ` +
+        `(${latencies.length} batches in ${SECONDS} s; latency p50 ${pct(latencies, 50)} ms, p99 ` +
+        `${pct(latencies, 99)} ms; ${load()})`,
     );
     return rate;
   } finally {
