@@ -7,7 +7,8 @@ import { SigningErrorCode } from './codes.js';
  * Signing scheme v1 (firmware-protocol/PROTOCOL.md, "Signing"): HMAC-SHA256 over a canonical string, per-device
  * secret issued at pairing.
  *
- *   VIGIL-HMAC-SHA256 \n <unix seconds> \n <nonce> \n <METHOD or MQTT> \n <path?query or topic> \n <device id> \n <hex sha256(body)>
+ *   VIGIL-HMAC-SHA256 \n <unix seconds> \n <nonce> \n <METHOD or MQTT> \n <path?query or topic> \n <device id>
+ *     \n <hex sha256(body)>
  *
  * Signature = base64 (standard, padded) of HMAC-SHA256(secret bytes, that string). HTTP carries it in X-Vigil-*
  * headers (`X-Vigil-Signature: v1=<base64>`); MQTT wraps the body in a JSON envelope.
@@ -251,7 +252,10 @@ function canonicalHeader(lower: string): string {
     .replace('Sha256', 'SHA256');
 }
 
-/** Decodes an MQTT envelope; returns the signed message and the body bytes. Throws `signature_malformed`/`signature_missing`. */
+/**
+ * Decodes an MQTT envelope; returns the signed message and the body bytes. Throws `signature_malformed` /
+ * `signature_missing`.
+ */
 export function parseMqttEnvelope(payload: Uint8Array, topic: string): { message: SignedMessage; body: Buffer } {
   let env: unknown;
   try {
@@ -374,7 +378,8 @@ export async function verifySignedMessage(msg: SignedMessage, options: VerifyOpt
   if (Math.abs(skewS) > tolerance) {
     throw fail(
       SigningErrorCode.timestamp,
-      `timestamp ${msg.timestamp} is ${Math.abs(skewS)} s ${skewS < 0 ? 'in the past' : 'in the future'}; allowed ±${tolerance} s`,
+      `timestamp ${msg.timestamp} is ${Math.abs(skewS)} s ${skewS < 0 ? 'in the past' : 'in the future'}; allowed ` +
+        `±${tolerance} s`,
       {
         skew_s: skewS,
         server_time: nowS,

@@ -46,7 +46,7 @@ const fields = (v: SigningVector) => ({
 });
 
 describe('signing test vectors (firmware-protocol/vectors/signing.json)', () => {
-  it('are what the generator produces from its fixed inputs (run `npm run protocol:export` after changing them)', () => {
+  it('are what the generator makes of its fixed inputs (run `npm run protocol:export` after changing them)', () => {
     expect(readFileSync(VECTORS_FILE, 'utf8')).toBe(vectorsText());
   });
 
@@ -90,7 +90,7 @@ describe('signing test vectors (firmware-protocol/vectors/signing.json)', () => 
     }
   });
 
-  it('the verifier, fed the vectors in order with one nonce cache, accepts the valid ones and rejects the rest with exactly their reason', async () => {
+  it('in order with one nonce cache: the valid vectors verify, the rest fail with exactly their reason', async () => {
     const clock = new ManualClock();
     const nonces = new MemoryNonceCache(clock);
     const verdicts: Array<[string, string | null]> = [];
@@ -121,7 +121,7 @@ describe('signing test vectors (firmware-protocol/vectors/signing.json)', () => 
     expect(verdicts).toEqual(vectors.map((v) => [v.name, v.reason]));
   });
 
-  it('the same vectors verify through the transports: HTTP headers and MQTT envelopes built from the wire values', async () => {
+  it('the vectors verify through the transports: HTTP headers and MQTT envelopes built from wire values', async () => {
     const clock = new ManualClock();
     const nonces = new MemoryNonceCache(clock);
     for (const v of vectors) {

@@ -168,7 +168,7 @@ describe('MQTT envelope round trip', () => {
     expect(await codeOf(() => parseMqttEnvelope(Buffer.from('[1,2]'), topic))).toBe(SigningErrorCode.malformed);
   });
 
-  it('an ack signed by the collector with the device secret verifies on the device, and is bound to the device topic', async () => {
+  it('an ack the collector signs with the device secret verifies on the device, bound to its topic', async () => {
     const { clock, verify } = setup();
     const ackTopic = `vigil/v1/${DEV}/acks`;
     const env = signMqttMessage({ deviceId: DEV, ...K1 }, ackTopic, BODY, { clock });
@@ -197,7 +197,7 @@ describe('verifier rules', () => {
     return parseHttpSignature(h, 'POST', opts.path ?? PATH, sha256Hex(BODY));
   };
 
-  it('key rotation: with two active keys a signature by either is accepted, and names the key that matched', async () => {
+  it('key rotation: with two active keys a signature by either is accepted and names the matching key', async () => {
     const { verify } = setup([K1, K2]);
     await expect(verify(sign(K1))).resolves.toMatchObject({ keyId: 'k1' });
     await expect(verify(sign(K2))).resolves.toMatchObject({ keyId: 'k2' });
