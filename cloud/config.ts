@@ -23,7 +23,8 @@ export const CloudConfigSchema = Type.Object(
       minLength: 1,
       default: './vigil-data',
       description:
-        'Directory for the embedded database (vigil.db), thumbnails and the generated secrets key. Relative to the working directory.',
+        'Directory for the embedded database (vigil.db), thumbnails and the generated secrets key. Relative to ' +
+        'the working directory.',
     }),
     server: Type.Object(
       {
@@ -39,7 +40,8 @@ export const CloudConfigSchema = Type.Object(
             format: 'uri',
             pattern: '^https?://',
             description:
-              'Base URL boxes and apps use to reach this collector (given to boxes at pairing). Default: the bound address.',
+              'Base URL boxes and apps use to reach this collector (given to boxes at pairing). Default: the ' +
+              'bound address.',
           }),
         ),
         trust_proxy: Type.Boolean({
@@ -52,7 +54,9 @@ export const CloudConfigSchema = Type.Object(
               Type.String({
                 minLength: 1,
                 description:
-                  'PEM certificate chain (server certificate first, then intermediates). With key_file set, serve speaks HTTPS itself; re-read on SIGHUP (new connections get the new certificate, the listener stays up).',
+                  'PEM certificate chain (server certificate first, then intermediates). With key_file set, serve ' +
+                  'speaks HTTPS itself; re-read on SIGHUP (new connections get the new certificate, the listener ' +
+                  'stays up).',
               }),
             ),
             key_file: Type.Optional(
@@ -92,14 +96,20 @@ export const CloudConfigSchema = Type.Object(
           maximum: 200,
           default: 10,
           description:
-            'PostgreSQL connections per collector (each concurrent transaction holds one; PostgreSQL group-commits concurrent ones).',
+            'PostgreSQL connections per collector (each concurrent transaction holds one; PostgreSQL ' +
+            'group-commits concurrent ones).',
         }),
         sqlite: Type.Object(
           {
             synchronous: Type.Union([Type.Literal('full'), Type.Literal('normal')], {
               default: 'full',
               description:
-                "SQLite durability (WAL mode). full (default): every commit is fsynced before it is acknowledged, so acked data survives a process crash, kill -9, an OS crash and a power loss. normal: the WAL is fsynced only at checkpoints; acked data survives a process crash or kill -9, but the last commits (up to a checkpoint's worth) may be lost on power loss or an OS crash, although devices were told they were stored and deleted them. normal makes commits much cheaper (no fsync per commit); concurrent requests share one commit either way (group commit).",
+                'SQLite durability (WAL mode). full (default): every commit is fsynced before it is acknowledged, ' +
+                'so acked data survives a process crash, kill -9, an OS crash and a power loss. normal: the WAL ' +
+                'is fsynced only at checkpoints; acked data survives a process crash or kill -9, but the last ' +
+                "commits (up to a checkpoint's worth) may be lost on power loss or an OS crash, although devices " +
+                'were told they were stored and deleted them. normal makes commits much cheaper (no fsync per ' +
+                'commit); concurrent requests share one commit either way (group commit).',
             }),
           },
           { default: {}, additionalProperties: false },
@@ -145,7 +155,9 @@ export const CloudConfigSchema = Type.Object(
           Type.String({
             pattern: '^[A-Za-z0-9+/]{43}=$',
             description:
-              'Base64 of 32 bytes: the AES-256-GCM key sealing device secrets in the database. Unset: generated once into <data_dir>/secrets.key (mode 0600). Every collector sharing a database needs the same key.',
+              'Base64 of 32 bytes: the AES-256-GCM key sealing device secrets in the database. Unset: generated ' +
+              'once into <data_dir>/secrets.key (mode 0600). Every collector sharing a database needs the same ' +
+              'key.',
           }),
         ),
       },
@@ -174,7 +186,8 @@ export const CloudConfigSchema = Type.Object(
           minimum: 0.1,
           default: 120,
           description:
-            'Sustained POST /v1/pair attempts per minute from all addresses together (per collector process), so many addresses cannot multiply the per-address limit.',
+            'Sustained POST /v1/pair attempts per minute from all addresses together (per collector process), so ' +
+            'many addresses cannot multiply the per-address limit.',
         }),
         global_attempts_burst: Type.Integer({
           minimum: 1,
@@ -190,7 +203,8 @@ export const CloudConfigSchema = Type.Object(
           minimum: 1,
           default: 10,
           description:
-            'Live event streams (GET /v1/events/stream) one API token may hold open at once, per collector process; beyond, 429 too_many_streams.',
+            'Live event streams (GET /v1/events/stream) one API token may hold open at once, per collector ' +
+            'process; beyond, 429 too_many_streams.',
         }),
         stream_max_per_tenant: Type.Integer({
           minimum: 1,
@@ -241,7 +255,9 @@ export function loadCloudConfig(
   });
 }
 
-/** A full config from a partial one (defaults filled, validated), for tests and library use; ignores the environment. */
+/**
+ * A full config from a partial one (defaults filled, validated), for tests and library use; ignores the environment.
+ */
 export function cloudConfig(partial: Record<string, unknown> = {}): CloudConfig {
   return loadConfig({ schema: CloudConfigSchema, overrides: partial }).config;
 }

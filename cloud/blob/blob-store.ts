@@ -53,7 +53,9 @@ export function checkBlobKey(key: string): string {
   return key;
 }
 
-/** Key of an event's thumbnail. The content hash in the name keeps a replaced thumbnail from overwriting the old bytes. */
+/**
+ * Key of an event's thumbnail. The content hash in the name keeps a replaced thumbnail from overwriting the old bytes.
+ */
 export function thumbnailKey(tenantId: string, deviceId: string, eventId: string, sha256: string): string {
   return checkBlobKey(`${tenantId}/${deviceId}/${eventId}/thumbnail-${sha256.slice(0, 16)}.jpg`);
 }

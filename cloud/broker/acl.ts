@@ -32,7 +32,9 @@ export interface AclRule {
 const ALLOW = 10;
 const DENY_ALL = 0;
 
-/** Denies for everything not allowed above: plain topics, `$share/…`, `$CONTROL/…` (broker administration), `$SYS/…`. */
+/**
+ * Denies for everything not allowed above: plain topics, `$share/…`, `$CONTROL/…` (broker administration), `$SYS/…`.
+ */
 function catchAllDenies(): AclRule[] {
   const topics = ['#', '$share/#', '$CONTROL/#', '$SYS/#'];
   return topics.flatMap((topic) => [

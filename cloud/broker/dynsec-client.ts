@@ -77,7 +77,8 @@ export class DynsecClient {
         this.client.subscribe(DYNSEC_RESPONSE_TOPIC, { qos: 1 }, (err, granted) => {
           const refused = (granted ?? []).some((g) => g.qos === 128 || g.qos > 2);
           if (err || refused) {
-            this.lastError = `subscribing to ${DYNSEC_RESPONSE_TOPIC} was refused: the admin login needs the dynsec admin role`;
+            this.lastError =
+              `subscribing to ${DYNSEC_RESPONSE_TOPIC} was refused: ` + 'the admin login needs the dynsec admin role';
             reject(new VigilError('config_invalid', this.lastError));
             return;
           }

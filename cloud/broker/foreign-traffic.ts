@@ -120,13 +120,17 @@ export class ForeignTrafficWatch {
   private cause(): string {
     if (this.claimFresh(this.now())) {
       return (
-        `another deployment (deployment id ${this.claim!.deploymentId}, another database) subscribes in shared group "${this.o.group}" on this broker: ` +
-        "the group splits both deployments' traffic and each drops the other's messages as unknown devices. Give each " +
-        'deployment its own group (leave mqtt.shared_group unset: it derives from the deployment id) or, better, its own broker.'
+        `another deployment (deployment id ${this.claim!.deploymentId}, another database) subscribes in shared ` +
+        `group "${this.o.group}" on this broker: ` +
+        "the group splits both deployments' traffic and each drops the other's messages as unknown devices. Give " +
+        'each ' +
+        'deployment its own group (leave mqtt.shared_group unset: it derives from the deployment id) or, better, ' +
+        'its own broker.'
       );
     }
     return (
-      `sustained MQTT messages from devices this deployment does not know are arriving on shared group "${this.o.group}": ` +
+      'sustained MQTT messages from devices this deployment does not know are arriving on shared group ' +
+      `"${this.o.group}": ` +
       'most likely another deployment (another database) uses this broker with the same mqtt.shared_group, so the ' +
       "group splits both deployments' traffic and each drops the other's messages. Give each deployment its own " +
       'group (leave mqtt.shared_group unset: it derives from the deployment id) or, better, its own broker. (With ' +

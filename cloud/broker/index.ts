@@ -77,7 +77,8 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
     if (!cfg.admin_username || !cfg.admin_password) {
       throw new VigilError(
         'config_invalid',
-        'mqtt.provisioner mosquitto-dynsec needs mqtt.admin_username and mqtt.admin_password (a login with the dynamic-security admin role)',
+        'mqtt.provisioner mosquitto-dynsec needs mqtt.admin_username and mqtt.admin_password (a login with the ' +
+          'dynamic-security admin role)',
       );
     }
     provisioner = new MosquittoDynsecProvisioner({
@@ -95,7 +96,8 @@ export async function setUpBroker(o: BrokerSetupOptions): Promise<BrokerSetup> {
   } else if (cfg.url) {
     log.warn(
       { group },
-      'mqtt.provisioner is none: boxes get no broker login and the broker must control access itself (see scripts/mosquitto/README.md)',
+      'mqtt.provisioner is none: boxes get no broker login and the broker must control access itself (see ' +
+        'scripts/mosquitto/README.md)',
     );
   }
 

@@ -14,7 +14,8 @@ export interface ConfigOpts {
 }
 
 export function cliConfig(o: ConfigOpts, overrides: Record<string, unknown> = {}): CloudConfig {
-  // VIGIL_CLOUD_CONFIG: set by the installed wrapper (scripts/install-cloud.sh) so every command reads /etc/vigil/cloud.yaml.
+  // VIGIL_CLOUD_CONFIG: set by the installed wrapper (scripts/install-cloud.sh) so every command reads
+  // /etc/vigil/cloud.yaml.
   return loadCloudConfig({
     file: o.config ?? (process.env.VIGIL_CLOUD_CONFIG || undefined),
     overrides: { ...(o.dataDir ? { data_dir: o.dataDir } : {}), ...overrides },

@@ -39,7 +39,8 @@ export function registerPairCode(program: Command): void {
         if (o.json) return printJson(pairingCodeJson(record, now, code));
         process.stdout.write(`${code}\n`);
         process.stderr.write(
-          `pairing code for tenant ${record.tenantId}${record.name ? `, box "${record.name}"` : ''}: single use, expires ${new Date(record.expiresAt).toISOString()} (in ${Math.round(ttlMs / 60_000)} min)\n`,
+          `pairing code for tenant ${record.tenantId}${record.name ? `, box "${record.name}"` : ''}: single use, ` +
+            `expires ${new Date(record.expiresAt).toISOString()} (in ${Math.round(ttlMs / 60_000)} min)\n`,
         );
       });
     });
@@ -54,7 +55,8 @@ export function registerPairCode(program: Command): void {
       if (rows.length === 0) return void process.stdout.write('no pairing codes\n');
       for (const r of rows)
         process.stdout.write(
-          `${r.id}  ${String(r.state).padEnd(8)}  expires ${r.expires_at}  ${r.name ?? ''}${r.device_id ? `  → ${r.device_id}` : ''}\n`,
+          `${r.id}  ${String(r.state).padEnd(8)}  expires ${r.expires_at}  ` +
+            `${r.name ?? ''}${r.device_id ? `  → ${r.device_id}` : ''}\n`,
         );
     });
   });

@@ -154,11 +154,11 @@ const EVENT_END: readonly string[] = [
 ];
 
 /**
- * Dead letters (cloud/store/dead-letters.ts, written by ingest's poison containment), migration 7: one row per message that failed on the collector's side,
- * keyed by the message fingerprint (kind, device, event, body SHA-256). A row is `failing` while its failures are
- * below the threshold and `dead` once the message was moved out of the way (acked); the body is kept (base64) from
- * then on. `tenant_id` is the device's tenant when the device is known, so an admin token sees its own tenant's
- * dead letters only.
+ * Dead letters (cloud/store/dead-letters.ts, written by ingest's poison containment), migration 7: one row per message
+ * that failed on the collector's side, keyed by the message fingerprint (kind, device, event, body SHA-256). A row is
+ * `failing` while its failures are below the threshold and `dead` once the message was moved out of the way (acked);
+ * the body is kept (base64) from then on. `tenant_id` is the device's tenant when the device is known, so an admin
+ * token sees its own tenant's dead letters only.
  */
 const DEAD_LETTERS: readonly string[] = [
   `CREATE TABLE dead_letters (

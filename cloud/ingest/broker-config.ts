@@ -17,7 +17,10 @@ export const BrokerConfigProperties = {
   provisioner: Type.Union([Type.Literal('none'), Type.Literal('mosquitto-dynsec')], {
     default: 'none',
     description:
-      "Broker access control the collector provisions. mosquitto-dynsec: through Mosquitto 2's dynamic-security plugin (scripts/mosquitto/): each box gets its own login at pairing, confined to its own topics, disabled at revocation, new password at key rotation; the collectors get their own role. none: no broker logins are issued (the broker must be protected otherwise).",
+      "Broker access control the collector provisions. mosquitto-dynsec: through Mosquitto 2's dynamic-security " +
+      'plugin (scripts/mosquitto/): each box gets its own login at pairing, confined to its own topics, disabled ' +
+      'at revocation, new password at key rotation; the collectors get their own role. none: no broker logins are ' +
+      'issued (the broker must be protected otherwise).',
   }),
   admin_url: Type.Optional(
     Type.String({ minLength: 1, description: 'Broker URL for the provisioning connection; default mqtt.url.' }),
@@ -26,7 +29,8 @@ export const BrokerConfigProperties = {
     Type.String({
       minLength: 1,
       description:
-        'Login with the dynamic-security admin role (mosquitto_ctrl dynsec init creates one). Required with mosquitto-dynsec.',
+        'Login with the dynamic-security admin role (mosquitto_ctrl dynsec init creates one). Required with ' +
+        'mosquitto-dynsec.',
     }),
   ),
   admin_password: Type.Optional(
@@ -40,7 +44,8 @@ export const BrokerConfigProperties = {
         minimum: 1,
         default: 30,
         description:
-          'Messages from unknown devices within the window (spread over at least half of it) that raise the "another deployment shares this group" warning (log once, /metrics, /readyz).',
+          'Messages from unknown devices within the window (spread over at least half of it) that raise the ' +
+          '"another deployment shares this group" warning (log once, /metrics, /readyz).',
       }),
     },
     { default: {}, additionalProperties: false },

@@ -78,7 +78,8 @@ export const IngestConfigSchema = Type.Object(
       maximum: 100,
       default: 5,
       description:
-        "Failures on the collector's side (not the sender's, and not while the database or blob store is down) after which a message is moved to the dead-letter table and acked, so it cannot be retried forever.",
+        "Failures on the collector's side (not the sender's, and not while the database or blob store is down) " +
+        'after which a message is moved to the dead-letter table and acked, so it cannot be retried forever.',
     }),
     contact_interval_ms: Type.Integer({
       minimum: 0,
@@ -104,14 +105,20 @@ export const MqttConfigSchema = Type.Object(
         maxLength: 64,
         pattern: '^[A-Za-z0-9_.-]+$',
         description:
-          'Client id of this collector instance: unique per instance, stable across its restarts (the broker keeps its persistent session, with unacked messages, under it). Unset: vc-<deployment id>-<host>-<suffix>, the suffix kept in the data dir (mqtt-instance-N.id, one per instance running on that dir).',
+          'Client id of this collector instance: unique per instance, stable across its restarts (the broker ' +
+          'keeps its persistent session, with unacked messages, under it). Unset: vc-<deployment ' +
+          'id>-<host>-<suffix>, the suffix kept in the data dir (mqtt-instance-N.id, one per instance running on ' +
+          'that dir).',
       }),
     ),
     shared_group: Type.Optional(
       Type.String({
         minLength: 1,
         pattern: '^[A-Za-z0-9_-]+$',
-        description: `Shared-subscription group; the collectors of one deployment split the device traffic in it. Unset: vigil-<deployment id> (the id is generated once and kept in the database), so two deployments on one broker never share a group. Before the deployment id existed the default was "${SHARED_GROUP}".`,
+        description:
+          'Shared-subscription group; the collectors of one deployment split the device traffic in it. Unset: ' +
+          'vigil-<deployment id> (the id is generated once and kept in the database), so two deployments on one ' +
+          `broker never share a group. Before the deployment id existed the default was "${SHARED_GROUP}".`,
       }),
     ),
     connections: Type.Integer({
@@ -126,20 +133,24 @@ export const MqttConfigSchema = Type.Object(
       maximum: 1000,
       default: 32,
       description:
-        'Messages handled at once per connection (concurrent messages share database commits). Each is PUBACKed only once stored, in arrival order; a thumbnail waits for the messages of its device received before it. 1 = one message after the other.',
+        'Messages handled at once per connection (concurrent messages share database commits). Each is PUBACKed ' +
+        'only once stored, in arrival order; a thumbnail waits for the messages of its device received before it. ' +
+        '1 = one message after the other.',
     }),
     username: Type.Optional(
       Type.String({
         minLength: 1,
         description:
-          "The collectors' broker login. Unset with provisioner mosquitto-dynsec: vigil-collector-<deployment id>, created by the collector. Unset otherwise: no login.",
+          "The collectors' broker login. Unset with provisioner mosquitto-dynsec: vigil-collector-<deployment " +
+          'id>, created by the collector. Unset otherwise: no login.',
       }),
     ),
     password: Type.Optional(
       Type.String({
         minLength: 1,
         description:
-          'Password of mqtt.username (never logged). Unset with provisioner mosquitto-dynsec: derived from the secrets key, the same on every collector of the deployment.',
+          'Password of mqtt.username (never logged). Unset with provisioner mosquitto-dynsec: derived from the ' +
+          'secrets key, the same on every collector of the deployment.',
       }),
     ),
     ...BrokerConfigProperties,

@@ -20,7 +20,9 @@ export interface IngestDeps {
   metrics?: IngestMetrics;
   limiter?: DeviceRateLimiter;
   verifier?: DeviceVerifier;
-  /** Where failures on our side are counted and poison messages kept (./dead-letter.ts); without it, retried forever. */
+  /**
+   * Where failures on our side are counted and poison messages kept (./dead-letter.ts); without it, retried forever.
+   */
   deadLetters?: DeadLetterLedger;
   /** Throws while storage is unavailable (failures during an outage do not count towards dead-lettering). */
   probe?: () => Promise<void>;

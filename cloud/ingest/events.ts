@@ -129,7 +129,8 @@ export async function ingestEvents(
       const size = Buffer.byteLength(JSON.stringify(item) ?? '', 'utf8');
       if (size > EVENT_MAX_BYTES) {
         const ident = identifyEvent(item);
-        const message = `event batch: ${where} is ${size} bytes as JSON; the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`;
+        const message =
+          `event batch: ${where} is ${size} bytes as JSON; ` + `the limit is ${EVENT_MAX_BYTES} (EVENT_MAX_BYTES)`;
         if (!ident)
           throw wireError('payload_too_large', `${message} (and the item has no valid id/rev to reject it by)`, {
             limit: EVENT_MAX_BYTES,
@@ -140,7 +141,8 @@ export async function ingestEvents(
       const issues = validateEvent.check(item) ? [] : validateEvent.issues(item);
       if (issues.length > 0) {
         const ident = identifyEvent(item);
-        const message = `event batch: ${formatIssues(issues.map((x) => ({ ...x, path: where + (x.path === '/' ? '' : x.path) })))}`;
+        const message =
+          'event batch: ' + formatIssues(issues.map((x) => ({ ...x, path: where + (x.path === '/' ? '' : x.path) })));
         if (!ident)
           throw wireError('invalid_message', `${message} (and the item has no valid id/rev to reject it by)`, {
             issues,

@@ -26,10 +26,11 @@ import { ingestThumbnail } from './thumbnail.js';
  *
  * Per request: content type (415) → early rate-limit check (429, takes nothing) → body read raw, size-limited (413) →
  * signature over the raw bytes (401/403; the nonce is burnt only for a good signature) → rate-limit token (429) →
- * JSON + schema (400) → durable store → 200 with the Ack. For events, the nonce is only checked at the signature
- * step and recorded in the store's transaction with the events (see ingestEvents), so one request is one commit. Errors are VigilErrors with wire codes; the app's error
- * handler renders them as `{error:{code,message,request_id,details}}`. `Retry-After` accompanies 429, and every
- * response carries `Date` (node's default), which a box without a hardware clock uses to correct its offset.
+ * JSON + schema (400) → durable store → 200 with the Ack. For events, the nonce is only checked at the signature step
+ * and recorded in the store's transaction with the events (see ingestEvents), so one request is one commit. Errors are
+ * VigilErrors with wire codes; the app's error handler renders them as `{error:{code,message,request_id,details}}`.
+ * `Retry-After` accompanies 429, and every response carries `Date` (node's default), which a box without a hardware
+ * clock uses to correct its offset.
  *
  * The routes live in their own encapsulated plugin: its raw-body content-type parsers and error mapping do not leak
  * into the rest of the app. Wire it with `await registerIngestRoutes(app, { sink, config: config.ingest, log })`.
@@ -64,7 +65,8 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
       if (got !== expected) {
         throw wireError(
           'unsupported_media_type',
-          `${req.method} ${req.routeOptions.url ?? req.url} takes Content-Type ${expected}, got ${got === '' ? 'none' : `"${got.slice(0, 80)}"`}`,
+          `${req.method} ${req.routeOptions.url ?? req.url} takes Content-Type ${expected}, got ` +
+            `${got === '' ? 'none' : `"${got.slice(0, 80)}"`}`,
         );
       }
     }
@@ -128,7 +130,8 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
       if (verdict?.dead) {
         throw wireError(
           'dead_lettered',
-          `this message failed ${verdict.attempts} times on the collector's side; it was moved to the dead-letter table as ${verdict.id}`,
+          `this message failed ${verdict.attempts} times on the collector's side; it was moved to the dead-letter ` +
+            `table as ${verdict.id}`,
           { dead_letter_id: verdict.id, attempts: verdict.attempts },
         );
       }

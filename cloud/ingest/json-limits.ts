@@ -1,8 +1,9 @@
 /**
- * Limits checked on a JSON body BEFORE it is parsed: nesting depth (and NUL characters, which no database text
- * column stores) by a single pass over the bytes that skips string contents (escapes included). UTF-8 continuation bytes are all ≥ 0x80, so scanning bytes never mistakes
- * part of a multi-byte character for a bracket or a quote. Linear time, constant memory; a body it accepts can be
- * parsed, validated, fingerprinted and serialized without deep recursion anywhere.
+ * Limits checked on a JSON body BEFORE it is parsed: nesting depth (and NUL characters, which no database text column
+ * stores) by a single pass over the bytes that skips string contents (escapes included). UTF-8 continuation bytes are
+ * all ≥ 0x80, so scanning bytes never mistakes part of a multi-byte character for a bracket or a quote. Linear time,
+ * constant memory; a body it accepts can be parsed, validated, fingerprinted and serialized without deep recursion
+ * anywhere.
  */
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -86,7 +86,9 @@ export class MqttMessageHandler {
   /** Tells the box its message was dead-lettered (a final `rejected`), when it is known who sent it. */
   private async ackDeadLetter(topic: ParsedTopic, ctx: AttemptContext, verdict: FailureVerdict): Promise<void> {
     if (!ctx.creds) return;
-    const message = `this message failed ${verdict.attempts} times on the collector's side; it was moved to the dead-letter table as ${verdict.id}`;
+    const message =
+      `this message failed ${verdict.attempts} times on the collector's side; it was moved to the dead-letter table ` +
+      `as ${verdict.id}`;
     const items = rejectEveryItem(topic, ctx.body ?? Buffer.alloc(0), 'dead_lettered', message);
     if (items.length > 0) await this.acks.add(ctx.creds, items);
   }

@@ -126,7 +126,8 @@ export async function ingestThumbnail(
   if (announced && (announced.sha256 !== upload.sha256 || announced.size !== upload.size)) {
     throw wireError(
       'thumbnail_mismatch',
-      `thumbnail (${upload.size} bytes, sha256 ${upload.sha256.slice(0, 12)}…) differs from the one event ${eventId} announced (${announced.size} bytes, sha256 ${announced.sha256.slice(0, 12)}…)`,
+      `thumbnail (${upload.size} bytes, sha256 ${upload.sha256.slice(0, 12)}…) differs from the one event ` +
+        `${eventId} announced (${announced.size} bytes, sha256 ${announced.sha256.slice(0, 12)}…)`,
       { id: eventId },
     );
   }

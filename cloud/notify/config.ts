@@ -63,7 +63,8 @@ export const LlmDownRuleSchema = Type.Union(
   {
     default: 'push_unverified',
     description:
-      'When no LLM answered in the budget (down, circuit open, over budget, no picture): `push` as if verified, `hold` (no push, event marked held), `push_unverified` (push titled "Unverified: …").',
+      'When no LLM answered in the budget (down, circuit open, over budget, no picture): `push` as if verified, ' +
+      '`hold` (no push, event marked held), `push_unverified` (push titled "Unverified: …").',
   },
 );
 export type LlmDownRule = Static<typeof LlmDownRuleSchema>;

@@ -28,7 +28,8 @@ export class ThumbnailLinks {
   sign(eventId: string, now: number): string {
     const exp = Math.floor((now + this.ttlMs) / 1000);
     const sig = this.mac(eventId, exp).toString('base64url');
-    return `${this.baseUrl().replace(/\/+$/, '')}/v1/events/${encodeURIComponent(eventId)}/thumbnail?exp=${exp}&sig=${sig}`;
+    const base = this.baseUrl().replace(/\/+$/, '');
+    return `${base}/v1/events/${encodeURIComponent(eventId)}/thumbnail?exp=${exp}&sig=${sig}`;
   }
 
   /** True when `sig` is this collector's signature of (event, exp) and exp has not passed. */

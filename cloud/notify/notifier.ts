@@ -253,7 +253,9 @@ export class Notifier {
     const waits = retry.map((r) => r.outcome.retryAfterMs ?? 0);
     return {
       kind: 'retry',
-      error: `push: ${retry.length} token(s) to retry (${retry.map((r) => r.outcome.reason ?? r.outcome.httpStatus).join(', ')})`,
+      error:
+        `push: ${retry.length} token(s) to retry ` +
+        `(${retry.map((r) => r.outcome.reason ?? r.outcome.httpStatus).join(', ')})`,
       retryAfterMs: Math.max(0, ...waits),
     };
   }

@@ -197,7 +197,8 @@ export function decide(input: PolicyInput & { classification: Classification }, 
     return skip(
       verdict,
       'cooldown',
-      `a ${event.label} on ${event.camera} was pushed ${Math.round((now - history.lastPushAt) / 1000)} s ago (cooldown ${config.cooldown})`,
+      `a ${event.label} on ${event.camera} was pushed ${Math.round((now - history.lastPushAt) / 1000)} s ago ` +
+        `(cooldown ${config.cooldown})`,
     );
   }
   const quiet = quietHoursFor(config, event.tenantId);

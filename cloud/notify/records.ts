@@ -150,7 +150,8 @@ export class SqlAnswerCache implements ClassificationCacheBackend {
 
   async put(key: string, value: CachedAnswer): Promise<void> {
     await this.db.run(
-      'INSERT INTO classification_cache (cache_key, answer_json, created_at) VALUES (?, ?, ?) ON CONFLICT (cache_key) DO NOTHING',
+      'INSERT INTO classification_cache (cache_key, answer_json, created_at) VALUES (?, ?, ?)' +
+        ' ON CONFLICT (cache_key) DO NOTHING',
       [key, JSON.stringify(value), value.created_at],
     );
   }
@@ -186,14 +187,20 @@ export class NotifyRecords {
       now,
     ];
     await this.db.run(
-      `INSERT INTO event_verifications (status, reason, classify_label, classify_confidence, classify_summary, classify_threat, agrees_with_edge,
-         provider, model, ms, prompt_tokens, completion_tokens, cached, image_sha256, attempts_json, classified_at, updated_at, event_id, tenant_id)
+      `INSERT INTO event_verifications (status, reason, classify_label, classify_confidence, classify_summary,
+         classify_threat, agrees_with_edge, provider, model, ms, prompt_tokens, completion_tokens, cached, image_sha256,
+         attempts_json, classified_at, updated_at, event_id, tenant_id)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, classify_label = excluded.classify_label,
-         classify_confidence = excluded.classify_confidence, classify_summary = excluded.classify_summary, classify_threat = excluded.classify_threat,
-         agrees_with_edge = excluded.agrees_with_edge, provider = excluded.provider, model = excluded.model, ms = excluded.ms,
-         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens, cached = excluded.cached,
-         image_sha256 = excluded.image_sha256, attempts_json = excluded.attempts_json, classified_at = excluded.classified_at,
+       ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, reason = excluded.reason,
+         classify_label = excluded.classify_label,
+         classify_confidence = excluded.classify_confidence, classify_summary = excluded.classify_summary,
+         classify_threat = excluded.classify_threat,
+         agrees_with_edge = excluded.agrees_with_edge, provider = excluded.provider, model = excluded.model,
+         ms = excluded.ms,
+         prompt_tokens = excluded.prompt_tokens, completion_tokens = excluded.completion_tokens,
+         cached = excluded.cached,
+         image_sha256 = excluded.image_sha256, attempts_json = excluded.attempts_json,
+         classified_at = excluded.classified_at,
          updated_at = excluded.updated_at`,
       [...values, eventId, tenantId],
     );
@@ -202,8 +209,10 @@ export class NotifyRecords {
   /** Records a decision that sends nothing (the verdict becomes the event's status). */
   async saveDecision(eventId: string, tenantId: string, d: Decision, now: number): Promise<void> {
     await this.db.run(
-      `INSERT INTO event_verifications (event_id, tenant_id, status, decision, decision_detail, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, decision = excluded.decision, decision_detail = excluded.decision_detail,
+      `INSERT INTO event_verifications (event_id, tenant_id, status, decision, decision_detail, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, decision = excluded.decision,
+         decision_detail = excluded.decision_detail,
          updated_at = excluded.updated_at`,
       [eventId, tenantId, d.verdict, d.reason, d.detail, now],
     );
@@ -212,7 +221,8 @@ export class NotifyRecords {
   /** Last push for device+camera+label by another event (for the policy's cooldown). */
   async lastPushAt(key: CooldownKey, exceptEventId: string): Promise<number | null> {
     const r = await this.db.get<{ last_push_at: number; event_id: string }>(
-      'SELECT last_push_at, event_id FROM notify_cooldowns WHERE tenant_id = ? AND device_id = ? AND camera = ? AND label = ?',
+      'SELECT last_push_at, event_id FROM notify_cooldowns WHERE tenant_id = ? AND device_id = ? AND camera = ?' +
+        ' AND label = ?',
       [key.tenantId, key.deviceId, key.camera, key.label],
     );
     return r && r.event_id !== exceptEventId ? Number(r.last_push_at) : null;
@@ -233,8 +243,10 @@ export class NotifyRecords {
   ): Promise<boolean> {
     return this.db.tx(async (x) => {
       const got = await x.get<{ event_id: string }>(
-        `INSERT INTO notify_cooldowns (tenant_id, device_id, camera, label, last_push_at, event_id) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (tenant_id, device_id, camera, label) DO UPDATE SET last_push_at = excluded.last_push_at, event_id = excluded.event_id
+        `INSERT INTO notify_cooldowns (tenant_id, device_id, camera, label, last_push_at, event_id)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant_id, device_id, camera, label) DO UPDATE SET last_push_at = excluded.last_push_at,
+         event_id = excluded.event_id
          WHERE notify_cooldowns.last_push_at <= ? OR notify_cooldowns.event_id = excluded.event_id
          RETURNING event_id`,
         [key.tenantId, key.deviceId, key.camera, key.label, now, eventId, now - cooldownMs],
@@ -254,10 +266,13 @@ export class NotifyRecords {
     now: number,
   ): Promise<void> {
     await x.run(
-      `INSERT INTO event_verifications (event_id, tenant_id, status, decision, decision_detail, push_state, push_at, push_json, updated_at)
+      `INSERT INTO event_verifications (event_id, tenant_id, status, decision, decision_detail, push_state, push_at,
+       push_json, updated_at)
        VALUES (?, ?, ?, ?, ?, 'sending', ?, ?, ?)
-       ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, decision = excluded.decision, decision_detail = excluded.decision_detail,
-         push_state = 'sending', push_at = excluded.push_at, push_json = excluded.push_json, updated_at = excluded.updated_at`,
+       ON CONFLICT (event_id) DO UPDATE SET status = excluded.status, decision = excluded.decision,
+         decision_detail = excluded.decision_detail,
+         push_state = 'sending', push_at = excluded.push_at, push_json = excluded.push_json,
+         updated_at = excluded.updated_at`,
       [eventId, tenantId, d.verdict, d.reason, d.detail, now, JSON.stringify(notification), now],
     );
   }
@@ -280,8 +295,10 @@ export class NotifyRecords {
       for (const { target, outcome, attempts } of results) {
         if (target.id === undefined) continue;
         await x.run(
-          `INSERT INTO push_deliveries (event_id, target_id, platform, status, http_status, reason, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (event_id, target_id) DO UPDATE SET status = excluded.status, http_status = excluded.http_status, reason = excluded.reason,
+          `INSERT INTO push_deliveries (event_id, target_id, platform, status, http_status, reason, attempts,
+           updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (event_id, target_id) DO UPDATE SET status = excluded.status,
+             http_status = excluded.http_status, reason = excluded.reason,
              attempts = push_deliveries.attempts + excluded.attempts, updated_at = excluded.updated_at`,
           [
             eventId,
@@ -305,7 +322,8 @@ export class NotifyRecords {
 
   async deliveries(eventId: string): Promise<DeliveryRecord[]> {
     const rows = await this.db.all<DeliveryRow>(
-      'SELECT target_id, platform, status, http_status, reason, attempts, updated_at FROM push_deliveries WHERE event_id = ? ORDER BY target_id',
+      'SELECT target_id, platform, status, http_status, reason, attempts, updated_at FROM push_deliveries' +
+        ' WHERE event_id = ? ORDER BY target_id',
       [eventId],
     );
     return rows.map(toDelivery);

@@ -73,7 +73,8 @@ export async function disableBrokerLogin(access: DeviceBrokerAccess, deviceId: s
   } catch (err) {
     access.log?.error(
       { device_id: deviceId, err: describeError(err) },
-      `could not disable the revoked box's broker login: disable it by hand (mosquitto_ctrl dynsec disableClient ${deviceId})`,
+      `could not disable the revoked box's broker login: disable it by hand (mosquitto_ctrl dynsec disableClient ` +
+        `${deviceId})`,
     );
     return false;
   }

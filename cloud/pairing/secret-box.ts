@@ -81,7 +81,8 @@ export function loadSecretsKey(
   if (options.create === false && !existsSync(file)) {
     throw new VigilError(
       'secrets_key_unavailable',
-      `no secrets key: ${file} does not exist and secrets.key is not set; use the same config (secrets.key) or data dir as vigil-cloud serve`,
+      `no secrets key: ${file} does not exist and secrets.key is not set; use the same config (secrets.key) or ` +
+        'data dir as vigil-cloud serve',
       { details: { file } },
     );
   }

@@ -5,7 +5,8 @@ import { Type, type Static } from '@sinclair/typebox';
  * others are skipped (their targets get outcome `failed` / `platform_not_configured`, and one log line at start).
  *
  *   push:
- *     apns:    { team_id: ABCDE12345, key_id: KEY1234567, key_file: /etc/vigil/AuthKey_KEY1234567.p8, bundle_id: com.example.vigil }
+ *     apns:    { team_id: ABCDE12345, key_id: KEY1234567, bundle_id: com.example.vigil,
+ *                key_file: /etc/vigil/AuthKey_KEY1234567.p8 }
  *     fcm:     { service_account_file: /etc/vigil/firebase-sa.json }
  *     webpush: { subject: 'mailto:ops@example.com', public_key: B…, private_key: … }
  *
@@ -43,7 +44,8 @@ export const ApnsConfigSchema = Type.Object(
       default: 'production',
       pattern: '^(production|sandbox|https?://.+)$',
       description:
-        'production (api.push.apple.com), sandbox (api.sandbox.push.apple.com, development builds) or a URL (http:// = cleartext HTTP/2, tests only).',
+        'production (api.push.apple.com), sandbox (api.sandbox.push.apple.com, development builds) or a URL ' +
+        '(http:// = cleartext HTTP/2, tests only).',
     }),
     ca_file: Type.Optional(
       Type.String({
@@ -54,7 +56,8 @@ export const ApnsConfigSchema = Type.Object(
     ),
     token_refresh: Duration(
       '50m',
-      'Age at which the provider token (JWT) is rebuilt; APNs accepts 20m..60m (rebuilding sooner is refused as TooManyProviderTokenUpdates).',
+      'Age at which the provider token (JWT) is rebuilt; APNs accepts 20m..60m (rebuilding sooner is refused as ' +
+        'TooManyProviderTokenUpdates).',
     ),
   },
   { additionalProperties: false, description: 'Apple Push Notification service (token-based, HTTP/2).' },
@@ -67,7 +70,8 @@ export const FcmConfigSchema = Type.Object(
       Type.String({
         minLength: 1,
         description:
-          'Path of the Firebase service-account JSON (client_email, private_key, token_uri, project_id). One of service_account_file / service_account_json.',
+          'Path of the Firebase service-account JSON (client_email, private_key, token_uri, project_id). One of ' +
+          'service_account_file / service_account_json.',
       }),
     ),
     service_account_json: Type.Optional(
@@ -131,7 +135,8 @@ export const PushConfigSchema = Type.Object(
     webpush: Type.Optional(WebPushConfigSchema),
     ttl: Duration(
       '1h',
-      'How long a provider keeps trying to deliver a push to an offline phone (apns-expiration, FCM ttl, Web Push TTL).',
+      'How long a provider keeps trying to deliver a push to an offline phone (apns-expiration, FCM ttl, Web Push ' +
+        'TTL).',
     ),
     timeout: Duration('10s', 'Longest wait for one provider request.'),
     concurrency: Type.Integer({
@@ -152,7 +157,8 @@ export const PushConfigSchema = Type.Object(
     ),
     max_retry_wait: Duration(
       '2m',
-      'Longest wait before a retry; a longer Retry-After ends the attempts with outcome retry (the caller may queue it).',
+      'Longest wait before a retry; a longer Retry-After ends the attempts with outcome retry (the caller may ' +
+        'queue it).',
     ),
   },
   { default: {}, additionalProperties: false, description: 'Phone push: APNs, FCM and Web Push senders.' },

@@ -20,11 +20,13 @@ export const NotificationSchema = Type.Object(
       minLength: 1,
       maxLength: 256,
       description:
-        'Newer pushes with the same id replace older ones on the phone (normally the event id). Shortened per platform: APNs ≤ 64 bytes, Web Push Topic ≤ 32 base64url chars.',
+        'Newer pushes with the same id replace older ones on the phone (normally the event id). Shortened per ' +
+        'platform: APNs ≤ 64 bytes, Web Push Topic ≤ 32 base64url chars.',
     }),
     priority: Type.Union([Type.Literal('high'), Type.Literal('normal')], {
       description:
-        'high: deliver now, wake the phone (APNs 10, FCM HIGH, Web Push Urgency high). normal: power-friendly delivery (APNs 5, FCM NORMAL, Urgency normal).',
+        'high: deliver now, wake the phone (APNs 10, FCM HIGH, Web Push Urgency high). normal: power-friendly ' +
+        'delivery (APNs 5, FCM NORMAL, Urgency normal).',
     }),
     unverified: Type.Optional(
       Type.Boolean({

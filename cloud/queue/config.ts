@@ -18,7 +18,8 @@ export const QueueConfigSchema = Type.Object(
     }),
     lease: Duration(
       '60s',
-      'How long a claimed job belongs to this collector; renewed while it runs. An expired lease (crash) lets any collector reclaim the job.',
+      'How long a claimed job belongs to this collector; renewed while it runs. An expired lease (crash) lets any ' +
+        'collector reclaim the job.',
     ),
     poll: Duration('1s', 'How often idle workers look for due jobs (new jobs of this collector wake them at once).'),
     max_attempts: Type.Integer({
@@ -31,7 +32,8 @@ export const QueueConfigSchema = Type.Object(
     backoff_max: Duration('10m', 'Longest wait between retries.'),
     keep_done: Duration(
       '7d',
-      'Finished jobs are deleted after this long (the event keeps its verification and push record; dead-lettered jobs are kept).',
+      'Finished jobs are deleted after this long (the event keeps its verification and push record; dead-lettered ' +
+        'jobs are kept).',
     ),
   },
   { default: {}, additionalProperties: false, description: 'Durable job queue (verify-then-notify of stored events).' },

@@ -49,7 +49,8 @@ interface JobRow {
 }
 
 const COLUMNS =
-  'id, kind, event_id, tenant_id, state, attempts, run_at, lease_owner, lease_until, last_error, created_at, updated_at';
+  'id, kind, event_id, tenant_id, state, attempts, run_at, lease_owner, lease_until, last_error, created_at, ' +
+  'updated_at';
 
 const toJob = (r: JobRow): Job => ({
   id: r.id,
@@ -126,7 +127,8 @@ export class JobQueue {
   /** Marks a job done; false when it was not ours any more. */
   async complete(id: string, owner: string, now: number, x: SqlExecutor = this.db): Promise<boolean> {
     const r = await x.run(
-      `UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ? AND lease_owner = ? AND state = 'running'`,
+      `UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ?` +
+        ` WHERE id = ? AND lease_owner = ? AND state = 'running'`,
       [now, id, owner],
     );
     return r.changes > 0;
@@ -166,7 +168,8 @@ export class JobQueue {
     note: string | null = null,
   ): Promise<boolean> {
     const r = await this.db.run(
-      `UPDATE jobs SET state = 'pending', run_at = CASE WHEN run_at > CAST(? AS BIGINT) THEN CAST(? AS BIGINT) ELSE CAST(? AS BIGINT) END,
+      `UPDATE jobs SET state = 'pending', run_at = CASE WHEN run_at > CAST(? AS BIGINT) THEN CAST(? AS BIGINT)
+                ELSE CAST(? AS BIGINT) END,
               attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
               lease_owner = NULL, lease_until = NULL, last_error = COALESCE(?, last_error), updated_at = ?
        WHERE id = ? AND lease_owner = ? AND state = 'running'`,
@@ -181,7 +184,8 @@ export class JobQueue {
    */
   async wake(kind: string, eventId: string, now: number): Promise<boolean> {
     const r = await this.db.run(
-      `UPDATE jobs SET run_at = CASE WHEN state = 'running' THEN (CASE WHEN run_at + 1 > CAST(? AS BIGINT) THEN run_at + 1 ELSE CAST(? AS BIGINT) END) ELSE CAST(? AS BIGINT) END,
+      `UPDATE jobs SET run_at = CASE WHEN state = 'running' THEN (CASE WHEN run_at + 1 > CAST(? AS BIGINT)
+                THEN run_at + 1 ELSE CAST(? AS BIGINT) END) ELSE CAST(? AS BIGINT) END,
               updated_at = ?
        WHERE kind = ? AND event_id = ? AND ((state = 'pending' AND run_at > ?) OR state = 'running')`,
       [now, now, now, now, kind, eventId, now],
@@ -192,7 +196,8 @@ export class JobQueue {
   /** Sends a dead job around again (operator action): pending, attempts reset. */
   async revive(kind: string, eventId: string, now: number): Promise<boolean> {
     const r = await this.db.run(
-      `UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE kind = ? AND event_id = ? AND state = 'dead'`,
+      `UPDATE jobs SET state = 'pending', attempts = 0, run_at = ?, updated_at = ? WHERE kind = ?` +
+        ` AND event_id = ? AND state = 'dead'`,
       [now, now, kind, eventId],
     );
     return r.changes > 0;
@@ -222,7 +227,8 @@ export class JobQueue {
   /** Earliest run_at of a pending job (for the worker's sleep), or null. */
   async nextDue(kind: string): Promise<number | null> {
     const r = await this.db.get<{ t: number | null }>(
-      `SELECT MIN(CASE WHEN state = 'pending' THEN run_at ELSE lease_until END) AS t FROM jobs WHERE kind = ? AND state IN ('pending', 'running')`,
+      `SELECT MIN(CASE WHEN state = 'pending' THEN run_at ELSE lease_until END) AS t FROM jobs WHERE kind = ?` +
+        ` AND state IN ('pending', 'running')`,
       [kind],
     );
     return r?.t === null || r?.t === undefined ? null : Number(r.t);

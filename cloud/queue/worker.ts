@@ -26,7 +26,7 @@ export interface JobContext {
   signal: AbortSignal;
 }
 
-// biome-ignore lint/suspicious/noConfusingVoidType: a handler that finishes without returning means done (async => void)
+// biome-ignore lint/suspicious/noConfusingVoidType: returning nothing means done (async => void)
 export type JobHandler = (ctx: JobContext) => Promise<JobOutcome | void>;
 
 export interface JobWorkerOptions {

@@ -8,7 +8,8 @@ import { Value } from '@sinclair/typebox/value';
  *
  *   reclassify:
  *     providers:                      # tried in this order; the first valid answer wins
- *       - kind: openai                # OpenAI-compatible /v1/chat/completions (OpenAI, vLLM, LM Studio, llama.cpp, Ollama /v1)
+ *       - kind: openai                # OpenAI-compatible /v1/chat/completions
+ *                                     # (OpenAI, vLLM, LM Studio, llama.cpp, Ollama /v1)
  *         base_url: http://gpu:8000
  *         model: qwen2.5-vl-7b
  *       - kind: ollama                # Ollama native /api/chat
@@ -26,7 +27,8 @@ export const ProviderConfigSchema = Type.Object(
   {
     kind: Type.Union([Type.Literal('openai'), Type.Literal('ollama'), Type.Literal('none')], {
       description:
-        '`openai`: OpenAI-compatible chat completions; `ollama`: Ollama /api/chat; `none`: keep the edge label, not verified.',
+        '`openai`: OpenAI-compatible chat completions; `ollama`: Ollama /api/chat; `none`: keep the edge label, ' +
+        'not verified.',
     }),
     name: Type.Optional(
       Type.String({
@@ -73,12 +75,14 @@ export const ReclassifyConfigSchema = Type.Object(
       maxItems: 8,
       default: [{ kind: 'none' }],
       description:
-        'Providers in fallback order. A later one is tried when an earlier one fails, times out or has its circuit open.',
+        'Providers in fallback order. A later one is tried when an earlier one fails, times out or has its ' +
+        'circuit open.',
     }),
     request_timeout: Duration('8s', 'Default timeout of one request.'),
     budget: Duration(
       '10s',
-      'Most time one event may spend in re-classification, across retries and fallbacks. Past it the event is "over budget" and the notify fallback rule applies.',
+      'Most time one event may spend in re-classification, across retries and fallbacks. Past it the event is ' +
+        '"over budget" and the notify fallback rule applies.',
     ),
     malformed_retries: Type.Integer({
       minimum: 0,
@@ -133,12 +137,14 @@ export const ReclassifyConfigSchema = Type.Object(
           minLength: 1,
           default:
             'You check pictures from a home security camera. Answer only with JSON matching the given schema. ' +
-            '"summary" is a short notification title (at most 50 characters). "threat": 0 = harmless, 1 = worth a look, 2 = urgent.',
+            '"summary" is a short notification title (at most 50 characters). "threat": 0 = harmless, 1 = worth a ' +
+            'look, 2 = urgent.',
         }),
         default: Type.String({
           minLength: 1,
           default:
-            'The camera "{camera}" on device {device} detected a {label}. Look at the picture: what is the main object? ' +
+            'The camera "{camera}" on device {device} detected a {label}. Look at the picture: what is the main ' +
+            'object? ' +
             'Set "label" to what you see (e.g. person, car, dog, none), "confidence" to how sure you are (0..1) and ' +
             '"agrees_with_edge" to true only if a {label} is clearly visible.',
           description: 'Prompt for every label without an override. Variables: {label}, {camera}, {device}.',

@@ -150,7 +150,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
         })
       : new LocalEventBus(componentLogger(log, 'live'));
     cleanups.push(() => bus.close());
-    // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's changes.
+    // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's
+    // changes.
     const notify = createNotify({
       database,
       store,
@@ -289,7 +290,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerBrokerMetrics(metrics, broker);
     metrics.gauge(
       'vigil_ingest_total',
-      'What ingest did since start, by kind (requests, messages, events stored/duplicate/rejected, thumbnails, heartbeats, acks).',
+      'What ingest did since start, by kind (requests, messages, events stored/duplicate/rejected, thumbnails, ' +
+        'heartbeats, acks).',
       () => Object.entries(ingestDeps.metrics.counts).map(([kind, value]) => ({ labels: { kind }, value })),
       'counter',
     );

@@ -22,7 +22,8 @@ export function registerBrokerMetrics(metrics: MetricsRegistry, broker: BrokerSe
   );
   metrics.gauge(
     'vigil_mqtt_foreign_traffic_suspected',
-    '1 while a sustained stream of unknown-device messages suggests another deployment shares the shared group (see /readyz details.mqtt.foreign_traffic).',
+    '1 while a sustained stream of unknown-device messages suggests another deployment shares the shared group ' +
+      '(see /readyz details.mqtt.foreign_traffic).',
     () => [{ value: foreign.state().suspected ? 1 : 0 }],
   );
 }

@@ -8,9 +8,9 @@ import { METRICS_CONTENT_TYPE, type MetricsRegistry } from './metrics.js';
 /**
  * Operational endpoints, no credentials:
  *   GET /healthz   the process answers (liveness)
- *   GET /readyz    the database and the blob store answer (readiness); 503 `service_unavailable` naming the failing check;
- *                  `details` carries state that does not decide readiness (MQTT: deployment id, group, client id,
- *                  provisioner health, messages from unknown devices on the group)
+ *   GET /readyz    the database and the blob store answer (readiness); 503 `service_unavailable` naming the
+ *                  failing check; `details` carries state that does not decide readiness (MQTT: deployment id,
+ *                  group, client id, provisioner health, messages from unknown devices on the group)
  *   GET /metrics   Prometheus text; aggregate counters only, nothing tenant-specific
  */
 export function registerHealthRoutes(
@@ -35,14 +35,12 @@ export function registerHealthRoutes(
     const details = deps.details?.();
     if (failing.length === 0) return { status: 'ready', checks, ...(details ? { details } : {}) };
     reply.header('retry-after', '5');
-    return reply
-      .status(503)
-      .send(
-        errorBody(req, 'service_unavailable', `not ready: ${failing.map(([k, v]) => `${k}: ${v}`).join('; ')}`, {
-          checks,
-          ...(details ? { details } : {}),
-        }),
-      );
+    return reply.status(503).send(
+      errorBody(req, 'service_unavailable', `not ready: ${failing.map(([k, v]) => `${k}: ${v}`).join('; ')}`, {
+        checks,
+        ...(details ? { details } : {}),
+      }),
+    );
   });
 
   app.get('/metrics', async (_req, reply) => reply.type(METRICS_CONTENT_TYPE).send(deps.metrics.render()));

@@ -158,7 +158,8 @@ export class SqlDeadLetters implements DeadLetterLedger {
       if (counted.state === 'dead') return { id: counted.id, attempts, dead: true, newlyDead: false };
       if (attempts < maxAttempts) return { id: counted.id, attempts, dead: false, newlyDead: false };
       const body = f.body === undefined ? null : Buffer.from(f.body).toString('base64');
-      const sql = `UPDATE dead_letters SET state = 'dead', dead_at = ?, body_b64 = ? WHERE id = ? AND state = 'failing'`;
+      const sql = `UPDATE dead_letters SET state = 'dead', dead_at = ?, body_b64 = ?
+                   WHERE id = ? AND state = 'failing'`;
       const moved = await x.run(sql, [now, body, counted.id]);
       return { id: counted.id, attempts, dead: true, newlyDead: moved.changes === 1 };
     });

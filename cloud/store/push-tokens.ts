@@ -86,7 +86,8 @@ interface Row {
 }
 
 const COLUMNS =
-  'id, tenant_id, platform, token, p256dh, auth, app_id, device_label, api_token_id, created_at, updated_at, last_status, last_http_status, last_reason, last_attempt_at, last_sent_at, failures';
+  'id, tenant_id, platform, token, p256dh, auth, app_id, device_label, api_token_id, created_at, updated_at, ' +
+  'last_status, last_http_status, last_reason, last_attempt_at, last_sent_at, failures';
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
@@ -135,7 +136,8 @@ export class SqlPushTokens implements PushTokenStore {
     // change only when given.
     const row = await this.db.tx((x) =>
       x.get<Row>(
-        `INSERT INTO push_tokens (id, tenant_id, platform, token, p256dh, auth, app_id, device_label, api_token_id, created_at, updated_at, failures)
+        `INSERT INTO push_tokens (id, tenant_id, platform, token, p256dh, auth, app_id, device_label, api_token_id,
+         created_at, updated_at, failures)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)
          ON CONFLICT (tenant_id, platform, token) DO UPDATE SET
            p256dh = excluded.p256dh,

@@ -119,7 +119,8 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
   async listDeviceKeys(tenantId: string, deviceId: string): Promise<DeviceKeyRecord[] | undefined> {
     if (!(await this.getDevice(tenantId, deviceId))) return undefined;
     const rows = await this.db.all<KeyRow>(
-      'SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? ORDER BY created_at, key_id',
+      'SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys' +
+        ' WHERE device_id = ? ORDER BY created_at, key_id',
       [deviceId],
     );
     return rows.map(key);
@@ -143,7 +144,8 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
         [deviceId, k.keyId, k.secretSealed, now],
       );
       const active = await x.all<KeyRow>(
-        "SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? AND status = 'active' ORDER BY created_at DESC, key_id DESC",
+        'SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys' +
+          " WHERE device_id = ? AND status = 'active' ORDER BY created_at DESC, key_id DESC",
         [deviceId],
       );
       // At most two active keys: the new one and the one boxes may still sign with.
@@ -155,7 +157,8 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
         ]);
       }
       const rows = await x.all<KeyRow>(
-        'SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys WHERE device_id = ? ORDER BY created_at, key_id',
+        'SELECT device_id, key_id, secret_sealed, status, created_at, retired_at FROM device_keys' +
+          ' WHERE device_id = ? ORDER BY created_at, key_id',
         [deviceId],
       );
       return rows.map(key);
@@ -197,10 +200,13 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
     const bootId = hb.bootId ?? null;
     const bootStartedAt = receivedAt - Math.round(Math.max(0, hb.uptimeS ?? 0) * 1000);
     const r = await this.db.run(
-      `UPDATE device_status SET last_seen_at = ?, last_heartbeat_at = ?, clock_skew_ms = ?, version = ?, outbox_depth = ?, dropped = ?,
+      `UPDATE device_status SET last_seen_at = ?, last_heartbeat_at = ?, clock_skew_ms = ?, version = ?,
+              outbox_depth = ?, dropped = ?,
               cameras_json = ?, heartbeat_json = ?,
-              boot_started_at = CASE WHEN CAST(? AS TEXT) IS NULL OR boot_id = CAST(? AS TEXT) THEN boot_started_at ELSE CAST(? AS BIGINT) END,
-              boot_seen_at = CASE WHEN CAST(? AS TEXT) IS NULL OR boot_id = CAST(? AS TEXT) THEN boot_seen_at ELSE CAST(? AS BIGINT) END,
+              boot_started_at = CASE WHEN CAST(? AS TEXT) IS NULL OR boot_id = CAST(? AS TEXT) THEN boot_started_at
+                ELSE CAST(? AS BIGINT) END,
+              boot_seen_at = CASE WHEN CAST(? AS TEXT) IS NULL OR boot_id = CAST(? AS TEXT) THEN boot_seen_at
+                ELSE CAST(? AS BIGINT) END,
               boot_id = COALESCE(CAST(? AS TEXT), boot_id)
         WHERE device_id = ? AND (last_heartbeat_at IS NULL OR last_heartbeat_at <= ?)`,
       [
@@ -220,7 +226,8 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
       ],
     );
     if (r.changes > 0) return;
-    if (await this.db.get('SELECT device_id FROM device_status WHERE device_id = ?', [deviceId])) return; // an older heartbeat, overtaken
+    // An older heartbeat, overtaken.
+    if (await this.db.get('SELECT device_id FROM device_status WHERE device_id = ?', [deviceId])) return;
     if (!(await this.findDevice(deviceId))) throw new VigilError('unknown_device', `unknown device ${deviceId}`);
     await this.db.run('INSERT INTO device_status (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING', [
       deviceId,
@@ -230,7 +237,8 @@ export class SqlDevices implements Pick<Store, DeviceMethods | KeyMethods | Stat
 
   async touchDevice(deviceId: string, seenAt: number, skewMs?: number): Promise<void> {
     await this.db.run(
-      'UPDATE device_status SET last_seen_at = ?, clock_skew_ms = COALESCE(?, clock_skew_ms) WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
+      'UPDATE device_status SET last_seen_at = ?, clock_skew_ms = COALESCE(?, clock_skew_ms) WHERE device_id = ?' +
+        ' AND (last_seen_at IS NULL OR last_seen_at < ?)',
       [seenAt, skewMs === undefined ? null : Math.round(skewMs), deviceId, seenAt],
     );
   }

@@ -42,10 +42,12 @@ interface EventRow {
   end_reason: string | null;
 }
 
-const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at, e.ended_at, e.duration_ms,
+const EVENT_COLUMNS = `e.id, e.tenant_id, e.device_id, e.camera, e.label, e.score, e.box_json, e.started_at,
+  e.ended_at, e.duration_ms,
   e.status, e.last_rev, e.thumbnail_sha256, e.thumbnail_size, e.created_at, e.updated_at, e.message_json, e.end_reason`;
 const THUMB_COLUMNS =
-  't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, t.created_at AS t_created_at';
+  't.blob_key AS t_blob_key, t.sha256 AS t_sha256, t.size AS t_size, t.content_type AS t_content_type, ' +
+  't.created_at AS t_created_at';
 /** An event with its thumbnail record, if any. */
 const EVENT_SELECT = `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS}
   FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id`;
@@ -208,7 +210,8 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       };
     }
     const recorded = await x.get<{ event_id: string }>(
-      `INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json)
+       VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id`,
       [deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event)],
     );
@@ -232,7 +235,8 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     );
     // Insert-or-lock: a concurrent first message of the same event on another collector waits on the unique id.
     const inserted = await x.get<{ id: string }>(
-      `INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
+      `INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev,
+                           message_json, end_reason,
                            id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO NOTHING RETURNING id`,
@@ -283,7 +287,8 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     const { next, changed } = applyEventMessage(stateOf(row), fields);
     if (changed) {
       await x.run(
-        `UPDATE events SET camera = ?, label = ?, score = ?, box_json = ?, started_at = ?, ended_at = ?, duration_ms = ?, status = ?, last_rev = ?,
+        `UPDATE events SET camera = ?, label = ?, score = ?, box_json = ?, started_at = ?, ended_at = ?,
+                duration_ms = ?, status = ?, last_rev = ?,
                 message_json = ?, end_reason = ?, updated_at = ? WHERE id = ?`,
         [...eventColumns(next), now, m.id],
       );
@@ -312,16 +317,20 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       `WITH cur AS (SELECT * FROM events WHERE id = ? FOR UPDATE),
             msg AS (
               INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json)
-              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT)
+              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT),
+                     CAST(? AS TEXT)
                WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.device_id <> ?)
               ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id),
             early AS (SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?),
             ins AS (
-              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev, message_json, end_reason,
+              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev,
+                                  message_json, end_reason,
                                   id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
-              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT),
+              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT),
+                     CAST(? AS BIGINT), CAST(? AS BIGINT),
                      CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT),
-                     CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), (SELECT sha256 FROM early), (SELECT size FROM early), CAST(? AS BIGINT), CAST(? AS BIGINT)
+                     CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), (SELECT sha256 FROM early),
+                     (SELECT size FROM early), CAST(? AS BIGINT), CAST(? AS BIGINT)
                WHERE EXISTS (SELECT 1 FROM msg) AND NOT EXISTS (SELECT 1 FROM cur)
               ON CONFLICT (id) DO NOTHING RETURNING id)
        SELECT cur.*, EXISTS (SELECT 1 FROM msg) AS recorded, EXISTS (SELECT 1 FROM ins) AS inserted
@@ -406,7 +415,8 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     const { where, params } = filterSql(tenantId, filter);
     // Integer division works the same in both dialects; the day is formatted here.
     const rows = await this.db.all<{ day: number; label: string; n: number }>(
-      `SELECT e.started_at / ${DAY_MS} AS day, e.label AS label, COUNT(*) AS n FROM events e WHERE ${where} GROUP BY e.started_at / ${DAY_MS}, e.label ORDER BY day, label`,
+      `SELECT e.started_at / ${DAY_MS} AS day, e.label AS label, COUNT(*) AS n FROM events e WHERE ${where}` +
+        ` GROUP BY e.started_at / ${DAY_MS}, e.label ORDER BY day, label`,
       params,
     );
     return rows.map((r) => ({

@@ -41,7 +41,8 @@ export class SqlThumbnails implements Pick<Store, 'recordThumbnail' | 'findDevic
       const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [input.eventId]);
       if (owner && owner.device_id !== input.deviceId) return 'conflict';
       const inserted = await x.get<{ event_id: string }>(
-        `INSERT INTO thumbnails (event_id, tenant_id, device_id, blob_key, sha256, size, content_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO thumbnails (event_id, tenant_id, device_id, blob_key, sha256, size, content_type, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id`,
         [
           input.eventId,
@@ -62,7 +63,8 @@ export class SqlThumbnails implements Pick<Store, 'recordThumbnail' | 'findDevic
         if (existing.sha256 === input.sha256) return 'duplicate';
         if (!options.replace) return 'conflict';
         await x.run(
-          'UPDATE thumbnails SET blob_key = ?, sha256 = ?, size = ?, content_type = ?, created_at = ? WHERE event_id = ?',
+          'UPDATE thumbnails SET blob_key = ?, sha256 = ?, size = ?, content_type = ?, created_at = ?' +
+            ' WHERE event_id = ?',
           [input.blobKey, input.sha256, input.size, input.contentType, receivedAt, input.eventId],
         );
       }

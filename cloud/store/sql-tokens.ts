@@ -132,7 +132,8 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
     await this.ensureTenant(input.tenantId);
     const id = `pc_${ulid(input.now)}`;
     await this.db.run(
-      'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at)' +
+        ' VALUES (?, ?, ?, ?, ?, ?, ?)',
       [id, input.tenantId, input.name, input.codeSha256, input.hint, input.now, input.expiresAt],
     );
     return {
@@ -150,7 +151,8 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
 
   async listPairingCodes(tenantId: string): Promise<PairingCodeRecord[]> {
     const rows = await this.db.all<CodeRow>(
-      'SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at FROM pairing_codes WHERE tenant_id = ? ORDER BY created_at DESC, id DESC',
+      'SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at' +
+        ' FROM pairing_codes WHERE tenant_id = ? ORDER BY created_at DESC, id DESC',
       [tenantId],
     );
     return rows.map(code);
@@ -158,7 +160,8 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
 
   async revokePairingCode(tenantId: string, idOrSha256: string, now: number): Promise<boolean> {
     const r = await this.db.run(
-      'UPDATE pairing_codes SET revoked_at = ? WHERE tenant_id = ? AND (id = ? OR code_sha256 = ?) AND revoked_at IS NULL AND used_at IS NULL',
+      'UPDATE pairing_codes SET revoked_at = ? WHERE tenant_id = ? AND (id = ? OR code_sha256 = ?)' +
+        ' AND revoked_at IS NULL AND used_at IS NULL',
       [now, tenantId, idOrSha256, idOrSha256],
     );
     return r.changes > 0;
@@ -182,7 +185,8 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
       );
       if (!claimed) {
         const r = await x.get<CodeRow>(
-          'SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at FROM pairing_codes WHERE code_sha256 = ?',
+          'SELECT id, tenant_id, name, hint, created_at, expires_at, used_at, used_by_device, revoked_at' +
+            ' FROM pairing_codes WHERE code_sha256 = ?',
           [input.codeSha256],
         );
         if (!r || r.revoked_at !== null)

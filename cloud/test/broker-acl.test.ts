@@ -281,7 +281,7 @@ describe.skipIf(!available)('broker access control (shipped Mosquitto config + d
     expect(fresh.connected).toBe(true);
   });
 
-  it('a box without a login (paired before) gets one with a signed request; each call replaces the password', async () => {
+  it('a box without a login (paired before) gets one by signed request; each call replaces the password', async () => {
     const a = await pairBox(t, 'asks');
     const path = brokerCredentialsPath(a.creds.deviceId);
     const ask = (): Promise<Response> =>

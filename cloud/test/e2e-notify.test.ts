@@ -226,7 +226,7 @@ describe.each(backends)('verify then notify on $name', (backend) => {
       }
     });
 
-    it('killed between sending and recording: resent with the same collapse id (one notification on the phone); never after it was recorded', async () => {
+    it('killed between sending and recording: resent with the same collapse id; never after recording', async () => {
       const blocked = new BlockingPush(h, 'after-send');
       const a = await victim(blocked);
       let b: TestCloud | undefined;

@@ -132,7 +132,8 @@ function bodyOf(c: EventsCase): Buffer {
   return c.byteMutation ? c.byteMutation.apply(bytes) : bytes;
 }
 const describeCase = (c: EventsCase): string =>
-  `${c.batch ? 'batch' : 'single'} [${c.objectMutation?.name ?? '-'}] [${c.byteMutation?.name ?? '-'}]${c.wrongHash ? ' [wrong hash]' : ''}`;
+  `${c.batch ? 'batch' : 'single'} [${c.objectMutation?.name ?? '-'}] ` +
+  `[${c.byteMutation?.name ?? '-'}]${c.wrongHash ? ' [wrong hash]' : ''}`;
 
 describe(`ingest fuzz on ${BACKEND.name}, HTTP (${RUNS} runs per property)`, () => {
   it('events and batches: documented answers, valid ones stored, nothing else', { timeout: TIMEOUT }, async () => {

@@ -254,7 +254,7 @@ describe('HTTP ingest rejects bad input with its own code and stores nothing', (
 });
 
 describe('per-device rate limit', () => {
-  it('answers 429 rate_limited with Retry-After once the bucket is empty; forged traffic does not drain it', async () => {
+  it('answers 429 rate_limited with Retry-After once the bucket is empty; forged traffic cannot drain it', async () => {
     await reopenHttpIngest(ingestConfig({ rate_limit: { per_second: 0.01, burst: 2 } }));
     // Forged requests naming the device: rejected, take nothing from its budget.
     for (let i = 0; i < 5; i++) {

@@ -53,7 +53,7 @@ describe('HTTP event ingest', () => {
     expect(sink.storedFor(dev.deviceId).events).toBe(2);
   });
 
-  it('a batch item whose rev an Ack cannot name (past 2^53-1) fails the request, never a schema-breaking Ack (fuzz)', async () => {
+  it('a batch item whose rev an Ack cannot name (past 2^53-1) fails the request, no schema-breaking Ack', async () => {
     const good = wireEvent(dev.deviceId);
     const bad = wireEvent(dev.deviceId, { type: 'update', rev: 1e300 });
     const res = await send(signed(dev, 'POST', eventsUrl(dev.deviceId), { v: 1, events: [good, bad] }));
@@ -62,7 +62,7 @@ describe('HTTP event ingest', () => {
     expect(sink.storedFor(dev.deviceId).events).toBe(0);
   });
 
-  it('a resent event is acked duplicate and stored once; same id+rev with other content is 409 event_conflict', async () => {
+  it('a resent event is acked duplicate, stored once; same id+rev, other content is 409 event_conflict', async () => {
     const e = wireEvent(dev.deviceId, { sent_at: new Date().toISOString() });
     expect((await send(signed(dev, 'POST', eventsUrl(dev.deviceId), e))).body.acks[0].status).toBe('accepted');
     // A resend: fresh signature, fresh sent_at (ignored by the fingerprint), keys in another order.
@@ -173,7 +173,7 @@ describe('HTTP thumbnails', () => {
     expect(sink.thumbnails.size).toBe(0);
   });
 
-  it('rejects a body that is not a JPEG, a wrong content type, a too large one, and one under another device', async () => {
+  it('rejects a non-JPEG body, a wrong content type, a too large one, and one under another device', async () => {
     const notJpeg = Buffer.from('GIF89a-and-more-bytes-here');
     const id = await eventWithThumbnail(notJpeg);
     expectError(await send(putThumb(id, notJpeg)), 415, 'unsupported_media_type');
@@ -193,7 +193,7 @@ describe('HTTP thumbnails', () => {
     expect(sink.thumbnails.size).toBe(0);
   });
 
-  it('checks the whole upload before the sink sees it: only a verified, decodable JPEG reaches the blob store', async () => {
+  it('checks the upload before the sink sees it: only a verified, decodable JPEG reaches the blob store', async () => {
     const jpeg = fakeJpeg(1_500_000);
     const id = await eventWithThumbnail(jpeg);
     const given: Buffer[] = [];

@@ -382,7 +382,7 @@ describe('MQTT: each protocol limit, at and just over', () => {
     }
   });
 
-  it('MQTT_ENVELOPE_MAX_BYTES (ENVELOPE_OVERHEAD_BYTES included): a larger envelope is dropped unread, no ack', async () => {
+  it('MQTT_ENVELOPE_MAX_BYTES (ENVELOPE_OVERHEAD_BYTES included): a larger envelope is dropped, no ack', async () => {
     const dev = await device();
     const before = metrics.rejections.get('payload_too_large') ?? 0;
     const topic = eventsTopic(dev.creds.deviceId);

@@ -66,8 +66,10 @@ describe.each(backends)('one transaction per events request on $name', (backend)
   };
   const breakEventWrites = () =>
     admin(
-      "CREATE TRIGGER fail_ingest BEFORE INSERT ON event_messages BEGIN SELECT RAISE(ABORT, 'injected write failure'); END",
-      `CREATE FUNCTION fail_ingest() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected write failure'; END $$;
+      'CREATE TRIGGER fail_ingest BEFORE INSERT ON event_messages' +
+        " BEGIN SELECT RAISE(ABORT, 'injected write failure'); END",
+      `CREATE FUNCTION fail_ingest() RETURNS trigger
+       LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected write failure'; END $$;
        CREATE TRIGGER fail_ingest BEFORE INSERT ON event_messages FOR EACH ROW EXECUTE FUNCTION fail_ingest()`,
     );
   const repairEventWrites = () =>
@@ -126,7 +128,7 @@ describe.each(backends)('one transaction per events request on $name', (backend)
     expect((await post(r)).body.error.code).toBe('nonce_replayed');
   });
 
-  it('many devices posting at once are all stored (one group commit on SQLite) and each nonce is recorded', async () => {
+  it('many devices posting at once are all stored (one group commit on SQLite), each nonce recorded', async () => {
     const devices = [dev, await h.pair(), await h.pair()];
     const requests = devices.flatMap((d) =>
       Array.from({ length: 5 }, () => ({

@@ -104,7 +104,8 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     const topic = eventsTopic(dev.creds.deviceId);
     await dev.publishRaw(topic, JSON.stringify(wireEvent(dev.creds.deviceId))); // not enveloped
     await dev.publishRaw(topic, randomBytes(200)); // garbage
-    await dev.publishEvents(wireEvent(dev.creds.deviceId), { creds: { ...dev.creds, secret: randomBytes(32) } }); // wrong key
+    const wrongKey = { ...dev.creds, secret: randomBytes(32) };
+    await dev.publishEvents(wireEvent(dev.creds.deviceId), { creds: wrongKey });
     // Signed by dev, published under the victim's topic.
     await dev.publishRaw(
       eventsTopic(victim.deviceId),
@@ -133,7 +134,7 @@ describe.skipIf(!haveBroker)('MQTT ingest (Mosquitto)', () => {
     expect(sink.storedFor(victim.deviceId).events).toBe(0);
   });
 
-  it('rejects final errors with a signed rejected ack; a stale timestamp gets an empty ack with server_time', async () => {
+  it('final errors get a signed rejected ack; a stale timestamp gets an empty ack with server_time', async () => {
     const sink = new MemorySink();
     await collector(sink, `g${tag()}`);
     const dev = await device(sink);

@@ -157,7 +157,7 @@ describe.each(backends)('notify job on $name', (backend) => {
     expect(h.llm.requests).toHaveLength(1);
   });
 
-  it('cooldown: a second person on the same camera within the cooldown is verified but not pushed; another camera is', async () => {
+  it('cooldown: a 2nd person on one camera within the cooldown is verified, not pushed; elsewhere is', async () => {
     const c = cam();
     const first = await h.sendEvent(t, creds, { camera: c });
     await waitForEvent(t, first.eventId, settled);

@@ -217,7 +217,7 @@ describe('APNs sender against the local APNs', () => {
     expect(sender.providerToken.builds).toBe(2);
   });
 
-  it('the server refuses a new provider token within 20 minutes of the last (TooManyProviderTokenUpdates)', async () => {
+  it('the server refuses a new provider token within 20 min of the last (TooManyProviderTokenUpdates)', async () => {
     const { server, sender, clock } = await setup();
     const token = apnsDeviceToken();
     expect((await sender.send({ platform: 'apns', token }, notification())).status).toBe('sent');
@@ -256,7 +256,7 @@ describe('APNs sender against the local APNs', () => {
     ]);
   });
 
-  it('a provider token signed with another key is rejected (InvalidProviderToken) and nothing is delivered', async () => {
+  it('a provider token signed with another key is rejected (InvalidProviderToken); nothing is delivered', async () => {
     const { server } = await setup();
     const stranger = await apnsTestKey(key.teamId, key.keyId);
     const wrong = new ApnsSender({

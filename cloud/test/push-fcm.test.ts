@@ -87,7 +87,7 @@ describe('FCM HTTP v1 sender against the local FCM', () => {
     });
   });
 
-  it('caches the access token until shortly before expires_in, and shares one fetch between concurrent sends', async () => {
+  it('caches the access token until shortly before expires_in; concurrent sends share one fetch', async () => {
     const { server, sender, clock } = await setup();
     const service = new PushService({ senders: [sender], concurrency: 6 });
     const targets = Array.from({ length: 12 }, () => ({ platform: 'fcm' as const, token: fcmRegistrationToken() }));
@@ -127,7 +127,7 @@ describe('FCM HTTP v1 sender against the local FCM', () => {
     expect(server.sends.map((s) => s.status)).toEqual([200, 401, 200]);
   });
 
-  it('prunes UNREGISTERED and malformed tokens, but not a message the server calls invalid for another field', async () => {
+  it('prunes UNREGISTERED and malformed tokens, not a message the server calls invalid for another field', async () => {
     const { server, sender } = await setup();
     const gone = fcmRegistrationToken();
     server.unregister(gone);

@@ -134,7 +134,7 @@ describe('Web Push sender against the local push service', () => {
     expect(server.requests.map((q) => q.status)).toEqual([429, 502, 201]);
   });
 
-  it('is refused when signed with a VAPID key other than the subscription’s, or with a mismatched key pair', async () => {
+  it('is refused when signed with a VAPID key not the subscription’s, or with a mismatched key pair', async () => {
     const { server, vapid } = await setup();
     const subscription = server.subscribe(vapid.publicKey);
     const other = vapidTestKeys();

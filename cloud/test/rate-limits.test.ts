@@ -85,7 +85,7 @@ describe('pairing attempts', () => {
     expect(after.statusCode).toBe(400);
   });
 
-  it('treats one IPv6 /64 as one source, so rotating addresses inside it does not dodge the per-source limit', async () => {
+  it('treats one IPv6 /64 as one source: rotating addresses inside it cannot dodge the per-source limit', async () => {
     clock.advance(3_600_000);
     const statuses: number[] = [];
     for (let i = 1; i <= 12; i++) statuses.push((await guess(`2001:db8:1:2::${i.toString(16)}`, i)).statusCode);
@@ -149,7 +149,7 @@ describe('live streams', () => {
     for (let i = 0; i < 200 && !(await cond()); i++) await new Promise((r) => setTimeout(r, 25));
   };
 
-  it('lets one token hold 10 streams: 5,000 more attempts are refused with 429 too_many_streams; closing frees a slot', async () => {
+  it('one token holds 10 streams: 5,000 more attempts get 429 too_many_streams; closing frees a slot', async () => {
     const held: Opened[] = [];
     for (let i = 0; i < 10; i++) held.push(await open(t.tokens.admin));
     expect(held.map((s) => s.status)).toEqual(Array(10).fill(200));

@@ -122,7 +122,9 @@ describe('codes stored under the old unkeyed scheme', () => {
       await migrate(db, before);
       const now = Date.now();
       const insert =
-        'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at, used_at, used_by_device) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
+        'INSERT INTO pairing_codes (id, tenant_id, name, code_sha256, hint, created_at, expires_at, used_at, ' +
+        'used_by_device)' +
+        ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)';
       await db.run(insert, [
         'pc_pending',
         'default',

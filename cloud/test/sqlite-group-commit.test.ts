@@ -158,7 +158,8 @@ describe('SQLite group commit', () => {
     expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 1 }); // NORMAL
     await db.close();
     db = openSqlite({ path });
-    expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 2 }); // FULL, the default
+    // 2 = FULL, the default.
+    expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 2 });
     expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(20);
   });
 });

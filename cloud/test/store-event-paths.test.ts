@@ -65,7 +65,7 @@ describe.each(backends)('storing event messages on $name', (backend) => {
     expect((await store.findDeviceEvent(device, id))?.thumbnail).toMatchObject({ sha256: sha, size: 123 });
   });
 
-  it('two devices racing for one new event id from two collectors: one stores it, the other is rejected and keeps nothing', async () => {
+  it('two devices racing for one new event id via two collectors: one stores it, the other keeps nothing', async () => {
     const other = await pairTestDevice(store);
     const second = await db.openAnother();
     const id = newEventId();

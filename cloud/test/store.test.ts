@@ -139,7 +139,7 @@ describe.each(backends)('store on $name', (backend) => {
       expect(e?.message).toMatchObject({ rev: 2 });
     });
 
-    it('reads the latest message through one typed view: top score = max(top_score, score), announced thumbnail, zones', async () => {
+    it('reads the latest message via one typed view: max(top_score, score), announced thumbnail, zones', async () => {
       const thumbnail = { sha256: 'a'.repeat(64), size: 1234 };
       const id = newEventId();
       const withTop = wireEvent({

@@ -17,9 +17,9 @@ import type { NonceClaim, VerifierSink } from './sink.js';
 export type { DeviceContact, NonceClaim, VerifierSink } from './sink.js';
 
 /**
- * Verification of device-signed messages for the collector: signing v1 (shared/signing) with the device keys and
- * the nonce store both taken from the sink (./sink.ts), so every collector sharing one database shares one replay window and
- * sees a revocation at once. The verifier also reports each device's clock skew to the status store (throttled).
+ * Verification of device-signed messages for the collector: signing v1 (shared/signing) with the device keys and the
+ * nonce store both taken from the sink (./sink.ts), so every collector sharing one database shares one replay window
+ * and sees a revocation at once. The verifier also reports each device's clock skew to the status store (throttled).
  */
 export interface VerifierOptions {
   sink: VerifierSink;
@@ -39,7 +39,8 @@ export interface VerifiedDevice {
   /** Device clock minus collector clock, seconds. */
   skewS: number;
   /**
-   * With `deferNonce`: the nonce, checked unused but NOT yet recorded. Whoever asked for it must record it, e.g. `sink.storeSignedEventMessages(…, nonce)`.
+   * With `deferNonce`: the nonce, checked unused but NOT yet recorded. Whoever asked for it must record it, e.g.
+   * `sink.storeSignedEventMessages(…, nonce)`.
    */
   nonce?: NonceClaim;
 }
@@ -90,7 +91,8 @@ export class DeviceVerifier {
       toleranceS: this.toleranceS,
     });
     const key = keys?.find((k) => k.keyId === verified.keyId);
-    if (!key) throw new Error(`verifier: matched key ${verified.keyId} vanished`); // cannot happen: verifySignedMessage matched it
+    // Cannot happen: verifySignedMessage matched it.
+    if (!key) throw new Error(`verifier: matched key ${verified.keyId} vanished`);
     this.noteContact(verified.deviceId, verified.skewS, transport, key.keyId);
     return {
       deviceId: verified.deviceId,
@@ -133,7 +135,10 @@ export class DeviceVerifier {
   }
 }
 
-/** True for errors that mean "not signed by this device" (forged or broken), as opposed to a valid but stale/replayed message. */
+/**
+ * True for errors that mean "not signed by this device" (forged or broken), as opposed to a valid but stale/replayed
+ * message.
+ */
 export function isAuthenticationFailure(err: unknown): boolean {
   return (
     isVigilError(err) &&

@@ -159,7 +159,9 @@ export class NotifyHarness {
     };
   }
 
-  /** One phone per platform for the tenant: APNs and FCM through the API, Web Push (http endpoint) through the store. */
+  /**
+   * One phone per platform for the tenant: APNs and FCM through the API, Web Push (http endpoint) through the store.
+   */
   async registerTokens(t: TestCloud, tenantId = 'default'): Promise<RegisteredTokens> {
     const apns = apnsDeviceToken();
     const fcm = fcmRegistrationToken();

@@ -220,7 +220,8 @@ export class FcmTestServer {
       this.googleError(
         res,
         401,
-        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
+        'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other ' +
+          'valid authentication credential.',
       );
       return;
     }
@@ -228,7 +229,8 @@ export class FcmTestServer {
       this.googleError(
         res,
         403,
-        `Permission 'cloudmessaging.messages.create' denied on resource '//cloudresourcemanager.googleapis.com/projects/${project}'`,
+        `Permission 'cloudmessaging.messages.create' denied on resource ` +
+          `'//cloudresourcemanager.googleapis.com/projects/${project}'`,
         { errorCode: 'SENDER_ID_MISMATCH' },
       );
       return;
@@ -353,7 +355,9 @@ export function validateSendBody(body: unknown): Problem | undefined {
     if (a.priority !== undefined && a.priority !== 'NORMAL' && a.priority !== 'HIGH')
       return {
         field: 'message.android.priority',
-        message: `Invalid value at 'message.android.priority' (type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), ${JSON.stringify(a.priority)}`,
+        message:
+          `Invalid value at 'message.android.priority' ` +
+          `(type.googleapis.com/google.firebase.fcm.v1.AndroidMessagePriority), ${JSON.stringify(a.priority)}`,
       };
     if (a.collapse_key !== undefined && typeof a.collapse_key !== 'string')
       return {

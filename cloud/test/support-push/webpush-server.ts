@@ -201,8 +201,10 @@ export class WebPushTestServer {
 /**
  * RFC 8291 §3.4 keys + RFC 8188 records, receiving side:
  *   header = salt(16) | rs(4) | idlen(1) | keyid(idlen = the sender's ephemeral public key)
- *   IKM   = HKDF(salt = auth secret, ikm = ECDH(ua private, as public), info = "WebPush: info\0" | ua public | as public, 32)
- *   CEK   = HKDF(salt, IKM, "Content-Encoding: aes128gcm\0", 16);  NONCE = HKDF(salt, IKM, "Content-Encoding: nonce\0", 12) XOR seq
+ *   IKM   = HKDF(salt = auth secret, ikm = ECDH(ua private, as public),
+ *                info = "WebPush: info\0" | ua public | as public, 32)
+ *   CEK   = HKDF(salt, IKM, "Content-Encoding: aes128gcm\0", 16)
+ *   NONCE = HKDF(salt, IKM, "Content-Encoding: nonce\0", 12) XOR seq
  *   each record: AES-128-GCM(plaintext | 0x01 (0x02 in the last) | zero padding) with a 16-byte tag
  */
 export function decryptAes128gcm(body: Buffer, ua: ECDH, uaPublic: Buffer, authSecret: Buffer): Buffer {

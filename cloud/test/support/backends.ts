@@ -14,7 +14,9 @@ import type { Store } from '../../store/store.js';
  * fails (shared/testing); elsewhere its tests are skipped with a notice.
  *
  *   const backends = await testBackends();
- *   describe.each(backends)('store on $name', (backend) => { … const db = await backend.open(); … await db.cleanup(); });
+ *   describe.each(backends)('store on $name', (backend) => {
+ *     … const db = await backend.open(); … await db.cleanup();
+ *   });
  */
 export interface TestDatabase {
   store: Store;
