@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { describeTightened, ensurePrivateDir, tightenPath, type Tightened } from '../../shared/fs/index.js';
+import { secureDataDirWith, tightenPath, type Tightened } from '../../shared/fs/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import { SECRETS_KEY_FILE } from '../pairing/secret-box.js';
 
@@ -19,15 +19,11 @@ export const DATA_DIR_ENTRIES = [
 ];
 
 export function secureDataDir(dataDir: string, log?: Logger): Tightened {
-  const t = ensurePrivateDir(dataDir);
-  for (const name of DATA_DIR_ENTRIES) tightenPath(join(dataDir, name), t);
-  if (t.changed.length > 0) {
-    const what = { data_dir: dataDir, tightened: describeTightened(t) };
-    log?.warn(what, 'data dir files were readable by group/others: made owner-only');
-  }
-  for (const r of t.refused) {
-    const what = { path: r.path, mode: r.mode.toString(8), reason: r.reason };
-    log?.warn(what, 'cannot make a data dir file owner-only: fix its owner or mode by hand');
-  }
-  return t;
+  return secureDataDirWith(
+    dataDir,
+    (t) => {
+      for (const name of DATA_DIR_ENTRIES) tightenPath(join(dataDir, name), t);
+    },
+    log,
+  );
 }

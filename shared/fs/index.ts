@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
+import type { Logger } from '../log/index.js';
 
 /**
  * Owner-only files and folders, whatever the umask. `mkdir(…, {mode})` and `open(…, mode)` only ever REMOVE bits
@@ -95,4 +96,23 @@ export function ensurePrivateFile(file: string, into: Tightened = emptyTightened
 export function describeTightened(t: Tightened): string {
   const octal = (m: number): string => m.toString(8).padStart(4, '0');
   return t.changed.map((c) => `${c.path} ${octal(c.from)}→${octal(c.from & 0o700)}`).join(', ');
+}
+
+/**
+ * A program's own data dir made private at start: the folder 0700 (created when missing), then `tighten` removes
+ * group/other bits from what the program keeps there; one warning names everything that changed, and one per path
+ * that could not be changed. Returns what was done (for tests and `doctor`).
+ */
+export function secureDataDirWith(dataDir: string, tighten: (into: Tightened) => void, log?: Logger): Tightened {
+  const t = ensurePrivateDir(dataDir);
+  tighten(t);
+  if (t.changed.length > 0) {
+    const what = { data_dir: dataDir, tightened: describeTightened(t) };
+    log?.warn(what, 'data dir files were readable by group/others: made owner-only');
+  }
+  for (const r of t.refused) {
+    const what = { path: r.path, mode: r.mode.toString(8), reason: r.reason };
+    log?.warn(what, 'cannot make a data dir file owner-only: fix its owner or mode by hand');
+  }
+  return t;
 }
