@@ -137,6 +137,24 @@ function filterSql(tenantId: string, f: EventFilter): { where: string; params: S
 
 const DAY_MS = 86_400_000;
 
+/** An event id that another device already uses: rejected before anything is written. */
+function ownedByAnotherDevice(m: EventMessageInput): StoreEventResult {
+  const message = `event id ${m.id} belongs to another device`;
+  return { id: m.id, rev: m.rev, status: 'rejected', code: 'event_conflict', message };
+}
+
+/** A (device, event, rev) already recorded: a duplicate when the content is the same, else a conflict. */
+async function alreadyReceived(x: SqlExecutor, deviceId: string, m: EventMessageInput): Promise<StoreEventResult> {
+  const seen = await x.get<{ content_sha256: string }>(
+    'SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?',
+    [deviceId, m.id, m.rev],
+  );
+  const base = { id: m.id, rev: m.rev };
+  if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
+  const message = `event ${m.id} rev ${m.rev} was already received with different content`;
+  return { ...base, status: 'conflict', code: 'event_conflict', message };
+}
+
 type EventMethods = 'storeEventMessages' | 'findDeviceEvent' | 'getEvent' | 'listEvents' | 'countEventsByLabelDay';
 type NonceMethods = 'rememberNonce' | 'nonceRecorded' | 'purgeNonces';
 
@@ -202,12 +220,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     // Ownership first: an id another device already uses is rejected before anything is written.
     const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [m.id]);
     if (owner && owner.device_id !== deviceId) {
-      return {
-        ...base,
-        status: 'rejected',
-        code: 'event_conflict',
-        message: `event id ${m.id} belongs to another device`,
-      };
+      return ownedByAnotherDevice(m);
     }
     const recorded = await x.get<{ event_id: string }>(
       `INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json)
@@ -216,17 +229,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       [deviceId, m.id, m.rev, m.contentSha256, now, JSON.stringify(m.event)],
     );
     if (!recorded) {
-      const seen = await x.get<{ content_sha256: string }>(
-        'SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?',
-        [deviceId, m.id, m.rev],
-      );
-      if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
-      return {
-        ...base,
-        status: 'conflict',
-        code: 'event_conflict',
-        message: `event ${m.id} rev ${m.rev} was already received with different content`,
-      };
+      return alreadyReceived(x, deviceId, m);
     }
     // A thumbnail may have arrived before the event's first message.
     const early = await x.get<{ sha256: string; size: number }>(
@@ -277,12 +280,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
         m.id,
         m.rev,
       ]);
-      return {
-        ...base,
-        status: 'rejected',
-        code: 'event_conflict',
-        message: `event id ${m.id} belongs to another device`,
-      };
+      return ownedByAnotherDevice(m);
     }
     const { next, changed } = applyEventMessage(stateOf(row), fields);
     if (changed) {
@@ -357,25 +355,10 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     if (!r) throw new VigilError('internal_error', `storing event ${m.id} returned no row`);
     const row = r.id === null || r.id === undefined ? undefined : (r as EventRow);
     if (row && row.device_id !== deviceId) {
-      return {
-        ...base,
-        status: 'rejected',
-        code: 'event_conflict',
-        message: `event id ${m.id} belongs to another device`,
-      };
+      return ownedByAnotherDevice(m);
     }
     if (!r.recorded) {
-      const seen = await x.get<{ content_sha256: string }>(
-        'SELECT content_sha256 FROM event_messages WHERE device_id = ? AND event_id = ? AND rev = ?',
-        [deviceId, m.id, m.rev],
-      );
-      if (seen?.content_sha256 === m.contentSha256) return { ...base, status: 'duplicate' };
-      return {
-        ...base,
-        status: 'conflict',
-        code: 'event_conflict',
-        message: `event ${m.id} rev ${m.rev} was already received with different content`,
-      };
+      return alreadyReceived(x, deviceId, m);
     }
     if (r.inserted) return { ...base, status: 'stored' };
     // Recorded, not inserted: the event exists (locked above), or another collector inserted it meanwhile.

@@ -15,6 +15,10 @@ import { SqlThumbnails } from './sql-thumbnails.js';
 import { SqlTokens } from './sql-tokens.js';
 import type {
   ApiTokenRecord,
+  NewApiToken,
+  NewPairingCode,
+  PairedDevice,
+  PairingCodeExchange,
   DeviceKeyRecord,
   DeviceRecord,
   DeviceStatusRecord,
@@ -27,7 +31,6 @@ import type {
   LabelDayCount,
   NewDeviceKey,
   PairingCodeRecord,
-  Role,
   Store,
   StoreNonceClaim,
   TenantRecord,
@@ -81,13 +84,7 @@ export class SqlStore implements Store {
     return this.tokens.ensureTenant(id, name);
   }
 
-  createApiToken(input: {
-    tenantId: string;
-    name: string;
-    role: Role;
-    tokenSha256: string;
-    now: number;
-  }): Promise<ApiTokenRecord> {
+  createApiToken(input: NewApiToken): Promise<ApiTokenRecord> {
     return this.tokens.createApiToken(input);
   }
 
@@ -103,14 +100,7 @@ export class SqlStore implements Store {
     return this.tokens.revokeApiToken(tenantId, id, now);
   }
 
-  createPairingCode(input: {
-    tenantId: string;
-    name: string | null;
-    codeSha256: string;
-    hint: string;
-    now: number;
-    expiresAt: number;
-  }): Promise<PairingCodeRecord> {
+  createPairingCode(input: NewPairingCode): Promise<PairingCodeRecord> {
     return this.tokens.createPairingCode(input);
   }
 
@@ -122,13 +112,7 @@ export class SqlStore implements Store {
     return this.tokens.revokePairingCode(tenantId, idOrSha256, now);
   }
 
-  consumePairingCode(input: {
-    codeSha256: string;
-    now: number;
-    deviceId: string;
-    deviceName: string | null;
-    key: NewDeviceKey;
-  }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }> {
+  consumePairingCode(input: PairingCodeExchange): Promise<PairedDevice> {
     return this.tokens.consumePairingCode(input);
   }
 

@@ -4,8 +4,10 @@ import type { SqlDatabase } from '../db/sql.js';
 import { num } from './sql-rows.js';
 import type {
   ApiTokenRecord,
-  DeviceRecord,
-  NewDeviceKey,
+  NewApiToken,
+  NewPairingCode,
+  PairedDevice,
+  PairingCodeExchange,
   PairingCodeRecord,
   Role,
   Store,
@@ -80,13 +82,7 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
 
   // --- API tokens ---
 
-  async createApiToken(input: {
-    tenantId: string;
-    name: string;
-    role: Role;
-    tokenSha256: string;
-    now: number;
-  }): Promise<ApiTokenRecord> {
+  async createApiToken(input: NewApiToken): Promise<ApiTokenRecord> {
     await this.ensureTenant(input.tenantId);
     const id = `tok_${ulid(input.now)}`;
     await this.db.run(
@@ -121,14 +117,7 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
 
   // --- pairing codes ---
 
-  async createPairingCode(input: {
-    tenantId: string;
-    name: string | null;
-    codeSha256: string;
-    hint: string;
-    now: number;
-    expiresAt: number;
-  }): Promise<PairingCodeRecord> {
+  async createPairingCode(input: NewPairingCode): Promise<PairingCodeRecord> {
     await this.ensureTenant(input.tenantId);
     const id = `pc_${ulid(input.now)}`;
     await this.db.run(
@@ -167,13 +156,7 @@ export class SqlTokens implements Pick<Store, TokenMethods | CodeMethods> {
     return r.changes > 0;
   }
 
-  async consumePairingCode(input: {
-    codeSha256: string;
-    now: number;
-    deviceId: string;
-    deviceName: string | null;
-    key: NewDeviceKey;
-  }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }> {
+  async consumePairingCode(input: PairingCodeExchange): Promise<PairedDevice> {
     return this.db.tx(async (x) => {
       // The conditional UPDATE is the single-use guarantee: concurrent exchanges serialise on the row (PostgreSQL
       // re-checks the WHERE after the lock; SQLite write transactions are exclusive), and only one sees a change.

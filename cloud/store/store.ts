@@ -74,6 +74,40 @@ export interface NewDeviceKey {
 }
 
 /** Latest known state of a box, from its heartbeats. */
+/** A new API token: its SHA-256 is stored, never the token. */
+export interface NewApiToken {
+  tenantId: string;
+  name: string;
+  role: Role;
+  tokenSha256: string;
+  now: number;
+}
+
+/** A new pairing code: the SHA-256 of the normalised code is stored, with a hint to tell codes apart. */
+export interface NewPairingCode {
+  tenantId: string;
+  name: string | null;
+  codeSha256: string;
+  hint: string;
+  now: number;
+  expiresAt: number;
+}
+
+/** A pairing code exchanged for a device with its first key. */
+export interface PairingCodeExchange {
+  codeSha256: string;
+  now: number;
+  deviceId: string;
+  deviceName: string | null;
+  key: NewDeviceKey;
+}
+
+/** What an exchanged pairing code made: the device, and the code now marked used. */
+export interface PairedDevice {
+  device: DeviceRecord;
+  code: PairingCodeRecord;
+}
+
 export interface DeviceStatusRecord {
   deviceId: string;
   /** Collector time of the last heartbeat or upload. */
@@ -205,26 +239,13 @@ export interface Store extends PushTokenStore {
   ensureTenant(id: string, name?: string): Promise<TenantRecord>;
 
   // --- API tokens (stored as SHA-256 of the token) ---
-  createApiToken(input: {
-    tenantId: string;
-    name: string;
-    role: Role;
-    tokenSha256: string;
-    now: number;
-  }): Promise<ApiTokenRecord>;
+  createApiToken(input: NewApiToken): Promise<ApiTokenRecord>;
   findApiToken(tokenSha256: string): Promise<ApiTokenRecord | undefined>;
   listApiTokens(tenantId: string): Promise<ApiTokenRecord[]>;
   revokeApiToken(tenantId: string, id: string, now: number): Promise<boolean>;
 
   // --- pairing codes (stored as SHA-256 of the normalised code) ---
-  createPairingCode(input: {
-    tenantId: string;
-    name: string | null;
-    codeSha256: string;
-    hint: string;
-    now: number;
-    expiresAt: number;
-  }): Promise<PairingCodeRecord>;
+  createPairingCode(input: NewPairingCode): Promise<PairingCodeRecord>;
   listPairingCodes(tenantId: string): Promise<PairingCodeRecord[]>;
   /** Revokes by id or by code hash. False when no pending code of this tenant matches. */
   revokePairingCode(tenantId: string, idOrSha256: string, now: number): Promise<boolean>;
@@ -232,13 +253,7 @@ export interface Store extends PushTokenStore {
    * Single-use exchange, in one transaction: marks the code used and creates the device with its first key.
    * Throws VigilError `pairing_code_invalid` (400), `pairing_code_used` (409), `pairing_code_expired` (410).
    */
-  consumePairingCode(input: {
-    codeSha256: string;
-    now: number;
-    deviceId: string;
-    deviceName: string | null;
-    key: NewDeviceKey;
-  }): Promise<{ device: DeviceRecord; code: PairingCodeRecord }>;
+  consumePairingCode(input: PairingCodeExchange): Promise<PairedDevice>;
 
   // --- devices and keys ---
   getDevice(tenantId: string, deviceId: string): Promise<DeviceRecord | undefined>;
