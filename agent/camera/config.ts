@@ -74,8 +74,9 @@ export const CameraConfigSchema = Type.Object(
     input: Type.String({
       minLength: 1,
       description:
-        'What to read: `rtsp://…` (TCP transport), `http(s)://…` (MJPEG or any stream ffmpeg reads), `/dev/videoN` (V4L2), ' +
-        'a local file path, or `lavfi:<filtergraph>` for a generated test scene (e.g. `lavfi:testsrc2=size=640x360:rate=5`)',
+        'What to read: `rtsp://…` (TCP transport), `http(s)://…` (MJPEG or any stream ffmpeg reads), `/dev/videoN` ' +
+        '(V4L2), a local file path, or `lavfi:<filtergraph>` for a generated test scene ' +
+        '(e.g. `lavfi:testsrc2=size=640x360:rate=5`)',
     }),
     detect: CameraDetectSchema,
     realtime: Type.Boolean({
@@ -87,7 +88,8 @@ export const CameraConfigSchema = Type.Object(
     loop: Type.Boolean({
       default: false,
       description:
-        'File and lavfi inputs: when the input ends, play it again as a new stream (media clock from 0; open events end at the end of each pass) instead of ending',
+        'File and lavfi inputs: when the input ends, play it again as a new stream (media clock from 0; open ' +
+        'events end at the end of each pass) instead of ending',
     }),
     stall_timeout_s: Type.Number({
       exclusiveMinimum: 0,

@@ -6,6 +6,13 @@ export function redactUrl(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]+):([^@/\s]+)@/gi, '$1$2:***@');
 }
 
+/** A stderr line that reads like an error (no /g: `test` keeps no state between lines). */
+const ERROR_LINE = new RegExp(
+  'error|fail|refused|not found|no such|invalid|unable|cannot|denied|unauthorized|timed out|unreachable|' +
+    'could not|returned [45]\\d\\d',
+  'i',
+);
+
 /**
  * Keeps the tail of ffmpeg's stderr: the last line, the last line that looks like an error, and a few recent
  * lines for error messages. Also picks up the output frame rate from the stream header (for `fps: 0`).
@@ -30,13 +37,7 @@ export class FfmpegLog {
       this.lastLine = line;
       this.recent.push(line);
       if (this.recent.length > 20) this.recent.shift();
-      if (
-        /error|fail|refused|not found|no such|invalid|unable|cannot|denied|unauthorized|timed out|unreachable|could not|returned [45]\d\d/i.test(
-          line,
-        )
-      ) {
-        this.lastErrorLine = line;
-      }
+      if (ERROR_LINE.test(line)) this.lastErrorLine = line;
       if (/^Output #0/.test(line)) this.inOutputSection = true;
       const m = /Stream #\d+:\d+.*?Video:.*?,\s*([\d.]+)(k?)\s*fps/.exec(line);
       if (m?.[1] && (this.inOutputSection || this.outputFps === undefined)) {

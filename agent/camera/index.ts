@@ -2,7 +2,8 @@
  * Camera stage: turns a camera (RTSP, HTTP/MJPEG, V4L2), a video file or a generated lavfi scene into a stream of
  * yuv420p `Frame`s at the configured detect size and rate. Frames go next to agent/motion.
  *
- *   const cam = new CameraStream({ name: 'door', input: 'rtsp://…', detect: { width: 640, height: 360, fps: 5 } }).start();
+ *   const detect = { width: 640, height: 360, fps: 5 };
+ *   const cam = new CameraStream({ name: 'door', input: 'rtsp://…', detect }).start();
  *   for await (const frame of cam) { … }          // live: drops frames while you are busy; files: never drops
  *   const { camera, first } = await openCamera(cfg, { timeoutMs: 5000 });   // fail fast when unreachable
  *

@@ -44,7 +44,10 @@ function describe(m: EventMessage): string {
     m.media_start !== undefined
       ? ` ${m.media_start.toFixed(1)}s${m.media_end != null ? `–${m.media_end.toFixed(1)}s` : ''}`
       : '';
-  return `${m.type.padEnd(6)} ${m.id} ${m.label.padEnd(10)} score ${m.score.toFixed(2)}${when}${m.stationary ? ' stationary' : ''}${m.thumbnail ? ` ${m.thumbnail}` : ''}`;
+  return (
+    `${m.type.padEnd(6)} ${m.id} ${m.label.padEnd(10)} ` +
+    `score ${m.score.toFixed(2)}${when}${m.stationary ? ' stationary' : ''}${m.thumbnail ? ` ${m.thumbnail}` : ''}`
+  );
 }
 
 export function registerAnalyze(program: Command): void {
@@ -149,7 +152,8 @@ export function registerAnalyze(program: Command): void {
         print(
           opts.json
             ? summary
-            : `summary: ${s.frames} frames, ${s.motion_frames} with motion, ${s.detector_runs} detector runs, ${s.events} events; ms/frame ${JSON.stringify(s.ms_per_frame)}; thumbnails in ${out}`,
+            : `summary: ${s.frames} frames, ${s.motion_frames} with motion, ${s.detector_runs} detector ` +
+                `runs, ${s.events} events; ms/frame ${JSON.stringify(s.ms_per_frame)}; thumbnails in ${out}`,
         );
       } finally {
         process.off('SIGINT', stop);

@@ -67,7 +67,8 @@ export function registerDetect(program: Command): void {
             lines.push(`${'label'.padEnd(16)} ${'score'.padStart(6)}  box (pixels x1 y1 x2 y2)`);
           for (const d of detections)
             lines.push(
-              `${d.label.padEnd(16)} ${d.score.toFixed(3).padStart(6)}  ${d.box.map((v) => Math.round(v).toString().padStart(5)).join(' ')}`,
+              `${d.label.padEnd(16)} ${d.score.toFixed(3).padStart(6)} ` +
+                ` ${d.box.map((v) => Math.round(v).toString().padStart(5)).join(' ')}`,
             );
           process.stdout.write(lines.join('\n') + '\n');
         } finally {

@@ -171,8 +171,11 @@ export function registerOutbox(program: Command): void {
           const t = s.total;
           const lines = [
             `outbox ${s.path}`,
-            `depth ${s.depth} (pending ${t.pending}, in flight ${t.in_flight}, dead ${t.dead}; ${s.backingOff} backing off)   acked ${t.acked}   dropped ${t.dropped}`,
-            `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
+            `depth ${s.depth} (pending ${t.pending}, in flight ${t.in_flight}, dead ${t.dead}; ${s.backingOff} ` +
+              `backing off)   acked ${t.acked}   dropped ${t.dropped}`,
+            `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, ` +
+              `dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in ` +
+              `flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
             `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
             `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
             `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}` +
@@ -211,7 +214,9 @@ export function registerOutbox(program: Command): void {
         const p = ob.purgePreview(o.all ?? false);
         const total = p.pending + p.in_flight + p.acked + p.dead + p.dropped;
         if (!o.yes) {
-          const what = `${total} item(s): acked ${p.acked}, dropped ${p.dropped}, dead ${p.dead}${o.all ? `, pending ${p.pending}, in flight ${p.in_flight} (never delivered)` : ''}`;
+          const what =
+            `${total} item(s): acked ${p.acked}, dropped ${p.dropped}, ` +
+            `dead ${p.dead}${o.all ? `, pending ${p.pending}, in flight ${p.in_flight} (never delivered)` : ''}`;
           throw new VigilError('confirmation_required', `purge would delete ${what}; re-run with --yes to do it`, {
             details: { exitCode: 2 },
           });

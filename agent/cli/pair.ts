@@ -110,7 +110,8 @@ export function registerPair(program: Command): void {
   program
     .command('pair')
     .description(
-      'Pair this box with a collector using a one-time code (vigil-cloud pair-code create), store its credentials and verify them',
+      'Pair this box with a collector using a one-time code (vigil-cloud pair-code create), store its credentials ' +
+        'and verify them',
     )
     .requiredOption('--cloud <url>', 'collector URL, e.g. https://vigil.example.com')
     .requiredOption('--code <code>', 'one-time pairing code, e.g. K7QX-M2PD')
@@ -122,7 +123,8 @@ export function registerPair(program: Command): void {
     )
     .option(
       '--data-dir <dir>',
-      `where credentials.json goes (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`,
+      `where credentials.json goes (default $VIGIL_DATA_DIR, else data_dir from the config, ` +
+        `else ${DEFAULT_AGENT_DATA_DIR})`,
     )
     .option('--force', 'pair again although credentials exist (the old file is kept as credentials.json.bak-<time>)')
     .option('--timeout <seconds>', 'per-request timeout', '15')
@@ -134,7 +136,8 @@ export function registerPair(program: Command): void {
         const id = existingDeviceId(credentialsFile);
         throw new VigilError(
           'already_paired',
-          `this box is already paired${id ? ` as ${id}` : ''} (${credentialsFile}); use --force to pair again (the old credentials are kept as a backup), or vigil-agent unpair`,
+          `this box is already paired${id ? ` as ${id}` : ''} (${credentialsFile}); use --force to pair again (the ` +
+            `old credentials are kept as a backup), or vigil-agent unpair`,
           { details: { file: credentialsFile, device_id: id, exitCode: 2 } },
         );
       }
@@ -167,7 +170,9 @@ export function registerPair(program: Command): void {
         const lines = Object.entries(section)
           .filter(([, v]) => v !== undefined)
           .map(([k, v]) => `  ${k}: ${String(v)}`);
-        configNote = `${configFile} is not writable, so its device section was not updated (the daemon reads the credentials file anyway); to record it, add:\ndevice:\n${lines.join('\n')}`;
+        configNote =
+          `${configFile} is not writable, so its device section was not updated (the daemon reads the ` +
+          `credentials file anyway); to record it, add:\ndevice:\n${lines.join('\n')}`;
       }
 
       let verification: Verification;
@@ -181,7 +186,8 @@ export function registerPair(program: Command): void {
       } catch (err) {
         throw new VigilError(
           'pairing_unverified',
-          `paired as ${stored.device_id} and saved the credentials to ${credentialsFile}, but the check failed: ${describeError(err).replace(/^pairing_unverified: /, '')}`,
+          `paired as ${stored.device_id} and saved the credentials to ${credentialsFile}, but the check ` +
+            `failed: ${describeError(err).replace(/^pairing_unverified: /, '')}`,
           { cause: err, details: { device_id: stored.device_id, file: credentialsFile } },
         );
       }

@@ -29,7 +29,8 @@ export function registerRun(program: Command): void {
     program
       .command('run')
       .description(
-        'Run the agent: watch the cameras, detect, and send events to the collector (SIGHUP reloads the config, SIGTERM stops cleanly)',
+        'Run the agent: watch the cameras, detect, and send events to the collector (SIGHUP reloads the config, ' +
+          'SIGTERM stops cleanly)',
       ),
   )
     .option(

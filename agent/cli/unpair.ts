@@ -27,7 +27,8 @@ export function registerUnpair(program: Command): void {
     )
     .option(
       '--data-dir <dir>',
-      `data directory holding credentials.json (default $VIGIL_DATA_DIR, else data_dir from the config, else ${DEFAULT_AGENT_DATA_DIR})`,
+      `data directory holding credentials.json (default $VIGIL_DATA_DIR, else data_dir from the config, ` +
+        `else ${DEFAULT_AGENT_DATA_DIR})`,
     )
     .option('--yes', 'really unpair')
     .option('--json', 'print what was done as JSON')
@@ -39,7 +40,8 @@ export function registerUnpair(program: Command): void {
       if (!o.yes) {
         throw new VigilError(
           'confirmation_required',
-          `unpair would move ${hasCredentials ? credentialsFile : '(no credentials file)'} aside and clear the device section of ${configFile}; the box stops sending until paired again. Re-run with --yes`,
+          `unpair would move ${hasCredentials ? credentialsFile : '(no credentials file)'} aside and clear the ` +
+            `device section of ${configFile}; the box stops sending until paired again. Re-run with --yes`,
           { details: { exitCode: 2 } },
         );
       }

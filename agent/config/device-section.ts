@@ -79,7 +79,8 @@ export function writeDeviceSection(
     const line = e.linePos?.[0]?.line;
     throw new VigilError(
       'config_invalid',
-      `${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}; the device section was not written`,
+      `${file}${line ? `:${line}` : ''}: YAML syntax error: ${e.message.split('\n')[0]}; the device section was ` +
+        `not written`,
       {
         details: { file, line },
       },

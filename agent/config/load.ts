@@ -88,7 +88,8 @@ function checkUniqueCameraNames(config: AgentConfig, file: string | undefined): 
     const where = file ? ` (${file}${line ? `:${line}` : ''})` : '';
     throw new VigilError(
       'config_invalid',
-      `config key "cameras.${i}.name"${where}: camera name "${camera.name}" is already used by cameras.${first}; camera names must be unique`,
+      `config key "cameras.${i}.name"${where}: camera name "${camera.name}" is already used by cameras.${first}; ` +
+        `camera names must be unique`,
       { details: { path: `cameras.${i}.name`, file, line } },
     );
   });

@@ -35,7 +35,8 @@ export const LogConfigSchema = Type.Object(
       Type.String({
         minLength: 1,
         description:
-          'Also write the JSON log lines to this file, rotated by size (file.1 … file.N). Unset: stdout only (under systemd: the journal, read with `vigil-agent logs`).',
+          'Also write the JSON log lines to this file, rotated by size (file.1 … file.N). Unset: stdout only ' +
+          '(under systemd: the journal, read with `vigil-agent logs`).',
       }),
     ),
     max_size: Type.String({
@@ -72,7 +73,8 @@ export const DeviceConfigSchema = Type.Object(
     transport: Type.Optional(
       Type.Union([Type.Literal('https'), Type.Literal('mqtt')], {
         description:
-          'How events travel: mqtt when the collector offered a broker at pairing, else https. `uplink.transport` other than auto wins.',
+          'How events travel: mqtt when the collector offered a broker at pairing, else https. `uplink.transport` ' +
+          'other than auto wins.',
       }),
     ),
     mqtt_url: Type.Optional(
@@ -97,7 +99,8 @@ export const DeviceConfigSchema = Type.Object(
     default: {},
     additionalProperties: false,
     description:
-      "This box's identity at the collector. Written by `vigil-agent pair`, cleared by `vigil-agent unpair`; edit by hand only to move the credentials file.",
+      "This box's identity at the collector. Written by `vigil-agent pair`, cleared by `vigil-agent unpair`; edit " +
+      'by hand only to move the credentials file.',
   },
 );
 export type DeviceConfig = Static<typeof DeviceConfigSchema>;
@@ -129,7 +132,8 @@ export const AgentCameraSchema = Type.Object(
         minItems: 1,
         uniqueItems: true,
         description:
-          'Labels to track, e.g. [person, car]. Unset: every label the model knows. Without a model only motion events are made.',
+          'Labels to track, e.g. [person, car]. Unset: every label the model knows. Without a model only motion ' +
+          'events are made.',
       }),
     ),
     min_score: Type.Optional(Score("Detections below this are ignored (default: the tracker's 0.5).")),
@@ -151,7 +155,8 @@ export const StatusConfigSchema = Type.Object(
       pattern: '^(/\\S+|[A-Za-z0-9.-]+:\\d{1,5}|\\[[0-9A-Fa-f:.]+\\]:\\d{1,5})$',
       default: '127.0.0.1:7411',
       description:
-        'Where the daemon answers `vigil-agent status`: HOST:PORT (keep it on loopback) or an absolute unix socket path.',
+        'Where the daemon answers `vigil-agent status`: HOST:PORT (keep it on loopback) or an absolute unix socket ' +
+        'path.',
     }),
   },
   { default: {}, additionalProperties: false, description: "The daemon's local status endpoint." },

@@ -64,7 +64,8 @@ export async function requestBrokerLogin(o: BrokerLoginRequestOptions): Promise<
     const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
     throw VigilError.received(
       code,
-      `the collector refused a broker login (HTTP ${status}): ${typeof e?.message === 'string' ? e.message : text.slice(0, 200)}`,
+      `the collector refused a broker login ` +
+        `(HTTP ${status}): ${typeof e?.message === 'string' ? e.message : text.slice(0, 200)}`,
       status,
     );
   }

@@ -149,7 +149,8 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
   if (issues.length > 0) {
     throw new VigilError(
       'pairing_failed',
-      `the collector at ${url} sent an invalid pairing response: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`,
+      `the collector at ${url} sent an invalid pairing ` +
+        `response: ${issues.map((i) => `${i.path} ${i.message}`).join('; ')}`,
       { details: { url } },
     );
   }
@@ -245,7 +246,8 @@ export async function verifyCredentials(stored: StoredCredentials, o: VerifyOpti
       if (item.status === 'rejected') {
         throw new VigilError(
           'pairing_unverified',
-          `the collector at ${url} rejected the signed heartbeat: ${item.code ?? 'rejected'}${item.message ? `: ${item.message}` : ''}`,
+          `the collector at ${url} rejected the signed ` +
+            `heartbeat: ${item.code ?? 'rejected'}${item.message ? `: ${item.message}` : ''}`,
           { details: { url, code: item.code } },
         );
       }

@@ -10,8 +10,9 @@ import { CREDENTIALS_FILE_NAME } from '../config/schema.js';
 
 /**
  * The box's credentials file (`<data_dir>/credentials.json`): the device id and the HMAC secret issued at
- * pairing, and the box's broker login when the deployment issues one (kept here, 0600, beside the secret). Written atomically with mode 0600 (its directory 0700 when we create it); a file that group or others
- * can read is refused by the daemon and flagged by `doctor`, because anyone who reads it can speak as this box.
+ * pairing, and the box's broker login when the deployment issues one (kept here, 0600, beside the secret). Written
+ * atomically with mode 0600 (its directory 0700 when we create it); a file that group or others can read is refused
+ * by the daemon and flagged by `doctor`, because anyone who reads it can speak as this box.
  */
 
 export const StoredCredentialsSchema = Type.Object(
@@ -132,7 +133,9 @@ export function loadCredentials(dataDir: string, options: LoadCredentialsOptions
   const mode = st.mode & 0o777;
   const warnings: string[] = [];
   if ((mode & 0o077) !== 0) {
-    const message = `${file} has mode ${mode.toString(8).padStart(4, '0')}: group/others can read the device secret; run chmod 600 ${file}`;
+    const message =
+      `${file} has mode ${mode.toString(8).padStart(4, '0')}: group/others can read the device ` +
+      `secret; run chmod 600 ${file}`;
     if ((options.insecure ?? 'fail') === 'fail')
       throw new VigilError('credentials_insecure', message, { details: { file, mode } });
     warnings.push(message);

@@ -59,7 +59,9 @@ export interface CameraRunnerOptions {
   /** Awaited for every message: the outbox write applies backpressure to the pipeline. */
   onEvent: (msg: EventMessage) => Promise<void>;
   logger: Logger;
-  /** Delay before retrying a failed start / failed file (doubles up to max). Default: the camera's restart_backoff_s. */
+  /**
+   * Delay before retrying a failed start / failed file (doubles up to max). Default: the camera's restart_backoff_s.
+   */
   backoffMs?: { initial: number; max: number };
 }
 

@@ -42,7 +42,10 @@ function positiveInt(text: string, flag: string, min: number, max: number): numb
   return n;
 }
 
-/** Which model runs: --model PATH; --no-model none; by default the shared detector only for real footage (the synthetic square is no object). */
+/**
+ * Which model runs: --model PATH; --no-model none; by default the shared detector only for real footage (the synthetic
+ * square is no object).
+ */
 function chooseModel(o: DemoOpts): string | undefined {
   if (o.model === false) return undefined;
   if (typeof o.model === 'string') {
@@ -63,7 +66,8 @@ async function main(o: DemoOpts): Promise<number> {
   const keep = !temp || o.keep === true;
   const model = chooseModel(o);
   say(
-    `vigil demo ${vigilVersion()} — data in ${dir}${keep ? ' (kept)' : ' (temporary: removed at exit; --keep or --data-dir DIR to keep it)'}`,
+    `vigil demo ${vigilVersion()} — data in ${dir}` +
+      (keep ? ' (kept)' : ' (temporary: removed at exit; --keep or --data-dir DIR to keep it)'),
   );
 
   let cloud: Child | undefined;
@@ -79,9 +83,9 @@ async function main(o: DemoOpts): Promise<number> {
       if (broker) await stopChild(broker.child);
       if (!keep) rmSync(dir, { recursive: true, force: true });
       const brokerPid = broker?.child.proc.pid ? ` and broker (pid ${broker.child.proc.pid})` : '';
-      say(
-        `stopped${cloud?.proc.pid ? ` collector (pid ${cloud.proc.pid})` : ''}${agent?.proc.pid ? ` and agent (pid ${agent.proc.pid})` : ''}${brokerPid}`,
-      );
+      const cloudPid = cloud?.proc.pid ? ` collector (pid ${cloud.proc.pid})` : '';
+      const agentPid = agent?.proc.pid ? ` and agent (pid ${agent.proc.pid})` : '';
+      say(`stopped${cloudPid}${agentPid}${brokerPid}`);
       return code;
     })());
   process.once('SIGINT', () => {

@@ -56,7 +56,8 @@ function describe(outputs: readonly { name: string; dims: readonly number[] }[])
 function unknown(outputs: readonly { name: string; dims: readonly number[] }[], why: string): VigilError {
   return new VigilError(
     'model_format_unknown',
-    `cannot decode model outputs ${describe(outputs)}: ${why}; set model.type to yolox, yolo or ssd if the layout is one of those`,
+    `cannot decode model outputs ${describe(outputs)}: ${why}; set model.type to yolox, yolo or ssd if the layout ` +
+      `is one of those`,
     {
       details: { outputs: outputs.map((o) => ({ name: o.name, dims: [...o.dims] })) },
     },

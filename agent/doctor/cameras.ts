@@ -5,7 +5,8 @@ import { fail, pass, skip, type CheckResult } from './report.js';
 
 const HINTS: Record<string, string> = {
   camera_unreachable:
-    'check the URL (host, port, path), that the camera is on the network, and its user/password; aim it with `vigil-agent snapshot --camera NAME --out x.jpg`',
+    'check the URL (host, port, path), that the camera is on the network, and its user/password; aim it with ' +
+    '`vigil-agent snapshot --camera NAME --out x.jpg`',
   camera_timeout:
     'the input opened but sent no frame in time: check the stream path/codec, or raise --timeout for a slow camera',
   camera_no_frames: 'the input ended before its first frame: is the file empty or not a video?',

@@ -43,10 +43,12 @@ export function checkCredentials(config: AgentConfig): { result: CheckResult; lo
 
 const CLOUD_HINTS: Record<string, string> = {
   network_error:
-    'is the collector running and reachable from this box? check the URL, DNS, firewall and TLS (uplink.ca_file for a private CA)',
+    'is the collector running and reachable from this box? check the URL, DNS, firewall and TLS (uplink.ca_file ' +
+    'for a private CA)',
   timeout: 'the collector did not answer in time: check the network path and the collector load',
   unknown_device:
-    'the collector does not know this device (removed, or a different collector/database): pair again with vigil-agent pair --force',
+    'the collector does not know this device (removed, or a different collector/database): pair again with ' +
+    'vigil-agent pair --force',
   signature_mismatch:
     "the collector rejects this box's key (revoked or re-paired elsewhere): pair again with vigil-agent pair --force",
   device_revoked: 'this device was revoked at the collector: pair again with a new code',
@@ -112,7 +114,8 @@ export async function checkCloud(
       fail(
         'cloud',
         `${url}: ${describeError(err)}`,
-        'fix the uplink TLS files (uplink.ca_file, uplink.cert_file, uplink.key_file): the daemon cannot connect either',
+        'fix the uplink TLS files (uplink.ca_file, uplink.cert_file, uplink.key_file): the daemon cannot connect ' +
+          'either',
       ),
       skip('clock', 'not measured: no usable TLS settings'),
     ];

@@ -46,13 +46,15 @@ export function checkDisk(
     return fail(
       'disk',
       detail,
-      `free space under ${mib(DISK_FAIL_BYTES)}: the outbox and thumbnails cannot be written; free space or move data_dir`,
+      `free space under ${mib(DISK_FAIL_BYTES)}: the outbox and thumbnails cannot be written; free space or move ` +
+        `data_dir`,
     );
   if (free < budget)
     return warn(
       'disk',
       detail,
-      'less space than the outbox budget: lower outbox.budget_bytes or free space so a long outage cannot fill the disk',
+      'less space than the outbox budget: lower outbox.budget_bytes or free space so a long outage cannot fill the ' +
+        'disk',
     );
   return pass('disk', detail);
 }

@@ -61,7 +61,8 @@ export async function checkFfmpeg(
           `${code}: ${describeError(err).replace(/^ffmpeg_not_found: /, '')}${forCameras}`,
           configured
             ? `fix cameras[].ffmpeg.path (${configured}) or remove it to use the bundled ffmpeg`
-            : 'run `npm install` in the Vigil folder (it ships a static ffmpeg), install the ffmpeg package, or set ffmpeg.path / $VIGIL_FFMPEG',
+            : 'run `npm install` in the Vigil folder (it ships a static ffmpeg), install the ffmpeg package, or ' +
+                'set ffmpeg.path / $VIGIL_FFMPEG',
         ),
       );
       continue;
@@ -75,7 +76,8 @@ export async function checkFfmpeg(
         fail(
           name,
           `ffmpeg_failed: ${path} -version did not run: ${(err as Error).message.split('\n')[0]}`,
-          'the binary is not a working ffmpeg for this machine (wrong architecture or missing libraries); point ffmpeg.path at one that runs',
+          'the binary is not a working ffmpeg for this machine (wrong architecture or missing libraries); point ' +
+            'ffmpeg.path at one that runs',
         ),
       );
     }

@@ -26,7 +26,8 @@ export async function checkModel(config: AgentConfig): Promise<CheckResult> {
     const d = detector;
     return pass(
       'model',
-      `${m.path}: ${d.format.type} ${d.input.width}x${d.input.height}, ${d.labels.length} labels, warm-up ${Math.round(d.warmupMs)} ms`,
+      `${m.path}: ${d.format.type} ${d.input.width}x${d.input.height}, ${d.labels.length} labels, ` +
+        `warm-up ${Math.round(d.warmupMs)} ms`,
     );
   } catch (err) {
     const code = isVigilError(err) ? err.code : 'model_invalid';

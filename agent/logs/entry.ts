@@ -158,9 +158,9 @@ function formatValue(v: unknown): string {
   if (v !== null && typeof v === 'object' && typeof (v as { message?: unknown }).message === 'string') {
     // a serialized Error: its type and message, not the stack
     const e = v as { type?: unknown; code?: unknown; message: string };
-    return JSON.stringify(
-      `${typeof e.type === 'string' ? `${e.type}: ` : ''}${typeof e.code === 'string' ? `${e.code}: ` : ''}${e.message}`,
-    );
+    const type = typeof e.type === 'string' ? `${e.type}: ` : '';
+    const code = typeof e.code === 'string' ? `${e.code}: ` : '';
+    return JSON.stringify(`${type}${code}${e.message}`);
   }
   return JSON.stringify(v) ?? String(v);
 }

@@ -62,7 +62,8 @@ export class RotatingFileStream {
       if (!this.warned) {
         this.warned = true;
         process.stderr.write(
-          `vigil-agent: cannot write the log file ${this.o.file}: ${(err as Error).message} (further failures are counted, not reported)\n`,
+          `vigil-agent: cannot write the log file ${this.o.file}: ${(err as Error).message} (further failures are ` +
+            `counted, not reported)\n`,
         );
       }
       return false;

@@ -213,7 +213,8 @@ export class MotionDetector {
     if (frame.width !== this.opts.width || frame.height !== this.opts.height) {
       throw new VigilError(
         'motion_frame_size_mismatch',
-        `motion: frame from ${frame.camera} is ${frame.width}x${frame.height}, the detector was built for ${this.opts.width}x${this.opts.height}`,
+        `motion: frame from ${frame.camera} is ${frame.width}x${frame.height}, the detector was built ` +
+          `for ${this.opts.width}x${this.opts.height}`,
       );
     }
     const resetting = this.resetLeft > 0;

@@ -15,7 +15,8 @@ export function defaultMotionCacheDir(): string {
 }
 
 export function motionModelFileName(p: MotionGraphParams): string {
-  return `motion-v${MOTION_GRAPH_VERSION}-${p.width}x${p.height}-k${p.factor}-${p.downscale}-b${p.blur}-d${p.dilate}.onnx`;
+  const size = `${p.width}x${p.height}`;
+  return `motion-v${MOTION_GRAPH_VERSION}-${size}-k${p.factor}-${p.downscale}-b${p.blur}-d${p.dilate}.onnx`;
 }
 
 export interface EnsuredModel {

@@ -89,7 +89,8 @@ export function isCorruptionError(err: unknown): boolean {
 function corrupt(path: string, why: string, cause?: unknown): VigilError {
   return new VigilError(
     'outbox_corrupt',
-    `outbox file ${path} is corrupt (${why}); it was left untouched for inspection — move it aside, or re-run with --quarantine-corrupt to rename it to ${path}.corrupt-<timestamp> and start an empty outbox`,
+    `outbox file ${path} is corrupt (${why}); it was left untouched for inspection — move it aside, or re-run with ` +
+      `--quarantine-corrupt to rename it to ${path}.corrupt-<timestamp> and start an empty outbox`,
     { details: { path, reason: why }, cause },
   );
 }
@@ -97,7 +98,8 @@ function corrupt(path: string, why: string, cause?: unknown): VigilError {
 function foreign(path: string, why: string): VigilError {
   return new VigilError(
     'outbox_foreign',
-    `${path} is not a Vigil outbox (${why}); it was left untouched — point --data-dir elsewhere, move the file, or re-run with --quarantine-corrupt to rename it aside`,
+    `${path} is not a Vigil outbox (${why}); it was left untouched — point --data-dir elsewhere, move the file, or ` +
+      `re-run with --quarantine-corrupt to rename it aside`,
     { details: { path, reason: why } },
   );
 }

@@ -51,14 +51,16 @@ const MIGRATIONS: readonly string[] = [
   );
   INSERT INTO totals (id, live_bytes, live_items) VALUES (1, 0, 0);
   CREATE TRIGGER items_budget_insert AFTER INSERT ON items BEGIN
-    UPDATE totals SET live_bytes = live_bytes + ${charge('NEW')}, live_items = live_items + ${count('NEW')} WHERE id = 1;
+    UPDATE totals SET live_bytes = live_bytes + ${charge('NEW')},
+                      live_items = live_items + ${count('NEW')} WHERE id = 1;
   END;
   CREATE TRIGGER items_budget_update AFTER UPDATE OF state, bytes ON items BEGIN
     UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')} + ${charge('NEW')},
                       live_items = live_items - ${count('OLD')} + ${count('NEW')} WHERE id = 1;
   END;
   CREATE TRIGGER items_budget_delete AFTER DELETE ON items BEGIN
-    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')}, live_items = live_items - ${count('OLD')} WHERE id = 1;
+    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')},
+                      live_items = live_items - ${count('OLD')} WHERE id = 1;
   END;
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `,
@@ -87,13 +89,17 @@ const MIGRATIONS: readonly string[] = [
 
 export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the file to the current version (or `upTo`, for tests). Refuses a file written by a newer agent rather than guessing. */
+/**
+ * Brings the file to the current version (or `upTo`, for tests). Refuses a file written by a newer agent rather than
+ * guessing.
+ */
 export function migrate(db: Database, path: string, upTo = OUTBOX_SCHEMA_VERSION): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > OUTBOX_SCHEMA_VERSION) {
     throw new VigilError(
       'outbox_too_new',
-      `outbox ${path} has schema version ${version}, this agent knows up to ${OUTBOX_SCHEMA_VERSION}; upgrade the agent (the file is left untouched)`,
+      `outbox ${path} has schema version ${version}, this agent knows up to ${OUTBOX_SCHEMA_VERSION}; upgrade the ` +
+        `agent (the file is left untouched)`,
       { details: { path, version, known: OUTBOX_SCHEMA_VERSION } },
     );
   }

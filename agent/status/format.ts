@@ -7,20 +7,27 @@ const age = (s: number | null): string =>
 export function formatStatus(s: DaemonStatus): string {
   const lines: string[] = [];
   lines.push(
-    `vigil-agent ${s.version}  pid ${s.pid}  up ${age(s.uptime_s)}  device ${s.device_id}  mode ${s.mode}${s.stopping ? '  (stopping)' : ''}`,
+    `vigil-agent ${s.version}  pid ${s.pid}  up ${age(s.uptime_s)}  device ${s.device_id}  ` +
+      `mode ${s.mode}${s.stopping ? '  (stopping)' : ''}`,
   );
   lines.push(`config ${s.config_file ?? '(defaults)'}  data ${s.data_dir}`);
-  if (s.last_reload)
+  const r = s.last_reload;
+  if (r)
     lines.push(
-      `last reload ${s.last_reload.at}: ${s.last_reload.ok ? `ok, restarted [${s.last_reload.restarted_cameras.join(', ')}]` : `FAILED: ${s.last_reload.error}`}`,
+      `last reload ${r.at}: ${r.ok ? `ok, restarted [${r.restarted_cameras.join(', ')}]` : `FAILED: ${r.error}`}`,
     );
   const u = s.uplink;
   lines.push(
-    `uplink  ${u.state} via ${u.transport}${u.url ? ` ${u.url}` : ''}  last ack ${u.last_ack_at ?? 'never'}  clock offset ${u.clock_offset_ms} ms  acked ${u.acked}${u.consecutive_failures ? `  failures in a row ${u.consecutive_failures}` : ''}`,
+    `uplink  ${u.state} via ${u.transport}${u.url ? ` ${u.url}` : ''}  last ack ${u.last_ack_at ?? 'never'}  ` +
+      `clock offset ${u.clock_offset_ms} ms  ` +
+      `acked ${u.acked}${u.consecutive_failures ? `  failures in a row ${u.consecutive_failures}` : ''}`,
   );
   const o = s.outbox;
   lines.push(
-    `outbox  depth ${o.depth} (pending ${o.pending}, in flight ${o.in_flight}, dead ${o.dead})  oldest ${age(o.oldest_pending_age_s)}  dropped ${o.dropped}  accepted ${o.accepted_since_start}${o.refused_since_start ? `  REFUSED ${o.refused_since_start}` : ''}${o.disk_full ? '  DISK FULL' : ''}`,
+    `outbox  depth ${o.depth} (pending ${o.pending}, in flight ${o.in_flight}, dead ${o.dead})  ` +
+      `oldest ${age(o.oldest_pending_age_s)}  dropped ${o.dropped}  ` +
+      `accepted ${o.accepted_since_start}${o.refused_since_start ? `  REFUSED ${o.refused_since_start}` : ''}` +
+      (o.disk_full ? '  DISK FULL' : ''),
   );
   const refused = o.refused ? o.refused.disk_full + o.refused.outbox_full : 0;
   if (o.disk_full || (o.held ?? 0) > 0 || refused > 0 || (o.thumbnails_skipped ?? 0) > 0) {
@@ -39,7 +46,9 @@ export function formatStatus(s: DaemonStatus): string {
     const w = Math.max(...s.cameras.map((c) => c.name.length));
     for (const c of s.cameras) {
       lines.push(
-        `  ${c.name.padEnd(w)}  ${c.phase.padEnd(12)} ${c.fps.toFixed(1).padStart(5)} fps  last frame ${age(c.last_frame_age_s).padStart(6)}  restarts ${c.restarts}  events ${c.events}${c.last_error ? `  error: ${c.last_error}` : ''}`,
+        `  ${c.name.padEnd(w)}  ${c.phase.padEnd(12)} ${c.fps.toFixed(1).padStart(5)} fps  last ` +
+          `frame ${age(c.last_frame_age_s).padStart(6)}  restarts ${c.restarts}  ` +
+          `events ${c.events}${c.last_error ? `  error: ${c.last_error}` : ''}`,
       );
     }
   }

@@ -48,7 +48,8 @@ export async function startStatusServer(listen: ListenAddress, snapshot: () => D
   if (listen.kind === 'tcp' && !isLoopbackHost(listen.host)) {
     throw new VigilError(
       'config_invalid',
-      `status.listen must be a loopback address (127.0.0.1, ::1, localhost) or a unix socket path, got ${describeListen(listen)}`,
+      `status.listen must be a loopback address (127.0.0.1, ::1, localhost) or a unix socket path, ` +
+        `got ${describeListen(listen)}`,
       {
         details: { path: 'status.listen' },
       },

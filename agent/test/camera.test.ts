@@ -238,29 +238,32 @@ describe('camera failures', () => {
     await cam.stop();
   });
 
-  it('an unreachable RTSP camera gives camera_unreachable with the reason within seconds, password hidden', async () => {
-    const port = await closedPort();
-    const logged: string[] = [];
-    const logger = createLogger({
-      component: 'agent',
-      level: 'trace',
-      destination: { write: (l: string) => void logged.push(l) },
-    });
-    const t0 = Date.now();
-    const err = await openCamera(
-      { name: 'door', input: `rtsp://admin:s3cret@127.0.0.1:${port}/live` },
-      { timeoutMs: 8000, logger },
-    ).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(Date.now() - t0).toBeLessThan(8000);
-    expect(isVigilError(err, 'camera_unreachable')).toBe(true);
-    expect((err as Error).message).toMatch(/Connection refused/i);
-    expect((err as Error).message).not.toContain('s3cret');
-    expect(logged.length).toBeGreaterThan(2);
-    expect(logged.join('\n')).not.toContain('s3cret');
-  });
+  it(
+    'an unreachable RTSP camera gives camera_unreachable with the reason within seconds, password ' + 'hidden',
+    async () => {
+      const port = await closedPort();
+      const logged: string[] = [];
+      const logger = createLogger({
+        component: 'agent',
+        level: 'trace',
+        destination: { write: (l: string) => void logged.push(l) },
+      });
+      const t0 = Date.now();
+      const err = await openCamera(
+        { name: 'door', input: `rtsp://admin:s3cret@127.0.0.1:${port}/live` },
+        { timeoutMs: 8000, logger },
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - t0).toBeLessThan(8000);
+      expect(isVigilError(err, 'camera_unreachable')).toBe(true);
+      expect((err as Error).message).toMatch(/Connection refused/i);
+      expect((err as Error).message).not.toContain('s3cret');
+      expect(logged.length).toBeGreaterThan(2);
+      expect(logged.join('\n')).not.toContain('s3cret');
+    },
+  );
 
   it('openCamera times out with camera_timeout when the input connects but sends nothing', async () => {
     const silent = fakeFfmpeg('silent-ffmpeg', 'echo "Opening stream" >&2\nexec sleep 30');

@@ -94,26 +94,29 @@ describe.skipIf(!model || !vtest)('vigil-agent analyze vtest.avi (yolox_nano, 5 
     }
   });
 
-  it('the two parked vehicles yield at most one event each, though the model calls one of them car and truck', async () => {
-    const { events, summary } = parseLines(result().stdout);
-    const vehicles = events.filter((e) => e.label === 'car' || e.label === 'truck' || e.label === 'bus');
-    const ids = new Set(vehicles.map((e) => e.id));
-    expect(ids.size).toBeGreaterThanOrEqual(1);
-    expect(ids.size).toBeLessThanOrEqual(2);
-    for (const id of ids) {
-      expect(vehicles.filter((e) => e.id === id && e.type === 'new')).toHaveLength(1);
-      // One label for the life of an event.
-      expect(new Set(vehicles.filter((e) => e.id === id).map((e) => e.label)).size).toBe(1);
-      const first = vehicles.find((e) => e.id === id) as EventMessage;
-      expect(isJpeg(readFileSync(first.thumbnail as string))).toBe(true);
-      expect(isJpeg(readFileSync(first.snapshot as string))).toBe(true);
-    }
-    // They are parked: reported stationary at some point; the other label seen on the van is kept as an attribute.
-    expect(vehicles.some((e) => e.stationary)).toBe(true);
-    expect(vehicles.some((e) => e.attributes?.alt_label !== undefined)).toBe(true);
-    // Raw pictures held stay far below one frame per live track (480x360 yuv420p = 259,200 bytes).
-    expect(summary.picture_bytes_peak).toBeLessThan(summary.live_tracks_peak * 259_200);
-  });
+  it(
+    'the two parked vehicles yield at most one event each, though the model calls one of them car ' + 'and truck',
+    async () => {
+      const { events, summary } = parseLines(result().stdout);
+      const vehicles = events.filter((e) => e.label === 'car' || e.label === 'truck' || e.label === 'bus');
+      const ids = new Set(vehicles.map((e) => e.id));
+      expect(ids.size).toBeGreaterThanOrEqual(1);
+      expect(ids.size).toBeLessThanOrEqual(2);
+      for (const id of ids) {
+        expect(vehicles.filter((e) => e.id === id && e.type === 'new')).toHaveLength(1);
+        // One label for the life of an event.
+        expect(new Set(vehicles.filter((e) => e.id === id).map((e) => e.label)).size).toBe(1);
+        const first = vehicles.find((e) => e.id === id) as EventMessage;
+        expect(isJpeg(readFileSync(first.thumbnail as string))).toBe(true);
+        expect(isJpeg(readFileSync(first.snapshot as string))).toBe(true);
+      }
+      // They are parked: reported stationary at some point; the other label seen on the van is kept as an attribute.
+      expect(vehicles.some((e) => e.stationary)).toBe(true);
+      expect(vehicles.some((e) => e.attributes?.alt_label !== undefined)).toBe(true);
+      // Raw pictures held stay far below one frame per live track (480x360 yuv420p = 259,200 bytes).
+      expect(summary.picture_bytes_peak).toBeLessThan(summary.live_tracks_peak * 259_200);
+    },
+  );
 });
 
 describe('vigil-agent analyze, motion only', () => {

@@ -209,7 +209,8 @@ describe('effectiveUplinkConfig', () => {
     const own = loadAgentConfig(
       file(
         'u2.yaml',
-        'device:\n  cloud: https://c.example\n  transport: mqtt\nuplink:\n  transport: https\n  https_url: https://other.example\n',
+        'device:\n  cloud: https://c.example\n  transport: mqtt\nuplink:\n  transport: https\n  https_url: ' +
+          'https://other.example\n',
       ),
       {},
       noDefault,

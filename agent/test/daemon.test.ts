@@ -42,7 +42,8 @@ const scene = (durationS: number): string =>
     syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS, startS: 0.5, endS: Math.min(3, durationS) }),
   );
 const camera = (name: string, input: string, extra = ''): string =>
-  `  - name: ${name}\n    input: ${input}\n    detect: { width: 320, height: 180, fps: 5 }\n    restart_backoff_s: { initial: 0.2, max: 1 }\n${extra}`;
+  `  - name: ${name}\n    input: ${input}\n    detect: { width: 320, height: 180, fps: 5 }\n    restart_backoff_s: ` +
+  `{ initial: 0.2, max: 1 }\n${extra}`;
 
 beforeAll(async () => {
   requireBuild();

@@ -37,7 +37,8 @@ function alive(pid: number): boolean {
 }
 
 describe('vigil-demo', () => {
-  it('runs collector + paired agent on a short synthetic clip, prints a motion event from the live stream, exits 0 with nothing left behind', async () => {
+  it('runs collector + paired agent on a short synthetic clip, prints a motion event from the live stream, exits 0 ' +
+    'with nothing left behind', async () => {
     const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,

@@ -58,7 +58,8 @@ afterAll(async () => {
 });
 
 describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 MiB tmpfs)', () => {
-  it('loses no event, keeps sending while full, counts refusals exactly in the heartbeat, logs the state once each way', {
+  it('loses no event, keeps sending while full, counts refusals exactly in the heartbeat, logs the state once each ' +
+    'way', {
     timeout: 120_000,
   }, async () => {
     if (!disk) return;

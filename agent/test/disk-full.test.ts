@@ -109,7 +109,8 @@ function enqueueUntilFull(a: AgentUnderTest, d: SmallDisk): Set<string> {
 }
 
 describe('the outbox on a full disk', () => {
-  it('keeps sending what is queued, keeps events produced while full, logs the state once each way, counts every refusal', async () => {
+  it('keeps sending what is queued, keeps events produced while full, logs the state once each way, counts every ' +
+    'refusal', async () => {
     if (!disk) return;
     const d = disk;
     const { logger, lines } = memoryLogger();
@@ -192,7 +193,8 @@ describe('the outbox on a full disk', () => {
     }
   }, 90_000);
 
-  it('outbox stats, status and doctor agree on the disk-full state, also with the daemon stopped (no -shm to create)', async () => {
+  it('outbox stats, status and doctor agree on the disk-full state, also with the daemon stopped ' +
+    '(no -shm to create)', async () => {
     if (!disk) return;
     const d = disk;
     const a = agentOn(d);
@@ -262,40 +264,44 @@ describe('the outbox on a full disk', () => {
     }
   });
 
-  it('with its reserve already given back, the daemon still opens on a full disk (exclusive locking, no -shm) and reads', async () => {
-    if (!disk) return;
-    const d = disk;
-    const path = join(d.dir, 'outbox.db');
-    const first = Outbox.open({ path, reserveBytes: RESERVE });
-    first.enqueue(makeEvent());
-    first.close();
-    if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
-    d.fill();
-    const { logger, lines } = memoryLogger();
-    const second = Outbox.open({ path, reserveBytes: RESERVE, logger }); // gives the reserve back
-    second.close();
-    if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
-    d.fill();
-    const third = Outbox.open({ path, reserveBytes: RESERVE, logger });
-    try {
-      expect(lines.some((l) => /exclusive locking/.test(l.msg))).toBe(true);
-      expect(third.stats()).toMatchObject({ depth: 1, diskFull: true, reserve: 'released' });
-      // Not one byte left and no reserve to give: writes wait (with the disk-full error, not a crash).
-      expect(() => third.claim({ kind: 'event', limit: 10, leaseMs: 10_000 })).toThrow(/is full/);
-      // The CLI beside it cannot open the file meanwhile, and says so instead of hanging.
-      const cli = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
-      expect(cli.error).toBeDefined();
-    } finally {
-      third.close();
-    }
-    // Stopped: the CLI reads it, on the same full disk.
-    const after = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
-    expect(after.error, after.error).toBeUndefined();
-    expect(JSON.parse(after.stdout) as { depth: number; diskFull: boolean }).toMatchObject({
-      depth: 1,
-      diskFull: true,
-    });
-  });
+  it(
+    'with its reserve already given back, the daemon still opens on a full disk (exclusive locking, no -shm) and ' +
+      'reads',
+    async () => {
+      if (!disk) return;
+      const d = disk;
+      const path = join(d.dir, 'outbox.db');
+      const first = Outbox.open({ path, reserveBytes: RESERVE });
+      first.enqueue(makeEvent());
+      first.close();
+      if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
+      d.fill();
+      const { logger, lines } = memoryLogger();
+      const second = Outbox.open({ path, reserveBytes: RESERVE, logger }); // gives the reserve back
+      second.close();
+      if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
+      d.fill();
+      const third = Outbox.open({ path, reserveBytes: RESERVE, logger });
+      try {
+        expect(lines.some((l) => /exclusive locking/.test(l.msg))).toBe(true);
+        expect(third.stats()).toMatchObject({ depth: 1, diskFull: true, reserve: 'released' });
+        // Not one byte left and no reserve to give: writes wait (with the disk-full error, not a crash).
+        expect(() => third.claim({ kind: 'event', limit: 10, leaseMs: 10_000 })).toThrow(/is full/);
+        // The CLI beside it cannot open the file meanwhile, and says so instead of hanging.
+        const cli = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
+        expect(cli.error).toBeDefined();
+      } finally {
+        third.close();
+      }
+      // Stopped: the CLI reads it, on the same full disk.
+      const after = await outboxCli(['stats', '--json', '--data-dir', d.dir]);
+      expect(after.error, after.error).toBeUndefined();
+      expect(JSON.parse(after.stdout) as { depth: number; diskFull: boolean }).toMatchObject({
+        depth: 1,
+        diskFull: true,
+      });
+    },
+  );
 });
 
 /** `vigil-agent outbox …` in this process (the CLI code as built from source). */
@@ -349,7 +355,8 @@ describe('thumbnails on a full disk', () => {
     expect(existsSync(later.thumbnail!)).toBe(true);
   });
 
-  it('an event whose thumbnail could not be kept goes out without announcing it, counted; a later message brings it', async () => {
+  it('an event whose thumbnail could not be kept goes out without announcing it, counted; a later ' +
+    'message brings it', async () => {
     if (!disk) return;
     const d = disk;
     const a = agentOn(d);

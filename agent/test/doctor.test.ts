@@ -178,7 +178,8 @@ describe('vigil-agent doctor', () => {
     expect(byName.get('credentials')?.status).toBe('pass');
   }, 60_000);
 
-  it('fails the cloud check naming the code when the credentials are wrong, and the credentials check on mode 0644', async () => {
+  it('fails the cloud check naming the code when the credentials are wrong, and the credentials ' +
+    'check on mode 0644', async () => {
     const other = join(tmp, 'other');
     mkdirSync(other, { recursive: true, mode: 0o700 });
     const creds = JSON.parse(readFileSync(join(data, 'credentials.json'), 'utf8')) as { secret_b64: string };

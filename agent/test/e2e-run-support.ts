@@ -114,7 +114,8 @@ export async function exitOf(p: Proc, timeoutMs: number): Promise<number | null>
   if (code === 'timeout') {
     p.child.kill('SIGKILL');
     throw new Error(
-      `process did not exit within ${timeoutMs} ms; stderr: ${p.err().slice(-2000)}; stdout tail: ${p.out().slice(-3000)}`,
+      `process did not exit within ${timeoutMs} ms; stderr: ${p.err().slice(-2000)}; stdout ` +
+        `tail: ${p.out().slice(-3000)}`,
     );
   }
   return code;

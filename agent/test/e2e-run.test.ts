@@ -51,7 +51,8 @@ describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing
       join(tmp, 'A'),
       `status:\n  listen: ${join(tmp, 'A', 'status.sock')}\n` +
         `model:\n  path: ${model}\n` +
-        `cameras:\n  - name: street\n    input: ${clip}\n    detect: { width: 480, height: 360, fps: 5 }\n    labels: [person]\n` +
+        `cameras:\n  - name: street\n    input: ${clip}\n    detect: { width: 480, height: 360, fps: 5 }\n    ` +
+        `labels: [person]\n` +
         `    ffmpeg: { input_args: ["-t", "24"] }\n`,
     );
 

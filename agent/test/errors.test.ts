@@ -34,13 +34,18 @@ describe('outbox errors', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a thumbnail other than the announced one is thumbnail_mismatch with the catalogue status 409 (it was 400)', () => {
-    ob = Outbox.open({ path: join(dir, 'outbox.db'), clock: new ManualClock(Date.UTC(2026, 0, 1)) });
-    const jpeg = fakeJpeg(3000, 1);
-    const announced = { sha256: createHash('sha256').update(fakeJpeg(3000, 2)).digest('hex'), size: jpeg.length };
-    const err = thrown(() => ob!.enqueue(makeEvent({ thumbnail: announced } as Parameters<typeof makeEvent>[0]), jpeg));
-    expect([err.code, err.status]).toEqual(['thumbnail_mismatch', 409]);
-  });
+  it(
+    'a thumbnail other than the announced one is thumbnail_mismatch with the catalogue status 409 (it ' + 'was 400)',
+    () => {
+      ob = Outbox.open({ path: join(dir, 'outbox.db'), clock: new ManualClock(Date.UTC(2026, 0, 1)) });
+      const jpeg = fakeJpeg(3000, 1);
+      const announced = { sha256: createHash('sha256').update(fakeJpeg(3000, 2)).digest('hex'), size: jpeg.length };
+      const err = thrown(() =>
+        ob!.enqueue(makeEvent({ thumbnail: announced } as Parameters<typeof makeEvent>[0]), jpeg),
+      );
+      expect([err.code, err.status]).toEqual(['thumbnail_mismatch', 409]);
+    },
+  );
 
   it('outbox-only refusals carry no HTTP status (they were 400/413/507)', () => {
     ob = Outbox.open({ path: join(dir, 'outbox.db'), clock: new ManualClock(Date.UTC(2026, 0, 1)) });

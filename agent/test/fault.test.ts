@@ -63,7 +63,8 @@ async function expectExactlyDelivered(
 const OUTAGE_S = inCI ? 60 : Number(process.env.VIGIL_FAULT_BROKER_OUTAGE_S ?? 60);
 
 describe('fault: agent killed with SIGKILL', () => {
-  it('loses nothing when kill -9 hits while ~1,000 events are in flight over the real Mosquitto, then restarts', async () => {
+  it('loses nothing when kill -9 hits while ~1,000 events are in flight over the real Mosquitto, ' +
+    'then restarts', async () => {
     if (!(await serviceAvailable('mosquitto', '127.0.0.1', 1883))) return;
     const c = await collector(MOSQUITTO_URL);
     cleanups.push(() => clearMqttSession(MOSQUITTO_URL, c.device.deviceId));
@@ -197,7 +198,8 @@ describe('fault: collector errors and timeouts', () => {
 });
 
 describe('fault: disk budget filled while the collector is down', () => {
-  it('drops thumbnails first, refuses events only when records no longer fit, and delivers every accepted event', async () => {
+  it('drops thumbnails first, refuses events only when records no longer fit, and delivers every ' +
+    'accepted event', async () => {
     const c = await collector();
     const proxy = new FaultProxy(c.httpUrl);
     const url = await proxy.listen();
@@ -238,7 +240,8 @@ describe('fault: disk budget filled while the collector is down', () => {
 });
 
 describe('fault: the real disk fills up', () => {
-  it('keeps every event on a full filesystem (queued, or in memory when even the record does not fit), keeps the file intact, and delivers all once space is back', async () => {
+  it('keeps every event on a full filesystem (queued, or in memory when even the record does not fit), keeps the ' +
+    'file intact, and delivers all once space is back', async () => {
     const { execFileSync } = await import('node:child_process');
     const { mkdirSync, writeFileSync, unlinkSync, rmdirSync } = await import('node:fs');
     const mnt = join(dir(), 'small-disk');
@@ -247,7 +250,8 @@ describe('fault: the real disk fills up', () => {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt], { stdio: 'ignore' });
     } catch {
       process.stderr.write(
-        '\n!!! SKIPPING: cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN); the max_page_count test covers SQLITE_FULL\n\n',
+        '\n!!! SKIPPING: cannot mount a small tmpfs here (needs root / CAP_SYS_ADMIN); the max_page_count test ' +
+          'covers SQLITE_FULL\n\n',
       );
       return;
     }

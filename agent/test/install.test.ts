@@ -137,7 +137,8 @@ describe('install-agent.sh / install-cloud.sh into a prefix', () => {
     const unit = readFileSync(join(P, 'etc/systemd/system/vigil-agent.service'), 'utf8');
     expect(unit).not.toMatch(/@[A-Z_]+@/);
     const execStart = unitValues(unit, 'ExecStart')[0]?.split(' ') ?? [];
-    expect(execStart[0]).toBe((await run('sh', ['-c', 'command -v node'])).stdout.trim()); // the node on PATH, by default
+    // the node on PATH, by default
+    expect(execStart[0]).toBe((await run('sh', ['-c', 'command -v node'])).stdout.trim());
     expect(execStart.slice(1)).toEqual([
       `${P}/opt/vigil/bin/vigil-agent.js`,
       'run',
@@ -306,7 +307,8 @@ describe('install options', () => {
     const r = await script('install-agent.sh', '--prefix', join(tmp, 'nope'), '--source', src);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
-      `install-agent.sh: error: ${src} is not built (no dist/agent/cli/main.js): run npm ci && npm run build there first`,
+      `install-agent.sh: error: ${src} is not built (no dist/agent/cli/main.js): run npm ci && npm run build there ` +
+        `first`,
     );
     const bad = await script('install-agent.sh', '--prefix', join(tmp, 'nope'), '--frobnicate');
     expect(bad.code).toBe(1);

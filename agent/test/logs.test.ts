@@ -225,7 +225,8 @@ describe('following a log file', () => {
     const f = new FileFollower(file, (l) => got.push((JSON.parse(l) as { n: number }).n));
     s.write('{"n":0}\n');
     f.check();
-    for (let i = 1; i <= 20; i++) s.write(`{"n":${i},"p":"${'z'.repeat(20)}"}\n`); // 2 lines a file: 10 rotations, all kept
+    // 2 lines a file: 10 rotations, all kept
+    for (let i = 1; i <= 20; i++) s.write(`{"n":${i},"p":"${'z'.repeat(20)}"}\n`);
     expect(s.rotations).toBeGreaterThanOrEqual(5);
     f.check();
     expect(got).toEqual(Array.from({ length: 21 }, (_, i) => i));

@@ -96,7 +96,9 @@ describe('motion model generation', () => {
   });
 });
 
-/** Reference: flood fill with an explicit 8-neighbourhood, boxes in mask pixels [x1, y1, x2+1, y2+1] with pixel counts. */
+/**
+ * Reference: flood fill with an explicit 8-neighbourhood, boxes in mask pixels [x1, y1, x2+1, y2+1] with pixel counts.
+ */
 function floodBoxes(mask: Uint8Array, w: number, h: number): Array<[number, number, number, number, number]> {
   const seen = new Uint8Array(w * h);
   const out: Array<[number, number, number, number, number]> = [];

@@ -47,7 +47,8 @@ const quiet = JSON.stringify(
   syntheticSceneInput({ width: 320, height: 180, fps: 5, durationS: 2, startS: 1, endS: 1.1 }),
 );
 const camera = (input: string): string =>
-  `cameras:\n  - name: yard\n    input: ${input}\n    realtime: true\n    detect: { width: 320, height: 180, fps: 5 }\n    restart_backoff_s: { initial: 0.2, max: 1 }\n`;
+  `cameras:\n  - name: yard\n    input: ${input}\n    realtime: true\n    detect: { width: 320, height: 180, fps: ` +
+  `5 }\n    restart_backoff_s: { initial: 0.2, max: 1 }\n`;
 
 /** The box's config with another camera section, keeping the `device:` section pairing wrote. */
 function withCamera(config: string, dir: string, input: string): void {

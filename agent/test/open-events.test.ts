@@ -195,23 +195,27 @@ describe('restart sweep: events a previous run left open are ended with agent_re
     expect(endEventsLeftOpen(ob, silentLogger())).toEqual({ ended: [], failed: [] });
   });
 
-  it('never ends an event before it started (box clock stepped back), and an end it cannot queue is kept for next time', () => {
-    const ob = outbox();
-    const id = newEventId();
-    ob.enqueue(makeEvent({ id, rev: 0, type: 'new', started_at: new Date(T0 + 30_000).toISOString() }));
-    const [open] = ob.openEvents.list();
-    expect(restartEnd(open!)).toMatchObject({ ended_at: new Date(T0 + 30_000).toISOString(), duration_s: 0, rev: 1 });
+  it(
+    'never ends an event before it started (box clock stepped back), and an end it cannot queue is kept for next ' +
+      'time',
+    () => {
+      const ob = outbox();
+      const id = newEventId();
+      ob.enqueue(makeEvent({ id, rev: 0, type: 'new', started_at: new Date(T0 + 30_000).toISOString() }));
+      const [open] = ob.openEvents.list();
+      expect(restartEnd(open!)).toMatchObject({ ended_at: new Date(T0 + 30_000).toISOString(), duration_s: 0, rev: 1 });
 
-    const refusing: LedgerOutbox = {
-      openEvents: ob.openEvents,
-      enqueue: () => {
-        throw new Error('disk full');
-      },
-    };
-    expect(endEventsLeftOpen(refusing, silentLogger())).toEqual({ ended: [], failed: [id] });
-    expect(ob.openEvents.count()).toBe(1);
-    expect(endEventsLeftOpen(ob, silentLogger()).ended).toEqual([id]);
-  });
+      const refusing: LedgerOutbox = {
+        openEvents: ob.openEvents,
+        enqueue: () => {
+          throw new Error('disk full');
+        },
+      };
+      expect(endEventsLeftOpen(refusing, silentLogger())).toEqual({ ended: [], failed: [id] });
+      expect(ob.openEvents.count()).toBe(1);
+      expect(endEventsLeftOpen(ob, silentLogger()).ended).toEqual([id]);
+    },
+  );
 });
 
 describe('end reasons from the pipeline', () => {

@@ -348,19 +348,22 @@ describe('purge', () => {
 });
 
 describe('thumbnails per event', () => {
-  it('supersedes an older unsent thumbnail when a later rev brings a new one, and maps thumbnail acks by event id', () => {
-    const ob = outbox();
-    const e = makeEvent();
-    ob.enqueue(e, fakeJpeg(500, 1));
-    ob.enqueue({ ...e, rev: 1, type: 'update' }, fakeJpeg(500, 2));
-    expect(ob.get(ref('thumbnail', e.id, 0))).toMatchObject({ state: 'dropped', lastErrorCode: 'superseded' });
-    expect(ob.counters()['superseded.thumbnail']).toBe(1);
-    expect(ob.stats().dropped).toBe(0);
-    expect(ob.refForAck('thumbnail', e.id, 0)).toEqual(ref('thumbnail', e.id, 1));
-    expect(ob.refForAck('event', e.id, 1)).toEqual(ref('event', e.id, 1));
-    ob.ack([ref('thumbnail', e.id, 1)]);
-    expect(ob.refForAck('thumbnail', e.id, 0)).toBeUndefined();
-  });
+  it(
+    'supersedes an older unsent thumbnail when a later rev brings a new one, and maps thumbnail acks by ' + 'event id',
+    () => {
+      const ob = outbox();
+      const e = makeEvent();
+      ob.enqueue(e, fakeJpeg(500, 1));
+      ob.enqueue({ ...e, rev: 1, type: 'update' }, fakeJpeg(500, 2));
+      expect(ob.get(ref('thumbnail', e.id, 0))).toMatchObject({ state: 'dropped', lastErrorCode: 'superseded' });
+      expect(ob.counters()['superseded.thumbnail']).toBe(1);
+      expect(ob.stats().dropped).toBe(0);
+      expect(ob.refForAck('thumbnail', e.id, 0)).toEqual(ref('thumbnail', e.id, 1));
+      expect(ob.refForAck('event', e.id, 1)).toEqual(ref('event', e.id, 1));
+      ob.ack([ref('thumbnail', e.id, 1)]);
+      expect(ob.refForAck('thumbnail', e.id, 0)).toBeUndefined();
+    },
+  );
 
   it('refuses a thumbnail that differs from the one the event announces', () => {
     const ob = outbox();
@@ -400,7 +403,8 @@ describe('migrations', () => {
     migrate(db, p, 1);
     const jpg = fakeJpeg(3000);
     const ins = db.prepare(
-      `INSERT INTO items (kind, event_id, rev, event_type, priority, state, body, bytes, sha256, attempts, next_attempt_at, created_at)
+      `INSERT INTO items (kind, event_id, rev, event_type, priority, state, body, bytes, sha256, attempts,
+                          next_attempt_at, created_at)
        VALUES (?, 'evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K', 0, 'new', ?, ?, ?, ?, ?, 0, 0, 0)`,
     );
     const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

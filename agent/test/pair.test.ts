@@ -82,97 +82,102 @@ afterAll(async () => {
 });
 
 describe('vigil-agent pair', () => {
-  it('pairs, stores 0600 credentials, updates the device section, and verifies with a signed heartbeat the collector records', async () => {
-    const data = join(tmp, 'box1', 'data');
-    const config = join(tmp, 'box1', 'agent.yaml');
-    mkdirSync(join(tmp, 'box1'));
-    writeFileSync(
-      config,
-      `# garage box\ndata_dir: ${data} # state lives here\ncameras:\n  - name: door\n    input: rtsp://cam/1\n`,
-    );
-    const r = await agent([
-      'pair',
-      '--cloud',
-      cloud.url + '/',
-      '--code',
-      (await code()).toLowerCase(),
-      '--name',
-      'garage',
-      '--config',
-      config,
-      '--json',
-    ]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const out = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(out).toMatchObject({
-      key_id: expect.any(String),
-      cloud: cloud.url,
-      verified: true,
-      credentials_file: join(data, 'credentials.json'),
-      config_updated: true,
-    });
-    const deviceId = out.device_id as string;
-    expect(deviceId).toMatch(/^dev_[0-9A-Z]{26}$/);
+  it(
+    'pairs, stores 0600 credentials, updates the device section, and verifies with a signed heartbeat the ' +
+      'collector records',
+    async () => {
+      const data = join(tmp, 'box1', 'data');
+      const config = join(tmp, 'box1', 'agent.yaml');
+      mkdirSync(join(tmp, 'box1'));
+      writeFileSync(
+        config,
+        `# garage box\ndata_dir: ${data} # state lives here\ncameras:\n  - name: door\n    input: rtsp://cam/1\n`,
+      );
+      const r = await agent([
+        'pair',
+        '--cloud',
+        cloud.url + '/',
+        '--code',
+        (await code()).toLowerCase(),
+        '--name',
+        'garage',
+        '--config',
+        config,
+        '--json',
+      ]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(out).toMatchObject({
+        key_id: expect.any(String),
+        cloud: cloud.url,
+        verified: true,
+        credentials_file: join(data, 'credentials.json'),
+        config_updated: true,
+      });
+      const deviceId = out.device_id as string;
+      expect(deviceId).toMatch(/^dev_[0-9A-Z]{26}$/);
 
-    const file = join(data, 'credentials.json');
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(statSync(data).mode & 0o777).toBe(0o700);
-    const creds = loadCredentials(data);
-    expect(creds.stored).toMatchObject({
-      v: 1,
-      device_id: deviceId,
-      cloud: cloud.url,
-      endpoints: { https: cloud.url },
-    });
-    expect(creds.identity.secret).toHaveLength(32);
-    // the secret never reaches the terminal
-    expect(r.stdout).not.toContain(creds.stored.secret_b64);
+      const file = join(data, 'credentials.json');
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      expect(statSync(data).mode & 0o777).toBe(0o700);
+      const creds = loadCredentials(data);
+      expect(creds.stored).toMatchObject({
+        v: 1,
+        device_id: deviceId,
+        cloud: cloud.url,
+        endpoints: { https: cloud.url },
+      });
+      expect(creds.identity.secret).toHaveLength(32);
+      // the secret never reaches the terminal
+      expect(r.stdout).not.toContain(creds.stored.secret_b64);
 
-    // the collector saw a correctly signed heartbeat from this device
-    const status = await cloud.store.getDeviceStatus(deviceId);
-    expect(status?.lastHeartbeatAt).toEqual(expect.any(Number));
-    expect(status?.version).toBe(JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')).version);
+      // the collector saw a correctly signed heartbeat from this device
+      const status = await cloud.store.getDeviceStatus(deviceId);
+      expect(status?.lastHeartbeatAt).toEqual(expect.any(Number));
+      expect(status?.version).toBe(JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')).version);
 
-    // device section written, comments and other keys kept; credentials at the default place: no path written
-    const text = readFileSync(config, 'utf8');
-    expect(text).toContain('# garage box');
-    expect(text).toContain(`data_dir: ${data} # state lives here`);
-    expect(text).toContain('  - name: door');
-    const loaded = loadAgentConfig(config, {}, { env: {} }).config;
-    expect(loaded.device).toEqual({
-      id: deviceId,
-      cloud: cloud.url,
-      transport: 'https',
-      key_id: creds.stored.key_id,
-      credentials: file,
-    });
-    expect(text).not.toContain('credentials:');
+      // device section written, comments and other keys kept; credentials at the default place: no path written
+      const text = readFileSync(config, 'utf8');
+      expect(text).toContain('# garage box');
+      expect(text).toContain(`data_dir: ${data} # state lives here`);
+      expect(text).toContain('  - name: door');
+      const loaded = loadAgentConfig(config, {}, { env: {} }).config;
+      expect(loaded.device).toEqual({
+        id: deviceId,
+        cloud: cloud.url,
+        transport: 'https',
+        key_id: creds.stored.key_id,
+        credentials: file,
+      });
+      expect(text).not.toContain('credentials:');
 
-    // the human form names the device
-    const again = await agent(['pair', '--cloud', cloud.url, '--code', await code(), '--config', config]);
-    expect(again.code).toBe(2);
-    expect(again.stderr.trim().split('\n')).toEqual([
-      `vigil-agent: error: already_paired: this box is already paired as ${deviceId} (${file}); use --force to pair again (the old credentials are kept as a backup), or vigil-agent unpair`,
-    ]);
-    expect(loadCredentials(data).stored.device_id).toBe(deviceId);
+      // the human form names the device
+      const again = await agent(['pair', '--cloud', cloud.url, '--code', await code(), '--config', config]);
+      expect(again.code).toBe(2);
+      expect(again.stderr.trim().split('\n')).toEqual([
+        `vigil-agent: error: already_paired: this box is already paired as ${deviceId} (${file}); use --force to ` +
+          `pair again (the old credentials are kept as a backup), or vigil-agent unpair`,
+      ]);
+      expect(loadCredentials(data).stored.device_id).toBe(deviceId);
 
-    // --force: a new identity, the old file kept as a backup
-    const forced = await agent(['pair', '--cloud', cloud.url, '--code', await code(), '--config', config, '--force']);
-    expect(forced.stderr).toBe('');
-    expect(forced.code).toBe(0);
-    const newId = loadCredentials(data).stored.device_id;
-    expect(newId).not.toBe(deviceId);
-    expect(forced.stdout).toMatch(
-      new RegExp(`^paired as ${newId} \\(key \\S+\\) with ${cloud.url.replace(/\./g, '\\.')}\\n`),
-    );
-    expect(forced.stdout).toContain('verified     signed heartbeat accepted');
-    const backups = readdirSync(data).filter((f) => f.startsWith('credentials.json.bak-'));
-    expect(backups).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(data, backups[0] as string), 'utf8')).device_id).toBe(deviceId);
-    expect(statSync(join(data, backups[0] as string)).mode & 0o777).toBe(0o600);
-    expect(loadAgentConfig(config, {}, { env: {} }).config.device.id).toBe(newId);
-  });
+      // --force: a new identity, the old file kept as a backup
+      const forced = await agent(['pair', '--cloud', cloud.url, '--code', await code(), '--config', config, '--force']);
+      expect(forced.stderr).toBe('');
+      expect(forced.code).toBe(0);
+      const newId = loadCredentials(data).stored.device_id;
+      expect(newId).not.toBe(deviceId);
+      expect(forced.stdout).toMatch(
+        new RegExp(`^paired as ${newId} \\(key \\S+\\) with ${cloud.url.replace(/\./g, '\\.')}\\n`),
+      );
+      expect(forced.stdout).toContain('verified     signed heartbeat accepted');
+      const backups = readdirSync(data).filter((f) => f.startsWith('credentials.json.bak-'));
+      expect(backups).toHaveLength(1);
+      expect(JSON.parse(readFileSync(join(data, backups[0] as string), 'utf8')).device_id).toBe(deviceId);
+      expect(statSync(join(data, backups[0] as string)).mode & 0o777).toBe(0o600);
+      expect(loadAgentConfig(config, {}, { env: {} }).config.device.id).toBe(newId);
+    },
+  );
 
   it("records the credentials path when --data-dir differs from the config file's data_dir", async () => {
     const data = join(tmp, 'box2', 'elsewhere');
@@ -194,50 +199,53 @@ describe('vigil-agent pair', () => {
     expect(loadAgentConfig(config, {}, { env: {} }).config.device.credentials).toBe(join(data, 'credentials.json'));
   });
 
-  it("answers a used, unknown or expired code with the collector's code and message on one line, storing nothing", async () => {
-    const data = join(tmp, 'box3');
-    const used = await code();
-    expect(
-      (
-        await agent([
+  it(
+    "answers a used, unknown or expired code with the collector's code and message on one line, " + 'storing nothing',
+    async () => {
+      const data = join(tmp, 'box3');
+      const used = await code();
+      expect(
+        (
+          await agent([
+            'pair',
+            '--cloud',
+            cloud.url,
+            '--code',
+            used,
+            '--data-dir',
+            join(tmp, 'box3-first'),
+            '--config',
+            join(tmp, 'box3-first.yaml'),
+          ])
+        ).code,
+      ).toBe(0);
+      const cases: [string, string][] = [
+        [used, 'pairing_code_used'],
+        ['ZZZZ-ZZZZ', 'pairing_code_invalid'],
+        [await code({ now: Date.now() - 120_000, ttlMs: 60_000 }), 'pairing_code_expired'],
+      ];
+      for (const [c, expected] of cases) {
+        const r = await agent([
           'pair',
           '--cloud',
           cloud.url,
           '--code',
-          used,
+          c,
           '--data-dir',
-          join(tmp, 'box3-first'),
+          data,
           '--config',
-          join(tmp, 'box3-first.yaml'),
-        ])
-      ).code,
-    ).toBe(0);
-    const cases: [string, string][] = [
-      [used, 'pairing_code_used'],
-      ['ZZZZ-ZZZZ', 'pairing_code_invalid'],
-      [await code({ now: Date.now() - 120_000, ttlMs: 60_000 }), 'pairing_code_expired'],
-    ];
-    for (const [c, expected] of cases) {
-      const r = await agent([
-        'pair',
-        '--cloud',
-        cloud.url,
-        '--code',
-        c,
-        '--data-dir',
-        data,
-        '--config',
-        join(tmp, 'box3.yaml'),
-      ]);
-      expect(r.code).toBe(1);
-      const lines = r.stderr.trim().split('\n');
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^vigil-agent: error: ${expected}: \\S.+`));
-      expect(r.stdout).toBe('');
-    }
-    expect(existsSync(data)).toBe(false);
-    expect(existsSync(join(tmp, 'box3.yaml'))).toBe(false);
-  });
+          join(tmp, 'box3.yaml'),
+        ]);
+        expect(r.code).toBe(1);
+        const lines = r.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toMatch(new RegExp(`^vigil-agent: error: ${expected}: \\S.+`));
+        expect(r.stdout).toBe('');
+      }
+      expect(existsSync(data)).toBe(false);
+      expect(existsSync(join(tmp, 'box3.yaml'))).toBe(false);
+    },
+  );
 
   it('checks the code locally and names an unreachable collector', async () => {
     const bad = await agent([
@@ -277,36 +285,44 @@ describe('vigil-agent pair', () => {
     expect(existsSync(join(tmp, 'box4'))).toBe(false);
   });
 
-  it('fails verification when the collector hands out an ingest URL the box cannot reach, keeping the credentials', async () => {
-    const port = await closedPort();
-    const broken = await startCloud(join(tmp, 'cloud-broken'), {
-      server: { host: '127.0.0.1', port: 0, public_url: `http://127.0.0.1:${port}` },
-    });
-    try {
-      const { code: c } = await createPairingCode(broken.store, broken.secrets, { tenantId: 'default', ttlMs: 60_000 });
-      const data = join(tmp, 'box5');
-      const r = await agent([
-        'pair',
-        '--cloud',
-        broken.url,
-        '--code',
-        c,
-        '--data-dir',
-        data,
-        '--config',
-        join(tmp, 'box5.yaml'),
-      ]);
-      expect(r.code).toBe(1);
-      const id = loadCredentials(data).stored.device_id;
-      expect(r.stderr.trim()).toMatch(
-        new RegExp(
-          `^vigil-agent: error: pairing_unverified: paired as ${id} and saved the credentials to ${join(data, 'credentials.json')}, but the check failed: the signed heartbeat to http://127\\.0\\.0\\.1:${port} failed: network_error: `,
-        ),
-      );
-    } finally {
-      await broken.close();
-    }
-  });
+  it(
+    'fails verification when the collector hands out an ingest URL the box cannot reach, keeping ' + 'the credentials',
+    async () => {
+      const port = await closedPort();
+      const broken = await startCloud(join(tmp, 'cloud-broken'), {
+        server: { host: '127.0.0.1', port: 0, public_url: `http://127.0.0.1:${port}` },
+      });
+      try {
+        const { code: c } = await createPairingCode(broken.store, broken.secrets, {
+          tenantId: 'default',
+          ttlMs: 60_000,
+        });
+        const data = join(tmp, 'box5');
+        const r = await agent([
+          'pair',
+          '--cloud',
+          broken.url,
+          '--code',
+          c,
+          '--data-dir',
+          data,
+          '--config',
+          join(tmp, 'box5.yaml'),
+        ]);
+        expect(r.code).toBe(1);
+        const id = loadCredentials(data).stored.device_id;
+        expect(r.stderr.trim()).toMatch(
+          new RegExp(
+            `^vigil-agent: error: pairing_unverified: paired as ${id} and saved the credentials ` +
+              `to ${join(data, 'credentials.json')}, but the check failed: the signed heartbeat to ` +
+              `http://127\\.0\\.0\\.1:${port} failed: network_error: `,
+          ),
+        );
+      } finally {
+        await broken.close();
+      }
+    },
+  );
 });
 
 describe('vigil-agent unpair', () => {

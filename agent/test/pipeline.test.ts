@@ -64,22 +64,25 @@ describe('motion-only pipeline', () => {
     expect(events).toEqual([]);
   });
 
-  it('a square crossing the frame yields exactly one motion event, start and end within 0.5 s of the truth', async () => {
-    const scene: SyntheticSceneOptions = { width: 320, height: 240, fps: 10, durationS: 9, startS: 2, endS: 6 };
-    const truth = syntheticSceneTruth(scene);
-    const { events, stats } = await analyseMotionOnly(syntheticSceneInput(scene), 320, 240, 10);
-    const check = validator(EventMessageSchema);
-    expect(events.every((e) => check.check(e))).toBe(true);
-    expect(new Set(events.map((e) => e.id)).size).toBe(1);
-    const start = events.find((e) => e.type === 'new');
-    const end = events.find((e) => e.type === 'end');
-    expect(start?.label).toBe('motion');
-    expect(Math.abs((start?.media_start as number) * 1000 - truth.motionStartMs)).toBeLessThanOrEqual(500);
-    expect(Math.abs((end?.media_end as number) * 1000 - truth.motionEndMs)).toBeLessThanOrEqual(500);
-    expect(end?.thumbnail).toMatch(/\.jpg$/);
-    expect(stats.frames).toBe(90);
-    expect(stats.detector_runs).toBe(0);
-  });
+  it(
+    'a square crossing the frame yields exactly one motion event, start and end within 0.5 s of ' + 'the truth',
+    async () => {
+      const scene: SyntheticSceneOptions = { width: 320, height: 240, fps: 10, durationS: 9, startS: 2, endS: 6 };
+      const truth = syntheticSceneTruth(scene);
+      const { events, stats } = await analyseMotionOnly(syntheticSceneInput(scene), 320, 240, 10);
+      const check = validator(EventMessageSchema);
+      expect(events.every((e) => check.check(e))).toBe(true);
+      expect(new Set(events.map((e) => e.id)).size).toBe(1);
+      const start = events.find((e) => e.type === 'new');
+      const end = events.find((e) => e.type === 'end');
+      expect(start?.label).toBe('motion');
+      expect(Math.abs((start?.media_start as number) * 1000 - truth.motionStartMs)).toBeLessThanOrEqual(500);
+      expect(Math.abs((end?.media_end as number) * 1000 - truth.motionEndMs)).toBeLessThanOrEqual(500);
+      expect(end?.thumbnail).toMatch(/\.jpg$/);
+      expect(stats.frames).toBe(90);
+      expect(stats.detector_runs).toBe(0);
+    },
+  );
 });
 
 describe('pipeline gating', () => {

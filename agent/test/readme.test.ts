@@ -8,12 +8,15 @@ import { README, withReferences } from '../../scripts/gen-config-reference.js';
 describe('README.md', () => {
   const text = readFileSync(README, 'utf8');
 
-  it('carries the agent and collector config references exactly as the schemas generate them (npm run docs:config)', () => {
-    expect(
-      withReferences(text) === text,
-      'README.md config reference drifted from the schemas: run npm run docs:config',
-    ).toBe(true);
-  });
+  it(
+    'carries the agent and collector config references exactly as the schemas generate them (npm run ' + 'docs:config)',
+    () => {
+      expect(
+        withReferences(text) === text,
+        'README.md config reference drifted from the schemas: run npm run docs:config',
+      ).toBe(true);
+    },
+  );
 
   it('keeps the two commands up front and names only folders that exist', () => {
     expect(text.indexOf('npm start')).toBeLessThan(text.indexOf('## For the box maker'));

@@ -106,7 +106,8 @@ describe('ThumbnailStore', () => {
     const bytes = await readFile(withPaths.thumbnail as string);
     expect(isJpeg(bytes)).toBe(true);
     const { data } = await sharp(bytes).greyscale().raw().toBuffer({ resolveWithObject: true });
-    expect(Math.max(...data)).toBeGreaterThan(20); // taken from the copy (luma 40 → grey 28), not the cleared buffer (0)
+    // taken from the copy (luma 40 → grey 28), not the cleared buffer (0)
+    expect(Math.max(...data)).toBeGreaterThan(20);
     await store.attach({ ...base, type: 'update' });
     expect(store.encoded).toBe(1);
     const end = await store.attach({ ...base, type: 'end' });
@@ -187,26 +188,31 @@ describe('ThumbnailStore memory', () => {
     expect(store.framesHeld).toBe(0);
     expect(store.bytes).toBeLessThan(5 * 8 * 1024);
   });
-  it('a snapshot request at the announcement keeps that frame for the snapshot and the older best crop for the thumbnail', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
-    dirs.push(dir);
-    const store = new ThumbnailStore(dir);
-    await store.keep(frame(W, H), cand('evt_A', [100, 100, 200, 300], false));
-    expect(store.framesHeld).toBe(0);
-    const later = frame(W, H);
-    later.data.fill(235, 0, W * H); // a different (white) frame at the announcement
-    await store.keep(later, cand('evt_A', [120, 100, 220, 300], true, 'snapshot'));
-    expect(store.framesHeld).toBe(1);
-    const m = await store.attach(msg('evt_A'));
-    const thumb = await sharp(await readFile(m.thumbnail as string))
-      .greyscale()
-      .raw()
-      .toBuffer();
-    const snap = await sharp(await readFile(m.snapshot as string))
-      .greyscale()
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    expect(Math.min(...thumb)).toBeLessThan(60); // the crop comes from the first frame (dark left half)
-    expect(snap.data[(300 * snap.info.width + 400) * snap.info.channels]).toBeGreaterThan(230); // the snapshot from the white one
-  });
+  it(
+    'a snapshot request at the announcement keeps that frame for the snapshot and the older best crop for the ' +
+      'thumbnail',
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'vigil-thumb-'));
+      dirs.push(dir);
+      const store = new ThumbnailStore(dir);
+      await store.keep(frame(W, H), cand('evt_A', [100, 100, 200, 300], false));
+      expect(store.framesHeld).toBe(0);
+      const later = frame(W, H);
+      later.data.fill(235, 0, W * H); // a different (white) frame at the announcement
+      await store.keep(later, cand('evt_A', [120, 100, 220, 300], true, 'snapshot'));
+      expect(store.framesHeld).toBe(1);
+      const m = await store.attach(msg('evt_A'));
+      const thumb = await sharp(await readFile(m.thumbnail as string))
+        .greyscale()
+        .raw()
+        .toBuffer();
+      const snap = await sharp(await readFile(m.snapshot as string))
+        .greyscale()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      expect(Math.min(...thumb)).toBeLessThan(60); // the crop comes from the first frame (dark left half)
+      // the snapshot from the white one
+      expect(snap.data[(300 * snap.info.width + 400) * snap.info.channels]).toBeGreaterThan(230);
+    },
+  );
 });

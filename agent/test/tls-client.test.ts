@@ -135,41 +135,52 @@ afterAll(async () => {
 });
 
 describe('a collector with a private CA, uplink.ca_file only', () => {
-  it('pair and doctor succeed; without ca_file pair fails naming the certificate problem and the key to set', async () => {
-    expect(tlsCloud.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-    const bare = writeConfig('no-ca', {});
-    const refused = await agent([
-      'pair',
-      '--cloud',
-      tlsCloud.url,
-      '--code',
-      await code(tlsCloud),
-      '--config',
-      bare.file,
-    ]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/certificate/i);
-    expect(refused.stderr).toContain('uplink.ca_file');
+  it(
+    'pair and doctor succeed; without ca_file pair fails naming the certificate problem and the ' + 'key to set',
+    async () => {
+      expect(tlsCloud.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const bare = writeConfig('no-ca', {});
+      const refused = await agent([
+        'pair',
+        '--cloud',
+        tlsCloud.url,
+        '--code',
+        await code(tlsCloud),
+        '--config',
+        bare.file,
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/certificate/i);
+      expect(refused.stderr).toContain('uplink.ca_file');
 
-    const box = writeConfig('with-ca', { ca_file: ca.certFile });
-    const paired = await agent(['pair', '--cloud', tlsCloud.url, '--code', await code(tlsCloud), '--config', box.file]);
-    expect(paired.stderr).toBe('');
-    expect(paired.code).toBe(0);
-    expect(paired.stdout).toContain(`verified     signed heartbeat accepted by ${tlsCloud.url}`);
-    const deviceId = loadCredentials(box.data).stored.device_id;
-    expect((await tlsCloud.store.getDeviceStatus(deviceId))?.lastHeartbeatAt).toEqual(expect.any(Number));
+      const box = writeConfig('with-ca', { ca_file: ca.certFile });
+      const paired = await agent([
+        'pair',
+        '--cloud',
+        tlsCloud.url,
+        '--code',
+        await code(tlsCloud),
+        '--config',
+        box.file,
+      ]);
+      expect(paired.stderr).toBe('');
+      expect(paired.code).toBe(0);
+      expect(paired.stdout).toContain(`verified     signed heartbeat accepted by ${tlsCloud.url}`);
+      const deviceId = loadCredentials(box.data).stored.device_id;
+      expect((await tlsCloud.store.getDeviceStatus(deviceId))?.lastHeartbeatAt).toEqual(expect.any(Number));
 
-    const checks = await doctorCloud(box.file);
-    expect(checks.get('cloud')).toMatchObject({ status: 'pass' });
-    expect(checks.get('cloud')?.detail).toContain(`${tlsCloud.url}: signed heartbeat accepted as ${deviceId}`);
-    expect(checks.get('clock')?.status).toBe('pass');
+      const checks = await doctorCloud(box.file);
+      expect(checks.get('cloud')).toMatchObject({ status: 'pass' });
+      expect(checks.get('cloud')?.detail).toContain(`${tlsCloud.url}: signed heartbeat accepted as ${deviceId}`);
+      expect(checks.get('clock')?.status).toBe('pass');
 
-    // doctor with the CA taken away fails the cloud check with the TLS hint.
-    writeFileSync(box.file, readFileSync(box.file, 'utf8').replace(/uplink:\n {2}ca_file: .*\n/, ''));
-    const without = await doctorCloud(box.file);
-    expect(without.get('cloud')?.status).toBe('fail');
-    expect(`${without.get('cloud')?.detail} ${without.get('cloud')?.hint}`).toContain('uplink.ca_file');
-  });
+      // doctor with the CA taken away fails the cloud check with the TLS hint.
+      writeFileSync(box.file, readFileSync(box.file, 'utf8').replace(/uplink:\n {2}ca_file: .*\n/, ''));
+      const without = await doctorCloud(box.file);
+      expect(without.get('cloud')?.status).toBe('fail');
+      expect(`${without.get('cloud')?.detail} ${without.get('cloud')?.hint}`).toContain('uplink.ca_file');
+    },
+  );
 
   it('an unreadable uplink.ca_file is a config error naming the key', async () => {
     const box = writeConfig('bad-ca', { ca_file: join(tmp, 'nope.pem') });
@@ -180,56 +191,59 @@ describe('a collector with a private CA, uplink.ca_file only', () => {
 });
 
 describe('a TLS endpoint that requires a client certificate (uplink.cert_file / key_file)', () => {
-  it('pair, doctor and the daemon uplink present the configured certificate; without it the handshake is refused', async () => {
-    const noCert = writeConfig('mtls-none', { ca_file: ca.certFile });
-    const refused = await agent([
-      'pair',
-      '--cloud',
-      proxyUrl,
-      '--code',
-      await code(mtlsCloud),
-      '--config',
-      noCert.file,
-    ]);
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('cloud_unreachable');
+  it(
+    'pair, doctor and the daemon uplink present the configured certificate; without it the ' + 'handshake is refused',
+    async () => {
+      const noCert = writeConfig('mtls-none', { ca_file: ca.certFile });
+      const refused = await agent([
+        'pair',
+        '--cloud',
+        proxyUrl,
+        '--code',
+        await code(mtlsCloud),
+        '--config',
+        noCert.file,
+      ]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('cloud_unreachable');
 
-    const box = writeConfig('mtls', { ca_file: ca.certFile, cert_file: client.certFile, key_file: client.keyFile });
-    const paired = await agent(['pair', '--cloud', proxyUrl, '--code', await code(mtlsCloud), '--config', box.file]);
-    expect(paired.stderr).toBe('');
-    expect(paired.code).toBe(0);
-    expect(paired.stdout).toContain(`verified     signed heartbeat accepted by ${proxyUrl}`);
-    expect((await doctorCloud(box.file)).get('cloud')?.status).toBe('pass');
+      const box = writeConfig('mtls', { ca_file: ca.certFile, cert_file: client.certFile, key_file: client.keyFile });
+      const paired = await agent(['pair', '--cloud', proxyUrl, '--code', await code(mtlsCloud), '--config', box.file]);
+      expect(paired.stderr).toBe('');
+      expect(paired.code).toBe(0);
+      expect(paired.stdout).toContain(`verified     signed heartbeat accepted by ${proxyUrl}`);
+      expect((await doctorCloud(box.file)).get('cloud')?.status).toBe('pass');
 
-    // The daemon's store-and-forward, built from the same uplink section.
-    const stored = loadCredentials(box.data);
-    const { outbox, uplink } = createStoreAndForward({
-      dataDir: box.data,
-      outbox: outboxConfig(),
-      uplink: uplinkConfig({
-        transport: 'https',
-        https_url: proxyUrl,
-        ca_file: ca.certFile,
-        cert_file: client.certFile,
-        key_file: client.keyFile,
-        heartbeat_interval: '0',
-      }),
-      identity: stored.identity,
-      logger: silentLogger(),
-      version: 'test',
-    });
-    try {
-      await uplink.start();
-      const before = (await mtlsCloud.store.getDeviceStatus(stored.stored.device_id))?.lastHeartbeatAt ?? 0;
-      await uplink.heartbeatNow();
-      const after = (await mtlsCloud.store.getDeviceStatus(stored.stored.device_id))?.lastHeartbeatAt ?? 0;
-      expect(after).toBeGreaterThan(before);
-      expect(uplink.status().lastAckAtMs).not.toBeNull();
-    } finally {
-      await uplink.stop();
-      outbox.close();
-    }
-  });
+      // The daemon's store-and-forward, built from the same uplink section.
+      const stored = loadCredentials(box.data);
+      const { outbox, uplink } = createStoreAndForward({
+        dataDir: box.data,
+        outbox: outboxConfig(),
+        uplink: uplinkConfig({
+          transport: 'https',
+          https_url: proxyUrl,
+          ca_file: ca.certFile,
+          cert_file: client.certFile,
+          key_file: client.keyFile,
+          heartbeat_interval: '0',
+        }),
+        identity: stored.identity,
+        logger: silentLogger(),
+        version: 'test',
+      });
+      try {
+        await uplink.start();
+        const before = (await mtlsCloud.store.getDeviceStatus(stored.stored.device_id))?.lastHeartbeatAt ?? 0;
+        await uplink.heartbeatNow();
+        const after = (await mtlsCloud.store.getDeviceStatus(stored.stored.device_id))?.lastHeartbeatAt ?? 0;
+        expect(after).toBeGreaterThan(before);
+        expect(uplink.status().lastAckAtMs).not.toBeNull();
+      } finally {
+        await uplink.stop();
+        outbox.close();
+      }
+    },
+  );
 
   it('cert_file without key_file is a config error', async () => {
     const box = writeConfig('half', { ca_file: ca.certFile, cert_file: client.certFile });

@@ -302,42 +302,45 @@ describe('confusable labels (car/truck/bus)', () => {
         .sort(),
     ).toEqual(['car', 'person']);
   });
-  it('groups are configurable: none → car and truck on one box are two events; a label in two groups is rejected', () => {
-    const t = new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [] });
-    expect(
-      news(
-        run(
-          t,
-          Array.from({ length: 20 }, () => [det('truck', 0.8, van), det('car', 0.8, van)]),
+  it(
+    'groups are configurable: none → car and truck on one box are two events; a label in two groups is ' + 'rejected',
+    () => {
+      const t = new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [] });
+      expect(
+        news(
+          run(
+            t,
+            Array.from({ length: 20 }, () => [det('truck', 0.8, van), det('car', 0.8, van)]),
+          ),
         ),
-      ),
-    ).toHaveLength(2);
-    const custom = new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [['cat', 'dog']] });
-    expect(
-      news(
-        run(
-          custom,
-          Array.from({ length: 20 }, () => [det('dog', 0.8, van), det('cat', 0.75, van)]),
+      ).toHaveLength(2);
+      const custom = new ObjectTracker({ camera: 'c', width: 640, height: 360, label_groups: [['cat', 'dog']] });
+      expect(
+        news(
+          run(
+            custom,
+            Array.from({ length: 20 }, () => [det('dog', 0.8, van), det('cat', 0.75, van)]),
+          ),
         ),
-      ),
-    ).toHaveLength(1);
-    let err: unknown;
-    try {
-      new ObjectTracker({
-        camera: 'c',
-        width: 640,
-        height: 360,
-        label_groups: [
-          ['car', 'truck'],
-          ['truck', 'bus'],
-        ],
-      });
-    } catch (e) {
-      err = e;
-    }
-    expect(isVigilError(err, 'config_invalid')).toBe(true);
-    expect((err as Error).message).toContain('"truck" is in two groups');
-  });
+      ).toHaveLength(1);
+      let err: unknown;
+      try {
+        new ObjectTracker({
+          camera: 'c',
+          width: 640,
+          height: 360,
+          label_groups: [
+            ['car', 'truck'],
+            ['truck', 'bus'],
+          ],
+        });
+      } catch (e) {
+        err = e;
+      }
+      expect(isVigilError(err, 'config_invalid')).toBe(true);
+      expect((err as Error).message).toContain('"truck" is in two groups');
+    },
+  );
 });
 
 describe('thumbnail candidates', () => {
@@ -366,23 +369,27 @@ describe('thumbnail candidates', () => {
 
 describe('MotionEventTracker', () => {
   const box: [number, number, number, number] = [10, 10, 50, 50];
-  it('starts after k consecutive motion frames (start = first of them) and ends after the quiet time (end = last motion)', () => {
-    const m = new MotionEventTracker({
-      camera: 'c',
-      width: 100,
-      height: 100,
-      mediaTimes: true,
-      startFrames: 3,
-      endAfterMs: 1000,
-    });
-    const out: EventMessage[] = [];
-    const seq = [0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0];
-    for (const [i, s] of seq.entries()) out.push(...m.update(s ? [box] : [], i * 200).messages);
-    expect(out.map((x) => x.type)).toEqual(['new', 'end']);
-    expect(out[0]).toMatchObject({ label: 'motion', media_start: 0.6 });
-    expect(out[1]).toMatchObject({ media_end: 1.6, duration: 1 });
-    expect(checkMessage.check(out[1])).toBe(true);
-  });
+  it(
+    'starts after k consecutive motion frames (start = first of them) and ends after the quiet time (end = last ' +
+      'motion)',
+    () => {
+      const m = new MotionEventTracker({
+        camera: 'c',
+        width: 100,
+        height: 100,
+        mediaTimes: true,
+        startFrames: 3,
+        endAfterMs: 1000,
+      });
+      const out: EventMessage[] = [];
+      const seq = [0, 1, 0, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0];
+      for (const [i, s] of seq.entries()) out.push(...m.update(s ? [box] : [], i * 200).messages);
+      expect(out.map((x) => x.type)).toEqual(['new', 'end']);
+      expect(out[0]).toMatchObject({ label: 'motion', media_start: 0.6 });
+      expect(out[1]).toMatchObject({ media_end: 1.6, duration: 1 });
+      expect(checkMessage.check(out[1])).toBe(true);
+    },
+  );
   it('a single flicker frame makes no event', () => {
     const m = new MotionEventTracker({ camera: 'c', width: 100, height: 100 });
     const out = [0, 1, 0, 0, 1, 0, 1, 1, 0].flatMap((s, i) => m.update(s ? [box] : [], i * 200).messages);

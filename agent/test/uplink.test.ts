@@ -191,15 +191,18 @@ describe('MQTT uplink', () => {
     expect(c.received.events.size).toBe(1);
   });
 
-  it('without an HTTPS clock sync, corrects its clock from the signed server_time of an ack outside the window', async () => {
-    const { c, url } = await mqttSetup();
-    const a = track(makeAgent({ device: c.device, url, clockOffsetMs: 2 * 3_600_000 }));
-    const ids = enqueueLives(a, c.device.deviceId, 2);
-    await a.uplink.start();
-    await waitFor('drained', settled(a));
-    expect(Math.abs(a.clock.now() - Date.now())).toBeLessThan(2_000);
-    for (const id of ids) expect(c.received.events.has(`${id}#0`)).toBe(true);
-  });
+  it(
+    'without an HTTPS clock sync, corrects its clock from the signed server_time of an ack outside ' + 'the window',
+    async () => {
+      const { c, url } = await mqttSetup();
+      const a = track(makeAgent({ device: c.device, url, clockOffsetMs: 2 * 3_600_000 }));
+      const ids = enqueueLives(a, c.device.deviceId, 2);
+      await a.uplink.start();
+      await waitFor('drained', settled(a));
+      expect(Math.abs(a.clock.now() - Date.now())).toBeLessThan(2_000);
+      for (const id of ids) expect(c.received.events.has(`${id}#0`)).toBe(true);
+    },
+  );
 
   it('re-syncs its clock over HTTPS when acks fail only the timestamp check, then delivers', async () => {
     const { c, url } = await mqttSetup();

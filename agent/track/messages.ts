@@ -35,7 +35,8 @@ export const EventMessageSchema = Type.Object(
     end_reason: Type.Optional(
       Type.Union([Type.Literal('left'), Type.Literal('agent_stop')], {
         description:
-          'End only: left = the object was gone for the disappearance time; agent_stop = the agent stopped the camera (shutdown, reload) with the event open. Absent when the input itself ended (end of file) or failed.',
+          'End only: left = the object was gone for the disappearance time; agent_stop = the agent stopped the ' +
+          'camera (shutdown, reload) with the event open. Absent when the input itself ended (end of file) or failed.',
       }),
     ),
     stationary: Type.Boolean({ description: 'The object has not moved for a while (parked car)' }),
@@ -45,7 +46,8 @@ export const EventMessageSchema = Type.Object(
         Type.Union([Type.String({ maxLength: 256 }), Type.Number(), Type.Boolean()]),
         {
           description:
-            'Extra facts about the object, e.g. alt_label/alt_score: the runner-up label of a confusable group (car/truck) and its mean score over the last 10 frames',
+            'Extra facts about the object, e.g. alt_label/alt_score: the runner-up label of a confusable group ' +
+            '(car/truck) and its mean score over the last 10 frames',
         },
       ),
     ),

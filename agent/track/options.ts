@@ -59,7 +59,8 @@ export const TrackerConfigSchema = Type.Object(
         ['bicycle', 'motorcycle'],
       ],
       description:
-        'Labels a detector confuses for one object (each label in at most one group). A detection of another label of the group that overlaps a track by label_group_iou is that object seen again: no new event',
+        'Labels a detector confuses for one object (each label in at most one group). A detection of another label ' +
+        'of the group that overlaps a track by label_group_iou is that object seen again: no new event',
     }),
     label_group_iou: Type.Number({
       minimum: 0,

@@ -125,7 +125,8 @@ export class ObjectTracker {
         if (other)
           throw new VigilError(
             'config_invalid',
-            `tracker.label_groups: label "${label}" is in two groups ([${other.join(', ')}] and [${group.join(', ')}]); a label may be in one group only`,
+            `tracker.label_groups: label "${label}" is in two groups ([${other.join(', ')}] and ` +
+              `[${group.join(', ')}]); a label may be in one group only`,
             {
               details: { label },
             },
