@@ -25,6 +25,7 @@ const FILE_EXTENSIONS = new Set(
     'db',
     'conf',
     'json',
+    'jsonc',
     'yaml',
     'yml',
     'ts',
