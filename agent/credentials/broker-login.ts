@@ -1,11 +1,11 @@
-import { request } from 'undici';
 import type { Clock } from '../../shared/clock/index.js';
 import { describeError, VigilError } from '../errors.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
 import { brokerCredentialsPath } from '../../firmware-protocol/http.js';
 import { validateBrokerCredentials, type MqttCredentials } from '../../firmware-protocol/messages.js';
-import { httpsAgent, tlsHint, type ClientTls } from '../uplink/https-client.js';
+import { tlsHint, type ClientTls } from '../uplink/https-client.js';
 import type { BrokerLoginSource } from '../uplink/mqtt-transport.js';
+import { postOnce, type PostAnswer } from './post-once.js';
 import { storeBrokerLogin, type StoredCredentials } from './store.js';
 
 /**
@@ -28,20 +28,10 @@ export async function requestBrokerLogin(o: BrokerLoginRequestOptions): Promise<
   const base = new URL(o.baseUrl);
   const path = base.pathname.replace(/\/+$/, '') + brokerCredentialsPath(o.identity.deviceId);
   const timeoutMs = o.timeoutMs ?? 15_000;
-  const dispatcher = httpsAgent({ tls: o.tls, timeoutMs });
-  let status: number;
-  let text: string;
+  let answer: PostAnswer;
   try {
-    const res = await request(base.origin + path, {
-      method: 'POST',
-      headers: signHttpRequest(o.identity, 'POST', path, Buffer.alloc(0), { clock: o.clock }),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs + 1_000),
-      dispatcher,
-    });
-    status = res.statusCode;
-    text = await res.body.text();
+    const headers = signHttpRequest(o.identity, 'POST', path, Buffer.alloc(0), { clock: o.clock });
+    answer = await postOnce({ url: base.origin + path, headers, tls: o.tls, timeoutMs });
   } catch (err) {
     const hint = tlsHint(err);
     throw new VigilError(
@@ -49,15 +39,8 @@ export async function requestBrokerLogin(o: BrokerLoginRequestOptions): Promise<
       `cannot ask ${base.origin} for a broker login: ${describeError(err)}${hint ? ` (${hint})` : ''}`,
       { cause: err },
     );
-  } finally {
-    await dispatcher.close().catch(() => undefined);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const { status, text, json } = answer;
   if (status === 404) return undefined;
   if (status !== 200) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { arch, platform } from 'node:os';
-import { request, errors as undiciErrors } from 'undici';
+import { errors as undiciErrors } from 'undici';
 import { OffsetClock } from '../../shared/clock/index.js';
 import { describeError, VigilError } from '../errors.js';
 import { CONTENT_TYPE, pairPath } from '../../firmware-protocol/http.js';
@@ -11,8 +11,9 @@ import {
   type PairingRequest,
   type PairingResponse,
 } from '../../firmware-protocol/messages.js';
-import { httpsAgent, tlsHint, type ClientTls } from '../uplink/https-client.js';
+import { tlsHint, type ClientTls } from '../uplink/https-client.js';
 import { HttpsTransport } from '../uplink/https-transport.js';
+import { postOnce, type PostAnswer } from './post-once.js';
 import { identityOf, type StoredCredentials } from './store.js';
 
 /**
@@ -105,33 +106,22 @@ export async function requestPairing(o: PairingClientOptions): Promise<PairingRe
   const body = pairingRequest(o);
   const url = base + pairPath();
   const timeoutMs = o.timeoutMs ?? 15_000;
-  let status: number;
-  let text: string;
-  // The same TLS settings as the daemon: uplink.ca_file, client certificate.
-  const dispatcher = httpsAgent({ tls: o.tls, timeoutMs, connectTimeoutMs: timeoutMs });
+  let answer: PostAnswer;
   try {
-    const res = await request(url, {
-      method: 'POST',
-      headers: { 'content-type': CONTENT_TYPE.json },
+    // The same TLS settings as the daemon: uplink.ca_file, client certificate.
+    const headers = { 'content-type': CONTENT_TYPE.json };
+    answer = await postOnce({
+      url,
+      headers,
       body: JSON.stringify(body),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs + 1_000),
-      dispatcher,
+      tls: o.tls,
+      timeoutMs,
+      connectTimeoutMs: timeoutMs,
     });
-    status = res.statusCode;
-    text = await res.body.text();
   } catch (err) {
     throw unreachable(url, err);
-  } finally {
-    await dispatcher.close().catch(() => dispatcher.destroy());
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
+  const { status, text, json } = answer;
   if (status !== 200) {
     const e = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     if (typeof e?.code === 'string') {
