@@ -5,15 +5,8 @@ import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { VigilError } from '../errors.js';
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
-import {
-  checkBlobKey,
-  hashMismatch,
-  sizeMismatch,
-  type BlobInfo,
-  type BlobObject,
-  type BlobPutOptions,
-  type BlobStore,
-} from './blob-store.js';
+import { checkBlobKey, hashMismatch, sizeMismatch } from './blob-store.js';
+import type { BlobInfo, BlobObject, BlobPutOptions, BlobStore } from './blob-store.js';
 
 /**
  * Blobs as files under one directory. A put writes `<name>.tmp-<random>`, fsyncs it, renames it over the final

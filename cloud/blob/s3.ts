@@ -10,15 +10,8 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { isVigilError, VigilError } from '../errors.js';
-import {
-  checkBlobKey,
-  hashMismatch,
-  sizeMismatch,
-  type BlobInfo,
-  type BlobObject,
-  type BlobPutOptions,
-  type BlobStore,
-} from './blob-store.js';
+import { checkBlobKey, hashMismatch, sizeMismatch } from './blob-store.js';
+import type { BlobInfo, BlobObject, BlobPutOptions, BlobStore } from './blob-store.js';
 
 export interface S3BlobOptions {
   bucket: string;

@@ -10,14 +10,8 @@ import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
 import { VigilError, describeError } from '../errors.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
-import {
-  apnsCollapseId,
-  tokenHint,
-  type Notification,
-  type PushOutcome,
-  type PushSender,
-  type PushTarget,
-} from './notification.js';
+import { apnsCollapseId, tokenHint } from './notification.js';
+import type { Notification, PushOutcome, PushSender, PushTarget } from './notification.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**

@@ -6,14 +6,8 @@ import { VigilError, describeError } from '../errors.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { validator } from '../../shared/schema/index.js';
-import {
-  apnsCollapseId,
-  tokenHint,
-  type Notification,
-  type PushOutcome,
-  type PushSender,
-  type PushTarget,
-} from './notification.js';
+import { apnsCollapseId, tokenHint } from './notification.js';
+import type { Notification, PushOutcome, PushSender, PushTarget } from './notification.js';
 import { parseRetryAfter } from './retry-after.js';
 
 /**
