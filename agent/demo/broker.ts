@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { tcpReachable } from '../../shared/testing/index.js';
+import { freePort, waitForListener } from '../../shared/testing/listen.js';
 import {
   dynsecInstalled,
   findDynsecPlugin,
@@ -23,17 +22,6 @@ export interface DemoBroker {
   child: Child;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 /** The broker, or why the demo goes on over HTTPS (Mosquitto missing, or it did not come up). */
 export async function startDemoBroker(dir: string): Promise<{ broker?: DemoBroker; note: string }> {
   const plugin = findDynsecPlugin();
@@ -47,17 +35,14 @@ export async function startDemoBroker(dir: string): Promise<{ broker?: DemoBroke
   const conf = join(brokerDir, 'mosquitto.conf');
   writeFileSync(conf, privateMosquittoConfig({ port, dir: brokerDir, plugin }), { mode: 0o600 });
   const child = startChild('broker', 'mosquitto', ['-c', conf], { logFile: join(dir, 'broker.out') });
-  let exited: number | undefined;
-  void child.exited.then((code) => (exited = code));
-  for (let i = 0; i < 100 && exited === undefined; i++) {
-    if (await tcpReachable('127.0.0.1', port, 200)) {
-      const url = `mqtt://127.0.0.1:${port}`;
-      return {
-        broker: { url, admin, child },
-        note: `${url} (scripts/mosquitto config: no anonymous clients, a login per box)`,
-      };
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  let exited = false;
+  void child.exited.then(() => (exited = true));
+  if ((await waitForListener(port, { exited: () => exited })) === 'listening') {
+    const url = `mqtt://127.0.0.1:${port}`;
+    return {
+      broker: { url, admin, child },
+      note: `${url} (scripts/mosquitto config: no anonymous clients, a login per box)`,
+    };
   }
   await stopChild(child, 2_000);
   return { note: `mosquitto did not start (see ${join(brokerDir, 'mosquitto.log')}): boxes send over HTTPS` };

@@ -1,21 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tcpReachable } from '../../../shared/testing/index.js';
+import { freePort, spawnMosquitto } from '../../../shared/testing/listen.js';
 
-/** A free TCP port on loopback (bound and released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /**
  * A private Mosquitto on its own port, for tests that stop the broker. Never the shared one on 1883.
@@ -43,14 +32,7 @@ export class MosquittoInstance {
       conf,
       `listener ${this.port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n`,
     );
-    const child = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-    this.child = child;
-    for (let i = 0; i < 100; i++) {
-      if (await tcpReachable('127.0.0.1', this.port, 200)) return;
-      if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode} (port ${this.port})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`mosquitto did not listen on ${this.port}`);
+    this.child = await spawnMosquitto(conf, this.port, 100);
   }
 
   async down(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { tcpReachable } from '../../../shared/testing/index.js';
+import { freePort, spawnMosquitto } from '../../../shared/testing/listen.js';
 import { dynsecInstalled, findDynsecPlugin, initDynsec, privateMosquittoConfig } from '../../broker/mosquitto-conf.js';
 
 /**
@@ -14,22 +13,12 @@ import { dynsecInstalled, findDynsecPlugin, initDynsec, privateMosquittoConfig }
  * `mosquitto_ctrl dynsec init` — exactly as scripts/mosquitto/README.md tells an operator. Only the machine-specific
  * lines are rewritten (cloud/broker/mosquitto-conf.ts): listener port, file locations, plugin path, logging.
  */
+export { freePort };
 export { SHIPPED_MOSQUITTO_CONF as SHIPPED_CONF } from '../../broker/mosquitto-conf.js';
 
 /** Mosquitto, mosquitto_ctrl and the plugin are installed. */
 export function dynsecAvailable(): boolean {
   return dynsecInstalled();
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export class DynsecBroker {
@@ -58,15 +47,7 @@ export class DynsecBroker {
   }
 
   async run(): Promise<void> {
-    const proc = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: 'ignore' });
-    this.proc = proc;
-    for (let i = 0; i < 100; i++) {
-      if (await tcpReachable('127.0.0.1', this.port, 200)) return;
-      if (proc.exitCode !== null)
-        throw new Error(`mosquitto exited with ${proc.exitCode}; see ${join(this.dir, 'mosquitto.log')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`private mosquitto did not listen on ${this.port}`);
+    this.proc = await spawnMosquitto(join(this.dir, 'mosquitto.conf'), this.port);
   }
 
   /** A client with these options; rejects with the broker's refusal (e.g. "Not authorized"). */

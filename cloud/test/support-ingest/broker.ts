@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tcpReachable } from '../../../shared/testing/index.js';
+import { freePort, spawnMosquitto } from '../../../shared/testing/listen.js';
+
+export { freePort };
 
 /**
  * A private Mosquitto on a free loopback port, for tests that stop or kill the broker (the shared one at :1883 is
@@ -40,12 +41,7 @@ export class PrivateBroker {
   }
 
   async run(): Promise<void> {
-    this.proc = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], { stdio: 'ignore' });
-    for (let i = 0; i < 100; i++) {
-      if (await tcpReachable('127.0.0.1', this.port, 200)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`private mosquitto did not listen on ${this.port}`);
+    this.proc = await spawnMosquitto(join(this.dir, 'mosquitto.conf'), this.port);
   }
 
   /** SIGKILL (state since the last save is lost) or SIGTERM (clean stop, sessions saved). */
@@ -62,15 +58,4 @@ export class PrivateBroker {
     await this.stop('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
