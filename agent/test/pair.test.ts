@@ -9,7 +9,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { cloudConfig } from '../../cloud/config.js';
 import { createPairingCode } from '../../cloud/pairing/codes.js';
 import { createCloud, type Cloud } from '../../cloud/server/app.js';
 import { projectRoot } from '../../shared/paths/index.js';
+import { freePort } from '../../shared/testing/listen.js';
 import { silentLogger } from '../../shared/log/index.js';
 import { loadAgentConfig } from '../config.js';
 import { loadCredentials } from '../credentials/index.js';
@@ -361,13 +361,5 @@ describe('vigil-agent unpair', () => {
   });
 });
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port nothing listens on (bound, then released). */
+const closedPort = freePort;

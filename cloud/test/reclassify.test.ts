@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/index.js';
 import { isVigilError } from '../../shared/errors/index.js';
 import { testAsset } from '../../shared/testing/index.js';
+import { freePort } from '../../shared/testing/listen.js';
 import {
   MemoryCacheBackend,
   Reclassifier,
@@ -75,16 +75,6 @@ function input(over: Partial<ReclassifyInput> = {}): ReclassifyInput {
     thumbnail: big,
     ...over,
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('answer schema', () => {
