@@ -137,6 +137,16 @@ function filterSql(tenantId: string, f: EventFilter): { where: string; params: S
 
 const DAY_MS = 86_400_000;
 
+/** One message being stored: in which transaction, for whom, what, and when it was received. */
+interface EventWrite {
+  x: SqlExecutor;
+  tenantId: string;
+  deviceId: string;
+  m: EventMessageInput;
+  fields: ReturnType<typeof eventFields>;
+  now: number;
+}
+
 /** An event id that another device already uses: rejected before anything is written. */
 function ownedByAnotherDevice(m: EventMessageInput): StoreEventResult {
   const message = `event id ${m.id} belongs to another device`;
@@ -187,7 +197,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
       const results: StoreEventResult[] = [];
       for (const { m, fields } of parsed)
-        results.push(await this.storeOne(x, d.tenant_id, deviceId, m, fields, receivedAt));
+        results.push(await this.storeOne({ x, tenantId: d.tenant_id, deviceId, m, fields, now: receivedAt }));
       const stored = results.filter((r) => r.status === 'stored').map((r) => r.id);
       if (stored.length > 0)
         for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds: stored });
@@ -199,14 +209,8 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     });
   }
 
-  private async storeOne(
-    x: SqlExecutor,
-    tenantId: string,
-    deviceId: string,
-    m: EventMessageInput,
-    fields: ReturnType<typeof eventFields>,
-    now: number,
-  ): Promise<StoreEventResult> {
+  private async storeOne(w: EventWrite): Promise<StoreEventResult> {
+    const { x, tenantId, deviceId, m, fields, now } = w;
     const base = { id: m.id, rev: m.rev };
     if (fields.id !== m.id || fields.rev !== m.rev) {
       return {
@@ -216,7 +220,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
         message: `id/rev (${m.id}, ${m.rev}) differ from the event body (${fields.id}, ${fields.rev})`,
       };
     }
-    if (this.db.dialect === 'postgres') return this.storeOneStatement(x, tenantId, deviceId, m, fields, now);
+    if (this.db.dialect === 'postgres') return this.storeOneStatement(w);
     // Ownership first: an id another device already uses is rejected before anything is written.
     const owner = await x.get<{ device_id: string }>('SELECT device_id FROM events WHERE id = ?', [m.id]);
     if (owner && owner.device_id !== deviceId) {
@@ -255,21 +259,15 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       ],
     );
     if (inserted) return { ...base, status: 'stored' };
-    return this.applyToEvent(x, undefined, deviceId, m, fields, now);
+    return this.applyToEvent(w, undefined);
   }
 
   /**
    * A recorded message of an event that already exists: applies it to the (locked) event row. `row` when the
    * caller already holds it locked; else it is read here with FOR UPDATE.
    */
-  private async applyToEvent(
-    x: SqlExecutor,
-    locked: EventRow | undefined,
-    deviceId: string,
-    m: EventMessageInput,
-    fields: ReturnType<typeof eventFields>,
-    now: number,
-  ): Promise<StoreEventResult> {
+  private async applyToEvent(w: EventWrite, locked: EventRow | undefined): Promise<StoreEventResult> {
+    const { x, deviceId, m, fields, now } = w;
     const base = { id: m.id, rev: m.rev };
     const row = locked ?? (await x.get<EventRow>(`SELECT * FROM events WHERE id = ?${this.db.forUpdate}`, [m.id]));
     if (!row) throw new VigilError('internal_error', `event ${m.id} neither inserted nor found`);
@@ -301,14 +299,8 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
    * RETURNING flags are what decide; every rarer outcome (duplicate, conflict, update, a race with another collector
    * inserting the same id) takes one more statement, with storeOne's own logic.
    */
-  private async storeOneStatement(
-    x: SqlExecutor,
-    tenantId: string,
-    deviceId: string,
-    m: EventMessageInput,
-    fields: ReturnType<typeof eventFields>,
-    now: number,
-  ): Promise<StoreEventResult> {
+  private async storeOneStatement(w: EventWrite): Promise<StoreEventResult> {
+    const { x, tenantId, deviceId, m, fields, now } = w;
     const base = { id: m.id, rev: m.rev };
     const fresh = eventColumns(applyEventMessage(undefined, fields).next);
     const r = await x.get<Partial<EventRow> & { recorded: boolean; inserted: boolean }>(
@@ -362,7 +354,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     }
     if (r.inserted) return { ...base, status: 'stored' };
     // Recorded, not inserted: the event exists (locked above), or another collector inserted it meanwhile.
-    return this.applyToEvent(x, row, deviceId, m, fields, now);
+    return this.applyToEvent(w, row);
   }
 
   async findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined> {
