@@ -263,12 +263,10 @@ export type ByteMutation = { name: string; apply: (b: Buffer) => Buffer };
 
 export function byteMutation(): fc.Arbitrary<ByteMutation> {
   return fc.oneof(
-    fc
-      .double({ min: 0, max: 0.999, noNaN: true })
-      .map((f) => ({
-        name: `truncate at ${f.toFixed(2)}`,
-        apply: (b: Buffer) => b.subarray(0, Math.floor(b.length * f)),
-      })),
+    fc.double({ min: 0, max: 0.999, noNaN: true }).map((f) => ({
+      name: `truncate at ${f.toFixed(2)}`,
+      apply: (b: Buffer) => b.subarray(0, Math.floor(b.length * f)),
+    })),
     fc
       .tuple(
         fc.double({ min: 0, max: 0.999, noNaN: true }),
