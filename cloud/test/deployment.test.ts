@@ -82,6 +82,9 @@ async function sendAndCountAcks(
       }
       const results = await Promise.allSettled(ids.map((id) => dev.ackOf(id, 0, timeoutMs)));
       acked += results.filter((r) => r.status === 'fulfilled').length;
+      // The next round connects under the same client id: a session left open would be taken over mid-publish
+      // (the broker drops the older connection, whose client then reconnects and drops the newer one).
+      await dev.close();
     }),
   );
   return acked;
