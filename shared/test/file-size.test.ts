@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CODE_DIRS, codeFiles, ROOT, SKIPPED_DIRS } from '../testing/code-files.js';
 
 /**
  * Files ≤ 500 lines (the brief; issue 12's acceptance): every `.ts` file of the project's code — agent/, cloud/,
@@ -9,30 +9,14 @@ import { describe, expect, it } from 'vitest';
  * and dist/ are not ours. Lines are counted as in an editor: trailing blank lines aside, so a final newline does not
  * count. The cloud/ and agent/ architecture tests check their non-test sources too; this one covers the whole tree.
  */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CODE_DIRS = ['agent', 'cloud', 'shared', 'firmware-protocol', 'scripts'];
-const SKIPPED_DIRS = new Set(['node_modules', 'dist']);
 const MAX_LINES = 500;
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (!SKIPPED_DIRS.has(e.name)) out.push(...tsFiles(path));
-    } else if (e.isFile() && e.name.endsWith('.ts')) {
-      out.push(path);
-    }
-  }
-  return out;
-}
 
 function lineCount(file: string): number {
   return readFileSync(file, 'utf8').trimEnd().split('\n').length;
 }
 
 describe('file size', () => {
-  const files = CODE_DIRS.flatMap((d) => tsFiles(join(ROOT, d)));
+  const files = codeFiles();
 
   it('walks the code folders, tests included', () => {
     const rel = files.map((f) => relative(ROOT, f));

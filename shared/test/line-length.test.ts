@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CODE_DIRS, codeFiles, ROOT, SKIPPED_DIRS } from '../testing/code-files.js';
 
 /**
  * Lines ≤ 120 characters (the brief; issue 12): every line of every `.ts` file of the project's code — agent/,
@@ -9,9 +9,6 @@ import { describe, expect, it } from 'vitest';
  * (UTF-16 code units, as the editor and Biome's lineWidth count them). node_modules/ and dist/ are not ours. Biome
  * formats to 120 columns but never wraps string literals or comments, so this test is what keeps those short.
  */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CODE_DIRS = ['agent', 'cloud', 'shared', 'firmware-protocol', 'scripts'];
-const SKIPPED_DIRS = new Set(['node_modules', 'dist']);
 const MAX_LENGTH = 120;
 
 /**
@@ -20,19 +17,6 @@ const MAX_LENGTH = 120;
  *   their SQL keeps its lines even if one grows past the limit.
  */
 const ALLOWED_FILES = new Set(['cloud/db/migrations.ts']);
-
-function tsFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) {
-      if (!SKIPPED_DIRS.has(e.name)) out.push(...tsFiles(path));
-    } else if (e.isFile() && e.name.endsWith('.ts')) {
-      out.push(path);
-    }
-  }
-  return out;
-}
 
 /** `file:line (length)` for each line of `text` over the limit; lines numbered from 1 as in an editor. */
 function longLines(file: string, text: string, max = MAX_LENGTH): string[] {
@@ -45,7 +29,7 @@ function longLines(file: string, text: string, max = MAX_LENGTH): string[] {
 }
 
 describe('line length', () => {
-  const files = CODE_DIRS.flatMap((d) => tsFiles(join(ROOT, d))).map((f) => relative(ROOT, f));
+  const files = codeFiles().map((f) => relative(ROOT, f));
 
   it('walks the code folders, tests included, and the allow-list names real files', () => {
     // A wrong root or filter would find nothing and pass the check below vacuously.
