@@ -89,6 +89,19 @@ function agentOn(d: SmallDisk, logger?: Logger): AgentUnderTest {
 }
 
 /** Enqueues events with 20 KB thumbnails until the outbox says the disk is full (or refuses). */
+/** Waits until the outbox leaves the disk-full state (leases are released on each poll, as the uplink would). */
+async function waitForDiskFullToEnd(a: AgentUnderTest): Promise<void> {
+  await waitFor(
+    'the disk-full state ends',
+    () => {
+      a.outbox.releaseExpiredLeases();
+      return !a.outbox.stats().diskFull;
+    },
+    20_000,
+    100,
+  );
+}
+
 function enqueueUntilFull(a: AgentUnderTest, d: SmallDisk): Set<string> {
   const accepted = new Set<string>();
   d.fill();
@@ -160,15 +173,7 @@ describe('the outbox on a full disk', () => {
 
     // Space comes back: the held events go out, in order, and the state ends with one line.
     d.freeUp();
-    await waitFor(
-      'the disk-full state ends',
-      () => {
-        a.outbox.releaseExpiredLeases();
-        return !a.outbox.stats().diskFull;
-      },
-      20_000,
-      100,
-    );
+    await waitForDiskFullToEnd(a);
     await waitFor('everything delivered', () => a.outbox.depth() === 0, 30_000, 50);
     const all = await collector.eventIds();
     for (const id of during) expect(all.has(id), `event ${id} produced while the disk was full`).toBe(true);
@@ -392,15 +397,7 @@ describe('thumbnails on a full disk', () => {
     expect(heldOrQueued).toBe(1);
     expect(a.outbox.stats().thumbnailsSkipped).toBe(1);
     d.freeUp();
-    await waitFor(
-      'the disk-full state ends',
-      () => {
-        a.outbox.releaseExpiredLeases();
-        return !a.outbox.stats().diskFull;
-      },
-      20_000,
-      100,
-    );
+    await waitForDiskFullToEnd(a);
     await sink.onEvent(await store.attach({ ...base, type: 'update' }));
     await sink.onEvent(await store.attach({ ...base, type: 'end', ended_at: new Date().toISOString() }));
     await a.uplink.start();

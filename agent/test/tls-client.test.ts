@@ -57,6 +57,11 @@ let proxyUrl: string;
 const code = async (cloud: Cloud): Promise<string> =>
   (await createPairingCode(cloud.store, cloud.secrets, { tenantId: 'default', ttlMs: 60_000 })).code;
 
+/** `vigil-agent pair` with a fresh code of `cloud`, at the cloud's own address, for the box configured in `config`. */
+async function pairWith(cloud: Cloud, config: string): Promise<Run> {
+  return agent(['pair', '--cloud', cloud.url, '--code', await code(cloud), '--config', config]);
+}
+
 function writeConfig(name: string, uplink: Record<string, string>): { file: string; data: string } {
   const data = join(tmp, name, 'data');
   const file = join(tmp, `${name}.yaml`);
@@ -140,29 +145,13 @@ describe('a collector with a private CA, uplink.ca_file only', () => {
     async () => {
       expect(tlsCloud.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
       const bare = writeConfig('no-ca', {});
-      const refused = await agent([
-        'pair',
-        '--cloud',
-        tlsCloud.url,
-        '--code',
-        await code(tlsCloud),
-        '--config',
-        bare.file,
-      ]);
+      const refused = await pairWith(tlsCloud, bare.file);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/certificate/i);
       expect(refused.stderr).toContain('uplink.ca_file');
 
       const box = writeConfig('with-ca', { ca_file: ca.certFile });
-      const paired = await agent([
-        'pair',
-        '--cloud',
-        tlsCloud.url,
-        '--code',
-        await code(tlsCloud),
-        '--config',
-        box.file,
-      ]);
+      const paired = await pairWith(tlsCloud, box.file);
       expect(paired.stderr).toBe('');
       expect(paired.code).toBe(0);
       expect(paired.stdout).toContain(`verified     signed heartbeat accepted by ${tlsCloud.url}`);
