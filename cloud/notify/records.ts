@@ -65,7 +65,8 @@ interface VerificationRow {
   updated_at: number;
 }
 
-interface DeliveryRow {
+/** A notify delivery row as stored (the harness's event view reads the same columns, updated_at aside). */
+export interface DeliveryRow {
   target_id: string;
   platform: string;
   status: string;

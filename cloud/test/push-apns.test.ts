@@ -41,6 +41,19 @@ afterEach(async () => {
   for (const o of open.splice(0).reverse()) await o.close();
 });
 
+/** An ApnsSender's options for the test key, against the local APNs at `endpoint` (trusting its cert when TLS). */
+function senderOptions(endpoint: string, clock: ManualClock): ApnsSenderOptions {
+  return {
+    teamId: key.teamId,
+    keyId: key.keyId,
+    keyPem: key.pem,
+    bundleId: BUNDLE,
+    endpoint,
+    ...(cert ? { ca: cert.cert } : {}),
+    clock,
+  };
+}
+
 async function setup(
   opts: { serverClock?: ManualClock; clock?: ManualClock; sender?: Partial<ApnsSenderOptions> } = {},
 ) {
@@ -54,17 +67,7 @@ async function setup(
     ...(cert ? { tls: { key: cert.key, cert: cert.cert } } : {}),
   });
   open.push(server);
-  const sender = new ApnsSender({
-    teamId: key.teamId,
-    keyId: key.keyId,
-    keyPem: key.pem,
-    bundleId: BUNDLE,
-    endpoint: server.url,
-    ...(cert ? { ca: cert.cert } : {}),
-    ttlMs: 3_600_000,
-    clock,
-    ...opts.sender,
-  });
+  const sender = new ApnsSender({ ...senderOptions(server.url, clock), ttlMs: 3_600_000, ...opts.sender });
   open.push(sender);
   return { clock, server, sender };
 }
@@ -223,15 +226,7 @@ describe('APNs sender against the local APNs', () => {
     expect((await sender.send({ platform: 'apns', token }, notification())).status).toBe('sent');
     clock.advance(5 * MIN);
     // A second sender with the same key builds its own token: APNs counts that as an update.
-    const second = new ApnsSender({
-      teamId: key.teamId,
-      keyId: key.keyId,
-      keyPem: key.pem,
-      bundleId: BUNDLE,
-      endpoint: server.url,
-      ...(cert ? { ca: cert.cert } : {}),
-      clock,
-    });
+    const second = new ApnsSender(senderOptions(server.url, clock));
     open.push(second);
     const o = await second.send({ platform: 'apns', token }, notification());
     expect(o).toMatchObject({ status: 'retry', httpStatus: 429, reason: 'TooManyProviderTokenUpdates' });

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { eventsPath, thumbnailPath } from '../../../firmware-protocol/http.js';
 import { newEventId } from '../../../shared/ids/index.js';
 import { cloudConfig } from '../../config.js';
+import type { DeliveryRow } from '../../notify/records.js';
 import { createPushSenders, PushService, type PushSender } from '../../push/index.js';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
 import { wireEvent } from '../support/fixtures.js';
@@ -326,14 +327,7 @@ export interface EventView {
   push_state: string | null;
   push_at: string | null;
   push_title: string | null;
-  push_deliveries: Array<{
-    target_id: string;
-    platform: string;
-    status: string;
-    http_status: number | null;
-    reason: string | null;
-    attempts: number;
-  }>;
+  push_deliveries: Array<Omit<DeliveryRow, 'updated_at'>>;
 }
 
 /** The job is finished (done or dead). */
