@@ -139,7 +139,8 @@ export function validHeartbeat(deviceId: string): fc.Arbitrary<Record<string, Js
 /** A mutation of a message object (almost valid: one thing wrong, or still valid by chance). */
 export type ObjectMutation = { name: string; apply: (o: Record<string, Json>) => Record<string, Json> };
 
-const FIELDS = [
+/** The fields of an event message (and its batch's sent_at), the ones mutations pick from. */
+export const FIELDS = [
   'v',
   'id',
   'device_id',
