@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync, copyFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,9 +7,9 @@ import { cloudConfig } from '../../cloud/config.js';
 import { createPairingCode } from '../../cloud/pairing/codes.js';
 import { createCloud, type Cloud } from '../../cloud/server/app.js';
 import { silentLogger } from '../../shared/log/index.js';
-import { projectRoot } from '../../shared/paths/index.js';
 import { testAsset } from '../../shared/testing/index.js';
 import type { CheckResult, DoctorReport } from '../doctor/index.js';
+import { runAgentBin, type AgentRun } from './support/agent-bin.js';
 
 /**
  * `vigil-agent doctor` through the built CLI against a REAL collector (createCloud, SQLite, in this process), a
@@ -18,27 +17,12 @@ import type { CheckResult, DoctorReport } from '../doctor/index.js';
  * with a hint.
  */
 
-const BIN = join(projectRoot(), 'bin', 'vigil-agent.js');
 const MODEL = testAsset('models', 'yolox_nano.onnx');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = AgentRun;
 
-function agent(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      { env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', VIGIL_FFMPEG: '' }, timeout: 60_000 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const agent = (args: string[]): Promise<Run> =>
+  runAgentBin(args, { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', VIGIL_FFMPEG: '' });
 
 async function doctor(config: string): Promise<{ run: Run; report: DoctorReport; byName: Map<string, CheckResult> }> {
   const run = await agent(['doctor', '--config', config, '--json', '--camera-timeout', '15']);

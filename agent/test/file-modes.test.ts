@@ -32,7 +32,6 @@ import type { MotionGraphParams } from '../motion/graph.js';
 import { ensureMotionModel } from '../motion/model-cache.js';
 import { openOutboxFile } from '../outbox/open.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
-import type { EventMessage } from '../track/messages.js';
 import {
   agentCli,
   exitOf,
@@ -42,6 +41,7 @@ import {
   startCollector,
   type CollectorProc,
 } from './e2e-run-support.js';
+import { newEventMessage } from './support/event-message.js';
 
 const modeOf = (p: string): number => statSync(p).mode & 0o777;
 const octal = (m: number): string => m.toString(8).padStart(4, '0');
@@ -110,18 +110,7 @@ describe('agent files under umask 022 (in-process)', () => {
     const data = Buffer.alloc((w * h * 3) / 2, 128);
     const frame: Frame = { camera: 'door', seq: 0, width: w, height: h, data, mediaMs: 0, wallMs: 0 };
     await store.keep(frame, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9, kind: 'best', announced: true });
-    const msg: EventMessage = {
-      type: 'new',
-      id: 'evt_A',
-      camera: 'door',
-      label: 'person',
-      score: 0.9,
-      top_score: 0.9,
-      box: [0, 0, 1, 1],
-      started_at: new Date().toISOString(),
-      ended_at: null,
-      stationary: false,
-    };
+    const msg = newEventMessage('evt_A', 'door');
     const out = await store.attach(msg);
     expect(store.lastWriteError).toBeUndefined();
     expect(existsSync(out.thumbnail as string) && existsSync(out.snapshot as string)).toBe(true);

@@ -8,6 +8,7 @@ import { cropBox, cutThumbnailSource, encodeSnapshot, encodeThumbnail } from '..
 import { ThumbnailStore } from '../thumbnail/store.js';
 import { drawBox, yuv420ToRgb } from '../thumbnail/yuv.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
+import { newEventMessage } from './support/event-message.js';
 import { isJpeg } from './support/jpeg.js';
 
 function frame(w: number, h: number): Frame {
@@ -88,18 +89,7 @@ describe('ThumbnailStore', () => {
     await store.keep(f, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9, kind: 'best', announced: true });
     f.data.fill(16, 0, 320 * 180); // the caller's frame buffer is reused: the store must have its own copy
     expect(store.encoded).toBe(0);
-    const base: EventMessage = {
-      type: 'new',
-      id: 'evt_A',
-      camera: 'c',
-      label: 'person',
-      score: 0.9,
-      top_score: 0.9,
-      box: [0, 0, 1, 1],
-      started_at: new Date().toISOString(),
-      ended_at: null,
-      stationary: false,
-    };
+    const base = newEventMessage('evt_A', 'c');
     const withPaths = await store.attach(base);
     expect(withPaths.thumbnail).toBe(join(dir, 'evt_A.jpg'));
     expect(withPaths.snapshot).toBe(join(dir, 'evt_A-snapshot.jpg'));

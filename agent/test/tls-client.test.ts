@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -10,13 +9,13 @@ import { cloudConfig } from '../../cloud/config.js';
 import { createPairingCode } from '../../cloud/pairing/codes.js';
 import { createCloud, type Cloud } from '../../cloud/server/app.js';
 import { silentLogger } from '../../shared/log/index.js';
-import { projectRoot } from '../../shared/paths/index.js';
 import { issueCert, makeCa, type CertFiles } from '../../shared/testing/tls.js';
 import { loadCredentials } from '../credentials/index.js';
 import type { DoctorReport } from '../doctor/index.js';
 import { createStoreAndForward } from '../daemon/store-and-forward.js';
 import { outboxConfig } from '../outbox/index.js';
 import { uplinkConfig } from '../uplink/index.js';
+import { runAgentBin, type AgentRun } from './support/agent-bin.js';
 
 /**
  * Issue 11, item 3: one TLS story on the box. `vigil-agent pair`, `doctor` and the daemon's uplink reach a collector
@@ -24,22 +23,12 @@ import { uplinkConfig } from '../uplink/index.js';
  * (`uplink.cert_file` / `key_file`) to a TLS endpoint that asks for one.
  */
 
-const BIN = join(projectRoot(), 'bin', 'vigil-agent.js');
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = AgentRun;
 
 function agent(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', NO_COLOR: '1' };
-    delete env.NODE_EXTRA_CA_CERTS;
-    execFile(process.execPath, [BIN, ...args], { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
+  const env: NodeJS.ProcessEnv = { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', NO_COLOR: '1' };
+  delete env.NODE_EXTRA_CA_CERTS;
+  return runAgentBin(args, env);
 }
 
 let tmp: string;
