@@ -1,7 +1,5 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { Aedes } from 'aedes';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex, signHttpRequest, signMqttMessage, type DeviceCredentials } from '../../shared/signing/index.js';
@@ -16,6 +14,7 @@ import { SqlDeadLetters } from '../store/dead-letters.js';
 import { postgresBackend, sqliteBackend, type TestDatabase } from './support/backends.js';
 import { storeSink, type StoreSinkHarness } from './support-ingest/store-sink.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
+import { startAedes, type EmbeddedBroker } from './support-ingest/aedes.js';
 import { ingestApp } from './support-ingest/wire.js';
 import {
   byteMutation,
@@ -266,21 +265,13 @@ describe(`ingest fuzz on ${BACKEND.name}, HTTP (${RUNS} runs per property)`, () 
 });
 
 describe(`ingest fuzz, MQTT (${Math.ceil(RUNS / 2)} runs)`, () => {
-  let server: Server;
-  let broker: Aedes;
+  let broker: EmbeddedBroker | undefined;
   let ingest: MqttIngest;
   let box: TestMqttDevice;
 
   beforeAll(async () => {
-    broker = await Aedes.createBroker();
-    // aedes (MQTT 3.1.1 only) has no shared subscriptions: the one collector takes `$share/<g>/<filter>` as `<filter>`.
-    broker.authorizeSubscribe = (_client, sub, done) => {
-      sub.topic = sub.topic.replace(/^\$share\/[^/]+\//, '');
-      done(null, sub);
-    };
-    server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    broker = await startAedes();
+    const url = broker.url;
     // One message at a time: once a marker sent after a case is acked, the case was handled.
     ingest = startMqttIngest({
       ...deps,
@@ -299,7 +290,7 @@ describe(`ingest fuzz, MQTT (${Math.ceil(RUNS / 2)} runs)`, () => {
   afterAll(async () => {
     await box?.close();
     await ingest?.close();
-    await new Promise<void>((r) => (broker ? broker.close(() => server.close(() => r())) : r()));
+    await broker?.close();
   });
 
   it('events, batches and heartbeats: acks name only catalogue codes, valid events are stored, nothing else', {

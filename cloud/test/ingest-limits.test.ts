@@ -1,8 +1,6 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
-import { Aedes } from 'aedes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex, signMqttMessage, type DeviceCredentials } from '../../shared/signing/index.js';
 import { LIMITS } from '../../firmware-protocol/limits.js';
@@ -13,6 +11,7 @@ import { IngestMetrics } from '../ingest/metrics.js';
 import { startMqttIngest, type MqttIngest } from '../ingest/mqtt.js';
 import { MemorySink } from './support-ingest/memory-sink.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
+import { startAedes, type EmbeddedBroker } from './support-ingest/aedes.js';
 import { ingestApp, type IngestReply, signed, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
 
 /**
@@ -219,21 +218,18 @@ afterAll(async () => {
   await app.close();
 });
 
+/** The announcing event's fields for a thumbnail `body`: its hash and size when within the limit, else none. */
+function announcement(body: Buffer): Record<string, unknown> {
+  if (body.length > LIMITS.THUMBNAIL_MAX_BYTES) return {};
+  return {
+    thumbnail: { sha256: sha256Hex(body), size: body.length, width: 8, height: 8, content_type: 'image/jpeg' },
+  };
+}
+
 /** Sends the announcing event first for a thumbnail (it names the thumbnail's hash and size when it can). */
 async function prepare(d: DeviceCredentials, m: Msg): Promise<Msg> {
   if (m.kind !== 'thumbnail') return m;
-  const announce =
-    m.body.length <= LIMITS.THUMBNAIL_MAX_BYTES
-      ? {
-          thumbnail: {
-            sha256: sha256Hex(m.body),
-            size: m.body.length,
-            width: 8,
-            height: 8,
-            content_type: 'image/jpeg',
-          },
-        }
-      : {};
+  const announce = announcement(m.body);
   const e = wireEvent(d.deviceId, announce);
   const r = signed(d, 'POST', `/v1/devices/${d.deviceId}/events`, e);
   expect((await app.inject({ method: 'POST', url: r.url, headers: r.headers, payload: r.payload })).statusCode).toBe(
@@ -275,23 +271,15 @@ describe('HTTP: each protocol limit, at and just over', () => {
 });
 
 describe('MQTT: each protocol limit, at and just over', () => {
-  let server: Server;
-  let broker: Aedes;
+  let broker: EmbeddedBroker;
   let brokerUrl: string;
   let ingest: MqttIngest;
   const metrics = new IngestMetrics();
   const devices: TestMqttDevice[] = [];
 
   beforeAll(async () => {
-    broker = await Aedes.createBroker();
-    // aedes (MQTT 3.1.1 only) has no shared subscriptions: the one collector takes `$share/<g>/<filter>` as `<filter>`.
-    broker.authorizeSubscribe = (_client, sub, done) => {
-      sub.topic = sub.topic.replace(/^\$share\/[^/]+\//, '');
-      done(null, sub);
-    };
-    server = createServer(broker.handle);
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    brokerUrl = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    broker = await startAedes();
+    brokerUrl = broker.url;
     ingest = startMqttIngest({
       sink,
       metrics,
@@ -309,7 +297,7 @@ describe('MQTT: each protocol limit, at and just over', () => {
   afterAll(async () => {
     for (const d of devices) await d.close().catch(() => undefined);
     await ingest.close();
-    await new Promise<void>((r) => broker.close(() => server.close(() => r())));
+    await broker.close();
   });
 
   const device = async (): Promise<TestMqttDevice> => {
@@ -336,18 +324,7 @@ describe('MQTT: each protocol limit, at and just over', () => {
   }
   async function prepareMqtt(dev: TestMqttDevice, m: Msg): Promise<Msg> {
     if (m.kind !== 'thumbnail') return m;
-    const announce =
-      m.body.length <= LIMITS.THUMBNAIL_MAX_BYTES
-        ? {
-            thumbnail: {
-              sha256: sha256Hex(m.body),
-              size: m.body.length,
-              width: 8,
-              height: 8,
-              content_type: 'image/jpeg',
-            },
-          }
-        : {};
+    const announce = announcement(m.body);
     const e = wireEvent(dev.creds.deviceId, announce);
     await dev.publishEvents(e);
     await dev.ackOf(e.id as string);
