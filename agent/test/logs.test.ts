@@ -13,18 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
-import {
-  createAgentLogger,
-  FileFollower,
-  formatEntry,
-  logFilesOldestFirst,
-  matchesFilter,
-  parseLevel,
-  parseLogLine,
-  parseSince,
-  RotatingFileStream,
-  useColour,
-} from '../logs/index.js';
+import * as logs from '../logs/index.js';
 
 const BIN = join(projectRoot(), 'bin', 'vigil-agent.js');
 
@@ -85,7 +74,7 @@ const FIXTURE =
 describe('log entries', () => {
   it('parses pino lines (label or numeric level, ISO or epoch time) and keeps other text raw', () => {
     const lines = FIXTURE.trim().split('\n');
-    const e = parseLogLine(lines[2] as string);
+    const e = logs.parseLogLine(lines[2] as string);
     expect(e).toMatchObject({
       level: 40,
       timeMs: T0 + 120_000,
@@ -93,37 +82,47 @@ describe('log entries', () => {
       camera: 'door',
       msg: 'camera stalled',
     });
-    expect(parseLogLine(lines[6] as string)).toMatchObject({ level: 50, timeMs: T0 + 300_000, component: 'outbox' });
-    const raw = parseLogLine(lines[3] as string);
+    expect(logs.parseLogLine(lines[6] as string)).toMatchObject({
+      level: 50,
+      timeMs: T0 + 300_000,
+      component: 'outbox',
+    });
+    const raw = logs.parseLogLine(lines[3] as string);
     expect(raw.json).toBeUndefined();
-    expect(formatEntry(raw, true)).toBe(lines[3]);
-    expect(parseLogLine('{not json').json).toBeUndefined();
-    expect(parseLogLine('[1,2]').json).toBeUndefined();
+    expect(logs.formatEntry(raw, true)).toBe(lines[3]);
+    expect(logs.parseLogLine('{not json').json).toBeUndefined();
+    expect(logs.parseLogLine('[1,2]').json).toBeUndefined();
   });
 
   it('formats one line: time, level, component, camera, message, extras (errors as type: code: message)', () => {
     const lines = FIXTURE.trim().split('\n');
-    expect(formatEntry(parseLogLine(lines[2] as string), false)).toBe(
+    expect(logs.formatEntry(logs.parseLogLine(lines[2] as string), false)).toBe(
       '2026-01-01T12:02:00.000Z WARN  camera    [door] camera stalled last_frame_age_s=12.5',
     );
-    expect(formatEntry(parseLogLine(lines[5] as string), false)).toBe(
+    expect(logs.formatEntry(logs.parseLogLine(lines[5] as string), false)).toBe(
       '2026-01-01T12:04:00.000Z ERROR uplink    send failed err="VigilError: network_error: connect ECONNREFUSED"',
     );
-    expect(formatEntry(parseLogLine(lines[6] as string), false)).toBe(
+    expect(logs.formatEntry(logs.parseLogLine(lines[6] as string), false)).toBe(
       '2026-01-01T12:05:00.000Z ERROR outbox    disk budget reached note="two words"',
     );
-    expect(formatEntry(parseLogLine(lines[1] as string), false)).toContain('args=["-i","x"]');
-    const coloured = formatEntry(parseLogLine(lines[2] as string), true);
+    expect(logs.formatEntry(logs.parseLogLine(lines[1] as string), false)).toContain('args=["-i","x"]');
+    const coloured = logs.formatEntry(logs.parseLogLine(lines[2] as string), true);
     expect(coloured).toContain('\x1b[33mWARN ');
     // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour escapes (ESC is the point)
-    expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(formatEntry(parseLogLine(lines[2] as string), false));
+    expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).toBe(
+      logs.formatEntry(logs.parseLogLine(lines[2] as string), false),
+    );
   });
 
   it('filters by least level, component, camera and time; a missing field does not pass its filter', () => {
-    const entries = FIXTURE.trim().split('\n').map(parseLogLine);
-    const msgs = (f: Parameters<typeof matchesFilter>[1]): (string | undefined)[] =>
-      entries.filter((e) => e.json && matchesFilter(e, f)).map((e) => e.msg);
-    expect(msgs({ minLevel: parseLevel('warn') })).toEqual(['camera stalled', 'send failed', 'disk budget reached']);
+    const entries = FIXTURE.trim().split('\n').map(logs.parseLogLine);
+    const msgs = (f: Parameters<typeof logs.matchesFilter>[1]): (string | undefined)[] =>
+      entries.filter((e) => e.json && logs.matchesFilter(e, f)).map((e) => e.msg);
+    expect(msgs({ minLevel: logs.parseLevel('warn') })).toEqual([
+      'camera stalled',
+      'send failed',
+      'disk budget reached',
+    ]);
     expect(msgs({ components: ['camera'] })).toEqual(['ffmpeg args', 'camera stalled', 'camera running']);
     expect(msgs({ cameras: ['door'] })).toEqual(['ffmpeg args', 'camera stalled']);
     expect(msgs({ sinceMs: T0 + 3 * 60_000 })).toEqual(['camera running', 'send failed', 'disk budget reached']);
@@ -131,35 +130,35 @@ describe('log entries', () => {
       'camera stalled',
       'camera running',
     ]);
-    expect(matchesFilter(entries[3]!, { minLevel: 60 })).toBe(true);
+    expect(logs.matchesFilter(entries[3]!, { minLevel: 60 })).toBe(true);
   });
 
   it('parses --level, --since and decides colour', () => {
-    expect(parseLevel('ERROR')).toBe(50);
-    expect(parseLevel('40')).toBe(40);
-    expect(() => parseLevel('loud')).toThrow(/--level must be one of/);
-    expect(parseSince('10m', T0)).toBe(T0 - 600_000);
-    expect(parseSince('2026-01-01T11:00:00Z', T0)).toBe(T0 - 3_600_000);
-    expect(parseSince('2026-01-01 11:00:00Z', T0)).toBe(T0 - 3_600_000);
-    expect(() => parseSince('yesterday-ish')).toThrow(/--since must be/);
-    expect(useColour({ isTTY: true }, {})).toBe(true);
-    expect(useColour({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
-    expect(useColour({ isTTY: false }, {})).toBe(false);
+    expect(logs.parseLevel('ERROR')).toBe(50);
+    expect(logs.parseLevel('40')).toBe(40);
+    expect(() => logs.parseLevel('loud')).toThrow(/--level must be one of/);
+    expect(logs.parseSince('10m', T0)).toBe(T0 - 600_000);
+    expect(logs.parseSince('2026-01-01T11:00:00Z', T0)).toBe(T0 - 3_600_000);
+    expect(logs.parseSince('2026-01-01 11:00:00Z', T0)).toBe(T0 - 3_600_000);
+    expect(() => logs.parseSince('yesterday-ish')).toThrow(/--since must be/);
+    expect(logs.useColour({ isTTY: true }, {})).toBe(true);
+    expect(logs.useColour({ isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(logs.useColour({ isTTY: false }, {})).toBe(false);
   });
 });
 
 describe('rotating log file', () => {
   it('rotates by size, keeps max_files rotated files, and loses no line', () => {
     const file = join(dir, 'agent.log');
-    const s = new RotatingFileStream({ file, maxBytes: 1000, maxFiles: 3 });
+    const s = new logs.RotatingFileStream({ file, maxBytes: 1000, maxFiles: 3 });
     const lines = Array.from({ length: 200 }, (_, i) => `{"n":${i},"pad":"${'x'.repeat(40)}"}\n`);
     for (const l of lines) s.write(l);
     s.end();
     expect(s.rotations).toBeGreaterThan(3);
-    expect(logFilesOldestFirst(file)).toEqual([`${file}.3`, `${file}.2`, `${file}.1`, file]);
+    expect(logs.logFilesOldestFirst(file)).toEqual([`${file}.3`, `${file}.2`, `${file}.1`, file]);
     expect(existsSync(`${file}.4`)).toBe(false);
-    const kept = logFilesOldestFirst(file).flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
-    for (const f of logFilesOldestFirst(file)) expect(readFileSync(f).length).toBeLessThanOrEqual(1000);
+    const kept = logs.logFilesOldestFirst(file).flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+    for (const f of logs.logFilesOldestFirst(file)) expect(readFileSync(f).length).toBeLessThanOrEqual(1000);
     const ns = kept.map((l) => (JSON.parse(l) as { n: number }).n);
     // the newest lines, contiguous, in order, ending with the last one written
     expect(ns.at(-1)).toBe(199);
@@ -169,7 +168,7 @@ describe('rotating log file', () => {
   it('is what the daemon logger writes to, besides stdout, with secrets redacted', () => {
     const file = join(dir, 'd.log');
     const stdout: string[] = [];
-    const { logger, destination } = createAgentLogger(
+    const { logger, destination } = logs.createAgentLogger(
       { level: 'debug', file, max_size: '1MiB', max_files: 2 },
       'agent',
       { stdout: { write: (s: string) => void stdout.push(s) } },
@@ -194,9 +193,9 @@ describe('following a log file', () => {
   it('delivers every line exactly once, in order, across rotations and a truncation', () => {
     const file = join(dir, 'f.log');
     const got: string[] = [];
-    const s = new RotatingFileStream({ file, maxBytes: 300, maxFiles: 2 });
+    const s = new logs.RotatingFileStream({ file, maxBytes: 300, maxFiles: 2 });
     s.write('{"n":-1}\n');
-    const f = new FileFollower(file, (l) => got.push(l));
+    const f = new logs.FileFollower(file, (l) => got.push(l));
     f.check();
     for (let i = 0; i < 100; i++) {
       s.write(`{"n":${i},"pad":"${'y'.repeat(30)}"}\n`);
@@ -221,8 +220,8 @@ describe('following a log file', () => {
   it('catches up with several rotations between two checks, reading the files rotated in between', () => {
     const file = join(dir, 'm.log');
     const got: number[] = [];
-    const s = new RotatingFileStream({ file, maxBytes: 100, maxFiles: 12 });
-    const f = new FileFollower(file, (l) => got.push((JSON.parse(l) as { n: number }).n));
+    const s = new logs.RotatingFileStream({ file, maxBytes: 100, maxFiles: 12 });
+    const f = new logs.FileFollower(file, (l) => got.push((JSON.parse(l) as { n: number }).n));
     s.write('{"n":0}\n');
     f.check();
     // 2 lines a file: 10 rotations, all kept
@@ -238,7 +237,7 @@ describe('following a log file', () => {
     const file = join(dir, 'g.log');
     const got: string[] = [];
     writeFileSync(file, '{"a":1}\n{"a":');
-    const f = new FileFollower(file, (l) => got.push(l));
+    const f = new logs.FileFollower(file, (l) => got.push(l));
     f.check();
     expect(got).toEqual(['{"a":1}']);
     appendFileSync(file, '2}\n');
@@ -344,7 +343,7 @@ describe('vigil-agent logs', () => {
 
   it("-f prints the last entries, then new ones, across a rotation by the daemon's own rotating stream", async () => {
     const file = join(dir, 'live.log');
-    const s = new RotatingFileStream({ file, maxBytes: 400, maxFiles: 10 });
+    const s = new logs.RotatingFileStream({ file, maxBytes: 400, maxFiles: 10 });
     for (let i = 0; i < 15; i++)
       s.write(line({ level: 'info', time: at(i), component: 'agent', msg: `old ${i}` }) + '\n');
     const child = execFile(process.execPath, [BIN, 'logs', '-f', '--file', file, '--json', '-n', '3'], {
