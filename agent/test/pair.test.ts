@@ -1,14 +1,5 @@
 import { execFile } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -73,12 +64,12 @@ const code = async (opts: { ttlMs?: number; now?: number } = {}): Promise<string
   ).code;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'vigil-pair-'));
+  tmp = fs.mkdtempSync(join(tmpdir(), 'vigil-pair-'));
   cloud = await startCloud(join(tmp, 'cloud'));
 });
 afterAll(async () => {
   await cloud?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('vigil-agent pair', () => {
@@ -88,8 +79,8 @@ describe('vigil-agent pair', () => {
     async () => {
       const data = join(tmp, 'box1', 'data');
       const config = join(tmp, 'box1', 'agent.yaml');
-      mkdirSync(join(tmp, 'box1'));
-      writeFileSync(
+      fs.mkdirSync(join(tmp, 'box1'));
+      fs.writeFileSync(
         config,
         `# garage box\ndata_dir: ${data} # state lives here\ncameras:\n  - name: door\n    input: rtsp://cam/1\n`,
       );
@@ -119,8 +110,8 @@ describe('vigil-agent pair', () => {
       expect(deviceId).toMatch(/^dev_[0-9A-Z]{26}$/);
 
       const file = join(data, 'credentials.json');
-      expect(statSync(file).mode & 0o777).toBe(0o600);
-      expect(statSync(data).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(fs.statSync(data).mode & 0o777).toBe(0o700);
       const creds = loadCredentials(data);
       expect(creds.stored).toMatchObject({
         v: 1,
@@ -135,10 +126,10 @@ describe('vigil-agent pair', () => {
       // the collector saw a correctly signed heartbeat from this device
       const status = await cloud.store.getDeviceStatus(deviceId);
       expect(status?.lastHeartbeatAt).toEqual(expect.any(Number));
-      expect(status?.version).toBe(JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8')).version);
+      expect(status?.version).toBe(JSON.parse(fs.readFileSync(join(projectRoot(), 'package.json'), 'utf8')).version);
 
       // device section written, comments and other keys kept; credentials at the default place: no path written
-      const text = readFileSync(config, 'utf8');
+      const text = fs.readFileSync(config, 'utf8');
       expect(text).toContain('# garage box');
       expect(text).toContain(`data_dir: ${data} # state lives here`);
       expect(text).toContain('  - name: door');
@@ -171,10 +162,10 @@ describe('vigil-agent pair', () => {
         new RegExp(`^paired as ${newId} \\(key \\S+\\) with ${cloud.url.replace(/\./g, '\\.')}\\n`),
       );
       expect(forced.stdout).toContain('verified     signed heartbeat accepted');
-      const backups = readdirSync(data).filter((f) => f.startsWith('credentials.json.bak-'));
+      const backups = fs.readdirSync(data).filter((f) => f.startsWith('credentials.json.bak-'));
       expect(backups).toHaveLength(1);
-      expect(JSON.parse(readFileSync(join(data, backups[0] as string), 'utf8')).device_id).toBe(deviceId);
-      expect(statSync(join(data, backups[0] as string)).mode & 0o777).toBe(0o600);
+      expect(JSON.parse(fs.readFileSync(join(data, backups[0] as string), 'utf8')).device_id).toBe(deviceId);
+      expect(fs.statSync(join(data, backups[0] as string)).mode & 0o777).toBe(0o600);
       expect(loadAgentConfig(config, {}, { env: {} }).config.device.id).toBe(newId);
     },
   );
@@ -195,7 +186,7 @@ describe('vigil-agent pair', () => {
       '--json',
     ]);
     expect(r.code).toBe(0);
-    expect(existsSync(config)).toBe(true);
+    expect(fs.existsSync(config)).toBe(true);
     expect(loadAgentConfig(config, {}, { env: {} }).config.device.credentials).toBe(join(data, 'credentials.json'));
   });
 
@@ -242,8 +233,8 @@ describe('vigil-agent pair', () => {
         expect(lines[0]).toMatch(new RegExp(`^vigil-agent: error: ${expected}: \\S.+`));
         expect(r.stdout).toBe('');
       }
-      expect(existsSync(data)).toBe(false);
-      expect(existsSync(join(tmp, 'box3.yaml'))).toBe(false);
+      expect(fs.existsSync(data)).toBe(false);
+      expect(fs.existsSync(join(tmp, 'box3.yaml'))).toBe(false);
     },
   );
 
@@ -282,7 +273,7 @@ describe('vigil-agent pair', () => {
       `vigil-agent: error: cloud_unreachable: cannot reach the collector at ${url}/v1/pair: `,
     );
     expect(down.stderr).toContain('ECONNREFUSED');
-    expect(existsSync(join(tmp, 'box4'))).toBe(false);
+    expect(fs.existsSync(join(tmp, 'box4'))).toBe(false);
   });
 
   it(
@@ -329,7 +320,7 @@ describe('vigil-agent unpair', () => {
   it('needs --yes, then moves the credentials aside and clears the device section', async () => {
     const data = join(tmp, 'box6');
     const config = join(tmp, 'box6.yaml');
-    writeFileSync(config, `data_dir: ${data}\n# cameras below\ncameras: []\n`);
+    fs.writeFileSync(config, `data_dir: ${data}\n# cameras below\ncameras: []\n`);
     expect((await agent(['pair', '--cloud', cloud.url, '--code', await code(), '--config', config])).code).toBe(0);
     const id = loadCredentials(data).stored.device_id;
 
@@ -338,16 +329,16 @@ describe('vigil-agent unpair', () => {
     expect(asked.stderr).toMatch(
       /^vigil-agent: error: confirmation_required: unpair would move .*credentials\.json aside/,
     );
-    expect(existsSync(join(data, 'credentials.json'))).toBe(true);
+    expect(fs.existsSync(join(data, 'credentials.json'))).toBe(true);
 
     const done = await agent(['unpair', '--config', config, '--yes', '--json']);
     expect(done.code).toBe(0);
     const out = JSON.parse(done.stdout) as { unpaired: boolean; backup: string; device_section_cleared: boolean };
     expect(out.unpaired).toBe(true);
     expect(out.device_section_cleared).toBe(true);
-    expect(existsSync(join(data, 'credentials.json'))).toBe(false);
-    expect(JSON.parse(readFileSync(out.backup, 'utf8')).device_id).toBe(id);
-    const text = readFileSync(config, 'utf8');
+    expect(fs.existsSync(join(data, 'credentials.json'))).toBe(false);
+    expect(JSON.parse(fs.readFileSync(out.backup, 'utf8')).device_id).toBe(id);
+    const text = fs.readFileSync(config, 'utf8');
     expect(text).not.toMatch(/^device:/m);
     expect(text).toContain('# cameras below');
     expect(loadAgentConfig(config, {}, { env: {} }).config.device.id).toBeUndefined();
