@@ -19,6 +19,7 @@ import { MqttTransport } from '../uplink/mqtt-transport.js';
 import { sqliteBackend } from '../../cloud/test/support/backends.js';
 import { startTestCloud, type TestCloud } from '../../cloud/test/support/cloud.js';
 import { DynsecBroker, dynsecAvailable } from '../../cloud/test/support-broker/dynsec-broker.js';
+import { dynsecMqttSection } from '../../cloud/test/support-broker/mqtt-section.js';
 import { makeEvent } from './support-uplink/events.js';
 import { tempDir } from './support-uplink/harness.js';
 
@@ -69,13 +70,7 @@ describe.skipIf(!available)('box broker login (dynamic security)', () => {
     broker = await DynsecBroker.start();
     t = await startTestCloud(sqliteBackend, {
       overrides: {
-        mqtt: {
-          url: broker.url,
-          provisioner: 'mosquitto-dynsec',
-          admin_username: broker.admin.username,
-          admin_password: broker.admin.password,
-          reconnect_ms: 200,
-        },
+        mqtt: dynsecMqttSection(broker),
         pairing: { attempts_burst: 1000, mqtt_url: broker.url },
       },
     });

@@ -9,6 +9,7 @@ import type { Store } from '../../store/store.js';
 import { dropSchema } from '../support/backends.js';
 import type { LocalS3 } from '../support/s3.js';
 import { DynsecBroker } from '../support-broker/dynsec-broker.js';
+import { dynsecMqttSection } from '../support-broker/mqtt-section.js';
 import { freePort } from '../support-ingest/broker.js';
 import { LlmTestServer } from '../support-llm/llm-server.js';
 import { vapidTestKeys } from '../support-push/keys.js';
@@ -95,13 +96,7 @@ export class ScaleDeployment {
       },
       secrets: { key: Buffer.alloc(32, 11).toString('base64') },
       log: { level: 'warn' },
-      mqtt: {
-        url: broker.url,
-        provisioner: 'mosquitto-dynsec',
-        admin_username: broker.admin.username,
-        admin_password: broker.admin.password,
-        reconnect_ms: 200,
-      },
+      mqtt: dynsecMqttSection(broker),
       pairing: { mqtt_url: broker.url, attempts_burst: 1000, attempts_per_minute: 6000 },
       ingest: { rate_limit: o.rate },
       reclassify: { providers: [{ kind: 'openai', base_url: this.llm.url, model: 'vision-1' }], budget: '5s' },
