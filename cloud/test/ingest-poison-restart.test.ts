@@ -6,17 +6,16 @@ import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
-import { sha256Hex, type DeviceCredentials } from '../../shared/signing/index.js';
+import { sha256Hex } from '../../shared/signing/index.js';
 import { tcpReachable } from '../../shared/testing/index.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
-import { codeDigest } from '../pairing/codes.js';
-import { pairDevice } from '../pairing/devices.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { openDatabase } from '../db/index.js';
 import { openStore, SqlStore } from '../store/index.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
 import { freePort, PrivateBroker } from './support-ingest/broker.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
+import { pairThroughStore } from './support-ingest/pair-store.js';
 import { wireEvent } from './support-ingest/wire.js';
 
 /**
@@ -27,7 +26,7 @@ import { wireEvent } from './support-ingest/wire.js';
  * the refused ones rejected with their codes, stores the good ones; a further restart redelivers nothing of them.
  */
 const root = projectRoot();
-const entry = join(root, 'cloud', 'test', 'support-ingest', 'poison-collector-entry.ts');
+const entry = join(root, 'cloud', 'test', 'support-ingest', 'collector-entry.ts');
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -98,21 +97,8 @@ describe('poison message queued in the broker session across collector restarts'
     // Two boxes, paired through the store with the key the collector will load from the data dir.
     const store = await openStore({ dataDir });
     const secrets = new SecretBox(loadSecretsKey(undefined, dataDir));
-    const pair = async (): Promise<DeviceCredentials> => {
-      const code = randomBytes(4).toString('hex').toUpperCase();
-      await store.createPairingCode({
-        tenantId: 'default',
-        name: null,
-        codeSha256: codeDigest(secrets, code),
-        hint: '',
-        now: Date.now(),
-        expiresAt: Date.now() + 60_000,
-      });
-      const p = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' });
-      return { deviceId: p.device_id, keyId: p.key_id, secret: Buffer.from(p.secret_b64, 'base64') };
-    };
-    const credsA = await pair();
-    const credsB = await pair();
+    const credsA = await pairThroughStore(store, secrets);
+    const credsB = await pairThroughStore(store, secrets);
     await store.close();
     const a = await TestMqttDevice.connect(broker.url, credsA);
     const b = await TestMqttDevice.connect(broker.url, credsB);

@@ -7,13 +7,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
 import { POSTGRES_URL, tcpReachable } from '../../shared/testing/index.js';
 import { projectRoot } from '../../shared/paths/index.js';
-import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { openStore } from '../store/index.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
-import { pairDevice } from '../pairing/devices.js';
-import { codeDigest } from '../pairing/codes.js';
 import { testBackends, dropSchema } from './support/backends.js';
 import { freePort } from './support-ingest/broker.js';
+import { pairThroughStore } from './support-ingest/pair-store.js';
 import { signed, wireEvent } from './support-ingest/wire.js';
 
 /**
@@ -104,22 +102,8 @@ describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (bac
     // Pair a box straight through the store, with the secrets key the collector will load from the data dir.
     const store = await openStore({ dataDir, url: dbUrl, schema });
     const secrets = new SecretBox(loadSecretsKey(undefined, dataDir));
-    const code = randomBytes(4).toString('hex').toUpperCase();
-    await store.createPairingCode({
-      tenantId: 'default',
-      name: null,
-      codeSha256: codeDigest(secrets, code),
-      hint: '',
-      now: Date.now(),
-      expiresAt: Date.now() + 60_000,
-    });
-    const paired = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' });
+    const dev = await pairThroughStore(store, secrets);
     await store.close();
-    const dev: DeviceCredentials = {
-      deviceId: paired.device_id,
-      keyId: paired.key_id,
-      secret: Buffer.from(paired.secret_b64, 'base64'),
-    };
 
     const port = await freePort();
     const url = `/v1/devices/${dev.deviceId}/events`;
