@@ -10,22 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticSceneInput } from '../camera/synthetic.js';
 import type { DaemonStatus } from '../status/schema.js';
-import {
-  agentCli,
-  agentStatus,
-  exitOf,
-  outboxItems,
-  pairBox,
-  killLeftovers,
-  requireBuild,
-  startAgent,
-  startCollector,
-  waitFor,
-  type CollectorProc,
-} from './e2e-run-support.js';
+import * as e2e from './e2e-run-support.js';
 
 let tmp: string;
-let collector: CollectorProc;
+let collector: e2e.CollectorProc;
 
 /** A port nothing listens on (bound, then released). */
 async function deadPort(): Promise<number> {
@@ -46,13 +34,13 @@ const camera = (name: string, input: string, extra = ''): string =>
   `{ initial: 0.2, max: 1 }\n${extra}`;
 
 beforeAll(async () => {
-  requireBuild();
+  e2e.requireBuild();
   tmp = mkdtempSync(join(tmpdir(), 'vigil-daemon-'));
-  collector = await startCollector(join(tmp, 'cloud'));
+  collector = await e2e.startCollector(join(tmp, 'cloud'));
 });
 afterAll(async () => {
   await collector?.stop();
-  killLeftovers();
+  e2e.killLeftovers();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -65,7 +53,7 @@ describe('vigil-agent run: start-up errors', () => {
       config,
       `data_dir: ${dir}\ncameras:\n  - name: door\n    input: rtsp://cam/1\n    detect: { fps: fast }\n`,
     );
-    const r = await agentCli(['run', '--config', config]);
+    const r = await e2e.agentCli(['run', '--config', config]);
     expect(r.code).toBe(78);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trim().split('\n');
@@ -80,7 +68,7 @@ describe('vigil-agent run: start-up errors', () => {
     mkdirSync(dir);
     const config = join(dir, 'agent.yaml');
     writeFileSync(config, `data_dir: ${dir}\nstatus: { listen: ${join(dir, 'status.sock')} }\ncameras: []\n`);
-    const r = await agentCli(['run', '--config', config]);
+    const r = await e2e.agentCli(['run', '--config', config]);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/not_paired/);
     expect(r.stderr).toMatch(/vigil-agent pair/);
@@ -92,18 +80,18 @@ describe('vigil-agent run: cameras', () => {
     timeout: 120_000,
   }, async () => {
     const port = await deadPort();
-    const box = await pairBox(
+    const box = await e2e.pairBox(
       collector,
       join(tmp, 'broken'),
       `status: { listen: ${join(tmp, 'broken', 'status.sock')} }\ncameras:\n` +
         camera('broken', `rtsp://127.0.0.1:${port}/stream`) +
         camera('scene', scene(6), '    realtime: true\n'),
     );
-    const run = startAgent(box.config, ['--exit-when-idle']);
-    const seen = await waitFor(
+    const run = e2e.startAgent(box.config, ['--exit-when-idle']);
+    const seen = await e2e.waitFor(
       'the broken camera to have retried',
       async () => {
-        const s = await agentStatus<DaemonStatus>(box.config);
+        const s = await e2e.agentStatus<DaemonStatus>(box.config);
         const broken = s.cameras.find((c) => c.name === 'broken');
         return broken && broken.restarts >= 2 && broken.last_error ? s : undefined;
       },
@@ -115,7 +103,7 @@ describe('vigil-agent run: cameras', () => {
     expect(broken.last_error).toMatch(/refused|127\.0\.0\.1/i);
     expect(broken.frames).toBe(0);
     // The live camera does not hold up --exit-when-idle: the lavfi scene ends, the outbox drains, exit 0.
-    expect(await exitOf(run, 60_000)).toBe(0);
+    expect(await e2e.exitOf(run, 60_000)).toBe(0);
     const events = await collector.events();
     const mine = events.filter((e) => e.camera === 'scene');
     expect(mine.length).toBeGreaterThan(0);
@@ -136,12 +124,12 @@ describe('vigil-agent run: SIGHUP', () => {
       `cameras:\n` +
       camera('front', scene(4), '    realtime: true\n    loop: true\n') +
       camera('back', scene(4), `    realtime: true\n    loop: true\n`).replace('fps: 5 }', `fps: ${backFps} }`);
-    const box = await pairBox(collector, dir, status + offline + cams(5));
-    const run = startAgent(box.config);
-    const before = await waitFor(
+    const box = await e2e.pairBox(collector, dir, status + offline + cams(5));
+    const run = e2e.startAgent(box.config);
+    const before = await e2e.waitFor(
       'events queued while offline',
       async () => {
-        const s = await agentStatus<DaemonStatus>(box.config);
+        const s = await e2e.agentStatus<DaemonStatus>(box.config);
         return s.outbox.pending >= 4 ? s : undefined;
       },
       90_000,
@@ -151,8 +139,8 @@ describe('vigil-agent run: SIGHUP', () => {
 
     writeFileSync(box.config, `data_dir: ${dir}\n` + status + offline + cams(4) + readDevice(box.config));
     run.child.kill('SIGHUP');
-    const after = await waitFor('the reload', async () => {
-      const s = await agentStatus<DaemonStatus>(box.config);
+    const after = await e2e.waitFor('the reload', async () => {
+      const s = await e2e.agentStatus<DaemonStatus>(box.config);
       return s.last_reload ? s : undefined;
     });
     expect(after.last_reload).toMatchObject({ ok: true, restarted_cameras: ['back'] });
@@ -169,8 +157,8 @@ describe('vigil-agent run: SIGHUP', () => {
     const good = readFileSyncUtf8(box.config);
     writeFileSync(box.config, good.replace('fps: 4 }', 'fps: -1 }'));
     run.child.kill('SIGHUP');
-    const refused = await waitFor('the refused reload', async () => {
-      const s = await agentStatus<DaemonStatus>(box.config).catch(() => undefined);
+    const refused = await e2e.waitFor('the refused reload', async () => {
+      const s = await e2e.agentStatus<DaemonStatus>(box.config).catch(() => undefined);
       return s?.last_reload && !s.last_reload.ok ? s : undefined;
     });
     expect(refused.last_reload?.error).toMatch(/config_invalid/);
@@ -179,8 +167,8 @@ describe('vigil-agent run: SIGHUP', () => {
     writeFileSync(box.config, good);
 
     run.child.kill('SIGTERM');
-    expect(await exitOf(run, 35_000)).toBe(0);
-    const queued = (await outboxItems(dir)).filter((i) => i.kind === 'event');
+    expect(await e2e.exitOf(run, 35_000)).toBe(0);
+    const queued = (await e2e.outboxItems(dir)).filter((i) => i.kind === 'event');
     expect(queued.length).toBeGreaterThanOrEqual(after.outbox.accepted_since_start);
     expect(queued.every((i) => i.state === 'pending')).toBe(true);
 
@@ -189,9 +177,9 @@ describe('vigil-agent run: SIGHUP', () => {
       box.config,
       `data_dir: ${dir}\n` + status + `cameras:\n` + camera('front', scene(4)) + readDevice(good),
     );
-    const run2 = startAgent(box.config, ['--exit-when-idle']);
-    expect(await exitOf(run2, 90_000)).toBe(0);
-    const items = await outboxItems(dir);
+    const run2 = e2e.startAgent(box.config, ['--exit-when-idle']);
+    expect(await e2e.exitOf(run2, 90_000)).toBe(0);
+    const items = await e2e.outboxItems(dir);
     expect(items.filter((i) => i.state !== 'acked')).toEqual([]);
     const stored = new Set((await collector.events()).map((e) => e.id));
     expect(queued.map((i) => i.eventId).filter((id) => !stored.has(id))).toEqual([]);

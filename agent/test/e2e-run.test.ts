@@ -10,33 +10,22 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testAsset } from '../../shared/testing/index.js';
 import type { DaemonStatus } from '../status/schema.js';
-import {
-  agentStatus,
-  exitOf,
-  outboxItems,
-  pairBox,
-  killLeftovers,
-  requireBuild,
-  startAgent,
-  startCollector,
-  waitFor,
-  type CollectorProc,
-} from './e2e-run-support.js';
+import * as e2e from './e2e-run-support.js';
 
 const model = testAsset('models', 'yolox_nano.onnx');
 const clip = testAsset('media', 'vtest.avi');
 
 let tmp: string;
-let collector: CollectorProc | undefined;
+let collector: e2e.CollectorProc | undefined;
 
 beforeAll(async () => {
-  requireBuild();
+  e2e.requireBuild();
   tmp = mkdtempSync(join(tmpdir(), 'vigil-e2e-run-'));
-  if (model && clip) collector = await startCollector(join(tmp, 'cloud'));
+  if (model && clip) collector = await e2e.startCollector(join(tmp, 'cloud'));
 });
 afterAll(async () => {
   await collector?.stop();
-  killLeftovers();
+  e2e.killLeftovers();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -44,9 +33,9 @@ describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing
   it('sends person events with thumbnails; SIGTERM mid-run and a restart lose nothing', {
     timeout: 240_000,
   }, async () => {
-    const c = collector as CollectorProc;
+    const c = collector as e2e.CollectorProc;
     // 24 s of the clip at 5 fps (120 frames), as fast as the pipeline takes them.
-    const box = await pairBox(
+    const box = await e2e.pairBox(
       c,
       join(tmp, 'A'),
       `status:\n  listen: ${join(tmp, 'A', 'status.sock')}\n` +
@@ -57,11 +46,11 @@ describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing
     );
 
     // Run 1: stopped with SIGTERM while the clip is still being analysed.
-    const run1 = startAgent(box.config);
-    const midway = await waitFor(
+    const run1 = e2e.startAgent(box.config);
+    const midway = await e2e.waitFor(
       'events accepted by the outbox',
       async () => {
-        const s = await agentStatus<DaemonStatus>(box.config);
+        const s = await e2e.agentStatus<DaemonStatus>(box.config);
         return s.outbox.accepted_since_start >= 6 ? s : undefined;
       },
       120_000,
@@ -71,9 +60,9 @@ describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing
     expect(midway.mode).toBe('objects');
     expect(midway.uplink.transport).toBe('https');
     run1.child.kill('SIGTERM');
-    expect(await exitOf(run1, 35_000)).toBe(0);
+    expect(await e2e.exitOf(run1, 35_000)).toBe(0);
     expect(run1.out()).toContain('"msg":"vigil-agent stopped"');
-    const afterRun1 = await outboxItems(box.dataDir);
+    const afterRun1 = await e2e.outboxItems(box.dataDir);
     const run1Ids = new Set(afterRun1.filter((i) => i.kind === 'event').map((i) => i.eventId));
     expect(run1Ids.size).toBeGreaterThan(0);
     // Open events were ended at shutdown: every event the run started has its `end` in the outbox.
@@ -81,11 +70,11 @@ describe.skipIf(!model || !clip)('vigil-agent run end to end (collector, pairing
       expect(afterRun1.some((i) => i.kind === 'event' && i.eventId === id && i.rev > 0)).toBe(true);
 
     // Run 2: the clip again; exits once the clip ended and the outbox (run 1's leftovers too) is drained.
-    const run2 = startAgent(box.config, ['--exit-when-idle']);
-    expect(await exitOf(run2, 180_000)).toBe(0);
+    const run2 = e2e.startAgent(box.config, ['--exit-when-idle']);
+    expect(await e2e.exitOf(run2, 180_000)).toBe(0);
     expect(run2.out()).toContain('"reason":"idle"');
 
-    const items = await outboxItems(box.dataDir);
+    const items = await e2e.outboxItems(box.dataDir);
     expect(items.filter((i) => i.state !== 'acked')).toEqual([]);
     const accepted = new Set(items.filter((i) => i.kind === 'event').map((i) => i.eventId));
     for (const id of run1Ids) expect(accepted.has(id)).toBe(true);
