@@ -102,6 +102,17 @@ async function waitForDiskFullToEnd(a: AgentUnderTest): Promise<void> {
   );
 }
 
+/** An outbox on `d` holding one event, closed with no -shm left, and then the disk filled; returns its path. */
+function outboxOfOneEventThenFill(d: SmallDisk): string {
+  const path = join(d.dir, 'outbox.db');
+  const first = Outbox.open({ path, reserveBytes: RESERVE });
+  first.enqueue(makeEvent());
+  first.close();
+  if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
+  d.fill();
+  return path;
+}
+
 function enqueueUntilFull(a: AgentUnderTest, d: SmallDisk): Set<string> {
   const accepted = new Set<string>();
   d.fill();
@@ -235,13 +246,7 @@ describe('the outbox on a full disk', () => {
 
   it('the daemon opens its outbox on a full disk (no -shm yet) by giving back its reserve', () => {
     if (!disk) return;
-    const d = disk;
-    const path = join(d.dir, 'outbox.db');
-    const first = Outbox.open({ path, reserveBytes: RESERVE });
-    first.enqueue(makeEvent());
-    first.close();
-    if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
-    d.fill();
+    const path = outboxOfOneEventThenFill(disk);
     const again = Outbox.open({ path, reserveBytes: RESERVE });
     try {
       expect(statSync(`${path}.reserve`).size, 'the reserve was given back').toBe(0);
@@ -275,12 +280,7 @@ describe('the outbox on a full disk', () => {
     async () => {
       if (!disk) return;
       const d = disk;
-      const path = join(d.dir, 'outbox.db');
-      const first = Outbox.open({ path, reserveBytes: RESERVE });
-      first.enqueue(makeEvent());
-      first.close();
-      if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
-      d.fill();
+      const path = outboxOfOneEventThenFill(d);
       const { logger, lines } = memoryLogger();
       const second = Outbox.open({ path, reserveBytes: RESERVE, logger }); // gives the reserve back
       second.close();
