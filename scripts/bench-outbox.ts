@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OffsetClock } from '../shared/clock/index.js';
-import { newEventId } from '../shared/ids/index.js';
+import { sampleEvent } from '../shared/testing/events.js';
 import { silentLogger } from '../shared/log/index.js';
 import { TEST_JPEG_MIN_BYTES, tcpReachable, testJpeg } from '../shared/testing/index.js';
 import { sha256Hex, type DeviceCredentials } from '../shared/signing/index.js';
@@ -89,18 +89,7 @@ function jpeg(bytes: number, seed: number): Buffer {
 }
 
 function event(deviceId: string, thumb?: Buffer): OutboxEvent {
-  const e: OutboxEvent = {
-    v: 1,
-    id: newEventId(),
-    device_id: deviceId,
-    camera: 'front',
-    type: 'new',
-    rev: 0,
-    label: 'person',
-    score: 0.8,
-    box: [0.1, 0.2, 0.3, 0.4],
-    started_at: new Date().toISOString(),
-  };
+  const e: OutboxEvent = sampleEvent(deviceId, { box: [0.1, 0.2, 0.3, 0.4] });
   if (thumb)
     e.thumbnail = { sha256: sha256Hex(thumb), size: thumb.length, width: 320, height: 240, content_type: 'image/jpeg' };
   return e;

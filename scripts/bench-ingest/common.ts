@@ -1,5 +1,5 @@
 import { loadavg } from 'node:os';
-import { newEventId } from '../../shared/ids/index.js';
+import { sampleEvent } from '../../shared/testing/events.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
 
 /**
@@ -20,19 +20,7 @@ export function creds(d: WireDevice): DeviceCredentials {
 }
 
 export function event(deviceId: string): Record<string, unknown> {
-  return {
-    v: 1,
-    id: newEventId(),
-    device_id: deviceId,
-    camera: 'front',
-    type: 'new',
-    rev: 0,
-    label: 'person',
-    score: 0.87,
-    box: [0.12, 0.2, 0.35, 0.9],
-    started_at: new Date().toISOString(),
-    sent_at: new Date().toISOString(),
-  };
+  return sampleEvent(deviceId, { score: 0.87, box: [0.12, 0.2, 0.35, 0.9], sent_at: new Date().toISOString() });
 }
 
 export interface LoadResult {

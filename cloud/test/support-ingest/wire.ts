@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { isVigilError } from '../../../shared/errors/index.js';
 import { httpStatusOf } from '../../errors.js';
 import { testJpeg } from '../../../shared/testing/index.js';
-import { newEventId } from '../../../shared/ids/index.js';
+import { sampleEvent } from '../../../shared/testing/events.js';
 import { sha256Hex, signHttpRequest, type DeviceCredentials, type SignOptions } from '../../../shared/signing/index.js';
 import type { AckItem } from '../../../firmware-protocol/messages.js';
 import type { WireObject } from '../../ingest/sink.js';
@@ -12,19 +12,7 @@ import { registerIngestRoutes, type IngestDeps } from '../../ingest/index.js';
 /** Test helpers for ingest: wire messages, signed requests, a minimal app around the ingest routes. */
 
 export function wireEvent(deviceId: string, o: Record<string, unknown> = {}): WireObject {
-  return {
-    v: 1,
-    id: newEventId(),
-    device_id: deviceId,
-    camera: 'front',
-    type: 'new',
-    rev: 0,
-    label: 'person',
-    score: 0.8,
-    box: [0.1, 0.1, 0.4, 0.8],
-    started_at: new Date().toISOString(),
-    ...o,
-  };
+  return sampleEvent(deviceId, o);
 }
 
 export function wireHeartbeat(deviceId: string, o: Record<string, unknown> = {}): WireObject {
