@@ -25,6 +25,7 @@ import { startCollector, type CollectorUnderTest } from './support-uplink/collec
 import { announce, fakeJpeg, makeEvent } from './support-uplink/events.js';
 import { makeAgent, waitFor, type AgentUnderTest } from './support-uplink/harness.js';
 import { mountSmallDisk, skipNoTmpfs, type SmallDisk } from './support/small-disk.js';
+import { newEventMessage } from './support/event-message.js';
 import { makeFrame } from './support/synthetic.js';
 import type { EventMessage } from '../track/messages.js';
 
@@ -111,6 +112,11 @@ function outboxOfOneEventThenFill(d: SmallDisk): string {
   if (existsSync(`${path}-shm`)) unlinkSync(`${path}-shm`);
   d.fill();
   return path;
+}
+
+/** A `new` message of motion event `id` on camera `c`, its box where the test frames draw their square. */
+function motionMessage(id: string): EventMessage {
+  return { ...newEventMessage(id, 'c'), label: 'motion', box: [0.3, 0.3, 0.5, 0.6] };
 }
 
 function enqueueUntilFull(a: AgentUnderTest, d: SmallDisk): Set<string> {
@@ -339,18 +345,7 @@ describe('thumbnails on a full disk', () => {
       { id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA', box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true },
     ]);
     d.fill();
-    const msg: EventMessage = {
-      type: 'new',
-      id: 'evt_01JAAAAAAAAAAAAAAAAAAAAAAA',
-      camera: 'c',
-      label: 'motion',
-      score: 0.9,
-      top_score: 0.9,
-      box: [0.3, 0.3, 0.5, 0.6],
-      started_at: new Date().toISOString(),
-      ended_at: null,
-      stationary: false,
-    };
+    const msg = motionMessage('evt_01JAAAAAAAAAAAAAAAAAAAAAAA');
     const out = await store.attach(msg);
     expect(out.id).toBe(msg.id);
     // Space back: the next message of the event brings its thumbnail.
@@ -377,18 +372,7 @@ describe('thumbnails on a full disk', () => {
     const frame = makeFrame(320, 180, { background: 90, boxes: [{ box: [100, 60, 160, 120], luma: 230 }] });
     const id = 'evt_01JBBBBBBBBBBBBBBBBBBBBBBB';
     await store.keep(frame, [{ id, box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true }]);
-    const base: EventMessage = {
-      type: 'new',
-      id,
-      camera: 'c',
-      label: 'motion',
-      score: 0.9,
-      top_score: 0.9,
-      box: [0.3, 0.3, 0.5, 0.6],
-      started_at: new Date().toISOString(),
-      ended_at: null,
-      stationary: false,
-    };
+    const base = motionMessage(id);
     d.fill();
     await sink.onEvent(await store.attach(base));
     expect(sink.counters.refused).toBe(0);
