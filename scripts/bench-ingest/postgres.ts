@@ -12,33 +12,13 @@ export async function benchPostgres(): Promise<number | undefined> {
   }
   const { openStore } = await import('../../cloud/store/index.js');
   const { eventFingerprint } = await import('../../firmware-protocol/fingerprint.js');
-  const { newDeviceId } = await import('../../shared/ids/index.js');
+  const { pairTestDevice } = await import('../../cloud/test/support/fixtures.js');
   const pg = (await import('pg')).default;
   const schema = `vigil_bench_${randomBytes(4).toString('hex')}`;
   const store = await openStore({ url: POSTGRES_URL, dataDir: tmpdir(), schema, poolMax: 10 });
   try {
     const ids: string[] = [];
-    for (let i = 0; i < CONNECTIONS; i++) {
-      const now = Date.now();
-      const codeSha256 = randomBytes(32).toString('hex');
-      await store.createPairingCode({
-        tenantId: 'default',
-        name: null,
-        codeSha256,
-        hint: 'BN',
-        now,
-        expiresAt: now + 60_000,
-      });
-      const deviceId = newDeviceId(now);
-      await store.consumePairingCode({
-        codeSha256,
-        now,
-        deviceId,
-        deviceName: null,
-        key: { keyId: 'k1', secretSealed: 'unused' },
-      });
-      ids.push(deviceId);
-    }
+    for (let i = 0; i < CONNECTIONS; i++) ids.push(await pairTestDevice(store));
     const message = (deviceId: string) => {
       const e = event(deviceId);
       return { id: e.id as string, rev: 0, contentSha256: eventFingerprint(e as never), event: e };

@@ -36,8 +36,7 @@ export async function roleCollector(
   const { FsBlobStore } = await import('../../cloud/blob/fs.js');
   const { LocalEventBus } = await import('../../cloud/live/event-bus.js');
   const { SecretBox } = await import('../../cloud/pairing/secret-box.js');
-  const { pairDevice } = await import('../../cloud/pairing/devices.js');
-  const { codeDigest } = await import('../../cloud/pairing/codes.js');
+  const { pairThroughStore } = await import('../../cloud/test/support-ingest/pair-store.js');
   const { registerIngestRoutes, startMqttIngest, ingestConfig, mqttConfig, resolveIngestDeps } = await import(
     '../../cloud/ingest/index.js'
   );
@@ -52,18 +51,8 @@ export async function roleCollector(
   });
   const devices: WireDevice[] = [];
   for (let i = 0; i < CONNECTIONS; i++) {
-    const code = randomBytes(4).toString('hex').toUpperCase();
-    const now = Date.now();
-    await store.createPairingCode({
-      tenantId: 'default',
-      name: null,
-      codeSha256: codeDigest(secrets, code),
-      hint: '',
-      now,
-      expiresAt: now + 60_000,
-    });
-    const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
-    devices.push({ deviceId: r.device_id, keyId: r.key_id, secret_b64: r.secret_b64 });
+    const c = await pairThroughStore(store, secrets);
+    devices.push({ deviceId: c.deviceId, keyId: c.keyId, secret_b64: c.secret.toString('base64') });
   }
   const deps = resolveIngestDeps({ sink, config: ingestConfig({ rate_limit: { per_second: 1e6, burst: 1e6 } }) });
   const count = async (): Promise<number> => {

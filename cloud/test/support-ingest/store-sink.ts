@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
 import { LocalEventBus } from '../../live/event-bus.js';
 import { FsBlobStore } from '../../blob/fs.js';
-import { codeDigest } from '../../pairing/codes.js';
-import { pairDevice } from '../../pairing/devices.js';
 import { SecretBox } from '../../pairing/secret-box.js';
 import { StoreIngestSink } from '../../server/ingest-sink.js';
 import type { Store } from '../../store/store.js';
+import { pairThroughStore } from './pair-store.js';
 
 /**
  * The collector's real IngestSink (store + fs blobs + sealed secrets + live bus) over a test database, with a
@@ -35,20 +34,7 @@ export function storeSink(store: Store, dataDir: string, secretsKey: Buffer = ra
     sink,
     store,
     secretsKey,
-    async pair() {
-      const code = `${randomBytes(4).toString('hex').toUpperCase()}`;
-      const now = Date.now();
-      await store.createPairingCode({
-        tenantId: 'default',
-        name: null,
-        codeSha256: codeDigest(secrets, code),
-        hint: '',
-        now,
-        expiresAt: now + 60_000,
-      });
-      const r = await pairDevice(store, secrets, { v: 1, code }, { https: 'http://127.0.0.1' }, now);
-      return { deviceId: r.device_id, keyId: r.key_id, secret: Buffer.from(r.secret_b64, 'base64') };
-    },
+    pair: () => pairThroughStore(store, secrets),
     async revoke(deviceId: string) {
       await store.revokeDevice('default', deviceId, Date.now());
     },
