@@ -7,7 +7,6 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
 import { sha256Hex } from '../../shared/signing/index.js';
-import { tcpReachable } from '../../shared/testing/index.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { openDatabase } from '../db/index.js';
@@ -15,6 +14,7 @@ import { openStore, SqlStore } from '../store/index.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
 import { freePort, PrivateBroker } from './support-ingest/broker.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
+import { reportUnexpectedExit, waitListening } from './support-ingest/collector-process.js';
 import { pairThroughStore } from './support-ingest/pair-store.js';
 import { wireEvent } from './support-ingest/wire.js';
 
@@ -43,23 +43,9 @@ function startCollector(dataDir: string, configFile: string, port: number, poiso
       env: { ...process.env, VIGIL_TEST_POISON_EVENT_IDS: poisonIds.join(','), VIGIL_LOG_LEVEL: 'warn' },
     },
   );
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
-      process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
-  });
+  reportUnexpectedExit(child);
   cleanups.push(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
   return child;
-}
-
-async function waitListening(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`collector exited with ${child.exitCode} before listening`);
-    if (await tcpReachable('127.0.0.1', port, 200)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('collector did not listen within 30 s');
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -5,12 +5,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pool } from 'undici';
-import { POSTGRES_URL, tcpReachable } from '../../shared/testing/index.js';
+import { POSTGRES_URL } from '../../shared/testing/index.js';
 import { projectRoot } from '../../shared/paths/index.js';
 import { openStore } from '../store/index.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { testBackends, dropSchema } from './support/backends.js';
 import { freePort } from './support-ingest/broker.js';
+import { reportUnexpectedExit, waitListening } from './support-ingest/collector-process.js';
 import { pairThroughStore } from './support-ingest/pair-store.js';
 import { signed, wireEvent } from './support-ingest/wire.js';
 
@@ -53,12 +54,7 @@ function startCollector(dataDir: string, port: number, configFile: string | unde
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, VIGIL_CLOUD__SERVER__HOST: '127.0.0.1', VIGIL_LOG_LEVEL: 'warn' },
   });
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
-  child.once('exit', (code, signal) => {
-    if (code !== 0 && signal !== 'SIGKILL' && signal !== 'SIGTERM')
-      process.stderr.write(`collector exited ${code} ${signal}: ${stderr}\n`);
-  });
+  reportUnexpectedExit(child);
   children.push(child);
   return child;
 }
@@ -73,15 +69,6 @@ function waitExit(child: ChildProcess, ms = 15_000): Promise<void> {
       resolve();
     });
   });
-}
-
-async function waitListening(port: number, child: ChildProcess): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`collector exited with ${child.exitCode} before listening`);
-    if (await tcpReachable('127.0.0.1', port, 200)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('collector did not listen within 30 s');
 }
 
 describe.each(backends)('collector killed with SIGKILL mid-stream ($name)', (backend) => {
