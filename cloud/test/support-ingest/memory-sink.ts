@@ -4,34 +4,22 @@ import { systemClock, type Clock } from '../../../shared/clock/index.js';
 import { newDeviceId } from '../../../shared/ids/index.js';
 import { SigningErrorCode, type DeviceCredentials, type DeviceKey } from '../../../shared/signing/index.js';
 import { VigilError } from '../../errors.js';
-import type {
-  AnnouncedThumbnail,
-  DeviceContact,
-  IngestChange,
-  IngestEventMessage,
-  IngestHeartbeat,
-  IngestSink,
-  NonceClaim,
-  StoreEventResult,
-  ThumbnailExpectation,
-  ThumbnailResult,
-  WireObject,
-} from '../../ingest/sink.js';
+import type * as Sink from '../../ingest/sink.js';
 
 /**
  * An IngestSink in memory, for ingest tests that do not need a database: same dedupe rules as the contract
  * (id + rev + fingerprint), thumbnails kept only when their stream ended cleanly. `failStores` makes the next N
  * store calls throw (database down).
  */
-export class MemorySink implements IngestSink {
+export class MemorySink implements Sink.IngestSink {
   readonly devices = new Map<string, { keys: DeviceKey[]; revoked: boolean }>();
   readonly nonces = new Map<string, number>();
   /** `${device}|${id}|${rev}` → stored message. */
-  readonly messages = new Map<string, { fingerprint: string; event: WireObject; receivedAtMs: number }>();
+  readonly messages = new Map<string, { fingerprint: string; event: Sink.WireObject; receivedAtMs: number }>();
   readonly thumbnails = new Map<string, { bytes: Buffer; sha256: string }>();
-  readonly heartbeats: { deviceId: string; heartbeat: IngestHeartbeat; skewS: number }[] = [];
-  readonly contacts: { deviceId: string; contact: DeviceContact }[] = [];
-  readonly published: IngestChange[] = [];
+  readonly heartbeats: { deviceId: string; heartbeat: Sink.IngestHeartbeat; skewS: number }[] = [];
+  readonly contacts: { deviceId: string; contact: Sink.DeviceContact }[] = [];
+  readonly published: Sink.IngestChange[] = [];
   /** Bytes a thumbnail put had written when its stream failed (to prove they were discarded). */
   discardedThumbnailBytes = 0;
   failStores = 0;
@@ -87,13 +75,13 @@ export class MemorySink implements IngestSink {
 
   async storeEventMessages(
     deviceId: string,
-    events: readonly IngestEventMessage[],
+    events: readonly Sink.IngestEventMessage[],
     receivedAtMs: number,
-  ): Promise<StoreEventResult[]> {
+  ): Promise<Sink.StoreEventResult[]> {
     this.maybeFail();
     // All-or-nothing like a transaction: decide first, then write.
-    const out: StoreEventResult[] = [];
-    const writes: [string, { fingerprint: string; event: WireObject; receivedAtMs: number }][] = [];
+    const out: Sink.StoreEventResult[] = [];
+    const writes: [string, { fingerprint: string; event: Sink.WireObject; receivedAtMs: number }][] = [];
     for (const m of events) {
       const k = `${deviceId}|${m.id}|${m.rev}`;
       const prior = this.messages.get(k) ?? writes.find(([wk]) => wk === k)?.[1];
@@ -117,10 +105,10 @@ export class MemorySink implements IngestSink {
   /** Like one transaction: a replay refused, or a store that throws, leaves the nonce unrecorded. */
   async storeSignedEventMessages(
     deviceId: string,
-    events: readonly IngestEventMessage[],
+    events: readonly Sink.IngestEventMessage[],
     receivedAtMs: number,
-    claim: NonceClaim,
-  ): Promise<StoreEventResult[]> {
+    claim: Sink.NonceClaim,
+  ): Promise<Sink.StoreEventResult[]> {
     if ((await this.nonceRecorded(deviceId, claim.nonce)) && claim.onReplay === 'reject') {
       throw new VigilError(SigningErrorCode.replay, 'nonce already used within the replay window');
     }
@@ -132,8 +120,8 @@ export class MemorySink implements IngestSink {
   async eventForThumbnail(
     deviceId: string,
     eventId: string,
-  ): Promise<{ announced: AnnouncedThumbnail | null } | undefined> {
-    let latest: { rev: number; event: WireObject } | undefined;
+  ): Promise<{ announced: Sink.AnnouncedThumbnail | null } | undefined> {
+    let latest: { rev: number; event: Sink.WireObject } | undefined;
     for (const [k, v] of this.messages) {
       const [dev, id, rev] = k.split('|');
       if (dev === deviceId && id === eventId && (!latest || Number(rev) > latest.rev))
@@ -151,8 +139,8 @@ export class MemorySink implements IngestSink {
     deviceId: string,
     eventId: string,
     stream: Readable,
-    expected: ThumbnailExpectation,
-  ): Promise<ThumbnailResult> {
+    expected: Sink.ThumbnailExpectation,
+  ): Promise<Sink.ThumbnailResult> {
     this.maybeFail();
     const k = `${deviceId}|${eventId}`;
     const chunks: Buffer[] = [];
@@ -172,16 +160,16 @@ export class MemorySink implements IngestSink {
     return { status: 'stored' };
   }
 
-  async recordHeartbeat(deviceId: string, heartbeat: IngestHeartbeat, skewS: number): Promise<void> {
+  async recordHeartbeat(deviceId: string, heartbeat: Sink.IngestHeartbeat, skewS: number): Promise<void> {
     this.maybeFail();
     this.heartbeats.push({ deviceId, heartbeat, skewS });
   }
 
-  async noteContact(deviceId: string, contact: DeviceContact): Promise<void> {
+  async noteContact(deviceId: string, contact: Sink.DeviceContact): Promise<void> {
     this.contacts.push({ deviceId, contact });
   }
 
-  publish(change: IngestChange): void {
+  publish(change: Sink.IngestChange): void {
     this.published.push(change);
   }
 }
