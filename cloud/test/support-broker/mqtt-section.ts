@@ -1,6 +1,9 @@
 import type { DynsecBroker } from './dynsec-broker.js';
 
-/** The collector's `mqtt` config section for `broker`: provisioning through dynamic security with the broker's admin. */
+/**
+ * The collector's `mqtt` config section for `broker`: provisioning through dynamic security with the broker's
+ * admin.
+ */
 export function dynsecMqttSection(broker: DynsecBroker) {
   return {
     url: broker.url,
