@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Event } from './messages.js';
+import type { Event, Review } from './messages.js';
 
 /**
- * Dedupe support. (id, rev) names one event message; the collector compares the CONTENT of two messages with the
- * same (id, rev) to tell a duplicate (resend) from a conflict. Content = the message without `sent_at` (a resend
- * legitimately carries a new one), as canonical JSON (object keys sorted, no whitespace), hashed with SHA-256.
+ * Dedupe support. (id, rev) names one event message (or review message); the collector compares the CONTENT of two
+ * messages with the same (id, rev) to tell a duplicate (resend) from a conflict. Content = the message without
+ * `sent_at` (a resend legitimately carries a new one), as canonical JSON (object keys sorted, no whitespace), hashed
+ * with SHA-256.
  */
 
 /** Fields that may differ between resends of the same (id, rev). */
@@ -48,19 +49,22 @@ export function canonicalJson(value: unknown): string {
   return out.join('');
 }
 
-/** Lowercase hex SHA-256 of the event's content (canonical JSON without `sent_at`). */
-export function eventFingerprint(event: Event | Record<string, unknown>): string {
+/** Lowercase hex SHA-256 of the message's content (canonical JSON without `sent_at`); events and reviews alike. */
+export function eventFingerprint(event: Event | Review | Record<string, unknown>): string {
   const copy: Record<string, unknown> = { ...(event as Record<string, unknown>) };
   for (const f of RESEND_VOLATILE_FIELDS) delete copy[f];
   return createHash('sha256').update(canonicalJson(copy), 'utf8').digest('hex');
 }
+
+/** The same fingerprint under the name that fits a review message. */
+export const messageFingerprint = eventFingerprint;
 
 export type DedupeVerdict = 'new' | 'duplicate' | 'conflict';
 
 /** Verdict for an incoming message given the fingerprint already stored for its (id, rev), if any. */
 export function dedupeVerdict(
   storedFingerprint: string | undefined,
-  incoming: Event | Record<string, unknown>,
+  incoming: Event | Review | Record<string, unknown>,
 ): DedupeVerdict {
   if (storedFingerprint === undefined) return 'new';
   return storedFingerprint === eventFingerprint(incoming) ? 'duplicate' : 'conflict';

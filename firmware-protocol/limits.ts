@@ -19,10 +19,15 @@ export const ZONES_MAX = 16;
 export const ATTRIBUTES_MAX = 32;
 export const ATTRIBUTE_KEY_MAX = 64;
 export const ATTRIBUTE_VALUE_MAX = 256;
+/**
+ * Most objects (event ids) and most labels one review message lists. A review item that grows past it keeps the
+ * first objects that joined and still counts the later ones in its severity, labels and zones.
+ */
+export const REVIEW_OBJECTS_MAX = 64;
 /** Most cameras one heartbeat reports. */
 export const HEARTBEAT_CAMERAS_MAX = 64;
 
-/** One event message serialized as JSON (UTF-8 bytes). */
+/** One event message (or review message) serialized as JSON (UTF-8 bytes). */
 export const EVENT_MAX_BYTES = 16 * KiB;
 /** Events per batch. */
 export const BATCH_MAX_EVENTS = 100;
@@ -76,6 +81,7 @@ export const LIMITS = {
   ATTRIBUTES_MAX,
   ATTRIBUTE_KEY_MAX,
   ATTRIBUTE_VALUE_MAX,
+  REVIEW_OBJECTS_MAX,
   HEARTBEAT_CAMERAS_MAX,
   EVENT_MAX_BYTES,
   BATCH_MAX_EVENTS,

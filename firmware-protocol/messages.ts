@@ -19,4 +19,5 @@ export * from './messages/events-body.js';
 export * from './messages/heartbeat.js';
 export * from './messages/kinds.js';
 export * from './messages/pairing.js';
+export * from './messages/review.js';
 export * from './messages/thumbnail-info.js';

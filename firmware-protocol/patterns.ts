@@ -9,6 +9,8 @@ import { CAMERA_NAME_MAX, DEVICE_ID_MAX, ZONE_NAME_MAX } from './limits.js';
 export const DEVICE_ID_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,${DEVICE_ID_MAX - 1}}$`;
 /** Event ids: `evt_` + a ULID (26 Crockford base32 characters, upper case). */
 export const EVENT_ID_PATTERN = '^evt_[0-9A-HJKMNP-TV-Z]{26}$';
+/** Review item ids: `rev_` + a ULID, chosen by the box when the item starts. */
+export const REVIEW_ID_PATTERN = '^rev_[0-9A-HJKMNP-TV-Z]{26}$';
 /** Camera names as configured on the box. */
 export const CAMERA_NAME_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_-]{0,${CAMERA_NAME_MAX - 1}}$`;
 /** Zone names as configured on the box. */
@@ -22,6 +24,7 @@ export const SHA256_HEX_PATTERN = '^[0-9a-f]{64}$';
 
 export const DEVICE_ID_RE = new RegExp(DEVICE_ID_PATTERN);
 export const EVENT_ID_RE = new RegExp(EVENT_ID_PATTERN);
+export const REVIEW_ID_RE = new RegExp(REVIEW_ID_PATTERN);
 export const CAMERA_NAME_RE = new RegExp(CAMERA_NAME_PATTERN);
 
 export function isDeviceId(value: string): boolean {
@@ -30,4 +33,8 @@ export function isDeviceId(value: string): boolean {
 
 export function isEventId(value: string): boolean {
   return EVENT_ID_RE.test(value);
+}
+
+export function isReviewId(value: string): boolean {
+  return REVIEW_ID_RE.test(value);
 }

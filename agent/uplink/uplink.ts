@@ -366,6 +366,7 @@ export class Uplink {
         this.lastAckAtMs = Date.now();
         continue;
       }
+      if (a.kind === 'review') continue; // review records: not queued yet
       const ref = ob.refForAck(a.kind, a.id, a.rev);
       if (!ref) continue;
       anyItem = true;

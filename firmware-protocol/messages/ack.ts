@@ -3,9 +3,12 @@ import { validator } from '../../shared/schema/index.js';
 import { BATCH_MAX_EVENTS } from '../limits.js';
 import { DateTime, INTEGER_MAX, top, V, wireObject } from './common.js';
 
-/** Ack: the collector's end-to-end receipt naming the fate of each item (event message, thumbnail, heartbeat). */
+/**
+ * Ack: the collector's end-to-end receipt naming the fate of each item (event message, review message, thumbnail,
+ * heartbeat).
+ */
 
-export const ACK_KINDS = ['event', 'thumbnail', 'heartbeat'] as const;
+export const ACK_KINDS = ['event', 'review', 'thumbnail', 'heartbeat'] as const;
 export const ACK_STATUSES = ['accepted', 'duplicate', 'rejected'] as const;
 export type AckKind = (typeof ACK_KINDS)[number];
 export type AckStatus = (typeof ACK_STATUSES)[number];
@@ -16,16 +19,21 @@ export const AckItem = wireObject(
       minLength: 1,
       maxLength: 64,
       description:
-        "What is acked: the event id for kind event and thumbnail; the heartbeat's `sent_at` for kind heartbeat.",
+        'What is acked: the event id for kind event and thumbnail; the review item id for kind review; the ' +
+        "heartbeat's `sent_at` for kind heartbeat.",
     }),
     rev: Type.Integer({
       minimum: 0,
       maximum: INTEGER_MAX,
-      description: "The event message's rev for kind event; 0 for thumbnail and heartbeat.",
+      description: "The message's rev for kind event and review; 0 for thumbnail and heartbeat.",
     }),
     kind: Type.Union(
       ACK_KINDS.map((k) => Type.Literal(k)),
-      { description: 'Kind of item acked.' },
+      {
+        description:
+          'Kind of item acked. `review` arrived with review items; a box ignores ack items of a kind it does not ' +
+          'know.',
+      },
     ),
     status: Type.Union(
       ACK_STATUSES.map((s) => Type.Literal(s)),

@@ -1,10 +1,17 @@
 import { Type, type TObject, type TProperties } from '@sinclair/typebox';
-import { DEVICE_ID_PATTERN, EVENT_ID_PATTERN, SHA256_HEX_PATTERN } from '../patterns.js';
+import { LABEL_MAX, ZONES_MAX } from '../limits.js';
+import {
+  CAMERA_NAME_PATTERN,
+  DEVICE_ID_PATTERN,
+  EVENT_ID_PATTERN,
+  SHA256_HEX_PATTERN,
+  ZONE_NAME_PATTERN,
+} from '../patterns.js';
 
 /**
  * The pieces every message schema of protocol v1 is built from: the wire object (known fields strict, unknown fields
  * tolerated), the `$id`/title of a top-level kind, the `v: 1` field, and the field types several messages share
- * (date-time, device and event ids, scores, SHA-256 digests).
+ * (date-time, device and event ids, camera and zone names, labels, scores, SHA-256 digests).
  */
 
 /**
@@ -61,3 +68,17 @@ export const EventId = (
 ) => Type.String({ pattern: EVENT_ID_PATTERN, description });
 export const Score = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
 export const Sha256 = (description: string) => Type.String({ pattern: SHA256_HEX_PATTERN, description });
+export const CameraName = () =>
+  Type.String({
+    pattern: CAMERA_NAME_PATTERN,
+    description: 'Camera name as configured on the box: 1-64 chars of [A-Za-z0-9_-], starting alphanumeric.',
+  });
+export const Label = (description = `Detected class, e.g. person, car, dog (1-${LABEL_MAX} chars).`) =>
+  Type.String({ minLength: 1, maxLength: LABEL_MAX, description });
+/** A list of zone names: no repeats, at most ZONES_MAX. */
+export const ZoneList = (description: string) =>
+  Type.Array(Type.String({ pattern: ZONE_NAME_PATTERN, description: 'Zone name as configured on the box.' }), {
+    maxItems: ZONES_MAX,
+    uniqueItems: true,
+    description,
+  });

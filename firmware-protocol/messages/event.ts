@@ -1,9 +1,23 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { validator, type SchemaIssue, type Validator } from '../../shared/schema/index.js';
-import { VigilError } from '../errors.js';
-import { ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX, BATCH_MAX_EVENTS, LABEL_MAX, ZONES_MAX } from '../limits.js';
-import { ATTRIBUTE_KEY_PATTERN, CAMERA_NAME_PATTERN, ZONE_NAME_PATTERN } from '../patterns.js';
-import { DateTime, DeviceId, EventId, embed, INTEGER_MAX, Score, top, V, wireObject } from './common.js';
+import { Type, type Static } from '@sinclair/typebox';
+import { validator, type SchemaIssue } from '../../shared/schema/index.js';
+import { ATTRIBUTE_VALUE_MAX, ATTRIBUTES_MAX, BATCH_MAX_EVENTS, ZONES_MAX } from '../limits.js';
+import { ATTRIBUTE_KEY_PATTERN } from '../patterns.js';
+import {
+  CameraName,
+  DateTime,
+  DeviceId,
+  EventId,
+  embed,
+  INTEGER_MAX,
+  Label,
+  Score,
+  top,
+  V,
+  wireObject,
+  ZoneList,
+} from './common.js';
+import { isReviewItem, Review, validateReview } from './review.js';
+import { fromIssues, withRules } from './rules.js';
 import { ThumbnailInfo } from './thumbnail-info.js';
 
 /**
@@ -62,10 +76,7 @@ export const Event = wireObject(
     v: V,
     id: EventId(),
     device_id: DeviceId('Device that produced the event; must equal the signing device.'),
-    camera: Type.String({
-      pattern: CAMERA_NAME_PATTERN,
-      description: 'Camera name as configured on the box: 1-64 chars of [A-Za-z0-9_-], starting alphanumeric.',
-    }),
+    camera: CameraName(),
     type: Type.Union(
       EVENT_TYPES.map((t) => Type.Literal(t)),
       {
@@ -82,11 +93,7 @@ export const Event = wireObject(
         'have rev ≥ 1). (id, rev) identifies one message: same id+rev with the same content is a duplicate, with ' +
         'different content a conflict.',
     }),
-    label: Type.String({
-      minLength: 1,
-      maxLength: LABEL_MAX,
-      description: `Detected class, e.g. person, car, dog (1-${LABEL_MAX} chars).`,
-    }),
+    label: Label(),
     score: Score('Confidence of the detection this message reports, 0..1.'),
     box: BoxSchema,
     started_at: DateTime('When the event started (first detection), box clock corrected by its offset.'),
@@ -119,11 +126,17 @@ export const Event = wireObject(
       embed(ThumbnailInfo, 'Announces the thumbnail that will follow for this event (see ThumbnailInfo).'),
     ),
     zones: Type.Optional(
-      Type.Array(Type.String({ pattern: ZONE_NAME_PATTERN, description: 'Zone name as configured on the box.' }), {
-        maxItems: ZONES_MAX,
-        uniqueItems: true,
-        description: `Zones the object entered (at most ${ZONES_MAX}, no repeats).`,
-      }),
+      ZoneList(
+        `Zones the object entered so far, in order of entry (at most ${ZONES_MAX}, no repeats). An object is in a ` +
+          "zone once the bottom-centre of its box has been inside long enough (the zone's inertia and loitering " +
+          'time on the box); the box sends an `update` when it enters one.',
+      ),
+    ),
+    current_zones: Type.Optional(
+      ZoneList(
+        'Zones the object is in at the time of this message (each also in `zones`); empty or absent when it is in ' +
+          'none. Absent in messages of boxes from before zones were tracked.',
+      ),
     ),
     attributes: Type.Optional(
       Type.Record(Type.String({ pattern: ATTRIBUTE_KEY_PATTERN }), AttributeValue, {
@@ -173,46 +186,51 @@ export function eventRuleIssues(e: Event, at = ''): SchemaIssue[] {
 export const EventBatch = wireObject(
   {
     v: V,
-    events: Type.Array(embed(Event, 'One event message (see Event).'), {
-      minItems: 1,
-      maxItems: BATCH_MAX_EVENTS,
-      description:
-        `1-${BATCH_MAX_EVENTS} event messages, each acked individually by (id, rev). May mix events of different ` +
-        'cameras of the same device.',
-    }),
+    events: Type.Array(
+      Type.Union([embed(Event, 'One event message (see Event).'), embed(Review, 'One review message (see Review).')], {
+        description: 'An event message (no `kind`) or a review message (`kind: "review"`).',
+      }),
+      {
+        minItems: 1,
+        maxItems: BATCH_MAX_EVENTS,
+        description:
+          `1-${BATCH_MAX_EVENTS} event (or review) messages, each acked individually by (id, rev). May mix ` +
+          'messages of different cameras of the same device.',
+      },
+    ),
   },
   {
     ...top('event-batch', 'EventBatch'),
     description:
       'Several event messages in one body, same topic/endpoint as a single Event (a reader tells them apart by ' +
-      'the `events` array). The batch is not atomic: each item is accepted, duplicate or rejected on its own.',
+      'the `events` array). The batch is not atomic: each item is accepted, duplicate or rejected on its own. An ' +
+      'item with `kind: "review"` is a review message; a collector from before review items fails the whole batch ' +
+      'on one, so a box sends review messages alone (section 2.1 of PROTOCOL.md).',
   },
 );
 export type EventBatch = Static<typeof EventBatch>;
 
-/** A validator that also applies cross-field rules after the schema passes. */
-function withRules<T extends TSchema>(base: Validator<T>, rules: (value: Static<T>) => SchemaIssue[]): Validator<T> {
-  const issues = (value: unknown, max = 10): SchemaIssue[] => {
-    const schemaIssues = base.issues(value, max);
-    if (schemaIssues.length > 0) return schemaIssues;
-    return rules(value as Static<T>).slice(0, max);
-  };
-  return {
-    schema: base.schema,
-    check: (value: unknown): value is Static<T> => base.check(value) && rules(value as Static<T>).length === 0,
-    issues,
-    parse(value: unknown, where?: string): Static<T> {
-      const found = issues(value);
-      if (found.length === 0) return value as Static<T>;
-      const prefix = where ? `${where}: ` : '';
-      throw new VigilError('invalid_message', prefix + found.map((i) => `${i.path}: ${i.message}`).join('; '), {
-        details: { issues: found },
-      });
-    },
-  };
-}
-
 export const validateEvent = withRules(validator(Event), (e) => eventRuleIssues(e));
-export const validateEventBatch = withRules(validator(EventBatch), (b) =>
-  b.events.flatMap((e, i) => eventRuleIssues(e, `/events/${i}`)),
+/** The batch's own shape, items unchecked (each is checked as what its `kind` says it is). */
+const validateBatchShell = validator(
+  Type.Object(
+    { v: V, events: Type.Array(Type.Unknown(), { minItems: 1, maxItems: BATCH_MAX_EVENTS }) },
+    { additionalProperties: true },
+  ),
 );
+
+/**
+ * An EventBatch: its shape, then each item as a Review (`kind: "review"`) or an Event, with that kind's rules, so an
+ * issue names the item's field (`/events/3/score`) rather than "expected one of the union".
+ */
+export const validateEventBatch = fromIssues(EventBatch, (value, max) => {
+  const shell = validateBatchShell.issues(value, max);
+  if (shell.length > 0) return shell;
+  const out: SchemaIssue[] = [];
+  (value as { events: unknown[] }).events.forEach((item, i) => {
+    if (out.length >= max) return;
+    const found = (isReviewItem(item) ? validateReview : validateEvent).issues(item, max - out.length);
+    for (const x of found) out.push({ ...x, path: `/events/${i}${x.path === '/' ? '' : x.path}` });
+  });
+  return out;
+});

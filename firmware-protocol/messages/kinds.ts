@@ -4,6 +4,7 @@ import { MqttEnvelopeSchema, validateMqttEnvelope } from './envelope.js';
 import { ErrorBody, validateErrorBody } from './error-body.js';
 import { Event, EventBatch, validateEvent, validateEventBatch } from './event.js';
 import { Heartbeat, validateHeartbeat } from './heartbeat.js';
+import { Review, validateReview } from './review.js';
 import {
   BrokerCredentials,
   PairingRequest,
@@ -18,6 +19,7 @@ import { ThumbnailInfo, validateThumbnailInfo } from './thumbnail-info.js';
 export const MESSAGE_KINDS = {
   event: { schema: Event, validate: validateEvent },
   'event-batch': { schema: EventBatch, validate: validateEventBatch },
+  review: { schema: Review, validate: validateReview },
   heartbeat: { schema: Heartbeat, validate: validateHeartbeat },
   'thumbnail-info': { schema: ThumbnailInfo, validate: validateThumbnailInfo },
   ack: { schema: Ack, validate: validateAck },

@@ -33,6 +33,9 @@ const EXAMPLE_KIND: Record<string, MessageKind> = {
   'event-update': 'event',
   'event-end': 'event',
   'event-batch': 'event-batch',
+  'review-new': 'review',
+  'review-update': 'review',
+  'review-end': 'review',
   heartbeat: 'heartbeat',
   ack: 'ack',
   availability: 'availability',
@@ -262,10 +265,15 @@ describe('message validation (ajv on the exported schema and TypeBox agree)', ()
     const { events, rejected } = splitEventsBody({ v: 1, events: [base, bad, 'junk'] });
     expect(events).toHaveLength(1);
     expect(rejected).toMatchObject([
-      { index: 1, id: 'evt_01JGZ61C5X3Z9V7S6R4Q2P0N8M', rev: 0, issues: [{ path: '/events/1/score' }] },
-      { index: 2, id: undefined, rev: undefined },
+      { index: 1, kind: 'event', id: 'evt_01JGZ61C5X3Z9V7S6R4Q2P0N8M', rev: 0, issues: [{ path: '/events/1/score' }] },
+      { index: 2, kind: 'event', id: undefined, rev: undefined },
     ]);
-    expect(splitEventsBody(base)).toEqual({ events: [base], rejected: [] });
+    expect(splitEventsBody(base)).toEqual({
+      events: [base],
+      reviews: [],
+      rejected: [],
+      items: [{ index: 0, kind: 'event', message: base }],
+    });
     expect(() => splitEventsBody({ v: 1, events: [] })).toThrowError(/event batch/);
     expect(parseEventsBody(example('event-batch'))).toHaveLength(2);
     expect(() => parseEventsBody({ v: 1, events: [base, bad] })).toThrowError(/\/events\/1\/score/);
