@@ -33,7 +33,25 @@ export {
   type LoadAgentConfigOptions,
 } from './config/load.js';
 export { writeDeviceSection, writeFileAtomic } from './config/device-section.js';
-export { cameraStreamConfig, trackerConfigFor } from './config/cameras.js';
+export {
+  cameraStreamConfig,
+  objectFilterFor,
+  pipelineOptionsForCamera,
+  reviewConfigFor,
+  trackedLabels,
+  trackerConfigFor,
+  zonesFor,
+  type CameraPipelineOptions,
+} from './config/cameras.js';
+export {
+  DEFAULT_ALERT_LABELS,
+  DEFAULT_LABELS,
+  ReviewConfigSchema,
+  ZoneConfigSchema,
+  type LabelFilterConfig,
+  type ReviewConfig,
+  type ZoneConfig,
+} from './config/objects-schema.js';
 export { effectiveUplinkConfig, type PairedEndpoints } from './config/uplink.js';
 export { parseSize } from './config/sizes.js';
 export { parseListen, type ListenAddress } from './config/listen.js';

@@ -1,10 +1,15 @@
 import type { CameraConfig } from '../camera/config.js';
+import type { ObjectFilterConfig } from '../filter/object-filter.js';
 import type { TrackerConfig } from '../track/options.js';
+import type { ZoneDefinition } from '../zones/zones.js';
+import type { ReviewConfig } from './objects-schema.js';
 import type { AgentCameraConfig } from './schema.js';
 
 /**
  * A configured camera split for the stages that use it: the camera stage gets its own settings only (its schema
- * rejects unknown keys), the tracker gets the score gates.
+ * rejects unknown keys); the vision pipeline gets the label set, the object filter, the tracker's score gates and
+ * the zones (`pipelineOptionsForCamera`, shared by the daemon and `analyze --config`); review grouping gets
+ * `review`.
  */
 export function cameraStreamConfig(camera: AgentCameraConfig): CameraConfig {
   const {
@@ -13,16 +18,88 @@ export function cameraStreamConfig(camera: AgentCameraConfig): CameraConfig {
     min_score: _minScore,
     threshold: _threshold,
     filters: _filters,
+    objects: _objects,
+    zones: _zones,
+    review: _review,
     ...stream
   } = camera;
   return stream;
 }
 
-/** Tracker settings of one camera: camera-wide gates and per-label filters over the tracker's defaults. */
+/** Tracker settings of one camera: camera-wide gates and per-label score gates over the tracker's defaults. */
 export function trackerConfigFor(camera: AgentCameraConfig): Partial<TrackerConfig> {
   const out: Partial<TrackerConfig> = {};
   if (camera.min_score !== undefined) out.min_score = camera.min_score;
   if (camera.threshold !== undefined) out.threshold = camera.threshold;
-  if (Object.keys(camera.filters).length > 0) out.labels = camera.filters;
+  const gates: TrackerConfig['labels'] = {};
+  for (const [label, f] of Object.entries(camera.filters)) {
+    if (f.min_score === undefined && f.threshold === undefined) continue;
+    gates[label] = {
+      ...(f.min_score !== undefined ? { min_score: f.min_score } : {}),
+      ...(f.threshold !== undefined ? { threshold: f.threshold } : {}),
+    };
+  }
+  if (Object.keys(gates).length > 0) out.labels = gates;
   return out;
+}
+
+/** The labels a camera tracks; undefined: every label the model knows (`labels: all`). */
+export function trackedLabels(camera: AgentCameraConfig): readonly string[] | undefined {
+  return camera.labels === 'all' ? undefined : camera.labels;
+}
+
+/** The object filter of one camera: `objects.mask` and each label's size/shape limits and masks. */
+export function objectFilterFor(camera: AgentCameraConfig): ObjectFilterConfig {
+  const labels: ObjectFilterConfig['labels'] = Object.fromEntries(
+    Object.entries(camera.filters).map(([label, f]) => [
+      label,
+      { min_area: f.min_area, max_area: f.max_area, min_ratio: f.min_ratio, max_ratio: f.max_ratio, mask: f.mask },
+    ]),
+  );
+  return { mask: camera.objects.mask, labels };
+}
+
+/** The zones of one camera, in the order the config lists them. */
+export function zonesFor(camera: AgentCameraConfig): ZoneDefinition[] {
+  return Object.entries(camera.zones).map(([name, z]) => ({
+    name,
+    coordinates: z.coordinates,
+    objects: z.objects,
+    inertia: z.inertia,
+    loitering_time: z.loitering_time,
+    filters: z.filters,
+  }));
+}
+
+/** What a configured camera sets in its vision pipeline (CameraPipeline's options of the same names). */
+export interface CameraPipelineOptions {
+  camera: string;
+  /** undefined: every label the model knows. */
+  labels: readonly string[] | undefined;
+  tracker: Partial<TrackerConfig>;
+  objectFilter: ObjectFilterConfig;
+  zones: ZoneDefinition[];
+}
+
+/**
+ * The pipeline options of one configured camera, for `new CameraPipeline({ ...pipelineOptionsForCamera(c), width,
+ * height, motion, detector, thumbnailDir, … })`: the daemon's camera runner and `analyze --config` both build the
+ * pipeline this way, so a file analysed with a camera's config sees what the camera would.
+ */
+export function pipelineOptionsForCamera(camera: AgentCameraConfig): CameraPipelineOptions {
+  return {
+    camera: camera.name,
+    labels: trackedLabels(camera),
+    tracker: trackerConfigFor(camera),
+    objectFilter: objectFilterFor(camera),
+    zones: zonesFor(camera),
+  };
+}
+
+/**
+ * The review settings of one camera, defaults filled (`alerts.labels` [person, car]; `detections.labels` unset
+ * means every label the camera reports; empty `required_zones` means anywhere).
+ */
+export function reviewConfigFor(camera: AgentCameraConfig): ReviewConfig {
+  return camera.review;
 }

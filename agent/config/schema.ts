@@ -3,6 +3,13 @@ import { CameraConfigSchema } from '../camera/config.js';
 import { DetectorConfigSchema } from '../detect/config.js';
 import { OutboxConfigSchema } from '../outbox/config.js';
 import { UplinkConfigSchema } from '../uplink/config.js';
+import {
+  CameraLabelsSchema,
+  LabelFilterSchema,
+  ObjectsConfigSchema,
+  ReviewConfigSchema,
+  ZonesSchema,
+} from './objects-schema.js';
 import { CAMERA_NAME_PATTERN, DEVICE_ID_PATTERN, KEY_ID_PATTERN } from '../../firmware-protocol/patterns.js';
 
 /**
@@ -10,6 +17,8 @@ import { CAMERA_NAME_PATTERN, DEVICE_ID_PATTERN, KEY_ID_PATTERN } from '../../fi
  * defaults and is the source of the README's config reference (`configReferenceMarkdown(AgentConfigSchema)`).
  * Defaults are written here only.
  */
+
+export { LabelFilterSchema };
 
 export const DEFAULT_AGENT_CONFIG_FILE = '/etc/vigil/agent.yaml';
 export const DEFAULT_AGENT_DATA_DIR = '/var/lib/vigil';
@@ -107,14 +116,6 @@ export type DeviceConfig = Static<typeof DeviceConfigSchema>;
 
 const Score = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
 
-export const LabelFilterSchema = Type.Object(
-  {
-    min_score: Type.Optional(Score('Detections of this label scoring below this are ignored.')),
-    threshold: Type.Optional(Score('Median score of this label needed to announce an event.')),
-  },
-  { additionalProperties: false, description: 'Score gates of one label.' },
-);
-
 /** A camera as the agent config holds it: the camera stage's settings plus what to track on it. */
 export const AgentCameraSchema = Type.Object(
   {
@@ -127,23 +128,21 @@ export const AgentCameraSchema = Type.Object(
       default: true,
       description: 'false: configured but not watched (reported as stopped in heartbeats).',
     }),
-    labels: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), {
-        minItems: 1,
-        uniqueItems: true,
-        description:
-          'Labels to track, e.g. [person, car]. Unset: every label the model knows. Without a model only motion ' +
-          'events are made.',
-      }),
-    ),
+    labels: CameraLabelsSchema,
     min_score: Type.Optional(Score("Detections below this are ignored (default: the tracker's 0.5).")),
     threshold: Type.Optional(
       Score("Median of the last scores needed to announce an event (default: the tracker's 0.7)."),
     ),
     filters: Type.Record(Type.String({ minLength: 1 }), LabelFilterSchema, {
       default: {},
-      description: 'Per-label min_score/threshold, e.g. {person: {threshold: 0.75}, car: {min_score: 0.6}}.',
+      description:
+        'Per label: min_score, threshold, min_area/max_area, min_ratio/max_ratio and mask, e.g. ' +
+        '{person: {threshold: 0.75, min_area: 0.002}, car: {min_score: 0.6, mask: [[[0, 0.6], [0.3, 0.6], ' +
+        '[0.3, 1], [0, 1]]]}}.',
     }),
+    objects: ObjectsConfigSchema,
+    zones: ZonesSchema,
+    review: ReviewConfigSchema,
   },
   { additionalProperties: false, description: 'One camera and what to look for on it.' },
 );

@@ -1,5 +1,5 @@
 import { CameraStream, type CameraStats } from '../camera/stream.js';
-import { cameraStreamConfig, trackerConfigFor, type AgentCameraConfig } from '../config.js';
+import { cameraStreamConfig, pipelineOptionsForCamera, type AgentCameraConfig } from '../config.js';
 import type { ObjectDetector } from '../detect/detector.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
@@ -186,13 +186,11 @@ export class CameraRunner {
       logger: this.o.logger,
     });
     const pipeline = new CameraPipeline({
-      camera: c.name,
+      ...pipelineOptionsForCamera(c),
       width: stream.width,
       height: stream.height,
       motion: this.motion,
       detector: this.o.detector,
-      tracker: trackerConfigFor(c),
-      labels: c.labels,
       thumbnailDir: this.o.thumbnailDir,
       // Snapshots are not sent anywhere: skip encoding them.
       thumbnails: { snapshotMaxSize: 0 },

@@ -3,18 +3,9 @@
  * (a clock, a tree, a busy road). They are rasterized once, at the motion mask's small size, into the `roi`
  * input of the motion model (1 = watched, 0 = masked), so masked pixels never count as change.
  */
-export type Polygon = Array<[number, number]>;
+import { pointInPolygon as inside, type Polygon } from '../geometry/polygon.js';
 
-function inside(poly: Polygon, x: number, y: number): boolean {
-  // Even-odd rule: count edge crossings of a ray going right from (x, y).
-  let hit = false;
-  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const [xi, yi] = poly[i]!;
-    const [xj, yj] = poly[j]!;
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) hit = !hit;
-  }
-  return hit;
-}
+export type { Polygon };
 
 export function validatePolygons(masks: Polygon[]): void {
   masks.forEach((poly, m) => {

@@ -3,17 +3,21 @@ import { silentLogger } from '../../shared/log/index.js';
 import type { Frame, PixelBox } from '../camera/frame.js';
 import type { ObjectDetector } from '../detect/detector.js';
 import type { Detection } from '../detect/types.js';
+import { ObjectFilter, isEmptyFilter, type ObjectFilterConfig } from '../filter/object-filter.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
 import type { ThumbnailStoreOptions } from '../thumbnail/store.js';
 import type { EventMessage, PipelineEndReason, TrackerOutput } from '../track/messages.js';
 import { MotionEventTracker } from '../track/motion-events.js';
 import type { TrackerConfig } from '../track/options.js';
 import { ObjectTracker } from '../track/tracker.js';
+import type { ZoneDefinition } from '../zones/zones.js';
 import { emptyTotals, perFrame, type PipelineStats, type StageTotals } from './stats.js';
 
 /**
  * One camera's vision pipeline: frame → motion → detect (only where and when there is motion, plus a periodic
- * whole-frame refresh while objects are tracked) → track → thumbnails → event messages.
+ * whole-frame refresh while objects are tracked) → label set and object filter (masks, size, shape) → track (and
+ * zones) → thumbnails → event messages. A configured camera's options come from `pipelineOptionsForCamera`
+ * (agent/config/cameras.ts), the one place the daemon and `analyze --config` turn a camera's config into them.
  *
  * Frames go in through `process()` one at a time (awaited); messages come out through `onEvent` (awaited, so a
  * slow consumer such as the outbox applies backpressure) and are also returned. A daemon runs one pipeline per
@@ -37,6 +41,10 @@ export interface PipelineOptions {
   motionEvents?: { startFrames?: number; endAfterMs?: number; updatePeriodMs?: number } | undefined;
   /** Only these labels are tracked (default: all the model knows). */
   labels?: readonly string[] | undefined;
+  /** Object masks and per-label size/shape limits applied to detections before tracking (default: none). */
+  objectFilter?: ObjectFilterConfig | undefined;
+  /** The camera's zones; event messages say which ones their object entered (default: none). */
+  zones?: readonly ZoneDefinition[] | undefined;
   /** Whole-frame detection at least this often while objects are tracked, even without motion (default 5000 ms). */
   refreshMs?: number | undefined;
   /** Where thumbnails go. */
@@ -57,6 +65,8 @@ export class CameraPipeline {
   private readonly totals: StageTotals = emptyTotals();
   private readonly log: Logger;
   private readonly labels: Set<string> | undefined;
+  private readonly filter: ObjectFilter | undefined;
+  private filtered = 0;
   private readonly refreshMs: number;
   private readonly announced = new Set<string>();
   private frames = 0;
@@ -80,7 +90,9 @@ export class CameraPipeline {
       height: opts.height,
       mediaTimes: opts.mediaTimes ?? false,
     };
-    if (opts.detector) this.tracker = new ObjectTracker({ ...common, ...(opts.tracker ?? {}) });
+    if (opts.objectFilter && !isEmptyFilter(opts.objectFilter))
+      this.filter = new ObjectFilter(opts.objectFilter, opts.width, opts.height);
+    if (opts.detector) this.tracker = new ObjectTracker({ ...common, ...(opts.tracker ?? {}), zones: opts.zones });
     else this.motionEvents = new MotionEventTracker({ ...common, ...(opts.motionEvents ?? {}) });
     this.store = new ThumbnailStore(opts.thumbnailDir, opts.thumbnails ?? {});
   }
@@ -116,6 +128,11 @@ export class CameraPipeline {
         this.detMs.postprocess += r.timings.postprocessMs;
         this.lastDetectMs = frame.mediaMs;
         detections = this.labels ? r.detections.filter((d) => this.labels?.has(d.label)) : r.detections;
+        if (this.filter && detections.length > 0) {
+          const f = this.filter.apply(detections);
+          this.filtered += f.dropped.length;
+          detections = f.kept;
+        }
         observed = r.plan.mode === 'frame' ? undefined : r.plan.regions;
       }
       const t1 = now();
@@ -184,6 +201,7 @@ export class CameraPipeline {
       detector_overhead_pct: run > 0 ? Math.round(((preprocess + postprocess) / run) * 1000) / 10 : 0,
       picture_bytes_peak: this.pictureBytesPeak,
       live_tracks_peak: this.liveTracksPeak,
+      detections_filtered: this.filtered,
     };
   }
 }

@@ -31,6 +31,8 @@ export interface PipelineStats {
   picture_bytes_peak: number;
   /** Most tracks alive at once (announced or not). */
   live_tracks_peak: number;
+  /** Detections dropped by the object filter (masks, size and shape limits), before tracking. */
+  detections_filtered: number;
 }
 
 export function emptyTotals(): StageTotals {

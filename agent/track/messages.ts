@@ -1,4 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { ZONES_MAX } from '../../firmware-protocol/limits.js';
+import { ZONE_NAME_PATTERN } from '../../firmware-protocol/patterns.js';
 
 /**
  * The event messages the vision pipeline emits (and the outbox stores and sends). One event id lives through
@@ -40,6 +42,16 @@ export const EventMessageSchema = Type.Object(
       }),
     ),
     stationary: Type.Boolean({ description: 'The object has not moved for a while (parked car)' }),
+    zones: Type.Array(Type.String({ pattern: ZONE_NAME_PATTERN }), {
+      maxItems: ZONES_MAX,
+      uniqueItems: true,
+      description: 'Zones the object entered so far, in order of entry (motion-only events: none)',
+    }),
+    current_zones: Type.Array(Type.String({ pattern: ZONE_NAME_PATTERN }), {
+      maxItems: ZONES_MAX,
+      uniqueItems: true,
+      description: 'Zones the object is in at the time of this message (each also in `zones`)',
+    }),
     attributes: Type.Optional(
       Type.Record(
         Type.String({ pattern: '^[a-z][a-z0-9_]{0,63}$' }),

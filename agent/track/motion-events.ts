@@ -123,6 +123,9 @@ export class MotionEventTracker {
       started_at: isoTime(a.firstWall),
       ended_at: type === 'end' ? isoTime(a.lastWall) : null,
       stationary: false,
+      // Motion-only events have no object to place in a zone.
+      zones: [],
+      current_zones: [],
     };
     if (this.opts.mediaTimes) {
       msg.media_start = round(a.firstMs / 1000, 3);

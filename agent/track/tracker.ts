@@ -12,6 +12,7 @@ import {
   type TrackerOutput,
 } from './messages.js';
 import { TRACKER_DEFAULTS, type TrackerConfig } from './options.js';
+import { ZoneSet, type ZoneDefinition, type ZonePresence } from '../zones/zones.js';
 
 /**
  * Object tracker and event lifecycle. Pure: no I/O, no clock; it is fed `(detections, timeMs)` once per frame
@@ -30,6 +31,10 @@ import { TRACKER_DEFAULTS, type TrackerConfig } from './options.js';
  * Labels a detector confuses (car/truck/bus by default, `label_groups`) are one object when their boxes overlap by
  * `label_group_iou`: a truck detection on a car's track feeds that track instead of starting an event. Same-label
  * association is untouched, so two people walking side by side stay two tracks.
+ *
+ * Zones (agent/zones) are followed on every detected frame of a track: messages carry `zones` (entered so far, in
+ * order of entry) and `current_zones`; an announced event gets an `update` as soon as it enters a zone it had not
+ * entered before.
  */
 
 export interface TrackerOptions extends Partial<TrackerConfig> {
@@ -41,6 +46,8 @@ export interface TrackerOptions extends Partial<TrackerConfig> {
   mediaTimes?: boolean;
   /** Event id source (tests pass a deterministic one). */
   newId?: (wallMs: number) => string;
+  /** The camera's zones (default none). */
+  zones?: readonly ZoneDefinition[] | undefined;
 }
 
 export interface UpdateContext {
@@ -77,6 +84,7 @@ interface Track {
   lastMessageMs: number;
   bestQuality: number;
   bestChanged: boolean;
+  zones: ZonePresence | undefined;
 }
 
 /** One track's detections in one frame: the one that places it, and the best score per label. */
@@ -109,10 +117,12 @@ export class ObjectTracker {
   private readonly newId: (wallMs: number) => string;
   /** label → its confusable group (labels in no group are absent). */
   private readonly groupOf = new Map<string, readonly string[]>();
+  private readonly zoneSet: ZoneSet | undefined;
 
   constructor(private readonly opts: TrackerOptions) {
     this.cfg = { ...TRACKER_DEFAULTS, ...stripUndefined(opts) };
     this.newId = opts.newId ?? ((ms) => newEventId(ms));
+    this.zoneSet = opts.zones && opts.zones.length > 0 ? new ZoneSet(opts.zones, opts.width, opts.height) : undefined;
     for (const group of this.cfg.label_groups) {
       if (group.length < 2)
         throw new VigilError(
@@ -280,6 +290,7 @@ export class ObjectTracker {
       lastMessageMs: timeMs,
       bestQuality: 0,
       bestChanged: false,
+      zones: this.zoneSet?.presence(),
     };
   }
 
@@ -307,6 +318,7 @@ export class ObjectTracker {
     t.top = Math.max(t.top, t.computed);
     if (t.labelScores) this.weighLabels(t, o.labels);
     const { threshold } = this.gate(t.label);
+    const enteredZone = (t.zones?.update({ label: t.label, box: d.box, score, timeMs }).entered.length ?? 0) > 0;
 
     // Stationary: compare with the anchor position; moving re-anchors.
     let stationaryChanged = false;
@@ -349,6 +361,7 @@ export class ObjectTracker {
     const since = timeMs - t.lastMessageMs;
     if (
       stationaryChanged ||
+      enteredZone ||
       since >= this.cfg.update_period_ms ||
       (t.bestChanged && since >= this.cfg.update_min_interval_ms)
     )
@@ -396,6 +409,8 @@ export class ObjectTracker {
       started_at: isoTime(t.firstWall),
       ended_at: type === 'end' ? isoTime(t.lastWall) : null,
       stationary: t.stationary,
+      zones: t.zones?.zones ?? [],
+      current_zones: t.zones?.current ?? [],
     };
     if (t.alt) msg.attributes = { alt_label: t.alt.label, alt_score: round(t.alt.score) };
     if (this.opts.mediaTimes) {
