@@ -75,6 +75,13 @@ interface Item {
 
 const newReviewId = (wallMs: number): string => `rev_${ulid(wallMs)}`;
 
+/** A frame for messages that come without one (no frame was ever fed): the latest time they name. */
+function finalFrame(messages: readonly ReviewInput[]): ReviewFrame {
+  const wallMs = Math.max(...messages.map((m) => Date.parse(m.ended_at ?? m.started_at)));
+  const mediaS = Math.max(0, ...messages.map((m) => (typeof m.media_end === 'number' ? m.media_end : 0)));
+  return { mediaMs: mediaS * 1000, wallMs };
+}
+
 export class ReviewTracker {
   private readonly objects = new Map<string, ObjectState>();
   private item: Item | undefined;
@@ -115,8 +122,15 @@ export class ReviewTracker {
     return out;
   }
 
-  /** Ends the open item now (end of input, agent stop); feed the pipeline's final `end` messages first. */
-  flush(): ReviewMessage[] {
+  /**
+   * Ends the open item now (end of input, agent stop). `finalMessages`: the pipeline's last messages (the `end`s its
+   * flush made), read as of the last frame fed.
+   */
+  flush(finalMessages: readonly ReviewInput[] = []): ReviewMessage[] {
+    if (finalMessages.length > 0) {
+      const at = this.last ?? finalFrame(finalMessages);
+      for (const m of finalMessages) this.observe(m, at);
+    }
     const item = this.item;
     if (!item) return [];
     const out: ReviewMessage[] = [];

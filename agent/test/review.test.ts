@@ -259,6 +259,19 @@ describe('ReviewTracker', () => {
     expect(c.tracker.flush()).toEqual([]);
   });
 
+  it("flush takes the pipeline's final end messages (read at the last frame) and ends the item", () => {
+    const c = new Cam();
+    c.frame(c.msg('new', 1));
+    c.idle(2); // last frame t=2
+    const out = c.tracker.flush([c.msg('end', 1)]);
+    expect(out).toMatchObject([{ type: 'end', objects: [evt(1)], ended_at: '2026-01-01T12:00:03.000Z' }]);
+    const fresh = new Cam();
+    expect(fresh.tracker.flush([fresh.msg('new', 7), fresh.msg('end', 7)])).toMatchObject([
+      { type: 'new', objects: [evt(7)] },
+      { type: 'end', objects: [evt(7)] },
+    ]);
+  });
+
   it('flush with an object still open ends at the last frame', () => {
     const c = new Cam();
     c.frame(c.msg('new', 1));
