@@ -8,10 +8,11 @@
  *
  *   store/   tenants, api_tokens, pairing_codes, devices, device_keys, device_status, events, event_messages,
  *            thumbnails, nonces (1, 4, 6); push_tokens (2, store/push-tokens.ts); dead_letters (7,
- *            store/dead-letters.ts)
+ *            store/dead-letters.ts); reviews, review_messages, review_tags, event_zones (8, store/sql-reviews.ts,
+ *            store/event-zones.ts); camera_snoozes (8, store/sql-snoozes.ts)
  *   queue/   jobs (3)
  *   notify/  event_verifications, push_deliveries, notify_cooldowns, classification_cache (3; the last is the
- *            persistent half of reclassify/'s answer cache)
+ *            persistent half of reclassify/'s answer cache); review_notifications, review_deliveries (8)
  *   broker/  deployment_meta (5)
  */
 
@@ -184,6 +185,101 @@ const DEAD_LETTERS: readonly string[] = [
   `CREATE INDEX dead_letters_listing ON dead_letters (tenant_id, state, last_seen_at)`,
 ];
 
+/**
+ * Review items, zones and snoozes (migration 8):
+ *
+ *   reviews              one row per review item (firmware-protocol Review), its current state by rev; the
+ *                        reviewed mark is the collector's own (set through the API)
+ *   review_messages      every review message received, by (device, review id, rev), with its dedupe fingerprint
+ *   review_tags          the current item's objects (event ids), labels and zones, one row each, for the filters
+ *                        and for "which review items hold this event"
+ *   event_zones          the zones each event entered (Event.zones; they only grow), for GET /v1/events?zone=. Events
+ *                        stored before this version have none here: the box filled no zones before review items.
+ *   camera_snoozes       per tenant + device + camera: no push until `snoozed_until`
+ *   review_notifications the push of each review item (notify/): decision, state and the last notification sent;
+ *                        `push_seq` counts the pushes sent for the item (1 = the first, later ones update it)
+ *   review_deliveries    per-token outcome of each push of an item
+ */
+const REVIEWS: readonly string[] = [
+  `CREATE TABLE reviews (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    camera TEXT NOT NULL,
+    severity TEXT NOT NULL CHECK (severity IN ('alert', 'detection')),
+    status TEXT NOT NULL CHECK (status IN ('active', 'ended')),
+    started_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    objects_json TEXT NOT NULL,
+    labels_json TEXT NOT NULL,
+    zones_json TEXT NOT NULL,
+    thumbnail_event TEXT,
+    last_rev BIGINT NOT NULL,
+    message_json TEXT NOT NULL,
+    reviewed_at BIGINT,
+    reviewed_by TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+  )`,
+  `CREATE INDEX reviews_tenant_started ON reviews (tenant_id, started_at DESC, id DESC)`,
+  `CREATE INDEX reviews_device ON reviews (device_id, started_at)`,
+  `CREATE TABLE review_messages (
+    device_id TEXT NOT NULL,
+    review_id TEXT NOT NULL,
+    rev BIGINT NOT NULL,
+    content_sha256 TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    message_json TEXT NOT NULL,
+    PRIMARY KEY (device_id, review_id, rev)
+  )`,
+  `CREATE TABLE review_tags (
+    review_id TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('object', 'label', 'zone')),
+    value TEXT NOT NULL,
+    PRIMARY KEY (review_id, kind, value)
+  )`,
+  `CREATE INDEX review_tags_value ON review_tags (kind, value, review_id)`,
+  `CREATE TABLE event_zones (
+    event_id TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    PRIMARY KEY (event_id, zone)
+  )`,
+  `CREATE INDEX event_zones_zone ON event_zones (zone, event_id)`,
+  `CREATE TABLE camera_snoozes (
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    camera TEXT NOT NULL,
+    snoozed_until BIGINT NOT NULL,
+    created_by TEXT,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, device_id, camera)
+  )`,
+  `CREATE TABLE review_notifications (
+    review_id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    decision TEXT,
+    decision_detail TEXT,
+    push_state TEXT CHECK (push_state IN ('sending', 'sent')),
+    push_seq BIGINT NOT NULL,
+    push_json TEXT,
+    first_push_at BIGINT,
+    last_push_at BIGINT,
+    updated_at BIGINT NOT NULL
+  )`,
+  `CREATE TABLE review_deliveries (
+    review_id TEXT NOT NULL,
+    push_seq BIGINT NOT NULL,
+    target_id TEXT NOT NULL,
+    platform TEXT NOT NULL,
+    status TEXT NOT NULL,
+    http_status BIGINT,
+    reason TEXT,
+    attempts BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (review_id, push_seq, target_id)
+  )`,
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -323,5 +419,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 7,
     name: 'dead letters: messages that failed repeatedly on the collector side',
     statements: [...DEAD_LETTERS],
+  },
+  {
+    version: 8,
+    name: 'review items, event zones, camera snoozes, review pushes',
+    statements: [...REVIEWS],
   },
 ];

@@ -9,6 +9,9 @@ export class IngestMetrics {
     events_stored: 0,
     events_duplicate: 0,
     events_rejected: 0,
+    /** Review messages (kind review) stored and resent duplicates. */
+    reviews_stored: 0,
+    reviews_duplicate: 0,
     thumbnails_stored: 0,
     thumbnails_duplicate: 0,
     heartbeats: 0,

@@ -8,7 +8,7 @@ import { makeAck, rejectedItem } from './ack.js';
 import type { MqttConfig } from './config.js';
 import type { ResolvedIngestDeps } from './deps.js';
 import { parseJson } from './errors.js';
-import { identifyEvents } from './events.js';
+import { identifyItems } from './events.js';
 
 /**
  * The collector's side of MQTT acks: signed Acks published on `vigil/v1/{device_id}/acks` (QoS 1, signed with the
@@ -110,7 +110,7 @@ export function rejectEveryItem(topic: ParsedTopic, body: Buffer, code: string, 
       } catch {
         return [];
       }
-      return identifyEvents(value).map((e) => rejectedItem(e.id, e.rev, 'event', code, message));
+      return identifyItems(value).map((e) => rejectedItem(e.id, e.rev, e.kind, code, message));
     }
     case 'heartbeat': {
       try {

@@ -1,9 +1,9 @@
 import type { Readable } from 'node:stream';
 import type { AnnouncedThumbnail } from '../store/event-view.js';
-import type { EventMessageInput, StoreEventResult, WireObject } from '../store/messages.js';
+import type { EventMessageInput, StoreEventResult, TopicMessageInput, WireObject } from '../store/messages.js';
 import type { NonceClaim, VerifierSink } from '../verify/sink.js';
 
-export type { StoreEventResult, StoreEventStatus, WireObject } from '../store/messages.js';
+export type { ReviewMessageInput, StoreEventResult, StoreEventStatus, WireObject } from '../store/messages.js';
 export type { AnnouncedThumbnail } from '../store/event-view.js';
 export type { DeviceContact, NonceClaim, VerifierSink } from '../verify/sink.js';
 
@@ -22,7 +22,8 @@ export type { DeviceContact, NonceClaim, VerifierSink } from '../verify/sink.js'
 export interface IngestSink extends VerifierSink {
   /**
    * Stores the event messages of one request/MQTT message in ONE transaction, durable when the promise resolves.
-   * Returns one result per input, in the same order.
+   * Returns one result per input, in the same order. Review messages (`kind: 'review'`) of the same request are
+   * items of the same list, stored in the same transaction with the same dedupe rules (by device, review id, rev).
    *
    * A message is identified by (device, event id, rev); `contentSha256` is its dedupe fingerprint
    * (firmware-protocol `eventFingerprint`: canonical JSON without `sent_at`), so the store compares hashes:
@@ -38,7 +39,7 @@ export interface IngestSink extends VerifierSink {
    */
   storeEventMessages(
     deviceId: string,
-    events: readonly IngestEventMessage[],
+    events: readonly IngestTopicMessage[],
     receivedAtMs: number,
   ): Promise<StoreEventResult[]>;
 
@@ -54,7 +55,7 @@ export interface IngestSink extends VerifierSink {
    */
   storeSignedEventMessages(
     deviceId: string,
-    events: readonly IngestEventMessage[],
+    events: readonly IngestTopicMessage[],
     receivedAtMs: number,
     claim: NonceClaim,
   ): Promise<StoreEventResult[]>;
@@ -103,6 +104,8 @@ export interface IngestSink extends VerifierSink {
 
 /** One event message as ingest validated it (the store's input type, cloud/store/messages.ts). */
 export type IngestEventMessage = EventMessageInput;
+/** One item of the events topic / endpoint as ingest validated it: an event message or a review message. */
+export type IngestTopicMessage = TopicMessageInput;
 
 export interface ThumbnailExpectation {
   /** Exact byte length (Content-Length / MQTT body). */
@@ -123,5 +126,6 @@ export type IngestHeartbeat = WireObject;
 /** What the live feed hears from ingest. */
 export type IngestChange =
   | { type: 'event.stored'; deviceId: string; eventId: string; rev: number; receivedAtMs: number; event: WireObject }
+  | { type: 'review.stored'; deviceId: string; reviewId: string; rev: number; receivedAtMs: number }
   | { type: 'thumbnail.stored'; deviceId: string; eventId: string; sha256: string; size: number; receivedAtMs: number }
   | { type: 'heartbeat'; deviceId: string; receivedAtMs: number; skewS: number };

@@ -11,10 +11,12 @@ import { silentLogger } from '../../shared/log/index.js';
  * LISTEN, so an app connected to collector A sees events ingested by collector B.
  */
 export interface LiveChange {
-  type: 'event.stored' | 'thumbnail.stored' | 'heartbeat';
+  type: 'event.stored' | 'thumbnail.stored' | 'heartbeat' | 'review.stored';
   tenantId: string;
   deviceId: string;
   eventId?: string | undefined;
+  /** The review item of a `review.stored` change. */
+  reviewId?: string | undefined;
   rev?: number | undefined;
   /** Collector time of the change, ms. */
   at: number;

@@ -9,9 +9,9 @@ import type {
   AnnouncedThumbnail,
   DeviceContact,
   IngestChange,
-  IngestEventMessage,
   IngestHeartbeat,
   IngestSink,
+  IngestTopicMessage,
   NonceClaim,
   StoreEventResult,
   ThumbnailExpectation,
@@ -81,7 +81,7 @@ export class StoreIngestSink implements IngestSink {
 
   storeEventMessages(
     deviceId: string,
-    events: readonly IngestEventMessage[],
+    events: readonly IngestTopicMessage[],
     receivedAtMs: number,
   ): Promise<StoreEventResult[]> {
     return this.store.storeEventMessages(deviceId, events, receivedAtMs);
@@ -89,7 +89,7 @@ export class StoreIngestSink implements IngestSink {
 
   storeSignedEventMessages(
     deviceId: string,
-    events: readonly IngestEventMessage[],
+    events: readonly IngestTopicMessage[],
     receivedAtMs: number,
     claim: NonceClaim,
   ): Promise<StoreEventResult[]> {
@@ -206,7 +206,8 @@ export class StoreIngestSink implements IngestSink {
           tenantId,
           deviceId: change.deviceId,
           eventId: 'eventId' in change ? change.eventId : undefined,
-          rev: change.type === 'event.stored' ? change.rev : undefined,
+          reviewId: change.type === 'review.stored' ? change.reviewId : undefined,
+          rev: change.type === 'event.stored' || change.type === 'review.stored' ? change.rev : undefined,
           at: change.receivedAtMs,
         });
       })

@@ -14,7 +14,10 @@ export interface EventMessageView {
   topScore: number | null;
   /** The thumbnail the latest message announced; null when it announced none. */
   announcedThumbnail: AnnouncedThumbnail | null;
+  /** Zones the object entered so far, in order of entry (Event.zones). */
   zones: unknown[];
+  /** Zones the object is in now (Event.current_zones); empty when the box did not say. */
+  currentZones: unknown[];
   attributes: Record<string, unknown>;
   stationary: boolean;
 }
@@ -24,6 +27,7 @@ export function eventMessageView(message: unknown, score: number): EventMessageV
     top_score?: unknown;
     thumbnail?: { sha256?: unknown; size?: unknown } | null;
     zones?: unknown;
+    current_zones?: unknown;
     attributes?: unknown;
     stationary?: unknown;
   };
@@ -33,6 +37,7 @@ export function eventMessageView(message: unknown, score: number): EventMessageV
     announcedThumbnail:
       t && typeof t.sha256 === 'string' && typeof t.size === 'number' ? { sha256: t.sha256, size: t.size } : null,
     zones: Array.isArray(m.zones) ? m.zones : [],
+    currentZones: Array.isArray(m.current_zones) ? m.current_zones : [],
     attributes:
       typeof m.attributes === 'object' && m.attributes !== null ? (m.attributes as Record<string, unknown>) : {},
     stationary: m.stationary === true,

@@ -3,7 +3,16 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
 import { endReasonOf } from './event-sweep.js';
 import { eventMessageView } from './event-view.js';
-import type { EventMessageInput, StoreEventResult } from './messages.js';
+import { EVENT_IN_ZONE, recordEventZones } from './event-zones.js';
+import {
+  isReviewInput,
+  type EventMessageInput,
+  type ReviewMessageInput,
+  type StoreEventResult,
+  type TopicMessageInput,
+} from './messages.js';
+import type { ReviewFields } from './review-apply.js';
+import { SqlReviews } from './sql-reviews.js';
 import { DEVICE_COLUMNS, json, num, type DeviceRow } from './sql-rows.js';
 import type {
   EventCursor,
@@ -18,7 +27,8 @@ import type {
 
 /**
  * Events: storing a request's event messages in one transaction (with its nonce; each message applied to the
- * event row by rev, ./event-apply.ts), reading events back with their thumbnail, and the replay window's nonces.
+ * event row by rev, ./event-apply.ts; review messages of the same request go to ./sql-reviews.ts in the same
+ * transaction), reading events back with their thumbnail, and the replay window's nonces.
  * SQL for both dialects; PostgreSQL stores a message in one statement where it can.
  */
 interface EventRow {
@@ -130,6 +140,7 @@ function filterSql(tenantId: string, f: EventFilter): { where: string; params: S
   add('e.camera = ?', f.camera);
   add('e.label = ?', f.label);
   add('e.status = ?', f.status);
+  add(EVENT_IN_ZONE, f.zone);
   add('e.started_at >= ?', f.since);
   add('e.started_at < ?', f.until);
   return { where: clauses.join(' AND '), params };
@@ -165,24 +176,38 @@ async function alreadyReceived(x: SqlExecutor, deviceId: string, m: EventMessage
   return { ...base, status: 'conflict', code: 'event_conflict', message };
 }
 
+/** A request's message, parsed before its transaction. */
+type Parsed =
+  | { kind: 'event'; m: EventMessageInput; fields: ReturnType<typeof eventFields> }
+  | { kind: 'review'; m: ReviewMessageInput; fields: ReviewFields };
+
 type EventMethods = 'storeEventMessages' | 'findDeviceEvent' | 'getEvent' | 'listEvents' | 'countEventsByLabelDay';
 type NonceMethods = 'rememberNonce' | 'nonceRecorded' | 'purgeNonces';
 
 export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
-  /** `hooks`: run in the transaction of every storeEventMessages() that stored a message (Store.onEventsStored). */
+  /**
+   * `hooks`: run in the transaction of every storeEventMessages() that stored a message (Store.onEventsStored);
+   * `reviews`: where the request's review messages are stored.
+   */
   constructor(
     private readonly db: SqlDatabase,
     private readonly hooks: readonly EventsStoredHook[],
+    private readonly reviews: SqlReviews = new SqlReviews(db),
   ) {}
 
   async storeEventMessages(
     deviceId: string,
-    messages: readonly EventMessageInput[],
+    messages: readonly TopicMessageInput[],
     receivedAt: number,
     nonce?: StoreNonceClaim,
   ): Promise<StoreEventResult[]> {
     // Parse before the transaction: a malformed message fails the request without holding the write lock.
-    const parsed = messages.map((m) => ({ m, fields: eventFields(m.event) }));
+    const parsed = messages.map(
+      (m): Parsed =>
+        isReviewInput(m)
+          ? { kind: 'review', m, fields: SqlReviews.fields(m) }
+          : { kind: 'event', m, fields: eventFields(m.event) },
+    );
     return this.db.tx(async (x) => {
       // The request's nonce commits with its events or not at all: a replay found here throws, rolling back.
       if (
@@ -196,11 +221,25 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       if (!d) throw new VigilError('unknown_device', `unknown device ${deviceId}`);
       if (d.revoked_at !== null) throw new VigilError('device_revoked', `device ${deviceId} is revoked`);
       const results: StoreEventResult[] = [];
-      for (const { m, fields } of parsed)
-        results.push(await this.storeOne({ x, tenantId: d.tenant_id, deviceId, m, fields, now: receivedAt }));
-      const stored = results.filter((r) => r.status === 'stored').map((r) => r.id);
-      if (stored.length > 0)
-        for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds: stored });
+      const eventIds: string[] = [];
+      const reviewIds: string[] = [];
+      for (const p of parsed) {
+        const tenantId = d.tenant_id;
+        if (p.kind === 'review') {
+          const r = await this.reviews.storeMessage(x, tenantId, deviceId, p.m, p.fields, receivedAt);
+          if (r.status === 'stored') reviewIds.push(r.id);
+          results.push(r);
+          continue;
+        }
+        const r = await this.storeOne({ x, tenantId, deviceId, m: p.m, fields: p.fields, now: receivedAt });
+        if (r.status === 'stored') {
+          eventIds.push(r.id);
+          await recordEventZones(x, r.id, p.m.event);
+        }
+        results.push(r);
+      }
+      if (eventIds.length + reviewIds.length > 0)
+        for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds, reviewIds });
       await x.run(
         'UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
         [receivedAt, deviceId, receivedAt],

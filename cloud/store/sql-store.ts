@@ -1,7 +1,15 @@
 import { schemaVersion } from '../db/migrate.js';
 import type { SqlDatabase } from '../db/sql.js';
 import type { LostEventEnd } from './event-sweep.js';
-import type { EventMessageInput, StoreEventResult } from './messages.js';
+import type { StoreEventResult, TopicMessageInput } from './messages.js';
+import type {
+  CameraSnoozeInput,
+  CameraSnoozeRecord,
+  ReviewCursor,
+  ReviewFilter,
+  ReviewPage,
+  ReviewRecord,
+} from './reviews.js';
 import {
   SqlPushTokens,
   type PushOutcomeInput,
@@ -11,6 +19,8 @@ import {
 } from './push-tokens.js';
 import { SqlDevices } from './sql-devices.js';
 import { SqlEvents } from './sql-events.js';
+import { SqlReviews } from './sql-reviews.js';
+import { SqlSnoozes } from './sql-snoozes.js';
 import { SqlThumbnails } from './sql-thumbnails.js';
 import { SqlTokens } from './sql-tokens.js';
 import type {
@@ -41,7 +51,8 @@ import type {
 /**
  * The Store over either SQL dialect, on a migrated database (cloud/db: openDatabase). One part per job, each over
  * the same database: access records (./sql-tokens.ts), devices and their status (./sql-devices.ts), events and
- * nonces (./sql-events.ts), thumbnails (./sql-thumbnails.ts), push registrations (./push-tokens.ts).
+ * nonces (./sql-events.ts), review items (./sql-reviews.ts, stored with the events), camera snoozes
+ * (./sql-snoozes.ts), thumbnails (./sql-thumbnails.ts), push registrations (./push-tokens.ts).
  */
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -50,6 +61,8 @@ export class SqlStore implements Store {
   private readonly tokens: SqlTokens;
   private readonly devices: SqlDevices;
   private readonly events: SqlEvents;
+  private readonly reviews: SqlReviews;
+  private readonly snoozes: SqlSnoozes;
   private readonly thumbnails: SqlThumbnails;
   private readonly push: SqlPushTokens;
 
@@ -57,7 +70,9 @@ export class SqlStore implements Store {
     this.kind = db.dialect;
     this.tokens = new SqlTokens(db);
     this.devices = new SqlDevices(db);
-    this.events = new SqlEvents(db, this.eventHooks);
+    this.reviews = new SqlReviews(db);
+    this.events = new SqlEvents(db, this.eventHooks, this.reviews);
+    this.snoozes = new SqlSnoozes(db);
     this.thumbnails = new SqlThumbnails(db);
     this.push = new SqlPushTokens(db);
   }
@@ -179,7 +194,7 @@ export class SqlStore implements Store {
 
   storeEventMessages(
     deviceId: string,
-    messages: readonly EventMessageInput[],
+    messages: readonly TopicMessageInput[],
     receivedAt: number,
     nonce?: StoreNonceClaim,
   ): Promise<StoreEventResult[]> {
@@ -212,6 +227,45 @@ export class SqlStore implements Store {
 
   purgeNonces(now: number): Promise<number> {
     return this.events.purgeNonces(now);
+  }
+
+  // --- review items (./sql-reviews.ts) and camera snoozes (./sql-snoozes.ts) ---
+
+  getReview(tenantId: string, reviewId: string): Promise<ReviewRecord | undefined> {
+    return this.reviews.getReview(tenantId, reviewId);
+  }
+
+  listReviews(tenantId: string, filter: ReviewFilter, limit: number, after?: ReviewCursor): Promise<ReviewPage> {
+    return this.reviews.listReviews(tenantId, filter, limit, after);
+  }
+
+  setReviewed(
+    tenantId: string,
+    reviewId: string,
+    mark: { at: number; by: string } | null,
+    now: number,
+  ): Promise<ReviewRecord | undefined> {
+    return this.reviews.setReviewed(tenantId, reviewId, mark, now);
+  }
+
+  reviewsHoldingEvent(eventId: string): Promise<string[]> {
+    return this.reviews.reviewsHoldingEvent(eventId);
+  }
+
+  deviceSendsReviews(deviceId: string): Promise<boolean> {
+    return this.reviews.deviceSendsReviews(deviceId);
+  }
+
+  snoozeCamera(input: CameraSnoozeInput): Promise<CameraSnoozeRecord | undefined> {
+    return this.snoozes.snoozeCamera(input);
+  }
+
+  unsnoozeCamera(tenantId: string, deviceId: string, camera: string): Promise<boolean> {
+    return this.snoozes.unsnoozeCamera(tenantId, deviceId, camera);
+  }
+
+  getCameraSnooze(tenantId: string, deviceId: string, camera: string): Promise<CameraSnoozeRecord | undefined> {
+    return this.snoozes.getCameraSnooze(tenantId, deviceId, camera);
   }
 
   // --- thumbnails (./sql-thumbnails.ts) ---

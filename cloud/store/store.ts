@@ -2,7 +2,8 @@ import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
 import type { SqlExecutor } from '../db/sql.js';
 import type { EventMessageView } from './event-view.js';
-import type { EventMessageInput, StoreEventResult } from './messages.js';
+import type { StoreEventResult, TopicMessageInput } from './messages.js';
+import type { ReviewStore } from './reviews.js';
 
 /**
  * The collector's storage: one interface, two implementations (SQLite embedded default, PostgreSQL for scale),
@@ -14,10 +15,10 @@ import type { EventMessageInput, StoreEventResult } from './messages.js';
 
 export type Role = 'admin' | 'reader';
 
-/** See Store.onEventsStored: the events whose messages this transaction stored. */
+/** See Store.onEventsStored: the events and review items whose messages this transaction stored. */
 export type EventsStoredHook = (
   x: SqlExecutor,
-  stored: { tenantId: string; deviceId: string; eventIds: readonly string[] },
+  stored: { tenantId: string; deviceId: string; eventIds: readonly string[]; reviewIds: readonly string[] },
 ) => Promise<void>;
 
 export interface TenantRecord {
@@ -145,7 +146,24 @@ export interface HeartbeatInput {
   uptimeS?: number | null;
 }
 
-export type { EventMessageInput, StoreEventResult, StoreEventStatus, WireObject } from './messages.js';
+export type {
+  EventMessageInput,
+  ReviewMessageInput,
+  StoreEventResult,
+  StoreEventStatus,
+  TopicMessageInput,
+  WireObject,
+} from './messages.js';
+export type {
+  CameraSnoozeInput,
+  CameraSnoozeRecord,
+  ReviewCursor,
+  ReviewFilter,
+  ReviewPage,
+  ReviewRecord,
+  ReviewSeverity,
+  ReviewStore,
+} from './reviews.js';
 export type { AnnouncedThumbnail, EventMessageView } from './event-view.js';
 export type { PushOutcomeInput, PushPlatform, PushTokenInput, PushTokenRecord, PushTokenStore } from './push-tokens.js';
 
@@ -197,6 +215,8 @@ export interface EventFilter {
   camera?: string | undefined;
   label?: string | undefined;
   status?: 'active' | 'ended' | undefined;
+  /** Events that entered this zone (Event.zones). */
+  zone?: string | undefined;
   /** started_at >= since (ms) */
   since?: number | undefined;
   /** started_at < until (ms) */
@@ -221,12 +241,16 @@ export interface LabelDayCount {
   count: number;
 }
 
-/** Push registrations (upsert/list/delete, pruneToken, recordOutcome) are declared in ./push-tokens.ts. */
-export interface Store extends PushTokenStore {
+/**
+ * Push registrations (upsert/list/delete, pruneToken, recordOutcome) are declared in ./push-tokens.ts; review items
+ * (read, filter, reviewed mark) and camera snoozes in ./reviews.ts.
+ */
+export interface Store extends PushTokenStore, ReviewStore {
   readonly kind: 'sqlite' | 'postgres';
   /**
-   * Runs `hook` inside the transaction of every storeEventMessages() call that stored at least one message, after the
-   * messages are applied (e.g. to queue work atomically with the event). A hook that throws fails the whole request.
+   * Runs `hook` inside the transaction of every storeEventMessages() call that stored at least one message (event or
+   * review), after the messages are applied (e.g. to queue work atomically with the event). A hook that throws fails
+   * the whole request.
    */
   onEventsStored(hook: EventsStoredHook): void;
   /** Cheap round trip to the database; throws when it is unusable. */
@@ -289,10 +313,11 @@ export interface Store extends PushTokenStore {
 
   // --- events ---
   /**
-   * Stores the event messages of one request in ONE transaction; resolves only after the commit is durable.
-   * Per message (identified by device, id, rev; compared by `contentSha256`): `stored`, `duplicate` (same content
-   * seen before), `conflict` (same id+rev, other content: `event_conflict`), `rejected` (the id belongs to another
-   * device). Each stored message is applied to the event row by rev (./event-apply.ts).
+   * Stores the event and review messages of one request in ONE transaction; resolves only after the commit is
+   * durable. Per message (identified by device, id, rev; compared by `contentSha256`): `stored`, `duplicate` (same
+   * content seen before), `conflict` (same id+rev, other content: `event_conflict`), `rejected` (the id belongs to
+   * another device). Each stored message is applied to its event row (./event-apply.ts) or review row
+   * (./review-apply.ts) by rev.
    * Throws `unknown_device` / `device_revoked` for the whole batch.
    *
    * `nonce`: the signed request's nonce, recorded in the SAME transaction (see NonceClaim), so a request costs one
@@ -300,7 +325,7 @@ export interface Store extends PushTokenStore {
    */
   storeEventMessages(
     deviceId: string,
-    messages: readonly EventMessageInput[],
+    messages: readonly TopicMessageInput[],
     receivedAt: number,
     nonce?: StoreNonceClaim,
   ): Promise<StoreEventResult[]>;

@@ -14,7 +14,7 @@ import type * as Sink from '../../ingest/sink.js';
 export class MemorySink implements Sink.IngestSink {
   readonly devices = new Map<string, { keys: DeviceKey[]; revoked: boolean }>();
   readonly nonces = new Map<string, number>();
-  /** `${device}|${id}|${rev}` → stored message. */
+  /** `${device}|${id}|${rev}` → stored message (event or review: their ids never collide, evt_ / rev_). */
   readonly messages = new Map<string, { fingerprint: string; event: Sink.WireObject; receivedAtMs: number }>();
   readonly thumbnails = new Map<string, { bytes: Buffer; sha256: string }>();
   readonly heartbeats: { deviceId: string; heartbeat: Sink.IngestHeartbeat; skewS: number }[] = [];
@@ -75,7 +75,7 @@ export class MemorySink implements Sink.IngestSink {
 
   async storeEventMessages(
     deviceId: string,
-    events: readonly Sink.IngestEventMessage[],
+    events: readonly Sink.IngestTopicMessage[],
     receivedAtMs: number,
   ): Promise<Sink.StoreEventResult[]> {
     this.maybeFail();
@@ -86,7 +86,8 @@ export class MemorySink implements Sink.IngestSink {
       const k = `${deviceId}|${m.id}|${m.rev}`;
       const prior = this.messages.get(k) ?? writes.find(([wk]) => wk === k)?.[1];
       if (!prior) {
-        writes.push([k, { fingerprint: m.contentSha256, event: m.event, receivedAtMs }]);
+        const wire = m.kind === 'review' ? m.review : m.event;
+        writes.push([k, { fingerprint: m.contentSha256, event: wire, receivedAtMs }]);
         out.push({ id: m.id, rev: m.rev, status: 'stored' });
       } else if (prior.fingerprint === m.contentSha256) out.push({ id: m.id, rev: m.rev, status: 'duplicate' });
       else
@@ -105,7 +106,7 @@ export class MemorySink implements Sink.IngestSink {
   /** Like one transaction: a replay refused, or a store that throws, leaves the nonce unrecorded. */
   async storeSignedEventMessages(
     deviceId: string,
-    events: readonly Sink.IngestEventMessage[],
+    events: readonly Sink.IngestTopicMessage[],
     receivedAtMs: number,
     claim: Sink.NonceClaim,
   ): Promise<Sink.StoreEventResult[]> {

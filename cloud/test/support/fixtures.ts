@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { newEventId, newDeviceId } from '../../../shared/ids/index.js';
+import { newEventId, newDeviceId, ulid } from '../../../shared/ids/index.js';
 import { eventFingerprint } from '../../../firmware-protocol/fingerprint.js';
-import type { IngestEventMessage, WireObject } from '../../ingest/sink.js';
+import type { IngestEventMessage, ReviewMessageInput, WireObject } from '../../ingest/sink.js';
 import type { Store } from '../../store/store.js';
 
 /** Builders for test data: paired devices, wire events as ingest hands them to the store. */
@@ -74,4 +74,61 @@ export function wireEvent(o: WireEventOptions): WireObject {
 /** The message as ingest passes it to the store. */
 export function ingestMessage(event: WireObject): IngestEventMessage {
   return { id: String(event.id), rev: Number(event.rev), contentSha256: eventFingerprint(event), event };
+}
+
+/** A fresh review item id (`rev_` + ULID). */
+export function newReviewId(now: number = Date.now()): string {
+  return `rev_${ulid(now)}`;
+}
+
+export interface WireReviewOptions {
+  id?: string;
+  deviceId: string;
+  type?: 'new' | 'update' | 'end';
+  rev?: number;
+  camera?: string;
+  severity?: 'alert' | 'detection';
+  objects?: string[];
+  labels?: string[];
+  zones?: string[];
+  startedAt?: string | number;
+  endedAt?: string | number;
+  thumbnailEvent?: string;
+  [extra: string]: unknown;
+}
+
+/** A protocol-v1 Review object (kind review); one object of label person unless told otherwise. */
+export function wireReview(o: WireReviewOptions): WireObject {
+  const type = o.type ?? 'new';
+  const { id, deviceId, type: _t, rev, camera, severity, objects, labels, zones, startedAt, endedAt, ...rest } = o;
+  const { thumbnailEvent, ...extra } = rest;
+  const r: Record<string, unknown> = {
+    v: 1,
+    kind: 'review',
+    id: id ?? newReviewId(),
+    device_id: deviceId,
+    camera: camera ?? 'front',
+    type,
+    rev: rev ?? (type === 'new' ? 0 : 1),
+    severity: severity ?? 'alert',
+    started_at: iso(startedAt ?? Date.UTC(2026, 0, 1, 12)),
+    objects: objects ?? [newEventId()],
+    labels: labels ?? ['person'],
+    zones: zones ?? [],
+    ...extra,
+  };
+  if (endedAt !== undefined || type === 'end') r.ended_at = iso(endedAt ?? Date.UTC(2026, 0, 1, 12, 0, 30));
+  if (thumbnailEvent !== undefined) r.thumbnail_event = thumbnailEvent;
+  return r;
+}
+
+/** A review message as ingest passes it to the store. */
+export function reviewInput(review: WireObject): ReviewMessageInput {
+  return {
+    kind: 'review',
+    id: String(review.id),
+    rev: Number(review.rev),
+    contentSha256: eventFingerprint(review),
+    review,
+  };
 }
