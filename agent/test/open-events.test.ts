@@ -263,6 +263,8 @@ describe('end reasons from the pipeline', () => {
       top_score: 0.9,
       box: [0.1, 0.1, 0.2, 0.2],
       started_at: '2026-01-01T12:00:00.000Z',
+      zones: [],
+      current_zones: [],
       ended_at: type === 'end' ? '2026-01-01T12:00:03.000Z' : null,
       stationary: false,
       ...extra,

@@ -133,6 +133,8 @@ describe('ThumbnailStore memory', () => {
     started_at: new Date(0).toISOString(),
     ended_at: null,
     stationary: false,
+    zones: [],
+    current_zones: [],
   });
 
   it('tracks that have not passed the gate hold only their crops, never a frame', async () => {

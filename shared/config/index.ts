@@ -252,6 +252,15 @@ export function configReference(schema: TSchema, prefix = ''): ConfigReferenceRo
           const items = (sub as { items?: TSchema }).items;
           if (items && items[Kind] === 'Object') rows.push(...configReference(items, `${key}[]`));
         }
+        if (sub[Kind] === 'Record') {
+          // A map of objects (zones by name, filters by label): its entries' keys, under a placeholder.
+          const { patternProperties, keyName } = sub as {
+            patternProperties?: Record<string, TSchema>;
+            keyName?: string;
+          };
+          const value = patternProperties ? Object.values(patternProperties)[0] : undefined;
+          if (value && value[Kind] === 'Object') rows.push(...configReference(value, `${key}.<${keyName ?? 'name'}>`));
+        }
       }
     }
   }

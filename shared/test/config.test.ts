@@ -118,4 +118,18 @@ describe('loadConfig', () => {
     expect(md).toContain('| `http.port` | integer | `8080` | Listening port |');
     expect(md).toContain('`cameras[].fps`');
   });
+
+  it('documents the keys inside a map of objects under a placeholder', () => {
+    const Zone = Type.Object({ inertia: Type.Integer({ default: 3, description: 'Frames inside' }) });
+    const WithMaps = Type.Object({
+      zones: Type.Record(Type.String(), Zone, { default: {}, description: 'Zones by name' }),
+      filters: Type.Record(Type.String(), Zone, { default: {}, keyName: 'label', description: 'By label' }),
+      tags: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Plain map' }),
+    });
+    const md = configReferenceMarkdown(WithMaps);
+    expect(md).toContain('| `zones` | map | `{}` | Zones by name |');
+    expect(md).toContain('| `zones.<name>.inertia` | integer | `3` | Frames inside |');
+    expect(md).toContain('| `filters.<label>.inertia` |');
+    expect(md).not.toContain('`tags.<name>');
+  });
 });

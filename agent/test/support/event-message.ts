@@ -13,5 +13,7 @@ export function newEventMessage(id: string, camera: string): EventMessage {
     started_at: new Date().toISOString(),
     ended_at: null,
     stationary: false,
+    zones: [],
+    current_zones: [],
   };
 }
