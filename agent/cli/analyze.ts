@@ -7,7 +7,17 @@ import { VigilError } from '../errors.js';
 import { createLogger } from '../../shared/log/index.js';
 import { classifyInput } from '../camera/input.js';
 import { openCamera } from '../camera/open.js';
-import { ObjectDetector } from '../detect/detector.js';
+import {
+  DEFAULT_LABELS,
+  findCamera,
+  loadAgentConfig,
+  pipelineOptionsForCamera,
+  type AgentCameraConfig,
+  type AgentConfig,
+  type CameraPipelineOptions,
+} from '../config.js';
+import { detectorOptionsFrom } from '../detect/config.js';
+import { ObjectDetector, type DetectorOptions } from '../detect/detector.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import { analysisSize, probeVideoSize } from '../pipeline/probe.js';
@@ -15,9 +25,13 @@ import type { EventMessage } from '../track/messages.js';
 import { parseModelType, parsePositiveInt, parseUnit } from './detect.js';
 
 /**
- * `vigil-agent analyze <input>`: runs the whole vision pipeline (motion → detect → track → thumbnails) over a file,
- * a lavfi scene or a camera URL until it ends (Ctrl-C stops a live camera), printing each event message and a
- * final summary. Without `--model` it reports motion events only.
+ * `vigil-agent analyze <input>`: runs the whole vision pipeline (motion → detect → filter → track and zones →
+ * thumbnails) over a file, a lavfi scene or a camera URL until it ends (Ctrl-C stops a live camera), printing each
+ * event message and a final summary. Without `--model` (or a model in `--config`) it reports motion events only.
+ *
+ * With `--config FILE --camera NAME` the input is analysed as that camera would see it on the box: its detect size
+ * and rate, labels, motion masks, object masks, filters and zones, and the config's model (`--model` replaces the
+ * model file). Flags given on the command line win over the config.
  */
 interface AnalyzeOptions {
   model?: string;
@@ -30,13 +44,119 @@ interface AnalyzeOptions {
   threads: string;
   labels?: string;
   timeout: string;
+  config?: string;
+  camera?: string;
 }
 
-function parseFps(value: string): number {
+/** What one analysis runs with: from the flags, or from a camera's config with the flags given on top. */
+interface AnalyzeSettings {
+  /** The camera name events carry: the configured camera's, else `analyze`. */
+  camera: string;
+  /** The config camera, when `--config` was given. */
+  configured: AgentCameraConfig | undefined;
+  /** Labels tracked; undefined = every label the model knows. */
+  labels: readonly string[] | undefined;
+  /** Where the label set came from, for the summary. */
+  labelsFrom: 'default' | '--labels' | 'config';
+  pipeline: Omit<CameraPipelineOptions, 'camera' | 'labels'> | undefined;
+  masks: AgentCameraConfig['masks'];
+  detector: Omit<DetectorOptions, 'logger'> | undefined;
+  fps: number;
+  /** The frame size when it is fixed (a configured camera's detect size, unless --width was given). */
+  size: { width: number; height: number } | undefined;
+  maxWidth: number;
+}
+
+function parseFps(value: string, allowZero = false): number {
   const v = Number(value);
-  if (!Number.isFinite(v) || v <= 0 || v > 60)
+  if (!Number.isFinite(v) || v < 0 || (v === 0 && !allowZero) || v > 60)
     throw new VigilError('invalid_argument', `--fps must be a number within (0, 60], got "${value}"`);
   return v;
+}
+
+/** `--labels a,b` as a list; `all` (alone) means every label the model knows. */
+function parseLabels(value: string): readonly string[] | undefined {
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new VigilError('invalid_argument', '--labels needs at least one label, or all');
+  return list.length === 1 && list[0] === 'all' ? undefined : list;
+}
+
+/** The flags and the config made into one set of settings. `given(flag)`: the flag was typed, not defaulted. */
+function settingsFrom(
+  opts: AnalyzeOptions,
+  given: (flag: keyof AnalyzeOptions) => boolean,
+  loaded: { config: AgentConfig; camera: AgentCameraConfig } | undefined,
+): AnalyzeSettings {
+  const cliDetector = (modelPath: string): Omit<DetectorOptions, 'logger'> => ({
+    modelPath,
+    type: parseModelType(opts.type),
+    scoreThreshold: parseUnit('--threshold', opts.threshold),
+    threads: parsePositiveInt('--threads', opts.threads),
+  });
+  const maxWidth = parsePositiveInt('--width', opts.width, 7680);
+  const labelsFlag = opts.labels !== undefined ? parseLabels(opts.labels) : undefined;
+  if (!loaded) {
+    if (opts.camera !== undefined)
+      throw new VigilError('invalid_argument', '--camera needs --config FILE (the camera is looked up there)');
+    return {
+      camera: 'analyze',
+      configured: undefined,
+      labels: opts.labels !== undefined ? labelsFlag : DEFAULT_LABELS,
+      labelsFrom: opts.labels !== undefined ? '--labels' : 'default',
+      pipeline: undefined,
+      masks: [],
+      detector: opts.model ? cliDetector(opts.model) : undefined,
+      fps: parseFps(opts.fps),
+      size: undefined,
+      maxWidth,
+    };
+  }
+  const { config, camera } = loaded;
+  const { camera: name, labels, ...pipeline } = pipelineOptionsForCamera(camera);
+  let detector: Omit<DetectorOptions, 'logger'> | undefined;
+  if (config.model) {
+    const fromConfig = detectorOptionsFrom({ ...config.model, ...(opts.model ? { path: opts.model } : {}) });
+    detector = {
+      ...fromConfig,
+      ...(given('type') ? { type: parseModelType(opts.type) } : {}),
+      ...(given('threshold') ? { scoreThreshold: parseUnit('--threshold', opts.threshold) } : {}),
+      ...(given('threads') ? { threads: parsePositiveInt('--threads', opts.threads) } : {}),
+    };
+  } else if (opts.model) detector = cliDetector(opts.model);
+  else
+    throw new VigilError(
+      'invalid_argument',
+      `camera ${name}: no model to detect with: the config has no model.path and no --model was given`,
+    );
+  return {
+    camera: name,
+    configured: camera,
+    labels: opts.labels !== undefined ? labelsFlag : labels,
+    labelsFrom: opts.labels !== undefined ? '--labels' : 'config',
+    pipeline,
+    masks: camera.masks,
+    detector,
+    fps: given('fps') ? parseFps(opts.fps) : camera.detect.fps,
+    size: given('width') ? undefined : { width: camera.detect.width, height: camera.detect.height },
+    maxWidth,
+  };
+}
+
+/** `--config FILE --camera NAME`: the loaded config and that camera (config_invalid / unknown_camera otherwise). */
+function loadCamera(opts: AnalyzeOptions): { config: AgentConfig; camera: AgentCameraConfig } | undefined {
+  if (opts.config === undefined) return undefined;
+  const { config } = loadAgentConfig(opts.config);
+  if (opts.camera === undefined) {
+    const names = config.cameras.map((c) => c.name);
+    throw new VigilError(
+      'invalid_argument',
+      `--config needs --camera NAME: the camera whose settings to use (configured: ${names.join(', ') || 'none'})`,
+    );
+  }
+  return { config, camera: findCamera(config, opts.camera) };
 }
 
 function describe(m: EventMessage): string {
@@ -44,9 +164,11 @@ function describe(m: EventMessage): string {
     m.media_start !== undefined
       ? ` ${m.media_start.toFixed(1)}s${m.media_end != null ? `–${m.media_end.toFixed(1)}s` : ''}`
       : '';
+  const zones = m.zones.length > 0 ? ` zones ${m.zones.join(',')}` : '';
   return (
     `${m.type.padEnd(6)} ${m.id} ${m.label.padEnd(10)} ` +
-    `score ${m.score.toFixed(2)}${when}${m.stationary ? ' stationary' : ''}${m.thumbnail ? ` ${m.thumbnail}` : ''}`
+    `score ${m.score.toFixed(2)}${when}${m.stationary ? ' stationary' : ''}${zones}` +
+    `${m.thumbnail ? ` ${m.thumbnail}` : ''}`
   );
 }
 
@@ -55,23 +177,29 @@ export function registerAnalyze(program: Command): void {
     .command('analyze')
     .description('Run motion, detection and tracking over a video file or camera URL and print the events')
     .argument('<input>', 'video file, rtsp:// or http(s):// URL, /dev/videoN, or lavfi:<filtergraph>')
-    .option('--model <path>', 'ONNX detector model (without it: motion events only)')
+    .option('--config <file>', 'agent config: analyse as the camera named by --camera would (its settings, model)')
+    .option('--camera <name>', 'with --config: the camera whose labels, masks, filters, zones and review apply')
+    .option('--model <path>', "ONNX detector model (default: the config's model; without any: motion events only)")
     .option('--type <type>', 'model output layout: auto, yolox, yolo or ssd', 'auto')
-    .option('--fps <n>', 'frames per second analysed', '5')
-    .option('--width <px>', 'largest analysis width (smaller inputs keep their size)', '640')
+    .option('--fps <n>', "frames per second analysed (with --config: the camera's detect.fps)", '5')
+    .option(
+      '--width <px>',
+      "largest analysis width, keeping the aspect (with --config: the camera's detect size)",
+      '640',
+    )
     .option('--out <dir>', 'where thumbnails go (default: a new temporary folder)')
     .option('--threshold <score>', 'detector score threshold (0..1)', '0.3')
     .option('--threads <n>', 'onnxruntime threads for the detector', '1')
-    .option('--labels <list>', 'comma-separated labels to track (default: all)')
+    .option(
+      '--labels <list>',
+      `comma-separated labels to track, or all (default: the camera's; without --config: ${DEFAULT_LABELS.join(',')})`,
+    )
     .option('--timeout <s>', 'give up when the input yields no frame within this many seconds', '15')
     .option('--json', 'print JSON lines')
-    .action(async (input: string, opts: AnalyzeOptions) => {
-      const fps = parseFps(opts.fps);
-      const maxWidth = parsePositiveInt('--width', opts.width, 7680);
+    .action(async (input: string, opts: AnalyzeOptions, cmd: Command) => {
+      const given = (flag: keyof AnalyzeOptions): boolean => cmd.getOptionValueSource(flag) === 'cli';
+      const s = settingsFrom(opts, given, loadCamera(opts));
       const timeoutS = parsePositiveInt('--timeout', opts.timeout, 3600);
-      const threshold = parseUnit('--threshold', opts.threshold);
-      const threads = parsePositiveInt('--threads', opts.threads);
-      const type = parseModelType(opts.type);
       // Logs go to stderr and only on request (VIGIL_LOG_LEVEL): stdout carries the events, stderr the one-line error.
       const logger = createLogger({
         component: 'analyze',
@@ -82,26 +210,23 @@ export function registerAnalyze(program: Command): void {
       const live = kind === 'rtsp' || kind === 'http' || kind === 'v4l2';
 
       // Load the model first: a bad model fails fast, before any ffmpeg starts.
-      const detector = opts.model
-        ? await ObjectDetector.create({ modelPath: opts.model, type, scoreThreshold: threshold, threads, logger })
-        : undefined;
-      const size = analysisSize(live ? undefined : await probeVideoSize(input), maxWidth);
+      const detector = s.detector ? await ObjectDetector.create({ ...s.detector, logger }) : undefined;
+      const native = live ? undefined : await probeVideoSize(input);
+      const size = s.size ?? analysisSize(native, s.maxWidth);
       const out = opts.out ? resolve(opts.out) : await mkdtemp(join(tmpdir(), 'vigil-analyze-'));
       await mkdir(out, { recursive: true });
-      const motion = await MotionDetector.create({ ...size, threads: 1, logger });
+      const motion = await MotionDetector.create({ ...size, masks: s.masks, threads: 1, logger });
       const print = (obj: unknown): void =>
         void process.stdout.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n');
+      const labelsText = s.labels ? s.labels.join(',') : 'all';
+      if (!opts.json && detector) print(`labels: ${labelsText} (${s.labelsFrom})`);
       const pipeline = new CameraPipeline({
-        camera: 'analyze',
+        ...(s.pipeline ?? {}),
+        camera: s.camera,
         ...size,
         motion,
         detector,
-        labels: opts.labels
-          ? opts.labels
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : undefined,
+        labels: s.labels,
         thumbnailDir: out,
         mediaTimes: !live,
         logger,
@@ -114,7 +239,7 @@ export function registerAnalyze(program: Command): void {
       process.once('SIGINT', stop);
       try {
         const opened = await openCamera(
-          { name: 'analyze', input, detect: { ...size, fps }, realtime: false },
+          { name: s.camera, input, detect: { ...size, fps: s.fps }, realtime: false },
           { logger, timeoutMs: timeoutS * 1000 },
         );
         camera = opened.camera;
@@ -126,34 +251,39 @@ export function registerAnalyze(program: Command): void {
         }
         if (camera.error) throw camera.error;
         await pipeline.finish();
-        const s = pipeline.stats();
+        const st = pipeline.stats();
         const cam = camera.stats();
         const summary = {
           type: 'summary',
           input,
+          camera: s.camera,
+          ...(opts.config ? { config: resolve(opts.config) } : {}),
+          labels: detector ? (s.labels ?? 'all') : ['motion'],
           width: size.width,
           height: size.height,
-          fps,
-          frames: s.frames,
+          fps: s.fps,
+          frames: st.frames,
           frames_dropped: cam.framesDropped,
-          motion_frames: s.motion_frames,
-          detect_frames: s.detect_frames,
-          detector_runs: s.detector_runs,
-          events: s.events,
-          messages: s.messages,
-          ms_per_frame: s.ms_per_frame,
-          detector_ms: s.detector_ms,
-          detector_overhead_pct: s.detector_overhead_pct,
-          picture_bytes_peak: s.picture_bytes_peak,
-          live_tracks_peak: s.live_tracks_peak,
+          motion_frames: st.motion_frames,
+          detect_frames: st.detect_frames,
+          detector_runs: st.detector_runs,
+          detections_filtered: st.detections_filtered,
+          events: st.events,
+          messages: st.messages,
+          ms_per_frame: st.ms_per_frame,
+          detector_ms: st.detector_ms,
+          detector_overhead_pct: st.detector_overhead_pct,
+          picture_bytes_peak: st.picture_bytes_peak,
+          live_tracks_peak: st.live_tracks_peak,
           thumbnails: out,
           mode: detector ? 'objects' : 'motion',
         };
         print(
           opts.json
             ? summary
-            : `summary: ${s.frames} frames, ${s.motion_frames} with motion, ${s.detector_runs} detector ` +
-                `runs, ${s.events} events; ms/frame ${JSON.stringify(s.ms_per_frame)}; thumbnails in ${out}`,
+            : `summary: ${st.frames} frames, ${st.motion_frames} with motion, ${st.detector_runs} detector ` +
+                `runs, ${st.detections_filtered} detections filtered, ${st.events} events; ` +
+                `ms/frame ${JSON.stringify(st.ms_per_frame)}; thumbnails in ${out}`,
         );
       } finally {
         process.off('SIGINT', stop);

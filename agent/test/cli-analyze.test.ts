@@ -11,8 +11,12 @@ import { agentCli, expectOneLineError, weirdModelBytes } from './detect-helpers.
 import { isJpeg } from './support/jpeg.js';
 
 // Spawns the built CLI (`npm run build` first; `npm test` does it).
-const model = testAsset('models', 'yolox_nano.onnx');
-const vtest = testAsset('media', 'vtest.avi');
+// Real assets: a missing one fails these tests (it is not a reason to skip them).
+function asset(...parts: string[]): string {
+  const p = testAsset(...parts);
+  if (!p) throw new Error(`test asset ${parts.join('/')} is missing (see ../shared/README.md)`);
+  return p;
+}
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-cli-analyze-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const check = validator(EventMessageSchema);
@@ -38,13 +42,23 @@ function parseLines(stdout: string): { events: EventMessage[]; summary: Summary 
   return { events: lines.slice(0, -1) as EventMessage[], summary };
 }
 
-describe.skipIf(!model || !vtest)('vigil-agent analyze vtest.avi (yolox_nano, 5 fps)', () => {
+describe('vigil-agent analyze vtest.avi (yolox_nano, 5 fps)', () => {
   // 5 fps → 399 frames of 480x360: about 15–40 s on two busy cores.
   const out = join(tmp, 'vtest');
   let run: { code: number | null; stdout: string; stderr: string } | undefined;
   const result = () => {
     run ??= agentCli(
-      ['analyze', vtest as string, '--model', model as string, '--fps', '5', '--out', out, '--json'],
+      [
+        'analyze',
+        asset('media', 'vtest.avi'),
+        '--model',
+        asset('models', 'yolox_nano.onnx'),
+        '--fps',
+        '5',
+        '--out',
+        out,
+        '--json',
+      ],
       240_000,
     );
     return run;
