@@ -1,8 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode } from 'yaml';
 import { loadConfig } from '../../shared/config/index.js';
 import { VigilError } from '../errors.js';
+import { checkCameraGeometry, checkCameras, checkDuplicateKeys } from './camera-checks.js';
+import { withCameraPlace } from './camera-place.js';
 import {
   AGENT_ENV_PREFIX,
   AgentConfigSchema,
@@ -10,6 +11,7 @@ import {
   DEFAULT_AGENT_CONFIG_FILE,
   type AgentConfig,
 } from './schema.js';
+import { YamlSource } from './yaml-source.js';
 
 export interface LoadedAgentConfig {
   config: AgentConfig;
@@ -38,8 +40,9 @@ export function agentConfigFile(
 
 /**
  * Loads the agent config: schema defaults ← YAML file ← environment (`VIGIL_AGENT__LOG__LEVEL=debug`) ←
- * `overrides` (CLI flags). Errors are `config_invalid` naming the key, the file and the line. An explicitly
- * named file must exist; the default file is optional.
+ * `overrides` (CLI flags). Errors are `config_invalid` naming the key, the file and the line, and the camera and
+ * zone when the key is in one (camera-checks.ts: polygons, labels, zones). An explicitly named file must exist; the
+ * default file is optional.
  */
 export function loadAgentConfig(
   file?: string,
@@ -53,9 +56,19 @@ export function loadAgentConfig(
     const fallback = options.defaultFile ?? agentConfigFile(undefined, env).file;
     path = existsSync(fallback) ? fallback : undefined;
   }
-  const loaded = loadConfig({ schema: AgentConfigSchema, file: path, envPrefix: AGENT_ENV_PREFIX, env, overrides });
+  const source = path && existsSync(path) ? YamlSource.read(path) : undefined;
+  const raw = fileData(source);
+  if (source) checkDuplicateKeys(source, raw);
+  checkCameraGeometry(source, raw);
+  let loaded: ReturnType<typeof loadConfig<typeof AgentConfigSchema>>;
+  try {
+    loaded = loadConfig({ schema: AgentConfigSchema, file: path, envPrefix: AGENT_ENV_PREFIX, env, overrides });
+  } catch (err) {
+    throw withCameraPlace(err, raw);
+  }
   const config = loaded.config as AgentConfig;
-  checkUniqueCameraNames(config, path);
+  checkUniqueCameraNames(config, source);
+  checkCameras(config, source);
   const dataDir = config.data_dir;
   const creds = config.device.credentials;
   config.device.credentials =
@@ -63,20 +76,18 @@ export function loadAgentConfig(
   return { config, file: loaded.file };
 }
 
-function lineOfCameraName(file: string | undefined, index: number): number | undefined {
-  if (!file) return undefined;
+/** The file's data as written (for naming cameras in errors); undefined when it has YAML errors of its own. */
+function fileData(source: YamlSource | undefined): unknown {
+  if (!source || source.doc.errors.some((e) => e.code !== 'DUPLICATE_KEY')) return undefined;
   try {
-    const counter = new LineCounter();
-    const doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter: counter });
-    const node = doc.getIn(['cameras', index, 'name'], true);
-    const offset = isNode(node) ? node.range?.[0] : undefined;
-    return offset === undefined ? undefined : counter.linePos(offset).line;
+    return source.doc.toJS();
   } catch {
     return undefined;
   }
 }
 
-function checkUniqueCameraNames(config: AgentConfig, file: string | undefined): void {
+function checkUniqueCameraNames(config: AgentConfig, source: YamlSource | undefined): void {
+  const file = source?.file;
   const seen = new Map<string, number>();
   config.cameras.forEach((camera, i) => {
     const first = seen.get(camera.name);
@@ -84,7 +95,7 @@ function checkUniqueCameraNames(config: AgentConfig, file: string | undefined): 
       seen.set(camera.name, i);
       return;
     }
-    const line = lineOfCameraName(file, i);
+    const line = source?.line(['cameras', i, 'name']);
     const where = file ? ` (${file}${line ? `:${line}` : ''})` : '';
     throw new VigilError(
       'config_invalid',

@@ -9,6 +9,12 @@ import { polygonSchema } from '../geometry/polygon.js';
  * (agent/config/schema.ts); checked beyond the schema by agent/config/camera-checks.ts.
  */
 
+/*
+ * Non-empty list defaults sit on the enclosing object (`default: { labels: [...] }`), never on the list itself:
+ * TypeBox's Value.Default merges a list default into a list the user wrote (Object.assign), so `labels: [dog]`
+ * with a list default of [person, car] would come out as [dog, car]. On the object, a written list replaces it.
+ */
+
 /** Labels a camera tracks when its config says nothing (`labels: all` tracks every label the model knows). */
 export const DEFAULT_LABELS = ['person', 'car', 'bicycle', 'motorcycle', 'bus', 'truck', 'dog', 'cat'] as const;
 /** Labels an object must have for a review item to be an alert, unless `review.alerts.labels` says otherwise. */
@@ -155,13 +161,16 @@ export const ReviewConfigSchema = Type.Object(
     alerts: Type.Object(
       {
         labels: Type.Array(Label, {
-          default: [...DEFAULT_ALERT_LABELS],
           uniqueItems: true,
-          description: 'Labels whose objects make a review item an alert.',
+          description: `Labels whose objects make a review item an alert. Unset: ${DEFAULT_ALERT_LABELS.join(', ')}.`,
         }),
         required_zones: RequiredZones('an alert'),
       },
-      { additionalProperties: false, default: {}, description: 'What makes a review item an alert (pushed).' },
+      {
+        additionalProperties: false,
+        default: { labels: [...DEFAULT_ALERT_LABELS] },
+        description: 'What makes a review item an alert (pushed).',
+      },
     ),
     detections: Type.Object(
       {
@@ -195,7 +204,6 @@ export const CameraLabelsSchema = Type.Union(
     Type.Array(Label, { minItems: 1, uniqueItems: true }),
   ],
   {
-    default: [...DEFAULT_LABELS],
     description:
       `Labels to track, e.g. [person, car], or \`all\` (every label the model knows). Unset: ` +
       `${DEFAULT_LABELS.join(', ')}. Without a model only motion events are made.`,

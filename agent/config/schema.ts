@@ -5,6 +5,7 @@ import { OutboxConfigSchema } from '../outbox/config.js';
 import { UplinkConfigSchema } from '../uplink/config.js';
 import {
   CameraLabelsSchema,
+  DEFAULT_LABELS,
   LabelFilterSchema,
   ObjectsConfigSchema,
   ReviewConfigSchema,
@@ -144,7 +145,12 @@ export const AgentCameraSchema = Type.Object(
     zones: ZonesSchema,
     review: ReviewConfigSchema,
   },
-  { additionalProperties: false, description: 'One camera and what to look for on it.' },
+  {
+    additionalProperties: false,
+    // The default label set sits here, not on `labels` (see objects-schema.ts: list defaults merge into lists).
+    default: { labels: [...DEFAULT_LABELS] },
+    description: 'One camera and what to look for on it.',
+  },
 );
 export type AgentCameraConfig = Static<typeof AgentCameraSchema>;
 
