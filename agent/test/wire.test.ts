@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/index.js';
-import { validateEvent } from '../../firmware-protocol/messages.js';
+import { validateEvent, validateReview } from '../../firmware-protocol/messages.js';
 import { Outbox } from '../outbox/index.js';
-import { WireEventBuilder } from '../wire/index.js';
+import type { ReviewMessage } from '../review/index.js';
+import { WireEventBuilder, WireReviewBuilder } from '../wire/index.js';
 import { fakeJpeg } from './support-uplink/events.js';
 
 const clock = new ManualClock(Date.UTC(2026, 0, 1));
@@ -33,6 +34,8 @@ describe('WireEventBuilder (pipeline message → protocol Event)', () => {
       started_at: '2026-01-01T12:00:00.000Z',
       ended_at: null,
       stationary: false,
+      zones: [],
+      current_zones: [],
     };
     const jpg = fakeJpeg(900, 1);
     const n = b.build({ ...base, type: 'new' }, { jpeg: jpg, width: 64, height: 48 });
@@ -57,5 +60,81 @@ describe('WireEventBuilder (pipeline message → protocol Event)', () => {
     for (const m of [n, same, up, end]) ob.enqueue(m.event, m.thumbnail);
     expect(ob.stats().depth).toBe(4 + 1); // four records + the newest thumbnail (the first one was superseded)
     ob.close();
+  });
+});
+
+describe('WireEventBuilder zones', () => {
+  const msg = {
+    type: 'new' as const,
+    id: 'evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K',
+    camera: 'front',
+    label: 'person',
+    score: 0.8,
+    top_score: 0.8,
+    box: [0.1, 0.2, 0.3, 0.9] as [number, number, number, number],
+    started_at: '2026-01-01T12:00:00.000Z',
+    ended_at: null,
+    stationary: false,
+  };
+
+  it('leaves zones out until the object entered one; then zones and current_zones (empty too) go on the wire', () => {
+    const b = new WireEventBuilder('dev_01JGZ5ZQ7P4M3N2K1H0G9F8E7D', clock);
+    const none = b.build({ ...msg, zones: [], current_zones: [] }).event;
+    expect('zones' in none || 'current_zones' in none).toBe(false);
+    const inPorch = b.build({ ...msg, type: 'update', zones: ['porch'], current_zones: ['porch'] }).event;
+    expect(inPorch).toMatchObject({ zones: ['porch'], current_zones: ['porch'] });
+    const left = b.build({ ...msg, type: 'update', zones: ['porch', 'yard'], current_zones: [] }).event;
+    expect(left).toMatchObject({ zones: ['porch', 'yard'], current_zones: [] });
+    for (const e of [none, inPorch, left]) expect(validateEvent.issues(e)).toEqual([]);
+  });
+
+  it('a current zone not among the entered ones is not sent (Event.current_zones: each is also in zones)', () => {
+    const b = new WireEventBuilder('dev_01JGZ5ZQ7P4M3N2K1H0G9F8E7D', clock);
+    const e = b.build({ ...msg, zones: ['porch'], current_zones: ['porch', 'ghost'] }).event;
+    expect(e.current_zones).toEqual(['porch']);
+  });
+});
+
+describe('WireReviewBuilder (review message → protocol Review)', () => {
+  const base: ReviewMessage = {
+    kind: 'review',
+    type: 'new',
+    id: 'rev_01JGZ60B5A7C3D9E1F2G4H6J8K',
+    camera: 'front',
+    severity: 'detection',
+    started_at: '2026-01-01T12:00:00.000Z',
+    ended_at: null,
+    objects: ['evt_01JGZ60B4W2Y8T6R5Q3P1N9M7K'],
+    labels: ['person'],
+    zones: [],
+    media_start: 3,
+    media_end: null,
+  };
+
+  it('numbers revs per item, ended_at only on end, no media seconds on the wire, valid protocol Reviews', () => {
+    const b = new WireReviewBuilder('dev_01JGZ5ZQ7P4M3N2K1H0G9F8E7D');
+    const n = b.build(base);
+    const u = b.build({
+      ...base,
+      type: 'update',
+      severity: 'alert',
+      zones: ['porch'],
+      thumbnail_event: base.objects[0],
+    });
+    const e = b.build({ ...base, type: 'end', severity: 'alert', ended_at: '2026-01-01T12:00:09.000Z', media_end: 12 });
+    expect(n).toMatchObject({ v: 1, kind: 'review', device_id: 'dev_01JGZ5ZQ7P4M3N2K1H0G9F8E7D', rev: 0 });
+    expect(u).toMatchObject({ rev: 1, severity: 'alert', zones: ['porch'], thumbnail_event: base.objects[0] });
+    expect(e).toMatchObject({ rev: 2, type: 'end', ended_at: '2026-01-01T12:00:09.000Z' });
+    expect('ended_at' in n || 'ended_at' in u).toBe(false);
+    for (const r of [n, u, e]) {
+      expect('media_start' in r || 'media_end' in r).toBe(false);
+      expect(validateReview.issues(r)).toEqual([]);
+    }
+    expect(b.openItems).toBe(0);
+  });
+
+  it('an update for an item this process never saw gets rev 1 (after a restart)', () => {
+    const b = new WireReviewBuilder('dev_01JGZ5ZQ7P4M3N2K1H0G9F8E7D');
+    expect(b.build({ ...base, type: 'update' }).rev).toBe(1);
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ZONES_MAX } from '../../firmware-protocol/limits.js';
 import type { Event } from '../../firmware-protocol/messages.js';
 import type { EventMessage } from '../track/messages.js';
 import { systemClock, type Clock } from '../../shared/clock/index.js';
@@ -28,10 +29,22 @@ export interface BuiltEvent {
 const clamp01 = (v: number): number => (Number.isFinite(v) ? Math.min(1, Math.max(0, v)) : 0);
 
 /**
+ * Event.zones / current_zones from the message: both left out while the object entered no zone (a camera without
+ * zones sends what it always sent), both present once it entered one — `current_zones` then also when empty, so
+ * the collector can tell "left every zone" from "not said".
+ */
+function zonesOf(msg: { zones?: readonly string[]; current_zones?: readonly string[] }): Partial<Event> {
+  const zones = (msg.zones ?? []).slice(0, ZONES_MAX);
+  if (zones.length === 0) return {};
+  const current = (msg.current_zones ?? []).filter((z) => zones.includes(z));
+  return { zones, current_zones: current };
+}
+
+/**
  * Turns the vision pipeline's event messages (agent/track) into protocol v1 Events (firmware-protocol) for the
  * outbox: adds `v`, `device_id` and the per-event `rev` (0 for new, +1 per later message), renames/normalises
- * fields, and announces a thumbnail only when its bytes changed (an unchanged crop is not uploaded again). The
- * daemon's EventSink calls `build` for every message and hands the result to `Uplink.enqueue`.
+ * fields (zones: see `zonesOf`), and announces a thumbnail only when its bytes changed (an unchanged crop is not
+ * uploaded again). The daemon's EventSink calls `build` for every message and hands the result to `Uplink.enqueue`.
  */
 export class WireEventBuilder {
   private readonly open = new Map<string, Open>();
@@ -73,6 +86,7 @@ export class WireEventBuilder {
       ...(msg.type === 'end' ? { ended_at: msg.ended_at ?? new Date(this.clock.now()).toISOString() } : {}),
       ...(msg.type === 'end' && msg.end_reason ? { end_reason: msg.end_reason } : {}),
       ...(msg.duration !== undefined ? { duration_s: msg.duration } : {}),
+      ...zonesOf(msg),
       ...(msg.attributes ? { attributes: msg.attributes } : {}),
       ...(announced ? { thumbnail: announced } : {}),
     };

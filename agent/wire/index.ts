@@ -1,2 +1,6 @@
-/** The protocol form of the pipeline's event messages: pipeline message → protocol Event (then the outbox). */
+/**
+ * The protocol form of the pipeline's messages: event message → protocol Event, review message → protocol Review
+ * (then the outbox).
+ */
 export { WireEventBuilder, type BuiltEvent, type PipelineThumbnail } from './event-builder.js';
+export { WireReviewBuilder } from './review-builder.js';
