@@ -120,7 +120,7 @@ describe('ObjectTracker with zones', () => {
       [560, 300, 24],
       [560, 100, 14],
     ]);
-    const lowerAt = thirdFrame(dets, (x, y) => y > H / 2);
+    const lowerAt = thirdFrame(dets, (_x, y) => y > H / 2);
     const rightAt = thirdFrame(dets, (x) => x > 0.75 * W);
     expect(lowerAt).toBeLessThan(rightAt);
     const msgs = feed(t, dets);
@@ -152,7 +152,7 @@ describe('ObjectTracker with zones', () => {
       [200, 100, 8],
       [200, 300, 20],
     ]);
-    const lowerAt = thirdFrame(dets, (x, y) => y > H / 2);
+    const lowerAt = thirdFrame(dets, (_x, y) => y > H / 2);
     const msgs = feed(t, dets);
     expect(msgs.map((m) => [m.frame, m.msg.type, m.msg.zones])).toEqual([
       [5, 'new', []],
