@@ -23,8 +23,8 @@ const EVICTION: ReadonlyArray<{ why: string; sql: string }> = [
   {
     why: 'superseded update record',
     sql:
-      "kind = 'event' AND event_type = 'update' AND EXISTS (SELECT 1 FROM items l WHERE l.kind = 'event' " +
-      'AND l.event_id = items.event_id AND l.rev > items.rev)',
+      "kind IN ('event','review') AND event_type = 'update' AND EXISTS (SELECT 1 FROM items l " +
+      'WHERE l.kind = items.kind AND l.event_id = items.event_id AND l.rev > items.rev)',
   },
 ];
 
@@ -92,7 +92,7 @@ export class DiskBudget {
             details: { event_id: event.id, rev: event.rev, kind: it.kind },
           });
         }
-        if (it.kind === 'event') result.event = 'duplicate';
+        if (it.kind !== 'thumbnail') result.event = 'duplicate';
         else result.thumbnail = 'duplicate';
         continue;
       }
@@ -112,7 +112,7 @@ export class DiskBudget {
           this.file.bump(`dropped.thumbnail.${event.type}`);
           const what = { event_id: event.id, rev: event.rev, bytes: thumb.body.length };
           this.file.log.warn(what, 'outbox budget: dropped the incoming thumbnail, the event record is kept');
-          const record = fresh.find((f) => f.kind === 'event');
+          const record = fresh.find((f) => f.kind !== 'thumbnail');
           if (record && bare && bare.event !== event) {
             Object.assign(record, { body: bare.json, sha: sha256(bare.json) });
             stored = bare.event;

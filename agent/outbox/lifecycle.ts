@@ -5,7 +5,17 @@ import type { OutboxFile } from './file.js';
 import { COLUMNS, PREFIXED, sha256, toItem, type Row } from './rows.js';
 import { ITEM_STATES, type ClaimedItem, type ItemRef } from './types.js';
 
-type StatementName = 'due' | 'dueThumbs' | 'lease' | 'ack' | 'getRef' | 'retry' | 'dead' | 'expired' | 'recover';
+type StatementName =
+  | 'due'
+  | 'dueThumbs'
+  | 'lease'
+  | 'ack'
+  | 'getRef'
+  | 'retry'
+  | 'dead'
+  | 'discard'
+  | 'expired'
+  | 'recover';
 
 /**
  * What happens to items after they are queued: claims (leased while in flight), acks, retries with backoff, dead
@@ -57,6 +67,10 @@ export class ItemLifecycle {
       dead: db.prepare(
         `UPDATE items SET state = 'dead', lease_until = NULL, last_error_code = ?, last_error = ?
           WHERE seq = ? AND state IN ('pending','in_flight')`,
+      ),
+      discard: db.prepare(
+        `UPDATE items SET state = 'dropped', done_at = ?, lease_until = NULL, last_error_code = ?, last_error = ?
+          WHERE seq = ? AND state IN ('pending','in_flight','dead')`,
       ),
       expired: db.prepare(`SELECT ${COLUMNS} FROM items WHERE state = 'in_flight' AND lease_until <= ?`),
       recover: db.prepare(
@@ -113,6 +127,14 @@ export class ItemLifecycle {
         const what = { kind: r.kind, event_id: r.event_id, rev: r.rev, code: reason.code };
         this.file.log.error(what, `outbox: ${r.kind} rejected by the collector, marked dead: ${reason.message}`);
       }
+      return n;
+    });
+  }
+
+  discard(refs: readonly ItemRef[], reason: { code: string; message: string }, counter: string): number {
+    return this.updateInFlight(refs, (r) => {
+      const n = this.st.discard.run(this.file.clock.now(), reason.code, reason.message, r.seq).changes;
+      this.file.bump(counter, n);
       return n;
     });
   }

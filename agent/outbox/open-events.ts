@@ -7,7 +7,8 @@ import type { OutboxEvent } from './types.js';
 /**
  * The open-event ledger: every event the box announced (`new` queued) and has not ended (`end` queued), kept in
  * the outbox file and written in the SAME transaction as the enqueue of each event message — so after a crash,
- * kill -9 or power cut it says exactly which events the collector has been told about and never saw end.
+ * kill -9 or power cut it says exactly which events the collector has been told about and never saw end. Review
+ * items (review records) are kept the same way and ended the same way, without `end_reason` (a Review has none).
  *
  * At start, before any camera runs, the daemon ends each of them (`endEventsLeftOpen`): an `end` message with the
  * next rev, `ended_at` = the time its last message was queued and `end_reason: agent_restart`, queued through the
@@ -117,6 +118,9 @@ export function restartEnd(open: OpenEvent): OutboxEvent {
   const { sent_at: _sent, ended_at: _ended, end_reason: _reason, duration_s: _duration, ...last } = open.lastEvent;
   const startedMs = Date.parse(open.startedAt);
   const endedMs = Number.isNaN(startedMs) ? open.lastAt : Math.max(startedMs, open.lastAt);
+  // A review item (kind review) ends the same way; a Review has no duration or end reason.
+  if (last.kind === 'review')
+    return { ...last, id: open.eventId, type: 'end', rev: open.lastRev + 1, ended_at: new Date(endedMs).toISOString() };
   return {
     ...last,
     id: open.eventId,

@@ -26,6 +26,7 @@ import { OutboxReads } from './reads.js';
 import { checkEvent, sha256, type NewItem } from './rows.js';
 import {
   describeRef,
+  recordKind,
   type ClaimedItem,
   type ItemKind,
   type ItemRef,
@@ -113,7 +114,8 @@ export class Outbox {
     }
     this.file = new OutboxFile({ db, path: o.path, clock, log, readonly, guard });
     this.budget = new DiskBudget(this.file, this.budgetBytes, this.openEvents);
-    const insert = (h: BareRecord): void => void this.budget.insert(h.event, [{ kind: 'event', body: h.json }]);
+    const insert = (h: BareRecord): void =>
+      void this.budget.insert(h.event, [{ kind: recordKind(h.event), body: h.json }]);
     this.held = new HeldRecords(this.file, insert, Math.max(1, o.heldMax ?? HELD_MAX));
     this.items = new ItemLifecycle(this.file, o.backoff ?? DEFAULT_BACKOFF, o.random ?? Math.random, this.retentionMs);
     this.reads = new OutboxReads(this.file, this.budgetBytes, () => this.held.length);
@@ -180,12 +182,12 @@ export class Outbox {
     // Something already waits in memory: this goes behind it (an end never overtakes its new). On a full disk a
     // record goes to memory too when the file's free pages are down to what claims and acks need.
     if (this.held.length > 0 || !(guard?.roomForRecords() ?? true)) return hold();
-    const record: NewItem = { kind: 'event', body: bare.json };
+    const record: NewItem = { kind: recordKind(bare.event), body: bare.json };
     if (thumbnail && !(guard?.full ?? false)) {
       const body = Buffer.from(thumbnail.buffer, thumbnail.byteOffset, thumbnail.byteLength);
       const thumb: NewItem = { kind: 'thumbnail', body };
       try {
-        return attempt(event, [{ kind: 'event', body: json }, thumb], false);
+        return attempt(event, [{ kind: recordKind(event), body: json }, thumb], false);
       } catch (err) {
         if (!isDiskFull(err)) throw err;
       }
@@ -243,6 +245,15 @@ export class Outbox {
   /** Puts in-flight items back to pending: due after `delayMs`, or after the backoff for their attempt count. */
   retryLater(refs: readonly ItemRef[], reason: { code: string; message: string; delayMs?: number }): number {
     return this.items.retryLater(refs, reason);
+  }
+
+  /**
+   * Lets items go without an error: the collector cannot take them and never will, and that is expected (review
+   * records for a collector from before review items). They become `dropped` with `reason.code` and count in
+   * `counter` (not under `dropped.*`: they are not lost events), without the error log a dead item gets.
+   */
+  discard(refs: readonly ItemRef[], reason: { code: string; message: string }, counter: string): number {
+    return this.items.discard(refs, reason, counter);
   }
 
   /** Marks items rejected for good. They keep their body, show in `outbox list`, and `outbox retry` revives them. */
@@ -307,13 +318,14 @@ export class Outbox {
     return this.reads.depth();
   }
 
-  inFlightCount(): number {
-    return this.reads.inFlightCount();
+  /** Items in flight, of one kind or all. */
+  inFlightCount(kind?: ItemKind): number {
+    return this.reads.inFlightCount(kind);
   }
 
   /**
-   * The outbox item a wire ack names. Event acks carry the rev; thumbnail acks carry only the event id (the
-   * collector keeps one thumbnail per event), which names the in-flight thumbnail of that event, else its newest
+   * The outbox item a wire ack names. Event and review acks carry the rev; thumbnail acks carry only the event id
+   * (the collector keeps one thumbnail per event), which names the in-flight thumbnail of that event, else its newest
    * waiting one. Undefined when nothing matches (already acked, pruned, or never ours).
    */
   refForAck(kind: ItemKind, eventId: string, rev: number): ItemRef | undefined {

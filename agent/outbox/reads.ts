@@ -13,7 +13,7 @@ const t = (row: unknown): number | null => (row as { t: number | null }).t;
  * opened read-only. Records held in memory on a full disk (`held()`) count as pending.
  */
 export class OutboxReads {
-  private readonly st: Record<'getRef' | 'inFlight' | 'thumbFor' | 'nextDue' | 'nextLease', Statement>;
+  private readonly st: Record<'getRef' | 'inFlight' | 'inFlightOf' | 'thumbFor' | 'nextDue' | 'nextLease', Statement>;
 
   constructor(
     private readonly file: OutboxFile,
@@ -24,6 +24,7 @@ export class OutboxReads {
     this.st = {
       getRef: db.prepare(`SELECT ${COLUMNS} FROM items WHERE kind = ? AND event_id = ? AND rev = ?`),
       inFlight: db.prepare("SELECT count(*) AS n FROM items WHERE state = 'in_flight'"),
+      inFlightOf: db.prepare("SELECT count(*) AS n FROM items WHERE state = 'in_flight' AND kind = ?"),
       thumbFor: db.prepare(
         `SELECT rev FROM items WHERE kind = 'thumbnail' AND event_id = ? AND state IN ('in_flight','pending','dead')
           ORDER BY state = 'in_flight' DESC, rev DESC LIMIT 1`,
@@ -45,12 +46,13 @@ export class OutboxReads {
     return this.file.totals().items + this.held();
   }
 
-  inFlightCount(): number {
-    return (this.st.inFlight.get() as { n: number }).n;
+  inFlightCount(kind?: ItemKind): number {
+    const row = kind === undefined ? this.st.inFlight.get() : this.st.inFlightOf.get(kind);
+    return (row as { n: number }).n;
   }
 
   refForAck(kind: ItemKind, eventId: string, rev: number): ItemRef | undefined {
-    if (kind === 'event') return { kind, eventId, rev };
+    if (kind !== 'thumbnail') return { kind, eventId, rev };
     const r = this.st.thumbFor.get(eventId) as { rev: number } | undefined;
     return r ? { kind, eventId, rev: r.rev } : undefined;
   }
@@ -127,7 +129,7 @@ export class OutboxReads {
     return {
       path: this.file.path,
       total,
-      byKind: { event: events, thumbnail: this.stateCounts('thumbnail') },
+      byKind: { event: events, thumbnail: this.stateCounts('thumbnail'), review: this.stateCounts('review') },
       depth: total.pending + total.in_flight + total.dead,
       backingOff: (backingOff.get(now) as { n: number }).n,
       oldestPendingAgeMs: oldest === null ? null : Math.max(0, now - oldest),

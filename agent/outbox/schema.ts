@@ -19,6 +19,83 @@ const charge = (row: 'NEW' | 'OLD'): string =>
   `(CASE WHEN ${row}.state IN ${LIVE} THEN ${row}.bytes + ${ROW_OVERHEAD_BYTES} ELSE 0 END)`;
 const count = (row: 'NEW' | 'OLD'): string => `(CASE WHEN ${row}.state IN ${LIVE} THEN 1 ELSE 0 END)`;
 
+/** The budget triggers of `items` (migration 1; re-created by migration 5, which rebuilds the table). */
+const BUDGET_TRIGGERS = `
+  CREATE TRIGGER items_budget_insert AFTER INSERT ON items BEGIN
+    UPDATE totals SET live_bytes = live_bytes + ${charge('NEW')},
+                      live_items = live_items + ${count('NEW')} WHERE id = 1;
+  END;
+  CREATE TRIGGER items_budget_update AFTER UPDATE OF state, bytes ON items BEGIN
+    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')} + ${charge('NEW')},
+                      live_items = live_items - ${count('OLD')} + ${count('NEW')} WHERE id = 1;
+  END;
+  CREATE TRIGGER items_budget_delete AFTER DELETE ON items BEGIN
+    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')},
+                      live_items = live_items - ${count('OLD')} WHERE id = 1;
+  END;
+`;
+
+/** The triggers that free bodies (migration 3; re-created by migration 5). */
+const BODY_TRIGGERS = `
+  CREATE TRIGGER items_body_free AFTER UPDATE OF state ON items WHEN NEW.state IN ('acked','dropped') BEGIN
+    DELETE FROM bodies WHERE seq = NEW.seq;
+  END;
+  CREATE TRIGGER items_body_delete AFTER DELETE ON items BEGIN
+    DELETE FROM bodies WHERE seq = OLD.seq;
+  END;
+`;
+
+const ITEM_INDEXES = `
+  CREATE INDEX items_due ON items (state, kind, priority, seq);
+  CREATE INDEX items_event ON items (event_id, kind, rev);
+  CREATE INDEX items_next ON items (state, next_attempt_at);
+  CREATE INDEX items_lease ON items (state, lease_until);
+`;
+
+/**
+ * Step 5: review records (`kind = 'review'`, a protocol Review per id+rev, issue 13). SQLite cannot change a CHECK
+ * constraint in place, so `items` is rebuilt: same columns and rows (seq kept, and the AUTOINCREMENT high-water
+ * mark), then its indexes and triggers again. The budget totals are untouched: no row changes state or size, and
+ * dropping a table fires no trigger (they are dropped first anyway).
+ */
+const REVIEW_ITEMS = `
+  DROP TRIGGER items_budget_insert;
+  DROP TRIGGER items_budget_update;
+  DROP TRIGGER items_budget_delete;
+  DROP TRIGGER items_body_free;
+  DROP TRIGGER items_body_delete;
+  CREATE TABLE items_v5 (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind            TEXT    NOT NULL CHECK (kind IN ('event','thumbnail','review')),
+    event_id        TEXT    NOT NULL,
+    rev             INTEGER NOT NULL CHECK (rev >= 0),
+    event_type      TEXT    NOT NULL CHECK (event_type IN ('new','update','end')),
+    priority        INTEGER NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('pending','in_flight','acked','dead','dropped')),
+    bytes           INTEGER NOT NULL,
+    sha256          TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_until     INTEGER,
+    created_at      INTEGER NOT NULL,
+    done_at         INTEGER,
+    last_error_code TEXT,
+    last_error      TEXT,
+    UNIQUE (kind, event_id, rev)
+  );
+  INSERT INTO items_v5 (seq, kind, event_id, rev, event_type, priority, state, bytes, sha256, attempts,
+                        next_attempt_at, lease_until, created_at, done_at, last_error_code, last_error)
+    SELECT seq, kind, event_id, rev, event_type, priority, state, bytes, sha256, attempts,
+           next_attempt_at, lease_until, created_at, done_at, last_error_code, last_error FROM items;
+  DELETE FROM sqlite_sequence WHERE name = 'items_v5';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'items_v5', seq FROM sqlite_sequence WHERE name = 'items';
+  DROP TABLE items;
+  ALTER TABLE items_v5 RENAME TO items;
+  ${ITEM_INDEXES}
+  ${BUDGET_TRIGGERS}
+  ${BODY_TRIGGERS}
+`;
+
 const MIGRATIONS: readonly string[] = [
   // 1: items, budget totals kept by triggers (correct even when the CLI edits the file beside the daemon), counters.
   `
@@ -50,18 +127,7 @@ const MIGRATIONS: readonly string[] = [
     live_items INTEGER NOT NULL
   );
   INSERT INTO totals (id, live_bytes, live_items) VALUES (1, 0, 0);
-  CREATE TRIGGER items_budget_insert AFTER INSERT ON items BEGIN
-    UPDATE totals SET live_bytes = live_bytes + ${charge('NEW')},
-                      live_items = live_items + ${count('NEW')} WHERE id = 1;
-  END;
-  CREATE TRIGGER items_budget_update AFTER UPDATE OF state, bytes ON items BEGIN
-    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')} + ${charge('NEW')},
-                      live_items = live_items - ${count('OLD')} + ${count('NEW')} WHERE id = 1;
-  END;
-  CREATE TRIGGER items_budget_delete AFTER DELETE ON items BEGIN
-    UPDATE totals SET live_bytes = live_bytes - ${charge('OLD')},
-                      live_items = live_items - ${count('OLD')} WHERE id = 1;
-  END;
+  ${BUDGET_TRIGGERS}
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
   `,
   // 2: finding the next due time / expired leases without scanning every pending row during a long outage.
@@ -76,15 +142,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE bodies (seq INTEGER PRIMARY KEY, body BLOB NOT NULL);
   INSERT INTO bodies (seq, body) SELECT seq, body FROM items WHERE state IN ('pending','in_flight','dead');
   ALTER TABLE items DROP COLUMN body;
-  CREATE TRIGGER items_body_free AFTER UPDATE OF state ON items WHEN NEW.state IN ('acked','dropped') BEGIN
-    DELETE FROM bodies WHERE seq = NEW.seq;
-  END;
-  CREATE TRIGGER items_body_delete AFTER DELETE ON items BEGIN
-    DELETE FROM bodies WHERE seq = OLD.seq;
-  END;
+  ${BODY_TRIGGERS}
   `,
   // 4: the open-event ledger (open-events.ts): events announced and not ended, written with each event enqueue.
   OPEN_EVENTS_TABLE,
+  // 5: review records (kind 'review').
+  REVIEW_ITEMS,
 ];
 
 export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,10 +1,14 @@
 /**
  * What the outbox stores. An item is one thing the collector must acknowledge: an event record (the protocol Event
- * JSON, one per id+rev) or the JPEG thumbnail that belongs to one event rev. Items are addressed by
- * (kind, event id, rev) — the same triple the collector's end-to-end ack names.
+ * JSON, one per id+rev), the JPEG thumbnail that belongs to one event rev, or a review record (the protocol Review
+ * JSON, one per review id+rev; its id sits in the `event_id` column). Items are addressed by (kind, id, rev) — the
+ * same triple the collector's end-to-end ack names.
  */
 
-export type ItemKind = 'event' | 'thumbnail';
+export type ItemKind = 'event' | 'thumbnail' | 'review';
+export const ITEM_KINDS: readonly ItemKind[] = ['event', 'thumbnail', 'review'];
+/** The kinds whose items are JSON records (the others are thumbnails). */
+export type RecordKind = Exclude<ItemKind, 'thumbnail'>;
 export type EventType = 'new' | 'update' | 'end';
 
 /**
@@ -19,12 +23,19 @@ export const ITEM_STATES: readonly ItemState[] = ['pending', 'in_flight', 'acked
 /** States that still hold a body and count against the disk budget. */
 export const LIVE_STATES: readonly ItemState[] = ['pending', 'in_flight', 'dead'];
 
-/** The part of a protocol Event the outbox needs; the whole object is stored as JSON. */
+/**
+ * The part of a protocol Event (or Review: `kind: "review"`) the outbox needs; the whole object is stored as JSON.
+ */
 export interface OutboxEvent {
   id: string;
   rev: number;
   type: EventType;
   [field: string]: unknown;
+}
+
+/** The item kind a record is stored as: `review` for a protocol Review (`kind: "review"`), else `event`. */
+export function recordKind(record: OutboxEvent): RecordKind {
+  return record.kind === 'review' ? 'review' : 'event';
 }
 
 export interface ItemRef {
@@ -37,7 +48,10 @@ export interface OutboxItem extends ItemRef {
   seq: number;
   eventType: EventType;
   state: ItemState;
-  /** Lower is sent first: event new/end 0, event update 1, thumbnail new/end 2, thumbnail update 3. */
+  /**
+   * Lower is sent first within a kind (each kind is claimed on its own): new/end 0, update 1 for event and review
+   * records; thumbnail new/end 2, thumbnail update 3.
+   */
   priority: number;
   attempts: number;
   /** Epoch ms when a pending item becomes due. */
@@ -60,7 +74,7 @@ export interface ClaimedItem extends OutboxItem {
 }
 
 export function priorityOf(kind: ItemKind, eventType: EventType): number {
-  const base = kind === 'event' ? 0 : 2;
+  const base = kind === 'thumbnail' ? 2 : 0;
   return base + (eventType === 'update' ? 1 : 0);
 }
 

@@ -73,3 +73,25 @@ export function fakeJpeg(bytes: number, seed = 1): Buffer {
 export function testDevice(): DeviceCredentials {
   return { deviceId: newDeviceId(), keyId: 'k1', secret: randomBytes(32) };
 }
+
+/** A protocol v1 Review record (valid against firmware-protocol's schema) of review item `id`. */
+export function makeReview(over: Partial<OutboxEvent> & { type?: EventType; deviceId?: string } = {}): OutboxEvent {
+  const { deviceId, ...rest } = over;
+  const type = rest.type ?? 'new';
+  return {
+    v: 1,
+    kind: 'review',
+    id: rest.id ?? `rev_${newEventId().slice(4)}`,
+    device_id: deviceId ?? 'dev_test',
+    camera: 'front',
+    type,
+    rev: rest.rev ?? (type === 'new' ? 0 : 1),
+    severity: 'alert',
+    started_at: '2026-01-01T12:00:00.000Z',
+    objects: [newEventId()],
+    labels: ['person'],
+    zones: [],
+    ...(type === 'end' ? { ended_at: '2026-01-01T12:00:10.000Z' } : {}),
+    ...rest,
+  };
+}
