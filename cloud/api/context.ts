@@ -3,6 +3,7 @@ import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
 import type { EventNotifyStatus } from '../notify/notifier.js';
+import type { ReviewNotifyStatus } from '../notify/review-notifier.js';
 import type { DeviceBrokerAccess, PairingEndpoints } from '../pairing/devices.js';
 import type { SecretBox } from '../pairing/secret-box.js';
 import type { Store } from '../store/store.js';
@@ -28,8 +29,14 @@ export interface ApiContext {
   keysChanged(deviceId: string): void;
   /** Broker logins of boxes (cloud/broker): issued at pairing and rotation, disabled at revocation. */
   brokerAccess?: DeviceBrokerAccess;
-  /** Verify-then-notify (cloud/notify): an event's job, verification and push deliveries. */
-  notify: { eventStatus(eventId: string): Promise<EventNotifyStatus> };
+  /**
+   * Verify-then-notify (cloud/notify): an event's job, verification and push deliveries; a review item's push job,
+   * push record and the last push's deliveries.
+   */
+  notify: {
+    eventStatus(eventId: string): Promise<EventNotifyStatus>;
+    reviewStatus(reviewId: string): Promise<ReviewNotifyStatus>;
+  };
   /** The thumbnail route's access check around the token check (signed links: cloud/server/thumbnail-access.ts). */
   thumbnailAccess: (tokenCheck: onRequestAsyncHookHandler) => onRequestAsyncHookHandler;
 }

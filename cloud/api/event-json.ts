@@ -17,7 +17,10 @@ export interface EventJson {
   started_at: string;
   ended_at: string | null;
   duration_s: number | null;
+  /** Zones the object entered, in order of entry. */
   zones: unknown[];
+  /** Zones the object is in now (as of its latest message). */
+  current_zones: unknown[];
   attributes: Record<string, unknown>;
   stationary: boolean;
   thumbnail: { url: string; sha256: string; size: number; content_type: string } | null;
@@ -41,6 +44,7 @@ export function eventJson(e: EventRecord): EventJson {
     ended_at: e.endedAt === null ? null : new Date(e.endedAt).toISOString(),
     duration_s: e.durationMs === null ? null : e.durationMs / 1000,
     zones: e.zones,
+    current_zones: e.currentZones,
     attributes: e.attributes,
     stationary: e.stationary,
     thumbnail: e.thumbnail

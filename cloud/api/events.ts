@@ -9,7 +9,8 @@ import { EventParams, EventsQuery, StatsQuery } from './schemas.js';
 
 /**
  * Events for apps:
- *   GET /v1/events                     filters device, camera, label, status, since, until; cursor paging, newest first
+ *   GET /v1/events                     filters device, camera, label, status, zone, since, until; cursor paging,
+ *                                      newest first
  *   GET /v1/events/{event_id}           with `verification` and push fields when verify-then-notify runs
  *   GET /v1/events/{event_id}/thumbnail  the JPEG, streamed, with an ETag (the SHA-256); also by signed link
  *   GET /v1/stats                      events per label and UTC day
@@ -24,6 +25,7 @@ function filterOf(q: {
   camera?: string | undefined;
   label?: string | undefined;
   status?: 'active' | 'ended' | undefined;
+  zone?: string | undefined;
   since?: string | undefined;
   until?: string | undefined;
 }): EventFilter {
@@ -32,6 +34,7 @@ function filterOf(q: {
     camera: q.camera,
     label: q.label,
     status: q.status,
+    zone: q.zone,
     since: q.since === undefined ? undefined : Date.parse(q.since),
     until: q.until === undefined ? undefined : Date.parse(q.until),
   };

@@ -13,6 +13,11 @@ import { Value } from '@sinclair/typebox/value';
  *     tenants:
  *       acme: { quiet_hours: { start: "20:00", end: "07:00", time_zone: "-05:00" } }
  *     llm_down: push_unverified       # push | hold | push_unverified
+ *     push_detections: false          # boxes with review items: only alert items push
+ *
+ * A box that sends review items (firmware-protocol Review) is notified per review item: one push per `alert` item,
+ * updated in place (same collapse id) as objects join, once at least one of its objects passed the vision check
+ * above; its events are verified but never push on their own. A box that sends none keeps one push per event.
  */
 const Duration = (def: string, description: string) =>
   Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
@@ -98,6 +103,17 @@ export const NotifyConfigSchema = Type.Object(
       "How long a job waits for an event's thumbnail to arrive before it decides without one.",
     ),
     link_ttl: Duration('24h', 'Lifetime of the signed thumbnail URL in a push.'),
+    push_detections: Type.Boolean({
+      default: false,
+      description:
+        'Boxes that send review items: push items of severity `detection` too. Off: only `alert` items push (one ' +
+        'push per item, updated in place as objects join); detections are stored for review.',
+    }),
+    review_verdict_wait: Duration(
+      '30s',
+      "How long a review item's push waits for the vision check of its objects; objects still unchecked then " +
+        'count as the llm_down rule says.',
+    ),
   },
   { default: {}, additionalProperties: false, description: 'Push policy: which verified events notify the owner.' },
 );

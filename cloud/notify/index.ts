@@ -8,12 +8,16 @@ import type { ReclassifyConfig } from '../reclassify/config.js';
 import { Reclassifier } from '../reclassify/reclassifier.js';
 import type { VisionProvider } from '../reclassify/provider.js';
 import type { SqlDatabase } from '../db/sql.js';
-import type { Store } from '../store/store.js';
+import type { EventsStoredHook, Store } from '../store/store.js';
+import { JobQueue } from '../queue/jobs.js';
 import type { NotifyConfig } from './config.js';
 import { deriveLinkKey, ThumbnailLinks } from './links.js';
 import { Notifier, type EventNotifyStatus } from './notifier.js';
 import type { Decision } from './policy.js';
 import { SqlAnswerCache } from './records.js';
+import { ReviewNotifier, type ReviewNotifyStatus } from './review-notifier.js';
+import type { ReviewDecision } from './review-policy.js';
+import { ReviewPushRecords } from './review-records.js';
 
 /**
  * cloud/notify — verify, then notify (the stage after store/ and reclassify/, before push/).
@@ -21,13 +25,17 @@ import { SqlAnswerCache } from './records.js';
  * for the collector (cloud/server/app.ts):
  *
  *   const notify = createNotify({ database, store, blobs, secretsKey, baseUrl, config, … });
- *   store.onEventsStored(notify.notifier.enqueueInTransaction);   // a job per new event, in its transaction
- *   new StoreIngestSink({ …, bus: notify.tap(bus) });              // wake jobs when events/thumbnails land
+ *   store.onEventsStored(notify.enqueueInTransaction);   // a job per new event / review item, in its transaction
+ *   new StoreIngestSink({ …, bus: notify.tap(bus) });     // wake jobs when events/thumbnails/review items land
+ *
+ * Boxes that send review items get one push per alert item (./review-notifier.ts); the others one per event.
  *   notify.start(); … await notify.close();
  */
 export { NotifyConfigSchema, notifyConfig, type NotifyConfig } from './config.js';
 export { decide, prefilter, type Decision, type Verdict, type PolicyEvent, type PushHistory } from './policy.js';
 export { Notifier, NOTIFY_JOB, type EventNotifyStatus } from './notifier.js';
+export { ReviewNotifier, REVIEW_NOTIFY_JOB, type ReviewNotifyStatus } from './review-notifier.js';
+export { decideReview, type ReviewDecision } from './review-policy.js';
 export { ThumbnailLinks, deriveLinkKey, redactLinkSignature } from './links.js';
 export { NotifyRecords, SqlAnswerCache } from './records.js';
 
@@ -48,10 +56,14 @@ export interface CreateNotifyOptions {
   providers?: Record<string, VisionProvider>;
   owner?: string;
   onDecision?: (eventId: string, decision: Decision, at: number) => void;
+  onReviewDecision?: (reviewId: string, decision: ReviewDecision, at: number) => void;
 }
 
 export interface Notify {
   notifier: Notifier;
+  reviews: ReviewNotifier;
+  /** The store hook: a verify job per new event, the push job of each review item re-armed per message. */
+  enqueueInTransaction: EventsStoredHook;
   reclassifier: Reclassifier;
   push: PushService;
   links: ThumbnailLinks;
@@ -59,6 +71,8 @@ export interface Notify {
   tap(bus: EventBus): EventBus;
   /** An event's job, verification and push deliveries (shown by GET /v1/events/{id}: cloud/api/event-json.ts). */
   eventStatus(eventId: string): Promise<EventNotifyStatus>;
+  /** A review item's push job, its push record and the last push's deliveries (GET /v1/reviews/{id}). */
+  reviewStatus(reviewId: string): Promise<ReviewNotifyStatus>;
   /** Tenant of an event (a signed thumbnail link carries none: cloud/server/thumbnail-access.ts). */
   tenantOfEvent(eventId: string): Promise<string | undefined>;
   start(): void;
@@ -83,7 +97,21 @@ export function createNotify(options: CreateNotifyOptions): Notify {
     options.baseUrl,
     parseDuration(config.notify.link_ttl),
   );
+  const reviews = new ReviewNotifier({
+    store: options.store,
+    jobs: new JobQueue(options.database),
+    records: new ReviewPushRecords(options.database),
+    push,
+    links,
+    notify: config.notify,
+    queue: config.queue,
+    clock,
+    log: componentLogger(log, 'notify'),
+    ...(options.owner ? { owner: options.owner } : {}),
+    ...(options.onReviewDecision ? { onDecision: options.onReviewDecision } : {}),
+  });
   const notifier = new Notifier({
+    reviews,
     database: options.database,
     store: options.store,
     blobs: options.blobs,
@@ -101,6 +129,11 @@ export function createNotify(options: CreateNotifyOptions): Notify {
 
   return {
     notifier,
+    reviews,
+    async enqueueInTransaction(x, stored) {
+      if (stored.eventIds.length > 0) await notifier.enqueueInTransaction(x, stored);
+      if (stored.reviewIds.length > 0) await reviews.enqueueInTransaction(x, stored);
+    },
     reclassifier,
     push,
     links,
@@ -109,6 +142,7 @@ export function createNotify(options: CreateNotifyOptions): Notify {
         publish(change: LiveChange): void {
           bus.publish(change);
           notifier.onChange(change);
+          reviews.onChange(change);
         },
         subscribe: (tenantId, listener) => bus.subscribe(tenantId, listener),
         get subscribers() {
@@ -118,12 +152,17 @@ export function createNotify(options: CreateNotifyOptions): Notify {
       };
     },
     eventStatus: (eventId) => notifier.eventStatus(eventId),
+    reviewStatus: (reviewId) => reviews.status(reviewId),
     tenantOfEvent: (eventId) => notifier.records.tenantOfEvent(eventId),
-    start: () => notifier.start(),
+    start: () => {
+      notifier.start();
+      reviews.start();
+    },
     async close(closeOptions = {}) {
       if (closed) return;
       closed = true;
       await notifier.stop(closeOptions);
+      await reviews.stop(closeOptions);
       await reclassifier.close();
       if (!options.pushService) await push.close();
     },

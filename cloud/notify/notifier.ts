@@ -14,9 +14,10 @@ import { bestScore } from '../store/event-view.js';
 import type { EventRecord, Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';
-import { decide, prefilter, type Decision, type PolicyEvent } from './policy.js';
+import { decide, judge, prefilter, type Decision, type PolicyEvent } from './policy.js';
 import { assertTimeZone } from './quiet-hours.js';
 import { NotifyRecords, type CooldownKey, type DeliveryRecord, type VerificationRecord } from './records.js';
+import { logWakeFailure, type ReviewNotifier } from './review-notifier.js';
 
 /**
  * Verify, then notify: the job every stored event gets (queued in the transaction that stores its first message).
@@ -24,6 +25,10 @@ import { NotifyRecords, type CooldownKey, type DeliveryRecord, type Verification
  *   event ─▶ prefilter ─▶ wait for the announced thumbnail (snooze, woken when it lands) ─▶ reclassify (stored at once)
  *         ─▶ policy ─▶ claim the push (cooldown slot + state `sending`, one transaction) ─▶ PushService fan-out to the
  *         tenant's tokens ─▶ per-token outcomes + state `sent` (one transaction), invalid tokens pruned
+ *
+ * A box that sends review items is notified per review item (./review-notifier.ts): its events are verified and
+ * judged here (the verdict is recorded), but never pushed on their own; each decision wakes the review items that
+ * hold the event. A box that sends none (older firmware) keeps one push per event.
  *
  * Restart-safe: a job runs again from the top after a crash. A stored classification is reused (never paid twice);
  * a `sent` push is never sent again; a push left `sending` (crash between send and record) is sent again only to
@@ -57,6 +62,8 @@ export interface NotifierOptions {
   owner?: string;
   /** Called after each decision (tests, benchmarks). */
   onDecision?: (eventId: string, decision: Decision, at: number) => void;
+  /** The review items' push job: told when an event is decided (its items may wait for the verdict). */
+  reviews?: Pick<ReviewNotifier, 'objectDecided'>;
 }
 
 export class Notifier {
@@ -179,6 +186,17 @@ export class Notifier {
       }
 
       const decidedAt = this.clock.now();
+      if (await this.options.store.deviceSendsReviews(event.deviceId)) {
+        // The verdict only: the event's review item pushes (./review-notifier.ts), with its objects' verdicts.
+        const judged = judge({ event: pe, history, now: decidedAt, classification }, this.options.notify);
+        return this.finish(
+          event,
+          judged.push
+            ? { ...judged, push: false, content: undefined, detail: `${judged.detail} (pushed by its review item)` }
+            : judged,
+          decidedAt,
+        );
+      }
       let decision = decide(
         {
           event: pe,
@@ -264,6 +282,7 @@ export class Notifier {
     await this.records.saveDecision(event.id, event.tenantId, decision, now);
     this.options.onDecision?.(event.id, decision, now);
     this.log.info({ event_id: event.id, reason: decision.reason, verdict: decision.verdict }, 'no push');
+    await this.options.reviews?.objectDecided(event.id).catch(logWakeFailure(this.log, event.id));
     return { kind: 'done' };
   }
 

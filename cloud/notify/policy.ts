@@ -86,7 +86,7 @@ function ruleOf(config: NotifyConfig, label: string): LabelRule | undefined {
   return config.labels[label] ?? config.labels[label.toLowerCase()];
 }
 
-function quietHoursFor(config: NotifyConfig, tenantId: string): QuietHours | undefined {
+export function quietHoursFor(config: NotifyConfig, tenantId: string): QuietHours | undefined {
   return config.tenants[tenantId]?.quiet_hours ?? config.quiet_hours;
 }
 
@@ -124,11 +124,22 @@ function sameLabel(rule: LabelRule, edge: string, llm: string): boolean {
   return l === norm(edge) || (rule.aliases ?? []).some((a) => norm(a) === l);
 }
 
-/** The full decision after re-classification. */
+/** The full decision after re-classification: the verdict (judge), then cooldown and quiet hours. */
 export function decide(input: PolicyInput & { classification: Classification }, config: NotifyConfig): Decision {
+  const verdict = judge(input, config);
+  if (!verdict.push) return verdict;
+  return gate(verdict, input, config);
+}
+
+/**
+ * The verdict alone: prefilter, then what the LLM said (or the llm_down rule). `push: true` means the event is
+ * confirmed and would notify but for the cooldown and quiet hours (`gate`). An event of a box that sends review
+ * items is judged only: its review item pushes (./review-policy.ts), with the verdicts of its objects.
+ */
+export function judge(input: PolicyInput & { classification: Classification }, config: NotifyConfig): Decision {
   const early = prefilter(input, config);
   if (early) return early;
-  const { event, history, now, classification: c } = input;
+  const { event, classification: c } = input;
   const rule = ruleOf(config, event.label)!;
   let verdict: Verdict;
   let reason: DecisionReason;
@@ -192,6 +203,17 @@ export function decide(input: PolicyInput & { classification: Classification }, 
     }
   }
 
+  return { push: true, verdict, reason, detail: content.title, content };
+}
+
+/** Cooldown per device + camera + label, then quiet hours (unless the LLM's threat bypasses them). */
+function gate(
+  judged: Decision,
+  input: PolicyInput & { classification: Classification },
+  config: NotifyConfig,
+): Decision {
+  const { event, history, now, classification: c } = input;
+  const verdict = judged.verdict;
   const cooldownMs = parseDuration(config.cooldown);
   if (history.lastPushAt !== null && now - history.lastPushAt < cooldownMs) {
     return skip(
@@ -207,5 +229,5 @@ export function decide(input: PolicyInput & { classification: Classification }, 
     const bypass = quiet.bypass_threat !== undefined && threat !== null && threat >= quiet.bypass_threat;
     if (!bypass) return skip(verdict, 'quiet_hours', `quiet hours ${quiet.start}-${quiet.end} (${quiet.time_zone})`);
   }
-  return { push: true, verdict, reason, detail: content.title, content };
+  return judged;
 }

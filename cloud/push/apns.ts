@@ -206,13 +206,16 @@ export class ApnsSender implements PushSender {
     return {
       aps: {
         alert: { title: n.title, body: n.body },
-        sound: 'default',
+        // An update replaces the notification with the same apns-collapse-id without a sound.
+        ...(n.update ? {} : { sound: 'default' }),
         'mutable-content': 1,
         'thread-id': n.thread_id ?? 'vigil',
       },
       event_id: n.event_id,
+      ...(n.review_id !== undefined ? { review_id: n.review_id } : {}),
       thumbnail_url: n.thumbnail_url,
       ...(n.unverified !== undefined ? { unverified: n.unverified } : {}),
+      ...(n.update ? { update: true } : {}),
     };
   }
 

@@ -243,10 +243,18 @@ export class FcmSender implements PushSender {
       notification: { title: n.title, body: n.body },
       data: {
         event_id: n.event_id,
+        ...(n.review_id !== undefined ? { review_id: n.review_id } : {}),
         thumbnail_url: n.thumbnail_url,
         ...(n.unverified !== undefined ? { unverified: String(n.unverified) } : {}),
+        ...(n.update ? { update: 'true' } : {}),
       },
-      android: { collapse_key: n.collapse_id, priority: n.priority === 'high' ? 'HIGH' : 'NORMAL', ttl: `${ttlS}s` },
+      android: {
+        collapse_key: n.collapse_id,
+        priority: n.priority === 'high' ? 'HIGH' : 'NORMAL',
+        ttl: `${ttlS}s`,
+        // The tag makes a later push with the same collapse id replace the shown notification.
+        notification: { tag: n.collapse_id },
+      },
       apns: {
         headers: {
           'apns-collapse-id': apnsCollapseId(n.collapse_id),

@@ -10,6 +10,13 @@ import { VigilError } from '../errors.js';
 export const NotificationSchema = Type.Object(
   {
     event_id: Type.String({ minLength: 1, maxLength: 128, description: 'Event this push is about; the app opens it.' }),
+    review_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 128,
+        description: 'Review item this push is about (then event_id is its best object); the app opens the item.',
+      }),
+    ),
     title: Type.String({ minLength: 1, maxLength: 50, description: 'Lock-screen title, e.g. "Person at Front door".' }),
     body: Type.String({ maxLength: 1000, description: 'Lock-screen text.' }),
     thumbnail_url: Type.String({
@@ -32,6 +39,13 @@ export const NotificationSchema = Type.Object(
       Type.Boolean({
         description:
           'True when the vision re-check has not confirmed the detection (yet); the app may show it differently.',
+      }),
+    ),
+    update: Type.Optional(
+      Type.Boolean({
+        description:
+          'True when this push updates an earlier one with the same collapse id (more objects joined a review ' +
+          'item): it replaces that notification quietly (no sound) instead of alerting again.',
       }),
     ),
     thread_id: Type.Optional(

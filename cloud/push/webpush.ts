@@ -49,8 +49,11 @@ export class WebPushSender implements PushSender {
       title: n.title,
       body: n.body,
       event_id: n.event_id,
+      ...(n.review_id !== undefined ? { review_id: n.review_id } : {}),
       thumbnail_url: n.thumbnail_url,
+      // showNotification({tag}) replaces the shown notification with the same tag; renotify false keeps it quiet.
       tag: n.collapse_id,
+      ...(n.update ? { update: true, renotify: false } : {}),
       ...(n.unverified !== undefined ? { unverified: n.unverified } : {}),
     };
   }

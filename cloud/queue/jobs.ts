@@ -95,6 +95,30 @@ export class JobQueue {
   }
 
   /**
+   * Makes the job of (kind, id) run (again) for news about its subject (a review item got a new message): creates
+   * it, or puts a finished one (done, dead) back to pending due now with its attempts reset, or makes a pending one
+   * due now. A running one gets its run_at moved on, so a worker that completes it with `rerunIfWokenAfter` runs it
+   * once more (the news came after it read its subject). Pass the executor of an open transaction to re-arm
+   * atomically with the news.
+   */
+  async rearm(input: EnqueueInput, now: number, x: SqlExecutor = this.db): Promise<void> {
+    await x.run(
+      `INSERT INTO jobs (id, kind, event_id, tenant_id, state, attempts, run_at, created_at, updated_at)
+       VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)
+       ON CONFLICT (kind, event_id) DO UPDATE SET
+         state = CASE WHEN jobs.state = 'running' THEN 'running' ELSE 'pending' END,
+         attempts = CASE WHEN jobs.state IN ('done', 'dead') THEN 0 ELSE jobs.attempts END,
+         run_at = CASE WHEN jobs.state = 'running' THEN
+                         (CASE WHEN jobs.run_at + 1 > CAST(? AS BIGINT) THEN jobs.run_at + 1 ELSE CAST(? AS BIGINT) END)
+                       WHEN jobs.state = 'pending' AND jobs.run_at < CAST(? AS BIGINT) THEN jobs.run_at
+                       ELSE CAST(? AS BIGINT) END,
+         last_error = CASE WHEN jobs.state IN ('done', 'dead') THEN NULL ELSE jobs.last_error END,
+         updated_at = CAST(? AS BIGINT)`,
+      [ulid(now), input.kind, input.eventId, input.tenantId, now, now, now, now, now, now, now, now],
+    );
+  }
+
+  /**
    * Claims up to `limit` due jobs of `kind` for `owner`: pending ones whose run_at has come, and running ones
    * whose lease expired (their collector died). Each claim counts as an attempt.
    */
@@ -124,12 +148,23 @@ export class JobQueue {
     return r.changes > 0;
   }
 
-  /** Marks a job done; false when it was not ours any more. */
-  async complete(id: string, owner: string, now: number, x: SqlExecutor = this.db): Promise<boolean> {
+  /**
+   * Marks a job done; false when it was not ours any more. With `rerunIfWokenAfter` (the run_at the job was claimed
+   * with): when rearm() or wake() moved its run_at past that while it ran, it goes back to pending instead, due then.
+   */
+  async complete(
+    id: string,
+    owner: string,
+    now: number,
+    x: SqlExecutor = this.db,
+    rerunIfWokenAfter?: number,
+  ): Promise<boolean> {
+    const woken = rerunIfWokenAfter ?? Number.MAX_SAFE_INTEGER;
     const r = await x.run(
-      `UPDATE jobs SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ?` +
+      `UPDATE jobs SET state = CASE WHEN run_at > CAST(? AS BIGINT) THEN 'pending' ELSE 'done' END,
+              lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = ?` +
         ` WHERE id = ? AND lease_owner = ? AND state = 'running'`,
-      [now, id, owner],
+      [woken, now, id, owner],
     );
     return r.changes > 0;
   }

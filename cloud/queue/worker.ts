@@ -34,6 +34,11 @@ export interface JobWorkerOptions {
   kind: string;
   handler: JobHandler;
   config: QueueConfig;
+  /**
+   * Run a job again when news came while it ran (JobQueue.rearm / wake moved its run_at): completing it leaves it
+   * pending instead of done. For jobs whose subject keeps changing (review items).
+   */
+  rerunWhenWoken?: boolean;
   /** Lease owner name; unique per worker (default host:pid:random). */
   owner?: string;
   clock?: Clock;
@@ -212,7 +217,7 @@ export class JobWorker {
     const now = this.clock.now();
     try {
       if (outcome.kind === 'done') {
-        await q.complete(job.id, this.owner, now);
+        await q.complete(job.id, this.owner, now, undefined, this.options.rerunWhenWoken ? job.runAt : undefined);
       } else if (outcome.kind === 'snooze') {
         await q.snooze(job, this.owner, outcome.until, now, outcome.note ?? null);
       } else {

@@ -8,6 +8,8 @@ import { registerDeviceRoutes } from '../api/devices.js';
 import { LocalEventBus, PostgresEventBus, type EventBus } from '../live/event-bus.js';
 import { registerDeadLetterRoutes } from '../api/dead-letters.js';
 import { registerEventRoutes } from '../api/events.js';
+import { registerReviewRoutes } from '../api/reviews.js';
+import { registerCameraRoutes } from '../api/cameras.js';
 import { registerPairingCodeRoutes } from '../api/pairing-codes.js';
 import { registerStreamRoutes } from '../api/stream.js';
 import type { ApiContext } from '../api/context.js';
@@ -47,7 +49,7 @@ export interface CloudOptions {
   logger?: Logger;
   clock?: Clock;
   /** Verify-then-notify parts to use instead of the config-built ones (tests, benchmarks). */
-  notify?: Pick<CreateNotifyOptions, 'pushService' | 'providers' | 'owner' | 'onDecision'>;
+  notify?: Pick<CreateNotifyOptions, 'pushService' | 'providers' | 'owner' | 'onDecision' | 'onReviewDecision'>;
 }
 
 export interface Cloud {
@@ -163,7 +165,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       log,
       ...(options.notify ?? {}),
     });
-    store.onEventsStored(notify.notifier.enqueueInTransaction);
+    store.onEventsStored(notify.enqueueInTransaction);
     cleanups.push(() => notify.close());
     const sink = new StoreIngestSink({
       store,
@@ -266,6 +268,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerPairingCodeRoutes(app, ctx);
     registerDeviceRoutes(app, ctx);
     registerEventRoutes(app, ctx);
+    registerReviewRoutes(app, ctx);
+    registerCameraRoutes(app, ctx);
     registerPushTokenRoutes(app, ctx);
     const stream = registerStreamRoutes(app, ctx, {
       perToken: config.api.stream_max_per_token,

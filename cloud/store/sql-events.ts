@@ -12,6 +12,7 @@ import {
   type TopicMessageInput,
 } from './messages.js';
 import type { ReviewFields } from './review-apply.js';
+import { claimNonce } from './sql-nonces.js';
 import { SqlReviews } from './sql-reviews.js';
 import { DEVICE_COLUMNS, json, num, type DeviceRow } from './sql-rows.js';
 import type {
@@ -28,7 +29,8 @@ import type {
 /**
  * Events: storing a request's event messages in one transaction (with its nonce; each message applied to the
  * event row by rev, ./event-apply.ts; review messages of the same request go to ./sql-reviews.ts in the same
- * transaction), reading events back with their thumbnail, and the replay window's nonces.
+ * transaction), reading events back with their thumbnail. The request's nonce is claimed in the same transaction
+ * (./sql-nonces.ts).
  * SQL for both dialects; PostgreSQL stores a message in one statement where it can.
  */
 interface EventRow {
@@ -181,10 +183,15 @@ type Parsed =
   | { kind: 'event'; m: EventMessageInput; fields: ReturnType<typeof eventFields> }
   | { kind: 'review'; m: ReviewMessageInput; fields: ReviewFields };
 
-type EventMethods = 'storeEventMessages' | 'findDeviceEvent' | 'getEvent' | 'listEvents' | 'countEventsByLabelDay';
-type NonceMethods = 'rememberNonce' | 'nonceRecorded' | 'purgeNonces';
+type EventMethods =
+  | 'storeEventMessages'
+  | 'findDeviceEvent'
+  | 'getEvent'
+  | 'getEvents'
+  | 'listEvents'
+  | 'countEventsByLabelDay';
 
-export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
+export class SqlEvents implements Pick<Store, EventMethods> {
   /**
    * `hooks`: run in the transaction of every storeEventMessages() that stored a message (Store.onEventsStored);
    * `reviews`: where the request's review messages are stored.
@@ -212,7 +219,7 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       // The request's nonce commits with its events or not at all: a replay found here throws, rolling back.
       if (
         nonce &&
-        !(await this.claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) &&
+        !(await claimNonce(x, deviceId, nonce.nonce, nonce.expiresAt, nonce.now)) &&
         nonce.onReplay === 'reject'
       ) {
         throw new VigilError('nonce_replayed', 'nonce already used within the replay window');
@@ -404,6 +411,17 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
     return this.oneEvent('e.tenant_id = ? AND e.id = ?', [tenantId, eventId]);
   }
 
+  async getEvents(tenantId: string, eventIds: readonly string[]): Promise<EventRecord[]> {
+    const ids = [...new Set(eventIds)];
+    if (ids.length === 0) return [];
+    const rows = await this.db.all<EventJoinRow>(
+      `${EVENT_SELECT} WHERE e.tenant_id = ? AND e.id IN (${ids.map(() => '?').join(', ')})`,
+      [tenantId, ...ids],
+    );
+    const byId = new Map(rows.map((r) => [r.id, event(r)]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
+  }
+
   private async oneEvent(where: string, params: SqlValue[]): Promise<EventRecord | undefined> {
     const r = await this.db.get<EventJoinRow>(`${EVENT_SELECT} WHERE ${where}`, params);
     return r && event(r);
@@ -438,42 +456,5 @@ export class SqlEvents implements Pick<Store, EventMethods | NonceMethods> {
       label: r.label,
       count: Number(r.n),
     }));
-  }
-
-  // --- nonces ---
-
-  async rememberNonce(deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
-    return this.claimNonce(this.db, deviceId, nonce, expiresAt, now);
-  }
-
-  async nonceRecorded(deviceId: string, nonce: string, now: number): Promise<boolean> {
-    return (
-      (await this.db.get('SELECT 1 AS hit FROM nonces WHERE device_id = ? AND nonce = ? AND expires_at > ?', [
-        deviceId,
-        nonce,
-        now,
-      ])) !== undefined
-    );
-  }
-
-  private async claimNonce(
-    x: SqlExecutor,
-    deviceId: string,
-    nonce: string,
-    expiresAt: number,
-    now: number,
-  ): Promise<boolean> {
-    // Inserted, or an expired record is taken over: either way exactly one caller sees a row come back.
-    const r = await x.get<{ nonce: string }>(
-      `INSERT INTO nonces (device_id, nonce, expires_at) VALUES (?, ?, ?)
-       ON CONFLICT (device_id, nonce) DO UPDATE SET expires_at = excluded.expires_at WHERE nonces.expires_at <= ?
-       RETURNING nonce`,
-      [deviceId, nonce, expiresAt, now],
-    );
-    return r !== undefined;
-  }
-
-  async purgeNonces(now: number): Promise<number> {
-    return (await this.db.run('DELETE FROM nonces WHERE expires_at <= ?', [now])).changes;
   }
 }

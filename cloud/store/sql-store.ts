@@ -19,6 +19,7 @@ import {
 } from './push-tokens.js';
 import { SqlDevices } from './sql-devices.js';
 import { SqlEvents } from './sql-events.js';
+import { SqlNonces } from './sql-nonces.js';
 import { SqlReviews } from './sql-reviews.js';
 import { SqlSnoozes } from './sql-snoozes.js';
 import { SqlThumbnails } from './sql-thumbnails.js';
@@ -51,7 +52,7 @@ import type {
 /**
  * The Store over either SQL dialect, on a migrated database (cloud/db: openDatabase). One part per job, each over
  * the same database: access records (./sql-tokens.ts), devices and their status (./sql-devices.ts), events and
- * nonces (./sql-events.ts), review items (./sql-reviews.ts, stored with the events), camera snoozes
+ * nonces (./sql-events.ts, ./sql-nonces.ts), review items (./sql-reviews.ts, stored with the events), camera snoozes
  * (./sql-snoozes.ts), thumbnails (./sql-thumbnails.ts), push registrations (./push-tokens.ts).
  */
 export class SqlStore implements Store {
@@ -61,6 +62,7 @@ export class SqlStore implements Store {
   private readonly tokens: SqlTokens;
   private readonly devices: SqlDevices;
   private readonly events: SqlEvents;
+  private readonly nonces: SqlNonces;
   private readonly reviews: SqlReviews;
   private readonly snoozes: SqlSnoozes;
   private readonly thumbnails: SqlThumbnails;
@@ -73,6 +75,7 @@ export class SqlStore implements Store {
     this.reviews = new SqlReviews(db);
     this.events = new SqlEvents(db, this.eventHooks, this.reviews);
     this.snoozes = new SqlSnoozes(db);
+    this.nonces = new SqlNonces(db);
     this.thumbnails = new SqlThumbnails(db);
     this.push = new SqlPushTokens(db);
   }
@@ -190,7 +193,7 @@ export class SqlStore implements Store {
     return this.devices.listDeviceStatus(tenantId);
   }
 
-  // --- events and nonces (./sql-events.ts) ---
+  // --- events (./sql-events.ts) and nonces (./sql-nonces.ts) ---
 
   storeEventMessages(
     deviceId: string,
@@ -209,6 +212,10 @@ export class SqlStore implements Store {
     return this.events.getEvent(tenantId, eventId);
   }
 
+  getEvents(tenantId: string, eventIds: readonly string[]): Promise<EventRecord[]> {
+    return this.events.getEvents(tenantId, eventIds);
+  }
+
   listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage> {
     return this.events.listEvents(tenantId, filter, limit, after);
   }
@@ -218,15 +225,15 @@ export class SqlStore implements Store {
   }
 
   rememberNonce(deviceId: string, nonce: string, expiresAt: number, now: number): Promise<boolean> {
-    return this.events.rememberNonce(deviceId, nonce, expiresAt, now);
+    return this.nonces.rememberNonce(deviceId, nonce, expiresAt, now);
   }
 
   nonceRecorded(deviceId: string, nonce: string, now: number): Promise<boolean> {
-    return this.events.nonceRecorded(deviceId, nonce, now);
+    return this.nonces.nonceRecorded(deviceId, nonce, now);
   }
 
   purgeNonces(now: number): Promise<number> {
-    return this.events.purgeNonces(now);
+    return this.nonces.purgeNonces(now);
   }
 
   // --- review items (./sql-reviews.ts) and camera snoozes (./sql-snoozes.ts) ---

@@ -332,6 +332,8 @@ export interface Store extends PushTokenStore, ReviewStore {
   /** An event of this device (any tenant), for ingest's thumbnail checks. */
   findDeviceEvent(deviceId: string, eventId: string): Promise<EventRecord | undefined>;
   getEvent(tenantId: string, eventId: string): Promise<EventRecord | undefined>;
+  /** The tenant's events among `eventIds`, in that order (unknown ids left out; e.g. a review item's objects). */
+  getEvents(tenantId: string, eventIds: readonly string[]): Promise<EventRecord[]>;
   listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage>;
   countEventsByLabelDay(tenantId: string, filter: EventFilter): Promise<LabelDayCount[]>;
 

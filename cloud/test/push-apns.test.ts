@@ -108,6 +108,21 @@ describe('APNs sender against the local APNs', () => {
     });
   });
 
+  it('a review item update replaces the first push quietly: same collapse id, no sound, review_id', async () => {
+    const { server, sender } = await setup();
+    const token = apnsDeviceToken();
+    const reviewId = 'rev_01JAAAAAAAAAAAAAAAAAAAAAAA';
+    const first = notification({ review_id: reviewId, collapse_id: reviewId });
+    const update = notification({ review_id: reviewId, collapse_id: reviewId, update: true, priority: 'normal' });
+    for (const n of [first, update]) expect((await sender.send({ platform: 'apns', token }, n)).status).toBe('sent');
+    const [a, b] = server.deliveries;
+    expect([a!.headers['apns-collapse-id'], b!.headers['apns-collapse-id']]).toEqual([reviewId, reviewId]);
+    expect(a!.payload).toMatchObject({ review_id: reviewId, aps: { sound: 'default' } });
+    expect(b!.payload).toMatchObject({ review_id: reviewId, update: true });
+    expect((b!.payload.aps as Record<string, unknown>).sound).toBeUndefined();
+    expect(b!.headers['apns-priority']).toBe('5');
+  });
+
   it('sends priority 5 for normal pushes and shortens collapse ids over 64 bytes', async () => {
     const { server, sender } = await setup();
     const long = 'x'.repeat(100);

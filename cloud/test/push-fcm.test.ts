@@ -82,9 +82,25 @@ describe('FCM HTTP v1 sender against the local FCM', () => {
       token,
       notification: { title: n.title, body: n.body },
       data: { event_id: n.event_id, thumbnail_url: n.thumbnail_url, unverified: 'false' },
-      android: { collapse_key: n.event_id, priority: 'HIGH', ttl: '3600s' },
+      android: { collapse_key: n.event_id, priority: 'HIGH', ttl: '3600s', notification: { tag: n.event_id } },
       apns: { headers: { 'apns-collapse-id': n.event_id, 'apns-priority': '10' } },
     });
+  });
+
+  it('a review item update: same collapse key and Android tag, review_id and update in the data', async () => {
+    const { server, sender } = await setup();
+    const token = fcmRegistrationToken();
+    const reviewId = 'rev_01JAAAAAAAAAAAAAAAAAAAAAAA';
+    const first = notification({ review_id: reviewId, collapse_id: reviewId });
+    const update = notification({ review_id: reviewId, collapse_id: reviewId, update: true, priority: 'normal' });
+    for (const n of [first, update]) expect((await sender.send({ platform: 'fcm', token }, n)).status).toBe('sent');
+    const [a, b] = server.deliveries.map((d) => d.message);
+    for (const m of [a!, b!])
+      expect(m.android).toMatchObject({ collapse_key: reviewId, notification: { tag: reviewId } });
+    expect(a!.data).toMatchObject({ review_id: reviewId, event_id: first.event_id });
+    expect((a!.data as Record<string, string>).update).toBeUndefined();
+    expect(b!.data).toMatchObject({ review_id: reviewId, update: 'true' });
+    expect(b!.android).toMatchObject({ priority: 'NORMAL' });
   });
 
   it('caches the access token until shortly before expires_in; concurrent sends share one fetch', async () => {

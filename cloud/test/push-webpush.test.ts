@@ -72,6 +72,23 @@ describe('Web Push sender against the local push service', () => {
     expect((d.vapid.exp ?? 0) * 1000).toBeGreaterThan(Date.now());
   });
 
+  it('a review item update: same Topic and tag as the first push, review_id, renotify false', async () => {
+    const { server, sender, vapid } = await setup();
+    const subscription = server.subscribe(vapid.publicKey);
+    const reviewId = 'rev_01JAAAAAAAAAAAAAAAAAAAAAAA';
+    const first = notification({ review_id: reviewId, collapse_id: reviewId });
+    const update = notification({ review_id: reviewId, collapse_id: reviewId, update: true, priority: 'normal' });
+    for (const n of [first, update])
+      expect((await sender.send({ platform: 'webpush', subscription }, n)).status).toBe('sent');
+    const [a, b] = server.deliveries.map((d) => ({ headers: d.headers, payload: JSON.parse(d.plaintext) }));
+    expect(a!.headers.topic).toBe(reviewId);
+    expect(b!.headers.topic).toBe(reviewId);
+    expect(a!.payload).toMatchObject({ review_id: reviewId, tag: reviewId, event_id: first.event_id });
+    expect(a!.payload.update).toBeUndefined();
+    expect(b!.payload).toMatchObject({ review_id: reviewId, tag: reviewId, update: true, renotify: false });
+    expect(b!.headers.urgency).toBe('normal');
+  });
+
   it('uses Urgency normal for normal pushes and a 32-character Topic for long collapse ids', async () => {
     const { server, sender } = await setup();
     const subscription = server.subscribe();

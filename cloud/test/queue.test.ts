@@ -195,6 +195,38 @@ describe.each(backends)('job queue on $name', (backend) => {
     expect((await qa.get(kind, id))!.runAt).toBe(t + 60_000);
   });
 
+  it('rearm: creates, reopens a finished job, makes a waiting one due; a rerun follows a run it hit', async () => {
+    const id = evt();
+    const t = Date.now();
+    const input = (kind: string) => ({ kind, eventId: id, tenantId: 'default' });
+    await qa.rearm(input(`rearm_new_${n}`), t);
+    expect(await qa.get(`rearm_new_${n}`, id)).toMatchObject({ state: 'pending', runAt: t, attempts: 0 });
+    // A dead job (and a done one) runs again, attempts reset.
+    const dead = `rearm_dead_${n}`;
+    await qa.enqueue(input(dead), t);
+    const [f] = await qa.claim(dead, 'o', t, 10_000, 1);
+    await qa.fail(f!, 'o', 'gave up', t, t, 1);
+    expect((await qa.get(dead, id))!.state).toBe('dead');
+    await qb.rearm(input(dead), t + 10);
+    expect(await qa.get(dead, id)).toMatchObject({ state: 'pending', runAt: t + 10, attempts: 0, lastError: null });
+    // A job snoozed into the future is due now.
+    const waiting = `rearm_wait_${n}`;
+    await qa.enqueue(input(waiting), t + 60_000);
+    await qa.rearm(input(waiting), t + 20);
+    expect((await qa.get(waiting, id))!.runAt).toBe(t + 20);
+    // A running job: completing it with rerunIfWokenAfter leaves it pending; without news it is done.
+    const running = `rearm_run_${n}`;
+    await qa.enqueue(input(running), t);
+    const [r] = await qa.claim(running, 'o', t, 10_000, 1);
+    await qb.rearm(input(running), t + 30);
+    expect((await qa.get(running, id))!.state).toBe('running');
+    expect(await qa.complete(r!.id, 'o', t + 40, undefined, r!.runAt)).toBe(true);
+    expect(await qa.get(running, id)).toMatchObject({ state: 'pending', runAt: t + 30 });
+    const [again] = await qa.claim(running, 'o', t + 50, 10_000, 1);
+    expect(await qa.complete(again!.id, 'o', t + 60, undefined, again!.runAt)).toBe(true);
+    expect((await qa.get(running, id))!.state).toBe('done');
+  });
+
   it('finished jobs older than keep_done are purged; dead letters and recent ones stay', async () => {
     const kind = `purge_${n}`;
     const [old, recent, dead] = [evt(), evt(), evt()];

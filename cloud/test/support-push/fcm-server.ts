@@ -66,6 +66,20 @@ const ANDROID_FIELDS = new Set([
   'fcm_options',
   'direct_boot_ok',
 ]);
+/** AndroidNotification fields (a subset of the v1 API's; a test sender uses few of them). */
+const ANDROID_NOTIFICATION_FIELDS = new Set([
+  'title',
+  'body',
+  'icon',
+  'color',
+  'sound',
+  'tag',
+  'click_action',
+  'channel_id',
+  'notification_priority',
+  'default_sound',
+  'visibility',
+]);
 const APNS_FIELDS = new Set(['headers', 'payload', 'fcm_options', 'live_activity_token']);
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -372,6 +386,18 @@ export function validateSendBody(body: unknown): Problem | undefined {
     if (a.data !== undefined) {
       const d = stringMap(a.data, 'message.android.data');
       if (d) return d;
+    }
+    if (a.notification !== undefined) {
+      const an = a.notification;
+      if (!isObject(an))
+        return { field: 'message.android.notification', message: 'Invalid value at message.android.notification' };
+      const q = unknownField(an, ANDROID_NOTIFICATION_FIELDS, 'message.android.notification');
+      if (q) return q;
+      if (an.tag !== undefined && typeof an.tag !== 'string')
+        return {
+          field: 'message.android.notification.tag',
+          message: "Invalid value at 'message.android.notification.tag' (TYPE_STRING)",
+        };
     }
   }
   if (m.apns !== undefined) {
