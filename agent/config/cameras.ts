@@ -1,5 +1,6 @@
 import type { CameraConfig } from '../camera/config.js';
 import type { ObjectFilterConfig } from '../filter/object-filter.js';
+import type { ReviewRules } from '../review/options.js';
 import type { TrackerConfig } from '../track/options.js';
 import type { ZoneDefinition } from '../zones/zones.js';
 import type { ReviewConfig } from './objects-schema.js';
@@ -8,8 +9,7 @@ import type { AgentCameraConfig } from './schema.js';
 /**
  * A configured camera split for the stages that use it: the camera stage gets its own settings only (its schema
  * rejects unknown keys); the vision pipeline gets the label set, the object filter, the tracker's score gates and
- * the zones (`pipelineOptionsForCamera`, shared by the daemon and `analyze --config`); review grouping gets
- * `review`.
+ * the zones and the review rules (`pipelineOptionsForCamera`, shared by the daemon and `analyze --config`).
  */
 export function cameraStreamConfig(camera: AgentCameraConfig): CameraConfig {
   const {
@@ -71,7 +71,10 @@ export function zonesFor(camera: AgentCameraConfig): ZoneDefinition[] {
   }));
 }
 
-/** What a configured camera sets in its vision pipeline (CameraPipeline's options of the same names). */
+/**
+ * What a configured camera sets in its vision pipeline (CameraPipeline's options of the same names). The review
+ * messages go wherever the caller's `onReview` sends them (without `onReview` they are only counted).
+ */
 export interface CameraPipelineOptions {
   camera: string;
   /** undefined: every label the model knows. */
@@ -79,6 +82,8 @@ export interface CameraPipelineOptions {
   tracker: Partial<TrackerConfig>;
   objectFilter: ObjectFilterConfig;
   zones: ZoneDefinition[];
+  /** The camera's review rules (merge gap: agent/review's default). */
+  review: { rules: ReviewRules };
 }
 
 /**
@@ -93,6 +98,7 @@ export function pipelineOptionsForCamera(camera: AgentCameraConfig): CameraPipel
     tracker: trackerConfigFor(camera),
     objectFilter: objectFilterFor(camera),
     zones: zonesFor(camera),
+    review: { rules: reviewConfigFor(camera) },
   };
 }
 

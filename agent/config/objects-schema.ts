@@ -30,37 +30,37 @@ export const ObjectMaskSchema = polygonSchema(
 );
 
 /** Box size and shape limits; areas in pixels of the detect frame, or a fraction of it when ≤ 1. */
-const shapeLimits = {
+const shapeLimits = (effect: string) => ({
   min_area: Type.Optional(
     Type.Number({
       minimum: 0,
       description:
-        'Drop boxes smaller than this: pixels of the detect frame (detect.width × detect.height), or a fraction ' +
-        'of the frame when ≤ 1 (0.01 = 1%).',
+        `Boxes smaller than this ${effect}: pixels of the detect frame (detect.width × detect.height), or a ` +
+        'fraction of the frame when ≤ 1 (0.01 = 1%).',
     }),
   ),
   max_area: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,
-      description: 'Drop boxes larger than this: pixels of the detect frame, or a fraction of the frame when ≤ 1.',
+      description: `Boxes larger than this ${effect}: pixels of the detect frame, or a fraction of it when ≤ 1.`,
     }),
   ),
   min_ratio: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,
-      description: 'Drop boxes whose width/height is below this (a standing person is about 0.4).',
+      description: `Boxes whose width/height is below this ${effect} (a standing person is about 0.4).`,
     }),
   ),
   max_ratio: Type.Optional(
-    Type.Number({ exclusiveMinimum: 0, description: 'Drop boxes whose width/height is above this.' }),
+    Type.Number({ exclusiveMinimum: 0, description: `Boxes whose width/height is above this ${effect}.` }),
   ),
-};
+});
 
 export const LabelFilterSchema = Type.Object(
   {
     min_score: Type.Optional(Score('Detections of this label scoring below this are ignored.')),
     threshold: Type.Optional(Score('Median score of this label needed to announce an event.')),
-    ...shapeLimits,
+    ...shapeLimits('are dropped before tracking'),
     mask: Type.Optional(
       Type.Array(ObjectMaskSchema, {
         description: 'Object masks of this label only: its detections with the bottom-centre inside are dropped.',
@@ -75,7 +75,10 @@ export const LabelFilterSchema = Type.Object(
 export type LabelFilterConfig = Static<typeof LabelFilterSchema>;
 
 export const ZoneLabelFilterSchema = Type.Object(
-  { min_score: Type.Optional(Score('Detections scoring below this do not count in the zone.')), ...shapeLimits },
+  {
+    min_score: Type.Optional(Score('Detections scoring below this do not count in the zone.')),
+    ...shapeLimits('do not count in the zone'),
+  },
   {
     additionalProperties: false,
     description: 'What a detection of one label needs to count in this zone (size, shape, score).',
@@ -112,6 +115,7 @@ export const ZoneConfigSchema = Type.Object(
     }),
     filters: Type.Record(Type.String({ minLength: 1 }), ZoneLabelFilterSchema, {
       default: {},
+      keyName: 'label',
       description: 'Per label, what a detection needs to count in this zone, e.g. {person: {min_area: 0.005}}.',
     }),
   },

@@ -136,6 +136,7 @@ export const AgentCameraSchema = Type.Object(
     ),
     filters: Type.Record(Type.String({ minLength: 1 }), LabelFilterSchema, {
       default: {},
+      keyName: 'label',
       description:
         'Per label: min_score, threshold, min_area/max_area, min_ratio/max_ratio and mask, e.g. ' +
         '{person: {threshold: 0.75, min_area: 0.002}, car: {min_score: 0.6, mask: [[[0, 0.6], [0.3, 0.6], ' +

@@ -4,6 +4,7 @@ import type { ObjectDetector } from '../detect/detector.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/stats.js';
+import type { ReviewMessage } from '../review/index.js';
 import type { EventMessage } from '../track/messages.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import { describeError } from '../../shared/errors/index.js';
@@ -58,6 +59,9 @@ export interface CameraRunnerOptions {
   modelCacheDir: string;
   /** Awaited for every message: the outbox write applies backpressure to the pipeline. */
   onEvent: (msg: EventMessage) => Promise<void>;
+  /** Awaited for every review message (after the event messages of its frame); without it review items are made
+   * and counted but go nowhere. */
+  onReview?: ((msg: ReviewMessage) => Promise<void>) | undefined;
   logger: Logger;
   /**
    * Delay before retrying a failed start / failed file (doubles up to max). Default: the camera's restart_backoff_s.
@@ -196,6 +200,7 @@ export class CameraRunner {
       thumbnails: { snapshotMaxSize: 0 },
       mediaTimes: !stream.input.live,
       onEvent: this.o.onEvent,
+      onReview: this.o.onReview,
       logger: componentLogger(this.o.logger, 'pipeline', { camera: c.name }),
     });
     this.stream = stream;

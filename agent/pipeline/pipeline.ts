@@ -4,6 +4,7 @@ import type { Frame, PixelBox } from '../camera/frame.js';
 import type { ObjectDetector } from '../detect/detector.js';
 import type { Detection } from '../detect/types.js';
 import { ObjectFilter, isEmptyFilter, type ObjectFilterConfig } from '../filter/object-filter.js';
+import { ReviewTracker, type ReviewGrouping, type ReviewMessage, type ReviewRules } from '../review/index.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
 import type { ThumbnailStoreOptions } from '../thumbnail/store.js';
 import type { EventMessage, PipelineEndReason, TrackerOutput } from '../track/messages.js';
@@ -16,11 +17,12 @@ import { emptyTotals, perFrame, type PipelineStats, type StageTotals } from './s
 /**
  * One camera's vision pipeline: frame → motion → detect (only where and when there is motion, plus a periodic
  * whole-frame refresh while objects are tracked) → label set and object filter (masks, size, shape) → track (and
- * zones) → thumbnails → event messages. A configured camera's options come from `pipelineOptionsForCamera`
+ * zones) → thumbnails → event messages → review items (when `review` is given). A configured camera's options come from `pipelineOptionsForCamera`
  * (agent/config/cameras.ts), the one place the daemon and `analyze --config` turn a camera's config into them.
  *
  * Frames go in through `process()` one at a time (awaited); messages come out through `onEvent` (awaited, so a
- * slow consumer such as the outbox applies backpressure) and are also returned. A daemon runs one pipeline per
+ * slow consumer such as the outbox applies backpressure) and are also returned. Review messages follow each frame's
+ * event messages through `onReview` (so a review never names an event the consumer has not seen yet). A daemon runs one pipeline per
  * camera; cameras may share one detector (it serialises its runs).
  */
 
@@ -53,6 +55,10 @@ export interface PipelineOptions {
   /** File inputs: messages carry media_start/media_end. */
   mediaTimes?: boolean | undefined;
   onEvent?: ((msg: EventMessage) => void | Promise<void>) | undefined;
+  /** Group the event messages into review items by these rules (agent/review); without it, no review items. */
+  review?: { rules: ReviewRules; grouping?: Partial<ReviewGrouping> | undefined } | undefined;
+  /** Review messages, after the event messages of the same frame (awaited). */
+  onReview?: ((msg: ReviewMessage) => void | Promise<void>) | undefined;
   logger?: Logger | undefined;
 }
 
@@ -66,6 +72,7 @@ export class CameraPipeline {
   private readonly log: Logger;
   private readonly labels: Set<string> | undefined;
   private readonly filter: ObjectFilter | undefined;
+  private readonly review: ReviewTracker | undefined;
   private filtered = 0;
   private readonly refreshMs: number;
   private readonly announced = new Set<string>();
@@ -95,6 +102,12 @@ export class CameraPipeline {
     if (opts.detector) this.tracker = new ObjectTracker({ ...common, ...(opts.tracker ?? {}), zones: opts.zones });
     else this.motionEvents = new MotionEventTracker({ ...common, ...(opts.motionEvents ?? {}) });
     this.store = new ThumbnailStore(opts.thumbnailDir, opts.thumbnails ?? {});
+    if (opts.review)
+      this.review = new ReviewTracker({
+        camera: opts.camera,
+        rules: opts.review.rules,
+        ...(opts.review.grouping ?? {}),
+      });
   }
 
   /** Runs one frame through every stage. `decodeMs`: time the caller spent getting the frame. */
@@ -153,14 +166,26 @@ export class CameraPipeline {
     if (out.thumbnails.length > 0) this.pictureBytesPeak = Math.max(this.pictureBytesPeak, this.store.bytes);
     if (this.tracker) this.liveTracksPeak = Math.max(this.liveTracksPeak, this.tracker.activeCount);
     this.totals.thumbnail += now() - t2;
-    return this.emit(out.messages);
+    const done = await this.emit(out.messages);
+    // Every frame, with or without messages: an item's merge gap runs on frame time.
+    if (this.review) await this.emitReviews(this.review.update(done, { mediaMs: frame.mediaMs, wallMs: frame.wallMs }));
+    return done;
   }
 
   /** End of input: ends every open event (`reason`: the agent stopped the camera; absent: the input ended). */
   async finish(reason?: PipelineEndReason): Promise<EventMessage[]> {
     if (this.finished) return [];
     this.finished = true;
-    return this.emit(this.tracker ? this.tracker.flush(reason) : (this.motionEvents?.flush(reason) ?? []));
+    const done = await this.emit(this.tracker ? this.tracker.flush(reason) : (this.motionEvents?.flush(reason) ?? []));
+    if (this.review) await this.emitReviews(this.review.flush(done));
+    return done;
+  }
+
+  private async emitReviews(msgs: ReviewMessage[]): Promise<void> {
+    for (const m of msgs) {
+      this.log.info({ review: m.id, type: m.type, severity: m.severity }, 'review');
+      if (this.opts.onReview) await this.opts.onReview(m);
+    }
   }
 
   private async emit(msgs: EventMessage[]): Promise<EventMessage[]> {
@@ -202,6 +227,7 @@ export class CameraPipeline {
       picture_bytes_peak: this.pictureBytesPeak,
       live_tracks_peak: this.liveTracksPeak,
       detections_filtered: this.filtered,
+      review_items: { ...(this.review?.ended ?? { alert: 0, detection: 0 }) },
     };
   }
 }

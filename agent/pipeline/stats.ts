@@ -33,6 +33,8 @@ export interface PipelineStats {
   live_tracks_peak: number;
   /** Detections dropped by the object filter (masks, size and shape limits), before tracking. */
   detections_filtered: number;
+  /** Review items ended so far, by severity (an item upgraded to alert counts as an alert); 0 without review. */
+  review_items: { alert: number; detection: number };
 }
 
 export function emptyTotals(): StageTotals {

@@ -3,7 +3,8 @@
  * parked at the top right) through yolox_nano at 5 fps, 480×360. One decode feeds two pipelines built from a loaded
  * config the way the daemon builds them (`pipelineOptionsForCamera`): `zoned` has zones over the lower half of the
  * frame (plain, with a 10 s loitering time, with a loitering time longer than the clip), `filtered` an object mask
- * over the parked cars and `filters.person.max_area: 0.01`. Fails (never skips) when the assets are missing.
+ * over the parked cars and `filters.person.max_area: 0.01`. `zoned` also makes review items, alerts only for objects
+ * that entered the lower half. Fails (never skips) when the assets are missing.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { bottomCentre, pointInPolygon } from '../geometry/polygon.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/stats.js';
+import type { ReviewMessage } from '../review/index.js';
 import { EventMessageSchema, type EventMessage } from '../track/messages.js';
 
 const MODEL = assetPath('models', 'yolox_nano.onnx');
@@ -46,6 +48,8 @@ const CONFIG = `cameras:
       lower: { coordinates: ${poly(LOWER)} }
       lower_loiter: { coordinates: ${poly(LOWER)}, loitering_time: 10 }
       lower_never: { coordinates: ${poly(LOWER)}, loitering_time: 1000 }
+    review:
+      alerts: { required_zones: [lower] }
   - name: filtered
     input: ${VTEST}
     objects:
@@ -62,14 +66,15 @@ interface Seen {
 }
 interface Run {
   seen: Seen[];
+  reviews: ReviewMessage[];
+  /** For each review message, the events announced before it (ids). */
+  announcedBefore: Set<string>[];
   stats: PipelineStats;
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigil-pipeline-zones-'));
-const runs: Record<'zoned' | 'filtered', Run> = {
-  zoned: { seen: [], stats: {} as PipelineStats },
-  filtered: { seen: [], stats: {} as PipelineStats },
-};
+const newRun = (): Run => ({ seen: [], reviews: [], announcedBefore: [], stats: {} as PipelineStats });
+const runs: Record<'zoned' | 'filtered', Run> = { zoned: newRun(), filtered: newRun() };
 const check = validator(EventMessageSchema);
 
 beforeAll(async () => {
@@ -96,6 +101,10 @@ beforeAll(async () => {
         thumbnailDir: join(tmp, camera.name),
         mediaTimes: true,
         onEvent: (msg) => void run.seen.push({ msg, atMs }),
+        onReview: (msg) => {
+          run.reviews.push(msg);
+          run.announcedBefore.push(new Set(run.seen.filter((x) => x.msg.type === 'new').map((x) => x.msg.id)));
+        },
       });
       return { run, pipeline };
     }),
@@ -122,7 +131,14 @@ beforeAll(async () => {
     for (const m of news) byLabel[m.label] = (byLabel[m.label] ?? 0) + 1;
     const zones: Record<string, number> = {};
     for (const m of ends(r)) for (const z of m.zones) zones[z] = (zones[z] ?? 0) + 1;
-    return { name, events: news.length, byLabel, zones, filtered: r.stats.detections_filtered };
+    return {
+      name,
+      events: news.length,
+      byLabel,
+      zones,
+      filtered: r.stats.detections_filtered,
+      review_items: r.stats.review_items,
+    };
   });
   process.stderr.write(`vtest zones/filters: ${JSON.stringify(figures)}\n`);
 }, 300_000);
@@ -202,5 +218,34 @@ describe('object mask and filters on vtest.avi', () => {
     }
     const events = (r: Run) => persons(r).filter((s) => s.msg.type === 'new').length;
     expect(events(runs.filtered)).toBeLessThan(events(runs.zoned));
+  });
+});
+
+describe('review items on vtest.avi (alerts require the lower half)', () => {
+  it('each alert holds an object that entered the lower half; parked cars that never moved are in no alert', () => {
+    const r = runs.zoned;
+    const last = new Map<string, ReviewMessage>();
+    for (const m of r.reviews) last.set(m.id, m);
+    const items = [...last.values()];
+    expect(items.every((m) => m.type === 'end')).toBe(true);
+    const alerts = items.filter((m) => m.severity === 'alert');
+    expect(alerts.length).toBeGreaterThan(0);
+    expect(r.stats.review_items.alert).toBe(alerts.length);
+    expect(r.stats.review_items.detection).toBe(items.length - alerts.length);
+    const byId = new Map(ends(r).map((m) => [m.id, m]));
+    for (const item of alerts) {
+      expect(item.zones).toContain('lower');
+      expect(item.objects.some((id) => byId.get(id)?.zones.includes('lower'))).toBe(true);
+    }
+    const parked = ends(r).filter((m) => m.label !== 'person' && !m.moved);
+    expect(parked.length).toBeGreaterThan(0);
+    for (const car of parked) expect(alerts.some((a) => a.objects.includes(car.id))).toBe(false);
+  });
+
+  it('a review message only names events whose new message came before it', () => {
+    const r = runs.zoned;
+    r.reviews.forEach((m, i) => {
+      for (const id of m.objects) expect(r.announcedBefore[i]?.has(id), `${m.id} names ${id}`).toBe(true);
+    });
   });
 });

@@ -75,6 +75,17 @@ function thirdFrame(dets: Detection[], inside: (x: number, y: number) => boolean
   throw new Error('never inside for 3 frames');
 }
 
+/** The updates whose `zones` differ from the event's previous message. */
+function zoneChanges(msgs: { frame: number; msg: EventMessage }[]): { frame: number; msg: EventMessage }[] {
+  const last = new Map<string, string>();
+  return msgs.filter(({ msg }) => {
+    const zones = msg.zones.join();
+    const changed = last.has(msg.id) && last.get(msg.id) !== zones;
+    last.set(msg.id, zones);
+    return msg.type === 'update' && changed;
+  });
+}
+
 /** Feeds one detection per frame (200 ms apart); returns each frame's messages with the frame index. */
 function feed(t: ObjectTracker, dets: Detection[]): { frame: number; msg: EventMessage }[] {
   const out: { frame: number; msg: EventMessage }[] = [];
@@ -127,7 +138,7 @@ describe('ObjectTracker with zones', () => {
     for (const { msg } of msgs) expect(check.issues(msg)).toEqual([]);
     expect(new Set(msgs.map((m) => m.msg.id)).size).toBe(1);
     expect(msgs.find((m) => m.msg.type === 'new')?.msg.zones).toEqual([]);
-    const updates = msgs.filter((m) => m.msg.type === 'update');
+    const updates = zoneChanges(msgs);
     expect(updates.map((u) => [u.frame, u.msg.zones, u.msg.current_zones])).toEqual([
       [lowerAt, ['lower'], ['lower']],
       [rightAt, ['lower', 'right'], ['lower', 'right']],
@@ -154,10 +165,12 @@ describe('ObjectTracker with zones', () => {
     ]);
     const lowerAt = thirdFrame(dets, (_x, y) => y > H / 2);
     const msgs = feed(t, dets);
-    expect(msgs.map((m) => [m.frame, m.msg.type, m.msg.zones])).toEqual([
-      [5, 'new', []],
-      [lowerAt, 'update', ['lower']],
-      [dets.length, 'end', ['lower']],
+    // Also an update when it starts walking (frame 8, `moved`): the zone one does not wait 60 s after it.
+    expect(msgs.map((m) => [m.frame, m.msg.type, m.msg.zones, m.msg.moved])).toEqual([
+      [5, 'new', [], false],
+      [8, 'update', [], true],
+      [lowerAt, 'update', ['lower'], true],
+      [dets.length, 'end', ['lower'], true],
     ]);
   });
 
@@ -184,5 +197,21 @@ describe('ObjectTracker with zones', () => {
     ];
     const msgs = feed(t, dets);
     expect(msgs.every((m) => m.msg.zones.length === 0)).toBe(true);
+  });
+
+  it('moved: false while the object stays where it was first seen, an update as soon as it leaves, then sticky', () => {
+    const t = new ObjectTracker({ camera: 'c', width: W, height: H, update_period_ms: 600_000 });
+    const dets = walk([
+      [200, 100, 12],
+      [400, 100, 3],
+      [400, 100, 30],
+    ]);
+    const msgs = feed(t, dets);
+    expect(msgs[0]).toMatchObject({ frame: 5, msg: { type: 'new', moved: false } });
+    const first = msgs.findIndex((m) => m.msg.moved);
+    // Frame 12 is its first step (15 px: the box overlaps its first position by less than stationary_iou).
+    expect(msgs[first]).toMatchObject({ frame: 12, msg: { type: 'update', moved: true } });
+    expect(msgs.slice(first).every((m) => m.msg.moved)).toBe(true);
+    expect(msgs.at(-1)?.msg).toMatchObject({ type: 'end', moved: true, stationary: true });
   });
 });

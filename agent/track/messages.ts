@@ -42,6 +42,13 @@ export const EventMessageSchema = Type.Object(
       }),
     ),
     stationary: Type.Boolean({ description: 'The object has not moved for a while (parked car)' }),
+    moved: Type.Optional(
+      Type.Boolean({
+        description:
+          'The object left its first position at least once (a car parked since it was first seen has not); ' +
+          'object events always say, motion events are true. Review items count only objects that moved.',
+      }),
+    ),
     zones: Type.Array(Type.String({ pattern: ZONE_NAME_PATTERN }), {
       maxItems: ZONES_MAX,
       uniqueItems: true,

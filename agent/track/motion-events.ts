@@ -123,6 +123,7 @@ export class MotionEventTracker {
       started_at: isoTime(a.firstWall),
       ended_at: type === 'end' ? isoTime(a.lastWall) : null,
       stationary: false,
+      moved: true,
       // Motion-only events have no object to place in a zone.
       zones: [],
       current_zones: [],

@@ -34,7 +34,8 @@ import { ZoneSet, type ZoneDefinition, type ZonePresence } from '../zones/zones.
  *
  * Zones (agent/zones) are followed on every detected frame of a track: messages carry `zones` (entered so far, in
  * order of entry) and `current_zones`; an announced event gets an `update` as soon as it enters a zone it had not
- * entered before.
+ * entered before. `moved` says whether the object ever left its first position (by `stationary_iou`): a car parked
+ * from the first frame has not; an announced event gets an `update` when it first moves.
  */
 
 export interface TrackerOptions extends Partial<TrackerConfig> {
@@ -80,6 +81,8 @@ interface Track {
   anchor: Box;
   anchorSinceMs: number;
   stationary: boolean;
+  /** The box has left its first anchor position at least once (sticky). */
+  moved: boolean;
   announced: boolean;
   lastMessageMs: number;
   bestQuality: number;
@@ -286,6 +289,7 @@ export class ObjectTracker {
       anchor: d.box,
       anchorSinceMs: timeMs,
       stationary: false,
+      moved: false,
       announced: false,
       lastMessageMs: timeMs,
       bestQuality: 0,
@@ -322,6 +326,7 @@ export class ObjectTracker {
 
     // Stationary: compare with the anchor position; moving re-anchors.
     let stationaryChanged = false;
+    let startedMoving = false;
     if (iou(d.box, t.anchor) >= this.cfg.stationary_iou) {
       if (!t.stationary && timeMs - t.anchorSinceMs >= this.cfg.stationary_after_ms) {
         t.stationary = true;
@@ -330,6 +335,8 @@ export class ObjectTracker {
     } else {
       t.anchor = d.box;
       t.anchorSinceMs = timeMs;
+      startedMoving = !t.moved;
+      t.moved = true;
       if (t.stationary) {
         t.stationary = false;
         stationaryChanged = true;
@@ -361,6 +368,7 @@ export class ObjectTracker {
     const since = timeMs - t.lastMessageMs;
     if (
       stationaryChanged ||
+      startedMoving ||
       enteredZone ||
       since >= this.cfg.update_period_ms ||
       (t.bestChanged && since >= this.cfg.update_min_interval_ms)
@@ -409,6 +417,7 @@ export class ObjectTracker {
       started_at: isoTime(t.firstWall),
       ended_at: type === 'end' ? isoTime(t.lastWall) : null,
       stationary: t.stationary,
+      moved: t.moved,
       zones: t.zones?.zones ?? [],
       current_zones: t.zones?.current ?? [],
     };
