@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { OffsetClock, parseDuration } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
-import { validateEvent } from '../../firmware-protocol/messages.js';
 import { VigilError } from '../errors.js';
 import { Outbox, OUTBOX_FILE, outboxOptionsFrom, type OutboxConfig } from '../outbox/index.js';
 import {
@@ -17,6 +16,7 @@ import {
   type Transport,
   type UplinkConfig,
 } from '../uplink/index.js';
+import { validateRecord } from '../wire/index.js';
 
 export interface StoreAndForwardDeps {
   /** The agent's data directory (`data_dir`): the outbox is `<dataDir>/outbox.db`. */
@@ -43,7 +43,8 @@ export interface StoreAndForwardDeps {
  * Store-and-forward as the daemon runs it, built from the `outbox:` and `uplink:` config sections: opens the
  * outbox (agent/outbox), picks and builds the transport (MQTT or HTTPS, one TLS client configuration for both,
  * HTTPS also for clock sync under MQTT) and the Uplink (agent/uplink) over them. Nothing is started: the daemon
- * calls `uplink.start()`, and `uplink.enqueue()` for every event. Times in events should come from `clock`, the
+ * calls `uplink.start()`, and `uplink.enqueue()` for every event and review record (each checked against its
+ * protocol schema before the outbox takes it). Times in events should come from `clock`, the
  * uplink's corrected clock.
  */
 export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox; uplink: Uplink; clock: OffsetClock } {
@@ -82,7 +83,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
     path: join(d.dataDir, OUTBOX_FILE),
     ...outboxOptionsFrom(d.outbox),
     logger,
-    validateEvent: (e) => void validateEvent.parse(e, 'event'),
+    validateEvent: validateRecord,
   });
   const uplink = new Uplink({
     outbox,

@@ -9,6 +9,7 @@ import { UPLINK_DEFAULTS, type UplinkSettings } from './config.js';
 import { decideFailure, type FailurePolicy, type FailureState } from './failure-policy.js';
 import { buildHeartbeat, type CameraStatus } from './heartbeat.js';
 import { MessageRateLimit } from './rate-limit.js';
+import { ReviewDelivery } from './review-delivery.js';
 import type { Ack, SendResult, Transport, TransportFailure } from './types.js';
 
 export interface UplinkOptions extends Partial<UplinkSettings> {
@@ -70,6 +71,8 @@ export interface UplinkStatus {
 export interface UplinkMetrics {
   eventMessages: number;
   eventsSent: number;
+  /** Review records sent (one per message), resends included. */
+  reviewsSent: number;
   thumbnailsSent: number;
   heartbeatsSent: number;
   acked: number;
@@ -89,6 +92,7 @@ export class Uplink {
   readonly metrics: UplinkMetrics = {
     eventMessages: 0,
     eventsSent: 0,
+    reviewsSent: 0,
     thumbnailsSent: 0,
     heartbeatsSent: 0,
     acked: 0,
@@ -107,6 +111,8 @@ export class Uplink {
   private readonly policy: FailurePolicy;
   private readonly rate: MessageRateLimit;
   private readonly clockFix: ClockCorrector;
+  /** Review records: sent alone, acked by kind review, let go quietly by a collector from before them. */
+  readonly reviews: ReviewDelivery;
   private nextLeaseCheck = 0;
   private nextPrune = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -122,6 +128,7 @@ export class Uplink {
     const { rePairPauseMs, transportBackoff } = this.o;
     this.policy = { maxSkewRetries: MAX_SKEW_RETRIES, rePairPauseMs, transportBackoff };
     this.rate = new MessageRateLimit(this.o.messagesPerSecond, this.o.messageBurst);
+    this.reviews = new ReviewDelivery(this.o.outbox, this.log, () => this.lastAckAtMs);
     this.clockFix = new ClockCorrector({
       clock: this.o.clock,
       log: this.log,
@@ -249,6 +256,15 @@ export class Uplink {
           this.track(this.sendEvents(events));
           continue;
         }
+        // Review records after the due event records, one per message (PROTOCOL.md §2.1).
+        const review = this.reviews.canSend()
+          ? this.reviews.beforeSend(ob.claim({ kind: 'review', limit: 1, leaseMs }), now)[0]
+          : undefined;
+        if (review) {
+          this.rate.take(now);
+          this.track(this.sendReview(review));
+          continue;
+        }
         const thumbs = ob.claim({ kind: 'thumbnail', limit: 1, leaseMs });
         if (thumbs[0]) {
           this.rate.take(now);
@@ -296,6 +312,13 @@ export class Uplink {
     this.settle(items, result);
   }
 
+  private async sendReview(item: ClaimedItem): Promise<void> {
+    this.metrics.reviewsSent++;
+    const result = await this.o.transport.sendEvents(Buffer.from(this.withSentAt(item.body), 'utf8'));
+    if (result.failure) this.reviews.answered(item);
+    this.settle([item], result);
+  }
+
   private async sendThumbnail(item: ClaimedItem): Promise<void> {
     this.metrics.thumbnailsSent++;
     const result = await this.o.transport.sendThumbnail(item.eventId, item.body);
@@ -326,7 +349,13 @@ export class Uplink {
     if (d.clockTo !== undefined) this.clockFix.correct(d.clockTo, f.code);
     const reason = { code: f.code, message: f.message };
     if (d.action === 'drop') {
-      this.deadSinceStart += ob.markDead(refs, reason);
+      // A review record dropped by the collector goes quietly (a collector from before review items).
+      const reviews = refs.filter((r) => r.kind === 'review');
+      if (reviews.length > 0) this.reviews.dropped(reviews, f);
+      this.deadSinceStart += ob.markDead(
+        refs.filter((r) => r.kind !== 'review'),
+        reason,
+      );
       return;
     }
     ob.retryLater(refs, d.retryInMs === undefined ? reason : { ...reason, delayMs: d.retryInMs });
@@ -366,7 +395,13 @@ export class Uplink {
         this.lastAckAtMs = Date.now();
         continue;
       }
-      if (a.kind === 'review') continue; // review records: not queued yet
+      const reviewRef = this.reviews.refOf(a);
+      if (reviewRef) {
+        anyItem = true;
+        this.reviews.settle(reviewRef, a);
+        this.notify();
+        continue;
+      }
       const ref = ob.refForAck(a.kind, a.id, a.rev);
       if (!ref) continue;
       anyItem = true;

@@ -4,3 +4,4 @@
  */
 export { WireEventBuilder, type BuiltEvent, type PipelineThumbnail } from './event-builder.js';
 export { WireReviewBuilder } from './review-builder.js';
+export { validateRecord } from './records.js';

@@ -13,17 +13,31 @@ import {
   verifySignedMessage,
   type DeviceCredentials,
 } from '../../../shared/signing/index.js';
-import type { Ack, AckItem } from '../../../firmware-protocol/messages.js';
+import { splitEventsBody, validateEvent, type Ack, type AckItem } from '../../../firmware-protocol/messages.js';
+import { EVENT_ID_RE } from '../../../firmware-protocol/patterns.js';
 import { parseTopic, acksTopic } from '../../../firmware-protocol/topics.js';
 
 /**
- * A small stand-in collector for uplink unit tests: verifies signatures exactly as the protocol says, dedups by
- * (id, rev), answers Acks over HTTP and signed acks over MQTT, and injects faults on request. Integration and fault
- * tests use the real collector instead.
+ * A small stand-in collector for uplink unit tests: verifies signatures exactly as the protocol says, validates
+ * every item of an events body with the firmware-protocol schemas, dedups by (id, rev), answers Acks over HTTP and
+ * signed acks over MQTT, and injects faults on request. Integration and fault tests use the real collector instead.
+ *
+ * `reviews` picks how it reads review items (firmware-protocol PROTOCOL.md §2.1):
+ * - `known`: a collector that knows them (splitEventsBody): stores valid ones, acks them kind `review`;
+ * - `pre-review`: the code path of the collector before review items, as it was (cloud/ingest/events.ts then):
+ *   every item is validated as an Event; a single body that fails is refused as a whole (HTTP 400
+ *   `invalid_message`; MQTT: every item it can name — an `evt_` id and a rev — is acked `rejected`, so a review
+ *   gets no ack at all); a bad batch item it can name is acked `rejected`, one it cannot fails the whole batch;
+ * - `pre-review-event-ack`: the same, but it names any id in its acks: a review item is acked
+ *   `{kind: "event", id: "rev_…", status: "rejected", code: "invalid_message"}`, over HTTP too (200 with the Ack).
  */
+export type ReviewSupport = 'known' | 'pre-review' | 'pre-review-event-ack';
+
 export interface Received {
   /** Every accepted (id, rev) once. */
   events: Map<string, Record<string, unknown>>;
+  /** Every accepted review message (id, rev) once (`reviews: 'known'`). */
+  reviews: Map<string, Record<string, unknown>>;
   /** Every event message delivery, including duplicates. */
   deliveries: number;
   thumbnails: Map<string, string>;
@@ -31,7 +45,15 @@ export interface Received {
 }
 
 export class FakeCollector {
-  readonly received: Received = { events: new Map(), deliveries: 0, thumbnails: new Map(), heartbeats: [] };
+  readonly received: Received = {
+    events: new Map(),
+    reviews: new Map(),
+    deliveries: 0,
+    thumbnails: new Map(),
+    heartbeats: [],
+  };
+  /** How review items are read (see the module comment). */
+  reviews: ReviewSupport = 'known';
   /** The collector's own clock; tests skew the agent, not this. */
   readonly clock = new OffsetClock();
   private readonly nonces = new MemoryNonceCache(this.clock);
@@ -66,27 +88,62 @@ export class FakeCollector {
     });
   }
 
+  /** Acks of an events body; throws a VigilError when the body fails as a whole (HTTP 4xx, MQTT see onMqtt). */
   private ingestEvents(body: Buffer): AckItem[] {
     const value = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-    const list = (Array.isArray(value.events) ? value.events : [value]) as Array<Record<string, unknown>>;
-    return list.map((e) => {
-      const id = e.id as string;
-      const rev = e.rev as number;
-      if (this.faults.rejectCode)
-        return {
-          id,
-          rev,
-          kind: 'event',
-          status: 'rejected',
-          code: this.faults.rejectCode,
-          message: 'rejected by the test',
-        } as AckItem;
-      this.received.deliveries++;
-      const key = `${id}#${rev}`;
-      const dup = this.received.events.has(key);
-      this.received.events.set(key, e);
-      return { id, rev, kind: 'event', status: dup ? 'duplicate' : 'accepted' } as AckItem;
+    if (this.reviews !== 'known') return this.ingestAsBefore(value);
+    const parts = splitEventsBody(value);
+    const slots = new Map<number, AckItem>();
+    for (const r of parts.rejected) {
+      if (r.id === undefined || r.rev === undefined)
+        throw new VigilError('invalid_message', `item ${r.index} cannot be identified to reject it`);
+      const message = r.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      slots.set(r.index, { id: r.id, rev: r.rev, kind: r.kind, status: 'rejected', code: 'invalid_message', message });
+    }
+    for (const it of parts.items) {
+      const m = it.message as unknown as Record<string, unknown>;
+      slots.set(it.index, this.store(it.kind, m));
+    }
+    if (!Array.isArray(value.events) && parts.rejected.length === 1) {
+      const r = parts.rejected[0]!;
+      throw new VigilError('invalid_message', r.issues.map((i) => `${i.path}: ${i.message}`).join('; '));
+    }
+    return [...slots.keys()].sort((a, b) => a - b).map((i) => slots.get(i)!);
+  }
+
+  /** The collector before review items: every item an Event (see `ReviewSupport`). */
+  private ingestAsBefore(value: Record<string, unknown>): AckItem[] {
+    const single = !Array.isArray(value.events);
+    const list = (single ? [value] : value.events) as Array<Record<string, unknown>>;
+    return list.map((e, i) => {
+      const issues = validateEvent.issues(e);
+      if (issues.length === 0) return this.store('event', e);
+      const message = `/events/${i}${issues[0]?.path ?? ''}: ${issues[0]?.message ?? ''}`;
+      const id = this.nameable(e);
+      if (single && this.reviews === 'pre-review') throw new VigilError('invalid_message', `event: ${message}`);
+      if (!id) throw new VigilError('invalid_message', `${message} (and the item has no valid id/rev to reject it by)`);
+      return { ...id, kind: 'event', status: 'rejected', code: 'invalid_message', message } as AckItem;
     });
+  }
+
+  /** Id and rev of an item as this collector can name them in an ack (see `ReviewSupport`). */
+  nameable(e: Record<string, unknown>): { id: string; rev: number } | undefined {
+    const { id, rev } = e;
+    if (typeof id !== 'string' || typeof rev !== 'number' || !Number.isSafeInteger(rev) || rev < 0) return undefined;
+    return this.reviews === 'pre-review' && !EVENT_ID_RE.test(id) ? undefined : { id, rev };
+  }
+
+  private store(kind: 'event' | 'review', e: Record<string, unknown>): AckItem {
+    const id = e.id as string;
+    const rev = e.rev as number;
+    if (this.faults.rejectCode)
+      return { id, rev, kind, status: 'rejected', code: this.faults.rejectCode, message: 'rejected by the test' };
+    this.received.deliveries++;
+    const key = `${id}#${rev}`;
+    const seen = kind === 'review' ? this.received.reviews : this.received.events;
+    const dup = seen.has(key);
+    seen.set(key, e);
+    return { id, rev, kind, status: dup ? 'duplicate' : 'accepted' };
   }
 
   private ingestThumbnail(eventId: string, body: Buffer): AckItem {
@@ -221,22 +278,18 @@ export class FakeCollector {
       if (t.kind === 'events' && isVigilError(err)) {
         const env = JSON.parse(payload.toString('utf8')) as { body_b64: string };
         const value = JSON.parse(Buffer.from(env.body_b64, 'base64').toString('utf8')) as Record<string, unknown>;
-        const list = (Array.isArray(value.events) ? value.events : [value]) as Array<{ id: string; rev: number }>;
-        this.publishAck(
-          list.map((e) => ({
-            id: e.id,
-            rev: e.rev,
-            kind: 'event',
-            status: 'rejected',
-            code: err.code,
-            message: err.message,
-          })),
-        );
+        this.rejectWhole(value, err.code, err.message);
       }
       return;
     }
-    if (t.kind === 'events') this.publishAck(this.ingestEvents(body));
-    else if (t.kind === 'thumbnail') {
+    if (t.kind === 'events') {
+      try {
+        this.publishAck(this.ingestEvents(body));
+      } catch (err) {
+        if (!isVigilError(err)) throw err;
+        this.rejectWhole(JSON.parse(body.toString('utf8')) as Record<string, unknown>, err.code, err.message);
+      }
+    } else if (t.kind === 'thumbnail') {
       try {
         this.publishAck([this.ingestThumbnail(t.eventId, body)]);
       } catch (err) {
@@ -250,6 +303,15 @@ export class FakeCollector {
       this.received.heartbeats.push(hb);
       this.publishAck([{ id: hb.sent_at as string, rev: 0, kind: 'heartbeat', status: 'accepted' }]);
     }
+  }
+
+  /** MQTT: a message refused as a whole: every item this collector can name is acked `rejected` (none: no ack). */
+  private rejectWhole(value: Record<string, unknown>, code: string, message: string): void {
+    const list = (Array.isArray(value.events) ? value.events : [value]) as Array<Record<string, unknown>>;
+    const named = list.map((e) => this.nameable(e)).filter((x) => x !== undefined);
+    const kindOf = (id: string): 'event' | 'review' =>
+      this.reviews === 'known' && id.startsWith('rev_') ? 'review' : 'event';
+    this.publishAck(named.map((n) => ({ ...n, kind: kindOf(n.id), status: 'rejected', code, message })));
   }
 
   async close(): Promise<void> {

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OffsetClock } from '../../../shared/clock/index.js';
-import { validateEvent } from '../../../firmware-protocol/messages.js';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
 import { Outbox, type OutboxOptions } from '../../outbox/index.js';
 import { HttpsTransport, MqttTransport, Uplink, type Transport, type UplinkOptions } from '../../uplink/index.js';
+import { validateRecord } from '../../wire/index.js';
 
 /** Builds an outbox + uplink pair in a temp dir, for tests and the bench. */
 export interface AgentUnderTest {
@@ -39,7 +39,7 @@ export function makeAgent(spec: AgentSpec): AgentUnderTest {
   clock.offsetMs = spec.clockOffsetMs ?? 0;
   const outbox = Outbox.open({
     path: join(dir, 'outbox.db'),
-    validateEvent: (e) => void validateEvent.parse(e, 'event'),
+    validateEvent: validateRecord,
     ...spec.outbox,
   });
   const transport: Transport = spec.url.startsWith('mqtt')
