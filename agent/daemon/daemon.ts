@@ -159,6 +159,7 @@ export class Daemon {
       thumbnailDir: join(this.thumbnailRoot, cam.name),
       modelCacheDir: join(this.config.data_dir, 'models'),
       onEvent: this.sink.onEvent,
+      onReview: this.sink.onReview,
       logger: this.o.logger,
     });
   }

@@ -2,7 +2,8 @@ import { readFile, rm } from 'node:fs/promises';
 import sharp from 'sharp';
 import { describeError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
-import { WireEventBuilder, type PipelineThumbnail } from '../wire/index.js';
+import { WireEventBuilder, WireReviewBuilder, type PipelineThumbnail } from '../wire/index.js';
+import type { ReviewMessage } from '../review/index.js';
 import type { EventMessage } from '../track/messages.js';
 import type { Uplink } from '../uplink/index.js';
 
@@ -14,11 +15,16 @@ export interface EventSinkCounters {
   thumbnails: number;
   /** Event messages that went without the thumbnail they should have carried. */
   thumbnailsSkipped: number;
+  /** Review messages the outbox accepted. */
+  reviews: number;
+  /** Review messages the outbox refused (over budget, disk full with its memory queue full): lost, logged. */
+  reviewsRefused: number;
 }
 
 /**
  * Where every camera's event messages go: the pipeline's message (thumbnail as a JPEG file) → a protocol Event
  * with its rev and changed-only thumbnail (WireEventBuilder) → the outbox, durably, through `Uplink.enqueue`.
+ * Review messages go the same way as protocol Reviews (WireReviewBuilder, `onReview`).
  * The call is awaited by the pipeline, so a slow disk slows the cameras instead of piling up messages in memory.
  * Once an event has ended its JPEG files are deleted: the outbox holds the bytes that still need sending.
  *
@@ -27,8 +33,16 @@ export interface EventSinkCounters {
  * not store is not announced; the event's next message with that picture brings it.
  */
 export class EventSink {
-  readonly counters: EventSinkCounters = { accepted: 0, refused: 0, thumbnails: 0, thumbnailsSkipped: 0 };
+  readonly counters: EventSinkCounters = {
+    accepted: 0,
+    refused: 0,
+    thumbnails: 0,
+    thumbnailsSkipped: 0,
+    reviews: 0,
+    reviewsRefused: 0,
+  };
   private readonly builder: WireEventBuilder;
+  private readonly reviewBuilder: WireReviewBuilder;
   private thumbnailTrouble = false;
 
   constructor(
@@ -38,7 +52,22 @@ export class EventSink {
     builder?: WireEventBuilder,
   ) {
     this.builder = builder ?? new WireEventBuilder(deviceId);
+    this.reviewBuilder = new WireReviewBuilder(deviceId);
   }
+
+  /** The pipeline's `onReview`. Never throws: a refused review message is counted and logged, the camera goes on. */
+  readonly onReview = async (msg: ReviewMessage): Promise<void> => {
+    const review = this.reviewBuilder.build(msg);
+    const what = { review: review.id, type: review.type, rev: review.rev, camera: review.camera };
+    try {
+      const r = this.uplink.enqueue(review);
+      this.counters.reviews++;
+      this.log.debug({ ...what, severity: review.severity, held: r.event === 'held' }, 'review queued');
+    } catch (err) {
+      this.counters.reviewsRefused++;
+      this.log.error({ ...what, err: describeError(err) }, 'outbox refused a review message');
+    }
+  };
 
   /** The pipeline's `onEvent`. Never throws: a refused event is counted and logged, the camera goes on. */
   readonly onEvent = async (msg: EventMessage): Promise<void> => {
