@@ -197,12 +197,15 @@ export class Notifier {
           decidedAt,
         );
       }
+      const snoozedUntil =
+        (await this.options.store.getCameraSnooze(event.tenantId, event.deviceId, event.camera))?.until ?? null;
       let decision = decide(
         {
           event: pe,
           history: { pushed: false, lastPushAt: await this.records.lastPushAt(key, event.id) },
           now: decidedAt,
           classification,
+          snoozedUntil,
         },
         this.options.notify,
       );
@@ -225,6 +228,7 @@ export class Notifier {
             history: { pushed: false, lastPushAt: await this.records.lastPushAt(key, event.id) },
             now: decidedAt,
             classification,
+            snoozedUntil,
           },
           this.options.notify,
         );

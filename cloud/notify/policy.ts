@@ -14,7 +14,8 @@ import { inQuietHours } from './quiet-hours.js';
  *   decide(event, classification)
  *     verified:   LLM disagrees / other label / not confident enough → no push, verdict rejected
  *     unverified: provider none → push on the box's word; LLM down/over budget/no picture → the llm_down rule
- *     then:       cooldown per device+camera+label, quiet hours (unless the threat is high enough) → no push
+ *     then:       camera snoozed, cooldown per device+camera+label, quiet hours (unless the threat is high
+ *                 enough) → no push
  *
  * One push per event: once pushed, an event never pushes again (updates and `end` included); a resend after a
  * crash carries the event id as collapse id, so the phone shows one notification.
@@ -56,6 +57,7 @@ export type DecisionReason =
   | 'already_pushed'
   | 'cooldown'
   | 'quiet_hours'
+  | 'snoozed'
   | 'disabled';
 
 export interface PushContent {
@@ -80,6 +82,8 @@ export interface PolicyInput {
   event: PolicyEvent;
   history: PushHistory;
   now: number;
+  /** The camera's snooze end, when one was set: no push while it is later than now. */
+  snoozedUntil?: number | null;
 }
 
 function ruleOf(config: NotifyConfig, label: string): LabelRule | undefined {
@@ -206,7 +210,7 @@ export function judge(input: PolicyInput & { classification: Classification }, c
   return { push: true, verdict, reason, detail: content.title, content };
 }
 
-/** Cooldown per device + camera + label, then quiet hours (unless the LLM's threat bypasses them). */
+/** The camera's snooze, cooldown per device + camera + label, quiet hours (unless the LLM's threat bypasses them). */
 function gate(
   judged: Decision,
   input: PolicyInput & { classification: Classification },
@@ -214,6 +218,9 @@ function gate(
 ): Decision {
   const { event, history, now, classification: c } = input;
   const verdict = judged.verdict;
+  const snoozed = input.snoozedUntil ?? null;
+  if (snoozed !== null && snoozed > now)
+    return skip(verdict, 'snoozed', `camera ${event.camera} is snoozed until ${new Date(snoozed).toISOString()}`);
   const cooldownMs = parseDuration(config.cooldown);
   if (history.lastPushAt !== null && now - history.lastPushAt < cooldownMs) {
     return skip(
