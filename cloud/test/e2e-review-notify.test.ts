@@ -120,7 +120,7 @@ describe.each(backends)('review item pushes on $name', (backend) => {
     }
   });
 
-  it("its objects' verdicts decide: a rejected first object pushes nothing; a verified one joining pushes", async () => {
+  it("its objects' verdicts decide: a rejected first object pushes nothing; a verified one joining does", async () => {
     h.llm.reset();
     h.llm.script({ kind: 'answer', answer: NO_PERSON_ANSWER });
     const cam = camera();
