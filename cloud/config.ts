@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { loadConfig, type LoadedConfig } from '../shared/config/index.js';
+import { AccountsConfigSchema } from './accounts/config.js';
 import { IngestConfigSchema, MqttConfigSchema } from './ingest/config.js';
 import { PushConfigSchema } from './push/config.js';
 import { NotifyConfigSchema } from './notify/config.js';
@@ -203,14 +204,19 @@ export const CloudConfigSchema = Type.Object(
           minimum: 1,
           default: 10,
           description:
-            'Live event streams (GET /v1/events/stream) one API token may hold open at once, per collector ' +
-            'process; beyond, 429 too_many_streams.',
+            'Live event streams (GET /v1/stream) one API token or login session may hold open at once, per ' +
+            'collector process; beyond, 429 too_many_streams.',
         }),
         stream_max_per_tenant: Type.Integer({
           minimum: 1,
           default: 50,
           description: 'Live event streams all tokens of one tenant may hold open at once, per collector process.',
         }),
+        stream_replay_window: Duration(
+          '24h',
+          'How long the live change journal keeps changes for Last-Event-ID replay (GET /v1/stream); a client ' +
+            'reconnecting after longer gets stream.reset and reloads.',
+        ),
       },
       { default: {}, additionalProperties: false, description: 'The app-facing API.' },
     ),
@@ -236,6 +242,7 @@ export const CloudConfigSchema = Type.Object(
     reclassify: ReclassifyConfigSchema,
     notify: NotifyConfigSchema,
     queue: QueueConfigSchema,
+    accounts: AccountsConfigSchema,
   },
   { additionalProperties: false, description: 'vigil-cloud configuration.' },
 );

@@ -27,6 +27,10 @@ const CLOUD_ONLY = {
   headers_too_large: { status: 431, retry: 'drop', message: 'the request line and headers are too large' },
   too_many_streams: { status: 429, retry: 'retry_later', message: 'too many live streams are open; close one first' },
   last_active_key: { status: 409, retry: 'drop', message: 'the only active key of a device cannot be revoked' },
+  // owner accounts and web app sessions (cloud/accounts)
+  invalid_credentials: { status: 401, retry: 'drop', message: 'wrong email or password' },
+  session_expired: { status: 401, retry: 'drop', message: 'the session ended; log in again' },
+  csrf_failed: { status: 403, retry: 'drop', message: 'cross-site request refused' },
   // blob store
   invalid_blob_key: { status: 400, retry: 'drop', message: 'not a valid blob key' },
   blob_size_mismatch: { status: 400, retry: 'drop', message: 'the blob has another size than announced' },

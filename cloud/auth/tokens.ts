@@ -45,7 +45,12 @@ export async function createApiToken(
 export interface AuthContext {
   tenantId: string;
   role: Role;
+  /** The API token's id; for a login session its id (`ses_…`), for a signed link `signed-link`. */
   tokenId: string;
+  /** How the caller authenticated: an API token (default), a login session (cookie), a signed link. */
+  via?: 'token' | 'session' | 'link';
+  /** The logged-in user (`usr_…`) of a session. */
+  userId?: string;
 }
 
 function unauthorized(message: string): VigilError {

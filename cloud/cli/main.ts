@@ -14,6 +14,7 @@ await registerCommands(program, {
   'pair-code': async () => (await import('./pair-code.js')).registerPairCode,
   token: async () => (await import('./token.js')).registerToken,
   'dead-letter': async () => (await import('./dead-letter.js')).registerDeadLetter,
+  user: async () => (await import('./user.js')).registerUser,
 });
 
 await runCli(program);

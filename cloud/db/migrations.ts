@@ -14,6 +14,8 @@
  *   notify/  event_verifications, push_deliveries, notify_cooldowns, classification_cache (3; the last is the
  *            persistent half of reclassify/'s answer cache); review_notifications, review_deliveries (8)
  *   broker/  deployment_meta (5)
+ *   accounts/ users, user_sessions (9)
+ *   live/    live_change_seq, live_changes (9, live/change-journal.ts)
  */
 
 export interface Migration {
@@ -280,6 +282,62 @@ const REVIEWS: readonly string[] = [
   )`,
 ];
 
+/**
+ * Owner accounts and the live feed's change journal (migration 9):
+ *
+ *   users            web app logins (accounts/): email (lower case, unique), tenant, role, scrypt hash with its
+ *                    parameters
+ *   user_sessions    login sessions (accounts/): the SHA-256 of the cookie's secret, the CSRF token, absolute expiry,
+ *                    last use (idle expiry), revocation
+ *   live_change_seq  per tenant: the last change number handed out (the row lock orders appends: numbers are
+ *                    committed in order across collectors) and the last number pruned from the journal
+ *   live_changes     the live feed's changes by (tenant, seq) (live/change-journal.ts): the SSE `id:` and what
+ *                    `Last-Event-ID` replays; pruned after api.stream_replay_window, one heartbeat row per device
+ */
+const ACCOUNTS_AND_JOURNAL: readonly string[] = [
+  `CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+    email TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'reader')),
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    password_changed_at BIGINT NOT NULL
+  )`,
+  `CREATE INDEX users_tenant ON users (tenant_id, email)`,
+  `CREATE TABLE user_sessions (
+    id TEXT PRIMARY KEY,
+    secret_sha256 TEXT NOT NULL UNIQUE,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    revoked_at BIGINT
+  )`,
+  `CREATE INDEX user_sessions_user ON user_sessions (user_id)`,
+  `CREATE TABLE live_change_seq (
+    tenant_id TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    pruned_through BIGINT NOT NULL
+  )`,
+  `CREATE TABLE live_changes (
+    tenant_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    type TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    event_id TEXT,
+    review_id TEXT,
+    rev BIGINT,
+    at BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+  )`,
+  `CREATE INDEX live_changes_recorded ON live_changes (recorded_at)`,
+  `CREATE INDEX live_changes_device ON live_changes (tenant_id, device_id, type)`,
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -424,5 +482,10 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     name: 'review items, event zones, camera snoozes, review pushes',
     statements: [...REVIEWS],
+  },
+  {
+    version: 9,
+    name: 'owner accounts and sessions; the live feed change journal',
+    statements: [...ACCOUNTS_AND_JOURNAL],
   },
 ];

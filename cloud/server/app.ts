@@ -6,6 +6,10 @@ import { parseDuration, systemClock, type Clock } from '../../shared/clock/index
 import { createLogger, componentLogger, type Logger, type LogLevel } from '../../shared/log/index.js';
 import { registerDeviceRoutes } from '../api/devices.js';
 import { LocalEventBus, PostgresEventBus, type EventBus } from '../live/event-bus.js';
+import { ChangeJournal, JournaledEventBus } from '../live/change-journal.js';
+import { createAccounts, sessionAuthenticator, type Accounts } from '../accounts/index.js';
+import { registerSessionRoutes } from '../api/session.js';
+import { registerPushTestRoutes } from '../api/push-test.js';
 import { registerDeadLetterRoutes } from '../api/dead-letters.js';
 import { registerEventRoutes } from '../api/events.js';
 import { registerReviewRoutes } from '../api/reviews.js';
@@ -76,6 +80,8 @@ export interface Cloud {
   /** Ends the events of boxes that went quiet or restarted (events.lost_after). */
   lostEvents: LostEventSweeper;
   close(): Promise<void>;
+  /** Owner accounts and login sessions of the web app (cloud/accounts). */
+  accounts: Accounts;
 }
 
 function requestForLog(req: FastifyRequest): Record<string, unknown> {
@@ -144,7 +150,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     cleanups.push(() => broker.close());
     // Boxes get broker logins only where the deployment hands them a broker at pairing.
     const deviceBroker = config.pairing.mqtt_url ? broker.provisioner : new NoProvisioner();
-    const bus: EventBus = isPostgresUrl(config.database.url)
+    const feed: EventBus = isPostgresUrl(config.database.url)
       ? await PostgresEventBus.open({
           url: config.database.url!,
           schema: config.database.schema,
@@ -152,6 +158,9 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
         })
       : new LocalEventBus(componentLogger(log, 'live'));
     cleanups.push(() => bus.close());
+    // Every change numbered in the database first: the SSE ids and Last-Event-ID replay (cloud/live/change-journal.ts).
+    const journal = new ChangeJournal(database, () => clock.now());
+    const bus = new JournaledEventBus(feed, journal, componentLogger(log, 'live'));
     // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's
     // changes.
     const notify = createNotify({
@@ -210,6 +219,20 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     });
     installErrorHandling(app);
     app.addHook('onRequest', async (req, reply) => {
+    // Owner logins (cloud/accounts): the session cookie is a credential of every app route, beside API tokens.
+    const accounts = createAccounts({
+      database,
+      store,
+      config: config.accounts,
+      clock,
+      log: componentLogger(log, 'accounts'),
+    });
+    cleanups.push(async () => accounts.close());
+    app.decorate(
+      'vigilCookieAuth',
+      sessionAuthenticator(accounts.sessions, () => config.server.public_url),
+    );
+    registerSessionRoutes(app, { sessions: accounts.sessions, publicUrl: () => config.server.public_url });
       reply.header('x-request-id', String(req.id)).headers(COMMON_HEADERS);
     });
 
@@ -272,8 +295,16 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerCameraRoutes(app, ctx);
     registerPushTokenRoutes(app, ctx);
     const stream = registerStreamRoutes(app, ctx, {
-      perToken: config.api.stream_max_per_token,
-      perTenant: config.api.stream_max_per_tenant,
+    registerPushTestRoutes(app, {
+      store,
+      push: notify.push,
+      vapidPublicKey: config.push.webpush?.public_key,
+      baseUrl: () => config.server.public_url ?? url,
+      clock,
+    });
+      limits: { perToken: config.api.stream_max_per_token, perTenant: config.api.stream_max_per_tenant },
+      journal,
+      replayWindowMs: parseDuration(config.api.stream_replay_window),
     });
     metrics.gauge('vigil_sse_clients', 'Open live event streams.', () => [{ value: stream.open() }]);
 
@@ -337,6 +368,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
 
     // No event left open: end the events of boxes that went quiet or restarted (cloud/status/lost-events.ts).
     const lostEvents = startLostEventSweeper({
+    accounts.startPurge();
       store,
       bus,
       clock,
@@ -378,6 +410,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {
+      accounts,
     await closeAll();
     throw err;
   }
