@@ -12,7 +12,8 @@ import { startMqttIngest, type MqttIngest } from '../ingest/mqtt.js';
 import { MemorySink } from './support-ingest/memory-sink.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
 import { startAedes, type EmbeddedBroker } from './support-ingest/aedes.js';
-import { ingestApp, type IngestReply, signed, wireEvent, wireHeartbeat } from './support-ingest/wire.js';
+import { ingestApp, type IngestReply, signed, wireEvent, wireHeartbeat, wireReview } from './support-ingest/wire.js';
+import { newEventId } from '../../shared/ids/index.js';
 
 /**
  * Every limit of PROTOCOL.md §4 (firmware-protocol/limits.ts), one by one, at ingest over HTTP and over MQTT, with the
@@ -42,6 +43,11 @@ const ev = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({
   kind: 'events',
   body: Buffer.from(JSON.stringify(wireEvent(d.deviceId, o))),
 });
+const rv = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({
+  kind: 'events',
+  body: Buffer.from(JSON.stringify(wireReview(d.deviceId, o))),
+});
+const eventIds = (n: number): string[] => Array.from({ length: n }, () => newEventId());
 const hb = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({
   kind: 'heartbeat',
   body: Buffer.from(JSON.stringify(wireHeartbeat(d.deviceId, o))),
@@ -113,6 +119,13 @@ const CASES: LimitCase[] = [
     limit: 'ATTRIBUTE_VALUE_MAX',
     over: (d) => ev(d, { attributes: { color: 'v'.repeat(257) } }),
     at: (d) => ev(d, { attributes: { color: 'v'.repeat(256) } }),
+    http: [400, 'invalid_message'],
+    mqtt: { rejected: 'invalid_message' },
+  },
+  {
+    limit: 'REVIEW_OBJECTS_MAX',
+    over: (d) => rv(d, { objects: eventIds(LIMITS.REVIEW_OBJECTS_MAX + 1) }),
+    at: (d) => rv(d, { objects: eventIds(LIMITS.REVIEW_OBJECTS_MAX) }),
     http: [400, 'invalid_message'],
     mqtt: { rejected: 'invalid_message' },
   },

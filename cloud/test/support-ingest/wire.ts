@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { isVigilError } from '../../../shared/errors/index.js';
+import { newEventId, ulid } from '../../../shared/ids/index.js';
 import { httpStatusOf } from '../../errors.js';
 import { testJpeg } from '../../../shared/testing/index.js';
 import { sampleEvent } from '../../../shared/testing/events.js';
@@ -13,6 +14,25 @@ import { registerIngestRoutes, type IngestDeps } from '../../ingest/index.js';
 
 export function wireEvent(deviceId: string, o: Record<string, unknown> = {}): WireObject {
   return sampleEvent(deviceId, o);
+}
+
+/** A Review message (kind review) of this device, started a moment ago; `o` overrides fields. */
+export function wireReview(deviceId: string, o: Record<string, unknown> = {}): WireObject {
+  return {
+    v: 1,
+    kind: 'review',
+    id: `rev_${ulid()}`,
+    device_id: deviceId,
+    camera: 'front',
+    type: 'new',
+    rev: 0,
+    severity: 'alert',
+    started_at: new Date(Date.now() - 1000).toISOString(),
+    objects: [newEventId()],
+    labels: ['person'],
+    zones: [],
+    ...o,
+  };
 }
 
 export function wireHeartbeat(deviceId: string, o: Record<string, unknown> = {}): WireObject {
