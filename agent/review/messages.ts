@@ -19,9 +19,12 @@ export const ReviewMessageSchema = Type.Object(
     id: Type.String({ pattern: REVIEW_ID_PATTERN, description: 'Stable review item id (rev_<ULID>)' }),
     camera: Type.String({ pattern: CAMERA_NAME_PATTERN }),
     severity: Type.Union([Type.Literal('alert'), Type.Literal('detection')], {
-      description: 'alert or detection by the camera review settings; never goes down',
+      description: 'alert or detection by the camera review settings; fixed for the item (two lanes per camera)',
     }),
-    started_at: Type.String({ format: 'date-time', description: 'Wall clock of the first object start' }),
+    started_at: Type.String({
+      format: 'date-time',
+      description: "Wall clock of the first object's start, or of the frame where it qualified if later",
+    }),
     ended_at: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
       description: 'Wall clock when the last object stopped being active; end only',
     }),

@@ -13,12 +13,17 @@ import { qualify, severityRank } from './rules.js';
  * - An object qualifies for `alert` when its label is an alert label and it entered one of the alert's required
  *   zones (any place when none is required), else for `detection` by the detection labels and zones (rules.ts).
  * - An object is active while its event is open, it is not stationary and it has moved (a message without `moved`
- *   counts as moved). Only an active qualifying object starts an item or joins the open one; objects that never
- *   qualify make no item.
- * - One item is open per camera at a time. Objects joining, new labels or zones, another best thumbnail and a
- *   severity upgrade (detection → alert; never down) make an `update`; at most one message per item per frame.
- * - The item ends when none of its objects has been active for the merge gap (`merge_gap_s`, frame time), with
- *   `ended_at` = when its last object stopped being active. `flush()` ends it at once (end of input, agent stop).
+ *   counts as moved). Only active qualifying objects start or join items; objects that never qualify make none.
+ * - Two lanes per camera: at most one open alert item and one open detection item. An active object that qualifies
+ *   for alert joins (or starts) the alert item; one that qualifies only for detection, the detection item. A
+ *   detection item's object that later qualifies for alert (enters a required zone) also joins the alert item and
+ *   stays listed in the detection item. So an item's severity never changes, and every object of an alert item
+ *   made it an alert.
+ * - Objects joining, new labels or zones and another best thumbnail make an `update`; at most one message per item
+ *   per frame. An item ends when none of its objects has been active for the merge gap (`merge_gap_s`, frame time),
+ *   with `ended_at` = when its last object stopped being active. `flush()` ends the open items at once.
+ * - `started_at` is its first object's start when that object qualified from its first message, else the frame
+ *   where it qualified (entered a required zone, started moving): an alert starts when the alert does.
  */
 
 export interface ReviewTrackerOptions extends Partial<ReviewGrouping> {
@@ -75,6 +80,12 @@ interface Item {
 
 const newReviewId = (wallMs: number): string => `rev_${ulid(wallMs)}`;
 
+/** The later of an ISO time and an epoch-ms time, as ISO. */
+function maxIso(iso: string, ms: number): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) || ms > t ? new Date(ms).toISOString() : iso;
+}
+
 /** A frame for messages that come without one (no frame was ever fed): the latest time they name. */
 function finalFrame(messages: readonly ReviewInput[]): ReviewFrame {
   const wallMs = Math.max(...messages.map((m) => Date.parse(m.ended_at ?? m.started_at)));
@@ -82,9 +93,12 @@ function finalFrame(messages: readonly ReviewInput[]): ReviewFrame {
   return { mediaMs: mediaS * 1000, wallMs };
 }
 
+const LANES: readonly ReviewSeverity[] = ['alert', 'detection'];
+
 export class ReviewTracker {
   private readonly objects = new Map<string, ObjectState>();
-  private item: Item | undefined;
+  /** The open item of each lane. */
+  private readonly items = new Map<ReviewSeverity, Item>();
   private readonly mergeGapMs: number;
   private readonly newId: (wallMs: number) => string;
   private last: ReviewFrame | undefined;
@@ -95,14 +109,15 @@ export class ReviewTracker {
     this.newId = opts.newId ?? newReviewId;
   }
 
-  /** Items ended so far by severity (an upgraded item counts once, as an alert). */
+  /** Items ended so far, by severity. */
   get ended(): Readonly<{ alert: number; detection: number }> {
     return this.itemCount;
   }
 
-  /** The open item's id, if any. */
-  get openItem(): string | undefined {
-    return this.item?.id;
+  /** The open item's id of a lane (default: either, the alert first), if any. */
+  openItem(severity?: ReviewSeverity): string | undefined {
+    if (severity) return this.items.get(severity)?.id;
+    return (this.items.get('alert') ?? this.items.get('detection'))?.id;
   }
 
   /** Feeds one frame's event messages (in emission order); returns the review messages they cause. */
@@ -110,38 +125,41 @@ export class ReviewTracker {
     this.last = frame;
     for (const m of messages) this.observe(m, frame);
     const out: ReviewMessage[] = [];
-    const item = this.item;
-    if (!item) return out;
-    if (!item.announced || item.changed) out.push(this.message(item, item.announced ? 'update' : 'new'));
-    const anyActive = [...item.members.values()].some((o) => o.active);
-    if (anyActive) item.quietSinceMs = undefined;
-    else {
-      item.quietSinceMs ??= frame.mediaMs;
-      if (frame.mediaMs - item.quietSinceMs >= this.mergeGapMs) out.push(this.end(item));
+    for (const lane of LANES) {
+      const item = this.items.get(lane);
+      if (!item) continue;
+      if (!item.announced || item.changed) out.push(this.message(item, item.announced ? 'update' : 'new'));
+      const anyActive = [...item.members.values()].some((o) => o.active);
+      if (anyActive) item.quietSinceMs = undefined;
+      else {
+        item.quietSinceMs ??= frame.mediaMs;
+        if (frame.mediaMs - item.quietSinceMs >= this.mergeGapMs) out.push(this.end(item));
+      }
     }
     return out;
   }
 
   /**
-   * Ends the open item now (end of input, agent stop). `finalMessages`: the pipeline's last messages (the `end`s its
-   * flush made), read as of the last frame fed.
+   * Ends the open items now (end of input, agent stop). `finalMessages`: the pipeline's last messages (the `end`s
+   * its flush made), read as of the last frame fed.
    */
   flush(finalMessages: readonly ReviewInput[] = []): ReviewMessage[] {
-    if (finalMessages.length > 0) {
-      const at = this.last ?? finalFrame(finalMessages);
-      for (const m of finalMessages) this.observe(m, at);
-    }
-    const item = this.item;
-    if (!item) return [];
+    const at = this.last ?? (finalMessages.length > 0 ? finalFrame(finalMessages) : undefined);
+    if (at) for (const m of finalMessages) this.observe(m, at);
     const out: ReviewMessage[] = [];
-    if (!item.announced || item.changed) out.push(this.message(item, item.announced ? 'update' : 'new'));
-    for (const o of item.members.values()) if (o.active) this.deactivate(o, this.last);
-    out.push(this.end(item));
+    for (const lane of LANES) {
+      const item = this.items.get(lane);
+      if (!item) continue;
+      if (!item.announced || item.changed) out.push(this.message(item, item.announced ? 'update' : 'new'));
+      for (const o of item.members.values()) if (o.active) this.deactivate(o, this.last);
+      out.push(this.end(item));
+    }
     return out;
   }
 
   private observe(m: ReviewInput, frame: ReviewFrame): void {
     let o = this.objects.get(m.id);
+    const first = o === undefined;
     if (!o) {
       o = {
         id: m.id,
@@ -169,12 +187,16 @@ export class ReviewTracker {
     else if (o.active || m.type === 'end') this.deactivate(o, frame, m);
     if (m.type === 'end') this.objects.delete(m.id);
 
-    const item = this.item;
-    if (item?.members.has(o.id)) this.refresh(item, o);
-    else if (o.active && o.qualification) {
-      if (item) this.join(item, o);
-      else this.start(o, frame);
+    for (const lane of LANES) {
+      const item = this.items.get(lane);
+      if (item?.members.has(o.id)) this.refresh(item, o);
     }
+    // An active object joins (or starts) the item of the lane it qualifies for; never the detection lane once alert.
+    const lane = o.active ? o.qualification : undefined;
+    if (!lane) return;
+    const item = this.items.get(lane);
+    if (!item) this.start(lane, o, frame, first);
+    else if (!item.members.has(o.id)) this.join(item, o);
   }
 
   private deactivate(o: ObjectState, frame: ReviewFrame | undefined, m?: ReviewInput): void {
@@ -186,22 +208,24 @@ export class ReviewTracker {
     if (media !== undefined) o.inactiveMedia = Math.max(o.inactiveMedia ?? media, media);
   }
 
-  private start(o: ObjectState, frame: ReviewFrame): void {
+  private start(lane: ReviewSeverity, o: ObjectState, frame: ReviewFrame, first: boolean): void {
+    // From its first message: the object's own start; later (entered a required zone, started moving): now.
+    const mediaNow = o.mediaStart !== undefined ? Math.round(frame.mediaMs) / 1000 : undefined;
     const item: Item = {
       id: this.newId(frame.wallMs),
       announced: false,
-      severity: o.qualification ?? 'detection',
+      severity: lane,
       members: new Map(),
       objects: [],
       labels: [],
       zones: [],
       thumbnailEvent: undefined,
-      startedAt: o.startedAt,
-      mediaStart: o.mediaStart,
+      startedAt: first ? o.startedAt : maxIso(o.startedAt, frame.wallMs),
+      mediaStart: first ? o.mediaStart : mediaNow,
       quietSinceMs: undefined,
       changed: true,
     };
-    this.item = item;
+    this.items.set(lane, item);
     this.join(item, o);
   }
 
@@ -212,7 +236,7 @@ export class ReviewTracker {
     this.refresh(item, o);
   }
 
-  /** Folds a member's label, zones, qualification and thumbnail into the item. */
+  /** Folds a member's label, zones and thumbnail into the item. */
   private refresh(item: Item, o: ObjectState): void {
     if (!item.labels.includes(o.label) && item.labels.length < REVIEW_OBJECTS_MAX) {
       item.labels.push(o.label);
@@ -221,10 +245,6 @@ export class ReviewTracker {
     for (const z of o.zones) {
       if (item.zones.includes(z) || item.zones.length >= ZONES_MAX) continue;
       item.zones.push(z);
-      item.changed = true;
-    }
-    if (severityRank(o.qualification) > severityRank(item.severity)) {
-      item.severity = o.qualification as ReviewSeverity;
       item.changed = true;
     }
     const best = this.bestThumbnail(item);
@@ -250,7 +270,7 @@ export class ReviewTracker {
   }
 
   private end(item: Item): ReviewMessage {
-    this.item = undefined;
+    this.items.delete(item.severity);
     this.itemCount[item.severity]++;
     return this.message(item, 'end');
   }

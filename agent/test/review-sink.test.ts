@@ -76,16 +76,27 @@ async function run(reviews: ReviewSupport): Promise<{ c: FakeCollector; sink: Ev
 }
 
 describe('EventSink.onReview', () => {
-  it('queues protocol Reviews next to the events; the collector gets new → update (alert) → end', async () => {
+  it('queues protocol Reviews next to the events; the collector gets the detection and the alert item', async () => {
     const { c, sink } = await run('known');
-    expect(sink.counters).toMatchObject({ accepted: 3, refused: 0, reviews: 3, reviewsRefused: 0 });
-    const reviews = [...c.received.reviews.values()].sort((x, y) => Number(x.rev) - Number(y.rev));
-    expect(reviews.map((r) => [r.type, r.rev, r.severity])).toEqual([
-      ['new', 0, 'detection'],
-      ['update', 1, 'alert'],
-      ['end', 2, 'alert'],
+    expect(sink.counters).toMatchObject({ accepted: 3, refused: 0, reviews: 5, reviewsRefused: 0 });
+    const reviews = [...c.received.reviews.values()];
+    const of = (severity: string): Array<[unknown, unknown]> =>
+      reviews
+        .filter((r) => r.severity === severity)
+        .sort((x, y) => Number(x.rev) - Number(y.rev))
+        .map((r) => [r.type, r.rev]);
+    expect(of('detection')).toEqual([
+      ['new', 0],
+      ['update', 1],
+      ['end', 2],
     ]);
-    expect(reviews[2]).toMatchObject({ zones: ['porch'], ended_at: '2026-01-01T12:00:03.000Z' });
+    expect(of('alert')).toEqual([
+      ['new', 0],
+      ['end', 1],
+    ]);
+    const alertEnd = reviews.find((r) => r.severity === 'alert' && r.type === 'end');
+    expect(alertEnd).toMatchObject({ zones: ['porch'], started_at: '2026-01-01T12:00:02.000Z' });
+    expect(alertEnd).toMatchObject({ ended_at: '2026-01-01T12:00:03.000Z' });
     for (const r of reviews) {
       expect(validateReview.issues(r)).toEqual([]);
       expect(r.device_id).toBe(c.device.deviceId);
@@ -98,7 +109,7 @@ describe('EventSink.onReview', () => {
 
   it('with a collector from before review items the events arrive, the reviews go quietly', async () => {
     const { c, sink } = await run('pre-review');
-    expect(sink.counters).toMatchObject({ accepted: 3, reviews: 3 });
+    expect(sink.counters).toMatchObject({ accepted: 3, reviews: 5 });
     expect(c.received.events.size).toBe(3);
     expect(c.received.reviews.size).toBe(0);
   });

@@ -126,20 +126,20 @@ describe('ReviewTracker', () => {
     expect(c.idle(4)).toEqual([]); // t=4..7: 4 s quiet
     const [end] = c.idle(1); // t=8: 5 s after the end frame
     expect(end).toMatchObject({ type: 'end', ended_at: '2026-01-01T12:00:03.000Z', objects: [evt(1)] });
-    expect(c.tracker.openItem).toBeUndefined();
+    expect(c.tracker.openItem()).toBeUndefined();
     expect(c.tracker.ended).toEqual({ alert: 1, detection: 0 });
   });
 
   it('overlapping objects form one item; an object within the merge gap joins it; after the gap a new item', () => {
     const c = new Cam();
     c.frame(c.msg('new', 1));
-    expect(c.frame(c.msg('new', 2, { label: 'dog' }))).toMatchObject([
-      { type: 'update', objects: [evt(1), evt(2)], labels: ['person', 'dog'] },
+    expect(c.frame(c.msg('new', 2, { label: 'car' }))).toMatchObject([
+      { type: 'update', objects: [evt(1), evt(2)], labels: ['person', 'car'] },
     ]);
     c.frame(c.msg('end', 1), c.msg('end', 2));
     c.idle(2);
-    expect(c.frame(c.msg('new', 3, { label: 'car' }))).toMatchObject([
-      { type: 'update', objects: [evt(1), evt(2), evt(3)], labels: ['person', 'dog', 'car'] },
+    expect(c.frame(c.msg('new', 3))).toMatchObject([
+      { type: 'update', objects: [evt(1), evt(2), evt(3)], labels: ['person', 'car'] },
     ]);
     c.frame(c.msg('end', 3));
     c.idle(6);
@@ -155,22 +155,54 @@ describe('ReviewTracker', () => {
     expect(c.out[3]?.ended_at).toBe('2026-01-01T12:00:06.000Z');
   });
 
-  it('severity goes up when an object enters a required zone or an alert object joins, and never down', () => {
+  it('two lanes: alert objects make the alert item, detection-only objects the detection item', () => {
+    const c = new Cam(); // alerts: person, car; detections: every label
+    c.frame(c.msg('new', 1), c.msg('new', 2, { label: 'dog' }));
+    expect(c.out.map((m) => [m.type, m.severity, m.objects])).toEqual([
+      ['new', 'alert', [evt(1)]],
+      ['new', 'detection', [evt(2)]],
+    ]);
+    expect(c.tracker.openItem('alert')).toBe(c.out[0]?.id);
+    expect(c.tracker.openItem('detection')).toBe(c.out[1]?.id);
+    c.frame(c.msg('new', 3, { label: 'cat' }), c.msg('new', 4, { label: 'car' }));
+    expect(c.out.slice(2).map((m) => [m.severity, m.objects])).toEqual([
+      ['alert', [evt(1), evt(4)]],
+      ['detection', [evt(2), evt(3)]],
+    ]);
+    c.frame(c.msg('end', 1), c.msg('end', 4));
+    c.idle(6);
+    expect(c.tracker.openItem('alert')).toBeUndefined();
+    expect(c.tracker.openItem('detection')).toBe(c.out[1]?.id); // the dog and the cat are still about
+    expect(c.tracker.ended).toEqual({ alert: 1, detection: 0 });
+  });
+
+  it('entering a required zone: the object also joins (or starts) the alert item; severities never change', () => {
     const rules: ReviewRules = {
       alerts: { labels: ['person'], required_zones: ['porch'] },
       detections: { required_zones: [] },
     };
     const c = new Cam(rules);
     expect(c.frame(c.msg('new', 1, { zones: [] }))).toMatchObject([{ type: 'new', severity: 'detection' }]);
-    expect(c.frame(c.msg('update', 1, { zones: ['porch'] }))).toMatchObject([
-      { type: 'update', severity: 'alert', zones: ['porch'] },
+    c.idle(1);
+    const entered = c.frame(c.msg('update', 1, { zones: ['porch'] })); // t=2
+    expect(entered).toMatchObject([
+      { type: 'new', severity: 'alert', objects: [evt(1)], zones: ['porch'], started_at: '2026-01-01T12:00:02.000Z' },
+      { type: 'update', severity: 'detection', objects: [evt(1)], zones: ['porch'] },
     ]);
-    // A detection-only object joins: the item stays an alert.
-    expect(c.frame(c.msg('new', 2, { label: 'dog' }))).toMatchObject([{ type: 'update', severity: 'alert' }]);
+    // A person outside the porch joins the detection item only.
+    expect(c.frame(c.msg('new', 2, { zones: [] }))).toMatchObject([
+      { type: 'update', severity: 'detection', objects: [evt(1), evt(2)] },
+    ]);
     c.frame(c.msg('end', 1), c.msg('end', 2));
     c.idle(6);
-    expect(c.types()).toEqual(['new:detection', 'update:alert', 'update:alert', 'end:alert']);
-    expect(c.tracker.ended).toEqual({ alert: 1, detection: 0 });
+    const ends = c.out.filter((m) => m.type === 'end');
+    expect(ends.map((m) => [m.severity, m.objects])).toEqual([
+      ['alert', [evt(1)]],
+      ['detection', [evt(1), evt(2)]],
+    ]);
+    for (const m of c.out.filter((x) => x.severity === 'alert')) expect(m.objects).toEqual([evt(1)]);
+    expect(new Set(c.out.filter((x) => x.id === ends[1]?.id).map((m) => m.severity))).toEqual(new Set(['detection']));
+    expect(c.tracker.ended).toEqual({ alert: 1, detection: 1 });
   });
 
   it('required zones: an alert label outside them is a detection; with detection zones too, nothing', () => {
@@ -186,7 +218,7 @@ describe('ReviewTracker', () => {
     c.frame(c.msg('new', 2, { zones: ['yard'] }));
     expect(c.types()).toEqual(['new:detection']);
     c.frame(c.msg('update', 2, { zones: ['yard', 'porch'] }));
-    expect(c.types()).toEqual(['new:detection', 'update:alert']);
+    expect(c.types()).toEqual(['new:detection', 'new:alert', 'update:detection']);
     expect(c.out[1]?.zones).toEqual(['yard', 'porch']);
   });
 
@@ -279,14 +311,15 @@ describe('ReviewTracker', () => {
     expect(c.tracker.flush()).toMatchObject([{ type: 'end', ended_at: '2026-01-01T12:00:03.000Z' }]);
   });
 
-  it('lists at most 64 objects; later ones still count in labels and severity', () => {
-    const c = new Cam({ alerts: { labels: ['car'], required_zones: [] }, detections: { required_zones: [] } });
+  it('lists at most 64 objects; later ones still count in labels and zones', () => {
+    const c = new Cam();
     for (let i = 0; i < 70; i++) c.frame(c.msg('new', i));
-    c.frame(c.msg('new', 99, { label: 'car' }));
+    c.frame(c.msg('new', 99, { label: 'car', zones: ['drive'] }));
     const last = c.out.at(-1) as ReviewMessage;
     expect(last.objects).toHaveLength(64);
+    expect(last.objects).not.toContain(evt(99));
     expect(last.labels).toEqual(['person', 'car']);
-    expect(last.severity).toBe('alert');
+    expect(last.zones).toEqual(['drive']);
   });
 
   it('messages without zone fields (older producers) are read as no zones', () => {

@@ -55,8 +55,9 @@ export const Review = wireObject(
       REVIEW_TYPES.map((t) => Type.Literal(t)),
       {
         description:
-          '`new` when the first qualifying object appears, `update` when an object joins, the labels, zones or ' +
-          'thumbnail change or the severity goes up, `end` when all its objects ended (after the merge gap).',
+          '`new` when the first qualifying object appears, `update` when an object joins or the labels, zones, ' +
+          'thumbnail (or, from a box that upgrades items, the severity) change, `end` when none of its objects is ' +
+          'active any more (after the merge gap).',
       },
     ),
     rev: Type.Integer({
@@ -70,12 +71,16 @@ export const Review = wireObject(
       REVIEW_SEVERITIES.map((s) => Type.Literal(s)),
       {
         description:
-          "`alert`: an object whose label is in the camera's alert labels entered one of the alert's required " +
-          'zones (or any place when none is required); `detection`: otherwise, for the detection labels and ' +
-          'zones. A later rev never has a lower severity (detection → alert only).',
+          "`alert`: its objects' labels are alert labels and they entered one of the alert's required zones (or any " +
+          'place when none is required); `detection`: objects of the detection labels and zones that are not ' +
+          'alerts. A later rev never has a lower severity; the agent keeps it for the whole item (alert and ' +
+          'detection items are separate, PROTOCOL.md §2.1).',
       },
     ),
-    started_at: DateTime('When the item started: the start of its first object.'),
+    started_at: DateTime(
+      "When the item started: its first object's start, or when that object qualified if it did later (entered a " +
+        'required zone, started moving).',
+    ),
     ended_at: Type.Optional(
       DateTime('When the item ended (its last object ended). Required when type = end, only allowed there.'),
     ),
@@ -98,8 +103,8 @@ export const Review = wireObject(
     ),
     thumbnail_event: Type.Optional(
       EventId(
-        "Event whose thumbnail is the item's best picture (one of `objects`): the highest-scoring object of the " +
-          'highest severity. Its thumbnail travels with that event; absent until one is chosen.',
+        "Event whose thumbnail is the item's best picture (one of `objects`): its highest-scoring object with a " +
+          'thumbnail. The picture travels with that event; absent until one is chosen.',
       ),
     ),
     sent_at: Type.Optional(
