@@ -1,0 +1,141 @@
+/** The JSON the collector's app API returns (cloud/api/*.ts), as far as the web app reads it. */
+export interface ErrorBody {
+  error: { code: string; message: string; request_id?: string; details?: unknown };
+}
+
+export interface SessionUser {
+  id: string;
+  email: string;
+  tenant: string;
+  role: 'admin' | 'reader';
+}
+
+export interface SessionJson {
+  user: SessionUser;
+  csrf_token: string;
+  expires_at: string;
+}
+
+export interface ThumbnailJson {
+  url: string;
+  sha256: string;
+  size: number;
+  content_type: string;
+}
+
+export interface EventJson {
+  id: string;
+  device_id: string;
+  camera: string;
+  label: string;
+  score: number;
+  top_score: number | null;
+  box: [number, number, number, number] | null;
+  status: 'active' | 'ended';
+  end_reason: string | null;
+  rev: number;
+  started_at: string;
+  ended_at: string | null;
+  duration_s: number | null;
+  zones: string[];
+  current_zones?: string[];
+  stationary: boolean;
+  thumbnail: ThumbnailJson | null;
+  created_at: string;
+  updated_at: string;
+  /** Present on list items when the collector includes it, always on GET /v1/events/{id}. */
+  verification?: VerificationJson | null;
+  push_sent?: boolean;
+}
+
+export interface VerificationJson {
+  status: string;
+  reason: string | null;
+  job_state: string | null;
+  attempts: number;
+  last_error: string | null;
+  classify_label: string | null;
+  classify_confidence: number | null;
+  classify_summary: string | null;
+  classify_threat: number | null;
+  agrees_with_edge: boolean | null;
+  provider: string | null;
+  model: string | null;
+  classified_at: string | null;
+  decision: string | null;
+  decision_detail: string | null;
+}
+
+export interface PushDeliveryJson {
+  target_id: string;
+  platform: string;
+  status: string;
+  http_status: number | null;
+  reason: string | null;
+  attempts: number;
+  at: string | null;
+}
+
+export interface EventDetailJson extends EventJson {
+  verification: VerificationJson | null;
+  push_sent: boolean;
+  push_state?: string | null;
+  push_at: string | null;
+  push_title?: string | null;
+  push_deliveries: PushDeliveryJson[];
+}
+
+export interface EventPage {
+  events: EventJson[];
+  next_cursor: string | null;
+}
+
+export interface CameraStatus {
+  name: string;
+  state: string;
+  fps?: number;
+  last_frame_age_s?: number | null;
+  restarts?: number;
+}
+
+export interface DeviceJson {
+  id: string;
+  name: string | null;
+  state: 'online' | 'offline' | 'never_seen' | 'revoked';
+  online: boolean;
+  created_at: string;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+  last_heartbeat_at: string | null;
+  clock_skew_ms: number | null;
+  version: string | null;
+  outbox_depth: number | null;
+  dropped: number | null;
+  disk_full: boolean | null;
+  cameras: CameraStatus[];
+}
+
+export interface PairingCodeJson {
+  id: string;
+  code?: string;
+  name: string | null;
+  tenant: string;
+  state: 'pending' | 'used' | 'expired' | 'revoked';
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+  device_id: string | null;
+}
+
+export interface PushTokenJson {
+  id: string;
+  platform: 'apns' | 'fcm' | 'webpush';
+  token_hint: string;
+  app_id: string | null;
+  device_label: string | null;
+  created_at: string;
+  last_status: string | null;
+  last_reason: string | null;
+  last_sent_at: string | null;
+  failures: number;
+}

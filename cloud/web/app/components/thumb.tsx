@@ -1,0 +1,132 @@
+import type { JSX } from 'preact';
+import type { EventJson } from '../api/types.js';
+import { humanName } from '../format.js';
+
+/**
+ * The event's picture. The box uploads a crop around the object (its box plus a 15 % margin each side, clamped to
+ * the frame: agent/thumbnail/encode.ts), so the box is drawn inside the crop at that place, and the crop is shown
+ * where it sits in a frame-shaped outline whose proportions follow from the crop's pixel size.
+ */
+export const CROP_MARGIN = 0.15;
+
+export interface CropGeometry {
+  /** The crop in normalised frame coordinates [x1, y1, x2, y2]. */
+  crop: [number, number, number, number];
+  /** The box inside the crop, fractions of the crop. */
+  boxInCrop: { left: number; top: number; width: number; height: number };
+  /** Frame width / height, when the thumbnail's pixel size is known. */
+  frameAspect: number | null;
+}
+
+export function cropGeometry(box: [number, number, number, number], thumbAspect: number | null): CropGeometry {
+  const [x1, y1, x2, y2] = box;
+  const mx = (x2 - x1) * CROP_MARGIN;
+  const my = (y2 - y1) * CROP_MARGIN;
+  const crop: [number, number, number, number] = [
+    Math.max(0, x1 - mx),
+    Math.max(0, y1 - my),
+    Math.min(1, x2 + mx),
+    Math.min(1, y2 + my),
+  ];
+  const cw = Math.max(1e-6, crop[2] - crop[0]);
+  const ch = Math.max(1e-6, crop[3] - crop[1]);
+  return {
+    crop,
+    boxInCrop: { left: (x1 - crop[0]) / cw, top: (y1 - crop[1]) / ch, width: (x2 - x1) / cw, height: (y2 - y1) / ch },
+    // thumb px aspect = (cw·W)/(ch·H) ⇒ W/H = aspect · ch / cw
+    frameAspect: thumbAspect === null ? null : (thumbAspect * ch) / cw,
+  };
+}
+
+const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
+
+function place(el: HTMLElement | null, rect: { left: number; top: number; width: number; height: number }): void {
+  // Positions through the CSSOM (the CSP allows no inline style attributes).
+  if (!el) return;
+  el.style.left = pct(rect.left);
+  el.style.top = pct(rect.top);
+  el.style.width = pct(rect.width);
+  el.style.height = pct(rect.height);
+}
+
+export function alt(e: EventJson): string {
+  return `${humanName(e.label)} on ${humanName(e.camera)}`;
+}
+
+/** Card thumbnail: the crop, or a placeholder saying why there is none. */
+export function CardThumb({ event }: { event: EventJson }): JSX.Element {
+  if (!event.thumbnail)
+    return <div class="thumb thumb-empty">{event.status === 'active' ? 'picture coming' : 'no picture'}</div>;
+  return <img class="thumb" src={event.thumbnail.url} alt={alt(event)} loading="lazy" decoding="async" />;
+}
+
+/** Detail: the crop large with the box drawn, and the crop placed in the frame. */
+export function EventPicture({
+  event,
+  aspect,
+  onLoad,
+}: {
+  event: EventJson;
+  aspect: number | null;
+  onLoad: (a: number) => void;
+}): JSX.Element {
+  if (!event.thumbnail) return <p class="muted">No picture for this event{event.status === 'active' ? ' yet' : ''}.</p>;
+  const geo = event.box ? cropGeometry(event.box, aspect) : null;
+  return (
+    <div class="picture">
+      <figure class="crop">
+        <div class="crop-frame">
+          <img
+            src={event.thumbnail.url}
+            alt={`${alt(event)}, close-up`}
+            onLoad={(e) => {
+              const img = e.currentTarget;
+              if (img.naturalHeight > 0) onLoad(img.naturalWidth / img.naturalHeight);
+            }}
+          />
+          {geo && <span class="box-outline" aria-hidden="true" ref={(el) => place(el, geo.boxInCrop)} />}
+        </div>
+        <figcaption>Close-up from the box, the detection outlined.</figcaption>
+      </figure>
+      {geo && geo.frameAspect !== null && (
+        <figure class="frame">
+          <div
+            class="frame-outline"
+            role="img"
+            aria-label={`Where in the frame: ${Math.round(((geo.crop[0] + geo.crop[2]) / 2) * 100)}% from the left, ${Math.round(((geo.crop[1] + geo.crop[3]) / 2) * 100)}% from the top`}
+            ref={(el) => {
+              if (el) el.style.aspectRatio = String(geo.frameAspect);
+            }}
+          >
+            <img
+              class="frame-crop"
+              src={event.thumbnail.url}
+              alt=""
+              ref={(el) =>
+                place(el, {
+                  left: geo.crop[0],
+                  top: geo.crop[1],
+                  width: geo.crop[2] - geo.crop[0],
+                  height: geo.crop[3] - geo.crop[1],
+                })
+              }
+            />
+            <span
+              class="box-outline"
+              aria-hidden="true"
+              ref={(el) =>
+                place(el, {
+                  left: event.box![0],
+                  top: event.box![1],
+                  width: event.box![2] - event.box![0],
+                  height: event.box![3] - event.box![1],
+                })
+              }
+            />
+          </div>
+          <figcaption>Where in the camera's frame.</figcaption>
+        </figure>
+      )}
+    </div>
+  );
+}
