@@ -8,6 +8,7 @@ import { createPairingCode } from '../../../cloud/pairing/codes.js';
 import { createCloud } from '../../../cloud/server/app.js';
 import { getDeviceView, type DeviceView } from '../../../cloud/status/device-status.js';
 import type { DeviceStatusRecord, EventCursor, EventRecord } from '../../../cloud/store/store.js';
+import type { ReviewRecord } from '../../../cloud/store/reviews.js';
 import { validatePairingResponse } from '../../../firmware-protocol/messages.js';
 import { silentLogger } from '../../../shared/log/index.js';
 import type { DeviceCredentials } from '../../../shared/signing/index.js';
@@ -26,6 +27,8 @@ export interface CollectorUnderTest {
   /** Event ids with a stored thumbnail. */
   thumbnailIds(): Promise<Set<string>>;
   event(id: string): Promise<EventRecord | undefined>;
+  /** A review item as the collector stored it. */
+  review(id: string): Promise<ReviewRecord | undefined>;
   deviceStatus(): Promise<DeviceStatusRecord | undefined>;
   /** The device as the app API shows it (GET /v1/devices/{id}: state, refusals, disk_full… from heartbeats). */
   deviceView(): Promise<DeviceView | undefined>;
@@ -97,6 +100,7 @@ export async function startCollector(spec: CollectorSpec = {}): Promise<Collecto
       eventIds: async () => new Set((await events()).map((e) => e.id)),
       thumbnailIds: async () => new Set((await events()).filter((e) => e.thumbnail !== null).map((e) => e.id)),
       event: (id) => cloud.store.getEvent('default', id),
+      review: (id) => cloud.store.getReview('default', id),
       deviceStatus: () => cloud.store.getDeviceStatus(device.deviceId),
       deviceView: () => getDeviceView(cloud.store, 'default', device.deviceId, Date.now(), 60_000),
       ...(spec.mqttUrl ? { mqttUrl: spec.mqttUrl } : {}),
