@@ -1,6 +1,7 @@
 import { mkdtemp, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { VigilError } from '../errors.js';
@@ -12,6 +13,7 @@ import {
   findCamera,
   loadAgentConfig,
   pipelineOptionsForCamera,
+  ReviewConfigSchema,
   type AgentCameraConfig,
   type AgentConfig,
   type CameraPipelineOptions,
@@ -21,17 +23,20 @@ import { ObjectDetector, type DetectorOptions } from '../detect/detector.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import { analysisSize, probeVideoSize } from '../pipeline/probe.js';
+import type { ReviewMessage, ReviewRules } from '../review/index.js';
 import type { EventMessage } from '../track/messages.js';
 import { parseModelType, parsePositiveInt, parseUnit } from './detect.js';
 
 /**
  * `vigil-agent analyze <input>`: runs the whole vision pipeline (motion → detect → filter → track and zones →
- * thumbnails) over a file, a lavfi scene or a camera URL until it ends (Ctrl-C stops a live camera), printing each
- * event message and a final summary. Without `--model` (or a model in `--config`) it reports motion events only.
+ * thumbnails → review items) over a file, a lavfi scene or a camera URL until it ends (Ctrl-C stops a live camera),
+ * printing each event message, each review message (`kind: review`) and a final summary that counts the alerts and
+ * detections. Without `--model` (or a model in `--config`) it reports motion events only.
  *
  * With `--config FILE --camera NAME` the input is analysed as that camera would see it on the box: its detect size
- * and rate, labels, motion masks, object masks, filters and zones, and the config's model (`--model` replaces the
- * model file). Flags given on the command line win over the config.
+ * and rate, labels, motion masks, object masks, filters, zones and review settings, and the config's model
+ * (`--model` replaces the model file). Flags given on the command line win over the config. Without `--config`:
+ * the default labels, no zones, masks or filters, the default review settings.
  */
 interface AnalyzeOptions {
   model?: string;
@@ -58,8 +63,10 @@ interface AnalyzeSettings {
   labels: readonly string[] | undefined;
   /** Where the label set came from, for the summary. */
   labelsFrom: 'default' | '--labels' | 'config';
-  pipeline: Omit<CameraPipelineOptions, 'camera' | 'labels'> | undefined;
+  /** The configured camera's object filter, tracker gates and zones. */
+  pipeline: Omit<CameraPipelineOptions, 'camera' | 'labels' | 'review'> | undefined;
   masks: AgentCameraConfig['masks'];
+  review: ReviewRules;
   detector: Omit<DetectorOptions, 'logger'> | undefined;
   fps: number;
   /** The frame size when it is fixed (a configured camera's detect size, unless --width was given). */
@@ -108,6 +115,7 @@ function settingsFrom(
       labelsFrom: opts.labels !== undefined ? '--labels' : 'default',
       pipeline: undefined,
       masks: [],
+      review: Value.Default(ReviewConfigSchema, {}) as ReviewRules,
       detector: opts.model ? cliDetector(opts.model) : undefined,
       fps: parseFps(opts.fps),
       size: undefined,
@@ -115,7 +123,7 @@ function settingsFrom(
     };
   }
   const { config, camera } = loaded;
-  const { camera: name, labels, ...pipeline } = pipelineOptionsForCamera(camera);
+  const { camera: name, labels, review, ...pipeline } = pipelineOptionsForCamera(camera);
   let detector: Omit<DetectorOptions, 'logger'> | undefined;
   if (config.model) {
     const fromConfig = detectorOptionsFrom({ ...config.model, ...(opts.model ? { path: opts.model } : {}) });
@@ -138,6 +146,7 @@ function settingsFrom(
     labelsFrom: opts.labels !== undefined ? '--labels' : 'config',
     pipeline,
     masks: camera.masks,
+    review: review.rules,
     detector,
     fps: given('fps') ? parseFps(opts.fps) : camera.detect.fps,
     size: given('width') ? undefined : { width: camera.detect.width, height: camera.detect.height },
@@ -169,6 +178,18 @@ function describe(m: EventMessage): string {
     `${m.type.padEnd(6)} ${m.id} ${m.label.padEnd(10)} ` +
     `score ${m.score.toFixed(2)}${when}${m.stationary ? ' stationary' : ''}${zones}` +
     `${m.thumbnail ? ` ${m.thumbnail}` : ''}`
+  );
+}
+
+function describeReview(r: ReviewMessage): string {
+  const when =
+    r.media_start !== undefined
+      ? ` ${r.media_start.toFixed(1)}s${r.media_end != null ? `–${r.media_end.toFixed(1)}s` : ''}`
+      : '';
+  const zones = r.zones.length > 0 ? ` zones ${r.zones.join(',')}` : '';
+  return (
+    `review ${r.type.padEnd(6)} ${r.id} ${r.severity.padEnd(9)} ${r.labels.join(',')}${when}${zones} ` +
+    `objects ${r.objects.length}`
   );
 }
 
@@ -233,6 +254,11 @@ export function registerAnalyze(program: Command): void {
         onEvent: (m) => {
           print(opts.json ? m : describe(m));
         },
+        // Review items of the camera's review settings, printed after the event lines of the same frame.
+        review: { rules: s.review },
+        onReview: (r) => {
+          print(opts.json ? r : describeReview(r));
+        },
       });
       let camera: Awaited<ReturnType<typeof openCamera>>['camera'] | undefined;
       const stop = () => void camera?.stop();
@@ -270,6 +296,8 @@ export function registerAnalyze(program: Command): void {
           detections_filtered: st.detections_filtered,
           events: st.events,
           messages: st.messages,
+          alerts: st.review_items.alert,
+          detections: st.review_items.detection,
           ms_per_frame: st.ms_per_frame,
           detector_ms: st.detector_ms,
           detector_overhead_pct: st.detector_overhead_pct,
@@ -282,7 +310,8 @@ export function registerAnalyze(program: Command): void {
           opts.json
             ? summary
             : `summary: ${st.frames} frames, ${st.motion_frames} with motion, ${st.detector_runs} detector ` +
-                `runs, ${st.detections_filtered} detections filtered, ${st.events} events; ` +
+                `runs, ${st.detections_filtered} detections filtered, ${st.events} events, ` +
+                `${st.review_items.alert} alerts, ${st.review_items.detection} detections; ` +
                 `ms/frame ${JSON.stringify(st.ms_per_frame)}; thumbnails in ${out}`,
         );
       } finally {

@@ -32,14 +32,15 @@ interface Summary {
   ms_per_frame: Record<'decode' | 'motion' | 'detect' | 'track' | 'thumbnail', number>;
 }
 
+/** Event lines and the summary; review lines (`kind: review`, checked in cli-analyze-config.test.ts) are left out. */
 function parseLines(stdout: string): { events: EventMessage[]; summary: Summary } {
   const lines = stdout
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as EventMessage | Summary);
+    .map((l) => JSON.parse(l) as EventMessage | Summary | { kind: 'review' });
   const summary = lines.at(-1) as Summary;
   expect(summary.type).toBe('summary');
-  return { events: lines.slice(0, -1) as EventMessage[], summary };
+  return { events: lines.slice(0, -1).filter((l) => !('kind' in l)) as EventMessage[], summary };
 }
 
 describe('vigil-agent analyze vtest.avi (yolox_nano, 5 fps)', () => {
