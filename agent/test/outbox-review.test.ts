@@ -100,7 +100,7 @@ describe('review records in the outbox', () => {
 });
 
 describe('migration 5 (review records)', () => {
-  it('rebuilds a version-4 file: rows, seq high-water mark, budget and triggers kept; review items accepted', async () => {
+  it('rebuilds a v4 file: rows, seq high-water mark, budget and triggers kept; reviews accepted', async () => {
     const { migrate } = await import('../outbox/schema.js');
     const p = join(dir, 'outbox.db');
     const db = new Database(p);

@@ -93,7 +93,7 @@ describe.each<Transport>(['https', 'mqtt'])('review records over %s', (transport
     expect(st.total.dead).toBe(0);
   });
 
-  it('a collector from before review items that acks them kind event: deleted quietly, events all delivered', async () => {
+  it('a pre-review collector acking them kind event: deleted quietly, events all delivered', async () => {
     const s = await setup(transport, 'pre-review-event-ack');
     const { events, reviews } = enqueueMix(s);
     await s.a.uplink.start();
@@ -111,7 +111,7 @@ describe.each<Transport>(['https', 'mqtt'])('review records over %s', (transport
 });
 
 describe('review records to the collector code path from before review items, as it was', () => {
-  it('HTTPS: each single review body is refused 400 invalid_message; deleted quietly, events all delivered', async () => {
+  it('HTTPS: each review body is refused 400 invalid_message; deleted quietly, events all delivered', async () => {
     const s = await setup('https', 'pre-review');
     const { events, reviews } = enqueueMix(s);
     await s.a.uplink.start();
@@ -126,7 +126,7 @@ describe('review records to the collector code path from before review items, as
     expect(predatesLines(s.logs)).toHaveLength(1);
   });
 
-  it('MQTT: reviews get no ack at all; events flow past them; each review is let go after 3 unanswered sends', async () => {
+  it('MQTT: reviews get no ack; events flow past them; each review goes after 3 unanswered sends', async () => {
     const s = await setup('mqtt', 'pre-review', 150); // the daemon's heartbeats are acked over MQTT too
     const { events, reviews } = enqueueMix(s);
     await s.a.uplink.start();
