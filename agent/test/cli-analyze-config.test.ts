@@ -256,7 +256,7 @@ describe('vigil-agent analyze --config: object masks and filters on vtest.avi', 
     expect(r.summary.detections_filtered).toBeGreaterThan(100);
   }, 240_000);
 
-  it('--labels on the command line wins over the config; parked vehicles outside the required zone never alert', async () => {
+  it('--labels wins over the config; parked vehicles outside the required zone never alert', async () => {
     const config = configFile('labels', ['labels: [person]', ...requiredZone('lower_half', LOWER_HALF)]);
     const r = await analyze(config, ['--labels', 'car,truck']);
     expect(r.summary.labels).toEqual(['car', 'truck']);

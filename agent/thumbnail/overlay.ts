@@ -27,7 +27,7 @@ export interface OverlayStyle {
   legend: string;
 }
 
-/** One look per kind: zones solid green; object masks dashed red (all labels) or orange (one label); motion blue dots. */
+/** Per kind: zones solid green; object masks dashed, red (all labels) or orange (one label); motion dotted blue. */
 export const OVERLAY_STYLES: Readonly<Record<OverlayKind, OverlayStyle>> = {
   zone: { color: '#00e676', fillOpacity: 0.25, legend: 'zone' },
   object_mask: { color: '#ff1744', fillOpacity: 0.35, dash: [4, 2], legend: 'object mask (all labels)' },
