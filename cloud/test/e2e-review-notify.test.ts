@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newEventId } from '../../shared/ids/index.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
+import { PushService, type Notification, type PushResult, type PushTarget } from '../push/index.js';
 import { testBackends } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { newReviewId, wireReview } from './support/fixtures.js';
@@ -206,6 +207,55 @@ describe.each(backends)('review item pushes on $name', (backend) => {
     expect(d.web[0]!.payload.review_id).toBeUndefined();
   });
 
+  it('killed between sending and recording: sent again with the same collapse id, then never again', async () => {
+    const blocked = new SendThenHang(h);
+    await t.cloud.notify.reviews.worker.stop(); // only the victim's workers take these jobs
+    await t.cloud.notify.notifier.worker.stop();
+    const victim = await startTestCloud(backend, {
+      db: t.db,
+      overrides: h.overrides(),
+      notify: { pushService: blocked },
+    });
+    let survivor: TestCloud | undefined;
+    try {
+      h.llm.reset();
+      const cam = camera();
+      const id = newReviewId();
+      const evt = newEventId();
+      await h.sendEvent(victim, box, { camera: cam, id: evt });
+      await sendReview(
+        victim,
+        box,
+        wireReview({ id, deviceId: box.deviceId, camera: cam, objects: [evt], startedAt: started() }),
+      );
+      await blocked.reached;
+      await victim.cloud.notify.close({ abandon: true });
+      await victim.cloud.close();
+      survivor = await startTestCloud(backend, {
+        db: t.db,
+        overrides: h.overrides(),
+        notify: { pushService: h.pushService },
+      });
+      const r = await waitForReview(survivor, id, pushedTimes(1));
+      expect(r.notification).toMatchObject({ decision: 'pushed' });
+      const d = reviewDeliveries(h, id);
+      expect(d.web.map((x) => x.headers.topic)).toEqual([id, id]);
+      expect(d.web.every((x) => !x.payload.update)).toBe(true);
+      await survivor.cloud.close();
+      survivor = await startTestCloud(backend, {
+        db: t.db,
+        overrides: h.overrides(),
+        notify: { pushService: h.pushService },
+      });
+      await sleep(1000);
+      expect(reviewDeliveries(h, id).web).toHaveLength(2);
+    } finally {
+      await survivor?.cloud.close();
+      t.cloud.notify.notifier.worker.start();
+      t.cloud.notify.reviews.worker.start();
+    }
+  });
+
   it('a box without review items: a snoozed camera holds its per-event push', async () => {
     h.llm.reset();
     const oldBox = await t.pairDevice('old box 2');
@@ -222,3 +272,20 @@ describe.each(backends)('review item pushes on $name', (backend) => {
     expect(h.deliveries(eventId)).toEqual({ apns: [], fcm: [], web: [] });
   });
 });
+
+/** A PushService that delivers the first push, then never returns (as a process killed before recording it). */
+class SendThenHang extends PushService {
+  reached: Promise<void>;
+  private arrive!: () => void;
+
+  constructor(harness: NotifyHarness) {
+    super({ senders: harness.senders, maxAttempts: 1 });
+    this.reached = new Promise((r) => (this.arrive = r));
+  }
+
+  override async send(n: Notification, targets: readonly PushTarget[]): Promise<PushResult[]> {
+    await super.send(n, targets);
+    this.arrive();
+    return new Promise<PushResult[]>(() => undefined);
+  }
+}
