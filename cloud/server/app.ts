@@ -43,6 +43,7 @@ import { registerBrokerMetrics } from './broker-metrics.js';
 import { StoreIngestSink } from './ingest-sink.js';
 import { thumbnailAccess } from './thumbnail-access.js';
 import { ServerTls, tlsConfigured } from './tls.js';
+import { registerWebApp } from './web-app.js';
 
 /**
  * Assembles the collector: storage (SQLite or PostgreSQL), blob store, secrets box, live feed, the fastify app
@@ -79,9 +80,9 @@ export interface Cloud {
   notify: Notify;
   /** Ends the events of boxes that went quiet or restarted (events.lost_after). */
   lostEvents: LostEventSweeper;
-  close(): Promise<void>;
   /** Owner accounts and login sessions of the web app (cloud/accounts). */
   accounts: Accounts;
+  close(): Promise<void>;
 }
 
 function requestForLog(req: FastifyRequest): Record<string, unknown> {
@@ -157,10 +158,10 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
           log: componentLogger(log, 'live'),
         })
       : new LocalEventBus(componentLogger(log, 'live'));
-    cleanups.push(() => bus.close());
     // Every change numbered in the database first: the SSE ids and Last-Event-ID replay (cloud/live/change-journal.ts).
     const journal = new ChangeJournal(database, () => clock.now());
     const bus = new JournaledEventBus(feed, journal, componentLogger(log, 'live'));
+    cleanups.push(() => bus.close());
     // Verify, then notify: a job per stored event (queued in the event's transaction), woken by this collector's
     // changes.
     const notify = createNotify({
@@ -218,7 +219,6 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       }
     });
     installErrorHandling(app);
-    app.addHook('onRequest', async (req, reply) => {
     // Owner logins (cloud/accounts): the session cookie is a credential of every app route, beside API tokens.
     const accounts = createAccounts({
       database,
@@ -233,6 +233,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       sessionAuthenticator(accounts.sessions, () => config.server.public_url),
     );
     registerSessionRoutes(app, { sessions: accounts.sessions, publicUrl: () => config.server.public_url });
+    app.addHook('onRequest', async (req, reply) => {
       reply.header('x-request-id', String(req.id)).headers(COMMON_HEADERS);
     });
 
@@ -294,7 +295,6 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerReviewRoutes(app, ctx);
     registerCameraRoutes(app, ctx);
     registerPushTokenRoutes(app, ctx);
-    const stream = registerStreamRoutes(app, ctx, {
     registerPushTestRoutes(app, {
       store,
       push: notify.push,
@@ -302,6 +302,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       baseUrl: () => config.server.public_url ?? url,
       clock,
     });
+    const stream = registerStreamRoutes(app, ctx, {
       limits: { perToken: config.api.stream_max_per_token, perTenant: config.api.stream_max_per_tenant },
       journal,
       replayWindowMs: parseDuration(config.api.stream_replay_window),
@@ -323,6 +324,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     await registerIngestRoutes(app, ingestDeps);
     registerBrokerCredentialRoute(app, { verifier: ingestDeps.verifier, store, provisioner: deviceBroker, clock });
     registerBrokerMetrics(metrics, broker);
+    // The owner's web app at / (cloud/web, built into dist/web), same origin as the API.
+    registerWebApp(app, { log: componentLogger(log, 'web') });
     metrics.gauge(
       'vigil_ingest_total',
       'What ingest did since start, by kind (requests, messages, events stored/duplicate/rejected, thumbnails, ' +
@@ -365,10 +368,10 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     }
 
     notify.start();
+    accounts.startPurge();
 
     // No event left open: end the events of boxes that went quiet or restarted (cloud/status/lost-events.ts).
     const lostEvents = startLostEventSweeper({
-    accounts.startPurge();
       store,
       bus,
       clock,
@@ -407,10 +410,10 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       broker,
       notify,
       lostEvents,
+      accounts,
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {
-      accounts,
     await closeAll();
     throw err;
   }
