@@ -17,13 +17,14 @@ import { emptyTotals, perFrame, type PipelineStats, type StageTotals } from './s
 /**
  * One camera's vision pipeline: frame → motion → detect (only where and when there is motion, plus a periodic
  * whole-frame refresh while objects are tracked) → label set and object filter (masks, size, shape) → track (and
- * zones) → thumbnails → event messages → review items (when `review` is given). A configured camera's options come from `pipelineOptionsForCamera`
- * (agent/config/cameras.ts), the one place the daemon and `analyze --config` turn a camera's config into them.
+ * zones) → thumbnails → event messages → review items (when `review` is given). A configured camera's options come
+ * from `pipelineOptionsForCamera` (agent/config/cameras.ts), the one place the daemon and `analyze --config` turn a
+ * camera's config into them.
  *
  * Frames go in through `process()` one at a time (awaited); messages come out through `onEvent` (awaited, so a
  * slow consumer such as the outbox applies backpressure) and are also returned. Review messages follow each frame's
- * event messages through `onReview` (so a review never names an event the consumer has not seen yet). A daemon runs one pipeline per
- * camera; cameras may share one detector (it serialises its runs).
+ * event messages through `onReview` (so a review never names an event the consumer has not seen yet). A daemon runs
+ * one pipeline per camera; cameras may share one detector (it serialises its runs).
  */
 
 /** What the pipeline needs from the motion stage (agent/motion's MotionDetector fits). */
