@@ -18,13 +18,15 @@ export function startChild(
   name: string,
   command: string,
   args: string[],
-  o: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void } = {},
+  o: { logFile?: string; env?: NodeJS.ProcessEnv; onLine?: (line: string) => void; input?: string } = {},
 ): Child {
   const proc = spawn(command, args, {
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...(o.env ?? {}) },
   });
+  // Given on stdin (e.g. a password for --password-stdin), never on the command line.
+  if (o.input !== undefined) proc.stdin?.end(o.input);
   const log = o.logFile ? createWriteStream(o.logFile, { flags: 'a' }) : undefined;
   let pending = '';
   const onData = (chunk: Buffer): void => {
@@ -54,15 +56,20 @@ export function startChild(
   return child;
 }
 
-/** Runs a one-shot command to completion; rejects with its output when it fails. */
+/** Runs a one-shot command to completion (with `input` on its stdin); rejects with its output when it fails. */
 export async function runChild(
   name: string,
   command: string,
   args: string[],
   env?: NodeJS.ProcessEnv,
+  input?: string,
 ): Promise<string> {
   let out = '';
-  const child = startChild(name, command, args, { ...(env ? { env } : {}), onLine: (l) => (out += l + '\n') });
+  const child = startChild(name, command, args, {
+    ...(env ? { env } : {}),
+    ...(input !== undefined ? { input } : {}),
+    onLine: (l) => (out += l + '\n'),
+  });
   const code = await child.exited;
   if (code !== 0) throw new Error(`${name} failed (exit ${code}):\n${out.trim()}`);
   return out;

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { runCli, vigilVersion } from '../../shared/cli/index.js';
+import { humanCode } from '../../shared/ids/index.js';
 import { VigilError } from '../errors.js';
 import { assetPath, projectRoot } from '../../shared/paths/index.js';
 import { writeSyntheticClip } from '../camera/synthetic.js';
@@ -14,8 +15,9 @@ import { subscribeSse } from './sse.js';
 
 /**
  * `npm start` (bin/vigil-demo.js): the whole system on one machine with nothing set up — a collector with its
- * built-in defaults, an app token, a paired agent watching one camera, and every event printed as the collector
- * receives it (the app's live stream). Ctrl-C stops everything.
+ * built-in defaults, an owner login for its web app (a generated password, printed), an app token, a paired agent
+ * watching one camera, and every event printed as the collector receives it (the app's live stream). Ctrl-C stops
+ * everything.
  */
 interface DemoOpts {
   input?: string;
@@ -30,6 +32,8 @@ interface DemoOpts {
 }
 
 const NODE = process.execPath;
+/** The demo's owner login for the web app; the password is generated per run. */
+const DEMO_OWNER = 'owner@vigil.demo';
 const bin = (name: string): string => join(projectRoot(), 'bin', name);
 const say = (line: string): void => void process.stdout.write(line + '\n');
 
@@ -145,9 +149,12 @@ async function main(o: DemoOpts): Promise<number> {
     });
     say(`collector   ${url}  (log ${join(dir, 'collector.log')})`);
 
-    // 2. An app token and a pairing code, as an operator would make them.
-    const cli = (args: string[]): Promise<string> =>
-      runChild('vigil-cloud', NODE, [bin('vigil-cloud.js'), ...args, '--data-dir', cloudDir, '--json'], quiet);
+    // 2. An owner login for the web app, an app token and a pairing code, as an operator would make them.
+    const cli = (args: string[], input?: string): Promise<string> =>
+      runChild('vigil-cloud', NODE, [bin('vigil-cloud.js'), ...args, '--data-dir', cloudDir, '--json'], quiet, input);
+    // 20 characters of an unambiguous alphabet (~99 bits), in groups: easy to type on a phone.
+    const password = humanCode(4, 5);
+    await cli(['user', 'create', '--email', DEMO_OWNER, '--role', 'admin', '--password-stdin'], password);
     const token = (
       JSON.parse(await cli(['token', 'create', '--name', 'demo app', '--role', 'reader'])) as { token: string }
     ).token;
@@ -188,16 +195,18 @@ async function main(o: DemoOpts): Promise<number> {
     );
     say(`agent       paired (${broker ? 'over MQTT with its own broker login' : 'over HTTPS'}); config ${configFile}`);
     let received = 0;
-    sse = await subscribeSse(`${url}/v1/events/stream`, token, (m) => {
+    sse = await subscribeSse(`${url}/v1/stream`, token, (m) => {
       if (m.event !== 'event.new' && m.event !== 'event.updated') return;
       received++;
       say(eventLine(m.event, JSON.parse(m.data) as Parameters<typeof eventLine>[1], url));
     });
 
     say('');
+    say(`app         ${url}/   (the owner's web app; open it in a browser on this machine)`);
+    say(`login       ${DEMO_OWNER}   password ${password}`);
     say(`API         ${url}   token ${token}`);
     say(`try         curl -H 'Authorization: Bearer ${token}' '${url}/v1/events?limit=5'`);
-    say(`            curl -N -H 'Authorization: Bearer ${token}' ${url}/v1/events/stream`);
+    say(`            curl -N -H 'Authorization: Bearer ${token}' ${url}/v1/stream`);
     say(`status      node bin/vigil-agent.js status --config ${configFile}`);
     say(o.exitWhenDone ? 'events (the demo ends with the clip):' : 'events (Ctrl-C to stop):');
 
