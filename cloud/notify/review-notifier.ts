@@ -125,11 +125,14 @@ export class ReviewNotifier {
     const review = await store.getReview(job.tenantId, job.eventId);
     if (!review) return { kind: 'done' };
     const log = this.log.child({ review_id: review.id, attempt: job.attempts });
-    const rec = await this.records.get(review.id);
+    let rec = await this.records.get(review.id);
     const lastAttempt = job.attempts >= this.options.queue.max_attempts;
     if (rec?.pushState === 'sending' && rec.notification) {
       log.info('resending a push left unrecorded (collapses on the phone)');
-      return this.send(review, rec.pushSeq, rec.notification, lastAttempt, log);
+      const resent = await this.send(review, rec.pushSeq, rec.notification, lastAttempt, log);
+      if (resent.kind !== 'done') return resent;
+      // Then decide as usual: the item may have changed while the push was left unrecorded.
+      rec = await this.records.get(review.id);
     }
 
     const now = this.clock.now();
