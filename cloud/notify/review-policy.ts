@@ -10,7 +10,9 @@ import { inQuietHours } from './quiet-hours.js';
  * verify-job verdicts of its objects, the camera's snooze and what was pushed already, decide whether the phone
  * gets a push now, an update of the push it has, or nothing. No I/O, no clock reads — the caller passes `now`.
  *
- *   disabled / detection (unless notify.push_detections) / too old (first push only) / camera snoozed → nothing
+ *   disabled / detection (unless notify.push_detections) / too old (first push only) / camera snoozed → nothing;
+ *   an object already pushed on its own (a box's first items, decided before it was known to send review items)
+ *   → nothing: that push stands for the item
  *   its objects' verdicts (./policy.ts judge, per event, with the LLM):
  *     one verified or unverified-but-pushable object → push; none yet but some unchecked → wait for them, at most
  *     notify.review_verdict_wait from the event's arrival, then the llm_down rule decides for the unchecked ones;
@@ -44,6 +46,8 @@ export interface ReviewObject {
   summary: string | null;
   confidence: number | null;
   threat: number | null;
+  /** The event was pushed on its own (decided before its box was known to send review items). */
+  pushed: boolean;
   /** Until when its verdict is waited for (the event's arrival + notify.review_verdict_wait). */
   dueBy: number;
 }
@@ -64,6 +68,7 @@ export type ReviewDecisionReason =
   | 'disabled'
   | 'detection'
   | 'too_old'
+  | 'object_pushed'
   | 'snoozed'
   | 'waiting'
   | 'not_confirmed'
@@ -102,6 +107,10 @@ export function decideReview(input: ReviewPolicyInput, config: NotifyConfig): Re
   if (review.severity === 'detection' && !config.push_detections)
     return skip('detection', 'a detection, not an alert (notify.push_detections is off)');
   const first = input.pushesSoFar === 0;
+  // The first item of a box new to review items may hold an event that was pushed on its own already: that push
+  // was the item's one push (a second, under another collapse id, would show twice on the phone).
+  if (first && objects.some((o) => o.pushed))
+    return skip('object_pushed', 'an object of the item was already pushed on its own; that push stands for it');
   const maxAge = parseDuration(config.max_event_age);
   if (first && now - review.startedAt > maxAge)
     return skip(

@@ -37,6 +37,8 @@ export interface ObjectVerdict {
   summary: string | null;
   confidence: number | null;
   threat: number | null;
+  /** The event was pushed on its own (its box was not yet known to send review items when it was decided). */
+  pushed: boolean;
 }
 
 interface ReviewPushRow {
@@ -200,8 +202,9 @@ export class ReviewPushRecords {
       classify_summary: string | null;
       classify_confidence: number | null;
       classify_threat: number | null;
+      push_state: string | null;
     }>(
-      `SELECT event_id, status, decision, classify_summary, classify_confidence, classify_threat
+      `SELECT event_id, status, decision, classify_summary, classify_confidence, classify_threat, push_state
          FROM event_verifications WHERE event_id IN (${ids.map(() => '?').join(', ')})`,
       ids,
     );
@@ -216,6 +219,7 @@ export class ReviewPushRecords {
         summary: r?.classify_summary ?? null,
         confidence: n(r?.classify_confidence ?? null),
         threat: n(r?.classify_threat ?? null),
+        pushed: r?.push_state !== null && r?.push_state !== undefined,
       };
     });
   }

@@ -207,6 +207,33 @@ describe.each(backends)('review item pushes on $name', (backend) => {
     expect(d.web[0]!.payload.review_id).toBeUndefined();
   });
 
+  it('a box that starts sending review items: its first item does not push again what an event pushed', async () => {
+    h.llm.reset();
+    const upgraded = await t.pairDevice('upgraded box');
+    const cam = camera();
+    // The box's first event is decided before its first review item arrives: pushed on its own.
+    const { eventId: first } = await h.sendEvent(t, upgraded, { camera: cam });
+    await waitForEvent(t, first, (x) => settled(x) && x.push_state === 'sent');
+    const id = newReviewId();
+    const msg = { id, deviceId: upgraded.deviceId, camera: cam, objects: [first], startedAt: started() };
+    await sendReview(t, upgraded, wireReview(msg));
+    const r = await waitForReview(t, id, (x) => reviewSettled(x) && x.notification?.decision === 'object_pushed');
+    expect(r.notification!.push_count).toBe(0);
+    expect(reviewDeliveries(h, id).web).toHaveLength(0);
+    expect(h.deliveries(first).web).toHaveLength(1);
+    // From now on the box is known to send review items: its events are judged, not pushed on their own.
+    const second = newEventId();
+    await h.sendEvent(t, upgraded, { camera: cam, id: second });
+    await sendReview(t, upgraded, wireReview({ ...msg, type: 'update', rev: 1, objects: [first, second] }));
+    const e = await waitForEvent(t, second, settled);
+    expect(e.verification).toMatchObject({ status: 'verified', decision: 'verified' });
+    expect(e.push_state).toBeNull();
+    // The item was pushed by its first object's own push; it does not push now either.
+    const after = await waitForReview(t, id, (x) => reviewSettled(x) && x.rev === 1);
+    expect(after.notification).toMatchObject({ decision: 'object_pushed', push_count: 0 });
+    expect(reviewDeliveries(h, id).web).toHaveLength(0);
+  });
+
   it('killed between sending and recording: sent again with the same collapse id, then never again', async () => {
     const blocked = new SendThenHang(h);
     await t.cloud.notify.reviews.worker.stop(); // only the victim's workers take these jobs

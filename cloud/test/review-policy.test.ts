@@ -20,6 +20,7 @@ function obj(over: Partial<ReviewObject> = {}): ReviewObject {
     summary: 'Person at the front door',
     confidence: 0.93,
     threat: 1,
+    pushed: false,
     dueBy: NOON + 30 * SEC,
     ...over,
   };
@@ -117,6 +118,14 @@ describe('review item push policy', () => {
       reason: 'not_confirmed',
       detail: 'no object passed the vision check (llm_disagrees, label_not_notified)',
     });
+  });
+
+  it("a box's first item holding an event pushed on its own: that push stands for the item", () => {
+    const raced = input({ objects: [obj({ pushed: true }), obj({ eventId: 'evt_b' })] });
+    expect(decideReview(raced, config)).toMatchObject({ push: false, reason: 'object_pushed' });
+    // Once the item has pushed, objects pushed on their own do not stop its updates.
+    const later = { ...raced, pushesSoFar: 1, lastSent: { title: 'x', body: 'y' } };
+    expect(decideReview(later, config)).toMatchObject({ push: true, reason: 'updated' });
   });
 
   it('edge-only verdicts (no LLM configured) push on the box word, marked unverified', () => {
