@@ -5,6 +5,7 @@ import { authOf, requireToken } from '../auth/request.js';
 import { getDeviceView } from '../status/device-status.js';
 import type { ApiContext } from './context.js';
 import { eventJson } from './event-json.js';
+import { reviewJson } from './review-json.js';
 import type { ChangeJournal, JournalEntry } from '../live/change-journal.js';
 
 /**
@@ -13,6 +14,7 @@ import type { ChangeJournal, JournalEntry } from '../live/change-journal.js';
  *
  *   id: <change number>   event: event.new | event.updated   data: the event (as GET /v1/events/{id})
  *   id: <change number>   event: device.status               data: the device (as GET /v1/devices/{id}), heartbeat
+ *   id: <change number>   event: review.new | review.updated data: the review item (as in GET /v1/reviews)
  *   id: <change number>   event: stream.reset                data: {reason, last_event_id}
  *
  * Every message carries the change's number in the live change journal (cloud/live/change-journal.ts): increasing,
@@ -132,6 +134,11 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext, o: S
       if (change.type === 'heartbeat') {
         const view = await getDeviceView(ctx.store, tenantId, change.deviceId, ctx.clock.now(), ctx.offlineAfterMs);
         if (view) send(seq, 'device.status', view);
+        return;
+      }
+      if (change.type === 'review.stored') {
+        const r = change.reviewId ? await ctx.store.getReview(tenantId, change.reviewId) : undefined;
+        if (r) send(seq, change.rev === 0 ? 'review.new' : 'review.updated', reviewJson(r));
         return;
       }
       if (!change.eventId) return;

@@ -3,6 +3,7 @@ import { newEventId } from '../../shared/ids/index.js';
 import { JournaledEventBus, type ChangeJournal } from '../live/change-journal.js';
 import { testBackends, type TestDatabase } from './support/backends.js';
 import { pairTestBox, TestBox } from './support/box.js';
+import { wireReview } from './support/fixtures.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { login, SseReader, type Session, type SseMessage } from './support-session/session-client.js';
 
@@ -106,6 +107,28 @@ describe.each(backends)('live stream with the session cookie on $name', (backend
     await page.waitFor(about(d));
     expect(page.messages.map((m) => m.event)).toEqual(['event.new', 'event.updated', 'event.new']);
     await page.close();
+  });
+
+  it('sends review items as review.new / review.updated, live and replayed', async () => {
+    const live = await stream(t, s);
+    const e = newEventId();
+    const review = (rev: number) =>
+      wireReview({ deviceId: box.deviceId, rev, type: rev ? 'update' : 'new', objects: [e] }) as Record<
+        string,
+        unknown
+      >;
+    const first = review(0);
+    expect((await box.send([box.event({ id: e }), first])).status).toBe(200);
+    const isReview = (event: string) => (m: SseMessage) =>
+      m.event === event && (JSON.parse(m.data) as { id: string }).id === first.id;
+    const created = await live.waitFor(isReview('review.new'));
+    expect(JSON.parse(created.data)).toMatchObject({ id: first.id, severity: 'alert', objects: [e] });
+    await live.close();
+    expect((await box.send({ ...review(1), id: first.id })).status).toBe(200);
+    const back = await stream(t, s, created.id);
+    await back.waitFor(isReview('review.updated'));
+    expect(back.messages.map((m) => m.event)).toEqual(['review.updated']);
+    await back.close();
   });
 
   it('without Last-Event-ID replays nothing; an unknown or pruned id gets stream.reset, then live changes', async () => {
