@@ -1,8 +1,10 @@
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OffsetClock } from '../../shared/clock/index.js';
+import { createLogger } from '../../shared/log/index.js';
 import { newEventId } from '../../shared/ids/index.js';
-import { testBackends } from './support/backends.js';
+import { sqliteBackend, testBackends } from './support/backends.js';
 import { pairTestBox } from './support/box.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { cookieFetch, login, postLogin, type Session } from './support-session/session-client.js';
@@ -264,5 +266,42 @@ describe.each(backends)('session expiry and login limits on $name', (backend) =>
     );
     // another address is not held back
     expect((await postLogin(t.url, 'fresh@example.com', 'whatever pw', from('198.51.100.8'))).status).toBe(401);
+  });
+});
+
+describe('what the collector logs about logins', () => {
+  it('never a password, a session secret or a CSRF token, at any level', async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const t = await startTestCloud(sqliteBackend, {
+      logger: createLogger({ component: 'cloud', level: 'trace', destination: destination as never }),
+      overrides: { accounts: FAST_HASH },
+    });
+    let s: Session | undefined;
+    try {
+      await t.cloud.accounts.admin.create({
+        email: 'l@example.com',
+        tenantId: 'default',
+        role: 'admin',
+        password: PASSWORD,
+      });
+      expect((await postLogin(t.url, 'l@example.com', 'a wrong password')).status).toBe(401);
+      s = await login(t.url, 'l@example.com', PASSWORD);
+      expect((await cookieFetch(t.url, '/v1/pairing-codes', s, { method: 'POST', body: '{}' })).status).toBe(201);
+      expect((await cookieFetch(t.url, '/v1/session', s, { method: 'DELETE' })).status).toBe(204);
+    } finally {
+      await t.close();
+    }
+    const log = lines.join('');
+    expect(log).toContain('logged in');
+    expect(log).toContain('login failed');
+    const secrets = [PASSWORD, 'a wrong password', s!.cookie.slice('vigil_session='.length), s!.csrf];
+    for (const secret of secrets) expect(log).not.toContain(secret);
+    expect(log).not.toMatch(/csrf_token|x-csrf-token/i);
   });
 });
