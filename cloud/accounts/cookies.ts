@@ -23,10 +23,13 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
-const LOOPBACK_NAMES = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_NAMES.test(hostname.replace(/:\d+$/, '').replace(/^\[(.*)\](:\d+)?$/, '[$1]'));
+/** True for a loopback host name, with or without port: localhost, *.localhost, 127.0.0.0/8, ::1 (bracketed or not). */
+export function isLoopbackHost(host: string): boolean {
+  let h = host.trim().toLowerCase();
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
+  if (bracketed) h = bracketed[1]!;
+  else if (h.split(':').length === 2) h = h.replace(/:\d+$/, '');
+  return h === 'localhost' || h.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(h) || h === '::1';
 }
 
 /** Whether the cookie set in answer to `req` carries `Secure`. */

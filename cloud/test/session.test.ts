@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OffsetClock } from '../../shared/clock/index.js';
 import { createLogger } from '../../shared/log/index.js';
 import { newEventId } from '../../shared/ids/index.js';
+import { isLoopbackHost } from '../accounts/cookies.js';
 import { sqliteBackend, testBackends } from './support/backends.js';
 import { pairTestBox } from './support/box.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
@@ -266,6 +267,30 @@ describe.each(backends)('session expiry and login limits on $name', (backend) =>
     );
     // another address is not held back
     expect((await postLogin(t.url, 'fresh@example.com', 'whatever pw', from('198.51.100.8'))).status).toBe(401);
+  });
+});
+
+describe('loopback names (no Secure on plain http there)', () => {
+  it('knows localhost, *.localhost, 127.0.0.0/8 and ::1, with or without port, and nothing else', () => {
+    const loopback = [
+      'localhost',
+      'LOCALHOST:8080',
+      'app.localhost',
+      '127.0.0.1',
+      '127.1.2.3:80',
+      '[::1]',
+      '[::1]:8080',
+    ];
+    for (const h of [...loopback, '::1']) expect(isLoopbackHost(h), h).toBe(true);
+    const others = [
+      '192.168.1.2',
+      '10.127.0.0.1',
+      'localhost.evil.com',
+      '[::2]:80',
+      '127.0.0.1.nip.io',
+      'vigil.example',
+    ];
+    for (const h of others) expect(isLoopbackHost(h), h).toBe(false);
   });
 });
 
