@@ -61,7 +61,7 @@ describe.each(backends)('Web Push set-up from the web app on $name', (backend) =
     await pushService?.close();
   });
 
-  it('gives the VAPID public key to a logged-in browser; 404 with a pointed message where push is not set up', async () => {
+  it('gives the VAPID public key to a logged-in browser; 404, pointed, where push is not set up', async () => {
     const res = await cookieFetch(t.url, '/v1/push/vapid-public-key', s, { csrf: false });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ public_key: vapid.publicKey });

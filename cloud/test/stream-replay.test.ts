@@ -131,7 +131,7 @@ describe.each(backends)('live stream with the session cookie on $name', (backend
     await back.close();
   });
 
-  it('without Last-Event-ID replays nothing; an unknown or pruned id gets stream.reset, then live changes', async () => {
+  it('without Last-Event-ID replays nothing; an unknown or pruned id gets stream.reset, then live', async () => {
     const journal = journalOf(t);
     const { last } = await journal.position('default');
     const fresh = await stream(t, s);
