@@ -61,14 +61,25 @@ function parseHash(hash: string): ParsedHash | undefined {
   return { params, salt: Buffer.from(m[4]!, 'base64'), key };
 }
 
-/** Counting semaphore: at most `limit` functions run at once, the others wait in order. */
+/**
+ * Counting semaphore: at most `limit` functions run at once, up to `maxWaiting` others wait in order; beyond, 503
+ * `service_unavailable` (a flood of logins from many addresses queues no unbounded work).
+ */
 class Gate {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxWaiting: number,
+  ) {}
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((r) => this.waiting.push(r));
-    else this.running++;
+    if (this.running >= this.limit) {
+      if (this.waiting.length >= this.maxWaiting)
+        throw new VigilError('service_unavailable', 'too many logins at once; try again in a few seconds', {
+          details: { waiting: this.waiting.length },
+        });
+      await new Promise<void>((r) => this.waiting.push(r));
+    } else this.running++;
     try {
       return await fn();
     } finally {
@@ -82,11 +93,13 @@ class Gate {
 export class PasswordHasher {
   private readonly gate: Gate;
 
+  /** `concurrency` hashes at once; `maxWaiting` more may wait for their turn (default 32 per running one). */
   constructor(
     readonly params: ScryptParams,
     concurrency = 2,
+    maxWaiting = 32 * concurrency,
   ) {
-    this.gate = new Gate(concurrency);
+    this.gate = new Gate(concurrency, maxWaiting);
   }
 
   /** A new salted hash with the configured parameters. */

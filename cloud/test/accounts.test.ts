@@ -53,6 +53,20 @@ describe('password hashing (scrypt)', () => {
     expect(hasher.needsRehash('$scrypt$ln=14,r=4,p=1$AAAAAAAAAAAAAAAAAAAAAA$' + 'A'.repeat(43))).toBe(true);
   });
 
+  it('runs `concurrency` hashes at once, queues a bounded number, refuses beyond with 503', async () => {
+    const gated = new PasswordHasher({ ln: 14, r: 8, p: 1 }, 1, 2);
+    const hash = await gated.hash('correct horse battery');
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 5 }, () => gated.verify('correct horse battery', hash)),
+    );
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected']);
+    const err = (outcomes[3] as PromiseRejectedResult).reason as Error;
+    expect(isVigilError(err, 'service_unavailable')).toBe(true);
+    expect(err.message).toBe('too many logins at once; try again in a few seconds');
+    // the queue drained: the next one runs
+    expect(await gated.verify('correct horse battery', hash)).toBe(true);
+  });
+
   it('defaults to N = 2^17, r = 8, p = 1 (128 MiB per hash)', async () => {
     const accounts = cloudConfig().accounts;
     expect(accounts.scrypt).toEqual({ cost_log2: 17, block_size: 8, parallelism: 1, concurrency: 2 });
