@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { VigilError } from '../errors.js';
+import { isVigilError, VigilError } from '../errors.js';
 import { authOf, requireToken } from '../auth/request.js';
 import { getDeviceView } from '../status/device-status.js';
 import type { ApiContext } from './context.js';
@@ -16,6 +16,7 @@ import type { ChangeJournal, JournalEntry } from '../live/change-journal.js';
  *   id: <change number>   event: device.status               data: the device (as GET /v1/devices/{id}), heartbeat
  *   id: <change number>   event: review.new | review.updated data: the review item (as in GET /v1/reviews)
  *   id: <change number>   event: stream.reset                data: {reason, last_event_id}
+ *   id: <change number>   event: stream.closed               data: {code, message}: the credential ended, see below
  *
  * Every message carries the change's number in the live change journal (cloud/live/change-journal.ts): increasing,
  * per tenant, kept in the database. A client reconnecting with `Last-Event-ID: n` (EventSource does it by itself;
@@ -24,7 +25,9 @@ import type { ChangeJournal, JournalEntry } from '../live/change-journal.js';
  * event's current state, read from the store when sent. When n is older than the journal keeps
  * (`api.stream_replay_window`) or unknown, `stream.reset` says so: the app reloads its lists, the stream goes on live.
  *
- * A comment line every 15 s keeps proxies from closing an idle stream.
+ * A comment line every 15 s keeps proxies from closing an idle stream. The credential is checked again then and
+ * before each delivery: once the session ended (logout elsewhere, password changed, expiry) or the token was revoked,
+ * the stream sends `stream.closed` (code `session_expired` / `unauthorized`) and ends; nothing more reaches it.
  *
  * Each open stream holds a socket, a bus subscription and a timer, so they are capped per API token or session and
  * per tenant (`api.stream_max_per_token`, `api.stream_max_per_tenant`; per collector process): beyond, 429
@@ -101,6 +104,9 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext, o: S
     open.clear();
   });
 
+  const check = requireToken(ctx.store, 'reader');
+  const ENDED_CREDENTIAL = new Set(['unauthorized', 'session_expired', 'forbidden']);
+
   const handler = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const { tenantId, tokenId } = authOf(req);
     if (perToken.get(tokenId) >= limits.perToken) throw refuse('token', limits.perToken);
@@ -146,7 +152,21 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext, o: S
       if (e)
         send(seq, change.type === 'event.stored' && change.rev === 0 ? 'event.new' : 'event.updated', eventJson(e));
     };
+    // The credential again (a session may have ended since the stream opened); false after closing the stream.
+    const stillAllowed = async (): Promise<boolean> => {
+      try {
+        await check.call(app, req, reply);
+        return true;
+      } catch (err) {
+        if (!isVigilError(err) || !ENDED_CREDENTIAL.has(err.code)) throw err;
+        send(cursor, 'stream.closed', { code: err.code, message: err.message });
+        res?.end();
+        cleanup();
+        return false;
+      }
+    };
     const catchUp = async (): Promise<void> => {
+      if (released || !(await stillAllowed())) return;
       for (;;) {
         if (released) return;
         const page = await journal.after(tenantId, cursor, PAGE);
@@ -194,7 +214,12 @@ export function registerStreamRoutes(app: FastifyInstance, ctx: ApiContext, o: S
       open.add(res);
       if (reset) send(cursor, 'stream.reset', { ...reset, last_event_id: cursor });
       keepalive = setInterval(() => {
-        if (res && !res.writableEnded) res.write(': keepalive\n\n');
+        if (!res || res.writableEnded) return;
+        res.write(': keepalive\n\n');
+        chain = chain
+          .then(() => stillAllowed())
+          .then(() => undefined)
+          .catch((err: unknown) => req.log.warn({ err }, 'live feed credential check failed'));
       }, KEEPALIVE_MS);
       keepalive.unref();
       res.on('close', cleanup);

@@ -5,7 +5,7 @@ import { testBackends, type TestDatabase } from './support/backends.js';
 import { pairTestBox, TestBox } from './support/box.js';
 import { wireReview } from './support/fixtures.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
-import { login, SseReader, type Session, type SseMessage } from './support-session/session-client.js';
+import { cookieFetch, login, SseReader, type Session, type SseMessage } from './support-session/session-client.js';
 
 /**
  * `GET /v1/stream` as a browser's EventSource uses it, over real HTTP on SQLite and PostgreSQL: the session cookie
@@ -107,6 +107,21 @@ describe.each(backends)('live stream with the session cookie on $name', (backend
     await page.waitFor(about(d));
     expect(page.messages.map((m) => m.event)).toEqual(['event.new', 'event.updated', 'event.new']);
     await page.close();
+  });
+
+  it('ends a stream when its session ends (logout elsewhere): stream.closed, then nothing', async () => {
+    const other = await login(t.url, 'o@example.com', PASSWORD);
+    const feed = await stream(t, other);
+    expect((await cookieFetch(t.url, '/v1/session', other, { method: 'DELETE' })).status).toBe(204);
+    const e = newEventId();
+    expect((await box.send(box.event({ id: e }))).status).toBe(200);
+    const closed = await feed.waitFor((m) => m.event === 'stream.closed');
+    expect(JSON.parse(closed.data)).toMatchObject({ code: 'session_expired' });
+    await feed.finished();
+    expect(feed.messages.map((m) => m.event)).toEqual(['stream.closed']);
+    // EventSource's reconnect is refused
+    const again = await fetch(`${t.url}/v1/stream`, { headers: { cookie: other.cookie, 'last-event-id': closed.id! } });
+    expect(again.status).toBe(401);
   });
 
   it('sends review items as review.new / review.updated, live and replayed', async () => {

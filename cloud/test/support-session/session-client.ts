@@ -145,6 +145,19 @@ export class SseReader {
     }
   }
 
+  /** Resolves when the server ended the stream (rejects after `timeoutMs`). */
+  async finished(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`SSE stream still open after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
     this.abort?.abort();
     await this.done;
