@@ -2,7 +2,17 @@ import type { Command } from 'commander';
 import { join } from 'node:path';
 import { VigilError } from '../errors.js';
 import { DEFAULT_AGENT_DATA_DIR } from '../config.js';
-import { ITEM_STATES, Outbox, OUTBOX_FILE, type ItemKind, type ItemState, type OutboxItem } from '../outbox/index.js';
+import {
+  ITEM_KINDS,
+  ITEM_STATES,
+  Outbox,
+  OUTBOX_FILE,
+  type ItemKind,
+  type ItemState,
+  type OutboxItem,
+  type OutboxStats,
+} from '../outbox/index.js';
+import { REVIEWS_REJECTED, REVIEWS_UNSUPPORTED } from '../uplink/review-delivery.js';
 
 /**
  * `vigil-agent outbox list|stats|retry|purge`: the field tech's view into the store-and-forward queue. Safe to run
@@ -56,8 +66,38 @@ function parseStates(value: string | undefined): ItemState[] | undefined {
 
 function parseKind(value: string | undefined): ItemKind | undefined {
   if (value === undefined) return undefined;
-  if (value === 'event' || value === 'thumbnail') return value;
-  throw new VigilError('invalid_argument', `--kind must be event or thumbnail, got "${value}"`);
+  if ((ITEM_KINDS as readonly string[]).includes(value)) return value as ItemKind;
+  throw new VigilError('invalid_argument', `--kind must be one of ${ITEM_KINDS.join(', ')}, got "${value}"`);
+}
+
+/**
+ * Review records at a glance: how many wait or are in flight, and how many were let go — the collector predates
+ * review items (`unsupported`) or rejected them (`rejected`); both are dropped quietly, never dead.
+ */
+interface ReviewStats {
+  pending: number;
+  in_flight: number;
+  dropped: number;
+  unsupported: number;
+  rejected: number;
+}
+
+function reviewStats(s: OutboxStats): ReviewStats {
+  const r = s.byKind.review;
+  return {
+    pending: r.pending,
+    in_flight: r.in_flight,
+    dropped: r.dropped,
+    unsupported: s.counters[REVIEWS_UNSUPPORTED] ?? 0,
+    rejected: s.counters[REVIEWS_REJECTED] ?? 0,
+  };
+}
+
+function reviewLine(r: ReviewStats): string {
+  return (
+    `reviews: pending ${r.pending}, in flight ${r.in_flight}, dropped ${r.dropped}   ` +
+    `${REVIEWS_UNSUPPORTED} ${r.unsupported} (collector predates review items)   ${REVIEWS_REJECTED} ${r.rejected}`
+  );
 }
 
 function parseLimit(value: string): number {
@@ -117,12 +157,14 @@ function common(cmd: Command): Command {
 export function registerOutbox(program: Command): void {
   const outbox = program
     .command('outbox')
-    .description('Inspect and manage the store-and-forward outbox (events and thumbnails waiting for the collector)');
+    .description(
+      'Inspect and manage the store-and-forward outbox (events, thumbnails and review items waiting for the collector)',
+    );
 
   common(outbox.command('list'))
     .description('List outbox items (default: un-acked ones: pending, in_flight, dead)')
     .option('--state <states>', `comma list of ${ITEM_STATES.join(', ')}, or "all"`)
-    .option('--kind <kind>', 'event or thumbnail')
+    .option('--kind <kind>', ITEM_KINDS.join(', '))
     .option('--limit <n>', 'most items to show', '100')
     .action((o: CommonOpts & { state?: string; kind?: string; limit: string }) => {
       const states = parseStates(o.state);
@@ -140,7 +182,7 @@ export function registerOutbox(program: Command): void {
           const head = [
             'seq'.padStart(7),
             'kind'.padEnd(9),
-            'event'.padEnd(30),
+            'id'.padEnd(30),
             'rev'.padStart(3),
             'type'.padEnd(6),
             'state'.padEnd(9),
@@ -164,8 +206,9 @@ export function registerOutbox(program: Command): void {
         o,
         (ob) => {
           const s = ob.stats();
+          const reviews = reviewStats(s);
           if (o.json) {
-            process.stdout.write(JSON.stringify(s) + '\n');
+            process.stdout.write(JSON.stringify({ ...s, reviews }) + '\n');
             return;
           }
           const t = s.total;
@@ -176,6 +219,7 @@ export function registerOutbox(program: Command): void {
             `events: pending ${s.byKind.event.pending}, in flight ${s.byKind.event.in_flight}, ` +
               `dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in ` +
               `flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
+            reviewLine(reviews),
             `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
             `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
             `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}` +

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
 import { Outbox } from '../outbox/index.js';
-import { fakeJpeg, makeEvent } from './support-uplink/events.js';
+import { REVIEWS_REJECTED, REVIEWS_UNSUPPORTED } from '../uplink/review-delivery.js';
+import { fakeJpeg, makeEvent, makeReview } from './support-uplink/events.js';
 import { tempDir } from './support-uplink/harness.js';
 
 /** `vigil-agent outbox …` through the built CLI (`npm run build` first, as `npm test` does). */
@@ -37,6 +38,24 @@ function seed(): { pending: string; dead: string; acked: string } {
   return { pending: pending.id, dead: dead.id, acked: acked.id };
 }
 
+/**
+ * Review records as the uplink leaves them: one pending, one in flight, two let go because the collector predates
+ * review items and one it rejected (ReviewDelivery discards them under these counters).
+ */
+function seedReviews(): { pending: string } {
+  const ob = Outbox.open({ path: join(dir, 'outbox.db') });
+  const [pending, inFlight, old1, old2, bad] = [0, 1, 2, 3, 4].map(() => makeReview());
+  for (const r of [inFlight!, old1!, old2!, bad!, pending!]) ob.enqueue(r);
+  const claimed = ob.claim({ kind: 'review', limit: 4, leaseMs: 60_000 });
+  expect(claimed.map((c) => c.eventId)).not.toContain(pending!.id);
+  const ref = (id: string) => ({ kind: 'review' as const, eventId: id, rev: 0 });
+  const predates = { code: 'collector_predates_reviews', message: 'acked as an event' };
+  expect(ob.discard([ref(old1!.id), ref(old2!.id)], predates, REVIEWS_UNSUPPORTED)).toBe(2);
+  expect(ob.discard([ref(bad!.id)], { code: 'invalid_message', message: '/zones' }, REVIEWS_REJECTED)).toBe(1);
+  ob.close();
+  return { pending: pending!.id };
+}
+
 describe('vigil-agent outbox', () => {
   it('lists un-acked items with their state and last error, as text and JSON', () => {
     const ids = seed();
@@ -61,6 +80,50 @@ describe('vigil-agent outbox', () => {
     expect(s.depth).toBe(3);
     expect(s.total).toMatchObject({ dead: 1, acked: 1 });
     expect(cli('stats', '--data-dir', dir).stdout).toMatch(/depth 3 \(pending 1, in flight 1, dead 1/);
+  });
+
+  it('lists review records with --kind review, and refuses an unknown kind naming the kinds', () => {
+    seed();
+    const ids = seedReviews();
+    const json = JSON.parse(cli('list', '--data-dir', dir, '--json', '--kind', 'review').stdout) as {
+      items: Array<{ kind: string; eventId: string; state: string }>;
+    };
+    expect(json.items.map((i) => i.kind)).toEqual(['review', 'review']);
+    expect(json.items.map((i) => i.state).sort()).toEqual(['in_flight', 'pending']);
+    expect(json.items.map((i) => i.eventId)).toContain(ids.pending);
+    const text = cli('list', '--data-dir', dir, '--kind', 'review', '--state', 'dropped');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('collector_predates_reviews: acked as an event');
+    expect(text.stdout).toMatch(/3 item\(s\)\n$/);
+    const bad = cli('list', '--data-dir', dir, '--kind', 'reviews');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--kind must be one of event, thumbnail, review, got "reviews"');
+  });
+
+  it('stats show review records and the review counters, as text and JSON', () => {
+    seed();
+    seedReviews();
+    const s = JSON.parse(cli('stats', '--data-dir', dir, '--json').stdout) as {
+      byKind: { review: { pending: number; in_flight: number; dropped: number } };
+      reviews: Record<string, number>;
+      counters: Record<string, number>;
+    };
+    expect(s.reviews).toEqual({ pending: 1, in_flight: 1, dropped: 3, unsupported: 2, rejected: 1 });
+    expect(s.byKind.review).toMatchObject({ pending: 1, in_flight: 1, dropped: 3 });
+    expect(s.counters).toMatchObject({ [REVIEWS_UNSUPPORTED]: 2, [REVIEWS_REJECTED]: 1 });
+    const text = cli('stats', '--data-dir', dir).stdout;
+    expect(text).toMatch(
+      /^reviews: pending 1, in flight 1, dropped 3 {3}reviews\.unsupported 2 .* reviews\.rejected 1$/m,
+    );
+    // Events are counted apart: the review records are not in the event line.
+    expect(text).toMatch(/events: pending 0, in flight 1, dead 1 /);
+  });
+
+  it('stats of an outbox without review records say 0 for them', () => {
+    seed();
+    const s = JSON.parse(cli('stats', '--data-dir', dir, '--json').stdout) as { reviews: Record<string, number> };
+    expect(s.reviews).toEqual({ pending: 0, in_flight: 0, dropped: 0, unsupported: 0, rejected: 0 });
+    expect(cli('stats', '--data-dir', dir).stdout).toContain('reviews: pending 0, in flight 0, dropped 0');
   });
 
   it('retry makes dead items due now', () => {
