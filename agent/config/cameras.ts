@@ -1,6 +1,6 @@
 import type { CameraConfig } from '../camera/config.js';
 import type { ObjectFilterConfig } from '../filter/object-filter.js';
-import type { ReviewRules } from '../review/options.js';
+import type { ReviewGrouping, ReviewRules } from '../review/options.js';
 import type { TrackerConfig } from '../track/options.js';
 import type { ZoneDefinition } from '../zones/zones.js';
 import type { ReviewConfig } from './objects-schema.js';
@@ -82,8 +82,8 @@ export interface CameraPipelineOptions {
   tracker: Partial<TrackerConfig>;
   objectFilter: ObjectFilterConfig;
   zones: ZoneDefinition[];
-  /** The camera's review rules (merge gap: agent/review's default). */
-  review: { rules: ReviewRules };
+  /** The camera's review rules and grouping (`review.merge_gap`). */
+  review: { rules: ReviewRules; grouping: ReviewGrouping };
 }
 
 /**
@@ -98,14 +98,20 @@ export function pipelineOptionsForCamera(camera: AgentCameraConfig): CameraPipel
     tracker: trackerConfigFor(camera),
     objectFilter: objectFilterFor(camera),
     zones: zonesFor(camera),
-    review: { rules: reviewConfigFor(camera) },
+    review: { rules: reviewRulesFor(camera), grouping: { merge_gap_s: camera.review.merge_gap } },
   };
 }
 
 /**
  * The review settings of one camera, defaults filled (`alerts.labels` [person, car]; `detections.labels` unset
- * means every label the camera reports; empty `required_zones` means anywhere).
+ * means every label the camera reports; empty `required_zones` means anywhere; `merge_gap` agent/review's default).
  */
 export function reviewConfigFor(camera: AgentCameraConfig): ReviewConfig {
   return camera.review;
+}
+
+/** Which objects make an alert or a detection on one camera (the review settings without the merge gap). */
+export function reviewRulesFor(camera: AgentCameraConfig): ReviewRules {
+  const { alerts, detections } = camera.review;
+  return { alerts, detections };
 }

@@ -2,6 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { ZONE_NAME_PATTERN } from '../../firmware-protocol/patterns.js';
 import { ZONES_MAX } from '../../firmware-protocol/limits.js';
 import { polygonSchema } from '../geometry/polygon.js';
+import { ReviewGroupingSchema } from '../review/options.js';
 
 /**
  * What a camera looks for and where: the label set, per-label object filters, object masks, zones and the review
@@ -151,6 +152,9 @@ export const ObjectsConfigSchema = Type.Object(
 );
 export type ObjectsConfig = Static<typeof ObjectsConfigSchema>;
 
+/** Range and default of the merge gap come from agent/review (ReviewGroupingSchema), the one place they are set. */
+const MERGE_GAP = ReviewGroupingSchema.properties.merge_gap_s;
+
 const RequiredZones = (what: string) =>
   Type.Array(ZoneName, {
     default: [],
@@ -192,6 +196,15 @@ export const ReviewConfigSchema = Type.Object(
         description: 'What makes a review item a detection (kept, not pushed) when it is not an alert.',
       },
     ),
+    merge_gap: Type.Number({
+      minimum: MERGE_GAP.minimum,
+      maximum: MERGE_GAP.maximum,
+      default: MERGE_GAP.default,
+      description:
+        'Seconds: objects active within this gap of each other are one review item. An item stays open this long ' +
+        'after its last object stopped being active (ended, or parked); a qualifying object that appears meanwhile ' +
+        'joins it, a later one starts a new item. 0: an item ends as soon as its last object does.',
+    }),
   },
   {
     additionalProperties: false,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isVigilError } from '../../shared/errors/index.js';
 import { DEFAULT_LABELS, loadAgentConfig, pipelineOptionsForCamera } from '../config.js';
+import { REVIEW_GROUPING_DEFAULTS, ReviewTracker, type ReviewInput } from '../review/index.js';
 import { runAgentBin } from './support/agent-bin.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-config-zones-'));
@@ -50,6 +51,7 @@ describe('camera config: defaults and pipeline options', () => {
     expect(c[1]?.review).toEqual({
       alerts: { labels: ['person', 'car'], required_zones: [] },
       detections: { required_zones: [] },
+      merge_gap: REVIEW_GROUPING_DEFAULTS.merge_gap_s,
     });
     // A written list replaces the default, it is not merged into it (TypeBox would give [dog, car, …]).
     expect(c[2]?.labels).toEqual(['dog']);
@@ -86,6 +88,60 @@ describe('camera config: defaults and pipeline options', () => {
       ['street', undefined, 5, 0],
     ]);
     expect(o.zones[1]?.filters).toEqual({ car: { min_area: 0.02 } });
+  });
+});
+
+type Camera = Parameters<typeof pipelineOptionsForCamera>[0];
+
+describe('camera config: the review merge gap', () => {
+  const T0 = Date.parse('2026-01-01T12:00:00.000Z');
+  const person = (type: 'new' | 'end'): ReviewInput => ({
+    type,
+    id: 'evt_01JGZ60B4W2Y8T6R5Q3P000001',
+    camera: 'front',
+    label: 'person',
+    score: 0.8,
+    top_score: 0.8,
+    box: [0.1, 0.1, 0.3, 0.6],
+    started_at: new Date(T0).toISOString(),
+    ended_at: type === 'end' ? new Date(T0).toISOString() : null,
+    stationary: false,
+  });
+  /** Media ms after its one object ended at which a camera's review item ends, built as the pipeline builds it. */
+  function endsAfterMs(camera: Camera): number {
+    const { camera: name, review } = pipelineOptionsForCamera(camera);
+    const tracker = new ReviewTracker({ camera: name, rules: review.rules, ...review.grouping });
+    tracker.update([person('new')], { mediaMs: 0, wallMs: T0 });
+    tracker.update([person('end')], { mediaMs: 0, wallMs: T0 });
+    for (let ms = 250; ms <= 60_000; ms += 250) {
+      const out = tracker.update([], { mediaMs: ms, wallMs: T0 + ms });
+      if (out.some((m) => m.type === 'end')) return ms;
+    }
+    throw new Error('the review item never ended');
+  }
+
+  it('cameras[].review.merge_gap reaches the review tracker; unset, the review default (5 s) applies', () => {
+    const [short, plain] = load(`${head('    review:\n      merge_gap: 1.5\n')}  - name: back\n    input: /tmp/b.mp4\n`)
+      .cameras as Camera[];
+    if (!short || !plain) throw new Error('expected two cameras');
+    expect(short.review.merge_gap).toBe(1.5);
+    expect(pipelineOptionsForCamera(short).review.grouping).toEqual({ merge_gap_s: 1.5 });
+    // The rules handed to the tracker are the rules only.
+    expect(pipelineOptionsForCamera(short).review.rules).toEqual({
+      alerts: { labels: ['person', 'car'], required_zones: [] },
+      detections: { required_zones: [] },
+    });
+    expect(endsAfterMs(short)).toBe(1500);
+    expect(plain.review.merge_gap).toBe(REVIEW_GROUPING_DEFAULTS.merge_gap_s);
+    expect(endsAfterMs(plain)).toBe(REVIEW_GROUPING_DEFAULTS.merge_gap_s * 1000);
+  });
+
+  it('a merge gap out of range is a config error naming the camera and the line', () => {
+    const neg = failure(head('    review:\n      merge_gap: -1\n'));
+    expect(neg.message).toContain('camera "front"');
+    expect(neg.message).toContain('cameras.0.review.merge_gap');
+    expect(neg.message).toContain(`${neg.path}:5`);
+    expect(failure(head('    review:\n      merge_gap: 601\n')).message).toContain('cameras.0.review.merge_gap');
   });
 });
 
