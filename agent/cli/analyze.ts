@@ -23,7 +23,7 @@ import { ObjectDetector, type DetectorOptions } from '../detect/detector.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import { analysisSize, probeVideoSize } from '../pipeline/probe.js';
-import type { ReviewMessage, ReviewRules } from '../review/index.js';
+import { REVIEW_GROUPING_DEFAULTS, type ReviewMessage, type ReviewRules } from '../review/index.js';
 import type { EventMessage } from '../track/messages.js';
 import { parseModelType, parsePositiveInt, parseUnit } from './detect.js';
 
@@ -66,7 +66,8 @@ interface AnalyzeSettings {
   /** The configured camera's object filter, tracker gates and zones. */
   pipeline: Omit<CameraPipelineOptions, 'camera' | 'labels' | 'review'> | undefined;
   masks: AgentCameraConfig['masks'];
-  review: ReviewRules;
+  /** Review rules and grouping (`review.merge_gap`), as the daemon's pipeline gets them. */
+  review: CameraPipelineOptions['review'];
   detector: Omit<DetectorOptions, 'logger'> | undefined;
   fps: number;
   /** The frame size when it is fixed (a configured camera's detect size, unless --width was given). */
@@ -115,7 +116,7 @@ function settingsFrom(
       labelsFrom: opts.labels !== undefined ? '--labels' : 'default',
       pipeline: undefined,
       masks: [],
-      review: Value.Default(ReviewConfigSchema, {}) as ReviewRules,
+      review: { rules: Value.Default(ReviewConfigSchema, {}) as ReviewRules, grouping: REVIEW_GROUPING_DEFAULTS },
       detector: opts.model ? cliDetector(opts.model) : undefined,
       fps: parseFps(opts.fps),
       size: undefined,
@@ -146,7 +147,7 @@ function settingsFrom(
     labelsFrom: opts.labels !== undefined ? '--labels' : 'config',
     pipeline,
     masks: camera.masks,
-    review: review.rules,
+    review,
     detector,
     fps: given('fps') ? parseFps(opts.fps) : camera.detect.fps,
     size: given('width') ? undefined : { width: camera.detect.width, height: camera.detect.height },
@@ -255,7 +256,7 @@ export function registerAnalyze(program: Command): void {
           print(opts.json ? m : describe(m));
         },
         // Review items of the camera's review settings, printed after the event lines of the same frame.
-        review: { rules: s.review },
+        review: s.review,
         onReview: (r) => {
           print(opts.json ? r : describeReview(r));
         },
