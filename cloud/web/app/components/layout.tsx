@@ -64,6 +64,9 @@ function NavLink({ href, label, badge, current }: { href: string; label: string;
   );
 }
 
+/** The path the browser opened: its heading is not focused (the person has not navigated yet). */
+let openedPage: string | null = typeof window === 'undefined' ? null : window.location.pathname;
+
 export function Layout({ title, children }: { title: string; children: ComponentChildren }): JSX.Element {
   const s = useStore(session);
   const route = useRoute();
@@ -74,8 +77,9 @@ export function Layout({ title, children }: { title: string; children: Component
     document.title = `${title} · Vigil`;
   }, [title]);
   useEffect(() => {
-    // After a navigation (not the first render), move the focus to the new page's heading.
-    if (document.activeElement && document.activeElement !== document.body) heading.current?.focus();
+    // After a navigation (not on the page the browser opened), the focus goes to the new page's heading.
+    if (openedPage !== route.location.path) heading.current?.focus();
+    openedPage = null;
   }, [route.location.path]);
   const page = route.page;
   return (
@@ -85,7 +89,7 @@ export function Layout({ title, children }: { title: string; children: Component
       </a>
       <header class="topbar">
         <Link href="/events" class="brand" aria-label="Vigil, events">
-          <span class="brand-mark" aria-hidden="true" />
+          <img class="brand-mark" src="/icons/icon.svg" alt="" width="28" height="28" />
           Vigil
         </Link>
         <LiveBadge />

@@ -24,6 +24,7 @@ const PAGE = 30;
 export const SUPPORTED_FILTERS: ReadonlySet<FilterKey> = new Set<FilterKey>([
   'camera',
   'label',
+  'zone',
   'status',
   'from',
   'to',

@@ -1,4 +1,5 @@
 import type { JSX } from 'preact';
+import { useState } from 'preact/hooks';
 import { humanName } from '../format.js';
 import { activeFilterCount, type EventFilters, type FilterKey, VERDICTS } from './filters.js';
 
@@ -48,8 +49,10 @@ const withCurrent = (list: string[], current: string): string[] =>
 export function FilterBar({ filters, cameras, labels, zones, supported, onChange }: Props): JSX.Element {
   const set = (k: FilterKey) => (v: string) => onChange({ ...filters, [k]: v });
   const count = activeFilterCount(filters);
+  // Open at first when filters are on; then the person's choice (clearing the filters does not fold it).
+  const [open, setOpen] = useState(count > 0);
   return (
-    <details class="filters" open={count > 0 || undefined}>
+    <details class="filters" open={open} onToggle={(e) => setOpen(e.currentTarget.open)}>
       <summary>Filters{count > 0 ? ` (${count} on)` : ''}</summary>
       <form class="filter-form" aria-label="Filter events" onSubmit={(e) => e.preventDefault()}>
         <Select

@@ -33,7 +33,7 @@ export function LoginScreen({ message, onSignedIn }: { message: string | null; o
     <main id="main" class="login">
       <div class="login-card">
         <div class="login-brand">
-          <span class="brand-mark" aria-hidden="true" />
+          <img class="brand-mark" src="/icons/icon.svg" alt="" width="32" height="32" />
           <span>Vigil</span>
         </div>
         <h1>Sign in</h1>

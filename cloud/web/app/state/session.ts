@@ -1,5 +1,6 @@
 import { ApiError, api, setCsrfToken, UnreachableError } from '../api/http.js';
 import type { SessionJson, SessionUser } from '../api/types.js';
+import { navigate } from '../router.js';
 import { createStore } from './store.js';
 
 /**
@@ -45,6 +46,8 @@ export async function logout(): Promise<void> {
     await api.del<void>('/v1/session', { expect401: true });
   } finally {
     setCsrfToken(null);
+    // To the plain login page first (no ?next=: signing out is not an interruption to come back from).
+    navigate('/login', { replace: true });
     session.set({ status: 'signed-out', message: 'You are signed out.' });
   }
 }

@@ -1,0 +1,419 @@
+import type { Page, Response } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestPairing, storedFromResponse, verifyCredentials } from '../../agent/credentials/pair.js';
+import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
+import { startOtherOrigin } from './support-browser/other-origin.js';
+import { focused, screenshots, tabTo, unnamedControls } from './support-browser/page-checks.js';
+import { OWNER, PASSWORD, postEvent, startWebEnv, type WebEnv } from './support-browser/web-env.js';
+
+/**
+ * The owner's web app in a real browser (Debian's Chromium via playwright-core) against a real collector: login,
+ * live events through the signed ingest, detail with the picture, filters, devices, pairing a box with a code made in
+ * the UI, Web Push shown by the service worker, offline start, errors with request ids, another tenant's event,
+ * CSRF from another origin, no readable secret, accessible names and keyboard use, expired session, logout.
+ * Screenshots of every screen at 390×844 and 1280×800 go to test-output/screens/.
+ */
+let env: WebEnv;
+let browser: TestBrowser;
+let page: Page;
+const consoleErrors: string[] = [];
+const ids: Record<string, string> = {};
+
+async function signIn(p: Page, email: string, password: string, open = true): Promise<void> {
+  if (open) await p.goto(`${env.url}/login`);
+  await p.getByLabel('Email').fill(email);
+  await p.getByLabel('Password').fill(password);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+}
+
+async function heading(p: Page): Promise<string> {
+  return (await p.locator('h1').first().textContent())?.trim() ?? '';
+}
+
+async function waitHeading(p: Page, text: string): Promise<void> {
+  await p.locator('h1', { hasText: text }).first().waitFor({ timeout: 10_000 });
+}
+
+/** The cards' event ids, in list order. */
+async function cardIds(p: Page): Promise<string[]> {
+  return p.locator('.cards [data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id')!));
+}
+
+beforeAll(async () => {
+  env = await startWebEnv();
+  browser = await launchBrowser();
+  page = browser.page;
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  // Events that are there before the owner looks (older ones, some ended).
+  const t0 = Date.now() - 3 * 3600_000;
+  ids.oldDog = await postEvent(env.box, env.pictures.dog, { camera: 'garden', startedAt: t0, ended: true });
+  ids.oldCar = await postEvent(env.box, env.pictures.car, { camera: 'front', startedAt: t0 + 60_000, ended: true });
+  ids.acme = await postEvent(env.acmeBox, env.pictures.person, { camera: 'gate' });
+  await env.box.heartbeat({ outboxDepth: 3 });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await env?.close();
+});
+
+describe('the web app in Chromium', () => {
+  it('sends a signed-out visitor to the login page; a wrong password is refused, the right one opens the events', async () => {
+    await page.goto(env.url);
+    await page.waitForURL(/\/login$/);
+    expect(await heading(page)).toBe('Sign in');
+    await screenshots(page, 'login');
+    expect(await unnamedControls(page)).toEqual([]);
+
+    // By keyboard only: the email field, Tab to the password, Enter submits.
+    await page.getByLabel('Email').focus();
+    await page.keyboard.type(OWNER);
+    await page.keyboard.press('Tab');
+    expect(await focused(page)).toMatch(/^input/);
+    await page.keyboard.type('not the password');
+    await page.keyboard.press('Enter');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('wrong email or password');
+    expect(await alert.textContent()).toMatch(/Request id: req_[0-9A-Z]{26}/);
+    expect(page.url()).toMatch(/\/login$/);
+
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/events$/);
+    await waitHeading(page, 'Events');
+    await page.locator(`[data-event-id="${ids.oldDog}"]`).waitFor();
+  });
+
+  it('shows an event posted through the signed ingest in the open list within 2 s, without a reload', async () => {
+    await page.getByText('Live', { exact: true }).waitFor();
+    let navigations = 0;
+    const onNav = (): void => void navigations++;
+    page.on('framenavigated', onNav);
+    ids.dog = await postEvent(env.box, env.pictures.dog, { camera: 'garden', zones: ['lawn'] });
+    await page.locator(`[data-event-id="${ids.dog}"]`).waitFor({ timeout: 2000 });
+    page.off('framenavigated', onNav);
+    expect(navigations).toBe(0);
+    // Newest first, and marked unread.
+    expect((await cardIds(page))[0]).toBe(ids.dog);
+    expect(await page.locator(`.card-unread [data-event-id="${ids.dog}"]`).count()).toBe(1);
+    // The picture follows the announcement; the card shows it once uploaded.
+    await page.locator(`[data-event-id="${ids.dog}"] img.thumb`).waitFor();
+    ids.person = await postEvent(env.box, env.pictures.person, { camera: 'front' });
+    ids.bicycle = await postEvent(env.box, env.pictures.bicycle, { camera: 'garden', ended: true });
+    await page.locator(`[data-event-id="${ids.bicycle}"] img.thumb`).waitFor({ timeout: 2000 });
+    await page.evaluate(() => Promise.all([...document.images].map((i) => i.decode().catch(() => undefined))));
+    await screenshots(page, 'events');
+    expect(await unnamedControls(page)).toEqual([]);
+  });
+
+  it('filters narrow the list (camera, label, zone, status) and keep them in the URL', async () => {
+    await page.locator('summary', { hasText: 'Filters' }).click();
+    await page.getByLabel('Camera').selectOption('garden');
+    await page.waitForURL(/camera=garden/);
+    await page.waitForFunction(
+      (n) =>
+        document.querySelectorAll('.cards [data-event-id]').length === n && !document.querySelector('[aria-busy=true]'),
+      3,
+    );
+    expect(new Set(await cardIds(page))).toEqual(new Set([ids.dog, ids.bicycle, ids.oldDog]));
+
+    await page.getByLabel('Label').selectOption('dog');
+    await page.waitForURL(/label=dog/);
+    await page.waitForFunction(() => document.querySelectorAll('.cards [data-event-id]').length === 2);
+    expect(new Set(await cardIds(page))).toEqual(new Set([ids.dog, ids.oldDog]));
+
+    await page.getByLabel('Zone').selectOption('lawn');
+    await page.waitForFunction(() => document.querySelectorAll('.cards [data-event-id]').length === 1);
+    expect(await cardIds(page)).toEqual([ids.dog]);
+
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByLabel('Status').selectOption('ended');
+    await page.waitForURL(/status=ended/);
+    await page.waitForFunction(() => document.querySelectorAll('.cards [data-event-id]').length === 3);
+    expect(new Set(await cardIds(page))).toEqual(new Set([ids.oldDog, ids.oldCar, ids.bicycle]));
+
+    // A live event that does not match the filters stays out of this list.
+    const other = await postEvent(env.box, env.pictures.car, { camera: 'front' });
+    await page.waitForTimeout(500);
+    expect(await cardIds(page)).not.toContain(other);
+    ids.car = other;
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.waitForURL(/\/events$/);
+  });
+
+  it('opens the detail: the picture with the box, what the box saw, the vision check, pushes, timeline', async () => {
+    await page.locator(`[data-event-id="${ids.bicycle}"]`).click();
+    await page.waitForURL(new RegExp(`/events/${ids.bicycle}$`));
+    await waitHeading(page, 'bicycle on garden');
+    const img = page.locator('.crop img');
+    await img.waitFor();
+    await page.waitForFunction(() => {
+      const i = document.querySelector<HTMLImageElement>('.crop img');
+      return i?.complete === true && i.naturalWidth > 0;
+    });
+    expect(await img.getAttribute('src')).toBe(`/v1/events/${ids.bicycle}/thumbnail`);
+    expect(await page.locator('.crop .box-outline').isVisible()).toBe(true);
+    expect(await page.locator('.frame-outline').getAttribute('aria-label')).toMatch(/Where in the frame/);
+    const facts = await page.locator('.detail-facts').textContent();
+    expect(facts).toContain('86 %');
+    expect(facts).toContain('driveway');
+    expect(facts).toContain('13 s');
+    expect(await page.locator('.timeline li').count()).toBeGreaterThanOrEqual(3);
+    await screenshots(page, 'event-detail');
+    expect(await unnamedControls(page)).toEqual([]);
+    // Opened: no longer unread.
+    await page.getByRole('link', { name: '← All events' }).click();
+    await page.locator(`[data-event-id="${ids.bicycle}"]`).waitFor();
+    expect(await page.locator(`.card-unread [data-event-id="${ids.bicycle}"]`).count()).toBe(0);
+  });
+
+  it('shows another tenant\'s event id as "not found", with the request id of the answer', async () => {
+    const answer = page.waitForResponse((r: Response) => r.url().endsWith(`/v1/events/${ids.acme}`));
+    await page.goto(`${env.url}/events/${ids.acme}`);
+    const res = await answer;
+    expect(res.status()).toBe(404);
+    await waitHeading(page, 'Event not found');
+    const notice = await page.getByRole('alert').textContent();
+    expect(notice).toContain('was not found');
+    expect(notice).toContain(`Request id: ${res.headers()['x-request-id']}`);
+  });
+
+  it('lists the boxes with state, last seen, clock, outbox and cameras; a box paired with a code made in the UI shows up', async () => {
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.waitForURL(/\/devices$/);
+    await waitHeading(page, 'Devices');
+    const card = page.locator('.device', { hasText: 'driveway' });
+    await card.waitFor();
+    const text = await card.textContent();
+    expect(text).toContain('Online');
+    expect(text).toContain('3 messages');
+    expect(text).toContain('front');
+    expect(text).toContain('running');
+    await screenshots(page, 'devices');
+    expect(await unnamedControls(page)).toEqual([]);
+
+    await page.getByRole('link', { name: 'Add a box' }).click();
+    await waitHeading(page, 'Add a box');
+    await page.getByLabel('Name for the box (optional)').fill('shed');
+    await page.getByRole('button', { name: 'Create a pairing code' }).click();
+    const codeEl = page.locator('.code-big');
+    await codeEl.waitFor();
+    const code = (await codeEl.getAttribute('data-code'))!;
+    expect(code).toMatch(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/);
+    expect(await page.locator('.command').textContent()).toBe(
+      `vigil-agent pair --cloud ${env.url} --code ${code} --name shed`,
+    );
+    expect(await page.getByRole('img', { name: new RegExp(`QR code .*${code}`) }).count()).toBe(1);
+    await screenshots(page, 'add-box');
+    expect(await unnamedControls(page)).toEqual([]);
+
+    // The box side, as `vigil-agent pair` does it: exchange the code, then prove the credentials with a heartbeat.
+    const answer = await requestPairing({ cloud: env.url, code, name: 'shed', agentVersion: '0.1.0-test' });
+    const stored = storedFromResponse(env.url, answer);
+    const proof = await verifyCredentials(stored, {
+      agentVersion: '0.1.0-test',
+      serverTimeMs: Date.parse(answer.server_time),
+    });
+    expect(proof.status).toBe('accepted');
+    const paired = page.getByText(`the box joined as ${answer.device_id}`);
+    await paired.waitFor({ timeout: 6000 });
+    await page.getByRole('link', { name: 'See it in Devices' }).click();
+    await page.locator('.device', { hasText: 'shed' }).waitFor();
+  });
+
+  it('shows a push delivered to the service worker as a notification (title, body, picture, tag = event id)', async () => {
+    await browser.context.grantPermissions(['notifications'], { origin: env.url });
+    await page.getByRole('link', { name: 'Notifications' }).click();
+    await waitHeading(page, 'Notifications');
+    await page.getByRole('button', { name: /Turn (on|off) notifications/ }).waitFor();
+    await screenshots(page, 'notifications');
+    expect(await unnamedControls(page)).toEqual([]);
+
+    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    const cdp = await browser.context.newCDPSession(page);
+    const registration = new Promise<string>((resolve) => {
+      cdp.on(
+        'ServiceWorker.workerRegistrationUpdated',
+        (e: { registrations: Array<{ registrationId: string; scopeURL: string }> }) => {
+          const r = e.registrations.find((x) => x.scopeURL === `${env.url}/`);
+          if (r) resolve(r.registrationId);
+        },
+      );
+    });
+    await cdp.send('ServiceWorker.enable');
+    const registrationId = await registration;
+    const thumb = `${env.url}/v1/events/${ids.dog}/thumbnail?exp=1&sig=x`;
+    const payload = {
+      title: 'Dog at garden',
+      body: 'A dog sits by the bicycle.',
+      event_id: ids.dog,
+      thumbnail_url: thumb,
+      tag: ids.dog,
+    };
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: env.url,
+      registrationId,
+      data: JSON.stringify(payload),
+    });
+    const shown = await page.waitForFunction(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      const list = await reg.getNotifications();
+      return list.length
+        ? list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, image: n.image, data: n.data }))
+        : null;
+    });
+    const notes = (await shown.jsonValue()) as Array<Record<string, unknown>>;
+    expect(notes).toEqual([
+      {
+        title: 'Dog at garden',
+        body: 'A dog sits by the bicycle.',
+        tag: ids.dog,
+        image: thumb,
+        data: { url: `/events/${ids.dog}`, event_id: ids.dog, review_id: null },
+      },
+    ]);
+    // A second push for the same event replaces the first (same tag).
+    await cdp.send('ServiceWorker.deliverPushMessage', {
+      origin: env.url,
+      registrationId,
+      data: JSON.stringify({ ...payload, title: 'Dog at garden (2)' }),
+    });
+    await page.waitForFunction(async () => {
+      const list = await (await navigator.serviceWorker.ready).getNotifications();
+      return list.length === 1 && list[0]!.title === 'Dog at garden (2)';
+    });
+    await cdp.detach();
+  });
+
+  it('opens offline from the service worker and says so; a lost collector shows a banner and is retried', async () => {
+    await page.goto(`${env.url}/events`);
+    await page.locator(`[data-event-id="${ids.dog}"]`).waitFor();
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      if (!navigator.serviceWorker.controller)
+        await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+    });
+    await browser.context.setOffline(true);
+    // While signed in: the next call fails, the banner says so and counts down to the next try.
+    await page.getByRole('link', { name: 'Devices' }).click();
+    const banner = page.locator('.banner-offline');
+    await banner.waitFor();
+    expect(await banner.textContent()).toMatch(/You are offline\. (Retrying in \d+ s\.|Retrying…)/);
+    // A fresh start without the network: the shell comes from the service worker and says it is offline.
+    await page.reload();
+    await waitHeading(page, 'Vigil is offline');
+    expect(await page.getByRole('status').first().textContent()).toContain('You are offline');
+    await browser.context.setOffline(false);
+    await waitHeading(page, 'Devices');
+    await page.locator('.device', { hasText: 'driveway' }).waitFor();
+    expect(await page.locator('.banner-offline').count()).toBe(0);
+  });
+
+  it('keeps every secret away from page scripts: the session cookie is HttpOnly and stored nowhere else', async () => {
+    const cookies = await browser.context.cookies(env.url);
+    const session = cookies.find((c) => c.name === 'vigil_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+    const visible = await page.evaluate(() => ({
+      cookie: document.cookie,
+      local: JSON.stringify({ ...localStorage }),
+      sessionStore: JSON.stringify({ ...sessionStorage }),
+    }));
+    expect(visible.cookie).not.toContain('vigil_session');
+    for (const secret of [session!.value, env.t.tokens.admin, env.t.tokens.reader]) {
+      expect(visible.cookie).not.toContain(secret);
+      expect(visible.local).not.toContain(secret);
+      expect(visible.sessionStore).not.toContain(secret);
+    }
+  });
+
+  it("refuses state-changing requests from a page on another origin that carry the owner's cookie", async () => {
+    const before = (await (await env.t.api('/v1/pairing-codes')).json()) as { pairing_codes: unknown[] };
+    const other = await startOtherOrigin(env.url, env.box.deviceId);
+    const answers: string[] = [];
+    const onResponse = (r: Response): void => {
+      if (r.url().startsWith(env.url) && !['GET', 'OPTIONS'].includes(r.request().method()))
+        answers.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+    };
+    browser.context.on('response', onResponse);
+    try {
+      for (const origin of [other.sameSite, other.crossSite]) {
+        const evil = await browser.context.newPage();
+        await evil.goto(`${origin}/`, { timeout: 10_000 });
+        const results = (await evil
+          .waitForFunction('window.results && window.results.length === 4', undefined, {
+            timeout: 10_000,
+          })
+          .then(() => evil.evaluate('window.results'))) as string[];
+        expect(results.length).toBe(4);
+        await evil.close();
+      }
+    } finally {
+      browser.context.off('response', onResponse);
+      await other.close();
+    }
+    // What reached the collector was refused: 403 csrf_failed where the (same-site) cookie came along, 401 where
+    // SameSite=Strict kept it home, 400 for a login that is not JSON; CORS requests with JSON never left the browser
+    // (no preflight answer).
+    expect(answers.length).toBeGreaterThan(0);
+    for (const a of answers) expect(a).toMatch(/ (400|401|403|415)$/);
+    expect(answers.some((a) => a.endsWith(' 403'))).toBe(true);
+    const after = (await (await env.t.api('/v1/pairing-codes')).json()) as { pairing_codes: unknown[] };
+    expect(after.pairing_codes.length).toBe(before.pairing_codes.length);
+    const device = (await (await env.t.api(`/v1/devices/${env.box.deviceId}`)).json()) as { state: string };
+    expect(device.state).not.toBe('revoked');
+    // The owner is still signed in (the hostile login attempt changed nothing).
+    expect(await page.evaluate(() => fetch('/v1/session').then((r) => r.status))).toBe(200);
+  });
+
+  it('works with the keyboard: skip link first, Tab to a navigation link, Enter, the focus lands on the new heading', async () => {
+    await page.goto(`${env.url}/events`);
+    await waitHeading(page, 'Events');
+    await page.keyboard.press('Tab');
+    expect(await focused(page)).toBe('a:Skip to content');
+    await tabTo(page, 'Devices');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/devices$/);
+    await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    expect(await focused(page)).toBe('h1:Devices');
+    // The first card of the events list opens with Enter too.
+    await page.goto(`${env.url}/events`);
+    await page.locator('.cards [data-event-id]').first().focus();
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/events\/evt_/);
+  });
+
+  it('sends the owner back to the login page with a message when the session ended', async () => {
+    await page.goto(`${env.url}/devices`);
+    await waitHeading(page, 'Devices');
+    await env.t.cloud.accounts.admin.setPassword(OWNER, `${PASSWORD} 2`); // ends every session of the owner
+    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await page.waitForURL(/\/login\?next=/);
+    expect(await page.getByRole('status').first().textContent()).toMatch(/session|log in|sign in/i);
+    await signIn(page, OWNER, `${PASSWORD} 2`, false);
+    await page.waitForURL(/\/events$/);
+  });
+
+  it('logs out: the session ends on the collector and the pages ask for the login again', async () => {
+    const cookie = (await browser.context.cookies(env.url)).find((c) => c.name === 'vigil_session')!;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/login$/);
+    expect(await page.getByRole('status').first().textContent()).toContain('You are signed out.');
+    expect((await browser.context.cookies(env.url)).some((c) => c.name === 'vigil_session')).toBe(false);
+    // The old cookie is dead on the collector too, not only gone from the browser.
+    const res = await fetch(`${env.url}/v1/session`, { headers: { cookie: `vigil_session=${cookie.value}` } });
+    expect(res.status).toBe(401);
+    await page.goto(`${env.url}/devices`);
+    await page.waitForURL(/\/login\?next=%2Fdevices$/);
+  });
+
+  it('ran without script errors or Content-Security-Policy violations', () => {
+    const unexpected = consoleErrors.filter(
+      (m) => !/Failed to load resource|net::ERR_INTERNET_DISCONNECTED|status of 40[134]/.test(m),
+    );
+    expect(unexpected).toEqual([]);
+  });
+});
