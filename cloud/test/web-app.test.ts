@@ -2,8 +2,9 @@ import type { Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestPairing, storedFromResponse, verifyCredentials } from '../../agent/credentials/pair.js';
 import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
+import { inPage } from './support-browser/in-page.js';
 import { startOtherOrigin } from './support-browser/other-origin.js';
-import { focused, screenshots, tabTo, unnamedControls } from './support-browser/page-checks.js';
+import { focused, screenshots, tabTo, unnamedControls, waitInPage } from './support-browser/page-checks.js';
 import { OWNER, PASSWORD, postEvent, startWebEnv, type WebEnv } from './support-browser/web-env.js';
 
 /**
@@ -105,7 +106,7 @@ describe('the web app in Chromium', () => {
     ids.person = await postEvent(env.box, env.pictures.person, { camera: 'front' });
     ids.bicycle = await postEvent(env.box, env.pictures.bicycle, { camera: 'garden', ended: true });
     await page.locator(`[data-event-id="${ids.bicycle}"] img.thumb`).waitFor({ timeout: 2000 });
-    await page.evaluate(() => Promise.all([...document.images].map((i) => i.decode().catch(() => undefined))));
+    await page.evaluate(inPage.imagesDecoded);
     await screenshots(page, 'events');
     expect(await unnamedControls(page)).toEqual([]);
   });
@@ -114,26 +115,22 @@ describe('the web app in Chromium', () => {
     await page.locator('summary', { hasText: 'Filters' }).click();
     await page.getByLabel('Camera').selectOption('garden');
     await page.waitForURL(/camera=garden/);
-    await page.waitForFunction(
-      (n) =>
-        document.querySelectorAll('.cards [data-event-id]').length === n && !document.querySelector('[aria-busy=true]'),
-      3,
-    );
+    await waitInPage(page, inPage.cardCount(3));
     expect(new Set(await cardIds(page))).toEqual(new Set([ids.dog, ids.bicycle, ids.oldDog]));
 
     await page.getByLabel('Label').selectOption('dog');
     await page.waitForURL(/label=dog/);
-    await page.waitForFunction(() => document.querySelectorAll('.cards [data-event-id]').length === 2);
+    await waitInPage(page, inPage.cardCount(2));
     expect(new Set(await cardIds(page))).toEqual(new Set([ids.dog, ids.oldDog]));
 
     await page.getByLabel('Zone').selectOption('lawn');
-    await page.waitForFunction(() => document.querySelectorAll('.cards [data-event-id]').length === 1);
+    await waitInPage(page, inPage.cardCount(1));
     expect(await cardIds(page)).toEqual([ids.dog]);
 
     await page.getByRole('button', { name: 'Clear filters' }).click();
     await page.getByLabel('Status').selectOption('ended');
     await page.waitForURL(/status=ended/);
-    await page.waitForFunction(() => document.querySelectorAll('.cards [data-event-id]').length === 3);
+    await waitInPage(page, inPage.cardCount(3));
     expect(new Set(await cardIds(page))).toEqual(new Set([ids.oldDog, ids.oldCar, ids.bicycle]));
 
     // A live event that does not match the filters stays out of this list.
@@ -151,10 +148,7 @@ describe('the web app in Chromium', () => {
     await waitHeading(page, 'bicycle on garden');
     const img = page.locator('.crop img');
     await img.waitFor();
-    await page.waitForFunction(() => {
-      const i = document.querySelector<HTMLImageElement>('.crop img');
-      return i?.complete === true && i.naturalWidth > 0;
-    });
+    await waitInPage(page, inPage.cropLoaded);
     expect(await img.getAttribute('src')).toBe(`/v1/events/${ids.bicycle}/thumbnail`);
     expect(await page.locator('.crop .box-outline').isVisible()).toBe(true);
     expect(await page.locator('.frame-outline').getAttribute('aria-label')).toMatch(/Where in the frame/);
@@ -233,7 +227,7 @@ describe('the web app in Chromium', () => {
     await screenshots(page, 'notifications');
     expect(await unnamedControls(page)).toEqual([]);
 
-    await page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    await page.evaluate(inPage.swControls);
     const cdp = await browser.context.newCDPSession(page);
     const registration = new Promise<string>((resolve) => {
       cdp.on(
@@ -259,14 +253,7 @@ describe('the web app in Chromium', () => {
       registrationId,
       data: JSON.stringify(payload),
     });
-    const shown = await page.waitForFunction(async () => {
-      const reg = await navigator.serviceWorker.ready;
-      const list = await reg.getNotifications();
-      return list.length
-        ? list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, image: n.image, data: n.data }))
-        : null;
-    });
-    const notes = (await shown.jsonValue()) as Array<Record<string, unknown>>;
+    const notes = await waitInPage<Array<Record<string, unknown>>>(page, inPage.notifications);
     expect(notes).toEqual([
       {
         title: 'Dog at garden',
@@ -282,21 +269,17 @@ describe('the web app in Chromium', () => {
       registrationId,
       data: JSON.stringify({ ...payload, title: 'Dog at garden (2)' }),
     });
-    await page.waitForFunction(async () => {
-      const list = await (await navigator.serviceWorker.ready).getNotifications();
-      return list.length === 1 && list[0]!.title === 'Dog at garden (2)';
-    });
+    await waitInPage(
+      page,
+      `${inPage.notifications}.then((l) => l?.length === 1 && l[0].title === 'Dog at garden (2)')`,
+    );
     await cdp.detach();
   });
 
   it('opens offline from the service worker and says so; a lost collector shows a banner and is retried', async () => {
     await page.goto(`${env.url}/events`);
     await page.locator(`[data-event-id="${ids.dog}"]`).waitFor();
-    await page.evaluate(async () => {
-      await navigator.serviceWorker.ready;
-      if (!navigator.serviceWorker.controller)
-        await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
-    });
+    await page.evaluate(inPage.swControls);
     await browser.context.setOffline(true);
     // While signed in: the next call fails, the banner says so and counts down to the next try.
     await page.getByRole('link', { name: 'Devices' }).click();
@@ -317,16 +300,12 @@ describe('the web app in Chromium', () => {
     const cookies = await browser.context.cookies(env.url);
     const session = cookies.find((c) => c.name === 'vigil_session');
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
-    const visible = await page.evaluate(() => ({
-      cookie: document.cookie,
-      local: JSON.stringify({ ...localStorage }),
-      sessionStore: JSON.stringify({ ...sessionStorage }),
-    }));
+    const visible = (await page.evaluate(inPage.readable)) as { cookie: string; local: string; session: string };
     expect(visible.cookie).not.toContain('vigil_session');
     for (const secret of [session!.value, env.t.tokens.admin, env.t.tokens.reader]) {
       expect(visible.cookie).not.toContain(secret);
       expect(visible.local).not.toContain(secret);
-      expect(visible.sessionStore).not.toContain(secret);
+      expect(visible.session).not.toContain(secret);
     }
   });
 
@@ -366,7 +345,7 @@ describe('the web app in Chromium', () => {
     const device = (await (await env.t.api(`/v1/devices/${env.box.deviceId}`)).json()) as { state: string };
     expect(device.state).not.toBe('revoked');
     // The owner is still signed in (the hostile login attempt changed nothing).
-    expect(await page.evaluate(() => fetch('/v1/session').then((r) => r.status))).toBe(200);
+    expect(await page.evaluate(inPage.sessionStatus)).toBe(200);
   });
 
   it('works with the keyboard: skip link first, Tab to a navigation link, Enter, the focus lands on the new heading', async () => {
@@ -377,7 +356,7 @@ describe('the web app in Chromium', () => {
     await tabTo(page, 'Devices');
     await page.keyboard.press('Enter');
     await page.waitForURL(/\/devices$/);
-    await page.waitForFunction(() => document.activeElement?.tagName === 'H1');
+    await waitInPage(page, inPage.headingFocused);
     expect(await focused(page)).toBe('h1:Devices');
     // The first card of the events list opens with Enter too.
     await page.goto(`${env.url}/events`);

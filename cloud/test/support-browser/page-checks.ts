@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { projectRoot } from '../../../shared/paths/index.js';
+import { inPage } from './in-page.js';
 
 /**
  * What the browser tests look at beyond clicks: screenshots of a screen at phone and desktop size (into
@@ -20,7 +21,7 @@ export async function screenshots(page: Page, name: string): Promise<string[]> {
   const out: string[] = [];
   for (const vp of [VIEWPORTS.desktop, VIEWPORTS.phone]) {
     await page.setViewportSize(vp);
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    await page.evaluate(inPage.twoFrames);
     const file = join(SCREENS_DIR, `${name}-${vp.width}x${vp.height}.png`);
     await page.screenshot({ path: file, animations: 'disabled' });
     out.push(file);
@@ -80,12 +81,7 @@ export async function unnamedControls(page: Page): Promise<string[]> {
 
 /** The focused element, described: tag, role, name/text. */
 export async function focused(page: Page): Promise<string> {
-  return page.evaluate(() => {
-    const el = document.activeElement as HTMLElement | null;
-    if (!el || el === document.body) return 'body';
-    const label = el.getAttribute('aria-label') ?? el.textContent ?? '';
-    return `${el.tagName.toLowerCase()}:${label.trim().replace(/\s+/g, ' ').slice(0, 60)}`;
-  });
+  return (await page.evaluate(inPage.focused)) as string;
 }
 
 /** Presses Tab until the focused element's description contains `text` (at most `max` presses). */
@@ -98,4 +94,20 @@ export async function tabTo(page: Page, text: string, max = 40): Promise<string[
     if (f.includes(text)) return seen;
   }
   throw new Error(`Tab never reached "${text}"; focus went: ${seen.join(' → ')}`);
+}
+
+/**
+ * Evaluates `script` (see in-page.ts) until it gives a truthy value, which it returns. page.waitForFunction would
+ * `eval` a string inside the page, which the app's CSP (rightly) forbids; page.evaluate goes through the DevTools
+ * protocol instead.
+ */
+export async function waitInPage<T>(page: Page, script: string, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    last = await page.evaluate(script);
+    if (last) return last as T;
+    if (Date.now() > deadline) throw new Error(`in-page condition not met in ${timeoutMs} ms: ${script.slice(0, 120)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
