@@ -8,6 +8,7 @@ import { QrCode } from '../components/qr-code.js';
 import { formatDateTime } from '../format.js';
 import { Link } from '../router.js';
 import { loadDevices } from '../state/devices.js';
+import { pairCommand } from './pair-command.js';
 
 /**
  * Add a box (admins): create a one-time pairing code, show it large with its expiry, as a QR code and as the exact
@@ -18,12 +19,6 @@ const TTLS: Array<[string, string]> = [
   ['1h', '1 hour'],
   ['24h', '24 hours'],
 ];
-
-/** The command a person runs on the box (agent/cli/pair.ts); shell-quoted where needed. */
-export function pairCommand(cloud: string, code: string, name: string): string {
-  const q = (s: string): string => (/^[A-Za-z0-9_./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  return `vigil-agent pair --cloud ${q(cloud)} --code ${q(code)}${name ? ` --name ${q(name)}` : ''}`;
-}
 
 function Countdown({ until }: { until: string }): JSX.Element {
   const [now, setNow] = useState(Date.now());

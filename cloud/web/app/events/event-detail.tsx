@@ -136,7 +136,11 @@ export function EventDetailScreen({ id }: { id: string }): JSX.Element {
             <h2 id="facts-h">What the box saw</h2>
             <dl class="facts">
               <Fact term="Label">{humanName(event.label)}</Fact>
-              <Fact term="Score">{`${formatPercent(event.score)} (best ${formatPercent(event.top_score)})`}</Fact>
+              <Fact term="Score">
+                {event.top_score !== null && event.top_score > event.score
+                  ? `${formatPercent(event.score)} (best ${formatPercent(event.top_score)})`
+                  : formatPercent(event.score)}
+              </Fact>
               <Fact term="Camera">{humanName(event.camera)}</Fact>
               <Fact term="Box">{deviceName(dev.devices, event.device_id)}</Fact>
               <Fact term="Started">{formatDateTime(event.started_at)}</Fact>
