@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isReviewId } from '../../firmware-protocol/patterns.js';
 import { describeError, VigilError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
@@ -129,7 +130,8 @@ export class Daemon {
       {
         device_id: this.creds.identity.deviceId,
         boot_id: this.bootId,
-        ended_left_open: leftOpen.ended.length,
+        ended_left_open: leftOpen.ended.filter((id) => !isReviewId(id)).length,
+        reviews_ended_left_open: leftOpen.ended.filter((id) => isReviewId(id)).length,
         cameras: c.cameras.map((x) => x.name),
         mode: this.detector ? 'objects' : 'motion',
         status: this.status.address,

@@ -188,10 +188,13 @@ describe('the disk-full run (daemon, lavfi clip in real time, real collector, 4 
 
       // Refusals counted exactly: each `held` enqueue (the sink logs it) and each message that went without its
       // thumbnail, as the outbox counted them — and as the last heartbeat the collector stored says.
+      // Review records are held like events (and counted with them); only events carry thumbnails.
       const queued = lines.filter((l) => l.msg === 'event queued');
-      const held = queued.filter((l) => l.held === true).length;
+      const reviewsQueued = lines.filter((l) => l.msg === 'review queued');
+      const held = [...queued, ...reviewsQueued].filter((l) => l.held === true).length;
       const skipped = queued.filter((l) => l.thumbnail === 'skipped' || l.thumbnail_missing === true).length;
       expect(lines.filter((l) => l.msg === 'outbox refused an event')).toEqual([]);
+      expect(lines.filter((l) => l.msg === 'outbox refused a review message')).toEqual([]);
       const expected = { disk_full: held, outbox_full: 0 };
       await waitFor(
         'a heartbeat with the final counts at the collector',
