@@ -2,6 +2,7 @@ import type { Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestPairing, storedFromResponse, verifyCredentials } from '../../agent/credentials/pair.js';
 import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
+import { newReviewId, wireReview } from './support/fixtures.js';
 import { inPage } from './support-browser/in-page.js';
 import { startOtherOrigin } from './support-browser/other-origin.js';
 import { focused, screenshots, tabTo, unnamedControls, waitInPage } from './support-browser/page-checks.js';
@@ -84,7 +85,13 @@ describe('the web app in Chromium', () => {
 
     await page.getByLabel('Password').fill(PASSWORD);
     await page.keyboard.press('Enter');
-    await page.waitForURL(/\/events$/);
+    // Review first (what is left to look at), then every event a click away.
+    await page.waitForURL(/\/review$/);
+    await waitHeading(page, 'Review');
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: /^Events/ })
+      .click();
     await waitHeading(page, 'Events');
     await page.locator(`[data-event-id="${ids.oldDog}"]`).waitFor();
   });
@@ -163,6 +170,49 @@ describe('the web app in Chromium', () => {
     await page.getByRole('link', { name: '← All events' }).click();
     await page.locator(`[data-event-id="${ids.bicycle}"]`).waitFor();
     expect(await page.locator(`.card-unread [data-event-id="${ids.bicycle}"]`).count()).toBe(0);
+  });
+
+  it('shows a review item from the box live under Alerts with its count; marking it reviewed clears it', async () => {
+    await page.getByRole('link', { name: /^Review/ }).click();
+    await waitHeading(page, 'Review');
+    await page.getByRole('link', { name: 'Alerts 0 unreviewed' }).waitFor();
+    const rid = newReviewId();
+    const review = wireReview({
+      id: rid,
+      deviceId: env.box.deviceId,
+      camera: 'garden',
+      objects: [ids.dog!, ids.bicycle!],
+      labels: ['dog', 'bicycle'],
+      zones: ['lawn'],
+      startedAt: Date.now() - 20_000,
+      thumbnailEvent: ids.dog,
+    });
+    expect((await env.box.send(review)).status).toBe(200);
+    await page.locator(`[data-review-id="${rid}"]`).waitFor({ timeout: 2000 });
+    await page.getByRole('link', { name: 'Alerts 1 unreviewed' }).waitFor();
+    expect(await page.getByRole('link', { name: /^Review\s*,\s*1 alerts to review$/ }).count()).toBe(1);
+    await page.evaluate(inPage.imagesDecoded);
+    await screenshots(page, 'review');
+    expect(await unnamedControls(page)).toEqual([]);
+
+    await page.locator(`[data-review-id="${rid}"]`).click();
+    await waitHeading(page, 'dog, bicycle on garden');
+    expect(await page.locator('.objects a').count()).toBe(2);
+    await page.evaluate(inPage.imagesDecoded);
+    await screenshots(page, 'review-detail');
+    expect(await unnamedControls(page)).toEqual([]);
+    await page.getByRole('button', { name: 'Mark reviewed' }).click();
+    await page.getByRole('button', { name: 'Mark not reviewed' }).waitFor();
+    const stored = (await (await env.t.api(`/v1/reviews/${rid}`)).json()) as { reviewed: boolean };
+    expect(stored.reviewed).toBe(true);
+    await page.getByRole('link', { name: '← Review' }).click();
+    await page.getByRole('link', { name: 'Alerts 0 unreviewed' }).waitFor();
+    expect(await page.locator(`[data-review-id="${rid}"]`).count()).toBe(0);
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: /^Events/ })
+      .click();
+    await waitHeading(page, 'Events');
   });
 
   it('shows another tenant\'s event id as "not found", with the request id of the answer', async () => {
@@ -369,11 +419,14 @@ describe('the web app in Chromium', () => {
     await page.goto(`${env.url}/devices`);
     await waitHeading(page, 'Devices');
     await env.t.cloud.accounts.admin.setPassword(OWNER, `${PASSWORD} 2`); // ends every session of the owner
-    await page.getByRole('link', { name: 'Events', exact: true }).click();
+    await page
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: /^Events/ })
+      .click();
     await page.waitForURL(/\/login\?next=/);
     expect(await page.getByRole('status').first().textContent()).toMatch(/session|log in|sign in/i);
     await signIn(page, OWNER, `${PASSWORD} 2`, false);
-    await page.waitForURL(/\/events$/);
+    await page.waitForURL(/\/events$/); // back where the owner was
   });
 
   it('logs out: the session ends on the collector and the pages ask for the login again', async () => {

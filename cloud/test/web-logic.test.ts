@@ -106,6 +106,7 @@ describe('push notifications in the service worker', () => {
     )!;
     const plan = planNotification(p, icons, 0);
     expect(plan.options).toMatchObject({ tag: 'rev_1', renotify: false, silent: true, icon: icons.icon });
+    expect(plan.options.data).toEqual({ url: '/review/rev_1', event_id: 'evt_A', review_id: 'rev_1' });
     expect(plan.options.body).toBe('b\nNot verified by the vision check yet.');
     expect(plan.options).not.toHaveProperty('image');
     expect(parsePushPayload('not json')).toBeNull();

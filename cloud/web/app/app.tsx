@@ -5,11 +5,14 @@ import { Layout } from './components/layout.js';
 import { DevicesScreen } from './devices/devices-screen.js';
 import { EventDetailScreen } from './events/event-detail.js';
 import { EventsScreen } from './events/events-screen.js';
+import { ReviewDetailScreen } from './reviews/review-detail.js';
+import { ReviewScreen } from './reviews/review-screen.js';
 import { LoginScreen } from './screens/login.js';
 import { Link, navigate, useRoute } from './router.js';
 import { connectivity, markReachable, markUnreachable, onReconnect, retryNow } from './state/connectivity.js';
 import { loadDevices } from './state/devices.js';
 import { startLive, stopLive } from './state/live.js';
+import { loadReviewCounts } from './state/review-counts.js';
 import { loadSession, session, sessionEnded } from './state/session.js';
 import { useStore } from './state/store.js';
 
@@ -78,7 +81,7 @@ function NotFoundScreen(): JSX.Element {
   return (
     <Layout title="Page not found">
       <p>
-        There is no such page. <Link href="/events">Go to the events</Link>.
+        There is no such page. <Link href="/review">Go to the review</Link>.
       </p>
     </Layout>
   );
@@ -98,6 +101,7 @@ export function App(): JSX.Element {
     if (s.status === 'signed-in') {
       startLive();
       void loadDevices();
+      void loadReviewCounts();
     } else stopLive();
   }, [s.status]);
 
@@ -107,7 +111,7 @@ export function App(): JSX.Element {
       navigate(`/login${route.page === 'home' ? '' : `?next=${encodeURIComponent(here)}`}`, { replace: true });
     if (s.status === 'signed-in' && (route.page === 'login' || route.page === 'home')) {
       const next = route.search.get('next');
-      navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/events', { replace: true });
+      navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/review', { replace: true });
     }
   }, [s.status, route.page, here]);
 
@@ -124,8 +128,12 @@ export function App(): JSX.Element {
       />
     );
   switch (route.page) {
-    case 'events':
+    case 'review':
     case 'home':
+      return <ReviewScreen />;
+    case 'reviewItem':
+      return <ReviewDetailScreen id={route.params.id!} />;
+    case 'events':
       return <EventsScreen />;
     case 'event':
       return <EventDetailScreen id={route.params.id!} />;

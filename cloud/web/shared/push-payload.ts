@@ -60,9 +60,9 @@ export function parsePushPayload(text: string | null | undefined): PushPayload |
   return p;
 }
 
-/** The app page a notification opens. */
+/** The app page a notification opens: the review item when the push is about one, else the event. */
 export function pathForPush(p: Pick<PushPayload, 'event_id' | 'review_id'>): string {
-  return `/events/${encodeURIComponent(p.event_id)}`;
+  return p.review_id ? `/review/${encodeURIComponent(p.review_id)}` : `/events/${encodeURIComponent(p.event_id)}`;
 }
 
 /** Notification for a push: tag = the collapse id (the event id, or the review item's id), thumbnail as image. */

@@ -4,6 +4,8 @@
  */
 export const APP_PAGES = {
   login: '/login',
+  review: '/review',
+  reviewItem: '/review/:id',
   events: '/events',
   event: '/events/:id',
   devices: '/devices',

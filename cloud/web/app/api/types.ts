@@ -139,3 +139,58 @@ export interface PushTokenJson {
   last_sent_at: string | null;
   failures: number;
 }
+
+export interface ReviewJson {
+  id: string;
+  device_id: string;
+  camera: string;
+  severity: 'alert' | 'detection';
+  status: 'active' | 'ended';
+  started_at: string;
+  ended_at: string | null;
+  duration_s: number | null;
+  /** Event ids, in order of joining. */
+  objects: string[];
+  labels: string[];
+  zones: string[];
+  thumbnail_event: string | null;
+  reviewed: boolean;
+  reviewed_at: string | null;
+  rev: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ReviewPage {
+  reviews: ReviewJson[];
+  next_cursor: string | null;
+}
+
+export interface ReviewObjectJson {
+  id: string;
+  label: string;
+  score: number;
+  top_score: number | null;
+  status: 'active' | 'ended';
+  started_at: string;
+  ended_at: string | null;
+  zones: string[];
+  stationary: boolean;
+  thumbnail_url: string | null;
+}
+
+export interface ReviewDetailJson extends ReviewJson {
+  events: ReviewObjectJson[];
+  thumbnail: { event_id: string; url: string } | null;
+  notification: {
+    decision: string | null;
+    decision_detail: string | null;
+    push_state: string | null;
+    push_count: number;
+    first_push_at: string | null;
+    last_push_at: string | null;
+    push_title: string | null;
+    push_body: string | null;
+    push_deliveries: PushDeliveryJson[];
+  } | null;
+}

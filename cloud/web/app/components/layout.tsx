@@ -4,6 +4,7 @@ import { connectivity, retryNow } from '../state/connectivity.js';
 import { liveStatus } from '../state/live.js';
 import { isAdmin, logout, session } from '../state/session.js';
 import { useStore } from '../state/store.js';
+import { reviewCounts } from '../state/review-counts.js';
 import { unread } from '../state/unread.js';
 import { Link, useRoute } from '../router.js';
 
@@ -46,7 +47,8 @@ function LiveBadge(): JSX.Element {
   );
 }
 
-function NavLink({ href, label, badge, current }: { href: string; label: string; badge?: number; current: boolean }) {
+function NavLink(props: { href: string; label: string; badge?: number; badgeWord?: string; current: boolean }) {
+  const { href, label, badge, badgeWord = 'unread', current } = props;
   return (
     <li>
       <Link href={href} class="nav-link" aria-current={current ? 'page' : undefined}>
@@ -56,7 +58,9 @@ function NavLink({ href, label, badge, current }: { href: string; label: string;
             <span class="badge" aria-hidden="true">
               {badge > 99 ? '99+' : badge}
             </span>
-            <span class="visually-hidden">, {badge} unread</span>
+            <span class="visually-hidden">
+              , {badge} {badgeWord}
+            </span>
           </>
         ) : null}
       </Link>
@@ -71,6 +75,7 @@ export function Layout({ title, children }: { title: string; children: Component
   const s = useStore(session);
   const route = useRoute();
   const unreadIds = useStore(unread);
+  const counts = useStore(reviewCounts);
   const heading = useRef<HTMLHeadingElement>(null);
   const [busy, setBusy] = useState(false);
   useEffect(() => {
@@ -88,7 +93,7 @@ export function Layout({ title, children }: { title: string; children: Component
         Skip to content
       </a>
       <header class="topbar">
-        <Link href="/events" class="brand" aria-label="Vigil, events">
+        <Link href="/review" class="brand" aria-label="Vigil, review">
           <img class="brand-mark" src="/icons/icon.svg" alt="" width="28" height="28" />
           Vigil
         </Link>
@@ -114,6 +119,13 @@ export function Layout({ title, children }: { title: string; children: Component
       </header>
       <nav class="nav" aria-label="Main">
         <ul>
+          <NavLink
+            href="/review"
+            label="Review"
+            badge={counts.alert ?? 0}
+            badgeWord="alerts to review"
+            current={page === 'review' || page === 'reviewItem'}
+          />
           <NavLink
             href="/events"
             label="Events"

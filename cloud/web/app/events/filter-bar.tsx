@@ -19,9 +19,9 @@ interface Props {
   onChange: (next: EventFilters) => void;
 }
 
-function Select(props: {
+export function Select(props: {
   label: string;
-  name: FilterKey;
+  name: string;
   value: string;
   any: string;
   options: Array<[string, string]>;

@@ -1,5 +1,5 @@
 import { api } from '../api/http.js';
-import type { DeviceJson, EventJson } from '../api/types.js';
+import type { DeviceJson, EventJson, ReviewJson } from '../api/types.js';
 import { createStore } from './store.js';
 
 /**
@@ -11,11 +11,12 @@ export type LiveStatus = 'off' | 'connecting' | 'live' | 'reconnecting';
 
 export type LiveMessage =
   | { type: 'event.new' | 'event.updated'; event: EventJson }
+  | { type: 'review.new' | 'review.updated'; review: ReviewJson }
   | { type: 'device.status'; device: DeviceJson }
   | { type: 'resync' };
 
 export const STREAM_PATH = '/v1/stream';
-const KINDS = ['event.new', 'event.updated', 'device.status', 'stream.reset'] as const;
+const KINDS = ['event.new', 'event.updated', 'review.new', 'review.updated', 'device.status', 'stream.reset'] as const;
 
 export const liveStatus = createStore<LiveStatus>('off');
 const listeners = new Set<(m: LiveMessage) => void>();
@@ -52,6 +53,7 @@ function open(resync: boolean): void {
       // stream.reset: the collector could not replay what was missed (too old): reload the lists.
       if (kind === 'stream.reset') emit({ type: 'resync' });
       else if (kind === 'device.status') emit({ type: kind, device: data as DeviceJson });
+      else if (kind === 'review.new' || kind === 'review.updated') emit({ type: kind, review: data as ReviewJson });
       else emit({ type: kind, event: data as EventJson });
     });
   }
