@@ -40,6 +40,15 @@ export const REDACT_PATHS: readonly string[] = [
   'headers["x-vigil-signature"]',
   'credentials',
   '*.credentials',
+  // Web app sessions: the cookie header and the CSRF token.
+  'cookie',
+  '*.cookie',
+  'req.headers.cookie',
+  'headers.cookie',
+  'csrf_token',
+  '*.csrf_token',
+  'req.headers["x-csrf-token"]',
+  'headers["x-csrf-token"]',
 ];
 
 export interface LoggerOptions {

@@ -98,7 +98,8 @@ describe('logger', () => {
         secret: 'hunter2',
         creds: { secret: 'abc', token: 'tkn' },
         signature: 'v1=xyz',
-        req: { headers: { authorization: 'Bearer t' } },
+        req: { headers: { authorization: 'Bearer t', cookie: 'vigil_session=s3ss', 'x-csrf-token': 'csrf9' } },
+        session: { csrf_token: 'csrf8' },
       },
       'sent',
     );
@@ -108,7 +109,8 @@ describe('logger', () => {
     expect(line.camera).toBe('door');
     expect(line.level).toBe('info');
     const text = lines.join('\n');
-    for (const s of ['hunter2', '"abc"', 'tkn', 'v1=xyz', 'Bearer t']) expect(text).not.toContain(s);
+    for (const s of ['hunter2', '"abc"', 'tkn', 'v1=xyz', 'Bearer t', 's3ss', 'csrf9', 'csrf8'])
+      expect(text).not.toContain(s);
     expect(text).toContain('[redacted]');
   });
 });
