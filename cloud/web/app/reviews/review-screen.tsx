@@ -124,8 +124,13 @@ export function ReviewScreen(): JSX.Element {
       class="tab"
       aria-current={filters.severity === s ? 'page' : undefined}
     >
-      {label}
-      {n !== null && <span class="tab-count"> {countText(n, more)} unreviewed</span>}
+      {label}{' '}
+      {n !== null && (
+        <>
+          <span class="tab-count">{countText(n, more)}</span>
+          <span class="visually-hidden"> unreviewed</span>
+        </>
+      )}
     </Link>
   );
   const cameras = useMemo(
