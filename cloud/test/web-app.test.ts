@@ -63,7 +63,7 @@ afterAll(async () => {
 });
 
 describe('the web app in Chromium', () => {
-  it('sends a signed-out visitor to the login page; a wrong password is refused, the right one opens the events', async () => {
+  it('sends a visitor to the login page; a wrong password is refused, the right one signs in', async () => {
     await page.goto(env.url);
     await page.waitForURL(/\/login$/);
     expect(await heading(page)).toBe('Sign in');
@@ -226,7 +226,7 @@ describe('the web app in Chromium', () => {
     expect(notice).toContain(`Request id: ${res.headers()['x-request-id']}`);
   });
 
-  it('lists the boxes with state, last seen, clock, outbox and cameras; a box paired with a code made in the UI shows up', async () => {
+  it('lists the boxes (state, last seen, clock, outbox, cameras); a code made in the UI pairs a box', async () => {
     await page.getByRole('link', { name: 'Devices' }).click();
     await page.waitForURL(/\/devices$/);
     await waitHeading(page, 'Devices');
@@ -269,7 +269,7 @@ describe('the web app in Chromium', () => {
     await page.locator('.device', { hasText: 'shed' }).waitFor();
   });
 
-  it('shows a push delivered to the service worker as a notification (title, body, picture, tag = event id)', async () => {
+  it('shows a push delivered to the service worker as a notification (picture, tag = event id)', async () => {
     await browser.context.grantPermissions(['notifications'], { origin: env.url });
     await page.getByRole('link', { name: 'Notifications' }).click();
     await waitHeading(page, 'Notifications');
@@ -398,7 +398,7 @@ describe('the web app in Chromium', () => {
     expect(await page.evaluate(inPage.sessionStatus)).toBe(200);
   });
 
-  it('works with the keyboard: skip link first, Tab to a navigation link, Enter, the focus lands on the new heading', async () => {
+  it('works with the keyboard: skip link first, Tab to a link, Enter, the focus on the new heading', async () => {
     await page.goto(`${env.url}/events`);
     await waitHeading(page, 'Events');
     await page.keyboard.press('Tab');

@@ -115,7 +115,7 @@ describe('serving the web app', () => {
     expect(res.headers['referrer-policy']).toBe('same-origin');
   });
 
-  it('serves hashed assets immutable with the right type, brotli or gzip as accepted, 304 on a matching ETag', async () => {
+  it('serves hashed assets immutable, typed, brotli or gzip as accepted, 304 on a matching ETag', async () => {
     const js = asset('.js');
     const plain = await app.inject({ method: 'GET', url: `/${js}` });
     expect(plain.statusCode).toBe(200);
@@ -139,7 +139,7 @@ describe('serving the web app', () => {
     expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
   });
 
-  it('serves the service worker and the manifest revalidated, icons under stable names; unknown files are 404', async () => {
+  it('serves the service worker and manifest revalidated, icons under stable names; unknown is 404', async () => {
     const sw = await app.inject({ method: 'GET', url: '/sw.js' });
     expect(sw.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(sw.headers['cache-control']).toBe('no-cache');

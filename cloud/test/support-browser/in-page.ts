@@ -7,7 +7,8 @@ export const inPage = {
   imagesDecoded: 'Promise.all([...document.images].map((i) => i.decode().catch(() => undefined)))',
   /** The events list shows `n` cards and is not loading. */
   cardCount: (n: number): string =>
-    `document.querySelectorAll('.cards [data-event-id]').length === ${n} && !document.querySelector('[aria-busy=true]')`,
+    `document.querySelectorAll('.cards [data-event-id]').length === ${n} && ` +
+    "!document.querySelector('[aria-busy=true]')",
   /** The detail's picture has loaded with real pixels. */
   cropLoaded:
     "(() => { const i = document.querySelector('.crop img'); return !!i && i.complete && i.naturalWidth > 0; })()",
@@ -21,11 +22,13 @@ export const inPage = {
   /** The notifications the service worker shows, or null when none. */
   notifications: `(async () => {
     const list = await (await navigator.serviceWorker.ready).getNotifications();
-    return list.length ? list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, image: n.image, data: n.data })) : null;
+    const shown = list.map((n) => ({ title: n.title, body: n.body, tag: n.tag, image: n.image, data: n.data }));
+    return shown.length ? shown : null;
   })()`,
   /** What page scripts can read of cookies and storage. */
   readable:
-    '({ cookie: document.cookie, local: JSON.stringify({ ...localStorage }), session: JSON.stringify({ ...sessionStorage }) })',
+    '({ cookie: document.cookie, local: JSON.stringify({ ...localStorage }), ' +
+    'session: JSON.stringify({ ...sessionStorage }) })',
   /** The focused element is a heading. */
   headingFocused: "document.activeElement !== null && document.activeElement.tagName === 'H1'",
   /** Two animation frames: layout and paint after a viewport change. */

@@ -32,7 +32,8 @@ window.done = (async () => {
     credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{"name":"evil"}' }));
   await attempt('cors-post', () => fetch(c + '/v1/pairing-codes', { method: 'POST', credentials: 'include',
     headers: { 'content-type': 'application/json' }, body: '{"name":"evil"}' }));
-  await attempt('cors-delete', () => fetch(c + '/v1/devices/${deviceId}', { method: 'DELETE', credentials: 'include' }));
+  await attempt('cors-delete', () => fetch(c + '/v1/devices/${deviceId}', { method: 'DELETE',
+    credentials: 'include' }));
   await attempt('no-cors-login', () => fetch(c + '/v1/session', { method: 'POST', mode: 'no-cors',
     credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{"email":"a@b.c","password":"x"}' }));
   document.getElementById('f').submit();

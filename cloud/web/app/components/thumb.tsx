@@ -7,6 +7,8 @@ import { cropGeometry } from './crop-geometry.js';
  * The event's picture: the box's crop with the detection drawn in it, and the crop placed in a frame-shaped outline
  * (geometry in ./crop-geometry.ts).
  */
+/** Percent position of the middle of [a, b] (normalised). */
+const centre = (a: number, b: number): number => Math.round(((a + b) / 2) * 100);
 const pct = (v: number): string => `${(v * 100).toFixed(2)}%`;
 
 function place(el: HTMLElement | null, rect: { left: number; top: number; width: number; height: number }): void {
@@ -62,7 +64,10 @@ export function EventPicture({
           <div
             class="frame-outline"
             role="img"
-            aria-label={`Where in the frame: ${Math.round(((geo.crop[0] + geo.crop[2]) / 2) * 100)}% from the left, ${Math.round(((geo.crop[1] + geo.crop[3]) / 2) * 100)}% from the top`}
+            aria-label={`Where in the frame: ${centre(geo.crop[0], geo.crop[2])}% from the left, ${centre(
+              geo.crop[1],
+              geo.crop[3],
+            )}% from the top`}
             ref={(el) => {
               if (el) el.style.aspectRatio = String(geo.frameAspect);
             }}

@@ -18,6 +18,7 @@ export function ReviewCard({
   const [broken, setBroken] = useState(false);
   const src = reviewThumbnail(review);
   const what = review.labels.map(humanName).join(', ');
+  const action = review.reviewed ? 'Mark not reviewed' : 'Mark reviewed';
   return (
     <li class={`card${review.reviewed ? '' : ' card-unread'}`}>
       <Link href={`/review/${encodeURIComponent(review.id)}`} class="card-link" data-review-id={review.id}>
@@ -59,7 +60,7 @@ export function ReviewCard({
           type="button"
           class="button button-small button-quiet"
           onClick={() => onReviewed(review, !review.reviewed)}
-          aria-label={`${review.reviewed ? 'Mark not reviewed' : 'Mark reviewed'}: ${what} on ${humanName(review.camera)}`}
+          aria-label={`${action}: ${what} on ${humanName(review.camera)}`}
         >
           {review.reviewed ? 'Mark not reviewed' : 'Mark reviewed'}
         </button>
