@@ -266,7 +266,15 @@ describe('the web app in Chromium', () => {
     const paired = page.getByText(`the box joined as ${answer.device_id}`);
     await paired.waitFor({ timeout: 6000 });
     await page.getByRole('link', { name: 'See it in Devices' }).click();
-    await page.locator('.device', { hasText: 'shed' }).waitFor();
+    const shed = page.locator('.device', { hasText: 'shed' });
+    await shed.waitFor();
+    // Revoke (admin), after a second yes: its key stops working at once.
+    await shed.getByRole('button', { name: 'Revoke shed' }).click();
+    await shed.getByRole('button', { name: 'Yes, revoke shed' }).click();
+    await shed.locator('.chip', { hasText: 'Revoked' }).waitFor();
+    const refused = await verifyCredentials(stored, { agentVersion: '0.1.0-test' }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'pairing_unverified' });
+    expect(String(refused)).toMatch(/unknown_device|revoked/);
   });
 
   it('shows a push delivered to the service worker as a notification (picture, tag = event id)', async () => {
