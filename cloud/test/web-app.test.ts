@@ -427,14 +427,13 @@ describe('the web app in Chromium', () => {
     await page.goto(`${env.url}/devices`);
     await waitHeading(page, 'Devices');
     await env.t.cloud.accounts.admin.setPassword(OWNER, `${PASSWORD} 2`); // ends every session of the owner
-    await page
-      .getByRole('navigation', { name: 'Main' })
-      .getByRole('link', { name: /^Events/ })
-      .click();
+    // The next change the live feed would deliver makes the collector close the stream (stream.closed): the app
+    // goes to the login page by itself, with the collector's reason, and comes back to the page afterwards.
+    await postEvent(env.box, env.pictures.car, { camera: 'front' });
     await page.waitForURL(/\/login\?next=/);
     expect(await page.getByRole('status').first().textContent()).toMatch(/session|log in|sign in/i);
     await signIn(page, OWNER, `${PASSWORD} 2`, false);
-    await page.waitForURL(/\/events$/); // back where the owner was
+    await page.waitForURL(/\/devices$/); // back where the owner was
   });
 
   it('logs out: the session ends on the collector and the pages ask for the login again', async () => {

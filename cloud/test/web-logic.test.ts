@@ -109,6 +109,8 @@ describe('push notifications in the service worker', () => {
     expect(plan.options.data).toEqual({ url: '/review/rev_1', event_id: 'evt_A', review_id: 'rev_1' });
     expect(plan.options.body).toBe('b\nNot verified by the vision check yet.');
     expect(plan.options).not.toHaveProperty('image');
+    const test = parsePushPayload(JSON.stringify({ title: 'Vigil test notification', body: '', event_id: 'test' }))!;
+    expect(planNotification(test, icons, 0).options.data.url).toBe('/notifications');
     expect(parsePushPayload('not json')).toBeNull();
     expect(parsePushPayload(JSON.stringify({ title: 'x' }))).toBeNull();
     expect(parsePushPayload(JSON.stringify({ title: 'x', event_id: 'e', thumbnail_url: 'javascript:1' }))).toEqual({

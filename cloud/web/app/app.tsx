@@ -1,6 +1,6 @@
 import type { ComponentType, JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { setHttpHooks } from './api/http.js';
+import { ApiError, setHttpHooks } from './api/http.js';
 import { Layout } from './components/layout.js';
 import { DevicesScreen } from './devices/devices-screen.js';
 import { EventDetailScreen } from './events/event-detail.js';
@@ -11,7 +11,7 @@ import { LoginScreen } from './screens/login.js';
 import { Link, navigate, useRoute } from './router.js';
 import { connectivity, markReachable, markUnreachable, onReconnect, retryNow } from './state/connectivity.js';
 import { loadDevices } from './state/devices.js';
-import { startLive, stopLive } from './state/live.js';
+import { onLive, startLive, stopLive } from './state/live.js';
 import { loadReviewCounts } from './state/review-counts.js';
 import { loadSession, session, sessionEnded } from './state/session.js';
 import { useStore } from './state/store.js';
@@ -22,6 +22,9 @@ import { useStore } from './state/store.js';
  * encoder, Notifications) load on demand.
  */
 setHttpHooks({ onUnauthorized: sessionEnded, onUnreachable: markUnreachable, onReachable: markReachable });
+onLive((m) => {
+  if (m.type === 'closed') sessionEnded(new ApiError(401, m.code, m.message, null));
+});
 
 function useLazy<P>(load: () => Promise<ComponentType<P>>): ComponentType<P> | null {
   const [C, setC] = useState<ComponentType<P> | null>(null);

@@ -62,7 +62,10 @@ export function parsePushPayload(text: string | null | undefined): PushPayload |
 
 /** The app page a notification opens: the review item when the push is about one, else the event. */
 export function pathForPush(p: Pick<PushPayload, 'event_id' | 'review_id'>): string {
-  return p.review_id ? `/review/${encodeURIComponent(p.review_id)}` : `/events/${encodeURIComponent(p.event_id)}`;
+  if (p.review_id) return `/review/${encodeURIComponent(p.review_id)}`;
+  // The collector's test notification (POST /v1/push/tokens/{id}/test) is about no event.
+  if (p.event_id === 'test') return '/notifications';
+  return `/events/${encodeURIComponent(p.event_id)}`;
 }
 
 /** Notification for a push: tag = the collapse id (the event id, or the review item's id), thumbnail as image. */

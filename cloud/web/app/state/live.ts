@@ -13,10 +13,20 @@ export type LiveMessage =
   | { type: 'event.new' | 'event.updated'; event: EventJson }
   | { type: 'review.new' | 'review.updated'; review: ReviewJson }
   | { type: 'device.status'; device: DeviceJson }
-  | { type: 'resync' };
+  | { type: 'resync' }
+  /** The collector ended the stream because the session ended (stream.closed): back to the login. */
+  | { type: 'closed'; code: string; message: string };
 
 export const STREAM_PATH = '/v1/stream';
-const KINDS = ['event.new', 'event.updated', 'review.new', 'review.updated', 'device.status', 'stream.reset'] as const;
+const KINDS = [
+  'event.new',
+  'event.updated',
+  'review.new',
+  'review.updated',
+  'device.status',
+  'stream.reset',
+  'stream.closed',
+] as const;
 
 export const liveStatus = createStore<LiveStatus>('off');
 const listeners = new Set<(m: LiveMessage) => void>();
@@ -52,7 +62,14 @@ function open(resync: boolean): void {
       }
       // stream.reset: the collector could not replay what was missed (too old): reload the lists.
       if (kind === 'stream.reset') emit({ type: 'resync' });
-      else if (kind === 'device.status') emit({ type: kind, device: data as DeviceJson });
+      else if (kind === 'stream.closed') {
+        const d = data as { code?: unknown; message?: unknown };
+        emit({
+          type: 'closed',
+          code: typeof d.code === 'string' ? d.code : 'session_expired',
+          message: typeof d.message === 'string' ? d.message : '',
+        });
+      } else if (kind === 'device.status') emit({ type: kind, device: data as DeviceJson });
       else if (kind === 'review.new' || kind === 'review.updated') emit({ type: kind, review: data as ReviewJson });
       else emit({ type: kind, event: data as EventJson });
     });
