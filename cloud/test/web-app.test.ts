@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestPairing, storedFromResponse, verifyCredentials } from '../../agent/credentials/pair.js';
 import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
 import { newReviewId, wireReview } from './support/fixtures.js';
-import { inPage } from './support-browser/in-page.js';
+import { inPage, inWorker } from './support-browser/in-page.js';
 import { startOtherOrigin } from './support-browser/other-origin.js';
 import { focused, screenshots, tabTo, unnamedControls, waitInPage } from './support-browser/page-checks.js';
 import { OWNER, PASSWORD, postEvent, startWebEnv, type WebEnv } from './support-browser/web-env.js';
@@ -332,6 +332,13 @@ describe('the web app in Chromium', () => {
       `${inPage.notifications}.then((l) => l?.length === 1 && l[0].title === 'Dog at garden (2)')`,
     );
     await cdp.detach();
+    // A click on it (dispatched inside the service worker: no DevTools command clicks a notification) opens the
+    // event in the open window, without a reload.
+    const [worker] = browser.context.serviceWorkers();
+    expect(worker).toBeDefined();
+    await worker!.evaluate(inWorker.clickFirstNotification);
+    await page.waitForURL(new RegExp(`/events/${ids.dog}$`));
+    await waitHeading(page, 'dog on garden');
   });
 
   it('opens offline from the service worker and says so; a lost collector shows a banner and is retried', async () => {

@@ -43,3 +43,14 @@ export const inPage = {
   /** GET /v1/session from the page (with its cookie): the status. */
   sessionStatus: "fetch('/v1/session').then((r) => r.status)",
 };
+
+/** Scripts run inside the service worker. */
+export const inWorker = {
+  /** Dispatches notificationclick for the first shown notification, as the system does when it is tapped. */
+  clickFirstNotification: `(async () => {
+    const [n] = await self.registration.getNotifications();
+    if (!n) throw new Error('no notification shown');
+    self.dispatchEvent(new NotificationEvent('notificationclick', { notification: n }));
+    return n.data;
+  })()`,
+};

@@ -89,7 +89,7 @@ self.addEventListener('notificationclick', (event) => {
         if (new URL(w.url).origin !== self.location.origin) continue;
         // The open app routes itself (no reload); see app/router.ts.
         w.postMessage({ type: 'vigil:open', path });
-        await w.focus();
+        await w.focus().catch(() => undefined); // focus needs the click's activation; the page moved anyway
         return;
       }
       await self.clients.openWindow(target);
