@@ -15,6 +15,7 @@ import { onLive, startLive, stopLive } from './state/live.js';
 import { loadReviewCounts } from './state/review-counts.js';
 import { loadSession, session, sessionEnded } from './state/session.js';
 import { useStore } from './state/store.js';
+import { loadUnread } from './state/unread.js';
 
 /**
  * The app: finds out who is signed in (GET /v1/session), sends everyone else to the login page (with the page they
@@ -105,6 +106,7 @@ export function App(): JSX.Element {
       startLive();
       void loadDevices();
       void loadReviewCounts();
+      void loadUnread();
     } else stopLive();
   }, [s.status]);
 

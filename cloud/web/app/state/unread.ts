@@ -1,4 +1,5 @@
-import type { EventJson } from '../api/types.js';
+import { api } from '../api/http.js';
+import type { EventJson, EventPage } from '../api/types.js';
 import { createStore } from './store.js';
 
 /**
@@ -64,4 +65,14 @@ export function markAllSeen(): void {
   seenIds.clear();
   persist();
   unread.set(new Set());
+}
+
+/** At sign-in: the events stored since the mark (up to 200), so the badge counts before any list was opened. */
+export async function loadUnread(): Promise<void> {
+  try {
+    const since = new Date(mark).toISOString();
+    noteEvents((await api.get<EventPage>(`/v1/events?since=${encodeURIComponent(since)}&limit=200`)).events);
+  } catch {
+    // The badge fills in as lists load.
+  }
 }
