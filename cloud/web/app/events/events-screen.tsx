@@ -12,7 +12,15 @@ import { useStore } from '../state/store.js';
 import { isUnread, markAllSeen, noteEvents, unread } from '../state/unread.js';
 import { EventCard } from './event-card.js';
 import { DEFAULT_LABELS, FilterBar } from './filter-bar.js';
-import { apiQuery, type EventFilters, type FilterKey, filtersFrom, filtersSearch, mergeLive } from './filters.js';
+import {
+  apiQuery,
+  type EventFilters,
+  type FilterKey,
+  filtersFrom,
+  filtersSearch,
+  matches,
+  mergeLive,
+} from './filters.js';
 
 /**
  * Events, newest first: live (new ones appear at the top without a reload), paged over the cursor API as the list
@@ -94,12 +102,9 @@ export function EventsScreen(): JSX.Element {
         if (m.type === 'resync') return reload();
         if (m.type !== 'event.new' && m.type !== 'event.updated') return;
         noteEvents([m.event]);
-        setState((s) => {
-          const events = mergeLive(s.events, m.event, filters);
-          if (m.type === 'event.new' && events.some((e) => e.id === m.event.id))
-            setAnnounce(`New event: ${m.event.label} on ${m.event.camera}`);
-          return { ...s, events };
-        });
+        setState((s) => ({ ...s, events: mergeLive(s.events, m.event, filters) }));
+        if (m.type === 'event.new' && matches(filters, m.event))
+          setAnnounce(`New event: ${m.event.label} on ${m.event.camera}`);
       }),
     [reload, filters],
   );
