@@ -4,6 +4,15 @@ import { cropGeometry } from '../web/app/components/crop-geometry.js';
 import { pairCommand } from '../web/app/devices/pair-command.js';
 import { apiQuery, filtersFrom, filtersSearch, matches, mergeLive } from '../web/app/events/filters.js';
 import { formatSkew } from '../web/app/format.js';
+import {
+  browserTimeZone,
+  formFrom,
+  isTicked,
+  preferencesFrom,
+  preferencesSummary,
+  timeZones,
+  toggled,
+} from '../web/app/notifications/preferences.js';
 import { parsePushPayload, planNotification } from '../web/shared/push-payload.js';
 import { matchPath } from '../web/shared/routes.js';
 
@@ -156,5 +165,39 @@ describe('small pieces', () => {
     expect(matchPath('/').page).toBe('home');
     expect(formatSkew(-2500)).toBe('2.5 s behind');
     expect(formatSkew(120)).toBe('120 ms ahead');
+  });
+});
+
+describe('notification settings of a phone or browser', () => {
+  it('keeps "every label / camera" as null, also when one is unticked and ticked again', () => {
+    const offered = ['car', 'dog', 'person'];
+    const form = formFrom(null);
+    expect(form.labels).toBeNull();
+    expect(isTicked(form.labels, 'dog')).toBe(true);
+    const off = toggled(form.labels, offered, 'car', false);
+    expect(off).toEqual(['dog', 'person']);
+    expect(toggled(off, offered, 'car', true)).toBeNull();
+    expect(toggled([], offered, 'dog', true)).toEqual(['dog']);
+  });
+
+  it('saves ticked lists sorted, null for all, and quiet hours only when on (time zone kept)', () => {
+    const f = { ...formFrom(null), cameras: ['dev_2/yard', 'dev_1/front'], quiet: true, timeZone: 'Europe/Berlin' };
+    expect(preferencesFrom(f)).toEqual({
+      labels: null,
+      cameras: ['dev_1/front', 'dev_2/yard'],
+      quiet_hours: { start: '22:00', end: '07:00', time_zone: 'Europe/Berlin' },
+    });
+    expect(preferencesFrom({ ...f, quiet: false }).quiet_hours).toBeNull();
+    const back = formFrom(preferencesFrom(f));
+    expect(back).toMatchObject({ labels: null, cameras: ['dev_1/front', 'dev_2/yard'], quiet: true });
+    expect(preferencesSummary({ labels: ['dog'], cameras: ['dev_1/front'], quiet_hours: null })).toBe('dog · 1 camera');
+    expect(preferencesSummary(null)).toBe('everything');
+  });
+
+  it("offers every time zone the runtime knows, the browser's one included", () => {
+    const zones = timeZones('Europe/Berlin');
+    expect(zones).toContain('Europe/Berlin');
+    expect(zones).toContain('UTC');
+    expect(zones).toContain(browserTimeZone());
   });
 });

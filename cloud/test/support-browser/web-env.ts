@@ -5,13 +5,17 @@ import { buildWebApp, type WebBuildResult } from '../../web/build/build.js';
 import { sqliteBackend } from '../support/backends.js';
 import { pairTestBox, type TestBox } from '../support/box.js';
 import { startTestCloud, type TestCloud } from '../support/cloud.js';
+import { LlmTestServer, type AnswerBody } from '../support-llm/llm-server.js';
 import { vapidTestKeys } from '../support-push/keys.js';
+import { WebPushTestServer } from '../support-push/webpush-server.js';
 
 /**
  * What the browser tests run against: the web app built as `npm run build` builds it (into dist/web, which the
  * collector serves), a real collector on SQLite with Web Push configured (VAPID keys made here), two owners (tenant
  * "default" admin and a reader, tenant "acme" admin), a paired box per tenant, and event pictures cut from the
  * shared test stills the way the agent cuts them (the detection's box plus 15 % each side, at most 320 px).
+ * Verify-then-notify runs for dogs only: the local vision LLM (cloud/test/support-llm) confirms them, other labels
+ * are skipped; a phone registered for Web Push (local push service, cloud/test/support-push) receives the pushes.
  */
 export const PASSWORD = 'a long test password';
 export const OWNER = 'owner@example.com';
@@ -32,6 +36,10 @@ export interface WebEnv {
   box: TestBox;
   acmeBox: TestBox;
   vapidPublicKey: string;
+  llm: LlmTestServer;
+  pushService: WebPushTestServer;
+  /** The phone's registration id (pt_…), registered as the app on a phone would. */
+  phoneId: string;
   pictures: { dog: Picture; car: Picture; person: Picture; bicycle: Picture };
   close(): Promise<void>;
 }
@@ -57,18 +65,53 @@ export async function cropPicture(file: string, label: string, px: [number, numb
   return { jpeg, box: [x1 / width, y1 / height, x2 / width, y2 / height], label };
 }
 
+/** What the local vision LLM answers about every picture it is shown. */
+export const DOG_ANSWER: AnswerBody = {
+  label: 'dog',
+  confidence: 0.94,
+  summary: 'A dog sits on the porch',
+  threat: 0,
+  agrees_with_edge: true,
+};
+
 export async function startWebEnv(): Promise<WebEnv> {
   const build = await buildWebApp();
   const keys = vapidTestKeys();
+  const llm = await LlmTestServer.start({ models: ['vision-1'] });
+  llm.setDefault({ kind: 'answer', answer: DOG_ANSWER });
+  const pushService = await WebPushTestServer.start();
   const t = await startTestCloud(sqliteBackend, {
     overrides: {
       accounts: { scrypt: { cost_log2: 14 }, login: { source_burst: 100, account_burst: 100 } },
+      reclassify: { providers: [{ kind: 'openai', base_url: llm.url, model: 'vision-1' }], budget: '5s' },
+      notify: { labels: { dog: {} }, thumbnail_wait: '5s' },
+      queue: { poll: '100ms', lease: '2s', backoff_base: '200ms', backoff_max: '1s' },
       push: {
         webpush: { subject: 'mailto:ops@example.com', public_key: keys.publicKey, private_key: keys.privateKey },
+        backoff_base: '100ms',
       },
     },
+  }).catch(async (err: unknown) => {
+    await Promise.all([llm.close(), pushService.close()]);
+    throw err;
   });
+  const closeAll = async (): Promise<void> => {
+    await t.close();
+    await Promise.all([llm.close(), pushService.close()]);
+  };
   try {
+    // A phone with the app (its push service is local, http: so it goes in through the store, as the notify tests
+    // do — the API takes https push services only).
+    const sub = pushService.subscribe(keys.publicKey);
+    const phone = await t.db.store.upsertPushToken({
+      tenantId: 'default',
+      platform: 'webpush',
+      token: sub.endpoint,
+      p256dh: sub.keys.p256dh,
+      auth: sub.keys.auth,
+      deviceLabel: 'Pixel phone',
+      now: Date.now(),
+    });
     const admin = t.cloud.accounts.admin;
     await admin.create({ email: OWNER, tenantId: 'default', role: 'admin', password: PASSWORD });
     await admin.create({ email: READER, tenantId: 'default', role: 'reader', password: PASSWORD });
@@ -88,11 +131,14 @@ export async function startWebEnv(): Promise<WebEnv> {
       box,
       acmeBox,
       vapidPublicKey: keys.publicKey,
+      llm,
+      pushService,
+      phoneId: phone.record.id,
       pictures,
-      close: () => t.close(),
+      close: closeAll,
     };
   } catch (err) {
-    await t.close();
+    await closeAll();
     throw err;
   }
 }

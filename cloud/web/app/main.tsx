@@ -1,6 +1,8 @@
 import { render } from 'preact';
 import { App } from './app.js';
 import './styles.css';
+import './pages.css';
+import './review-notify.css';
 
 /** Entry: renders the app and registers the service worker (offline shell, Web Push). */
 const root = document.getElementById('app');

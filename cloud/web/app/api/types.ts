@@ -138,6 +138,24 @@ export interface PushTokenJson {
   last_reason: string | null;
   last_sent_at: string | null;
   failures: number;
+  /** What this phone or browser is notified of (absent on collectors without per-registration preferences). */
+  preferences?: PushPreferencesJson | null;
+}
+
+export interface QuietHoursJson {
+  /** "HH:MM", local to time_zone. */
+  start: string;
+  end: string;
+  /** IANA name (e.g. Europe/Berlin). */
+  time_zone: string;
+}
+
+export interface PushPreferencesJson {
+  /** null = every label. */
+  labels: string[] | null;
+  /** "device_id/camera"; null = every camera. */
+  cameras: string[] | null;
+  quiet_hours: QuietHoursJson | null;
 }
 
 export interface ReviewJson {

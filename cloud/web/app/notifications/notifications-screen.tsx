@@ -1,13 +1,15 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { api } from '../api/http.js';
-import type { PushTokenJson } from '../api/types.js';
+import type { DeviceJson, PushTokenJson } from '../api/types.js';
 import { ErrorNotice } from '../components/error-notice.js';
 import { Layout } from '../components/layout.js';
 import { formatAgo } from '../format.js';
 import { devices, loadDevices } from '../state/devices.js';
 import { useStore } from '../state/store.js';
 import { CameraSnoozes } from './camera-snoozes.js';
+import { PreferencesEditor } from './preferences-form.js';
+import { preferencesSummary } from './preferences.js';
 import {
   currentSubscription,
   disablePush,
@@ -104,7 +106,7 @@ function ThisBrowser({ onChange }: { onChange: () => void }): JSX.Element {
   );
 }
 
-function Registrations({ version }: { version: number }): JSX.Element {
+function Registrations({ version, devices }: { version: number; devices: readonly DeviceJson[] }): JSX.Element {
   const [list, setList] = useState<PushTokenJson[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const load = useCallback(async () => {
@@ -124,31 +126,47 @@ function Registrations({ version }: { version: number }): JSX.Element {
       setError(err);
     }
   };
+  const saved = (t: PushTokenJson): void => setList((l) => l?.map((x) => (x.id === t.id ? { ...x, ...t } : x)) ?? l);
   const mine = storedRegistrationId();
+  // This browser first: its settings are the ones most often changed here.
+  const rows = list ? [...list].sort((a, b) => Number(b.id === mine) - Number(a.id === mine)) : null;
   return (
     <>
       <ErrorNotice error={error} onRetry={() => void load()} />
-      {list && list.length === 0 && <p class="muted">No phone or browser receives notifications yet.</p>}
-      {list && list.length > 0 && (
+      {rows && rows.length === 0 && <p class="muted">No phone or browser receives notifications yet.</p>}
+      {rows && rows.length > 0 && (
         <ul class="registrations">
-          {list.map((t) => (
-            <li key={t.id}>
-              <span>
-                <strong>{t.device_label ?? t.platform}</strong>
-                {t.id === mine ? ' (this browser)' : ''}
-                <span class="muted">
-                  {' '}
-                  · {t.platform} · last push {t.last_sent_at ? formatAgo(t.last_sent_at) : 'never'}
-                  {t.last_status && t.last_status !== 'sent' ? ` · ${t.last_status}` : ''}
-                </span>
-              </span>
-              {t.id !== mine && (
-                <button type="button" class="button button-small button-quiet" onClick={() => void remove(t.id)}>
-                  Remove {t.device_label ?? t.token_hint}
-                </button>
-              )}
-            </li>
-          ))}
+          {rows.map((t) => {
+            const name = t.device_label ?? t.platform;
+            return (
+              <li key={t.id} data-registration-id={t.id}>
+                <div class="registration-head">
+                  <span>
+                    <strong>{name}</strong>
+                    {t.id === mine ? ' (this browser)' : ''}
+                    <span class="muted">
+                      {' '}
+                      · {t.platform} · last push {t.last_sent_at ? formatAgo(t.last_sent_at) : 'never'}
+                      {t.last_status && t.last_status !== 'sent' ? ` · ${t.last_status}` : ''}
+                    </span>
+                  </span>
+                  {t.id !== mine && (
+                    <button type="button" class="button button-small button-quiet" onClick={() => void remove(t.id)}>
+                      Remove {t.device_label ?? t.token_hint}
+                    </button>
+                  )}
+                </div>
+                {t.preferences !== undefined && (
+                  <details class="registration-prefs" open={t.id === mine}>
+                    <summary>
+                      Settings for {name}: <span class="muted">{preferencesSummary(t.preferences)}</span>
+                    </summary>
+                    <PreferencesEditor token={t} devices={devices} onSaved={saved} />
+                  </details>
+                )}
+              </li>
+            );
+          })}
         </ul>
       )}
     </>
@@ -174,7 +192,7 @@ export function NotificationsScreen(): JSX.Element {
       </section>
       <section aria-labelledby="regs-h">
         <h2 id="regs-h">Phones and browsers that get notifications</h2>
-        <Registrations version={version} />
+        <Registrations version={version} devices={dev.devices ?? []} />
       </section>
     </Layout>
   );
