@@ -4,8 +4,17 @@ import { requestPairing, storedFromResponse, verifyCredentials } from '../../age
 import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
 import { newReviewId, wireReview } from './support/fixtures.js';
 import { inPage, inWorker } from './support-browser/in-page.js';
-import { startOtherOrigin } from './support-browser/other-origin.js';
-import { focused, screenshots, tabTo, unnamedControls, waitInPage } from './support-browser/page-checks.js';
+import { attackFromOtherOrigins } from './support-browser/other-origin.js';
+import {
+  cardIds,
+  focused,
+  heading,
+  screenshots,
+  tabTo,
+  unnamedControls,
+  waitHeading,
+  waitInPage,
+} from './support-browser/page-checks.js';
 import { OWNER, PASSWORD, postEvent, startWebEnv, type WebEnv } from './support-browser/web-env.js';
 
 /**
@@ -26,19 +35,6 @@ async function signIn(p: Page, email: string, password: string, open = true): Pr
   await p.getByLabel('Email').fill(email);
   await p.getByLabel('Password').fill(password);
   await p.getByRole('button', { name: 'Sign in' }).click();
-}
-
-async function heading(p: Page): Promise<string> {
-  return (await p.locator('h1').first().textContent())?.trim() ?? '';
-}
-
-async function waitHeading(p: Page, text: string): Promise<void> {
-  await p.locator('h1', { hasText: text }).first().waitFor({ timeout: 10_000 });
-}
-
-/** The cards' event ids, in list order. */
-async function cardIds(p: Page): Promise<string[]> {
-  return p.locator('.cards [data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id')!));
 }
 
 beforeAll(async () => {
@@ -376,29 +372,7 @@ describe('the web app in Chromium', () => {
 
   it("refuses state-changing requests from a page on another origin that carry the owner's cookie", async () => {
     const before = (await (await env.t.api('/v1/pairing-codes')).json()) as { pairing_codes: unknown[] };
-    const other = await startOtherOrigin(env.url, env.box.deviceId);
-    const answers: string[] = [];
-    const onResponse = (r: Response): void => {
-      if (r.url().startsWith(env.url) && !['GET', 'OPTIONS'].includes(r.request().method()))
-        answers.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
-    };
-    browser.context.on('response', onResponse);
-    try {
-      for (const origin of [other.sameSite, other.crossSite]) {
-        const evil = await browser.context.newPage();
-        await evil.goto(`${origin}/`, { timeout: 10_000 });
-        const results = (await evil
-          .waitForFunction('window.results && window.results.length === 4', undefined, {
-            timeout: 10_000,
-          })
-          .then(() => evil.evaluate('window.results'))) as string[];
-        expect(results.length).toBe(4);
-        await evil.close();
-      }
-    } finally {
-      browser.context.off('response', onResponse);
-      await other.close();
-    }
+    const answers = await attackFromOtherOrigins(browser.context, env.url, env.box.deviceId);
     // What reached the collector was refused: 403 csrf_failed where the (same-site) cookie came along, 401 where
     // SameSite=Strict kept it home, 400 for a login that is not JSON; CORS requests with JSON never left the browser
     // (no preflight answer).

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { BrowserContext, Response } from 'playwright-core';
 
 /**
  * A page on another origin, as a hostile site would serve it: plain HTML whose script tries state-changing requests
@@ -61,4 +62,37 @@ export async function startOtherOrigin(collector: string, deviceId: string): Pro
         server.closeAllConnections(); // the browser keeps connections alive
       }),
   };
+}
+
+/**
+ * Opens the attack page from both origins in the browser and returns what reached the collector:
+ * "METHOD /path status" of every state-changing request the collector answered.
+ */
+export async function attackFromOtherOrigins(
+  context: BrowserContext,
+  collector: string,
+  deviceId: string,
+): Promise<string[]> {
+  const other = await startOtherOrigin(collector, deviceId);
+  const answers: string[] = [];
+  const onResponse = (r: Response): void => {
+    if (r.url().startsWith(collector) && !['GET', 'OPTIONS'].includes(r.request().method()))
+      answers.push(`${r.request().method()} ${new URL(r.url()).pathname} ${r.status()}`);
+  };
+  context.on('response', onResponse);
+  try {
+    for (const origin of [other.sameSite, other.crossSite]) {
+      const evil = await context.newPage();
+      await evil.goto(`${origin}/`, { timeout: 10_000 });
+      const done = 'window.results && window.results.length === 4';
+      await evil.waitForFunction(done, undefined, { timeout: 10_000 });
+      const results = (await evil.evaluate('window.results')) as string[];
+      if (results.length !== 4) throw new Error(`attack page: ${JSON.stringify(results)}`);
+      await evil.close();
+    }
+  } finally {
+    context.off('response', onResponse);
+    await other.close();
+  }
+  return answers;
 }

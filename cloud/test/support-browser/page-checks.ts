@@ -111,3 +111,18 @@ export async function waitInPage<T>(page: Page, script: string, timeoutMs = 10_0
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The page's first h1, trimmed. */
+export async function heading(p: Page): Promise<string> {
+  return (await p.locator('h1').first().textContent())?.trim() ?? '';
+}
+
+/** Waits for an h1 with this text (a screen rendered after navigation). */
+export async function waitHeading(p: Page, text: string): Promise<void> {
+  await p.locator('h1', { hasText: text }).first().waitFor({ timeout: 10_000 });
+}
+
+/** The events list's cards: their event ids, in list order. */
+export async function cardIds(p: Page): Promise<string[]> {
+  return p.locator('.cards [data-event-id]').evaluateAll((els) => els.map((e) => e.getAttribute('data-event-id')!));
+}
