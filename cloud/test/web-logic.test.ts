@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { EventJson } from '../web/app/api/types.js';
+import type { EventDetailJson, EventJson, EventMessageJson } from '../web/app/api/types.js';
 import { cropGeometry } from '../web/app/components/crop-geometry.js';
 import { pairCommand } from '../web/app/devices/pair-command.js';
 import { apiQuery, filtersFrom, filtersSearch, matches, mergeLive } from '../web/app/events/filters.js';
+import { timelineSteps } from '../web/app/events/timeline.js';
 import { formatSkew } from '../web/app/format.js';
 import {
   browserTimeZone,
@@ -199,5 +200,52 @@ describe('notification settings of a phone or browser', () => {
     expect(zones).toContain('Europe/Berlin');
     expect(zones).toContain('UTC');
     expect(zones).toContain(browserTimeZone());
+  });
+});
+
+describe("the event detail's timeline", () => {
+  const detail = (o: Partial<EventDetailJson> = {}): EventDetailJson => ({
+    ...event({ label: 'dog', status: 'ended', rev: 2, ended_at: '2026-03-02T10:00:13.000Z' }),
+    verification: null,
+    push_sent: false,
+    push_at: null,
+    push_deliveries: [],
+    ...o,
+  });
+  const msg = (o: Partial<EventMessageJson>): EventMessageJson => ({
+    type: 'update',
+    rev: 1,
+    received_at: '2026-03-02T10:00:05.000Z',
+    score: 0.8,
+    zones: [],
+    stationary: false,
+    ...o,
+  });
+
+  it('lists the box messages (new, what each update changed, the end) with the check and the push, in time', () => {
+    const e = detail({
+      verification: {
+        status: 'verified',
+        classified_at: '2026-03-02T10:00:02.000Z',
+      } as EventDetailJson['verification'],
+      push_at: '2026-03-02T10:00:03.000Z',
+    });
+    const steps = timelineSteps(e, [
+      msg({ type: 'end', rev: 2, received_at: '2026-03-02T10:00:14.000Z', duration: 12.5, end_reason: 'left' }),
+      msg({ type: 'new', rev: 0, received_at: '2026-03-02T10:00:01.000Z', score: 0.7 }),
+      msg({ rev: 1, score: 0.86, zones: ['lawn'], stationary: true }),
+    ]);
+    expect(steps.map((s) => s.what)).toEqual([
+      'New: dog seen, score 70 %',
+      'Vision check: verified',
+      'Push sent',
+      'Update 1: score 86 %, entered lawn, stopped moving',
+      'Ended (left) after 13 s',
+    ]);
+  });
+
+  it("falls back to the event's own times without messages", () => {
+    const kinds = timelineSteps(detail(), null).map((s) => s.kind);
+    expect(kinds).toEqual(['new', 'received', 'update', 'end']);
   });
 });

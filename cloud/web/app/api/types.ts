@@ -85,6 +85,22 @@ export interface EventDetailJson extends EventJson {
   push_deliveries: PushDeliveryJson[];
 }
 
+/** One message of the box about an event (GET /v1/events/{id}/messages), as the collector received it. */
+export interface EventMessageJson {
+  type: 'new' | 'update' | 'end';
+  rev: number;
+  /** When the collector received it. */
+  received_at: string;
+  score: number;
+  top_score?: number;
+  zones?: string[];
+  current_zones?: string[];
+  stationary?: boolean;
+  ended_at?: string | null;
+  duration?: number | null;
+  end_reason?: string | null;
+}
+
 export interface EventPage {
   events: EventJson[];
   next_cursor: string | null;

@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { ApiError, api } from '../api/http.js';
-import type { EventDetailJson, PushDeliveryJson, VerificationJson } from '../api/types.js';
+import type { EventDetailJson, EventMessageJson, PushDeliveryJson, VerificationJson } from '../api/types.js';
 import { ErrorNotice } from '../components/error-notice.js';
 import { Layout } from '../components/layout.js';
 import { EventPicture } from '../components/thumb.js';
@@ -16,7 +16,7 @@ import { Timeline } from './timeline.js';
 
 /**
  * One event: the picture with the box, what the box said, what the vision check said (provider, label, confidence,
- * summary), the pushes sent and their outcomes, and its timeline. Another tenant's event is "not found", as the API
+ * summary), the pushes sent and their outcomes, and its timeline (the box's messages, the check, the push). Another tenant's event is "not found", as the API
  * says. Opening it marks it seen.
  */
 function Fact({ term, children }: { term: string; children: JSX.Element | string | number | null }) {
@@ -76,12 +76,20 @@ function Deliveries({ e }: { e: EventDetailJson }): JSX.Element {
 
 export function EventDetailScreen({ id }: { id: string }): JSX.Element {
   const [event, setEvent] = useState<EventDetailJson | null>(null);
+  const [messages, setMessages] = useState<EventMessageJson[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [aspect, setAspect] = useState<number | null>(null);
   const dev = useStore(devices);
   const load = useCallback(async () => {
     try {
-      setEvent(await api.get<EventDetailJson>(`/v1/events/${encodeURIComponent(id)}`));
+      const path = `/v1/events/${encodeURIComponent(id)}`;
+      const [e, m] = await Promise.all([
+        api.get<EventDetailJson>(path),
+        // The timeline falls back to the event's own times when the messages cannot be had.
+        api.get<{ messages: EventMessageJson[] }>(`${path}/messages`).catch(() => null),
+      ]);
+      setEvent(e);
+      setMessages(m?.messages ?? null);
       setError(null);
       markSeen(id);
     } catch (err) {
@@ -90,6 +98,7 @@ export function EventDetailScreen({ id }: { id: string }): JSX.Element {
   }, [id]);
   useEffect(() => {
     setEvent(null);
+    setMessages(null);
     setError(null);
     void load();
   }, [load]);
@@ -160,7 +169,7 @@ export function EventDetailScreen({ id }: { id: string }): JSX.Element {
           </section>
           <section aria-labelledby="timeline-h">
             <h2 id="timeline-h">Timeline</h2>
-            <Timeline event={event} />
+            <Timeline event={event} messages={messages} />
           </section>
         </div>
       )}
