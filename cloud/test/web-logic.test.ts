@@ -3,7 +3,7 @@ import type { EventDetailJson, EventJson, EventMessageJson } from '../web/app/ap
 import { cropGeometry } from '../web/app/components/crop-geometry.js';
 import { pairCommand } from '../web/app/devices/pair-command.js';
 import { apiQuery, filtersFrom, filtersSearch, matches, mergeLive } from '../web/app/events/filters.js';
-import { timelineSteps } from '../web/app/events/timeline.js';
+import { timelineSteps } from '../web/app/events/timeline-steps.js';
 import { formatSkew } from '../web/app/format.js';
 import {
   browserTimeZone,
