@@ -51,3 +51,28 @@ export async function launchBrowser(): Promise<TestBrowser> {
     },
   };
 }
+
+/** Delivers push messages to the origin's service worker by the DevTools protocol, as a push service would. */
+export interface PushDelivery {
+  deliver(payload: Record<string, unknown>): Promise<void>;
+  detach(): Promise<void>;
+}
+
+export async function pushToServiceWorker(context: BrowserContext, page: Page, origin: string): Promise<PushDelivery> {
+  const cdp = await context.newCDPSession(page);
+  const registration = new Promise<string>((resolve) => {
+    type Update = { registrations: Array<{ registrationId: string; scopeURL: string }> };
+    cdp.on('ServiceWorker.workerRegistrationUpdated', (e: Update) => {
+      const r = e.registrations.find((x) => x.scopeURL === `${origin}/`);
+      if (r) resolve(r.registrationId);
+    });
+  });
+  await cdp.send('ServiceWorker.enable');
+  const registrationId = await registration;
+  return {
+    deliver: async (payload) => {
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data: JSON.stringify(payload) });
+    },
+    detach: () => cdp.detach(),
+  };
+}

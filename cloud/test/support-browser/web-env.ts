@@ -165,3 +165,20 @@ export async function postEvent(
   }
   return id;
 }
+
+/** Waits until verify-then-notify is done with an event: its verdict is in and its pushes are settled. */
+export async function waitSettled(env: WebEnv, eventId: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < until) {
+    const e = (await (await env.t.api(`/v1/events/${eventId}`)).json()) as {
+      verification: { status: string; job_state: string | null } | null;
+      push_deliveries: Array<{ status: string }>;
+    };
+    last = e.verification;
+    const done = e.verification?.job_state === 'done' || e.verification?.status === 'skipped';
+    if (done && e.push_deliveries.every((d) => d.status !== 'retry')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`event ${eventId} not settled after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+}

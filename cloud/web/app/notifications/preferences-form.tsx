@@ -7,6 +7,7 @@ import { humanName } from '../format.js';
 import {
   formFrom,
   isTicked,
+  NOTIFY_LABELS,
   type PreferencesForm,
   preferencesFrom,
   timeZones,
@@ -19,7 +20,6 @@ import {
  * time zone — the browser's by default). Saved with PUT /v1/push/tokens/{id}/preferences. Plain checkboxes, time
  * inputs and a select inside fieldsets with legends: each control has its name and the form works by keyboard.
  */
-export const NOTIFY_LABELS = ['person', 'car', 'dog', 'cat', 'bicycle', 'motorcycle', 'bus', 'truck'];
 
 export interface CameraOption {
   /** "device_id/camera", as the preferences name cameras. */

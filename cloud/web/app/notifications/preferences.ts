@@ -14,6 +14,9 @@ export interface PreferencesForm {
   timeZone: string;
 }
 
+/** Labels offered as toggles (plus any the saved preferences name). */
+export const NOTIFY_LABELS = ['person', 'car', 'dog', 'cat', 'bicycle', 'motorcycle', 'bus', 'truck'];
+
 /** The browser's time zone (IANA name), the default for quiet hours. */
 export function browserTimeZone(): string {
   try {
