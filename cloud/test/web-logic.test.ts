@@ -192,7 +192,7 @@ describe('notification settings of a phone or browser', () => {
     const back = formFrom(preferencesFrom(f));
     expect(back).toMatchObject({ labels: null, cameras: ['dev_1/front', 'dev_2/yard'], quiet: true });
     expect(preferencesSummary({ labels: ['dog'], cameras: ['dev_1/front'], quiet_hours: null })).toBe('dog · 1 camera');
-    expect(preferencesSummary(null)).toBe('everything');
+    expect(preferencesSummary(null)).toBe('all labels · all cameras');
   });
 
   it("offers every time zone the runtime knows, the browser's one included", () => {

@@ -80,7 +80,7 @@ export function toggled(
 
 /** One line for the registrations list, e.g. "person, dog · 2 cameras · quiet 22:00–07:00". */
 export function preferencesSummary(p: PushPreferencesJson | null | undefined): string {
-  if (!p) return 'everything';
+  if (!p) return 'all labels · all cameras';
   const parts = [
     p.labels === null ? 'all labels' : p.labels.length === 0 ? 'no label' : p.labels.join(', '),
     p.cameras === null ? 'all cameras' : `${p.cameras.length} camera${p.cameras.length === 1 ? '' : 's'}`,
