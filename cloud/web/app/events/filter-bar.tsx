@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useState } from 'preact/hooks';
 import { humanName } from '../format.js';
-import { activeFilterCount, type EventFilters, type FilterKey, VERDICTS } from './filters.js';
+import { activeFilterCount, type EventFilters, type FilterKey, VERDICT_TEXT, VERDICTS } from './filters.js';
 
 /**
  * The filter form. Each change applies at once (the list reloads); on phones the form folds into a disclosure
@@ -98,7 +98,7 @@ export function FilterBar({ filters, cameras, labels, zones, supported, onChange
             name="verdict"
             value={filters.verdict}
             any="Any verdict"
-            options={VERDICTS.map((v) => [v, v])}
+            options={VERDICTS.map((v) => [v, VERDICT_TEXT[v]])}
             onChange={set('verdict')}
           />
         )}

@@ -24,6 +24,17 @@ export type FilterKey = (typeof FILTER_KEYS)[number];
 
 export const VERDICTS = ['verified', 'unverified', 'rejected', 'held', 'skipped', 'pending', 'failed'] as const;
 
+/** The verdict filter's choices, as a person reads them. */
+export const VERDICT_TEXT: Record<(typeof VERDICTS)[number], string> = {
+  verified: 'Verified by the vision check',
+  unverified: 'Unverified (check unavailable)',
+  rejected: 'Rejected by the vision check',
+  held: 'Held (check unavailable)',
+  skipped: 'Not checked',
+  pending: 'Check under way',
+  failed: 'Check failed',
+};
+
 export function filtersFrom(search: URLSearchParams): EventFilters {
   const status = search.get('status');
   return {
