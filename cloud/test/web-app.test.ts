@@ -1,7 +1,7 @@
 import type { Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestPairing, storedFromResponse, verifyCredentials } from '../../agent/credentials/pair.js';
-import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
+import { launchBrowser, pushToServiceWorker, type TestBrowser } from './support-browser/browser.js';
 import { newReviewId, wireReview } from './support/fixtures.js';
 import { inPage, inWorker } from './support-browser/in-page.js';
 import { attackFromOtherOrigins } from './support-browser/other-origin.js';
@@ -280,20 +280,8 @@ describe('the web app in Chromium', () => {
     await page.getByRole('button', { name: /Turn (on|off) notifications/ }).waitFor();
     await screenshots(page, 'notifications');
     expect(await unnamedControls(page)).toEqual([]);
-
     await page.evaluate(inPage.swControls);
-    const cdp = await browser.context.newCDPSession(page);
-    const registration = new Promise<string>((resolve) => {
-      cdp.on(
-        'ServiceWorker.workerRegistrationUpdated',
-        (e: { registrations: Array<{ registrationId: string; scopeURL: string }> }) => {
-          const r = e.registrations.find((x) => x.scopeURL === `${env.url}/`);
-          if (r) resolve(r.registrationId);
-        },
-      );
-    });
-    await cdp.send('ServiceWorker.enable');
-    const registrationId = await registration;
+    const push = await pushToServiceWorker(browser.context, page, env.url);
     const thumb = `${env.url}/v1/events/${ids.dog}/thumbnail?exp=1&sig=x`;
     const payload = {
       title: 'Dog at garden',
@@ -302,11 +290,7 @@ describe('the web app in Chromium', () => {
       thumbnail_url: thumb,
       tag: ids.dog,
     };
-    await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: env.url,
-      registrationId,
-      data: JSON.stringify(payload),
-    });
+    await push.deliver(payload);
     const notes = await waitInPage<Array<Record<string, unknown>>>(page, inPage.notifications);
     expect(notes).toEqual([
       {
@@ -318,16 +302,12 @@ describe('the web app in Chromium', () => {
       },
     ]);
     // A second push for the same event replaces the first (same tag).
-    await cdp.send('ServiceWorker.deliverPushMessage', {
-      origin: env.url,
-      registrationId,
-      data: JSON.stringify({ ...payload, title: 'Dog at garden (2)' }),
-    });
+    await push.deliver({ ...payload, title: 'Dog at garden (2)' });
     await waitInPage(
       page,
       `${inPage.notifications}.then((l) => l?.length === 1 && l[0].title === 'Dog at garden (2)')`,
     );
-    await cdp.detach();
+    await push.detach();
     // A click on it (dispatched inside the service worker: no DevTools command clicks a notification) opens the
     // event in the open window, without a reload.
     const [worker] = browser.context.serviceWorkers();
