@@ -16,8 +16,8 @@ import { Timeline } from './timeline.js';
 
 /**
  * One event: the picture with the box, what the box said, what the vision check said (provider, label, confidence,
- * summary), the pushes sent and their outcomes, and its timeline (the box's messages, the check, the push). Another tenant's event is "not found", as the API
- * says. Opening it marks it seen.
+ * summary), the pushes sent and their outcomes, and its timeline (the box's messages, the check, the push).
+ * Another tenant's event is "not found", as the API says. Opening it marks it seen.
  */
 function Fact({ term, children }: { term: string; children: JSX.Element | string | number | null }) {
   return (
