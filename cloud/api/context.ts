@@ -2,11 +2,12 @@ import type { onRequestAsyncHookHandler } from 'fastify';
 import type { Clock } from '../../shared/clock/index.js';
 import type { Logger } from '../../shared/log/index.js';
 import type { BlobStore } from '../blob/blob-store.js';
+import type { EventListNotify, VerificationStatus } from '../notify/event-list.js';
 import type { EventNotifyStatus } from '../notify/notifier.js';
 import type { ReviewNotifyStatus } from '../notify/review-notifier.js';
 import type { DeviceBrokerAccess, PairingEndpoints } from '../pairing/devices.js';
 import type { SecretBox } from '../pairing/secret-box.js';
-import type { Store } from '../store/store.js';
+import type { EventListJoin, Store } from '../store/store.js';
 import type { EventBus } from '../live/event-bus.js';
 
 /** What the app-facing routes need; built once by the server (cloud/server/app.ts). */
@@ -31,11 +32,13 @@ export interface ApiContext {
   brokerAccess?: DeviceBrokerAccess;
   /**
    * Verify-then-notify (cloud/notify): an event's job, verification and push deliveries; a review item's push job,
-   * push record and the last push's deliveries.
+   * push record and the last push's deliveries; each listed event's verification and push state (joined into the
+   * list query).
    */
   notify: {
     eventStatus(eventId: string): Promise<EventNotifyStatus>;
     reviewStatus(reviewId: string): Promise<ReviewNotifyStatus>;
+    eventList(verdict?: VerificationStatus): EventListJoin<EventListNotify>;
   };
   /** The thumbnail route's access check around the token check (signed links: cloud/server/thumbnail-access.ts). */
   thumbnailAccess: (tokenCheck: onRequestAsyncHookHandler) => onRequestAsyncHookHandler;

@@ -1,5 +1,5 @@
 import type { EventNotifyStatus } from '../notify/notifier.js';
-import type { EventRecord } from '../store/store.js';
+import type { EventMessageRecord, EventRecord } from '../store/store.js';
 
 /** An event as the app API returns it. */
 export interface EventJson {
@@ -63,18 +63,41 @@ export function eventJson(e: EventRecord): EventJson {
 const iso = (t: number | null | undefined): string | null =>
   t === null || t === undefined ? null : new Date(t).toISOString();
 
+/** One message of GET /v1/events/{id}/messages: what the box said, when it sent it and when it arrived. */
+export function eventMessageJson(m: EventMessageRecord): Record<string, unknown> {
+  return {
+    rev: m.rev,
+    type: m.type,
+    received_at: new Date(m.receivedAt).toISOString(),
+    sent_at: iso(m.sentAt),
+    score: m.score,
+    label: m.label,
+    box: m.box,
+    zones: m.zones,
+    current_zones: m.currentZones,
+    stationary: m.stationary,
+    end_reason: m.endReason,
+  };
+}
+
 /**
  * The `verification` and push fields GET /v1/events/{id} adds when verify-then-notify runs (cloud/notify): null
- * fields when the event has no job.
+ * fields when the event has no job. `verification.{status,label,confidence,summary,provider}` and `push` are what
+ * list items carry too (cloud/notify/event-list.ts); the rest is the detail's.
  */
 export function notifyJson(s: EventNotifyStatus): Record<string, unknown> {
   const { job, verification: rec, deliveries } = s;
-  if (!job && !rec) return { verification: null, push_sent: false, push_at: null, push_deliveries: [] };
+  const sent = deliveries.some((d) => d.status === 'sent');
+  const push = { decision: rec?.decision ?? null, sent };
+  if (!job && !rec) return { verification: null, push, push_sent: false, push_at: null, push_deliveries: [] };
   const c = rec?.classification ?? null;
   const status = rec && (rec.decision || c) ? rec.status : job?.state === 'dead' ? 'failed' : 'pending';
   return {
     verification: {
       status,
+      label: c?.classify_label ?? null,
+      confidence: c?.classify_confidence ?? null,
+      summary: c?.classify_summary ?? null,
       reason: c?.reason ?? null,
       job_state: job?.state ?? null,
       attempts: job?.attempts ?? 0,
@@ -94,7 +117,8 @@ export function notifyJson(s: EventNotifyStatus): Record<string, unknown> {
       decision: rec?.decision ?? null,
       decision_detail: rec?.decisionDetail ?? null,
     },
-    push_sent: deliveries.some((d) => d.status === 'sent'),
+    push,
+    push_sent: sent,
     push_state: rec?.pushState ?? null,
     push_at: iso(rec?.pushAt),
     push_title: rec?.notification?.title ?? null,

@@ -4,14 +4,15 @@ import { authOf, requireToken } from '../auth/request.js';
 import type { EventFilter } from '../store/store.js';
 import type { ApiContext } from './context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
-import { eventJson, notifyJson } from './event-json.js';
+import { eventJson, eventMessageJson, notifyJson } from './event-json.js';
 import { EventParams, EventsQuery, StatsQuery } from './schemas.js';
 
 /**
  * Events for apps:
- *   GET /v1/events                     filters device, camera, label, status, zone, since, until; cursor paging,
- *                                      newest first
+ *   GET /v1/events                     filters device, camera, label, status, zone, verdict, since, until; cursor
+ *                                      paging, newest first; each item with its `verification` and `push` (one query)
  *   GET /v1/events/{event_id}           with `verification` and push fields when verify-then-notify runs
+ *   GET /v1/events/{event_id}/messages  the box's messages about it (new, updates, end), oldest first
  *   GET /v1/events/{event_id}/thumbnail  the JPEG, streamed, with an ETag (the SHA-256); also by signed link
  *   GET /v1/stats                      events per label and UTC day
  * Everything is scoped to the token's tenant: another tenant's event is 404.
@@ -50,8 +51,12 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       const { tenantId } = authOf(req);
       const q = req.query;
       const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
-      const page = await ctx.store.listEvents(tenantId, filterOf(q), q.limit, after);
-      return { events: page.events.map(eventJson), next_cursor: page.next ? encodeCursor(page.next) : null };
+      const join = ctx.notify.eventList(q.verdict);
+      const page = await ctx.store.listEventsWith(tenantId, filterOf(q), q.limit, after, join);
+      return {
+        events: page.events.map(({ event, joined }) => ({ ...eventJson(event), ...joined })),
+        next_cursor: page.next ? encodeCursor(page.next) : null,
+      };
     },
   );
 
@@ -62,6 +67,16 @@ export function registerEventRoutes(app: FastifyInstance, ctx: ApiContext): void
       const e = await ctx.store.getEvent(authOf(req).tenantId, req.params.event_id);
       if (!e) throw notFound(`event ${req.params.event_id}`);
       return { ...eventJson(e), ...notifyJson(await ctx.notify.eventStatus(e.id)) };
+    },
+  );
+
+  app.get<{ Params: EventParams }>(
+    '/v1/events/:event_id/messages',
+    { schema: { params: EventParams }, onRequest: reader },
+    async (req) => {
+      const messages = await ctx.store.listEventMessages(authOf(req).tenantId, req.params.event_id);
+      if (!messages) throw notFound(`event ${req.params.event_id}`);
+      return { messages: messages.map(eventMessageJson) };
     },
   );
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CAMERA_NAME_PATTERN, REVIEW_ID_PATTERN, ZONE_NAME_PATTERN } from '../../firmware-protocol/patterns.js';
+import { VERIFICATION_STATUSES } from '../notify/event-list.js';
 
 /**
  * Request schemas of the app API (JSON Schema via TypeBox; fastify validates and coerces query strings with them).
@@ -26,6 +27,16 @@ export const EventsQuery = Type.Object(
       Type.Union([Type.Literal('active'), Type.Literal('ended')], { description: 'active (not ended yet) or ended.' }),
     ),
     zone: Type.Optional(Zone('Only events whose object entered this zone (a zone name as configured on the box).')),
+    verdict: Type.Optional(
+      Type.Union(
+        VERIFICATION_STATUSES.map((v) => Type.Literal(v)),
+        {
+          description:
+            "Only events of this verification status (each item's verification.status): verified, unverified, " +
+            'rejected, held, skipped (the policy decided), pending (not decided yet), failed (the job gave up).',
+        },
+      ),
+    ),
     since: Type.Optional(Time('Events that started at or after this time')),
     until: Type.Optional(Time('Events that started before this time')),
     cursor: Type.Optional(

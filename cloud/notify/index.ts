@@ -8,10 +8,11 @@ import type { ReclassifyConfig } from '../reclassify/config.js';
 import { Reclassifier } from '../reclassify/reclassifier.js';
 import type { VisionProvider } from '../reclassify/provider.js';
 import type { SqlDatabase } from '../db/sql.js';
-import type { EventsStoredHook, Store } from '../store/store.js';
+import type { EventListJoin, EventsStoredHook, Store } from '../store/store.js';
 import { JobQueue } from '../queue/jobs.js';
 import type { NotifyConfig } from './config.js';
 import { deriveLinkKey, ThumbnailLinks } from './links.js';
+import { eventListJoin, type EventListNotify, type VerificationStatus } from './event-list.js';
 import { Notifier, type EventNotifyStatus } from './notifier.js';
 import type { Decision } from './policy.js';
 import { SqlAnswerCache } from './records.js';
@@ -38,6 +39,12 @@ export { ReviewNotifier, REVIEW_NOTIFY_JOB, type ReviewNotifyStatus } from './re
 export { decideReview, type ReviewDecision } from './review-policy.js';
 export { ThumbnailLinks, deriveLinkKey, redactLinkSignature } from './links.js';
 export { NotifyRecords, SqlAnswerCache } from './records.js';
+export {
+  eventListJoin,
+  VERIFICATION_STATUSES,
+  type EventListNotify,
+  type VerificationStatus,
+} from './event-list.js';
 
 export interface CreateNotifyOptions {
   /** The collector's database: the job queue, the notify records and the answer cache keep their tables there. */
@@ -73,6 +80,11 @@ export interface Notify {
   eventStatus(eventId: string): Promise<EventNotifyStatus>;
   /** A review item's push job, its push record and the last push's deliveries (GET /v1/reviews/{id}). */
   reviewStatus(reviewId: string): Promise<ReviewNotifyStatus>;
+  /**
+   * Each listed event's verification and push state, joined into the list query (GET /v1/events), optionally
+   * only events of one verification status (./event-list.ts).
+   */
+  eventList(verdict?: VerificationStatus): EventListJoin<EventListNotify>;
   /** Tenant of an event (a signed thumbnail link carries none: cloud/server/thumbnail-access.ts). */
   tenantOfEvent(eventId: string): Promise<string | undefined>;
   start(): void;
@@ -153,6 +165,7 @@ export function createNotify(options: CreateNotifyOptions): Notify {
     },
     eventStatus: (eventId) => notifier.eventStatus(eventId),
     reviewStatus: (reviewId) => reviews.status(reviewId),
+    eventList: eventListJoin,
     tenantOfEvent: (eventId) => notifier.records.tenantOfEvent(eventId),
     start: () => {
       notifier.start();

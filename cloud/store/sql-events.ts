@@ -3,6 +3,7 @@ import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
 import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
 import { endReasonOf } from './event-sweep.js';
 import { eventMessageView } from './event-view.js';
+import type { EventListJoin, JoinedEventPage } from './event-list.js';
 import { EVENT_IN_ZONE, recordEventZones } from './event-zones.js';
 import {
   isReviewInput,
@@ -63,6 +64,9 @@ const THUMB_COLUMNS =
 /** An event with its thumbnail record, if any. */
 const EVENT_SELECT = `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS}
   FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id`;
+/** listEvents without another stage's columns. */
+const NO_JOIN: EventListJoin<null> = { columns: '', joins: '', where: [], read: () => null };
+
 type EventJoinRow = EventRow & {
   t_blob_key: string | null;
   t_sha256: string | null;
@@ -189,6 +193,7 @@ type EventMethods =
   | 'getEvent'
   | 'getEvents'
   | 'listEvents'
+  | 'listEventsWith'
   | 'countEventsByLabelDay';
 
 export class SqlEvents implements Pick<Store, EventMethods> {
@@ -428,18 +433,36 @@ export class SqlEvents implements Pick<Store, EventMethods> {
   }
 
   async listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage> {
+    const page = await this.listEventsWith(tenantId, filter, limit, after, NO_JOIN);
+    return { events: page.events.map((j) => j.event), next: page.next };
+  }
+
+  async listEventsWith<T>(
+    tenantId: string,
+    filter: EventFilter,
+    limit: number,
+    after: EventCursor | undefined,
+    join: EventListJoin<T>,
+  ): Promise<JoinedEventPage<T>> {
     const { where, params } = filterSql(tenantId, filter);
-    let cursorSql = '';
+    const clauses = [where];
+    for (const w of join.where) {
+      clauses.push(`(${w.sql})`);
+      params.push(...w.params);
+    }
     if (after) {
-      cursorSql = ' AND (e.started_at < ? OR (e.started_at = ? AND e.id < ?))';
+      clauses.push('(e.started_at < ? OR (e.started_at = ? AND e.id < ?))');
       params.push(after.startedAt, after.startedAt, after.id);
     }
-    const rows = await this.db.all<EventJoinRow>(
-      `${EVENT_SELECT} WHERE ${where}${cursorSql} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`,
+    const columns = join.columns ? `, ${join.columns}` : '';
+    const rows = await this.db.all<EventJoinRow & Record<string, unknown>>(
+      `SELECT ${EVENT_COLUMNS}, ${THUMB_COLUMNS}${columns}
+         FROM events e LEFT JOIN thumbnails t ON t.event_id = e.id AND t.device_id = e.device_id ${join.joins}
+        WHERE ${clauses.join(' AND ')} ORDER BY e.started_at DESC, e.id DESC LIMIT ?`,
       [...params, limit + 1],
     );
-    const events = rows.slice(0, limit).map(event);
-    const last = events[events.length - 1];
+    const events = rows.slice(0, limit).map((r) => ({ event: event(r), joined: join.read(r) }));
+    const last = events[events.length - 1]?.event;
     return { events, next: rows.length > limit && last ? { startedAt: last.startedAt, id: last.id } : null };
   }
 

@@ -17,6 +17,8 @@ import {
   type PushTokenInput,
   type PushTokenRecord,
 } from './push-tokens.js';
+import type { EventListJoin, JoinedEventPage } from './event-list.js';
+import { SqlEventMessages, type EventMessageRecord } from './event-messages.js';
 import { SqlDevices } from './sql-devices.js';
 import { SqlEvents } from './sql-events.js';
 import { SqlNonces } from './sql-nonces.js';
@@ -52,8 +54,9 @@ import type {
 /**
  * The Store over either SQL dialect, on a migrated database (cloud/db: openDatabase). One part per job, each over
  * the same database: access records (./sql-tokens.ts), devices and their status (./sql-devices.ts), events and
- * nonces (./sql-events.ts, ./sql-nonces.ts), review items (./sql-reviews.ts, stored with the events), camera snoozes
- * (./sql-snoozes.ts), thumbnails (./sql-thumbnails.ts), push registrations (./push-tokens.ts).
+ * nonces (./sql-events.ts, ./sql-nonces.ts; message history ./event-messages.ts), review items (./sql-reviews.ts,
+ * stored with the events), camera snoozes (./sql-snoozes.ts), thumbnails (./sql-thumbnails.ts), push registrations
+ * (./push-tokens.ts).
  */
 export class SqlStore implements Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -62,6 +65,7 @@ export class SqlStore implements Store {
   private readonly tokens: SqlTokens;
   private readonly devices: SqlDevices;
   private readonly events: SqlEvents;
+  private readonly messages: SqlEventMessages;
   private readonly nonces: SqlNonces;
   private readonly reviews: SqlReviews;
   private readonly snoozes: SqlSnoozes;
@@ -74,6 +78,7 @@ export class SqlStore implements Store {
     this.devices = new SqlDevices(db);
     this.reviews = new SqlReviews(db);
     this.events = new SqlEvents(db, this.eventHooks, this.reviews);
+    this.messages = new SqlEventMessages(db);
     this.snoozes = new SqlSnoozes(db);
     this.nonces = new SqlNonces(db);
     this.thumbnails = new SqlThumbnails(db);
@@ -193,7 +198,7 @@ export class SqlStore implements Store {
     return this.devices.listDeviceStatus(tenantId);
   }
 
-  // --- events (./sql-events.ts) and nonces (./sql-nonces.ts) ---
+  // --- events (./sql-events.ts, their history ./event-messages.ts) and nonces (./sql-nonces.ts) ---
 
   storeEventMessages(
     deviceId: string,
@@ -218,6 +223,20 @@ export class SqlStore implements Store {
 
   listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage> {
     return this.events.listEvents(tenantId, filter, limit, after);
+  }
+
+  listEventsWith<T>(
+    tenantId: string,
+    filter: EventFilter,
+    limit: number,
+    after: EventCursor | undefined,
+    join: EventListJoin<T>,
+  ): Promise<JoinedEventPage<T>> {
+    return this.events.listEventsWith(tenantId, filter, limit, after, join);
+  }
+
+  listEventMessages(tenantId: string, eventId: string): Promise<EventMessageRecord[] | undefined> {
+    return this.messages.list(tenantId, eventId);
   }
 
   countEventsByLabelDay(tenantId: string, filter: EventFilter): Promise<LabelDayCount[]> {

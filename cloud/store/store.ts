@@ -2,6 +2,8 @@ import type { EndReason, LostEventEnd } from './event-sweep.js';
 import type { PushTokenStore } from './push-tokens.js';
 import type { SqlExecutor } from '../db/sql.js';
 import type { EventMessageView } from './event-view.js';
+import type { EventListJoin, JoinedEventPage } from './event-list.js';
+import type { EventMessageRecord } from './event-messages.js';
 import type { StoreEventResult, TopicMessageInput } from './messages.js';
 import type { ReviewStore } from './reviews.js';
 
@@ -165,6 +167,8 @@ export type {
   ReviewStore,
 } from './reviews.js';
 export type { AnnouncedThumbnail, EventMessageView } from './event-view.js';
+export type { EventListJoin, JoinedEventPage } from './event-list.js';
+export type { EventMessageRecord } from './event-messages.js';
 export type { PushOutcomeInput, PushPlatform, PushTokenInput, PushTokenRecord, PushTokenStore } from './push-tokens.js';
 
 /** An event: its row, and the typed view of its latest message (./event-view.ts). */
@@ -335,6 +339,19 @@ export interface Store extends PushTokenStore, ReviewStore {
   /** The tenant's events among `eventIds`, in that order (unknown ids left out; e.g. a review item's objects). */
   getEvents(tenantId: string, eventIds: readonly string[]): Promise<EventRecord[]>;
   listEvents(tenantId: string, filter: EventFilter, limit: number, after?: EventCursor): Promise<EventPage>;
+  /**
+   * listEvents with another stage's columns and filters joined in the same query (./event-list.ts), e.g. each
+   * event's verification for the app's list.
+   */
+  listEventsWith<T>(
+    tenantId: string,
+    filter: EventFilter,
+    limit: number,
+    after: EventCursor | undefined,
+    join: EventListJoin<T>,
+  ): Promise<JoinedEventPage<T>>;
+  /** The messages the box sent about the tenant's event, oldest first; undefined when it has no such event. */
+  listEventMessages(tenantId: string, eventId: string): Promise<EventMessageRecord[] | undefined>;
   countEventsByLabelDay(tenantId: string, filter: EventFilter): Promise<LabelDayCount[]>;
 
   // --- thumbnails (metadata; bytes live in the blob store) ---
