@@ -43,9 +43,19 @@ export interface EventJson {
   thumbnail: ThumbnailJson | null;
   created_at: string;
   updated_at: string;
-  /** Present on list items when the collector includes it, always on GET /v1/events/{id}. */
-  verification?: VerificationJson | null;
+  /** On list items and the detail: the vision check's verdict and answer (null: no verify job). */
+  verification?: (Partial<VerificationJson> & ListVerificationJson) | null;
+  /** The event's own push: the policy's decision and whether a phone or browser got it. */
+  push?: { decision: string | null; sent: boolean };
   push_sent?: boolean;
+}
+
+export interface ListVerificationJson {
+  status: string;
+  label?: string | null;
+  confidence?: number | null;
+  summary?: string | null;
+  provider?: string | null;
 }
 
 export interface VerificationJson {

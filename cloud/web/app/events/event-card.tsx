@@ -22,7 +22,8 @@ export function EventCard({
   unread: boolean;
 }): JSX.Element {
   const verdict = verdictText(event);
-  const summary = event.verification?.classify_summary;
+  const summary = event.verification?.summary ?? event.verification?.classify_summary;
+  const pushed = event.push?.sent ?? event.push_sent;
   return (
     <li class={`card${unread ? ' card-unread' : ''}`}>
       <Link href={`/events/${encodeURIComponent(event.id)}`} class="card-link" data-event-id={event.id}>
@@ -38,10 +39,10 @@ export function EventCard({
             <span> · {event.status === 'active' ? 'ongoing' : formatDuration(event.duration_s)}</span>
             <span> · {device}</span>
           </p>
-          {(verdict || event.push_sent !== undefined) && (
+          {(verdict || pushed) && (
             <p class="card-tags">
               {verdict && <span class={`chip chip-${verdict.replace(/\s+/g, '-')}`}>{verdict}</span>}
-              {event.push_sent && <span class="chip chip-push">pushed</span>}
+              {pushed && <span class="chip chip-push">pushed</span>}
             </p>
           )}
           {summary && <p class="card-summary">{summary}</p>}

@@ -34,6 +34,7 @@ export const SUPPORTED_FILTERS: ReadonlySet<FilterKey> = new Set<FilterKey>([
   'label',
   'zone',
   'status',
+  'verdict',
   'from',
   'to',
 ]);
