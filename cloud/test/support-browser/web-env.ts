@@ -14,8 +14,9 @@ import { WebPushTestServer } from '../support-push/webpush-server.js';
  * collector serves), a real collector on SQLite with Web Push configured (VAPID keys made here), two owners (tenant
  * "default" admin and a reader, tenant "acme" admin), a paired box per tenant, and event pictures cut from the
  * shared test stills the way the agent cuts them (the detection's box plus 15 % each side, at most 320 px).
- * Verify-then-notify runs for dogs only: the local vision LLM (cloud/test/support-llm) confirms them, other labels
- * are skipped; a phone registered for Web Push (local push service, cloud/test/support-push) receives the pushes.
+ * Verify-then-notify: the local vision LLM (cloud/test/support-llm) sees a dog in every picture, so dogs are verified
+ * (and pushed to a phone registered on a local Web Push service, cloud/test/support-push), the other notify labels
+ * (person, car: the config's labels merge with the defaults) rejected, labels outside them (bicycle) skipped.
  */
 export const PASSWORD = 'a long test password';
 export const OWNER = 'owner@example.com';
