@@ -77,6 +77,25 @@ export const ReviewsQuery = Type.Object(
 );
 export type ReviewsQuery = Static<typeof ReviewsQuery>;
 
+export const ReviewCountsQuery = Type.Object(
+  {
+    device: Type.Optional(Id('Only items of this device id.')),
+    camera: Type.Optional(Camera('Only items of this camera name.')),
+    zone: Type.Optional(Zone('Only items whose objects entered this zone.')),
+    label: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'Only items with an object of this label, e.g. person.',
+      }),
+    ),
+    since: Type.Optional(Time('Items that started at or after this time')),
+    until: Type.Optional(Time('Items that started before this time')),
+  },
+  { additionalProperties: false },
+);
+export type ReviewCountsQuery = Static<typeof ReviewCountsQuery>;
+
 export const ReviewParams = Type.Object({
   review_id: Type.String({ pattern: REVIEW_ID_PATTERN, description: 'Review item id (rev_…).' }),
 });

@@ -61,6 +61,9 @@ export interface ReviewPage {
   next: ReviewCursor | null;
 }
 
+/** Items per severity: how many match, and how many of them nobody marked reviewed yet. */
+export type ReviewCounts = Record<ReviewSeverity, { total: number; unreviewed: number }>;
+
 /** A camera whose pushes are held until `until`. */
 export interface CameraSnoozeRecord {
   tenantId: string;
@@ -84,6 +87,8 @@ export interface CameraSnoozeInput {
 export interface ReviewStore {
   getReview(tenantId: string, reviewId: string): Promise<ReviewRecord | undefined>;
   listReviews(tenantId: string, filter: ReviewFilter, limit: number, after?: ReviewCursor): Promise<ReviewPage>;
+  /** Items matching `filter` (its severity and reviewed ignored: counted apart), per severity; one query. */
+  countReviews(tenantId: string, filter: ReviewFilter): Promise<ReviewCounts>;
   /**
    * Marks an item reviewed (`mark` = when and by which token) or not reviewed (`null`). Returns the item after, or
    * undefined when the tenant has no such item. Marking an item already reviewed keeps the first mark.

@@ -2,7 +2,7 @@ import { VigilError } from '../errors.js';
 import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
 import type { ReviewMessageInput, StoreEventResult } from './messages.js';
 import { applyReviewMessage, reviewFields, type ReviewFields, type ReviewState } from './review-apply.js';
-import type { ReviewCursor, ReviewFilter, ReviewPage, ReviewRecord, ReviewStore } from './reviews.js';
+import type { ReviewCounts, ReviewCursor, ReviewFilter, ReviewPage, ReviewRecord, ReviewStore } from './reviews.js';
 import { json, num } from './sql-rows.js';
 
 /**
@@ -114,7 +114,13 @@ function ownedByAnotherDevice(m: ReviewMessageInput): StoreEventResult {
   return { id: m.id, rev: m.rev, status: 'rejected', code: 'event_conflict', message };
 }
 
-type ReviewReads = 'getReview' | 'listReviews' | 'setReviewed' | 'reviewsHoldingEvent' | 'deviceSendsReviews';
+type ReviewReads =
+  | 'getReview'
+  | 'listReviews'
+  | 'countReviews'
+  | 'setReviewed'
+  | 'reviewsHoldingEvent'
+  | 'deviceSendsReviews';
 
 export class SqlReviews implements Pick<ReviewStore, ReviewReads> {
   constructor(private readonly db: SqlDatabase) {}
@@ -240,6 +246,21 @@ export class SqlReviews implements Pick<ReviewStore, ReviewReads> {
     const reviews = rows.slice(0, limit).map(review);
     const last = reviews[reviews.length - 1];
     return { reviews, next: rows.length > limit && last ? { startedAt: last.startedAt, id: last.id } : null };
+  }
+
+  async countReviews(tenantId: string, filter: ReviewFilter): Promise<ReviewCounts> {
+    const { where, params } = filterSql(tenantId, { ...filter, severity: undefined, reviewed: undefined });
+    const rows = await this.db.all<{ severity: string; total: number | string; unreviewed: number | string | null }>(
+      `SELECT r.severity AS severity, COUNT(*) AS total,
+              SUM(CASE WHEN r.reviewed_at IS NULL THEN 1 ELSE 0 END) AS unreviewed
+         FROM reviews r WHERE ${where} GROUP BY r.severity`,
+      params,
+    );
+    const counts: ReviewCounts = { alert: { total: 0, unreviewed: 0 }, detection: { total: 0, unreviewed: 0 } };
+    for (const r of rows)
+      if (r.severity === 'alert' || r.severity === 'detection')
+        counts[r.severity] = { total: Number(r.total), unreviewed: Number(r.unreviewed ?? 0) };
+    return counts;
   }
 
   async setReviewed(

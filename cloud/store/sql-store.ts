@@ -5,6 +5,7 @@ import type { StoreEventResult, TopicMessageInput } from './messages.js';
 import type {
   CameraSnoozeInput,
   CameraSnoozeRecord,
+  ReviewCounts,
   ReviewCursor,
   ReviewFilter,
   ReviewPage,
@@ -263,6 +264,10 @@ export class SqlStore implements Store {
 
   listReviews(tenantId: string, filter: ReviewFilter, limit: number, after?: ReviewCursor): Promise<ReviewPage> {
     return this.reviews.listReviews(tenantId, filter, limit, after);
+  }
+
+  countReviews(tenantId: string, filter: ReviewFilter): Promise<ReviewCounts> {
+    return this.reviews.countReviews(tenantId, filter);
   }
 
   setReviewed(

@@ -159,6 +159,7 @@ export type {
 export type {
   CameraSnoozeInput,
   CameraSnoozeRecord,
+  ReviewCounts,
   ReviewCursor,
   ReviewFilter,
   ReviewPage,
