@@ -1,12 +1,13 @@
-import { api } from '../api/http.js';
+import { ApiError, api } from '../api/http.js';
 import type { ReviewPage } from '../api/types.js';
 import { onLive } from './live.js';
 import { createStore } from './store.js';
 
 /**
  * Unreviewed review items per severity (the Review tabs and the navigation badge). Reviewed is kept by the
- * collector, so a mark made on the phone clears the count on the desktop too. Counted by listing unreviewed items
- * (up to 200 each; "200+" past that), again when the live feed reports an item or a mark changes.
+ * collector, so a mark made on the phone clears the count on the desktop too. Counted by the collector
+ * (GET /v1/reviews/counts, one query), again when the live feed reports an item or a mark changes; a collector
+ * without that route is asked for the unreviewed items instead (up to 200 each; "200+" past that).
  */
 export const COUNT_CAP = 200;
 
@@ -30,8 +31,27 @@ async function count(severity: 'alert' | 'detection'): Promise<[number, boolean]
   return [page.reviews.length, page.next_cursor !== null];
 }
 
+interface CountsJson {
+  alert: { unreviewed: number };
+  detection: { unreviewed: number };
+}
+
+let countsRoute = true;
+
 export async function loadReviewCounts(): Promise<void> {
   try {
+    if (countsRoute) {
+      try {
+        const c = await api.get<CountsJson>('/v1/reviews/counts');
+        const [alert, detection] = [c.alert.unreviewed, c.detection.unreviewed];
+        reviewCounts.set({ alert, detection, alertMore: false, detectionMore: false });
+        return;
+      } catch (err) {
+        // 404, or 400 where the route reads "counts" as an item id: an older collector.
+        if (!(err instanceof ApiError && (err.status === 404 || err.status === 400))) throw err;
+        countsRoute = false;
+      }
+    }
     const [[alert, alertMore], [detection, detectionMore]] = await Promise.all([count('alert'), count('detection')]);
     reviewCounts.set({ alert, detection, alertMore, detectionMore });
   } catch {
