@@ -4,14 +4,17 @@ import { VigilError } from '../errors.js';
 import type { ApiContext } from './context.js';
 import { authOf, requireToken } from '../auth/request.js';
 import type { PushTokenRecord } from '../store/push-tokens.js';
+import { preferencesJson, registerPushPreferenceRoutes } from './push-preferences.js';
 
 /**
  * Push registrations of the caller's tenant (any app token, reader or admin):
  *   POST   /v1/push/tokens        {platform, token | subscription, app_id?, device_label?} → 201 new / 200 refreshed
  *   GET    /v1/push/tokens        the tenant's registrations (token hints and delivery state, never whole tokens)
  *   DELETE /v1/push/tokens/{id}   unregister; another tenant's id is simply not found (404)
+ *   PUT    /v1/push/tokens/{id}/preferences  what it is notified of (./push-preferences.ts)
  *
- * The same token registered again (same tenant and platform) updates the registration instead of adding one.
+ * The same token registered again (same tenant and platform) updates the registration instead of adding one (its
+ * preferences stay).
  */
 const B64URL = '^[A-Za-z0-9_-]+={0,2}$';
 
@@ -134,6 +137,7 @@ export function pushTokenJson(r: PushTokenRecord): Record<string, unknown> {
     last_attempt_at: iso(r.lastAttemptAt),
     last_sent_at: iso(r.lastSentAt),
     failures: r.failures,
+    preferences: preferencesJson(r.preferences),
   };
 }
 
@@ -177,4 +181,6 @@ export function registerPushTokenRoutes(app: FastifyInstance, ctx: ApiContext): 
       return { id: req.params.id, deleted: true };
     },
   );
+
+  registerPushPreferenceRoutes(app, ctx, pushTokenJson);
 }

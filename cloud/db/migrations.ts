@@ -7,7 +7,7 @@
  * next one. Which folder reads and writes each table:
  *
  *   store/   tenants, api_tokens, pairing_codes, devices, device_keys, device_status, events, event_messages,
- *            thumbnails, nonces (1, 4, 6); push_tokens (2, store/push-tokens.ts); dead_letters (7,
+ *            thumbnails, nonces (1, 4, 6); push_tokens (2, 10, store/push-tokens.ts); dead_letters (7,
  *            store/dead-letters.ts); reviews, review_messages, review_tags, event_zones (8, store/sql-reviews.ts,
  *            store/event-zones.ts); camera_snoozes (8, store/sql-snoozes.ts)
  *   queue/   jobs (3)
@@ -487,5 +487,11 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 9,
     name: 'owner accounts and sessions; the live feed change journal',
     statements: [...ACCOUNTS_AND_JOURNAL],
+  },
+  {
+    // What each phone or browser is notified of (labels, cameras, quiet hours), as JSON; NULL = everything.
+    version: 10,
+    name: 'notification preferences per push registration',
+    statements: ['ALTER TABLE push_tokens ADD COLUMN preferences_json TEXT'],
   },
 ];

@@ -15,6 +15,7 @@ import type { EventRecord, Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';
 import { decide, judge, prefilter, type Decision, type PolicyEvent } from './policy.js';
+import { wantedTargets } from './preferences.js';
 import { assertTimeZone } from './quiet-hours.js';
 import { NotifyRecords, type CooldownKey, type DeliveryRecord, type VerificationRecord } from './records.js';
 import { logWakeFailure, type ReviewNotifier } from './review-notifier.js';
@@ -24,7 +25,8 @@ import { logWakeFailure, type ReviewNotifier } from './review-notifier.js';
  *
  *   event ─▶ prefilter ─▶ wait for the announced thumbnail (snooze, woken when it lands) ─▶ reclassify (stored at once)
  *         ─▶ policy ─▶ claim the push (cooldown slot + state `sending`, one transaction) ─▶ PushService fan-out to the
- *         tenant's tokens ─▶ per-token outcomes + state `sent` (one transaction), invalid tokens pruned
+ *         tenant's tokens whose own preferences want it (./preferences.ts) ─▶ per-token outcomes + state `sent` (one
+ *         transaction), invalid tokens pruned
  *
  * A box that sends review items is notified per review item (./review-notifier.ts): its events are verified and
  * judged here (the verdict is recorded), but never pushed on their own; each decision wakes the review items that
@@ -259,7 +261,14 @@ export class Notifier {
   private async send(event: EventRecord, n: Notification, lastAttempt: boolean, log: Logger): Promise<JobOutcome> {
     const settled = await this.records.settledTargets(event.id);
     const tokens = await this.options.store.listPushTokens(event.tenantId);
-    const targets = tokens.filter((t) => !settled.has(t.id)).map(pushTargetOf);
+    // Each phone's own preferences (labels, cameras, quiet hours) pick who gets it.
+    const subject = { deviceId: event.deviceId, camera: event.camera, labels: [event.label] };
+    const { wanted, skipped } = wantedTargets(
+      tokens.filter((t) => !settled.has(t.id)),
+      subject,
+      this.clock.now(),
+    );
+    const targets = wanted.map(pushTargetOf);
     const results = targets.length ? await this.options.push.send(n, targets) : [];
     const now = this.clock.now();
     const retry = results.filter((r) => r.outcome.status === 'retry');
@@ -268,7 +277,7 @@ export class Notifier {
     // Token bookkeeping (last outcome, pruning) is idempotent; it may run again after a crash.
     const counts = await recordPushResults(this.options.store, results, now);
     log.info(
-      { targets: targets.length, already_settled: settled.size, ...counts },
+      { targets: targets.length, already_settled: settled.size, skipped_by_preferences: skipped, ...counts },
       final ? 'push recorded' : 'push partly delivered; retrying the rest',
     );
     if (final) return { kind: 'done' };

@@ -13,6 +13,7 @@ import type { EventRecord, ReviewRecord, Store } from '../store/store.js';
 import type { NotifyConfig } from './config.js';
 import type { ThumbnailLinks } from './links.js';
 import type { DeliveryRecord } from './records.js';
+import { wantedTargets } from './preferences.js';
 import type { ReviewPushRecord, ReviewPushRecords } from './review-records.js';
 import { decideReview, type ReviewDecision, type ReviewObject } from './review-policy.js';
 
@@ -22,8 +23,8 @@ import { decideReview, type ReviewDecision, type ReviewObject } from './review-p
  *
  *   review item ─▶ its objects' verdicts (the per-event verify jobs: ./notifier.ts, which for such a box judge but
  *   never push) ─▶ waits for them (woken as each object is decided) ─▶ snooze, quiet hours ─▶ review policy
- *   (./review-policy.ts) ─▶ claim push n (state `sending`) ─▶ PushService fan-out, collapse id = review id ─▶
- *   per-token outcomes + `sent`
+ *   (./review-policy.ts) ─▶ claim push n (state `sending`) ─▶ PushService fan-out to the tokens whose own
+ *   preferences want it (./preferences.ts), collapse id = review id ─▶ per-token outcomes + `sent`
  *
  * Restart-safe like the event job: a push left `sending` is sent again only to tokens without a settled outcome,
  * with the same collapse id, so the phone shows it once.
@@ -204,7 +205,14 @@ export class ReviewNotifier {
   ): Promise<JobOutcome> {
     const settled = await this.records.settledTargets(review.id, seq);
     const tokens = await this.options.store.listPushTokens(review.tenantId);
-    const targets = tokens.filter((t) => !settled.has(t.id)).map(pushTargetOf);
+    // Each phone's own preferences (any of the item's labels, its camera, quiet hours) pick who gets it.
+    const subject = { deviceId: review.deviceId, camera: review.camera, labels: review.labels };
+    const { wanted, skipped } = wantedTargets(
+      tokens.filter((t) => !settled.has(t.id)),
+      subject,
+      this.clock.now(),
+    );
+    const targets = wanted.map(pushTargetOf);
     const results = targets.length ? await this.options.push.send(n, targets) : [];
     const now = this.clock.now();
     const retry = results.filter((r) => r.outcome.status === 'retry');
@@ -212,7 +220,7 @@ export class ReviewNotifier {
     await this.records.recordDeliveries(review.id, seq, results, final, now);
     const counts = await recordPushResults(this.options.store, results, now);
     log.info(
-      { seq, targets: targets.length, already_settled: settled.size, ...counts },
+      { seq, targets: targets.length, already_settled: settled.size, skipped_by_preferences: skipped, ...counts },
       final ? 'review push recorded' : 'review push partly delivered; retrying the rest',
     );
     if (final) return { kind: 'done' };

@@ -5,9 +5,24 @@ import type { SqlDatabase, SqlValue } from '../db/sql.js';
  * Phone push registrations (`push_tokens`): one row per (tenant, platform, token) where the token is the APNs
  * device token, the FCM registration token or the Web Push endpoint (with the subscription's p256dh/auth keys).
  * Re-registering the same token updates the row. The push caller records each delivery outcome on the row and
- * prunes tokens the provider called invalid. SQL for SQLite and PostgreSQL alike; the Store delegates here.
+ * prunes tokens the provider called invalid. Each registration keeps what its owner wants to be notified of
+ * (`preferences`, set by the app; the notify stage honours them). SQL for SQLite and PostgreSQL alike; the Store
+ * delegates here.
  */
 export type PushPlatform = 'apns' | 'fcm' | 'webpush';
+
+/** What one phone or browser is notified of; null fields mean "no restriction". */
+export interface PushPreferences {
+  /** Only events / review items with one of these labels; null = every label. */
+  labels: string[] | null;
+  /** Only these cameras, each `<device id>/<camera>`; null = every camera. */
+  cameras: string[] | null;
+  /** No pushes in this daily window, local time of `timeZone` (an IANA zone); null = none. */
+  quietHours: { start: string; end: string; timeZone: string } | null;
+}
+
+/** A registration nobody restricted: everything. */
+export const ALL_PUSHES: PushPreferences = Object.freeze({ labels: null, cameras: null, quietHours: null });
 
 export interface PushTokenRecord {
   id: string;
@@ -32,6 +47,8 @@ export interface PushTokenRecord {
   lastSentAt: number | null;
   /** Deliveries in a row that did not succeed. */
   failures: number;
+  /** What it is notified of (ALL_PUSHES when never restricted). */
+  preferences: PushPreferences;
 }
 
 export interface PushTokenInput {
@@ -63,6 +80,11 @@ export interface PushTokenStore {
   pruneToken(id: string): Promise<boolean>;
   /** Notes a delivery outcome on the registration; false when it is gone. */
   recordOutcome(id: string, outcome: PushOutcomeInput, now: number): Promise<boolean>;
+  /**
+   * Replaces what a registration of this tenant is notified of (kept when the same token registers again);
+   * undefined when the tenant has no such registration.
+   */
+  setPushPreferences(tenantId: string, id: string, preferences: PushPreferences): Promise<PushTokenRecord | undefined>;
 }
 
 interface Row {
@@ -83,11 +105,38 @@ interface Row {
   last_attempt_at: number | string | null;
   last_sent_at: number | string | null;
   failures: number | string;
+  preferences_json: string | null;
 }
 
 const COLUMNS =
   'id, tenant_id, platform, token, p256dh, auth, app_id, device_label, api_token_id, created_at, updated_at, ' +
-  'last_status, last_http_status, last_reason, last_attempt_at, last_sent_at, failures';
+  'last_status, last_http_status, last_reason, last_attempt_at, last_sent_at, failures, preferences_json';
+
+/** Stored as `{labels, cameras, quiet_hours: {start, end, time_zone}}`; NULL when nothing is restricted. */
+function preferencesOf(text: string | null): PushPreferences {
+  if (text === null) return ALL_PUSHES;
+  const p = JSON.parse(text) as {
+    labels?: string[] | null;
+    cameras?: string[] | null;
+    quiet_hours?: { start: string; end: string; time_zone: string } | null;
+  };
+  const q = p.quiet_hours ?? null;
+  return {
+    labels: p.labels ?? null,
+    cameras: p.cameras ?? null,
+    quietHours: q ? { start: q.start, end: q.end, timeZone: q.time_zone } : null,
+  };
+}
+
+function preferencesJson(p: PushPreferences): string | null {
+  if (p.labels === null && p.cameras === null && p.quietHours === null) return null;
+  const q = p.quietHours;
+  return JSON.stringify({
+    labels: p.labels,
+    cameras: p.cameras,
+    quiet_hours: q ? { start: q.start, end: q.end, time_zone: q.timeZone } : null,
+  });
+}
 
 const num = (v: number | string | null): number | null => (v === null ? null : Number(v));
 
@@ -110,6 +159,7 @@ function record(r: Row): PushTokenRecord {
     lastAttemptAt: num(r.last_attempt_at),
     lastSentAt: num(r.last_sent_at),
     failures: Number(r.failures),
+    preferences: preferencesOf(r.preferences_json),
   };
 }
 
@@ -181,6 +231,21 @@ export class SqlPushTokens implements PushTokenStore {
 
   async pruneToken(id: string): Promise<boolean> {
     return (await this.db.run('DELETE FROM push_tokens WHERE id = ?', [id])).changes > 0;
+  }
+
+  async setPushPreferences(
+    tenantId: string,
+    id: string,
+    preferences: PushPreferences,
+  ): Promise<PushTokenRecord | undefined> {
+    const r = await this.db.tx((x) =>
+      x.get<Row>(`UPDATE push_tokens SET preferences_json = ? WHERE tenant_id = ? AND id = ? RETURNING ${COLUMNS}`, [
+        preferencesJson(preferences),
+        tenantId,
+        id,
+      ]),
+    );
+    return r && record(r);
   }
 
   async recordOutcome(id: string, outcome: PushOutcomeInput, now: number): Promise<boolean> {

@@ -15,6 +15,7 @@ import {
   SqlPushTokens,
   type PushOutcomeInput,
   type PushPlatform,
+  type PushPreferences,
   type PushTokenInput,
   type PushTokenRecord,
 } from './push-tokens.js';
@@ -341,5 +342,9 @@ export class SqlStore implements Store {
 
   recordOutcome(id: string, outcome: PushOutcomeInput, now: number): Promise<boolean> {
     return this.push.recordOutcome(id, outcome, now);
+  }
+
+  setPushPreferences(tenantId: string, id: string, preferences: PushPreferences): Promise<PushTokenRecord | undefined> {
+    return this.push.setPushPreferences(tenantId, id, preferences);
   }
 }

@@ -170,7 +170,14 @@ export type {
 export type { AnnouncedThumbnail, EventMessageView } from './event-view.js';
 export type { EventListJoin, JoinedEventPage } from './event-list.js';
 export type { EventMessageRecord } from './event-messages.js';
-export type { PushOutcomeInput, PushPlatform, PushTokenInput, PushTokenRecord, PushTokenStore } from './push-tokens.js';
+export type {
+  PushOutcomeInput,
+  PushPlatform,
+  PushPreferences,
+  PushTokenInput,
+  PushTokenRecord,
+  PushTokenStore,
+} from './push-tokens.js';
 
 /** An event: its row, and the typed view of its latest message (./event-view.ts). */
 export interface EventRecord extends EventMessageView {
