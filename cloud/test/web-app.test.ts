@@ -4,6 +4,7 @@ import { requestPairing, storedFromResponse, verifyCredentials } from '../../age
 import { launchBrowser, pushToServiceWorker, type TestBrowser } from './support-browser/browser.js';
 import { newReviewId, wireReview } from './support/fixtures.js';
 import { inPage, inWorker } from './support-browser/in-page.js';
+import { NOTIFY_LABELS } from '../web/app/notifications/preferences.js';
 import { attackFromOtherOrigins } from './support-browser/other-origin.js';
 import {
   cardIds,
@@ -306,13 +307,43 @@ describe('the web app in Chromium', () => {
     expect(String(refused)).toMatch(/unknown_device|revoked/);
   });
 
-  it('shows a push delivered to the service worker as a notification (picture, tag = event id)', async () => {
-    await browser.context.grantPermissions(['notifications'], { origin: env.url });
+  it('saves what notifies a phone (labels, cameras, quiet hours); the collector lists it so', async () => {
     await page.getByRole('link', { name: 'Notifications' }).click();
     await waitHeading(page, 'Notifications');
-    await page.getByRole('button', { name: /Turn (on|off) notifications/ }).waitFor();
+    const row = page.locator(`[data-registration-id="${env.phoneId}"]`);
+    await row.locator('summary', { hasText: 'Settings for Pixel phone' }).click();
+    await row.getByLabel('car', { exact: true }).uncheck();
+    await row.getByLabel('cat', { exact: true }).focus(); // by keyboard too
+    await page.keyboard.press('Space');
+    const cameras = await row.locator('fieldset', { hasText: 'Cameras' }).getByRole('checkbox').count();
+    await row.getByLabel(/^front \(driveway\)$/).uncheck();
+    await row.getByLabel('No notifications during quiet hours').check();
+    await row.getByLabel('Quiet from').fill('22:30');
+    await row.getByLabel('Quiet until').fill('06:45');
+    expect(await row.getByLabel('Time zone').inputValue()).toBe('Europe/Berlin'); // the browser's zone
     await screenshots(page, 'notifications');
     expect(await unnamedControls(page)).toEqual([]);
+    await row.getByRole('button', { name: 'Save settings for Pixel phone' }).click();
+    await row.getByText('Saved.').waitFor();
+    const listed = (await (await env.t.api('/v1/push/tokens')).json()) as {
+      push_tokens: Array<{ id: string; preferences: { cameras: string[] | null } & Record<string, unknown> }>;
+    };
+    const prefs = listed.push_tokens.find((t) => t.id === env.phoneId)!.preferences;
+    expect(prefs).toMatchObject({
+      labels: NOTIFY_LABELS.filter((l) => l !== 'car' && l !== 'cat').sort(),
+      quiet_hours: { start: '22:30', end: '06:45', time_zone: 'Europe/Berlin' },
+    });
+    expect(prefs.cameras).not.toContain(`${env.box.deviceId}/front`);
+    expect(prefs.cameras).toHaveLength(cameras - 1);
+    // Shown again after a reload as saved.
+    await page.reload();
+    await row.locator('summary', { hasText: 'quiet 22:30–06:45' }).click();
+    expect(await row.getByLabel('car', { exact: true }).isChecked()).toBe(false);
+    expect(await row.getByLabel('dog', { exact: true }).isChecked()).toBe(true);
+  });
+
+  it('shows a push delivered to the service worker as a notification (picture, tag = event id)', async () => {
+    await browser.context.grantPermissions(['notifications'], { origin: env.url });
     await page.evaluate(inPage.swControls);
     const push = await pushToServiceWorker(browser.context, page, env.url);
     const thumb = `${env.url}/v1/events/${ids.dog}/thumbnail?exp=1&sig=x`;
