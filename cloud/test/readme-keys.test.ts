@@ -18,7 +18,14 @@ interface Schema {
 }
 
 /** Names in backticks that look like keys but are something else (SSE event types). */
-const NOT_KEYS = new Set(['device.status', 'event.new', 'event.updated', 'review.new', 'review.updated', 'stream.reset']);
+const NOT_KEYS = new Set([
+  'device.status',
+  'event.new',
+  'event.updated',
+  'review.new',
+  'review.updated',
+  'stream.reset',
+]);
 /** A last part like these makes a file name, not a key (`vigil.db`, `cloud.yaml`; `secrets.key` is both). */
 const FILE_EXTENSIONS = new Set(
   [

@@ -37,9 +37,9 @@ export function timelineSteps(e: EventDetailJson, messages: readonly EventMessag
   const steps: Step[] = [];
   if (messages && messages.length > 0) {
     const ordered = [...messages].sort((a, b) => a.rev - b.rev);
-    ordered.forEach((m, i) =>
-      steps.push({ at: m.received_at, what: messageText(m, ordered[i - 1], e.label), kind: m.type }),
-    );
+    ordered.forEach((m, i) => {
+      steps.push({ at: m.received_at, what: messageText(m, ordered[i - 1], e.label), kind: m.type });
+    });
   } else {
     steps.push({ at: e.started_at, what: `Started: ${e.label} seen`, kind: 'new' });
     steps.push({ at: e.created_at, what: 'Received by the collector', kind: 'received' });
