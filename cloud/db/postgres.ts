@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { VigilError } from '../errors.js';
-import { numberPlaceholders, type SqlDatabase, type SqlExecutor, type SqlRunResult, type SqlValue } from './sql.js';
+import {
+  CommitQueue,
+  numberPlaceholders,
+  type SqlDatabase,
+  type SqlExecutor,
+  type SqlRunResult,
+  type SqlValue,
+} from './sql.js';
 
 /**
  * PostgreSQL through a `pg` Pool. BIGINT (milliseconds, counts) is parsed to a JS number: every value the store
@@ -135,7 +142,10 @@ export async function openPostgres(options: PostgresOptions): Promise<SqlDatabas
         const client = await guard(pool.connect());
         try {
           await client.query('BEGIN');
-          const result = await fn(on(client, true));
+          const x = on(client, true);
+          const queued = new CommitQueue();
+          const result = await fn({ ...x, atCommit: (batch, item) => queued.add(batch, item) });
+          if (!queued.empty) await queued.flush(x);
           await client.query('COMMIT');
           client.release();
           return result;

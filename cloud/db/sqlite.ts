@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { dirname } from 'node:path';
 import { VigilError } from '../errors.js';
 import { ensurePrivateFile, mkdirPrivateSync, tightenPath } from '../../shared/fs/index.js';
-import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql.js';
+import { CommitQueue, type SqlDatabase, type SqlExecutor, type SqlRunResult, type SqlValue } from './sql.js';
 
 /**
  * SQLite through better-sqlite3 (synchronous). WAL so readers (API, CLI in another process) never block the
@@ -20,7 +20,12 @@ import type { SqlDatabase, SqlExecutor, SqlRunResult, SqlValue } from './sql.js'
  * the same event-loop turn, joins ONE `BEGIN IMMEDIATE … COMMIT`: each caller runs in its own `SAVEPOINT`, in the
  * order the callers asked, one after the other (never interleaved: a savepoint rolled back must contain only its own
  * caller's statements). A caller that throws is rolled back to its savepoint and gets its own error; the others
- * commit. Every caller's promise settles only after the group's COMMIT has returned.
+ * commit. A group of one caller needs no savepoint: its failure rolls the transaction back. Writes the callers queued
+ * with `atCommit` (e.g. devices' last_seen_at) run once for the group, before COMMIT. Every caller's promise settles
+ * only after the group's COMMIT has returned.
+ *
+ * Per call, nothing is parsed: statements are prepared once and cached by their text, transaction control (BEGIN,
+ * COMMIT, SAVEPOINT …) and the busy-timeout switch included.
  *
  * Crash safety: the group is one SQLite transaction, and SQLite's COMMIT is atomic — in WAL mode the commit is the
  * write (and, with FULL, the fsync) of the WAL frame marked as the commit record; frames without a valid commit
@@ -46,8 +51,12 @@ export type SqliteSynchronous = 'full' | 'normal';
 
 type Param = string | number | bigint | null;
 
+const NO_PARAMS: Param[] = [];
+
 function params(values: readonly SqlValue[] | undefined): Param[] {
-  return (values ?? []).map((v) => (typeof v === 'boolean' ? (v ? 1 : 0) : v));
+  if (values === undefined) return NO_PARAMS;
+  for (const v of values) if (typeof v === 'boolean') return values.map((w) => (typeof w === 'boolean' ? +w : w));
+  return values as Param[];
 }
 
 export function openSqlite(options: SqliteOptions): SqlDatabase {
@@ -84,6 +93,18 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
     return s;
   };
 
+  const changes = db.prepare('SELECT changes() AS n').pluck();
+  // Transaction control, prepared once (db.exec would parse the text on every call).
+  const control = {
+    begin: db.prepare('BEGIN IMMEDIATE'),
+    commit: db.prepare('COMMIT'),
+    rollback: db.prepare('ROLLBACK'),
+    savepoint: db.prepare('SAVEPOINT vigil_caller'),
+    release: db.prepare('RELEASE vigil_caller'),
+    rollbackTo: db.prepare('ROLLBACK TO vigil_caller'),
+    noBusyWait: db.prepare('PRAGMA busy_timeout = 0'),
+    shortBusyWait: db.prepare('PRAGMA busy_timeout = 100'),
+  };
   const direct: SqlExecutor = {
     async all<T>(sql: string, values?: readonly SqlValue[]): Promise<T[]> {
       return prepare(sql).all(...params(values)) as T[];
@@ -95,11 +116,18 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       const s = prepare(sql);
       if (s.reader) {
         s.all(...params(values)); // e.g. INSERT … RETURNING used for its effect only
-        return { changes: db.prepare('SELECT changes() AS n').pluck().get() as number };
+        return { changes: changes.get() as number };
       }
       return { changes: s.run(...params(values)).changes };
     },
   };
+  /** The executor one caller of a group gets: `direct`, plus its own queue of writes deferred to the commit. */
+  const callerExecutor = (queued: CommitQueue): SqlExecutor => ({
+    all: direct.all,
+    get: direct.get,
+    run: direct.run,
+    atCommit: (batch, item) => queued.add(batch, item),
+  });
 
   // Serialises transactions (and statements issued while one is open) on the single connection.
   let queue: Promise<unknown> = Promise.resolve();
@@ -119,9 +147,9 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
     const deadline = Date.now() + lockWaitMs;
     for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
       if (!db.open) throw new VigilError('service_unavailable', 'the SQLite database is closed');
-      db.pragma('busy_timeout = 0');
+      control.noBusyWait.get();
       try {
-        db.exec('BEGIN IMMEDIATE');
+        control.begin.run();
         return;
       } catch (err) {
         const code = (err as { code?: string }).code;
@@ -133,7 +161,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
             : err;
         }
       } finally {
-        if (db.open) db.pragma('busy_timeout = 100');
+        if (db.open) control.shortBusyWait.get();
       }
       await new Promise((r) => setTimeout(r, wait));
     }
@@ -165,26 +193,33 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       return;
     }
     inTx = true;
+    const deferred = new CommitQueue();
+    // One caller alone needs no savepoint: if it throws, the whole transaction is rolled back.
+    const alone = group.length === 1;
     try {
       for (const c of group) {
-        db.exec('SAVEPOINT vigil_caller');
+        const queued = new CommitQueue();
+        if (!alone) control.savepoint.run();
         try {
-          outcomes.push({ ok: true, value: await c.fn(direct) });
-          db.exec('RELEASE vigil_caller');
+          outcomes.push({ ok: true, value: await c.fn(callerExecutor(queued)) });
+          if (!alone) control.release.run();
+          deferred.absorb(queued);
         } catch (err) {
           outcomes.push({ ok: false, err });
-          if (!db.inTransaction) {
-            // SQLite itself rolled the whole transaction back (e.g. disk full, I/O error): the callers before this
-            // one lost their writes too. Fail them all; none was told "committed".
+          if (alone || !db.inTransaction) {
+            // Alone, or SQLite itself rolled the whole transaction back (e.g. disk full, I/O error): the callers
+            // before this one lost their writes too. Fail them all; none was told "committed".
             throw err;
           }
-          db.exec('ROLLBACK TO vigil_caller');
-          db.exec('RELEASE vigil_caller');
+          control.rollbackTo.run();
+          control.release.run();
         }
       }
-      db.exec('COMMIT');
+      // The group's deferred writes: a failure here fails every caller (nothing of the group commits).
+      if (!deferred.empty) await deferred.flush(direct);
+      control.commit.run();
     } catch (err) {
-      if (db.open && db.inTransaction) db.exec('ROLLBACK');
+      if (db.open && db.inTransaction) control.rollback.run();
       const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, {
         cause: err,
       });

@@ -14,12 +14,19 @@ export function zonesOf(event: WireObject): string[] {
 
 /** Records the zones a stored message of `eventId` names (in the request's transaction). */
 export async function recordEventZones(x: SqlExecutor, eventId: string, event: WireObject): Promise<void> {
-  const zones = [...new Set(zonesOf(event))];
-  if (zones.length === 0) return;
+  await recordZonesOf(x, [{ eventId, event }]);
+}
+
+/** The zones of several stored messages in one statement (none when they name none). */
+export async function recordZonesOf(
+  x: SqlExecutor,
+  stored: readonly { eventId: string; event: WireObject }[],
+): Promise<void> {
   const params: SqlValue[] = [];
-  for (const zone of zones) params.push(eventId, zone);
+  for (const { eventId, event } of stored) for (const zone of new Set(zonesOf(event))) params.push(eventId, zone);
+  if (params.length === 0) return;
   await x.run(
-    `INSERT INTO event_zones (event_id, zone) VALUES ${zones.map(() => '(?, ?)').join(', ')}
+    `INSERT INTO event_zones (event_id, zone) VALUES ${Array.from({ length: params.length / 2 }, () => '(?, ?)').join(', ')}
      ON CONFLICT (event_id, zone) DO NOTHING`,
     params,
   );

@@ -1,5 +1,5 @@
 import { VigilError } from '../errors.js';
-import type { SqlDatabase } from '../db/sql.js';
+import type { CommitBatch, SqlDatabase } from '../db/sql.js';
 import { endLostEvents, type LostEventEnd } from './event-sweep.js';
 import { DEVICE_COLUMNS, device, json, num, type DeviceRow } from './sql-rows.js';
 import type {
@@ -10,6 +10,29 @@ import type {
   NewDeviceKey,
   Store,
 } from './store.js';
+
+/** A device seen at `at` (ms): stored events move its `last_seen_at` on. */
+export interface DeviceSeen {
+  deviceId: string;
+  at: number;
+}
+
+/**
+ * `last_seen_at` of the devices whose messages a commit stores, written once per device per commit (SQLite group
+ * commit merges many requests into one; queued with `atCommit`, cloud/db/sql.ts). Never moves backwards.
+ */
+export const LAST_SEEN: CommitBatch<DeviceSeen> = {
+  async flush(x, items) {
+    const latest = new Map<string, number>();
+    for (const { deviceId, at } of items) latest.set(deviceId, Math.max(at, latest.get(deviceId) ?? at));
+    for (const [deviceId, at] of latest) {
+      await x.run(
+        'UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
+        [at, deviceId, at],
+      );
+    }
+  },
+};
 
 /**
  * Devices, their signing keys (sealed secrets; at most two active) and their status from heartbeats, SQL for both

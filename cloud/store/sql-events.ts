@@ -1,10 +1,10 @@
 import { VigilError } from '../errors.js';
-import type { SqlDatabase, SqlExecutor, SqlValue } from '../db/sql.js';
-import { applyEventMessage, durationOf, eventFields, type EventState } from './event-apply.js';
+import { atCommit, type SqlDatabase, type SqlExecutor, type SqlValue } from '../db/sql.js';
+import { applyEventMessage, durationOf, eventFields, type EventFields, type EventState } from './event-apply.js';
 import { endReasonOf } from './event-sweep.js';
 import { eventMessageView } from './event-view.js';
 import type { EventListJoin, JoinedEventPage } from './event-list.js';
-import { EVENT_IN_ZONE, recordEventZones } from './event-zones.js';
+import { EVENT_IN_ZONE, recordEventZones, recordZonesOf } from './event-zones.js';
 import {
   isReviewInput,
   type EventMessageInput,
@@ -13,7 +13,9 @@ import {
   type TopicMessageInput,
 } from './messages.js';
 import type { ReviewFields } from './review-apply.js';
+import { storeBatchRows, storeOneRow, type StoreRow } from './pg-events.js';
 import { claimNonce } from './sql-nonces.js';
+import { LAST_SEEN } from './sql-devices.js';
 import { SqlReviews } from './sql-reviews.js';
 import { DEVICE_COLUMNS, json, num, type DeviceRow } from './sql-rows.js';
 import type {
@@ -115,6 +117,11 @@ function stateOf(r: EventRow): EventState {
     endReason: endReasonOf(r.end_reason),
     message: json(r.message_json),
   };
+}
+
+/** The event columns of a new event made of one message. */
+function freshColumns(fields: EventFields): SqlValue[] {
+  return eventColumns(applyEventMessage(undefined, fields).next);
 }
 
 /** The event columns a message state sets, in the order storeOne's INSERT and UPDATE list them. */
@@ -235,7 +242,14 @@ export class SqlEvents implements Pick<Store, EventMethods> {
       const results: StoreEventResult[] = [];
       const eventIds: string[] = [];
       const reviewIds: string[] = [];
-      for (const p of parsed) {
+      const batch = this.batchable(parsed);
+      if (batch) {
+        for (const r of await this.storeBatch(x, d.tenant_id, deviceId, batch, receivedAt)) {
+          if (r.status === 'stored') eventIds.push(r.id);
+          results.push(r);
+        }
+      }
+      for (const p of batch ? [] : parsed) {
         const tenantId = d.tenant_id;
         if (p.kind === 'review') {
           const r = await this.reviews.storeMessage(x, tenantId, deviceId, p.m, p.fields, receivedAt);
@@ -252,10 +266,8 @@ export class SqlEvents implements Pick<Store, EventMethods> {
       }
       if (eventIds.length + reviewIds.length > 0)
         for (const hook of this.hooks) await hook(x, { tenantId: d.tenant_id, deviceId, eventIds, reviewIds });
-      await x.run(
-        'UPDATE device_status SET last_seen_at = ? WHERE device_id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)',
-        [receivedAt, deviceId, receivedAt],
-      );
+      // Once per device per commit (a SQLite group merges many requests), still in this transaction.
+      await atCommit(x, LAST_SEEN, { deviceId, at: receivedAt });
       return results;
     });
   }
@@ -343,67 +355,59 @@ export class SqlEvents implements Pick<Store, EventMethods> {
     return { ...base, status: 'stored' };
   }
 
-  /**
-   * PostgreSQL: storeOne's steps for one message in ONE statement (a round trip each costs more than the work):
-   * lock the event row if it exists, record the message unless another device owns the id, and insert the event
-   * when it is new — with its early thumbnail, if one came first. Sub-statements of a WITH see one snapshot, so the
-   * RETURNING flags are what decide; every rarer outcome (duplicate, conflict, update, a race with another collector
-   * inserting the same id) takes one more statement, with storeOne's own logic.
-   */
+  /** PostgreSQL: storeOne's steps for one message in ONE statement (./pg-events.ts). */
   private async storeOneStatement(w: EventWrite): Promise<StoreEventResult> {
     const { x, tenantId, deviceId, m, fields, now } = w;
-    const base = { id: m.id, rev: m.rev };
-    const fresh = eventColumns(applyEventMessage(undefined, fields).next);
-    const r = await x.get<Partial<EventRow> & { recorded: boolean; inserted: boolean }>(
-      `WITH cur AS (SELECT * FROM events WHERE id = ? FOR UPDATE),
-            msg AS (
-              INSERT INTO event_messages (device_id, event_id, rev, content_sha256, received_at, message_json)
-              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT),
-                     CAST(? AS TEXT)
-               WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.device_id <> ?)
-              ON CONFLICT (device_id, event_id, rev) DO NOTHING RETURNING event_id),
-            early AS (SELECT sha256, size FROM thumbnails WHERE event_id = ? AND device_id = ?),
-            ins AS (
-              INSERT INTO events (camera, label, score, box_json, started_at, ended_at, duration_ms, status, last_rev,
-                                  message_json, end_reason,
-                                  id, tenant_id, device_id, thumbnail_sha256, thumbnail_size, created_at, updated_at)
-              SELECT CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS DOUBLE PRECISION), CAST(? AS TEXT),
-                     CAST(? AS BIGINT), CAST(? AS BIGINT),
-                     CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT),
-                     CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), (SELECT sha256 FROM early),
-                     (SELECT size FROM early), CAST(? AS BIGINT), CAST(? AS BIGINT)
-               WHERE EXISTS (SELECT 1 FROM msg) AND NOT EXISTS (SELECT 1 FROM cur)
-              ON CONFLICT (id) DO NOTHING RETURNING id)
-       SELECT cur.*, EXISTS (SELECT 1 FROM msg) AS recorded, EXISTS (SELECT 1 FROM ins) AS inserted
-         FROM (SELECT 1) AS one LEFT JOIN cur ON TRUE`,
-      [
-        m.id,
-        deviceId,
-        m.id,
-        m.rev,
-        m.contentSha256,
-        now,
-        JSON.stringify(m.event),
-        deviceId,
-        m.id,
-        deviceId,
-        ...fresh,
-        m.id,
-        tenantId,
-        deviceId,
-        now,
-        now,
-      ],
+    return this.decide(w, await storeOneRow(x, tenantId, deviceId, { m, fresh: freshColumns(fields) }, now));
+  }
+
+  /**
+   * PostgreSQL, a request of several event messages of distinct ids (no review messages): every message in ONE
+   * statement (./pg-events.ts), their zones in one more; else undefined (stored one by one).
+   */
+  private batchable(parsed: readonly Parsed[]): Extract<Parsed, { kind: 'event' }>[] | undefined {
+    if (this.db.dialect !== 'postgres' || parsed.length < 2) return undefined;
+    const ids = new Set<string>();
+    const events: Extract<Parsed, { kind: 'event' }>[] = [];
+    for (const p of parsed) {
+      if (p.kind !== 'event' || ids.has(p.m.id) || p.fields.id !== p.m.id || p.fields.rev !== p.m.rev) return undefined;
+      ids.add(p.m.id);
+      events.push(p);
+    }
+    return events;
+  }
+
+  private async storeBatch(
+    x: SqlExecutor,
+    tenantId: string,
+    deviceId: string,
+    batch: readonly Extract<Parsed, { kind: 'event' }>[],
+    now: number,
+  ): Promise<StoreEventResult[]> {
+    const messages = batch.map((p) => ({ m: p.m, fresh: freshColumns(p.fields) }));
+    const rows = await storeBatchRows(x, tenantId, deviceId, messages, now);
+    const results: StoreEventResult[] = [];
+    for (const [i, p] of batch.entries()) {
+      results.push(await this.decide({ x, tenantId, deviceId, m: p.m, fields: p.fields, now }, rows[i]!));
+    }
+    await recordZonesOf(
+      x,
+      batch.filter((_p, i) => results[i]!.status === 'stored').map((p) => ({ eventId: p.m.id, event: p.m.event })),
     );
-    if (!r) throw new VigilError('internal_error', `storing event ${m.id} returned no row`);
-    const row = r.id === null || r.id === undefined ? undefined : (r as EventRow);
+    return results;
+  }
+
+  /** What a PostgreSQL store statement's row means for its message (storeOne's logic for the rarer outcomes). */
+  private async decide(w: EventWrite, r: StoreRow): Promise<StoreEventResult> {
+    const { x, deviceId, m } = w;
+    const row = r.id === null || r.id === undefined ? undefined : (r as unknown as EventRow);
     if (row && row.device_id !== deviceId) {
       return ownedByAnotherDevice(m);
     }
     if (!r.recorded) {
       return alreadyReceived(x, deviceId, m);
     }
-    if (r.inserted) return { ...base, status: 'stored' };
+    if (r.inserted) return { id: m.id, rev: m.rev, status: 'stored' };
     // Recorded, not inserted: the event exists (locked above), or another collector inserted it meanwhile.
     return this.applyToEvent(w, row);
   }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqlite } from '../db/sqlite.js';
-import type { SqlDatabase } from '../db/sql.js';
+import { atCommit, type CommitBatch, type SqlDatabase } from '../db/sql.js';
 
 /** The SQLite adapter's group commit: many tx() callers, one BEGIN IMMEDIATE … COMMIT, a SAVEPOINT each. */
 describe('SQLite group commit', () => {
@@ -161,5 +161,40 @@ describe('SQLite group commit', () => {
     // 2 = FULL, the default.
     expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 2 });
     expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(20);
+  });
+
+  it('writes queued with atCommit run once per group, before COMMIT, without those of a caller that failed', async () => {
+    const flushed: number[][] = [];
+    const batch: CommitBatch<number> = {
+      async flush(x, items) {
+        flushed.push(items);
+        await x.run('INSERT INTO t (caller, note) VALUES (?, ?)', [-1, items.join(',')]);
+      },
+    };
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((i) =>
+        db.tx(async (x) => {
+          await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
+          await atCommit(x, batch, i);
+          if (i === 2) throw new Error('caller 2 failed');
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(flushed).toEqual([[1, 3]]);
+    expect(committed()).toEqual([
+      { caller: 1, note: null },
+      { caller: 3, note: null },
+      { caller: -1, note: '1,3' },
+    ]);
+    // A caller alone (no savepoint) that fails leaves nothing; outside a transaction atCommit writes at once.
+    await expect(
+      db.tx(async (x) => {
+        await atCommit(x, batch, 7);
+        throw new Error('alone');
+      }),
+    ).rejects.toThrow('alone');
+    await atCommit(db, batch, 8);
+    expect(flushed).toEqual([[1, 3], [8]]);
   });
 });

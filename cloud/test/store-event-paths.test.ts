@@ -6,8 +6,9 @@ import { ingestMessage, pairTestDevice, wireEvent } from './support/fixtures.js'
 
 /**
  * The less common paths of storing event messages, on every backend (PostgreSQL stores a message in one statement
- * with fall-backs; SQLite statement by statement): several revs of one event in one batch, a thumbnail that came
- * first, two devices racing for one new id, a large batch.
+ * with fall-backs, a batch of distinct ids in one statement; SQLite statement by statement): several revs of one
+ * event in one batch, a thumbnail that came first, two devices racing for one new id, a large batch, a batch whose
+ * every message takes another path.
  */
 const backends = await testBackends();
 const T0 = Date.UTC(2026, 0, 1, 12);
@@ -95,5 +96,44 @@ describe.each(backends)('storing event messages on $name', (backend) => {
     expect(results.map((r) => r.id)).toEqual(msgs.map((m) => m.id));
     expect(results.every((r) => r.status === 'stored')).toBe(true);
     expect((await store.listEvents('default', { deviceId: device }, 200)).events).toHaveLength(100);
+  });
+
+  it('a batch of distinct ids where each message takes another path: new, duplicate, conflict, update, not ours', async () => {
+    const other = await pairTestDevice(store);
+    const dup = wireEvent({ deviceId: device, zones: ['porch'] });
+    const conflicting = wireEvent({ deviceId: device, score: 0.3 });
+    const updated = wireEvent({ deviceId: device, score: 0.4 });
+    const theirs = wireEvent({ deviceId: other });
+    await store.storeEventMessages(device, [dup, conflicting, updated].map(ingestMessage), T0);
+    await store.storeEventMessages(other, [ingestMessage(theirs)], T0);
+    const early = newEventId();
+    const sha = 'b'.repeat(64);
+    await store.recordThumbnail(
+      { deviceId: device, eventId: early, blobKey: 'k', sha256: sha, size: 7, contentType: 'image/jpeg' },
+      T0,
+    );
+    const fresh = wireEvent({ id: early, deviceId: device, zones: ['porch', 'yard', 'porch'] });
+    const batch = [
+      fresh,
+      dup,
+      { ...conflicting, score: 0.99 },
+      wireEvent({ id: String(updated.id), deviceId: device, type: 'end', rev: 1, endedAt: T0 + 9000 }),
+      wireEvent({ id: String(theirs.id), deviceId: device, type: 'update', rev: 1 }),
+    ];
+    const results = await store.storeEventMessages(device, batch.map(ingestMessage), T0 + 1);
+    expect(results.map((r) => [r.id, r.status, r.code])).toEqual([
+      [early, 'stored', undefined],
+      [dup.id, 'duplicate', undefined],
+      [conflicting.id, 'conflict', 'event_conflict'],
+      [updated.id, 'stored', undefined],
+      [theirs.id, 'rejected', 'event_conflict'],
+    ]);
+    expect(await store.findDeviceEvent(device, early)).toMatchObject({ thumbnail: { sha256: sha, size: 7 } });
+    expect(await store.findDeviceEvent(device, String(updated.id))).toMatchObject({ status: 'ended', lastRev: 1 });
+    expect(await store.findDeviceEvent(device, String(conflicting.id))).toMatchObject({ score: 0.3 });
+    expect(await store.findDeviceEvent(device, String(theirs.id))).toBeUndefined();
+    const inYard = await store.listEvents('default', { zone: 'yard' }, 10);
+    expect(inYard.events.map((e) => e.id)).toEqual([early]);
+    expect((await store.listEventMessages('default', String(theirs.id)))?.map((m) => m.rev)).toEqual([0]);
   });
 });
