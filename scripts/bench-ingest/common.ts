@@ -10,6 +10,10 @@ import type { DeviceCredentials } from '../../shared/signing/index.js';
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 export const WARMUP_MS = 1000;
 export const CONNECTIONS = 4;
+/** The HTTP phases' connection counts: a few boxes, and many (issue 15: "boxes are many"). */
+export const HTTP_CONNECTIONS = [CONNECTIONS, 64] as const;
+/** Which phases run: BENCH_PHASES=http,mqtt,pg (comma-separated; default all). */
+export const PHASES = new Set((process.env.BENCH_PHASES ?? 'http,mqtt,pg').split(',').map((p) => p.trim()));
 export const MQTT_URL = process.env.VIGIL_BENCH_MQTT_URL ?? 'mqtt://127.0.0.1:1883';
 
 export type WireDevice = { deviceId: string; keyId: string; secret_b64: string };

@@ -4,20 +4,23 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { signHttpRequest } from '../../shared/signing/index.js';
 import { ask, startChild, stopChild } from './children.js';
-import { CONNECTIONS, creds, event, line, SECONDS, WARMUP_MS, type LoadResult } from './common.js';
+import { creds, event, HTTP_CONNECTIONS, line, SECONDS, WARMUP_MS, type LoadResult } from './common.js';
 
 /**
  * The HTTP phases: a bare node:http server (the machine's ceiling for the request shape), then signed ingest into a
  * collector child with SQLite `synchronous=FULL` (single events and 20-event batches) and `NORMAL` (single events).
+ * Every single-event phase runs at each of HTTP_CONNECTIONS (4 and 64 connections, one request in flight each), and
+ * the bare server is measured at the same counts, so each ratio compares like with like in the same run.
  */
 
-/** CONNECTIONS workers, one request in flight each, for SECONDS after a warm-up. */
+/** `connections` workers, one request in flight each, for SECONDS after a warm-up. */
 async function httpLoad(
   port: number,
+  connections: number,
   makeRequest: (worker: number) => { path: string; headers: Record<string, string>; body: Buffer; events: number },
 ): Promise<LoadResult> {
   const pool = new Pool(`http://127.0.0.1:${port}`, {
-    connections: CONNECTIONS,
+    connections,
     pipelining: 1,
     keepAliveTimeout: 60_000,
   });
@@ -45,24 +48,29 @@ async function httpLoad(
       }
     }
   };
-  await Promise.all(Array.from({ length: CONNECTIONS }, (_, w) => worker(w)));
+  await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
   await pool.close();
   if (firstFailure) console.error(`  ${result.failures} failed requests, first: ${firstFailure}`);
   return result;
 }
 
+/** Rates keyed by connection count. */
+export type ByConnections = Record<number, number>;
+
 export interface HttpFigures {
-  bare: number;
-  singleFull: number;
-  singleNormal: number;
+  /** Bare node:http req/s at each connection count. */
+  bare: ByConnections;
+  singleFull: ByConnections;
+  singleNormal: ByConnections;
+  /** 20 events/request, FULL, at the first connection count. */
   batchFull: number;
 }
 
-/** Signed single-event (and optionally 20-event) load against a collector child with the given synchronous mode. */
+/** Signed single-event load at each connection count (and optionally 20-event batches) against a collector child. */
 async function benchCollector(
   synchronous: 'full' | 'normal',
   withBatch: boolean,
-): Promise<{ single: number; batch?: number }> {
+): Promise<{ single: ByConnections; batch?: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-'));
   const col = await startChild(['--role', 'collector', dir, 'http', 'x', synchronous]);
   try {
@@ -79,25 +87,30 @@ async function benchCollector(
       };
     };
     const mode = synchronous.toUpperCase();
-    const single = await httpLoad(col.ready.port!, (w) =>
-      signedPost(w, event(devices[w % devices.length]!.deviceId), 1),
-    );
-    const singleRate = line(`HTTP ingest, 1 event/request, SQLite ${mode}`, single, 'events');
-    let batch: LoadResult | undefined;
+    const single: ByConnections = {};
+    let acked = 0;
+    for (const n of HTTP_CONNECTIONS) {
+      const r = await httpLoad(col.ready.port!, n, (w) =>
+        signedPost(w, event(devices[w % devices.length]!.deviceId), 1),
+      );
+      single[n] = line(`HTTP ingest, 1 event/request, SQLite ${mode}, ${n} conns`, r, 'events');
+      acked += r.events;
+    }
     let batchRate: number | undefined;
     if (withBatch) {
-      batch = await httpLoad(col.ready.port!, (w) => {
+      const n = HTTP_CONNECTIONS[0];
+      const batch = await httpLoad(col.ready.port!, n, (w) => {
         const id = devices[w % devices.length]!.deviceId;
         return signedPost(w, { v: 1, events: Array.from({ length: 20 }, () => event(id)) }, 20);
       });
-      batchRate = line(`HTTP ingest, 20 events/request, SQLite ${mode}`, batch, 'events');
+      batchRate = line(`HTTP ingest, 20 events/request, SQLite ${mode}, ${n} conns`, batch, 'events');
+      acked += batch.events;
     }
     const { stored } = await ask<{ stored: number }>(col.child, 'count');
-    const acked = single.events + (batch?.events ?? 0);
     console.log(
       `  stored rows ${stored} ≥ acked in the measured windows ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`,
     );
-    return { single: singleRate, ...(batchRate !== undefined ? { batch: batchRate } : {}) };
+    return { single, ...(batchRate !== undefined ? { batch: batchRate } : {}) };
   } finally {
     await stopChild(col.child);
     rmSync(dir, { recursive: true, force: true });
@@ -107,19 +120,21 @@ async function benchCollector(
 export async function benchHttp(): Promise<HttpFigures> {
   const sampleBody = Buffer.from(JSON.stringify(event('dev_bench')));
   const bare = await startChild(['--role', 'bare']);
-  let bareRate: number;
+  const bareRates: ByConnections = {};
   try {
-    const r = await httpLoad(bare.ready.port!, () => ({
-      path: '/v1/devices/dev_bench/events',
-      headers: { 'content-type': 'application/json' },
-      body: sampleBody,
-      events: 1,
-    }));
-    bareRate = line('bare node:http 200', r, 'req');
+    for (const n of HTTP_CONNECTIONS) {
+      const r = await httpLoad(bare.ready.port!, n, () => ({
+        path: '/v1/devices/dev_bench/events',
+        headers: { 'content-type': 'application/json' },
+        body: sampleBody,
+        events: 1,
+      }));
+      bareRates[n] = line(`bare node:http 200, ${n} conns`, r, 'req');
+    }
   } finally {
     await stopChild(bare.child);
   }
   const full = await benchCollector('full', true);
   const normal = await benchCollector('normal', false);
-  return { bare: bareRate, singleFull: full.single, singleNormal: normal.single, batchFull: full.batch! };
+  return { bare: bareRates, singleFull: full.single, singleNormal: normal.single, batchFull: full.batch! };
 }
