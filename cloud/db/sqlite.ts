@@ -3,13 +3,16 @@ import { dirname } from 'node:path';
 import { VigilError } from '../errors.js';
 import { ensurePrivateFile, mkdirPrivateSync, tightenPath } from '../../shared/fs/index.js';
 import { CommitQueue, type SqlDatabase, type SqlExecutor, type SqlRunResult, type SqlValue } from './sql.js';
+import { WalSync } from './wal-sync.js';
 
 /**
  * SQLite through better-sqlite3 (synchronous). WAL so readers (API, CLI in another process) never block the
  * writer. `synchronous=FULL` (the default) because an ack promises the data survives power loss: in WAL mode NORMAL
  * only fsyncs at checkpoints, so the last commits can vanish after a power cut or OS crash even though they were
  * acknowledged (they do survive a crash or `kill -9` of this process). NORMAL is available as a choice
- * (`database.sqlite.synchronous`).
+ * (`database.sqlite.synchronous`). FULL is kept by syncing the WAL ourselves, off the event loop (./wal-sync.ts):
+ * the connection runs NORMAL and a group's callers settle only after an fdatasync of the WAL that started after the
+ * group's COMMIT — what SQLite's FULL would have synced inside COMMIT, blocking every request meanwhile.
  *
  * One connection. Every write runs in a `BEGIN IMMEDIATE` transaction; when another connection (another process,
  * e.g. the CLI next to `serve`) holds the write lock, BEGIN is retried asynchronously instead of with SQLite's busy
@@ -79,7 +82,10 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   // Short blocking wait for the rare busy read (WAL recovery); writers wait asynchronously, see tx().
   db.pragma('busy_timeout = 100');
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+  // FULL: NORMAL on the connection, the WAL synced by walSync before any caller settles (see above).
+  db.pragma('synchronous = NORMAL');
+  const walSync =
+    options.synchronous !== 'normal' && options.path !== ':memory:' ? new WalSync(`${options.path}-wal`) : undefined;
   db.pragma('foreign_keys = ON');
 
   const statements = new Map<string, Database.Statement>();
@@ -233,9 +239,26 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
     }
     group.forEach((c, i) => {
       const o = outcomes[i]!;
-      if (o.ok) c.resolve(o.value);
-      else c.reject(o.err);
+      if (!o.ok) c.reject(o.err);
+      else if (!walSync) c.resolve(o.value);
     });
+    if (!walSync) return;
+    // The next group may begin now; this one's callers settle once its COMMIT is on disk.
+    const settle = (failure?: VigilError): void => {
+      group.forEach((c, i) => {
+        const o = outcomes[i]!;
+        if (!o.ok) return;
+        if (failure) c.reject(failure);
+        else c.resolve(o.value);
+      });
+    };
+    void walSync.durable().then(
+      () => settle(),
+      (err: unknown) =>
+        settle(
+          new VigilError('service_unavailable', `SQLite WAL sync failed: ${(err as Error).message}`, { cause: err }),
+        ),
+    );
   };
   const scheduleGroup = (): void => {
     if (groupScheduled) return;
@@ -268,6 +291,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
         await q;
         if (q === queue && waiting.length === 0) break;
       }
+      await walSync?.close();
       if (db.open) db.close();
     },
   };

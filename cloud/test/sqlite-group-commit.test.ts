@@ -2,11 +2,15 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openSqlite } from '../db/sqlite.js';
+import { WalSync } from '../db/wal-sync.js';
 import { atCommit, type CommitBatch, type SqlDatabase } from '../db/sql.js';
 
-/** The SQLite adapter's group commit: many tx() callers, one BEGIN IMMEDIATE … COMMIT, a SAVEPOINT each. */
+/**
+ * The SQLite adapter's group commit: many tx() callers, one BEGIN IMMEDIATE … COMMIT, a SAVEPOINT each (none alone),
+ * settled after the WAL sync (FULL).
+ */
 describe('SQLite group commit', () => {
   let dir: string;
   let path: string;
@@ -120,32 +124,37 @@ describe('SQLite group commit', () => {
     await db.close();
     db = openSqlite({ path, maxGroup: 3 });
     const trace: string[] = [];
-    await Promise.all(
-      Array.from({ length: 7 }, (_, i) =>
-        db
-          .tx(async (x) => {
-            trace.push(`run ${i}`);
-            await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
-          })
-          .then(() => trace.push(`done ${i}`)),
-      ),
-    );
-    expect(trace).toEqual([
-      'run 0',
-      'run 1',
-      'run 2',
-      'done 0',
-      'done 1',
-      'done 2',
-      'run 3',
-      'run 4',
-      'run 5',
-      'done 3',
-      'done 4',
-      'done 5',
-      'run 6',
-      'done 6',
-    ]);
+    // One WAL sync per group: the groups are 0-2, 3-5 and 6 (a group may run while the one before it syncs).
+    const durable = WalSync.prototype.durable;
+    const spy = vi.spyOn(WalSync.prototype, 'durable').mockImplementation(function (this: WalSync) {
+      trace.push('commit');
+      return durable.call(this);
+    });
+    try {
+      await Promise.all(
+        Array.from({ length: 7 }, (_, i) =>
+          db
+            .tx(async (x) => {
+              trace.push(`run ${i}`);
+              await x.run('INSERT INTO t (caller) VALUES (?)', [i]);
+            })
+            .then(() => trace.push(`done ${i}`)),
+        ),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    const groups = trace.filter((t) => !t.startsWith('done')).join(' ');
+    expect(groups).toBe('run 0 run 1 run 2 commit run 3 run 4 run 5 commit run 6 commit');
+    expect(trace.filter((t) => t.startsWith('done'))).toEqual(Array.from({ length: 7 }, (_, i) => `done ${i}`));
+    // Nobody is done before its group committed.
+    for (const [last, members] of [
+      [2, [0, 1, 2]],
+      [5, [3, 4, 5]],
+      [6, [6]],
+    ] as const) {
+      for (const i of members) expect(trace.indexOf(`done ${i}`)).toBeGreaterThan(trace.indexOf(`run ${last}`));
+    }
     expect(committed().map((r) => r.caller)).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
@@ -158,9 +167,29 @@ describe('SQLite group commit', () => {
     expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 1 }); // NORMAL
     await db.close();
     db = openSqlite({ path });
-    // 2 = FULL, the default.
-    expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 2 });
     expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(20);
+  });
+
+  it('FULL (the default): callers settle only after the WAL was synced, which the adapter does off the loop', async () => {
+    const order: string[] = [];
+    const durable = WalSync.prototype.durable;
+    const spy = vi.spyOn(WalSync.prototype, 'durable').mockImplementation(async function (this: WalSync) {
+      order.push('commit');
+      await durable.call(this);
+      order.push('synced');
+    });
+    try {
+      await Promise.all(
+        [1, 2].map((i) =>
+          db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i])).then(() => order.push(`settled ${i}`)),
+        ),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    expect(order).toEqual(['commit', 'synced', 'settled 1', 'settled 2']);
+    // SQLite's own FULL would fsync inside COMMIT, blocking the event loop: the connection runs NORMAL (1).
+    expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 1 });
   });
 
   it('writes queued with atCommit run once per group, before COMMIT, without those of a caller that failed', async () => {
