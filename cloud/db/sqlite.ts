@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { VigilError } from '../errors.js';
 import { ensurePrivateFile, mkdirPrivateSync, tightenPath } from '../../shared/fs/index.js';
 import { CommitQueue, type SqlDatabase, type SqlExecutor, type SqlRunResult, type SqlValue } from './sql.js';
+import { Checkpointer } from './checkpointer.js';
 import { WalSync } from './wal-sync.js';
 
 /**
@@ -86,7 +87,14 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
   db.pragma('synchronous = NORMAL');
   const walSync =
     options.synchronous !== 'normal' && options.path !== ':memory:' ? new WalSync(`${options.path}-wal`) : undefined;
+  // Checkpoints move to a worker thread once the database is busy (./checkpointer.ts); until then SQLite's own.
+  let checkpointer: Checkpointer | undefined;
+  let commits = 0;
+  const busyAfterCommits = options.path === ':memory:' ? Number.POSITIVE_INFINITY : 256;
   db.pragma('foreign_keys = ON');
+  // Statement journals (a statement inside a savepoint, an upsert, RETURNING) in memory, not in a temporary file
+  // created and deleted per statement: they only serve rolling a statement back, never durability.
+  db.pragma('temp_store = MEMORY');
 
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string): Database.Statement => {
@@ -224,6 +232,11 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
       // The group's deferred writes: a failure here fails every caller (nothing of the group commits).
       if (!deferred.empty) await deferred.flush(direct);
       control.commit.run();
+      if (++commits === busyAfterCommits) {
+        checkpointer = new Checkpointer({ path: options.path });
+        // Left as the WAL's bound: by the time it triggers, the worker has copied almost every frame.
+        db.pragma('wal_autocheckpoint = 4000');
+      }
     } catch (err) {
       if (db.open && db.inTransaction) control.rollback.run();
       const failure = new VigilError('service_unavailable', `SQLite transaction failed: ${(err as Error).message}`, {
@@ -291,6 +304,7 @@ export function openSqlite(options: SqliteOptions): SqlDatabase {
         await q;
         if (q === queue && waiting.length === 0) break;
       }
+      await checkpointer?.close();
       await walSync?.close();
       if (db.open) db.close();
     },

@@ -226,4 +226,12 @@ describe('SQLite group commit', () => {
     await atCommit(db, batch, 8);
     expect(flushed).toEqual([[1, 3], [8]]);
   });
+
+  it('a busy database checkpoints in a worker thread; closing stops it and keeps every commit', async () => {
+    for (let i = 0; i < 300; i++) await db.tx((x) => x.run('INSERT INTO t (caller) VALUES (?)', [i]));
+    await db.close();
+    db = openSqlite({ path });
+    expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(300);
+    expect(committed()).toHaveLength(300);
+  });
 });
