@@ -110,8 +110,9 @@ export class Notifier {
   ): Promise<void> => {
     if (!this.options.notify.enabled) return;
     const now = this.clock.now();
+    // One INSERT for every job of the commit (a SQLite group commit holds many requests).
     for (const eventId of new Set(stored.eventIds))
-      await this.queue.enqueue({ kind: NOTIFY_JOB, eventId, tenantId: stored.tenantId }, now, x);
+      await this.queue.enqueueAtCommit({ kind: NOTIFY_JOB, eventId, tenantId: stored.tenantId }, now, x);
   };
 
   start(): void {

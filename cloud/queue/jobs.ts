@@ -1,5 +1,5 @@
 import { ulid } from '../../shared/ids/index.js';
-import type { SqlDatabase, SqlExecutor } from '../db/sql.js';
+import { atCommit, type CommitBatch, type SqlDatabase, type SqlExecutor, type SqlValue } from '../db/sql.js';
 
 /**
  * The job table, in the collector's own database (table `jobs`, cloud/db/migrations.ts). One job per
@@ -78,6 +78,32 @@ export interface EnqueueInput {
 /** Longest error text kept on a job. */
 const ERROR_MAX = 500;
 
+/** Rows per INSERT of the jobs queued for one commit (well under SQLite's bound on parameters). */
+const ENQUEUE_CHUNK = 500;
+
+/** Jobs queued with `enqueueAtCommit`: one multi-row INSERT per commit (a SQLite group merges many requests). */
+const ENQUEUED: CommitBatch<{ input: EnqueueInput; now: number }> = {
+  async flush(x, items) {
+    const seen = new Set<string>();
+    const rows: SqlValue[][] = [];
+    for (const { input, now } of items) {
+      const key = `${input.kind}\n${input.eventId}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      rows.push([ulid(now), input.kind, input.eventId, input.tenantId, input.runAt ?? now, now, now]);
+    }
+    for (let i = 0; i < rows.length; i += ENQUEUE_CHUNK) {
+      const chunk = rows.slice(i, i + ENQUEUE_CHUNK);
+      await x.run(
+        `INSERT INTO jobs (id, kind, event_id, tenant_id, state, attempts, run_at, created_at, updated_at) VALUES ${chunk
+          .map(() => "(?, ?, ?, ?, 'pending', 0, ?, ?, ?)")
+          .join(', ')} ON CONFLICT (kind, event_id) DO NOTHING`,
+        chunk.flat(),
+      );
+    }
+  },
+};
+
 export class JobQueue {
   constructor(readonly db: SqlDatabase) {}
 
@@ -92,6 +118,14 @@ export class JobQueue {
       [ulid(now), input.kind, input.eventId, input.tenantId, input.runAt ?? now, now, now],
     );
     return r.changes > 0;
+  }
+
+  /**
+   * `enqueue` in the transaction `x`, written with the other jobs of the same commit in one INSERT just before it
+   * commits (SqlExecutor.atCommit; at once where `x` cannot defer). For the ingest path, which needs no answer.
+   */
+  async enqueueAtCommit(input: EnqueueInput, now: number, x: SqlExecutor): Promise<void> {
+    await atCommit(x, ENQUEUED, { input, now });
   }
 
   /**

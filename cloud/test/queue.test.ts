@@ -15,7 +15,8 @@ import { openSqlite } from '../db/sqlite.js';
 import { dropSchema, testBackends } from './support/backends.js';
 
 /**
- * The work queue on both databases: idempotent enqueue (also inside the event's transaction), atomic claims
+ * The work queue on both databases: idempotent enqueue (also inside the event's transaction, or at its commit with
+ * the other jobs of that commit), atomic claims
  * split between workers, leases (renewal, expiry, reclaim), retries with backoff, dead letters, and the worker
  * (concurrency, crash = abandoned lease reclaimed by another worker).
  */
@@ -102,6 +103,26 @@ describe.each(backends)('job queue on $name', (backend) => {
     ).rejects.toThrow('event store failed');
     expect(await qa.get('tx', kept)).toBeDefined();
     expect(await qa.get('tx', lost)).toBeUndefined();
+  });
+
+  it('enqueueAtCommit: the jobs of concurrent transactions in one INSERT each commit, none of a failed one', async () => {
+    const ids = [evt(), evt(), evt()];
+    const existing = evt();
+    await qa.enqueue({ kind: 'grp', eventId: existing, tenantId: 't' }, Date.now());
+    const results = await Promise.allSettled(
+      ids.map((id, i) =>
+        db.a.tx(async (x) => {
+          await qa.enqueueAtCommit({ kind: 'grp', eventId: id, tenantId: 't' }, Date.now(), x);
+          await qa.enqueueAtCommit({ kind: 'grp', eventId: existing, tenantId: 't' }, Date.now(), x);
+          if (i === 1) throw new Error('event store failed');
+        }),
+      ),
+    );
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await qa.get('grp', ids[0]!)).toMatchObject({ state: 'pending', tenantId: 't' });
+    expect(await qa.get('grp', ids[1]!)).toBeUndefined();
+    expect(await qa.get('grp', ids[2]!)).toMatchObject({ state: 'pending' });
+    expect((await qa.counts('grp')).pending).toBe(3);
   });
 
   it('two collectors claiming at once split the due jobs without overlap', async () => {
