@@ -94,10 +94,10 @@ const ENQUEUED: CommitBatch<{ input: EnqueueInput; now: number }> = {
     }
     for (let i = 0; i < rows.length; i += ENQUEUE_CHUNK) {
       const chunk = rows.slice(i, i + ENQUEUE_CHUNK);
+      const values = chunk.map(() => "(?, ?, ?, ?, 'pending', 0, ?, ?, ?)").join(', ');
       await x.run(
-        `INSERT INTO jobs (id, kind, event_id, tenant_id, state, attempts, run_at, created_at, updated_at) VALUES ${chunk
-          .map(() => "(?, ?, ?, ?, 'pending', 0, ?, ?, ?)")
-          .join(', ')} ON CONFLICT (kind, event_id) DO NOTHING`,
+        `INSERT INTO jobs (id, kind, event_id, tenant_id, state, attempts, run_at, created_at, updated_at)
+         VALUES ${values} ON CONFLICT (kind, event_id) DO NOTHING`,
         chunk.flat(),
       );
     }

@@ -25,8 +25,9 @@ export async function recordZonesOf(
   const params: SqlValue[] = [];
   for (const { eventId, event } of stored) for (const zone of new Set(zonesOf(event))) params.push(eventId, zone);
   if (params.length === 0) return;
+  const values = Array.from({ length: params.length / 2 }, () => '(?, ?)').join(', ');
   await x.run(
-    `INSERT INTO event_zones (event_id, zone) VALUES ${Array.from({ length: params.length / 2 }, () => '(?, ?)').join(', ')}
+    `INSERT INTO event_zones (event_id, zone) VALUES ${values}
      ON CONFLICT (event_id, zone) DO NOTHING`,
     params,
   );

@@ -105,7 +105,7 @@ describe.each(backends)('job queue on $name', (backend) => {
     expect(await qa.get('tx', lost)).toBeUndefined();
   });
 
-  it('enqueueAtCommit: the jobs of concurrent transactions in one INSERT each commit, none of a failed one', async () => {
+  it('enqueueAtCommit: the jobs of concurrent transactions in one INSERT, none of a failed one', async () => {
     const ids = [evt(), evt(), evt()];
     const existing = evt();
     await qa.enqueue({ kind: 'grp', eventId: existing, tenantId: 't' }, Date.now());

@@ -170,7 +170,7 @@ describe('SQLite group commit', () => {
     expect((await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM t'))?.n).toBe(20);
   });
 
-  it('FULL (the default): callers settle only after the WAL was synced, which the adapter does off the loop', async () => {
+  it('FULL (the default): callers settle only after the WAL was synced (by the adapter, off the loop)', async () => {
     const order: string[] = [];
     const durable = WalSync.prototype.durable;
     const spy = vi.spyOn(WalSync.prototype, 'durable').mockImplementation(async function (this: WalSync) {
@@ -192,7 +192,7 @@ describe('SQLite group commit', () => {
     expect(await db.get<{ synchronous: number }>('PRAGMA synchronous')).toEqual({ synchronous: 1 });
   });
 
-  it('writes queued with atCommit run once per group, before COMMIT, without those of a caller that failed', async () => {
+  it('writes queued with atCommit run once per group before COMMIT, without those of a failed caller', async () => {
     const flushed: number[][] = [];
     const batch: CommitBatch<number> = {
       async flush(x, items) {

@@ -98,7 +98,7 @@ describe.each(backends)('storing event messages on $name', (backend) => {
     expect((await store.listEvents('default', { deviceId: device }, 200)).events).toHaveLength(100);
   });
 
-  it('a batch of distinct ids where each message takes another path: new, duplicate, conflict, update, not ours', async () => {
+  it('a batch of distinct ids, each message on another path: new, duplicate, conflict, update, not ours', async () => {
     const other = await pairTestDevice(store);
     const dup = wireEvent({ deviceId: device, zones: ['porch'] });
     const conflicting = wireEvent({ deviceId: device, score: 0.3 });
