@@ -115,7 +115,11 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
       resubscribe: false, // subscribed again on every connect below
       // A refused login (e.g. not provisioned yet, or a password being changed) is retried like a lost connection.
       reconnectOnConnackError: true,
-      ...(cfg.protocol_version === 5 ? { properties: { sessionExpiryInterval: cfg.session_expiry_s } } : {}),
+      // MQTT 5: Receive Maximum = the window, or the broker caps the unacked messages it sends (Mosquitto: 20), and
+      // the window could never fill (3.1.1 has no such property: raise the broker's max_inflight_messages instead).
+      ...(cfg.protocol_version === 5
+        ? { properties: { sessionExpiryInterval: cfg.session_expiry_s, receiveMaximum: cfg.max_in_flight } }
+        : {}),
       ...(who.username !== undefined ? { username: who.username } : {}),
       ...(who.password !== undefined ? { password: who.password } : {}),
       ...(cfg.ca_file !== undefined ? { ca: readFileSync(cfg.ca_file) } : {}),

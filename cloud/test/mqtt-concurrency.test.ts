@@ -88,6 +88,16 @@ describe.skipIf(!haveBroker)('MQTT ingest concurrency (Mosquitto)', () => {
     expect(dev.acks.flatMap((a) => a.acks.map((i) => i.id)).sort()).toEqual(events.map((e) => e.id).sort());
   });
 
+  it('fills a window wider than the 20 unacked messages Mosquitto sends by default (MQTT 5 Receive Maximum)', async () => {
+    const sink = new GatedSink(40); // released only once 40 stores are in progress together
+    const { dev } = await start(sink, 40);
+    const events = Array.from({ length: 40 }, () => wireEvent(dev.creds.deviceId));
+    for (const e of events) await dev.publishEvents(e);
+    for (const e of events) await dev.ackOf(e.id as string);
+    // Mosquitto sends a client at most max_inflight_messages (20) unacked QoS 1 messages unless it asks for more.
+    expect(sink.maxRunning).toBe(40);
+  });
+
   it('max_in_flight 1 keeps one message at a time', async () => {
     const sink = new GatedSink(2, 0, 300); // would release at two in progress; one at a time, each waits out 300 ms
     const { dev } = await start(sink, 1);
