@@ -56,8 +56,11 @@ export class MqttAckPublisher {
 }
 
 /**
- * Acks per device: the items of messages of one device that finish in the same event-loop turn go out in ONE
- * signed Ack (at most BATCH_MAX_EVENTS items), instead of one publish per message.
+ * Acks per device: the items of messages of one device that finish together go out in ONE signed Ack (at most
+ * BATCH_MAX_EVENTS items), instead of one publish per message. "Together" is one run of the microtask queue: the
+ * callers of one database group commit settle at once and reach `add` through promise continuations only, so the
+ * batch is flushed on the next tick (process.nextTick runs once the microtask queue is empty), before the event
+ * loop goes back to reading sockets; waiting for setImmediate instead held every ack behind the next round of I/O.
  */
 class AckBatcher {
   private readonly pending = new Map<string, { creds: DeviceCredentials; items: AckItem[]; sent: (() => void)[] }>();
@@ -81,7 +84,7 @@ class AckBatcher {
     const done = new Promise<void>((r) => batch.sent.push(r));
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => {
+      process.nextTick(() => {
         this.scheduled = false;
         for (const k of [...this.pending.keys()]) this.send(k);
       });
