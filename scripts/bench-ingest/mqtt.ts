@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -11,7 +11,9 @@ import { CONNECTIONS, creds, event, load, MQTT_URL, pct, SECONDS, WARMUP_MS } fr
 
 /**
  * MQTT ingest through the broker at MQTT_URL (SQLite FULL): each device keeps up to 16 unacked events in flight,
- * counted when the signed ack comes back (end to end: broker → collector → SQLite → ack → device).
+ * counted when the signed ack comes back (end to end: broker → collector → SQLite → ack → device). Besides the rate
+ * and latency it prints the CPU the collector and this load generator spent per acked event in the measured window
+ * (a figure that depends less on what else the machine runs than the rate does).
  */
 export async function benchMqtt(): Promise<number | undefined> {
   const u = new URL(MQTT_URL);
@@ -32,6 +34,13 @@ export async function benchMqtt(): Promise<number | undefined> {
     const start = Date.now();
     const measureFrom = start + WARMUP_MS;
     const end = measureFrom + SECONDS * 1000;
+    const cpu: { collector?: number; generator?: number } = {};
+    const cpuAt = (at: number, sign: 1 | -1): NodeJS.Timeout =>
+      setTimeout(() => {
+        cpu.collector = (cpu.collector ?? 0) + sign * processCpuMs(col.child.pid);
+        cpu.generator = (cpu.generator ?? 0) + (sign * (process.cpuUsage().user + process.cpuUsage().system)) / 1000;
+      }, at - Date.now());
+    const cpuTimers = [cpuAt(measureFrom, -1), cpuAt(end, 1)];
     await Promise.all(
       devices.map(async (d) => {
         const client = await mqtt.connectAsync(MQTT_URL, {
@@ -78,11 +87,17 @@ export async function benchMqtt(): Promise<number | undefined> {
         await Promise.race([finished, new Promise((r) => setTimeout(r, end - Date.now() + 10_000))]);
       }),
     );
+    for (const t of cpuTimers) clearTimeout(t);
     const rate = ackedInWindow / SECONDS;
+    const perEvent = (ms: number | undefined): string => ((ms ?? Number.NaN) / Math.max(1, ackedInWindow)).toFixed(3);
     console.log(
       `${'MQTT ingest via Mosquitto, acked end to end'.padEnd(48)} ${rate.toFixed(0).padStart(8)} events/s   ` +
         `(${ackedInWindow} acks in ${SECONDS} s; ${CONNECTIONS} devices × ${WINDOW} in flight; latency p50 ` +
         `${pct(latencies, 50)} ms, p99 ${pct(latencies, 99)} ms; ${load()})`,
+    );
+    console.log(
+      `  CPU per acked event: collector ${perEvent(cpu.collector)} ms, load generator ${perEvent(cpu.generator)} ms ` +
+        `(collector busy ${(((cpu.collector ?? 0) / (SECONDS * 1000)) * 100).toFixed(0)}% of one core)`,
     );
     const { stored } = await ask<{ stored: number }>(col.child, 'count');
     console.log(`  stored rows ${stored} ≥ acked ${acked}: ${stored >= acked ? 'ok' : 'MISSING ROWS'}`);
@@ -93,3 +108,18 @@ export async function benchMqtt(): Promise<number | undefined> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** CPU time (user + system, ms) a process has used so far; NaN where /proc is not there. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    // /proc/<pid>/stat: fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
