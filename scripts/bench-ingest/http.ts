@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
@@ -10,15 +10,32 @@ import { creds, event, HTTP_CONNECTIONS, line, SECONDS, WARMUP_MS, type LoadResu
  * The HTTP phases: a bare node:http server (the machine's ceiling for the request shape), then signed ingest into a
  * collector child with SQLite `synchronous=FULL` (single events and 20-event batches) and `NORMAL` (single events).
  * Every single-event phase runs at each of HTTP_CONNECTIONS (4 and 64 connections, one request in flight each), and
- * the bare server is measured at the same counts, so each ratio compares like with like in the same run.
+ * the bare server is measured at the same counts, so each ratio compares like with like in the same run. Each
+ * single-event phase also prints the collector's CPU per request (from /proc, Linux).
  */
 
-/** `connections` workers, one request in flight each, for SECONDS after a warm-up. */
+/**
+ * CPU time (user + system, ms, all threads) of a process so far, from /proc (Linux; undefined elsewhere). On a shared
+ * machine it says more than a rate: what one request costs the collector, whatever else runs.
+ */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime in USER_HZ (100 per second)
+  } catch {
+    return undefined;
+  }
+}
+
+/** `connections` workers, one request in flight each, for SECONDS after a warm-up; `pid`: whose CPU to count. */
 async function httpLoad(
   port: number,
   connections: number,
   makeRequest: (worker: number) => { path: string; headers: Record<string, string>; body: Buffer; events: number },
-): Promise<LoadResult> {
+  pid?: number,
+): Promise<LoadResult & { cpuMsPerRequest?: number }> {
   const pool = new Pool(`http://127.0.0.1:${port}`, {
     connections,
     pipelining: 1,
@@ -29,6 +46,10 @@ async function httpLoad(
   const measureFrom = start + WARMUP_MS;
   const end = measureFrom + SECONDS * 1000;
   let firstFailure = '';
+  let cpuFrom: number | undefined;
+  const cpuStart = setTimeout(() => {
+    cpuFrom = cpuMs(pid);
+  }, WARMUP_MS);
   const worker = async (w: number): Promise<void> => {
     while (Date.now() < end) {
       const r = makeRequest(w);
@@ -49,9 +70,12 @@ async function httpLoad(
     }
   };
   await Promise.all(Array.from({ length: connections }, (_, w) => worker(w)));
+  const cpuTo = cpuMs(pid);
+  clearTimeout(cpuStart);
   await pool.close();
   if (firstFailure) console.error(`  ${result.failures} failed requests, first: ${firstFailure}`);
-  return result;
+  if (cpuFrom === undefined || cpuTo === undefined || result.requests === 0) return result;
+  return { ...result, cpuMsPerRequest: (cpuTo - cpuFrom) / result.requests };
 }
 
 /** Rates keyed by connection count. */
@@ -90,10 +114,18 @@ async function benchCollector(
     const single: ByConnections = {};
     let acked = 0;
     for (const n of HTTP_CONNECTIONS) {
-      const r = await httpLoad(col.ready.port!, n, (w) =>
-        signedPost(w, event(devices[w % devices.length]!.deviceId), 1),
+      const r = await httpLoad(
+        col.ready.port!,
+        n,
+        (w) => signedPost(w, event(devices[w % devices.length]!.deviceId), 1),
+        col.child.pid,
       );
       single[n] = line(`HTTP ingest, 1 event/request, SQLite ${mode}, ${n} conns`, r, 'events');
+      if (r.cpuMsPerRequest !== undefined) {
+        console.log(
+          `  collector CPU ${(r.cpuMsPerRequest * 1000).toFixed(0)} µs/request (all threads, kernel included)`,
+        );
+      }
       acked += r.events;
     }
     let batchRate: number | undefined;
