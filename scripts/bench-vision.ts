@@ -10,8 +10,14 @@
  * 4. Detector micro-benchmark on one real frame of the clip, whole-frame detection repeated: median letterbox,
  *    session.run and decode/NMS ms, overhead %, and the letterbox alone (median, min and CPU time per call).
  *
+ * 5. Memory: this process's peak RSS after the pipeline phase, then the real daemon (`vigil-agent run`, built
+ *    dist/: run `npm run build` first) with 1, 2 and 3 cameras on the clip: peak RSS of the node process (VmHWM,
+ *    ffmpeg apart), node CPU per frame and the events per camera (scripts/bench-vision-daemon.ts). The daemon runs
+ *    with the node flags of the systemd unit (scripts/systemd/vigil-agent.service.in) and, for comparison, without.
+ *
  * Timings are wall-clock inside one process on a shared machine: the load average is printed with them.
- * Usage: npm run bench:vision [-- --fps 5 --width 640 --height 360 --threads 1]
+ * Usage: npm run bench:vision [-- --fps 5 --width 640 --height 360 --threads 1 --daemon-cameras 1,2,3]
+ * (`--daemon-cameras ''` skips phase 5's daemon runs).
  */
 import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -19,7 +25,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { assetPath } from '../shared/paths/index.js';
+import { assetPath, projectRoot } from '../shared/paths/index.js';
 import { resolveFfmpeg } from '../agent/camera/ffmpeg-path.js';
 import { CameraStream } from '../agent/camera/stream.js';
 import type { Frame } from '../agent/camera/frame.js';
@@ -27,6 +33,7 @@ import { preprocessYuv420 } from '../agent/detect/preprocess.js';
 import { ObjectDetector } from '../agent/detect/detector.js';
 import { MotionDetector } from '../agent/motion/index.js';
 import { CameraPipeline, runPipeline } from '../agent/pipeline/pipeline.js';
+import { daemonMemory, printDaemonMemory, unitNodeArgs } from './bench-vision-daemon.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,6 +43,7 @@ const { values } = parseArgs({
     threads: { type: 'string', default: '1' },
     input: { type: 'string', default: assetPath('media', 'vtest.avi') },
     model: { type: 'string', default: assetPath('models', 'yolox_nano.onnx') },
+    'daemon-cameras': { type: 'string', default: '1,2,3' },
   },
 });
 const fps = Number(values.fps);
@@ -147,8 +155,19 @@ async function main(): Promise<void> {
       `${f2(1000 / (decodeMs + p.motion + p.track + p.thumbnail + 0.1 * detectPerRun) / fps)}; detector on every ` +
       `frame: ${f2(1000 / perFrameAllDetect / fps)})`,
   );
+  const peakMiB = (process.resourceUsage().maxRSS / 1024).toFixed(1);
+  console.log(`peak RSS of this process after the pipeline phase: ${peakMiB} MiB`);
   if (sample) await microBench(detector, sample);
   await detector.close();
+
+  const counts = (values['daemon-cameras'] as string).split(',').filter(Boolean).map(Number);
+  if (counts.length === 0) return;
+  const o = { root: projectRoot(), model: values.model as string, input, width, height, fps };
+  for (const nodeArgs of [unitNodeArgs(), []]) {
+    const rows = await daemonMemory({ ...o, nodeArgs }, counts, decode.frames);
+    printDaemonMemory(rows, `node ${nodeArgs.join(' ') || '(no flags)'}`);
+    console.log(`  load average ${loadavg().map(f2).join(' ')}`);
+  }
 }
 
 const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] ?? 0;
