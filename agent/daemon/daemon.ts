@@ -17,6 +17,7 @@ import { outboxStatusOf } from '../status/outbox.js';
 import { CameraRunner } from './camera-runner.js';
 import { secureAgentDataDir } from './data-dir.js';
 import { EventSink } from './event-sink.js';
+import { limitNativeMemory } from './memory.js';
 import { createStoreAndForward } from './store-and-forward.js';
 
 export interface DaemonOptions {
@@ -97,6 +98,7 @@ export class Daemon {
     // Thumbnails of a previous run: their bytes are in the outbox already (or the event never got there).
     rmSync(this.thumbnailRoot, { recursive: true, force: true });
 
+    limitNativeMemory();
     this.detector = await this.createDetector(c);
     const saf = createStoreAndForward({
       dataDir: c.data_dir,
