@@ -13,7 +13,7 @@
  * 5. Memory: this process's peak RSS after the pipeline phase, then the real daemon (`vigil-agent run`, built
  *    dist/: run `npm run build` first) with 1, 2 and 3 cameras on the clip: peak RSS of the node process (VmHWM,
  *    ffmpeg apart), node CPU per frame and the events per camera (scripts/bench-vision-daemon.ts). The daemon runs
- *    with the node flags of the systemd unit (scripts/systemd/vigil-agent.service.in) and, for comparison, without.
+ *    with the node flags of the systemd unit (scripts/systemd/vigil-agent.service.in), if it gives any, and without.
  *
  * Timings are wall-clock inside one process on a shared machine: the load average is printed with them.
  * Usage: npm run bench:vision [-- --fps 5 --width 640 --height 360 --threads 1 --daemon-cameras 1,2,3]
@@ -163,7 +163,8 @@ async function main(): Promise<void> {
   const counts = (values['daemon-cameras'] as string).split(',').filter(Boolean).map(Number);
   if (counts.length === 0) return;
   const o = { root: projectRoot(), model: values.model as string, input, width, height, fps };
-  for (const nodeArgs of [unitNodeArgs(), []]) {
+  const unitArgs = unitNodeArgs();
+  for (const nodeArgs of unitArgs.length > 0 ? [unitArgs, []] : [[]]) {
     const rows = await daemonMemory({ ...o, nodeArgs }, counts, decode.frames);
     printDaemonMemory(rows, `node ${nodeArgs.join(' ') || '(no flags)'}`);
     console.log(`  load average ${loadavg().map(f2).join(' ')}`);

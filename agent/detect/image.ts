@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { VigilError } from '../errors.js';
 import type { RgbImage } from './preprocess.js';
 
@@ -18,6 +17,9 @@ export async function loadRgbImage(path: string): Promise<RgbImage> {
     });
   }
   try {
+    // Loaded on first use: libvips costs about 30 MB of RSS once loaded, and a detector on camera frames never
+    // decodes image files.
+    const { default: sharp } = await import('sharp');
     const { data, info } = await sharp(bytes)
       .rotate()
       .removeAlpha()
