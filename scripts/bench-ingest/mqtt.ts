@@ -37,8 +37,9 @@ export async function benchMqtt(): Promise<number | undefined> {
     const cpu: { collector?: number; generator?: number } = {};
     const cpuAt = (at: number, sign: 1 | -1): NodeJS.Timeout =>
       setTimeout(() => {
+        const own = process.cpuUsage();
         cpu.collector = (cpu.collector ?? 0) + sign * processCpuMs(col.child.pid);
-        cpu.generator = (cpu.generator ?? 0) + (sign * (process.cpuUsage().user + process.cpuUsage().system)) / 1000;
+        cpu.generator = (cpu.generator ?? 0) + (sign * (own.user + own.system)) / 1000;
       }, at - Date.now());
     const cpuTimers = [cpuAt(measureFrom, -1), cpuAt(end, 1)];
     await Promise.all(
