@@ -239,7 +239,12 @@ describe.skipIf(!built || !haveBroker || !havePostgres)('three collectors on one
     expect(acmeState?.push_state).toBe('sent');
 
     // Live feeds: every change stored while a feed was open reached it, on every collector.
-    const live = checkLiveFeeds([...feeds, reopened], sent, killAt, deadAt);
+    // On a loaded machine the last changes may still be on their way to a feed: look again for up to 15 s.
+    let live = checkLiveFeeds([...feeds, reopened], sent, killAt, deadAt);
+    for (const giveUp = Date.now() + 15_000; live.problems.length > 0 && Date.now() < giveUp; ) {
+      await sleep(250);
+      live = checkLiveFeeds([...feeds, reopened], sent, killAt, deadAt);
+    }
     process.stdout.write(`scale-out: ${JSON.stringify(live.summary)}\n`);
     expect(live.problems).toEqual([]);
     for (const f of [...feeds, reopened]) expect(f.about(acme.eventId)).toEqual([]); // another tenant
