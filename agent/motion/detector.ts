@@ -63,7 +63,13 @@ function checkRange(name: string, v: number, min: number, max: number): void {
 export class MotionDetector {
   private readonly yDims: readonly number[];
   private readonly smallDims: readonly number[];
+  /** The running background: two tensors used in turn (one is read as bg_in while the run writes the other). */
   private bg: ort.Tensor;
+  private bgNext: ort.Tensor;
+  /** Output tensors allocated once: a run writes into them (no arena allocation, no copy into a new buffer). */
+  private readonly motionOut: ort.Tensor;
+  private readonly changedOut: ort.Tensor;
+  private readonly fetches: Record<string, ort.Tensor>;
   private readonly roi: ort.Tensor;
   private readonly roiPixels: number;
   private readonly alphaFeed: ort.Tensor;
@@ -91,6 +97,14 @@ export class MotionDetector {
     this.yDims = [1, 1, opts.height, opts.width];
     this.smallDims = [1, 1, h, w];
     this.bg = new ort.Tensor('float32', new Float32Array(w * h), this.smallDims);
+    this.bgNext = new ort.Tensor('float32', new Float32Array(w * h), this.smallDims);
+    this.motionOut = new ort.Tensor('uint8', new Uint8Array(w * h), this.smallDims);
+    this.changedOut = new ort.Tensor('float32', new Float32Array(1), []);
+    this.fetches = {
+      [MotionIO.motion]: this.motionOut,
+      [MotionIO.bgOut]: this.bgNext,
+      [MotionIO.changedCount]: this.changedOut,
+    };
     this.roi = new ort.Tensor('float32', roi, this.smallDims);
     this.roiPixels = roi.reduce((n, v) => n + v, 0);
     this.alphaFeed = new ort.Tensor('float32', Float32Array.of(settings.alpha), [1]);
@@ -240,20 +254,18 @@ export class MotionDetector {
   }
 
   private async run(frame: Frame, resetBackground: boolean): Promise<{ mask: Uint8Array; changed: number }> {
-    // One feeds object, updated in place: only the frame and the background change between runs.
+    // One feeds object and one fetches object, updated in place: only the frame and the background change between
+    // runs. The outputs are written into tensors allocated once (the binding takes them as the run's outputs), so a
+    // frame allocates nothing but the small Tensor object around its luma plane (the plane itself is not copied).
     const feeds = this.feeds;
     feeds[MotionIO.y] = new ort.Tensor('uint8', lumaPlane(frame), this.yDims);
     feeds[MotionIO.bgIn] = this.bg;
     feeds[MotionIO.alpha] = resetBackground ? this.alphaReset : this.alphaFeed;
-    const r = await this.session.run(feeds);
-    const bgOut = r[MotionIO.bgOut];
-    const motion = r[MotionIO.motion];
-    const changed = r[MotionIO.changedCount];
-    if (!bgOut || !motion || !changed)
-      throw new VigilError('motion_model_output_missing', 'motion model returned no motion/bg_out/changed_count');
-    // The new background becomes the next frame's input as is: no copy.
-    this.bg = bgOut;
-    return { mask: motion.data as Uint8Array, changed: (changed.data as Float32Array)[0] ?? 0 };
+    this.fetches[MotionIO.bgOut] = this.bgNext;
+    await this.session.run(feeds, this.fetches);
+    // The new background becomes the next frame's input; the old one is written by the next run.
+    [this.bg, this.bgNext] = [this.bgNext, this.bg];
+    return { mask: this.motionOut.data as Uint8Array, changed: (this.changedOut.data as Float32Array)[0] ?? 0 };
   }
 
   async close(): Promise<void> {
