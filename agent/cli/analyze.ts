@@ -1,6 +1,5 @@
-import { mkdtemp, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import type { Command } from 'commander';
 import { pino } from 'pino';
@@ -209,7 +208,7 @@ export function registerAnalyze(program: Command): void {
       "largest analysis width, keeping the aspect (with --config: the camera's detect size)",
       '640',
     )
-    .option('--out <dir>', 'where thumbnails go (default: a new temporary folder)')
+    .option('--out <dir>', 'write thumbnail and snapshot JPEGs there, named in the event lines (default: none)')
     .option('--threshold <score>', 'detector score threshold (0..1)', '0.3')
     .option('--threads <n>', 'onnxruntime threads for the detector', '1')
     .option(
@@ -235,8 +234,9 @@ export function registerAnalyze(program: Command): void {
       const detector = s.detector ? await ObjectDetector.create({ ...s.detector, logger }) : undefined;
       const native = live ? undefined : await probeVideoSize(input);
       const size = s.size ?? analysisSize(native, s.maxWidth);
-      const out = opts.out ? resolve(opts.out) : await mkdtemp(join(tmpdir(), 'vigil-analyze-'));
-      await mkdir(out, { recursive: true });
+      // Thumbnail and snapshot files only with --out; without it thumbnails are encoded in memory only.
+      const out = opts.out ? resolve(opts.out) : undefined;
+      if (out) await mkdir(out, { recursive: true });
       const motion = await MotionDetector.create({ ...size, masks: s.masks, threads: 1, logger });
       const print = (obj: unknown): void =>
         void process.stdout.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n');
@@ -250,6 +250,8 @@ export function registerAnalyze(program: Command): void {
         detector,
         labels: s.labels,
         thumbnailDir: out,
+        // As on the box without --out: the thumbnail is encoded (in memory), the snapshot only goes to files.
+        ...(out ? {} : { thumbnails: { snapshotMaxSize: 0 } }),
         mediaTimes: !live,
         logger,
         onEvent: (m) => {
@@ -304,7 +306,7 @@ export function registerAnalyze(program: Command): void {
           detector_overhead_pct: st.detector_overhead_pct,
           picture_bytes_peak: st.picture_bytes_peak,
           live_tracks_peak: st.live_tracks_peak,
-          thumbnails: out,
+          thumbnails: out ?? null,
           mode: detector ? 'objects' : 'motion',
         };
         print(
@@ -313,7 +315,7 @@ export function registerAnalyze(program: Command): void {
             : `summary: ${st.frames} frames, ${st.motion_frames} with motion, ${st.detector_runs} detector ` +
                 `runs, ${st.detections_filtered} detections filtered, ${st.events} events, ` +
                 `${st.review_items.alert} alerts, ${st.review_items.detection} detections; ` +
-                `ms/frame ${JSON.stringify(st.ms_per_frame)}; thumbnails in ${out}`,
+                `ms/frame ${JSON.stringify(st.ms_per_frame)}${out ? `; thumbnails in ${out}` : ''}`,
         );
       } finally {
         process.off('SIGINT', stop);

@@ -5,6 +5,7 @@ import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/stats.js';
 import type { ReviewMessage } from '../review/index.js';
+import type { EventPictures } from '../thumbnail/index.js';
 import type { EventMessage } from '../track/messages.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import { describeError } from '../../shared/errors/index.js';
@@ -53,12 +54,10 @@ export interface CameraRunnerStatus {
 export interface CameraRunnerOptions {
   config: AgentCameraConfig;
   detector: ObjectDetector | undefined;
-  /** Where this camera's thumbnails are written (the daemon reads them into the outbox). */
-  thumbnailDir: string;
   /** Generated motion models are cached here. */
   modelCacheDir: string;
-  /** Awaited for every message: the outbox write applies backpressure to the pipeline. */
-  onEvent: (msg: EventMessage) => Promise<void>;
+  /** Awaited for every message, with the event's pictures in memory: the outbox write applies backpressure. */
+  onEvent: (msg: EventMessage, pictures: EventPictures) => Promise<void>;
   /** Awaited for every review message (after the event messages of its frame); without it review items are made
    * and counted but go nowhere. */
   onReview?: ((msg: ReviewMessage) => Promise<void>) | undefined;
@@ -195,8 +194,7 @@ export class CameraRunner {
       height: stream.height,
       motion: this.motion,
       detector: this.o.detector,
-      thumbnailDir: this.o.thumbnailDir,
-      // Snapshots are not sent anywhere: skip encoding them.
+      // Thumbnails stay in memory (no folder: no files); snapshots are not sent anywhere: skip encoding them.
       thumbnails: { snapshotMaxSize: 0 },
       mediaTimes: !stream.input.live,
       onEvent: this.o.onEvent,

@@ -95,7 +95,7 @@ export class Daemon {
     const listen = parseListen(c.status.listen);
     // 0700, and what an older version left open to group/others made owner-only (one warning).
     secureAgentDataDir(c.data_dir, this.log);
-    // Thumbnails of a previous run: their bytes are in the outbox already (or the event never got there).
+    // Thumbnail files an older version wrote (thumbnails now stay in memory; their bytes are in the outbox).
     rmSync(this.thumbnailRoot, { recursive: true, force: true });
 
     limitNativeMemory();
@@ -160,7 +160,6 @@ export class Daemon {
     return new CameraRunner({
       config: cam,
       detector: this.detector,
-      thumbnailDir: join(this.thumbnailRoot, cam.name),
       modelCacheDir: join(this.config.data_dir, 'models'),
       onEvent: this.sink.onEvent,
       onReview: this.sink.onReview,

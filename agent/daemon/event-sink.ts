@@ -1,9 +1,8 @@
-import { readFile, rm } from 'node:fs/promises';
-import sharp from 'sharp';
 import { describeError } from '../errors.js';
 import type { Logger } from '../../shared/log/index.js';
-import { WireEventBuilder, WireReviewBuilder, type PipelineThumbnail } from '../wire/index.js';
+import { WireEventBuilder, WireReviewBuilder } from '../wire/index.js';
 import type { ReviewMessage } from '../review/index.js';
+import type { EventPictures } from '../thumbnail/index.js';
 import type { EventMessage } from '../track/messages.js';
 import type { Uplink } from '../uplink/index.js';
 
@@ -22,15 +21,15 @@ export interface EventSinkCounters {
 }
 
 /**
- * Where every camera's event messages go: the pipeline's message (thumbnail as a JPEG file) → a protocol Event
- * with its rev and changed-only thumbnail (WireEventBuilder) → the outbox, durably, through `Uplink.enqueue`.
+ * Where every camera's event messages go: the pipeline's message with its thumbnail in memory (`{jpeg, width,
+ * height}`, as encoded: no file, nothing read back) → a protocol Event with its rev and changed-only thumbnail
+ * (WireEventBuilder) → the outbox, durably, through `Uplink.enqueue` (the outbox stores the thumbnail's bytes).
  * Review messages go the same way as protocol Reviews (WireReviewBuilder, `onReview`).
  * The call is awaited by the pipeline, so a slow disk slows the cameras instead of piling up messages in memory.
- * Once an event has ended its JPEG files are deleted: the outbox holds the bytes that still need sending.
  *
- * The record never waits for its picture: a thumbnail file that could not be written (full disk) or read makes
- * an event message without it (counted by the outbox as `thumbnails_skipped`), and a thumbnail the outbox could
- * not store is not announced; the event's next message with that picture brings it.
+ * The record never waits for its picture: a thumbnail that could not be encoded makes an event message without it
+ * (counted by the outbox as `thumbnails_skipped`), and a thumbnail the outbox could not store (full disk, budget)
+ * is not announced; the event's next message brings the picture again.
  */
 export class EventSink {
   readonly counters: EventSinkCounters = {
@@ -43,7 +42,6 @@ export class EventSink {
   };
   private readonly builder: WireEventBuilder;
   private readonly reviewBuilder: WireReviewBuilder;
-  private thumbnailTrouble = false;
 
   constructor(
     deviceId: string,
@@ -70,9 +68,10 @@ export class EventSink {
   };
 
   /** The pipeline's `onEvent`. Never throws: a refused event is counted and logged, the camera goes on. */
-  readonly onEvent = async (msg: EventMessage): Promise<void> => {
-    const thumb = msg.thumbnail ? await this.readThumbnail(msg.thumbnail) : undefined;
-    const missing = msg.thumbnail !== undefined && thumb === undefined;
+  readonly onEvent = async (msg: EventMessage, pictures: EventPictures = {}): Promise<void> => {
+    const thumb = pictures.thumbnail;
+    const missing = pictures.thumbnailMissing === true;
+    if (missing) this.log.warn({ event: msg.id }, 'thumbnail could not be encoded; the event goes without it');
     const { event, thumbnail, withoutThumbnail } = this.builder.build(msg, thumb);
     try {
       const options = { ...(withoutThumbnail ? { withoutThumbnail } : {}), thumbnailSkipped: missing };
@@ -92,29 +91,5 @@ export class EventSink {
         'outbox refused an event',
       );
     }
-    if (msg.type === 'end') {
-      for (const f of [msg.thumbnail, msg.snapshot]) if (f) await rm(f, { force: true }).catch(() => undefined);
-    }
   };
-
-  /** The JPEG and its size, or undefined (the event then goes without): logged once per run of failures. */
-  private async readThumbnail(file: string): Promise<PipelineThumbnail | undefined> {
-    try {
-      const jpeg = await readFile(file);
-      const meta = await sharp(jpeg).metadata();
-      if (!meta.width || !meta.height) throw new Error('not a JPEG with a size');
-      if (this.thumbnailTrouble) this.log.info({ file }, 'thumbnails can be read again');
-      this.thumbnailTrouble = false;
-      return { jpeg, width: meta.width, height: meta.height };
-    } catch (err) {
-      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-      const line = missing
-        ? 'thumbnail was not written (full disk?); events go without it until one is'
-        : 'cannot read thumbnail; the event goes without it';
-      if (this.thumbnailTrouble) this.log.debug({ file, err: describeError(err) }, line);
-      else this.log.warn({ file, err: describeError(err) }, line);
-      this.thumbnailTrouble = true;
-      return undefined;
-    }
-  }
 }

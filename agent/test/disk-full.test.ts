@@ -346,11 +346,11 @@ describe('thumbnails on a full disk', () => {
     ]);
     d.fill();
     const msg = motionMessage('evt_01JAAAAAAAAAAAAAAAAAAAAAAA');
-    const out = await store.attach(msg);
+    const out = (await store.attach(msg)).message;
     expect(out.id).toBe(msg.id);
     // Space back: the next message of the event brings its thumbnail.
     d.freeUp();
-    const later = await store.attach({ ...msg, type: 'update' });
+    const later = (await store.attach({ ...msg, type: 'update' })).message;
     expect(later.thumbnail).toBeDefined();
     expect(existsSync(later.thumbnail!)).toBe(true);
   });
@@ -367,14 +367,18 @@ describe('thumbnails on a full disk', () => {
       createLogger({ component: 'outbox', level: 'silent' }),
       builder,
     );
-    const thumbs = join(d.dir, 'thumbs');
-    const store = new ThumbnailStore(thumbs, { snapshotMaxSize: 0 });
+    // As in the daemon: the thumbnail stays in memory; only the outbox (on the full disk) stores its bytes.
+    const store = new ThumbnailStore(undefined, { snapshotMaxSize: 0 });
+    const send = async (m: EventMessage): Promise<void> => {
+      const { message, pictures } = await store.attach(m);
+      await sink.onEvent(message, pictures);
+    };
     const frame = makeFrame(320, 180, { background: 90, boxes: [{ box: [100, 60, 160, 120], luma: 230 }] });
     const id = 'evt_01JBBBBBBBBBBBBBBBBBBBBBBB';
     await store.keep(frame, [{ id, box: [100, 60, 160, 120], score: 0.9, kind: 'best', announced: true }]);
     const base = motionMessage(id);
     d.fill();
-    await sink.onEvent(await store.attach(base));
+    await send(base);
     expect(sink.counters.refused).toBe(0);
     const first = a.outbox.list({ kind: 'event' });
     const heldOrQueued = a.outbox.stats().held + first.length;
@@ -382,8 +386,8 @@ describe('thumbnails on a full disk', () => {
     expect(a.outbox.stats().thumbnailsSkipped).toBe(1);
     d.freeUp();
     await waitForDiskFullToEnd(a);
-    await sink.onEvent(await store.attach({ ...base, type: 'update' }));
-    await sink.onEvent(await store.attach({ ...base, type: 'end', ended_at: new Date().toISOString() }));
+    await send({ ...base, type: 'update' });
+    await send({ ...base, type: 'end', ended_at: new Date().toISOString() });
     await a.uplink.start();
     await waitFor('delivered', () => a.outbox.depth() === 0, 30_000, 50);
     const ev = await collector.event(id);

@@ -111,7 +111,7 @@ describe('agent files under umask 022 (in-process)', () => {
     const frame: Frame = { camera: 'door', seq: 0, width: w, height: h, data, mediaMs: 0, wallMs: 0 };
     await store.keep(frame, { id: 'evt_A', box: [10, 10, 100, 100], score: 0.9, kind: 'best', announced: true });
     const msg = newEventMessage('evt_A', 'door');
-    const out = await store.attach(msg);
+    const out = (await store.attach(msg)).message;
     expect(store.lastWriteError).toBeUndefined();
     expect(existsSync(out.thumbnail as string) && existsSync(out.snapshot as string)).toBe(true);
     expect(notPrivate(root)).toEqual([]);
@@ -216,8 +216,8 @@ describe('vigil-agent pair + run under umask 022 (built CLI)', () => {
     expect(pair.code, pair.stderr).toBe(0);
     expect.soft(octal(modeOf(config))).toBe('0600');
 
-    // One motion event on a short generated scene; the run ends once the outbox is drained. (Its thumbnail files
-    // are removed once their bytes are in the outbox: the in-process test above checks their modes.)
+    // One motion event on a short generated scene; the run ends once the outbox is drained. (Its thumbnail stays in
+    // memory until the outbox has its bytes: no file; the in-process test above checks the modes of analyze's files.)
     const sceneOptions = { width: 320, height: 180, fps: 5, durationS: 3, startS: 0.5, endS: 2 };
     const scene = JSON.stringify(syntheticSceneInput(sceneOptions));
     appendFileSync(
@@ -229,9 +229,10 @@ describe('vigil-agent pair + run under umask 022 (built CLI)', () => {
     expect(await exitOf(run, 90_000), run.err()).toBe(0);
 
     const names = walk(data).map((e) => e.path.slice(data.length));
-    for (const expected of ['/outbox.db', '/outbox.db.reserve', '/credentials.json', '/models', '/thumbnails/door']) {
+    for (const expected of ['/outbox.db', '/outbox.db.reserve', '/credentials.json', '/models']) {
       expect(names).toContain(expected);
     }
+    expect(names.filter((n) => n.startsWith('/thumbnails'))).toEqual([]);
     expect(names.some((n) => /^\/models\/motion-.+\.onnx$/.test(n))).toBe(true);
     expect.soft(notPrivate(data)).toEqual([]);
 

@@ -90,7 +90,7 @@ describe('ThumbnailStore', () => {
     f.data.fill(16, 0, 320 * 180); // the caller's frame buffer is reused: the store must have its own copy
     expect(store.encoded).toBe(0);
     const base = newEventMessage('evt_A', 'c');
-    const withPaths = await store.attach(base);
+    const withPaths = (await store.attach(base)).message;
     expect(withPaths.thumbnail).toBe(join(dir, 'evt_A.jpg'));
     expect(withPaths.snapshot).toBe(join(dir, 'evt_A-snapshot.jpg'));
     const bytes = await readFile(withPaths.thumbnail as string);
@@ -100,8 +100,33 @@ describe('ThumbnailStore', () => {
     expect(Math.max(...data)).toBeGreaterThan(20);
     await store.attach({ ...base, type: 'update' });
     expect(store.encoded).toBe(1);
-    const end = await store.attach({ ...base, type: 'end' });
+    const end = (await store.attach({ ...base, type: 'end' })).message;
     expect(end.thumbnail).toBe(withPaths.thumbnail);
+    expect(store.size).toBe(0);
+  });
+});
+
+describe('ThumbnailStore without a folder (the daemon)', () => {
+  it('hands the pictures on in memory with their size, on every message of the event, and writes no file', async () => {
+    const store = new ThumbnailStore(undefined, { maxSize: 100 });
+    const f = frame(320, 180);
+    await store.keep(f, { id: 'evt_A', box: [10, 10, 100, 140], score: 0.9, kind: 'best', announced: true });
+    const base = newEventMessage('evt_A', 'c');
+    const first = await store.attach(base);
+    expect(first.message.thumbnail).toBeUndefined();
+    expect(first.message.snapshot).toBeUndefined();
+    const thumb = first.pictures.thumbnail;
+    expect(thumb && isJpeg(thumb.jpeg)).toBe(true);
+    const meta = await sharp(thumb?.jpeg).metadata();
+    expect([thumb?.width, thumb?.height]).toEqual([meta.width, meta.height]);
+    expect(Math.max(thumb?.width ?? 0, thumb?.height ?? 0)).toBe(100);
+    expect(first.pictures.snapshot?.width).toBe(320);
+    // Unchanged picture: not encoded again, the same bytes come with the next message (the sink may need them again).
+    const next = await store.attach({ ...base, type: 'update' });
+    expect(store.encoded).toBe(1);
+    expect(next.pictures.thumbnail?.jpeg).toBe(thumb?.jpeg);
+    const end = await store.attach({ ...base, type: 'end' });
+    expect(end.pictures.thumbnail?.jpeg).toBe(thumb?.jpeg);
     expect(store.size).toBe(0);
   });
 });
@@ -171,7 +196,7 @@ describe('ThumbnailStore memory', () => {
     }
     // Every event still gets its thumbnail and snapshot (early-encoded or from a held frame), then frames are freed.
     for (let i = 0; i < 5; i++) {
-      const m = await store.attach(msg(`evt_${i}`));
+      const m = (await store.attach(msg(`evt_${i}`))).message;
       expect(isJpeg(await readFile(m.thumbnail as string))).toBe(true);
       const snap = await readFile(m.snapshot as string);
       expect(isJpeg(snap)).toBe(true);
@@ -193,7 +218,7 @@ describe('ThumbnailStore memory', () => {
       later.data.fill(235, 0, W * H); // a different (white) frame at the announcement
       await store.keep(later, cand('evt_A', [120, 100, 220, 300], true, 'snapshot'));
       expect(store.framesHeld).toBe(1);
-      const m = await store.attach(msg('evt_A'));
+      const m = (await store.attach(msg('evt_A'))).message;
       const thumb = await sharp(await readFile(m.thumbnail as string))
         .greyscale()
         .raw()

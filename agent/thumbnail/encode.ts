@@ -46,24 +46,45 @@ export function cutThumbnailSource(p: BestPicture, margin: number): BestPicture 
   };
 }
 
-/** JPEG crop around the object, no larger than `maxSize` on its longest side (never enlarged). */
-export async function encodeThumbnail(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
-  const rgb = yuv420ToRgb(p.data, p.width, p.height, cropBox(p, opts.margin ?? 0.15));
-  const max = opts.maxSize ?? 320;
-  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-    .resize({ width: max, height: max, fit: 'inside', withoutEnlargement: true })
-    .jpeg({ quality: opts.quality ?? 80 })
-    .toBuffer();
+/** An encoded picture as the pipeline hands it on: the JPEG and its size (known from encoding, never read back). */
+export interface EncodedPicture {
+  jpeg: Buffer;
+  width: number;
+  height: number;
 }
 
-/** JPEG of the whole frame with the object's box drawn. */
-export async function encodeSnapshot(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
+async function toJpeg(
+  rgb: { data: Buffer; width: number; height: number },
+  max: number,
+  quality: number,
+): Promise<EncodedPicture> {
+  const { data, info } = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+    .resize({ width: max, height: max, fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality })
+    .toBuffer({ resolveWithObject: true });
+  return { jpeg: data, width: info.width, height: info.height };
+}
+
+/** JPEG crop around the object, no larger than `maxSize` on its longest side (never enlarged), with its size. */
+export function encodeThumbnailPicture(p: BestPicture, opts: ThumbnailOptions = {}): Promise<EncodedPicture> {
+  const rgb = yuv420ToRgb(p.data, p.width, p.height, cropBox(p, opts.margin ?? 0.15));
+  return toJpeg(rgb, opts.maxSize ?? 320, opts.quality ?? 80);
+}
+
+/** JPEG of the whole frame with the object's box drawn, with its size. */
+export function encodeSnapshotPicture(p: BestPicture, opts: ThumbnailOptions = {}): Promise<EncodedPicture> {
   const rgb = yuv420ToRgb(p.data, p.width, p.height);
   const thickness = Math.max(2, Math.round(Math.max(p.width, p.height) / 320));
   drawBox(rgb, p.box, [255, 48, 48], thickness);
-  const max = opts.snapshotMaxSize ?? 640;
-  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-    .resize({ width: max, height: max, fit: 'inside', withoutEnlargement: true })
-    .jpeg({ quality: opts.snapshotQuality ?? 75 })
-    .toBuffer();
+  return toJpeg(rgb, opts.snapshotMaxSize ?? 640, opts.snapshotQuality ?? 75);
+}
+
+/** JPEG crop around the object (see encodeThumbnailPicture). */
+export async function encodeThumbnail(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
+  return (await encodeThumbnailPicture(p, opts)).jpeg;
+}
+
+/** JPEG of the whole frame with the object's box drawn (see encodeSnapshotPicture). */
+export async function encodeSnapshot(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
+  return (await encodeSnapshotPicture(p, opts)).jpeg;
 }

@@ -5,11 +5,26 @@ import type { Frame } from '../camera/frame.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
 import {
   cutThumbnailSource,
-  encodeSnapshot,
-  encodeThumbnail,
+  encodeSnapshotPicture,
+  encodeThumbnailPicture,
   type BestPicture,
+  type EncodedPicture,
   type ThumbnailOptions,
 } from './encode.js';
+
+/** The event's pictures as of a message, in memory: what the event sink uploads (the latest, on every message). */
+export interface EventPictures {
+  thumbnail?: EncodedPicture;
+  snapshot?: EncodedPicture;
+  /** The event has a best view, but its thumbnail could not be encoded: the message goes without. */
+  thumbnailMissing?: boolean;
+}
+
+/** A message with its pictures (`message` names files only when the store writes them). */
+export interface AttachedMessage {
+  message: EventMessage;
+  pictures: EventPictures;
+}
 
 interface Entry {
   /** The best view's thumbnail region (box + margin), cut out of its frame. */
@@ -17,8 +32,10 @@ interface Entry {
   /** The whole frame with the box, for the snapshot (announced events, until encoded). `copy` orders copies. */
   snapshot: { picture: BestPicture; copy: number } | undefined;
   /** The snapshot already encoded (when too many frames were held), waiting for the next message. */
-  snapshotJpeg: Buffer | undefined;
+  snapshotJpeg: EncodedPicture | undefined;
   dirty: boolean;
+  /** The latest encoding, kept while the event lives (a JPEG of a few KB). */
+  encoded: { thumbnail?: EncodedPicture; snapshot?: EncodedPicture };
   paths: { thumbnail?: string; snapshot?: string };
 }
 
@@ -37,10 +54,12 @@ export interface ThumbnailStoreOptions extends ThumbnailOptions {
  *   never pass the gate, and this is all they cost.
  * - announced events: also the whole frame for the snapshot, one copy shared by every event whose view is in that
  *   frame, dropped once encoded, and at most `maxFrames` frames at once (older ones are encoded early).
- * JPEGs are encoded when a message for the event goes out and the picture changed since the last encoding, then
- * written as `<dir>/<event id>.jpg` (crop) and `<event id>-snapshot.jpg` (full frame with the box), replaced
- * atomically. A write that fails (full disk) never holds the message back: it still names the file, which then is
- * missing or holds the older picture, and the next message of the event tries again.
+ * JPEGs are encoded when a message for the event goes out and the picture changed since the last encoding, and
+ * handed on in memory with every message of the event (`attach`: `{jpeg, width, height}`; the daemon's event sink
+ * takes them to the outbox). Files are written only when the store has a folder (`analyze --out`): then as
+ * `<dir>/<event id>.jpg` (crop) and `<event id>-snapshot.jpg` (full frame with the box), replaced atomically, and the
+ * message names them. A write that fails (full disk) never holds the message back: it still names the file, which
+ * then is missing or holds the older picture, and the next message of the event tries again.
  */
 export class ThumbnailStore {
   private readonly pictures = new Map<string, Entry>();
@@ -56,7 +75,7 @@ export class ThumbnailStore {
   lastWriteError: string | undefined;
 
   constructor(
-    private readonly dir: string,
+    private readonly dir: string | undefined,
     private readonly opts: ThumbnailStoreOptions = {},
   ) {
     this.margin = opts.margin ?? 0.15;
@@ -96,6 +115,7 @@ export class ThumbnailStore {
         snapshot,
         snapshotJpeg: undefined,
         dirty: true,
+        encoded: prev?.encoded ?? {},
         paths: prev?.paths ?? {},
       });
     }
@@ -112,47 +132,71 @@ export class ThumbnailStore {
       const oldest = Math.min(...held.keys());
       for (const e of held.get(oldest) ?? []) {
         const t0 = performance.now();
-        e.snapshotJpeg = await encodeSnapshot((e.snapshot as NonNullable<Entry['snapshot']>).picture, this.opts);
+        e.snapshotJpeg = await encodeSnapshotPicture((e.snapshot as NonNullable<Entry['snapshot']>).picture, this.opts);
         e.snapshot = undefined;
         this.encodeMs += performance.now() - t0;
       }
     }
   }
 
-  /** Adds `thumbnail`/`snapshot` paths to the message, encoding first if the picture changed. Forgets ended events. */
-  async attach(msg: EventMessage): Promise<EventMessage> {
+  /**
+   * The message with the event's pictures, encoding first if the picture changed (and, with a folder, the files
+   * named in the message). Forgets ended events.
+   */
+  async attach(msg: EventMessage): Promise<AttachedMessage> {
     const entry = this.pictures.get(msg.id);
-    if (!entry) return msg;
+    if (!entry) return { message: msg, pictures: {} };
+    let failed = false;
     if (entry.dirty) {
       const t0 = performance.now();
-      const thumbPath = join(this.dir, `${msg.id}.jpg`);
-      // The message names the file even when writing it fails: the reader then finds no (or the previous) picture
-      // and the event goes without (or keeps) its thumbnail. The event itself is never held back by its picture.
-      entry.paths.thumbnail = thumbPath;
       try {
-        await mkdirPrivate(this.dir); // pictures of the scene: folders 0700, files 0600 whatever the umask
-        await writeAtomic(thumbPath, await encodeThumbnail(entry.crop, this.opts));
+        const thumbnail = await encodeThumbnailPicture(entry.crop, this.opts);
         const snapshot =
-          entry.snapshotJpeg ?? (entry.snapshot ? await encodeSnapshot(entry.snapshot.picture, this.opts) : undefined);
-        if (snapshot) {
-          const snapPath = join(this.dir, `${msg.id}-snapshot.jpg`);
-          await writeAtomic(snapPath, snapshot);
-          entry.paths.snapshot = snapPath;
-        }
-        // Written: the raw frame is no longer needed (a better view brings its own).
+          entry.snapshotJpeg ??
+          (entry.snapshot ? await encodeSnapshotPicture(entry.snapshot.picture, this.opts) : entry.encoded.snapshot);
+        entry.encoded = { thumbnail, ...(snapshot ? { snapshot } : {}) };
+        // Encoded: the raw frame is no longer needed (a better view brings its own).
         entry.snapshot = undefined;
         entry.snapshotJpeg = undefined;
         entry.dirty = false;
         this.encoded += 1;
       } catch (err) {
-        // Full disk (ENOSPC) or the like: kept dirty, the event's next message tries again.
+        failed = true; // kept dirty: the event's next message tries again
         this.writeFailures += 1;
         this.lastWriteError = (err as Error).message;
       }
+      if (this.dir && !failed) await this.write(msg.id, entry);
       this.encodeMs += performance.now() - t0;
     }
     if (msg.type === 'end') this.pictures.delete(msg.id);
-    return { ...msg, ...entry.paths };
+    const { thumbnail, snapshot } = entry.encoded;
+    const pictures: EventPictures = {
+      ...(thumbnail ? { thumbnail } : {}),
+      ...(snapshot ? { snapshot } : {}),
+      ...(failed && !thumbnail ? { thumbnailMissing: true } : {}),
+    };
+    return { message: { ...msg, ...entry.paths }, pictures };
+  }
+
+  /** Writes the entry's pictures as files (`analyze --out`); a failure is counted, the message still names them. */
+  private async write(id: string, entry: Entry): Promise<void> {
+    const thumbPath = join(this.dir as string, `${id}.jpg`);
+    // The message names the file even when writing it fails: the reader then finds no (or the previous) picture.
+    entry.paths.thumbnail = thumbPath;
+    try {
+      await mkdirPrivate(this.dir as string); // pictures of the scene: folders 0700, files 0600 whatever the umask
+      if (entry.encoded.thumbnail) await writeAtomic(thumbPath, entry.encoded.thumbnail.jpeg);
+      if (entry.encoded.snapshot) {
+        const snapPath = join(this.dir as string, `${id}-snapshot.jpg`);
+        await writeAtomic(snapPath, entry.encoded.snapshot.jpeg);
+        entry.paths.snapshot = snapPath;
+      }
+    } catch (err) {
+      // Full disk (ENOSPC) or the like: kept dirty, the event's next message writes again.
+      entry.dirty = true;
+      this.writeFailures += 1;
+      this.lastWriteError = (err as Error).message;
+    }
   }
 
   /** Forgets pictures of tracks that ended without ever being announced. */
@@ -174,7 +218,7 @@ export class ThumbnailStore {
     let n = 0;
     const frames = new Set<number>();
     for (const e of this.pictures.values()) {
-      n += e.crop.data.length + (e.snapshotJpeg?.length ?? 0);
+      n += e.crop.data.length + (e.snapshotJpeg?.jpeg.length ?? 0);
       if (e.snapshot && !frames.has(e.snapshot.copy)) {
         frames.add(e.snapshot.copy);
         n += e.snapshot.picture.data.length;
