@@ -122,8 +122,8 @@ const p = await inPipeline();
 const cpuText = p.cpu === undefined ? '' : `, main-thread CPU ${f(p.cpu)} ms/frame`;
 process.stdout.write(
   [
-    `in pipeline  ${p.frames} frames streamed from ffmpeg, ${model && existsSync(model) ? 'yolox_nano' : 'no detector'}` +
-      `, ${p.events} events`,
+    `in pipeline  ${p.frames} frames streamed from ffmpeg, ` +
+      `${model && existsSync(model) ? 'yolox_nano' : 'no detector'}, ${p.events} events`,
     `  motion     mean ${f(p.meanMs)} ms/frame (the pipeline's stage figure), p50 ${f(p.p50Ms)}${cpuText}`,
     `ratio        in pipeline / stand-alone: mean ${(p.meanMs / r.meanMs).toFixed(2)}, p50 ` +
       `${(p.p50Ms / r.p50Ms).toFixed(2)}${p.cpu === undefined ? '' : `, CPU ${(p.cpu / r.cpuMsPerFrame).toFixed(2)}`}`,

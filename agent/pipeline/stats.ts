@@ -1,7 +1,9 @@
 /** Per-stage timing and counts of a camera pipeline. */
 export interface StageTotals {
-  /** Waiting for the next decoded frame (files run flat out: the decoder's pace), and one event-loop turn for the camera's
-   * bytes that arrived during the stages (pipe reads, copies into the next frame). */
+  /**
+   * Waiting for the next decoded frame (files run flat out: the decoder's pace), and one event-loop turn for the
+   * camera's bytes that arrived during the stages (pipe reads, copies into the next frame).
+   */
   decode: number;
   motion: number;
   detect: number;
