@@ -142,10 +142,17 @@ const CASES: Case[] = [
     },
   },
   {
-    name: 'a transport failure during a longer pause keeps the longer pause',
+    name: 'a transport failure during a pause (sent with the failure that began it): the items back off, no more',
     failure: fail('mqtt_publish_failed'),
-    state: { pausedUntilMs: NOW + 50_000 },
-    want: { action: 'backoff', transportPauseMs: 750, state: { consecutiveFailures: 1, pausedUntilMs: NOW + 50_000 } },
+    state: { consecutiveFailures: 2, pausedUntilMs: NOW + 1 },
+    want: { action: 'backoff', state: { consecutiveFailures: 2, pausedUntilMs: NOW + 1 } },
+  },
+  {
+    name: 'a transport failure as the pause ends: the next, longer pause',
+    failure: fail('mqtt_publish_failed'),
+    state: { consecutiveFailures: 2, pausedUntilMs: NOW },
+    jitter: 0,
+    want: { action: 'backoff', transportPauseMs: 2_000, state: { consecutiveFailures: 3, pausedUntilMs: NOW + 2_000 } },
   },
   // item-level trouble: only the items back off
   {

@@ -63,7 +63,8 @@ export interface FailureDecision {
  * - `drop` advice and unknown 4xx: the items are dead;
  * - `re_pair` (credentials refused): keep everything, pause the transport `rePairPauseMs`;
  * - anything else: the items back off; 5xx, timeouts, network errors and a gone broker (no catalogue advice, or
- *   `internal_error` / `service_unavailable`) also back the whole transport off, exponentially in the failures.
+ *   `internal_error` / `service_unavailable`) also back the whole transport off, exponentially in the failures
+ *   (a failure that comes in while that pause runs was sent with the one that began it, and does not count again).
  */
 export function decideFailure(input: FailureInput, policy: FailurePolicy): FailureDecision {
   const { failure: f, state, nowMs } = input;
@@ -85,6 +86,9 @@ export function decideFailure(input: FailureInput, policy: FailurePolicy): Failu
   }
   if (advice === undefined || f.code === 'internal_error' || f.code === 'service_unavailable') {
     // Transport-level trouble (5xx, timeout, network, broker): slow the whole transport down, not just these items.
+    // No send starts during a pause, so a failure that comes in during one was on its way with the failure that
+    // began it: sends that fail together count once, and the pause does not grow for each of them.
+    if (nowMs < state.pausedUntilMs) return { action: 'backoff', state };
     const consecutiveFailures = state.consecutiveFailures + 1;
     const pause = backoffDelayMs(consecutiveFailures, policy.transportBackoff, () => input.jitter);
     const pausedUntilMs = Math.max(state.pausedUntilMs, nowMs + pause);

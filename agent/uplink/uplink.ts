@@ -168,9 +168,17 @@ export class Uplink {
 
   /** (Re)connected: what backed off during the outage goes now. */
   private onTransportReady(): void {
+    this.collectorBack('connected');
+  }
+
+  /**
+   * The collector answers again (a connection, a send or a heartbeat got through): the transport pause and the
+   * item backoffs earned during the outage end, and what waited goes now.
+   */
+  private collectorBack(how: string): void {
     try {
       const n = this.o.outbox.expedite();
-      if (n > 0) this.log.info({ items: n }, 'uplink: connected; backed-off items are due now');
+      if (n > 0) this.log.info({ items: n }, `uplink: ${how}; backed-off items are due now`);
     } catch (err) {
       this.log.warn({ err: describeError(err) }, 'uplink: could not expedite backed-off items');
     }
@@ -330,11 +338,7 @@ export class Uplink {
       this.handleFailure(items, result.failure);
       return;
     }
-    if (this.failures.consecutiveFailures > 0) {
-      // The collector answers again after a run of failures: stop waiting out item backoffs earned during it.
-      this.failures = { ...this.failures, consecutiveFailures: 0 };
-      this.o.outbox.expedite();
-    }
+    if (this.failures.consecutiveFailures > 0) this.collectorBack('the collector answers again');
     if (result.serverTimeMs !== undefined) this.clockFix.follow(result.serverTimeMs, 'collector Date header');
     if (result.ack) this.applyAck(result.ack, false);
   }
@@ -441,6 +445,8 @@ export class Uplink {
       const result = await this.o.transport.sendHeartbeat(Buffer.from(JSON.stringify(hb)));
       if (result.ack) this.applyAck(result.ack, false);
       const failure = result.failure;
+      // Heartbeats go during a transport pause too: one that gets through ends the pause (the collector is back).
+      if (!failure && this.failures.consecutiveFailures > 0) this.collectorBack('a heartbeat got through');
       if (failure?.code === SKEW && failure.serverTimeMs !== undefined) {
         this.clockFix.correct(failure.serverTimeMs, 'heartbeat');
       }

@@ -88,7 +88,7 @@ describe.skipIf(!haveBroker)('MQTT ingest concurrency (Mosquitto)', () => {
     expect(dev.acks.flatMap((a) => a.acks.map((i) => i.id)).sort()).toEqual(events.map((e) => e.id).sort());
   });
 
-  it('fills a window wider than the 20 unacked messages Mosquitto sends by default (MQTT 5 Receive Maximum)', async () => {
+  it('fills a window wider than the 20 unacked messages Mosquitto sends by default (Receive Maximum)', async () => {
     // Released once 40 stores are in progress together (or after 8 s, which a loaded machine never needs for this).
     const sink = new GatedSink(40, 0, 8000);
     const { dev } = await start(sink, 40);
