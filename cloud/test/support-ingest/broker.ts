@@ -29,6 +29,7 @@ export class PrivateBroker {
       [
         `listener ${port} 127.0.0.1`,
         'allow_anonymous true',
+        'set_tcp_nodelay true',
         'persistence true',
         `persistence_location ${dir}/`,
         'log_dest none',
