@@ -112,6 +112,32 @@ describe('analyze --config with local_mqtt (vtest.avi, real model)', () => {
   );
 });
 
+describe('vigil-agent doctor with local_mqtt', () => {
+  it('passes with the LAN broker up (publish + read back) and fails with it down, naming it', {
+    timeout: 60_000,
+  }, async () => {
+    const deadUrl = `mqtt://127.0.0.1:${await freePort()}`;
+    const check = async (url: string): Promise<{ status: string; detail: string; hint: string }> => {
+      const config = join(tmp, `doctor-${url.split(':').at(-1)}.yaml`);
+      writeFileSync(config, `data_dir: ${join(tmp, 'doctor-data')}\n` + localSection(url, 'doctorbox'));
+      const r = await e2e.agentCli(['doctor', '--config', config, '--json']);
+      const report = JSON.parse(r.stdout) as {
+        checks: Array<{ name: string; status: string; detail: string; hint: string }>;
+      };
+      const c = report.checks.find((x) => x.name === 'local_mqtt');
+      if (!c) throw new Error(`no local_mqtt check in ${r.stdout}`);
+      return c;
+    };
+    const up = await check(broker.url);
+    expect(up.status).toBe('pass');
+    expect(up.detail).toContain('published and read back under vigil/doctorbox/');
+    const down = await check(deadUrl);
+    expect(down.status).toBe('fail');
+    expect(down.detail).toMatch(/ECONNREFUSED|refused/i);
+    expect(down.hint).toMatch(/LAN broker/);
+  });
+});
+
 describe('vigil-agent run with local_mqtt', () => {
   it('detect/set OFF stops a camera’s events (state OFF); SIGHUP without a camera removes its entities', {
     timeout: 180_000,
@@ -147,7 +173,11 @@ describe('vigil-agent run with local_mqtt', () => {
       await new Promise((r) => setTimeout(r, 1500));
       const cut = localEvents().length;
       const s1 = await e2e.agentStatus<DaemonStatus>(box.config);
-      expect(s1.local_mqtt?.detect_off).toEqual(['front']);
+      expect(s1.local_mqtt).toMatchObject({ state: 'connected', detect_off: ['front'], dropped: 0 });
+      const text = await e2e.agentCli(['status', '--config', box.config]);
+      expect(text.stdout).toMatch(
+        /^local {3}connected mqtt:\/\/127\.0\.0\.1:\d+ {2}prefix vigil\/switchbox .*detect off: front/m,
+      );
       await ha.waitFor(
         'two more passes of back',
         () =>
