@@ -47,7 +47,8 @@ function configCheck(o: DoctorOptions): { result: CheckResult; config?: AgentCon
 
 /**
  * Runs every check of the box, in the order a problem is usually found: config → ffmpeg → cameras → model →
- * credentials → cloud + clock → LAN broker (local_mqtt) → disk → outbox. Checks that depend on a failed one are reported as skipped so
+ * credentials → cloud + clock → LAN broker (local_mqtt) → disk → outbox.
+ * Checks that depend on a failed one are reported as skipped so
  * the report points at the first cause. Never throws: every problem is a check result.
  */
 export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { LocalDiagnostics, LocalEvent, LocalReview } from '../../firmware-protocol/local/messages.js';
 import { describeError } from '../errors.js';
-import { writeFileAtomic } from '../config/device-section.js';
 import { validator } from '../../shared/schema/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import type { ReviewMessage } from '../review/index.js';
@@ -294,7 +293,9 @@ export class LocalIntegration {
     try {
       // Removed cameras stay listed until their removal went out, so a restart meanwhile still removes them.
       const cameras = [...this.cameras.values(), ...this.removed];
-      writeFileAtomic(file, JSON.stringify({ cameras }) + '\n');
+      // Whole or not at all (a power cut mid-write leaves the previous file).
+      writeFileSync(`${file}.tmp`, JSON.stringify({ cameras }) + '\n', { mode: 0o600 });
+      renameSync(`${file}.tmp`, file);
     } catch (err) {
       this.log.warn({ err: describeError(err), file }, 'local mqtt: cannot remember the announced cameras');
     }

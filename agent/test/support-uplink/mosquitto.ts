@@ -30,7 +30,8 @@ export class MosquittoInstance {
     const conf = join(this.dir, 'mosquitto.conf');
     writeFileSync(
       conf,
-      `listener ${this.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\nmax_queued_messages 100000\n`,
+      `listener ${this.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\npersistence false\n` +
+        'max_queued_messages 100000\n',
     );
     this.child = await spawnMosquitto(conf, this.port, 100);
   }
