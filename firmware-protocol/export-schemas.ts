@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WIRE_ERRORS } from './errors.js';
 import { LIMITS } from './limits.js';
+import { LOCAL_KINDS, type LocalKind } from './local/messages.js';
 import { MESSAGE_KINDS, type MessageKind } from './messages.js';
 
 /**
@@ -15,6 +16,8 @@ export const JSON_SCHEMA_DIALECT = 'http://json-schema.org/draft-07/schema#';
 const here = dirname(fileURLToPath(import.meta.url));
 export const SCHEMAS_DIR = join(here, 'schemas');
 export const PROTOCOL_MD = join(here, 'PROTOCOL.md');
+/** The LAN integration's payloads (`local_mqtt`): firmware-protocol/local/schemas/<kind>.schema.json. */
+export const LOCAL_SCHEMAS_DIR = join(here, 'local', 'schemas');
 export const BEGIN_MARK = '<!-- BEGIN GENERATED REFERENCE: do not edit, run `npm run protocol:export` -->';
 export const END_MARK = '<!-- END GENERATED REFERENCE -->';
 
@@ -70,6 +73,12 @@ export function jsonSchemaOf(kind: MessageKind): Record<string, unknown> {
 
 export function schemaFileText(kind: MessageKind): string {
   return JSON.stringify(jsonSchemaOf(kind), null, 2) + '\n';
+}
+
+/** The JSON Schema file text of one local (LAN broker) payload kind. */
+export function localSchemaFileText(kind: LocalKind): string {
+  const plain = JSON.parse(JSON.stringify(LOCAL_KINDS[kind])) as Record<string, unknown>;
+  return JSON.stringify(ordered({ $schema: JSON_SCHEMA_DIALECT, ...plain }), null, 2) + '\n';
 }
 
 // --- Markdown reference ---------------------------------------------------------------------------------------
@@ -173,6 +182,11 @@ export function exportAll(): string[] {
   for (const kind of Object.keys(MESSAGE_KINDS) as MessageKind[]) {
     const file = join(SCHEMAS_DIR, `${kind}.schema.json`);
     writeFileSync(file, schemaFileText(kind));
+    written.push(file);
+  }
+  for (const kind of Object.keys(LOCAL_KINDS) as LocalKind[]) {
+    const file = join(LOCAL_SCHEMAS_DIR, `${kind}.schema.json`);
+    writeFileSync(file, localSchemaFileText(kind));
     written.push(file);
   }
   writeFileSync(PROTOCOL_MD, protocolMarkdown(readFileSync(PROTOCOL_MD, 'utf8')));

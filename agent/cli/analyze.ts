@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { VigilError } from '../errors.js';
 import { createLogger } from '../../shared/log/index.js';
+import { vigilVersion } from '../../shared/cli/index.js';
 import { classifyInput } from '../camera/input.js';
 import { openCamera } from '../camera/open.js';
 import {
@@ -19,6 +20,8 @@ import {
 } from '../config.js';
 import { detectorOptionsFrom } from '../detect/config.js';
 import { ObjectDetector, type DetectorOptions } from '../detect/detector.js';
+import { LocalIntegration } from '../local/index.js';
+import { discoveryCameras } from '../daemon/local-cameras.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import { analysisSize, probeVideoSize } from '../pipeline/probe.js';
@@ -154,6 +157,26 @@ function settingsFrom(
   };
 }
 
+/**
+ * With `--config` whose file has a `local_mqtt` section: the local integration as the daemon runs it, for the one
+ * camera (discovery, counts, events, reviews, snapshots on the LAN broker), so an integrator can try it on a clip.
+ */
+function localFor(
+  loaded: { config: AgentConfig; camera: AgentCameraConfig } | undefined,
+  objects: boolean,
+  version: string,
+  logger: pino.Logger,
+): LocalIntegration | undefined {
+  const c = loaded?.config.local_mqtt;
+  if (!loaded || !c) return undefined;
+  return new LocalIntegration({
+    config: c,
+    version,
+    cameras: discoveryCameras([{ ...loaded.camera, enabled: true }], objects),
+    logger,
+  });
+}
+
 /** `--config FILE --camera NAME`: the loaded config and that camera (config_invalid / unknown_camera otherwise). */
 function loadCamera(opts: AnalyzeOptions): { config: AgentConfig; camera: AgentCameraConfig } | undefined {
   if (opts.config === undefined) return undefined;
@@ -219,7 +242,8 @@ export function registerAnalyze(program: Command): void {
     .option('--json', 'print JSON lines')
     .action(async (input: string, opts: AnalyzeOptions, cmd: Command) => {
       const given = (flag: keyof AnalyzeOptions): boolean => cmd.getOptionValueSource(flag) === 'cli';
-      const s = settingsFrom(opts, given, loadCamera(opts));
+      const loaded = loadCamera(opts);
+      const s = settingsFrom(opts, given, loaded);
       const timeoutS = parsePositiveInt('--timeout', opts.timeout, 3600);
       // Logs go to stderr and only on request (VIGIL_LOG_LEVEL): stdout carries the events, stderr the one-line error.
       const logger = createLogger({
@@ -238,6 +262,8 @@ export function registerAnalyze(program: Command): void {
       const out = opts.out ? resolve(opts.out) : undefined;
       if (out) await mkdir(out, { recursive: true });
       const motion = await MotionDetector.create({ ...size, masks: s.masks, threads: 1, logger });
+      const local = localFor(loaded, detector !== undefined, vigilVersion(), logger);
+      local?.start();
       const print = (obj: unknown): void =>
         void process.stdout.write((typeof obj === 'string' ? obj : JSON.stringify(obj)) + '\n');
       const labelsText = s.labels ? s.labels.join(',') : 'all';
@@ -254,13 +280,15 @@ export function registerAnalyze(program: Command): void {
         ...(out ? {} : { thumbnails: { snapshotMaxSize: 0 } }),
         mediaTimes: !live,
         logger,
-        onEvent: (m) => {
+        onEvent: (m, pictures) => {
           print(opts.json ? m : describe(m));
+          local?.onEvent(m, pictures);
         },
         // Review items of the camera's review settings, printed after the event lines of the same frame.
         review: s.review,
         onReview: (r) => {
           print(opts.json ? r : describeReview(r));
+          local?.onReview(r);
         },
       });
       let camera: Awaited<ReturnType<typeof openCamera>>['camera'] | undefined;
@@ -308,6 +336,7 @@ export function registerAnalyze(program: Command): void {
           live_tracks_peak: st.live_tracks_peak,
           thumbnails: out ?? null,
           mode: detector ? 'objects' : 'motion',
+          ...(local ? { local_mqtt: await drained(local) } : {}),
         };
         print(
           opts.json
@@ -320,8 +349,23 @@ export function registerAnalyze(program: Command): void {
       } finally {
         process.off('SIGINT', stop);
         await camera?.stop();
+        await local?.stop();
         await motion.close();
         await detector?.close();
       }
     });
+}
+
+/** Waits (up to 10 s) for the local queue to reach the broker, then says what went: the summary's `local_mqtt`. */
+async function drained(
+  local: LocalIntegration,
+): Promise<{ url: string; state: string; published: number; dropped: number }> {
+  const end = Date.now() + 10_000;
+  while (Date.now() < end) {
+    const st = local.status();
+    if (st.queued === 0 && (st.state === 'connected' || st.state === 'error')) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const st = local.status();
+  return { url: st.url, state: st.state, published: st.published, dropped: st.dropped };
 }

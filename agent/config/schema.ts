@@ -3,6 +3,7 @@ import { CameraConfigSchema } from '../camera/config.js';
 import { DetectorConfigSchema } from '../detect/config.js';
 import { OutboxConfigSchema } from '../outbox/config.js';
 import { UplinkConfigSchema } from '../uplink/config.js';
+import { LocalMqttConfigSchema } from '../local/config.js';
 import {
   CameraLabelsSchema,
   DEFAULT_LABELS,
@@ -192,6 +193,7 @@ export const AgentConfigSchema = Type.Object(
     outbox: OutboxConfigSchema,
     uplink: UplinkConfigSchema,
     status: StatusConfigSchema,
+    local_mqtt: Type.Optional(LocalMqttConfigSchema),
   },
   { additionalProperties: false, description: 'vigil-agent configuration.' },
 );

@@ -45,6 +45,8 @@ export interface CameraRunnerStatus {
   last_error: string | null;
   frames: number;
   frames_dropped: number;
+  /** Frames the vision pipeline processed (not those read while detection was switched off). */
+  frames_processed: number;
   events: number;
   messages: number;
   /** Completed passes over a file/lavfi input (loop). */
@@ -62,6 +64,11 @@ export interface CameraRunnerOptions {
    * and counted but go nowhere. */
   onReview?: ((msg: ReviewMessage) => Promise<void>) | undefined;
   logger: Logger;
+  /**
+   * Is detection on (the local detect switch)? Checked at every frame; while off, frames are read and dropped, and
+   * the open events were ended (`agent_stop`). Default: always on.
+   */
+  detecting?: () => boolean;
   /**
    * Delay before retrying a failed start / failed file (doubles up to max). Default: the camera's restart_backoff_s.
    */
@@ -104,7 +111,7 @@ export class CameraRunner {
   private lastError: string | undefined;
   private runnerRestarts = 0;
   private previousStreams = { restarts: 0, frames: 0, dropped: 0 };
-  private previousPipelines = { events: 0, messages: 0 };
+  private previousPipelines = { events: 0, messages: 0, frames: 0 };
   private passes = 0;
   private readonly live: boolean;
   private readonly kind: string;
@@ -188,19 +195,21 @@ export class CameraRunner {
       cacheDir: this.o.modelCacheDir,
       logger: this.o.logger,
     });
-    const pipeline = new CameraPipeline({
-      ...pipelineOptionsForCamera(c),
-      width: stream.width,
-      height: stream.height,
-      motion: this.motion,
-      detector: this.o.detector,
-      // Thumbnails stay in memory (no folder: no files); snapshots are not sent anywhere: skip encoding them.
-      thumbnails: { snapshotMaxSize: 0 },
-      mediaTimes: !stream.input.live,
-      onEvent: this.o.onEvent,
-      onReview: this.o.onReview,
-      logger: componentLogger(this.o.logger, 'pipeline', { camera: c.name }),
-    });
+    const makePipeline = (): CameraPipeline =>
+      new CameraPipeline({
+        ...pipelineOptionsForCamera(c),
+        width: stream.width,
+        height: stream.height,
+        motion: this.motion,
+        detector: this.o.detector,
+        // Thumbnails stay in memory (no folder: no files); snapshots are not sent anywhere: skip encoding them.
+        thumbnails: { snapshotMaxSize: 0 },
+        mediaTimes: !stream.input.live,
+        onEvent: this.o.onEvent,
+        onReview: this.o.onReview,
+        logger: componentLogger(this.o.logger, 'pipeline', { camera: c.name }),
+      });
+    let pipeline = makePipeline();
     this.stream = stream;
     this.pipeline = pipeline;
     const onState = (): void => this.syncPhase();
@@ -211,9 +220,23 @@ export class CameraRunner {
       if (signal.aborted) return false;
       stream.start();
       let t0 = performance.now();
+      let paused = false;
       for (;;) {
         const frame = await stream.next();
         if (!frame) break;
+        if (this.o.detecting && !this.o.detecting()) {
+          // Detection switched off: open events end now; a fresh pipeline starts when it is switched on again.
+          if (!paused) {
+            paused = true;
+            await pipeline.finish('agent_stop');
+            this.addPipelineStats(pipeline);
+            pipeline = makePipeline();
+            this.pipeline = pipeline;
+          }
+          t0 = performance.now();
+          continue;
+        }
+        paused = false;
         await pipeline.process(frame, performance.now() - t0);
         t0 = performance.now();
       }
@@ -232,16 +255,21 @@ export class CameraRunner {
         this.log.error({ err: describeError(err) }, 'could not end open events');
       }
       const s = stream.stats();
-      const p = pipeline.stats();
       this.previousStreams.restarts += s.restarts;
       this.previousStreams.frames += s.framesRead;
       this.previousStreams.dropped += s.framesDropped;
-      this.previousPipelines.events += p.events;
-      this.previousPipelines.messages += p.messages;
+      this.addPipelineStats(pipeline);
       if (s.lastError) this.lastError = s.lastError;
       this.stream = undefined;
       this.pipeline = undefined;
     }
+  }
+
+  private addPipelineStats(pipeline: CameraPipeline): void {
+    const p = pipeline.stats();
+    this.previousPipelines.events += p.events;
+    this.previousPipelines.messages += p.messages;
+    this.previousPipelines.frames += p.frames;
   }
 
   private syncPhase(): void {
@@ -279,6 +307,7 @@ export class CameraRunner {
       last_error: lastError ?? null,
       frames: this.previousStreams.frames + (s?.framesRead ?? 0),
       frames_dropped: this.previousStreams.dropped + (s?.framesDropped ?? 0),
+      frames_processed: this.previousPipelines.frames + (p?.frames ?? 0),
       events: this.previousPipelines.events + (p?.events ?? 0),
       messages: this.previousPipelines.messages + (p?.messages ?? 0),
       passes: this.passes,

@@ -18,6 +18,8 @@ import { CameraRunner } from './camera-runner.js';
 import { secureAgentDataDir } from './data-dir.js';
 import { EventSink } from './event-sink.js';
 import { limitNativeMemory } from './memory.js';
+import { LocalIntegration } from '../local/index.js';
+import { discoveryCameras } from './local-cameras.js';
 import { createStoreAndForward } from './store-and-forward.js';
 
 export interface DaemonOptions {
@@ -38,7 +40,7 @@ export interface ReloadResult {
 }
 
 /** Keys whose change needs a restart of the daemon (they hold open files, connections or sockets). */
-const RESTART_KEYS = ['data_dir', 'device', 'outbox', 'uplink', 'status'] as const;
+const RESTART_KEYS = ['data_dir', 'device', 'outbox', 'uplink', 'status', 'local_mqtt'] as const;
 
 /**
  * The agent daemon: every configured camera's pipeline → one EventSink → the outbox → the uplink, plus the local
@@ -64,6 +66,8 @@ export class Daemon {
   private detector: ObjectDetector | undefined;
   private runners: CameraRunner[] = [];
   private status: StatusServer | undefined;
+  /** The LAN broker integration (`local_mqtt`), when configured. */
+  private local: LocalIntegration | undefined;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
   /** This run's id (Heartbeat.boot_id). */
@@ -126,6 +130,8 @@ export class Daemon {
       throw err;
     }
     await this.uplink.start();
+    this.local = this.createLocal(c);
+    this.local?.start();
     this.runners = c.cameras.map((cam) => this.makeRunner(cam));
     for (const r of this.runners) r.start();
     this.log.info(
@@ -156,13 +162,38 @@ export class Daemon {
     return ObjectDetector.create({ ...detectorOptionsFrom(m), logger: componentLogger(this.o.logger, 'detect') });
   }
 
+  /** The local integration: fed after the cloud sink, never awaited on the network (its own bounded queue). */
+  private createLocal(c: AgentConfig): LocalIntegration | undefined {
+    if (!c.local_mqtt) return undefined;
+    return new LocalIntegration({
+      config: c.local_mqtt,
+      version: this.o.version,
+      cameras: discoveryCameras(c.cameras, this.detector !== undefined),
+      logger: componentLogger(this.o.logger, 'local-mqtt'),
+      stateFile: join(c.data_dir, 'local-mqtt.json'),
+      diagnostics: () => ({ outbox_depth: this.outbox.depth(), uplink: this.snapshot().uplink.state }),
+    });
+  }
+
   private makeRunner(cam: AgentConfig['cameras'][number]): CameraRunner {
+    const local = this.local;
     return new CameraRunner({
       config: cam,
       detector: this.detector,
       modelCacheDir: join(this.config.data_dir, 'models'),
-      onEvent: this.sink.onEvent,
-      onReview: this.sink.onReview,
+      onEvent: local
+        ? async (msg, pictures) => {
+            await this.sink.onEvent(msg, pictures);
+            local.onEvent(msg, pictures);
+          }
+        : this.sink.onEvent,
+      onReview: local
+        ? async (msg) => {
+            await this.sink.onReview(msg);
+            local.onReview(msg);
+          }
+        : this.sink.onReview,
+      ...(local ? { detecting: () => local.detectEnabled(cam.name) } : {}),
       logger: this.o.logger,
     });
   }
@@ -203,6 +234,7 @@ export class Daemon {
       outbox: prev.outbox,
       uplink: prev.uplink,
       status: prev.status,
+      ...(prev.local_mqtt ? { local_mqtt: prev.local_mqtt } : { local_mqtt: undefined }),
     };
     if (applied.log.level !== prev.log.level) this.o.logger.level = applied.log.level;
 
@@ -241,6 +273,8 @@ export class Daemon {
       return fresh;
     });
     const removed = stopped.map((r) => r.name).filter((n) => !applied.cameras.some((c) => c.name === n));
+    // Removed cameras lose their Home Assistant entities; new ones are announced.
+    this.local?.setCameras(discoveryCameras(applied.cameras, this.detector !== undefined));
     this.lastReload = { at: new Date().toISOString(), ok: true, error: null, restarted_cameras: restarted };
     this.log.info(
       { restarted, removed, kept: [...keep], model_changed: modelChanged, outbox_depth: this.outbox.depth() },
@@ -283,6 +317,8 @@ export class Daemon {
     await this.reloading?.catch(() => undefined);
     // Cameras first: their open events end and are written to the outbox.
     await Promise.all(this.runners.map((r) => r.stop()));
+    // The cameras' last messages go to the LAN broker (briefly: it never holds up the stop), then offline.
+    await this.local?.stop();
     await this.uplink?.stop();
     const s = this.outbox?.stats();
     this.outbox?.close();
@@ -326,6 +362,7 @@ export class Daemon {
         heartbeats_sent: m.heartbeatsSent,
         failures: m.failures,
       },
+      ...(this.local ? { local_mqtt: this.local.status() } : {}),
     };
   }
 }

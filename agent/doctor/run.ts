@@ -5,6 +5,7 @@ import { checkCloud, checkCredentials } from './cloud.js';
 import { checkDisk } from './disk.js';
 import { checkFfmpeg } from './ffmpeg.js';
 import { checkModel } from './model.js';
+import { checkLocalMqtt } from './local-mqtt.js';
 import { checkOutbox } from './outbox.js';
 import { fail, pass, skip, worstStatus, type CheckResult, type DoctorReport } from './report.js';
 
@@ -13,6 +14,8 @@ export interface DoctorOptions extends ConfigCliOptions {
   cameraTimeoutMs?: number;
   /** Per-request timeout for the collector (ms). */
   cloudTimeoutMs?: number;
+  /** Connect + round-trip timeout for the LAN broker (ms). */
+  localTimeoutMs?: number;
   /** Agent version sent in the heartbeat. */
   version: string;
   env?: NodeJS.ProcessEnv;
@@ -44,7 +47,8 @@ function configCheck(o: DoctorOptions): { result: CheckResult; config?: AgentCon
 
 /**
  * Runs every check of the box, in the order a problem is usually found: config → ffmpeg → cameras → model →
- * credentials → cloud + clock → disk → outbox. Checks that depend on a failed one are reported as skipped so
+ * credentials → cloud + clock → LAN broker (local_mqtt) → disk → outbox.
+ * Checks that depend on a failed one are reported as skipped so
  * the report points at the first cause. Never throws: every problem is a check result.
  */
 export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
@@ -79,14 +83,15 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorReport> {
   const enabled = config.cameras;
   // Cameras, model and the collector are independent: checked concurrently, reported in a fixed order.
   const credentials = checkCredentials(config);
-  const [cameraResults, modelResults, cloudResults] = await Promise.all([
+  const [cameraResults, modelResults, cloudResults, localResults] = await Promise.all([
     guard('cameras', () => checkCameras(enabled, o.cameraTimeoutMs ?? 10_000, ffmpeg.broken)),
     guard('model', async () => [await checkModel(config)]),
     guard('cloud', () =>
       checkCloud(config, credentials.loaded, { timeoutMs: o.cloudTimeoutMs ?? 10_000, version: o.version }),
     ),
+    guard('local_mqtt', async () => [await checkLocalMqtt(config, o.localTimeoutMs ?? 5_000)]),
   ]);
-  checks.push(...cameraResults, ...modelResults, credentials.result, ...cloudResults);
+  checks.push(...cameraResults, ...modelResults, credentials.result, ...cloudResults, ...localResults);
   checks.push(...(await guard('disk', () => [checkDisk(config)])));
   checks.push(...(await guard('outbox', () => [checkOutbox(config)])));
   return { checks, status: worstStatus(checks) };

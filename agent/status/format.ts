@@ -40,6 +40,14 @@ export function formatStatus(s: DaemonStatus): string {
         `  thumbnails skipped ${o.thumbnails_skipped ?? 0}`,
     );
   }
+  const l = s.local_mqtt;
+  if (l)
+    lines.push(
+      `local   ${l.state} ${l.url}  prefix ${l.topic_prefix}  discovery ${l.discovery ? 'on' : 'off'}  ` +
+        `queued ${l.queued}  dropped ${l.dropped}  events ${l.events_published}` +
+        (l.detect_off.length > 0 ? `  detect off: ${l.detect_off.join(', ')}` : '') +
+        (l.last_error && l.state !== 'connected' ? `  error: ${l.last_error}` : ''),
+    );
   if (s.cameras.length === 0) lines.push('cameras none configured');
   else {
     lines.push('cameras');

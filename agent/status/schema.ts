@@ -21,6 +21,9 @@ export const CameraStatusSchema = Type.Object({
   last_error: Nullable(Type.String()),
   frames: Type.Integer(),
   frames_dropped: Type.Integer(),
+  frames_processed: Type.Optional(
+    Type.Integer({ description: 'Frames the vision pipeline processed (not those read with detection off).' }),
+  ),
   events: Type.Integer({ description: 'Events announced since the daemon started.' }),
   messages: Type.Integer(),
   passes: Type.Integer({ description: 'Completed passes over a file/lavfi input.' }),
@@ -90,6 +93,29 @@ export const UplinkStatusSchema = Type.Object({
   failures: Type.Integer(),
 });
 
+export const LocalMqttStatusSchema = Type.Object(
+  {
+    state: Type.Union([
+      Type.Literal('connected'),
+      Type.Literal('connecting'),
+      Type.Literal('error'),
+      Type.Literal('stopped'),
+    ]),
+    url: Type.String({ description: 'The LAN broker, without any login.' }),
+    topic_prefix: Type.String(),
+    discovery: Type.Boolean({ description: 'Home Assistant discovery on.' }),
+    queued: Type.Integer({ description: 'Messages waiting for the broker (bounded by local_mqtt.queue_size).' }),
+    dropped: Type.Integer({ description: 'Messages dropped, oldest first, because the queue was full (since start).' }),
+    published: Type.Integer(),
+    events_published: Type.Integer({ description: 'Event messages handed to the local queue since start.' }),
+    connects: Type.Integer(),
+    last_error: Nullable(Type.String()),
+    last_connected_at: Nullable(Type.String()),
+    detect_off: Type.Array(Type.String(), { description: 'Cameras whose detection was switched off over MQTT.' }),
+  },
+  { description: 'The local MQTT integration (local_mqtt), when configured.' },
+);
+
 export const DaemonStatusSchema = Type.Object({
   v: Type.Literal(1),
   version: Type.String(),
@@ -116,5 +142,6 @@ export const DaemonStatusSchema = Type.Object({
   cameras: Type.Array(CameraStatusSchema),
   outbox: OutboxStatusSchema,
   uplink: UplinkStatusSchema,
+  local_mqtt: Type.Optional(LocalMqttStatusSchema),
 });
 export type DaemonStatus = Static<typeof DaemonStatusSchema>;
