@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions } from 'mqtt';
 import { describeError } from '../../shared/errors/index.js';
 import { ulid } from '../../shared/ids/index.js';
 import type { AgentConfig } from '../config.js';
-import { boxNameOf, redactUrl, topicPrefixOf } from '../local/index.js';
+import { boxNameOf, brokerLoginOptions, redactUrl, topicPrefixOf } from '../local/index.js';
 import { fail, pass, skip, type CheckResult } from './report.js';
 
 /**
@@ -15,13 +14,9 @@ export async function checkLocalMqtt(config: AgentConfig, timeoutMs: number): Pr
   const c = config.local_mqtt;
   if (!c) return skip('local_mqtt', 'not configured (local_mqtt section absent): no LAN integration');
   const url = redactUrl(c.url);
-  let tls: Partial<IClientOptions>;
+  let login: Partial<IClientOptions>;
   try {
-    tls = {
-      ...(c.ca_file ? { ca: readFileSync(c.ca_file) } : {}),
-      ...(c.cert_file ? { cert: readFileSync(c.cert_file) } : {}),
-      ...(c.key_file ? { key: readFileSync(c.key_file) } : {}),
-    };
+    login = brokerLoginOptions(c);
   } catch (err) {
     return fail('local_mqtt', `${url}: ${describeError(err)}`, 'check local_mqtt.ca_file / cert_file / key_file');
   }
@@ -32,9 +27,7 @@ export async function checkLocalMqtt(config: AgentConfig, timeoutMs: number): Pr
     clean: true,
     reconnectPeriod: 0,
     connectTimeout: timeoutMs,
-    ...(c.username !== undefined ? { username: c.username } : {}),
-    ...(c.password !== undefined ? { password: c.password } : {}),
-    ...tls,
+    ...login,
   });
   const t0 = Date.now();
   try {

@@ -3,16 +3,26 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
+import type { LocalMqttConfig } from './config.js';
 import { PublishQueue, type QueuedMessage } from './publish-queue.js';
+
+/** How the box logs in to the LAN broker: a login and/or PEM files (the broker's CA, a client certificate, its key). */
+export type LocalBrokerAccess = Pick<LocalMqttConfig, 'username' | 'password' | 'ca_file' | 'cert_file' | 'key_file'>;
+
+/** The mqtt.js options of a broker access, with the PEM files read; throws what reading a file throws. */
+export function brokerLoginOptions(a: LocalBrokerAccess): Partial<IClientOptions> {
+  return {
+    ...(a.username !== undefined ? { username: a.username } : {}),
+    ...(a.password !== undefined ? { password: a.password } : {}),
+    ...(a.ca_file ? { ca: readFileSync(a.ca_file) } : {}),
+    ...(a.cert_file ? { cert: readFileSync(a.cert_file) } : {}),
+    ...(a.key_file ? { key: readFileSync(a.key_file) } : {}),
+  };
+}
 
 export interface LocalMqttClientOptions {
   url: string;
-  username?: string | undefined;
-  password?: string | undefined;
-  /** PEM files: the broker's CA, a client certificate and its key. */
-  caFile?: string | undefined;
-  certFile?: string | undefined;
-  keyFile?: string | undefined;
+  access: LocalBrokerAccess;
   clientId: string;
   /** Retained `online` on connect, `offline` as the will and at a clean stop. */
   availabilityTopic: string;
@@ -89,13 +99,9 @@ export class LocalMqttClient {
 
   start(): void {
     const o = this.o;
-    let tls: Partial<IClientOptions> = {};
+    let login: Partial<IClientOptions>;
     try {
-      tls = {
-        ...(o.caFile ? { ca: readFileSync(o.caFile) } : {}),
-        ...(o.certFile ? { cert: readFileSync(o.certFile) } : {}),
-        ...(o.keyFile ? { key: readFileSync(o.keyFile) } : {}),
-      };
+      login = brokerLoginOptions(o.access);
     } catch (err) {
       // A missing certificate is the owner's to fix: shown in status and doctor; the box goes on without the link.
       this.state = 'error';
@@ -113,9 +119,7 @@ export class LocalMqttClient {
       reconnectPeriod: 0,
       queueQoSZero: false,
       will: { topic: o.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
-      ...(o.username !== undefined ? { username: o.username } : {}),
-      ...(o.password !== undefined ? { password: o.password } : {}),
-      ...tls,
+      ...login,
     });
     this.client = client;
     client.on('connect', () => {

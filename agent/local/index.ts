@@ -13,4 +13,4 @@ export { LocalTopics } from './topics.js';
 export { cameraDiscovery, boxDiscovery, type DiscoveryCamera } from './discovery.js';
 export { Occupancy, type CountChange } from './occupancy.js';
 export { PublishQueue } from './publish-queue.js';
-export { redactUrl } from './client.js';
+export { brokerLoginOptions, redactUrl, type LocalBrokerAccess } from './client.js';

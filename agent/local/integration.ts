@@ -76,11 +76,7 @@ export class LocalIntegration {
     const subscriptions = [this.topics.detectSetFilter, ...(c.discovery ? [this.topics.haStatus] : [])];
     this.client = new LocalMqttClient({
       url: c.url,
-      username: c.username,
-      password: c.password,
-      caFile: c.ca_file,
-      certFile: c.cert_file,
-      keyFile: c.key_file,
+      access: c,
       clientId: `vigil-${box}`,
       availabilityTopic: this.topics.availability,
       queueSize: c.queue_size,

@@ -7,12 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateLocalEvent, type HaDeviceDiscovery } from '../../firmware-protocol/local/messages.js';
 import { LOCAL_SCHEMAS_DIR } from '../../firmware-protocol/export-schemas.js';
 import { ulid } from '../../shared/ids/index.js';
+import { schemaFileValidator } from '../../shared/testing/json-schema.js';
 import {
   boxDiscovery,
   cameraDiscovery,
@@ -28,12 +27,7 @@ import { MosquittoInstance } from './support-uplink/mosquitto.js';
 import { retainedOn, Watcher } from './support-local/watcher.js';
 import { newEventMessage } from './support/event-message.js';
 
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ strict: true, allErrors: true, strictTypes: false }));
-const checkDiscovery = ajv.compile(
-  JSON.parse(readFileSync(join(LOCAL_SCHEMAS_DIR, 'ha-device-discovery.schema.json'), 'utf8')) as object,
-);
+const checkDiscovery = schemaFileValidator(join(LOCAL_SCHEMAS_DIR, 'ha-device-discovery.schema.json'));
 
 const evt = (): string => `evt_${ulid()}`;
 const msg = (over: Partial<EventMessage> & Pick<EventMessage, 'id' | 'type'>, camera = 'yard'): EventMessage => ({

@@ -1,7 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
 import {
   ACK_KINDS,
@@ -15,21 +13,17 @@ import {
   validateEventBatch,
   validateReview,
 } from '../index.js';
+import { schemaFileValidator } from '../../shared/testing/json-schema.js';
 import { SCHEMAS_DIR } from '../export-schemas.js';
 
 /** Review messages (issue 13): schema, rules, the events-body splitter and the ack kind. */
-
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
 function example(name: string): Record<string, unknown> {
   const url = new URL(`../examples/${name}.json`, import.meta.url);
   return JSON.parse(readFileSync(url, 'utf8')) as Record<string, unknown>;
 }
 function ajvFor(kind: string): (v: unknown) => boolean {
-  const ajv = new Ajv({ strict: true, allErrors: true, strictTypes: false });
-  addFormats(ajv);
-  const validate = ajv.compile(JSON.parse(readFileSync(join(SCHEMAS_DIR, `${kind}.schema.json`), 'utf8')) as object);
+  const validate = schemaFileValidator(join(SCHEMAS_DIR, `${kind}.schema.json`));
   return (v) => validate(v) as boolean;
 }
 const ajvReview = ajvFor('review');

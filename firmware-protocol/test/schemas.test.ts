@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { SigningErrorCode } from '../../shared/signing/index.js';
 import {
@@ -18,11 +17,8 @@ import {
   WIRE_ERRORS,
   type MessageKind,
 } from '../index.js';
+import { schemaFileValidator } from '../../shared/testing/json-schema.js';
 import { BEGIN_MARK, END_MARK, PROTOCOL_MD, protocolMarkdown, SCHEMAS_DIR, schemaFileText } from '../export-schemas.js';
-
-// ajv-formats is CommonJS; under NodeNext its default import is the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ??
-  addFormatsModule) as unknown as (ajv: Ajv) => Ajv;
 
 const EXAMPLES_DIR = new URL('../examples/', import.meta.url);
 const KINDS = Object.keys(MESSAGE_KINDS) as MessageKind[];
@@ -53,10 +49,7 @@ function example(name: string): Record<string, unknown> {
 
 /** An independent validator built from the checked-in JSON Schema file (draft-07), not from TypeBox. */
 function ajvFor(kind: MessageKind): ValidateFunction {
-  const ajv = new Ajv({ strict: true, allErrors: true, strictTypes: false });
-  addFormats(ajv);
-  // Custom formats used by the schemas beyond ajv-formats' set.
-  return ajv.compile(JSON.parse(readFileSync(join(SCHEMAS_DIR, `${kind}.schema.json`), 'utf8')) as object);
+  return schemaFileValidator(join(SCHEMAS_DIR, `${kind}.schema.json`));
 }
 const ajvValidators = Object.fromEntries(KINDS.map((k) => [k, ajvFor(k)])) as Record<MessageKind, ValidateFunction>;
 
