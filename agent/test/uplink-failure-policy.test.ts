@@ -74,6 +74,12 @@ const CASES: Case[] = [
     want: { action: 'wait', retryInMs: 1_000, state: { pausedUntilMs: NOW + 30_000 } },
   },
   {
+    name: 'Retry-After after a run of network failures: the run ends (the collector answered), the wait stands',
+    failure: fail('rate_limited', { status: 429, retryAfterMs: 7_000 }),
+    state: { consecutiveFailures: 3, pausedUntilMs: NOW - 1 },
+    want: { action: 'wait', retryInMs: 7_000, state: { consecutiveFailures: 0, pausedUntilMs: NOW + 7_000 } },
+  },
+  {
     name: 'Retry-After wins over a code the catalogue says to drop',
     failure: fail('invalid_message', { status: 400, retryAfterMs: 2_000 }),
     want: { action: 'wait', retryInMs: 2_000, state: { pausedUntilMs: NOW + 2_000 } },

@@ -26,6 +26,8 @@ class ScriptedTransport implements Transport {
   /** Sends held until `release()`, to make several fail together. */
   private held: Array<() => void> = [];
   holding = false;
+  /** Answers for the next sends, in order (then `up` decides). */
+  script: SendResult[] = [];
 
   async start(_onAck: unknown, onReady: () => void): Promise<void> {
     onReady();
@@ -35,7 +37,7 @@ class ScriptedTransport implements Transport {
   }
   private async answer(): Promise<SendResult> {
     if (this.holding) await new Promise<void>((r) => this.held.push(r));
-    return this.up ? {} : DOWN;
+    return this.script.shift() ?? (this.up ? {} : DOWN);
   }
   sendEvents(): Promise<SendResult> {
     this.eventSends++;
@@ -106,6 +108,24 @@ describe('the uplink after an outage', () => {
     expect(uplink.status()).toMatchObject({ pausedUntilMs: null, consecutiveFailures: 0 });
     // The item's own backoff (earned during the outage) is cut short too: it is sent again within a poll or two.
     await waitFor('the event sent again', () => t.eventSends === 2, 5_000);
+  });
+
+  it('a collector that asked to wait (Retry-After) is waited for, even when a heartbeat gets through', async () => {
+    const t = new ScriptedTransport();
+    t.holding = true;
+    t.script = [DOWN, { failure: { code: 'rate_limited', message: 'slow down', status: 429, retryAfterMs: 120_000 } }];
+    const { uplink, outbox } = setup(t);
+    for (let i = 0; i < 2; i++) outbox.enqueue(makeEvent());
+    await uplink.start();
+    await waitFor('two sends on their way together', () => t.waiting === 2);
+    t.release();
+    await waitFor('both answered', () => uplink.metrics.failures === 2);
+    const waitUntil = uplink.status().pausedUntilMs;
+    expect(waitUntil! - Date.now()).toBeGreaterThan(100_000);
+    t.up = true;
+    await uplink.heartbeatNow();
+    expect(uplink.status().pausedUntilMs).toBe(waitUntil);
+    expect(t.eventSends).toBe(2);
   });
 
   it('sends that fail together count as one failure: the pause does not double for each', async () => {

@@ -74,15 +74,25 @@ export function decideFailure(input: FailureInput, policy: FailurePolicy): Failu
     const clockTo = f.serverTimeMs !== undefined ? { clockTo: f.serverTimeMs } : {};
     return { action: 'fix_clock', retryInMs: 0, ...clockTo, state: next };
   }
+  // Retry-After and refused credentials are answers: the collector is reachable, so a run of transport failures
+  // ends here (and a heartbeat that gets through later does not cut this pause short: uplink.ts collectorBack).
   if (f.retryAfterMs !== undefined) {
     const pausedUntilMs = Math.max(state.pausedUntilMs, nowMs + f.retryAfterMs);
-    return { action: 'wait', retryInMs: f.retryAfterMs, state: { ...state, pausedUntilMs } };
+    return {
+      action: 'wait',
+      retryInMs: f.retryAfterMs,
+      state: { ...state, consecutiveFailures: 0, pausedUntilMs },
+    };
   }
   const is4xx = f.status !== undefined && f.status >= 400 && f.status < 500;
   if (advice === 'drop' || (is4xx && advice === undefined)) return { action: 'drop', state };
   if (advice === 're_pair') {
     const pausedUntilMs = nowMs + policy.rePairPauseMs;
-    return { action: 're_pair', retryInMs: policy.rePairPauseMs, state: { ...state, pausedUntilMs } };
+    return {
+      action: 're_pair',
+      retryInMs: policy.rePairPauseMs,
+      state: { ...state, consecutiveFailures: 0, pausedUntilMs },
+    };
   }
   if (advice === undefined || f.code === 'internal_error' || f.code === 'service_unavailable') {
     // Transport-level trouble (5xx, timeout, network, broker): slow the whole transport down, not just these items.
