@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../camera/frame.js';
-import { cropBox, cutThumbnailSource, encodeSnapshot, encodeThumbnail } from '../thumbnail/encode.js';
+import { cropBox, cutThumbnailSource, encodeSnapshotPicture, encodeThumbnailPicture } from '../thumbnail/encode.js';
 import { ThumbnailStore } from '../thumbnail/store.js';
 import { drawBox, yuv420ToRgb } from '../thumbnail/yuv.js';
 import type { EventMessage, ThumbnailCandidate } from '../track/messages.js';
@@ -50,7 +50,7 @@ describe('JPEG encoding', () => {
   };
   it('crops around the box with margin, at most maxSize', async () => {
     expect(cropBox(picture, 0.1)).toEqual([80, 20, 320, 360]);
-    const jpg = await encodeThumbnail(picture, { maxSize: 160 });
+    const jpg = (await encodeThumbnailPicture(picture, { maxSize: 160 })).jpeg;
     expect(isJpeg(jpg)).toBe(true);
     const meta = await sharp(jpg).metadata();
     expect(meta.format).toBe('jpeg');
@@ -66,11 +66,11 @@ describe('JPEG encoding', () => {
       const cut = cutThumbnailSource(whole, 0.15);
       expect(cut.data.length).toBe((cut.width * cut.height * 3) / 2);
       expect(cut.data.length).toBeLessThan(f.data.length / 2);
-      expect((await encodeThumbnail(cut)).equals(await encodeThumbnail(whole))).toBe(true);
+      expect((await encodeThumbnailPicture(cut)).jpeg.equals((await encodeThumbnailPicture(whole)).jpeg)).toBe(true);
     }
   });
   it('encodes a full-frame snapshot with the box drawn', async () => {
-    const jpg = await encodeSnapshot(picture, { snapshotMaxSize: 320 });
+    const jpg = (await encodeSnapshotPicture(picture, { snapshotMaxSize: 320 })).jpeg;
     const meta = await sharp(jpg).metadata();
     expect([meta.width, meta.height]).toEqual([320, 180]);
     const { data, info } = await sharp(jpg).raw().toBuffer({ resolveWithObject: true });

@@ -31,8 +31,9 @@ export function cropBox(p: BestPicture, margin: number): PixelBox {
 }
 
 /**
- * Cuts the thumbnail's region (box + margin) out of a picture: what `encodeThumbnail` needs, a few KB instead of
- * the whole frame. `encodeThumbnail` of the cut (same margin) gives the same JPEG as of the whole picture.
+ * Cuts the thumbnail's region (box + margin) out of a picture: what `encodeThumbnailPicture` needs, a few KB
+ * instead of the whole frame. `encodeThumbnailPicture` of the cut (same margin) gives the same JPEG as of the whole
+ * picture.
  */
 export function cutThumbnailSource(p: BestPicture, margin: number): BestPicture {
   const cut = cutYuv420(p.data, p.width, p.height, cropBox(p, margin));
@@ -77,14 +78,4 @@ export function encodeSnapshotPicture(p: BestPicture, opts: ThumbnailOptions = {
   const thickness = Math.max(2, Math.round(Math.max(p.width, p.height) / 320));
   drawBox(rgb, p.box, [255, 48, 48], thickness);
   return toJpeg(rgb, opts.snapshotMaxSize ?? 640, opts.snapshotQuality ?? 75);
-}
-
-/** JPEG crop around the object (see encodeThumbnailPicture). */
-export async function encodeThumbnail(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
-  return (await encodeThumbnailPicture(p, opts)).jpeg;
-}
-
-/** JPEG of the whole frame with the object's box drawn (see encodeSnapshotPicture). */
-export async function encodeSnapshot(p: BestPicture, opts: ThumbnailOptions = {}): Promise<Buffer> {
-  return (await encodeSnapshotPicture(p, opts)).jpeg;
 }

@@ -1,8 +1,6 @@
 /** Thumbnails: best-picture keeping and JPEG encoding (crop + full-frame snapshot). */
 export { ThumbnailStore, type ThumbnailStoreOptions, type EventPictures, type AttachedMessage } from './store.js';
 export {
-  encodeThumbnail,
-  encodeSnapshot,
   encodeThumbnailPicture,
   encodeSnapshotPicture,
   type EncodedPicture,
