@@ -49,6 +49,14 @@ export const THUMBNAIL_MAX_PIXELS = 4096 * 4096;
  * before the body is parsed; unknown fields nested deeper are refused with `invalid_message`.
  */
 export const JSON_MAX_DEPTH = 32;
+/** Arguments of one command (top-level properties of `args`). */
+export const COMMAND_ARGS_MAX_PROPERTIES = 32;
+/** Commands one long-poll answer hands out. */
+export const COMMANDS_PER_POLL_MAX = 32;
+/** One signed command envelope (MQTT payload or one entry of a poll answer). */
+export const COMMAND_MAX_BYTES = 16 * KiB;
+/** One CommandResult as JSON: a snapshot's JPEG (at most THUMBNAIL_MAX_BYTES) travels base64 inside it. */
+export const COMMAND_RESULT_MAX_BYTES = 3 * MiB;
 /** Any other small JSON body (pairing, acks, errors). */
 export const SMALL_JSON_MAX_BYTES = 16 * KiB;
 
@@ -92,6 +100,10 @@ export const LIMITS = {
   THUMBNAIL_MAX_PIXELS,
   JSON_MAX_DEPTH,
   SMALL_JSON_MAX_BYTES,
+  COMMAND_ARGS_MAX_PROPERTIES,
+  COMMANDS_PER_POLL_MAX,
+  COMMAND_MAX_BYTES,
+  COMMAND_RESULT_MAX_BYTES,
   ENVELOPE_OVERHEAD_BYTES,
   MQTT_ENVELOPE_MAX_BYTES,
   CLOCK_TOLERANCE_S,

@@ -11,6 +11,7 @@
  */
 export * from './messages/ack.js';
 export * from './messages/availability.js';
+export * from './messages/command.js';
 export { SCHEMA_ID_BASE } from './messages/common.js';
 export * from './messages/envelope.js';
 export * from './messages/error-body.js';

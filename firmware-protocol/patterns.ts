@@ -11,6 +11,12 @@ export const DEVICE_ID_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_.-]{0,${DEVICE_ID_MAX -
 export const EVENT_ID_PATTERN = '^evt_[0-9A-HJKMNP-TV-Z]{26}$';
 /** Review item ids: `rev_` + a ULID, chosen by the box when the item starts. */
 export const REVIEW_ID_PATTERN = '^rev_[0-9A-HJKMNP-TV-Z]{26}$';
+/** Command ids: `cmd_` + a ULID, chosen by the collector when it issues the command. */
+export const COMMAND_ID_PATTERN = '^cmd_[0-9A-HJKMNP-TV-Z]{26}$';
+/** Command kinds: lower-case words joined by `_` (known ones in messages/command.ts). */
+export const COMMAND_KIND_PATTERN = '^[a-z][a-z0-9_]{0,31}$';
+/** Model registry ids: `mdl_` + a ULID. */
+export const MODEL_ID_PATTERN = '^mdl_[0-9A-HJKMNP-TV-Z]{26}$';
 /** Camera names as configured on the box. */
 export const CAMERA_NAME_PATTERN = `^[A-Za-z0-9][A-Za-z0-9_-]{0,${CAMERA_NAME_MAX - 1}}$`;
 /** Zone names as configured on the box. */
@@ -26,6 +32,8 @@ export const DEVICE_ID_RE = new RegExp(DEVICE_ID_PATTERN);
 export const EVENT_ID_RE = new RegExp(EVENT_ID_PATTERN);
 export const REVIEW_ID_RE = new RegExp(REVIEW_ID_PATTERN);
 export const CAMERA_NAME_RE = new RegExp(CAMERA_NAME_PATTERN);
+export const COMMAND_ID_RE = new RegExp(COMMAND_ID_PATTERN);
+export const MODEL_ID_RE = new RegExp(MODEL_ID_PATTERN);
 
 export function isDeviceId(value: string): boolean {
   return DEVICE_ID_RE.test(value);

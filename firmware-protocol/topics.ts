@@ -10,6 +10,8 @@ import { DEVICE_ID_RE, EVENT_ID_RE } from './patterns.js';
  *   vigil/v1/{device_id}/thumbnails/{event_id}   device → cloud  JPEG bytes            QoS 1, signed
  *   vigil/v1/{device_id}/acks                    cloud → device  Ack                   QoS 1, signed by the collector
  *   vigil/v1/{device_id}/availability            device (LWT)    Availability          QoS 1, retained, unsigned
+ *   vigil/v1/{device_id}/commands                cloud → device  Command               QoS 1, signed by the collector
+ *   vigil/v1/{device_id}/results                 device → cloud  CommandResult         QoS 1, signed
  */
 
 export const TOPIC_ROOT = 'vigil';
@@ -19,14 +21,16 @@ export const TOPIC_PREFIX = `${TOPIC_ROOT}/v${PROTOCOL_VERSION}`;
 /** Shared-subscription group of the collectors (MQTT 5 `$share/{group}/…`, also understood by Mosquitto over 3.1.1). */
 export const SHARED_GROUP = 'vigil-cloud';
 
-export type TopicKind = 'events' | 'heartbeat' | 'thumbnail' | 'acks' | 'availability';
+export type TopicKind = 'events' | 'heartbeat' | 'thumbnail' | 'acks' | 'availability' | 'commands' | 'results';
 
 export type ParsedTopic =
   | { kind: 'events'; deviceId: string }
   | { kind: 'heartbeat'; deviceId: string }
   | { kind: 'thumbnail'; deviceId: string; eventId: string }
   | { kind: 'acks'; deviceId: string }
-  | { kind: 'availability'; deviceId: string };
+  | { kind: 'availability'; deviceId: string }
+  | { kind: 'commands'; deviceId: string }
+  | { kind: 'results'; deviceId: string };
 
 function badTopic(message: string, topic: string): VigilError {
   return new VigilError('invalid_topic', `${message} (topic "${topic.slice(0, 200)}")`, {
@@ -76,6 +80,14 @@ export function availabilityTopic(deviceId: string): string {
   return `${devicePrefix(deviceId)}/availability`;
 }
 
+export function commandsTopic(deviceId: string): string {
+  return `${devicePrefix(deviceId)}/commands`;
+}
+
+export function resultsTopic(deviceId: string): string {
+  return `${devicePrefix(deviceId)}/results`;
+}
+
 /** Builds the topic of a parsed description (inverse of parseTopic). */
 export function buildTopic(t: ParsedTopic): string {
   switch (t.kind) {
@@ -89,6 +101,10 @@ export function buildTopic(t: ParsedTopic): string {
       return acksTopic(t.deviceId);
     case 'availability':
       return availabilityTopic(t.deviceId);
+    case 'commands':
+      return commandsTopic(t.deviceId);
+    case 'results':
+      return resultsTopic(t.deviceId);
   }
 }
 
@@ -113,6 +129,10 @@ export function parseTopic(topic: string): ParsedTopic {
         return { kind: 'acks', deviceId };
       case 'availability':
         return { kind: 'availability', deviceId };
+      case 'commands':
+        return { kind: 'commands', deviceId };
+      case 'results':
+        return { kind: 'results', deviceId };
     }
   }
   if (rest.length === 2 && rest[0] === 'thumbnails') {
@@ -139,6 +159,8 @@ export const TOPIC_FILTERS = {
   thumbnails: `${TOPIC_PREFIX}/+/thumbnails/+`,
   acks: `${TOPIC_PREFIX}/+/acks`,
   availability: `${TOPIC_PREFIX}/+/availability`,
+  commands: `${TOPIC_PREFIX}/+/commands`,
+  results: `${TOPIC_PREFIX}/+/results`,
 } as const;
 
 /**
@@ -150,10 +172,16 @@ export const COLLECTOR_SUBSCRIPTIONS = {
   events: `$share/${SHARED_GROUP}/${TOPIC_FILTERS.events}`,
   heartbeat: `$share/${SHARED_GROUP}/${TOPIC_FILTERS.heartbeat}`,
   thumbnails: `$share/${SHARED_GROUP}/${TOPIC_FILTERS.thumbnails}`,
+  results: `$share/${SHARED_GROUP}/${TOPIC_FILTERS.results}`,
   availability: TOPIC_FILTERS.availability,
 } as const;
 
 /** The topic a device subscribes to for its acks (exact, no wildcard: a device sees only its own acks). */
 export function deviceSubscription(deviceId: string): string {
   return acksTopic(deviceId);
+}
+
+/** The topics a device subscribes to: its acks and its commands (exact, no wildcard). */
+export function deviceSubscriptions(deviceId: string): string[] {
+  return [acksTopic(deviceId), commandsTopic(deviceId)];
 }

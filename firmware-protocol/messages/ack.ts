@@ -8,7 +8,7 @@ import { DateTime, INTEGER_MAX, top, V, wireObject } from './common.js';
  * heartbeat).
  */
 
-export const ACK_KINDS = ['event', 'review', 'thumbnail', 'heartbeat'] as const;
+export const ACK_KINDS = ['event', 'review', 'thumbnail', 'heartbeat', 'result'] as const;
 export const ACK_STATUSES = ['accepted', 'duplicate', 'rejected'] as const;
 export type AckKind = (typeof ACK_KINDS)[number];
 export type AckStatus = (typeof ACK_STATUSES)[number];
@@ -20,12 +20,12 @@ export const AckItem = wireObject(
       maxLength: 64,
       description:
         'What is acked: the event id for kind event and thumbnail; the review item id for kind review; the ' +
-        "heartbeat's `sent_at` for kind heartbeat.",
+        "heartbeat's `sent_at` for kind heartbeat; the command id for kind result (a CommandResult).",
     }),
     rev: Type.Integer({
       minimum: 0,
       maximum: INTEGER_MAX,
-      description: "The message's rev for kind event and review; 0 for thumbnail and heartbeat.",
+      description: "The message's rev for kind event and review; 0 for thumbnail, heartbeat and result.",
     }),
     kind: Type.Union(
       ACK_KINDS.map((k) => Type.Literal(k)),

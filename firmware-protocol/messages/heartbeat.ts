@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { validator } from '../../shared/schema/index.js';
 import { HEARTBEAT_CAMERAS_MAX } from '../limits.js';
-import { CAMERA_NAME_PATTERN } from '../patterns.js';
-import { DateTime, DeviceId, INTEGER_MAX, top, V, wireObject } from './common.js';
+import { CAMERA_NAME_PATTERN, MODEL_ID_PATTERN } from '../patterns.js';
+import { DateTime, DeviceId, INTEGER_MAX, Sha256, top, V, wireObject } from './common.js';
 
 /** Heartbeat: the box's periodic health report, with the state of each camera pipeline and of its outbox. */
 
@@ -117,6 +117,27 @@ export const Heartbeat = wireObject(
       Type.Union([DateTime('When the box last received an ack.'), Type.Null()], {
         description: 'When the box last received an ack (date-time), or null if never.',
       }),
+    ),
+    model: Type.Optional(
+      Type.Union(
+        [
+          wireObject(
+            {
+              id: Type.Union([Type.String({ pattern: MODEL_ID_PATTERN }), Type.Null()], {
+                description: 'Registry id (`mdl_…`) of the running model; null for the model file of the config.',
+              }),
+              sha256: Sha256('SHA-256 of the running ONNX file.'),
+            },
+            { description: 'The object detector running now.' },
+          ),
+          Type.Null(),
+        ],
+        {
+          description:
+            'The object detector the box runs now (after a model_update: the new one once swapped in; the old ' +
+            'one after a failed update); null in motion-only mode.',
+        },
+      ),
     ),
     boot_id: Type.Optional(
       Type.String({

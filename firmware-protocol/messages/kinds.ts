@@ -1,5 +1,13 @@
 import { Ack, validateAck } from './ack.js';
 import { Availability, validateAvailability } from './availability.js';
+import {
+  Command,
+  CommandPoll,
+  CommandResult,
+  validateCommand,
+  validateCommandPoll,
+  validateCommandResult,
+} from './command.js';
 import { MqttEnvelopeSchema, validateMqttEnvelope } from './envelope.js';
 import { ErrorBody, validateErrorBody } from './error-body.js';
 import { Event, EventBatch, validateEvent, validateEventBatch } from './event.js';
@@ -29,5 +37,8 @@ export const MESSAGE_KINDS = {
   'broker-credentials': { schema: BrokerCredentials, validate: validateBrokerCredentials },
   error: { schema: ErrorBody, validate: validateErrorBody },
   envelope: { schema: MqttEnvelopeSchema, validate: validateMqttEnvelope },
+  command: { schema: Command, validate: validateCommand },
+  'command-poll': { schema: CommandPoll, validate: validateCommandPoll },
+  'command-result': { schema: CommandResult, validate: validateCommandResult },
 } as const;
 export type MessageKind = keyof typeof MESSAGE_KINDS;

@@ -41,6 +41,9 @@ const EXAMPLE_KIND: Record<string, MessageKind> = {
   error: 'error',
   'thumbnail-info': 'thumbnail-info',
   envelope: 'envelope',
+  command: 'command',
+  'command-poll': 'command-poll',
+  'command-result': 'command-result',
 };
 
 function example(name: string): Record<string, unknown> {

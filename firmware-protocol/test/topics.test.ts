@@ -3,14 +3,17 @@ import { deviceIdInPath } from '../../shared/signing/index.js';
 import {
   acksTopic,
   availabilityTopic,
+  commandsTopic,
   buildTopic,
   COLLECTOR_SUBSCRIPTIONS,
   devicePrefix,
+  deviceSubscriptions,
   eventsPath,
   eventsTopic,
   heartbeatPath,
   heartbeatTopic,
   parseTopic,
+  resultsTopic,
   thumbnailPath,
   thumbnailTopic,
   tryParseTopic,
@@ -28,6 +31,9 @@ describe('topics', () => {
     expect(thumbnailTopic(DEV, EVT)).toBe(`vigil/v1/${DEV}/thumbnails/${EVT}`);
     expect(acksTopic(DEV)).toBe(`vigil/v1/${DEV}/acks`);
     expect(availabilityTopic(DEV)).toBe(`vigil/v1/${DEV}/availability`);
+    expect(commandsTopic(DEV)).toBe(`vigil/v1/${DEV}/commands`);
+    expect(resultsTopic(DEV)).toBe(`vigil/v1/${DEV}/results`);
+    expect(deviceSubscriptions(DEV)).toEqual([`vigil/v1/${DEV}/acks`, `vigil/v1/${DEV}/commands`]);
   });
 
   it('parse(build(x)) = x for every kind, and the signing binding finds the same device', () => {
@@ -37,6 +43,8 @@ describe('topics', () => {
       { kind: 'thumbnail', deviceId: DEV, eventId: EVT },
       { kind: 'acks', deviceId: DEV },
       { kind: 'availability', deviceId: DEV },
+      { kind: 'commands', deviceId: DEV },
+      { kind: 'results', deviceId: DEV },
     ];
     for (const t of all) {
       const topic = buildTopic(t);
@@ -81,6 +89,7 @@ describe('topics', () => {
       events: '$share/vigil-cloud/vigil/v1/+/events',
       heartbeat: '$share/vigil-cloud/vigil/v1/+/heartbeat',
       thumbnails: '$share/vigil-cloud/vigil/v1/+/thumbnails/+',
+      results: '$share/vigil-cloud/vigil/v1/+/results',
       availability: 'vigil/v1/+/availability',
     });
     const matches = (filter: string, topic: string): boolean => {
@@ -92,7 +101,9 @@ describe('topics', () => {
     expect(matches(COLLECTOR_SUBSCRIPTIONS.thumbnails, thumbnailTopic(DEV, EVT))).toBe(true);
     expect(matches(COLLECTOR_SUBSCRIPTIONS.heartbeat, heartbeatTopic(DEV))).toBe(true);
     expect(matches(COLLECTOR_SUBSCRIPTIONS.availability, availabilityTopic(DEV))).toBe(true);
+    expect(matches(COLLECTOR_SUBSCRIPTIONS.results, resultsTopic(DEV))).toBe(true);
     expect(matches(COLLECTOR_SUBSCRIPTIONS.events, acksTopic(DEV))).toBe(false);
+    expect(matches(COLLECTOR_SUBSCRIPTIONS.results, commandsTopic(DEV))).toBe(false);
   });
 });
 

@@ -125,6 +125,8 @@ export function buildVectors(): SigningVector[] {
   const batch = example('event-batch');
   const heartbeat = example('heartbeat');
   const ack = example('ack');
+  const command = example('command');
+  const result = example('command-result');
   const tamperedUpdate = Buffer.from(eventUpdate.toString('utf8').replace('"label":"person"', '"label":"cat"'), 'utf8');
   const replayNonce = nonce('replay');
 
@@ -257,7 +259,49 @@ export function buildVectors(): SigningVector[] {
       nonce: replayNonce,
       now: NOW + 5,
     }),
+    // Commands (PROTOCOL.md §6.1): signed by the collector with the device key, same envelope on MQTT and in the
+    // HTTPS long-poll answer; the long-poll request and the result are signed by the box.
+    vector({
+      name: 'mqtt-command-signed-by-collector',
+      method: 'MQTT',
+      path: `vigil/v1/${DEVICE}/commands`,
+      body: command,
+    }),
+    vector({
+      name: 'http-get-commands-long-poll',
+      method: 'GET',
+      path: `/v1/devices/${DEVICE}/commands?wait=25`,
+      body: Buffer.alloc(0),
+    }),
+    vector({ name: 'mqtt-command-result', method: 'MQTT', path: `vigil/v1/${DEVICE}/results`, body: result }),
+    vector({
+      name: 'command-signed-with-other-key',
+      method: 'MQTT',
+      path: `vigil/v1/${DEVICE}/commands`,
+      body: command,
+      reason: SigningErrorCode.mismatch,
+      presented: (f) => ({ signature: computeSignature(OTHER_SECRET, f) }),
+    }),
   ];
+}
+
+/** examples/command-poll.json: a long-poll answer holding the envelope of `mqtt-command-signed-by-collector`. */
+export function commandPollExample(): { v: 1; commands: MqttEnvelope[] } {
+  const v = buildVectors().find((x) => x.name === 'mqtt-command-signed-by-collector');
+  if (!v) throw new Error('vector mqtt-command-signed-by-collector missing');
+  const envelope = signMqttMessage(
+    { deviceId: v.device_id, keyId: 'k1', secret: SECRET },
+    v.path,
+    Buffer.from(v.body_b64, 'base64'),
+    { nonce: v.nonce, timestamp: v.timestamp },
+  );
+  return { v: 1, commands: [envelope] };
+}
+
+export const COMMAND_POLL_EXAMPLE_FILE = join(EXAMPLES, 'command-poll.json');
+
+export function commandPollExampleText(): string {
+  return JSON.stringify(commandPollExample(), null, 2) + '\n';
 }
 
 /** examples/envelope.json: the MQTT envelope of the `mqtt-thumbnail-jpeg` vector, key id k1. */
@@ -286,5 +330,6 @@ export function vectorsText(): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   writeFileSync(VECTORS_FILE, vectorsText());
   writeFileSync(ENVELOPE_EXAMPLE_FILE, envelopeExampleText());
-  process.stdout.write(`wrote ${VECTORS_FILE}\nwrote ${ENVELOPE_EXAMPLE_FILE}\n`);
+  writeFileSync(COMMAND_POLL_EXAMPLE_FILE, commandPollExampleText());
+  process.stdout.write(`wrote ${VECTORS_FILE}\nwrote ${ENVELOPE_EXAMPLE_FILE}\nwrote ${COMMAND_POLL_EXAMPLE_FILE}\n`);
 }
