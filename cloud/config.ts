@@ -7,6 +7,7 @@ import { NotifyConfigSchema } from './notify/config.js';
 import { QueueConfigSchema } from './queue/config.js';
 import { ReclassifyConfigSchema } from './reclassify/config.js';
 import { EventsConfigSchema } from './status/config.js';
+import { CommandsConfigSchema } from './commands/config.js';
 
 /**
  * The collector's configuration: defaults here ← YAML file (`--config`) ← environment `VIGIL_CLOUD__A__B` ← CLI
@@ -243,6 +244,7 @@ export const CloudConfigSchema = Type.Object(
     notify: NotifyConfigSchema,
     queue: QueueConfigSchema,
     accounts: AccountsConfigSchema,
+    commands: CommandsConfigSchema,
   },
   { additionalProperties: false, description: 'vigil-cloud configuration.' },
 );

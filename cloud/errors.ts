@@ -58,6 +58,12 @@ const CLOUD_ONLY = {
   llm_aborted: { status: 503, retry: 'retry_later', message: 'the provider request was aborted' },
   llm_unreachable: { status: 502, retry: 'retry_later', message: 'the provider cannot be reached' },
   thumbnail_unreadable: { status: 422, retry: 'drop', message: 'the thumbnail cannot be decoded' },
+  // command channel (cloud/commands)
+  device_unknown: { status: 404, retry: 'drop', message: 'no such device in this tenant (or it is revoked)' },
+  device_offline: { status: 504, retry: 'retry_later', message: 'the box did not answer before the command expired' },
+  command_refused: { status: 422, retry: 'drop', message: 'the box refused the command' },
+  command_failed: { status: 502, retry: 'drop', message: 'the box ran the command and it failed' },
+  command_pending: { status: 409, retry: 'retry_later', message: 'the command has no result yet' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export const CLOUD_ERRORS = { ...PROTOCOL_ERRORS, ...COMMON_ERRORS, ...CLOUD_ONLY };

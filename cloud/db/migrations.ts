@@ -1,3 +1,4 @@
+import { COMMANDS_MIGRATION } from './migration-commands.js';
 /**
  * The collector's schema, every table of every stage, as ONE ordered list of migrations (applied by ./migrate.ts),
  * the same SQL for SQLite and PostgreSQL (types both accept: TEXT, BIGINT, DOUBLE PRECISION; booleans as BIGINT
@@ -16,6 +17,7 @@
  *   broker/  deployment_meta (5)
  *   accounts/ users, user_sessions (9)
  *   live/    live_change_seq, live_changes (9, live/change-journal.ts)
+ *   commands/ device_commands (11, ./migration-commands.ts)
  */
 
 export interface Migration {
@@ -478,11 +480,7 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'dead letters: messages that failed repeatedly on the collector side',
     statements: [...DEAD_LETTERS],
   },
-  {
-    version: 8,
-    name: 'review items, event zones, camera snoozes, review pushes',
-    statements: [...REVIEWS],
-  },
+  { version: 8, name: 'review items, event zones, camera snoozes, review pushes', statements: [...REVIEWS] },
   {
     version: 9,
     name: 'owner accounts and sessions; the live feed change journal',
@@ -494,4 +492,5 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'notification preferences per push registration',
     statements: ['ALTER TABLE push_tokens ADD COLUMN preferences_json TEXT'],
   },
+  COMMANDS_MIGRATION, // 11: device commands (./migration-commands.ts)
 ];

@@ -44,6 +44,7 @@ import { StoreIngestSink } from './ingest-sink.js';
 import { thumbnailAccess } from './thumbnail-access.js';
 import { ServerTls, tlsConfigured } from './tls.js';
 import { registerWebApp } from './web-app.js';
+import { createCommands, type CommandChannel } from '../commands/index.js';
 
 /**
  * Assembles the collector: storage (SQLite or PostgreSQL), blob store, secrets box, live feed, the fastify app
@@ -82,6 +83,8 @@ export interface Cloud {
   lostEvents: LostEventSweeper;
   /** Owner accounts and login sessions of the web app (cloud/accounts). */
   accounts: Accounts;
+  /** Commands to boxes (cloud/commands): issue, follow (`onFinished`), results, long-poll. */
+  commands: CommandChannel;
   close(): Promise<void>;
 }
 
@@ -177,6 +180,17 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     });
     store.onEventsStored(notify.enqueueInTransaction);
     cleanups.push(() => notify.close());
+    // Commands to boxes, signed with each box's newest key (cloud/commands); the sweeper starts with the others.
+    const commands = createCommands({
+      database,
+      store,
+      blobs,
+      keys: (deviceId) => sink.activeKeys(deviceId),
+      config: config.commands,
+      clock,
+      log: componentLogger(log, 'commands'),
+    });
+    cleanups.push(() => commands.close());
     const sink = new StoreIngestSink({
       store,
       blobs,
@@ -369,6 +383,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
 
     notify.start();
     accounts.startPurge();
+    commands.start();
 
     // No event left open: end the events of boxes that went quiet or restarted (cloud/status/lost-events.ts).
     const lostEvents = startLostEventSweeper({
@@ -411,6 +426,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       notify,
       lostEvents,
       accounts,
+      commands,
       close: () => (closing ??= closeAll()),
     };
   } catch (err) {
