@@ -3,9 +3,11 @@ import {
   TOPIC_FILTERS,
   acksTopic,
   availabilityTopic,
+  commandsTopic,
   eventsTopic,
   heartbeatTopic,
   devicePrefix,
+  resultsTopic,
 } from '../../firmware-protocol/topics.js';
 
 /**
@@ -14,11 +16,12 @@ import {
  * catch-all denies, so it does not depend on the broker's default access (a broker configured to allow by default
  * still confines a box to its own topics).
  *
- * A box (role `vigil-device-{device_id}`): publishes its events, heartbeats, thumbnails and availability, nothing
- * else (not its own acks topic: acks come only from collectors); subscribes to exactly its acks topic.
+ * A box (role `vigil-device-{device_id}`): publishes its events, heartbeats, thumbnails, availability and command
+ * results, nothing else (not its own acks or commands topics: those come only from collectors); subscribes to
+ * exactly its acks topic and its commands topic.
  * A collector (role `vigil-collector-{deployment_id}`): subscribes to its deployment's shared group only (not
- * another deployment's group, not a plain subscription that would copy every message), publishes acks, may watch
- * availability, and claims its group on `vigil/collectors/{group}`.
+ * another deployment's group, not a plain subscription that would copy every message), publishes acks and commands,
+ * may watch availability, and claims its group on `vigil/collectors/{group}`.
  */
 export type AclAction = 'publish' | 'subscribe_literal' | 'subscribe_pattern';
 
@@ -57,14 +60,18 @@ export function deviceAcl(deviceId: string): AclRule[] {
     { action: 'publish', topic: heartbeatTopic(deviceId), allow: true, priority: ALLOW },
     { action: 'publish', topic: `${devicePrefix(deviceId)}/thumbnails/+`, allow: true, priority: ALLOW },
     { action: 'publish', topic: availabilityTopic(deviceId), allow: true, priority: ALLOW },
+    { action: 'publish', topic: resultsTopic(deviceId), allow: true, priority: ALLOW },
     { action: 'subscribe_literal', topic: acksTopic(deviceId), allow: true, priority: ALLOW },
+    { action: 'subscribe_literal', topic: commandsTopic(deviceId), allow: true, priority: ALLOW },
     ...catchAllDenies(),
   ];
 }
 
 /** The shared-subscription filters of a group (what the collector subscribes to). */
 export function sharedFilters(group: string): string[] {
-  return [TOPIC_FILTERS.events, TOPIC_FILTERS.heartbeat, TOPIC_FILTERS.thumbnails].map((f) => `$share/${group}/${f}`);
+  return [TOPIC_FILTERS.events, TOPIC_FILTERS.heartbeat, TOPIC_FILTERS.thumbnails, TOPIC_FILTERS.results].map(
+    (f) => `$share/${group}/${f}`,
+  );
 }
 
 export function collectorAcl(group: string): AclRule[] {
@@ -77,6 +84,7 @@ export function collectorAcl(group: string): AclRule[] {
     })),
     { action: 'subscribe_literal', topic: TOPIC_FILTERS.availability, allow: true, priority: ALLOW },
     { action: 'publish', topic: TOPIC_FILTERS.acks, allow: true, priority: ALLOW },
+    { action: 'publish', topic: TOPIC_FILTERS.commands, allow: true, priority: ALLOW },
     // The deployment's claim on its group (./group-claim.ts): how a collision with another deployment is seen.
     { action: 'publish', topic: claimTopic(group), allow: true, priority: ALLOW },
     { action: 'subscribe_literal', topic: claimTopic(group), allow: true, priority: ALLOW },

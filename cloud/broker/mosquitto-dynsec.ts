@@ -168,6 +168,15 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
       },
     ]);
     if (roleAnswer?.error && !ALREADY.test(roleAnswer.error)) throw failed(`creating role ${role}`, roleAnswer);
+    if (roleAnswer?.error) {
+      // The role exists (a box paired by an older collector): make sure the rules added since are in it.
+      const answers = await this.run(
+        `ACLs of ${deviceId}`,
+        dynsecAcls(deviceAcl(deviceId)).map((acl) => ({ command: 'addRoleACL', rolename: role, ...acl })),
+      );
+      const bad = answers.find((a) => a.error && !ALREADY.test(a.error));
+      if (bad) throw failed(`adding ACLs to role ${role}`, bad);
+    }
     if (clientAnswer?.error && !ALREADY.test(clientAnswer.error))
       throw failed(`creating the broker login of ${deviceId}`, clientAnswer);
     if (clientAnswer?.error) {

@@ -5,6 +5,7 @@ import { ingestConfig, type IngestConfig } from './config.js';
 import { Containment, type DeadLetterLedger } from './dead-letter.js';
 import { IngestMetrics } from './metrics.js';
 import { DeviceRateLimiter } from './rate-limit.js';
+import type { CommandResultSink } from './results.js';
 import type { IngestSink } from './sink.js';
 
 /**
@@ -28,9 +29,12 @@ export interface IngestDeps {
   probe?: () => Promise<void>;
   /** Built from the three above when omitted (a resolved deps object passed on keeps its own). */
   containment?: Containment;
+  /** Where command results go (cloud/commands); without it, results are refused `not_found`. */
+  results?: CommandResultSink;
 }
 
-export type ResolvedIngestDeps = Required<Omit<IngestDeps, 'deadLetters' | 'probe'>>;
+export type ResolvedIngestDeps = Required<Omit<IngestDeps, 'deadLetters' | 'probe' | 'results'>> &
+  Pick<IngestDeps, 'results'>;
 
 export function resolveIngestDeps(deps: IngestDeps): ResolvedIngestDeps {
   const config = deps.config ?? ingestConfig();
@@ -39,6 +43,7 @@ export function resolveIngestDeps(deps: IngestDeps): ResolvedIngestDeps {
   const metrics = deps.metrics ?? new IngestMetrics();
   return {
     sink: deps.sink,
+    ...(deps.results ? { results: deps.results } : {}),
     config,
     clock,
     log,

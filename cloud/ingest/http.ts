@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { isVigilError, VigilError } from '../errors.js';
 import { HEADER, parseHttpSignature, sha256Hex } from '../../shared/signing/index.js';
 import { CONTENT_TYPE, HTTP_PATHS } from '../../firmware-protocol/http.js';
+import { COMMAND_RESULT_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
 import type { VerifiedDevice, VerifyOptions } from '../verify/index.js';
 import { makeAck } from './ack.js';
@@ -11,6 +12,7 @@ import { isSendersFault, type FailedMessage } from './dead-letter.js';
 import { wireError } from './errors.js';
 import { ingestEvents, singleItemError } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
+import { ingestResult, RESULTS_PATH } from './results.js';
 import { ingestThumbnail } from './thumbnail.js';
 
 /**
@@ -19,6 +21,7 @@ import { ingestThumbnail } from './thumbnail.js';
  *   POST /v1/devices/{device_id}/events                       application/json  Event | EventBatch → Ack
  *   POST /v1/devices/{device_id}/heartbeat                    application/json  Heartbeat → Ack
  *   PUT  /v1/devices/{device_id}/events/{event_id}/thumbnail  image/jpeg        JPEG (streamed) → Ack
+ *   POST /v1/devices/{device_id}/results                      application/json  CommandResult → Ack (./results.ts)
  *
  * Every failure inside a route is contained (./dead-letter.ts): the sender's faults are 4xx; ours are 5xx (the box
  * retries) until the same message has failed `ingest.dead_letter_after` times while storage answers, then 422
@@ -184,6 +187,25 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
           take(device.deviceId, reply);
           const item = await ingestHeartbeat(d, device.deviceId, body, device.skewS, receivedAt);
           return makeAck([item], d.clock);
+        },
+      );
+    },
+  );
+
+  scope.post<{ Params: DeviceParams }>(
+    RESULTS_PATH,
+    { bodyLimit: COMMAND_RESULT_MAX_BYTES, config: { ingestContentType: CONTENT_TYPE.json } satisfies RouteConfig },
+    async (req, reply): Promise<Ack> => {
+      const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'result');
+      const sha256 = sha256Hex(body);
+      return contained(
+        req,
+        'result',
+        () => ({ bytes: body, sha256, size: body.length }),
+        async () => {
+          const device = await verify(req, sha256);
+          take(device.deviceId, reply);
+          return makeAck([await ingestResult(d, device.deviceId, body)], d.clock);
         },
       );
     },

@@ -125,6 +125,16 @@ export function rejectEveryItem(topic: ParsedTopic, body: Buffer, code: string, 
       }
       return [];
     }
+    case 'results': {
+      try {
+        const id = (parseJson(body, 'result') as { command_id?: unknown }).command_id;
+        if (typeof id === 'string' && id.length > 0 && id.length <= 64)
+          return [rejectedItem(id, 0, 'result', code, message)];
+      } catch {
+        // not identifiable
+      }
+      return [];
+    }
     default:
       return [];
   }

@@ -9,12 +9,14 @@ import {
   type SignedMessage,
 } from '../../shared/signing/index.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
-import type { AckItem } from '../../firmware-protocol/messages.js';
+import { COMMAND_RESULT_MAX_BYTES, envelopeBytesFor } from '../../firmware-protocol/limits.js';
+import { validateAvailability, type AckItem } from '../../firmware-protocol/messages.js';
 import { tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
 import type { ResolvedIngestDeps } from './deps.js';
 import { isSendersFault, type FailedMessage, type FailureVerdict } from './dead-letter.js';
 import { ingestEvents } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
+import { ingestResult } from './results.js';
 import { rejectEveryItem, type MqttAckPublisher } from './mqtt-acks.js';
 import type { DeviceLanes } from './mqtt-device-lanes.js';
 import type { NonceClaim } from './sink.js';
@@ -36,18 +38,34 @@ export class MqttMessageHandler {
     private readonly log: ResolvedIngestDeps['log'],
     private readonly lanes: DeviceLanes,
     private readonly onUnknownDevice?: (deviceId: string) => void,
+    private readonly onAvailability?: (deviceId: string, state: 'online' | 'offline') => void,
   ) {}
 
   handle(packet: IPublishPacket): Promise<void> {
     this.d.metrics.counts.mqtt_messages++;
     const receivedAt = this.d.clock.now();
     const topic = tryParseTopic(packet.topic);
-    if (!topic || topic.kind === 'acks' || topic.kind === 'availability') {
+    if (topic?.kind === 'availability') {
+      this.availability(topic.deviceId, packet.payload);
+      return Promise.resolve();
+    }
+    if (!topic || topic.kind === 'acks' || topic.kind === 'commands') {
       this.log.debug({ topic: packet.topic.slice(0, 200) }, 'ignoring message on a topic ingest does not take');
       return Promise.resolve();
     }
     // The topic's device id is not verified yet; it only orders this message after the earlier ones of that topic.
     return this.lanes.run(topic.deviceId, topic.kind === 'thumbnail', () => this.handleOne(packet, topic, receivedAt));
+  }
+
+  /** A box's retained, unsigned presence (display only; the command channel re-publishes on `online`). */
+  private availability(deviceId: string, payload: Buffer | string): void {
+    if (!this.onAvailability) return;
+    try {
+      const value: unknown = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
+      if (validateAvailability.check(value)) this.onAvailability(deviceId, value.state);
+    } catch {
+      // an empty payload clears the retained message; anything unreadable is ignored
+    }
   }
 
   /**
@@ -103,7 +121,11 @@ export class MqttMessageHandler {
   ): Promise<void> {
     const d = this.d;
     const payload = ctx.payload;
-    if (payload.length > d.config.body_limits.mqtt_envelope_bytes) {
+    const limit =
+      topic.kind === 'results'
+        ? Math.max(d.config.body_limits.mqtt_envelope_bytes, envelopeBytesFor(COMMAND_RESULT_MAX_BYTES))
+        : d.config.body_limits.mqtt_envelope_bytes;
+    if (payload.length > limit) {
       this.unauthenticated(
         packet.topic,
         'payload_too_large',
@@ -201,6 +223,8 @@ export class MqttMessageHandler {
         return (await ingestEvents(this.d, deviceId, body, receivedAt, nonce)).items;
       case 'heartbeat':
         return [await ingestHeartbeat(this.d, deviceId, body, skewS, receivedAt)];
+      case 'results':
+        return [await ingestResult(this.d, deviceId, body)];
       case 'thumbnail':
         return [
           await ingestThumbnail(
@@ -251,7 +275,12 @@ function failedMessage(route: string, topic: ParsedTopic, ctx: AttemptContext): 
   const body = ctx.body ?? ctx.payload;
   return {
     transport: 'mqtt',
-    kind: topic.kind === 'heartbeat' ? 'heartbeat' : topic.kind === 'thumbnail' ? 'thumbnail' : 'events',
+    kind:
+      topic.kind === 'heartbeat' || topic.kind === 'thumbnail'
+        ? topic.kind
+        : topic.kind === 'results'
+          ? 'result'
+          : 'events',
     deviceId: topic.deviceId,
     eventId: topic.kind === 'thumbnail' ? topic.eventId : undefined,
     route,

@@ -57,6 +57,11 @@ export interface MqttIngestDeps extends IngestDeps {
   identity?: MqttCollectorIdentity;
   /** Called for each message whose signing device is unknown (`unknown_device`), with the topic's device id. */
   onUnknownDevice?: (deviceId: string) => void;
+  /**
+   * Called with each box's availability (retained, unsigned; `vigil/v1/+/availability`, a plain subscription of the
+   * first connection): the command channel re-publishes a box's pending commands when it turns online.
+   */
+  onAvailability?: (deviceId: string, state: 'online' | 'offline') => void;
 }
 
 export interface MqttCollectorIdentity {
@@ -71,13 +76,17 @@ export interface MqttIngest {
   readonly ready: Promise<void>;
   /** True while every connection is up. */
   connected(): boolean;
+  /** Publishes QoS 1 (not retained) through the first connected connection; resolves on the broker's PUBACK. */
+  publish(topic: string, payload: string): Promise<void>;
   /** Stops consuming; messages in progress finish or stay un-PUBACKed for redelivery. */
   close(): Promise<void>;
 }
 
 /** Shared-subscription filters of a group. */
 export function collectorFilters(group: string): string[] {
-  return [TOPIC_FILTERS.events, TOPIC_FILTERS.heartbeat, TOPIC_FILTERS.thumbnails].map((f) => `$share/${group}/${f}`);
+  return [TOPIC_FILTERS.events, TOPIC_FILTERS.heartbeat, TOPIC_FILTERS.thumbnails, TOPIC_FILTERS.results].map(
+    (f) => `$share/${group}/${f}`,
+  );
 }
 
 function resolveIdentity(deps: MqttIngestDeps): MqttCollectorIdentity {
@@ -128,7 +137,7 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
     clients.push(client);
     const clientLog = log.child({ client_id: clientId });
     const acks = new MqttAckPublisher(d, client, cfg.qos, clientLog);
-    const handler = new MqttMessageHandler(d, acks, state, clientLog, lanes, deps.onUnknownDevice);
+    const handler = new MqttMessageHandler(d, acks, state, clientLog, lanes, deps.onUnknownDevice, deps.onAvailability);
     // Up to max_in_flight messages at once; each PUBACKed only after it was stored and acked, in arrival order.
     installPubackWindow(client, {
       limit: cfg.max_in_flight,
@@ -144,7 +153,12 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
             { client_id: clientId, group: who.group, session_present: connack.sessionPresent },
             'connected to broker',
           );
-          client.subscribe(collectorFilters(who.group), { qos: cfg.qos }, (err, granted) => {
+          // Availability is not shared: the first connection hears every box (for the command channel).
+          const filters = [
+            ...collectorFilters(who.group),
+            ...(i === 0 && deps.onAvailability ? [TOPIC_FILTERS.availability] : []),
+          ];
+          client.subscribe(filters, { qos: cfg.qos }, (err, granted) => {
             if (err) {
               log.error({ err: describeError(err) }, 'subscribe failed');
               return;
@@ -165,6 +179,11 @@ export function startMqttIngest(deps: MqttIngestDeps): MqttIngest {
   return {
     ready: Promise.all(readies).then(() => undefined),
     connected: () => clients.every((c) => c.connected),
+    publish: async (topic, payload) => {
+      const client = clients.find((c) => c.connected) ?? clients[0];
+      if (!client) throw new Error('MQTT ingest has no connection');
+      await client.publishAsync(topic, payload, { qos: 1 });
+    },
     close: async () => {
       state.closing = true;
       await Promise.all(clients.map((c) => c.endAsync(false).catch(() => undefined)));

@@ -44,7 +44,12 @@ import { StoreIngestSink } from './ingest-sink.js';
 import { thumbnailAccess } from './thumbnail-access.js';
 import { ServerTls, tlsConfigured } from './tls.js';
 import { registerWebApp } from './web-app.js';
-import { createCommands, type CommandChannel } from '../commands/index.js';
+import {
+  createCommands,
+  registerCommandPollRoute,
+  registerCommandRoutes,
+  type CommandChannel,
+} from '../commands/index.js';
 
 /**
  * Assembles the collector: storage (SQLite or PostgreSQL), blob store, secrets box, live feed, the fastify app
@@ -333,10 +338,14 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       log: componentLogger(log, 'ingest'),
       deadLetters,
       probe,
+      results: commands,
     });
     registerDeadLetterRoutes(app, { store, deadLetters });
     await registerIngestRoutes(app, ingestDeps);
     registerBrokerCredentialRoute(app, { verifier: ingestDeps.verifier, store, provisioner: deviceBroker, clock });
+    // Commands: the app API, and the signed long-poll of boxes on HTTPS only (cloud/commands).
+    registerCommandRoutes(app, { channel: commands, store });
+    registerCommandPollRoute(app, { verifier: ingestDeps.verifier, limiter: ingestDeps.limiter, channel: commands });
     registerBrokerMetrics(metrics, broker);
     // The owner's web app at / (cloud/web, built into dist/web), same origin as the API.
     registerWebApp(app, { log: componentLogger(log, 'web') });
@@ -376,7 +385,10 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
         mqtt: config.mqtt,
         identity: broker.ingest,
         onUnknownDevice: (id) => broker.foreign?.note(id),
+        onAvailability: (id, state) => commands.availability(id, state),
       });
+      // Commands are published through the ingest connection (and again when a box's availability turns online).
+      commands.attachMqtt(mqtt);
       // Stop consuming before the app and the store go away.
       cleanups.push(() => mqtt!.close());
     }

@@ -11,7 +11,7 @@ import type { SqlDatabase } from '../db/sql.js';
 /** A message that failed on the collector's side (cloud/ingest/dead-letter.ts). */
 export interface FailedMessage {
   transport: 'http' | 'mqtt';
-  kind: 'events' | 'heartbeat' | 'thumbnail';
+  kind: 'events' | 'heartbeat' | 'thumbnail' | 'result';
   /** The device named by the path or topic (verified or not: the failure may precede verification). */
   deviceId: string;
   /** The event a thumbnail belongs to. */

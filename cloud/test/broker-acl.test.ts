@@ -8,7 +8,7 @@ import {
   validatePairingResponse,
   type MqttCredentials,
 } from '../../firmware-protocol/messages.js';
-import { acksTopic, eventsTopic } from '../../firmware-protocol/topics.js';
+import { acksTopic, commandsTopic, eventsTopic, resultsTopic } from '../../firmware-protocol/topics.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { DynsecBroker, dynsecAvailable, freePort } from './support-broker/dynsec-broker.js';
@@ -172,11 +172,15 @@ describe.skipIf(!available)('broker access control (shipped Mosquitto config + d
     const received: string[] = [];
     client.on('message', (topic) => received.push(topic));
 
-    // Subscriptions: only its own acks topic is granted.
-    const own = await client.subscribeAsync(acksTopic(a.creds.deviceId), { qos: 1 });
-    expect(own[0]?.qos).toBe(1);
+    // Subscriptions: only its own acks and commands topics are granted.
+    const own = await client.subscribeAsync([acksTopic(a.creds.deviceId), commandsTopic(a.creds.deviceId)], { qos: 1 });
+    expect(own.map((g) => g.qos)).toEqual([1, 1]);
     for (const filter of [
       acksTopic(b.creds.deviceId),
+      commandsTopic(b.creds.deviceId),
+      'vigil/v1/+/commands',
+      'vigil/v1/+/results',
+      `$share/${group}/vigil/v1/+/results`,
       'vigil/v1/#',
       'vigil/v1/+/acks',
       `vigil/v1/${b.creds.deviceId}/#`,
@@ -204,6 +208,11 @@ describe.skipIf(!available)('broker access control (shipped Mosquitto config + d
       await expect(client.publishAsync(acksTopic(a.creds.deviceId), Buffer.from('{}'), { qos: 1 })).rejects.toThrow(
         /Not authorized/,
       );
+      // Commands come only from collectors; results only under its own id.
+      for (const topic of [commandsTopic(a.creds.deviceId), resultsTopic(b.creds.deviceId)])
+        await expect(client.publishAsync(topic, Buffer.from('{}'), { qos: 1 }), topic).rejects.toThrow(
+          /Not authorized/,
+        );
       await expect(
         client.publishAsync('$CONTROL/dynamic-security/v1', Buffer.from('{"commands":[]}'), { qos: 1 }),
       ).rejects.toThrow(/Not authorized/);

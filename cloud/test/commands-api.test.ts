@@ -1,0 +1,232 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testJpeg } from '../../shared/testing/index.js';
+import {
+  MemoryNonceCache,
+  parseMqttEnvelope,
+  signHttpRequest,
+  verifySignedMessage,
+  type DeviceCredentials,
+  type MqttEnvelope,
+} from '../../shared/signing/index.js';
+import {
+  validateAck,
+  validateCommand,
+  validateCommandPoll,
+  type Ack,
+  type Command,
+  type CommandResult,
+} from '../../firmware-protocol/messages.js';
+import { commandsTopic } from '../../firmware-protocol/topics.js';
+import { testBackends } from './support/backends.js';
+import { startTestCloud, type TestCloud } from './support/cloud.js';
+
+/**
+ * The command channel over HTTPS, on SQLite and PostgreSQL: the app API (POST → 202 queued, GET → delivered → done
+ * with the box's result, snapshots served as JPEG), the signed long-poll (a signed envelope that verifies with the
+ * device key; waits when there is none and wakes when a command is issued), results acked with kind `result`
+ * (accepted, then duplicate), expiry → expired / device_offline, and the errors: device_unknown, command_refused,
+ * rate_limited (429 with Retry-After), a reader may not issue.
+ */
+const backends = await testBackends();
+
+describe.each(backends)('commands over the HTTP API on $name', (backend) => {
+  let t: TestCloud;
+  let box: DeviceCredentials;
+  const nonces = new MemoryNonceCache();
+
+  beforeAll(async () => {
+    t = await startTestCloud(backend, {
+      overrides: { commands: { sweep_interval: '100ms', rate: { per_minute: 6, burst: 8 } } },
+    });
+    box = await t.pairDevice('cmd-box');
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  const send = (device: string, body: Record<string, unknown>, token?: string) =>
+    t.api(`/v1/devices/${device}/commands`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      ...(token ? { token } : {}),
+    });
+  const view = async (id: string, device = box.deviceId) =>
+    (await (await t.api(`/v1/devices/${device}/commands/${id}`)).json()) as Record<string, unknown>;
+
+  /** The box's signed long-poll: the commands in it, each verified as a box verifies them. */
+  async function poll(creds: DeviceCredentials, wait: number): Promise<{ status: number; commands: Command[] }> {
+    const path = `/v1/devices/${creds.deviceId}/commands?wait=${wait}`;
+    const res = await fetch(t.url + path, { headers: signHttpRequest(creds, 'GET', path, Buffer.alloc(0)) });
+    if (res.status !== 200) return { status: res.status, commands: [] };
+    const answer = validateCommandPoll.parse(await res.json());
+    const commands: Command[] = [];
+    for (const env of answer.commands as MqttEnvelope[]) {
+      const { message, body } = parseMqttEnvelope(Buffer.from(JSON.stringify(env)), commandsTopic(creds.deviceId));
+      await verifySignedMessage(message, { keys: () => [creds], nonces });
+      commands.push(validateCommand.parse(JSON.parse(body.toString('utf8'))));
+    }
+    return { status: 200, commands };
+  }
+
+  async function postResult(creds: DeviceCredentials, r: CommandResult): Promise<{ status: number; ack: Ack }> {
+    const res = await t.signedFetch(
+      creds,
+      'POST',
+      `/v1/devices/${creds.deviceId}/results`,
+      Buffer.from(JSON.stringify(r)),
+    );
+    const body = await res.json();
+    return { status: res.status, ack: (res.status === 200 ? validateAck.parse(body) : body) as Ack };
+  }
+
+  const result = (c: Command, o: Partial<CommandResult> = {}): CommandResult => ({
+    v: 1,
+    kind: 'command_result',
+    command_id: c.id,
+    device_id: c.device_id,
+    command_kind: c.kind,
+    status: 'done',
+    finished_at: new Date().toISOString(),
+    ...o,
+  });
+
+  it('status: queued → delivered (long-poll) → done; the result is acked accepted, then duplicate', async () => {
+    const res = await send(box.deviceId, { kind: 'status' });
+    expect(res.status).toBe(202);
+    const issued = (await res.json()) as { id: string; state: string; expires_at: string };
+    expect(issued).toMatchObject({ id: expect.stringMatching(/^cmd_/), state: 'queued' });
+    expect(Date.parse(issued.expires_at) - Date.now()).toBeGreaterThan(4 * 60_000);
+    expect(await view(issued.id)).toMatchObject({ state: 'queued', delivered_at: null, error: null });
+
+    const { commands } = await poll(box, 5);
+    expect(commands.map((c) => c.id)).toEqual([issued.id]);
+    expect(commands[0]).toMatchObject({ device_id: box.deviceId, kind: 'status', args: {} });
+    expect(await view(issued.id)).toMatchObject({ state: 'delivered', delivered_at: expect.any(String) });
+
+    const r = result(commands[0]!, { result: { version: '1.2.3', cameras: [] } });
+    const first = await postResult(box, r);
+    expect(first.status).toBe(200);
+    expect(first.ack.acks).toEqual([{ id: issued.id, rev: 0, kind: 'result', status: 'accepted' }]);
+    expect((await postResult(box, r)).ack.acks).toEqual([
+      { id: issued.id, rev: 0, kind: 'result', status: 'duplicate' },
+    ]);
+    expect(await view(issued.id)).toMatchObject({
+      state: 'done',
+      result_status: 'done',
+      result: { version: '1.2.3', cameras: [] },
+      error: null,
+      finished_at: expect.any(String),
+    });
+    // Handed out once: the next poll (within redeliver_after) waits and comes back empty.
+    expect((await poll(box, 0)).commands).toEqual([]);
+  });
+
+  it('the long-poll waits when nothing is queued, and answers as soon as a command is issued', async () => {
+    const other = await t.pairDevice('waiter');
+    const started = Date.now();
+    expect(await poll(other, 1)).toEqual({ status: 200, commands: [] });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+
+    const waiting = poll(other, 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const woke = Date.now();
+    const res = await send(other.deviceId, { kind: 'snapshot', args: { camera: 'front', width: 320 } });
+    const { id } = (await res.json()) as { id: string };
+    const got = await waiting;
+    expect(got.commands.map((c) => [c.id, c.kind, c.args])).toEqual([
+      [id, 'snapshot', { camera: 'front', width: 320 }],
+    ]);
+    expect(Date.now() - woke).toBeLessThan(3_000);
+  });
+
+  it('a snapshot result is served as a JPEG at /snapshots/{id}', async () => {
+    const res = await send(box.deviceId, { kind: 'snapshot', args: { camera: 'front' } });
+    const { id } = (await res.json()) as { id: string };
+    const pending = await t.api(`/v1/devices/${box.deviceId}/snapshots/${id}`);
+    expect(pending.status).toBe(409);
+    expect(((await pending.json()) as { error: { code: string } }).error.code).toBe('command_pending');
+    const [c] = (await poll(box, 5)).commands;
+    const jpeg = testJpeg(2_000);
+    const snap = { camera: 'front', width: 64, height: 48, captured_at: new Date().toISOString() };
+    const posted = await postResult(box, result(c!, { result: { ...snap, jpeg_b64: jpeg.toString('base64') } }));
+    expect(posted.ack.acks[0]).toMatchObject({ id, kind: 'result', status: 'accepted' });
+    const v = await view(id);
+    expect(v).toMatchObject({ state: 'done', result: { ...snap, size: jpeg.length } });
+    expect(v.snapshot_url).toBe(`/v1/devices/${box.deviceId}/snapshots/${id}`);
+    const img = await t.api(v.snapshot_url as string, { token: t.tokens.reader });
+    expect(img.status).toBe(200);
+    expect(img.headers.get('content-type')).toBe('image/jpeg');
+    expect(Buffer.from(await img.arrayBuffer()).equals(jpeg)).toBe(true);
+  });
+
+  it('a refused result ends the command failed; its snapshot is 422 command_refused', async () => {
+    const { id } = (await (await send(box.deviceId, { kind: 'snapshot', args: { camera: 'back' } })).json()) as {
+      id: string;
+    };
+    const [c] = (await poll(box, 5)).commands;
+    await postResult(box, result(c!, { status: 'refused', code: 'command_invalid', message: 'no camera back' }));
+    expect(await view(id)).toMatchObject({
+      state: 'failed',
+      result_status: 'refused',
+      error: { code: 'command_refused', reason: 'command_invalid', message: 'no camera back' },
+    });
+    const img = await t.api(`/v1/devices/${box.deviceId}/snapshots/${id}`);
+    expect(img.status).toBe(422);
+    expect(((await img.json()) as { error: { code: string } }).error.code).toBe('command_refused');
+  });
+
+  it('a command nobody answers ends expired / device_offline after its ttl', async () => {
+    const quiet = await t.pairDevice('offline');
+    const res = await send(quiet.deviceId, { kind: 'status', ttl: '1s' });
+    const { id } = (await res.json()) as { id: string };
+    const deadline = Date.now() + 5_000;
+    let v = await view(id, quiet.deviceId);
+    while (v.state !== 'expired' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      v = await view(id, quiet.deviceId);
+    }
+    expect(v).toMatchObject({ state: 'expired', error: { code: 'device_offline', reason: 'device_offline' } });
+    const img = await t.api(`/v1/devices/${quiet.deviceId}/snapshots/${id}`);
+    expect(img.status).toBe(504);
+    expect(((await img.json()) as { error: { code: string } }).error.code).toBe('device_offline');
+    // Not handed out any more; a late result is a duplicate.
+    expect((await poll(quiet, 0)).commands).toEqual([]);
+    const late = { v: 1, kind: 'command_result', command_id: id, device_id: quiet.deviceId, command_kind: 'status' };
+    const posted = await postResult(quiet, { ...late, status: 'done', finished_at: new Date().toISOString() } as never);
+    expect(posted.ack.acks[0]).toMatchObject({ id, kind: 'result', status: 'duplicate' });
+  });
+
+  it('errors: unknown device 404 device_unknown, reader 403, bad args 400, unknown result id 404', async () => {
+    const unknown = await send('dev_nope', { kind: 'status' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('device_unknown');
+    const foreign = await send(box.deviceId, { kind: 'status' }, t.tokens.otherTenant);
+    expect(foreign.status).toBe(404);
+    expect((await send(box.deviceId, { kind: 'status' }, t.tokens.reader)).status).toBe(403);
+    expect((await send(box.deviceId, { kind: 'snapshot', args: { width: 10 } })).status).toBe(400);
+    expect((await send(box.deviceId, { kind: 'Snap!' })).status).toBe(400);
+    const ghost = `cmd_${'1'.repeat(26)}`;
+    expect((await t.api(`/v1/devices/${box.deviceId}/commands/${ghost}`)).status).toBe(404);
+    const fake = { v: 1, id: ghost, device_id: box.deviceId, kind: 'status', args: {} } as unknown as Command;
+    const posted = await postResult(box, result(fake));
+    expect(posted.status).toBe(404);
+    // Unsigned long-poll: 401.
+    expect((await fetch(`${t.url}/v1/devices/${box.deviceId}/commands?wait=0`)).status).toBe(401);
+  });
+
+  it('rate-limits commands per box: 429 rate_limited with Retry-After', async () => {
+    const busy = await t.pairDevice('busy');
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 10; i++) {
+      last = await send(busy.deviceId, { kind: 'status' });
+      statuses.push(last.status);
+      if (last.status === 429) break;
+    }
+    expect(statuses.slice(0, 8)).toEqual(Array(8).fill(202));
+    expect(statuses[8]).toBe(429);
+    expect(Number(last!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(((await last!.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
+  });
+});
