@@ -38,6 +38,10 @@ const AGENT_ONLY = {
   model_not_found: { retry: 'fix_config', message: 'the model file does not exist' },
   model_invalid: { retry: 'fix_config', message: 'the model file is not a loadable ONNX model' },
   model_format_unknown: { retry: 'fix_config', message: 'the model inputs or outputs have an unknown layout' },
+  model_download_failed: { retry: 'retry_later', message: 'the model file could not be downloaded' },
+  model_hash_mismatch: { retry: 'drop', message: 'the downloaded model does not have the announced size or SHA-256' },
+  model_warmup_failed: { retry: 'drop', message: 'the model failed on a real frame' },
+  model_registry_invalid: { retry: 'drop', message: 'the persisted model choice (models/active.json) is not usable' },
   image_invalid: { retry: 'drop', message: 'the image cannot be read or decoded' },
   input_invalid: { retry: 'drop', message: 'the input cannot be opened' },
   // motion
@@ -68,6 +72,7 @@ const AGENT_ONLY = {
   outbox_foreign: { retry: 'fix_config', message: 'the file is not a Vigil outbox' },
   outbox_missing: { retry: 'fix_config', message: 'there is no outbox file' },
   outbox_too_new: { retry: 'fix_config', message: 'the outbox has a newer schema than this agent knows' },
+  result_too_large: { retry: 'drop', message: 'the command result is larger than the protocol allows' },
   // status endpoint
   status_in_use: { retry: 'fix_config', message: 'another process answers on the status address' },
   status_listen_failed: { retry: 'fix_config', message: 'cannot listen on the status address' },

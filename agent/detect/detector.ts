@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { Logger } from 'pino';
@@ -51,6 +52,11 @@ export interface FrameDetections {
   timings: DetectTimings;
 }
 
+/** What a camera pipeline needs of a detector: an ObjectDetector, or the daemon's DetectorSlot that can swap one. */
+export interface FrameDetector {
+  detectFrame(frame: Frame, motion?: readonly PixelBox[]): Promise<FrameDetections>;
+}
+
 /** Cumulative timings since the detector was created (warm-up excluded). */
 export interface DetectorTotals extends DetectTimings {
   calls: number;
@@ -62,7 +68,10 @@ const now = (): number => performance.now();
  * An ONNX object detector: one onnxruntime session on the CPU, one preallocated input tensor, and a decoder chosen
  * from the model's outputs. Not re-entrant: calls are serialised by the caller (one pipeline owns one detector).
  */
-export class ObjectDetector {
+export class ObjectDetector implements FrameDetector {
+  /** The file the model was read from, and the lowercase hex SHA-256 of the bytes loaded. */
+  readonly modelPath: string;
+  readonly sha256: string;
   readonly input: InputGeometry;
   readonly normalization: InputNormalization;
   readonly labels: readonly string[];
@@ -83,6 +92,8 @@ export class ObjectDetector {
   private constructor(
     private readonly session: ort.InferenceSession,
     init: {
+      modelPath: string;
+      sha256: string;
       input: InputGeometry;
       inputName: string;
       inputType: 'float32' | 'uint8';
@@ -97,6 +108,8 @@ export class ObjectDetector {
     },
   ) {
     this.fetches = init.fetches;
+    this.modelPath = init.modelPath;
+    this.sha256 = init.sha256;
     this.input = init.input;
     this.inputName = init.inputName;
     this.normalization = init.normalization;
@@ -202,6 +215,8 @@ export class ObjectDetector {
         'detector ready',
       );
       return new ObjectDetector(session, {
+        modelPath: options.modelPath,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
         input,
         inputName,
         inputType: inMeta.type,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { silentLogger } from '../../shared/log/index.js';
 import type { Frame, PixelBox } from '../camera/frame.js';
-import type { ObjectDetector } from '../detect/detector.js';
+import type { FrameDetector } from '../detect/detector.js';
 import type { Detection } from '../detect/types.js';
 import { ObjectFilter, isEmptyFilter, type ObjectFilterConfig } from '../filter/object-filter.js';
 import { ReviewTracker, type ReviewGrouping, type ReviewMessage, type ReviewRules } from '../review/index.js';
@@ -37,8 +37,9 @@ export interface PipelineOptions {
   height: number;
   /** Without a motion stage the detector runs on every frame. */
   motion?: MotionStage | undefined;
-  /** Without a detector the pipeline reports motion events (`label: 'motion'`). */
-  detector?: ObjectDetector | undefined;
+  /** Without a detector the pipeline reports motion events (`label: 'motion'`). An ObjectDetector, or the daemon's
+   * DetectorSlot (agent/detect/detector-slot.ts), whose model can change between two frames. */
+  detector?: FrameDetector | undefined;
   tracker?: Partial<TrackerConfig> | undefined;
   motionEvents?: { startFrames?: number; endAfterMs?: number; updatePeriodMs?: number } | undefined;
   /** Only these labels are tracked (default: all the model knows). */

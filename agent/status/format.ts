@@ -16,6 +16,17 @@ export function formatStatus(s: DaemonStatus): string {
     lines.push(
       `last reload ${r.at}: ${r.ok ? `ok, restarted [${r.restarted_cameras.join(', ')}]` : `FAILED: ${r.error}`}`,
     );
+  const m = s.active_model;
+  if (m) {
+    const which = m.id ? `${m.id} "${m.name ?? ''}"` : 'config model';
+    lines.push(`model   ${which}  ${m.format}  sha256 ${m.sha256.slice(0, 12)}…  since ${m.loaded_at}  ${m.path}`);
+    if (m.fallback) lines.push(`        FALLBACK at start: ${m.fallback}`);
+    const up = m.last_update;
+    if (up)
+      lines.push(
+        `        last update ${up.model_id} at ${up.at}: ${up.status}` + (up.code ? ` ${up.code}: ${up.message}` : ''),
+      );
+  }
   const u = s.uplink;
   lines.push(
     `uplink  ${u.state} via ${u.transport}${u.url ? ` ${u.url}` : ''}  last ack ${u.last_ack_at ?? 'never'}  ` +

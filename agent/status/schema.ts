@@ -116,6 +116,52 @@ export const LocalMqttStatusSchema = Type.Object(
   { description: 'The local MQTT integration (local_mqtt), when configured.' },
 );
 
+export const ModelUpdateStatusSchema = Type.Object(
+  {
+    command_id: Type.String(),
+    model_id: Type.String(),
+    at: Type.String({ description: 'When the update ended (date-time).' }),
+    status: Type.Union([Type.Literal('done'), Type.Literal('failed'), Type.Literal('refused')]),
+    code: Nullable(Type.String({ description: 'Result code when it failed (model_hash_mismatch, …).' })),
+    message: Nullable(Type.String()),
+  },
+  { description: 'The last model_update command this daemon ran.' },
+);
+
+export const ActiveModelStatusSchema = Type.Object(
+  {
+    id: Nullable(Type.String({ description: 'Registry id (mdl_…) of the running model; null: the config model.' })),
+    name: Nullable(Type.String({ description: 'Registry name; null for the config model.' })),
+    sha256: Type.String({ description: 'SHA-256 of the running ONNX file (as heartbeats report it).' }),
+    path: Type.String(),
+    format: Type.String({ description: 'yolox, yolo or ssd' }),
+    loaded_at: Type.String({ description: 'When it was loaded or swapped in (date-time).' }),
+    fallback: Nullable(
+      Type.String({ description: 'Why the persisted registry model did not load at start (the config model runs).' }),
+    ),
+    last_update: Type.Union([ModelUpdateStatusSchema, Type.Null()]),
+  },
+  { description: 'The object detector running now; null in motion-only mode.' },
+);
+
+const Count = (description: string) => Type.Integer({ minimum: 0, description });
+
+export const CommandsStatusSchema = Type.Object(
+  {
+    received: Count('Signed command envelopes received (MQTT or the HTTPS long-poll).'),
+    refused_signature: Count(
+      'Dropped without a result: malformed or too large, another device, bad signature, timestamp or nonce.',
+    ),
+    refused_invalid: Count('Dropped without a result: well signed, but not a Command for this box.'),
+    duplicates: Count('Commands whose id was accepted before: not run again.'),
+    refused: Count('Refused with a result: command_expired, command_unknown, command_invalid.'),
+    executed: Count('Commands run.'),
+    failed: Count('Commands that ran and failed.'),
+    results_lost: Count('Results the outbox could not take (logged; the collector expires the command).'),
+  },
+  { description: 'Commands from the collector since the daemon started (PROTOCOL.md §6).' },
+);
+
 export const DaemonStatusSchema = Type.Object({
   v: Type.Literal(1),
   version: Type.String(),
@@ -128,7 +174,8 @@ export const DaemonStatusSchema = Type.Object({
   mode: Type.Union([Type.Literal('objects'), Type.Literal('motion')], {
     description: 'objects: a detector model is loaded; motion: motion events only.',
   }),
-  model: Nullable(Type.String()),
+  model: Nullable(Type.String({ description: 'The running model file (the config model or a registry model).' })),
+  active_model: Type.Optional(Type.Union([ActiveModelStatusSchema, Type.Null()])),
   stopping: Type.Boolean(),
   last_reload: Type.Union([
     Type.Null(),
@@ -143,5 +190,6 @@ export const DaemonStatusSchema = Type.Object({
   outbox: OutboxStatusSchema,
   uplink: UplinkStatusSchema,
   local_mqtt: Type.Optional(LocalMqttStatusSchema),
+  commands: Type.Optional(CommandsStatusSchema),
 });
 export type DaemonStatus = Static<typeof DaemonStatusSchema>;

@@ -22,7 +22,11 @@ export interface HeartbeatSource {
   cameras?: () => CameraStatus[];
   /** This run's boot id (a ULID drawn at daemon start); lets the collector tell a restart. */
   bootId?: string;
+  /** The object detector running now (`{id, sha256}`, id null for the config's model), null in motion-only mode. */
+  model?: () => HeartbeatModel;
 }
+
+export type HeartbeatModel = NonNullable<Heartbeat['model']> | null;
 
 /**
  * One Heartbeat message (firmware-protocol) from the outbox state and the daemon's camera states. The outbox part
@@ -52,5 +56,6 @@ export function buildHeartbeat(src: HeartbeatSource): Heartbeat {
     ...(free !== undefined ? { disk_free_bytes: free } : {}),
     last_ack_at: lastAck === null ? null : new Date(lastAck).toISOString(),
     ...(src.bootId ? { boot_id: src.bootId } : {}),
+    ...(src.model ? { model: src.model() } : {}),
   };
 }

@@ -12,7 +12,7 @@ export { MessageRateLimit } from './rate-limit.js';
 export { MqttTransport, type BrokerLoginSource, type MqttTransportOptions } from './mqtt-transport.js';
 export { HttpsTransport, retryAfterMs, type HttpsTransportOptions } from './https-transport.js';
 export { AckVerifier } from './ack-verify.js';
-export { buildHeartbeat, type CameraStatus, type HeartbeatSource } from './heartbeat.js';
+export { buildHeartbeat, type CameraStatus, type HeartbeatModel, type HeartbeatSource } from './heartbeat.js';
 export { adjustToServerTime, ClockCorrector, serverTimeFromHttp, type ClockCorrectorOptions } from './clock-skew.js';
 export {
   UplinkConfigSchema,
