@@ -4,7 +4,7 @@ import { ObjectDetector, type DetectorOptions } from '../detect/detector.js';
 import { DetectorSlot } from '../detect/detector-slot.js';
 import type { ModelType } from '../detect/types.js';
 import { describeError, VigilError } from '../errors.js';
-import { clearActiveModel, readActiveModel, registryModelFile, type ActiveModel } from './registry.js';
+import { clearActiveModel, pruneRegistry, readActiveModel, registryModelFile, type ActiveModel } from './registry.js';
 
 /**
  * Which detector the daemon runs at start (and after a reload that changed the `model` section): the registry
@@ -17,7 +17,7 @@ import { clearActiveModel, readActiveModel, registryModelFile, type ActiveModel 
  * When the persisted model does not load (file gone or damaged — its SHA-256 is checked against the one recorded —
  * or onnxruntime refuses it), the daemon falls back by itself to the config's model: the reason is logged, kept for
  * the status document, and active.json is removed so the next start does not try again. The config's model not
- * loading is a config error, as before.
+ * loading is a config error, as before. Registry files other than the running model's are removed at start.
  */
 export interface LoadedDetector {
   slot: DetectorSlot;
@@ -78,7 +78,8 @@ export async function loadDetector(o: {
   if (active) {
     try {
       const detector = await loadRegistryModel(o.config, o.dataDir, active, detectLog);
-      log.info({ model_id: active.model_id, name: active.name, sha256: active.sha256 }, 'running the registry model');
+      const removed = pruneRegistry(o.dataDir, [active.model_id]);
+      log.info({ model_id: active.model_id, name: active.name, sha256: active.sha256, removed }, 'registry model');
       return { slot: new DetectorSlot(detector, { id: active.model_id, name: active.name }, log), fallback: null };
     } catch (err) {
       fallback = `registry model ${active.model_id} (${active.name}): ${describeError(err)}`;
@@ -96,5 +97,7 @@ export async function loadDetector(o: {
     }
   }
   const detector = await ObjectDetector.create({ ...detectorOptionsFrom(o.config), logger: detectLog });
+  // Registry files no choice names (a model that failed, downloads a crash cut short) are not kept.
+  pruneRegistry(o.dataDir, []);
   return { slot: new DetectorSlot(detector, { id: null, name: null }, log), fallback };
 }

@@ -209,6 +209,9 @@ describe('model_update: failures leave the running model', () => {
     const id = newModelId();
     const bytes = yoloxVariant(id);
     const args = argsFor(id, bytes, server.serve(id, { body: bytes }));
+    // A motion-only box reports no model (heartbeat `model: null`, status `active_model: null`).
+    expect(heartbeatModel(undefined)).toBeNull();
+    expect(activeModelStatus(undefined, null, null)).toBeNull();
     const motion = handler({ slot: () => undefined, modelConfig: () => undefined });
     expect(failedWith(await motion(modelUpdateContext(args)), 'not_supported')).toMatch(/motion-only/);
     const bad = await handler()(modelUpdateContext({ ...args, sha256: 'nope', model_id: 'mdl_x' }));
@@ -241,6 +244,8 @@ describe('model_update: the choice across restarts', () => {
     expect(heartbeatModel(slot)).toEqual({ id: null, sha256: yoloxSha() });
     expect(loaded.fallback).toContain(id);
     expect(existsSync(activeModelFile(dataDir))).toBe(false);
+    // The damaged file is not kept either.
+    expect(registryFiles()).toEqual([]);
   });
 
   it('a garbled active.json falls back to the config model too', { timeout: 30_000 }, async () => {
