@@ -7,6 +7,7 @@ import { NotifyConfigSchema } from './notify/config.js';
 import { QueueConfigSchema } from './queue/config.js';
 import { ReclassifyConfigSchema } from './reclassify/config.js';
 import { EventsConfigSchema } from './status/config.js';
+import { ModelsConfigSchema } from './models/config.js';
 import { CommandsConfigSchema } from './commands/config.js';
 
 /**
@@ -244,6 +245,7 @@ export const CloudConfigSchema = Type.Object(
     notify: NotifyConfigSchema,
     queue: QueueConfigSchema,
     accounts: AccountsConfigSchema,
+    models: ModelsConfigSchema,
     commands: CommandsConfigSchema,
   },
   { additionalProperties: false, description: 'vigil-cloud configuration.' },

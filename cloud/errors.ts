@@ -64,6 +64,19 @@ const CLOUD_ONLY = {
   command_refused: { status: 422, retry: 'drop', message: 'the box refused the command' },
   command_failed: { status: 502, retry: 'drop', message: 'the box ran the command and it failed' },
   command_pending: { status: 409, retry: 'retry_later', message: 'the command has no result yet' },
+  // model registry (cloud/models)
+  model_not_found: { status: 404, retry: 'drop', message: 'no such model' },
+  model_invalid: { status: 422, retry: 'drop', message: 'the file is not an ONNX model of the declared format' },
+  model_hash_mismatch: { status: 400, retry: 'drop', message: 'the model bytes do not have the announced SHA-256' },
+  model_size_mismatch: { status: 400, retry: 'drop', message: 'the model bytes do not have the announced size' },
+  model_too_large: { status: 413, retry: 'drop', message: 'the model is larger than models.max_size' },
+  model_not_uploaded: { status: 409, retry: 'drop', message: 'the model bytes have not been uploaded yet' },
+  model_not_ready: { status: 409, retry: 'drop', message: 'the model is not finalized (ready) yet' },
+  model_already_final: { status: 409, retry: 'drop', message: 'the model is finalized; its bytes cannot change' },
+  upload_url_invalid: { status: 403, retry: 'drop', message: 'the upload URL is not signed by this collector' },
+  upload_url_expired: { status: 403, retry: 'drop', message: 'the upload URL has expired; ask for a new one' },
+  download_url_invalid: { status: 403, retry: 'drop', message: 'the download URL is not signed by this collector' },
+  download_url_expired: { status: 403, retry: 'drop', message: 'the download URL has expired' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export const CLOUD_ERRORS = { ...PROTOCOL_ERRORS, ...COMMON_ERRORS, ...CLOUD_ONLY };

@@ -15,6 +15,7 @@ await registerCommands(program, {
   token: async () => (await import('./token.js')).registerToken,
   'dead-letter': async () => (await import('./dead-letter.js')).registerDeadLetter,
   user: async () => (await import('./user.js')).registerUser,
+  model: async () => (await import('./model.js')).registerModel,
 });
 
 await runCli(program);

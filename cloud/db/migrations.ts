@@ -1,4 +1,5 @@
 import { COMMANDS_MIGRATION } from './migration-commands.js';
+import { MODELS_MIGRATION } from './migration-models.js';
 /**
  * The collector's schema, every table of every stage, as ONE ordered list of migrations (applied by ./migrate.ts),
  * the same SQL for SQLite and PostgreSQL (types both accept: TEXT, BIGINT, DOUBLE PRECISION; booleans as BIGINT
@@ -493,4 +494,5 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: ['ALTER TABLE push_tokens ADD COLUMN preferences_json TEXT'],
   },
   COMMANDS_MIGRATION, // 11: device commands (./migration-commands.ts)
+  MODELS_MIGRATION, // 12: model registry (./migration-models.ts)
 ];

@@ -30,6 +30,7 @@ import { registerPushTokenRoutes } from '../api/push-tokens.js';
 import { loadSecretsKey, SecretBox } from '../pairing/secret-box.js';
 import { isPostgresUrl, openDatabase, type SqlDatabase } from '../db/index.js';
 import { SqlStore } from '../store/index.js';
+import { createModels, type Models } from '../models/index.js';
 import { SqlDeadLetters } from '../store/dead-letters.js';
 import { startLostEventSweeper, type LostEventSweeper } from '../status/lost-events.js';
 import type { Store } from '../store/store.js';
@@ -88,6 +89,8 @@ export interface Cloud {
   lostEvents: LostEventSweeper;
   /** Owner accounts and login sessions of the web app (cloud/accounts). */
   accounts: Accounts;
+  /** The model registry and rollouts (cloud/models). */
+  models: Models;
   /** Commands to boxes (cloud/commands): issue, follow (`onFinished`), results, long-poll. */
   commands: CommandChannel;
   close(): Promise<void>;
@@ -196,10 +199,14 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       log: componentLogger(log, 'commands'),
     });
     cleanups.push(() => commands.close());
+    // The model registry (cloud/models): uploads, finalize, signed downloads, rollouts; keeps heartbeats' `model`.
+    // Rollouts issue model_update commands through the command channel and follow their ends.
+    const models = createModels({ database, store, blobs, secretsKey, config: config.models, clock, log, commands });
     const sink = new StoreIngestSink({
       store,
       blobs,
       secrets,
+      onHeartbeat: models.recordHeartbeat,
       bus: notify.tap(bus),
       clock,
       log: componentLogger(log, 'sink'),
@@ -341,6 +348,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       results: commands,
     });
     registerDeadLetterRoutes(app, { store, deadLetters });
+    await models.registerRoutes(app, () => config.server.public_url ?? url);
     await registerIngestRoutes(app, ingestDeps);
     registerBrokerCredentialRoute(app, { verifier: ingestDeps.verifier, store, provisioner: deviceBroker, clock });
     // Commands: the app API, and the signed long-poll of boxes on HTTPS only (cloud/commands).
@@ -438,6 +446,7 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
       notify,
       lostEvents,
       accounts,
+      models,
       commands,
       close: () => (closing ??= closeAll()),
     };

@@ -33,6 +33,8 @@ export interface StoreSinkOptions {
   log?: Logger;
   /** How long decrypted device keys are cached (a revocation takes effect within this), ms. Default 2000. */
   keyCacheMs?: number;
+  /** Called after each heartbeat is stored, before it is acked (the model registry keeps the box's `model`). */
+  onHeartbeat?: (deviceId: string, heartbeat: IngestHeartbeat, receivedAtMs: number) => Promise<void>;
 }
 
 interface CachedKeys {
@@ -191,6 +193,7 @@ export class StoreIngestSink implements IngestSink {
       },
       receivedAtMs,
     );
+    await this.options.onHeartbeat?.(deviceId, heartbeat, receivedAtMs);
   }
 
   async noteContact(deviceId: string, contact: DeviceContact): Promise<void> {

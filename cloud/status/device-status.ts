@@ -8,6 +8,8 @@ import type { DeviceKeyRecord, DeviceRecord, DeviceStatusRecord, Store } from '.
  * From the latest heartbeat's outbox: `disk_full` (the box's outbox volume is full now), `refused` (event messages
  * its outbox refused, by cause, cumulative on the box) and `thumbnails_skipped`; null when the box does not report
  * them. `boot_id`/`booted_at`: the box's current run (a new id at every agent start) and when it started.
+ * `model`: the object detector the latest heartbeat reported (`id` null for the config's own model file); null in
+ * motion-only mode or from a box that does not report it. Rollout status per model: cloud/models.
  */
 export interface DeviceView {
   id: string;
@@ -25,6 +27,7 @@ export interface DeviceView {
   disk_full: boolean | null;
   refused: { disk_full: number; outbox_full: number } | null;
   thumbnails_skipped: number | null;
+  model: { id: string | null; sha256: string } | null;
   boot_id: string | null;
   booted_at: string | null;
   cameras: unknown[];
@@ -46,6 +49,15 @@ function outboxReport(heartbeat: unknown): Pick<DeviceView, 'disk_full' | 'refus
     refused: diskFull !== null && outboxFull !== null ? { disk_full: diskFull, outbox_full: outboxFull } : null,
     thumbnails_skipped: count(o.thumbnails_skipped),
   };
+}
+
+/** The heartbeat's `model` (firmware-protocol Heartbeat), null when absent or not of that shape. */
+function modelReport(heartbeat: unknown): DeviceView['model'] {
+  const m = typeof heartbeat === 'object' && heartbeat !== null ? (heartbeat as { model?: unknown }).model : null;
+  if (typeof m !== 'object' || m === null) return null;
+  const { id, sha256 } = m as { id?: unknown; sha256?: unknown };
+  if (typeof sha256 !== 'string' || (id !== null && typeof id !== 'string')) return null;
+  return { id, sha256 };
 }
 
 export function deviceState(
@@ -82,6 +94,7 @@ export function deviceView(
     outbox_depth: status?.outboxDepth ?? null,
     dropped: status?.dropped ?? null,
     ...outboxReport(status?.heartbeat),
+    model: modelReport(status?.heartbeat),
     boot_id: status?.bootId ?? null,
     booted_at: iso(status?.bootStartedAt ?? null),
     cameras: Array.isArray(status?.cameras) ? (status.cameras as unknown[]) : [],
