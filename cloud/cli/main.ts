@@ -15,6 +15,7 @@ await registerCommands(program, {
   token: async () => (await import('./token.js')).registerToken,
   'dead-letter': async () => (await import('./dead-letter.js')).registerDeadLetter,
   user: async () => (await import('./user.js')).registerUser,
+  command: async () => (await import('./command.js')).registerCommand,
   model: async () => (await import('./model.js')).registerModel,
 });
 
