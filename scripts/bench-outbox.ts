@@ -130,7 +130,7 @@ function benchEnqueue(): void {
 
 /** An in-process transport that acks everything at once: the agent side's own ceiling (outbox + uplink). */
 function instantTransport(): Transport {
-  const ack = (items: Array<{ id: string; rev: number; kind: 'event' | 'thumbnail' }>): SendResult => ({
+  const ack = (items: Array<{ id: string; rev: number; kind: 'event' | 'thumbnail' | 'result' }>): SendResult => ({
     ack: {
       v: 1,
       acks: items.map((i) => ({ ...i, status: 'accepted' as const })),
@@ -151,6 +151,7 @@ function instantTransport(): Transport {
     },
     sendThumbnail: async (id) => ack([{ id, rev: 0, kind: 'thumbnail' }]),
     sendHeartbeat: async () => ({}),
+    sendResult: async (id) => ack([{ id, rev: 0, kind: 'result' }]),
     close: async () => undefined,
   };
 }

@@ -220,6 +220,8 @@ export function registerOutbox(program: Command): void {
               `dead ${s.byKind.event.dead}   thumbnails: pending ${s.byKind.thumbnail.pending}, in ` +
               `flight ${s.byKind.thumbnail.in_flight}, dead ${s.byKind.thumbnail.dead}`,
             reviewLine(reviews),
+            `command results: pending ${s.byKind.result.pending}, in flight ${s.byKind.result.in_flight}, ` +
+              `dead ${s.byKind.result.dead}`,
             `oldest un-acked ${age(s.oldestPendingAgeMs)}   next due ${iso(s.nextDueAt)}`,
             `bytes ${s.liveBytes} of budget ${s.budgetBytes} (file ${s.fileBytes})${s.diskFull ? '   DISK FULL' : ''}`,
             `disk ${s.freeBytes === null ? '?' : s.freeBytes} bytes free   reserve ${s.reserve}` +

@@ -1,3 +1,4 @@
+import type { Frame } from '../camera/frame.js';
 import { CameraStream, type CameraStats } from '../camera/stream.js';
 import { cameraStreamConfig, pipelineOptionsForCamera, type AgentCameraConfig } from '../config.js';
 import type { ObjectDetector } from '../detect/detector.js';
@@ -113,6 +114,8 @@ export class CameraRunner {
   private previousStreams = { restarts: 0, frames: 0, dropped: 0 };
   private previousPipelines = { events: 0, messages: 0, frames: 0 };
   private passes = 0;
+  /** The frame read last in the running pass (commands: snapshot, model warm-up); none between passes. */
+  private lastFrame: Frame | undefined;
   private readonly live: boolean;
   private readonly kind: string;
 
@@ -224,6 +227,7 @@ export class CameraRunner {
       for (;;) {
         const frame = await stream.next();
         if (!frame) break;
+        this.lastFrame = frame;
         if (this.o.detecting && !this.o.detecting()) {
           // Detection switched off: open events end now; a fresh pipeline starts when it is switched on again.
           if (!paused) {
@@ -262,6 +266,7 @@ export class CameraRunner {
       if (s.lastError) this.lastError = s.lastError;
       this.stream = undefined;
       this.pipeline = undefined;
+      this.lastFrame = undefined;
     }
   }
 
@@ -312,6 +317,15 @@ export class CameraRunner {
       messages: this.previousPipelines.messages + (p?.messages ?? 0),
       passes: this.passes,
     };
+  }
+
+  /**
+   * The camera's current frame: the one read last while its stream runs (also while detection is switched off),
+   * undefined when it has none (starting, between passes, reconnecting, ended, stopped). The frame's buffer is its
+   * own (the chunker gives each frame a new one) and no stage writes into it, so it may be read at any time.
+   */
+  latestFrame(): Frame | undefined {
+    return this.lastFrame;
   }
 
   /** The heartbeat entry (firmware-protocol CameraStatus). */

@@ -14,7 +14,10 @@ import type { Uplink } from '../uplink/index.js';
 import type { DaemonStatus } from '../status/schema.js';
 import { startStatusServer, type StatusServer } from '../status/server.js';
 import { outboxStatusOf } from '../status/outbox.js';
+import type { Frame } from '../camera/frame.js';
+import { reloadConfigHandler, snapshotHandler, statusHandler, type CommandHandlers } from '../commands/index.js';
 import { CameraRunner } from './camera-runner.js';
+import { CommandChannel } from './command-channel.js';
 import { secureAgentDataDir } from './data-dir.js';
 import { EventSink } from './event-sink.js';
 import { limitNativeMemory } from './memory.js';
@@ -68,6 +71,8 @@ export class Daemon {
   private status: StatusServer | undefined;
   /** The LAN broker integration (`local_mqtt`), when configured. */
   private local: LocalIntegration | undefined;
+  /** Commands from the collector (agent/commands, wired in command-channel.ts). */
+  private commands: CommandChannel | undefined;
   private readonly log: Logger;
   private readonly startedAt = Date.now();
   /** This run's id (Heartbeat.boot_id). */
@@ -119,6 +124,13 @@ export class Daemon {
     });
     this.outbox = saf.outbox;
     this.uplink = saf.uplink;
+    // Before the uplink connects: MQTT hands commands over as soon as it is subscribed.
+    this.commands = new CommandChannel({
+      ...saf,
+      identity: this.creds.identity,
+      handlers: this.commandHandlers(),
+      logger: componentLogger(this.o.logger, 'commands'),
+    });
     // Before any camera runs: every ledger row is an event of a run that is gone.
     const leftOpen = endEventsLeftOpen(this.outbox, componentLogger(this.o.logger, 'outbox'));
     this.sink = new EventSink(this.creds.identity.deviceId, this.uplink, componentLogger(this.o.logger, 'outbox'));
@@ -130,6 +142,7 @@ export class Daemon {
       throw err;
     }
     await this.uplink.start();
+    this.commands.start();
     this.local = this.createLocal(c);
     this.local?.start();
     this.runners = c.cameras.map((cam) => this.makeRunner(cam));
@@ -150,6 +163,39 @@ export class Daemon {
       'vigil-agent started',
     );
     if (this.o.exitWhenIdle) this.watchIdle();
+  }
+
+  /**
+   * The command handlers by kind (agent/commands). A kind without a handler is refused (`command_unknown`); a
+   * handler may also be added later with `this.commands.register(kind, handler)`.
+   */
+  private commandHandlers(): CommandHandlers {
+    const handlers: CommandHandlers = {
+      snapshot: snapshotHandler({
+        cameras: () => this.runners.map((r) => r.name),
+        latestFrame: (camera) => this.latestFrame(camera),
+      }),
+      status: statusHandler(() => this.snapshot()),
+      reload_config: reloadConfigHandler(() => this.reload()),
+    };
+    // ---- model_update: the agent-models handler is added here (agent/commands/model-update.ts), e.g.
+    // handlers.model_update = modelUpdateHandler({ latestFrame: () => this.latestFrame(), … });
+    // ---- end of model_update
+    return handlers;
+  }
+
+  /**
+   * The current frame of a camera (`camera` given), or the newest current frame of any camera (for a model's
+   * warm-up). Undefined when there is none (no camera running, or none has read a frame yet).
+   */
+  latestFrame(camera?: string): Frame | undefined {
+    let newest: Frame | undefined;
+    for (const r of this.runners) {
+      if (camera !== undefined && r.name !== camera) continue;
+      const f = r.latestFrame();
+      if (f && (!newest || f.wallMs > newest.wallMs)) newest = f;
+    }
+    return newest;
   }
 
   private get thumbnailRoot(): string {
@@ -320,6 +366,8 @@ export class Daemon {
     // The cameras' last messages go to the LAN broker (briefly: it never holds up the stop), then offline.
     await this.local?.stop();
     await this.uplink?.stop();
+    // After the transport closed (no command comes any more); results of commands still running are queued.
+    await this.commands?.stop();
     const s = this.outbox?.stats();
     this.outbox?.close();
     await this.detector?.close();
@@ -363,6 +411,7 @@ export class Daemon {
         failures: m.failures,
       },
       ...(this.local ? { local_mqtt: this.local.status() } : {}),
+      ...(this.commands ? { commands: this.commands.counters() } : {}),
     };
   }
 }

@@ -47,7 +47,17 @@ export interface StoreAndForwardDeps {
  * protocol schema before the outbox takes it). Times in events should come from `clock`, the
  * uplink's corrected clock.
  */
-export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox; uplink: Uplink; clock: OffsetClock } {
+export interface StoreAndForward {
+  outbox: Outbox;
+  uplink: Uplink;
+  clock: OffsetClock;
+  /** The uplink's transport (MQTT receives commands itself: Transport.setCommandSink). */
+  transport: Transport;
+  /** For a box on HTTPS only: where and how it long-polls for commands (agent/commands/poller.ts). */
+  commandPoll: { baseUrl: string; tls: ClientTls } | undefined;
+}
+
+export function createStoreAndForward(d: StoreAndForwardDeps): StoreAndForward {
   const u = d.uplink;
   const clock = d.clock ?? new OffsetClock();
   const kind = u.transport === 'auto' ? (u.mqtt_url ? 'mqtt' : 'https') : u.transport;
@@ -97,5 +107,6 @@ export function createStoreAndForward(d: StoreAndForwardDeps): { outbox: Outbox;
     ...(d.bootId ? { bootId: d.bootId } : {}),
     ...(kind === 'mqtt' && https ? { clockSync: https } : {}),
   });
-  return { outbox, uplink, clock };
+  const commandPoll = kind === 'https' && u.https_url ? { baseUrl: u.https_url, tls } : undefined;
+  return { outbox, uplink, clock, transport, commandPoll };
 }

@@ -134,7 +134,8 @@ export class DiskBudget {
         this.file.bump('superseded.thumbnail', n);
       }
     }
-    if (result.event === 'queued') this.ledger.record(stored, now);
+    // The open-event ledger is about events and review items; a result record is not one.
+    if (result.event === 'queued' && items[0]?.kind !== 'result') this.ledger.record(stored, now);
     return result;
   }
 

@@ -1,7 +1,7 @@
 import type { Database as Db } from 'better-sqlite3';
 import { systemClock } from '../../shared/clock/index.js';
 import { silentLogger } from '../../shared/log/index.js';
-import { EVENT_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
+import { COMMAND_RESULT_MAX_BYTES, EVENT_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { isVigilError, VigilError } from '../errors.js';
 import type {
   ClaimOptions,
@@ -14,6 +14,7 @@ import type {
 } from './api.js';
 import { DEFAULT_BACKOFF } from './backoff.js';
 import { DiskBudget, type BareRecord } from './budget.js';
+import { CommandsSeen, type SeenCommand } from './commands-seen.js';
 import { OUTBOX_DEFAULTS } from './config.js';
 import { DiskFullGuard } from './disk-full.js';
 import { releaseReserve } from './disk-state.js';
@@ -67,6 +68,8 @@ export class Outbox {
   private readonly held: HeldRecords;
   private readonly items: ItemLifecycle;
   private readonly reads: OutboxReads;
+  /** Ids of the commands accepted (commands-seen.ts). */
+  private readonly seen: CommandsSeen;
 
   static open(options: OutboxOptions): Outbox {
     const reserve = !options.readonly && (options.reserveBytes ?? 0) > 0;
@@ -119,6 +122,7 @@ export class Outbox {
     this.held = new HeldRecords(this.file, insert, Math.max(1, o.heldMax ?? HELD_MAX));
     this.items = new ItemLifecycle(this.file, o.backoff ?? DEFAULT_BACKOFF, o.random ?? Math.random, this.retentionMs);
     this.reads = new OutboxReads(this.file, this.budgetBytes, () => this.held.length);
+    this.seen = new CommandsSeen(db);
     this.file.beforeWrite = () => this.maintain();
   }
 
@@ -224,6 +228,43 @@ export class Outbox {
     }
     this.validateEvent?.(without);
     return { event: without, json: this.recordJson(without) };
+  }
+
+  // ---------------------------------------------------------------- commands (commands-seen.ts)
+
+  /** True when the command with this id was accepted before (ran or refused), by this run or an earlier one. */
+  commandSeen(id: string): boolean {
+    return this.seen.has(id);
+  }
+
+  /**
+   * Remembers an accepted command durably (synchronous=FULL, before its handler runs). False when the id was
+   * already remembered: the caller must not run it.
+   */
+  rememberCommand(c: SeenCommand): boolean {
+    if (this.file.readonly) throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only`);
+    return this.file.write('FULL', 'remember command', () => this.seen.remember(c, this.file.clock.now()));
+  }
+
+  /**
+   * Queues the result record of a command (a protocol CommandResult as JSON: kind `result`, id = the command id,
+   * rev 0), durably. `remember`: the command's id is remembered in the same transaction (a refusal, which runs
+   * nothing). A command answers once: when a result of this id is stored already (in any state), nothing changes
+   * and the answer is `duplicate`. Results are never evicted by the budget; over it, `outbox_full`.
+   */
+  enqueueResult(commandId: string, body: Buffer, remember?: SeenCommand): 'queued' | 'duplicate' {
+    if (this.file.readonly) throw new VigilError('outbox_readonly', `outbox ${this.path} was opened read-only`);
+    if (body.length > COMMAND_RESULT_MAX_BYTES) {
+      const what = `outbox: the result of command ${commandId} is ${body.length} bytes`;
+      throw new VigilError('result_too_large', `${what}; the protocol allows ${COMMAND_RESULT_MAX_BYTES}`);
+    }
+    this.maintain();
+    return this.file.write('FULL', 'enqueue result', () => {
+      if (remember) this.seen.remember(remember, this.file.clock.now());
+      if (this.reads.get({ kind: 'result', eventId: commandId, rev: 0 })) return 'duplicate';
+      const record: OutboxEvent = { id: commandId, rev: 0, type: 'new' };
+      return this.budget.insert(record, [{ kind: 'result', body }]).event === 'queued' ? 'queued' : 'duplicate';
+    });
   }
 
   // ---------------------------------------------------------------- after the enqueue (lifecycle.ts)

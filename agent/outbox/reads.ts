@@ -129,7 +129,12 @@ export class OutboxReads {
     return {
       path: this.file.path,
       total,
-      byKind: { event: events, thumbnail: this.stateCounts('thumbnail'), review: this.stateCounts('review') },
+      byKind: {
+        event: events,
+        thumbnail: this.stateCounts('thumbnail'),
+        review: this.stateCounts('review'),
+        result: this.stateCounts('result'),
+      },
       depth: total.pending + total.in_flight + total.dead,
       backingOff: (backingOff.get(now) as { n: number }).n,
       oldestPendingAgeMs: oldest === null ? null : Math.max(0, now - oldest),

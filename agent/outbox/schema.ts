@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { VigilError } from '../errors.js';
+import { COMMANDS_SEEN_TABLE } from './commands-seen.js';
 import { OPEN_EVENTS_TABLE } from './open-events.js';
 
 /**
@@ -53,20 +54,21 @@ const ITEM_INDEXES = `
 `;
 
 /**
- * Step 5: review records (`kind = 'review'`, a protocol Review per id+rev, issue 13). SQLite cannot change a CHECK
- * constraint in place, so `items` is rebuilt: same columns and rows (seq kept, and the AUTOINCREMENT high-water
- * mark), then its indexes and triggers again. The budget totals are untouched: no row changes state or size, and
- * dropping a table fires no trigger (they are dropped first anyway).
+ * Rebuilds `items` to allow another set of kinds (SQLite cannot change a CHECK constraint in place): same columns
+ * and rows (seq kept, and the AUTOINCREMENT high-water mark), then its indexes and triggers again. The budget totals
+ * are untouched: no row changes state or size, and dropping a table fires no trigger (they are dropped first anyway).
+ * Step 5 used it for review records (`kind = 'review'`, issue 13), step 6 for result records (`kind = 'result'`,
+ * issue 17).
  */
-const REVIEW_ITEMS = `
+const rebuildItems = (step: number, kinds: string): string => `
   DROP TRIGGER items_budget_insert;
   DROP TRIGGER items_budget_update;
   DROP TRIGGER items_budget_delete;
   DROP TRIGGER items_body_free;
   DROP TRIGGER items_body_delete;
-  CREATE TABLE items_v5 (
+  CREATE TABLE items_v${step} (
     seq             INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind            TEXT    NOT NULL CHECK (kind IN ('event','thumbnail','review')),
+    kind            TEXT    NOT NULL CHECK (kind IN (${kinds})),
     event_id        TEXT    NOT NULL,
     rev             INTEGER NOT NULL CHECK (rev >= 0),
     event_type      TEXT    NOT NULL CHECK (event_type IN ('new','update','end')),
@@ -83,17 +85,28 @@ const REVIEW_ITEMS = `
     last_error      TEXT,
     UNIQUE (kind, event_id, rev)
   );
-  INSERT INTO items_v5 (seq, kind, event_id, rev, event_type, priority, state, bytes, sha256, attempts,
+  INSERT INTO items_v${step} (seq, kind, event_id, rev, event_type, priority, state, bytes, sha256, attempts,
                         next_attempt_at, lease_until, created_at, done_at, last_error_code, last_error)
     SELECT seq, kind, event_id, rev, event_type, priority, state, bytes, sha256, attempts,
            next_attempt_at, lease_until, created_at, done_at, last_error_code, last_error FROM items;
-  DELETE FROM sqlite_sequence WHERE name = 'items_v5';
-  INSERT INTO sqlite_sequence (name, seq) SELECT 'items_v5', seq FROM sqlite_sequence WHERE name = 'items';
+  DELETE FROM sqlite_sequence WHERE name = 'items_v${step}';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'items_v${step}', seq FROM sqlite_sequence WHERE name = 'items';
   DROP TABLE items;
-  ALTER TABLE items_v5 RENAME TO items;
+  ALTER TABLE items_v${step} RENAME TO items;
   ${ITEM_INDEXES}
   ${BUDGET_TRIGGERS}
   ${BODY_TRIGGERS}
+`;
+
+/** Step 5: review records (`kind = 'review'`, a protocol Review per id+rev, issue 13). */
+const REVIEW_ITEMS = rebuildItems(5, "'event','thumbnail','review'");
+
+/**
+ * Step 6: result records (`kind = 'result'`, the CommandResult of one command, issue 17) and the ids of the
+ * commands the box accepted (commands-seen.ts), so a restart never runs one twice.
+ */
+const RESULT_ITEMS = `${rebuildItems(6, "'event','thumbnail','review','result'")}
+  ${COMMANDS_SEEN_TABLE}
 `;
 
 const MIGRATIONS: readonly string[] = [
@@ -148,6 +161,8 @@ const MIGRATIONS: readonly string[] = [
   OPEN_EVENTS_TABLE,
   // 5: review records (kind 'review').
   REVIEW_ITEMS,
+  // 6: result records (kind 'result') and the table of commands seen.
+  RESULT_ITEMS,
 ];
 
 export const OUTBOX_SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,14 +1,15 @@
 /**
  * What the outbox stores. An item is one thing the collector must acknowledge: an event record (the protocol Event
- * JSON, one per id+rev), the JPEG thumbnail that belongs to one event rev, or a review record (the protocol Review
- * JSON, one per review id+rev; its id sits in the `event_id` column). Items are addressed by (kind, id, rev) — the
+ * JSON, one per id+rev), the JPEG thumbnail that belongs to one event rev, a review record (the protocol Review
+ * JSON, one per review id+rev; its id sits in the `event_id` column), or a result record (the protocol
+ * CommandResult of one command: the command id in `event_id`, rev 0). Items are addressed by (kind, id, rev) — the
  * same triple the collector's end-to-end ack names.
  */
 
-export type ItemKind = 'event' | 'thumbnail' | 'review';
-export const ITEM_KINDS: readonly ItemKind[] = ['event', 'thumbnail', 'review'];
-/** The kinds whose items are JSON records (the others are thumbnails). */
-export type RecordKind = Exclude<ItemKind, 'thumbnail'>;
+export type ItemKind = 'event' | 'thumbnail' | 'review' | 'result';
+export const ITEM_KINDS: readonly ItemKind[] = ['event', 'thumbnail', 'review', 'result'];
+/** The kinds of event-path records (a result record is enqueued on its own: Outbox.enqueueResult). */
+export type RecordKind = Exclude<ItemKind, 'thumbnail' | 'result'>;
 export type EventType = 'new' | 'update' | 'end';
 
 /**
@@ -50,7 +51,7 @@ export interface OutboxItem extends ItemRef {
   state: ItemState;
   /**
    * Lower is sent first within a kind (each kind is claimed on its own): new/end 0, update 1 for event and review
-   * records; thumbnail new/end 2, thumbnail update 3.
+   * records; thumbnail new/end 2, thumbnail update 3; result records 0.
    */
   priority: number;
   attempts: number;

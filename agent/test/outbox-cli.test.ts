@@ -97,7 +97,7 @@ describe('vigil-agent outbox', () => {
     expect(text.stdout).toMatch(/3 item\(s\)\n$/);
     const bad = cli('list', '--data-dir', dir, '--kind', 'reviews');
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toContain('--kind must be one of event, thumbnail, review, got "reviews"');
+    expect(bad.stderr).toContain('--kind must be one of event, thumbnail, review, result, got "reviews"');
   });
 
   it('stats show review records and the review counters, as text and JSON', () => {

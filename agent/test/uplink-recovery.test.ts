@@ -50,6 +50,9 @@ class ScriptedTransport implements Transport {
   sendHeartbeat(): Promise<SendResult> {
     return Promise.resolve(this.up ? {} : DOWN);
   }
+  sendResult(): Promise<SendResult> {
+    return this.answer();
+  }
   get waiting(): number {
     return this.held.length;
   }

@@ -6,6 +6,7 @@ import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/in
 import { CONTENT_TYPE, eventsPath, heartbeatPath, thumbnailPath } from '../../firmware-protocol/http.js';
 import { validateAck } from '../../firmware-protocol/messages.js';
 import { serverTimeFromHttp } from './clock-skew.js';
+import { resultsPath } from './command-paths.js';
 import { uplinkConfig } from './config.js';
 import { httpsPool, tlsHint, type ClientTls } from './https-client.js';
 import type { AckHandler, SendResult, Transport } from './types.js';
@@ -158,6 +159,10 @@ export class HttpsTransport implements Transport {
 
   sendHeartbeat(body: Buffer): Promise<SendResult> {
     return this.request('POST', heartbeatPath(this.o.identity.deviceId), CONTENT_TYPE.json, body);
+  }
+
+  sendResult(_commandId: string, body: Buffer): Promise<SendResult> {
+    return this.request('POST', resultsPath(this.o.identity.deviceId), CONTENT_TYPE.json, body);
   }
 
   async close(): Promise<void> {

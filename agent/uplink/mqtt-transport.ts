@@ -6,13 +6,16 @@ import { signMqttMessage, type DeviceCredentials } from '../../shared/signing/in
 import {
   acksTopic,
   availabilityTopic,
+  commandsTopic,
+  deviceSubscriptions,
   eventsTopic,
   heartbeatTopic,
+  resultsTopic,
   thumbnailTopic,
 } from '../../firmware-protocol/topics.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
 import { AckVerifier } from './ack-verify.js';
-import type { AckHandler, SendResult, Transport } from './types.js';
+import type { AckHandler, CommandSink, SendResult, Transport } from './types.js';
 
 /**
  * Where the box's broker login comes from (agent/credentials/broker-login.ts): the one stored with the device
@@ -57,6 +60,10 @@ export interface MqttTransportOptions {
  *
  * The broker's PUBACK only means the broker has the message; delivery is the collector's signed ack on the
  * device's ack topic, which is PUBACKed to the broker only after the outbox recorded it.
+ *
+ * Commands (PROTOCOL.md §6) arrive on the device's commands topic, subscribed next to the ack topic (QoS 1, same
+ * persistent session, so commands published while the box was offline wait at the broker). Each is handed to the
+ * command sink and PUBACKed once the sink has checked it and remembered its id.
  */
 export class MqttTransport implements Transport {
   readonly name = 'mqtt' as const;
@@ -68,6 +75,8 @@ export class MqttTransport implements Transport {
   private readonly log: Logger;
   private readonly verifier: AckVerifier;
   private readonly ackTopic: string;
+  private readonly commandTopic: string;
+  private commandSink: CommandSink | undefined;
   /** True when the broker login is missing or was refused: renewed before the next connection attempt. */
   private loginStale = false;
   private lastRenewAt = Number.NEGATIVE_INFINITY;
@@ -77,6 +86,7 @@ export class MqttTransport implements Transport {
     disconnects: 0,
     acksReceived: 0,
     acksRefused: 0,
+    commandsReceived: 0,
     published: 0,
     loginRefused: 0,
     loginRenewals: 0,
@@ -86,6 +96,11 @@ export class MqttTransport implements Transport {
     this.log = o.logger ?? silentLogger();
     this.verifier = new AckVerifier(o.identity, o.clock);
     this.ackTopic = acksTopic(o.identity.deviceId);
+    this.commandTopic = commandsTopic(o.identity.deviceId);
+  }
+
+  setCommandSink(sink: CommandSink): void {
+    this.commandSink = sink;
   }
 
   private availability(state: 'online' | 'offline'): Buffer {
@@ -155,8 +170,13 @@ export class MqttTransport implements Transport {
       this.attempts = 0;
       this.metrics.connects++;
       this.log.info({ session_present: connack.sessionPresent }, 'mqtt: connected');
-      client.subscribe(this.ackTopic, { qos: 1 }, (err) => {
-        if (err) this.log.error({ err: describeError(err) }, 'mqtt: subscribing to the ack topic failed');
+      // Acks and commands, exact topics, QoS 1. Without a command sink only the acks (nothing would take them).
+      const topics = this.commandSink ? deviceSubscriptions(id) : [this.ackTopic];
+      client.subscribe(topics, { qos: 1 }, (err, granted) => {
+        if (err) this.log.error({ err: describeError(err), topics }, 'mqtt: subscribing failed');
+        // A broker ACL refusing a topic answers 0x80 for it: the box then gets no commands (or no acks).
+        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.length > 0) this.log.error({ topics: refused }, 'mqtt: the broker refused a subscription');
       });
       client.publish(availabilityTopic(id), this.availability('online'), { qos: 1, retain: true });
       onReady();
@@ -200,6 +220,16 @@ export class MqttTransport implements Transport {
   }
 
   private async onMessage(packet: IPublishPacket, onAck: AckHandler): Promise<void> {
+    if (packet.topic === this.commandTopic && this.commandSink) {
+      this.metrics.commandsReceived++;
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      try {
+        await this.commandSink(payload, { transport: 'mqtt' });
+      } catch (err) {
+        this.log.error({ err: describeError(err) }, 'mqtt: the command sink failed');
+      }
+      return;
+    }
     if (packet.topic !== this.ackTopic) return;
     try {
       const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
@@ -250,6 +280,10 @@ export class MqttTransport implements Transport {
 
   sendHeartbeat(body: Buffer): Promise<SendResult> {
     return this.publish(heartbeatTopic(this.o.identity.deviceId), body);
+  }
+
+  sendResult(_commandId: string, body: Buffer): Promise<SendResult> {
+    return this.publish(resultsTopic(this.o.identity.deviceId), body);
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,12 @@ export type AckHandler = (ack: Ack, meta: { transport: TransportName; stale: boo
 
 export type TransportName = 'mqtt' | 'https';
 
+/**
+ * Takes one signed command envelope (firmware-protocol PROTOCOL.md §6) as it arrived. Resolves once the command was
+ * checked and, when accepted, its id remembered (the command itself may still be running): MQTT PUBACKs it then.
+ */
+export type CommandSink = (envelope: Buffer, meta: { transport: TransportName }) => Promise<void>;
+
 /** One way to reach the collector. The uplink owns retries and the outbox; a transport only moves bytes and signs. */
 export interface Transport {
   readonly name: TransportName;
@@ -46,6 +52,13 @@ export interface Transport {
   sendEvents(body: Buffer): Promise<SendResult>;
   sendThumbnail(eventId: string, jpeg: Buffer): Promise<SendResult>;
   sendHeartbeat(body: Buffer): Promise<SendResult>;
+  /** A CommandResult JSON body (the answer to command `commandId`), acked with kind `result`. */
+  sendResult(commandId: string, body: Buffer): Promise<SendResult>;
+  /**
+   * Transports that receive commands themselves (MQTT: the commands topic) hand them to `sink`; set it before
+   * `start`. Absent on transports that cannot (HTTPS: the box long-polls, agent/commands/poller.ts).
+   */
+  setCommandSink?(sink: CommandSink): void;
   close(): Promise<void>;
 }
 

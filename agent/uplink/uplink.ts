@@ -73,6 +73,8 @@ export interface UplinkMetrics {
   eventsSent: number;
   /** Review records sent (one per message), resends included. */
   reviewsSent: number;
+  /** Result records (command results) sent (one per message), resends included. */
+  resultsSent: number;
   thumbnailsSent: number;
   heartbeatsSent: number;
   acked: number;
@@ -93,6 +95,7 @@ export class Uplink {
     eventMessages: 0,
     eventsSent: 0,
     reviewsSent: 0,
+    resultsSent: 0,
     thumbnailsSent: 0,
     heartbeatsSent: 0,
     acked: 0,
@@ -273,10 +276,12 @@ export class Uplink {
           this.track(this.sendReview(review));
           continue;
         }
-        const thumbs = ob.claim({ kind: 'thumbnail', limit: 1, leaseMs });
-        if (thumbs[0]) {
+        // Command results (acked kind result, PROTOCOL.md §6), then thumbnails: one item per message.
+        const one = (kind: 'result' | 'thumbnail'): ClaimedItem | undefined => ob.claim({ kind, limit: 1, leaseMs })[0];
+        const single = one('result') ?? one('thumbnail');
+        if (single) {
           this.rate.take(now);
-          this.track(this.sendThumbnail(thumbs[0]));
+          this.track(this.sendItem(single));
           continue;
         }
         // Nothing claimable. A due item may still be waiting on a dependency (a thumbnail whose event record is in
@@ -327,10 +332,13 @@ export class Uplink {
     this.settle([item], result);
   }
 
-  private async sendThumbnail(item: ClaimedItem): Promise<void> {
-    this.metrics.thumbnailsSent++;
-    const result = await this.o.transport.sendThumbnail(item.eventId, item.body);
-    this.settle([item], result);
+  /** A thumbnail or a result record (the command id in `eventId`). */
+  private async sendItem(item: ClaimedItem): Promise<void> {
+    const t = this.o.transport;
+    const thumbnail = item.kind === 'thumbnail';
+    this.metrics[thumbnail ? 'thumbnailsSent' : 'resultsSent']++;
+    const send = thumbnail ? t.sendThumbnail(item.eventId, item.body) : t.sendResult(item.eventId, item.body);
+    this.settle([item], await send);
   }
 
   private settle(items: ClaimedItem[], result: SendResult): void {

@@ -1,0 +1,66 @@
+import sharp from 'sharp';
+import type { Frame } from '../camera/frame.js';
+import { validateSnapshotArgs, type SnapshotResult } from '../../firmware-protocol/messages.js';
+import { yuv420ToRgb } from '../thumbnail/index.js';
+import { failure } from './results.js';
+import type { CommandHandler } from './types.js';
+
+/**
+ * Largest snapshot JPEG. A result travels base64 inside its record (and over MQTT once more inside the signed
+ * envelope): 1.5 MiB keeps the record under 2.1 MB and the envelope under the MQTT envelope limit.
+ */
+export const SNAPSHOT_MAX_BYTES = 1.5 * 1024 * 1024;
+/** JPEG qualities tried in turn until the picture fits SNAPSHOT_MAX_BYTES. */
+const QUALITIES = [85, 70, 50, 30];
+
+/** Where snapshots come from: the daemon's camera runners. */
+export interface SnapshotSource {
+  /** Configured camera names. */
+  cameras(): string[];
+  /** The camera's current frame (CameraRunner.latestFrame), undefined when it has none now. */
+  latestFrame(camera: string): Frame | undefined;
+}
+
+/** A JPEG of a yuv420p frame, `width` wide (height follows the frame; never enlarged), with its size. */
+export async function frameJpeg(
+  frame: Pick<Frame, 'width' | 'height' | 'data'>,
+  width: number | undefined,
+  quality: number,
+): Promise<{ jpeg: Buffer; width: number; height: number }> {
+  const rgb = yuv420ToRgb(frame.data, frame.width, frame.height);
+  const w = Math.min(width ?? frame.width, frame.width);
+  const h = Math.max(1, Math.round((frame.height * w) / frame.width));
+  let img = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
+  if (w !== frame.width || h !== frame.height) img = img.resize({ width: w, height: h, fit: 'fill' });
+  const { data, info } = await img.jpeg({ quality }).toBuffer({ resolveWithObject: true });
+  return { jpeg: data, width: info.width, height: info.height };
+}
+
+/**
+ * The `snapshot` handler: a JPEG of the named camera's current frame (the frame the vision stages see, at the
+ * camera's detect size), `width` wide when asked (height follows; never enlarged). `camera_unknown` when no such
+ * camera is configured, `no_frame` when it has no frame now (starting, reconnecting, ended).
+ */
+export function snapshotHandler(source: SnapshotSource): CommandHandler {
+  return async ({ command }) => {
+    const args = validateSnapshotArgs.parse(command.args, 'snapshot args');
+    if (!source.cameras().includes(args.camera)) {
+      return failure('camera_unknown', `no camera named ${args.camera} is configured on this box`);
+    }
+    const frame = source.latestFrame(args.camera);
+    if (!frame) return failure('no_frame', `camera ${args.camera} has no frame now (starting, stalled or ended)`);
+    for (const quality of QUALITIES) {
+      const pic = await frameJpeg(frame, args.width, quality);
+      if (pic.jpeg.length > SNAPSHOT_MAX_BYTES) continue;
+      const result: SnapshotResult = {
+        camera: args.camera,
+        width: pic.width,
+        height: pic.height,
+        captured_at: new Date(frame.wallMs).toISOString(),
+        jpeg_b64: pic.jpeg.toString('base64'),
+      };
+      return { status: 'done', result };
+    }
+    return failure('internal_error', `the snapshot does not fit ${SNAPSHOT_MAX_BYTES} bytes even at low quality`);
+  };
+}
