@@ -19,6 +19,7 @@ import { MODELS_MIGRATION } from './migration-models.js';
  *   accounts/ users, user_sessions (9)
  *   live/    live_change_seq, live_changes (9, live/change-journal.ts)
  *   commands/ device_commands (11, ./migration-commands.ts)
+ *   models/  models, model_rollouts, model_rollout_devices, device_models (12, ./migration-models.ts)
  */
 
 export interface Migration {

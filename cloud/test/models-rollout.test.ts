@@ -300,4 +300,13 @@ describe.each(backends)('model rollout on $name', (backend) => {
     const listed = ((await res.json()) as { devices: BoxStatus[] }).devices.map((d) => d.device_id).sort();
     expect(listed).toEqual(half.filter((id) => all.slice(0, 6).includes(id)));
   });
+
+  it('stops serving a download URL after models.download_url_ttl (7 days)', async () => {
+    const url = (commands.of(boxes[0]!.deviceId).args as unknown as ModelUpdateArgs).url;
+    expect((await fetch(new URL(url, t.url))).status).toBe(200);
+    clock.advance(7 * 24 * 3_600_000 + 1000);
+    const late = await fetch(new URL(url, t.url));
+    expect(late.status).toBe(403);
+    expect(((await late.json()) as { error: { code: string } }).error.code).toBe('download_url_expired');
+  });
 });
