@@ -110,7 +110,11 @@ export class CommandCollector {
         const wait = Number(new URL(url, 'http://x').searchParams.get('wait'));
         this.polls.push(wait);
         const until = Date.now() + wait * 1000;
-        while (this.waiting.length === 0 && Date.now() < until && !res.destroyed) await sleep(20);
+        let gone = false;
+        res.on('close', () => (gone = true));
+        while (this.waiting.length === 0 && Date.now() < until && !gone) await sleep(20);
+        // A poll the box gave up on (it stopped) hands nothing out: the commands wait for the next one.
+        if (gone) return;
         const commands = this.waiting.splice(0).map((e) => JSON.parse(e.toString()) as MqttEnvelopeMessage);
         send(200, { v: 1, commands } satisfies CommandPoll);
       } else if (req.method === 'POST' && url === `${prefix}/results`) send(200, this.take(body));
