@@ -59,6 +59,13 @@ export function formatStatus(s: DaemonStatus): string {
         (l.detect_off.length > 0 ? `  detect off: ${l.detect_off.join(', ')}` : '') +
         (l.last_error && l.state !== 'connected' ? `  error: ${l.last_error}` : ''),
     );
+  const k = s.commands;
+  if (k && k.received > 0)
+    lines.push(
+      `commands received ${k.received}  run ${k.executed} (failed ${k.failed})  refused ${k.refused}  ` +
+        `duplicates ${k.duplicates}  dropped ${k.refused_signature + k.refused_invalid}` +
+        (k.results_lost > 0 ? `  results lost ${k.results_lost}` : ''),
+    );
   if (s.cameras.length === 0) lines.push('cameras none configured');
   else {
     lines.push('cameras');

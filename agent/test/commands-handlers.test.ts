@@ -12,6 +12,7 @@ import { syntheticSceneInput } from '../camera/synthetic.js';
 import { reloadConfigHandler, snapshotHandler, statusHandler, type CommandOutcome } from '../commands/index.js';
 import { loadAgentConfig } from '../config.js';
 import { CameraRunner } from '../daemon/camera-runner.js';
+import { formatStatus } from '../status/format.js';
 import { DaemonStatusSchema, type DaemonStatus } from '../status/schema.js';
 import { makeCommand } from './support-commands/commands.js';
 
@@ -173,6 +174,24 @@ describe('status and reload_config handlers', () => {
     const r = done(await handler({ command: makeCommand('box-1', clock), log }));
     expect(Value.Check(DaemonStatusSchema, r)).toBe(true);
     expect(r).toEqual({ ...doc, uptime_s: 1 });
+  });
+
+  it('the status view shows the command counters once commands came (vigil-agent status)', () => {
+    expect(formatStatus(doc)).not.toContain('commands');
+    const commands = {
+      received: 6,
+      refused_signature: 1,
+      refused_invalid: 0,
+      duplicates: 1,
+      refused: 1,
+      executed: 3,
+      failed: 1,
+      results_lost: 0,
+    };
+    expect(Value.Check(DaemonStatusSchema, { ...doc, commands })).toBe(true);
+    expect(formatStatus({ ...doc, commands })).toContain(
+      'commands received 6  run 3 (failed 1)  refused 1  duplicates 1  dropped 1',
+    );
   });
 
   it('reload_config answers the cameras restarted, or reload_failed with the reason', async () => {
