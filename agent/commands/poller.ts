@@ -7,6 +7,7 @@ import { describeError } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
 import { commandsPollPath } from '../uplink/command-paths.js';
 import { httpsPool, type ClientTls } from '../uplink/https-client.js';
+import { retryAfterMs } from '../uplink/https-transport.js';
 import type { CommandSink } from '../uplink/types.js';
 
 export interface CommandPollerOptions {
@@ -109,7 +110,12 @@ export class CommandPoller {
       }
       return this.o.unsupportedPauseMs ?? 300_000;
     }
-    if (res.statusCode !== 200) return this.failed(`the command poll answered HTTP ${res.statusCode}: ${text}`);
+    if (res.statusCode !== 200) {
+      // A collector asking to wait (429/503 with Retry-After) gets at least that wait.
+      const header = res.headers['retry-after'];
+      const asked = retryAfterMs(Array.isArray(header) ? header[0] : header, Date.now()) ?? 0;
+      return Math.max(asked, this.failed(`the command poll answered HTTP ${res.statusCode}: ${text}`));
+    }
     let value: unknown;
     try {
       value = JSON.parse(text);
