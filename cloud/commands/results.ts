@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { validateSnapshotResult, type CommandResult } from '../../firmware-protocol/messages.js';
 import { checkBlobKey, type BlobStore } from '../blob/blob-store.js';
+import { checkJpeg } from '../ingest/thumbnail.js';
 import type { CommandEnd, SnapshotBlob } from './repository.js';
 import type { CommandRecord } from './types.js';
 
@@ -26,10 +27,6 @@ function withoutJpeg(result: CommandResult): CommandResult {
   return { ...result, result: rest };
 }
 
-function isJpeg(bytes: Buffer): boolean {
-  return bytes.length >= 4 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-}
-
 export async function endFromResult(c: CommandRecord, result: CommandResult, blobs: BlobStore): Promise<CommandEnd> {
   if (result.status === 'failed' || result.status === 'refused') {
     return {
@@ -45,7 +42,12 @@ export async function endFromResult(c: CommandRecord, result: CommandResult, blo
   const jpeg = Buffer.from(out.jpeg_b64, 'base64');
   if (jpeg.length > THUMBNAIL_MAX_BYTES)
     return invalid(result, `the snapshot is ${jpeg.length} bytes; the limit is ${THUMBNAIL_MAX_BYTES}`);
-  if (!isJpeg(jpeg)) return invalid(result, 'the snapshot is not a JPEG');
+  try {
+    // The thumbnail check (cloud/ingest/thumbnail.ts): a decodable JPEG of bounded dimensions.
+    await checkJpeg(jpeg);
+  } catch (err) {
+    return invalid(result, `snapshot: ${(err as Error).message}`);
+  }
   const sha256 = createHash('sha256').update(jpeg).digest('hex');
   const key = snapshotKey(c, sha256);
   await blobs.put(key, jpeg, { size: jpeg.length, sha256, contentType: 'image/jpeg' });

@@ -354,6 +354,8 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     // Commands: the app API, and the signed long-poll of boxes on HTTPS only (cloud/commands).
     registerCommandRoutes(app, { channel: commands, store });
     registerCommandPollRoute(app, { verifier: ingestDeps.verifier, limiter: ingestDeps.limiter, channel: commands });
+    // Waiting long-polls are answered (empty) before the app waits for its requests to end.
+    cleanups.push(() => commands.close());
     registerBrokerMetrics(metrics, broker);
     // The owner's web app at / (cloud/web, built into dist/web), same origin as the API.
     registerWebApp(app, { log: componentLogger(log, 'web') });

@@ -230,3 +230,20 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     expect(((await last!.json()) as { error: { code: string } }).error.code).toBe('rate_limited');
   });
 });
+
+describe('a waiting long-poll and shutdown', () => {
+  it('is answered at once (empty) when the collector closes, so shutdown is not held up', async () => {
+    const t = await startTestCloud(backends[0]!);
+    const box = await t.pairDevice('closing');
+    const path = `/v1/devices/${box.deviceId}/commands?wait=30`;
+    const answer = fetch(t.url + path, { headers: signHttpRequest(box, 'GET', path, Buffer.alloc(0)) });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.cloud.commands.openPolls()).toBe(1);
+    const started = Date.now();
+    await t.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ v: 1, commands: [] });
+  });
+});

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/index.js';
 import { silentLogger } from '../../shared/log/index.js';
+import { testJpeg } from '../../shared/testing/index.js';
 import { parseMqttEnvelope, verifySignedMessage, type DeviceKey } from '../../shared/signing/index.js';
 import { validateCommand, type CommandResult } from '../../firmware-protocol/messages.js';
 import { commandsTopic } from '../../firmware-protocol/topics.js';
@@ -162,7 +163,7 @@ describe.each(backends)('device commands on $name', (backend) => {
 
   it('a snapshot JPEG is kept as a blob and taken out of the stored result', async () => {
     const c = await issue('snapshot', { camera: 'front' });
-    const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(500), Buffer.from([0xff, 0xd9])]);
+    const jpeg = testJpeg(1_500, 3);
     const snap = { camera: 'front', width: 64, height: 48, captured_at: new Date(T0).toISOString() };
     expect(
       await channel.recordResult(device, result(c, { result: { ...snap, jpeg_b64: jpeg.toString('base64') } })),
@@ -182,6 +183,15 @@ describe.each(backends)('device commands on $name', (backend) => {
     const bad = await issue('snapshot', { camera: 'front' });
     await channel.recordResult(device, result(bad, { result: { ...snap, jpeg_b64: 'aGVsbG8=' } }));
     expect(await channel.get('default', device, bad.id)).toMatchObject({ state: 'failed', code: 'invalid_result' });
+    // JPEG markers but not decodable: the same.
+    const broken = await issue('snapshot', { camera: 'front' });
+    const garbage = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(300)]).toString('base64');
+    await channel.recordResult(device, result(broken, { result: { ...snap, jpeg_b64: garbage } }));
+    expect(await channel.get('default', device, broken.id)).toMatchObject({
+      state: 'failed',
+      code: 'invalid_result',
+      message: expect.stringContaining('not a decodable JPEG'),
+    });
   });
 
   it('the sweeper ends expired commands expired / device_offline, once, and tells the listeners', async () => {
@@ -204,6 +214,27 @@ describe.each(backends)('device commands on $name', (backend) => {
     expect(await channel.recordResult(device, result(c))).toBe('duplicate');
     await new Promise((r) => setTimeout(r, 10));
     expect(finished.map((f) => [f.id, f.state, f.code])).toEqual([[c.id, 'expired', 'device_offline']]);
+  });
+
+  it('COMMAND_MAX_BYTES: a command whose envelope would be over 16 KiB is refused invalid_request', async () => {
+    await expect(issue('custom', { blob: 'x'.repeat(11_000) })).resolves.toMatchObject({ state: 'queued' });
+    await expect(issue('custom', { blob: 'x'.repeat(12_500) })).rejects.toMatchObject({ code: 'invalid_request' });
+  });
+
+  it('COMMANDS_PER_POLL_MAX: one long-poll answer hands out at most 32 commands, the rest the next time', async () => {
+    const roomy = createCommands({
+      database: db.database,
+      store: db.store,
+      blobs,
+      keys: async () => [key],
+      config: commandsConfig({ rate: { burst: 100 } }),
+      clock,
+      log: silentLogger(),
+    });
+    for (let i = 0; i < 33; i++) await roomy.issue({ tenantId: 'default', deviceId: device, kind: 'status', args: {} });
+    expect(await roomy.poll(device, 0)).toHaveLength(32);
+    expect(await roomy.poll(device, 0)).toHaveLength(1);
+    await roomy.close();
   });
 
   it('ttl is cut to max_ttl; the repository lists devices with open commands', async () => {

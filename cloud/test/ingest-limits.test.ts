@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex, signMqttMessage, type DeviceCredentials } from '../../shared/signing/index.js';
 import { LIMITS } from '../../firmware-protocol/limits.js';
 import type { Ack } from '../../firmware-protocol/messages.js';
-import { eventsTopic, heartbeatTopic, thumbnailTopic } from '../../firmware-protocol/topics.js';
+import { eventsTopic, heartbeatTopic, resultsTopic, thumbnailTopic } from '../../firmware-protocol/topics.js';
 import { ingestConfig, mqttConfig } from '../ingest/config.js';
 import { IngestMetrics } from '../ingest/metrics.js';
 import { startMqttIngest, type MqttIngest } from '../ingest/mqtt.js';
@@ -13,7 +13,7 @@ import { MemorySink } from './support-ingest/memory-sink.js';
 import { TestMqttDevice } from './support-ingest/mqtt-device.js';
 import { startAedes, type EmbeddedBroker } from './support-ingest/aedes.js';
 import { ingestApp, type IngestReply, signed, wireEvent, wireHeartbeat, wireReview } from './support-ingest/wire.js';
-import { newEventId } from '../../shared/ids/index.js';
+import { newEventId, ulid } from '../../shared/ids/index.js';
 
 /**
  * Every limit of PROTOCOL.md §4 (firmware-protocol/limits.ts), one by one, at ingest over HTTP and over MQTT, with the
@@ -21,7 +21,7 @@ import { newEventId } from '../../shared/ids/index.js';
  * no ack / an empty clock ack. Just over each limit is refused; at the limit is accepted where a message can be
  * built there. MQTT runs through an embedded broker (aedes, in-process) whose shared subscriptions are plain ones.
  */
-type Kind = 'events' | 'heartbeat' | 'thumbnail';
+type Kind = 'events' | 'heartbeat' | 'thumbnail' | 'results';
 interface Msg {
   kind: Kind;
   body: Buffer;
@@ -53,6 +53,21 @@ const hb = (d: DeviceCredentials, o: Record<string, unknown> = {}): Msg => ({
   body: Buffer.from(JSON.stringify(wireHeartbeat(d.deviceId, o))),
 });
 const camera = (name: string) => ({ name, state: 'running', fps: 5, last_frame_age_s: 0.1, restarts: 0 });
+/** A CommandResult padded (inside `result`) to exactly `bytes` bytes of JSON. */
+function resultOfSize(d: DeviceCredentials, bytes: number): Msg {
+  const r = {
+    v: 1,
+    kind: 'command_result',
+    command_id: `cmd_${ulid()}`,
+    device_id: d.deviceId,
+    command_kind: 'status',
+    status: 'done',
+    result: { pad: '' },
+    finished_at: new Date().toISOString(),
+  };
+  const pad = 'p'.repeat(bytes - Buffer.byteLength(JSON.stringify(r)));
+  return { kind: 'results', body: Buffer.from(JSON.stringify({ ...r, result: { pad } })) };
+}
 /** An event padded with an unknown field to exactly `bytes` bytes of JSON. */
 function eventOfSize(d: DeviceCredentials, bytes: number): Record<string, unknown> {
   const e = wireEvent(d.deviceId, { pad: '' });
@@ -192,6 +207,14 @@ const CASES: LimitCase[] = [
     mqtt: { rejected: 'payload_too_large' },
   },
   {
+    // A command result (a snapshot's JPEG travels base64 in it); MQTT takes an envelope of that size on the results
+    // topic. Accepting one at the limit needs the command channel (cloud/test/commands-*.test.ts).
+    limit: 'COMMAND_RESULT_MAX_BYTES',
+    over: (d) => resultOfSize(d, LIMITS.COMMAND_RESULT_MAX_BYTES + 1),
+    http: [413, 'payload_too_large'],
+    mqtt: { rejected: 'payload_too_large' },
+  },
+  {
     limit: 'JSON_MAX_DEPTH',
     // The event object is level 1, so an unknown field nested 31 deep is level 32.
     over: (d) => ({
@@ -219,7 +242,15 @@ const CASES: LimitCase[] = [
 ];
 
 /** Every limit that applies to ingest has a case (the others are checked below or concern the collector's output). */
-const NOT_INGEST = new Set(['SMALL_JSON_MAX_BYTES', 'ENVELOPE_OVERHEAD_BYTES', 'MQTT_ENVELOPE_MAX_BYTES']);
+const NOT_INGEST = new Set([
+  'SMALL_JSON_MAX_BYTES',
+  'ENVELOPE_OVERHEAD_BYTES',
+  'MQTT_ENVELOPE_MAX_BYTES',
+  // What the collector sends to boxes (checked in cloud/test/commands-repository.test.ts).
+  'COMMAND_ARGS_MAX_PROPERTIES',
+  'COMMANDS_PER_POLL_MAX',
+  'COMMAND_MAX_BYTES',
+]);
 
 let sink: MemorySink;
 let app: FastifyInstance;
@@ -325,7 +356,9 @@ describe('MQTT: each protocol limit, at and just over', () => {
         ? thumbnailTopic(id, m.eventId!)
         : m.kind === 'events'
           ? eventsTopic(id)
-          : heartbeatTopic(id);
+          : m.kind === 'results'
+            ? resultsTopic(id)
+            : heartbeatTopic(id);
     const env = signMqttMessage(dev.creds, topic, m.body, m.timestamp !== undefined ? { timestamp: m.timestamp } : {});
     await dev.publishRaw(topic, JSON.stringify(env));
   }
