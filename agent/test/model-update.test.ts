@@ -15,7 +15,7 @@ import { modelUpdateHandler, resolveModelUrl, type ModelUpdateDeps } from '../co
 import type { CommandOutcome } from '../commands/types.js';
 import { DetectorConfigSchema, type DetectorConfig } from '../detect/config.js';
 import type { DetectorSlot } from '../detect/detector-slot.js';
-import { loadDetector } from '../models/load.js';
+import { loadDetector, registryDetectorOptions } from '../models/load.js';
 import { activeModelFile, readActiveModel, registryDir, registryModelFile } from '../models/registry.js';
 import { activeModelStatus, heartbeatModel, type ModelUpdateReport } from '../models/report.js';
 import {
@@ -268,5 +268,31 @@ describe('resolveModelUrl', () => {
       'https://cdn.example/m.onnx',
     );
     expect(() => resolveModelUrl('file:///etc/passwd', 'https://c.example')).toThrow(/not http/);
+  });
+});
+
+describe('registryDetectorOptions', () => {
+  it("a registry model keeps the config's runtime settings, not what describes the config's own file", () => {
+    const c = Value.Default(DetectorConfigSchema, {
+      path: '/models/config.onnx',
+      type: 'yolo',
+      threads: 3,
+      score_threshold: 0.6,
+      iou_threshold: 0.3,
+      channel_order: 'rgb',
+      input_scale: 0.5,
+      labels: ['a', 'b'],
+    }) as DetectorConfig;
+    const o = registryDetectorOptions(c, { path: '/r/mdl.onnx', format: 'yolox', labels: ['cat'] });
+    expect(o).toEqual({
+      modelPath: '/r/mdl.onnx',
+      type: 'yolox',
+      threads: 3,
+      scoreThreshold: 0.6,
+      iouThreshold: 0.3,
+      boxOrder: 'yxyx',
+      labels: ['cat'],
+    });
+    expect(registryDetectorOptions(c, { path: '/r/m.onnx', format: 'ssd' }).labels).toBeUndefined();
   });
 });
