@@ -1,7 +1,7 @@
 import type { Frame } from '../camera/frame.js';
 import { CameraStream, type CameraStats } from '../camera/stream.js';
 import { cameraStreamConfig, pipelineOptionsForCamera, type AgentCameraConfig } from '../config.js';
-import type { ObjectDetector } from '../detect/detector.js';
+import type { FrameDetector } from '../detect/detector.js';
 import { MotionDetector } from '../motion/index.js';
 import { CameraPipeline } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/stats.js';
@@ -56,7 +56,8 @@ export interface CameraRunnerStatus {
 
 export interface CameraRunnerOptions {
   config: AgentCameraConfig;
-  detector: ObjectDetector | undefined;
+  /** The daemon's DetectorSlot (its model may be swapped between frames); undefined: motion events only. */
+  detector: FrameDetector | undefined;
   /** Generated motion models are cached here. */
   modelCacheDir: string;
   /** Awaited for every message, with the event's pictures in memory: the outbox write applies backpressure. */

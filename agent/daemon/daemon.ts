@@ -6,8 +6,12 @@ import { ulid } from '../../shared/ids/index.js';
 import { componentLogger, type Logger } from '../../shared/log/index.js';
 import { effectiveUplinkConfig, parseListen, type AgentConfig, type LoadedAgentConfig } from '../config.js';
 import { CredentialsBrokerLogin, loadCredentials, type LoadedCredentials } from '../credentials/index.js';
-import { ObjectDetector } from '../detect/detector.js';
-import { detectorOptionsFrom } from '../detect/config.js';
+import type { DetectorSlot } from '../detect/detector-slot.js';
+import { modelUpdateHandler } from '../commands/model-update.js';
+import type { CommandHandler } from '../commands/types.js';
+import { loadDetector } from '../models/load.js';
+import { activeModelStatus, heartbeatModel, type ModelUpdateReport } from '../models/report.js';
+import { loadClientTls } from '../uplink/https-client.js';
 import type { Outbox } from '../outbox/index.js';
 import { endEventsLeftOpen } from '../outbox/open-events.js';
 import type { Uplink } from '../uplink/index.js';
@@ -66,7 +70,12 @@ export class Daemon {
   private outbox!: Outbox;
   private uplink!: Uplink;
   private sink!: EventSink;
-  private detector: ObjectDetector | undefined;
+  /** The object detector the cameras share, swappable between frames (model_update); undefined: motion only. */
+  private detector: DetectorSlot | undefined;
+  /** Why the persisted registry model was not loaded (the config model runs instead), and the last model_update. */
+  private modelFallback: string | null = null;
+  private lastModelUpdate: ModelUpdateReport | null = null;
+  private modelUpdater: CommandHandler | undefined;
   private runners: CameraRunner[] = [];
   private status: StatusServer | undefined;
   /** The LAN broker integration (`local_mqtt`), when configured. */
@@ -121,6 +130,7 @@ export class Daemon {
       version: this.o.version,
       cameras: () => this.runners.map((r) => r.heartbeat()),
       bootId: this.bootId,
+      model: () => heartbeatModel(this.detector),
     });
     this.outbox = saf.outbox;
     this.uplink = saf.uplink;
@@ -178,8 +188,8 @@ export class Daemon {
       status: statusHandler(() => this.snapshot()),
       reload_config: reloadConfigHandler(() => this.reload()),
     };
-    // ---- model_update: the agent-models handler is added here (agent/commands/model-update.ts), e.g.
-    // handlers.model_update = modelUpdateHandler({ latestFrame: () => this.latestFrame(), … });
+    // ---- model_update: the agent-models handler (agent/commands/model-update.ts)
+    handlers.model_update = this.modelUpdateHandler;
     // ---- end of model_update
     return handlers;
   }
@@ -202,10 +212,31 @@ export class Daemon {
     return join(this.config.data_dir, 'thumbnails');
   }
 
-  private async createDetector(c: AgentConfig): Promise<ObjectDetector | undefined> {
-    const m = c.model;
-    if (!m) return undefined;
-    return ObjectDetector.create({ ...detectorOptionsFrom(m), logger: componentLogger(this.o.logger, 'detect') });
+  /** The registry model of the last model_update (models/active.json), else the config's; none: motion only. */
+  private async createDetector(c: AgentConfig): Promise<DetectorSlot | undefined> {
+    if (!c.model) return undefined;
+    const loaded = await loadDetector({ config: c.model, dataDir: c.data_dir, logger: this.o.logger });
+    this.modelFallback = loaded.fallback;
+    return loaded.slot;
+  }
+
+  /**
+   * The `model_update` command handler (agent/commands/model-update.ts), made once: it downloads from the collector
+   * this box is paired with, warms up on the newest frame of any camera and swaps the cameras' detector slot.
+   */
+  get modelUpdateHandler(): CommandHandler {
+    this.modelUpdater ??= modelUpdateHandler({
+      dataDir: this.config.data_dir,
+      slot: () => this.detector,
+      modelConfig: () => this.config.model,
+      baseUrl:
+        effectiveUplinkConfig(this.config, this.creds.stored.endpoints).https_url ?? this.creds.stored.endpoints.https,
+      tls: loadClientTls(effectiveUplinkConfig(this.config, this.creds.stored.endpoints)),
+      latestFrame: () => this.latestFrame(),
+      onFinished: (report) => (this.lastModelUpdate = report),
+      logger: componentLogger(this.o.logger, 'models'),
+    });
+    return this.modelUpdater;
   }
 
   /** The local integration: fed after the cloud sink, never awaited on the network (its own bounded queue). */
@@ -391,7 +422,8 @@ export class Daemon {
       config_file: this.configFile ?? null,
       data_dir: this.config.data_dir,
       mode: this.detector ? 'objects' : 'motion',
-      model: this.config.model?.path ?? null,
+      model: this.detector?.model.path ?? null,
+      active_model: activeModelStatus(this.detector, this.modelFallback, this.lastModelUpdate),
       stopping: this.stopping !== undefined,
       last_reload: this.lastReload,
       cameras: this.runners.map((r) => r.status()),

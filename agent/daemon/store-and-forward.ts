@@ -13,6 +13,7 @@ import {
   type BrokerLoginSource,
   type CameraStatus,
   type ClientTls,
+  type HeartbeatModel,
   type Transport,
   type UplinkConfig,
 } from '../uplink/index.js';
@@ -31,6 +32,8 @@ export interface StoreAndForwardDeps {
   clock?: OffsetClock;
   /** This run's boot id, sent in every heartbeat. */
   bootId?: string;
+  /** The running object detector, sent in every heartbeat (null in motion-only mode). */
+  model?: () => HeartbeatModel;
   /**
    * The box's own broker login, used over MQTT when no login is configured (uplink.mqtt_username): the daemon
    * passes the credentials file's (agent/credentials/broker-login.ts), which asks the collector at `baseUrl` for a
@@ -105,6 +108,7 @@ export function createStoreAndForward(d: StoreAndForwardDeps): StoreAndForward {
     ...uplinkSettingsFrom(u),
     ...(d.cameras ? { cameras: d.cameras } : {}),
     ...(d.bootId ? { bootId: d.bootId } : {}),
+    ...(d.model ? { model: d.model } : {}),
     ...(kind === 'mqtt' && https ? { clockSync: https } : {}),
   });
   const commandPoll = kind === 'https' && u.https_url ? { baseUrl: u.https_url, tls } : undefined;

@@ -7,7 +7,7 @@ import type { ClaimedItem, EnqueueOptions, EnqueueResult, ItemRef, Outbox, Outbo
 import { ClockCorrector, SKEW } from './clock-skew.js';
 import { UPLINK_DEFAULTS, type UplinkSettings } from './config.js';
 import { decideFailure, type FailurePolicy, type FailureState } from './failure-policy.js';
-import { buildHeartbeat, type CameraStatus } from './heartbeat.js';
+import { buildHeartbeat, type CameraStatus, type HeartbeatSource } from './heartbeat.js';
 import { MessageRateLimit } from './rate-limit.js';
 import { ReviewDelivery } from './review-delivery.js';
 import type { Ack, SendResult, Transport, TransportFailure } from './types.js';
@@ -40,6 +40,7 @@ export interface UplinkOptions extends Partial<UplinkSettings> {
   clockSlackMs?: number;
   /** This run's boot id (Heartbeat.boot_id): a random id drawn at every daemon start. */
   bootId?: string;
+  model?: HeartbeatSource['model'];
 }
 
 /** Settings that are not in the config file (the config's own come from its schema: UPLINK_DEFAULTS). */
@@ -55,7 +56,7 @@ const TUNING = {
 /** Clock-skew refusals in a row retried at once with a corrected clock (failure-policy.ts). */
 const MAX_SKEW_RETRIES = 3;
 /** Options the uplink may run without. */
-type Optional = 'cameras' | 'clockSync' | 'bootId';
+type Optional = 'cameras' | 'clockSync' | 'bootId' | 'model';
 
 /** The uplink as the daemon's status endpoint shows it. */
 export interface UplinkStatus {
@@ -474,6 +475,7 @@ export class Uplink {
       lastAckAtMs: () => this.lastAckAtMs,
       ...(this.o.cameras ? { cameras: this.o.cameras } : {}),
       ...(this.o.bootId ? { bootId: this.o.bootId } : {}),
+      ...(this.o.model ? { model: this.o.model } : {}),
     });
   }
 
