@@ -36,6 +36,14 @@ function dynsecAcls(rules: AclRule[]): Array<Record<string, unknown>> {
   return rules.map((r) => ({ acltype: ACL_TYPE[r.action], topic: r.topic, allow: r.allow, priority: r.priority }));
 }
 
+/** Roles listed (and ACL commands sent) per request when bringing box roles up to date. */
+const ROLE_PAGE = 200;
+
+interface ListedRole {
+  rolename?: unknown;
+  acls?: Array<{ acltype?: unknown; topic?: unknown }>;
+}
+
 /** Retry period of the collectors' role and login set-up when the broker was not there at start. */
 const RETRY_MS = 5_000;
 
@@ -90,6 +98,7 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
     const attempt = async (): Promise<void> => {
       try {
         await this.ensureCollector(collector);
+        void this.upgradeDeviceRoles();
       } catch (err) {
         if (this.closed) return;
         this.o.log.error(
@@ -146,6 +155,51 @@ export class MosquittoDynsecProvisioner implements BrokerProvisioner {
       }
     }
     this.o.log.info({ role, username: c.username, group: c.group }, 'collector broker role and login in place');
+  }
+
+  /**
+   * The roles of boxes paired before a rule joined the box ACL (./acl.ts; e.g. the commands and results topics of
+   * PROTOCOL.md §6.1) get the rules they lack, once per collector start (idempotent; several collectors doing it at
+   * once is harmless). Never throws: a failure is logged, and a box's next login (pairing, rotation, broker
+   * credentials) brings its role up to date too.
+   */
+  async upgradeDeviceRoles(): Promise<number> {
+    const prefix = deviceRoleName('');
+    let upgraded = 0;
+    try {
+      for (let offset = 0; ; offset += ROLE_PAGE) {
+        const [listed] = await this.run('listing roles', [
+          { command: 'listRoles', verbose: true, count: ROLE_PAGE, offset },
+        ]);
+        if (listed?.error) throw failed('listing roles', listed);
+        const roles = ((listed?.data as { roles?: unknown } | undefined)?.roles ?? []) as ListedRole[];
+        const commands: DynsecCommand[] = [];
+        for (const r of roles) {
+          if (typeof r.rolename !== 'string' || !r.rolename.startsWith(prefix)) continue;
+          const have = new Set((r.acls ?? []).map((a) => `${a.acltype} ${a.topic}`));
+          let rules: AclRule[];
+          try {
+            rules = deviceAcl(r.rolename.slice(prefix.length));
+          } catch {
+            continue; // not a device id of ours
+          }
+          const missing = dynsecAcls(rules).filter((a) => !have.has(`${String(a.acltype)} ${String(a.topic)}`));
+          if (missing.length > 0) upgraded++;
+          commands.push(...missing.map((acl) => ({ command: 'addRoleACL', rolename: r.rolename, ...acl })));
+        }
+        for (let i = 0; i < commands.length; i += ROLE_PAGE) {
+          const answers = await this.run('box role ACLs', commands.slice(i, i + ROLE_PAGE));
+          const bad = answers.find((a) => a.error && !ALREADY.test(a.error));
+          if (bad) throw failed('adding ACLs to box roles', bad);
+        }
+        if (roles.length < ROLE_PAGE) break;
+      }
+      if (upgraded > 0)
+        this.o.log.info({ roles: upgraded }, 'box roles given the ACL rules added since they were made');
+    } catch (err) {
+      this.o.log.warn({ err: (err as Error).message }, 'could not bring the box roles up to date');
+    }
+    return upgraded;
   }
 
   async issueDeviceLogin(deviceId: string): Promise<MqttCredentials> {

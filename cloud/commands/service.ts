@@ -24,7 +24,7 @@ import { PollWaiters } from './waiters.js';
  * The collector's command channel (PROTOCOL.md §6.1): stores commands (./repository.ts), hands them to the box —
  * published on its commands topic through the collector's MQTT connection (again whenever its availability turns
  * online), or answered to its signed long-poll — takes the box's results (from ingest, HTTP and MQTT), keeps a
- * snapshot's JPEG as a blob, ends what expires (`expired` / `device_offline`, ./sweeper below) and tells the
+ * snapshot's JPEG as a blob, ends what expires (`expired` / `device_offline`, `sweep`) and tells the
  * listeners of `onFinished` (the model rollout) how each command ended. Commands are limited per box
  * (`commands.rate`, per collector process).
  */

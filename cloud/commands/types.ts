@@ -42,7 +42,7 @@ export interface IssueCommand {
  * through it and follows their end).
  */
 export interface CommandService {
-  /** Stores and sends a command. Throws VigilError device_unknown, rate_limited, invalid_argument. */
+  /** Stores and sends a command. Throws VigilError device_unknown (404), rate_limited (429), invalid_request (400). */
   issue(input: IssueCommand): Promise<CommandRecord>;
   get(tenantId: string, deviceId: string, id: string): Promise<CommandRecord | undefined>;
   /** Called once when a command ends (done, failed, expired), after its state was stored. */

@@ -16,6 +16,8 @@ import {
   type MqttCredentials,
 } from '../../firmware-protocol/messages.js';
 import { acksTopic, availabilityTopic, commandsTopic, resultsTopic } from '../../firmware-protocol/topics.js';
+import { silentLogger } from '../../shared/log/index.js';
+import { DynsecClient } from '../broker/dynsec-client.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { DynsecBroker, dynsecAvailable } from './support-broker/dynsec-broker.js';
@@ -25,7 +27,8 @@ import { DynsecBroker, dynsecAvailable } from './support-broker/dynsec-broker.js
  * ACL of issue 8, provisioned by the collector): a box subscribes to its own commands topic only (not another box's,
  * not a wildcard) and cannot publish commands; a command is published to it signed with its key; its result on the
  * results topic is acked on its acks topic with kind `result` (accepted, then duplicate) and ends the command done;
- * a command issued while the box is offline reaches it when its availability turns online.
+ * a command issued while the box is offline reaches it when its availability turns online; the role of a box paired
+ * before the commands topic existed gets the rule when a collector starts.
  */
 if (!dynsecAvailable()) throw new Error('mosquitto with the dynamic-security plugin is needed for these tests');
 
@@ -219,5 +222,63 @@ describe('commands over MQTT through the broker ACL (Mosquitto + dynamic securit
     );
     const cmd = await box.until(() => box.commands.find((c) => c.id === id));
     expect(cmd.kind).toBe('reload_config');
+  });
+
+  it('a box role made before the commands rules gets them when a collector starts', async () => {
+    const a = await pairBox('old-role');
+    const admin = new DynsecClient({
+      url: broker.url,
+      username: broker.admin.username,
+      password: broker.admin.password,
+      clientId: 'test-admin',
+      timeoutMs: 5_000,
+      reconnectMs: 200,
+      log: silentLogger(),
+    });
+    try {
+      await admin.firstConnect;
+      const rolename = `vigil-device-${a.creds.deviceId}`;
+      const removed = await admin.request([
+        { command: 'removeRoleACL', rolename, acltype: 'subscribeLiteral', topic: commandsTopic(a.creds.deviceId) },
+        { command: 'removeRoleACL', rolename, acltype: 'publishClientSend', topic: resultsTopic(a.creds.deviceId) },
+      ]);
+      expect(removed.map((r) => r.error)).toEqual([undefined, undefined]);
+      const old = await BoxClient.connect(a, false);
+      await expect(old.client.subscribeAsync(commandsTopic(a.creds.deviceId), { qos: 1 })).rejects.toThrow(
+        /Not authorized/,
+      );
+      // A second collector of the deployment starts: it brings every box role up to date.
+      const second = await startTestCloud(sqliteBackend, {
+        db: t.db,
+        overrides: {
+          mqtt: {
+            url: broker.url,
+            provisioner: 'mosquitto-dynsec',
+            admin_username: broker.admin.username,
+            admin_password: broker.admin.password,
+            reconnect_ms: 200,
+          },
+        },
+      });
+      try {
+        await second.cloud.mqtt!.ready;
+        const deadline = Date.now() + 5_000;
+        let granted = false;
+        while (!granted && Date.now() < deadline) {
+          granted = await old.client.subscribeAsync(commandsTopic(a.creds.deviceId), { qos: 1 }).then(
+            () => true,
+            async () => {
+              await new Promise((r) => setTimeout(r, 200));
+              return false;
+            },
+          );
+        }
+        expect(granted, 'the commands topic is granted after the upgrade').toBe(true);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await admin.close();
+    }
   });
 });
