@@ -155,6 +155,15 @@ describe('model_update in the daemon', () => {
       expect(s3.active_model).toMatchObject({ id, sha256: sha256(bytes) });
       expect(s3.active_model?.last_update).toMatchObject({ model_id: other, code: 'model_hash_mismatch' });
       expect((await nextHeartbeat()).model).toEqual({ id, sha256: sha256(bytes) });
+
+      // A reload that changes the model section (a threshold) keeps the registry model, under the new settings.
+      const file = join(work, 'agent.yaml');
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(/^model: .*$/m, `model: { path: ${YOLOX()}, threads: 2 }`),
+      );
+      expect(await daemon.reload()).toEqual({ ok: true, restarted: ['yard'] });
+      expect((await status()).active_model).toMatchObject({ id, sha256: sha256(bytes), fallback: null });
     } finally {
       await daemon.stop();
     }
