@@ -156,7 +156,7 @@ describe('model_update in the daemon', () => {
       expect(s3.active_model?.last_update).toMatchObject({ model_id: other, code: 'model_hash_mismatch' });
       expect((await nextHeartbeat()).model).toEqual({ id, sha256: sha256(bytes) });
 
-      // A reload that changes the model section (a threshold) keeps the registry model, under the new settings.
+      // A reload that changes the model section (threads) keeps the registry model, under the new settings.
       const file = join(work, 'agent.yaml');
       writeFileSync(
         file,
