@@ -356,6 +356,9 @@ export async function createCloud(config: CloudConfig, options: CloudOptions = {
     registerCommandPollRoute(app, { verifier: ingestDeps.verifier, limiter: ingestDeps.limiter, channel: commands });
     // Waiting long-polls are answered (empty) before the app waits for its requests to end.
     cleanups.push(() => commands.close());
+    metrics.gauge('vigil_command_polls', 'Long-polls of boxes on HTTPS only waiting for commands.', () => [
+      { value: commands.openPolls() },
+    ]);
     registerBrokerMetrics(metrics, broker);
     // The owner's web app at / (cloud/web, built into dist/web), same origin as the API.
     registerWebApp(app, { log: componentLogger(log, 'web') });

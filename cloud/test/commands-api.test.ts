@@ -239,6 +239,7 @@ describe('a waiting long-poll and shutdown', () => {
     const answer = fetch(t.url + path, { headers: signHttpRequest(box, 'GET', path, Buffer.alloc(0)) });
     await new Promise((r) => setTimeout(r, 300));
     expect(t.cloud.commands.openPolls()).toBe(1);
+    expect(await (await fetch(`${t.url}/metrics`)).text()).toMatch(/^vigil_command_polls 1$/m);
     const started = Date.now();
     await t.close();
     expect(Date.now() - started).toBeLessThan(3_000);
