@@ -30,7 +30,8 @@ const usage = (message: string): VigilError =>
 interface CommandView {
   id: string;
   state: 'queued' | 'delivered' | 'done' | 'failed' | 'expired';
-  result: Record<string, unknown> | null;
+  /** The box's CommandResult (its output in `result.result`). */
+  result: { status: string; result?: Record<string, unknown> } | null;
   error: { code: CloudErrorCode; reason: string | null; message: string } | null;
   snapshot_url: string | null;
 }
@@ -141,10 +142,10 @@ export function registerCommand(program: Command): void {
       const view = await sendCommand(kind, o);
       if (o.json) return printJson(view);
       if (o.out !== undefined) {
-        const r = view.result ?? {};
+        const r = view.result?.result ?? {};
         process.stdout.write(`${o.out}: ${String(r.size)} bytes, ${String(r.width)}x${String(r.height)}\n`);
         return;
       }
-      printJson(view.result);
+      printJson(view.result?.result ?? {});
     });
 }

@@ -14,7 +14,10 @@ import type { CommandChannel } from './service.js';
  * The app API of commands (admin issues, readers follow):
  *   POST /v1/devices/{device_id}/commands               {kind, args?, ttl?} → 202 {id, state, expires_at}
  *   GET  /v1/devices/{device_id}/commands/{command_id}  the command: state (queued, delivered, done, failed,
- *                                                       expired), the box's result, `error` when it did not work
+ *                                                       expired), `code`/`message` (the box's, or device_offline),
+ *                                                       `result` (the box's CommandResult; a snapshot's JPEG
+ *                                                       replaced by its sha256 and size), `error` when it did not
+ *                                                       work, `snapshot_url`
  *   GET  /v1/devices/{device_id}/snapshots/{command_id} a done snapshot's JPEG; else the command's error:
  *                                                       409 command_pending, 504 device_offline (expired),
  *                                                       422 command_refused, 502 command_failed
@@ -87,8 +90,9 @@ export function commandView(c: StoredCommand): Record<string, unknown> {
     expires_at: iso(c.expiresAt),
     delivered_at: iso(c.deliveredAt),
     finished_at: iso(c.finishedAt),
-    result_status: c.result?.status ?? null,
-    result: c.result?.result ?? null,
+    code: c.code,
+    message: c.message,
+    result: c.result,
     error: commandError(c),
     snapshot_url: c.snapshot ? `/v1/devices/${c.deviceId}/snapshots/${c.id}` : null,
   };

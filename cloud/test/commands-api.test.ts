@@ -113,8 +113,8 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     ]);
     expect(await view(issued.id)).toMatchObject({
       state: 'done',
-      result_status: 'done',
-      result: { version: '1.2.3', cameras: [] },
+      code: null,
+      result: { status: 'done', command_id: issued.id, result: { version: '1.2.3', cameras: [] } },
       error: null,
       finished_at: expect.any(String),
     });
@@ -152,7 +152,8 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     const posted = await postResult(box, result(c!, { result: { ...snap, jpeg_b64: jpeg.toString('base64') } }));
     expect(posted.ack.acks[0]).toMatchObject({ id, kind: 'result', status: 'accepted' });
     const v = await view(id);
-    expect(v).toMatchObject({ state: 'done', result: { ...snap, size: jpeg.length } });
+    expect(v).toMatchObject({ state: 'done', result: { status: 'done', result: { ...snap, size: jpeg.length } } });
+    expect((v.result as { result: Record<string, unknown> }).result).not.toHaveProperty('jpeg_b64');
     expect(v.snapshot_url).toBe(`/v1/devices/${box.deviceId}/snapshots/${id}`);
     const img = await t.api(v.snapshot_url as string, { token: t.tokens.reader });
     expect(img.status).toBe(200);
@@ -168,7 +169,9 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     await postResult(box, result(c!, { status: 'refused', code: 'command_invalid', message: 'no camera back' }));
     expect(await view(id)).toMatchObject({
       state: 'failed',
-      result_status: 'refused',
+      code: 'command_invalid',
+      message: 'no camera back',
+      result: { status: 'refused', code: 'command_invalid' },
       error: { code: 'command_refused', reason: 'command_invalid', message: 'no camera back' },
     });
     const img = await t.api(`/v1/devices/${box.deviceId}/snapshots/${id}`);
@@ -186,7 +189,12 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
       await new Promise((r) => setTimeout(r, 100));
       v = await view(id, quiet.deviceId);
     }
-    expect(v).toMatchObject({ state: 'expired', error: { code: 'device_offline', reason: 'device_offline' } });
+    expect(v).toMatchObject({
+      state: 'expired',
+      code: 'device_offline',
+      result: null,
+      error: { code: 'device_offline', reason: 'device_offline' },
+    });
     const img = await t.api(`/v1/devices/${quiet.deviceId}/snapshots/${id}`);
     expect(img.status).toBe(504);
     expect(((await img.json()) as { error: { code: string } }).error.code).toBe('device_offline');

@@ -111,7 +111,11 @@ describe('vigil-cloud command send', () => {
       expect(statSync(out).mode & 0o777).toBe(0o600);
       const status = await cli(['--device', creds.deviceId, 'status', '--json']);
       expect(status.code, status.stderr).toBe(0);
-      expect(JSON.parse(status.stdout)).toMatchObject({ state: 'done', result: { uptime_s: 5 }, error: null });
+      expect(JSON.parse(status.stdout)).toMatchObject({
+        state: 'done',
+        result: { result: { uptime_s: 5 } },
+        error: null,
+      });
     } finally {
       await stop();
     }

@@ -198,7 +198,10 @@ describe('commands over MQTT through the broker ACL (Mosquitto + dynamic securit
     await box.result(cmd, { version: '9.9.9' });
     const ack = await box.until(() => box.acks.find((k) => k.acks.some((i) => i.id === id)));
     expect(ack.acks).toEqual([{ id, rev: 0, kind: 'result', status: 'accepted' }]);
-    expect(await state(a.creds.deviceId, id)).toMatchObject({ state: 'done', result: { version: '9.9.9' } });
+    expect(await state(a.creds.deviceId, id)).toMatchObject({
+      state: 'done',
+      result: { result: { version: '9.9.9' } },
+    });
 
     await box.result(cmd, { version: '9.9.9' });
     const again = await box.until(() =>
