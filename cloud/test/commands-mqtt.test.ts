@@ -18,6 +18,7 @@ import {
 import { acksTopic, availabilityTopic, commandsTopic, resultsTopic } from '../../firmware-protocol/topics.js';
 import { silentLogger } from '../../shared/log/index.js';
 import { DynsecClient } from '../broker/dynsec-client.js';
+import type { MosquittoDynsecProvisioner } from '../broker/mosquitto-dynsec.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
 import { DynsecBroker, dynsecAvailable } from './support-broker/dynsec-broker.js';
@@ -277,6 +278,9 @@ describe('commands over MQTT through the broker ACL (Mosquitto + dynamic securit
           );
         }
         expect(granted, 'the commands topic is granted after the upgrade').toBe(true);
+        // Every role is up to date now: a second pass finds nothing missing (the listed ACLs are read correctly).
+        const provisioner = second.cloud.broker.provisioner as MosquittoDynsecProvisioner;
+        expect(await provisioner.upgradeDeviceRoles()).toBe(0);
       } finally {
         await second.close();
       }
