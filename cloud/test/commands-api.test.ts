@@ -55,9 +55,13 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     (await (await t.api(`/v1/devices/${device}/commands/${id}`)).json()) as Record<string, unknown>;
 
   /** The box's signed long-poll: the commands in it, each verified as a box verifies them. */
-  async function poll(creds: DeviceCredentials, wait: number): Promise<{ status: number; commands: Command[] }> {
+  async function poll(
+    creds: DeviceCredentials,
+    wait: number,
+    base = t.url,
+  ): Promise<{ status: number; commands: Command[] }> {
     const path = `/v1/devices/${creds.deviceId}/commands?wait=${wait}`;
-    const res = await fetch(t.url + path, { headers: signHttpRequest(creds, 'GET', path, Buffer.alloc(0)) });
+    const res = await fetch(base + path, { headers: signHttpRequest(creds, 'GET', path, Buffer.alloc(0)) });
     if (res.status !== 200) return { status: res.status, commands: [] };
     const answer = validateCommandPoll.parse(await res.json());
     const commands: Command[] = [];
@@ -69,8 +73,12 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     return { status: 200, commands };
   }
 
-  async function postResult(creds: DeviceCredentials, r: CommandResult): Promise<{ status: number; ack: Ack }> {
-    const res = await t.signedFetch(
+  async function postResult(
+    creds: DeviceCredentials,
+    r: CommandResult,
+    on: TestCloud = t,
+  ): Promise<{ status: number; ack: Ack }> {
+    const res = await on.signedFetch(
       creds,
       'POST',
       `/v1/devices/${creds.deviceId}/results`,
@@ -221,6 +229,32 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     expect(posted.status).toBe(404);
     // Unsigned long-poll: 401.
     expect((await fetch(`${t.url}/v1/devices/${box.deviceId}/commands?wait=0`)).status).toBe(401);
+  });
+
+  it('two collectors on one database: issued on one, long-polled and answered on the other', async () => {
+    const second = await startTestCloud(backend, { db: t.db });
+    const ended: string[] = [];
+    t.cloud.commands.onFinished((r) => void ended.push(`first ${r.id}`));
+    second.cloud.commands.onFinished((r) => void ended.push(`second ${r.id}`));
+    try {
+      const b = await t.pairDevice('two-collectors');
+      const waiting = poll(b, 10, second.url);
+      await new Promise((r) => setTimeout(r, 300));
+      const asked = Date.now();
+      const { id } = (await (await send(b.deviceId, { kind: 'status' })).json()) as { id: string };
+      const got = await waiting;
+      expect(got.commands.map((c) => c.id)).toEqual([id]);
+      // Seen at the other collector's next look in the database (every 2 s).
+      expect(Date.now() - asked).toBeLessThan(3_000);
+      const posted = await postResult(b, result(got.commands[0]!, { result: { ok: true } }), second);
+      expect(posted.ack.acks[0]).toMatchObject({ id, status: 'accepted' });
+      expect(await view(id, b.deviceId)).toMatchObject({ state: 'done', result: { result: { ok: true } } });
+      await new Promise((r) => setTimeout(r, 50));
+      // Told once, by the collector that ended it.
+      expect(ended.filter((e) => e.endsWith(id))).toEqual([`second ${id}`]);
+    } finally {
+      await second.close();
+    }
   });
 
   it('rate-limits commands per box: 429 rate_limited with Retry-After', async () => {
