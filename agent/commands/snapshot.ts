@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import type { Frame } from '../camera/frame.js';
 import { validateSnapshotArgs, type SnapshotResult } from '../../firmware-protocol/messages.js';
 import { yuv420ToRgb } from '../thumbnail/index.js';
@@ -6,10 +7,11 @@ import { failure } from './results.js';
 import type { CommandHandler } from './types.js';
 
 /**
- * Largest snapshot JPEG. A result travels base64 inside its record (and over MQTT once more inside the signed
- * envelope): 1.5 MiB keeps the record under 2.1 MB and the envelope under the MQTT envelope limit.
+ * Largest snapshot JPEG (~1.5 MiB). It travels base64 inside its result record, and over MQTT base64 once more inside
+ * the signed envelope: with 4 KiB left for the record's other fields the record stays within THUMBNAIL_MAX_BYTES, so
+ * its envelope stays within MQTT_ENVELOPE_MAX_BYTES, the largest envelope a collector must take.
  */
-export const SNAPSHOT_MAX_BYTES = 1.5 * 1024 * 1024;
+export const SNAPSHOT_MAX_BYTES = Math.floor(((THUMBNAIL_MAX_BYTES - 4 * 1024) * 3) / 4);
 /** JPEG qualities tried in turn until the picture fits SNAPSHOT_MAX_BYTES. */
 const QUALITIES = [85, 70, 50, 30];
 

@@ -6,10 +6,18 @@ import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../shared/clock/index.js';
 import { silentLogger } from '../../shared/log/index.js';
+import { envelopeBytesFor, MQTT_ENVELOPE_MAX_BYTES, THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import { validateSnapshotResult, type Command } from '../../firmware-protocol/messages.js';
 import type { Frame } from '../camera/frame.js';
 import { syntheticSceneInput } from '../camera/synthetic.js';
-import { reloadConfigHandler, snapshotHandler, statusHandler, type CommandOutcome } from '../commands/index.js';
+import {
+  reloadConfigHandler,
+  resultBody,
+  SNAPSHOT_MAX_BYTES,
+  snapshotHandler,
+  statusHandler,
+  type CommandOutcome,
+} from '../commands/index.js';
 import { loadAgentConfig } from '../config.js';
 import { CameraRunner } from '../daemon/camera-runner.js';
 import { formatStatus } from '../status/format.js';
@@ -69,6 +77,21 @@ describe('snapshot handler', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 160, 120]);
     const big = done(await handler({ command: snap({ camera: 'door', width: 1280 }), log }));
     expect([big.width, big.height]).toEqual([320, 240]);
+  });
+
+  it('the largest snapshot result still fits a result record and the MQTT envelope a collector must take', () => {
+    const jpeg_b64 = Buffer.alloc(SNAPSHOT_MAX_BYTES, 0xff).toString('base64');
+    const result = {
+      camera: 'a'.repeat(64),
+      width: 8192,
+      height: 8192,
+      captured_at: new Date().toISOString(),
+      jpeg_b64,
+    };
+    const record = resultBody(snap({ camera: 'door' }), 'd'.repeat(64), { status: 'done', result }, clock.now());
+    expect(JSON.parse(record.toString()).status).toBe('done');
+    expect(record.length).toBeLessThanOrEqual(THUMBNAIL_MAX_BYTES);
+    expect(envelopeBytesFor(record.length)).toBeLessThanOrEqual(MQTT_ENVELOPE_MAX_BYTES);
   });
 
   it('camera_unknown for a camera not configured; no_frame for one without a frame now', async () => {
