@@ -55,8 +55,11 @@ export const COMMAND_ARGS_MAX_PROPERTIES = 32;
 export const COMMANDS_PER_POLL_MAX = 32;
 /** One signed command envelope (MQTT payload or one entry of a poll answer). */
 export const COMMAND_MAX_BYTES = 16 * KiB;
-/** One CommandResult as JSON: a snapshot's JPEG (at most THUMBNAIL_MAX_BYTES) travels base64 inside it. */
-export const COMMAND_RESULT_MAX_BYTES = 3 * MiB;
+/**
+ * One CommandResult as JSON, the same as a thumbnail so its MQTT envelope fits MQTT_ENVELOPE_MAX_BYTES: a snapshot's
+ * JPEG travels base64 inside it (the box sizes snapshots to fit).
+ */
+export const COMMAND_RESULT_MAX_BYTES = THUMBNAIL_MAX_BYTES;
 /** Any other small JSON body (pairing, acks, errors). */
 export const SMALL_JSON_MAX_BYTES = 16 * KiB;
 

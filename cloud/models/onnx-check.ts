@@ -13,7 +13,7 @@ import { VigilError } from '../errors.js';
  *
  * Output shapes come from the model's metadata; when a dimension is symbolic the model is run once on a zero input
  * of its own size to read the real ones. Labels, when given, must number the model's classes (yolox, yolo). Every
- * refusal is `model_invalid` with a message naming what is wrong.
+ * refusal is `model_rejected` with a message naming what is wrong.
  */
 export interface TensorSignature {
   name: string;
@@ -31,7 +31,7 @@ export interface ModelSignature {
 
 const describe = (t: TensorSignature): string => `${t.name} [${t.dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]`;
 const invalid = (message: string, details?: Record<string, unknown>): VigilError =>
-  new VigilError('model_invalid', message, details ? { details } : {});
+  new VigilError('model_rejected', message, details ? { details } : {});
 
 function dimsOf(shape: ReadonlyArray<number | string>): number[] {
   return shape.map((d) => (typeof d === 'number' && d > 0 ? d : -1));

@@ -88,10 +88,10 @@ export class ModelRegistry {
     return this.o.repo.listModels(tenantId);
   }
 
-  /** A tenant's model; throws model_not_found. */
+  /** A tenant's model; throws model_unknown. */
   async require(tenantId: string, id: string): Promise<ModelRecord> {
     const model = await this.o.repo.getModel(id, tenantId);
-    if (!model) throw new VigilError('model_not_found', `model ${id} not found`, { details: { id } });
+    if (!model) throw new VigilError('model_unknown', `model ${id} not found`, { details: { id } });
     return model;
   }
 
@@ -108,12 +108,12 @@ export class ModelRegistry {
   ): Promise<ModelRecord> {
     this.o.links.check('upload', id, link.exp, link.sig, this.o.clock.now());
     const model = await this.o.repo.getModel(id);
-    if (!model) throw new VigilError('model_not_found', `model ${id} not found`, { details: { id } });
+    if (!model) throw new VigilError('model_unknown', `model ${id} not found`, { details: { id } });
     if (model.state === 'ready')
       throw new VigilError('model_already_final', `model ${id} is finalized; create a new model for other bytes`);
     if (contentLength !== undefined && contentLength !== model.size)
       throw new VigilError(
-        'model_size_mismatch',
+        'upload_size_mismatch',
         `the upload is ${contentLength} bytes (Content-Length); model ${id} was announced with ${model.size}`,
         { details: { expected: model.size, got: contentLength } },
       );
@@ -171,9 +171,9 @@ export class ModelRegistry {
     this.o.links.check('download', id, link.exp, link.sig, this.o.clock.now());
     const model = await this.o.repo.getModel(id);
     if (model?.state !== 'ready' || model.blobKey === null)
-      throw new VigilError('model_not_found', `model ${id} is not a ready model`, { details: { id } });
+      throw new VigilError('model_unknown', `model ${id} is not a ready model`, { details: { id } });
     const blob = await this.o.blobs.get(model.blobKey);
-    if (!blob) throw new VigilError('model_not_found', `the bytes of model ${id} are missing from the blob store`);
+    if (!blob) throw new VigilError('model_unknown', `the bytes of model ${id} are missing from the blob store`);
     return { model, stream: blob.stream, size: blob.size };
   }
 
@@ -195,13 +195,13 @@ export class ModelRegistry {
     }
     if (size !== model.size)
       throw new VigilError(
-        'model_size_mismatch',
+        'upload_size_mismatch',
         `the stored bytes of model ${model.id} are ${size > model.size ? 'more than ' : ''}${size}; ` +
           `${model.size} were announced`,
         { details: { expected: model.size, got: size } },
       );
     if (hash.digest('hex') !== model.sha256)
-      throw new VigilError('model_hash_mismatch', `the stored bytes of model ${model.id} do not have its SHA-256`);
+      throw new VigilError('upload_hash_mismatch', `the stored bytes of model ${model.id} do not have its SHA-256`);
     return Buffer.concat(chunks, size);
   }
 }
@@ -209,13 +209,13 @@ export class ModelRegistry {
 function translateBlobError(err: unknown, model: ModelRecord): unknown {
   if (isVigilError(err, 'blob_size_mismatch'))
     return new VigilError(
-      'model_size_mismatch',
+      'upload_size_mismatch',
       `the upload does not have the announced size of ${model.size} bytes: ${err.message}`,
       { details: err.details },
     );
   if (isVigilError(err, 'blob_hash_mismatch'))
     return new VigilError(
-      'model_hash_mismatch',
+      'upload_hash_mismatch',
       `the uploaded bytes do not have the announced SHA-256 ${model.sha256} of model ${model.id}`,
       { details: { expected: model.sha256 } },
     );

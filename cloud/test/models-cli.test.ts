@@ -117,7 +117,7 @@ describe('vigil-cloud model', () => {
     writeFileSync(corrupt, Buffer.from('this is not an ONNX protobuf, not even close'));
     const refused = await cli(['add', corrupt, '--name', 'bad', '--format', 'yolox']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/vigil-cloud: error: model_invalid: onnxruntime cannot load/);
+    expect(refused.stderr).toMatch(/vigil-cloud: error: model_rejected: onnxruntime cannot load/);
 
     const both = await cli(['rollout', 'mdl_X', '--all', '--device', 'd']);
     expect(both.code).toBe(2);

@@ -102,7 +102,7 @@ describe.each(backends)('model registry on $name', (backend) => {
     // Another tenant does not see it.
     const foreign = await t.api(`/v1/models/${created.id}`, { token: t.tokens.otherTenant });
     expect(foreign.status).toBe(404);
-    expect((await errorOf(foreign)).code).toBe('model_not_found');
+    expect((await errorOf(foreign)).code).toBe('model_unknown');
   });
 
   it('refuses bytes with another SHA-256 or size than announced, and keeps nothing', async () => {
@@ -111,7 +111,7 @@ describe.each(backends)('model registry on $name', (backend) => {
     const res = await put(wrongHash.upload_url, bytes);
     expect(res.status).toBe(400);
     const err = await errorOf(res);
-    expect(err.code).toBe('model_hash_mismatch');
+    expect(err.code).toBe('upload_hash_mismatch');
     expect(err.message).toContain('SHA-256');
     const still = (await (await t.api(`/v1/models/${wrongHash.id}`)).json()) as { state: string };
     expect(still.state).toBe('pending_upload');
@@ -123,7 +123,7 @@ describe.each(backends)('model registry on $name', (backend) => {
     const wrongSize = await create({ name: 'x', format: 'yolox', size: bytes.length + 1, sha256: sha(bytes) });
     const short = await put(wrongSize.upload_url, bytes);
     expect(short.status).toBe(400);
-    expect(await errorOf(short)).toMatchObject({ code: 'model_size_mismatch' });
+    expect(await errorOf(short)).toMatchObject({ code: 'upload_size_mismatch' });
     // Longer than announced, streamed without a Content-Length: cut off by the blob store's size check.
     const streamed = new ReadableStream<Uint8Array>({
       start(c) {
@@ -134,7 +134,7 @@ describe.each(backends)('model registry on $name', (backend) => {
     });
     const long = await put(wrongSize.upload_url, streamed);
     expect(long.status).toBe(400);
-    expect((await errorOf(long)).code).toBe('model_size_mismatch');
+    expect((await errorOf(long)).code).toBe('upload_size_mismatch');
     expect(((await (await t.api(`/v1/models/${wrongSize.id}`)).json()) as { state: string }).state).toBe(
       'pending_upload',
     );
@@ -156,10 +156,10 @@ describe.each(backends)('model registry on $name', (backend) => {
     const refused = await finalize(corrupt.id);
     expect(refused.status).toBe(422);
     const err = await errorOf(refused);
-    expect(err.code).toBe('model_invalid');
+    expect(err.code).toBe('model_rejected');
     expect(err.message).toMatch(/onnxruntime cannot load/);
     const stored = (await (await t.api(`/v1/models/${corrupt.id}`)).json()) as Record<string, unknown>;
-    expect(stored).toMatchObject({ state: 'invalid', error: { code: 'model_invalid' } });
+    expect(stored).toMatchObject({ state: 'invalid', error: { code: 'model_rejected' } });
 
     // A real YOLOX declared as SSD: the message names what the model has.
     const asSsd = await create({ name: 'ssd?', format: 'ssd', size: YOLOX.length, sha256: sha(YOLOX) });
