@@ -139,11 +139,23 @@ export interface CollectorProc {
     }>
   >;
   get(path: string): Promise<Response>;
+  /** A new API token of this role. */
+  newToken(role: 'admin' | 'reader'): Promise<string>;
   stop(): Promise<void>;
 }
 
-export async function startCollector(dataDir: string): Promise<CollectorProc> {
-  const proc = startProc(CLOUD_BIN, ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', dataDir]);
+/** `vigil-cloud serve` on a free port; `serveArgs` adds flags (e.g. `--config FILE`). */
+export async function startCollector(dataDir: string, serveArgs: string[] = []): Promise<CollectorProc> {
+  const proc = startProc(CLOUD_BIN, [
+    'serve',
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--data-dir',
+    dataDir,
+    ...serveArgs,
+  ]);
   const url = await waitFor(
     'the collector to listen',
     () => /listening on (http:\/\/[\d.]+:\d+)/.exec(proc.out() + proc.err())?.[1],
@@ -161,6 +173,11 @@ export async function startCollector(dataDir: string): Promise<CollectorProc> {
     proc,
     token,
     get,
+    newToken: async (role) =>
+      json<{ token: string }>(
+        await cloudCli(['token', 'create', '--json', '-n', `e2e ${role}`, '--role', role, '--data-dir', dataDir]),
+        'token create',
+      ).token,
     pairCode: async () =>
       json<{ code: string }>(
         await cloudCli(['pair-code', 'create', '--json', '--data-dir', dataDir]),
