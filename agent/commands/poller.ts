@@ -1,5 +1,5 @@
 import type { Dispatcher, Pool } from 'undici';
-import type { Clock } from '../../shared/clock/index.js';
+import { abortableSleep, type Clock } from '../../shared/clock/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
 import { validateCommandPoll } from '../../firmware-protocol/messages.js';
@@ -28,18 +28,6 @@ export interface CommandPollerOptions {
   minIntervalMs?: number;
   logger?: Logger;
 }
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 
 /**
  * Commands for a box on HTTPS only (PROTOCOL.md §6): a signed long-poll `GET /v1/devices/{id}/commands?wait=25`,
@@ -81,7 +69,7 @@ export class CommandPoller {
       const pause = await this.pollOnce();
       if (signal.aborted) break;
       const gap = pause ?? Math.max(0, (this.o.minIntervalMs ?? 1_000) - (Date.now() - t0));
-      if (gap > 0) await sleep(gap, signal);
+      if (gap > 0) await abortableSleep(gap, signal);
     }
   }
 

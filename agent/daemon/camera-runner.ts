@@ -1,4 +1,5 @@
 import type { Frame } from '../camera/frame.js';
+import { abortableSleep } from '../../shared/clock/index.js';
 import { CameraStream, type CameraStats } from '../camera/stream.js';
 import { cameraStreamConfig, pipelineOptionsForCamera, type AgentCameraConfig } from '../config.js';
 import type { FrameDetector } from '../detect/detector.js';
@@ -76,18 +77,6 @@ export interface CameraRunnerOptions {
    */
   backoffMs?: { initial: number; max: number };
 }
-
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 
 const PROTOCOL_STATE: Record<RunnerPhase, CameraStatus['state']> = {
   starting: 'starting',
@@ -178,7 +167,7 @@ export class CameraRunner {
         const delay = Math.min(backoff.max, backoff.initial * 2 ** attempt);
         attempt++;
         this.phase = 'reconnecting';
-        await sleep(delay, signal);
+        await abortableSleep(delay, signal);
         if (!signal.aborted) this.runnerRestarts++;
       }
     }
