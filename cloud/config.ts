@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { loadConfig, type LoadedConfig } from '../shared/config/index.js';
+import { loadConfig, type LoadedConfig, durationSetting as Duration } from '../shared/config/index.js';
 import { AccountsConfigSchema } from './accounts/config.js';
 import { IngestConfigSchema, MqttConfigSchema } from './ingest/config.js';
 import { PushConfigSchema } from './push/config.js';
@@ -16,9 +16,6 @@ import { CommandsConfigSchema } from './commands/config.js';
  * HTTP on port 8080.
  */
 export const CLOUD_ENV_PREFIX = 'VIGIL_CLOUD';
-
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 export const CloudConfigSchema = Type.Object(
   {

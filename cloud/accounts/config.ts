@@ -1,7 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-
-const DURATION = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
-const Duration = (def: string, description: string) => Type.String({ pattern: DURATION, default: def, description });
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /**
  * `accounts.*`: owner accounts of the web app (users, password hashing, sessions, login limits). Users are made with

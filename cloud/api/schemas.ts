@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { CAMERA_NAME_PATTERN, REVIEW_ID_PATTERN, ZONE_NAME_PATTERN } from '../../firmware-protocol/patterns.js';
 import { VERIFICATION_STATUSES } from '../notify/event-list.js';
+import { DURATION_PATTERN } from '../../shared/config/index.js';
 
 /**
  * Request schemas of the app API (JSON Schema via TypeBox; fastify validates and coerces query strings with them).
@@ -143,12 +144,9 @@ export const PairingCodeBody = Type.Object(
       Type.String({ minLength: 1, maxLength: 64, description: 'Name the paired device will get, e.g. garage.' }),
     ),
     ttl: Type.Optional(
-      Type.Union(
-        [Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$' }), Type.Integer({ minimum: 1 })],
-        {
-          description: 'Validity, e.g. 15m, 1h, or seconds; default from pairing.code_ttl; at most 7d.',
-        },
-      ),
+      Type.Union([Type.String({ pattern: DURATION_PATTERN }), Type.Integer({ minimum: 1 })], {
+        description: 'Validity, e.g. 15m, 1h, or seconds; default from pairing.code_ttl; at most 7d.',
+      }),
     ),
   },
   { additionalProperties: false },

@@ -1,13 +1,12 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /**
  * The `commands` config section: how long a command waits for its box (ttl, max_ttl), how often the collector
  * looks for expired ones, when a command handed out by a long-poll is handed out again, and how many commands a
  * box may be sent (per device, per collector process).
  */
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 export const CommandsConfigSchema = Type.Object(
   {

@@ -9,6 +9,7 @@ import { VigilError } from '../errors.js';
 import type { Store } from '../store/store.js';
 import type { StoredCommand } from './repository.js';
 import type { CommandChannel } from './service.js';
+import { DURATION_PATTERN } from '../../shared/config/index.js';
 
 /**
  * The app API of commands (admin issues, readers follow):
@@ -48,7 +49,7 @@ const IssueBody = Type.Object(
     ),
     ttl: Type.Optional(
       Type.String({
-        pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$',
+        pattern: DURATION_PATTERN,
         description: 'How long the command waits for the box (default commands.ttl, at most commands.max_ttl).',
       }),
     ),

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /**
  * Broker access-control keys of the collector's `mqtt:` section (spread into MqttConfigSchema, ./config.ts; what
@@ -10,8 +11,6 @@ import { Type } from '@sinclair/typebox';
  *     admin_username: vigil-admin          # a login with the dynamic-security admin role
  *     admin_password: …
  */
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 export const BrokerConfigProperties = {
   provisioner: Type.Union([Type.Literal('none'), Type.Literal('mosquitto-dynsec')], {

@@ -1,8 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-
-const DURATION = '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$';
-const Duration = (def: string, description: string) => Type.String({ pattern: DURATION, default: def, description });
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /** `models.*`: the model registry (./registry.ts) and its signed upload and download URLs (./links.ts). */
 export const ModelsConfigSchema = Type.Object(

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /**
  * Config section `notify`: which verified events make the owner's phone buzz.
@@ -19,8 +20,6 @@ import { Value } from '@sinclair/typebox/value';
  * updated in place (same collapse id) as objects join, once at least one of its objects passed the vision check
  * above; its events are verified but never push on their own. A box that sends none keeps one push per event.
  */
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 const Score = (description: string) => Type.Optional(Type.Number({ minimum: 0, maximum: 1, description }));
 

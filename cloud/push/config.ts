@@ -1,4 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /**
  * The `push:` section of the collector config. A platform is used only when its sub-section is present; the
@@ -12,8 +13,6 @@ import { Type, type Static } from '@sinclair/typebox';
  *
  * Env overrides follow the shared loader, e.g. `VIGIL_CLOUD__PUSH__APNS__ENDPOINT=sandbox`.
  */
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 const BASE64URL = '^[A-Za-z0-9_-]+$';
 

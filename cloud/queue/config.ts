@@ -1,12 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { durationSetting as Duration } from '../../shared/config/index.js';
 
 /**
  * Config section `queue`: the durable work queue in the collector's database that runs the verify-then-notify job
  * of every stored event.
  */
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 export const QueueConfigSchema = Type.Object(
   {

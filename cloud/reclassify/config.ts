@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { durationSetting as Duration, DURATION_PATTERN } from '../../shared/config/index.js';
 
 /**
  * Config section `reclassify`: which vision LLMs re-check an event's thumbnail, in which fallback order, and how
@@ -20,8 +21,6 @@ import { Value } from '@sinclair/typebox/value';
  *       labels:
  *         car: "Is there a vehicle in this picture from camera {camera}? …"
  */
-const Duration = (def: string, description: string) =>
-  Type.String({ pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$', default: def, description });
 
 export const ProviderConfigSchema = Type.Object(
   {
@@ -52,7 +51,7 @@ export const ProviderConfigSchema = Type.Object(
     ),
     timeout: Type.Optional(
       Type.String({
-        pattern: '^\\s*\\d+(\\.\\d+)?\\s*(ms|s|m|h|d)?\\s*$',
+        pattern: DURATION_PATTERN,
         description: 'Timeout of one request to this provider; default reclassify.request_timeout.',
       }),
     ),
