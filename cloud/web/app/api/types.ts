@@ -138,7 +138,37 @@ export interface DeviceJson {
   outbox_depth: number | null;
   dropped: number | null;
   disk_full: boolean | null;
+  /** The detector the latest heartbeat named (`id` null: the config's own model file); null or absent: none. */
+  model?: DeviceModelJson | null;
   cameras: CameraStatus[];
+}
+
+export interface DeviceModelJson {
+  id: string | null;
+  sha256: string;
+}
+
+/** POST /v1/devices/{id}/commands → 202. */
+export interface CommandIssuedJson {
+  id: string;
+  state: CommandState;
+  expires_at: string;
+}
+
+export type CommandState = 'queued' | 'delivered' | 'done' | 'failed' | 'expired';
+
+/** GET /v1/devices/{id}/commands/{command_id} (cloud/commands/routes.ts commandView), as far as the app reads it. */
+export interface CommandJson {
+  id: string;
+  device_id: string;
+  kind: string;
+  state: CommandState;
+  expires_at: string;
+  /** Why it did not work: device_offline (expired), command_refused or command_failed, with the box's code. */
+  error: { code: string; reason: string | null; message: string } | null;
+  /** The box's CommandResult; for a snapshot, `result` has camera, width, height, captured_at, sha256, size. */
+  result: { status: string; result?: Record<string, unknown> } | null;
+  snapshot_url: string | null;
 }
 
 export interface PairingCodeJson {

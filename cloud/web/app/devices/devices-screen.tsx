@@ -10,10 +10,12 @@ import { onReconnect } from '../state/connectivity.js';
 import { devices, loadDevices, replaceDevice } from '../state/devices.js';
 import { isAdmin, session } from '../state/session.js';
 import { useStore } from '../state/store.js';
+import { CameraSnapshot } from './camera-snapshot.js';
 
 /**
  * The tenant's boxes: online/offline, last seen, clock skew, outbox depth, cameras and their states (live from the
- * heartbeats); admins can revoke a box (its keys stop working at once), after saying so twice.
+ * heartbeats) and the detector it runs; admins can ask a camera for a snapshot of what it sees now
+ * (./camera-snapshot.tsx) and revoke a box (its keys stop working at once), after saying so twice.
  */
 const STATE_TEXT: Record<DeviceJson['state'], string> = {
   online: 'Online',
@@ -59,7 +61,20 @@ function Revoke({ device }: { device: DeviceJson }): JSX.Element {
   );
 }
 
+/** The detector the box runs: its registry id (or the config's own file) and the start of its SHA-256. */
+function Model({ model }: { model: DeviceJson['model'] }): JSX.Element {
+  if (!model) return <dd>—</dd>;
+  return (
+    <dd>
+      {model.id ? <code>{model.id}</code> : 'config model'} ·{' '}
+      <code title={`SHA-256 ${model.sha256}`}>{model.sha256.slice(0, 12)}</code>
+    </dd>
+  );
+}
+
 function DeviceCard({ d, admin }: { d: DeviceJson; admin: boolean }): JSX.Element {
+  // Admins may ask a camera what it sees now (a snapshot command); a revoked box has no way to answer.
+  const snapshots = admin && d.state !== 'revoked';
   return (
     <li class="device" aria-labelledby={`dev-${d.id}`}>
       <div class="device-head">
@@ -88,6 +103,10 @@ function DeviceCard({ d, admin }: { d: DeviceJson; admin: boolean }): JSX.Elemen
           <dd>{d.version ?? '—'}</dd>
         </div>
         <div class="fact">
+          <dt>Model</dt>
+          <Model model={d.model} />
+        </div>
+        <div class="fact">
           <dt>Id</dt>
           <dd>
             <code>{d.id}</code>
@@ -95,13 +114,22 @@ function DeviceCard({ d, admin }: { d: DeviceJson; admin: boolean }): JSX.Elemen
         </div>
       </dl>
       {d.cameras.length > 0 ? (
-        <ul class="cameras" aria-label={`Cameras of ${d.name ?? d.id}`}>
-          {d.cameras.map((c) => (
-            <li key={c.name}>
-              <span>{humanName(c.name)}</span> <span class={`chip chip-${c.state}`}>{c.state}</span>
-              {typeof c.fps === 'number' && <span class="muted"> {c.fps.toFixed(1)} fps</span>}
-            </li>
-          ))}
+        <ul class={snapshots ? 'cameras cameras-actions' : 'cameras'} aria-label={`Cameras of ${d.name ?? d.id}`}>
+          {d.cameras.map((c) => {
+            const row = (
+              <>
+                <span>{humanName(c.name)}</span> <span class={`chip chip-${c.state}`}>{c.state}</span>
+                {typeof c.fps === 'number' && <span class="muted"> {c.fps.toFixed(1)} fps</span>}
+              </>
+            );
+            return snapshots ? (
+              <CameraSnapshot key={c.name} deviceId={d.id} camera={c.name}>
+                {row}
+              </CameraSnapshot>
+            ) : (
+              <li key={c.name}>{row}</li>
+            );
+          })}
         </ul>
       ) : (
         <p class="muted">No camera reported yet.</p>
