@@ -135,7 +135,7 @@ describe(`HTTP ingest fuzz (seed ${SEED})`, () => {
     const before = sink.messages.size;
     for (let i = 0; i < 150; i++) {
       const body = rnd() < 0.5 ? randomBytes(int(400)) : Buffer.from(JSON.stringify(randomJson()));
-      const kind = pick(['events', 'heartbeat'] as const);
+      const kind = pick(['events', 'heartbeat', 'results'] as const);
       const r = signed(dev, 'POST', `/v1/devices/${dev.deviceId}/${kind}`, body);
       const res = await app.inject({ method: 'POST', url: r.url, headers: r.headers, payload: r.payload });
       expect(res.statusCode, `seed ${SEED} iteration ${i}: ${res.body}`).toBeGreaterThanOrEqual(400);
