@@ -53,6 +53,8 @@ export class CommandChannel implements CommandService {
   private readonly listeners: Array<(record: CommandRecord) => void | Promise<void>> = [];
   private readonly limiter: DeviceRateLimiter;
   private readonly waiters = new PollWaiters();
+  /** The long-poll of each box waiting in this process: a newer one ends it (answered empty), so a box holds one. */
+  private readonly polls = new Map<string, AbortController>();
   private readonly ttlMs: number;
   private readonly maxTtlMs: number;
   private readonly redeliverAfterMs: number;
@@ -222,9 +224,27 @@ export class CommandChannel implements CommandService {
 
   /**
    * The long-poll of an HTTPS-only box: its waiting commands as signed envelopes (recorded delivered over http),
-   * as soon as there are any, else an empty list after `waitMs` (or when the box hangs up, or on close).
+   * as soon as there are any, else an empty list after `waitMs` (or when the box hangs up, when a newer poll of the
+   * same box comes to this collector, or on close).
    */
-  async poll(deviceId: string, waitMs: number, signal?: AbortSignal): Promise<MqttEnvelope[]> {
+  async poll(deviceId: string, waitMs: number, hangUp?: AbortSignal): Promise<MqttEnvelope[]> {
+    // A box runs one poller: an earlier poll still open is a connection it gave up on (or a box opening polls to
+    // hold sockets). It is answered now, empty; the box dedupes ids should both carry a command.
+    this.polls.get(deviceId)?.abort();
+    const mine = new AbortController();
+    this.polls.set(deviceId, mine);
+    const end = (): void => mine.abort();
+    if (hangUp?.aborted) end();
+    hangUp?.addEventListener('abort', end, { once: true });
+    try {
+      return await this.pollUntil(deviceId, waitMs, mine.signal);
+    } finally {
+      hangUp?.removeEventListener('abort', end);
+      if (this.polls.get(deviceId) === mine) this.polls.delete(deviceId);
+    }
+  }
+
+  private async pollUntil(deviceId: string, waitMs: number, signal: AbortSignal): Promise<MqttEnvelope[]> {
     const deadline = performance.now() + waitMs;
     for (;;) {
       const now = this.o.clock.now();
@@ -243,7 +263,7 @@ export class CommandChannel implements CommandService {
         return envelopes;
       }
       const left = deadline - performance.now();
-      if (left <= 0 || this.closed || signal?.aborted) return [];
+      if (left <= 0 || this.closed || signal.aborted) return [];
       await this.waiters.wait(deviceId, Math.min(left, POLL_RECHECK_MS), signal);
     }
   }

@@ -148,6 +148,21 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     expect(Date.now() - woke).toBeLessThan(3_000);
   });
 
+  it('a box holds one long-poll at a time: a newer poll answers the one before it at once, empty', async () => {
+    const greedy = await t.pairDevice('greedy');
+    const first = poll(greedy, 25);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const second = poll(greedy, 25);
+    expect(await first).toEqual({ status: 200, commands: [] });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(t.cloud.commands.openPolls()).toBe(1);
+    const res = await send(greedy.deviceId, { kind: 'status' });
+    const { id } = (await res.json()) as { id: string };
+    expect((await second).commands.map((c) => c.id)).toEqual([id]);
+  });
+
   it('a snapshot result is served as a JPEG at /snapshots/{id}', async () => {
     const res = await send(box.deviceId, { kind: 'snapshot', args: { camera: 'front' } });
     const { id } = (await res.json()) as { id: string };
