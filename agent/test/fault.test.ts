@@ -168,9 +168,10 @@ describe('fault: collector errors and timeouts', () => {
     const proxy = new FaultProxy(c.httpUrl);
     const url = await proxy.listen();
     cleanups.push(() => proxy.close());
-    const a = makeAgent({ device: c.device, url, dir: dir() });
-    // Short HTTP timeout so the "hang" phase produces timeouts quickly.
-    (a.transport as unknown as { o: { timeoutMs: number } }).o.timeoutMs = 1_000;
+    // Short HTTP timeout (under the 3 s ack lease) so the "hang" phase produces timeouts quickly, each counted before
+    // the items of the hung request are claimed again. (Setting it on the transport after construction did nothing:
+    // the transport reads it once, so hung requests outlived the lease and the count raced the drain under load.)
+    const a = makeAgent({ device: c.device, url, dir: dir(), httpTimeoutMs: 1_000 });
     cleanups.push(a.stop);
     const accepted = new Set<string>();
     const enqueue = (n: number): void => {

@@ -31,6 +31,8 @@ export interface AgentSpec {
   clockOffsetMs?: number;
   /** For MQTT agents: an HTTPS base URL used for clock sync. */
   clockSyncUrl?: string;
+  /** HTTPS request timeout (default 5 s). */
+  httpTimeoutMs?: number;
 }
 
 export function makeAgent(spec: AgentSpec): AgentUnderTest {
@@ -50,7 +52,7 @@ export function makeAgent(spec: AgentSpec): AgentUnderTest {
         pubackTimeoutMs: 5_000,
         reconnect: { baseMs: 100, maxMs: 1_000 },
       })
-    : new HttpsTransport({ baseUrl: spec.url, identity: spec.device, clock, timeoutMs: 5_000 });
+    : new HttpsTransport({ baseUrl: spec.url, identity: spec.device, clock, timeoutMs: spec.httpTimeoutMs ?? 5_000 });
   const uplink = new Uplink({
     outbox,
     transport,
