@@ -218,7 +218,9 @@ describe('the web app in Chromium', () => {
       thumbnailEvent: ids.dog,
     });
     expect((await env.box.send(review)).status).toBe(200);
-    await page.locator(`[data-review-id="${rid}"]`).waitFor({ timeout: 2000 });
+    // Only the live feed can bring it (the review list does not poll); 10 s leaves room for a loaded CI machine
+    // (2 s was missed once there).
+    await page.locator(`[data-review-id="${rid}"]`).waitFor({ timeout: 10_000 });
     await page.getByRole('link', { name: 'Alerts 1 unreviewed' }).waitFor();
     expect(await page.getByRole('link', { name: /^Review\s*,\s*1 alerts to review$/ }).count()).toBe(1);
     await page.evaluate(inPage.imagesDecoded);
