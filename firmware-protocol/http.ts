@@ -10,6 +10,8 @@ import { DEVICE_ID_RE, EVENT_ID_RE } from './patterns.js';
  *   POST /v1/devices/{device_id}/heartbeat                    Heartbeat → Ack                    signed
  *   PUT  /v1/devices/{device_id}/events/{event_id}/thumbnail  JPEG → Ack                         signed
  *   POST /v1/devices/{device_id}/broker-credentials           (empty) → BrokerCredentials        signed
+ *   GET  /v1/devices/{device_id}/commands?wait=S              (empty) → CommandPoll              signed, long-poll
+ *   POST /v1/devices/{device_id}/results                      CommandResult → Ack                signed
  */
 
 export const HTTP_PATHS = {
@@ -18,7 +20,13 @@ export const HTTP_PATHS = {
   heartbeat: '/v1/devices/:device_id/heartbeat',
   thumbnail: '/v1/devices/:device_id/events/:event_id/thumbnail',
   brokerCredentials: '/v1/devices/:device_id/broker-credentials',
+  commands: '/v1/devices/:device_id/commands',
+  results: '/v1/devices/:device_id/results',
 } as const;
+
+/** How long the collector holds a command long-poll open when the box asks for no `wait`, and at most (seconds). */
+export const COMMANDS_POLL_WAIT_DEFAULT_S = 25;
+export const COMMANDS_POLL_WAIT_MAX_S = 30;
 
 export const CONTENT_TYPE = { json: 'application/json', jpeg: 'image/jpeg' } as const;
 
@@ -47,6 +55,16 @@ export function thumbnailPath(deviceId: string, eventId: string): string {
 
 export function brokerCredentialsPath(deviceId: string): string {
   return `/v1/devices/${device(deviceId)}/broker-credentials`;
+}
+
+export function resultsPath(deviceId: string): string {
+  return `/v1/devices/${device(deviceId)}/results`;
+}
+
+/** The command long-poll's request-target (path and query: what is signed), waiting up to `waitS` seconds. */
+export function commandsPollPath(deviceId: string, waitS: number): string {
+  const wait = Math.max(0, Math.min(COMMANDS_POLL_WAIT_MAX_S, Math.round(waitS)));
+  return `/v1/devices/${device(deviceId)}/commands?wait=${wait}`;
 }
 
 export function pairPath(): string {

@@ -5,7 +5,11 @@ import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/in
 import { validateCommandPoll } from '../../firmware-protocol/messages.js';
 import { describeError } from '../errors.js';
 import { backoffDelayMs, type BackoffPolicy } from '../outbox/backoff.js';
-import { commandsPollPath } from '../uplink/command-paths.js';
+import {
+  commandsPollPath,
+  COMMANDS_POLL_WAIT_DEFAULT_S,
+  COMMANDS_POLL_WAIT_MAX_S,
+} from '../../firmware-protocol/http.js';
 import { httpsPool, type ClientTls } from '../uplink/https-client.js';
 import { retryAfterMs } from '../uplink/https-transport.js';
 import type { CommandSink } from '../uplink/types.js';
@@ -55,7 +59,7 @@ export class CommandPoller {
   }
 
   private get waitS(): number {
-    return Math.max(0, Math.min(30, this.o.waitS ?? 25));
+    return Math.max(0, Math.min(COMMANDS_POLL_WAIT_MAX_S, this.o.waitS ?? COMMANDS_POLL_WAIT_DEFAULT_S));
   }
 
   start(): void {

@@ -3,10 +3,10 @@ import { parseDuration, type Clock } from '../../shared/clock/index.js';
 import { describeError } from '../errors.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import { signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
-import { CONTENT_TYPE, eventsPath, heartbeatPath, thumbnailPath } from '../../firmware-protocol/http.js';
+import { CONTENT_TYPE, eventsPath, heartbeatPath, resultsPath, thumbnailPath } from '../../firmware-protocol/http.js';
 import { validateAck } from '../../firmware-protocol/messages.js';
 import { serverTimeFromHttp } from './clock-skew.js';
-import { resultsPath } from './command-paths.js';
+
 import { uplinkConfig } from './config.js';
 import { httpsPool, tlsHint, type ClientTls } from './https-client.js';
 import type { AckHandler, SendResult, Transport } from './types.js';

@@ -22,7 +22,7 @@ export { CommandChannel, type CommandPublisher } from './service.js';
 export { CommandsConfigSchema, commandsConfig, type CommandsConfig } from './config.js';
 export { SqlCommandRepository, type StoredCommand } from './repository.js';
 export { registerCommandRoutes, commandView } from './routes.js';
-export { registerCommandPollRoute, COMMANDS_POLL_PATH } from './poll-route.js';
+export { registerCommandPollRoute } from './poll-route.js';
 export type { CommandRecord, CommandService, CommandState, IssueCommand } from './types.js';
 
 export interface CreateCommandsOptions {

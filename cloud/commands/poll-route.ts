@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { parseHttpSignature, sha256Hex } from '../../shared/signing/index.js';
+import { COMMANDS_POLL_WAIT_DEFAULT_S, COMMANDS_POLL_WAIT_MAX_S, HTTP_PATHS } from '../../firmware-protocol/http.js';
 import type { CommandPoll } from '../../firmware-protocol/messages.js';
 import { VigilError } from '../errors.js';
 import type { DeviceRateLimiter } from '../ingest/rate-limit.js';
@@ -15,9 +16,6 @@ import type { CommandChannel } from './service.js';
  * invalid_message (wait), 401/403 signature errors, 403 device_mismatch (the path names another device), 413 a
  * body, 429 rate_limited.
  */
-export const COMMANDS_POLL_PATH = '/v1/devices/:device_id/commands';
-export const POLL_WAIT_DEFAULT_S = 25;
-export const POLL_WAIT_MAX_S = 30;
 
 export interface PollRouteDeps {
   verifier: DeviceVerifier;
@@ -27,7 +25,7 @@ export interface PollRouteDeps {
 
 export function registerCommandPollRoute(app: FastifyInstance, d: PollRouteDeps): void {
   app.get<{ Params: { device_id: string }; Querystring: Record<string, string | undefined> }>(
-    COMMANDS_POLL_PATH,
+    HTTP_PATHS.commands,
     async (req, reply): Promise<CommandPoll> => {
       const length = req.headers['content-length'];
       if (length !== undefined && length !== '0')
@@ -36,9 +34,9 @@ export function registerCommandPollRoute(app: FastifyInstance, d: PollRouteDeps)
       if (raw !== undefined && !/^\d{1,2}$/.test(raw))
         throw new VigilError(
           'invalid_message',
-          `wait must be whole seconds 0-${POLL_WAIT_MAX_S}, got "${raw.slice(0, 20)}"`,
+          `wait must be whole seconds 0-${COMMANDS_POLL_WAIT_MAX_S}, got "${raw.slice(0, 20)}"`,
         );
-      const waitS = Math.min(raw === undefined ? POLL_WAIT_DEFAULT_S : Number(raw), POLL_WAIT_MAX_S);
+      const waitS = Math.min(raw === undefined ? COMMANDS_POLL_WAIT_DEFAULT_S : Number(raw), COMMANDS_POLL_WAIT_MAX_S);
       const device = await d.verifier.verify(
         parseHttpSignature(req.headers, req.method, req.url, sha256Hex(Buffer.alloc(0))),
         'http',

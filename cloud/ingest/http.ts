@@ -12,7 +12,7 @@ import { isSendersFault, type FailedMessage } from './dead-letter.js';
 import { wireError } from './errors.js';
 import { ingestEvents, singleItemError } from './events.js';
 import { ingestHeartbeat } from './heartbeat.js';
-import { ingestResult, RESULTS_PATH } from './results.js';
+import { ingestResult } from './results.js';
 import { ingestThumbnail } from './thumbnail.js';
 
 /**
@@ -193,7 +193,7 @@ function ingestPlugin(scope: FastifyInstance, d: ResolvedIngestDeps): void {
   );
 
   scope.post<{ Params: DeviceParams }>(
-    RESULTS_PATH,
+    HTTP_PATHS.results,
     { bodyLimit: COMMAND_RESULT_MAX_BYTES, config: { ingestContentType: CONTENT_TYPE.json } satisfies RouteConfig },
     async (req, reply): Promise<Ack> => {
       const body = req.body === undefined ? Buffer.alloc(0) : rawBody(req, 'result');

@@ -36,6 +36,3 @@ export async function ingestResult(d: ResolvedIngestDeps, deviceId: string, body
     });
   return { id: result.command_id, rev: 0, kind: 'result', status };
 }
-
-/** The route of `POST /v1/devices/{device_id}/results` (protocol v1). */
-export const RESULTS_PATH = '/v1/devices/:device_id/results';
