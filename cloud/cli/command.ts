@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { VigilError, type CloudErrorCode } from '../errors.js';
+import { ApiClient, usage, withApiOptions, type ApiOpts } from './api-client.js';
 import { printJson } from './common.js';
 
 /**
@@ -12,20 +13,14 @@ import { printJson } from './common.js';
  * (command_failed, command_refused, device_offline) and the box's reason; still running after `--wait`: exits 3
  * with command_pending and the command id (follow it with the API).
  */
-interface SendOpts {
+interface SendOpts extends ApiOpts {
   device: string;
   camera?: string;
   width?: string;
   out?: string;
   wait: string;
   ttl?: string;
-  url?: string;
-  token?: string;
-  json?: boolean;
 }
-
-const usage = (message: string): VigilError =>
-  new VigilError('invalid_argument', message, { details: { exitCode: 2 } });
 
 interface CommandView {
   id: string;
@@ -34,46 +29,6 @@ interface CommandView {
   result: { status: string; result?: Record<string, unknown> } | null;
   error: { code: CloudErrorCode; reason: string | null; message: string } | null;
   snapshot_url: string | null;
-}
-
-class Api {
-  constructor(
-    readonly base: string,
-    private readonly token: string,
-  ) {}
-
-  async call(method: string, path: string, body?: unknown): Promise<Response> {
-    const res = await fetch(new URL(path, `${this.base}/`), {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    }).catch((err: unknown) => {
-      throw new VigilError('service_unavailable', `${this.base} cannot be reached: ${(err as Error).message}`);
-    });
-    if (res.status >= 300) throw await apiError(res, `${method} ${path}`);
-    return res;
-  }
-
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await (await this.call(method, path, body)).json()) as T;
-  }
-}
-
-async function apiError(res: Response, what: string): Promise<VigilError> {
-  const text = await res.text();
-  let code = (res.status === 401 ? 'unauthorized' : 'service_unavailable') as CloudErrorCode;
-  let message = `${what}: HTTP ${res.status} ${text.slice(0, 200)}`;
-  try {
-    const err = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-    if (err?.code && VigilError.spec(err.code as CloudErrorCode)) code = err.code as CloudErrorCode;
-    if (err?.message) message = err.message;
-  } catch {
-    // not the collector's error shape
-  }
-  return new VigilError(code, message);
 }
 
 function argsOf(kind: string, o: SendOpts): Record<string, unknown> {
@@ -89,10 +44,8 @@ function argsOf(kind: string, o: SendOpts): Record<string, unknown> {
 
 /** Sends the command and waits for its end; returns what was printed (for tests). */
 export async function sendCommand(kind: string, o: SendOpts): Promise<CommandView> {
-  const token = o.token ?? process.env.VIGIL_CLOUD_TOKEN;
-  if (!token) throw usage('an admin API token is needed: --token or VIGIL_CLOUD_TOKEN (vigil-cloud token create)');
+  const api = new ApiClient(o);
   if (!/^\d+(\.\d+)?$/.test(o.wait)) throw usage(`--wait must be seconds, got "${o.wait}"`);
-  const api = new Api((o.url ?? process.env.VIGIL_CLOUD_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''), token);
   const device = encodeURIComponent(o.device);
   const issued = await api.json<{ id: string }>('POST', `/v1/devices/${device}/commands`, {
     kind,
@@ -125,8 +78,7 @@ export async function sendCommand(kind: string, o: SendOpts): Promise<CommandVie
 
 export function registerCommand(program: Command): void {
   const cmd = program.command('command').description('send commands to boxes (snapshot, status, reload_config)');
-  cmd
-    .command('send')
+  withApiOptions(cmd.command('send'), 'print the whole command as JSON')
     .description('send a command to a box and wait for its result')
     .argument('<kind>', 'snapshot, status, reload_config (model_update: use vigil-cloud model rollout)')
     .requiredOption('--device <id>', 'the box (device id)')
@@ -135,9 +87,6 @@ export function registerCommand(program: Command): void {
     .option('--out <file>', 'snapshot: write the JPEG here')
     .option('--wait <seconds>', 'how long to wait for the result', '30')
     .option('--ttl <duration>', 'how long the command waits for the box, e.g. 5m (default commands.ttl)')
-    .option('--url <url>', 'collector base URL (default $VIGIL_CLOUD_URL, else http://127.0.0.1:8080)')
-    .option('--token <token>', 'admin API token (default $VIGIL_CLOUD_TOKEN)')
-    .option('--json', 'print the whole command as JSON')
     .action(async (kind: string, o: SendOpts) => {
       const view = await sendCommand(kind, o);
       if (o.json) return printJson(view);

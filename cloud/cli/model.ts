@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { request } from 'undici';
 import { MODEL_FORMATS } from '../../firmware-protocol/messages/command.js';
-import { CLOUD_ERRORS, VigilError, type CloudErrorCode } from '../errors.js';
+import { ApiClient, usage, withApiOptions, type ApiOpts } from './api-client.js';
 import { parseChoice, printJson } from './common.js';
 
 /**
@@ -17,73 +16,6 @@ import { parseChoice, printJson } from './common.js';
  *   model rollout ID (--device D… | --all) [--percent N]              POST /v1/models/{id}/rollout
  *   model status ID                                                   GET /v1/models/{id}/rollout
  */
-interface ApiOpts {
-  url?: string;
-  token?: string;
-  json?: boolean;
-}
-
-function withApiOptions(c: Command): Command {
-  return c
-    .option('--url <url>', 'collector base URL (default $VIGIL_CLOUD_URL, else http://127.0.0.1:8080)')
-    .option('--token <token>', 'admin API token (default $VIGIL_CLOUD_TOKEN)')
-    .option('--json', 'machine-readable output');
-}
-
-const usage = (message: string): VigilError =>
-  new VigilError('invalid_argument', message, { details: { exitCode: 2 } });
-
-/** The HTTP API client of these commands: JSON in, JSON out, the collector's errors as VigilErrors. */
-class Api {
-  readonly base: string;
-  private readonly token: string;
-
-  constructor(o: ApiOpts) {
-    this.base = (o.url ?? process.env.VIGIL_CLOUD_URL ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');
-    const token = o.token ?? process.env.VIGIL_CLOUD_TOKEN;
-    if (!token) throw usage('an admin API token is needed: --token or VIGIL_CLOUD_TOKEN (vigil-cloud token create)');
-    this.token = token;
-  }
-
-  async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await request(new URL(path, `${this.base}/`), {
-      method: method as 'GET',
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return answer<T>(res, `${method} ${path}`);
-  }
-
-  /** PUTs a file to a presigned URL, streamed, with its length (the URL is the credential: no token sent). */
-  async upload(url: string, file: string, size: number): Promise<void> {
-    const res = await request(url, {
-      method: 'PUT',
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body: createReadStream(file),
-    });
-    await answer(res, 'PUT upload URL');
-  }
-}
-
-async function answer<T>(res: Awaited<ReturnType<typeof request>>, what: string): Promise<T> {
-  const text = await res.body.text();
-  if (res.statusCode < 300) return JSON.parse(text) as T;
-  let code: string = res.statusCode === 401 ? 'unauthorized' : 'service_unavailable';
-  let message = `${what}: HTTP ${res.statusCode} ${text.slice(0, 200)}`;
-  try {
-    const err = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-    if (err?.code) code = err.code;
-    if (err?.message) message = err.message;
-  } catch {
-    // not the collector's error shape: keep the status line
-  }
-  const known = Object.hasOwn(CLOUD_ERRORS, code) ? (code as CloudErrorCode) : 'service_unavailable';
-  throw new VigilError(known, message, { details: { status: res.statusCode, code } });
-}
-
 async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
@@ -130,13 +62,13 @@ export function registerModel(program: Command): void {
       const format = parseChoice(o.format, MODEL_FORMATS, '--format');
       const labels = o.labels?.split(',').map((l) => l.trim());
       if (labels?.some((l) => l === '')) throw usage('--labels has an empty name');
-      const api = new Api(o);
+      const api = new ApiClient(o);
       const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
         throw usage(`cannot read ${file}: ${err.code ?? err.message}`);
       });
       if (!info.isFile()) throw usage(`${file} is not a file`);
       const sha256 = await sha256File(file);
-      const created = await api.call<{ id: string; upload_url: string }>('POST', '/v1/models', {
+      const created = await api.json<{ id: string; upload_url: string }>('POST', '/v1/models', {
         name: o.name,
         format,
         ...(labels ? { labels } : {}),
@@ -145,14 +77,14 @@ export function registerModel(program: Command): void {
       });
       if (!o.json) process.stderr.write(`created ${created.id}; uploading ${info.size} bytes\n`);
       await api.upload(created.upload_url, file, info.size);
-      const model = await api.call<ModelJson>('POST', `/v1/models/${created.id}/finalize`, {});
+      const model = await api.json<ModelJson>('POST', `/v1/models/${created.id}/finalize`, {});
       if (o.json) return printJson(model);
       process.stdout.write(`${model.id}\n`);
       process.stderr.write(`model "${model.name}" (${model.format}, sha256 ${model.sha256}) is ${model.state}\n`);
     });
 
   withApiOptions(cmd.command('list').description("the tenant's models, newest first")).action(async (o: ApiOpts) => {
-    const { models } = await new Api(o).call<{ models: ModelJson[] }>('GET', '/v1/models');
+    const { models } = await new ApiClient(o).json<{ models: ModelJson[] }>('GET', '/v1/models');
     if (o.json) return printJson({ models });
     if (models.length === 0) return void process.stdout.write('no models\n');
     for (const m of models) {
@@ -174,7 +106,7 @@ export function registerModel(program: Command): void {
         ...(o.all ? { all: true } : { devices: o.device }),
         ...(percent === undefined ? {} : { percent }),
       };
-      const rollout = await new Api(o).call<{ id: string; devices: BoxJson[] }>(
+      const rollout = await new ApiClient(o).json<{ id: string; devices: BoxJson[] }>(
         'POST',
         `/v1/models/${encodeURIComponent(id)}/rollout`,
         body,
@@ -187,7 +119,7 @@ export function registerModel(program: Command): void {
   withApiOptions(cmd.command('status').description('rollout status of a model, box by box'))
     .argument('<id>', 'model id (mdl_…)')
     .action(async (id: string, o: ApiOpts) => {
-      const status = await new Api(o).call<{ devices: BoxJson[]; counts: Record<string, number> }>(
+      const status = await new ApiClient(o).json<{ devices: BoxJson[]; counts: Record<string, number> }>(
         'GET',
         `/v1/models/${encodeURIComponent(id)}/rollout`,
       );
