@@ -32,7 +32,7 @@ export {
   type LoadedAgentConfig,
   type LoadAgentConfigOptions,
 } from './config/load.js';
-export { writeDeviceSection, writeFileAtomic } from './config/device-section.js';
+export { writeDeviceSection } from './config/device-section.js';
 export {
   cameraStreamConfig,
   objectFilterFor,

@@ -6,14 +6,8 @@ import { VigilError } from '../errors.js';
 import { grabFrame, type Frame } from '../camera/index.js';
 import { yuv420ToRgb } from '../thumbnail/index.js';
 import { drawOverlay, type OverlayShape } from '../thumbnail/overlay.js';
-import {
-  addConfigOptions,
-  cameraStreamConfig,
-  findCamera,
-  loadCliConfig,
-  writeFileAtomic,
-  type ConfigCliOptions,
-} from '../config.js';
+import { addConfigOptions, cameraStreamConfig, findCamera, loadCliConfig, type ConfigCliOptions } from '../config.js';
+import { writeFileAtomic } from '../../shared/fs/index.js';
 
 /**
  * `vigil-agent snapshot --camera NAME --out FILE.jpg [--draw]`: one frame from a configured camera as a JPEG, at the

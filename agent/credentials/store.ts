@@ -5,7 +5,7 @@ import { VigilError } from '../errors.js';
 import { validator } from '../../shared/schema/index.js';
 import type { DeviceCredentials } from '../../shared/signing/index.js';
 import { DEVICE_ID_PATTERN, KEY_ID_PATTERN } from '../../firmware-protocol/patterns.js';
-import { writeFileAtomic } from '../config/device-section.js';
+import { writeFileAtomic } from '../../shared/fs/index.js';
 import { CREDENTIALS_FILE_NAME } from '../config/schema.js';
 
 /**

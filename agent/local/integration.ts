@@ -1,8 +1,9 @@
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import type { LocalDiagnostics, LocalEvent, LocalReview } from '../../firmware-protocol/local/messages.js';
 import { describeError } from '../errors.js';
 import { validator } from '../../shared/schema/index.js';
+import { PRIVATE_FILE_MODE, writeFileAtomic } from '../../shared/fs/index.js';
 import { silentLogger, type Logger } from '../../shared/log/index.js';
 import type { ReviewMessage } from '../review/index.js';
 import type { EventPictures } from '../thumbnail/index.js';
@@ -290,8 +291,7 @@ export class LocalIntegration {
       // Removed cameras stay listed until their removal went out, so a restart meanwhile still removes them.
       const cameras = [...this.cameras.values(), ...this.removed];
       // Whole or not at all (a power cut mid-write leaves the previous file).
-      writeFileSync(`${file}.tmp`, JSON.stringify({ cameras }) + '\n', { mode: 0o600 });
-      renameSync(`${file}.tmp`, file);
+      writeFileAtomic(file, JSON.stringify({ cameras }) + '\n', { mode: PRIVATE_FILE_MODE });
     } catch (err) {
       this.log.warn({ err: describeError(err), file }, 'local mqtt: cannot remember the announced cameras');
     }

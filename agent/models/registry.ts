@@ -5,7 +5,7 @@ import { MODEL_FORMATS } from '../../firmware-protocol/messages.js';
 import { MODEL_ID_PATTERN, MODEL_ID_RE, SHA256_HEX_PATTERN } from '../../firmware-protocol/patterns.js';
 import { PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import { validator } from '../../shared/schema/index.js';
-import { writeFileAtomic } from '../config.js';
+import { writeFileAtomic } from '../../shared/fs/index.js';
 import { describeError, VigilError } from '../errors.js';
 
 /**

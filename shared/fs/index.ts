@@ -3,6 +3,8 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
 import type { Logger } from '../log/index.js';
 
+export { writeFileAtomic } from './atomic-write.js';
+
 /**
  * Owner-only files and folders, whatever the umask. `mkdir(…, {mode})` and `open(…, mode)` only ever REMOVE bits
  * named by the umask, and an existing path keeps its mode; so what Vigil creates for its own data (databases, blobs,
