@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Dispatcher, getGlobalDispatcher, interceptors, request } from 'undici';
+import { fsyncDir, sha256File } from '../../shared/fs/index.js';
 import { describeError, isVigilError, VigilError } from '../errors.js';
 
 /**
@@ -101,13 +101,6 @@ export async function downloadModel(d: ModelDownload): Promise<DownloadedModel> 
   return { path: d.dest, bytes, ms: performance.now() - t0, cached: false };
 }
 
-/** Lowercase hex SHA-256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /** The file is there with the announced size and hash (a model downloaded before: rollback, re-rollout). */
 async function holds(path: string, size: number, sha256: string): Promise<boolean> {
   try {
@@ -120,16 +113,7 @@ async function holds(path: string, size: number, sha256: string): Promise<boolea
 
 /** The directory entry of the rename is on disk too (best effort: some filesystems refuse fsync on a directory). */
 async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // not supported here
-  }
+  await fsyncDir(dir).catch(() => undefined);
 }
 
 /** The URL without its query: the signature in it is a credential for as long as it lasts. */

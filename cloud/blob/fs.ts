@@ -4,7 +4,7 @@ import { access, constants, open, rename, stat, unlink } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { VigilError } from '../errors.js';
-import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
+import { fsyncDir, mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/fs/index.js';
 import { checkBlobKey, hashMismatch, sizeMismatch } from './blob-store.js';
 import type { BlobInfo, BlobObject, BlobPutOptions, BlobStore } from './blob-store.js';
 
@@ -46,7 +46,7 @@ export class FsBlobStore implements BlobStore {
       await handle.sync();
       await handle.close();
       await rename(temp, final);
-      await syncDir(dirname(final));
+      await fsyncDir(dirname(final));
       ok = true;
       return { key, size, sha256 };
     } finally {
@@ -98,13 +98,4 @@ export class FsBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {}
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const h = await open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
 }

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { MODEL_FORMATS } from '../../firmware-protocol/messages/command.js';
+import { sha256File } from '../../shared/fs/index.js';
 import { ApiClient, usage, withApiOptions, type ApiOpts } from './api-client.js';
 import { parseChoice, printJson } from './common.js';
 
@@ -16,12 +15,6 @@ import { parseChoice, printJson } from './common.js';
  *   model rollout ID (--device D… | --all) [--percent N]              POST /v1/models/{id}/rollout
  *   model status ID                                                   GET /v1/models/{id}/rollout
  */
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 interface ModelJson {
   id: string;
   name: string;

@@ -4,6 +4,7 @@ import { relative, resolve, sep } from 'node:path';
 import type { Logger } from '../log/index.js';
 
 export { writeFileAtomic } from './atomic-write.js';
+export { fsyncDir, sha256File } from './file-sync.js';
 
 /**
  * Owner-only files and folders, whatever the umask. `mkdir(…, {mode})` and `open(…, mode)` only ever REMOVE bits
