@@ -81,15 +81,8 @@ export function modelUpdateHandler(deps: ModelUpdateDeps): CommandHandler {
 }
 
 async function update(deps: ModelUpdateDeps, ctx: CommandContext): Promise<CommandOutcome> {
-  const args = ctx.command.args;
-  if (!validateModelUpdateArgs.check(args)) {
-    const issues = validateModelUpdateArgs.issues(args, 3).map((i) => `${i.path}: ${i.message}`);
-    return finish(deps, ctx, 'unknown', {
-      status: 'refused',
-      code: 'command_invalid',
-      message: `model_update args: ${issues.join('; ')}`.slice(0, 512),
-    });
-  }
+  // The executor refused bad arguments already (command_invalid); this only narrows their type.
+  const args = validateModelUpdateArgs.parse(ctx.command.args, 'model_update args');
   const log = ctx.log.child({ model_id: args.model_id, model_name: args.name });
   const t0 = performance.now();
   let outcome: CommandOutcome;

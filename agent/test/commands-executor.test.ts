@@ -256,6 +256,16 @@ describe('command executor: refused with a result, never run', () => {
     expect(resultOf(s.outbox, s.outbox.list({ kind: 'result' })[0]!.eventId)?.message).toMatch(/camera/);
     await refused(makeCommand('x', fx.clock, { kind: 'status', args: { verbose: true } }), 'command_invalid');
     await refused(makeCommand('x', fx.clock, { kind: 'snapshot', args: { camera: 'a', width: 5 } }), 'command_invalid');
+    // model_update's arguments too: its handler (which would download) never runs.
+    let updates = 0;
+    const update: CommandHandler = async () => {
+      updates++;
+      return { status: 'done', result: {} };
+    };
+    const badUpdate = { model_id: 'mdl_x', name: 'm', format: 'yolox', size: 1, sha256: 'nope', url: '/v1/m' };
+    const cmd = makeCommand('x', fx.clock, { kind: 'model_update', args: badUpdate });
+    await refused(cmd, 'command_invalid', { model_update: update });
+    expect(updates).toBe(0);
   });
 
   it('a handler answering outside the protocol gives failed / internal_error, not a bad record', async () => {
