@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveContextKey, LinkSigner } from '../auth/signed-links.js';
 import { VigilError } from '../errors.js';
 
 /**
@@ -22,7 +22,7 @@ const CODES = {
 } as const;
 
 export function deriveModelLinkKey(secretsKey: Buffer): Buffer {
-  return createHmac('sha256', secretsKey).update(CONTEXT).digest();
+  return deriveContextKey(secretsKey, CONTEXT);
 }
 
 export interface SignedModelLink {
@@ -33,16 +33,15 @@ export interface SignedModelLink {
 }
 
 export class ModelLinks {
-  constructor(private readonly key: Buffer) {}
+  private readonly signer: LinkSigner;
 
-  private mac(purpose: ModelLinkPurpose, modelId: string, exp: number): Buffer {
-    return createHmac('sha256', this.key).update(`v1\n${purpose}\n${modelId}\n${exp}`).digest();
+  constructor(key: Buffer) {
+    this.signer = new LinkSigner(key);
   }
 
   /** The signed path (`/v1/models/{id}/upload?…` or `/v1/models/{id}/file?…`) valid for `ttlMs` from `now`. */
   sign(purpose: ModelLinkPurpose, modelId: string, now: number, ttlMs: number): SignedModelLink {
-    const exp = Math.floor((now + ttlMs) / 1000);
-    const sig = this.mac(purpose, modelId, exp).toString('base64url');
+    const { exp, sig } = this.signer.sign([purpose, modelId], now, ttlMs);
     const path = `/v1/models/${encodeURIComponent(modelId)}/${PATHS[purpose]}?exp=${exp}&sig=${sig}`;
     return { path, expiresAt: exp * 1000 };
   }
@@ -56,18 +55,16 @@ export class ModelLinks {
     now: number,
   ): void {
     const codes = CODES[purpose];
-    if (exp === undefined || sig === undefined || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig))
+    const verdict = this.signer.check([purpose, modelId], exp, sig, now);
+    if (verdict === 'malformed')
       throw new VigilError(codes.invalid, `the ${purpose} URL of ${modelId} has no valid exp and sig parameters`);
-    const expS = Number(exp);
-    const given = Buffer.from(sig, 'base64url');
-    const want = this.mac(purpose, modelId, expS);
-    if (given.length !== want.length || !timingSafeEqual(given, want))
+    if (verdict === 'invalid')
       throw new VigilError(codes.invalid, `the ${purpose} URL of ${modelId} is not signed by this collector`);
-    if (expS * 1000 < now)
-      throw new VigilError(
-        codes.expired,
-        `the ${purpose} URL of ${modelId} expired at ${new Date(expS * 1000).toISOString()}`,
-        { details: { expired_at: new Date(expS * 1000).toISOString() } },
-      );
+    if (verdict === 'expired') {
+      const at = new Date(Number(exp) * 1000).toISOString();
+      throw new VigilError(codes.expired, `the ${purpose} URL of ${modelId} expired at ${at}`, {
+        details: { expired_at: at },
+      });
+    }
   }
 }

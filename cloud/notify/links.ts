@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { deriveContextKey, LinkSigner } from '../auth/signed-links.js';
 
 /**
  * Signed, expiring thumbnail links for pushes: a phone's notification extension fetches the picture without an API
@@ -9,38 +9,31 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 const CONTEXT = 'vigil thumbnail links v1';
 
 export function deriveLinkKey(secretsKey: Buffer): Buffer {
-  return createHmac('sha256', secretsKey).update(CONTEXT).digest();
+  return deriveContextKey(secretsKey, CONTEXT);
 }
 
 export class ThumbnailLinks {
+  private readonly signer: LinkSigner;
+
   constructor(
-    private readonly key: Buffer,
+    key: Buffer,
     /** Base URL apps reach the collector at (config server.public_url, else the bound address). */
     private readonly baseUrl: () => string,
     private readonly ttlMs: number,
-  ) {}
-
-  private mac(eventId: string, exp: number): Buffer {
-    return createHmac('sha256', this.key).update(`v1\n${eventId}\n${exp}`).digest();
+  ) {
+    this.signer = new LinkSigner(key);
   }
 
   /** The signed URL of an event's thumbnail, valid for the configured lifetime from `now`. */
   sign(eventId: string, now: number): string {
-    const exp = Math.floor((now + this.ttlMs) / 1000);
-    const sig = this.mac(eventId, exp).toString('base64url');
+    const { exp, sig } = this.signer.sign([eventId], now, this.ttlMs);
     const base = this.baseUrl().replace(/\/+$/, '');
     return `${base}/v1/events/${encodeURIComponent(eventId)}/thumbnail?exp=${exp}&sig=${sig}`;
   }
 
   /** True when `sig` is this collector's signature of (event, exp) and exp has not passed. */
   verify(eventId: string, exp: string | undefined, sig: string | undefined, now: number): boolean {
-    if (exp === undefined || sig === undefined || !/^\d{1,12}$/.test(exp) || !/^[A-Za-z0-9_-]{43}$/.test(sig))
-      return false;
-    const expS = Number(exp);
-    if (expS * 1000 < now) return false;
-    const given = Buffer.from(sig, 'base64url');
-    const want = this.mac(eventId, expS);
-    return given.length === want.length && timingSafeEqual(given, want);
+    return this.signer.check([eventId], exp, sig, now) === 'ok';
   }
 }
 
