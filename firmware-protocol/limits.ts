@@ -76,7 +76,7 @@ export function envelopeBytesFor(bodyBytes: number): number {
 
 /** Largest MQTT envelope a collector must accept: a maximal thumbnail (2 MiB → 2,796,204 base64 chars) + overhead. */
 export const MQTT_ENVELOPE_MAX_BYTES = envelopeBytesFor(
-  Math.max(THUMBNAIL_MAX_BYTES, BATCH_MAX_BYTES, HEARTBEAT_MAX_BYTES),
+  Math.max(THUMBNAIL_MAX_BYTES, BATCH_MAX_BYTES, HEARTBEAT_MAX_BYTES, COMMAND_RESULT_MAX_BYTES),
 );
 
 /** Default allowed clock difference between a signed message's timestamp and the verifier, seconds. */

@@ -9,7 +9,6 @@ import {
   type SignedMessage,
 } from '../../shared/signing/index.js';
 import { wireErrorInfo } from '../../firmware-protocol/errors.js';
-import { COMMAND_RESULT_MAX_BYTES, envelopeBytesFor } from '../../firmware-protocol/limits.js';
 import { validateAvailability, type AckItem } from '../../firmware-protocol/messages.js';
 import { tryParseTopic, type ParsedTopic } from '../../firmware-protocol/topics.js';
 import type { ResolvedIngestDeps } from './deps.js';
@@ -121,11 +120,7 @@ export class MqttMessageHandler {
   ): Promise<void> {
     const d = this.d;
     const payload = ctx.payload;
-    const limit =
-      topic.kind === 'results'
-        ? Math.max(d.config.body_limits.mqtt_envelope_bytes, envelopeBytesFor(COMMAND_RESULT_MAX_BYTES))
-        : d.config.body_limits.mqtt_envelope_bytes;
-    if (payload.length > limit) {
+    if (payload.length > d.config.body_limits.mqtt_envelope_bytes) {
       this.unauthenticated(
         packet.topic,
         'payload_too_large',
