@@ -1,10 +1,9 @@
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import sharp from 'sharp';
 import { VigilError } from '../errors.js';
-import { grabFrame, type Frame } from '../camera/index.js';
-import { yuv420ToRgb } from '../thumbnail/index.js';
+import { grabFrame } from '../camera/index.js';
+import { encodeFramePicture, yuv420ToRgb } from '../thumbnail/index.js';
 import { drawOverlay, type OverlayShape } from '../thumbnail/overlay.js';
 import { addConfigOptions, cameraStreamConfig, findCamera, loadCliConfig, type ConfigCliOptions } from '../config.js';
 import { writeFileAtomic } from '../../shared/fs/index.js';
@@ -48,14 +47,6 @@ export function overlayShapes(camera: CameraPolygons): OverlayShape[] {
   ];
 }
 
-/** A yuv420p frame as a JPEG (the thumbnail stage's colour conversion, then sharp). */
-export async function frameToJpeg(frame: Pick<Frame, 'width' | 'height' | 'data'>, quality = 90): Promise<Buffer> {
-  const rgb = yuv420ToRgb(frame.data, frame.width, frame.height);
-  return sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-    .jpeg({ quality })
-    .toBuffer();
-}
-
 /** `drawn: 2 zones (porch, drive), 1 object mask, 1 motion mask` — or that there was nothing to draw. */
 function drawnSummary(drawn: ReadonlyArray<Pick<OverlayShape, 'kind' | 'name'>>): string {
   const zones = drawn.filter((d) => d.kind === 'zone').map((d) => d.name);
@@ -97,7 +88,7 @@ export function registerSnapshot(program: Command): void {
       const shapes = o.draw ? overlayShapes(camera) : undefined;
       const jpeg = shapes
         ? await drawOverlay(yuv420ToRgb(frame.data, frame.width, frame.height), shapes, quality)
-        : await frameToJpeg(frame, quality);
+        : (await encodeFramePicture(frame, { quality })).jpeg;
       mkdirSync(dirname(o.out), { recursive: true });
       writeFileAtomic(o.out, jpeg);
       const drawn = shapes?.map(({ kind, name }) => ({ kind, name }));

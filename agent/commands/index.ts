@@ -10,5 +10,5 @@ export {
 } from './executor.js';
 export { failure, refusal, resultBody, resultRecord, type CommandFailure } from './results.js';
 export { CommandPoller, type CommandPollerOptions } from './poller.js';
-export { frameJpeg, snapshotHandler, SNAPSHOT_MAX_BYTES, type SnapshotSource } from './snapshot.js';
+export { snapshotHandler, SNAPSHOT_MAX_BYTES, type SnapshotSource } from './snapshot.js';
 export { reloadConfigHandler, statusHandler, type ReloadOutcome } from './daemon-handlers.js';

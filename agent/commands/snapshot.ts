@@ -1,8 +1,7 @@
-import sharp from 'sharp';
 import { THUMBNAIL_MAX_BYTES } from '../../firmware-protocol/limits.js';
 import type { Frame } from '../camera/frame.js';
 import { validateSnapshotArgs, type SnapshotResult } from '../../firmware-protocol/messages.js';
-import { yuv420ToRgb } from '../thumbnail/index.js';
+import { encodeFramePicture } from '../thumbnail/index.js';
 import { failure } from './results.js';
 import type { CommandHandler } from './types.js';
 
@@ -23,21 +22,6 @@ export interface SnapshotSource {
   latestFrame(camera: string): Frame | undefined;
 }
 
-/** A JPEG of a yuv420p frame, `width` wide (height follows the frame; never enlarged), with its size. */
-export async function frameJpeg(
-  frame: Pick<Frame, 'width' | 'height' | 'data'>,
-  width: number | undefined,
-  quality: number,
-): Promise<{ jpeg: Buffer; width: number; height: number }> {
-  const rgb = yuv420ToRgb(frame.data, frame.width, frame.height);
-  const w = Math.min(width ?? frame.width, frame.width);
-  const h = Math.max(1, Math.round((frame.height * w) / frame.width));
-  let img = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
-  if (w !== frame.width || h !== frame.height) img = img.resize({ width: w, height: h, fit: 'fill' });
-  const { data, info } = await img.jpeg({ quality }).toBuffer({ resolveWithObject: true });
-  return { jpeg: data, width: info.width, height: info.height };
-}
-
 /**
  * The `snapshot` handler: a JPEG of the named camera's current frame (the frame the vision stages see, at the
  * camera's detect size), `width` wide when asked (height follows; never enlarged). `camera_unknown` when no such
@@ -52,7 +36,7 @@ export function snapshotHandler(source: SnapshotSource): CommandHandler {
     const frame = source.latestFrame(args.camera);
     if (!frame) return failure('no_frame', `camera ${args.camera} has no frame now (starting, stalled or ended)`);
     for (const quality of QUALITIES) {
-      const pic = await frameJpeg(frame, args.width, quality);
+      const pic = await encodeFramePicture(frame, { width: args.width, quality });
       if (pic.jpeg.length > SNAPSHOT_MAX_BYTES) continue;
       const result: SnapshotResult = {
         camera: args.camera,

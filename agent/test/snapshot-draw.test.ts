@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
 import { testAsset } from '../../shared/testing/index.js';
 import { grabFrame, type Frame } from '../camera/index.js';
-import { frameToJpeg, overlayShapes } from '../cli/snapshot.js';
-import { yuv420ToRgb } from '../thumbnail/index.js';
+import { overlayShapes } from '../cli/snapshot.js';
+import { encodeFramePicture, yuv420ToRgb } from '../thumbnail/index.js';
 import { drawOverlay, OVERLAY_STYLES, overlaySvg, type OverlayShape } from '../thumbnail/overlay.js';
 import { agentCli } from './detect-helpers.js';
 
@@ -78,7 +78,7 @@ describe('drawOverlay on a vtest.avi frame', () => {
   let drawn: Raw;
   beforeAll(async () => {
     frame = await grabFrame({ name: 'vtest', input: vtest(), detect: { width: 768, height: 576, fps: 5 } });
-    const plainJpeg = await frameToJpeg(frame);
+    const plainJpeg = (await encodeFramePicture(frame, { quality: 90 })).jpeg;
     const drawnJpeg = await drawOverlay(yuv420ToRgb(frame.data, frame.width, frame.height), [LOWER_HALF]);
     plain = await decode(plainJpeg);
     drawn = await decode(drawnJpeg);

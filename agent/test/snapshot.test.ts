@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
-import { frameToJpeg } from '../cli/snapshot.js';
+import { encodeFramePicture } from '../thumbnail/index.js';
 
 const BIN = join(projectRoot(), 'bin', 'vigil-agent.js');
 
@@ -93,7 +93,7 @@ describe('vigil-agent snapshot', () => {
   });
 });
 
-describe('frameToJpeg', () => {
+describe('encodeFramePicture', () => {
   it('converts yuv420p (BT.601 limited range) to RGB', async () => {
     // Y=81 U=90 V=240 is pure red in BT.601 limited range
     const w = 16;
@@ -103,7 +103,7 @@ describe('frameToJpeg', () => {
       Buffer.alloc((w * h) / 4, 90),
       Buffer.alloc((w * h) / 4, 240),
     ]);
-    const { data: px } = await sharp(await frameToJpeg({ width: w, height: h, data }, 100))
+    const { data: px } = await sharp((await encodeFramePicture({ width: w, height: h, data }, { quality: 100 })).jpeg)
       .raw()
       .toBuffer({ resolveWithObject: true });
     expect(px[0]).toBeGreaterThan(240);

@@ -79,3 +79,20 @@ export function encodeSnapshotPicture(p: BestPicture, opts: ThumbnailOptions = {
   drawBox(rgb, p.box, [255, 48, 48], thickness);
   return toJpeg(rgb, opts.snapshotMaxSize ?? 640, opts.snapshotQuality ?? 75);
 }
+
+/**
+ * JPEG of a whole yuv420p frame as the vision stages see it, `width` wide when asked (height follows the frame; never
+ * enlarged), with its size: `vigil-agent snapshot` and the `snapshot` command.
+ */
+export async function encodeFramePicture(
+  frame: { width: number; height: number; data: Buffer },
+  opts: { width?: number | undefined; quality: number },
+): Promise<EncodedPicture> {
+  const rgb = yuv420ToRgb(frame.data, frame.width, frame.height);
+  const w = Math.min(opts.width ?? frame.width, frame.width);
+  const h = Math.max(1, Math.round((frame.height * w) / frame.width));
+  let img = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } });
+  if (w !== frame.width || h !== frame.height) img = img.resize({ width: w, height: h, fit: 'fill' });
+  const { data, info } = await img.jpeg({ quality: opts.quality }).toBuffer({ resolveWithObject: true });
+  return { jpeg: data, width: info.width, height: info.height };
+}

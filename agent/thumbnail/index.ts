@@ -3,6 +3,7 @@ export { ThumbnailStore, type ThumbnailStoreOptions, type EventPictures, type At
 export {
   encodeThumbnailPicture,
   encodeSnapshotPicture,
+  encodeFramePicture,
   type EncodedPicture,
   cropBox,
   cutThumbnailSource,
