@@ -76,6 +76,26 @@ describe('DeviceVerifier', () => {
     expect(sink.nonces.get(`${dev.deviceId}|shared-nonce-1`)).toBe((Math.floor(clock.now() / 1000) + 11) * 1000);
   });
 
+  it('deferNonce reject: the storing claim is the one replay check (no lookup); allow looks the nonce up', async () => {
+    const clock = new ManualClock();
+    const sink = new MemorySink(clock);
+    const dev = sink.addDevice();
+    expect(await sink.rememberNonce(dev.deviceId, 'deferred-nonce-1', clock.now() + 60_000)).toBe(true);
+    let lookups = 0;
+    const recorded = sink.nonceRecorded.bind(sink);
+    sink.nonceRecorded = (deviceId, nonce) => {
+      lookups++;
+      return recorded(deviceId, nonce);
+    };
+    const v = new DeviceVerifier({ sink, clock });
+    const m = message(dev, clock, { nonce: 'deferred-nonce-1' });
+    // Nothing recorded by verify itself: the claim comes back for the store's transaction, which refuses the replay.
+    const r = await v.verify(m, 'http', { deferNonce: 'reject' });
+    expect([r.nonce?.nonce, r.nonce?.onReplay, lookups]).toEqual(['deferred-nonce-1', 'reject', 0]);
+    expect(await code(v.verify(m, 'mqtt', { deferNonce: 'allow' }))).toBe('nonce_replayed');
+    expect(lookups).toBe(1);
+  });
+
   it('authenticateStale recognises a genuine but stale message and nothing forged', async () => {
     const clock = new ManualClock();
     const sink = new MemorySink();

@@ -39,17 +39,18 @@ export interface VerifiedDevice {
   /** Device clock minus collector clock, seconds. */
   skewS: number;
   /**
-   * With `deferNonce`: the nonce, checked unused but NOT yet recorded. Whoever asked for it must record it, e.g.
-   * `sink.storeSignedEventMessages(…, nonce)`.
+   * With `deferNonce`: the nonce, NOT yet recorded (and with `allow`, checked unused). Whoever asked for it must
+   * record it, e.g. `sink.storeSignedEventMessages(…, nonce)`.
    */
   nonce?: NonceClaim;
 }
 
 export interface VerifyOptions {
   /**
-   * Check the nonce now (read-only) but leave recording it to the caller, in the transaction that stores the
-   * request (one commit instead of two, and nothing left behind when storing fails). `reject` / `allow` is what a
-   * nonce found recorded at store time means (see NonceClaim).
+   * Leave recording the nonce to the caller, in the transaction that stores the request (one commit instead of two,
+   * and nothing left behind when storing fails). `reject` / `allow` is what a nonce found recorded at store time
+   * means (see NonceClaim). With `allow` the nonce is also looked up now (read-only) and a recorded one refused
+   * here; with `reject` the store's claim is the one check.
    */
   deferNonce?: NonceClaim['onReplay'];
 }
@@ -84,6 +85,9 @@ export class DeviceVerifier {
         remember: async (deviceId, nonce, expiresAtMs) => {
           if (defer === undefined) return sink.rememberNonce(deviceId, nonce, expiresAtMs);
           claim = { nonce, expiresAtMs, onReplay: defer };
+          // `reject`: the claim in the storing transaction refuses a replay (nonce_replayed) with nothing written,
+          // so a read here would only repeat that check, one statement more per request on the hot path.
+          if (defer === 'reject') return true;
           return !(await sink.nonceRecorded(deviceId, nonce));
         },
       },
