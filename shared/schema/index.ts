@@ -126,8 +126,12 @@ function dateTimeIssue(schema: TSchema, value: unknown): string | undefined {
 }
 
 export function issuesOf(schema: TSchema, value: unknown, max = 10): SchemaIssue[] {
+  const c = compiled(schema);
+  // The compiled check first: TypeBox's Errors walks the value with its interpreter (allocating as it goes) even
+  // when there is nothing to report, and a valid value is what every hot path sees.
+  if (c.Check(value)) return [];
   const out: SchemaIssue[] = [];
-  for (const e of compiled(schema).Errors(value)) {
+  for (const e of c.Errors(value)) {
     const path = e.path === '' ? '/' : e.path;
     // Keep the first, most specific message per path.
     if (out.some((o) => o.path === path)) continue;
