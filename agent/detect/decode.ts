@@ -167,9 +167,10 @@ export function decodeOutputs(
  */
 export function looksDecoded(data: Float32Array, n: number, width: number): boolean {
   const step = Math.max(1, Math.floor(n / 256));
-  const xs: number[] = [];
-  for (let i = 0; i < n; i += step) xs.push(Math.abs(data[i * width] as number));
-  xs.sort((p, q) => p - q);
+  // A typed array sorts numerically without a comparator: no number boxed per comparison (this runs every frame).
+  const xs = new Float32Array(Math.ceil(n / step));
+  for (let i = 0, k = 0; i < n; i += step, k++) xs[k] = Math.abs(data[i * width] as number);
+  xs.sort();
   return (xs[xs.length >> 1] ?? 0) > 8;
 }
 
