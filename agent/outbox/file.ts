@@ -39,6 +39,8 @@ export class OutboxFile {
   beforeWrite: () => void = () => undefined;
   private syncLevel: SyncLevel = 'FULL';
   private readonly st: { bump: Statement; totals: Statement };
+  /** better-sqlite3's transaction wrapper, built once: building it per call allocated several closures a write. */
+  private readonly immediateTx: (fn: () => unknown, applied: ReadonlyArray<[string, number]>) => unknown;
 
   constructor(o: OutboxFileOptions) {
     this.db = o.db;
@@ -54,6 +56,11 @@ export class OutboxFile {
       ),
       totals: o.db.prepare('SELECT live_bytes AS bytes, live_items AS items FROM totals WHERE id = 1'),
     };
+    this.immediateTx = o.db.transaction((fn: () => unknown, applied: ReadonlyArray<[string, number]>) => {
+      const out = fn();
+      for (const [name, n] of applied) this.st.bump.run(name, n);
+      return out;
+    }).immediate;
   }
 
   setSync(level: SyncLevel): void {
@@ -68,13 +75,7 @@ export class OutboxFile {
    */
   tx<T>(fn: () => T): T {
     const applied = this.pending.snapshot();
-    const result = this.db
-      .transaction(() => {
-        const out = fn();
-        for (const [name, n] of applied) this.st.bump.run(name, n);
-        return out;
-      })
-      .immediate();
+    const result = this.immediateTx(fn, applied) as T;
     this.pending.settle(applied);
     return result;
   }
