@@ -185,7 +185,7 @@ async function runDaemon(o: DaemonMemoryOptions, c: Collector, dir: string, came
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
-    [join(o.root, 'bin', 'vigil-agent.js'), 'run', '--config', config, '--exit-when-idle'],
+    [...(o.nodeArgs ?? []), join(o.root, 'bin', 'vigil-agent.js'), 'run', '--config', config, '--exit-when-idle'],
     {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, VIGIL_AGENT_CONFIG: '', VIGIL_DATA_DIR: '', ...o.env },
