@@ -1,4 +1,5 @@
 import { COMMANDS_MIGRATION } from './migration-commands.js';
+import { LISTING_INDEXES_MIGRATION } from './migration-listing-indexes.js';
 import { MODELS_MIGRATION } from './migration-models.js';
 /**
  * The collector's schema, every table of every stage, as ONE ordered list of migrations (applied by ./migrate.ts),
@@ -9,14 +10,13 @@ import { MODELS_MIGRATION } from './migration-models.js';
  * next one. Which folder reads and writes each table:
  *
  *   store/   tenants, api_tokens, pairing_codes, devices, device_keys, device_status, events, event_messages,
- *            thumbnails, nonces (1, 4, 6); push_tokens (2, 10, store/push-tokens.ts); dead_letters (7,
- *            store/dead-letters.ts); reviews, review_messages, review_tags, event_zones (8, store/sql-reviews.ts,
+ *            thumbnails, nonces (1, 4, 6, 13); push_tokens (2, 10, store/push-tokens.ts); dead_letters (7,
+ *            store/dead-letters.ts); reviews, review_messages, review_tags, event_zones (8, 13, store/sql-reviews.ts,
  *            store/event-zones.ts); camera_snoozes (8, store/sql-snoozes.ts)
  *   queue/   jobs (3)
  *   notify/  event_verifications, push_deliveries, notify_cooldowns, classification_cache (3; the last is the
  *            persistent half of reclassify/'s answer cache); review_notifications, review_deliveries (8)
- *   broker/  deployment_meta (5)
- *   accounts/ users, user_sessions (9)
+ *   broker/  deployment_meta (5)          accounts/ users, user_sessions (9)
  *   live/    live_change_seq, live_changes (9, live/change-journal.ts)
  *   commands/ device_commands (11, ./migration-commands.ts)
  *   models/  models, model_rollouts, model_rollout_devices, device_models (12, ./migration-models.ts)
@@ -496,4 +496,5 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   COMMANDS_MIGRATION, // 11: device commands (./migration-commands.ts)
   MODELS_MIGRATION, // 12: model registry (./migration-models.ts)
+  LISTING_INDEXES_MIGRATION, // 13: listing indexes ascending (./migration-listing-indexes.ts)
 ];
