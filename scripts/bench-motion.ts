@@ -12,7 +12,8 @@
  * Defaults: vtest.avi at 640x360, 5 fps (the daemon's detect size and rate). Usage:
  * npm run bench:motion [-- --width 480 --height 360 --fps 0 --input clip.mp4 --model none]
  * (`--fps 0`: every frame; `--model none`: the pipeline without a detector). VIGIL_MOTION_DOWNSCALE=area tries the
- * box average downscale.
+ * box average downscale; VIGIL_MOTION_SESSION=public runs the model through onnxruntime-node's asynchronous session
+ * instead of the synchronous native call the daemon uses (agent/motion/session.ts), for comparison.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -46,6 +47,7 @@ if (!existsSync(input)) {
   process.exit(1);
 }
 const downscale = (process.env.VIGIL_MOTION_DOWNSCALE as 'linear' | 'area' | undefined) ?? 'linear';
+const session = process.env.VIGIL_MOTION_SESSION === 'public' ? 'public' : 'synchronous';
 const f = (n: number): string => n.toFixed(3);
 const load = (): string =>
   loadavg()
@@ -82,7 +84,7 @@ class TimedMotion implements MotionStage {
 async function inPipeline(): Promise<{ frames: number; events: number; meanMs: number; p50Ms: number; cpu?: number }> {
   const detector =
     model && existsSync(model) ? await ObjectDetector.create({ modelPath: model, threads: 1 }) : undefined;
-  const motion = await MotionDetector.create({ width, height, downscale });
+  const motion = await MotionDetector.create({ width, height, downscale, session });
   const t = new TimedMotion(motion);
   const camera = new CameraStream({ name: 'bench', input, detect: { width, height, fps }, realtime: false });
   const pipeline = new CameraPipeline({ camera: 'bench', width, height, motion: t, detector, mediaTimes: true });
@@ -106,9 +108,9 @@ const frames = await decodeAllFrames(input, width, height, fps);
 const decodeMs = performance.now() - t0;
 process.stdout.write(
   `bench:motion — ${input} at ${width}x${height}, ${fps > 0 ? `${fps} fps` : 'every frame'}, downscale ` +
-    `${downscale}, 1 onnxruntime thread; load average ${load()}\n`,
+    `${downscale}, 1 onnxruntime thread, ${session} session; load average ${load()}\n`,
 );
-const r = await benchMotion(frames, { downscale }, 2);
+const r = await benchMotion(frames, { downscale, session }, 2);
 process.stdout.write(
   [
     `stand-alone  ${r.frames} frames decoded first (${decodeMs.toFixed(0)} ms, not timed)`,

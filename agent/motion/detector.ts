@@ -6,6 +6,7 @@ import { defaultFactor, motionGraphShape, MotionIO, type MotionGraphParams } fro
 import { rasterizeRoi, type Polygon } from './mask.js';
 import { type EnsuredModel, ensureMotionModel } from './model-cache.js';
 import { MotionRegions } from './regions.js';
+import { type MotionSession, openMotionSession } from './session.js';
 
 export interface MotionResult {
   /** Moving regions in frame pixels. Empty while calibrating. */
@@ -47,6 +48,8 @@ export interface MotionOptions {
   recalibrateFraction?: number;
   /** Frames after a reset that also reset the background and report no motion (exposure settling). Default 2. */
   settleFrames?: number;
+  /** `public`: onnxruntime-node's asynchronous session instead of the synchronous native call (tests). */
+  session?: 'synchronous' | 'public';
 }
 
 function checkRange(name: string, v: number, min: number, max: number): void {
@@ -86,7 +89,7 @@ export class MotionDetector {
   private closed = false;
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: MotionSession,
     private readonly opts: Required<Pick<MotionOptions, 'width' | 'height'>>,
     small: { smallWidth: number; smallHeight: number },
     roi: Float32Array,
@@ -165,7 +168,7 @@ export class MotionDetector {
     }
     const log = componentLogger(options.logger ?? silentLogger(), 'motion');
     const threads = options.threads ?? 1;
-    let session: ort.InferenceSession;
+    let session: MotionSession;
     try {
       const sessionOptions: ort.InferenceSession.SessionOptions = {
         intraOpNumThreads: threads,
@@ -178,9 +181,7 @@ export class MotionDetector {
           { model: model.path, err: model.cacheError },
           'motion model not cached (disk full): loaded from memory',
         );
-      session = model.bytes
-        ? await ort.InferenceSession.create(model.bytes, sessionOptions)
-        : await ort.InferenceSession.create(model.path, sessionOptions);
+      session = await openMotionSession(model.bytes ?? model.path, sessionOptions, options.session);
     } catch (err) {
       throw new VigilError(
         'motion_model_load_failed',
@@ -262,7 +263,9 @@ export class MotionDetector {
     feeds[MotionIO.bgIn] = this.bg;
     feeds[MotionIO.alpha] = resetBackground ? this.alphaReset : this.alphaFeed;
     this.fetches[MotionIO.bgOut] = this.bgNext;
-    await this.session.run(feeds, this.fetches);
+    // Synchronous (./session.ts): no event-loop turn in the middle of the stage.
+    const pending = this.session.run(feeds, this.fetches);
+    if (pending) await pending;
     // The new background becomes the next frame's input; the old one is written by the next run.
     [this.bg, this.bgNext] = [this.bgNext, this.bg];
     return { mask: this.motionOut.data as Uint8Array, changed: (this.changedOut.data as Float32Array)[0] ?? 0 };

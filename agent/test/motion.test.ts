@@ -196,6 +196,30 @@ describe('MotionDetector', () => {
     await md.close();
   });
 
+  it("runs the model synchronously, with the same results as onnxruntime-node's asynchronous session", async () => {
+    const sync = await create();
+    const pub = await create({ session: 'public' });
+    const rnd = seededRandom(7);
+    for (let i = 0; i < 12; i++) {
+      const x = 30 + i * 25;
+      const frame = makeFrame(
+        W,
+        H,
+        { background: 70, noise: 8, random: rnd, boxes: [{ box: [x, 120, x + 60, 190], luma: 220 }] },
+        i,
+      );
+      // No event-loop turn inside a synchronous run: an immediate queued before it has not run when it resolves.
+      let turned = false;
+      setImmediate(() => (turned = true));
+      const a = await sync.detect(frame);
+      expect(turned).toBe(false);
+      const b = await pub.detect(frame);
+      expect([a.boxes, a.changedFraction, a.calibrating]).toEqual([b.boxes, b.changedFraction, b.calibrating]);
+    }
+    await sync.close();
+    await pub.close();
+  });
+
   it('treats a global brightness jump as recalibration, not motion', async () => {
     const md = await create({ settleFrames: 2 });
     const rnd = seededRandom(3);
