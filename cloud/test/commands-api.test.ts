@@ -1,24 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testJpeg } from '../../shared/testing/index.js';
-import {
-  MemoryNonceCache,
-  parseMqttEnvelope,
-  signHttpRequest,
-  verifySignedMessage,
-  type DeviceCredentials,
-  type MqttEnvelope,
-} from '../../shared/signing/index.js';
-import {
-  validateAck,
-  validateCommand,
-  validateCommandPoll,
-  type Ack,
-  type Command,
-  type CommandResult,
-} from '../../firmware-protocol/messages.js';
-import { commandsTopic } from '../../firmware-protocol/topics.js';
+import { MemoryNonceCache, signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
+import { validateAck, type Ack, type Command, type CommandResult } from '../../firmware-protocol/messages.js';
 import { testBackends } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
+import { commandResult, pollCommands } from './support/commands.js';
 
 /**
  * The command channel over HTTPS, on SQLite and PostgreSQL: the app API (POST → 202 queued, GET → delivered → done
@@ -54,24 +40,8 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
   const view = async (id: string, device = box.deviceId) =>
     (await (await t.api(`/v1/devices/${device}/commands/${id}`)).json()) as Record<string, unknown>;
 
-  /** The box's signed long-poll: the commands in it, each verified as a box verifies them. */
-  async function poll(
-    creds: DeviceCredentials,
-    wait: number,
-    base = t.url,
-  ): Promise<{ status: number; commands: Command[] }> {
-    const path = `/v1/devices/${creds.deviceId}/commands?wait=${wait}`;
-    const res = await fetch(base + path, { headers: signHttpRequest(creds, 'GET', path, Buffer.alloc(0)) });
-    if (res.status !== 200) return { status: res.status, commands: [] };
-    const answer = validateCommandPoll.parse(await res.json());
-    const commands: Command[] = [];
-    for (const env of answer.commands as MqttEnvelope[]) {
-      const { message, body } = parseMqttEnvelope(Buffer.from(JSON.stringify(env)), commandsTopic(creds.deviceId));
-      await verifySignedMessage(message, { keys: () => [creds], nonces });
-      commands.push(validateCommand.parse(JSON.parse(body.toString('utf8'))));
-    }
-    return { status: 200, commands };
-  }
+  /** The box's signed long-poll (./support/commands.ts), on this collector unless `base` names another. */
+  const poll = (creds: DeviceCredentials, wait: number, base = t.url) => pollCommands(base, creds, wait, nonces);
 
   async function postResult(
     creds: DeviceCredentials,
@@ -88,17 +58,6 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     return { status: res.status, ack: (res.status === 200 ? validateAck.parse(body) : body) as Ack };
   }
 
-  const result = (c: Command, o: Partial<CommandResult> = {}): CommandResult => ({
-    v: 1,
-    kind: 'command_result',
-    command_id: c.id,
-    device_id: c.device_id,
-    command_kind: c.kind,
-    status: 'done',
-    finished_at: new Date().toISOString(),
-    ...o,
-  });
-
   it('status: queued → delivered (long-poll) → done; the result is acked accepted, then duplicate', async () => {
     const res = await send(box.deviceId, { kind: 'status' });
     expect(res.status).toBe(202);
@@ -112,7 +71,7 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     expect(commands[0]).toMatchObject({ device_id: box.deviceId, kind: 'status', args: {} });
     expect(await view(issued.id)).toMatchObject({ state: 'delivered', delivered_at: expect.any(String) });
 
-    const r = result(commands[0]!, { result: { version: '1.2.3', cameras: [] } });
+    const r = commandResult(commands[0]!, { result: { version: '1.2.3', cameras: [] } });
     const first = await postResult(box, r);
     expect(first.status).toBe(200);
     expect(first.ack.acks).toEqual([{ id: issued.id, rev: 0, kind: 'result', status: 'accepted' }]);
@@ -172,7 +131,7 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     const [c] = (await poll(box, 5)).commands;
     const jpeg = testJpeg(2_000);
     const snap = { camera: 'front', width: 64, height: 48, captured_at: new Date().toISOString() };
-    const posted = await postResult(box, result(c!, { result: { ...snap, jpeg_b64: jpeg.toString('base64') } }));
+    const posted = await postResult(box, commandResult(c!, { result: { ...snap, jpeg_b64: jpeg.toString('base64') } }));
     expect(posted.ack.acks[0]).toMatchObject({ id, kind: 'result', status: 'accepted' });
     const v = await view(id);
     expect(v).toMatchObject({ state: 'done', result: { status: 'done', result: { ...snap, size: jpeg.length } } });
@@ -189,7 +148,7 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
       id: string;
     };
     const [c] = (await poll(box, 5)).commands;
-    await postResult(box, result(c!, { status: 'refused', code: 'command_invalid', message: 'no camera back' }));
+    await postResult(box, commandResult(c!, { status: 'refused', code: 'command_invalid', message: 'no camera back' }));
     expect(await view(id)).toMatchObject({
       state: 'failed',
       code: 'command_invalid',
@@ -240,7 +199,7 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
     const ghost = `cmd_${'1'.repeat(26)}`;
     expect((await t.api(`/v1/devices/${box.deviceId}/commands/${ghost}`)).status).toBe(404);
     const fake = { v: 1, id: ghost, device_id: box.deviceId, kind: 'status', args: {} } as unknown as Command;
-    const posted = await postResult(box, result(fake));
+    const posted = await postResult(box, commandResult(fake));
     expect(posted.status).toBe(404);
     // Unsigned long-poll: 401.
     expect((await fetch(`${t.url}/v1/devices/${box.deviceId}/commands?wait=0`)).status).toBe(401);
@@ -261,7 +220,7 @@ describe.each(backends)('commands over the HTTP API on $name', (backend) => {
       expect(got.commands.map((c) => c.id)).toEqual([id]);
       // Seen at the other collector's next look in the database (every 2 s).
       expect(Date.now() - asked).toBeLessThan(3_000);
-      const posted = await postResult(b, result(got.commands[0]!, { result: { ok: true } }), second);
+      const posted = await postResult(b, commandResult(got.commands[0]!, { result: { ok: true } }), second);
       expect(posted.ack.acks[0]).toMatchObject({ id, status: 'accepted' });
       expect(await view(id, b.deviceId)).toMatchObject({ state: 'done', result: { result: { ok: true } } });
       await new Promise((r) => setTimeout(r, 50));

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../shared/paths/index.js';
-import { parseMqttEnvelope, signHttpRequest, type DeviceCredentials } from '../../shared/signing/index.js';
+import { MemoryNonceCache, type DeviceCredentials } from '../../shared/signing/index.js';
 import { testJpeg } from '../../shared/testing/index.js';
-import { validateCommand, validateCommandPoll, type Command } from '../../firmware-protocol/messages.js';
-import { commandsTopic } from '../../firmware-protocol/topics.js';
+import type { Command, CommandResult } from '../../firmware-protocol/messages.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
+import { commandResult, polledCommands } from './support/commands.js';
 
 /**
  * `vigil-cloud command send` (the CLI's source run with tsx, in a child process) against a running collector, with
@@ -26,25 +26,13 @@ let t: TestCloud;
 let dir: string;
 
 /** An HTTPS-only box: long-polls and answers each command with `answer` until stopped. */
-function fakeBox(creds: DeviceCredentials, answer: (c: Command) => Record<string, unknown>): () => Promise<void> {
+function fakeBox(creds: DeviceCredentials, answer: (c: Command) => Partial<CommandResult>): () => Promise<void> {
   let stopped = false;
+  const nonces = new MemoryNonceCache();
   const loop = (async () => {
     while (!stopped) {
-      const path = `/v1/devices/${creds.deviceId}/commands?wait=1`;
-      const res = await fetch(t.url + path, { headers: signHttpRequest(creds, 'GET', path, Buffer.alloc(0)) });
-      const poll = validateCommandPoll.parse(await res.json());
-      for (const env of poll.commands) {
-        const { body } = parseMqttEnvelope(Buffer.from(JSON.stringify(env)), commandsTopic(creds.deviceId));
-        const c = validateCommand.parse(JSON.parse(body.toString('utf8')));
-        const result = {
-          v: 1,
-          kind: 'command_result',
-          command_id: c.id,
-          device_id: c.device_id,
-          command_kind: c.kind,
-          finished_at: new Date().toISOString(),
-          ...answer(c),
-        };
+      for (const c of await polledCommands(t.url, creds, 1, nonces)) {
+        const result = commandResult(c, answer(c));
         const posted = await t.signedFetch(
           creds,
           'POST',

@@ -21,6 +21,7 @@ import { DynsecClient } from '../broker/dynsec-client.js';
 import type { MosquittoDynsecProvisioner } from '../broker/mosquitto-dynsec.js';
 import { sqliteBackend } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
+import { commandResult } from './support/commands.js';
 import { DynsecBroker, dynsecAvailable } from './support-broker/dynsec-broker.js';
 
 /**
@@ -115,16 +116,7 @@ class BoxClient {
 
   async result(c: Command, result: Record<string, unknown>): Promise<void> {
     const topic = resultsTopic(this.box.creds.deviceId);
-    const body = {
-      v: 1,
-      kind: 'command_result',
-      command_id: c.id,
-      device_id: c.device_id,
-      command_kind: c.kind,
-      status: 'done',
-      result,
-      finished_at: new Date().toISOString(),
-    };
+    const body = commandResult(c, { result });
     const env = signMqttMessage(this.box.creds, topic, Buffer.from(JSON.stringify(body)));
     await this.client.publishAsync(topic, JSON.stringify(env), { qos: 1 });
   }

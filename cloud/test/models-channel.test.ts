@@ -2,26 +2,17 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assetPath } from '../../shared/paths/index.js';
-import {
-  MemoryNonceCache,
-  parseMqttEnvelope,
-  signHttpRequest,
-  verifySignedMessage,
-  type DeviceCredentials,
-  type MqttEnvelope,
-} from '../../shared/signing/index.js';
+import { MemoryNonceCache, type DeviceCredentials } from '../../shared/signing/index.js';
 import {
   validateAck,
-  validateCommand,
-  validateCommandPoll,
   validateModelUpdateArgs,
   type Command,
   type CommandResult,
   type ModelUpdateArgs,
 } from '../../firmware-protocol/messages.js';
-import { commandsTopic } from '../../firmware-protocol/topics.js';
 import { testBackends } from './support/backends.js';
 import { startTestCloud, type TestCloud } from './support/cloud.js';
+import { commandResult, polledCommands } from './support/commands.js';
 
 /**
  * A rollout through the collector's real command channel (cloud/commands, wired by the server): two fake boxes
@@ -80,29 +71,9 @@ describe.each(backends)('model rollout through the command channel on $name', (b
     }
     throw new Error(`${box.deviceId} stayed ${JSON.stringify(last)}, not ${state}`);
   }
-  async function poll(creds: DeviceCredentials): Promise<Command[]> {
-    const path = `/v1/devices/${creds.deviceId}/commands?wait=0`;
-    const res = await fetch(t.url + path, { headers: signHttpRequest(creds, 'GET', path, Buffer.alloc(0)) });
-    expect(res.status).toBe(200);
-    const out: Command[] = [];
-    for (const env of validateCommandPoll.parse(await res.json()).commands as MqttEnvelope[]) {
-      const { message, body } = parseMqttEnvelope(Buffer.from(JSON.stringify(env)), commandsTopic(creds.deviceId));
-      await verifySignedMessage(message, { keys: () => [creds], nonces });
-      out.push(validateCommand.parse(JSON.parse(body.toString('utf8'))));
-    }
-    return out;
-  }
+  const poll = (creds: DeviceCredentials): Promise<Command[]> => polledCommands(t.url, creds, 0, nonces);
   async function answer(creds: DeviceCredentials, c: Command, o: Partial<CommandResult>): Promise<void> {
-    const r: CommandResult = {
-      v: 1,
-      kind: 'command_result',
-      command_id: c.id,
-      device_id: c.device_id,
-      command_kind: c.kind,
-      status: 'done',
-      finished_at: new Date().toISOString(),
-      ...o,
-    };
+    const r = commandResult(c, o);
     const path = `/v1/devices/${creds.deviceId}/results`;
     const res = await t.signedFetch(creds, 'POST', path, Buffer.from(JSON.stringify(r)));
     expect(res.status).toBe(200);

@@ -1,25 +1,13 @@
 import type { Page, Route } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  validateAck,
-  validateCommand,
-  validateCommandPoll,
-  type Command,
-  type CommandResult,
-} from '../../firmware-protocol/messages.js';
-import { commandsTopic } from '../../firmware-protocol/topics.js';
+import { validateAck, type Command } from '../../firmware-protocol/messages.js';
 import { assetPath } from '../../shared/paths/index.js';
-import {
-  MemoryNonceCache,
-  parseMqttEnvelope,
-  signHttpRequest,
-  verifySignedMessage,
-  type MqttEnvelope,
-} from '../../shared/signing/index.js';
+import { MemoryNonceCache } from '../../shared/signing/index.js';
 import { SNAPSHOT_WAIT_MS, snapshotOutcome } from '../web/app/devices/snapshot-outcome.js';
 import type { CommandJson } from '../web/app/api/types.js';
 import { pairTestBox, type TestBox } from './support/box.js';
+import { commandResult, polledCommands } from './support/commands.js';
 import { launchBrowser, type TestBrowser } from './support-browser/browser.js';
 import { screenshots, unnamedControls, waitHeading, waitInPage } from './support-browser/page-checks.js';
 import { OWNER, PASSWORD, READER, startWebEnv, type WebEnv } from './support-browser/web-env.js';
@@ -58,34 +46,12 @@ async function heartbeat(box: TestBox, model: { id: string | null; sha256: strin
   await res.arrayBuffer();
 }
 
-/** The box's signed long-poll: the commands it hands out, each verified as a box verifies them. */
-async function pollCommands(box: TestBox, waitS: number): Promise<Command[]> {
-  const path = `/v1/devices/${box.deviceId}/commands?wait=${waitS}`;
-  const res = await fetch(env.url + path, { headers: signHttpRequest(box.creds, 'GET', path, Buffer.alloc(0)) });
-  expect(res.status).toBe(200);
-  const answer = validateCommandPoll.parse(await res.json());
-  const out: Command[] = [];
-  for (const e of answer.commands as MqttEnvelope[]) {
-    const { message, body } = parseMqttEnvelope(Buffer.from(JSON.stringify(e)), commandsTopic(box.deviceId));
-    await verifySignedMessage(message, { keys: () => [box.creds], nonces });
-    out.push(validateCommand.parse(JSON.parse(body.toString('utf8'))));
-  }
-  return out;
-}
-
 /** Waits for one snapshot command and answers it with `jpeg` as the box would (agent/commands/snapshot.ts). */
 async function answerSnapshot(box: TestBox, jpeg: Buffer): Promise<Command> {
-  const [c] = await pollCommands(box, 15);
+  const [c] = await polledCommands(env.url, box.creds, 15, nonces);
   if (!c) throw new Error('no command came within 15 s');
   const { width = 0, height = 0 } = await sharp(jpeg).metadata();
-  const result: CommandResult = {
-    v: 1,
-    kind: 'command_result',
-    command_id: c.id,
-    device_id: c.device_id,
-    command_kind: c.kind,
-    status: 'done',
-    finished_at: new Date().toISOString(),
+  const result = commandResult(c, {
     result: {
       camera: (c.args as { camera: string }).camera,
       width,
@@ -93,7 +59,7 @@ async function answerSnapshot(box: TestBox, jpeg: Buffer): Promise<Command> {
       captured_at: new Date().toISOString(),
       jpeg_b64: jpeg.toString('base64'),
     },
-  };
+  });
   const path = `/v1/devices/${box.deviceId}/results`;
   const res = await env.t.signedFetch(box.creds, 'POST', path, Buffer.from(JSON.stringify(result)));
   expect(res.status).toBe(200);
