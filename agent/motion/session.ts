@@ -16,8 +16,7 @@ import { binding, initOrt } from 'onnxruntime-node/dist/binding.js';
 export interface MotionSession {
   /** Runs the model; the outputs land in `fetches`. Synchronous unless this is the fallback session. */
   run(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>): void | Promise<void>;
-  /** True when runs are synchronous native calls. */
-  readonly synchronous: boolean;
+  /** Called once (MotionDetector.close). */
   release(): Promise<void>;
 }
 
@@ -48,15 +47,11 @@ export async function openMotionSession(
     const native = new binding.InferenceSession() as unknown as NativeSession;
     if (typeof model === 'string') native.loadModel(model, options);
     else native.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, options);
-    let released = false;
     return {
-      synchronous: true,
       run(feeds, fetches): void {
         native.run(feeds, fetches, RUN_OPTIONS);
       },
       async release(): Promise<void> {
-        if (released) return;
-        released = true;
         native.dispose();
       },
     };
@@ -66,7 +61,6 @@ export async function openMotionSession(
       ? await ort.InferenceSession.create(model, options)
       : await ort.InferenceSession.create(model, options);
   return {
-    synchronous: false,
     async run(feeds, fetches): Promise<void> {
       await session.run(feeds, fetches);
     },
